@@ -1,0 +1,222 @@
+# iotc: one non-recursive GNU Makefile.
+#
+#   make                      release build of everything into $(BUILDDIR)
+#   make test                 build and run every test; ends with "N passed, N failed"
+#   make MODE=debug           -O0 -g3
+#   make SANITIZE=address,undefined test
+#   make CC=clang WERROR=1
+#   make fuzz / fuzz-smoke    libFuzzer targets (clang), bounded smoke run
+#   make install PREFIX=/opt/iotc
+#   make bench                benchmarks, print figures
+#
+# Sources are found by wildcard, so adding a file needs no edit here:
+#   src/proto/*.c      pure protocol core         -> libiotc (and every program)
+#   src/device/*.c     device client              -> libiotc
+#   src/central/**.c   local IoT Central server   -> iotc-central (main.c holds main())
+#   src/cli/*.c        operator CLI               -> iotc
+#   examples/NAME/*.c  example programs           -> NAME with '_' turned into '-'
+#   tests/unit/test_*.c, tests/integration/test_*.c -> one cmocka binary each
+#   fuzz/fuzz_*.c      one libFuzzer target each, corpus in fuzz/corpus/NAME/
+
+VERSION   := 0.1.0
+SOVERSION := 0
+MODE      ?= release
+SANITIZE  ?=
+WERROR    ?= 0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+ifeq ($(origin CC),default)
+CC := cc
+endif
+CC_KIND := $(if $(findstring clang,$(notdir $(CC))),-clang,)
+BUILDDIR ?= build/$(MODE)$(if $(SANITIZE),-san,)$(CC_KIND)
+B := $(BUILDDIR)
+
+PKG_CONFIG ?= pkg-config
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
+
+PKGS_CORE    := openssl
+PKGS_DEVICE  := libmosquitto openssl
+PKGS_CENTRAL := libevent libevent_openssl libevent_pthreads openssl sqlite3 libcjson
+PKGS_CLI     := libcurl libcjson
+PKGS_TEST    := cmocka
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wwrite-strings -Wformat=2 -Wundef -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(MODE),debug)
+OPT := -O0 -g3
+else
+OPT := -O2 -g
+endif
+
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
+
+CPPFLAGS_ALL := -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\"
+CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fno-common -fPIC -fvisibility=hidden $(SAN_FLAGS) $(CFLAGS)
+LDFLAGS_ALL  := $(SAN_FLAGS) $(LDFLAGS)
+
+CORE_SRC    := $(sort $(wildcard src/proto/*.c))
+DEVICE_SRC  := $(sort $(wildcard src/device/*.c))
+CENTRAL_SRC := $(sort $(wildcard src/central/*.c src/central/*/*.c))
+CENTRAL_MAIN := src/central/main.c
+CLI_SRC     := $(sort $(wildcard src/cli/*.c))
+EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+INTEG_SRC   := $(sort $(wildcard tests/integration/test_*.c))
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+FUZZ_SRC    := $(sort $(wildcard fuzz/fuzz_*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+CORE_OBJ    := $(call obj,$(CORE_SRC))
+DEVICE_OBJ  := $(call obj,$(DEVICE_SRC))
+CENTRAL_OBJ := $(call obj,$(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)))
+CLI_OBJ     := $(call obj,$(CLI_SRC))
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+
+LIB_A    := $(B)/libiotc.a
+LIB_SO   := $(B)/libiotc.so.$(VERSION)
+CENTRAL_A := $(B)/libiotc_central.a
+CENTRAL_BIN := $(B)/iotc-central
+CLI_BIN  := $(B)/iotc
+EXAMPLE_BINS := $(foreach e,$(EXAMPLES),$(B)/$(subst _,-,$(e)))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
+REPLAY_BINS := $(patsubst fuzz/fuzz_%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
+
+LIBS_DEVICE  := $(call pc_libs,$(PKGS_DEVICE))
+LIBS_CENTRAL := $(call pc_libs,$(PKGS_CENTRAL)) -lpthread -lm
+LIBS_CLI     := $(call pc_libs,$(PKGS_CLI))
+LIBS_TEST    := $(call pc_libs,$(PKGS_TEST))
+PKG_CFLAGS   := $(call pc_cflags,$(PKGS_DEVICE) $(PKGS_CENTRAL) $(PKGS_CLI) $(PKGS_TEST))
+
+.PHONY: all lib central cli examples tests test unit fuzz fuzz-smoke bench install uninstall \
+        clean lint format format-check print-builddir
+all: lib central cli examples tests
+
+lib: $(LIB_A) $(LIB_SO) $(B)/iotc.pc
+central: $(if $(wildcard $(CENTRAL_MAIN)),$(CENTRAL_BIN),)
+cli: $(if $(CLI_SRC),$(CLI_BIN),)
+examples: $(EXAMPLE_BINS)
+tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec
+
+print-builddir:
+	@echo $(B)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(PKG_CFLAGS) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(CORE_OBJ) $(DEVICE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJ) $(DEVICE_OBJ)
+	$(CC) -shared -Wl,-soname,libiotc.so.$(SOVERSION) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_DEVICE)
+	ln -sf libiotc.so.$(VERSION) $(B)/libiotc.so.$(SOVERSION)
+	ln -sf libiotc.so.$(SOVERSION) $(B)/libiotc.so
+
+$(CENTRAL_A): $(CENTRAL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null)
+
+$(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL) $(LIBS_DEVICE)
+
+$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CLI) $(LIBS_DEVICE)
+
+define example_rule
+$(B)/$(subst _,-,$(1)): $(call obj,$(wildcard examples/$(1)/*.c)) $(LIB_A)
+	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS_DEVICE) -lm
+endef
+$(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
+
+ALL_TEST_LIBS := $(LIBS_TEST) $(LIBS_CENTRAL) $(LIBS_DEVICE) $(LIBS_CLI)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
+
+$(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC)): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
+
+# Corpus replay: every fuzz target also builds with a plain main() that feeds it each seed.
+$(B)/tests/replay_%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/replay_main.o $(CENTRAL_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
+
+# Small helper the Node cross-check drives: prints tokens and derived keys computed by the core.
+$(B)/tests/sasvec: $(B)/obj/tests/interop/sasvec.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_DEVICE)
+
+$(B)/iotc.pc: tools/iotc.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+test: all
+	@tools/run-tests.sh $(B)
+
+unit: tests
+	@tools/run-tests.sh $(B) unit
+
+# ---- fuzzing (always clang + libFuzzer, in its own build dir) ----
+FUZZ_B := build/fuzz
+FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\" \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_LIB_SRC := $(CORE_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC))
+FUZZ_BINS := $(patsubst fuzz/fuzz_%.c,$(FUZZ_B)/fuzz_%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 30
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_B)/fuzz_%: fuzz/fuzz_%.c $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC))
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LIBS_CENTRAL) $(LIBS_DEVICE)
+
+fuzz-smoke: $(FUZZ_BINS)
+	@tools/fuzz-smoke.sh $(FUZZ_B) $(FUZZ_SECONDS)
+
+bench: all
+	@tools/bench.sh $(B)
+
+# ---- install ----
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/iotc
+	install -m 644 include/iotc/*.h $(DESTDIR)$(PREFIX)/include/iotc/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libiotc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so.$(SOVERSION)
+	ln -sf libiotc.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so
+	install -m 644 $(B)/iotc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/iotc
+	rm -f $(DESTDIR)$(PREFIX)/lib/libiotc.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/iotc.pc
+
+# ---- hygiene ----
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+lint: format-check
+	tools/check-banned.sh
+	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
+	  -Iinclude -Isrc --suppress=missingIncludeSystem src
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj $(FUZZ_B)/obj -name '*.d' 2>/dev/null)
