@@ -163,7 +163,7 @@ $(B)/iotc.pc: tools/iotc.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 test: all
-	@tools/run-tests.sh $(B)
+	@IOTC_SAN_FLAGS="$(SAN_FLAGS)" tools/run-tests.sh $(B)
 
 unit: tests
 	@tools/run-tests.sh $(B) unit
