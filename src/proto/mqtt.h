@@ -79,15 +79,15 @@ struct iotc_mqtt_connect {
     uint8_t protocol_level;         /**< 4 for MQTT 3.1.1 */
     bool protocol_ok;               /**< decode: true iff "MQTT" level 4 and fully parsed */
     bool clean_session;
-    uint16_t keep_alive;   /**< seconds; 0 disables (§3.1.2.10) */
+    uint16_t keep_alive;        /**< seconds; 0 disables (§3.1.2.10) */
     struct iotc_span client_id; /**< UTF-8, may be empty (server decides, §3.1.3.1) */
     bool has_will;
-    uint8_t will_qos; /**< 0..2; 0 when !has_will */
-    bool will_retain; /**< false when !has_will */
+    uint8_t will_qos;              /**< 0..2; 0 when !has_will */
+    bool will_retain;              /**< false when !has_will */
     struct iotc_span will_topic;   /**< valid topic name when has_will */
     struct iotc_span will_payload; /**< binary */
     bool has_username;
-    bool has_password; /**< 3.1.1 §3.1.2.9: requires has_username */
+    bool has_password;         /**< 3.1.1 §3.1.2.9: requires has_username */
     struct iotc_span username; /**< UTF-8 */
     struct iotc_span password; /**< binary */
 };
@@ -216,8 +216,8 @@ bool iotc_mqtt_unsubscribe_next(struct iotc_span *it, struct iotc_span *out_filt
  * @return IOTC_OK with *out_size set; IOTC_E_ARG if @p pkt cannot be encoded (unknown type,
  *         QoS > 2, zero packet id where one is required, no filters, a string over 65535
  *         bytes, Remaining Length over IOTC_MQTT_MAX_REMAINING, password without username,
- *         will fields without has_will, session_present with a non-zero CONNACK code, SUBACK
- *         code not 0/1/2/0x80).
+ *         will QoS/retain without has_will, CONNACK code > 5 or session_present with a
+ *         non-zero code, dup with QoS 0, SUBACK codes NULL or not 0/1/2/0x80).
  */
 int iotc_mqtt_encoded_size(const struct iotc_mqtt_packet *pkt, size_t *out_size);
 
@@ -238,8 +238,8 @@ int iotc_mqtt_encode(const struct iotc_mqtt_packet *pkt, void *out, size_t out_c
  * At most IOTC_MQTT_PUBLISH_HEADER_MAX(pub->topic.len) bytes are written.
  * @return IOTC_OK / IOTC_E_NOSPACE / IOTC_E_ARG, *out_len as for iotc_mqtt_encode().
  */
-int iotc_mqtt_encode_publish_header(const struct iotc_mqtt_publish *pub, void *out,
-                                    size_t out_cap, size_t *out_len);
+int iotc_mqtt_encode_publish_header(const struct iotc_mqtt_publish *pub, void *out, size_t out_cap,
+                                    size_t *out_len);
 
 /* ---------------------------------------------------------------- topics */
 
