@@ -68,8 +68,9 @@ IOTC_API int iotc_json_object_find(struct iotc_json_value obj, struct iotc_span 
 struct iotc_json_iter {
     struct iotc_span text; /**< private: the container's raw text */
     size_t pos;            /**< private */
-    enum iotc_json_type type;
-    bool done;
+    enum iotc_json_type type; /**< private */
+    bool started;             /**< private: an element was returned already */
+    bool done;                /**< private */
 };
 
 /**

@@ -1,0 +1,70 @@
+/*
+ * strbuf.h - library-internal bounded text builder used by every writer of the protocol core.
+ *
+ * A builder with buf == NULL only counts, so each public writer runs its emitter twice: once to
+ * learn the size (and refuse with IOTC_E_NOSPACE before touching the output, as STYLE.md §5
+ * asks), once to write. The builder never writes past size even if an emitter misbehaves.
+ */
+#ifndef IOTC_PROTO_STRBUF_H
+#define IOTC_PROTO_STRBUF_H
+
+#include <iotc/common.h>
+
+struct iotc__sb {
+    char *buf;
+    size_t size;
+    size_t len;
+};
+
+void iotc__sb_init(struct iotc__sb *sb, char *buf, size_t size);
+void iotc__sb_put(struct iotc__sb *sb, const void *p, size_t n);
+void iotc__sb_putc(struct iotc__sb *sb, char c);
+void iotc__sb_puts(struct iotc__sb *sb, const char *s);
+void iotc__sb_span(struct iotc__sb *sb, struct iotc_span s);
+/* Percent-encode s like the C SDK (unreserved A-Z a-z 0-9 - _ . ~, upper-case hex). */
+void iotc__sb_pct(struct iotc__sb *sb, struct iotc_span s);
+void iotc__sb_u64(struct iotc__sb *sb, uint64_t v);
+/* NUL-terminate when room and report the length; IOTC_E_NOSPACE if it overflowed. */
+int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
+
+/* Run EMIT (an int expression using the builder named SB) in count mode, refuse early when it
+ * does not fit, then run it again for real. Use only as the whole body tail of a writer. */
+#define IOTC__SB_BUILD(SB, OUT, OUT_SIZE, OUT_LEN, EMIT)                                          \
+    do {                                                                                          \
+        struct iotc__sb SB##_s;                                                                   \
+        struct iotc__sb *SB = &SB##_s;                                                            \
+        int rc_;                                                                                  \
+        iotc__sb_init(SB, NULL, 0);                                                               \
+        rc_ = (EMIT);                                                                             \
+        if (rc_ < 0)                                                                              \
+            return rc_;                                                                           \
+        if (SB->len > (OUT_SIZE) || (OUT) == NULL) {                                              \
+            if ((OUT_LEN) != NULL)                                                                \
+                *(OUT_LEN) = SB->len;                                                             \
+            if (SB->len == 0 && (OUT) == NULL)                                                    \
+                return IOTC_OK;                                                                   \
+            return IOTC_E_NOSPACE;                                                                \
+        }                                                                                         \
+        iotc__sb_init(SB, (OUT), (OUT_SIZE));                                                     \
+        rc_ = (EMIT);                                                                             \
+        if (rc_ < 0)                                                                              \
+            return rc_;                                                                           \
+        return iotc__sb_finish(SB, (OUT_LEN));                                                    \
+    } while (0)
+
+/* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
+int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out);
+
+/* Request ids are echoed into topics unencoded, so keep them parseable by every SDK. */
+bool iotc__rid_ok(struct iotc_span rid);
+
+/* Parse 1..max_digits decimal digits (no sign) into *out; false on anything else/overflow. */
+bool iotc__parse_u64(struct iotc_span s, size_t max_digits, uint64_t *out);
+
+/* If s starts with prefix, drop it and return true. */
+bool iotc__eat(struct iotc_span *s, const char *prefix);
+
+/* Split s at the first c: head before it, s becomes the rest after it. false if no c. */
+bool iotc__split(struct iotc_span *s, char c, struct iotc_span *head);
+
+#endif /* IOTC_PROTO_STRBUF_H */
