@@ -71,8 +71,9 @@ enum iotc_mqtt_connack_rc {
  * and only protocol_name / protocol_level filled (the rest of the packet is skipped, not
  * parsed): a server answers CONNACK IOTC_MQTT_CONNACK_BAD_PROTOCOL and closes (§3.1.2.2).
  * Any other protocol name is IOTC_E_MALFORMED. Check protocol_ok before any other field.
- * Encoding: protocol_name NULL means "MQTT", protocol_level 0 means 4; the 3.1.1 layout is
- * written whatever the level; protocol_ok is ignored. has_* flags select optional fields.
+ * Encoding: protocol_name NULL means "MQTT" and then protocol_level 0 means 4 (a decoded
+ * packet re-encodes as is); the 3.1.1 layout is written whatever the level; protocol_ok is
+ * ignored. has_* flags select optional fields.
  */
 struct iotc_mqtt_connect {
     struct iotc_span protocol_name; /**< borrowed; "MQTT" or "MQIsdp" after decode */

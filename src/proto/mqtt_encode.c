@@ -167,7 +167,7 @@ static uint8_t *put_fixed(uint8_t *w, unsigned type, unsigned flags, size_t rem)
 static uint8_t *put_connect(uint8_t *w, const struct iotc_mqtt_connect *c)
 {
     w = put_str(w, connect_name(c));
-    *w++ = c->protocol_level ? c->protocol_level : 4;
+    *w++ = c->protocol_level || c->protocol_name.ptr ? c->protocol_level : 4;
     *w++ = (uint8_t)((c->has_username ? 0x80u : 0u) | (c->has_password ? 0x40u : 0u) |
                      (c->will_retain ? 0x20u : 0u) | (unsigned)(c->will_qos << 3) |
                      (c->has_will ? 0x04u : 0u) | (c->clean_session ? 0x02u : 0u));
