@@ -35,6 +35,7 @@ struct event;
 struct store;
 struct registry;
 struct broker;
+struct method_table;
 
 /** Error codes of the central internal API (0 = success, negative = error). */
 enum central_err {
@@ -92,7 +93,9 @@ struct app {
     SSL_CTX *ssl_ctx;         /**< server TLS context (server.pem + server-key.pem) */
     struct store *store;      /**< SQLite + writer thread; NULL in pure unit tests */
     struct registry *reg;     /**< devices, twins and pending C2D, in memory, write-through */
-    struct broker *broker;    /**< MQTT listener + sessions + method calls */
+    struct broker *broker;    /**< MQTT listener + sessions */
+    struct method_table *methods; /**< pending direct-method calls (method.c) */
+    int64_t c2d_seq;          /**< last C2D sequence number handed out */
     int https_fd;             /**< bound, listening socket for the HTTPS API, or -1 */
     uint16_t mqtt_port;       /**< actual ports after binding (0 = not listening) */
     uint16_t https_port;

@@ -1,0 +1,80 @@
+/*
+ * auth.h - the CONNECT-to-authentication decision, as a pure function.
+ *
+ * Given the CONNECT's client id, username and password, the current time and a way to look
+ * identities up, decide: DPS or IoT Hub, which identity, accepted or which CONNACK code and
+ * why. No I/O, no clock, no allocation: the broker feeds it and the fuzz target
+ * (fuzz/fuzz_connect_auth.c) drives it with an in-memory table.
+ */
+#ifndef CENTRAL_AUTH_H
+#define CENTRAL_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iotc/common.h"
+
+/** What the server is. All strings borrowed for the duration of the call. */
+struct auth_config {
+    const char *id_scope;         /**< "0ne..." */
+    const char *hub_host;         /**< host name devices put in the username and sr */
+    const char *group_primary_key;   /**< base64 group keys of the SAS enrollment group */
+    const char *group_secondary_key;
+    const char *service_policy;   /**< "iothubowner" (hub-scoped policy tokens) */
+    const char *service_key;
+};
+
+/** One identity the lookup returns (borrowed strings). */
+struct auth_identity {
+    const char *primary_key;
+    const char *secondary_key;
+    bool enabled;
+    bool from_group;              /**< registered through the enrollment group */
+};
+
+/**
+ * Look an identity up by exact id (not NUL-terminated). Return true and fill @p out when it
+ * exists. For DPS the id is the registration id, for the hub the device id.
+ */
+typedef bool (*auth_lookup_fn)(void *ctx, struct iotc_span id, struct auth_identity *out);
+
+enum auth_kind { AUTH_NONE = 0, AUTH_DPS = 1, AUTH_HUB = 2 };
+
+/** Which key verified the token. */
+enum auth_key {
+    AUTH_KEY_NONE = 0,
+    AUTH_KEY_DEVICE_PRIMARY,
+    AUTH_KEY_DEVICE_SECONDARY,
+    AUTH_KEY_GROUP_PRIMARY,   /**< DPS: key derived from the group primary key */
+    AUTH_KEY_GROUP_SECONDARY,
+    AUTH_KEY_SERVICE,         /**< hub-scoped policy token (skn = service policy) */
+};
+
+struct auth_result {
+    enum auth_kind kind;
+    uint8_t connack;          /**< 0 accepted, 2 identifier rejected, 5 not authorized */
+    const char *reason;       /**< static text for the log ("ok" when accepted) */
+    struct iotc_span id;      /**< device / registration id (borrowed from the username) */
+    struct iotc_span model_id;/**< hub username model-id, still percent-encoded; ptr NULL */
+    enum auth_key key;
+    bool known;               /**< the identity exists in the registry */
+    bool enabled;             /**< ... and is enabled (DPS answers "disabled" otherwise) */
+    uint64_t expiry;          /**< token se (seconds) */
+};
+
+/**
+ * Decide. Username shape picks the service: `{scope}/registrations/{regId}/api-version=...`
+ * is DPS, `{host}/{deviceId}/?...` the hub. DPS: scope must match (case-insensitively), the
+ * SAS sr must name the registration (any of the three §2.4 spellings), and the signature must
+ * verify with the identity's own keys or with the group-derived keys. Hub: host must be
+ * hub_host (optionally with ":port"), client id must equal the device id (else CONNACK 2),
+ * the device must exist and be enabled, the sr must cover the device, the signature must
+ * verify with a device key (or the service key when skn is the service policy), and the token
+ * must not be expired. Everything else is CONNACK 5 with a reason.
+ * @return the decision in @p out (always filled); 0.
+ */
+int auth_decide(const struct auth_config *cfg, struct iotc_span client_id,
+                struct iotc_span username, struct iotc_span password, bool has_password,
+                uint64_t now_s, auth_lookup_fn lookup, void *lookup_ctx, struct auth_result *out);
+
+#endif /* CENTRAL_AUTH_H */

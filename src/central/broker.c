@@ -1,0 +1,680 @@
+/*
+ * broker.c - MQTT/TLS listener, connection lifecycle, packet framing and CONNECT handling.
+ * DPS and IoT Hub semantics live in broker_dps.c and broker_hub.c.
+ *
+ * Life of a connection: accept -> TLS handshake (bufferevent_openssl) -> CONNECT within
+ * BROKER_CONNECT_TIMEOUT_S -> authenticated DPS or hub session -> close. A session is
+ * reference counted because durable-ack callbacks from the store may outlive it.
+ */
+#include "central/broker_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+
+#include "central/log.h"
+#include "central/store.h"
+#include "iotc/codec.h"
+
+int64_t broker_now_ms(struct app *app)
+{
+    struct timeval tv;
+    if (app->base == NULL || event_base_gettimeofday_cached(app->base, &tv) != 0)
+        return app_now_ms();
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+size_t broker_connection_count(const struct app *app)
+{
+    return app->broker ? app->broker->count : 0;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+void session_ref(struct session *s)
+{
+    s->refs++;
+}
+
+void session_unref(struct session *s)
+{
+    if (--s->refs > 0)
+        return;
+    if (s->tick)
+        event_free(s->tick);
+    if (s->expiry)
+        event_free(s->expiry);
+    free(s);
+}
+
+static void session_finish(struct session *s)
+{
+    struct broker *b = s->app->broker;
+    if (s->bev != NULL) {
+        bufferevent_free(s->bev);
+        s->bev = NULL;
+    }
+    if (s->tick)
+        event_del(s->tick);
+    if (s->expiry)
+        event_del(s->expiry);
+    if (b != NULL) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else if (b->head == s)
+            b->head = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        b->count--;
+    }
+    s->prev = s->next = NULL;
+    session_unref(s);
+}
+
+static void flush_done_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    session_finish(arg);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg);
+
+void session_close(struct session *s, const char *reason, bool flush)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    if (s->kind == S_HUB)
+        hub_detach(s, reason);
+    else if (s->kind == S_DPS)
+        log_info("dps: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+    else
+        log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
+    if (s->kind == S_DPS)
+        dps_free_ops(s);
+    if (s->expiry)
+        event_del(s->expiry);
+    if (flush && s->bev != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
+        /* Let the CONNACK (or last response) reach the peer, but not forever. */
+        bufferevent_disable(s->bev, EV_READ);
+        bufferevent_setcb(s->bev, NULL, flush_done_cb, NULL, s);
+        struct timeval tv = {2, 0};
+        event_del(s->tick);
+        event_add(s->tick, &tv);
+        return;
+    }
+    session_finish(s);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int check_output(struct session *s)
+{
+    if (s->bev == NULL)
+        return -1;
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) > BROKER_OUT_MAX) {
+        session_close(s, "output queue full (slow consumer)", false);
+        return -1;
+    }
+    return 0;
+}
+
+int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    unsigned char buf[512];
+    size_t len = 0;
+    if (s->closing && s->bev == NULL)
+        return -1;
+    if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
+        log_error("mqtt: cannot encode %s for %s", iotc_mqtt_type_name(pkt->type), s->peer);
+        return -1;
+    }
+    if (bufferevent_write(s->bev, buf, len) != 0)
+        return -1;
+    return check_output(s);
+}
+
+uint16_t session_next_pid(struct session *s)
+{
+    if (++s->next_pid == 0)
+        s->next_pid = 1;
+    return s->next_pid;
+}
+
+int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
+                    size_t payload_len, uint8_t qos, uint16_t *out_pid)
+{
+    if (s->closing || s->bev == NULL)
+        return -1;
+    struct iotc_mqtt_publish pub = {0};
+    pub.qos = qos > 1 ? 1 : qos;
+    pub.packet_id = pub.qos ? session_next_pid(s) : 0;
+    pub.topic = (struct iotc_span){topic, topic_len};
+    pub.payload = (struct iotc_span){payload, payload_len};
+    unsigned char hdr[IOTC_MQTT_PUBLISH_HEADER_MAX(1024)];
+    size_t hlen;
+    if (topic_len > 1024 ||
+        iotc_mqtt_encode_publish_header(&pub, hdr, sizeof hdr, &hlen) != IOTC_OK) {
+        log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
+        return -1;
+    }
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    if (evbuffer_add(out, hdr, hlen) != 0 ||
+        (payload_len && evbuffer_add(out, payload, payload_len) != 0))
+        return -1;
+    if (out_pid)
+        *out_pid = pub.packet_id;
+    return check_output(s);
+}
+
+void session_ack_done(void *ctx, uint32_t tag, int rc)
+{
+    struct session *s = ctx;
+    s->pending_acks--;
+    if (!s->closing) {
+        if (rc != CE_OK) {
+            session_close(s, "store write failed", false);
+        } else {
+            struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
+            ack.packet_id = (uint16_t)tag;
+            session_send(s, &ack);
+            if (s->read_paused && s->pending_acks < BROKER_ACK_RESUME && s->bev != NULL) {
+                s->read_paused = false;
+                bufferevent_enable(s->bev, EV_READ);
+            }
+        }
+    }
+    session_unref(s);
+}
+
+/* PUBACK once everything this publish caused is durable (and after earlier PUBACKs). */
+void session_ack_durable(struct session *s, uint16_t pid)
+{
+    if (s->app->store == NULL) {
+        struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
+        ack.packet_id = pid;
+        session_send(s, &ack);
+        return;
+    }
+    session_ref(s);
+    s->pending_acks++;
+    if (store_barrier(s->app->store, session_ack_done, s, pid) != CE_OK) {
+        s->pending_acks--;
+        session_unref(s);
+        session_close(s, "out of memory", false);
+    }
+}
+
+
+/* ---------------------------------------------------------------- CONNECT */
+
+static bool lookup_cb(void *ctx, struct iotc_span id, struct auth_identity *out)
+{
+    struct app *app = ctx;
+    char buf[DEVICE_ID_MAX + 1];
+    if (id.len > DEVICE_ID_MAX)
+        return false;
+    memcpy(buf, id.ptr, id.len);
+    buf[id.len] = '\0';
+    struct device *dev = registry_get(app, buf);
+    if (dev == NULL)
+        return false;
+    out->primary_key = dev->primary_key;
+    out->secondary_key = dev->secondary_key;
+    out->enabled = dev->status == DEVICE_ENABLED;
+    out->from_group = dev->enrollment_group != NULL;
+    return true;
+}
+
+static void connack(struct session *s, uint8_t code, bool session_present)
+{
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
+    p.connack.return_code = code;
+    p.connack.session_present = session_present && code == 0;
+    session_send(s, &p);
+}
+
+static void expiry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    session_close(arg, "SAS token expired", false);
+}
+
+static void arm_keepalive(struct session *s)
+{
+    event_del(s->tick);
+    if (s->keepalive == 0)
+        return; /* MQTT 3.1.1 §3.1.2.10: keep-alive 0 disables the mechanism */
+    long ms = (long)s->keepalive * 1500;
+    if (ms > BROKER_KEEPALIVE_CAP_S * 1000L)
+        ms = BROKER_KEEPALIVE_CAP_S * 1000L;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(s->tick, &tv);
+}
+
+static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
+{
+    struct app *app = s->app;
+    if (!c->protocol_ok) {
+        connack(s, IOTC_MQTT_CONNACK_BAD_PROTOCOL, false);
+        session_close(s, "unsupported MQTT protocol level", true);
+        return;
+    }
+    struct auth_config cfg = {
+        .id_scope = app->facts.id_scope,
+        .hub_host = app->facts.hub_host,
+        .group_primary_key = app->facts.group_primary_key,
+        .group_secondary_key = app->facts.group_secondary_key,
+        .service_policy = app->facts.service_policy,
+        .service_key = app->facts.service_key,
+    };
+    struct auth_result ar;
+    uint64_t now_s = (uint64_t)(broker_now_ms(app) / 1000);
+    auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
+                app, &ar);
+    size_t idlen = ar.id.len < DEVICE_ID_MAX ? ar.id.len : DEVICE_ID_MAX;
+    if (ar.id.ptr)
+        memcpy(s->ident, ar.id.ptr, idlen);
+    s->ident[idlen] = '\0';
+    const char *svc = ar.kind == AUTH_DPS ? "dps" : "hub";
+    if (ar.connack != 0) {
+        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc, s->ident,
+                 s->peer, ar.reason, ar.connack);
+        connack(s, ar.connack, false);
+        session_close(s, "authentication failed", true);
+        return;
+    }
+    if (app->stopping || app->broker->count > app->cfg.max_connections ||
+        (app->store && store_backlog(app->store) > app->cfg.max_store_backlog)) {
+        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, s->ident,
+                 s->peer);
+        connack(s, IOTC_MQTT_CONNACK_UNAVAILABLE, false);
+        session_close(s, "server unavailable", true);
+        return;
+    }
+    s->keepalive = c->keep_alive;
+    arm_keepalive(s);
+    if (ar.expiry > 0) {
+        int64_t left_ms = (int64_t)ar.expiry * 1000 - broker_now_ms(app);
+        if (left_ms < 0)
+            left_ms = 0;
+        struct timeval tv = {(time_t)(left_ms / 1000), (suseconds_t)(left_ms % 1000) * 1000};
+        event_add(s->expiry, &tv);
+    }
+    if (ar.kind == AUTH_DPS) {
+        s->kind = S_DPS;
+        s->dps_known = ar.known;
+        connack(s, 0, false);
+        dps_on_connect(s, &ar);
+    } else {
+        s->kind = S_HUB;
+        hub_on_connect(s, c, &ar);
+    }
+}
+
+/* ---------------------------------------------------------------- input */
+
+static void dispatch(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    if (s->kind == S_NEW) {
+        if (pkt->type != IOTC_MQTT_CONNECT) {
+            session_close(s, "first packet is not CONNECT", false);
+            return;
+        }
+        on_connect(s, &pkt->connect);
+        return;
+    }
+    switch (pkt->type) {
+    case IOTC_MQTT_CONNECT:
+        session_close(s, "second CONNECT", false);
+        break;
+    case IOTC_MQTT_PINGREQ: {
+        struct iotc_mqtt_packet r = {.type = IOTC_MQTT_PINGRESP};
+        session_send(s, &r);
+        break;
+    }
+    case IOTC_MQTT_DISCONNECT:
+        session_close(s, "client disconnected", false);
+        break;
+    case IOTC_MQTT_PUBLISH:
+        if (pkt->publish.qos == 2) {
+            session_close(s, "QoS 2 PUBLISH is not supported", false);
+            break;
+        }
+        if (s->kind == S_DPS)
+            dps_on_publish(s, &pkt->publish);
+        else
+            hub_on_publish(s, &pkt->publish);
+        break;
+    case IOTC_MQTT_PUBACK:
+        if (s->kind == S_HUB)
+            hub_on_puback(s, pkt->packet_id);
+        break;
+    case IOTC_MQTT_SUBSCRIBE:
+        if (s->kind == S_DPS)
+            dps_on_subscribe(s, pkt);
+        else
+            hub_on_subscribe(s, pkt);
+        break;
+    case IOTC_MQTT_UNSUBSCRIBE:
+        if (s->kind == S_HUB) {
+            hub_on_unsubscribe(s, pkt);
+        } else {
+            struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
+            r.packet_id = pkt->unsubscribe.packet_id;
+            session_send(s, &r);
+        }
+        break;
+    default:
+        session_close(s, "unexpected packet type", false);
+        break;
+    }
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    struct session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    s->last_rx_ms = broker_now_ms(s->app);
+    session_ref(s);
+    while (!s->closing) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            break;
+        size_t hlen = avail < 5 ? avail : 5;
+        const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)hlen);
+        enum iotc_mqtt_type type;
+        size_t total = 0;
+        int rc = iotc_mqtt_frame((struct iotc_span){(const char *)p, hlen}, BROKER_PACKET_MAX,
+                                 &type, &total);
+        if (rc == IOTC_E_AGAIN)
+            break;
+        if (rc == IOTC_E_TOOBIG) {
+            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, s->ident,
+                     (unsigned)BROKER_PACKET_MAX);
+            session_close(s, "packet too large", false);
+            break;
+        }
+        if (rc != IOTC_OK) {
+            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, s->ident);
+            session_close(s, "malformed packet", false);
+            break;
+        }
+        if (total > avail)
+            break;
+        p = evbuffer_pullup(in, (ev_ssize_t)total);
+        struct iotc_mqtt_packet pkt;
+        size_t used = 0;
+        rc = iotc_mqtt_decode((struct iotc_span){(const char *)p, total}, BROKER_PACKET_MAX, &pkt,
+                              &used);
+        if (rc != IOTC_OK || used != total) {
+            log_warn("mqtt: malformed %s from %s '%s'", iotc_mqtt_type_name(type), s->peer,
+                     s->ident);
+            session_close(s, "malformed packet", false);
+            break;
+        }
+        dispatch(s, &pkt);
+        if (s->bev == NULL)
+            break;
+        evbuffer_drain(in, total);
+        if (!s->closing && s->pending_acks > BROKER_ACK_PAUSE && !s->read_paused) {
+            s->read_paused = true;
+            bufferevent_disable(s->bev, EV_READ);
+            break;
+        }
+    }
+    session_unref(s);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct session *s = arg;
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED)
+        return;
+    const char *reason = "connection closed by peer";
+    if (what & BEV_EVENT_ERROR) {
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        reason = e ? "TLS error" : "socket error";
+        if (e)
+            log_debug("mqtt: TLS error from %s: %s", s->peer, ERR_reason_error_string(e));
+    } else if (what & BEV_EVENT_TIMEOUT) {
+        reason = "timeout";
+    }
+    session_close(s, reason, false);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    if (s->closing) {
+        session_finish(s); /* flush did not complete in time */
+        return;
+    }
+    if (s->kind == S_NEW) {
+        session_close(s, "no CONNECT in time", false);
+        return;
+    }
+    int64_t limit = (int64_t)s->keepalive * 1500;
+    if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
+        limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
+    int64_t idle = broker_now_ms(s->app) - s->last_rx_ms;
+    if (idle >= limit) {
+        session_close(s, "keep-alive timeout", false);
+        return;
+    }
+    int64_t left = limit - idle;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    event_add(s->tick, &tv);
+}
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, size, "%s:%u", host, port);
+}
+
+static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+{
+    struct broker *b = app->broker;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct session *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    s->app = app;
+    s->refs = 1;
+    s->id = ++b->next_id;
+    format_peer(sa, s->peer, sizeof s->peer);
+    s->last_rx_ms = broker_now_ms(app);
+    if (tls) {
+        SSL *ssl = SSL_new(app->ssl_ctx);
+        if (ssl != NULL)
+            s->bev = bufferevent_openssl_socket_new(app->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+        if (s->bev == NULL && ssl != NULL)
+            SSL_free(ssl);
+        if (s->bev != NULL)
+            bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+    } else {
+        s->bev = bufferevent_socket_new(app->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
+    s->tick = evtimer_new(app->base, tick_cb, s);
+    s->expiry = evtimer_new(app->base, expiry_cb, s);
+    if (s->bev == NULL || s->tick == NULL || s->expiry == NULL) {
+        if (s->bev)
+            bufferevent_free(s->bev);
+        else
+            evutil_closesocket(fd);
+        s->bev = NULL;
+        session_unref(s);
+        return;
+    }
+    s->next = b->head;
+    if (b->head)
+        b->head->prev = s;
+    b->head = s;
+    b->count++;
+    bufferevent_setcb(s->bev, read_cb, NULL, event_cb, s);
+    /* Cap the input buffer: at most one packet beyond what we have consumed. */
+    bufferevent_setwatermark(s->bev, EV_READ, 0, BROKER_PACKET_MAX + 16384);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    struct timeval tv = {BROKER_CONNECT_TIMEOUT_S, 0};
+    event_add(s->tick, &tv);
+    log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
+}
+
+static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                       void *arg)
+{
+    (void)l;
+    (void)len;
+    accept_common(arg, fd, sa, true);
+}
+
+static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                         int len, void *arg)
+{
+    (void)l;
+    (void)len;
+    accept_common(arg, fd, sa, false);
+}
+
+static void accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    log_error("mqtt: accept failed: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        sslen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof *in6;
+    } else {
+        log_error("bad listen address %s (give a numeric IPv4 or IPv6 address)", addr);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    evutil_make_listen_socket_reuseable(fd);
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? in6->sin6_port : in4->sin_port);
+    return fd;
+}
+
+static struct evconnlistener *listen_on(struct app *app, int port, bool tls, uint16_t *out_port)
+{
+    int fd = broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port,
+                                out_port);
+    if (fd < 0)
+        return NULL;
+    struct evconnlistener *l = evconnlistener_new(
+        app->base, tls ? accept_tls : accept_plain, app,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1, fd);
+    if (l == NULL) {
+        close(fd);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l, accept_error);
+    return l;
+}
+
+int broker_start(struct app *app)
+{
+    struct broker *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return -1;
+    app->broker = b;
+    b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
+    if (b->tls == NULL)
+        return -1;
+    if (app->cfg.plain_mqtt_port >= 0) {
+        b->plain = listen_on(app, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
+        if (b->plain == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+void broker_stop_accepting(struct app *app)
+{
+    struct broker *b = app->broker;
+    if (b == NULL)
+        return;
+    if (b->tls)
+        evconnlistener_free(b->tls);
+    if (b->plain)
+        evconnlistener_free(b->plain);
+    b->tls = b->plain = NULL;
+}
+
+void broker_free(struct app *app)
+{
+    struct broker *b = app->broker;
+    if (b == NULL)
+        return;
+    broker_stop_accepting(app);
+    while (b->head != NULL) {
+        struct session *s = b->head;
+        if (s->closing) {
+            session_finish(s);
+            continue;
+        }
+        session_close(s, "server shutting down", false);
+    }
+    free(b);
+    app->broker = NULL;
+}
+
+void broker_kick_device(struct app *app, struct device *dev, const char *reason)
+{
+    (void)app;
+    if (dev->session != NULL)
+        session_close(dev->session, reason, false);
+}

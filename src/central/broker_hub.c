@@ -1,0 +1,434 @@
+/*
+ * broker_hub.c - the IoT Hub side of a connection (PROTOCOL.md §5): session attach/detach,
+ * authorization of topics and filters, telemetry, twin, methods, C2D delivery.
+ */
+#include "central/broker_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+
+#include "central/c2d.h"
+#include "central/log.h"
+#include "central/store.h"
+#include "central/twin.h"
+#include "iotc/codec.h"
+#include "iotc/dps.h"
+#include "iotc/hub.h"
+#include "iotc/json.h"
+
+enum { SUBI_C2D, SUBI_METHODS, SUBI_TWIN_RES, SUBI_TWIN_DESIRED };
+
+static void deliver_c2d(struct session *s);
+
+void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
+                    const struct auth_result *ar)
+{
+    struct app *app = s->app;
+    struct device *dev = registry_get(app, s->ident);
+    if (dev == NULL) { /* cannot happen: auth just looked it up */
+        session_close(s, "device vanished", false);
+        return;
+    }
+    if (dev->session != NULL)
+        session_close(dev->session, "ConnectionForcefullyClosedOnNewConnection (400027)", false);
+    s->dev = dev;
+    dev->session = s;
+    dev->connected = true;
+    dev->connection_state_updated_ms = broker_now_ms(app);
+    dev->last_activity_ms = dev->connection_state_updated_ms;
+    bool present = !c->clean_session && dev->session_present;
+    if (present) {
+        s->subs = dev->sub_mask;
+        for (int i = 0; i < 4; i++)
+            s->sub_qos[i] = 1;
+    } else {
+        dev->sub_mask = 0;
+    }
+    dev->session_present = !c->clean_session;
+    char model[512] = "";
+    if (ar->model_id.ptr != NULL) {
+        size_t mlen;
+        if (iotc_pct_decode(ar->model_id, model, sizeof model, &mlen) != IOTC_OK ||
+            mlen >= sizeof model || memchr(model, '\0', mlen) != NULL)
+            model[0] = '\0';
+    }
+    if (model[0] != '\0')
+        registry_set_model_id(app, dev, model); /* persists */
+    else
+        registry_persist(app, dev);
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
+    p.connack.session_present = present;
+    session_send(s, &p);
+    log_info("hub: connect %s from %s (clean=%d keepalive=%u%s%s)", dev->id, s->peer,
+             c->clean_session, c->keep_alive, model[0] ? " model=" : "", model);
+    if (s->subs & SUB_C2D)
+        deliver_c2d(s);
+    if (s->subs & SUB_METHODS)
+        method_device_ready(app, dev);
+}
+
+void hub_detach(struct session *s, const char *reason)
+{
+    struct device *dev = s->dev;
+    log_info("hub: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+    if (dev == NULL)
+        return;
+    s->dev = NULL;
+    if (dev->session != s)
+        return;
+    dev->session = NULL;
+    dev->connected = false;
+    dev->connection_state_updated_ms = broker_now_ms(s->app);
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next)
+        m->packet_id = 0; /* unacknowledged: redeliver on the next session */
+    if (s->app->store != NULL && !s->app->stopping)
+        registry_persist(s->app, dev);
+}
+
+/* ---------------------------------------------------------------- subscriptions */
+
+static void set_persistent_subs(struct session *s)
+{
+    struct device *dev = s->dev;
+    if (dev->session_present && dev->sub_mask != s->subs) {
+        dev->sub_mask = s->subs;
+        registry_persist(s->app, dev);
+    }
+}
+
+void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    uint8_t codes[16];
+    size_t n = 0;
+    uint32_t added = 0;
+    struct iotc_span it = pkt->subscribe.raw;
+    struct iotc_mqtt_subscription sub;
+    while (iotc_mqtt_subscribe_next(&it, &sub)) {
+        enum iotc_hub_sub_kind kind = IOTC_HUB_SUB_UNKNOWN;
+        int rc = iotc_hub_subscription_classify(sub.filter, iotc_span_from_cstr(s->dev->id),
+                                                IOTC_SPAN_NULL, &kind);
+        int bit = -1;
+        switch (rc == IOTC_OK ? kind : IOTC_HUB_SUB_UNKNOWN) {
+        case IOTC_HUB_SUB_C2D: bit = SUBI_C2D; break;
+        case IOTC_HUB_SUB_METHODS: bit = SUBI_METHODS; break;
+        case IOTC_HUB_SUB_TWIN_RES: bit = SUBI_TWIN_RES; break;
+        case IOTC_HUB_SUB_TWIN_DESIRED: bit = SUBI_TWIN_DESIRED; break;
+        default: break;
+        }
+        if (bit < 0 || n == sizeof codes) {
+            /* IoT Hub terminates the connection instead of a failure SUBACK (§5.1). */
+            log_warn("hub: %s subscribed to %s filter %.*s", s->ident,
+                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported",
+                     (int)sub.filter.len, sub.filter.ptr);
+            session_close(s, rc == IOTC_E_AUTH ? "subscription not authorized"
+                                               : "unsupported subscription",
+                          false);
+            return;
+        }
+        uint8_t q = sub.qos > 1 ? 1 : sub.qos;
+        s->sub_qos[bit] = q;
+        if (!(s->subs & (1u << bit)))
+            added |= 1u << bit;
+        s->subs |= 1u << bit;
+        codes[n++] = q;
+    }
+    struct iotc_mqtt_packet r = {.type = IOTC_MQTT_SUBACK};
+    r.suback.packet_id = pkt->subscribe.packet_id;
+    r.suback.count = n;
+    r.suback.codes = codes;
+    if (session_send(s, &r) < 0)
+        return;
+    set_persistent_subs(s);
+    if (s->subs & SUB_C2D)
+        deliver_c2d(s); /* also re-sends after a re-subscribe */
+    if (added & SUB_METHODS)
+        method_device_ready(s->app, s->dev);
+}
+
+void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    struct iotc_span it = pkt->unsubscribe.raw, filter;
+    while (iotc_mqtt_unsubscribe_next(&it, &filter)) {
+        enum iotc_hub_sub_kind kind = IOTC_HUB_SUB_UNKNOWN;
+        if (iotc_hub_subscription_classify(filter, iotc_span_from_cstr(s->dev->id),
+                                           IOTC_SPAN_NULL, &kind) != IOTC_OK)
+            continue;
+        if (kind == IOTC_HUB_SUB_C2D)
+            s->subs &= ~(uint32_t)SUB_C2D;
+        else if (kind == IOTC_HUB_SUB_METHODS)
+            s->subs &= ~(uint32_t)SUB_METHODS;
+        else if (kind == IOTC_HUB_SUB_TWIN_RES)
+            s->subs &= ~(uint32_t)SUB_TWIN_RES;
+        else if (kind == IOTC_HUB_SUB_TWIN_DESIRED)
+            s->subs &= ~(uint32_t)SUB_TWIN_DESIRED;
+    }
+    struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
+    r.packet_id = pkt->unsubscribe.packet_id;
+    if (session_send(s, &r) == 0)
+        set_persistent_subs(s);
+}
+
+/* ---------------------------------------------------------------- telemetry */
+
+/* Decode the property bag into a JSON object; component gets the "$.sub" value. */
+static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out_len,
+                       char *component, size_t comp_size, bool retain)
+{
+    struct iotc_json_writer w;
+    iotc_json_writer_init(&w, out, size);
+    iotc_json_write_object_begin(&w);
+    struct iotc_bag_iter it;
+    struct iotc_bag_pair pair;
+    iotc_bag_iter_init(&it, bag);
+    int rc;
+    component[0] = '\0';
+    while ((rc = iotc_bag_next(&it, &pair)) == IOTC_OK) {
+        char key[256], val[4096];
+        size_t klen, vlen;
+        if (iotc_bag_pair_decode(&pair, key, sizeof key, &klen, val, sizeof val, &vlen) !=
+            IOTC_OK)
+            return IOTC_E_MALFORMED;
+        iotc_json_write_key(&w, (struct iotc_span){key, klen});
+        if (pair.has_value)
+            iotc_json_write_string(&w, (struct iotc_span){val, vlen});
+        else
+            iotc_json_write_null(&w);
+        if (strcmp(key, "$.sub") == 0 && pair.has_value && vlen < comp_size &&
+            memchr(val, '\0', vlen) == NULL)
+            memcpy(component, val, vlen + 1);
+    }
+    if (rc != IOTC_E_NOTFOUND)
+        return IOTC_E_MALFORMED;
+    if (retain) {
+        iotc_json_write_key(&w, IOTC_SPAN_LIT("mqtt-retain"));
+        iotc_json_write_string(&w, IOTC_SPAN_LIT("true"));
+    }
+    iotc_json_write_object_end(&w);
+    return iotc_json_writer_finish(&w, out_len);
+}
+
+static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
+{
+    struct iotc_span dev_id, module, bag;
+    if (pub->topic.len + pub->payload.len > BROKER_MSG_MAX) {
+        log_warn("hub: %s sent a %zu-byte message (limit %u)", s->ident,
+                 pub->topic.len + pub->payload.len, (unsigned)BROKER_MSG_MAX);
+        session_close(s, "message too large", false);
+        return;
+    }
+    if (iotc_hub_telemetry_topic_parse(pub->topic, &dev_id, &module, &bag) != IOTC_OK) {
+        session_close(s, "malformed telemetry topic", false);
+        return;
+    }
+    /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas. */
+    char stack[4096];
+    size_t cap = bag.len * 6 + 64, len = 0;
+    char *props = cap <= sizeof stack ? stack : malloc(cap);
+    char component[256];
+    if (props == NULL) {
+        session_close(s, "out of memory", false);
+        return;
+    }
+    int rc = bag_to_json(bag, props, cap, &len, component, sizeof component, pub->retain);
+    if (rc != IOTC_OK) {
+        if (props != stack)
+            free(props);
+        log_warn("hub: %s sent an undecodable property bag", s->ident);
+        session_close(s, "malformed property bag", false);
+        return;
+    }
+    struct store_telemetry t = {
+        .device_id = s->dev->id,
+        .enqueued_ms = broker_now_ms(s->app),
+        .component = component[0] ? component : NULL,
+        .props_json = props,
+        .payload = pub->payload.ptr,
+        .payload_len = pub->payload.len,
+    };
+    if (s->app->store == NULL) {
+        if (pub->qos == 1)
+            session_ack_durable(s, pub->packet_id);
+    } else if (pub->qos == 1) {
+        session_ref(s);
+        s->pending_acks++;
+        if (store_add_telemetry(s->app->store, &t, session_ack_done, s, pub->packet_id) != CE_OK) {
+            s->pending_acks--;
+            session_unref(s);
+            session_close(s, "out of memory", false);
+        }
+    } else if (store_add_telemetry(s->app->store, &t, NULL, NULL, 0) != CE_OK) {
+        session_close(s, "out of memory", false);
+    }
+    if (props != stack)
+        free(props);
+}
+
+/* ---------------------------------------------------------------- twin */
+
+static void twin_respond(struct session *s, unsigned status, struct iotc_span rid,
+                         bool has_version, int64_t version, const char *body, size_t len)
+{
+    if (!(s->subs & SUB_TWIN_RES))
+        return;
+    char topic[256];
+    size_t tlen;
+    if (iotc_hub_twin_response_topic_build(status, rid, has_version, (uint64_t)version, topic,
+                                           sizeof topic, &tlen) != IOTC_OK) {
+        session_close(s, "unusable $rid", false);
+        return;
+    }
+    session_publish(s, topic, tlen, body, len, s->sub_qos[SUBI_TWIN_RES], NULL);
+}
+
+static void twin_error(struct session *s, struct iotc_span rid, unsigned status, int64_t code,
+                       const char *message)
+{
+    char body[512], now[32];
+    size_t len;
+    app_format_time(app_now_ms(), now);
+    if (iotc_dps_error_body_build(code, IOTC_SPAN_LIT("00000000-0000-0000-0000-000000000000"),
+                                  iotc_span_from_cstr(message), iotc_span_from_cstr(now), body,
+                                  sizeof body, &len) != IOTC_OK)
+        len = (size_t)snprintf(body, sizeof body, "{\"errorCode\":%lld}", (long long)code);
+    twin_respond(s, status, rid, false, 0, body, len);
+}
+
+static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iotc_span rid,
+                    const struct iotc_mqtt_publish *pub)
+{
+    struct device *dev = s->dev;
+    if (kind == IOTC_HUB_TOPIC_TWIN_GET) {
+        char *text = twin_device_get_text(dev);
+        if (text == NULL) {
+            twin_error(s, rid, 500, 500001, "Internal error");
+            return;
+        }
+        twin_respond(s, 200, rid, false, 0, text, strlen(text));
+        free(text);
+        return;
+    }
+    int64_t version = 0;
+    int rc = twin_patch_reported(s->app, dev, pub->payload.ptr, pub->payload.len, &version);
+    if (rc == CE_OK)
+        twin_respond(s, 204, rid, true, version, NULL, 0);
+    else if (rc == CE_NOMEM)
+        twin_error(s, rid, 500, 500001, "Internal error");
+    else
+        twin_error(s, rid, 400, 400004, "Invalid reported properties patch");
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
+{
+    enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
+    int rc = iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL,
+                                     &kind);
+    if (rc != IOTC_OK) {
+        log_warn("hub: %s published to %s topic %.*s", s->ident,
+                 rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported", (int)pub->topic.len,
+                 pub->topic.ptr);
+        session_close(s, rc == IOTC_E_AUTH ? "publish not authorized" : "unsupported topic",
+                      false);
+        return;
+    }
+    s->dev->last_activity_ms = s->last_rx_ms;
+    if (kind == IOTC_HUB_TOPIC_TELEMETRY) {
+        on_telemetry(s, pub);
+        return; /* PUBACK comes from the store once durable */
+    }
+    struct iotc_hub_topic t;
+    if (iotc_hub_topic_parse(pub->topic, &t) != IOTC_OK) {
+        session_close(s, "malformed topic", false);
+        return;
+    }
+    if (kind == IOTC_HUB_TOPIC_TWIN_GET || kind == IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED) {
+        on_twin(s, kind, t.rid, pub);
+    } else if (kind == IOTC_HUB_TOPIC_METHOD_RESPONSE) {
+        method_device_response(s->app, s->dev, t.rid.ptr, t.rid.len, (int)t.status,
+                               pub->payload.ptr, pub->payload.len);
+    }
+    if (pub->qos == 1 && !s->closing)
+        session_ack_durable(s, pub->packet_id);
+}
+
+/* ---------------------------------------------------------------- cloud to device */
+
+static void deliver_c2d(struct session *s)
+{
+    struct device *dev = s->dev;
+    if (dev == NULL || !(s->subs & SUB_C2D))
+        return;
+    c2d_expire(s->app, dev, broker_now_ms(s->app));
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+        if (m->packet_id != 0)
+            continue;
+        char topic[1200];
+        int n = snprintf(topic, sizeof topic, "devices/%s/messages/devicebound/%s", dev->id,
+                         m->bag ? m->bag : "");
+        if (n < 0 || (size_t)n >= sizeof topic) {
+            log_warn("c2d: message %lld for %s has an oversized property bag", (long long)m->seq,
+                     dev->id);
+            continue;
+        }
+        uint16_t pid = 0;
+        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) < 0)
+            return;
+        m->packet_id = pid;
+    }
+}
+
+void hub_on_puback(struct session *s, uint16_t pid)
+{
+    struct device *dev = s->dev;
+    if (dev == NULL)
+        return;
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+        if (m->packet_id == pid) {
+            c2d_complete(s->app, dev, m);
+            return;
+        }
+    }
+}
+
+void broker_c2d_kick(struct app *app, struct device *dev)
+{
+    (void)app;
+    if (dev->session != NULL && !dev->session->closing)
+        deliver_c2d(dev->session);
+}
+
+void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
+                         int64_t version)
+{
+    (void)app;
+    struct session *s = dev->session;
+    if (s == NULL || s->closing || !(s->subs & SUB_TWIN_DESIRED))
+        return;
+    char topic[128];
+    size_t tlen;
+    if (iotc_hub_twin_desired_topic_build((uint64_t)version, topic, sizeof topic, &tlen) !=
+        IOTC_OK)
+        return;
+    session_publish(s, topic, tlen, json, len, s->sub_qos[SUBI_TWIN_DESIRED], NULL);
+}
+
+int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
+                       const char *payload, size_t len)
+{
+    (void)app;
+    struct session *s = dev->session;
+    if (s == NULL || s->closing || !(s->subs & SUB_METHODS))
+        return CE_OFFLINE;
+    char topic[1200];
+    size_t tlen;
+    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(name), iotc_span_from_cstr(rid),
+                                            topic, sizeof topic, &tlen) != IOTC_OK)
+        return CE_INVALID;
+    /* Method requests travel at QoS 0 (direct-methods doc). */
+    if (session_publish(s, topic, tlen, payload, len, 0, NULL) < 0)
+        return CE_OFFLINE;
+    return 0;
+}

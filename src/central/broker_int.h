@@ -1,0 +1,96 @@
+/*
+ * broker_int.h - internals shared by broker.c (connections, CONNECT), broker_dps.c and
+ * broker_hub.c. Not an interface for other modules.
+ */
+#ifndef CENTRAL_BROKER_INT_H
+#define CENTRAL_BROKER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "central/app.h"
+#include "central/auth.h"
+#include "central/broker.h"
+#include "central/registry.h"
+#include "proto/mqtt.h"
+
+/* IoT Hub: 256 KB per device-to-cloud message; the packet adds its topic and a few bytes. */
+#define BROKER_MSG_MAX (256 * 1024)
+#define BROKER_PACKET_MAX (BROKER_MSG_MAX + 2 * 1024)
+#define BROKER_OUT_MAX (4 * 1024 * 1024)
+#define BROKER_CONNECT_TIMEOUT_S 30
+#define BROKER_KEEPALIVE_CAP_S 1767
+#define BROKER_ACK_PAUSE 2000 /* pending durable acks above which reading pauses */
+#define BROKER_ACK_RESUME 500
+
+enum session_kind { S_NEW = 0, S_DPS, S_HUB };
+
+struct dps_op;
+
+/** One MQTT connection (the `struct session` of registry.h). */
+struct session {
+    struct app *app;
+    struct bufferevent *bev;
+    struct session *prev, *next;
+    uint64_t id;
+    int refs;
+    bool closing;
+    enum session_kind kind;
+    char peer[64];
+    uint16_t keepalive;
+    int64_t last_rx_ms;
+    struct event *tick;     /* CONNECT timeout, then keep-alive; flush timeout while closing */
+    struct event *expiry;   /* SAS token expiry */
+    uint16_t next_pid;
+    uint32_t pending_acks;
+    bool read_paused;
+    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
+    /* hub */
+    struct device *dev;
+    uint32_t subs;
+    uint8_t sub_qos[4];
+    /* dps */
+    bool dps_known;
+    bool dps_subscribed;
+    uint8_t dps_qos;
+    struct dps_op *ops;
+};
+
+struct broker {
+    struct evconnlistener *tls;
+    struct evconnlistener *plain;
+    struct session *head;
+    size_t count;
+    uint64_t next_id;
+};
+
+/* broker.c */
+void session_close(struct session *s, const char *reason, bool flush);
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+int session_send(struct session *s, const struct iotc_mqtt_packet *pkt);
+int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
+                    size_t payload_len, uint8_t qos, uint16_t *out_pid);
+uint16_t session_next_pid(struct session *s);
+void session_ack_durable(struct session *s, uint16_t pid);
+/** store_done_cb that PUBACKs packet id @p tag; the caller took a session ref and counted
+ * s->pending_acks before queueing the store op. */
+void session_ack_done(void *ctx, uint32_t tag, int rc);
+int64_t broker_now_ms(struct app *app);
+
+/* broker_dps.c */
+void dps_on_connect(struct session *s, const struct auth_result *ar);
+void dps_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt);
+void dps_on_publish(struct session *s, const struct iotc_mqtt_publish *pub);
+void dps_free_ops(struct session *s);
+
+/* broker_hub.c */
+void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
+                    const struct auth_result *ar);
+void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt);
+void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt);
+void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub);
+void hub_on_puback(struct session *s, uint16_t pid);
+void hub_detach(struct session *s, const char *reason);
+
+#endif /* CENTRAL_BROKER_INT_H */

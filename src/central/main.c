@@ -1,0 +1,335 @@
+/*
+ * main.c - iotc-central: a local DPS + IoT Hub (+ service API) in one process.
+ *
+ *   iotc-central init  --data-dir DIR [--hub-host NAME] [--dns-name NAME]...
+ *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
+ *   iotc-central show  --data-dir DIR [--json]
+ *
+ * `serve` prints one line per listener and then "ready" on stdout (and writes DIR/ports.json
+ * first), so scripts and tests can wait for it:
+ *     mqtts-port 8883
+ *     https-port 8443
+ *     mqtt-port 1883        (only with --plain-mqtt-port)
+ *     ready
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "central/app.h"
+#include "central/appdata.h"
+#include "central/broker.h"
+#include "central/log.h"
+#include "central/registry.h"
+#include "central/store.h"
+
+#if defined(__has_include)
+#if __has_include("central/service_http.h")
+#include "central/service_http.h"
+#define HAVE_SERVICE_HTTP 1
+#endif
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iotc-central COMMAND --data-dir DIR [options]\n"
+            "\n"
+            "commands:\n"
+            "  init    create the application (ID scope, enrollment group keys, local CA,\n"
+            "          server certificate, service connection string, admin token)\n"
+            "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
+            "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
+            "\n"
+            "options:\n"
+            "  --data-dir DIR          application data directory (required)\n"
+            "  --mqtt-port N           MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)\n"
+            "  --https-port N          HTTPS service API port (default 8443; 0 = any; -1 = off)\n"
+            "  --plain-mqtt-port N     also serve MQTT without TLS on N (off by default)\n"
+            "  --bind ADDR             listen address (default 0.0.0.0)\n"
+            "  --hub-host NAME         IoT Hub host name given to devices (default localhost)\n"
+            "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
+            "  --dps-retry-after S     retry-after DPS asks devices to wait (default 1)\n"
+            "  --max-connections N     refuse (CONNACK 3) above N connections (default 100000)\n"
+            "  --log-level LEVEL       error | warn | info | debug (default info)\n"
+            "  --json                  (show) print JSON\n"
+            "  -h, --help              this text\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct app *app, bool *json)
+{
+    struct app_config *cfg = &app->cfg;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (strcmp(a, "--json") == 0) {
+            *json = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (v == NULL) {
+            fprintf(stderr, "iotc-central: %s needs a value\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--data-dir") == 0) {
+            free(cfg->data_dir);
+            cfg->data_dir = strdup(v);
+        } else if (strcmp(a, "--bind") == 0) {
+            free(cfg->bind_addr);
+            cfg->bind_addr = strdup(v);
+        } else if (strcmp(a, "--hub-host") == 0) {
+            free(cfg->hub_host);
+            cfg->hub_host = strdup(v);
+        } else if (strcmp(a, "--dns-name") == 0) {
+            char **names = realloc(cfg->dns_names, (cfg->n_dns_names + 1) * sizeof *names);
+            if (names == NULL)
+                return -1;
+            cfg->dns_names = names;
+            cfg->dns_names[cfg->n_dns_names++] = strdup(v);
+        } else if (strcmp(a, "--mqtt-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
+            cfg->mqtt_port = (int)n;
+        } else if (strcmp(a, "--https-port") == 0 && parse_int(v, -1, 65535, &n) == 0) {
+            cfg->https_port = (int)n;
+        } else if (strcmp(a, "--plain-mqtt-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
+            cfg->plain_mqtt_port = (int)n;
+        } else if (strcmp(a, "--dps-retry-after") == 0 && parse_int(v, 1, 60, &n) == 0) {
+            cfg->dps_retry_after_s = (int)n;
+        } else if (strcmp(a, "--max-connections") == 0 && parse_int(v, 1, 10000000, &n) == 0) {
+            cfg->max_connections = (size_t)n;
+        } else if (strcmp(a, "--log-level") == 0) {
+            enum log_level lvl;
+            if (log_parse_level(v, &lvl) < 0) {
+                fprintf(stderr, "iotc-central: bad log level %s\n", v);
+                return -1;
+            }
+            log_set_level(lvl);
+        } else {
+            fprintf(stderr, "iotc-central: bad option or value: %s %s\n", a, v);
+            return -1;
+        }
+    }
+    if (cfg->data_dir == NULL) {
+        fprintf(stderr, "iotc-central: --data-dir DIR is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_token(const char *token)
+{
+    printf("admin-token %s\n"
+           "  (printed once; only its hash is stored. Keep it to use the admin API.)\n",
+           token);
+}
+
+static int write_ports(const struct app *app)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "mqtts", app->mqtt_port);
+    cJSON_AddNumberToObject(o, "https", app->https_port);
+    cJSON_AddNumberToObject(o, "mqtt", app->plain_mqtt_port);
+    cJSON_AddNumberToObject(o, "pid", (double)getpid());
+    cJSON_AddStringToObject(o, "assignedHub", app->assigned_hub);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char path[1200], tmp[1300];
+    snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f != NULL && text != NULL) {
+        rc = fprintf(f, "%s\n", text) > 0 ? 0 : -1;
+        if (fclose(f) != 0)
+            rc = -1;
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = -1;
+    } else if (f != NULL) {
+        fclose(f);
+    }
+    free(text);
+    return rc;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct app *app = arg;
+    if (app->stopping)
+        return;
+    log_info("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    app->stopping = true;
+    broker_stop_accepting(app);
+#ifdef HAVE_SERVICE_HTTP
+    if (app->https_fd >= 0)
+        service_http_stop(app);
+#endif
+    event_base_loopexit(app->base, NULL);
+}
+
+static int cmd_serve(struct app *app)
+{
+    bool created = false;
+    char token[128] = "";
+    struct event *sigterm = NULL, *sigint = NULL;
+    int rc = 1;
+    if (evthread_use_pthreads() != 0 || (app->base = event_base_new()) == NULL) {
+        log_error("cannot create the event loop");
+        return 1;
+    }
+    if (app_data_open(app, &created, token, sizeof token) < 0 || app_tls_init(app) < 0 ||
+        registry_new(app) < 0 || store_open(app) < 0 || store_load(app) < 0)
+        goto out;
+    app->c2d_seq = store_max_c2d_seq(app->store);
+    if (created)
+        print_token(token);
+    if (broker_start(app) < 0)
+        goto out;
+    if (app->cfg.https_port >= 0) {
+#ifdef HAVE_SERVICE_HTTP
+        app->https_fd = broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0",
+                                           app->cfg.https_port, &app->https_port);
+        if (app->https_fd < 0 || service_http_start(app) < 0)
+            goto out;
+#else
+        log_warn("this build has no HTTPS service API; --https-port ignored");
+#endif
+    }
+    app_set_assigned_hub(app);
+    if (write_ports(app) < 0)
+        log_warn("cannot write %s/ports.json", app->cfg.data_dir);
+    sigterm = evsignal_new(app->base, SIGTERM, on_signal, app);
+    sigint = evsignal_new(app->base, SIGINT, on_signal, app);
+    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0)
+        goto out;
+    log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s", app->facts.id_scope,
+             app->mqtt_port, app->assigned_hub, app->https_port ? ", HTTPS API" : "");
+    printf("mqtts-port %u\n", app->mqtt_port);
+    if (app->https_port)
+        printf("https-port %u\n", app->https_port);
+    if (app->plain_mqtt_port)
+        printf("mqtt-port %u\n", app->plain_mqtt_port);
+    printf("ready\n");
+    fflush(stdout);
+    event_base_dispatch(app->base);
+    rc = 0;
+out:
+    app->stopping = true;
+    broker_free(app);
+    method_free_all(app);
+    store_close(app);
+    registry_free(app);
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}
+
+static int cmd_init(struct app *app)
+{
+    bool created = false;
+    char token[128] = "";
+    if (app_data_open(app, &created, token, sizeof token) < 0)
+        return 1;
+    app_set_assigned_hub(app);
+    if (created)
+        print_token(token);
+    else
+        printf("application already exists in %s\n", app->cfg.data_dir);
+    app_show(app, stdout, false);
+    return 0;
+}
+
+static int cmd_show(struct app *app, bool json)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/app.json", app->cfg.data_dir);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "iotc-central: no application in %s (run init)\n", app->cfg.data_dir);
+        return 1;
+    }
+    bool created;
+    if (app_data_open(app, &created, NULL, 0) < 0)
+        return 1;
+    /* A running server wrote its actual ports. */
+    snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        cJSON *o = cJSON_Parse(buf);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mqtts");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "https");
+        if (cJSON_IsNumber(m))
+            app->mqtt_port = (uint16_t)m->valueint;
+        if (cJSON_IsNumber(h))
+            app->https_port = (uint16_t)h->valueint;
+        cJSON_Delete(o);
+    }
+    app_set_assigned_hub(app);
+    app_show(app, stdout, json);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    static struct app app;
+    app_config_defaults(&app.cfg);
+    app.https_fd = -1;
+    bool json = false;
+    if (parse_args(argc, argv, &app, &json) < 0) {
+        usage(stderr);
+        return 2;
+    }
+    int rc;
+    if (strcmp(argv[1], "init") == 0) {
+        rc = cmd_init(&app);
+    } else if (strcmp(argv[1], "serve") == 0) {
+        rc = cmd_serve(&app);
+    } else if (strcmp(argv[1], "show") == 0) {
+        rc = cmd_show(&app, json);
+    } else {
+        fprintf(stderr, "iotc-central: unknown command %s\n", argv[1]);
+        usage(stderr);
+        rc = 2;
+    }
+    if (app.base)
+        event_base_free(app.base);
+    app_release(&app);
+    return rc;
+}
