@@ -365,3 +365,27 @@ int iotc_bag_build(const struct iotc_prop *props, size_t n, char *out, size_t ou
         return IOTC_E_ARG;
     IOTC__SB_BUILD(sb, out, out_size, out_len, emit_bag(sb, props, n));
 }
+
+int iotc__query_pick(struct iotc_span query, const char *const *keys, struct iotc_span *vals,
+                     size_t n)
+{
+    struct iotc_bag_iter it;
+    struct iotc_bag_pair p;
+    int rc;
+    iotc_bag_iter_init(&it, query);
+    for (;;) {
+        rc = iotc_bag_next(&it, &p);
+        if (rc == IOTC_E_NOTFOUND)
+            return IOTC_OK;
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            if (!iotc_pct_equal(p.key, iotc_span_from_cstr(keys[i])))
+                continue;
+            if (vals[i].ptr != NULL)
+                return IOTC_E_MALFORMED;
+            vals[i] = p.has_value ? p.value : (struct iotc_span){p.key.ptr + p.key.len, 0};
+            break;
+        }
+    }
+}

@@ -67,4 +67,39 @@ bool iotc__eat(struct iotc_span *s, const char *prefix);
 /* Split s at the first c: head before it, s becomes the rest after it. false if no c. */
 bool iotc__split(struct iotc_span *s, char c, struct iotc_span *head);
 
+/*
+ * Pick known keys out of a `k=v&...` query: keys[i] is compared with each pair's key after
+ * percent-decoding; vals[i] receives the raw value (a bare key gives an empty, non-NULL span).
+ * Unknown keys are ignored. Returns IOTC_E_MALFORMED for a bad pair or a repeated known key.
+ * vals[] must be initialised to {NULL,0} by the caller.
+ */
+int iotc__query_pick(struct iotc_span query, const char *const *keys, struct iotc_span *vals,
+                     size_t n);
+
+/* Same two-pass pattern as IOTC__SB_BUILD for the JSON writer named W (a pointer). */
+#define IOTC__JSON_BUILD(W, OUT, OUT_SIZE, OUT_LEN, EMIT)                                         \
+    do {                                                                                          \
+        struct iotc_json_writer W##_s;                                                            \
+        struct iotc_json_writer *W = &W##_s;                                                      \
+        int rc_;                                                                                  \
+        size_t len_ = 0;                                                                          \
+        iotc_json_writer_init(W, NULL, 0);                                                        \
+        rc_ = (EMIT);                                                                             \
+        if (rc_ < 0)                                                                              \
+            return rc_;                                                                           \
+        rc_ = iotc_json_writer_finish(W, &len_);                                                  \
+        if (rc_ == IOTC_E_ARG)                                                                    \
+            return rc_;                                                                           \
+        if (len_ > (OUT_SIZE) || (OUT) == NULL) {                                                 \
+            if ((OUT_LEN) != NULL)                                                                \
+                *(OUT_LEN) = len_;                                                                \
+            return IOTC_E_NOSPACE;                                                                \
+        }                                                                                         \
+        iotc_json_writer_init(W, (OUT), (OUT_SIZE));                                              \
+        rc_ = (EMIT);                                                                             \
+        if (rc_ < 0)                                                                              \
+            return rc_;                                                                           \
+        return iotc_json_writer_finish(W, (OUT_LEN));                                             \
+    } while (0)
+
 #endif /* IOTC_PROTO_STRBUF_H */
