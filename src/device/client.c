@@ -1,0 +1,856 @@
+/*
+ * client.c - lifecycle of struct iotc_client, its event loop (own or the caller's), timers,
+ * reconnection with backoff, and the libmosquitto glue. Provisioning is in dps.c, the hub
+ * session in hub.c.
+ */
+#include "device/client_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+
+#include <iotc/codec.h>
+#include <iotc/dps.h>
+#include <iotc/sas.h>
+
+#include "device/alloc.h"
+#include "device/backoff.h"
+#include "device/config.h"
+
+#define DEFAULT_KEEPALIVE_S 60u
+#define DEFAULT_BACKOFF_BASE_MS 1000u
+#define DEFAULT_BACKOFF_MAX_MS 60000u
+#define DEFAULT_OP_TIMEOUT_MS 30000u
+#define DEFAULT_MQTT_PORT 8883u
+#define MAX_POLL_MS 1000
+
+static pthread_once_t mosq_once = PTHREAD_ONCE_INIT;
+
+static void mosq_global_init(void)
+{
+    mosquitto_lib_init();
+}
+
+uint64_t iotc__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* xorshift32: only used to spread retries, not for anything secret. */
+uint32_t iotc__random(struct iotc_client *c)
+{
+    uint32_t x = c->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c->rng = x;
+    return x;
+}
+
+void iotc__log(struct iotc_client *c, enum iotc_log_level level, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (c->log_fn == NULL || level > c->log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    c->log_fn(c->log_user, level, buf);
+}
+
+const char *iotc_state_str(enum iotc_state s)
+{
+    switch (s) {
+    case IOTC_STATE_IDLE: return "idle";
+    case IOTC_STATE_PROVISIONING: return "provisioning";
+    case IOTC_STATE_CONNECTING: return "connecting";
+    case IOTC_STATE_CONNECTED: return "connected";
+    case IOTC_STATE_WAITING: return "waiting";
+    case IOTC_STATE_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+const char *iotc_reason_str(enum iotc_reason r)
+{
+    switch (r) {
+    case IOTC_REASON_NONE: return "none";
+    case IOTC_REASON_START: return "start";
+    case IOTC_REASON_PROVISIONED: return "provisioned";
+    case IOTC_REASON_CONNECTED: return "connected";
+    case IOTC_REASON_NETWORK: return "network error or connection lost";
+    case IOTC_REASON_TIMEOUT: return "timeout";
+    case IOTC_REASON_AUTH: return "credentials refused";
+    case IOTC_REASON_REFUSED: return "refused";
+    case IOTC_REASON_TOKEN_RENEWAL: return "token renewal";
+    case IOTC_REASON_REPROVISION: return "re-provisioning";
+    case IOTC_REASON_STOP: return "stopped by the application";
+    case IOTC_REASON_CONFIG: return "unusable configuration";
+    }
+    return "unknown";
+}
+
+void iotc__set_state(struct iotc_client *c, enum iotc_state s, enum iotc_reason r)
+{
+    enum iotc_state old = c->state;
+
+    c->state = s;
+    iotc__log(c, IOTC_LOG_INFO, "state %s -> %s (%s)", iotc_state_str(old), iotc_state_str(s),
+              iotc_reason_str(r));
+    if (c->state_fn != NULL)
+        c->state_fn(c->state_user, s, r);
+}
+
+void iotc__request_teardown(struct iotc_client *c, enum iotc_reason r, bool retry_now)
+{
+    if (c->teardown)
+        return;
+    c->teardown = true;
+    c->teardown_reason = r;
+    c->teardown_retry_now = retry_now;
+}
+
+void iotc__wake(struct iotc_client *c)
+{
+    uint64_t one = 1;
+
+    if (c->loop_thread_set && pthread_equal(c->loop_thread, pthread_self()))
+        return;
+    /* A full eventfd counter (EAGAIN) already means "wake up": nothing to do. */
+    ssize_t n = write(c->wake_fd, &one, sizeof(one));
+    (void)n;
+}
+
+int iotc__topic_reserve(struct iotc_client *c, size_t n)
+{
+    if (n <= c->topic_cap)
+        return IOTC_OK;
+    char *p = iotc__malloc(n);
+    if (p == NULL)
+        return IOTC_E_NOMEM;
+    free(c->topic_buf);
+    c->topic_buf = p;
+    c->topic_cap = n;
+    return IOTC_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* libmosquitto glue                                                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+static void on_connect_cb(struct mosquitto *m, void *obj, int rc)
+{
+    struct iotc_client *c = obj;
+    (void)m;
+    if (c->phase == PH_DPS)
+        iotc__dps_on_connect(c, rc);
+    else if (c->phase == PH_HUB)
+        iotc__hub_on_connect(c, rc);
+}
+
+static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc)
+{
+    struct iotc_client *c = obj;
+    (void)m;
+    iotc__log(c, IOTC_LOG_DEBUG, "mosquitto disconnect: %s", mosquitto_strerror(rc));
+    iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
+}
+
+static void on_message_cb(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+    struct iotc_client *c = obj;
+    (void)m;
+    if (c->teardown)
+        return;
+    if (c->phase == PH_DPS)
+        iotc__dps_on_message(c, msg);
+    else if (c->phase == PH_HUB)
+        iotc__hub_on_message(c, msg);
+}
+
+static void on_publish_cb(struct mosquitto *m, void *obj, int mid)
+{
+    struct iotc_client *c = obj;
+    (void)m;
+    if (c->phase == PH_HUB)
+        iotc__hub_on_publish(c, mid);
+}
+
+static void on_log_cb(struct mosquitto *m, void *obj, int level, const char *str)
+{
+    struct iotc_client *c = obj;
+    (void)m;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+        iotc__log(c, IOTC_LOG_DEBUG, "mosquitto: %s", str);
+}
+
+int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_session,
+                    const char *username, const char *password, const char *host, uint16_t port)
+{
+    int rc;
+
+    c->mosq = mosquitto_new(client_id, clean_session, c);
+    if (c->mosq == NULL)
+        return errno == ENOMEM ? IOTC_E_NOMEM : IOTC_E_ARG;
+    c->mosq_connected = false;
+    mosquitto_connect_callback_set(c->mosq, on_connect_cb);
+    mosquitto_disconnect_callback_set(c->mosq, on_disconnect_cb);
+    mosquitto_message_callback_set(c->mosq, on_message_cb);
+    mosquitto_publish_callback_set(c->mosq, on_publish_cb);
+    mosquitto_log_callback_set(c->mosq, on_log_cb);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+
+    rc = mosquitto_username_pw_set(c->mosq, username, password);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        if (c->ca_file != NULL)
+            rc = mosquitto_tls_set(c->mosq, c->ca_file, NULL, NULL, NULL, NULL);
+        else
+            rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+    }
+    if (rc != MOSQ_ERR_SUCCESS) {
+        iotc__log(c, IOTC_LOG_ERROR, "TLS/credential setup failed: %s", mosquitto_strerror(rc));
+        return rc == MOSQ_ERR_NOMEM ? IOTC_E_NOMEM : IOTC_E_ARG;
+    }
+    iotc__log(c, IOTC_LOG_DEBUG, "connecting to %s:%u as %s", host, (unsigned)port, client_id);
+    rc = mosquitto_connect(c->mosq, host, port, (int)c->keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        iotc__log(c, IOTC_LOG_WARN, "connect to %s:%u failed: %s", host, (unsigned)port,
+                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        return IOTC_E_IO;
+    }
+    return IOTC_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Connection state machine                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static void close_mosq(struct iotc_client *c, bool graceful)
+{
+    if (c->mosq == NULL)
+        return;
+    if (graceful && c->mosq_connected) {
+        /* Non-threaded libmosquitto writes the DISCONNECT packet right away; best effort. */
+        mosquitto_disconnect(c->mosq);
+        (void)mosquitto_loop_write(c->mosq, 1);
+    }
+    mosquitto_destroy(c->mosq);
+    c->mosq = NULL;
+    c->mosq_connected = false;
+}
+
+static void schedule_retry(struct iotc_client *c, bool now_please)
+{
+    uint64_t now = iotc__now_ms();
+    uint32_t delay = 0;
+
+    if (!now_please) {
+        delay = iotc__backoff_delay_ms(c->attempt, c->backoff_base_ms, c->backoff_max_ms,
+                                       iotc__random(c));
+        c->attempt++;
+    }
+    c->next_attempt_ms = now + delay;
+    if (delay > 0)
+        iotc__log(c, IOTC_LOG_INFO, "retrying in %u ms (attempt %u)", (unsigned)delay,
+                  (unsigned)c->attempt);
+}
+
+/* Perform a teardown recorded by a callback or a timer. */
+static void do_teardown(struct iotc_client *c)
+{
+    enum iotc_reason r = c->teardown_reason;
+    bool graceful = r == IOTC_REASON_TOKEN_RENEWAL || r == IOTC_REASON_STOP ||
+                    r == IOTC_REASON_PROVISIONED;
+    bool was_hub = c->phase == PH_HUB && c->mosq_connected;
+
+    c->teardown = false;
+    close_mosq(c, graceful);
+    c->deadline_ms = 0;
+    c->renew_ms = 0;
+    if (was_hub) {
+        c->stats.disconnects++;
+        iotc__hub_on_close(c);
+    }
+    if (c->phase == PH_DPS)
+        iotc__dps_reset(c);
+    if (r == IOTC_REASON_REPROVISION && c->use_dps) {
+        free(c->hub_host);
+        c->hub_host = NULL;
+    }
+    if (r == IOTC_REASON_STOP || r == IOTC_REASON_CONFIG) {
+        c->phase = PH_STOPPED;
+        c->config_error = r == IOTC_REASON_CONFIG;
+        iotc__set_state(c, IOTC_STATE_STOPPED, r);
+        return;
+    }
+    c->phase = PH_WAIT;
+    schedule_retry(c, c->teardown_retry_now);
+    if (r != IOTC_REASON_PROVISIONED)
+        iotc__set_state(c, IOTC_STATE_WAITING, r);
+}
+
+/* Start the next connection attempt (DPS when the hub is not known yet). */
+static void begin_attempt(struct iotc_client *c)
+{
+    int rc;
+
+    if (c->use_dps && c->hub_host == NULL) {
+        c->phase = PH_DPS;
+        iotc__set_state(c, IOTC_STATE_PROVISIONING, IOTC_REASON_START);
+        rc = iotc__dps_begin(c);
+    } else {
+        c->phase = PH_HUB;
+        iotc__set_state(c, IOTC_STATE_CONNECTING, IOTC_REASON_START);
+        rc = iotc__hub_begin(c);
+    }
+    if (rc == IOTC_E_ARG)
+        iotc__request_teardown(c, IOTC_REASON_CONFIG, false);
+    else if (rc < 0)
+        iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
+    else
+        c->deadline_ms = iotc__now_ms() + c->op_timeout_ms;
+}
+
+static void run_timers(struct iotc_client *c)
+{
+    uint64_t now = iotc__now_ms();
+
+    if (c->phase == PH_WAIT && now >= c->next_attempt_ms) {
+        begin_attempt(c);
+        return;
+    }
+    if (c->deadline_ms != 0 && now >= c->deadline_ms && !c->teardown) {
+        iotc__log(c, IOTC_LOG_WARN, "no answer from the service in %u ms",
+                  (unsigned)c->op_timeout_ms);
+        iotc__request_teardown(c, IOTC_REASON_TIMEOUT, false);
+        return;
+    }
+    if (c->phase == PH_DPS)
+        iotc__dps_timers(c, now);
+    else if (c->phase == PH_HUB)
+        iotc__hub_timers(c, now);
+}
+
+static void drain_wake_fd(struct iotc_client *c)
+{
+    uint64_t v;
+    ssize_t n = read(c->wake_fd, &v, sizeof(v));
+    (void)n;
+}
+
+int iotc_client_process(struct iotc_client *c, bool readable, bool writable)
+{
+    int rc = IOTC_OK;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->in_process) {
+        pthread_mutex_unlock(&c->lock);
+        return IOTC_E_STATE;
+    }
+    c->in_process = true;
+    c->loop_thread = pthread_self();
+    c->loop_thread_set = true;
+    if (readable)
+        drain_wake_fd(c);
+
+    if (c->stop_requested && c->phase != PH_STOPPED) {
+        c->teardown = false;
+        iotc__request_teardown(c, IOTC_REASON_STOP, false);
+    }
+    if (c->mosq != NULL && !c->teardown) {
+        int mrc = MOSQ_ERR_SUCCESS;
+        if (readable)
+            mrc = mosquitto_loop_read(c->mosq, 100);
+        if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown &&
+            (writable || mosquitto_want_write(c->mosq)))
+            mrc = mosquitto_loop_write(c->mosq, 100);
+        if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown)
+            mrc = mosquitto_loop_misc(c->mosq);
+        if (mrc != MOSQ_ERR_SUCCESS) {
+            iotc__log(c, IOTC_LOG_INFO, "connection lost: %s",
+                      mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
+            iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
+        }
+    }
+    if (!c->teardown && c->phase != PH_STOPPED && c->phase != PH_IDLE)
+        run_timers(c);
+    /* A teardown may schedule an immediate retry (renewal, provisioned): run it now. */
+    for (int i = 0; i < 2 && c->teardown; i++) {
+        do_teardown(c);
+        if (c->phase == PH_WAIT && iotc__now_ms() >= c->next_attempt_ms)
+            begin_attempt(c);
+    }
+    if (c->phase == PH_STOPPED)
+        rc = c->config_error ? IOTC_E_ARG : IOTC_E_STATE;
+    c->in_process = false;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info *out)
+{
+    uint64_t now, next = UINT64_MAX;
+
+    pthread_mutex_lock(&c->lock);
+    now = iotc__now_ms();
+    out->wake_fd = c->wake_fd;
+    out->fd = c->mosq != NULL ? mosquitto_socket(c->mosq) : -1;
+    out->want_read = out->fd >= 0;
+    out->want_write = out->fd >= 0 && mosquitto_want_write(c->mosq);
+    if (c->phase == PH_WAIT)
+        next = c->next_attempt_ms;
+    if (c->deadline_ms != 0 && c->deadline_ms < next)
+        next = c->deadline_ms;
+    if (c->renew_ms != 0 && c->renew_ms < next)
+        next = c->renew_ms;
+    if (c->resend_ms != 0 && c->resend_ms < next)
+        next = c->resend_ms;
+    if (c->phase == PH_DPS && c->dps_step == DPS_WAIT_POLL && c->dps_poll_ms < next)
+        next = c->dps_poll_ms;
+    if (c->teardown || c->stop_requested)
+        next = now;
+    out->timeout_ms = next <= now ? 0 : (next - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(next - now));
+    pthread_mutex_unlock(&c->lock);
+    return IOTC_OK;
+}
+
+int iotc_client_start(struct iotc_client *c)
+{
+    int rc = IOTC_OK;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->phase == PH_STOPPED || c->stop_requested) {
+        rc = IOTC_E_STATE;
+    } else if (c->phase == PH_IDLE) {
+        c->phase = PH_WAIT;
+        c->next_attempt_ms = iotc__now_ms();
+        iotc__wake(c);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void iotc_client_stop(struct iotc_client *c)
+{
+    uint64_t one = 1;
+
+    /* Async-signal-safe: a flag and a write(2); the loop does the rest. */
+    c->stop_requested = 1;
+    ssize_t n = write(c->wake_fd, &one, sizeof(one));
+    (void)n;
+}
+
+int iotc_client_run(struct iotc_client *c)
+{
+    struct iotc_poll_info pi;
+    struct pollfd fds[2];
+    int rc;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->running || c->in_process) {
+        pthread_mutex_unlock(&c->lock);
+        return IOTC_E_STATE;
+    }
+    c->running = true;
+    pthread_mutex_unlock(&c->lock);
+
+    rc = iotc_client_start(c);
+    if (rc == IOTC_E_STATE)
+        rc = IOTC_OK; /* stopped before running: nothing to do */
+    while (rc == IOTC_OK) {
+        iotc_client_poll_info(c, &pi);
+        nfds_t n = 0;
+        fds[n++] = (struct pollfd){.fd = pi.wake_fd, .events = POLLIN};
+        if (pi.fd >= 0)
+            fds[n++] = (struct pollfd){
+                .fd = pi.fd, .events = (short)(POLLIN | (pi.want_write ? POLLOUT : 0))};
+        int prc = poll(fds, n, pi.timeout_ms);
+        if (prc < 0 && errno != EINTR) {
+            rc = IOTC_E_IO;
+            break;
+        }
+        bool readable = prc > 0 && ((fds[0].revents & POLLIN) ||
+                                    (n > 1 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))));
+        bool writable = prc > 0 && n > 1 && (fds[1].revents & POLLOUT);
+        rc = iotc_client_process(c, readable, writable);
+    }
+    if (rc == IOTC_E_STATE)
+        rc = IOTC_OK;
+    pthread_mutex_lock(&c->lock);
+    c->running = false;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Creation                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static int dup_span(struct iotc_span s, char **out)
+{
+    *out = iotc__strndup(s.ptr, s.len);
+    return *out != NULL ? IOTC_OK : IOTC_E_NOMEM;
+}
+
+static int copy_endpoint(const char *text, char **host, uint16_t *port, bool *explicit_port)
+{
+    struct iotc_span h;
+    uint16_t p;
+    bool has;
+    int rc = iotc__endpoint_parse(iotc_span_from_cstr(text), &h, &p, &has);
+
+    if (rc != IOTC_OK)
+        return rc;
+    *port = has ? p : DEFAULT_MQTT_PORT;
+    if (explicit_port)
+        *explicit_port = has;
+    return dup_span(h, host);
+}
+
+static bool key_is_valid(const char *key)
+{
+    unsigned char buf[IOTC_SAS_MAX_KEY_LEN];
+    size_t n = 0;
+    struct iotc_span k = iotc_span_from_cstr(key);
+
+    if (k.len == 0 || iotc_base64_decode(k, buf, sizeof(buf), &n) != IOTC_OK || n == 0)
+        return false;
+    return true;
+}
+
+static int setup_identity(struct iotc_client *c, const struct iotc_config *cfg)
+{
+    int rc;
+
+    if (cfg->connection_string != NULL) {
+        struct iotc__conn_str cs;
+        uint16_t port;
+        rc = iotc__conn_str_parse(iotc_span_from_cstr(cfg->connection_string), &cs);
+        if (rc != IOTC_OK || cs.key_name.ptr != NULL || cs.module_id.ptr != NULL)
+            return IOTC_E_ARG;
+        char *hosttext = iotc__strndup(cs.host_name.ptr, cs.host_name.len);
+        if (hosttext == NULL)
+            return IOTC_E_NOMEM;
+        rc = copy_endpoint(hosttext, &c->hub_host, &port, NULL);
+        free(hosttext);
+        if (rc != IOTC_OK)
+            return rc;
+        c->hub_port = port;
+        rc = dup_span(cs.device_id, &c->device_id);
+        if (rc == IOTC_OK)
+            rc = dup_span(cs.shared_access_key, &c->device_key);
+        return rc;
+    }
+    if (cfg->id_scope != NULL) {
+        if (cfg->registration_id == NULL || cfg->id_scope[0] == '\0' ||
+            cfg->registration_id[0] == '\0')
+            return IOTC_E_ARG;
+        c->use_dps = true;
+        c->id_scope = iotc__strdup(cfg->id_scope);
+        c->registration_id = iotc__strdup(cfg->registration_id);
+        if (c->id_scope == NULL || c->registration_id == NULL)
+            return IOTC_E_NOMEM;
+        rc = copy_endpoint(cfg->dps_endpoint ? cfg->dps_endpoint : IOTC_DPS_GLOBAL_HOST,
+                           &c->dps_host, &c->dps_port, &c->dps_port_explicit);
+        if (rc != IOTC_OK)
+            return rc;
+        if (cfg->device_key == NULL && cfg->group_key != NULL) {
+            char key[64];
+            size_t n;
+            rc = iotc_sas_derive_device_key(iotc_span_from_cstr(cfg->group_key),
+                                            iotc_span_from_cstr(cfg->registration_id), key,
+                                            sizeof(key), &n);
+            if (rc != IOTC_OK)
+                return IOTC_E_ARG;
+            c->device_key = iotc__strndup(key, n);
+            return c->device_key ? IOTC_OK : IOTC_E_NOMEM;
+        }
+        if (cfg->device_key == NULL)
+            return IOTC_E_ARG;
+        c->device_key = iotc__strdup(cfg->device_key);
+        return c->device_key ? IOTC_OK : IOTC_E_NOMEM;
+    }
+    if (cfg->hub_host != NULL && cfg->device_id != NULL && cfg->device_key != NULL) {
+        rc = copy_endpoint(cfg->hub_host, &c->hub_host, &c->hub_port, NULL);
+        if (rc != IOTC_OK)
+            return rc;
+        c->device_id = iotc__strdup(cfg->device_id);
+        c->device_key = iotc__strdup(cfg->device_key);
+        return (c->device_id && c->device_key) ? IOTC_OK : IOTC_E_NOMEM;
+    }
+    return IOTC_E_ARG;
+}
+
+int iotc_client_new(const struct iotc_config *cfg, struct iotc_client **out)
+{
+    struct iotc_client *c;
+    pthread_mutexattr_t attr;
+    int rc;
+
+    if (cfg == NULL || out == NULL)
+        return IOTC_E_ARG;
+    *out = NULL;
+    pthread_once(&mosq_once, mosq_global_init);
+    c = iotc__calloc(1, sizeof(*c));
+    if (c == NULL)
+        return IOTC_E_NOMEM;
+    c->wake_fd = -1;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&c->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    iotc__queue_init(&c->queue, cfg->queue_max_msgs, cfg->queue_max_bytes);
+    c->log_level = IOTC_LOG_WARN;
+    c->sas_lifetime_s = cfg->sas_lifetime_s ? cfg->sas_lifetime_s : IOTC_DEFAULT_SAS_LIFETIME_S;
+    c->keepalive_s = cfg->keepalive_s ? cfg->keepalive_s : DEFAULT_KEEPALIVE_S;
+    c->backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms : DEFAULT_BACKOFF_BASE_MS;
+    c->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
+    c->op_timeout_ms = cfg->op_timeout_ms ? cfg->op_timeout_ms : DEFAULT_OP_TIMEOUT_MS;
+    c->hub_port_cfg = cfg->hub_port;
+    c->next_rid = 1;
+
+    rc = setup_identity(c, cfg);
+    if (rc == IOTC_OK && !key_is_valid(c->device_key))
+        rc = IOTC_E_ARG;
+    if (rc == IOTC_OK && cfg->model_id != NULL) {
+        c->model_id = iotc__strdup(cfg->model_id);
+        rc = c->model_id ? IOTC_OK : IOTC_E_NOMEM;
+    }
+    if (rc == IOTC_OK && cfg->ca_file != NULL) {
+        c->ca_file = iotc__strdup(cfg->ca_file);
+        rc = c->ca_file ? IOTC_OK : IOTC_E_NOMEM;
+    }
+    if (rc == IOTC_OK) {
+        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (c->wake_fd < 0)
+            rc = IOTC_E_IO;
+    }
+    if (rc == IOTC_OK && getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
+        c->rng = (uint32_t)iotc__now_ms() ^ (uint32_t)(uintptr_t)c;
+    if (c->rng == 0)
+        c->rng = 0x9e3779b9u;
+    if (rc != IOTC_OK) {
+        iotc_client_free(c);
+        return rc;
+    }
+    *out = c;
+    return IOTC_OK;
+}
+
+void iotc_client_free(struct iotc_client *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    close_mosq(c, true);
+    iotc__hub_fail_all(c);
+    iotc__dps_reset(c);
+    while (c->cmd_handlers) {
+        struct iotc__cmd_handler *h = c->cmd_handlers;
+        c->cmd_handlers = h->next;
+        free(h->name);
+        free(h);
+    }
+    while (c->prop_handlers) {
+        struct iotc__prop_handler *h = c->prop_handlers;
+        c->prop_handlers = h->next;
+        free(h->component);
+        free(h->name);
+        free(h);
+    }
+    while (c->seen) {
+        struct iotc__prop_seen *s = c->seen;
+        c->seen = s->next;
+        free(s);
+    }
+    free(c->id_scope);
+    free(c->registration_id);
+    if (c->device_key)
+        memset(c->device_key, 0, strlen(c->device_key));
+    free(c->device_key);
+    free(c->dps_host);
+    free(c->hub_host);
+    free(c->device_id);
+    free(c->model_id);
+    free(c->ca_file);
+    free(c->topic_buf);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Settings and handlers                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+void iotc_client_set_log(struct iotc_client *c, iotc_log_fn fn, void *user,
+                         enum iotc_log_level max_level)
+{
+    pthread_mutex_lock(&c->lock);
+    c->log_fn = fn;
+    c->log_user = user;
+    c->log_level = max_level;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void iotc_client_set_state_cb(struct iotc_client *c, iotc_state_fn fn, void *user)
+{
+    pthread_mutex_lock(&c->lock);
+    c->state_fn = fn;
+    c->state_user = user;
+    pthread_mutex_unlock(&c->lock);
+}
+
+enum iotc_state iotc_client_state(struct iotc_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    enum iotc_state s = c->state;
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+static bool str_eq_opt(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command_fn fn,
+                           void *user)
+{
+    struct iotc__cmd_handler **pp, *h;
+    int rc = IOTC_OK;
+
+    pthread_mutex_lock(&c->lock);
+    for (pp = &c->cmd_handlers; *pp; pp = &(*pp)->next) {
+        if (str_eq_opt((*pp)->name, name))
+            break;
+    }
+    h = *pp;
+    if (h != NULL && fn == NULL) {
+        *pp = h->next;
+        free(h->name);
+        free(h);
+    } else if (h != NULL) {
+        h->fn = fn;
+        h->user = user;
+    } else if (fn != NULL) {
+        h = iotc__calloc(1, sizeof(*h));
+        if (h != NULL && name != NULL) {
+            h->name = iotc__strdup(name);
+            if (h->name == NULL) {
+                free(h);
+                h = NULL;
+            }
+        }
+        if (h == NULL) {
+            rc = IOTC_E_NOMEM;
+        } else {
+            h->fn = fn;
+            h->user = user;
+            *pp = h;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int iotc_client_on_property(struct iotc_client *c, const char *component, const char *name,
+                            iotc_property_fn fn, void *user)
+{
+    struct iotc__prop_handler **pp, *h;
+    int rc = IOTC_OK;
+
+    pthread_mutex_lock(&c->lock);
+    for (pp = &c->prop_handlers; *pp; pp = &(*pp)->next) {
+        if (str_eq_opt((*pp)->component, component) && str_eq_opt((*pp)->name, name))
+            break;
+    }
+    h = *pp;
+    if (h != NULL && fn == NULL) {
+        *pp = h->next;
+        free(h->component);
+        free(h->name);
+        free(h);
+    } else if (h != NULL) {
+        h->fn = fn;
+        h->user = user;
+    } else if (fn != NULL) {
+        h = iotc__calloc(1, sizeof(*h));
+        if (h != NULL) {
+            h->component = iotc__strdup(component);
+            h->name = iotc__strdup(name);
+            if ((component && !h->component) || (name && !h->name)) {
+                free(h->component);
+                free(h->name);
+                free(h);
+                h = NULL;
+            }
+        }
+        if (h == NULL) {
+            rc = IOTC_E_NOMEM;
+        } else {
+            h->fn = fn;
+            h->user = user;
+            *pp = h;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int iotc_client_get_stats(struct iotc_client *c, struct iotc_stats *out)
+{
+    pthread_mutex_lock(&c->lock);
+    *out = c->stats;
+    out->dropped = c->queue.overflowed;
+    out->queue_len = c->queue.count;
+    out->queue_bytes = c->queue.bytes;
+    pthread_mutex_unlock(&c->lock);
+    return IOTC_OK;
+}
+
+static int copy_out(const char *s, char *buf, size_t size)
+{
+    if (buf == NULL)
+        return IOTC_OK;
+    size_t n = strlen(s);
+    if (n + 1 > size)
+        return IOTC_E_NOSPACE;
+    memcpy(buf, s, n + 1);
+    return IOTC_OK;
+}
+
+int iotc_client_get_identity(struct iotc_client *c, char *device_id, size_t id_size,
+                             char *hub_host, size_t host_size)
+{
+    int rc;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->hub_host == NULL || c->device_id == NULL) {
+        rc = IOTC_E_NOTFOUND;
+    } else {
+        rc = copy_out(c->device_id, device_id, id_size);
+        if (rc == IOTC_OK)
+            rc = copy_out(c->hub_host, hub_host, host_size);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
