@@ -60,8 +60,10 @@ static int decide_dps(const struct auth_config *cfg, struct iotc_span username,
             out->key = AUTH_KEY_DEVICE_SECONDARY;
         }
     }
-    if (rc == IOTC_E_AUTH) {
-        /* Group enrollment: the device key is derived from the group key (§3). */
+    if (rc == IOTC_E_AUTH && (!out->known || id.from_group)) {
+        /* Group enrollment: the device key is derived from the group key (§3). An individual
+         * enrollment (a device created with its own keys) takes precedence: a group-derived
+         * key must not assign it, since the hub would then refuse that key. */
         const char *gkeys[2] = {cfg->group_primary_key, cfg->group_secondary_key};
         for (int i = 0; i < 2 && rc == IOTC_E_AUTH; i++) {
             char derived[64];
