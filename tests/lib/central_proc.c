@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -111,6 +112,8 @@ static int spawn(struct th_central *c, const char *const *extra)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* Never outlive a test that crashed or was killed. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int logfd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(pipefd[1], 1);
         if (logfd >= 0)
