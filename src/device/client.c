@@ -243,6 +243,11 @@ static void close_mosq(struct iotc_client *c, bool graceful)
 {
     if (c->mosq == NULL)
         return;
+    /* Our own close must not be reported back to us as a lost connection. */
+    mosquitto_disconnect_callback_set(c->mosq, NULL);
+    mosquitto_connect_callback_set(c->mosq, NULL);
+    mosquitto_message_callback_set(c->mosq, NULL);
+    mosquitto_publish_callback_set(c->mosq, NULL);
     if (graceful && c->mosq_connected) {
         /* Non-threaded libmosquitto writes the DISCONNECT packet right away; best effort. */
         mosquitto_disconnect(c->mosq);

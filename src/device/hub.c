@@ -370,11 +370,11 @@ int iotc_client_report(struct iotc_client *c, const char *json_patch, iotc_repor
 }
 
 /* The core builders are size-first: a NULL/0 call reports the length (IOTC_E_NOSPACE). */
-static int heap_for(int size_rc, size_t need, char **out)
+static int heap_for(int size_rc, const size_t *need, char **out)
 {
     if (size_rc != IOTC_E_NOSPACE && size_rc != IOTC_OK)
         return size_rc;
-    *out = iotc__malloc(need + 1);
+    *out = iotc__malloc(*need + 1);
     return *out ? IOTC_OK : IOTC_E_NOMEM;
 }
 
@@ -390,7 +390,7 @@ int iotc_client_report_property(struct iotc_client *c, const char *component, co
 
     if (name == NULL || value_json == NULL)
         return IOTC_E_ARG;
-    rc = heap_for(iotc_central_property_build(comp, nm, val, NULL, 0, &len), len, &json);
+    rc = heap_for(iotc_central_property_build(comp, nm, val, NULL, 0, &len), &len, &json);
     if (rc == IOTC_OK)
         rc = iotc_central_property_build(comp, nm, val, json, len + 1, &len);
     if (rc == IOTC_OK)
@@ -411,7 +411,7 @@ int iotc_client_complete_command(struct iotc_client *c, const char *component,
 
     if (command == NULL || text == NULL)
         return IOTC_E_ARG;
-    rc = heap_for(iotc_central_command_complete_build(comp, cmd, txt, NULL, 0, &len), len, &json);
+    rc = heap_for(iotc_central_command_complete_build(comp, cmd, txt, NULL, 0, &len), &len, &json);
     if (rc == IOTC_OK)
         rc = iotc_central_command_complete_build(comp, cmd, txt, json, len + 1, &len);
     if (rc == IOTC_OK)
@@ -434,7 +434,7 @@ int iotc_client_ack_property(struct iotc_client *c, const char *component, const
 
     if (name == NULL || value_json == NULL)
         return IOTC_E_ARG;
-    rc = heap_for(iotc_central_ack_build(comp, nm, val, ac, version, ad, NULL, 0, &len), len,
+    rc = heap_for(iotc_central_ack_build(comp, nm, val, ac, version, ad, NULL, 0, &len), &len,
                   &json);
     if (rc == IOTC_OK)
         rc = iotc_central_ack_build(comp, nm, val, ac, version, ad, json, len + 1, &len);
@@ -628,9 +628,14 @@ static struct iotc__prop_handler *find_prop(struct iotc_client *c, const char *c
     return def;
 }
 
+struct deliver_ctx {
+    struct iotc_client *c;
+    bool from_twin;
+};
+
 static bool ops_is_component(void *ctx, struct iotc_span name)
 {
-    struct iotc_client *c = ctx;
+    struct iotc_client *c = ((struct deliver_ctx *)ctx)->c;
     for (struct iotc__prop_handler *h = c->prop_handlers; h; h = h->next) {
         if (h->component && iotc_span_eq(iotc_span_from_cstr(h->component), name))
             return true;
@@ -640,7 +645,7 @@ static bool ops_is_component(void *ctx, struct iotc_span name)
 
 static uint64_t ops_delivered(void *ctx, struct iotc_span comp, struct iotc_span name)
 {
-    struct iotc__prop_seen *s = find_seen(ctx, comp, name);
+    struct iotc__prop_seen *s = find_seen(((struct deliver_ctx *)ctx)->c, comp, name);
     return s ? s->version : 0;
 }
 
@@ -649,11 +654,6 @@ static bool unescape_into(struct iotc_span s, char *out, size_t size)
     size_t n;
     return iotc_json_unescape(s, out, size, &n) == IOTC_OK && n < size && memchr(out, 0, n) == NULL;
 }
-
-struct deliver_ctx {
-    struct iotc_client *c;
-    bool from_twin;
-};
 
 static int ops_deliver(void *ctx, struct iotc_span comp, struct iotc_span name,
                        struct iotc_json_value value, uint64_t version)

@@ -1,0 +1,559 @@
+/*
+ * environmental-sensor - the IoT Central tutorial's device (mid-2020 Python sample), in C on
+ * libiotc, behaviour for behaviour:
+ *   - at start-up it reports {"state":"true","processorArchitecture":"ARM","swVersion":"1.0.0"}
+ *     (the tutorial sends the STRING "true" although the model says boolean; kept as is);
+ *   - every 2 s it sends {"temp":1..74,"humid":30..98};
+ *   - commands: blink (200 + {"description":"Blinking LED every N seconds"}), turnon and
+ *     turnoff (200), rundiagnostics (202, then ~6 s later the reported property
+ *     {"rundiagnostics":{"value":"Diagnostics run complete at <datetime>."}});
+ *   - writable properties name and brightness are acknowledged after 1 s and 5 s
+ *     ({"value":..,"ac":200,"ad":"completed","av":<version>});
+ *   - Q or q + Enter on standard input quits, so do SIGINT and SIGTERM.
+ * Configured by flags or the Azure sample environment variables; no secret in the source.
+ * It runs its own poll() loop around the library's (iotc_client_poll_info/process) so that
+ * standard input and its timers share one thread.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iotc/client.h>
+#include <iotc/codec.h>
+#include <iotc/json.h>
+
+#define MAX_PENDING 32
+
+enum pending_kind { ACK_PROPERTY, DIAG_COMPLETE };
+
+/* A deferred action: a property acknowledgement or a long-running command's completion. */
+struct pending {
+    bool used;
+    enum pending_kind kind;
+    uint64_t due_ms;
+    char *name;
+    char *value;
+    uint64_t version;
+};
+
+struct app {
+    struct iotc_client *client;
+    uint64_t interval_ms;
+    uint64_t next_telemetry_ms;
+    long count;          /* stop after this many acknowledged messages; <= 0: never */
+    long sent, acked, failed;
+    const char *temp_name;
+    uint64_t name_delay_ms, brightness_delay_ms, diag_delay_ms;
+    int verbose;
+    bool stdin_open;
+    struct pending pending[MAX_PENDING];
+    unsigned rand_state;
+};
+
+static struct iotc_client *g_client; /* for the signal handler only */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_client != NULL)
+        iotc_client_stop(g_client); /* async-signal-safe */
+}
+
+static int rand_between(struct app *a, int lo, int hi)
+{
+    a->rand_state = a->rand_state * 1103515245u + 12345u;
+    return lo + (int)((a->rand_state >> 8) % (unsigned)(hi - lo + 1));
+}
+
+static void log_cb(void *user, enum iotc_log_level level, const char *msg)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    (void)user;
+    fprintf(stderr, "iotc %s: %s\n", names[level], msg);
+}
+
+static void state_cb(void *user, enum iotc_state s, enum iotc_reason r)
+{
+    (void)user;
+    printf("Connection state: %s (%s)\n", iotc_state_str(s), iotc_reason_str(r));
+    fflush(stdout);
+}
+
+static bool schedule(struct app *a, enum pending_kind kind, uint64_t delay_ms, const char *name,
+                     const char *value, uint64_t version)
+{
+    for (int i = 0; i < MAX_PENDING; i++) {
+        struct pending *p = &a->pending[i];
+        if (p->used)
+            continue;
+        p->name = strdup(name);
+        p->value = value ? strdup(value) : NULL;
+        if (p->name == NULL || (value != NULL && p->value == NULL)) {
+            free(p->name);
+            free(p->value);
+            return false;
+        }
+        p->used = true;
+        p->kind = kind;
+        p->due_ms = now_ms() + delay_ms;
+        p->version = version;
+        return true;
+    }
+    return false;
+}
+
+static void release(struct pending *p)
+{
+    free(p->name);
+    free(p->value);
+    memset(p, 0, sizeof(*p));
+}
+
+static void run_pending(struct app *a, uint64_t now)
+{
+    for (int i = 0; i < MAX_PENDING; i++) {
+        struct pending *p = &a->pending[i];
+        if (!p->used || now < p->due_ms)
+            continue;
+        if (p->kind == ACK_PROPERTY) {
+            printf("Acknowledging %s = %s (version %llu)\n", p->name, p->value,
+                   (unsigned long long)p->version);
+            iotc_client_ack_property(a->client, NULL, p->name, p->value, 200, p->version,
+                                     "completed", NULL, NULL, NULL);
+        } else {
+            char when[64], text[128];
+            time_t t = time(NULL);
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+            snprintf(text, sizeof(text), "Diagnostics run complete at %s.", when);
+            printf("%s\n", text);
+            iotc_client_complete_command(a->client, NULL, p->name, text, NULL, NULL, NULL);
+        }
+        fflush(stdout);
+        release(p);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Commands                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static char blink_reply[256];
+
+static int on_blink(void *user, struct iotc_client *c, const struct iotc_command *cmd,
+                    const char **out_json)
+{
+    char interval[64], text[128];
+    struct iotc_json_value v;
+    size_t n = 0;
+    (void)user;
+    (void)c;
+
+    /* The tutorial formats the request value: a JSON string loses its quotes, others stay. */
+    snprintf(interval, sizeof(interval), "%s", cmd->payload);
+    if (iotc_json_parse((struct iotc_span){cmd->payload, cmd->payload_len}, &v) == IOTC_OK &&
+        v.type == IOTC_JSON_STRING && iotc_json_string_get(v, interval, sizeof(interval), &n) != IOTC_OK)
+        snprintf(interval, sizeof(interval), "?");
+    snprintf(text, sizeof(text), "Blinking LED every %s seconds", interval);
+    printf("Received command blink: %s\n", text);
+    fflush(stdout);
+    char esc[200];
+    if (iotc_json_escape(iotc_span_from_cstr(text), esc, sizeof(esc), &n) != IOTC_OK)
+        return 500;
+    snprintf(blink_reply, sizeof(blink_reply), "{\"description\":%s}", esc);
+    *out_json = blink_reply;
+    return 200;
+}
+
+static int on_turn(void *user, struct iotc_client *c, const struct iotc_command *cmd,
+                   const char **out_json)
+{
+    (void)user;
+    (void)c;
+    (void)out_json;
+    printf("Received command %s: %s the LED\n", cmd->name,
+           strcmp(cmd->name, "turnon") == 0 ? "turning on" : "turning off");
+    fflush(stdout);
+    return 200;
+}
+
+static int on_rundiagnostics(void *user, struct iotc_client *c, const struct iotc_command *cmd,
+                             const char **out_json)
+{
+    struct app *a = user;
+    (void)c;
+    (void)out_json;
+    printf("Received command rundiagnostics: starting (answer 202)\n");
+    fflush(stdout);
+    if (!schedule(a, DIAG_COMPLETE, a->diag_delay_ms, cmd->name, NULL, 0))
+        return 503;
+    return 202;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writable properties                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+static int on_writable(void *user, struct iotc_client *c, const struct iotc_property *p,
+                       const char **out_desc)
+{
+    struct app *a = user;
+    uint64_t delay = strcmp(p->name, "name") == 0 ? a->name_delay_ms : a->brightness_delay_ms;
+    (void)c;
+    (void)out_desc;
+    printf("Desired property %s = %s (version %llu)%s\n", p->name, p->value,
+           (unsigned long long)p->version, p->from_twin ? " [changed while offline]" : "");
+    fflush(stdout);
+    if (!schedule(a, ACK_PROPERTY, delay, p->name, p->value, p->version))
+        return 200; /* no slot free: acknowledge at once rather than never */
+    return IOTC_PROPERTY_DEFER;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Telemetry                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static void on_telemetry_done(void *user, uint32_t id, int result)
+{
+    struct app *a = user;
+    (void)id;
+    if (result == IOTC_OK)
+        a->acked++;
+    else
+        a->failed++;
+    if (a->verbose)
+        printf("Message %u acknowledged (%ld/%ld)\n", (unsigned)id, a->acked, a->sent);
+    if (a->count > 0 && a->acked >= a->count) {
+        printf("Sent and acknowledged %ld messages; quitting\n", a->acked);
+        fflush(stdout);
+        iotc_client_stop(a->client);
+    }
+}
+
+static void send_telemetry(struct app *a)
+{
+    char body[96];
+    int n = snprintf(body, sizeof(body), "{\"%s\":%d,\"humid\":%d}", a->temp_name,
+                     rand_between(a, 1, 74), rand_between(a, 30, 98));
+    int rc = iotc_client_send_telemetry(a->client, body, (size_t)n, NULL, on_telemetry_done, a,
+                                        NULL);
+    if (rc == IOTC_OK) {
+        a->sent++;
+        printf("Sending message: %s\n", body);
+    } else {
+        printf("Message not queued (%s): %s\n", iotc_strerror(rc), body);
+    }
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Main loop                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static void read_stdin(struct app *a)
+{
+    char buf[256];
+    ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+    if (n <= 0) {
+        /* EOF (e.g. started from a script): keep running, just stop watching stdin. */
+        a->stdin_open = false;
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == 'q' || buf[i] == 'Q') {
+            printf("Quitting...\n");
+            fflush(stdout);
+            iotc_client_stop(a->client);
+            return;
+        }
+    }
+}
+
+static int loop(struct app *a)
+{
+    struct iotc_poll_info pi;
+    struct pollfd fds[3];
+    int rc = IOTC_OK;
+
+    a->next_telemetry_ms = now_ms() + a->interval_ms;
+    while (rc == IOTC_OK) {
+        uint64_t now = now_ms();
+        bool want_more = a->count <= 0 || a->sent < a->count;
+        if (want_more && now >= a->next_telemetry_ms) {
+            send_telemetry(a);
+            a->next_telemetry_ms += a->interval_ms;
+            if (a->next_telemetry_ms < now)
+                a->next_telemetry_ms = now + a->interval_ms;
+        }
+        run_pending(a, now);
+
+        iotc_client_poll_info(a->client, &pi);
+        int timeout = pi.timeout_ms;
+        uint64_t next = want_more ? a->next_telemetry_ms : UINT64_MAX;
+        for (int i = 0; i < MAX_PENDING; i++) {
+            if (a->pending[i].used && a->pending[i].due_ms < next)
+                next = a->pending[i].due_ms;
+        }
+        if (next != UINT64_MAX) {
+            int64_t d = (int64_t)(next - now);
+            if (d < 0)
+                d = 0;
+            if (d < timeout)
+                timeout = (int)d;
+        }
+        nfds_t nfd = 0;
+        fds[nfd++] = (struct pollfd){.fd = pi.wake_fd, .events = POLLIN};
+        int net = -1, in = -1;
+        if (pi.fd >= 0) {
+            net = (int)nfd;
+            fds[nfd++] = (struct pollfd){.fd = pi.fd,
+                                         .events = (short)(POLLIN | (pi.want_write ? POLLOUT : 0))};
+        }
+        if (a->stdin_open) {
+            in = (int)nfd;
+            fds[nfd++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        }
+        int prc = poll(fds, nfd, timeout);
+        if (prc < 0 && errno != EINTR)
+            return 1;
+        if (prc > 0 && in >= 0 && (fds[in].revents & (POLLIN | POLLHUP | POLLERR)))
+            read_stdin(a);
+        bool readable = prc > 0 && ((fds[0].revents & POLLIN) ||
+                                    (net >= 0 && (fds[net].revents & (POLLIN | POLLHUP | POLLERR))));
+        bool writable = prc > 0 && net >= 0 && (fds[net].revents & POLLOUT);
+        rc = iotc_client_process(a->client, readable, writable);
+    }
+    return rc == IOTC_E_ARG ? 1 : 0;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: environmental-sensor [options]\n"
+          "The IoT Central tutorial's environmental sensor. Identity from the options or from\n"
+          "IOTHUB_DEVICE_SECURITY_TYPE, IOTHUB_DEVICE_DPS_ID_SCOPE, IOTHUB_DEVICE_DPS_DEVICE_ID,\n"
+          "IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, IOTHUB_DEVICE_CONNECTION_STRING\n"
+          "(plus IOTC_GROUP_KEY and IOTC_CA_FILE). Press Q and Enter to quit.\n\n"
+          "  --id-scope SCOPE          DPS ID scope\n"
+          "  --device-id ID            DPS registration / device id\n"
+          "  --device-key KEY          device key (base64)\n"
+          "  --group-key KEY           enrollment group key: the device key is derived from it\n"
+          "  --dps-endpoint HOST[:PORT] DPS host (default global.azure-devices-provisioning.net)\n"
+          "  --connection-string STR   connect to a hub directly (HostName=..;DeviceId=..;SharedAccessKey=..)\n"
+          "  --model-id DTMI           model id announced to DPS and the hub\n"
+          "  --ca-file FILE            trusted CA certificates (default: the system store)\n"
+          "  --interval SECONDS        telemetry period (default 2, fractions allowed)\n"
+          "  --count N                 stop once N messages have been acknowledged\n"
+          "  --misspell-telemetry NAME send the temperature as NAME instead of \"temp\" (tests\n"
+          "                            IoT Central's unmodeled data)\n"
+          "  --name-delay MS           delay before acknowledging 'name' (default 1000)\n"
+          "  --brightness-delay MS     delay before acknowledging 'brightness' (default 5000)\n"
+          "  --diagnostics-delay MS    delay before completing rundiagnostics (default 6000)\n"
+          "  --sas-lifetime SECONDS    SAS token lifetime (default 3600; renewed ahead of expiry)\n"
+          "  --queue N                 outgoing queue size in messages (default 64)\n"
+          "  -v, --verbose             more output (repeat for library debug logs)\n"
+          "  -h, --help                this text\n",
+          f);
+}
+
+enum opt_id {
+    O_SCOPE = 1000, O_DEVICE, O_KEY, O_GROUP, O_DPS, O_CONN, O_MODEL, O_CA, O_INTERVAL, O_COUNT,
+    O_MISSPELL, O_NAME_DELAY, O_BRIGHT_DELAY, O_DIAG_DELAY, O_SAS, O_QUEUE,
+};
+
+static bool parse_ms(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *cfg)
+{
+    static const struct option opts[] = {
+        {"id-scope", required_argument, NULL, O_SCOPE},
+        {"device-id", required_argument, NULL, O_DEVICE},
+        {"device-key", required_argument, NULL, O_KEY},
+        {"group-key", required_argument, NULL, O_GROUP},
+        {"dps-endpoint", required_argument, NULL, O_DPS},
+        {"connection-string", required_argument, NULL, O_CONN},
+        {"model-id", required_argument, NULL, O_MODEL},
+        {"ca-file", required_argument, NULL, O_CA},
+        {"interval", required_argument, NULL, O_INTERVAL},
+        {"count", required_argument, NULL, O_COUNT},
+        {"misspell-telemetry", required_argument, NULL, O_MISSPELL},
+        {"name-delay", required_argument, NULL, O_NAME_DELAY},
+        {"brightness-delay", required_argument, NULL, O_BRIGHT_DELAY},
+        {"diagnostics-delay", required_argument, NULL, O_DIAG_DELAY},
+        {"sas-lifetime", required_argument, NULL, O_SAS},
+        {"queue", required_argument, NULL, O_QUEUE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    uint64_t v;
+    char *end;
+
+    while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (o) {
+        case O_SCOPE: cfg->id_scope = optarg; cfg->connection_string = NULL; break;
+        case O_DEVICE: cfg->registration_id = optarg; break;
+        case O_KEY: cfg->device_key = optarg; break;
+        case O_GROUP: cfg->group_key = optarg; break;
+        case O_DPS: cfg->dps_endpoint = optarg; break;
+        case O_CONN: cfg->connection_string = optarg; cfg->id_scope = NULL; break;
+        case O_MODEL: cfg->model_id = optarg; break;
+        case O_CA: cfg->ca_file = optarg; break;
+        case O_INTERVAL: {
+            double s = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(s > 0) || s > 86400) {
+                fprintf(stderr, "bad --interval: %s\n", optarg);
+                return 2;
+            }
+            a->interval_ms = (uint64_t)(s * 1000.0 + 0.5);
+            if (a->interval_ms == 0)
+                a->interval_ms = 1;
+            break;
+        }
+        case O_COUNT:
+            if (!parse_ms(optarg, &v) || v == 0) {
+                fprintf(stderr, "bad --count: %s\n", optarg);
+                return 2;
+            }
+            a->count = (long)v;
+            break;
+        case O_MISSPELL: a->temp_name = optarg; break;
+        case O_NAME_DELAY:
+        case O_BRIGHT_DELAY:
+        case O_DIAG_DELAY:
+            if (!parse_ms(optarg, &v)) {
+                fprintf(stderr, "bad delay: %s\n", optarg);
+                return 2;
+            }
+            if (o == O_NAME_DELAY)
+                a->name_delay_ms = v;
+            else if (o == O_BRIGHT_DELAY)
+                a->brightness_delay_ms = v;
+            else
+                a->diag_delay_ms = v;
+            break;
+        case O_SAS:
+            if (!parse_ms(optarg, &v) || v == 0 || v > 365u * 86400u) {
+                fprintf(stderr, "bad --sas-lifetime: %s\n", optarg);
+                return 2;
+            }
+            cfg->sas_lifetime_s = (uint32_t)v;
+            break;
+        case O_QUEUE:
+            if (!parse_ms(optarg, &v) || v == 0 || v > 100000) {
+                fprintf(stderr, "bad --queue: %s\n", optarg);
+                return 2;
+            }
+            cfg->queue_max_msgs = (size_t)v;
+            break;
+        case 'v': a->verbose++; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct app a;
+    struct iotc_config cfg;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.interval_ms = 2000;
+    a.temp_name = "temp";
+    a.name_delay_ms = 1000;
+    a.brightness_delay_ms = 5000;
+    a.diag_delay_ms = 6000;
+    a.stdin_open = true;
+    a.rand_state = (unsigned)time(NULL) ^ (unsigned)getpid();
+
+    iotc_config_init(&cfg);
+    rc = iotc_config_from_env(&cfg);
+    if (rc == IOTC_E_ARG) {
+        fprintf(stderr, "IOTHUB_DEVICE_SECURITY_TYPE must be DPS or connectionString\n");
+        return 2;
+    }
+    rc = parse_args(argc, argv, &a, &cfg);
+    if (rc >= 0)
+        return rc;
+
+    rc = iotc_client_new(&cfg, &a.client);
+    if (rc != IOTC_OK) {
+        fprintf(stderr, "configuration refused (%s): give --id-scope, --device-id and "
+                        "--device-key/--group-key, or --connection-string (see --help)\n",
+                iotc_strerror(rc));
+        return 2;
+    }
+    iotc_client_set_log(a.client, log_cb, NULL,
+                        a.verbose >= 2 ? IOTC_LOG_DEBUG : (a.verbose ? IOTC_LOG_INFO : IOTC_LOG_WARN));
+    iotc_client_set_state_cb(a.client, state_cb, NULL);
+    iotc_client_on_command(a.client, "blink", on_blink, &a);
+    iotc_client_on_command(a.client, "turnon", on_turn, &a);
+    iotc_client_on_command(a.client, "turnoff", on_turn, &a);
+    iotc_client_on_command(a.client, "rundiagnostics", on_rundiagnostics, &a);
+    iotc_client_on_property(a.client, NULL, "name", on_writable, &a);
+    iotc_client_on_property(a.client, NULL, "brightness", on_writable, &a);
+
+    /* Start-up reported properties; queued now, sent as soon as the hub session is up. */
+    iotc_client_report(a.client,
+                       "{\"state\":\"true\",\"processorArchitecture\":\"ARM\",\"swVersion\":\"1.0.0\"}",
+                       NULL, NULL, NULL);
+
+    g_client = a.client;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    printf("Press Q to quit\n");
+    fflush(stdout);
+    iotc_client_start(a.client);
+    rc = loop(&a);
+
+    struct iotc_stats st;
+    iotc_client_get_stats(a.client, &st);
+    printf("Stopped: %llu sent, %llu acknowledged, %llu refused (queue full), %llu reconnects\n",
+           (unsigned long long)st.telemetry_queued, (unsigned long long)st.telemetry_acked,
+           (unsigned long long)st.dropped,
+           (unsigned long long)(st.connects > 0 ? st.connects - 1 : 0));
+    fflush(stdout);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    g_client = NULL;
+    iotc_client_free(a.client);
+    for (int i = 0; i < MAX_PENDING; i++)
+        release(&a.pending[i]);
+    return rc;
+}
