@@ -404,6 +404,7 @@ fail:
 void service_http_stop(struct app *app)
 {
     struct http_server *srv = server_of(app), **pp;
+    size_t pending = 0;
 
     if (srv == NULL)
         return;
@@ -415,7 +416,9 @@ void service_http_stop(struct app *app)
             c->cancel(c);
         c->cancel = NULL;
         http_reply_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+        pending++;
     }
+    log_info("https: service API stopped (%zu pending requests answered 503)", pending);
     evhttp_free(srv->http); /* closes the listener and every connection */
     app->https_fd = -1;
     SSL_free(srv->spare_ssl);

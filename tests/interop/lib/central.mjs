@@ -34,7 +34,7 @@ function readPorts(file) {
     return mqtt && https ? { mqtt: Number(mqtt), https: Number(https) } : null;
 }
 
-/** Start iotc-central; resolves with {facts, stop(), log()} once its ports are known. */
+/** Start iotc-central; resolves with {facts, stop(), log(), cleanup()} once its ports are known. */
 export async function startCentral() {
     const bin = path.join(builddir(), 'iotc-central');
     if (!fs.existsSync(bin)) throw new Error(`${bin} not found (set IOTC_BUILDDIR)`);
@@ -56,8 +56,10 @@ export async function startCentral() {
             await new Promise((r) => (exited !== null ? r() : proc.once('exit', r)));
             clearTimeout(t);
         }
-        if (!process.env.IOTC_KEEP_DATA) fs.rmSync(dir, { recursive: true, force: true });
         return exited;
+    };
+    const cleanup = () => {
+        if (!process.env.IOTC_KEEP_DATA) fs.rmSync(dir, { recursive: true, force: true });
     };
 
     const end = Date.now() + 15000;
@@ -67,6 +69,7 @@ export async function startCentral() {
             const why = exited !== null ? `exited (${exited.code ?? exited.sig})` : 'no ports.json';
             const text = log();
             await stop();
+            cleanup();
             throw new Error(`iotc-central ${why}:\n${text}`);
         }
         await new Promise((r) => setTimeout(r, 50));
@@ -77,6 +80,7 @@ export async function startCentral() {
         shown = JSON.parse(show.stdout);
     } catch {
         await stop();
+        cleanup();
         throw new Error(`iotc-central show --json failed: ${show.stderr}${show.stdout}`);
     }
     const svcKey = /SharedAccessKey=([^;]+)/.exec(shown.serviceConnectionString)[1];
@@ -100,7 +104,7 @@ export async function startCentral() {
         serviceConnectionString:
             `HostName=${hubHost}:${ports.https};SharedAccessKeyName=${policy};SharedAccessKey=${svcKey}`,
     };
-    return { facts, stop, log };
+    return { facts, stop, log, cleanup };
 }
 
 /**
@@ -155,8 +159,9 @@ export async function interopMain(fileUrl, body) {
     const code = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
     clearTimeout(timer);
     if (pending) relay('\n');
-    const serverLog = central.log();
     const exit = await central.stop();
+    const serverLog = central.log();
+    central.cleanup();
     const serverCrashed = exit && exit.sig && exit.sig !== 'SIGTERM';
     let [passed, failed] = summary ? summary.split(/ passed, | failed/).map(Number) : [0, 0];
     if (timedOut) {
