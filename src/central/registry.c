@@ -49,7 +49,7 @@ int registry_new(struct app *app)
     return 0;
 }
 
-void device_free(struct device *dev)
+void registry_device_free(struct device *dev)
 {
     if (dev == NULL)
         return;
@@ -78,7 +78,7 @@ void registry_free(struct app *app)
     struct device *d = r->head;
     while (d != NULL) {
         struct device *next = d->list_next;
-        device_free(d);
+        registry_device_free(d);
         d = next;
     }
     free(r->buckets);
@@ -222,7 +222,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
     if (rc == CE_OK && group != NULL && (dev->enrollment_group = strdup(group)) == NULL)
         rc = CE_NOMEM;
     if (rc != CE_OK) {
-        device_free(dev);
+        registry_device_free(dev);
         return rc;
     }
     dev->status = enabled ? DEVICE_ENABLED : DEVICE_DISABLED;
@@ -321,7 +321,7 @@ int registry_delete(struct app *app, const char *id)
     if (app->store != NULL)
         store_delete_device(app->store, dev->id);
     log_info("registry: deleted device %s", dev->id);
-    device_free(dev);
+    registry_device_free(dev);
     return CE_OK;
 }
 
@@ -501,7 +501,7 @@ struct device *registry_device_from_store_json(const char *id, const char *json)
     cJSON_Delete(o);
     if (!dev->tags || !dev->desired || !dev->desired_meta || !dev->reported ||
         !dev->reported_meta) {
-        device_free(dev);
+        registry_device_free(dev);
         return NULL;
     }
     return dev;

@@ -138,6 +138,6 @@ void registry_free(struct app *app);
 /** Insert a device loaded from the store (takes ownership). */
 void registry_insert_loaded(struct app *app, struct device *dev);
 /** Free a device that is not (or no longer) in the registry. */
-void device_free(struct device *dev);
+void registry_device_free(struct device *dev);
 
 #endif /* CENTRAL_REGISTRY_H */
