@@ -126,8 +126,46 @@ static void check_packet(const struct iotc_mqtt_packet *p, const uint8_t *in, si
     free(enc);
 }
 
+/* Reference matcher for a differential check: split both into levels, compare level by
+ * level (§4.7). Slow and obvious on purpose. */
+static size_t split(struct iotc_span s, struct iotc_span *out, size_t cap)
+{
+    size_t n = 0, start = 0;
+    for (size_t i = 0; i <= s.len && n < cap; i++) {
+        if (i == s.len || s.ptr[i] == '/') {
+            out[n++] = (struct iotc_span){s.ptr + start, i - start};
+            start = i + 1;
+        }
+    }
+    return n;
+}
+
+static bool ref_match(struct iotc_span filter, struct iotc_span topic)
+{
+    static struct iotc_span fl[4200], tl[4200];
+    size_t nf = split(filter, fl, 4200), nt = split(topic, tl, 4200);
+    if (topic.ptr[0] == '$' && (filter.ptr[0] == '+' || filter.ptr[0] == '#'))
+        return false;
+    for (size_t i = 0; i < nf; i++) {
+        if (span_same(fl[i], IOTC_SPAN_LIT("#")))
+            return true;
+        if (i >= nt || (!span_same(fl[i], IOTC_SPAN_LIT("+")) && !span_same(fl[i], tl[i])))
+            return false;
+    }
+    return nf == nt;
+}
+
+/* Filters of the last SUBSCRIBE in the stream against a PUBLISH topic. */
+static void check_matches(struct iotc_span subs, struct iotc_span topic)
+{
+    struct iotc_mqtt_subscription e;
+    while (iotc_mqtt_subscribe_next(&subs, &e))
+        CHECK(iotc_mqtt_topic_matches(e.filter, topic) == ref_match(e.filter, topic));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct iotc_span subs = IOTC_SPAN_NULL;
     if (size < 1)
         return 0;
     size_t max = data[0] < 0x80 ? IOTC_MQTT_MAX_PACKET : 2u * (data[0] & 0x7fu);
@@ -150,6 +188,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t u2 = 0;
         CHECK(iotc_mqtt_decode((struct iotc_span){in.ptr, used - 1}, max, &q, &u2) == IOTC_E_AGAIN);
         check_packet(&p, (const uint8_t *)in.ptr, used);
+        if (p.type == IOTC_MQTT_SUBSCRIBE)
+            subs = p.subscribe.raw;
+        else if (p.type == IOTC_MQTT_PUBLISH)
+            check_matches(subs, p.publish.topic);
         in.ptr += used;
         in.len -= used;
     }

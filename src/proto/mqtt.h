@@ -191,7 +191,8 @@ int iotc_mqtt_frame(struct iotc_span in, size_t max_size, enum iotc_mqtt_type *o
  * @param out_consumed on IOTC_OK the packet's size (drop that many bytes afterwards);
  *                     0 otherwise
  * @return IOTC_OK; IOTC_E_AGAIN if @p in is a strict prefix of a packet that may still be
- *         valid (never returned for malformed bytes that are already visible);
+ *         valid: the fixed header (type, flags, length bounds) is checked as soon as it
+ *         is visible, the body only once all of it has arrived;
  *         IOTC_E_MALFORMED on any MQTT 3.1.1 violation (the connection should be closed);
  *         IOTC_E_TOOBIG if the announced size exceeds @p max_size (reported as soon as the
  *         length is known, before the body arrives).
