@@ -44,13 +44,13 @@ struct http_ctx {
     const char *query; /**< raw query string (still encoded), "" when absent */
     const char *body;  /**< request body (borrowed from the input buffer), not NUL-terminated */
     size_t body_len;
-    bool async;        /**< set by http_ctx_go_async */
+    bool async; /**< set by http_ctx_go_async */
     bool replied;
     char tracking_id[40];
-    void *op;          /**< pending asynchronous operation (e.g. struct method_call) */
+    void *op; /**< pending asynchronous operation (e.g. struct method_call) */
     void (*cancel)(struct http_ctx *c); /**< cancels op; called at shutdown */
     struct http_ctx *prev, *next;       /**< list of asynchronous contexts */
-    char *seg_buf;     /**< storage behind seg[] */
+    char *seg_buf;                      /**< storage behind seg[] */
 };
 
 /** Keep the context alive after the handler returns; @p cancel aborts c->op at shutdown. */

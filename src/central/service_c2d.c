@@ -38,8 +38,8 @@ static const struct {
     const char *header;
     const char *prop;
 } sys_map[] = {
-    {"iothub-messageid", "$.mid"},    {"iothub-correlationid", "$.cid"},
-    {"iothub-userid", "$.uid"},       {"iothub-contenttype", "$.ct"},
+    {"iothub-messageid", "$.mid"},      {"iothub-correlationid", "$.cid"},
+    {"iothub-userid", "$.uid"},         {"iothub-contenttype", "$.ct"},
     {"iothub-contentencoding", "$.ce"}, {"iothub-ack", "iothub-ack"},
 };
 
@@ -55,8 +55,8 @@ static int add_prop(struct prop_set *ps, const char *key, const char *value)
 
 static bool ack_is_valid(const char *v)
 {
-    return strcmp(v, "none") == 0 || strcmp(v, "positive") == 0 ||
-           strcmp(v, "negative") == 0 || strcmp(v, "full") == 0;
+    return strcmp(v, "none") == 0 || strcmp(v, "positive") == 0 || strcmp(v, "negative") == 0 ||
+           strcmp(v, "full") == 0;
 }
 
 static int collect(void *arg, const char *k, const char *v)
@@ -79,7 +79,8 @@ static int collect(void *arg, const char *k, const char *v)
     for (i = 0; i < sizeof sys_map / sizeof sys_map[0]; i++) {
         if (strcasecmp(k, sys_map[i].header) != 0)
             continue;
-        if ((strcmp(sys_map[i].prop, "iothub-ack") == 0 && !ack_is_valid(v)) || add_prop(ps, sys_map[i].prop, v) != 0) {
+        if ((strcmp(sys_map[i].prop, "iothub-ack") == 0 && !ack_is_valid(v)) ||
+            add_prop(ps, sys_map[i].prop, v) != 0) {
             ps->bad = k;
             return -1;
         }
@@ -157,8 +158,7 @@ void service_c2d_send(struct http_ctx *c)
         return;
     }
     if (rc == CE_TOOBIG) {
-        http_reply_error(c, 413, "MessageTooLarge", "The message exceeds %d bytes.",
-                         C2D_MAX_SIZE);
+        http_reply_error(c, 413, "MessageTooLarge", "The message exceeds %d bytes.", C2D_MAX_SIZE);
         return;
     }
     if (rc != CE_OK) {

@@ -33,8 +33,8 @@ static int key_field(struct http_ctx *c, const cJSON *sym, const char *name, con
     if (is_null_or_absent(v))
         return 0;
     if (!cJSON_IsString(v)) {
-        http_reply_error(c, 400, "ArgumentInvalid", "authentication.symmetricKey.%s must be a "
-                         "string.", name);
+        http_reply_error(c, 400, "ArgumentInvalid",
+                         "authentication.symmetricKey.%s must be a string.", name);
         return -1;
     }
     if (v->valuestring[0] == '\0')
@@ -69,8 +69,8 @@ static int parse_auth(struct http_ctx *c, const cJSON *auth, struct dev_body *ou
     if (is_null_or_absent(sym))
         return 0;
     if (!cJSON_IsObject(sym)) {
-        http_reply_error(c, 400, "ArgumentInvalid", "authentication.symmetricKey must be an "
-                         "object.");
+        http_reply_error(c, 400, "ArgumentInvalid",
+                         "authentication.symmetricKey must be an object.");
         return -1;
     }
     if (key_field(c, sym, "primaryKey", &out->primary_key) != 0 ||

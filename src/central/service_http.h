@@ -9,7 +9,8 @@
  *   GET    /devices/{id}                 device identity JSON
  *   GET    /devices[/][?top=N]           JSON array of devices (N 1..1000, default 1000)
  *   DELETE /devices/{id}                 204; If-Match optional
- *   GET    /statistics/devices           {"totalDeviceCount","enabledDeviceCount","disabledDeviceCount"}
+ *   GET    /statistics/devices           totalDeviceCount, enabledDeviceCount,
+ *                                        disabledDeviceCount
  *   GET    /twins/{id}                   full twin (deviceId, etag, tags, properties, ...)
  *   PATCH  /twins/{id}                   merge tags / properties.desired; If-Match etag or "*"
  *   PUT    /twins/{id}                   replace tags / properties.desired; If-Match etag or "*"

@@ -118,8 +118,8 @@ static void update(struct http_ctx *c, bool replace)
     }
     rc = twin_update(c->app, dev, tags, desired, http_if_match(c, want, sizeof want), replace);
     if (rc != CE_OK) {
-        http_reply_central_err(c, rc, rc == CE_INVALID ? "twin patch (shape or size limits)"
-                                                       : dev->id);
+        http_reply_central_err(c, rc,
+                               rc == CE_INVALID ? "twin patch (shape or size limits)" : dev->id);
         goto out;
     }
     log_debug("https: twin of %s %s", dev->id, replace ? "replaced" : "patched");
