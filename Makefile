@@ -66,6 +66,7 @@ DEVICE_SRC  := $(sort $(wildcard src/device/*.c))
 CENTRAL_SRC := $(sort $(wildcard src/central/*.c src/central/*/*.c))
 CENTRAL_MAIN := src/central/main.c
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
+SIM_SRC     := $(sort $(wildcard src/sim/*.c))
 EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC   := $(sort $(wildcard tests/integration/test_*.c))
@@ -85,6 +86,7 @@ LIB_SO   := $(B)/libiotc.so.$(VERSION)
 CENTRAL_A := $(B)/libiotc_central.a
 CENTRAL_BIN := $(B)/iotc-central
 CLI_BIN  := $(B)/iotc
+SIM_BIN  := $(B)/iotc-sim
 EXAMPLE_BINS := $(foreach e,$(EXAMPLES),$(B)/$(subst _,-,$(e)))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
@@ -96,13 +98,14 @@ LIBS_CLI     := $(call pc_libs,$(PKGS_CLI))
 LIBS_TEST    := $(call pc_libs,$(PKGS_TEST))
 PKG_CFLAGS   := $(call pc_cflags,$(PKGS_DEVICE) $(PKGS_CENTRAL) $(PKGS_CLI) $(PKGS_TEST))
 
-.PHONY: all lib central cli examples tests test unit fuzz fuzz-smoke bench install uninstall \
+.PHONY: all lib central cli sim examples tests test unit fuzz fuzz-smoke bench install uninstall \
         clean lint format format-check print-builddir
-all: lib central cli examples tests
+all: lib central cli sim examples tests
 
 lib: $(LIB_A) $(LIB_SO) $(B)/iotc.pc
 central: $(if $(wildcard $(CENTRAL_MAIN)),$(CENTRAL_BIN),)
 cli: $(if $(CLI_SRC),$(CLI_BIN),)
+sim: $(if $(SIM_SRC),$(SIM_BIN),)
 examples: $(EXAMPLE_BINS)
 tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec
 
@@ -131,6 +134,10 @@ $(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(LIB_A)
 
 $(CLI_BIN): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CLI) $(LIBS_DEVICE)
+
+# Load generator; it reuses the server's DTDL importer (src/central/dtdl*.c, cJSON only).
+$(SIM_BIN): $(call obj,$(SIM_SRC) $(wildcard src/central/dtdl*.c)) $(LIB_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,libevent libevent_openssl openssl libcjson) -lm
 
 define example_rule
 $(B)/$(subst _,-,$(1)): $(call obj,$(wildcard examples/$(1)/*.c)) $(LIB_A)

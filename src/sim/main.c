@@ -1,0 +1,665 @@
+/*
+ * main.c - iotc-sim: options, device set-up, ramp, measurement window, summary.
+ *
+ *   iotc-sim --app app.json --devices 100 --rate 1 --duration 60
+ *   iotc-sim --scope 0ne... --group-key K --dps localhost:8883 --ca-file ca.pem --devices 1000
+ *   iotc-sim --broker 127.0.0.1:8883 --tls --ca-file ca.pem --devices 1000 --rate max
+ *
+ * A progress line goes to stderr every second; the JSON summary goes to stdout at the end.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "iotc/sas.h"
+#include "sim/sim.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iotc-sim [options]\n"
+            "devices and load:\n"
+            "  --devices N            number of simulated devices (default 10)\n"
+            "  --prefix P             id prefix (default sim-); ids are P0, P1, ...\n"
+            "  --start-index K        first device number (default 0)\n"
+            "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
+            "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
+            "                         max = closed loop with --inflight messages outstanding\n"
+            "  --inflight W           QoS 1 window per device (default 16)\n"
+            "  --duration S           run time in seconds (default 10)\n"
+            "  --warmup S             measurement window opens S after all are up (default 1)\n"
+            "  --qos 0|1              telemetry QoS (default 1)\n"
+            "  --payload-size N       pad bodies to N bytes\n"
+            "  --template FILE        DTDL model: telemetry values from its schemas\n"
+            "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
+            "  --model-id DTMI        model id announced to DPS and the hub\n"
+            "  --keepalive S          MQTT keep-alive (default 240)\n"
+            "  --retries N            reconnect attempts per device (default 3)\n"
+            "IoT Central (DPS + hub):\n"
+            "  --app FILE             facts from `iotc-central show --json` (scope, DPS, CA, key)\n"
+            "  --scope ID --dps HOST:PORT --ca-file FILE\n"
+            "  --group-key KEY        enrollment group key (device keys are derived)\n"
+            "  --keys-file FILE       individual keys, one 'deviceId key' per line\n"
+            "  --dps-only             register, then disconnect (registration throughput)\n"
+            "plain MQTT broker:\n"
+            "  --broker HOST:PORT [--tls] [--insecure] [--username U] [--password P]\n"
+            "  --topic FMT            telemetry topic, %%s = device id\n"
+            "                         (default devices/%%s/messages/events/)\n"
+            "  --subscribe FILTER     one subscriber connection that counts messages\n"
+            "commands (service side):\n"
+            "  --service CS           IoT Hub service connection string\n"
+            "  --https HOST:PORT      where the service API listens (default: CS HostName)\n"
+            "  --invoke N             call N direct methods once all devices are up\n"
+            "  --invoke-conns K       keep-alive HTTPS connections (default 1)\n"
+            "  --invoke-method NAME   method name (default ping)\n"
+            "reporting:\n"
+            "  --server-pid PID       sample the server's CPU and RSS in the window\n"
+            "  --status-file FILE     JSON snapshot rewritten every second\n"
+            "  --quiet                no progress line\n");
+}
+
+uint64_t sim_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double sim_elapsed_s(const struct sim *s)
+{
+    return (double)(sim_now_ns() - s->t0_ns) / 1e9;
+}
+
+const char *sim_err_name(enum sim_err e)
+{
+    static const char *names[SIM_ERR__COUNT] = {
+        "tcp",        "tls",         "closed_by_server", "connack_refused", "timeout",
+        "protocol",   "dps_failed",  "dps_status",       "suback_refused",  "window_full",
+        "token",      "rest",
+    };
+    return (int)e >= 0 && e < SIM_ERR__COUNT ? names[e] : "?";
+}
+
+int sim_resolve(const char *host, int port, struct sim_addr *out)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *pick = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || res == NULL)
+        return -1;
+    /* Prefer IPv4: "localhost" may list ::1 first while the server listens on 0.0.0.0. */
+    for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
+        if (pick == NULL || (a->ai_family == AF_INET && pick->ai_family != AF_INET))
+            pick = a;
+    memcpy(&out->sa, pick->ai_addr, pick->ai_addrlen);
+    out->len = pick->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int split_hostport(const char *v, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= cap)
+        return -1;
+    memcpy(host, v, (size_t)(colon - v));
+    host[colon - v] = '\0';
+    *port = sim_int(colon + 1);
+    return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void sample_server(struct sim *s, double *cpu, long *rss)
+{
+    long hwm = 0;
+    if (s->cfg.server_pid > 0 && proc_cpu_rss(s->cfg.server_pid, cpu, rss, &hwm) == 0 &&
+        hwm > s->srv_hwm_kb)
+        s->srv_hwm_kb = hwm;
+}
+
+static void open_window(struct sim *s)
+{
+    s->window_open = true;
+    s->window_start_s = sim_elapsed_s(s);
+    s->win_connected = s->running;
+    s->win_acked0 = s->st.acked;
+    s->win_sent0 = s->st.sent;
+    s->win_recv0 = s->st.received;
+    sample_server(s, &s->srv_cpu0, &s->srv_rss0_kb);
+    if (s->cfg.invoke_count > 0 && s->rest == NULL) {
+        s->rest = rest_start(s);
+        if (s->rest == NULL)
+            sim_finish(s);
+    }
+}
+
+static void close_window(struct sim *s)
+{
+    if (!s->window_open || s->window_closed)
+        return;
+    s->window_closed = true;
+    s->window_end_s = sim_elapsed_s(s);
+    s->win_acked1 = s->st.acked;
+    s->win_sent1 = s->st.sent;
+    s->win_recv1 = s->st.received;
+    sample_server(s, &s->srv_cpu1, &s->srv_rss1_kb);
+}
+
+void sim_device_up(struct sim *s, struct sim_device *d)
+{
+    s->st.connected++;
+    s->st.connected_total++;
+    s->running++;
+    d->counted = true;
+    tel_start(d);
+}
+
+void sim_device_down(struct sim *s, struct sim_device *d)
+{
+    s->st.connected--;
+    s->running--;
+    d->counted = false;
+}
+
+void sim_device_finished(struct sim *s, struct sim_device *d)
+{
+    (void)d;
+    s->n_finished++;
+    sim_maybe_finish(s);
+}
+
+void sim_maybe_finish(struct sim *s)
+{
+    if (s->finished || s->stopping)
+        return;
+    if (s->n_finished >= s->cfg.devices)
+        sim_finish(s);
+    else if (s->cfg.invoke_count > 0 && s->rest != NULL && rest_done(s->rest))
+        sim_finish(s);
+}
+
+static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim *s = arg;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < s->cfg.devices; i++)
+        dev_disconnect(&s->devs[i]);
+    rest_free(s->rest);
+    s->rest = NULL;
+    event_base_loopexit(s->base, NULL);
+}
+
+static uint64_t total_inflight(const struct sim *s)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < s->cfg.devices; i++)
+        if (s->devs[i].state == DEV_RUNNING)
+            n += s->devs[i].inflight;
+    return n;
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim *s = arg;
+    (void)fd;
+    (void)what;
+    static int rounds;
+    /* Wait up to 3 s for outstanding PUBACKs so that acked can equal sent. */
+    if (total_inflight(s) > 0 && ++rounds < 60) {
+        struct timeval tv = {0, 50000};
+        event_base_once(s->base, -1, EV_TIMEOUT, on_drain, s, &tv);
+        return;
+    }
+    on_exit_timer(-1, 0, s);
+}
+
+void sim_finish(struct sim *s)
+{
+    if (s->finished)
+        return;
+    s->finished = true;
+    close_window(s);
+    s->stopping = true;
+    for (int i = 0; i < s->cfg.devices && s->next_to_start > 0; i++)
+        dev_stop(&s->devs[i]);
+    if (s->ramp_ev != NULL)
+        event_del(s->ramp_ev);
+    struct timeval tv = {0, 1000};
+    event_base_once(s->base, -1, EV_TIMEOUT, on_drain, s, &tv);
+}
+
+static void on_ramp(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim *s = arg;
+    (void)fd;
+    (void)what;
+    int target = s->cfg.devices;
+    if (s->cfg.ramp > 0) {
+        double want = floor(sim_elapsed_s(s) * s->cfg.ramp) + 1;
+        if (want < target)
+            target = (int)want;
+    }
+    while (s->next_to_start < target && !s->stopping) {
+        struct sim_device *d = &s->devs[s->next_to_start++];
+        s->st.started++;
+        dev_start(d);
+    }
+    if (s->next_to_start >= s->cfg.devices)
+        event_del(s->ramp_ev);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim *s = arg;
+    static double next_print, window_at = -1;
+    (void)fd;
+    (void)what;
+    double now = sim_elapsed_s(s);
+    if (!s->window_open && !s->stopping && s->next_to_start >= s->cfg.devices &&
+        s->running + s->n_finished >= s->cfg.devices && s->running > 0) {
+        if (window_at < 0)
+            window_at = now + s->cfg.warmup_s;
+        if (now >= window_at)
+            open_window(s);
+    }
+    if (s->cfg.server_pid > 0) {
+        double cpu;
+        long rss;
+        sample_server(s, &cpu, &rss);
+    }
+    if (now >= next_print) {
+        next_print = now + (isatty(STDERR_FILENO) ? 1.0 : 5.0);
+        stats_progress(s, false);
+        stats_status_file(s);
+    }
+}
+
+static void on_end(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sim_finish(arg);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sim_finish(arg);
+}
+
+/* ------------------------------------------------------------------ options */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = buf != NULL ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
+static const char *keep(struct sim_config *c, const char *v)
+{
+    char *copy = c->n_owned < 8 ? strdup(v) : NULL;
+    if (copy != NULL)
+        c->owned[c->n_owned++] = copy;
+    return copy;
+}
+
+/* Facts printed by `iotc-central show --json`; strings are kept for the whole run. */
+static int load_app(struct sim_config *c, const char *path)
+{
+    char *text = read_file(path);
+    cJSON *j = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (j == NULL)
+        return -1;
+    const cJSON *scope = cJSON_GetObjectItemCaseSensitive(j, "idScope");
+    const cJSON *dps = cJSON_GetObjectItemCaseSensitive(j, "dpsEndpoint");
+    const cJSON *ca = cJSON_GetObjectItemCaseSensitive(j, "caFile");
+    const cJSON *grp = cJSON_GetObjectItemCaseSensitive(j, "enrollmentGroup");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(grp, "primaryKey");
+    const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "serviceConnectionString");
+    if (cJSON_IsString(scope) && c->scope == NULL)
+        c->scope = keep(c, scope->valuestring);
+    if (cJSON_IsString(dps) && c->dps_host[0] == '\0' &&
+        split_hostport(dps->valuestring, c->dps_host, sizeof c->dps_host, &c->dps_port) != 0)
+        c->dps_host[0] = '\0';
+    if (cJSON_IsString(ca) && c->ca_file == NULL)
+        c->ca_file = keep(c, ca->valuestring);
+    if (cJSON_IsString(key) && c->group_key == NULL && c->keys_file == NULL)
+        c->group_key = keep(c, key->valuestring);
+    if (cJSON_IsString(cs) && c->service_cs == NULL)
+        c->service_cs = keep(c, cs->valuestring);
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int parse_rate(struct sim_config *c, const char *v, bool *total)
+{
+    char *end;
+    if (strcmp(v, "max") == 0) {
+        c->rate_max = true;
+        return 0;
+    }
+    errno = 0;
+    c->rate = strtod(v, &end);
+    if (errno != 0 || end == v || c->rate < 0)
+        return -1;
+    if (strcmp(end, "/total") == 0)
+        *total = true;
+    else if (*end != '\0' && strcmp(end, "/device") != 0)
+        return -1;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct sim_config *c)
+{
+    bool total = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--dps-only") == 0) {
+            c->mode = SIM_MODE_DPS_ONLY;
+            continue;
+        }
+        if (strcmp(a, "--tls") == 0) {
+            c->tls = true;
+            continue;
+        }
+        if (strcmp(a, "--insecure") == 0) {
+            c->insecure = true;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            c->quiet = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "iotc-sim: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        int rc = 0;
+        if (strcmp(a, "--devices") == 0)
+            c->devices = sim_int(v);
+        else if (strcmp(a, "--start-index") == 0)
+            c->start_index = sim_int(v);
+        else if (strcmp(a, "--prefix") == 0)
+            c->prefix = v;
+        else if (strcmp(a, "--ramp") == 0)
+            c->ramp = atof(v);
+        else if (strcmp(a, "--rate") == 0)
+            rc = parse_rate(c, v, &total);
+        else if (strcmp(a, "--inflight") == 0)
+            c->inflight = sim_int(v);
+        else if (strcmp(a, "--duration") == 0)
+            c->duration_s = atof(v);
+        else if (strcmp(a, "--warmup") == 0)
+            c->warmup_s = atof(v);
+        else if (strcmp(a, "--qos") == 0)
+            c->qos = sim_int(v);
+        else if (strcmp(a, "--keepalive") == 0)
+            c->keepalive = sim_int(v);
+        else if (strcmp(a, "--retries") == 0)
+            c->max_retries = sim_int(v);
+        else if (strcmp(a, "--group-key") == 0)
+            c->group_key = v;
+        else if (strcmp(a, "--keys-file") == 0)
+            c->keys_file = v;
+        else if (strcmp(a, "--scope") == 0)
+            c->scope = v;
+        else if (strcmp(a, "--dps") == 0)
+            rc = split_hostport(v, c->dps_host, sizeof c->dps_host, &c->dps_port);
+        else if (strcmp(a, "--ca-file") == 0)
+            c->ca_file = v;
+        else if (strcmp(a, "--payload-size") == 0)
+            c->payload_size = (size_t)sim_long(v);
+        else if (strcmp(a, "--model-id") == 0)
+            c->model_id = v;
+        else if (strcmp(a, "--template") == 0)
+            c->template_path = v;
+        else if (strcmp(a, "--telemetry") == 0 && c->n_exprs < 32)
+            c->exprs[c->n_exprs++] = v;
+        else if (strcmp(a, "--app") == 0)
+            rc = load_app(c, v);
+        else if (strcmp(a, "--broker") == 0) {
+            rc = split_hostport(v, c->broker_host, sizeof c->broker_host, &c->broker_port);
+            if (c->mode != SIM_MODE_SUBSCRIBER)
+                c->mode = SIM_MODE_BROKER;
+        } else if (strcmp(a, "--username") == 0)
+            c->username = v;
+        else if (strcmp(a, "--password") == 0)
+            c->password = v;
+        else if (strcmp(a, "--topic") == 0)
+            c->topic_fmt = v;
+        else if (strcmp(a, "--subscribe") == 0) {
+            c->subscribe_filter = v;
+            c->mode = SIM_MODE_SUBSCRIBER;
+        } else if (strcmp(a, "--status-file") == 0)
+            c->status_file = v;
+        else if (strcmp(a, "--server-pid") == 0)
+            c->server_pid = sim_int(v);
+        else if (strcmp(a, "--service") == 0)
+            c->service_cs = v;
+        else if (strcmp(a, "--https") == 0)
+            rc = split_hostport(v, c->https_host, sizeof c->https_host, &c->https_port);
+        else if (strcmp(a, "--invoke") == 0)
+            c->invoke_count = sim_long(v);
+        else if (strcmp(a, "--invoke-conns") == 0)
+            c->invoke_conns = sim_int(v);
+        else if (strcmp(a, "--invoke-method") == 0)
+            c->invoke_method = v;
+        else if (strcmp(a, "--seed") == 0)
+            srand((unsigned)sim_int(v));
+        else {
+            fprintf(stderr, "iotc-sim: unknown option %s (see --help)\n", a);
+            return -1;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "iotc-sim: bad value for %s: %s\n", a, v);
+            return -1;
+        }
+    }
+    if (c->mode == SIM_MODE_SUBSCRIBER)
+        c->devices = 1;
+    if (total && c->devices > 0)
+        c->rate /= c->devices;
+    if (c->devices <= 0 || c->inflight <= 0 || c->qos < 0 || c->qos > 1) {
+        fprintf(stderr, "iotc-sim: --devices, --inflight must be positive, --qos 0 or 1\n");
+        return -1;
+    }
+    if (c->mode == SIM_MODE_CENTRAL || c->mode == SIM_MODE_DPS_ONLY) {
+        if (c->scope == NULL || c->dps_host[0] == '\0' ||
+            (c->group_key == NULL && c->keys_file == NULL)) {
+            fprintf(stderr, "iotc-sim: need --scope, --dps and --group-key or --keys-file "
+                            "(or --app FILE), or --broker\n");
+            return -1;
+        }
+        c->tls = true;
+    }
+    return 0;
+}
+
+static int load_keys(struct sim *s)
+{
+    struct sim_config *c = &s->cfg;
+    if (c->keys_file != NULL) {
+        FILE *f = fopen(c->keys_file, "r");
+        char line[512];
+        int n = 0;
+        if (f == NULL) {
+            fprintf(stderr, "iotc-sim: cannot open %s\n", c->keys_file);
+            return -1;
+        }
+        while (n < c->devices && fgets(line, sizeof line, f) != NULL) {
+            char *save = NULL;
+            char *id = strtok_r(line, " \t\r\n", &save);
+            char *key = id != NULL ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+            if (id == NULL || key == NULL || id[0] == '#')
+                continue;
+            snprintf(s->devs[n].id, sizeof s->devs[n].id, "%s", id);
+            snprintf(s->devs[n].key, sizeof s->devs[n].key, "%s", key);
+            n++;
+        }
+        fclose(f);
+        if (n < c->devices) {
+            fprintf(stderr, "iotc-sim: %s holds %d devices, --devices is %d\n", c->keys_file, n,
+                    c->devices);
+            c->devices = n;
+        }
+        return n > 0 ? 0 : -1;
+    }
+    for (int i = 0; i < c->devices; i++) {
+        struct sim_device *d = &s->devs[i];
+        size_t len;
+        snprintf(d->id, sizeof d->id, "%s%d", c->prefix, c->start_index + i);
+        if (c->group_key != NULL &&
+            iotc_sas_derive_device_key(iotc_span_from_cstr(c->group_key),
+                                       iotc_span_from_cstr(d->id), d->key, sizeof d->key,
+                                       &len) != IOTC_OK) {
+            fprintf(stderr, "iotc-sim: the group key is not valid base64\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup(struct sim *s)
+{
+    struct sim_config *c = &s->cfg;
+    char err[256];
+    const char *host = c->mode == SIM_MODE_BROKER || c->mode == SIM_MODE_SUBSCRIBER
+                           ? c->broker_host
+                           : c->dps_host;
+    int port = host == c->broker_host ? c->broker_port : c->dps_port;
+    if (sim_resolve(host, port, &s->dps_addr) != 0) {
+        fprintf(stderr, "iotc-sim: cannot resolve %s\n", host);
+        return -1;
+    }
+    if (c->tls || c->service_cs != NULL) {
+        s->ssl = conn_ssl_ctx(c->ca_file, !c->insecure);
+        if (s->ssl == NULL) {
+            fprintf(stderr, "iotc-sim: cannot load the CA file %s\n",
+                    c->ca_file ? c->ca_file : "(system)");
+            return -1;
+        }
+    }
+    s->payload = payload_new();
+    if (s->payload == NULL)
+        return -1;
+    if (c->template_path != NULL &&
+        payload_load_model(s->payload, c->template_path, err, sizeof err) != 0) {
+        fprintf(stderr, "iotc-sim: template: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < c->n_exprs; i++) {
+        if (payload_add_expr(s->payload, c->exprs[i], err, sizeof err) != 0) {
+            fprintf(stderr, "iotc-sim: --telemetry %s: %s\n", c->exprs[i], err);
+            return -1;
+        }
+    }
+    payload_finish(s->payload);
+    s->txcap = c->payload_size + 16384;
+    s->txbuf = malloc(s->txcap);
+    s->devs = calloc((size_t)c->devices, sizeof *s->devs);
+    if (s->txbuf == NULL || s->devs == NULL)
+        return -1;
+    if (load_keys(s) != 0)
+        return -1;
+    for (int i = 0; i < c->devices; i++)
+        if (dev_init(s, &s->devs[i], c->start_index + i) != 0)
+            return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct sim sim;
+    struct sim *s = &sim;
+    struct sim_config *c = &s->cfg;
+    c->devices = 10;
+    c->prefix = "sim-";
+    c->ramp = 100;
+    c->rate = 1;
+    c->inflight = 16;
+    c->duration_s = 10;
+    c->warmup_s = 1;
+    c->qos = 1;
+    c->keepalive = 240;
+    c->max_retries = 3;
+    c->topic_fmt = "devices/%s/messages/events/";
+    c->invoke_method = "ping";
+    c->invoke_conns = 1;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    signal(SIGPIPE, SIG_IGN);
+    if (parse_args(argc, argv, c) != 0)
+        return 2;
+    s->base = event_base_new();
+    if (s->base == NULL || setup(s) != 0)
+        return 1;
+    if (c->server_pid > 0 && proc_cpu_rss(c->server_pid, NULL, &s->srv_rss_base_kb, NULL) != 0) {
+        fprintf(stderr, "iotc-sim: cannot read /proc/%d\n", c->server_pid);
+        c->server_pid = 0;
+    }
+    s->t0_ns = sim_now_ns();
+    struct timeval ramp_tv = {0, 10000}, tick_tv = {0, 100000};
+    struct timeval end_tv = {(time_t)c->duration_s,
+                             (suseconds_t)((c->duration_s - floor(c->duration_s)) * 1e6)};
+    s->ramp_ev = event_new(s->base, -1, EV_PERSIST, on_ramp, s);
+    s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+    s->end_ev = evtimer_new(s->base, on_end, s);
+    struct event *sigint = evsignal_new(s->base, SIGINT, on_signal, s);
+    struct event *sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+    if (s->ramp_ev == NULL || s->tick == NULL || s->end_ev == NULL || sigint == NULL ||
+        sigterm == NULL)
+        return 1;
+    event_add(s->ramp_ev, &ramp_tv);
+    event_add(s->tick, &tick_tv);
+    event_add(s->end_ev, &end_tv);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    on_ramp(-1, 0, s);
+    event_base_dispatch(s->base);
+
+    stats_progress(s, true);
+    stats_status_file(s);
+    stats_summary(s, stdout);
+    fflush(stdout);
+    for (int i = 0; i < c->devices; i++)
+        dev_free(&s->devs[i]);
+    free(s->devs);
+    free(s->txbuf);
+    payload_free(s->payload);
+    event_free(s->ramp_ev);
+    event_free(s->tick);
+    event_free(s->end_ev);
+    event_free(sigint);
+    event_free(sigterm);
+    if (s->ssl != NULL)
+        SSL_CTX_free(s->ssl);
+    event_base_free(s->base);
+    for (int i = 0; i < c->n_owned; i++)
+        free(c->owned[i]);
+    bool ok = s->st.failed == 0 && s->st.connected_total + s->st.provisioned > 0;
+    return ok ? 0 : 1;
+}
