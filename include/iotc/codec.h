@@ -138,9 +138,8 @@ IOTC_API int iotc_bag_next(struct iotc_bag_iter *it, struct iotc_bag_pair *out);
  * be NULL with val_size 0 if only the key is wanted. For a bare key *val_len is 0.
  * @return IOTC_OK, IOTC_E_MALFORMED, IOTC_E_NOSPACE (key or value buffer too small).
  */
-IOTC_API int iotc_bag_pair_decode(const struct iotc_bag_pair *pair, char *key_out,
-                                  size_t key_size, size_t *key_len, char *val_out,
-                                  size_t val_size, size_t *val_len);
+IOTC_API int iotc_bag_pair_decode(const struct iotc_bag_pair *pair, char *key_out, size_t key_size,
+                                  size_t *key_len, char *val_out, size_t val_size, size_t *val_len);
 
 /**
  * Find the first pair whose DECODED key equals @p key (raw bytes, case-sensitive).

@@ -1,5 +1,6 @@
 /*
- * iotc/dps.h - Device Provisioning Service over MQTT: username, topics, JSON bodies (PROTOCOL.md §4).
+ * iotc/dps.h - Device Provisioning Service over MQTT: username, topics, JSON bodies (PROTOCOL.md
+ * §4).
  *
  * Device side builds the CONNECT username, the register/poll topics and the register body and
  * parses response topics and bodies; the server side (iotc-central) does the reverse.
@@ -111,9 +112,9 @@ IOTC_API int iotc_dps_response_topic_build(unsigned status, struct iotc_span rid
 
 /** A parsed DPS -> device response topic. */
 struct iotc_dps_response_topic {
-    unsigned status;          /**< 100..999 */
-    struct iotc_span rid;     /**< verbatim; ptr NULL if the topic had none */
-    uint32_t retry_after;     /**< 0 when absent */
+    unsigned status;      /**< 100..999 */
+    struct iotc_span rid; /**< verbatim; ptr NULL if the topic had none */
+    uint32_t retry_after; /**< 0 when absent */
     bool has_retry_after;
 };
 
@@ -136,8 +137,8 @@ IOTC_API bool iotc_dps_is_subscribe_filter(struct iotc_span filter);
  * @return IOTC_OK, IOTC_E_ARG, IOTC_E_NOSPACE.
  */
 IOTC_API int iotc_dps_register_body_build(struct iotc_span registration_id,
-                                          struct iotc_span payload_json, char *out,
-                                          size_t out_size, size_t *out_len);
+                                          struct iotc_span payload_json, char *out, size_t out_size,
+                                          size_t *out_len);
 
 /**
  * Device side convenience: `{"registrationId":"...","payload":{"modelId":"..."}}`
@@ -187,8 +188,8 @@ IOTC_API enum iotc_dps_status iotc_dps_status_parse(struct iotc_span word);
  * Timestamps are arguments (ISO 8601 text); the core never reads the clock.
  */
 struct iotc_dps_registration_state {
-    struct iotc_span registration_id;  /**< required */
-    struct iotc_span created_utc;      /**< createdDateTimeUtc */
+    struct iotc_span registration_id; /**< required */
+    struct iotc_span created_utc;     /**< createdDateTimeUtc */
     struct iotc_span assigned_hub;
     struct iotc_span device_id;
     enum iotc_dps_status status;       /**< required (not UNKNOWN) */
@@ -196,9 +197,9 @@ struct iotc_dps_registration_state {
     struct iotc_span last_updated_utc; /**< lastUpdatedDateTimeUtc */
     struct iotc_span etag;
     bool has_error_code;
-    int64_t error_code;                /**< e.g. 400209 */
+    int64_t error_code; /**< e.g. 400209 */
     struct iotc_span error_message;
-    struct iotc_span payload_json;     /**< raw JSON returned to the device; validated */
+    struct iotc_span payload_json; /**< raw JSON returned to the device; validated */
 };
 
 /** The server's RegistrationOperationStatus (§4.5). */
@@ -230,19 +231,19 @@ IOTC_API int iotc_dps_error_body_build(int64_t error_code, struct iotc_span trac
 
 /** Device-side view of any DPS response body (success, failure or error body). */
 struct iotc_dps_response_view {
-    struct iotc_span operation_id;   /**< escaped contents; ptr NULL when absent */
-    enum iotc_dps_status status;     /**< top-level status; UNKNOWN when absent/unknown */
-    struct iotc_span status_text;    /**< the raw word (escaped), ptr NULL when absent */
+    struct iotc_span operation_id; /**< escaped contents; ptr NULL when absent */
+    enum iotc_dps_status status;   /**< top-level status; UNKNOWN when absent/unknown */
+    struct iotc_span status_text;  /**< the raw word (escaped), ptr NULL when absent */
     bool has_registration_state;
     struct iotc_span registration_id;
     struct iotc_span assigned_hub;
     struct iotc_span device_id;
     struct iotc_span substatus;
     bool has_error_code;
-    int64_t error_code;              /**< registrationState.errorCode, else top-level errorCode */
-    struct iotc_span error_message;  /**< registrationState.errorMessage, else top-level message */
-    struct iotc_span tracking_id;    /**< error bodies */
-    struct iotc_json_value payload;  /**< registrationState.payload, type NONE when absent */
+    int64_t error_code;             /**< registrationState.errorCode, else top-level errorCode */
+    struct iotc_span error_message; /**< registrationState.errorMessage, else top-level message */
+    struct iotc_span tracking_id;   /**< error bodies */
+    struct iotc_json_value payload; /**< registrationState.payload, type NONE when absent */
 };
 
 /**

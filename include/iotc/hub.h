@@ -111,7 +111,7 @@ struct iotc_hub_topic {
     struct iotc_span rid;         /**< methods and twin except DESIRED: verbatim $rid */
     unsigned status;              /**< METHOD_RESPONSE, TWIN_RESPONSE: 0..65535 */
     bool has_version;
-    uint64_t version;             /**< TWIN_DESIRED (required), TWIN_RESPONSE (optional) */
+    uint64_t version; /**< TWIN_DESIRED (required), TWIN_RESPONSE (optional) */
 };
 
 /**
@@ -205,24 +205,22 @@ IOTC_API int iotc_hub_c2d_subscribe_topic_build(struct iotc_span device_id, char
  * '#', '+' and control bytes refused).
  * @return IOTC_OK, IOTC_E_ARG, IOTC_E_NOSPACE.
  */
-IOTC_API int iotc_hub_method_request_topic_build(struct iotc_span method_name,
-                                                 struct iotc_span rid, char *out,
-                                                 size_t out_size, size_t *out_len);
+IOTC_API int iotc_hub_method_request_topic_build(struct iotc_span method_name, struct iotc_span rid,
+                                                 char *out, size_t out_size, size_t *out_len);
 
 /**
  * Device side: parse a method request topic. The name is returned raw (no decoding).
  * @return IOTC_OK or IOTC_E_MALFORMED.
  */
-IOTC_API int iotc_hub_method_request_topic_parse(struct iotc_span topic,
-                                                 struct iotc_span *out_name,
+IOTC_API int iotc_hub_method_request_topic_parse(struct iotc_span topic, struct iotc_span *out_name,
                                                  struct iotc_span *out_rid);
 
 /**
  * Device side: `$iothub/methods/res/{status}/?$rid={rid}`, status 0..65535.
  * @return IOTC_OK, IOTC_E_ARG, IOTC_E_NOSPACE.
  */
-IOTC_API int iotc_hub_method_response_topic_build(unsigned status, struct iotc_span rid,
-                                                  char *out, size_t out_size, size_t *out_len);
+IOTC_API int iotc_hub_method_response_topic_build(unsigned status, struct iotc_span rid, char *out,
+                                                  size_t out_size, size_t *out_len);
 
 /**
  * Server side: parse a method response topic.

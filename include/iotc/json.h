@@ -66,8 +66,8 @@ IOTC_API int iotc_json_object_find(struct iotc_json_value obj, struct iotc_span 
 
 /** Iterator over an array's elements or an object's members. */
 struct iotc_json_iter {
-    struct iotc_span text; /**< private: the container's raw text */
-    size_t pos;            /**< private */
+    struct iotc_span text;    /**< private: the container's raw text */
+    size_t pos;               /**< private */
     enum iotc_json_type type; /**< private */
     bool started;             /**< private: an element was returned already */
     bool done;                /**< private */
@@ -88,9 +88,9 @@ IOTC_API int iotc_json_iter_next(struct iotc_json_iter *it, struct iotc_json_val
                                  struct iotc_json_value *out_value);
 
 /**
- * Unescape a STRING value (quotes included in str.raw) into @p out: the escapes quote, backslash, slash, b, f, n, r, t
- * and uXXXX (surrogate pairs joined; a lone surrogate is IOTC_E_MALFORMED) become UTF-8.
- * The output may contain NUL (from \u0000); NUL-terminated when room.
+ * Unescape a STRING value (quotes included in str.raw) into @p out: the escapes quote, backslash,
+ * slash, b, f, n, r, t and uXXXX (surrogate pairs joined; a lone surrogate is IOTC_E_MALFORMED)
+ * become UTF-8. The output may contain NUL (from \u0000); NUL-terminated when room.
  * @return IOTC_OK, IOTC_E_MALFORMED (not a string / bad escape), IOTC_E_NOSPACE (nothing
  *         written; *out_len = needed).
  */
@@ -121,8 +121,7 @@ IOTC_API int iotc_json_string_contents(struct iotc_json_value str, struct iotc_s
  * integral ("1.0", "1e3"); "-0" is 0.
  * @return IOTC_OK; IOTC_E_MALFORMED (not an integer number); IOTC_E_TOOBIG (out of range).
  */
-IOTC_API int iotc_json_get_int(struct iotc_json_value num, int64_t min, int64_t max,
-                               int64_t *out);
+IOTC_API int iotc_json_get_int(struct iotc_json_value num, int64_t min, int64_t max, int64_t *out);
 
 /** Boolean value of TRUE/FALSE. @return IOTC_OK or IOTC_E_MALFORMED. */
 IOTC_API int iotc_json_get_bool(struct iotc_json_value v, bool *out);
@@ -137,10 +136,10 @@ struct iotc_json_writer {
     size_t size; /**< capacity of buf */
     size_t len;  /**< bytes produced so far (may exceed size: then NOSPACE at finish) */
     int depth;
-    uint64_t first;   /**< bit d set: next item at depth d is the first (no comma) */
-    uint64_t in_obj;  /**< bit d set: container at depth d is an object */
-    bool after_key;   /**< a member name was written, a value must follow */
-    int error;        /**< first error seen (IOTC_E_ARG for misuse), sticky */
+    uint64_t first;  /**< bit d set: next item at depth d is the first (no comma) */
+    uint64_t in_obj; /**< bit d set: container at depth d is an object */
+    bool after_key;  /**< a member name was written, a value must follow */
+    int error;       /**< first error seen (IOTC_E_ARG for misuse), sticky */
 };
 
 /**
@@ -162,8 +161,8 @@ IOTC_API void iotc_json_write_key(struct iotc_json_writer *w, struct iotc_span k
 
 /**
  * A JSON string with correct escaping: `"` and `\` are backslash-escaped, control bytes
- * < 0x20 become the short escapes (b f n r t) or u00XX, DEL and everything else pass through. Input must be
- * valid UTF-8 (checked: invalid sequences set IOTC_E_ARG).
+ * < 0x20 become the short escapes (b f n r t) or u00XX, DEL and everything else pass through. Input
+ * must be valid UTF-8 (checked: invalid sequences set IOTC_E_ARG).
  */
 IOTC_API void iotc_json_write_string(struct iotc_json_writer *w, struct iotc_span s);
 

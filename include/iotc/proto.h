@@ -6,12 +6,12 @@
 #ifndef IOTC_PROTO_H
 #define IOTC_PROTO_H
 
-#include <iotc/common.h>
+#include <iotc/central.h>
 #include <iotc/codec.h>
-#include <iotc/json.h>
-#include <iotc/sas.h>
+#include <iotc/common.h>
 #include <iotc/dps.h>
 #include <iotc/hub.h>
-#include <iotc/central.h>
+#include <iotc/json.h>
+#include <iotc/sas.h>
 
 #endif /* IOTC_PROTO_H */

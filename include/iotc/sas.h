@@ -1,9 +1,10 @@
 /*
  * iotc/sas.h - Shared Access Signature tokens and DPS group key derivation (PROTOCOL.md §2, §3).
  *
- * Token text: `SharedAccessSignature sr={sr}&sig={pct(base64(HMAC-SHA256(key, sr "\n" se)))}&se={se}[&skn={name}]`.
- * The string-to-sign is the sr text EXACTLY as it appears in the token, so builders take or
- * produce the final sr text and the verifier signs the verbatim sr substring.
+ * Token text: `SharedAccessSignature sr={sr}&sig={pct(base64(HMAC-SHA256(key, sr "\n"
+ * se)))}&se={se}[&skn={name}]`. The string-to-sign is the sr text EXACTLY as it appears in the
+ * token, so builders take or produce the final sr text and the verifier signs the verbatim sr
+ * substring.
  *
  * Writers follow the conventions of iotc/codec.h (size first, IOTC_E_NOSPACE writes nothing,
  * *out_len excludes the NUL, NUL-terminated when room). Keys are base64 text (lenient decoding,
@@ -31,12 +32,14 @@ extern "C" {
 enum iotc_sas_dps_style {
     IOTC_SAS_DPS_CSDK = 0, /**< `{enc(scope)}%2fregistrations%2f{enc(regId)}`, no skn (default) */
     IOTC_SAS_DPS_PY = 1,   /**< `enc("{scope}/registrations/{regId}")` (upper %2F), no skn */
-    IOTC_SAS_DPS_NODE = 2, /**< raw `{scope}/registrations/{regId}`, skn=registration, skn before se */
+    IOTC_SAS_DPS_NODE =
+        2, /**< raw `{scope}/registrations/{regId}`, skn=registration, skn before se */
 };
 
 /** Field-order and formatting flags for iotc_sas_format()/iotc_sas_build(). */
 enum iotc_sas_flags {
-    IOTC_SAS_SKN_BEFORE_SE = 1u << 0, /**< `sr,sig,skn,se` (NODE, service SDK) instead of `sr,sig,se,skn` */
+    IOTC_SAS_SKN_BEFORE_SE =
+        1u << 0, /**< `sr,sig,skn,se` (NODE, service SDK) instead of `sr,sig,se,skn` */
 };
 
 /**

@@ -17,8 +17,7 @@ size_t iotc_base64_encoded_len(size_t n)
     return (n + 2) / 3 * 4;
 }
 
-int iotc_base64_encode(const void *in, size_t in_len, char *out, size_t out_size,
-                       size_t *out_len)
+int iotc_base64_encode(const void *in, size_t in_len, char *out, size_t out_size, size_t *out_len)
 {
     const unsigned char *src = in;
     size_t need = iotc_base64_encoded_len(in_len);
@@ -44,8 +43,8 @@ int iotc_base64_encode(const void *in, size_t in_len, char *out, size_t out_size
 
 static bool is_b64(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 /* Count the significant characters and validate the text; returns -1 when malformed. */

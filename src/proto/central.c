@@ -143,8 +143,8 @@ int iotc_central_command_split(struct iotc_span method_name, struct iotc_span *o
 static int emit_join(struct iotc__sb *sb, struct iotc_span component, struct iotc_span command)
 {
     if (!nonempty(command) ||
-        (component.len > 0 && memchr(component.ptr, IOTC_CENTRAL_COMMAND_SEPARATOR,
-                                     component.len) != NULL))
+        (component.len > 0 &&
+         memchr(component.ptr, IOTC_CENTRAL_COMMAND_SEPARATOR, component.len) != NULL))
         return IOTC_E_ARG;
     if (nonempty(component)) {
         iotc__sb_span(sb, component);

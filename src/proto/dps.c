@@ -80,8 +80,7 @@ static int emit_register_topic(struct iotc__sb *sb, struct iotc_span rid)
     return 0;
 }
 
-int iotc_dps_register_topic_build(struct iotc_span rid, char *out, size_t out_size,
-                                  size_t *out_len)
+int iotc_dps_register_topic_build(struct iotc_span rid, char *out, size_t out_size, size_t *out_len)
 {
     IOTC__SB_BUILD(sb, out, out_size, out_len, emit_register_topic(sb, rid));
 }

@@ -11,8 +11,8 @@
 
 #include "proto/strbuf.h"
 
-static const char *const status_words[] = {"unknown", "unassigned", "assigning",
-                                           "assigned", "failed", "disabled"};
+static const char *const status_words[] = {"unknown",  "unassigned", "assigning",
+                                           "assigned", "failed",     "disabled"};
 
 const char *iotc_dps_status_str(enum iotc_dps_status s)
 {

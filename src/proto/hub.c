@@ -62,9 +62,9 @@ int iotc_hub_username_build(struct iotc_span host, struct iotc_span device_id,
                             struct iotc_span client_type, struct iotc_span model_id, char *out,
                             size_t out_size, size_t *out_len)
 {
-    IOTC__SB_BUILD(sb, out, out_size, out_len,
-                   emit_username(sb, host, device_id, module_id, api_version, client_type,
-                                 model_id));
+    IOTC__SB_BUILD(
+        sb, out, out_size, out_len,
+        emit_username(sb, host, device_id, module_id, api_version, client_type, model_id));
 }
 
 static const char *find2(struct iotc_span s, const char *pair)
@@ -157,17 +157,17 @@ int iotc_hub_telemetry_topic_build(struct iotc_span device_id, struct iotc_span 
 int iotc_hub_c2d_topic_build(struct iotc_span device_id, const struct iotc_prop *props, size_t n,
                              char *out, size_t out_size, size_t *out_len)
 {
-    IOTC__SB_BUILD(sb, out, out_size, out_len,
-                   emit_msg_topic(sb, device_id, IOTC_SPAN_NULL, "/messages/devicebound/", props,
-                                  n));
+    IOTC__SB_BUILD(
+        sb, out, out_size, out_len,
+        emit_msg_topic(sb, device_id, IOTC_SPAN_NULL, "/messages/devicebound/", props, n));
 }
 
 int iotc_hub_c2d_subscribe_topic_build(struct iotc_span device_id, char *out, size_t out_size,
                                        size_t *out_len)
 {
-    IOTC__SB_BUILD(sb, out, out_size, out_len,
-                   emit_msg_topic(sb, device_id, IOTC_SPAN_NULL, "/messages/devicebound/#", NULL,
-                                  0));
+    IOTC__SB_BUILD(
+        sb, out, out_size, out_len,
+        emit_msg_topic(sb, device_id, IOTC_SPAN_NULL, "/messages/devicebound/#", NULL, 0));
 }
 
 /* ---- methods and twin ---- */
@@ -219,8 +219,7 @@ int iotc_hub_method_response_topic_build(unsigned status, struct iotc_span rid, 
                    emit_rid_topic(sb, "$iothub/methods/res/", IOTC_SPAN_NULL, true, status, rid));
 }
 
-int iotc_hub_twin_get_topic_build(struct iotc_span rid, char *out, size_t out_size,
-                                  size_t *out_len)
+int iotc_hub_twin_get_topic_build(struct iotc_span rid, char *out, size_t out_size, size_t *out_len)
 {
     IOTC__SB_BUILD(sb, out, out_size, out_len,
                    emit_rid_topic(sb, "$iothub/twin/GET/", IOTC_SPAN_NULL, false, 0, rid));
@@ -262,8 +261,7 @@ static int emit_desired(struct iotc__sb *sb, uint64_t v)
     return 0;
 }
 
-int iotc_hub_twin_desired_topic_build(uint64_t version, char *out, size_t out_size,
-                                      size_t *out_len)
+int iotc_hub_twin_desired_topic_build(uint64_t version, char *out, size_t out_size, size_t *out_len)
 {
     IOTC__SB_BUILD(sb, out, out_size, out_len, emit_desired(sb, version));
 }

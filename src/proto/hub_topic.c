@@ -9,9 +9,8 @@
 #include "proto/strbuf.h"
 
 static const char *const kind_names[] = {
-    "unknown",       "telemetry",    "c2d",
-    "method-request", "method-response", "twin-get",
-    "twin-patch-reported", "twin-response", "twin-desired",
+    "unknown",  "telemetry",           "c2d",           "method-request", "method-response",
+    "twin-get", "twin-patch-reported", "twin-response", "twin-desired",
 };
 
 const char *iotc_hub_topic_kind_str(enum iotc_hub_topic_kind kind)

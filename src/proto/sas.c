@@ -116,9 +116,8 @@ int iotc_sas_format(struct iotc_span sr, struct iotc_span sig_b64, uint64_t se,
     IOTC__SB_BUILD(sb, out, out_size, out_len, emit_token(sb, sr, sig_b64, se, skn, flags));
 }
 
-int iotc_sas_build(struct iotc_span key_b64, struct iotc_span sr, uint64_t se,
-                   struct iotc_span skn, unsigned flags, char *out, size_t out_size,
-                   size_t *out_len)
+int iotc_sas_build(struct iotc_span key_b64, struct iotc_span sr, uint64_t se, struct iotc_span skn,
+                   unsigned flags, char *out, size_t out_size, size_t *out_len)
 {
     char se_text[21];
     char sig[IOTC_SAS_SIG_B64_LEN + 1];
@@ -212,8 +211,8 @@ int iotc_sas_token_hub(struct iotc_span key_b64, struct iotc_span host, struct i
 }
 
 int iotc_sas_token_dps(struct iotc_span key_b64, struct iotc_span id_scope,
-                       struct iotc_span registration_id, enum iotc_sas_dps_style style,
-                       uint64_t se, char *out, size_t out_size, size_t *out_len)
+                       struct iotc_span registration_id, enum iotc_sas_dps_style style, uint64_t se,
+                       char *out, size_t out_size, size_t *out_len)
 {
     char sr[SR_MAX];
     size_t n;

@@ -168,10 +168,8 @@ int iotc_sas_check_hub_resource(struct iotc_span sr, struct iotc_span host,
                                 struct iotc_span device_id, struct iotc_span module_id)
 {
     struct piece p[5] = {
-        {host, false},
-        {IOTC_SPAN_LIT("/devices/"), false},
-        {device_id, false},
-        {IOTC_SPAN_LIT("/modules/"), false},
+        {host, false},      {IOTC_SPAN_LIT("/devices/"), false},
+        {device_id, false}, {IOTC_SPAN_LIT("/modules/"), false},
         {module_id, false},
     };
     size_t n = module_id.ptr != NULL ? 5 : 3;

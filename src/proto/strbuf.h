@@ -29,27 +29,27 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 
 /* Run EMIT (an int expression using the builder named SB) in count mode, refuse early when it
  * does not fit, then run it again for real. Use only as the whole body tail of a writer. */
-#define IOTC__SB_BUILD(SB, OUT, OUT_SIZE, OUT_LEN, EMIT)                                          \
-    do {                                                                                          \
-        struct iotc__sb SB##_s;                                                                   \
-        struct iotc__sb *SB = &SB##_s;                                                            \
-        int rc_;                                                                                  \
-        iotc__sb_init(SB, NULL, 0);                                                               \
-        rc_ = (EMIT);                                                                             \
-        if (rc_ < 0)                                                                              \
-            return rc_;                                                                           \
-        if (SB->len > (OUT_SIZE) || (OUT) == NULL) {                                              \
-            if ((OUT_LEN) != NULL)                                                                \
-                *(OUT_LEN) = SB->len;                                                             \
-            if (SB->len == 0 && (OUT) == NULL)                                                    \
-                return IOTC_OK;                                                                   \
-            return IOTC_E_NOSPACE;                                                                \
-        }                                                                                         \
-        iotc__sb_init(SB, (OUT), (OUT_SIZE));                                                     \
-        rc_ = (EMIT);                                                                             \
-        if (rc_ < 0)                                                                              \
-            return rc_;                                                                           \
-        return iotc__sb_finish(SB, (OUT_LEN));                                                    \
+#define IOTC__SB_BUILD(SB, OUT, OUT_SIZE, OUT_LEN, EMIT) \
+    do {                                                 \
+        struct iotc__sb SB##_s;                          \
+        struct iotc__sb *SB = &SB##_s;                   \
+        int rc_;                                         \
+        iotc__sb_init(SB, NULL, 0);                      \
+        rc_ = (EMIT);                                    \
+        if (rc_ < 0)                                     \
+            return rc_;                                  \
+        if (SB->len > (OUT_SIZE) || (OUT) == NULL) {     \
+            if ((OUT_LEN) != NULL)                       \
+                *(OUT_LEN) = SB->len;                    \
+            if (SB->len == 0 && (OUT) == NULL)           \
+                return IOTC_OK;                          \
+            return IOTC_E_NOSPACE;                       \
+        }                                                \
+        iotc__sb_init(SB, (OUT), (OUT_SIZE));            \
+        rc_ = (EMIT);                                    \
+        if (rc_ < 0)                                     \
+            return rc_;                                  \
+        return iotc__sb_finish(SB, (OUT_LEN));           \
     } while (0)
 
 /* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
@@ -77,29 +77,29 @@ int iotc__query_pick(struct iotc_span query, const char *const *keys, struct iot
                      size_t n);
 
 /* Same two-pass pattern as IOTC__SB_BUILD for the JSON writer named W (a pointer). */
-#define IOTC__JSON_BUILD(W, OUT, OUT_SIZE, OUT_LEN, EMIT)                                         \
-    do {                                                                                          \
-        struct iotc_json_writer W##_s;                                                            \
-        struct iotc_json_writer *W = &W##_s;                                                      \
-        int rc_;                                                                                  \
-        size_t len_ = 0;                                                                          \
-        iotc_json_writer_init(W, NULL, 0);                                                        \
-        rc_ = (EMIT);                                                                             \
-        if (rc_ < 0)                                                                              \
-            return rc_;                                                                           \
-        rc_ = iotc_json_writer_finish(W, &len_);                                                  \
-        if (rc_ == IOTC_E_ARG)                                                                    \
-            return rc_;                                                                           \
-        if (len_ > (OUT_SIZE) || (OUT) == NULL) {                                                 \
-            if ((OUT_LEN) != NULL)                                                                \
-                *(OUT_LEN) = len_;                                                                \
-            return IOTC_E_NOSPACE;                                                                \
-        }                                                                                         \
-        iotc_json_writer_init(W, (OUT), (OUT_SIZE));                                              \
-        rc_ = (EMIT);                                                                             \
-        if (rc_ < 0)                                                                              \
-            return rc_;                                                                           \
-        return iotc_json_writer_finish(W, (OUT_LEN));                                             \
+#define IOTC__JSON_BUILD(W, OUT, OUT_SIZE, OUT_LEN, EMIT) \
+    do {                                                  \
+        struct iotc_json_writer W##_s;                    \
+        struct iotc_json_writer *W = &W##_s;              \
+        int rc_;                                          \
+        size_t len_ = 0;                                  \
+        iotc_json_writer_init(W, NULL, 0);                \
+        rc_ = (EMIT);                                     \
+        if (rc_ < 0)                                      \
+            return rc_;                                   \
+        rc_ = iotc_json_writer_finish(W, &len_);          \
+        if (rc_ == IOTC_E_ARG)                            \
+            return rc_;                                   \
+        if (len_ > (OUT_SIZE) || (OUT) == NULL) {         \
+            if ((OUT_LEN) != NULL)                        \
+                *(OUT_LEN) = len_;                        \
+            return IOTC_E_NOSPACE;                        \
+        }                                                 \
+        iotc_json_writer_init(W, (OUT), (OUT_SIZE));      \
+        rc_ = (EMIT);                                     \
+        if (rc_ < 0)                                      \
+            return rc_;                                   \
+        return iotc_json_writer_finish(W, (OUT_LEN));     \
     } while (0)
 
 #endif /* IOTC_PROTO_STRBUF_H */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -23,10 +24,11 @@ static void test_ack(void **state)
     assert_int_equal(iotc_central_ack_build(IOTC_SPAN_NULL, S("targetTemperature"), S("57"), 200, 3,
                                             S("completed"), out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "{\"targetTemperature\":{\"value\":57,\"ac\":200,\"av\":3,\"ad\":\"completed\"}}");
+    assert_string_equal(
+        out, "{\"targetTemperature\":{\"value\":57,\"ac\":200,\"av\":3,\"ad\":\"completed\"}}");
     assert_int_equal(n, strlen(out));
-    assert_int_equal(iotc_central_ack_build(S("thermostat2"), S("targetTemperature"), S("57"), 200, 3,
-                                            S("completed"), out, sizeof(out), &n),
+    assert_int_equal(iotc_central_ack_build(S("thermostat2"), S("targetTemperature"), S("57"), 200,
+                                            3, S("completed"), out, sizeof(out), &n),
                      IOTC_OK);
     assert_string_equal(out, "{\"thermostat2\":{\"__t\":\"c\",\"targetTemperature\":{\"value\":57,"
                              "\"ac\":200,\"av\":3,\"ad\":\"completed\"}}}");
@@ -57,9 +59,9 @@ static void test_ack(void **state)
                                             sizeof(out), &n),
                      IOTC_E_ARG);
     memset(out, 'x', sizeof(out));
-    assert_int_equal(iotc_central_ack_build(IOTC_SPAN_NULL, S("t"), S("1"), 200, 1, IOTC_SPAN_NULL,
-                                            out, 10, &n),
-                     IOTC_E_NOSPACE);
+    assert_int_equal(
+        iotc_central_ack_build(IOTC_SPAN_NULL, S("t"), S("1"), 200, 1, IOTC_SPAN_NULL, out, 10, &n),
+        IOTC_E_NOSPACE);
     assert_int_equal(n, strlen("{\"t\":{\"value\":1,\"ac\":200,\"av\":1}}"));
     assert_int_equal(out[0], 'x');
 }
@@ -80,9 +82,9 @@ static void test_property(void **state)
     assert_int_equal(iotc_central_property_build(S(""), S("x"), S("null"), out, sizeof(out), &n),
                      IOTC_OK);
     assert_string_equal(out, "{\"x\":null}");
-    assert_int_equal(iotc_central_property_build(IOTC_SPAN_NULL, S("x"), S("1 2"), out, sizeof(out),
-                                                 &n),
-                     IOTC_E_ARG);
+    assert_int_equal(
+        iotc_central_property_build(IOTC_SPAN_NULL, S("x"), S("1 2"), out, sizeof(out), &n),
+        IOTC_E_ARG);
 }
 
 static void test_command_complete(void **state)
@@ -94,15 +96,17 @@ static void test_command_complete(void **state)
                                                          S("Diagnostics run complete at 10:00"),
                                                          out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "{\"rundiagnostics\":{\"value\":\"Diagnostics run complete at 10:00\"}}");
-    assert_int_equal(iotc_central_command_complete_build(S("deviceInformation"), S("rundiagnostics"),
-                                                         S("done \"ok\""), out, sizeof(out), &n),
+    assert_string_equal(out,
+                        "{\"rundiagnostics\":{\"value\":\"Diagnostics run complete at 10:00\"}}");
+    assert_int_equal(iotc_central_command_complete_build(S("deviceInformation"),
+                                                         S("rundiagnostics"), S("done \"ok\""), out,
+                                                         sizeof(out), &n),
                      IOTC_OK);
     assert_string_equal(out, "{\"deviceInformation\":{\"__t\":\"c\",\"rundiagnostics\":{\"value\":"
                              "\"done \\\"ok\\\"\"}}}");
-    assert_int_equal(iotc_central_command_complete_build(IOTC_SPAN_NULL, S(""), S("x"), out,
-                                                         sizeof(out), &n),
-                     IOTC_E_ARG);
+    assert_int_equal(
+        iotc_central_command_complete_build(IOTC_SPAN_NULL, S(""), S("x"), out, sizeof(out), &n),
+        IOTC_E_ARG);
 }
 
 static void test_is_component(void **state)
@@ -185,8 +189,10 @@ static void test_split_join(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ack),          cmocka_unit_test(test_property),
-        cmocka_unit_test(test_command_complete), cmocka_unit_test(test_is_component),
+        cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_property),
+        cmocka_unit_test(test_command_complete),
+        cmocka_unit_test(test_is_component),
         cmocka_unit_test(test_split_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

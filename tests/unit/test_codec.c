@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -201,8 +202,9 @@ static void test_base64_encode(void **state)
 /* Bag iteration over the C2D capture of §5.4 */
 static void test_bag_iter_capture(void **state)
 {
-    const char *bag = "%24.to=%2Fdevices%2Fnonsdkdevice%2Fmessages%2FdeviceBound&%24.ct=text%2Fplain%3B%20"
-                      "charset%3DUTF-8&%24.ce=utf-8&bbb=bbbb&aaa=aaaa&nullkey&empty=";
+    const char *bag =
+        "%24.to=%2Fdevices%2Fnonsdkdevice%2Fmessages%2FdeviceBound&%24.ct=text%2Fplain%3B%20"
+        "charset%3DUTF-8&%24.ce=utf-8&bbb=bbbb&aaa=aaaa&nullkey&empty=";
     static const struct {
         const char *k, *v;
         bool has;
@@ -295,8 +297,9 @@ static void test_bag_build(void **state)
     assert_int_equal(iotc_bag_build(props, 3, out, sizeof(out), &n), IOTC_OK);
     assert_string_equal(out, "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=thermostat1");
     assert_int_equal(iotc_bag_build(props, 7, out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out, "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=thermostat1&iothub-ack=none"
-                             "&bare&empty=&a%20b=x%26y%3Dz");
+    assert_string_equal(out,
+                        "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=thermostat1&iothub-ack=none"
+                        "&bare&empty=&a%20b=x%26y%3Dz");
     assert_int_equal(iotc_bag_build(NULL, 0, out, sizeof(out), &n), IOTC_OK);
     assert_int_equal(n, 0);
     assert_string_equal(out, "");
@@ -324,10 +327,10 @@ static void test_span_helpers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pct_encode),       cmocka_unit_test(test_pct_encode_nospace),
-        cmocka_unit_test(test_pct_decode),       cmocka_unit_test(test_base64_decode),
-        cmocka_unit_test(test_base64_encode),    cmocka_unit_test(test_bag_iter_capture),
-        cmocka_unit_test(test_bag_edge),         cmocka_unit_test(test_bag_build),
+        cmocka_unit_test(test_pct_encode),    cmocka_unit_test(test_pct_encode_nospace),
+        cmocka_unit_test(test_pct_decode),    cmocka_unit_test(test_base64_decode),
+        cmocka_unit_test(test_base64_encode), cmocka_unit_test(test_bag_iter_capture),
+        cmocka_unit_test(test_bag_edge),      cmocka_unit_test(test_bag_build),
         cmocka_unit_test(test_span_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

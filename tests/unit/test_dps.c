@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -50,12 +51,12 @@ static void test_username_build(void **state)
     assert_int_equal(iotc_dps_username_build(S(""), S("r"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, out,
                                              sizeof(out), &n),
                      IOTC_E_ARG);
-    assert_int_equal(iotc_dps_username_build(S("s"), S("a/b"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                                             out, sizeof(out), &n),
+    assert_int_equal(iotc_dps_username_build(S("s"), S("a/b"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, out,
+                                             sizeof(out), &n),
                      IOTC_E_ARG);
-    assert_int_equal(iotc_dps_username_build(S("s"), S("r"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, out,
-                                             10, &n),
-                     IOTC_E_NOSPACE);
+    assert_int_equal(
+        iotc_dps_username_build(S("s"), S("r"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, out, 10, &n),
+        IOTC_E_NOSPACE);
     assert_int_equal(n, strlen("s/registrations/r/api-version=2019-03-31"));
 }
 
@@ -119,8 +120,9 @@ static void test_request_topics(void **state)
     assert_null(t.operation_id.ptr);
 
     assert_int_equal(iotc_dps_status_topic_build(S("1"), S(OPID), out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1"
-                             "&operationId=4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d");
+    assert_string_equal(out,
+                        "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1"
+                        "&operationId=4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d");
     assert_int_equal(iotc_dps_request_topic_parse(S(out), &t), IOTC_OK);
     assert_int_equal(t.kind, IOTC_DPS_REQ_STATUS);
     expect_span(t.rid, "1");
@@ -175,7 +177,8 @@ static const struct resp_vec resp_vecs[] = {
     {"$dps/registrations/res/202/?retry-after=120&$rid=1", IOTC_OK, 202, "1", true, 120},
     {"$dps/registrations/res/429/?$rid=x&retry-after=4294967295", IOTC_OK, 429, "x", true,
      4294967295u},
-    {"$dps/registrations/res/429/?$rid=x&retry-after=4294967296", IOTC_E_MALFORMED, 0, NULL, false, 0},
+    {"$dps/registrations/res/429/?$rid=x&retry-after=4294967296", IOTC_E_MALFORMED, 0, NULL, false,
+     0},
     {"$dps/registrations/res/202/?$rid=1&retry-after=abc", IOTC_E_MALFORMED, 0, NULL, false, 0},
     {"$dps/registrations/res/2000/?$rid=1", IOTC_E_MALFORMED, 0, NULL, false, 0},
     {"$dps/registrations/res/99/?$rid=1", IOTC_E_MALFORMED, 0, NULL, false, 0},
@@ -247,9 +250,8 @@ static void test_register_body(void **state)
     assert_int_equal(b.payload.type, IOTC_JSON_NONE);
     assert_null(b.model_id.ptr);
 
-    assert_int_equal(iotc_dps_register_body_build(S("r"), S(" {\"a\": [1]} "), out, sizeof(out),
-                                                  &n),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_register_body_build(S("r"), S(" {\"a\": [1]} "), out, sizeof(out), &n), IOTC_OK);
     assert_string_equal(out, "{\"registrationId\":\"r\",\"payload\":{\"a\": [1]}}");
     assert_int_equal(iotc_dps_register_body_build(S("r"), S("{bad"), out, sizeof(out), &n),
                      IOTC_E_ARG);
@@ -264,16 +266,17 @@ static void test_register_body(void **state)
     assert_int_equal(out[0], 'x');
 
     /* PY: sorted keys, spaces, and "payload": null when unset */
-    assert_int_equal(iotc_dps_register_body_parse(
-                         S("{\"payload\": {\"modelId\": \"dtmi:com:example:TemperatureController;2\"}, "
-                           "\"registrationId\": \"dev-1\"}"),
-                         &b),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_register_body_parse(
+            S("{\"payload\": {\"modelId\": \"dtmi:com:example:TemperatureController;2\"}, "
+              "\"registrationId\": \"dev-1\"}"),
+            &b),
+        IOTC_OK);
     expect_span(b.registration_id, "dev-1");
     expect_span(b.model_id, "dtmi:com:example:TemperatureController;2");
-    assert_int_equal(iotc_dps_register_body_parse(
-                         S("{\"payload\": null, \"registrationId\": \"dev-1\"}"), &b),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_register_body_parse(S("{\"payload\": null, \"registrationId\": \"dev-1\"}"), &b),
+        IOTC_OK);
     assert_int_equal(b.payload.type, IOTC_JSON_NULL);
     assert_null(b.model_id.ptr);
     /* poll bodies / empty */
@@ -281,7 +284,10 @@ static void test_register_body(void **state)
     assert_null(b.registration_id.ptr);
     assert_int_equal(iotc_dps_register_body_parse(S(""), &b), IOTC_OK);
 
-    static const char *bad[] = {"{", "[]", "\"x\"", "{\"registrationId\":5}",
+    static const char *bad[] = {"{",
+                                "[]",
+                                "\"x\"",
+                                "{\"registrationId\":5}",
                                 "{\"registrationId\":\"a\",\"payload\":{\"modelId\":1}}",
                                 "{\"registrationId\":\"a\"} x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -295,8 +301,9 @@ static void test_response_body_build(void **state)
     (void)state;
     const struct iotc_dps_operation assigning = {S(OPID), IOTC_DPS_STATUS_ASSIGNING, NULL};
     assert_int_equal(iotc_dps_response_body_build(&assigning, out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
-                             "\"status\":\"assigning\"}");
+    assert_string_equal(
+        out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
+             "\"status\":\"assigning\"}");
 
     struct iotc_dps_registration_state st;
     memset(&st, 0, sizeof(st));
@@ -304,9 +311,10 @@ static void test_response_body_build(void **state)
     st.status = IOTC_DPS_STATUS_ASSIGNING;
     struct iotc_dps_operation op = {S(OPID), IOTC_DPS_STATUS_ASSIGNING, &st};
     assert_int_equal(iotc_dps_response_body_build(&op, out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
-                             "\"status\":\"assigning\",\"registrationState\":{\"registrationId\":"
-                             "\"paho-sample-device1\",\"status\":\"assigning\"}}");
+    assert_string_equal(
+        out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
+             "\"status\":\"assigning\",\"registrationState\":{\"registrationId\":"
+             "\"paho-sample-device1\",\"status\":\"assigning\"}}");
 
     /* §4.5 step 3 (without the "x509":{} member, which we never emit) */
     st.created_utc = S("2020-04-10T03:11:13.0276997Z");
@@ -318,10 +326,13 @@ static void test_response_body_build(void **state)
     st.etag = S("IjYxMDA4ZDQ2LTAwMDAtMDEwMC0wMDAwLTVlOGZlM2QxMDAwMCI=");
     op.status = IOTC_DPS_STATUS_ASSIGNED;
     assert_int_equal(iotc_dps_response_body_build(&op, out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out,
-        "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\",\"status\":\"assigned\","
+    assert_string_equal(
+        out,
+        "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\",\"status\":"
+        "\"assigned\","
         "\"registrationState\":{\"registrationId\":\"paho-sample-device1\",\"createdDateTimeUtc\":"
-        "\"2020-04-10T03:11:13.0276997Z\",\"assignedHub\":\"contoso.azure-devices.net\",\"deviceId\":"
+        "\"2020-04-10T03:11:13.0276997Z\",\"assignedHub\":\"contoso.azure-devices.net\","
+        "\"deviceId\":"
         "\"paho-sample-device1\",\"status\":\"assigned\",\"substatus\":\"initialAssignment\","
         "\"lastUpdatedDateTimeUtc\":\"2020-04-10T03:11:13.2096201Z\",\"etag\":"
         "\"IjYxMDA4ZDQ2LTAwMDAtMDEwMC0wMDAwLTVlOGZlM2QxMDAwMCI=\"}}");
@@ -343,10 +354,11 @@ static void test_response_body_build(void **state)
     st.payload_json = S("{}");
     op.status = IOTC_DPS_STATUS_FAILED;
     assert_int_equal(iotc_dps_response_body_build(&op, out, sizeof(out), &n), IOTC_OK);
-    assert_string_equal(out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
-                             "\"status\":\"failed\",\"registrationState\":{\"registrationId\":\"jeffsdeskjune\","
-                             "\"status\":\"failed\",\"errorCode\":400209,\"errorMessage\":\"Custom allocation "
-                             "failed with status code: 401\",\"payload\":{}}}");
+    assert_string_equal(
+        out, "{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
+             "\"status\":\"failed\",\"registrationState\":{\"registrationId\":\"jeffsdeskjune\","
+             "\"status\":\"failed\",\"errorCode\":400209,\"errorMessage\":\"Custom allocation "
+             "failed with status code: 401\",\"payload\":{}}}");
     st.payload_json = S("{");
     assert_int_equal(iotc_dps_response_body_build(&op, out, sizeof(out), &n), IOTC_E_ARG);
     st.payload_json = IOTC_SPAN_NULL;
@@ -361,9 +373,10 @@ static void test_response_body_build(void **state)
                                                S("2020-04-10T05:24:22.4718526Z"), out, sizeof(out),
                                                &n),
                      IOTC_OK);
-    assert_string_equal(out, "{\"errorCode\":401002,\"trackingId\":\"8ad0463c-6427-4479-9dfa-3e8bb7003e9b\","
-                             "\"message\":\"Invalid certificate.\",\"timestampUtc\":"
-                             "\"2020-04-10T05:24:22.4718526Z\"}");
+    assert_string_equal(
+        out, "{\"errorCode\":401002,\"trackingId\":\"8ad0463c-6427-4479-9dfa-3e8bb7003e9b\","
+             "\"message\":\"Invalid certificate.\",\"timestampUtc\":"
+             "\"2020-04-10T05:24:22.4718526Z\"}");
     assert_int_equal(iotc_dps_error_body_build(400004, IOTC_SPAN_NULL, S("bad \"twin\""),
                                                IOTC_SPAN_NULL, out, sizeof(out), &n),
                      IOTC_OK);
@@ -374,23 +387,30 @@ static void test_response_body_parse(void **state)
 {
     struct iotc_dps_response_view r;
     (void)state;
-    assert_int_equal(iotc_dps_response_body_parse(
-                         S("{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
-                           "\"status\":\"assigning\"}"),
-                         &r),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_response_body_parse(
+            S("{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
+              "\"status\":\"assigning\"}"),
+            &r),
+        IOTC_OK);
     expect_span(r.operation_id, OPID);
     assert_int_equal(r.status, IOTC_DPS_STATUS_ASSIGNING);
     assert_false(r.has_registration_state);
     assert_false(r.has_error_code);
 
-    assert_int_equal(iotc_dps_response_body_parse(
-        S("{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\",\"status\":\"assigned\","
-          "\"registrationState\":{\"x509\":{},\"registrationId\":\"paho-sample-device1\",\"createdDateTimeUtc\":"
-          "\"2020-04-10T03:11:13.0276997Z\",\"assignedHub\":\"contoso.azure-devices.net\",\"deviceId\":"
-          "\"paho-sample-device1\",\"status\":\"assigned\",\"substatus\":\"initialAssignment\","
-          "\"lastUpdatedDateTimeUtc\":\"2020-04-10T03:11:13.2096201Z\",\"etag\":"
-          "\"IjYxMDA4ZDQ2LTAwMDAtMDEwMC0wMDAwLTVlOGZlM2QxMDAwMCI=\"}}"), &r), IOTC_OK);
+    assert_int_equal(
+        iotc_dps_response_body_parse(
+            S("{\"operationId\":\"4.d0a671905ea5b2c8.e7173b7b-0e54-4aa0-9d20-aeb1b89e6c7d\","
+              "\"status\":\"assigned\","
+              "\"registrationState\":{\"x509\":{},\"registrationId\":\"paho-sample-device1\","
+              "\"createdDateTimeUtc\":"
+              "\"2020-04-10T03:11:13.0276997Z\",\"assignedHub\":\"contoso.azure-devices.net\","
+              "\"deviceId\":"
+              "\"paho-sample-device1\",\"status\":\"assigned\",\"substatus\":\"initialAssignment\","
+              "\"lastUpdatedDateTimeUtc\":\"2020-04-10T03:11:13.2096201Z\",\"etag\":"
+              "\"IjYxMDA4ZDQ2LTAwMDAtMDEwMC0wMDAwLTVlOGZlM2QxMDAwMCI=\"}}"),
+            &r),
+        IOTC_OK);
     assert_int_equal(r.status, IOTC_DPS_STATUS_ASSIGNED);
     assert_true(r.has_registration_state);
     expect_span(r.assigned_hub, "contoso.azure-devices.net");
@@ -399,11 +419,16 @@ static void test_response_body_parse(void **state)
     expect_span(r.substatus, "initialAssignment");
     assert_int_equal(r.payload.type, IOTC_JSON_NONE);
 
-    assert_int_equal(iotc_dps_response_body_parse(
-        S("{\"operationId\":\"4.dd5e\",\"status\":\"failed\",\"registrationState\":{\"registrationId\":"
-          "\"jeffsdeskjune\",\"createdDateTimeUtc\":\"2020-01-01T00:00:00Z\",\"status\":\"failed\","
-          "\"errorCode\":400209,\"errorMessage\":\"Custom allocation failed with status code: 401\","
-          "\"lastUpdatedDateTimeUtc\":\"2020-01-01T00:00:00Z\",\"etag\":\"e\",\"payload\":null}}"), &r),
+    assert_int_equal(
+        iotc_dps_response_body_parse(S("{\"operationId\":\"4.dd5e\",\"status\":\"failed\","
+                                       "\"registrationState\":{\"registrationId\":"
+                                       "\"jeffsdeskjune\",\"createdDateTimeUtc\":\"2020-01-01T00:"
+                                       "00:00Z\",\"status\":\"failed\","
+                                       "\"errorCode\":400209,\"errorMessage\":\"Custom allocation "
+                                       "failed with status code: 401\","
+                                       "\"lastUpdatedDateTimeUtc\":\"2020-01-01T00:00:00Z\","
+                                       "\"etag\":\"e\",\"payload\":null}}"),
+                                     &r),
         IOTC_OK);
     assert_int_equal(r.status, IOTC_DPS_STATUS_FAILED);
     assert_true(r.has_error_code);
@@ -411,9 +436,12 @@ static void test_response_body_parse(void **state)
     expect_span(r.error_message, "Custom allocation failed with status code: 401");
     assert_int_equal(r.payload.type, IOTC_JSON_NULL);
 
-    assert_int_equal(iotc_dps_response_body_parse(
-        S("{\"errorCode\":401002,\"trackingId\":\"8ad0463c-6427-4479-9dfa-3e8bb7003e9b\","
-          "\"message\":\"Invalid certificate.\",\"timestampUtc\":\"2020-04-10T05:24:22.4718526Z\"}"), &r),
+    assert_int_equal(
+        iotc_dps_response_body_parse(
+            S("{\"errorCode\":401002,\"trackingId\":\"8ad0463c-6427-4479-9dfa-3e8bb7003e9b\","
+              "\"message\":\"Invalid "
+              "certificate.\",\"timestampUtc\":\"2020-04-10T05:24:22.4718526Z\"}"),
+            &r),
         IOTC_OK);
     assert_true(r.has_error_code);
     assert_int_equal(r.error_code, 401002);
@@ -423,21 +451,31 @@ static void test_response_body_parse(void **state)
     assert_int_equal(r.status, IOTC_DPS_STATUS_UNKNOWN);
 
     /* status words are matched case-insensitively; unknown words map to UNKNOWN */
-    assert_int_equal(iotc_dps_response_body_parse(S("{\"operationId\":\"o\",\"status\":\"Assigned\"}"), &r),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_response_body_parse(S("{\"operationId\":\"o\",\"status\":\"Assigned\"}"), &r),
+        IOTC_OK);
     assert_int_equal(r.status, IOTC_DPS_STATUS_ASSIGNED);
-    assert_int_equal(iotc_dps_response_body_parse(S("{\"operationId\":\"o\",\"status\":\"weird\"}"), &r),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_dps_response_body_parse(S("{\"operationId\":\"o\",\"status\":\"weird\"}"), &r),
+        IOTC_OK);
     assert_int_equal(r.status, IOTC_DPS_STATUS_UNKNOWN);
     expect_span(r.status_text, "weird");
 
     static const char *bad[] = {
-        "", "{}", "[]", "null", "{\"foo\":1}", "{\"operationId\":1,\"status\":\"assigned\"}",
-        "{\"operationId\":\"o\",\"status\":true}", "{\"errorCode\":\"401\"}",
-        "{\"errorCode\":1.5}", "{\"operationId\":\"o\",\"registrationState\":[]}",
+        "",
+        "{}",
+        "[]",
+        "null",
+        "{\"foo\":1}",
+        "{\"operationId\":1,\"status\":\"assigned\"}",
+        "{\"operationId\":\"o\",\"status\":true}",
+        "{\"errorCode\":\"401\"}",
+        "{\"errorCode\":1.5}",
+        "{\"operationId\":\"o\",\"registrationState\":[]}",
         "{\"operationId\":\"o\",\"registrationState\":{\"assignedHub\":7}}",
         "{\"operationId\":\"o\",\"registrationState\":{\"errorCode\":\"x\"}}",
-        "{\"operationId\":\"o\"", "{\"operationId\":\"o\\q\"}",
+        "{\"operationId\":\"o\"",
+        "{\"operationId\":\"o\\q\"}",
         "{\"errorCode\":99999999999999999999}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -458,9 +496,9 @@ static void test_status_words(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_username_build),    cmocka_unit_test(test_username_parse),
-        cmocka_unit_test(test_request_topics),    cmocka_unit_test(test_response_topic),
-        cmocka_unit_test(test_register_body),     cmocka_unit_test(test_response_body_build),
+        cmocka_unit_test(test_username_build),      cmocka_unit_test(test_username_parse),
+        cmocka_unit_test(test_request_topics),      cmocka_unit_test(test_response_topic),
+        cmocka_unit_test(test_register_body),       cmocka_unit_test(test_response_body_build),
         cmocka_unit_test(test_response_body_parse), cmocka_unit_test(test_status_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

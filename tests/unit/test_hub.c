@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -31,11 +32,10 @@ static void test_username_build(void **state)
     char out[300];
     size_t n;
     (void)state;
-    assert_int_equal(iotc_hub_username_build(S("myiothub.azure-devices.net"), S("my_device"),
-                                             IOTC_SPAN_NULL, S("2020-09-30"),
-                                             S("azsdk-c/1.6.0-beta.1"),
-                                             S("dtmi:YOUR_COMPANY_NAME_HERE:sample_device;1"), out,
-                                             sizeof(out), &n),
+    assert_int_equal(iotc_hub_username_build(
+                         S("myiothub.azure-devices.net"), S("my_device"), IOTC_SPAN_NULL,
+                         S("2020-09-30"), S("azsdk-c/1.6.0-beta.1"),
+                         S("dtmi:YOUR_COMPANY_NAME_HERE:sample_device;1"), out, sizeof(out), &n),
                      IOTC_OK);
     assert_string_equal(out, "myiothub.azure-devices.net/my_device/?api-version=2020-09-30"
                              "&DeviceClientType=azsdk-c%2F1.6.0-beta.1"
@@ -55,8 +55,8 @@ static void test_username_build(void **state)
     assert_int_equal(iotc_hub_username_build(S("h"), S("a/b"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
                                              IOTC_SPAN_NULL, IOTC_SPAN_NULL, out, sizeof(out), &n),
                      IOTC_E_ARG);
-    assert_int_equal(iotc_hub_username_build(S("h"), S("d"), S(""), IOTC_SPAN_NULL,
-                                             IOTC_SPAN_NULL, IOTC_SPAN_NULL, out, sizeof(out), &n),
+    assert_int_equal(iotc_hub_username_build(S("h"), S("d"), S(""), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
+                                             IOTC_SPAN_NULL, out, sizeof(out), &n),
                      IOTC_E_ARG);
     assert_int_equal(iotc_hub_username_build(S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
                                              IOTC_SPAN_NULL, IOTC_SPAN_NULL, out, 5, &n),
@@ -90,7 +90,9 @@ static const struct uname_vec uname_vecs[] = {
      "dtmi%3Acom%3Aexample%3ATemperatureController%3B2",
      "dtmi:com:example:TemperatureController;2"},
     /* legacy C SDK, lower-case hex */
-    {"h/d/?api-version=2020-09-30&DeviceClientType=iothubclient%2f1.9.0%20(native%3b%20Linux%3b%20aarch64)",
+    {"h/d/"
+     "?api-version=2020-09-30&DeviceClientType=iothubclient%2f1.9.0%20(native%3b%20Linux%3b%"
+     "20aarch64)",
      IOTC_OK, "h", "d", NULL, "2020-09-30",
      "iothubclient%2f1.9.0%20(native%3b%20Linux%3b%20aarch64)", NULL, NULL},
     {"h/d", IOTC_OK, "h", "d", NULL, NULL, NULL, NULL, NULL},
@@ -107,7 +109,8 @@ static const struct uname_vec uname_vecs[] = {
     {"h/d//?api-version=1", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {"h/d/m/x/?api-version=1", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {"h/d/?api-version=%zz", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
-    {"h/d/?api-version=1&api-version=2", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    {"h/d/?api-version=1&api-version=2", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL,
+     NULL},
     {"", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -148,9 +151,9 @@ static void test_telemetry(void **state)
         {S(IOTC_HUB_PROP_COMPONENT), S("thermostat1")},
     };
     (void)state;
-    assert_int_equal(iotc_hub_telemetry_topic_build(S("dev1"), IOTC_SPAN_NULL, props, 3, out,
-                                                    sizeof(out), &n),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_hub_telemetry_topic_build(S("dev1"), IOTC_SPAN_NULL, props, 3, out, sizeof(out), &n),
+        IOTC_OK);
     assert_string_equal(out, "devices/dev1/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8"
                              "&%24.sub=thermostat1");
     assert_int_equal(iotc_hub_telemetry_topic_parse(S(out), &dev, &mod, &bag), IOTC_OK);
@@ -173,13 +176,12 @@ static void test_telemetry(void **state)
     expect_span(mod, "m");
     assert_int_equal(bag.len, 0);
     /* without the trailing slash too; raw '$' keys */
-    assert_int_equal(iotc_hub_telemetry_topic_parse(S("devices/d/messages/events"), &dev, &mod,
-                                                    &bag),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_hub_telemetry_topic_parse(S("devices/d/messages/events"), &dev, &mod, &bag), IOTC_OK);
     assert_int_equal(bag.len, 0);
-    assert_int_equal(iotc_hub_telemetry_topic_parse(S("devices/d/messages/events/$.sub=c1&k"),
-                                                    &dev, NULL, &bag),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_hub_telemetry_topic_parse(S("devices/d/messages/events/$.sub=c1&k"), &dev, NULL, &bag),
+        IOTC_OK);
     expect_span(bag, "$.sub=c1&k");
 
     static const char *bad[] = {
@@ -198,22 +200,23 @@ static void test_telemetry(void **state)
         if (iotc_hub_telemetry_topic_parse(S(bad[i]), &dev, &mod, &bag) != IOTC_E_MALFORMED)
             fail_msg("accepted '%s'", bad[i]);
     }
-    assert_int_equal(iotc_hub_telemetry_topic_build(S("a+b"), IOTC_SPAN_NULL, NULL, 0, out,
-                                                    sizeof(out), &n),
-                     IOTC_E_ARG);
+    assert_int_equal(
+        iotc_hub_telemetry_topic_build(S("a+b"), IOTC_SPAN_NULL, NULL, 0, out, sizeof(out), &n),
+        IOTC_E_ARG);
     assert_int_equal(iotc_hub_telemetry_topic_build(S("d"), S("m#"), NULL, 0, out, sizeof(out), &n),
                      IOTC_E_ARG);
     const struct iotc_prop badp[] = {{S(""), S("x")}};
-    assert_int_equal(iotc_hub_telemetry_topic_build(S("d"), IOTC_SPAN_NULL, badp, 1, out,
-                                                    sizeof(out), &n),
-                     IOTC_E_ARG);
+    assert_int_equal(
+        iotc_hub_telemetry_topic_build(S("d"), IOTC_SPAN_NULL, badp, 1, out, sizeof(out), &n),
+        IOTC_E_ARG);
 }
 
 static void test_c2d(void **state)
 {
-    const char *capture = "devices/nonsdkdevice/messages/devicebound/%24.to=%2Fdevices%2Fnonsdkdevice"
-                          "%2Fmessages%2FdeviceBound&%24.ct=text%2Fplain%3B%20charset%3DUTF-8"
-                          "&%24.ce=utf-8&bbb=bbbb&aaa=aaaa";
+    const char *capture =
+        "devices/nonsdkdevice/messages/devicebound/%24.to=%2Fdevices%2Fnonsdkdevice"
+        "%2Fmessages%2FdeviceBound&%24.ct=text%2Fplain%3B%20charset%3DUTF-8"
+        "&%24.ce=utf-8&bbb=bbbb&aaa=aaaa";
     struct iotc_span dev, bag;
     char out[300];
     size_t n;
@@ -272,9 +275,9 @@ static void test_methods(void **state)
     struct iotc_span name, rid;
     unsigned status;
     (void)state;
-    assert_int_equal(iotc_hub_method_request_topic_build(S("TestMethod"), S("1"), out, sizeof(out),
-                                                         &n),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_hub_method_request_topic_build(S("TestMethod"), S("1"), out, sizeof(out), &n),
+        IOTC_OK);
     assert_string_equal(out, "$iothub/methods/POST/TestMethod/?$rid=1");
     assert_int_equal(iotc_hub_method_request_topic_parse(S(out), &name, &rid), IOTC_OK);
     expect_span(name, "TestMethod");
@@ -287,9 +290,9 @@ static void test_methods(void **state)
     expect_span(name, "thermostat1*getMaxMinReport");
     static const char *bad_names[] = {"", "a/b", "a?b", "a#", "a+b", "a\nb"};
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
-        assert_int_equal(iotc_hub_method_request_topic_build(S(bad_names[i]), S("1"), out,
-                                                             sizeof(out), &n),
-                         IOTC_E_ARG);
+        assert_int_equal(
+            iotc_hub_method_request_topic_build(S(bad_names[i]), S("1"), out, sizeof(out), &n),
+            IOTC_E_ARG);
 
     assert_int_equal(iotc_hub_method_response_topic_build(200, S("2"), out, sizeof(out), &n),
                      IOTC_OK);
@@ -303,11 +306,11 @@ static void test_methods(void **state)
     assert_int_equal(iotc_hub_method_response_topic_build(65536, S("2"), out, sizeof(out), &n),
                      IOTC_E_ARG);
     static const char *bad[] = {
-        "$iothub/methods/POST//?$rid=1",      "$iothub/methods/POST/m/?$rid=",
-        "$iothub/methods/POST/m/?x=1",        "$iothub/methods/POST/m",
-        "$iothub/methods/POST/m/x/?$rid=1",   "$iothub/methods/res/65536/?$rid=1",
-        "$iothub/methods/res/-1/?$rid=1",     "$iothub/methods/res//?$rid=1",
-        "$iothub/methods/res/200?$rid=1",     "$iothub/methods/GET/m/?$rid=1",
+        "$iothub/methods/POST//?$rid=1",    "$iothub/methods/POST/m/?$rid=",
+        "$iothub/methods/POST/m/?x=1",      "$iothub/methods/POST/m",
+        "$iothub/methods/POST/m/x/?$rid=1", "$iothub/methods/res/65536/?$rid=1",
+        "$iothub/methods/res/-1/?$rid=1",   "$iothub/methods/res//?$rid=1",
+        "$iothub/methods/res/200?$rid=1",   "$iothub/methods/GET/m/?$rid=1",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct iotc_hub_topic t;
@@ -336,9 +339,9 @@ static void test_twin(void **state)
     assert_int_equal(iotc_hub_twin_request_topic_parse(S(out), &kind, &rid), IOTC_OK);
     assert_int_equal(kind, IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED);
     expect_span(rid, "8");
-    assert_int_equal(iotc_hub_twin_request_topic_parse(S("$iothub/twin/res/200/?$rid=1"), &kind,
-                                                       &rid),
-                     IOTC_E_MALFORMED);
+    assert_int_equal(
+        iotc_hub_twin_request_topic_parse(S("$iothub/twin/res/200/?$rid=1"), &kind, &rid),
+        IOTC_E_MALFORMED);
 
     assert_int_equal(iotc_hub_twin_response_topic_build(204, S("1"), true, 6, out, sizeof(out), &n),
                      IOTC_OK);
@@ -349,14 +352,14 @@ static void test_twin(void **state)
     expect_span(rid, "1");
     assert_true(has_v);
     assert_int_equal(ver, 6);
-    assert_int_equal(iotc_hub_twin_response_topic_build(200, S("1"), false, 0, out, sizeof(out), &n),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_hub_twin_response_topic_build(200, S("1"), false, 0, out, sizeof(out), &n), IOTC_OK);
     assert_string_equal(out, "$iothub/twin/res/200/?$rid=1");
     assert_int_equal(iotc_hub_twin_response_topic_parse(S(out), &status, &rid, &has_v, &ver),
                      IOTC_OK);
     assert_false(has_v);
-    assert_int_equal(iotc_hub_twin_response_topic_parse(S("$iothub/twin/res/204/?$version=9&$rid=r"),
-                                                        &status, &rid, &has_v, &ver),
+    assert_int_equal(iotc_hub_twin_response_topic_parse(
+                         S("$iothub/twin/res/204/?$version=9&$rid=r"), &status, &rid, &has_v, &ver),
                      IOTC_OK);
     assert_int_equal(ver, 9);
     expect_span(rid, "r");
@@ -388,9 +391,9 @@ static void test_twin(void **state)
             fail_msg("accepted '%s'", bad[i]);
     }
     assert_int_equal(iotc_hub_twin_get_topic_build(S(""), out, sizeof(out), &n), IOTC_E_ARG);
-    assert_int_equal(iotc_hub_twin_response_topic_build(70000, S("1"), false, 0, out, sizeof(out),
-                                                        &n),
-                     IOTC_E_ARG);
+    assert_int_equal(
+        iotc_hub_twin_response_topic_build(70000, S("1"), false, 0, out, sizeof(out), &n),
+        IOTC_E_ARG);
 }
 
 struct cls_vec {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -67,8 +68,7 @@ static void test_parse_table(void **state)
         struct iotc_json_value v;
         int rc = iotc_json_parse(S(parse_vecs[i].text), &v);
         if (rc != parse_vecs[i].rc)
-            fail_msg("vector %zu '%s': rc %d want %d", i, parse_vecs[i].text, rc,
-                     parse_vecs[i].rc);
+            fail_msg("vector %zu '%s': rc %d want %d", i, parse_vecs[i].text, rc, parse_vecs[i].rc);
         if (rc == IOTC_OK)
             assert_int_equal(v.type, parse_vecs[i].type);
     }
@@ -91,8 +91,7 @@ static void test_depth(void **state)
     /* deep garbage is refused without recursing deeper than the limit */
     char deep[5000];
     memset(deep, '[', sizeof(deep));
-    assert_int_equal(iotc_json_parse((struct iotc_span){deep, sizeof(deep)}, &v),
-                     IOTC_E_MALFORMED);
+    assert_int_equal(iotc_json_parse((struct iotc_span){deep, sizeof(deep)}, &v), IOTC_E_MALFORMED);
 }
 
 static void test_find_and_iterate(void **state)
@@ -153,8 +152,8 @@ static void test_find_and_iterate(void **state)
 /* A hand-made value over broken bytes must be rejected, never read out of bounds. */
 static void test_handmade_values(void **state)
 {
-    static const char *bad[] = {"{", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\":1,", "[", "[1",
-                                "{\"a\":\"\\", "{\"a\" 1}"};
+    static const char *bad[] = {"{", "{\"a\"", "{\"a\":",     "{\"a\":1", "{\"a\":1,",
+                                "[", "[1",     "{\"a\":\"\\", "{\"a\" 1}"};
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         /* exact-size heap copies so ASan catches any overread */
@@ -210,7 +209,8 @@ static void test_unescape(void **state)
         assert_int_equal(n, unesc_vecs[i].want_len);
         assert_memory_equal(out, unesc_vecs[i].want, n);
         assert_true(iotc_json_string_eq(v, (struct iotc_span){unesc_vecs[i].want, n}));
-        assert_int_equal(iotc_json_string_get(v, out, n == 0 ? 0 : n - 1, &n), n == 0 ? IOTC_OK : IOTC_E_NOSPACE);
+        assert_int_equal(iotc_json_string_get(v, out, n == 0 ? 0 : n - 1, &n),
+                         n == 0 ? IOTC_OK : IOTC_E_NOSPACE);
     }
     assert_int_equal(iotc_json_unescape(S("bad\\q"), NULL, 0, NULL), IOTC_E_MALFORMED);
     size_t n;
@@ -273,8 +273,9 @@ static void test_writer(void **state)
     iotc_json_write_array_end(&w);
     iotc_json_write_object_end(&w);
     assert_int_equal(iotc_json_writer_finish(&w, &n), IOTC_OK);
-    assert_string_equal(buf, "{\"s\":\"q\\\"\\\\\\n\\u0001\x7f\xc3\xa9\",\"i\":-9223372036854775808,"
-                             "\"u\":18446744073709551615,\"a\":[true,false,null,{\"x\" : 1}]}");
+    assert_string_equal(buf,
+                        "{\"s\":\"q\\\"\\\\\\n\\u0001\x7f\xc3\xa9\",\"i\":-9223372036854775808,"
+                        "\"u\":18446744073709551615,\"a\":[true,false,null,{\"x\" : 1}]}");
     assert_int_equal(n, strlen(buf));
     struct iotc_json_value v;
     assert_int_equal(iotc_json_parse((struct iotc_span){buf, n}, &v), IOTC_OK);
@@ -317,8 +318,8 @@ static void test_writer_misuse(void **state)
     iotc_json_writer_init(&w, NULL, 0);
     iotc_json_write_raw(&w, S("{bad"));
     assert_int_equal(iotc_json_writer_finish(&w, &n), IOTC_E_ARG);
-    static const char *bad_utf8[] = {"\xff", "\xc3", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                                     "\xe0\x80\x80"};
+    static const char *bad_utf8[] = {
+        "\xff", "\xc3", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe0\x80\x80"};
     for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
         char out[16];
         assert_int_equal(iotc_json_escape(S(bad_utf8[i]), out, sizeof(out), &n), IOTC_E_ARG);
@@ -357,10 +358,10 @@ static void test_escape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_table),   cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_parse_table),      cmocka_unit_test(test_depth),
         cmocka_unit_test(test_find_and_iterate), cmocka_unit_test(test_handmade_values),
-        cmocka_unit_test(test_unescape),      cmocka_unit_test(test_get_int),
-        cmocka_unit_test(test_writer),        cmocka_unit_test(test_writer_misuse),
+        cmocka_unit_test(test_unescape),         cmocka_unit_test(test_get_int),
+        cmocka_unit_test(test_writer),           cmocka_unit_test(test_writer_misuse),
         cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

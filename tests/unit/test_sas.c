@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -29,8 +30,9 @@ struct sign_vec {
 static const struct sign_vec sign_vecs[] = {
     {"cGFzc3dvcmQ=", "uri", "12345", "kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk="},
     {"key", "host%2Fdevices%2Fdevice", "12345", "wM3XiP6gD960IxP7J5WHqnxQHEcWC6YaQCtoMT+kKHc="},
-    {"NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=", "myiothub.azure-devices.net%2Fdevices%2Fmy_device",
-     "1578941692", "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg/YB1AvU="},
+    {"NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=",
+     "myiothub.azure-devices.net%2Fdevices%2Fmy_device", "1578941692",
+     "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg/YB1AvU="},
     {"NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=", "myiothub.azure-devices.net", "1578941692",
      "jNLd5fT1OOOh8Q3GOXfi+CbnqvMsE7+lpEsBASuS/KI="},
 };
@@ -41,8 +43,8 @@ static void test_sign_vectors(void **state)
     for (size_t i = 0; i < sizeof(sign_vecs) / sizeof(sign_vecs[0]); i++) {
         char out[64];
         size_t n = 0;
-        assert_int_equal(iotc_sas_sign(S(sign_vecs[i].key), S(sign_vecs[i].sr),
-                                       S(sign_vecs[i].se), out, sizeof(out), &n),
+        assert_int_equal(iotc_sas_sign(S(sign_vecs[i].key), S(sign_vecs[i].sr), S(sign_vecs[i].se),
+                                       out, sizeof(out), &n),
                          IOTC_OK);
         assert_int_equal(n, 44);
         assert_string_equal(out, sign_vecs[i].sig);
@@ -56,9 +58,8 @@ static void test_py_signing_mechanism(void **state)
     char out[64];
     size_t n;
     (void)state;
-    assert_int_equal(iotc_sas_derive_device_key(S(KEY6), S("sign this message"), out, sizeof(out),
-                                                &n),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_sas_derive_device_key(S(KEY6), S("sign this message"), out, sizeof(out), &n), IOTC_OK);
     assert_string_equal(out, "8NJRMT83CcplGrAGaUVIUM/md5914KpWVNngSVoF9/M=");
 }
 
@@ -71,8 +72,9 @@ static void test_node_vector1_token(void **state)
     assert_int_equal(iotc_sas_build(S("cGFzc3dvcmQ="), S("uri"), 12345, S("encode('Me')"),
                                     IOTC_SAS_SKN_BEFORE_SE, out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D"
-                             "&skn=encode%28%27Me%27%29&se=12345");
+    assert_string_equal(
+        out, "SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D"
+             "&skn=encode%28%27Me%27%29&se=12345");
     assert_int_equal(n, strlen(out));
 }
 
@@ -100,18 +102,21 @@ static void test_csdk_vector4_format(void **state)
     assert_int_equal(iotc_sas_format(S(sr), S("cS1eHM/lDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ"),
                                      1578941692, IOTC_SPAN_NULL, 0, out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
-                             "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692");
+    assert_string_equal(out,
+                        "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
+                        "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692");
     assert_int_equal(iotc_sas_format(S(sr), S("cS1eHM/lDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ"),
                                      1578941692, S("iothubowner"), 0, out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
-                             "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692"
-                             "&skn=iothubowner");
+    assert_string_equal(out,
+                        "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
+                        "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692"
+                        "&skn=iothubowner");
     assert_int_equal(iotc_sas_hub_resource(S("myiothub.azure-devices.net"), S("my_device"),
                                            S("my_module"), sr, sizeof(sr), &n),
                      IOTC_OK);
-    assert_string_equal(sr, "myiothub.azure-devices.net%2Fdevices%2Fmy_device%2Fmodules%2Fmy_module");
+    assert_string_equal(sr,
+                        "myiothub.azure-devices.net%2Fdevices%2Fmy_device%2Fmodules%2Fmy_module");
 }
 
 static void test_csdk_vector5_dps_format(void **state)
@@ -126,8 +131,9 @@ static void test_csdk_vector5_dps_format(void **state)
     assert_int_equal(iotc_sas_format(S(sr), S("cS1eHM/lDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ"),
                                      1578941692, IOTC_SPAN_NULL, 0, out, sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "SharedAccessSignature sr=0neFEEDC0DE%2fregistrations%2fmyRegistrationId"
-                             "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692");
+    assert_string_equal(out,
+                        "SharedAccessSignature sr=0neFEEDC0DE%2fregistrations%2fmyRegistrationId"
+                        "&sig=cS1eHM%2FlDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ&se=1578941692");
 }
 
 static void test_vector6_full_tokens(void **state)
@@ -139,8 +145,9 @@ static void test_vector6_full_tokens(void **state)
                                         IOTC_SPAN_NULL, IOTC_SPAN_NULL, 1578941692, out,
                                         sizeof(out), &n),
                      IOTC_OK);
-    assert_string_equal(out, "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
-                             "&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941692");
+    assert_string_equal(out,
+                        "SharedAccessSignature sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device"
+                        "&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941692");
     assert_int_equal(iotc_sas_token_service(S(KEY6), S("myiothub.azure-devices.net"),
                                             S("iothubowner"), 1578941692, out, sizeof(out), &n),
                      IOTC_OK);
@@ -178,8 +185,8 @@ static void test_dps_styles(void **state)
             snprintf(want, sizeof(want), "SharedAccessSignature sr=%s&sig=%s&skn=%s&se=1578941692",
                      v->sr, v->sig_enc, v->skn);
         else
-            snprintf(want, sizeof(want), "SharedAccessSignature sr=%s&sig=%s&se=1578941692",
-                     v->sr, v->sig_enc);
+            snprintf(want, sizeof(want), "SharedAccessSignature sr=%s&sig=%s&se=1578941692", v->sr,
+                     v->sig_enc);
         assert_string_equal(out, want);
         /* the server side accepts every style */
         assert_int_equal(iotc_sas_parse(S(out), &tok), IOTC_OK);
@@ -208,8 +215,7 @@ static void test_derive_official(void **state)
     assert_string_equal(out, DERIVED);
     assert_int_equal(iotc_sas_derive_device_key(S(GROUP_KEY), S(REG), out, 44, &n), IOTC_OK);
     assert_memory_equal(out, DERIVED, 44);
-    assert_int_equal(iotc_sas_derive_device_key(S(GROUP_KEY), S(REG), out, 43, &n),
-                     IOTC_E_NOSPACE);
+    assert_int_equal(iotc_sas_derive_device_key(S(GROUP_KEY), S(REG), out, 43, &n), IOTC_E_NOSPACE);
     assert_int_equal(iotc_sas_derive_device_key(S("not base64!"), S(REG), out, sizeof(out), &n),
                      IOTC_E_ARG);
     assert_int_equal(iotc_sas_derive_device_key(S(""), S(REG), out, sizeof(out), &n), IOTC_E_ARG);
@@ -231,7 +237,8 @@ static const struct parse_vec parse_vecs[] = {
     {"SharedAccessSignature sr=a&sig=b&se=1&foo=bar", IOTC_OK, "a", "b", "1", NULL},
     {"SharedAccessSignature sr=a&sig=b&se=18446744073709551615", IOTC_OK, "a", "b",
      "18446744073709551615", NULL},
-    {"SharedAccessSignature sr=a&sig=b&se=18446744073709551616", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL},
+    {"SharedAccessSignature sr=a&sig=b&se=18446744073709551616", IOTC_E_MALFORMED, NULL, NULL, NULL,
+     NULL},
     {"SharedAccessSignature sr=a&sig=b&se=1&sr=c", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL},
     {"SharedAccessSignature sr=a&sig=b", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL},
     {"SharedAccessSignature sig=b&se=1", IOTC_E_MALFORMED, NULL, NULL, NULL, NULL},
@@ -315,16 +322,22 @@ static void test_verify_tampered(void **state)
 {
     static const char *bad[] = {
         /* sr changed by one byte (case of hex is part of the signed text) */
-        "sr=myiothub.azure-devices.net%2fdevices%2Fmy_device&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941692",
+        "sr=myiothub.azure-devices.net%2fdevices%2Fmy_device&sig="
+        "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941692",
         /* se changed */
-        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941693",
+        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig="
+        "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=1578941693",
         /* se with a leading zero: the text is signed, not the number */
-        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=01578941692",
+        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig="
+        "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg%2FYB1AvU%3D&se=01578941692",
         /* signature truncated, garbage, bad escape, too long */
-        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg&se=1578941692",
+        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig="
+        "dIMMdDDBGFR8eqAfYkiMxoOphaFMPtMgj7Wg&se=1578941692",
         "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=!!!!&se=1578941692",
         "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=%zz&se=1578941692",
-        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&se=1578941692",
+        "sr=myiothub.azure-devices.net%2Fdevices%2Fmy_device&sig="
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&se=1578941692",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -339,18 +352,18 @@ struct cover_vec {
     bool covers;
 };
 static const struct cover_vec cover_vecs[] = {
-    {"a/b", "a/b", true},     {"a/b", "a/b/c", true},  {"a/b", "a/bc", false},
-    {"a/b/", "a/b/c", true},  {"a/b/c", "a/b", false}, {"", "a", false},
-    {"A/b", "a/b", false},    {"h", "h/devices/d", true},
+    {"a/b", "a/b", true},    {"a/b", "a/b/c", true},     {"a/b", "a/bc", false},
+    {"a/b/", "a/b/c", true}, {"a/b/c", "a/b", false},    {"", "a", false},
+    {"A/b", "a/b", false},   {"h", "h/devices/d", true},
 };
 
 static void test_resource_covers(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(cover_vecs) / sizeof(cover_vecs[0]); i++)
-        assert_int_equal(iotc_sas_resource_covers(S(cover_vecs[i].granted),
-                                                  S(cover_vecs[i].target)),
-                         cover_vecs[i].covers);
+        assert_int_equal(
+            iotc_sas_resource_covers(S(cover_vecs[i].granted), S(cover_vecs[i].target)),
+            cover_vecs[i].covers);
 }
 
 struct hubres_vec {
@@ -407,17 +420,17 @@ static void test_builder_errors(void **state)
     char out[300];
     size_t n = 0, full;
     (void)state;
-    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                                        1, out, sizeof(out), &full),
+    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, 1,
+                                        out, sizeof(out), &full),
                      IOTC_OK);
     memset(out, 'x', sizeof(out));
-    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                                        1, out, full - 1, &n),
+    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, 1,
+                                        out, full - 1, &n),
                      IOTC_E_NOSPACE);
     assert_int_equal(n, full);
     assert_int_equal(out[0], 'x'); /* nothing written */
-    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                                        1, out, full, &n),
+    assert_int_equal(iotc_sas_token_hub(S(KEY6), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, 1,
+                                        out, full, &n),
                      IOTC_OK);
     assert_int_equal(out[full - 1], '1');
     assert_int_equal(out[full], 'x'); /* exact fit: no NUL */
@@ -427,8 +440,8 @@ static void test_builder_errors(void **state)
     assert_int_equal(iotc_sas_token_hub(S("a"), S("h"), S("d"), IOTC_SPAN_NULL, IOTC_SPAN_NULL, 1,
                                         out, sizeof(out), &n),
                      IOTC_E_ARG);
-    assert_int_equal(iotc_sas_token_dps(S(KEY6), S("s"), S("r"), (enum iotc_sas_dps_style)7, 1,
-                                        out, sizeof(out), &n),
+    assert_int_equal(iotc_sas_token_dps(S(KEY6), S("s"), S("r"), (enum iotc_sas_dps_style)7, 1, out,
+                                        sizeof(out), &n),
                      IOTC_E_ARG);
     assert_int_equal(iotc_sas_token_service(S(KEY6), S("h"), S(""), 1, out, sizeof(out), &n),
                      IOTC_E_ARG);
@@ -447,22 +460,14 @@ static void test_builder_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sign_vectors),
-        cmocka_unit_test(test_py_signing_mechanism),
-        cmocka_unit_test(test_node_vector1_token),
-        cmocka_unit_test(test_node_vector2_device),
-        cmocka_unit_test(test_csdk_vector4_format),
-        cmocka_unit_test(test_csdk_vector5_dps_format),
-        cmocka_unit_test(test_vector6_full_tokens),
-        cmocka_unit_test(test_dps_styles),
-        cmocka_unit_test(test_derive_official),
-        cmocka_unit_test(test_parse_table),
-        cmocka_unit_test(test_verify_vectors),
-        cmocka_unit_test(test_verify_tampered),
-        cmocka_unit_test(test_resource_covers),
-        cmocka_unit_test(test_hub_resource_check),
-        cmocka_unit_test(test_dps_resource_check),
-        cmocka_unit_test(test_builder_errors),
+        cmocka_unit_test(test_sign_vectors),        cmocka_unit_test(test_py_signing_mechanism),
+        cmocka_unit_test(test_node_vector1_token),  cmocka_unit_test(test_node_vector2_device),
+        cmocka_unit_test(test_csdk_vector4_format), cmocka_unit_test(test_csdk_vector5_dps_format),
+        cmocka_unit_test(test_vector6_full_tokens), cmocka_unit_test(test_dps_styles),
+        cmocka_unit_test(test_derive_official),     cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_verify_vectors),      cmocka_unit_test(test_verify_tampered),
+        cmocka_unit_test(test_resource_covers),     cmocka_unit_test(test_hub_resource_check),
+        cmocka_unit_test(test_dps_resource_check),  cmocka_unit_test(test_builder_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
