@@ -118,8 +118,12 @@ void iotc__hub_on_connect(struct iotc_client *c, int rc)
     }
     c->attempt = 0;
     c->stats.connects++;
-    uint64_t life = (uint64_t)c->sas_lifetime_s * 1000u;
-    c->renew_ms = c->token_created_ms + life - renewal_margin_ms(c);
+    /* se is whole seconds, so the token may live up to 1 s less than its lifetime; renew a
+     * margin before that, but never in the first half of its life (no reconnect storm). */
+    uint64_t life = c->sas_lifetime_s > 1 ? (uint64_t)(c->sas_lifetime_s - 1) * 1000u : 500u;
+    uint64_t margin = renewal_margin_ms(c);
+    uint64_t at = life > margin ? life - margin : 0;
+    c->renew_ms = c->token_created_ms + (at > life / 2 ? at : life / 2);
     iotc__set_state(c, IOTC_STATE_CONNECTED, IOTC_REASON_CONNECTED);
     send_twin_get(c);
     iotc__hub_flush(c);
@@ -563,14 +567,16 @@ static void handle_method(struct iotc_client *c, struct iotc_span name, struct i
     cmd.payload_len = plen;
     iotc__log(c, IOTC_LOG_INFO, "command %s (%zu bytes)", full, plen);
     int status = h->fn(h->user, c, &cmd, &out_json);
-    free(payload);
-    if (status == IOTC_COMMAND_DEFER)
-        return;
-    int rc = respond_locked(c, cmd.rid, status, out_json);
-    if (rc == IOTC_E_ARG) {
-        iotc__log(c, IOTC_LOG_ERROR, "command %s: handler returned invalid JSON or status", full);
-        respond_locked(c, cmd.rid, 500, NULL);
+    if (status != IOTC_COMMAND_DEFER) {
+        /* out_json may point into the request (an echo): answer before freeing it. */
+        int rc = respond_locked(c, cmd.rid, status, out_json);
+        if (rc == IOTC_E_ARG) {
+            iotc__log(c, IOTC_LOG_ERROR, "command %s: handler returned invalid JSON or status",
+                      full);
+            respond_locked(c, cmd.rid, 500, NULL);
+        }
     }
+    free(payload);
 }
 
 /* ---------------------------------------------------------------------------------------- */
