@@ -13,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "central/events.h"
 #include "central/log.h"
 #include "iotc/codec.h"
 #include "iotc/dps.h"
@@ -225,6 +226,8 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
     s->ops = op;
     log_info("dps: registration %s -> %s (operation %s)", s->ident,
              iotc_dps_status_str(op->status), op->op_id);
+    if (op->status == IOTC_DPS_STATUS_ASSIGNED)
+        events_device(s->app, EV_PROVISIONED, s->ident);
     respond_op(s, op, rid, false);
 }
 

@@ -13,6 +13,7 @@
 
 #include "central/broker.h"
 #include "central/c2d.h"
+#include "central/events.h"
 #include "central/log.h"
 #include "central/store.h"
 #include "iotc/codec.h"
@@ -303,6 +304,7 @@ int registry_delete(struct app *app, const char *id)
     struct device *dev = registry_get(app, id);
     if (dev == NULL)
         return CE_NOTFOUND;
+    events_device(app, EV_DEVICE_DELETED, dev->id);
     broker_kick_device(app, dev, "device deleted");
     method_device_removed(app, dev->id);
     struct device **pp = &r->buckets[hash_id(id) & (r->n_buckets - 1)];

@@ -22,7 +22,7 @@
 #define BATCH_MAX 8192
 #define SCHEMA_VERSION 1
 
-enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D };
+enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
 struct store_op {
     struct store_op *next;
@@ -36,6 +36,7 @@ struct store_op {
     const char *s1, *s2, *s3; /* point into data[] */
     const void *blob;
     size_t blob_len;
+    struct store_arg *args;  /* OP_SQL: s1 = statement, args[i1] point into data[] */
     char data[];
 };
 
@@ -47,8 +48,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     "INSERT INTO devices(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
     "DELETE FROM devices WHERE id=?",
     "DELETE FROM c2d WHERE device_id=?",
-    "INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
-    "VALUES(?,?,?,?,?,?)",
+    ("INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
+     "VALUES(?,?,?,?,?,?)"),
     "DELETE FROM c2d WHERE seq=?",
     "BEGIN IMMEDIATE",
     "COMMIT",
@@ -117,6 +118,34 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
+/* OP_SQL (store_exec): prepared per op; these are rare next to telemetry. */
+static int run_sql(struct store *st, struct store_op *op)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, op->s1, -1, &s, NULL) != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s (%s)", sqlite3_errmsg(st->db), op->s1);
+        return CE_STORE;
+    }
+    for (int i = 0; i < (int)op->i1; i++) {
+        const struct store_arg *a = &op->args[i];
+        if (a->type == STORE_ARG_INT)
+            sqlite3_bind_int64(s, i + 1, a->i);
+        else if (a->type == STORE_ARG_TEXT && a->s != NULL)
+            sqlite3_bind_text(s, i + 1, a->s, -1, SQLITE_STATIC);
+        else if (a->type == STORE_ARG_BLOB)
+            sqlite3_bind_blob(s, i + 1, a->s, (int)a->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, i + 1);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        log_error("sqlite write failed: %s (%s)", sqlite3_errmsg(st->db), op->s1);
+        return CE_STORE;
+    }
+    return CE_OK;
+}
+
 static int run_op(struct store *st, struct store_op *op)
 {
     sqlite3_stmt *s = NULL, *s2 = NULL;
@@ -155,6 +184,8 @@ static int run_op(struct store *st, struct store_op *op)
         s = st->st[ST_DEL_C2D];
         sqlite3_bind_int64(s, 1, op->i1);
         break;
+    case OP_SQL:
+        return run_sql(st, op);
     }
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -335,6 +366,39 @@ int store_add_telemetry(struct store *st, const struct store_telemetry *t, store
     op->cb = cb;
     op->ctx = ctx;
     op->tag = tag;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_exec(struct store *st, const char *sql, const struct store_arg *args, size_t n)
+{
+    size_t extra = n * sizeof(struct store_arg) + slen(sql);
+    for (size_t i = 0; i < n; i++) {
+        if (args[i].type == STORE_ARG_TEXT)
+            extra += slen(args[i].s);
+        else if (args[i].type == STORE_ARG_BLOB)
+            extra += args[i].len;
+    }
+    /* data[] holds the aligned argument array first, then the bytes it points to */
+    struct store_op *op = op_new(OP_SQL, extra + sizeof(int64_t));
+    if (op == NULL)
+        return CE_NOMEM;
+    size_t pos = 0;
+    op->args = (struct store_arg *)(void *)op->data;
+    pos = n * sizeof(struct store_arg);
+    for (size_t i = 0; i < n; i++) {
+        op->args[i] = args[i];
+        if (args[i].type == STORE_ARG_TEXT) {
+            op->args[i].s = put_str(op, &pos, args[i].s);
+        } else if (args[i].type == STORE_ARG_BLOB) {
+            if (args[i].len)
+                memcpy(op->data + pos, args[i].s, args[i].len);
+            op->args[i].s = op->data + pos;
+            pos += args[i].len;
+        }
+    }
+    op->s1 = put_str(op, &pos, sql);
+    op->i1 = (int64_t)n;
     enqueue(st, op);
     return CE_OK;
 }

@@ -54,6 +54,22 @@ int store_add_telemetry(struct store *st, const struct store_telemetry *t, store
  */
 int store_barrier(struct store *st, store_done_cb cb, void *ctx, uint32_t tag);
 
+/** A bound parameter of store_exec (text/blob bytes are copied when queued). */
+struct store_arg {
+    enum { STORE_ARG_NULL = 0, STORE_ARG_INT, STORE_ARG_TEXT, STORE_ARG_BLOB } type;
+    int64_t i;
+    const char *s; /**< TEXT: NUL-terminated (NULL binds NULL); BLOB: bytes */
+    size_t len;    /**< BLOB length */
+};
+
+/**
+ * Queue one SQL write (for the application layer's own tables, store_app.c): executed by the
+ * writer thread in order with every other write, inside its group-commit transaction.
+ * @p sql and the arguments are copied. @return CE_OK or CE_NOMEM; a failing statement is
+ * logged by the writer thread.
+ */
+int store_exec(struct store *st, const char *sql, const struct store_arg *args, size_t n);
+
 /** Queue an upsert of the device row (identity, twin, session); serialised now. */
 int store_put_device(struct store *st, const struct device *dev);
 

@@ -1,0 +1,800 @@
+/*
+ * appl.c - the application layer's state: lifecycle, devices, API tokens, and the event
+ * subscriber that turns device-plane events into application facts (provisioned, association,
+ * raw events, last telemetry values, async command completion, live streams).
+ */
+#include "central/appl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <iotc/codec.h>
+
+#include "central/events.h"
+#include "central/log.h"
+#include "central/store_app.h"
+
+static struct appl *g_appls[8];
+
+struct appl *appl_of(const struct app *app)
+{
+    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
+        if (g_appls[i] != NULL && g_appls[i]->app == app)
+            return g_appls[i];
+    }
+    return NULL;
+}
+
+char *appl_strdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+void appl_time(int64_t ms, char out[32])
+{
+    app_format_time(ms, out);
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return 0;
+}
+
+int appl_parse_time(const char *s, int64_t *out_ms)
+{
+    int y, mo, d, h, mi, sec, ms = 0;
+    const char *p = s;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d))
+        return -1;
+    h = mi = sec = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
+            return -1;
+        if (*p == ':') {
+            p++;
+            if (digits(&p, 2, &sec))
+                return -1;
+        }
+        if (*p == '.') {
+            int scale = 100;
+            p++;
+            if (*p < '0' || *p > '9')
+                return -1;
+            while (*p >= '0' && *p <= '9') {
+                ms += (*p - '0') * scale;
+                scale /= 10;
+                p++;
+            }
+        }
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    int off_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
+            return -1;
+        off_min = sign * (oh * 60 + om);
+    } else if (*p != '\0') {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    *out_ms = ((int64_t)t - (int64_t)off_min * 60) * 1000 + ms;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static size_t hash_id(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+struct appl_device *appl_device_find(struct appl *a, const char *id)
+{
+    struct appl_device *d = a->buckets[hash_id(id) & (a->n_buckets - 1)];
+    for (; d != NULL; d = d->hash_next) {
+        if (strcmp(d->id, id) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static struct appl_device *device_new(struct appl *a, const char *id)
+{
+    struct appl_device *d = calloc(1, sizeof *d);
+    if (d == NULL || strlen(id) > DEVICE_ID_MAX) {
+        free(d);
+        return NULL;
+    }
+    memcpy(d->id, id, strlen(id) + 1);
+    d->organizations = cJSON_CreateArray();
+    d->last_telemetry = cJSON_CreateObject();
+    d->etag = 1;
+    d->created_ms = app_now_ms();
+    if (d->organizations == NULL || d->last_telemetry == NULL) {
+        cJSON_Delete(d->organizations);
+        cJSON_Delete(d->last_telemetry);
+        free(d);
+        return NULL;
+    }
+    size_t b = hash_id(id) & (a->n_buckets - 1);
+    d->hash_next = a->buckets[b];
+    a->buckets[b] = d;
+    return d;
+}
+
+static void device_free(struct appl_device *d)
+{
+    free(d->display_name);
+    free(d->template_id);
+    cJSON_Delete(d->organizations);
+    cJSON_Delete(d->last_telemetry);
+    for (size_t i = 0; i < d->n_cmds; i++)
+        appl_command_free(d->cmds[i]);
+    free(d->cmds);
+    free(d);
+}
+
+struct appl_device *appl_device_get(struct appl *a, const char *id)
+{
+    struct appl_device *d = appl_device_find(a, id);
+    if (d != NULL)
+        return d;
+    if (registry_get(a->app, id) == NULL)
+        return NULL;
+    return device_new(a, id);
+}
+
+void appl_device_forget(struct appl *a, const char *id)
+{
+    struct appl_device **pp = &a->buckets[hash_id(id) & (a->n_buckets - 1)];
+    for (; *pp != NULL; pp = &(*pp)->hash_next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            struct appl_device *d = *pp;
+            *pp = d->hash_next;
+            device_free(d);
+            break;
+        }
+    }
+    store_app_forget_device(a->db, id);
+}
+
+void appl_device_save(struct appl *a, struct appl_device *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return;
+    if (d->display_name)
+        cJSON_AddStringToObject(o, "displayName", d->display_name);
+    if (d->template_id)
+        cJSON_AddStringToObject(o, "template", d->template_id);
+    cJSON_AddBoolToObject(o, "simulated", d->simulated);
+    cJSON_AddBoolToObject(o, "provisioned", d->provisioned);
+    cJSON_AddNumberToObject(o, "etag", (double)d->etag);
+    cJSON_AddNumberToObject(o, "created", (double)d->created_ms);
+    cJSON_AddItemToObject(o, "organizations", cJSON_Duplicate(d->organizations, 1));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text != NULL)
+        store_app_put(a->db, "app_devices", d->id, text);
+    free(text);
+}
+
+static int load_device(void *ctx, const char *id, const char *data)
+{
+    struct appl *a = ctx;
+    cJSON *o = cJSON_Parse(data);
+    struct appl_device *d = o != NULL ? device_new(a, id) : NULL;
+    if (d == NULL) {
+        log_warn("appl: skipping unreadable device row %s", id);
+        cJSON_Delete(o);
+        return 0;
+    }
+    const cJSON *v;
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(o, "displayName")))
+        d->display_name = strdup(v->valuestring);
+    if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(o, "template")))
+        d->template_id = strdup(v->valuestring);
+    d->simulated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "simulated"));
+    d->provisioned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "provisioned"));
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "etag")))
+        d->etag = (uint64_t)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "created")))
+        d->created_ms = (int64_t)v->valuedouble;
+    if (cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(o, "organizations"))) {
+        cJSON_Delete(d->organizations);
+        d->organizations = cJSON_Duplicate(v, 1);
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+struct appl_template *appl_device_template(struct appl *a, const struct appl_device *d)
+{
+    return d != NULL && d->template_id != NULL ? appl_template_get(a, d->template_id) : NULL;
+}
+
+const char *appl_device_status(struct appl *a, const struct appl_device *d,
+                               const struct device *dev)
+{
+    if (dev->status != DEVICE_ENABLED)
+        return "blocked";
+    if (appl_device_template(a, d) == NULL)
+        return "unassociated";
+    if (d->provisioned)
+        return "provisioned";
+    return "registered";
+}
+
+cJSON *appl_device_to_json(struct appl *a, const struct appl_device *d, const struct device *dev)
+{
+    cJSON *o = cJSON_CreateObject();
+    char etag[40], t[32];
+    if (o == NULL)
+        return NULL;
+    snprintf(etag, sizeof etag, "\"%llu\"", (unsigned long long)(d->etag + dev->etag_version));
+    cJSON_AddStringToObject(o, "id", d->id);
+    cJSON_AddStringToObject(o, "etag", etag);
+    cJSON_AddStringToObject(o, "displayName", d->display_name ? d->display_name : d->id);
+    if (d->template_id)
+        cJSON_AddStringToObject(o, "template", d->template_id);
+    cJSON_AddBoolToObject(o, "enabled", dev->status == DEVICE_ENABLED);
+    cJSON_AddBoolToObject(o, "provisioned", d->provisioned);
+    cJSON_AddBoolToObject(o, "simulated", d->simulated);
+    cJSON_AddItemToObject(o, "organizations", cJSON_Duplicate(d->organizations, 1));
+    cJSON_AddStringToObject(o, "status", appl_device_status(a, d, dev));
+    cJSON_AddBoolToObject(o, "connected", dev->connected);
+    if (dev->last_activity_ms > 0) {
+        appl_time(dev->last_activity_ms, t);
+        cJSON_AddStringToObject(o, "lastActivity", t);
+    } else {
+        cJSON_AddNullToObject(o, "lastActivity");
+    }
+    if (dev->model_id)
+        cJSON_AddStringToObject(o, "modelId", dev->model_id);
+    else
+        cJSON_AddNullToObject(o, "modelId");
+    if (dev->enrollment_group)
+        cJSON_AddStringToObject(o, "enrollmentGroup", dev->enrollment_group);
+    return o;
+}
+
+void appl_device_associate(struct appl *a, struct appl_device *d, const struct device *dev)
+{
+    if (d->template_id != NULL || dev->model_id == NULL)
+        return;
+    struct appl_template *t = appl_template_for_model(a, dev->model_id);
+    if (t == NULL)
+        return;
+    d->template_id = strdup(t->id);
+    d->etag++;
+    appl_device_save(a, d);
+    log_info("appl: device %s associated with template %s (announced model id)", d->id, t->id);
+}
+
+size_t appl_devices_using(struct appl *a, const char *template_id)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        for (struct appl_device *d = a->buckets[b]; d != NULL; d = d->hash_next) {
+            if (d->template_id != NULL && strcmp(d->template_id, template_id) == 0 &&
+                registry_get(a->app, d->id) != NULL)
+                n++;
+        }
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+const char *appl_role_name(enum appl_role r)
+{
+    return r == ROLE_ADMIN ? "administrator" : r == ROLE_OPERATOR ? "operator" : "none";
+}
+
+enum appl_role appl_role_parse(const char *s)
+{
+    if (s == NULL)
+        return ROLE_NONE;
+    if (strcmp(s, "administrator") == 0 || strcmp(s, "ca310b8d-2f4a-44e0-a36e-957c202cd8d4") == 0)
+        return ROLE_ADMIN;
+    if (strcmp(s, "operator") == 0 || strcmp(s, "ae2c9854-393b-4f97-8c42-479d70ce626e") == 0)
+        return ROLE_OPERATOR;
+    return ROLE_NONE;
+}
+
+struct appl_token *appl_token_get(struct appl *a, const char *id)
+{
+    for (struct appl_token *t = a->tokens; t != NULL; t = t->next) {
+        if (strcmp(t->id, id) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+static bool token_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > APPL_ID_MAX)
+        return false;
+    for (const char *p = id; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* sig = base64(HMAC-SHA256(service key, "sr\nskn\nse\nnonce")): nothing secret is stored. */
+static int token_sig(const struct appl *a, const char *sr, const char *skn, const char *se,
+                     const char *nonce, char out[64])
+{
+    unsigned char key[128], md[EVP_MAX_MD_SIZE];
+    size_t klen = 0, olen = 0;
+    unsigned int mdlen = 0;
+    char msg[600];
+    int n = snprintf(msg, sizeof msg, "%s\n%s\n%s\n%s", sr, skn, se, nonce);
+    if (n < 0 || (size_t)n >= sizeof msg ||
+        iotc_base64_decode(iotc_span_from_cstr(a->app->facts.service_key), key, sizeof key,
+                           &klen) != IOTC_OK ||
+        HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, (size_t)n, md, &mdlen) ==
+            NULL ||
+        iotc_base64_encode(md, mdlen, out, 64, &olen) != IOTC_OK)
+        return -1;
+    out[olen] = '\0';
+    return 0;
+}
+
+static void token_save(struct appl *a, const struct appl_token *t)
+{
+    char data[256];
+    snprintf(data, sizeof data, "{\"role\":\"%s\",\"expiry\":%lld,\"nonce\":\"%s\"}",
+             appl_role_name(t->role), (long long)t->expiry_ms, t->nonce);
+    store_app_put(a->db, "app_tokens", t->id, data);
+}
+
+static int load_token(void *ctx, const char *id, const char *data)
+{
+    struct appl *a = ctx;
+    cJSON *o = cJSON_Parse(data);
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "role");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "expiry");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "nonce");
+    struct appl_token *t = calloc(1, sizeof *t);
+    if (t != NULL && cJSON_IsString(r) && cJSON_IsNumber(e) && cJSON_IsString(n) &&
+        strlen(id) <= APPL_ID_MAX && strlen(n->valuestring) < sizeof t->nonce) {
+        memcpy(t->id, id, strlen(id) + 1);
+        t->role = appl_role_parse(r->valuestring);
+        t->expiry_ms = (int64_t)e->valuedouble;
+        memcpy(t->nonce, n->valuestring, strlen(n->valuestring) + 1);
+        t->next = a->tokens;
+        a->tokens = t;
+    } else {
+        free(t);
+        log_warn("appl: skipping unreadable token row %s", id);
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+int appl_token_create(struct appl *a, const char *id, enum appl_role role, int64_t expiry_ms,
+                      char *out_text, size_t size)
+{
+    unsigned char rnd[18];
+    char se[32], sig[64], sig_enc[200];
+    size_t len = 0;
+    if (!token_id_ok(id) || role == ROLE_NONE)
+        return CE_INVALID;
+    if (appl_token_get(a, id) != NULL)
+        return CE_EXISTS;
+    struct appl_token *t = calloc(1, sizeof *t);
+    if (t == NULL || RAND_bytes(rnd, sizeof rnd) != 1 ||
+        iotc_base64_encode(rnd, sizeof rnd, t->nonce, sizeof t->nonce, &len) != IOTC_OK) {
+        free(t);
+        return CE_NOMEM;
+    }
+    t->nonce[len] = '\0';
+    memcpy(t->id, id, strlen(id) + 1);
+    t->role = role;
+    t->expiry_ms = expiry_ms;
+    snprintf(se, sizeof se, "%lld", (long long)expiry_ms);
+    if (token_sig(a, a->app->facts.id_scope, id, se, t->nonce, sig) < 0 ||
+        iotc_pct_encode(iotc_span_from_cstr(sig), sig_enc, sizeof sig_enc, &len) != IOTC_OK) {
+        free(t);
+        return CE_NOMEM;
+    }
+    sig_enc[len] = '\0';
+    snprintf(out_text, size, "SharedAccessSignature sr=%s&sig=%s&skn=%s&se=%s",
+             a->app->facts.id_scope, sig_enc, id, se);
+    t->next = a->tokens;
+    a->tokens = t;
+    token_save(a, t);
+    return CE_OK;
+}
+
+int appl_token_delete(struct appl *a, const char *id)
+{
+    for (struct appl_token **pp = &a->tokens; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            struct appl_token *t = *pp;
+            *pp = t->next;
+            free(t);
+            store_app_delete(a->db, "app_tokens", id);
+            return CE_OK;
+        }
+    }
+    return CE_NOTFOUND;
+}
+
+cJSON *appl_token_to_json(const struct appl_token *t)
+{
+    cJSON *o = cJSON_CreateObject(), *roles = cJSON_CreateArray(), *r = cJSON_CreateObject();
+    char ts[32];
+    if (o == NULL || roles == NULL || r == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(roles);
+        cJSON_Delete(r);
+        return NULL;
+    }
+    cJSON_AddStringToObject(o, "id", t->id);
+    cJSON_AddStringToObject(r, "role", appl_role_name(t->role));
+    cJSON_AddItemToArray(roles, r);
+    cJSON_AddItemToObject(o, "roles", roles);
+    appl_time(t->expiry_ms, ts);
+    cJSON_AddStringToObject(o, "expiry", ts);
+    return o;
+}
+
+static void sha256_hex(const char *text, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Find field @p key in "k=v&k=v" (raw, still encoded); copies into out. */
+static bool sas_field(const char *s, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key);
+    while (s != NULL && *s) {
+        const char *amp = strchr(s, '&');
+        size_t len = amp ? (size_t)(amp - s) : strlen(s);
+        if (len > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            size_t vlen = len - klen - 1;
+            if (vlen >= size)
+                return false;
+            memcpy(out, s + klen + 1, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+        s = amp ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+enum appl_role appl_authenticate(struct appl *a, const char *h, const char **out_why)
+{
+    char sr[64], sig[200], skn[APPL_ID_MAX + 1], se[32], want[64], hex[65];
+    size_t len = 0;
+    *out_why = "the Authorization header is missing";
+    if (h == NULL || *h == '\0')
+        return ROLE_NONE;
+    while (*h == ' ')
+        h++;
+    if (strncasecmp(h, "Bearer ", 7) == 0)
+        h += 7;
+    if (strncmp(h, "iotc-admin.", 11) == 0) {
+        sha256_hex(h, strlen(h), hex);
+        if (CRYPTO_memcmp(hex, a->app->facts.admin_token_sha256, 64) == 0)
+            return ROLE_ADMIN;
+        *out_why = "the administrator token is not valid";
+        return ROLE_NONE;
+    }
+    if (strncmp(h, "SharedAccessSignature ", 22) != 0) {
+        *out_why = "the Authorization header is not an API token";
+        return ROLE_NONE;
+    }
+    h += 22;
+    if (!sas_field(h, "sr", sr, sizeof sr) || !sas_field(h, "sig", sig, sizeof sig) ||
+        !sas_field(h, "skn", skn, sizeof skn) || !sas_field(h, "se", se, sizeof se)) {
+        *out_why = "the API token lacks sr, sig, skn or se";
+        return ROLE_NONE;
+    }
+    struct appl_token *t = appl_token_get(a, skn);
+    if (t == NULL) {
+        *out_why = "unknown API token (skn)";
+        return ROLE_NONE;
+    }
+    char *end;
+    long long exp = strtoll(se, &end, 10);
+    if (*end != '\0' || exp != t->expiry_ms) {
+        *out_why = "the API token's se does not match";
+        return ROLE_NONE;
+    }
+    if (exp <= app_now_ms()) {
+        *out_why = "the API token has expired";
+        return ROLE_NONE;
+    }
+    char sig_dec[200];
+    if (token_sig(a, sr, skn, se, t->nonce, want) < 0 ||
+        iotc_pct_decode(iotc_span_from_cstr(sig), sig_dec, sizeof sig_dec - 1, &len) != IOTC_OK ||
+        len != strlen(want) || CRYPTO_memcmp(sig_dec, want, len) != 0 ||
+        strcmp(sr, a->app->facts.id_scope) != 0) {
+        *out_why = "the API token's signature does not verify";
+        return ROLE_NONE;
+    }
+    return t->role;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void raw_event(struct appl *a, const struct central_event *ev, const char *kind,
+                      const char *data)
+{
+    store_app_add_raw(a->db, ev->device_id, ev->time_ms, kind, data);
+}
+
+static void on_telemetry(struct appl *a, struct appl_device *d, const struct central_event *ev)
+{
+    cJSON *payload = cJSON_ParseWithLength(ev->body, ev->body_len);
+    char ts[32], key[600];
+    appl_time(ev->time_ms, ts);
+    if (cJSON_IsObject(payload)) {
+        for (cJSON *it = payload->child; it != NULL; it = it->next) {
+            cJSON *e = cJSON_CreateObject();
+            if (e == NULL)
+                break;
+            cJSON_AddStringToObject(e, "timestamp", ts);
+            cJSON_AddItemToObject(e, "value", cJSON_Duplicate(it, 1));
+            if (ev->component != NULL && ev->component[0] != '\0')
+                snprintf(key, sizeof key, "%s/%s", ev->component, it->string);
+            else
+                snprintf(key, sizeof key, "%s", it->string);
+            if (cJSON_GetObjectItemCaseSensitive(d->last_telemetry, key) != NULL)
+                cJSON_ReplaceItemInObjectCaseSensitive(d->last_telemetry, key, e);
+            else
+                cJSON_AddItemToObject(d->last_telemetry, key, e);
+        }
+    }
+    if (a->n_streams > 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddStringToObject(o, "component", ev->component ? ev->component : "");
+        if (payload != NULL) {
+            cJSON_AddItemToObject(o, "payload", payload);
+            payload = NULL;
+        } else {
+            char *text = malloc(ev->body_len + 1);
+            if (text) {
+                memcpy(text, ev->body, ev->body_len);
+                text[ev->body_len] = '\0';
+                cJSON_AddStringToObject(o, "payload", text);
+                free(text);
+            }
+        }
+        appl_sse_publish(a, ev->device_id, "telemetry", o);
+        cJSON_Delete(o);
+    }
+    cJSON_Delete(payload);
+}
+
+static void on_patch(struct appl *a, struct appl_device *d, const struct central_event *ev)
+{
+    cJSON *patch = cJSON_ParseWithLength(ev->body, ev->body_len);
+    char ts[32];
+    if (ev->type == EV_REPORTED) {
+        char *text = malloc(ev->body_len + 1);
+        if (text != NULL) {
+            memcpy(text, ev->body, ev->body_len);
+            text[ev->body_len] = '\0';
+            raw_event(a, ev, "property", text);
+            free(text);
+        }
+        if (cJSON_IsObject(patch))
+            appl_commands_on_reported(a, d, patch);
+    }
+    if (a->n_streams > 0 && patch != NULL) {
+        cJSON *o = cJSON_CreateObject();
+        appl_time(ev->time_ms, ts);
+        cJSON_AddStringToObject(o, "time", ts);
+        cJSON_AddItemToObject(o, "payload", patch);
+        patch = NULL;
+        cJSON_AddNumberToObject(o, "version", (double)ev->version);
+        appl_sse_publish(a, ev->device_id, ev->type == EV_REPORTED ? "property" : "desired", o);
+        cJSON_Delete(o);
+    }
+    cJSON_Delete(patch);
+}
+
+static void on_event(void *ctx, const struct central_event *ev)
+{
+    struct appl *a = ctx;
+    struct device *dev = ev->device_id ? registry_get(a->app, ev->device_id) : NULL;
+    struct appl_device *d;
+    char ts[32];
+
+    if (ev->type == EV_DEVICE_DELETED) {
+        appl_device_forget(a, ev->device_id);
+        return;
+    }
+    if (dev == NULL || ev->type == EV_COMMAND)
+        return; /* commands are published by appl_cmd.c itself */
+    d = appl_device_get(a, ev->device_id);
+    if (d == NULL)
+        return;
+    switch (ev->type) {
+    case EV_TELEMETRY:
+        on_telemetry(a, d, ev);
+        break;
+    case EV_REPORTED:
+    case EV_DESIRED:
+        on_patch(a, d, ev);
+        break;
+    case EV_PROVISIONED:
+    case EV_CONNECTED:
+        if (!d->provisioned) {
+            d->provisioned = true;
+            d->etag++;
+            appl_device_save(a, d);
+        }
+        appl_device_associate(a, d, dev);
+        if (ev->type == EV_PROVISIONED)
+            break;
+        /* fall through */
+    case EV_DISCONNECTED: {
+        bool up = ev->type == EV_CONNECTED;
+        raw_event(a, ev, up ? "connected" : "disconnected", NULL);
+        if (a->n_streams > 0) {
+            cJSON *o = cJSON_CreateObject();
+            appl_time(ev->time_ms, ts);
+            cJSON_AddStringToObject(o, "time", ts);
+            cJSON_AddBoolToObject(o, "connected", up);
+            appl_sse_publish(a, ev->device_id, "connection", o);
+            cJSON_Delete(o);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int load_template(void *ctx, const char *id, const char *data)
+{
+    struct appl *a = ctx;
+    struct appl_template *t = appl_template_from_store(id, data);
+    if (t == NULL)
+        return 0;
+    t->next = a->templates;
+    a->templates = t;
+    return 0;
+}
+
+static int load_command(void *ctx, const char *device_id, const char *data)
+{
+    struct appl *a = ctx;
+    struct appl_command *c = appl_command_from_store(data);
+    struct appl_device *d = c != NULL ? appl_device_find(a, device_id) : NULL;
+    if (d == NULL && c != NULL && registry_get(a->app, device_id) != NULL)
+        d = device_new(a, device_id);
+    if (d == NULL) {
+        appl_command_free(c);
+        return 0;
+    }
+    if (c->seq >= a->next_cmd_seq)
+        a->next_cmd_seq = c->seq + 1;
+    appl_device_add_command(d, c);
+    return 0;
+}
+
+int appl_open(struct app *app)
+{
+    size_t slot = sizeof g_appls / sizeof g_appls[0];
+    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
+        if (g_appls[i] == NULL) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot == sizeof g_appls / sizeof g_appls[0] || appl_of(app) != NULL)
+        return -1;
+    struct appl *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return -1;
+    a->app = app;
+    a->n_buckets = 4096;
+    a->buckets = calloc(a->n_buckets, sizeof *a->buckets);
+    a->next_cmd_seq = 1;
+    if (a->buckets == NULL || store_app_open(app, &a->db) < 0) {
+        free(a->buckets);
+        free(a);
+        return -1;
+    }
+    g_appls[slot] = a;
+    /* Templates first: devices and commands refer to them. */
+    if (store_app_load(a->db, "app_templates", load_template, a) < 0 ||
+        store_app_load(a->db, "app_devices", load_device, a) < 0 ||
+        store_app_load(a->db, "app_tokens", load_token, a) < 0 ||
+        store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0) {
+        appl_close(app);
+        return -1;
+    }
+    a->events_sub = events_subscribe(app, on_event, a);
+    if (a->events_sub < 0) {
+        appl_close(app);
+        return -1;
+    }
+    return 0;
+}
+
+void appl_close(struct app *app)
+{
+    struct appl *a = appl_of(app);
+    if (a == NULL)
+        return;
+    appl_sse_close_all(a);
+    if (a->events_sub > 0)
+        events_unsubscribe(app, a->events_sub);
+    while (a->templates != NULL) {
+        struct appl_template *t = a->templates;
+        a->templates = t->next;
+        appl_template_free(t);
+    }
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        while (a->buckets[b] != NULL) {
+            struct appl_device *d = a->buckets[b];
+            a->buckets[b] = d->hash_next;
+            device_free(d);
+        }
+    }
+    free(a->buckets);
+    while (a->tokens != NULL) {
+        struct appl_token *t = a->tokens;
+        a->tokens = t->next;
+        free(t);
+    }
+    store_app_close(a->db);
+    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
+        if (g_appls[i] == a)
+            g_appls[i] = NULL;
+    }
+    free(a);
+}
