@@ -104,6 +104,11 @@ static int register_iface(struct dtdl__ctx *c, struct dtdl__iface *f)
                                   dtdl__q(q, sizeof q, f->id), other->path);
         }
     }
+    if (c->n_ifaces >= DTDL__MAX_IFACES) {
+        dtdl__fail(c, "more than %d Interfaces in one document", DTDL__MAX_IFACES);
+        c->rc = IOTC_E_TOOBIG;
+        return c->rc;
+    }
     c->ifaces =
         dtdl__grow(c, &c->scratch, c->ifaces, c->n_ifaces, &c->cap_ifaces, sizeof *c->ifaces);
     if (c->ifaces == NULL)
@@ -131,6 +136,11 @@ static int collect_named(struct dtdl__ctx *c, const cJSON *iface)
         int rc = dtdl__opt_id(c, s, true, DTDL__V2_MAX_DTMI, &id);
         if (rc < 0)
             return rc;
+        if (c->n_named >= DTDL__MAX_NAMED) {
+            dtdl__fail(c, "more than %d named schemas in one document", DTDL__MAX_NAMED);
+            c->rc = IOTC_E_TOOBIG;
+            return c->rc;
+        }
         for (size_t j = 0; j < c->n_named; j++) {
             if (strcmp(c->named[j].id, id) == 0) {
                 char q[64];

@@ -86,6 +86,116 @@ static int parse_command_fields(struct dtdl__ctx *c, const cJSON *node, struct d
     return rc;
 }
 
+/* DTDL v2 standard semantic types and the units each accepts (DTDL v2 "Semantic Type" table).
+ * Co-types outside this table (IoT Central's, or undefined ones) are not checked. */
+static const struct {
+    const char *type;
+    const char *units; /* space-separated */
+} semantic_units[] = {
+    {"Acceleration", "centimetrePerSecondSquared gForce metrePerSecondSquared"},
+    {"Angle", "degreeOfArc minuteOfArc radian secondOfArc turn"},
+    {"AngularAcceleration", "radianPerSecondSquared"},
+    {"AngularVelocity", "degreePerSecond radianPerSecond revolutionPerMinute revolutionPerSecond"},
+    {"Area", "acre hectare squareCentimetre squareFoot squareInch squareKilometre squareMetre "
+             "squareMillimetre"},
+    {"Capacitance", "farad microfarad millifarad nanofarad picofarad"},
+    {"Current", "ampere microampere milliampere"},
+    {"DataRate", "bitPerSecond bytePerSecond exbibitPerSecond exbibytePerSecond gibibitPerSecond "
+                 "gibibytePerSecond kibibitPerSecond kibibytePerSecond mebibitPerSecond "
+                 "mebibytePerSecond tebibitPerSecond tebibytePerSecond yobibitPerSecond "
+                 "yobibytePerSecond zebibitPerSecond zebibytePerSecond"},
+    {"DataSize", "bit byte exbibit exbibyte gibibit gibibyte kibibit kibibyte mebibit mebibyte "
+                 "tebibit tebibyte yobibit yobibyte zebibit zebibyte"},
+    {"Density", "gramPerCubicMetre kilogramPerCubicMetre"},
+    {"Distance", "astronomicalUnit centimetre foot inch kilometre metre micrometre mile "
+                 "millimetre nanometre nauticalMile"},
+    {"ElectricCharge", "coulomb"},
+    {"Energy", "electronvolt gigajoule joule kilojoule kilowattHour megaelectronvolt megajoule"},
+    {"Force", "newton ounce pound ton"},
+    {"Frequency", "gigahertz hertz kilohertz megahertz"},
+    {"Humidity", "gramPerCubicMetre kilogramPerCubicMetre"},
+    {"Illuminance", "footcandle lux"},
+    {"Inductance", "henry microhenry millihenry"},
+    {"Latitude", "degreeOfArc minuteOfArc radian secondOfArc turn"},
+    {"Length", "astronomicalUnit centimetre foot inch kilometre metre micrometre mile millimetre "
+               "nanometre nauticalMile"},
+    {"Longitude", "degreeOfArc minuteOfArc radian secondOfArc turn"},
+    {"Luminance", "candelaPerSquareMetre"},
+    {"Luminosity", "gigawatt horsepower kilowatt kilowattHourPerYear megawatt microwatt milliwatt "
+                   "watt"},
+    {"LuminousFlux", "lumen"},
+    {"LuminousIntensity", "candela"},
+    {"MagneticFlux", "maxwell weber"},
+    {"MagneticInduction", "tesla"},
+    {"Mass", "gram kilogram microgram milligram slug tonne"},
+    {"MassFlowRate", "gramPerHour gramPerSecond kilogramPerHour kilogramPerSecond"},
+    {"Power", "gigawatt horsepower kilowatt kilowattHourPerYear megawatt microwatt milliwatt watt"},
+    {"Pressure", "bar inchesOfMercury inchesOfWater kilopascal millibar millimetresOfMercury "
+                 "pascal poundPerSquareInch"},
+    {"RelativeHumidity", "percent unity"},
+    {"Resistance", "kiloohm megaohm milliohm ohm"},
+    {"SoundPressure", "bel decibel"},
+    {"Temperature", "degreeCelsius degreeFahrenheit kelvin"},
+    {"Thrust", "newton ounce pound ton"},
+    {"TimeSpan", "day hour microsecond millisecond minute nanosecond second year"},
+    {"Torque", "newtonMetre"},
+    {"Velocity", "centimetrePerSecond kilometrePerHour kilometrePerSecond knot metrePerHour "
+                 "metrePerSecond milePerHour milePerSecond"},
+    {"Voltage", "kilovolt megavolt microvolt millivolt volt"},
+    {"Volume", "cubicCentimetre cubicFoot cubicInch cubicMetre fluidOunce gallon litre "
+               "millilitre"},
+    {"VolumeFlowRate", "litrePerHour litrePerSecond millilitrePerHour millilitrePerSecond"},
+};
+
+static const char *units_of(const char *semantic_type)
+{
+    if (semantic_type == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof semantic_units / sizeof semantic_units[0]; i++)
+        if (strcmp(semantic_units[i].type, semantic_type) == 0)
+            return semantic_units[i].units;
+    return NULL;
+}
+
+static bool unit_in(const char *units, const char *unit)
+{
+    size_t n = strlen(unit);
+    for (const char *p = units; *p;) {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, unit, n) == 0)
+            return true;
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+/* v2: a standard semantic type needs a numeric schema and one of its units. */
+static int check_semantic(struct dtdl__ctx *c, const struct dtdl_capability *cap)
+{
+    const char *units = units_of(cap->semantic_type);
+    if (c->version != 2 || units == NULL)
+        return 0;
+    enum dtdl_schema_type t = cap->schema->type;
+    if (t != DTDL_SCHEMA_DOUBLE && t != DTDL_SCHEMA_FLOAT && t != DTDL_SCHEMA_INTEGER &&
+        t != DTDL_SCHEMA_LONG)
+        return dtdl__fail_key(c, "schema",
+                              "semantic type \"%s\" needs a numeric schema (double, float, "
+                              "integer or long)",
+                              cap->semantic_type);
+    if (cap->unit == NULL)
+        return dtdl__fail(c, "semantic type \"%s\" needs a \"unit\" (one of: %s)",
+                          cap->semantic_type, units);
+    if (!unit_in(units, cap->unit)) {
+        char q[64];
+        return dtdl__fail_key(c, "unit", "%s is not a unit of %s (one of: %s)",
+                              dtdl__q(q, sizeof q, cap->unit), cap->semantic_type, units);
+    }
+    return 0;
+}
+
 static int parse_data_fields(struct dtdl__ctx *c, const cJSON *node, const struct dtdl__types *t,
                              struct dtdl_capability *cap)
 {
@@ -103,6 +213,8 @@ static int parse_data_fields(struct dtdl__ctx *c, const cJSON *node, const struc
     rc = dtdl__opt_string(c, node, "unit", &cap->unit);
     if (rc == 0 && c->version == 2 && cap->unit != NULL && !t->has_cotype)
         rc = dtdl__fail_key(c, "unit", "unit requires a semantic type in @type (DTDL v2)");
+    if (rc == 0)
+        rc = check_semantic(c, cap);
     if (rc == 0)
         rc = dtdl__opt_string(c, node, "displayUnit", &cap->display_unit);
     if (rc == 0 && cap->kind == DTDL_PROPERTY)
@@ -231,8 +343,10 @@ int dtdl__parse_contents(struct dtdl__ctx *c, struct dtdl__iface *f)
     if (c->version == 2 && n > DTDL__V2_MAX_CONTENTS)
         return dtdl__fail_key(c, "contents", "has %zu elements, more than %d", n,
                               DTDL__V2_MAX_CONTENTS);
-    if (n > DTDL_MAX_CAPABILITIES) {
-        dtdl__fail_key(c, "contents", "has %zu elements, more than %u", n, DTDL_MAX_CAPABILITIES);
+    c->n_elements += n;
+    if (c->n_elements > DTDL_MAX_CAPABILITIES) {
+        dtdl__fail_key(c, "contents", "the document has more than %u content elements",
+                       DTDL_MAX_CAPABILITIES);
         c->rc = IOTC_E_TOOBIG;
         return c->rc;
     }

@@ -29,6 +29,9 @@
 #define DTDL__V1_MAX_MEMBERS 1000 /* fields / enum values per schema in v1 (a guard) */
 #define DTDL__V2_MAX_IFACE_ID 128
 #define DTDL__V2_MAX_DTMI 2048
+/* Guards, not DTDL rules: keep the linear look-ups of the importer cheap on hostile input. */
+#define DTDL__MAX_IFACES 1000 /* Interfaces (top level and inline) in one document */
+#define DTDL__MAX_NAMED 1000  /* named schemas in one document */
 
 /* Bump allocator: everything of a model lives in its arena and is freed at once. */
 struct dtdl_arena {
@@ -102,6 +105,7 @@ struct dtdl__ctx {
     size_t n_ifaces, cap_ifaces;
     struct dtdl__named *named;
     size_t n_named, cap_named;
+    size_t n_elements; /* content elements parsed so far, at most DTDL_MAX_CAPABILITIES */
 };
 
 /* ---- errors and paths (dtdl_util.c) ---- */

@@ -271,6 +271,24 @@ int dtdl__oom(struct dtdl__ctx *c)
 
 /* ---- readers ---- */
 
+/* DTDL v2 limits, in characters: displayName 64, description and comment 512. v1 files are
+ * taken as IoT Central took them. */
+static int text_limit(struct dtdl__ctx *c, const char *key, const char *at, const char *s)
+{
+    size_t max = strcmp(key, "displayName") == 0                                  ? 64
+                 : strcmp(key, "description") == 0 || strcmp(key, "comment") == 0 ? 512
+                                                                                  : 0;
+    if (c->version != 2 || max == 0)
+        return 0;
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0u) != 0x80u) /* count UTF-8 lead bytes, not continuation bytes */
+            chars++;
+    if (chars > max)
+        return dtdl__fail_key(c, at, "is longer than %zu characters", max);
+    return 0;
+}
+
 int dtdl__opt_string(struct dtdl__ctx *c, const cJSON *obj, const char *key, const char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -280,7 +298,7 @@ int dtdl__opt_string(struct dtdl__ctx *c, const cJSON *obj, const char *key, con
     if (!cJSON_IsString(v) || v->valuestring == NULL)
         return dtdl__fail_key(c, key, "must be a string, not %s", dtdl__json_type(v));
     *out = v->valuestring;
-    return 0;
+    return text_limit(c, key, key, v->valuestring);
 }
 
 int dtdl__opt_bool(struct dtdl__ctx *c, const cJSON *obj, const char *key, bool *out)
@@ -308,7 +326,7 @@ int dtdl__opt_text(struct dtdl__ctx *c, const cJSON *obj, const char *key, const
         return 0;
     if (cJSON_IsString(v) && v->valuestring != NULL) {
         *out = v->valuestring;
-        return 0;
+        return text_limit(c, key, key, v->valuestring);
     }
     if (!cJSON_IsObject(v))
         return dtdl__fail_key(c, key, "must be a string or a language map, not %s",
@@ -325,6 +343,11 @@ int dtdl__opt_text(struct dtdl__ctx *c, const cJSON *obj, const char *key, const
             dtdl__path_set(c, mark);
             return rc;
         }
+        size_t mark = dtdl__path_key(c, key);
+        int rc = text_limit(c, key, e->string, e->valuestring);
+        dtdl__path_set(c, mark);
+        if (rc < 0)
+            return rc;
         if (first == NULL)
             first = e->valuestring;
         if (strcmp(e->string, "en") == 0)

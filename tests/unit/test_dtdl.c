@@ -522,6 +522,23 @@ static const struct bad_case bad_cases[] = {
      "$.contents[0].schema", "a Property schema may not contain an Array"},
     {"{" V2ID "\"contents\":[{\"@type\":\"Property\",\"name\":\"p\",\"schema\":\"point\"}]}",
      "$.contents[0].schema", "may not contain an Array"},
+    {"{" V2ID "\"displayName\":\""
+     "0123456789012345678901234567890123456789012345678901234567890123"
+     "4\"}",
+     "$.displayName", "is longer than 64 characters"},
+    {"{" V2ID "\"displayName\":{\"en\":\"ok\",\"fr\":\""
+     "0123456789012345678901234567890123456789012345678901234567890123x\"}}",
+     "$.displayName.fr", "is longer than 64 characters"},
+    {"{" V2ID "\"contents\":[{\"@type\":[\"Telemetry\",\"Temperature\"],\"name\":\"t\","
+     "\"schema\":\"double\",\"unit\":\"degreesFahrenheit\"}]}",
+     "$.contents[0].unit", "\"degreesFahrenheit\" is not a unit of Temperature"},
+    {"{" V2ID "\"contents\":[{\"@type\":[\"Telemetry\",\"RelativeHumidity\"],\"name\":\"h\","
+     "\"schema\":\"double\"}]}",
+     "$.contents[0]",
+     "semantic type \"RelativeHumidity\" needs a \"unit\" (one of: percent unity)"},
+    {"{" V2ID "\"contents\":[{\"@type\":[\"Property\",\"Temperature\"],\"name\":\"t\","
+     "\"schema\":\"string\",\"unit\":\"kelvin\"}]}",
+     "$.contents[0].schema", "needs a numeric schema"},
     /* commands */
     {"{" V2ID "\"contents\":[{\"@type\":\"Command\",\"name\":\"c\",\"commandType\":\"sync\"}]}",
      "$.contents[0].commandType", "must be \"synchronous\" or \"asynchronous\""},
@@ -713,6 +730,27 @@ static void test_v2_content_limit(void **state)
         }
         free(buf);
     }
+}
+
+/* Guards against hostile documents: more than 1000 Interfaces is refused as too big. */
+static void test_interface_guard(void **state)
+{
+    (void)state;
+    size_t cap = 128 * 1024, o = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    buf[o++] = '[';
+    for (int i = 0; i < 1001; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s{" V2 "\"@id\":\"dtmi:x:i%d;1\"}", i ? "," : "",
+                              i);
+    buf[o++] = ']';
+    struct dtdl_model *m = NULL;
+    struct dtdl_error err;
+    assert_int_equal(dtdl_import(buf, o, &m, &err), IOTC_E_TOOBIG);
+    assert_null(m);
+    assert_string_equal(err.path, "$[1000]");
+    assert_non_null(strstr(err.message, "more than 1000 Interfaces"));
+    free(buf);
 }
 
 /* ---- accepted variants ---- */
@@ -1032,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_v2_content_limit),
+        cmocka_unit_test(test_interface_guard),
         cmocka_unit_test(test_v2_features),
         cmocka_unit_test(test_template_wrapper_and_enum),
         cmocka_unit_test(test_check_value),
