@@ -21,8 +21,10 @@
 static const struct auth_config cfg = {
     .id_scope = "0ne0000F00D",
     .hub_host = "hub.example",
-    .group_primary_key = "Z3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3I=",
-    .group_secondary_key = "Z3JvdXAtc2Vjb25kYXJ5LWtleS1ncm91cC1zZWNvbmRhcnkta2V5LWdyb3VwLXNlY29uZGE=",
+    .group_primary_key =
+        "Z3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3I=",
+    .group_secondary_key =
+        "Z3JvdXAtc2Vjb25kYXJ5LWtleS1ncm91cC1zZWNvbmRhcnkta2V5LWdyb3VwLXNlY29uZGE=",
     .service_policy = "iothubowner",
     .service_key = "c2VydmljZS1rZXktc2VydmljZS1rZXktc2VydmljZS0=",
 };
@@ -31,10 +33,12 @@ static const struct {
     const char *id;
     struct auth_identity ident;
 } devices[] = {
-    {"dev1", {"ZGV2aWNlLW9uZS1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
-              "ZGV2aWNlLW9uZS1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", true, false}},
-    {"dev2", {"ZGV2aWNlLXR3by1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
-              "ZGV2aWNlLXR3by1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", false, false}},
+    {"dev1",
+     {"ZGV2aWNlLW9uZS1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
+      "ZGV2aWNlLW9uZS1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", true, false}},
+    {"dev2",
+     {"ZGV2aWNlLXR3by1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
+      "ZGV2aWNlLXR3by1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", false, false}},
     {"grp1", {"Z3JwMS1kZXJpdmVkLWtleS1wbGFjZWhvbGRlci0wMTI=", "", true, true}},
 };
 
@@ -64,7 +68,8 @@ static void check(const struct auth_result *r)
     }
 }
 
-static void decide(struct iotc_span cid, struct iotc_span user, struct iotc_span pass, bool has_pass)
+static void decide(struct iotc_span cid, struct iotc_span user, struct iotc_span pass,
+                   bool has_pass)
 {
     struct auth_result r;
     auth_decide(&cfg, cid, user, pass, has_pass, NOW_S, lookup, NULL, &r);

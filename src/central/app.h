@@ -58,28 +58,28 @@ const char *central_strerror(int err);
 /** Command-line configuration (owned strings are heap copies freed by app_release). */
 struct app_config {
     char *data_dir;
-    char *bind_addr;         /**< address the listeners bind to; default "0.0.0.0" */
-    int mqtt_port;           /**< MQTT over TLS; 0 = pick a free port; default 8883 */
-    int https_port;          /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
-    int plain_mqtt_port;     /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
-    char *hub_host;          /**< assigned hub host name; default "localhost" */
-    char **dns_names;        /**< extra SANs for the server certificate */
+    char *bind_addr;     /**< address the listeners bind to; default "0.0.0.0" */
+    int mqtt_port;       /**< MQTT over TLS; 0 = pick a free port; default 8883 */
+    int https_port;      /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
+    int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
+    char *hub_host;      /**< assigned hub host name; default "localhost" */
+    char **dns_names;    /**< extra SANs for the server certificate */
     size_t n_dns_names;
-    int dps_retry_after_s;   /**< retry-after DPS asks for; default 1 */
-    size_t max_connections;  /**< above this CONNACK 3 (server unavailable); default 100000 */
-    size_t max_store_backlog;/**< queued store writes above which new telemetry gets CONNACK 3 */
+    int dps_retry_after_s;    /**< retry-after DPS asks for; default 1 */
+    size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
+    size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
 };
 
 /** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */
 struct app_facts {
-    char id_scope[16];             /**< "0ne" + 8 upper-case hex digits */
-    char group_id[64];             /**< default SAS enrollment group, "SAS-IoT-Devices" */
-    char group_primary_key[96];    /**< base64 of 64 random bytes */
+    char id_scope[16];          /**< "0ne" + 8 upper-case hex digits */
+    char group_id[64];          /**< default SAS enrollment group, "SAS-IoT-Devices" */
+    char group_primary_key[96]; /**< base64 of 64 random bytes */
     char group_secondary_key[96];
-    char service_policy[32];       /**< "iothubowner" */
-    char service_key[96];          /**< base64 of 32 random bytes */
-    char hub_host[256];            /**< host name devices use in usernames and SAS `sr` */
-    char admin_token_sha256[65];   /**< lower-case hex SHA-256 of the admin API token */
+    char service_policy[32];     /**< "iothubowner" */
+    char service_key[96];        /**< base64 of 32 random bytes */
+    char hub_host[256];          /**< host name devices use in usernames and SAS `sr` */
+    char admin_token_sha256[65]; /**< lower-case hex SHA-256 of the admin API token */
     int64_t created_ms;
 };
 
@@ -87,17 +87,17 @@ struct app_facts {
 struct app {
     struct app_config cfg;
     struct app_facts facts;
-    char assigned_hub[300];   /**< what DPS returns as assignedHub: host or host:port */
-    char ca_path[1024];       /**< DATA_DIR/ca.pem */
+    char assigned_hub[300]; /**< what DPS returns as assignedHub: host or host:port */
+    char ca_path[1024];     /**< DATA_DIR/ca.pem */
     struct event_base *base;
-    SSL_CTX *ssl_ctx;         /**< server TLS context (server.pem + server-key.pem) */
-    struct store *store;      /**< SQLite + writer thread; NULL in pure unit tests */
-    struct registry *reg;     /**< devices, twins and pending C2D, in memory, write-through */
-    struct broker *broker;    /**< MQTT listener + sessions */
+    SSL_CTX *ssl_ctx;             /**< server TLS context (server.pem + server-key.pem) */
+    struct store *store;          /**< SQLite + writer thread; NULL in pure unit tests */
+    struct registry *reg;         /**< devices, twins and pending C2D, in memory, write-through */
+    struct broker *broker;        /**< MQTT listener + sessions */
     struct method_table *methods; /**< pending direct-method calls (method.c) */
-    int64_t c2d_seq;          /**< last C2D sequence number handed out */
-    int https_fd;             /**< bound, listening socket for the HTTPS API, or -1 */
-    uint16_t mqtt_port;       /**< actual ports after binding (0 = not listening) */
+    int64_t c2d_seq;              /**< last C2D sequence number handed out */
+    int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
+    uint16_t mqtt_port;           /**< actual ports after binding (0 = not listening) */
     uint16_t https_port;
     uint16_t plain_mqtt_port;
     bool stopping;

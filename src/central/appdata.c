@@ -39,18 +39,30 @@ void app_format_time(int64_t ms, char out[32])
 const char *central_strerror(int err)
 {
     switch (err) {
-    case CE_OK: return "ok";
-    case CE_NOTFOUND: return "not found";
-    case CE_EXISTS: return "already exists";
-    case CE_INVALID: return "invalid argument";
-    case CE_ETAG: return "etag mismatch";
-    case CE_OFFLINE: return "device offline";
-    case CE_TIMEOUT: return "device timeout";
-    case CE_NOMEM: return "out of memory";
-    case CE_STORE: return "store failure";
-    case CE_BUSY: return "busy";
-    case CE_TOOBIG: return "too big";
-    default: return "unknown error";
+    case CE_OK:
+        return "ok";
+    case CE_NOTFOUND:
+        return "not found";
+    case CE_EXISTS:
+        return "already exists";
+    case CE_INVALID:
+        return "invalid argument";
+    case CE_ETAG:
+        return "etag mismatch";
+    case CE_OFFLINE:
+        return "device offline";
+    case CE_TIMEOUT:
+        return "device timeout";
+    case CE_NOMEM:
+        return "out of memory";
+    case CE_STORE:
+        return "store failure";
+    case CE_BUSY:
+        return "busy";
+    case CE_TOOBIG:
+        return "too big";
+    default:
+        return "unknown error";
     }
 }
 
@@ -98,15 +110,15 @@ static int facts_parse(struct app_facts *f, const char *text)
     if (root == NULL)
         return -1;
     cJSON *grp = cJSON_GetObjectItemCaseSensitive(root, "enrollmentGroup");
-    int rc = copy_str(root, "idScope", f->id_scope, sizeof f->id_scope) |
-             copy_str(grp, "id", f->group_id, sizeof f->group_id) |
-             copy_str(grp, "primaryKey", f->group_primary_key, sizeof f->group_primary_key) |
-             copy_str(grp, "secondaryKey", f->group_secondary_key, sizeof f->group_secondary_key) |
-             copy_str(root, "servicePolicy", f->service_policy, sizeof f->service_policy) |
-             copy_str(root, "serviceKey", f->service_key, sizeof f->service_key) |
-             copy_str(root, "hubHost", f->hub_host, sizeof f->hub_host) |
-             copy_str(root, "adminTokenSha256", f->admin_token_sha256,
-                      sizeof f->admin_token_sha256);
+    int rc =
+        copy_str(root, "idScope", f->id_scope, sizeof f->id_scope) |
+        copy_str(grp, "id", f->group_id, sizeof f->group_id) |
+        copy_str(grp, "primaryKey", f->group_primary_key, sizeof f->group_primary_key) |
+        copy_str(grp, "secondaryKey", f->group_secondary_key, sizeof f->group_secondary_key) |
+        copy_str(root, "servicePolicy", f->service_policy, sizeof f->service_policy) |
+        copy_str(root, "serviceKey", f->service_key, sizeof f->service_key) |
+        copy_str(root, "hubHost", f->hub_host, sizeof f->hub_host) |
+        copy_str(root, "adminTokenSha256", f->admin_token_sha256, sizeof f->admin_token_sha256);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "createdMs");
     f->created_ms = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
     cJSON_Delete(root);
@@ -158,8 +170,8 @@ static int facts_create(struct app *app, char *out_token, size_t token_size)
     unsigned char scope[4];
     if (RAND_bytes(scope, sizeof scope) != 1)
         return -1;
-    snprintf(f->id_scope, sizeof f->id_scope, "0ne%02X%02X%02X%02X", scope[0], scope[1],
-             scope[2], scope[3]);
+    snprintf(f->id_scope, sizeof f->id_scope, "0ne%02X%02X%02X%02X", scope[0], scope[1], scope[2],
+             scope[3]);
     snprintf(f->group_id, sizeof f->group_id, "SAS-IoT-Devices");
     snprintf(f->service_policy, sizeof f->service_policy, "iothubowner");
     snprintf(f->hub_host, sizeof f->hub_host, "%s",

@@ -31,8 +31,8 @@ static int try_key(const struct iotc_sas_token *tok, const char *key, uint64_t n
 }
 
 static int decide_dps(const struct auth_config *cfg, struct iotc_span username,
-                       struct iotc_span password, uint64_t now_s, auth_lookup_fn lookup,
-                       void *ctx, struct auth_result *out)
+                      struct iotc_span password, uint64_t now_s, auth_lookup_fn lookup, void *ctx,
+                      struct auth_result *out)
 {
     struct iotc_dps_username u;
     out->kind = AUTH_DPS;
@@ -102,8 +102,8 @@ static bool host_ok(struct iotc_span host, const char *hub_host)
 }
 
 static int decide_hub(const struct auth_config *cfg, struct iotc_span client_id,
-                       struct iotc_span username, struct iotc_span password, uint64_t now_s,
-                       auth_lookup_fn lookup, void *ctx, struct auth_result *out)
+                      struct iotc_span username, struct iotc_span password, uint64_t now_s,
+                      auth_lookup_fn lookup, void *ctx, struct auth_result *out)
 {
     struct iotc_hub_username u;
     out->kind = AUTH_HUB;

@@ -16,11 +16,11 @@
 
 /** What the server is. All strings borrowed for the duration of the call. */
 struct auth_config {
-    const char *id_scope;         /**< "0ne..." */
-    const char *hub_host;         /**< host name devices put in the username and sr */
-    const char *group_primary_key;   /**< base64 group keys of the SAS enrollment group */
+    const char *id_scope;          /**< "0ne..." */
+    const char *hub_host;          /**< host name devices put in the username and sr */
+    const char *group_primary_key; /**< base64 group keys of the SAS enrollment group */
     const char *group_secondary_key;
-    const char *service_policy;   /**< "iothubowner" (hub-scoped policy tokens) */
+    const char *service_policy; /**< "iothubowner" (hub-scoped policy tokens) */
     const char *service_key;
 };
 
@@ -29,7 +29,7 @@ struct auth_identity {
     const char *primary_key;
     const char *secondary_key;
     bool enabled;
-    bool from_group;              /**< registered through the enrollment group */
+    bool from_group; /**< registered through the enrollment group */
 };
 
 /**
@@ -45,21 +45,21 @@ enum auth_key {
     AUTH_KEY_NONE = 0,
     AUTH_KEY_DEVICE_PRIMARY,
     AUTH_KEY_DEVICE_SECONDARY,
-    AUTH_KEY_GROUP_PRIMARY,   /**< DPS: key derived from the group primary key */
+    AUTH_KEY_GROUP_PRIMARY, /**< DPS: key derived from the group primary key */
     AUTH_KEY_GROUP_SECONDARY,
-    AUTH_KEY_SERVICE,         /**< hub-scoped policy token (skn = service policy) */
+    AUTH_KEY_SERVICE, /**< hub-scoped policy token (skn = service policy) */
 };
 
 struct auth_result {
     enum auth_kind kind;
-    uint8_t connack;          /**< 0 accepted, 2 identifier rejected, 5 not authorized */
-    const char *reason;       /**< static text for the log ("ok" when accepted) */
-    struct iotc_span id;      /**< device / registration id (borrowed from the username) */
-    struct iotc_span model_id;/**< hub username model-id, still percent-encoded; ptr NULL */
+    uint8_t connack;           /**< 0 accepted, 2 identifier rejected, 5 not authorized */
+    const char *reason;        /**< static text for the log ("ok" when accepted) */
+    struct iotc_span id;       /**< device / registration id (borrowed from the username) */
+    struct iotc_span model_id; /**< hub username model-id, still percent-encoded; ptr NULL */
     enum auth_key key;
-    bool known;               /**< the identity exists in the registry */
-    bool enabled;             /**< ... and is enabled (DPS answers "disabled" otherwise) */
-    uint64_t expiry;          /**< token se (seconds) */
+    bool known;      /**< the identity exists in the registry */
+    bool enabled;    /**< ... and is enabled (DPS answers "disabled" otherwise) */
+    uint64_t expiry; /**< token se (seconds) */
 };
 
 /**

@@ -217,7 +217,6 @@ void session_ack_durable(struct session *s, uint16_t pid)
     }
 }
 
-
 /* ---------------------------------------------------------------- CONNECT */
 
 static bool lookup_cb(void *ctx, struct iotc_span id, struct auth_identity *out)
@@ -559,8 +558,8 @@ static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sock
     accept_common(arg, fd, sa, true);
 }
 
-static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                         int len, void *arg)
+static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                         void *arg)
 {
     (void)l;
     (void)len;
@@ -610,8 +609,8 @@ int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
 
 static struct evconnlistener *listen_on(struct app *app, int port, bool tls, uint16_t *out_port)
 {
-    int fd = broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port,
-                                out_port);
+    int fd =
+        broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port, out_port);
     if (fd < 0)
         return NULL;
     struct evconnlistener *l = evconnlistener_new(

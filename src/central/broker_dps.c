@@ -53,8 +53,8 @@ void dps_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     struct iotc_mqtt_subscription sub;
     while (iotc_mqtt_subscribe_next(&it, &sub)) {
         if (!iotc_dps_is_subscribe_filter(sub.filter) || n == sizeof codes) {
-            log_warn("dps: %s subscribed to unsupported filter %.*s", s->ident,
-                     (int)sub.filter.len, sub.filter.ptr);
+            log_warn("dps: %s subscribed to unsupported filter %.*s", s->ident, (int)sub.filter.len,
+                     sub.filter.ptr);
             session_close(s, "unsupported subscription", false);
             return;
         }
@@ -96,8 +96,8 @@ static void make_uuid(char out[37])
              r[14], r[15]);
 }
 
-static void respond_error(struct session *s, unsigned status, struct iotc_span rid,
-                          int64_t code, const char *message)
+static void respond_error(struct session *s, unsigned status, struct iotc_span rid, int64_t code,
+                          const char *message)
 {
     char uuid[37], now[32], body[512];
     size_t len;
@@ -109,8 +109,7 @@ static void respond_error(struct session *s, unsigned status, struct iotc_span r
     respond(s, status, rid, 0, body, len);
 }
 
-static void respond_op(struct session *s, const struct dps_op *op, struct iotc_span rid,
-                       bool final)
+static void respond_op(struct session *s, const struct dps_op *op, struct iotc_span rid, bool final)
 {
     struct app *app = s->app;
     struct iotc_dps_registration_state st = {0};
@@ -147,8 +146,7 @@ static void respond_op(struct session *s, const struct dps_op *op, struct iotc_s
         respond_error(s, 500, rid, 500000, "Internal error");
         return;
     }
-    respond(s, final ? 200 : 202, rid, final ? 0 : (uint32_t)app->cfg.dps_retry_after_s, body,
-            len);
+    respond(s, final ? 200 : 202, rid, final ? 0 : (uint32_t)app->cfg.dps_retry_after_s, body, len);
 }
 
 /* Resolve the registration into a device; returns the final status for the operation. */
@@ -200,10 +198,10 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
         return;
     }
     if (body.registration_id.ptr != NULL &&
-        !iotc_json_string_eq((struct iotc_json_value){IOTC_JSON_STRING,
-                                                      {body.registration_id.ptr - 1,
-                                                       body.registration_id.len + 2}},
-                             iotc_span_from_cstr(s->ident))) {
+        !iotc_json_string_eq(
+            (struct iotc_json_value){IOTC_JSON_STRING,
+                                     {body.registration_id.ptr - 1, body.registration_id.len + 2}},
+            iotc_span_from_cstr(s->ident))) {
         respond_error(s, 400, rid, 400004, "registrationId does not match the connection.");
         return;
     }
@@ -217,15 +215,15 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
     if (RAND_bytes(r, sizeof r) != 1)
         memset(r, 0, sizeof r);
     make_uuid(uuid);
-    snprintf(op->op_id, sizeof op->op_id, "4.%02x%02x%02x%02x%02x%02x%02x%02x.%s", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], uuid);
+    snprintf(op->op_id, sizeof op->op_id, "4.%02x%02x%02x%02x%02x%02x%02x%02x.%s", r[0], r[1], r[2],
+             r[3], r[4], r[5], r[6], r[7], uuid);
     app_format_time(app_now_ms(), op->created);
     op->status = resolve(s, op, &body);
     app_format_time(app_now_ms(), op->updated);
     op->next = s->ops;
     s->ops = op;
-    log_info("dps: registration %s -> %s (operation %s)", s->ident,
-             iotc_dps_status_str(op->status), op->op_id);
+    log_info("dps: registration %s -> %s (operation %s)", s->ident, iotc_dps_status_str(op->status),
+             op->op_id);
     if (op->status == IOTC_DPS_STATUS_ASSIGNED)
         events_device(s->app, EV_PROVISIONED, s->ident);
     respond_op(s, op, rid, false);

@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 
 #include "central/c2d.h"
+#include "central/events.h"
 #include "central/log.h"
 #include "central/store.h"
 #include "central/twin.h"
@@ -67,6 +68,7 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
         deliver_c2d(s);
     if (s->subs & SUB_METHODS)
         method_device_ready(app, dev);
+    events_device(app, EV_CONNECTED, dev->id);
 }
 
 void hub_detach(struct session *s, const char *reason)
@@ -82,9 +84,9 @@ void hub_detach(struct session *s, const char *reason)
     dev->connected = false;
     dev->connection_state_updated_ms = broker_now_ms(s->app);
     for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next)
-        m->packet_id = 0; /* unacknowledged: redeliver on the next session */
-    if (s->app->store != NULL && !s->app->stopping)
-        registry_persist(s->app, dev);
+        m->packet_id = 0;          /* unacknowledged: redeliver on the next session */
+    registry_persist(s->app, dev); /* lastActivityTime, connection state */
+    events_device(s->app, EV_DISCONNECTED, dev->id);
 }
 
 /* ---------------------------------------------------------------- subscriptions */
@@ -111,20 +113,29 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
                                                 IOTC_SPAN_NULL, &kind);
         int bit = -1;
         switch (rc == IOTC_OK ? kind : IOTC_HUB_SUB_UNKNOWN) {
-        case IOTC_HUB_SUB_C2D: bit = SUBI_C2D; break;
-        case IOTC_HUB_SUB_METHODS: bit = SUBI_METHODS; break;
-        case IOTC_HUB_SUB_TWIN_RES: bit = SUBI_TWIN_RES; break;
-        case IOTC_HUB_SUB_TWIN_DESIRED: bit = SUBI_TWIN_DESIRED; break;
-        default: break;
+        case IOTC_HUB_SUB_C2D:
+            bit = SUBI_C2D;
+            break;
+        case IOTC_HUB_SUB_METHODS:
+            bit = SUBI_METHODS;
+            break;
+        case IOTC_HUB_SUB_TWIN_RES:
+            bit = SUBI_TWIN_RES;
+            break;
+        case IOTC_HUB_SUB_TWIN_DESIRED:
+            bit = SUBI_TWIN_DESIRED;
+            break;
+        default:
+            break;
         }
         if (bit < 0 || n == sizeof codes) {
             /* IoT Hub terminates the connection instead of a failure SUBACK (§5.1). */
             log_warn("hub: %s subscribed to %s filter %.*s", s->ident,
-                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported",
-                     (int)sub.filter.len, sub.filter.ptr);
-            session_close(s, rc == IOTC_E_AUTH ? "subscription not authorized"
-                                               : "unsupported subscription",
-                          false);
+                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported", (int)sub.filter.len,
+                     sub.filter.ptr);
+            session_close(
+                s, rc == IOTC_E_AUTH ? "subscription not authorized" : "unsupported subscription",
+                false);
             return;
         }
         uint8_t q = sub.qos > 1 ? 1 : sub.qos;
@@ -152,8 +163,8 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     struct iotc_span it = pkt->unsubscribe.raw, filter;
     while (iotc_mqtt_unsubscribe_next(&it, &filter)) {
         enum iotc_hub_sub_kind kind = IOTC_HUB_SUB_UNKNOWN;
-        if (iotc_hub_subscription_classify(filter, iotc_span_from_cstr(s->dev->id),
-                                           IOTC_SPAN_NULL, &kind) != IOTC_OK)
+        if (iotc_hub_subscription_classify(filter, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL,
+                                           &kind) != IOTC_OK)
             continue;
         if (kind == IOTC_HUB_SUB_C2D)
             s->subs &= ~(uint32_t)SUB_C2D;
@@ -187,8 +198,7 @@ static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out
     while ((rc = iotc_bag_next(&it, &pair)) == IOTC_OK) {
         char key[256], val[4096];
         size_t klen, vlen;
-        if (iotc_bag_pair_decode(&pair, key, sizeof key, &klen, val, sizeof val, &vlen) !=
-            IOTC_OK)
+        if (iotc_bag_pair_decode(&pair, key, sizeof key, &klen, val, sizeof val, &vlen) != IOTC_OK)
             return IOTC_E_MALFORMED;
         iotc_json_write_key(&w, (struct iotc_span){key, klen});
         if (pair.has_value)
@@ -261,14 +271,17 @@ static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
     } else if (store_add_telemetry(s->app->store, &t, NULL, NULL, 0) != CE_OK) {
         session_close(s, "out of memory", false);
     }
+    if (s->dev != NULL)
+        events_telemetry(s->app, s->dev->id, t.enqueued_ms, t.component, props, pub->payload.ptr,
+                         pub->payload.len);
     if (props != stack)
         free(props);
 }
 
 /* ---------------------------------------------------------------- twin */
 
-static void twin_respond(struct session *s, unsigned status, struct iotc_span rid,
-                         bool has_version, int64_t version, const char *body, size_t len)
+static void twin_respond(struct session *s, unsigned status, struct iotc_span rid, bool has_version,
+                         int64_t version, const char *body, size_t len)
 {
     if (!(s->subs & SUB_TWIN_RES))
         return;
@@ -311,9 +324,10 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
     }
     int64_t version = 0;
     int rc = twin_patch_reported(s->app, dev, pub->payload.ptr, pub->payload.len, &version);
-    if (rc == CE_OK)
+    if (rc == CE_OK) {
         twin_respond(s, 204, rid, true, version, NULL, 0);
-    else if (rc == CE_NOMEM)
+        events_patch(s->app, EV_REPORTED, dev->id, pub->payload.ptr, pub->payload.len, version);
+    } else if (rc == CE_NOMEM)
         twin_error(s, rid, 500, 500001, "Internal error");
     else
         twin_error(s, rid, 400, 400004, "Invalid reported properties patch");
@@ -324,14 +338,13 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
 {
     enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
-    int rc = iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL,
-                                     &kind);
+    int rc =
+        iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
     if (rc != IOTC_OK) {
         log_warn("hub: %s published to %s topic %.*s", s->ident,
                  rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported", (int)pub->topic.len,
                  pub->topic.ptr);
-        session_close(s, rc == IOTC_E_AUTH ? "publish not authorized" : "unsupported topic",
-                      false);
+        session_close(s, rc == IOTC_E_AUTH ? "publish not authorized" : "unsupported topic", false);
         return;
     }
     s->dev->last_activity_ms = s->last_rx_ms;
@@ -409,8 +422,7 @@ void broker_push_desired(struct app *app, struct device *dev, const char *json, 
         return;
     char topic[128];
     size_t tlen;
-    if (iotc_hub_twin_desired_topic_build((uint64_t)version, topic, sizeof topic, &tlen) !=
-        IOTC_OK)
+    if (iotc_hub_twin_desired_topic_build((uint64_t)version, topic, sizeof topic, &tlen) != IOTC_OK)
         return;
     session_publish(s, topic, tlen, json, len, s->sub_qos[SUBI_TWIN_DESIRED], NULL);
 }

@@ -39,8 +39,8 @@ struct session {
     char peer[64];
     uint16_t keepalive;
     int64_t last_rx_ms;
-    struct event *tick;     /* CONNECT timeout, then keep-alive; flush timeout while closing */
-    struct event *expiry;   /* SAS token expiry */
+    struct event *tick;   /* CONNECT timeout, then keep-alive; flush timeout while closing */
+    struct event *expiry; /* SAS token expiry */
     uint16_t next_pid;
     uint32_t pending_acks;
     bool read_paused;

@@ -99,8 +99,8 @@ int c2d_send(struct app *app, struct device *dev, const char *payload, size_t le
     c2d_insert_loaded(dev, m);
     if (app->store != NULL)
         store_put_c2d(app->store, dev->id, m);
-    log_info("c2d: queued message %lld for %s (%zu bytes, %zu pending)", (long long)m->seq,
-             dev->id, len, dev->c2d_count);
+    log_info("c2d: queued message %lld for %s (%zu bytes, %zu pending)", (long long)m->seq, dev->id,
+             len, dev->c2d_count);
     broker_c2d_kick(app, dev);
     return CE_OK;
 }

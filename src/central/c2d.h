@@ -25,13 +25,13 @@ struct c2d_prop {
 /** A queued message (internal to c2d.c and the broker). */
 struct c2d_msg {
     struct c2d_msg *next;
-    int64_t seq;         /**< store row id, unique and increasing */
+    int64_t seq; /**< store row id, unique and increasing */
     int64_t enqueued_ms;
-    int64_t expiry_ms;   /**< 0 = never */
-    char *bag;           /**< encoded property bag (no leading '/'), may be "" */
+    int64_t expiry_ms; /**< 0 = never */
+    char *bag;         /**< encoded property bag (no leading '/'), may be "" */
     char *payload;
     size_t payload_len;
-    uint16_t packet_id;  /**< non-zero while in flight on the live session */
+    uint16_t packet_id; /**< non-zero while in flight on the live session */
 };
 
 /**

@@ -40,28 +40,29 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iotc-central COMMAND --data-dir DIR [options]\n"
-            "\n"
-            "commands:\n"
-            "  init    create the application (ID scope, enrollment group keys, local CA,\n"
-            "          server certificate, service connection string, admin token)\n"
-            "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
-            "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
-            "\n"
-            "options:\n"
-            "  --data-dir DIR          application data directory (required)\n"
-            "  --mqtt-port N           MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)\n"
-            "  --https-port N          HTTPS service API port (default 8443; 0 = any; -1 = off)\n"
-            "  --plain-mqtt-port N     also serve MQTT without TLS on N (off by default)\n"
-            "  --bind ADDR             listen address (default 0.0.0.0)\n"
-            "  --hub-host NAME         IoT Hub host name given to devices (default localhost)\n"
-            "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
-            "  --dps-retry-after S     retry-after DPS asks devices to wait (default 1)\n"
-            "  --max-connections N     refuse (CONNACK 3) above N connections (default 100000)\n"
-            "  --log-level LEVEL       error | warn | info | debug (default info)\n"
-            "  --json                  (show) print JSON\n"
-            "  -h, --help              this text\n");
+    fprintf(
+        out,
+        "usage: iotc-central COMMAND --data-dir DIR [options]\n"
+        "\n"
+        "commands:\n"
+        "  init    create the application (ID scope, enrollment group keys, local CA,\n"
+        "          server certificate, service connection string, admin token)\n"
+        "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
+        "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
+        "\n"
+        "options:\n"
+        "  --data-dir DIR          application data directory (required)\n"
+        "  --mqtt-port N           MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)\n"
+        "  --https-port N          HTTPS service API port (default 8443; 0 = any; -1 = off)\n"
+        "  --plain-mqtt-port N     also serve MQTT without TLS on N (off by default)\n"
+        "  --bind ADDR             listen address (default 0.0.0.0)\n"
+        "  --hub-host NAME         IoT Hub host name given to devices (default localhost)\n"
+        "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
+        "  --dps-retry-after S     retry-after DPS asks devices to wait (default 1)\n"
+        "  --max-connections N     refuse (CONNACK 3) above N connections (default 100000)\n"
+        "  --log-level LEVEL       error | warn | info | debug (default info)\n"
+        "  --json                  (show) print JSON\n"
+        "  -h, --help              this text\n");
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out)
@@ -226,8 +227,9 @@ static int cmd_serve(struct app *app)
     if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
         evsignal_add(sigint, NULL) != 0)
         goto out;
-    log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s", app->facts.id_scope,
-             app->mqtt_port, app->assigned_hub, app->https_port ? ", HTTPS API" : "");
+    log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
+             app->facts.id_scope, app->mqtt_port, app->assigned_hub,
+             app->https_port ? ", HTTPS API" : "");
     printf("mqtts-port %u\n", app->mqtt_port);
     if (app->https_port)
         printf("https-port %u\n", app->https_port);

@@ -97,8 +97,7 @@ static void deliver(struct method_call *c)
     unlink_call(c);
     const char *what = c->result == CE_OK ? "answered" : central_strerror(c->result);
     if (c->result == CE_OK)
-        log_info("method: %s on %s (rid %s) answered %d", c->name, c->device_id, c->rid,
-                 c->status);
+        log_info("method: %s on %s (rid %s) answered %d", c->name, c->device_id, c->rid, c->status);
     else
         log_info("method: %s on %s (rid %s) failed: %s", c->name, c->device_id, c->rid, what);
     if (c->result == CE_OK)
@@ -148,8 +147,8 @@ static int try_send(struct method_call *c, struct device *dev)
 
 struct method_call *method_invoke(struct app *app, const char *device_id, const char *method_name,
                                   const char *payload_json, size_t payload_len,
-                                  int connect_timeout_s, int response_timeout_s,
-                                  method_done_cb cb, void *ctx, int *out_err)
+                                  int connect_timeout_s, int response_timeout_s, method_done_cb cb,
+                                  void *ctx, int *out_err)
 {
     int err_dummy;
     if (out_err == NULL)

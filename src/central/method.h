@@ -37,8 +37,8 @@ typedef void (*method_done_cb)(void *ctx, int result, int status, const char *pa
  */
 struct method_call *method_invoke(struct app *app, const char *device_id, const char *method_name,
                                   const char *payload_json, size_t payload_len,
-                                  int connect_timeout_s, int response_timeout_s,
-                                  method_done_cb cb, void *ctx, int *out_err);
+                                  int connect_timeout_s, int response_timeout_s, method_done_cb cb,
+                                  void *ctx, int *out_err);
 
 /** Cancel a pending call (e.g. the HTTP client went away): the callback will not be called. */
 void method_cancel(struct method_call *call);

@@ -100,8 +100,8 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
         close(fd);
         return -1;
     }
-    int ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-                 : PEM_write_X509(f, cert);
+    int ok =
+        key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
     if (fclose(f) != 0)
         ok = 0;
     if (!ok)

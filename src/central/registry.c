@@ -168,7 +168,7 @@ static int gen_key(char out[DEVICE_KEY_MAX])
     if (RAND_bytes(raw, sizeof raw) != 1)
         return CE_NOMEM;
     return iotc_base64_encode(raw, sizeof raw, out, DEVICE_KEY_MAX, &len) == IOTC_OK ? CE_OK
-                                                                                       : CE_NOMEM;
+                                                                                     : CE_NOMEM;
 }
 
 static int set_key(char out[DEVICE_KEY_MAX], const char *key)
@@ -186,8 +186,8 @@ static void set_generation(struct device *dev)
     unsigned char r[4];
     if (RAND_bytes(r, sizeof r) != 1)
         memset(r, 0, sizeof r);
-    unsigned long long v = (unsigned long long)dev->created_ms * 10000ull +
-                           (((unsigned)r[0] << 8 | r[1]) % 10000u);
+    unsigned long long v =
+        (unsigned long long)dev->created_ms * 10000ull + (((unsigned)r[0] << 8 | r[1]) % 10000u);
     snprintf(dev->generation_id, sizeof dev->generation_id, "%llu", v);
 }
 

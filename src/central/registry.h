@@ -32,21 +32,21 @@ enum device_status { DEVICE_ENABLED = 0, DEVICE_DISABLED = 1 };
 /** One registered device. Read fields freely; change them only through the functions below. */
 struct device {
     char id[DEVICE_ID_MAX + 1];
-    char primary_key[DEVICE_KEY_MAX];   /**< base64 symmetric keys */
+    char primary_key[DEVICE_KEY_MAX]; /**< base64 symmetric keys */
     char secondary_key[DEVICE_KEY_MAX];
     enum device_status status;
-    char *status_reason;                /**< heap, may be NULL */
+    char *status_reason; /**< heap, may be NULL */
     char generation_id[24];
-    uint64_t etag_version;              /**< device etag counter (bumped on every identity change) */
-    char *model_id;                     /**< heap, NULL until announced (DPS payload or username) */
-    char *enrollment_group;             /**< heap; NULL for individual enrollments */
+    uint64_t etag_version;  /**< device etag counter (bumped on every identity change) */
+    char *model_id;         /**< heap, NULL until announced (DPS payload or username) */
+    char *enrollment_group; /**< heap; NULL for individual enrollments */
     int64_t created_ms;
     int64_t status_updated_ms;
-    int64_t last_activity_ms;           /**< last packet from the device (0 = never) */
+    int64_t last_activity_ms; /**< last packet from the device (0 = never) */
     int64_t connection_state_updated_ms;
-    bool connected;                     /**< an authenticated hub connection exists */
-    uint32_t sub_mask;                  /**< persistent-session subscriptions (broker's bits) */
-    bool session_present;               /**< a CleanSession=0 session exists */
+    bool connected;       /**< an authenticated hub connection exists */
+    uint32_t sub_mask;    /**< persistent-session subscriptions (broker's bits) */
+    bool session_present; /**< a CleanSession=0 session exists */
 
     /* Twin (twin.h). desired/reported are objects without $version/$metadata; *_meta mirror
      * their trees with "$lastUpdated" (and "$lastUpdatedVersion" on desired). */
@@ -57,14 +57,14 @@ struct device {
     cJSON *reported_meta;
     int64_t desired_version;
     int64_t reported_version;
-    uint64_t twin_version;              /**< whole-twin etag counter */
+    uint64_t twin_version; /**< whole-twin etag counter */
 
     /* Pending cloud-to-device messages, oldest first (c2d.h). */
     struct c2d_msg *c2d_head;
     struct c2d_msg *c2d_tail;
     size_t c2d_count;
 
-    struct session *session;            /**< live hub session or NULL (broker.c) */
+    struct session *session; /**< live hub session or NULL (broker.c) */
 
     /* registry internals */
     struct device *hash_next;
@@ -73,9 +73,9 @@ struct device {
 
 /** Fields of registry_update; a NULL pointer / negative value leaves the field unchanged. */
 struct device_update {
-    const char *primary_key;   /**< new base64 key ("" = generate) */
+    const char *primary_key; /**< new base64 key ("" = generate) */
     const char *secondary_key;
-    int status;                /**< DEVICE_ENABLED / DEVICE_DISABLED, or -1 */
+    int status; /**< DEVICE_ENABLED / DEVICE_DISABLED, or -1 */
     const char *status_reason;
 };
 

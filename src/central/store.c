@@ -31,17 +31,27 @@ struct store_op {
     void *ctx;
     uint32_t tag;
     int rc;
-    int64_t i1, i2;          /* telemetry: enqueued_ms; c2d: seq, expiry */
-    int64_t i3;              /* c2d enqueued */
+    int64_t i1, i2;           /* telemetry: enqueued_ms; c2d: seq, expiry */
+    int64_t i3;               /* c2d enqueued */
     const char *s1, *s2, *s3; /* point into data[] */
     const void *blob;
     size_t blob_len;
-    struct store_arg *args;  /* OP_SQL: s1 = statement, args[i1] point into data[] */
+    struct store_arg *args; /* OP_SQL: s1 = statement, args[i1] point into data[] */
     char data[];
 };
 
-enum stmt_id { ST_TELEMETRY, ST_PUT_DEVICE, ST_DEL_DEVICE, ST_DEL_DEVICE_C2D, ST_PUT_C2D,
-               ST_DEL_C2D, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+enum stmt_id {
+    ST_TELEMETRY,
+    ST_PUT_DEVICE,
+    ST_DEL_DEVICE,
+    ST_DEL_DEVICE_C2D,
+    ST_PUT_C2D,
+    ST_DEL_C2D,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_COUNT
+};
 
 static const char *const stmt_sql[ST_COUNT] = {
     "INSERT INTO telemetry(device_id, enqueued_ms, component, props, payload) VALUES(?,?,?,?,?)",
@@ -65,7 +75,7 @@ struct store {
     pthread_cond_t cv;
     struct store_op *q_head, *q_tail;
     size_t q_len;
-    size_t in_flight;     /* taken by the writer, not yet committed */
+    size_t in_flight; /* taken by the writer, not yet committed */
     bool stop;
     struct store_op *done_head, *done_tail;
     struct event *done_ev;
@@ -493,7 +503,8 @@ int store_open(struct app *app)
     sqlite3_busy_timeout(st->db, 5000);
     /* WAL + synchronous=FULL: a COMMIT returns only once the WAL is on disk, which is the
      * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
-    if (exec(st->db, "PRAGMA journal_mode=WAL") < 0 || exec(st->db, "PRAGMA synchronous=FULL") < 0 ||
+    if (exec(st->db, "PRAGMA journal_mode=WAL") < 0 ||
+        exec(st->db, "PRAGMA synchronous=FULL") < 0 ||
         exec(st->db, "PRAGMA foreign_keys=OFF") < 0 || migrate(st->db) < 0)
         return -1;
     for (int i = 0; i < ST_COUNT; i++) {

@@ -26,8 +26,8 @@ typedef void (*store_done_cb)(void *ctx, uint32_t tag, int rc);
 struct store_telemetry {
     const char *device_id;
     int64_t enqueued_ms;
-    const char *component;   /**< "$.sub" value or NULL */
-    const char *props_json;  /**< decoded property bag as a JSON object text, or NULL */
+    const char *component;  /**< "$.sub" value or NULL */
+    const char *props_json; /**< decoded property bag as a JSON object text, or NULL */
     const void *payload;
     size_t payload_len;
 };

@@ -54,7 +54,8 @@ static bool patch_ok(const cJSON *obj, int depth)
             return false;
         if (cJSON_IsString(it) && strlen(it->valuestring) > TWIN_STRING_MAX)
             return false;
-        if (cJSON_IsNumber(it) && (it->valuedouble > TWIN_INT_MAX || it->valuedouble < -TWIN_INT_MAX - 1))
+        if (cJSON_IsNumber(it) &&
+            (it->valuedouble > TWIN_INT_MAX || it->valuedouble < -TWIN_INT_MAX - 1))
             return false;
         if (cJSON_IsObject(it) && !patch_ok(it, depth + 1))
             return false;
@@ -99,8 +100,8 @@ static void stamp(cJSON *meta, const char *now, int64_t version)
 }
 
 /* Merge @p patch into @p target (and its @p meta mirror); null deletes. */
-static int merge(cJSON *target, cJSON *meta, const cJSON *patch, const char *now,
-                 int64_t version, bool top)
+static int merge(cJSON *target, cJSON *meta, const cJSON *patch, const char *now, int64_t version,
+                 bool top)
 {
     for (const cJSON *it = patch->child; it != NULL; it = it->next) {
         if (top && it->string[0] == '$')
@@ -123,7 +124,8 @@ static int merge(cJSON *target, cJSON *meta, const cJSON *patch, const char *now
             cJSON *msub = NULL;
             if (meta) {
                 msub = cJSON_GetObjectItemCaseSensitive(meta, k);
-                if (!cJSON_IsObject(msub) || cJSON_GetObjectItemCaseSensitive(msub, "$lastUpdated") == NULL ||
+                if (!cJSON_IsObject(msub) ||
+                    cJSON_GetObjectItemCaseSensitive(msub, "$lastUpdated") == NULL ||
                     !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(target, k))) {
                     msub = cJSON_CreateObject();
                     if (msub == NULL)
@@ -224,8 +226,7 @@ int twin_patch_reported(struct app *app, struct device *dev, const char *json, s
     cJSON *patch = cJSON_ParseWithLength(json, len);
     if (patch == NULL)
         return CE_INVALID;
-    int rc = merge_section(&dev->reported, &dev->reported_meta, patch, 0, TWIN_SECTION_MAX,
-                           false);
+    int rc = merge_section(&dev->reported, &dev->reported_meta, patch, 0, TWIN_SECTION_MAX, false);
     cJSON_Delete(patch);
     if (rc != CE_OK)
         return rc;

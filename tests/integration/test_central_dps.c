@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -73,8 +74,8 @@ static void test_group_all_token_styles(void **state)
     }
     /* modelId of the payload is recorded on the device (service API view). */
     struct th_http_response resp;
-    assert_int_equal(th_https(&srv, "GET", "/devices/grp-py-01?api-version=2021-04-12", NULL,
-                              NULL, true, 5000, &resp),
+    assert_int_equal(th_https(&srv, "GET", "/devices/grp-py-01?api-version=2021-04-12", NULL, NULL,
+                              true, 5000, &resp),
                      0);
     assert_int_equal(resp.status, 200);
     cJSON *o = cJSON_Parse(resp.body);
@@ -95,9 +96,8 @@ static void test_bad_key_refused(void **state)
     };
     for (size_t i = 0; i < 2; i++) {
         struct th_dps_result r;
-        assert_int_equal(th_dps_register(&srv, "grp-bad-01", wrong_keys[i], IOTC_SAS_DPS_PY, NULL,
-                                         &r),
-                         0);
+        assert_int_equal(
+            th_dps_register(&srv, "grp-bad-01", wrong_keys[i], IOTC_SAS_DPS_PY, NULL, &r), 0);
         assert_int_equal(r.connack, 5);
     }
     /* A derived key for another registration id does not work either. */
@@ -116,8 +116,8 @@ static void test_wrong_scope_and_expired(void **state)
     assert_int_equal(th_derive_key(&srv, "grp-scope-01", key, sizeof key), 0);
     struct th_mqtt m;
     /* Expired token. */
-    assert_int_equal(th_dps_token(&srv, "grp-scope-01", key, IOTC_SAS_DPS_PY, th_now() - 10,
-                                  token, sizeof token),
+    assert_int_equal(th_dps_token(&srv, "grp-scope-01", key, IOTC_SAS_DPS_PY, th_now() - 10, token,
+                                  sizeof token),
                      0);
     char user[300];
     snprintf(user, sizeof user, "%s/registrations/grp-scope-01/api-version=2019-03-31",
@@ -127,14 +127,15 @@ static void test_wrong_scope_and_expired(void **state)
     assert_true(th_mqtt_wait_closed(&m, 3000));
     th_mqtt_close(&m);
     /* Another ID scope. */
-    assert_int_equal(th_dps_token(&srv, "grp-scope-01", key, IOTC_SAS_DPS_PY, th_now() + 600,
-                                  token, sizeof token),
+    assert_int_equal(th_dps_token(&srv, "grp-scope-01", key, IOTC_SAS_DPS_PY, th_now() + 600, token,
+                                  sizeof token),
                      0);
     assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
-    assert_int_equal(th_mqtt_connect(&m, "grp-scope-01",
-                                     "0ne00000000/registrations/grp-scope-01/api-version=2019-03-31",
-                                     token, 60, true),
-                     5);
+    assert_int_equal(
+        th_mqtt_connect(&m, "grp-scope-01",
+                        "0ne00000000/registrations/grp-scope-01/api-version=2019-03-31", token, 60,
+                        true),
+        5);
     th_mqtt_close(&m);
     assert_true(th_central_log_contains(&srv, "SAS token expired", 2000));
 }
@@ -206,8 +207,8 @@ static void test_unknown_operation_and_topic(void **state)
     (void)state;
     char key[64], token[600], user[300];
     assert_int_equal(th_derive_key(&srv, "grp-op-01", key, sizeof key), 0);
-    assert_int_equal(th_dps_token(&srv, "grp-op-01", key, IOTC_SAS_DPS_CSDK, th_now() + 600,
-                                  token, sizeof token),
+    assert_int_equal(th_dps_token(&srv, "grp-op-01", key, IOTC_SAS_DPS_CSDK, th_now() + 600, token,
+                                  sizeof token),
                      0);
     snprintf(user, sizeof user, "%s/registrations/grp-op-01/api-version=2019-03-31", srv.id_scope);
     struct th_mqtt m;

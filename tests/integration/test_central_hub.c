@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -42,9 +43,9 @@ static int create_device(const char *id, bool enabled)
 static int setup(void **state)
 {
     (void)state;
-    static const char *const ids[] = {"dev-a", "dev-b", "dev-twin", "dev-m1", "dev-m2", "dev-m3",
-                                      "dev-m4", "dev-c2d", "dev-exp", "dev-auth", "dev-big",
-                                      "dev-dup", "dev-ka"};
+    static const char *const ids[] = {"dev-a",   "dev-b",   "dev-twin", "dev-m1",  "dev-m2",
+                                      "dev-m3",  "dev-m4",  "dev-c2d",  "dev-exp", "dev-auth",
+                                      "dev-big", "dev-dup", "dev-ka"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -73,30 +74,29 @@ static void test_connect_codes(void **state)
 {
     (void)state;
     char user[600], token[600], other[600];
-    snprintf(user, sizeof user, "%s/dev-a/?api-version=2021-04-12&model-id=dtmi%%3Acom%%3Aexample%%3AX%%3B1",
+    snprintf(user, sizeof user,
+             "%s/dev-a/?api-version=2021-04-12&model-id=dtmi%%3Acom%%3Aexample%%3AX%%3B1",
              srv.hub_host);
     assert_int_equal(th_hub_token(&srv, "dev-a", KEY, th_now() + 600, token, sizeof token), 0);
-    assert_int_equal(th_hub_token(&srv, "dev-a", "d3Jvbmcgd3Jvbmcgd3Jvbmcgd3Jvbmc=",
-                                  th_now() + 600, other, sizeof other),
+    assert_int_equal(th_hub_token(&srv, "dev-a", "d3Jvbmcgd3Jvbmcgd3Jvbmcgd3Jvbmc=", th_now() + 600,
+                                  other, sizeof other),
                      0);
     char unknown_user[300], unknown_token[600], off_user[300], off_token[600];
     snprintf(unknown_user, sizeof unknown_user, "%s/nobody/?api-version=2021-04-12", srv.hub_host);
-    assert_int_equal(th_hub_token(&srv, "nobody", KEY, th_now() + 600, unknown_token,
-                                  sizeof unknown_token),
-                     0);
+    assert_int_equal(
+        th_hub_token(&srv, "nobody", KEY, th_now() + 600, unknown_token, sizeof unknown_token), 0);
     snprintf(off_user, sizeof off_user, "%s/dev-off/?api-version=2021-04-12", srv.hub_host);
-    assert_int_equal(th_hub_token(&srv, "dev-off", KEY, th_now() + 600, off_token,
-                                  sizeof off_token),
-                     0);
+    assert_int_equal(
+        th_hub_token(&srv, "dev-off", KEY, th_now() + 600, off_token, sizeof off_token), 0);
     const struct {
         const char *client_id, *user, *pass;
         int code;
     } cases[] = {
         {"dev-a", user, token, 0},
-        {"dev-b", user, token, 2},                 /* client id != device id */
-        {"dev-a", user, other, 5},                 /* wrong key */
+        {"dev-b", user, token, 2},                  /* client id != device id */
+        {"dev-a", user, other, 5},                  /* wrong key */
         {"nobody", unknown_user, unknown_token, 5}, /* not registered */
-        {"dev-off", off_user, off_token, 5},       /* disabled */
+        {"dev-off", off_user, off_token, 5},        /* disabled */
         {"dev-a", "otherhub.example/dev-a/?api-version=2021-04-12", token, 5},
         {"dev-a", user, "SharedAccessSignature sr=x", 5},
         {"dev-a", user, NULL, 5},
@@ -116,9 +116,9 @@ static void test_connect_codes(void **state)
     assert_int_equal(th_hub_connect(&m, &srv, "dev-a", KEY2), 0);
     th_mqtt_close(&m);
     struct th_http_response r;
-    assert_int_equal(th_https(&srv, "GET", "/twins/dev-a?api-version=2021-04-12", NULL, NULL, true,
-                              5000, &r),
-                     0);
+    assert_int_equal(
+        th_https(&srv, "GET", "/twins/dev-a?api-version=2021-04-12", NULL, NULL, true, 5000, &r),
+        0);
     assert_non_null(strstr(r.body, "\"modelId\":\"dtmi:com:example:X;1\""));
     free(r.body);
     assert_true(th_central_log_contains(&srv, "client id differs from the device id", 2000));
@@ -132,8 +132,9 @@ static void test_telemetry_stored(void **state)
     (void)state;
     struct th_mqtt m;
     assert_int_equal(th_hub_connect(&m, &srv, "dev-b", KEY), 0);
-    const char *topic = "devices/dev-b/messages/events/"
-                        "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=thermostat1&note=a%20b%2Bc&flag";
+    const char *topic =
+        "devices/dev-b/messages/events/"
+        "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=thermostat1&note=a%20b%2Bc&flag";
     const char *body = "{\"temperature\":21.5}";
     assert_true(th_mqtt_publish(&m, "devices/dev-b/messages/events/", "q0", 2, 0) == 0);
     int pid = th_mqtt_publish(&m, topic, body, strlen(body), 1);
@@ -190,11 +191,13 @@ static void test_twin(void **state)
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
     assert_true(topic_is(&p, "$iothub/twin/res/200/?$rid=g1"));
     cJSON *o = cJSON_ParseWithLength(p.publish.payload.ptr, p.publish.payload.len);
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "desired"), "$version")
+            ->valueint,
+        1);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(o, "desired"), "$version")->valueint,
-                     1);
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(o, "reported"), "$version")->valueint,
+                         cJSON_GetObjectItemCaseSensitive(o, "reported"), "$version")
+                         ->valueint,
                      1);
     cJSON_Delete(o);
 
@@ -210,8 +213,8 @@ static void test_twin(void **state)
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
     assert_true(topic_is(&p, "$iothub/twin/res/204/?$rid=p2&$version=3"));
     /* Not JSON: 400 with an errorCode body (NODE looks only at the body). */
-    assert_true(th_mqtt_publish(&m, "$iothub/twin/PATCH/properties/reported/?$rid=p3", "{nope",
-                                5, 0) >= 0);
+    assert_true(
+        th_mqtt_publish(&m, "$iothub/twin/PATCH/properties/reported/?$rid=p3", "{nope", 5, 0) >= 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
     assert_true(topic_is(&p, "$iothub/twin/res/400/?$rid=p3"));
     o = cJSON_ParseWithLength(p.publish.payload.ptr, p.publish.payload.len);
@@ -223,8 +226,9 @@ static void test_twin(void **state)
     o = cJSON_ParseWithLength(p.publish.payload.ptr, p.publish.payload.len);
     cJSON *rep = cJSON_GetObjectItemCaseSensitive(o, "reported");
     assert_null(cJSON_GetObjectItemCaseSensitive(rep, "a"));
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(
-                         cJSON_GetObjectItemCaseSensitive(rep, "b"), "c")->valueint, 2);
+    assert_int_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "b"), "c")->valueint,
+        2);
     assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "b"), "d"));
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(rep, "$version")->valueint, 3);
     cJSON_Delete(o);
@@ -240,23 +244,24 @@ static void test_twin(void **state)
     free(r.body);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
     assert_true(topic_is(&p, "$iothub/twin/PATCH/properties/desired/?$version=2"));
-    const char *expect = "{\"thermostat1\":{\"targetTemperature\":50,\"__t\":\"c\"},\"$version\":2}";
+    const char *expect =
+        "{\"thermostat1\":{\"targetTemperature\":50,\"__t\":\"c\"},\"$version\":2}";
     assert_int_equal(p.publish.payload.len, strlen(expect));
     assert_memory_equal(p.publish.payload.ptr, expect, strlen(expect));
     th_mqtt_close(&m);
 
     /* The service view has both sections with versions and metadata. */
-    assert_int_equal(th_https(&srv, "GET", "/twins/dev-twin?api-version=2021-04-12", NULL, NULL,
-                              true, 5000, &r),
-                     0);
+    assert_int_equal(
+        th_https(&srv, "GET", "/twins/dev-twin?api-version=2021-04-12", NULL, NULL, true, 5000, &r),
+        0);
     o = cJSON_Parse(r.body);
     cJSON *props = cJSON_GetObjectItemCaseSensitive(o, "properties");
     cJSON *d = cJSON_GetObjectItemCaseSensitive(props, "desired");
     cJSON *rp = cJSON_GetObjectItemCaseSensitive(props, "reported");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(d, "$version")->valueint, 2);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(rp, "$version")->valueint, 3);
-    assert_non_null(cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(rp, "$metadata"), "b"));
+    assert_non_null(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rp, "$metadata"), "b"));
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "deviceId")->valuestring, "dev-twin");
     cJSON_Delete(o);
     free(r.body);
@@ -288,7 +293,8 @@ static void test_method_answered(void **state)
     struct call c = {"/twins/dev-m1/methods?api-version=2021-04-12",
                      "{\"methodName\":\"thermostat1*getMaxMinReport\",\"responseTimeoutInSeconds\""
                      ":10,\"connectTimeoutInSeconds\":0,\"payload\":{\"since\":\"x\"}}",
-                     {0}, -1};
+                     {0},
+                     -1};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_thread, &c), 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
@@ -320,7 +326,8 @@ static void test_method_offline_and_timeout(void **state)
     struct call c = {"/twins/dev-m2/methods?api-version=2021-04-12",
                      "{\"methodName\":\"reboot\",\"responseTimeoutInSeconds\":5,"
                      "\"connectTimeoutInSeconds\":0,\"payload\":null}",
-                     {0}, -1};
+                     {0},
+                     -1};
     call_thread(&c);
     assert_int_equal(c.rc, 0);
     assert_int_equal(c.resp.status, 404);
@@ -335,7 +342,8 @@ static void test_method_offline_and_timeout(void **state)
     struct call c2 = {"/twins/dev-m3/methods?api-version=2021-04-12",
                       "{\"methodName\":\"reboot\",\"responseTimeoutInSeconds\":5,"
                       "\"connectTimeoutInSeconds\":0}",
-                      {0}, -1};
+                      {0},
+                      -1};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_thread, &c2), 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
@@ -356,7 +364,8 @@ static void test_method_connect_timeout(void **state)
     struct call c = {"/twins/dev-m4/methods?api-version=2021-04-12",
                      "{\"methodName\":\"ping\",\"responseTimeoutInSeconds\":10,"
                      "\"connectTimeoutInSeconds\":10,\"payload\":7}",
-                     {0}, -1};
+                     {0},
+                     -1};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, call_thread, &c), 0);
     usleep(500000);
@@ -458,12 +467,12 @@ static void test_authorization_refusals(void **state)
         const char *topic;
         uint8_t qos;
     } cases[] = {
-        {false, "devices/dev-a/messages/events/", 0},       /* another device's telemetry */
+        {false, "devices/dev-a/messages/events/", 0},         /* another device's telemetry */
         {false, "devices/dev-auth/messages/devicebound/", 0}, /* server-to-device topic */
         {false, "$iothub/methods/POST/x/?$rid=1", 0},
         {false, "some/other/topic", 1},
-        {false, "devices/dev-auth/messages/events/", 2},    /* QoS 2 */
-        {true, "devices/dev-a/messages/devicebound/#", 1},  /* another device's C2D */
+        {false, "devices/dev-auth/messages/events/", 2},   /* QoS 2 */
+        {true, "devices/dev-a/messages/devicebound/#", 1}, /* another device's C2D */
         {true, "#", 0},
         {true, "$iothub/#", 0},
         {true, "devices/dev-auth/modules/m1/#", 0},

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -118,10 +119,9 @@ static void test_state_survives_restart(void **state)
     cJSON *o = cJSON_Parse(h.body);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "modelId")->valuestring,
                         "dtmi:com:example:TemperatureController;2");
-    cJSON *rep = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(o, "properties"), "reported");
-    assert_string_equal(cJSON_GetObjectItemCaseSensitive(rep, "serialNumber")->valuestring,
-                        "SN-1");
+    cJSON *rep = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "properties"),
+                                                  "reported");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(rep, "serialNumber")->valuestring, "SN-1");
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(rep, "$version")->valueint, 2);
     cJSON_Delete(o);
     free(h.body);

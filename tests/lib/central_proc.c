@@ -217,9 +217,9 @@ static void rm_rf(const char *dir)
 {
     /* Only our own flat layout: root/server.log and root/app/.... */
     char path[600];
-    const char *files[] = {"app.json", "ca.pem", "ca-key.pem", "server.pem", "server-key.pem",
-                           "central.db", "central.db-wal", "central.db-shm", "ports.json",
-                           "app.json.tmp", "ports.json.tmp", NULL};
+    const char *files[] = {"app.json",       "ca.pem",       "ca-key.pem",     "server.pem",
+                           "server-key.pem", "central.db",   "central.db-wal", "central.db-shm",
+                           "ports.json",     "app.json.tmp", "ports.json.tmp", NULL};
     for (int i = 0; files[i]; i++) {
         snprintf(path, sizeof path, "%s/app/%s", dir, files[i]);
         unlink(path);

@@ -20,8 +20,8 @@ static int topic_status(struct iotc_span topic, int *out_retry)
     t[n] = '\0';
     const char *ra = strstr(t, "retry-after=");
     if (out_retry)
-        *out_retry = ra ? atoi(ra + 12) : 0;
-    return atoi(t + sizeof prefix - 1);
+        *out_retry = ra ? (int)strtol(ra + 12, NULL, 10) : 0;
+    return (int)strtol(t + sizeof prefix - 1, NULL, 10);
 }
 
 static void copy_str(const cJSON *o, const char *name, char *out, size_t size)
@@ -31,8 +31,8 @@ static void copy_str(const cJSON *o, const char *name, char *out, size_t size)
         snprintf(out, size, "%s", v->valuestring);
 }
 
-int th_dps_register(const struct th_central *c, const char *reg_id, const char *key_b64,
-                    int style, const char *payload_json, struct th_dps_result *out)
+int th_dps_register(const struct th_central *c, const char *reg_id, const char *key_b64, int style,
+                    const char *payload_json, struct th_dps_result *out)
 {
     memset(out, 0, sizeof *out);
     struct th_mqtt m;

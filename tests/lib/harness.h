@@ -23,9 +23,9 @@
 
 struct th_central {
     pid_t pid;
-    char root[256];      /**< temporary directory (removed by th_central_cleanup) */
-    char data_dir[300];  /**< root/app */
-    char log_path[300];  /**< root/server.log: the server's stderr */
+    char root[256];     /**< temporary directory (removed by th_central_cleanup) */
+    char data_dir[300]; /**< root/app */
+    char log_path[300]; /**< root/server.log: the server's stderr */
     char ca_path[320];
     uint16_t mqtt_port;
     uint16_t https_port;
@@ -34,7 +34,7 @@ struct th_central {
     char group_primary_key[96];
     char group_secondary_key[96];
     char service_key[96];
-    char admin_token[128];  /**< only after the first start (printed once) */
+    char admin_token[128]; /**< only after the first start (printed once) */
 };
 
 /** Path of the iotc-central binary: $IOTC_CENTRAL_BIN or <test dir>/../iotc-central. */
@@ -80,7 +80,7 @@ struct th_mqtt {
     SSL *ssl;
     unsigned char *buf; /* received bytes */
     size_t len;
-    size_t consumed;    /* bytes of the packet returned last time */
+    size_t consumed; /* bytes of the packet returned last time */
     size_t cap;
     uint16_t next_pid;
 };
@@ -131,7 +131,7 @@ int th_hub_connect(struct th_mqtt *m, const struct th_central *c, const char *de
 struct th_http_response {
     int status;
     char headers[4096];
-    char *body;  /**< NUL-terminated, caller frees with free() */
+    char *body; /**< NUL-terminated, caller frees with free() */
     size_t body_len;
 };
 
@@ -147,11 +147,11 @@ int th_https(const struct th_central *c, const char *method, const char *path,
 /* ---------------------------------------------------------------- DPS flow */
 
 struct th_dps_result {
-    int connack;          /**< CONNACK code of the DPS connection (or negative) */
-    int register_status;  /**< topic status of the register answer (202 expected) */
-    int retry_after;      /**< retry-after of the register answer (0 when absent) */
-    int final_status;     /**< topic status of the poll answer (200 expected) */
-    char status[32];      /**< body "status" of the final answer (assigned, disabled, ...) */
+    int connack;         /**< CONNACK code of the DPS connection (or negative) */
+    int register_status; /**< topic status of the register answer (202 expected) */
+    int retry_after;     /**< retry-after of the register answer (0 when absent) */
+    int final_status;    /**< topic status of the poll answer (200 expected) */
+    char status[32];     /**< body "status" of the final answer (assigned, disabled, ...) */
     char assigned_hub[300];
     char device_id[130];
     char operation_id[128];
@@ -162,7 +162,7 @@ struct th_dps_result {
  * @p key_b64, subscribe, register (body with @p payload_json when non-NULL), poll once by
  * operationId. @return 0 when the flow ran (inspect @p out), -1 on transport failure.
  */
-int th_dps_register(const struct th_central *c, const char *reg_id, const char *key_b64,
-                    int style, const char *payload_json, struct th_dps_result *out);
+int th_dps_register(const struct th_central *c, const char *reg_id, const char *key_b64, int style,
+                    const char *payload_json, struct th_dps_result *out);
 
 #endif /* IOTC_TESTS_HARNESS_H */

@@ -51,7 +51,7 @@ static int parse_response(char *buf, size_t len, struct th_http_response *out, b
     size_t body_off = hlen + 4;
     if (strncmp(buf, "HTTP/1.", 7) != 0 || hlen < 12)
         return -1;
-    out->status = atoi(buf + 9);
+    out->status = (int)strtol(buf + 9, NULL, 10);
     size_t copy = hlen < sizeof out->headers - 1 ? hlen : sizeof out->headers - 1;
     memcpy(out->headers, buf, copy);
     out->headers[copy] = '\0';
