@@ -295,6 +295,54 @@ static void twin_respond(struct session *s, unsigned status, struct iotc_span ri
     session_publish(s, topic, tlen, body, len, s->sub_qos[SUBI_TWIN_RES], NULL);
 }
 
+/* A 204 for a reported patch is sent once the patched twin is on disk, like a PUBACK. */
+struct twin_ack {
+    struct session *s;
+    size_t len;
+    char topic[];
+};
+
+static void twin_ack_done(void *ctx, uint32_t tag, int rc)
+{
+    struct twin_ack *a = ctx;
+    (void)tag;
+    if (!a->s->closing) {
+        if (rc != CE_OK)
+            session_close(a->s, "store write failed", false);
+        else
+            session_publish(a->s, a->topic, a->len, NULL, 0, a->s->sub_qos[SUBI_TWIN_RES], NULL);
+    }
+    session_unref(a->s);
+    free(a);
+}
+
+static void twin_respond_durable(struct session *s, struct iotc_span rid, int64_t version)
+{
+    char topic[256];
+    size_t tlen;
+    if (!(s->subs & SUB_TWIN_RES))
+        return;
+    if (iotc_hub_twin_response_topic_build(204, rid, true, (uint64_t)version, topic, sizeof topic,
+                                           &tlen) != IOTC_OK) {
+        session_close(s, "unusable $rid", false);
+        return;
+    }
+    struct twin_ack *a = s->app->store ? malloc(sizeof *a + tlen) : NULL;
+    if (a == NULL) {
+        session_publish(s, topic, tlen, NULL, 0, s->sub_qos[SUBI_TWIN_RES], NULL);
+        return;
+    }
+    a->s = s;
+    a->len = tlen;
+    memcpy(a->topic, topic, tlen);
+    session_ref(s);
+    if (store_barrier(s->app->store, twin_ack_done, a, 0) != CE_OK) {
+        session_unref(s);
+        free(a);
+        session_close(s, "out of memory", false);
+    }
+}
+
 static void twin_error(struct session *s, struct iotc_span rid, unsigned status, int64_t code,
                        const char *message)
 {
@@ -325,7 +373,7 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
     int64_t version = 0;
     int rc = twin_patch_reported(s->app, dev, pub->payload.ptr, pub->payload.len, &version);
     if (rc == CE_OK) {
-        twin_respond(s, 204, rid, true, version, NULL, 0);
+        twin_respond_durable(s, rid, version);
         events_patch(s->app, EV_REPORTED, dev->id, pub->payload.ptr, pub->payload.len, version);
     } else if (rc == CE_NOMEM)
         twin_error(s, rid, 500, 500001, "Internal error");
