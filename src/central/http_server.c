@@ -20,10 +20,11 @@
 #include <iotc/codec.h>
 #include <iotc/sas.h>
 
+#include "central/capi.h"
 #include "central/http_server.h"
 #include "central/log.h"
 
-#define HTTP_MAX_HEADERS (64 * 1024)
+#define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
 /* Idle keep-alive connections are closed after this; while a handler works on a request
  * evhttp does not read from the connection, so long method calls are not cut short. */
@@ -50,6 +51,7 @@ struct route {
 
 static const struct route routes[] = {
     {HTTP_GET, 1, {"devices"}, service_device_list},
+    {HTTP_POST, 2, {"devices", "query"}, service_device_query},
     {HTTP_GET, 2, {"devices", "*"}, service_device_get},
     {HTTP_PUT, 2, {"devices", "*"}, service_device_put},
     {HTTP_DELETE, 2, {"devices", "*"}, service_device_delete},
@@ -231,6 +233,23 @@ static enum http_method method_of(enum evhttp_cmd_type cmd)
     }
 }
 
+static const char *method_name(enum http_method m)
+{
+    switch (m) {
+    case HTTP_GET:
+        return "GET";
+    case HTTP_PUT:
+        return "PUT";
+    case HTTP_POST:
+        return "POST";
+    case HTTP_DELETE:
+        return "DELETE";
+    case HTTP_PATCH:
+        return "PATCH";
+    }
+    return "?";
+}
+
 static bool route_matches(const struct route *r, const struct http_ctx *c)
 {
     size_t i;
@@ -253,6 +272,10 @@ static void dispatch(struct http_ctx *c)
     bool path_known = false;
     const char *why;
 
+    if (capi_owns(c)) { /* /api/: IoT Central data plane with its own tokens (capi.h) */
+        capi_dispatch(c);
+        return;
+    }
     why = auth_failure(c);
     if (why != NULL) {
         char peer[80];
@@ -312,7 +335,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (c->body == NULL) {
             http_reply_error(c, 500, "ServerError", "Out of memory.");
         } else {
-            log_debug("https: %d %s", (int)c->method, evhttp_request_get_uri(req));
+            log_debug("https: %s %s", method_name(c->method), evhttp_request_get_uri(req));
             dispatch(c);
         }
     }
@@ -383,6 +406,8 @@ int service_http_start(struct app *app)
      * its value so main.c knows the API is running and calls service_http_stop. */
     srv->next = g_servers;
     g_servers = srv;
+    if (capi_start(app) < 0)
+        log_error("https: the application API (/api/) is not available");
     log_info("https: service API listening on port %u", (unsigned)app->https_port);
     return 0;
 
@@ -419,6 +444,7 @@ void service_http_stop(struct app *app)
         pending++;
     }
     log_info("https: service API stopped (%zu pending requests answered 503)", pending);
+    capi_stop(app); /* after the pending commands above were answered */
     evhttp_free(srv->http); /* closes the listener and every connection */
     app->https_fd = -1;
     SSL_free(srv->spare_ssl);

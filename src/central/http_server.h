@@ -17,7 +17,7 @@
 
 #include "central/app.h"
 
-#define HTTP_MAX_BODY (1024 * 1024) /* larger request bodies get 413 */
+#define HTTP_MAX_BODY 1048576 /* 1 MiB: larger request bodies get 413 */
 #define HTTP_MAX_SEGS 8             /* path segments we ever route on */
 
 enum http_method {
@@ -126,6 +126,7 @@ void service_device_get(struct http_ctx *c);
 void service_device_list(struct http_ctx *c);
 void service_device_delete(struct http_ctx *c);
 void service_device_stats(struct http_ctx *c);
+void service_device_query(struct http_ctx *c);
 void service_twin_get(struct http_ctx *c);
 void service_twin_patch(struct http_ctx *c);
 void service_twin_put(struct http_ctx *c);

@@ -22,7 +22,7 @@
 #include "central/registry.h"
 
 #define C2D_MAX_PROPS 40
-#define C2D_TTL_MAX_S (2 * 24 * 3600)
+#define C2D_TTL_MAX_S 172800L /* 2 days, the IoT Hub maximum */
 #define APP_PREFIX "iothub-app-"
 
 struct prop_set {
@@ -126,7 +126,7 @@ void service_c2d_send(struct http_ctx *c)
     }
     ttl_ms = parse_ttl(ps.ttl);
     if (ttl_ms < 0) {
-        http_reply_error(c, 400, "ArgumentInvalid", "iothub-ttl must be seconds from 1 to %d.",
+        http_reply_error(c, 400, "ArgumentInvalid", "iothub-ttl must be seconds from 1 to %ld.",
                          C2D_TTL_MAX_S);
         return;
     }

@@ -11,6 +11,7 @@
 #include "central/registry.h"
 
 #define LIST_MAX 1000 /* the hub's maximum for GET /devices?top= */
+#define STATS_PAGE 256
 
 /* What a device JSON body asks for; NULL / -1 = not given. */
 struct dev_body {
@@ -298,17 +299,17 @@ void service_device_list(struct http_ctx *c)
 
 void service_device_stats(struct http_ctx *c)
 {
-    struct device *page[256];
+    struct device *page[STATS_PAGE];
     size_t off = 0, n, i, enabled = 0, total = 0;
     cJSON *o = cJSON_CreateObject();
 
     do {
-        n = registry_list(c->app, off, page, sizeof page / sizeof page[0]);
+        n = registry_list(c->app, off, page, STATS_PAGE);
         for (i = 0; i < n; i++)
             enabled += page[i]->status == DEVICE_ENABLED;
         total += n;
         off += n;
-    } while (n == sizeof page / sizeof page[0]);
+    } while (n == STATS_PAGE);
     if (o == NULL || cJSON_AddNumberToObject(o, "totalDeviceCount", (double)total) == NULL ||
         cJSON_AddNumberToObject(o, "enabledDeviceCount", (double)enabled) == NULL ||
         cJSON_AddNumberToObject(o, "disabledDeviceCount", (double)(total - enabled)) == NULL) {

@@ -9,6 +9,9 @@
  *   GET    /devices/{id}                 device identity JSON
  *   GET    /devices[/][?top=N]           JSON array of devices (N 1..1000, default 1000)
  *   DELETE /devices/{id}                 204; If-Match optional
+ *   POST   /devices/query                {"query":"SELECT * FROM devices [WHERE ...]"} or
+ *                                        SELECT COUNT() AS n ...; x-ms-max-item-count and
+ *                                        x-ms-continuation paging (see service_query.c)
  *   GET    /statistics/devices           totalDeviceCount, enabledDeviceCount,
  *                                        disabledDeviceCount
  *   GET    /twins/{id}                   full twin (deviceId, etag, tags, properties, ...)

@@ -11,7 +11,7 @@
 #include "central/log.h"
 #include "central/method.h"
 
-#define METHOD_PAYLOAD_MAX (128 * 1024)
+#define METHOD_PAYLOAD_MAX 131072 /* 128 KiB each way (§5.5) */
 #define TIMEOUT_MAX_S 300
 #define RESPONSE_TIMEOUT_MIN_S 5
 #define RESPONSE_TIMEOUT_DEFAULT_S 30

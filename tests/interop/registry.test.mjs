@@ -128,6 +128,35 @@ await interopMain(import.meta.url, async (app) => {
         assert.deepEqual(t2.properties.desired.fan, { speed: 3 });
     });
 
+    s.test('createQuery: SELECT * ... WHERE, paging with continuation, COUNT()', async () => {
+        let q = registry.createQuery("SELECT * FROM devices WHERE tags.site = 'lab' AND status = 'enabled'");
+        let { result } = await q.nextAsTwin();
+        assert.deepEqual(result.map((t) => t.deviceId), ['reg-gen']);
+        assert.equal(result[0].properties.desired.fan.speed, 3);
+        assert.equal(q.hasMoreResults, false);
+        q = registry.createQuery('SELECT * FROM devices WHERE properties.desired.fan.speed >= 3 OR status = "disabled"');
+        ({ result } = await q.next());
+        assert.equal(result.length, 2);
+        q = registry.createQuery('SELECT * FROM devices WHERE NOT IS_DEFINED(tags.site)');
+        ({ result } = await q.next());
+        assert.deepEqual(result.map((t) => t.deviceId), ["reg-given:(1)*'!"]);
+        // Paging: one twin per page; the SDK follows x-ms-continuation.
+        q = registry.createQuery('SELECT * FROM devices', 1);
+        const seen = [];
+        while (q.hasMoreResults) {
+            ({ result } = await q.nextAsTwin());
+            assert.ok(result.length <= 1);
+            seen.push(...result.map((t) => t.deviceId));
+        }
+        assert.deepEqual(seen.sort(), ["reg-gen", "reg-given:(1)*'!"].sort());
+        q = registry.createQuery('select count() as numberOfDevices from devices where status = \'enabled\'');
+        ({ result } = await q.next());
+        assert.deepEqual(result, [{ numberOfDevices: 1 }]);
+        await rejectsWith(registry.createQuery('SELECT deviceId FROM devices.modules').next(), 'ArgumentError', 400);
+        await rejectsWith(registry.createQuery("SELECT * FROM devices WHERE tags.x = 'open").next(),
+            'ArgumentError', 400);
+    });
+
     s.test('invokeDeviceMethod: unknown device 404 DeviceNotFound; offline device 404103', async () => {
         await rejectsWith(client.invokeDeviceMethod('reg-nobody', { methodName: 'm' }), 'DeviceNotFoundError', 404);
         const err = await rejectsWith(client.invokeDeviceMethod('reg-gen', { methodName: 'reboot', payload: { a: 1 } }),
