@@ -159,6 +159,8 @@ static int spawn(struct th_central *c, const char *const *extra)
             c->mqtt_port = (uint16_t)strtoul(line + 11, NULL, 10);
         else if (strncmp(line, "https-port ", 11) == 0)
             c->https_port = (uint16_t)strtoul(line + 11, NULL, 10);
+        else if (strncmp(line, "mqtt-port ", 10) == 0)
+            c->plain_port = (uint16_t)strtoul(line + 10, NULL, 10);
         else if (strncmp(line, "admin-token ", 12) == 0)
             snprintf(c->admin_token, sizeof c->admin_token, "%s", line + 12);
     }
@@ -186,7 +188,7 @@ int th_central_restart(struct th_central *c, const char *const *extra_args)
 {
     if (c->pid > 0)
         th_central_stop(c);
-    c->mqtt_port = c->https_port = 0;
+    c->mqtt_port = c->https_port = c->plain_port = 0;
     return spawn(c, extra_args);
 }
 

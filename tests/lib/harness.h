@@ -29,6 +29,7 @@ struct th_central {
     char ca_path[320];
     uint16_t mqtt_port;
     uint16_t https_port;
+    uint16_t plain_port; /**< plain MQTT port when started with --plain-mqtt-port, else 0 */
     char id_scope[16];
     char hub_host[256];
     char group_primary_key[96];
@@ -85,7 +86,8 @@ struct th_mqtt {
     uint16_t next_pid;
 };
 
-/** TCP + TLS (verifying "localhost" against @p ca_path) to 127.0.0.1:@p port. 0 / -1. */
+/** TCP + TLS (verifying "localhost" against @p ca_path) to 127.0.0.1:@p port. 0 / -1.
+ * With @p ca_path NULL: plain TCP (for --plain-mqtt-port). */
 int th_mqtt_open(struct th_mqtt *m, uint16_t port, const char *ca_path);
 void th_mqtt_close(struct th_mqtt *m);
 

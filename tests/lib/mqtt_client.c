@@ -49,6 +49,8 @@ int th_mqtt_open(struct th_mqtt *m, uint16_t port, const char *ca_path)
     struct timeval tv = {10, 0};
     setsockopt(m->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(m->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (ca_path == NULL)
+        return 0; /* plain TCP */
     m->ctx = SSL_CTX_new(TLS_client_method());
     if (m->ctx == NULL || SSL_CTX_load_verify_locations(m->ctx, ca_path, NULL) != 1)
         goto fail;
@@ -86,7 +88,8 @@ int th_mqtt_send_raw(struct th_mqtt *m, const void *data, size_t len)
 {
     const unsigned char *p = data;
     while (len > 0) {
-        int n = SSL_write(m->ssl, p, len > 1 << 30 ? 1 << 30 : (int)len);
+        int n = m->ssl ? SSL_write(m->ssl, p, len > 1 << 30 ? 1 << 30 : (int)len)
+                       : (int)send(m->fd, p, len, MSG_NOSIGNAL);
         if (n <= 0)
             return -1;
         p += n;
@@ -114,7 +117,7 @@ static int fill(struct th_mqtt *m, int64_t deadline)
 {
     if (m->len == m->cap)
         return -2;
-    if (SSL_pending(m->ssl) == 0) {
+    if (m->ssl == NULL || SSL_pending(m->ssl) == 0) {
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             return 0;
@@ -124,6 +127,13 @@ static int fill(struct th_mqtt *m, int64_t deadline)
             return 0;
         if (r < 0)
             return -2;
+    }
+    if (m->ssl == NULL) {
+        ssize_t r = recv(m->fd, m->buf + m->len, m->cap - m->len, 0);
+        if (r <= 0)
+            return -2;
+        m->len += (size_t)r;
+        return 1;
     }
     int n = SSL_read(m->ssl, m->buf + m->len, (int)(m->cap - m->len));
     if (n <= 0) {
@@ -138,7 +148,7 @@ static int fill(struct th_mqtt *m, int64_t deadline)
 
 int th_mqtt_read(struct th_mqtt *m, struct iotc_mqtt_packet *out, int timeout_ms)
 {
-    if (m->ssl == NULL)
+    if (m->fd < 0)
         return -2;
     if (m->consumed > 0) {
         memmove(m->buf, m->buf + m->consumed, m->len - m->consumed);
