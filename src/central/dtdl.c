@@ -278,7 +278,7 @@ static int collect_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
     if (rc == 0)
         rc = dtdl__check_keys(c, node, keys, &t);
     if (rc == 0)
-        rc = dtdl__opt_id(c, node, top_level && c->version == 2, DTDL__V2_MAX_IFACE_ID, &f->id);
+        rc = dtdl__opt_id(c, node, top_level, DTDL__V2_MAX_IFACE_ID, &f->id);
     if (rc == 0)
         rc = register_iface(c, f);
     if (rc == 0)

@@ -297,6 +297,16 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
                                                   : "(not an Interface)");
     }
     e->comp.interface_id = e->comp_iface->id;
+    if (e->comp.display_name == NULL) {
+        /* UIs show a component by its Interface's name when the Component has none */
+        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(e->comp_iface->node, "displayName");
+        if (cJSON_IsObject(dn)) {
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
+            dn = en != NULL ? en : dn->child;
+        }
+        if (cJSON_IsString(dn))
+            e->comp.display_name = dn->valuestring;
+    }
     e->is_component = true;
     return 0;
 }

@@ -650,6 +650,7 @@ static const struct bad_case bad_cases[] = {
     {"{" V1
      "\"@id\":\"urn:x:m:1\",\"@type\":\"Interface\",\"contents\":[" TEL("9t", "\"double\"") "]}",
      "$.contents[0].name", "must start with a letter or '_'"},
+    {"{" V1 "\"@type\":\"Interface\",\"contents\":[]}", "$", "missing \"@id\""},
     /* DeviceTemplate wrapper */
     {"{\"@id\":\"dtmi:x:tpl;1\",\"@type\":[\"ModelDefinition\",\"DeviceModel\"],"
      "\"capabilityModel\":{" V2ID "\"contents\":[" TEL("t", "\"doubel\"") "]}}",
@@ -760,52 +761,37 @@ static void test_v2_features(void **state)
     (void)state;
     /* array whose root is not first; extends as inline object and diamond; inline Component
      * schema; Interface schemas reused; iotcentral context; localized names; Relationship */
-    const char *doc = "[{" V2 "\"@id\":\"dtmi:x:base;1\",\"contents\":[" TEL(
-        "b",
-        "\"long\"") "]},"
-                    "{\"@context\":[\"dtmi:dtdl:context;2\",\"dtmi:iotcentral:context;2\"],"
-                    "\"@type\":\"Interface\",\"@id\":\"dtmi:x:root;1\","
-                    "\"displayName\":{\"fr\":\"Racine\",\"en-GB\":\"Root\"},"
-                    "\"extends\":[\"dtmi:x:base;1\",{\"@type\":\"Interface\",\"@id\":\"dtmi:x:mid;"
-                    "1\","
-                    "\"extends\":\"dtmi:x:base;1\",\"contents\":[" TEL(
-                        "m",
-                        "\"dtmi:x:vec;1\"") "]}],"
-                                            "\"schemas\":[{\"@id\":\"dtmi:x:vec;1\",\"@type\":"
-                                            "\"Object\",\"fields\":[{\"name\":\"x\","
-                                            "\"schema\":\"double\"},{\"name\":\"y\",\"schema\":"
-                                            "\"double\"}]}],"
-                                            "\"contents\":["
-                                            "{\"@type\":[\"Property\",\"Cloud\"],\"name\":\"note\","
-                                            "\"schema\":\"string\","
-                                            "\"writable\":true},"
-                                            "{\"@type\":\"Relationship\",\"name\":\"rel\","
-                                            "\"target\":\"dtmi:x:other;1\"},"
-                                            "{\"@type\":\"Component\",\"name\":\"cam\","
-                                            "\"displayName\":\"Camera\",\"schema\":{"
-                                            "\"@type\":\"Interface\",\"@id\":\"dtmi:x:cam;1\","
-                                            "\"contents\":[" TEL(
-                                                "frame",
-                                                "\"dtmi:x:vec;1\"") ","
-                                                                    "{\"@type\":\"Command\","
-                                                                    "\"name\":\"snap\",\"request\":"
-                                                                    "{\"@type\":\"CommandPayload\","
-                                                                    "\"name\":\"when\",\"schema\":"
-                                                                    "\"dateTime\"},\"response\":{"
-                                                                    "\"name\":\"at\","
-                                                                    "\"schema\":{\"@type\":\"Map\","
-                                                                    "\"mapKey\":{\"name\":\"k\","
-                                                                    "\"schema\":\"string\"},"
-                                                                    "\"mapValue\":{\"name\":\"v\","
-                                                                    "\"schema\":\"dtmi:standard:"
-                                                                    "schema:geospatial:point;2\"}}}"
-                                                                    "}"
-                                                                    "]}}]}]";
+    /* clang-format off */
+    const char *doc =
+        "[{" V2 "\"@id\":\"dtmi:x:base;1\",\"contents\":[" TEL("b", "\"long\"") "]},"
+        "{\"@context\":[\"dtmi:dtdl:context;2\",\"dtmi:iotcentral:context;2\"],"
+        " \"@type\":\"Interface\",\"@id\":\"dtmi:x:root;1\","
+        " \"displayName\":{\"fr\":\"Racine\",\"en-GB\":\"Root\"},"
+        " \"extends\":[\"dtmi:x:base;1\","
+        "   {\"@type\":\"Interface\",\"@id\":\"dtmi:x:mid;1\",\"extends\":\"dtmi:x:base;1\","
+        "    \"contents\":[" TEL("m", "\"dtmi:x:vec;1\"") "]}],"
+        " \"schemas\":[{\"@id\":\"dtmi:x:vec;1\",\"@type\":\"Object\",\"fields\":["
+        "   {\"name\":\"x\",\"schema\":\"double\"},{\"name\":\"y\",\"schema\":\"double\"}]}],"
+        " \"contents\":["
+        "  {\"@type\":[\"Property\",\"Cloud\"],\"name\":\"note\",\"schema\":\"string\","
+        "   \"writable\":true},"
+        "  {\"@type\":\"Relationship\",\"name\":\"rel\",\"target\":\"dtmi:x:other;1\"},"
+        "  {\"@type\":\"Component\",\"name\":\"cam\",\"schema\":{"
+        "    \"@type\":\"Interface\",\"@id\":\"dtmi:x:cam;1\",\"displayName\":\"Camera\","
+        "    \"contents\":[" TEL("frame", "\"dtmi:x:vec;1\"") ","
+        "     {\"@type\":\"Command\",\"name\":\"snap\","
+        "      \"request\":{\"@type\":\"CommandPayload\",\"name\":\"when\",\"schema\":\"dateTime\"},"
+        "      \"response\":{\"name\":\"at\",\"schema\":{\"@type\":\"Map\","
+        "        \"mapKey\":{\"name\":\"k\",\"schema\":\"string\"},"
+        "        \"mapValue\":{\"name\":\"v\","
+        "          \"schema\":\"dtmi:standard:schema:geospatial:point;2\"}}}}]}}]}]";
+    /* clang-format on */
     struct dtdl_model *m = import_ok(doc, strlen(doc));
     assert_string_equal(m->id, "dtmi:x:root;1");
     assert_string_equal(m->display_name, "Root"); /* en-* preferred over the first entry */
     assert_int_equal(m->n_components, 2);
     assert_string_equal(m->components[1].name, "cam");
+    /* no displayName on the Component: its Interface's is used */
     assert_string_equal(m->components[1].display_name, "Camera");
     assert_int_equal(m->n_caps, 5); /* b once despite the diamond, m, note, frame, snap */
     assert_string_equal(m->caps[0].name, "b");
