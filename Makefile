@@ -206,7 +206,8 @@ install: lib
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libiotc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so.$(SOVERSION)
 	ln -sf libiotc.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so
-	install -m 644 $(B)/iotc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/iotc.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/iotc.pc
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/iotc

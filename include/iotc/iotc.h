@@ -2,16 +2,12 @@
  * iotc/iotc.h - umbrella header of libiotc.
  *
  * iotc/proto.h is the pure protocol core (no I/O, no clock, no allocation in parsers);
- * iotc/client.h, when present, is the device client built on it and libmosquitto.
+ * iotc/client.h is the device client built on it and libmosquitto.
  */
 #ifndef IOTC_IOTC_H
 #define IOTC_IOTC_H
 
 #include <iotc/proto.h>
-#if defined(__has_include)
-#if __has_include(<iotc/client.h>)
 #include <iotc/client.h>
-#endif
-#endif
 
 #endif /* IOTC_IOTC_H */
