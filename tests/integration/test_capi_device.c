@@ -34,6 +34,7 @@ static struct th_mqtt M;
 static bool M_open;
 static char KEY[128];
 static int RID;
+static const char *dev_id = DEV;
 
 /* ---------------------------------------------------------------- REST helpers */
 
@@ -125,7 +126,7 @@ static bool poll_get(const char *path, bool (*ok)(const cJSON *o, const void *ar
 
 static void device_connect(void)
 {
-    assert_int_equal(th_hub_connect(&M, &srv, DEV, KEY), 0);
+    assert_int_equal(th_hub_connect(&M, &srv, dev_id, KEY), 0);
     M_open = true;
     assert_int_equal(th_mqtt_subscribe(&M, "$iothub/twin/res/#", 0), 0);
     assert_int_equal(th_mqtt_subscribe(&M, "$iothub/methods/POST/#", 0), 0);
@@ -169,6 +170,16 @@ static void report(const char *json)
     assert_true(th_mqtt_publish(&M, topic, json, strlen(json), 0) >= 0);
 }
 
+static void telemetry_c(const char *json, const char *comp)
+{
+    char topic[200];
+    snprintf(topic, sizeof topic, "devices/%s/messages/events/%%24.ct=application%%2Fjson%s%s",
+             dev_id, comp ? "&%24.sub=" : "", comp ? comp : "");
+    assert_true(th_mqtt_publish(&M, topic, json, strlen(json), 1) > 0);
+    struct iotc_mqtt_packet p;
+    assert_int_equal(th_mqtt_expect(&M, IOTC_MQTT_PUBACK, &p, 5000), 0);
+}
+
 static void telemetry(const char *json)
 {
     char topic[160];
@@ -191,6 +202,25 @@ static void answer_method(const char *name, int status, const char *body, char *
 
 /* ---------------------------------------------------------------- setup */
 
+static char *read_path(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s != NULL && fread(s, 1, (size_t)n, f) == (size_t)n) {
+        s[n] = '\0';
+    } else {
+        free(s);
+        s = NULL;
+    }
+    fclose(f);
+    return s;
+}
+
 static char *repo_file(const char *rel)
 {
     char root[1024] = "", path[1300];
@@ -202,17 +232,7 @@ static char *repo_file(const char *rel)
     }
     root[strcspn(root, "\n")] = '\0';
     snprintf(path, sizeof path, "%s/%s", root, rel);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s != NULL && fread(s, 1, (size_t)n, f) == (size_t)n)
-        s[n] = '\0';
-    fclose(f);
-    return s;
+    return read_path(path);
 }
 
 static int setup(void **state)
@@ -685,6 +705,104 @@ static void test_event_stream(void **state)
     assert_int_equal(admin("GET", "/api/devices/" DEV, NULL), 200);
 }
 
+/* ---------------------------------------------------------------- components */
+
+static char *shared_model(const char *name)
+{
+    char path[1300];
+    const char *dir = getenv("IOTC_SHARED_DIR");
+    if (dir != NULL && dir[0] != '\0') {
+        snprintf(path, sizeof path, "%s/models/%s", dir, name);
+        return read_path(path);
+    }
+    snprintf(path, sizeof path, "../shared/models/%s", name);
+    return repo_file(path);
+}
+
+static void test_components(void **state)
+{
+    (void)state;
+    char topic[300], payload[1024], req[256];
+    char *doc = shared_model("EnvironmentalSensor.dtdlv2.components.json");
+    if (doc == NULL)
+        fail_msg("cannot read the shared components model (set IOTC_SHARED_DIR)");
+    assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:com:example:sample_device;2", doc),
+                     200);
+    free(doc);
+    assert_int_equal(admin("PUT", "/api/devices/comp-01",
+                           "{\"template\":\"dtmi:com:example:sample_device;2\"}"),
+                     200);
+    assert_int_equal(admin("GET", "/api/devices/comp-01/credentials", NULL), 200);
+    char saved_key[128];
+    snprintf(saved_key, sizeof saved_key, "%s", KEY);
+    snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    device_close();
+    dev_id = "comp-01";
+    device_connect();
+    assert_int_equal(admin("GET", "/api/devices/comp-01/components", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(jget(R.json, "value")), 2);
+    /* component property write: desired patch marked with __t */
+    assert_int_equal(admin("PATCH", "/api/devices/comp-01/components/nosuch/properties",
+                           "{\"brightness\":3}"),
+                     404);
+    assert_int_equal(admin("PATCH", "/api/devices/comp-01/components/sensor/properties",
+                           "{\"brightness\":3}"),
+                     202);
+    int ver = (int)jnum(R.json, "$metadata.brightness.desiredVersion");
+    assert_true(ver >= 1);
+    assert_int_equal(next_publish("$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
+                                  payload, sizeof payload),
+                     0);
+    cJSON *patch = cJSON_Parse(payload);
+    assert_string_equal(jstr(patch, "sensor.__t"), "c");
+    assert_int_equal((int)jnum(patch, "sensor.brightness"), 3);
+    cJSON_Delete(patch);
+    char ack[256];
+    snprintf(ack, sizeof ack,
+             "{\"sensor\":{\"__t\":\"c\",\"brightness\":{\"value\":3,\"ac\":200,\"av\":%d}}}", ver);
+    report(ack);
+    struct prop_want synced = {"brightness", "synced"};
+    assert_true(poll_get("/api/devices/comp-01/components/sensor/properties", prop_state_is,
+                         &synced));
+    assert_int_equal((int)jnum(R.json, "brightness"), 3);
+    assert_int_equal(admin("GET", "/api/devices/comp-01/properties", NULL), 200);
+    assert_string_equal(jstr(R.json, "sensor.$metadata.brightness.state"), "synced");
+    assert_null(jget(R.json, "sensor.__t"));
+    /* root-level body with a component object */
+    assert_int_equal(admin("PATCH", "/api/devices/comp-01/properties",
+                           "{\"sensor\":{\"name\":\"Contoso\"}}"),
+                     202);
+    assert_string_equal(jstr(R.json, "sensor.$metadata.name.desiredValue"), "Contoso");
+    assert_int_equal(admin("PATCH", "/api/devices/comp-01/properties", "{\"name\":\"x\"}"), 400);
+    /* component command: method name sensor*blink */
+    struct bg b;
+    bg_start(&b, "POST", "/api/devices/comp-01/components/sensor/commands/blink",
+             "{\"request\":1,\"responseTimeout\":10}");
+    answer_method("sensor*blink", 200, "{\"description\":\"ok\"}", req, sizeof req);
+    bg_join(&b);
+    assert_int_equal(b.status, 201);
+    assert_string_equal(jstr(b.json, "component"), "sensor");
+    cJSON_Delete(b.json);
+    assert_int_equal(admin("POST", "/api/devices/comp-01/commands/blink", "{\"request\":1}"), 404);
+    /* component telemetry, and the same name at the root (wrong component) */
+    telemetry_c("{\"temp\":5}", "sensor");
+    telemetry_c("{\"temp\":6}", NULL);
+    assert_int_equal(admin("GET", "/api/devices/comp-01/components/sensor/telemetry/temp", NULL),
+                     200);
+    assert_int_equal((int)jnum(R.json, "value"), 5);
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++) {
+        assert_int_equal(admin("GET", "/api/devices/comp-01/conformance", NULL), 200);
+        found = find_mismatch(R.json, "wrongComponent", "temp") != NULL;
+        if (!found)
+            usleep(100 * 1000);
+    }
+    assert_true(found);
+    device_close();
+    dev_id = DEV;
+    snprintf(KEY, sizeof KEY, "%s", saved_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_telemetry_raw_conformance),
         cmocka_unit_test(test_association_by_model_id),
         cmocka_unit_test(test_event_stream),
+        cmocka_unit_test(test_components),
     };
     return cmocka_run_group_tests_name("capi_device", tests, setup, teardown);
 }
