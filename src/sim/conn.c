@@ -198,6 +198,44 @@ void conn_close(struct sim_device *d)
     d->conn.gen++;
 }
 
+static void on_flushed(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    /* The socket BIO writes close_notify straight to the fd: a clean TLS close. */
+    if (ssl != NULL)
+        SSL_shutdown(ssl);
+    bufferevent_free(bev);
+}
+
+static void on_flush_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)arg;
+    (void)what;
+    bufferevent_free(bev);
+}
+
+void conn_disconnect(struct sim_device *d)
+{
+    static const unsigned char disconnect[2] = {0xE0, 0x00};
+    struct bufferevent *bev = d->conn.bev;
+    if (bev == NULL)
+        return;
+    if (!d->conn.up) {
+        conn_close(d);
+        return;
+    }
+    /* Hand the connection over to a flush-then-free callback: the device moves on at once
+     * while its DISCONNECT still reaches the server (as an SDK's disconnect() does). */
+    d->conn.bev = NULL;
+    d->conn.up = false;
+    d->conn.gen++;
+    bufferevent_setcb(bev, NULL, on_flushed, on_flush_event, NULL);
+    bufferevent_disable(bev, EV_READ);
+    if (bufferevent_write(bev, disconnect, sizeof disconnect) != 0)
+        bufferevent_free(bev);
+}
+
 int conn_send(struct sim_device *d, const struct iotc_mqtt_packet *pkt)
 {
     unsigned char small[1024];

@@ -91,8 +91,10 @@ void dev_start(struct sim_device *d)
     case SIM_MODE_DPS_ONLY:
         if (d->provisioned)
             hub_begin(d);
-        else
+        else {
+            d->t_connect_ns = sim_now_ns();
             begin_connect(d, &s->dps_addr, s->cfg.dps_host, DEV_DPS_CONNECTING);
+        }
         break;
     case SIM_MODE_BROKER:
     case SIM_MODE_SUBSCRIBER:
@@ -186,6 +188,7 @@ static void on_connack(struct sim_device *d, const struct iotc_mqtt_connack *ack
         return;
     }
     if (d->state == DEV_DPS_CONNACK) {
+        hist_add(&s->st.dps_connect, (sim_now_ns() - d->t_connect_ns) / 1000);
         const struct iotc_mqtt_subscription sub = {IOTC_SPAN_LIT(IOTC_DPS_SUBSCRIBE_TOPIC), 1};
         d->state = DEV_DPS_SUBACK;
         subscribe(d, &sub, 1);
@@ -311,7 +314,7 @@ static void dps_assigned(struct sim_device *d, const struct iotc_dps_response_vi
     s->st.last_reg_s = t;
     hist_add(&s->st.dps, (sim_now_ns() - d->t_start_ns) / 1000);
     event_del(d->timer);
-    conn_close(d);
+    conn_disconnect(d);
     if (s->cfg.mode == SIM_MODE_DPS_ONLY) {
         d->state = DEV_DONE;
         sim_device_finished(s, d);
@@ -539,10 +542,8 @@ void dev_stop(struct sim_device *d)
 /* Send DISCONNECT and close (end of run). */
 void dev_disconnect(struct sim_device *d)
 {
-    if (d->state == DEV_RUNNING && d->conn.bev != NULL) {
-        struct iotc_mqtt_packet pkt = {.type = IOTC_MQTT_DISCONNECT};
-        conn_send(d, &pkt);
-    }
+    if (d->state == DEV_RUNNING)
+        conn_disconnect(d);
     go_down(d);
     if (d->state != DEV_FAILED)
         d->state = DEV_DONE;

@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "  --inflight W           QoS 1 window per device (default 16)\n"
             "  --duration S           run time in seconds (default 10)\n"
             "  --warmup S             measurement window opens S after all are up (default 1)\n"
+            "  --measure S            end S after the window opened (--duration stays a cap)\n"
             "  --qos 0|1              telemetry QoS (default 1)\n"
             "  --payload-size N       pad bodies to N bytes\n"
             "  --template FILE        DTDL model: telemetry values from its schemas\n"
@@ -50,6 +51,7 @@ static void usage(FILE *out)
             "  --group-key KEY        enrollment group key (device keys are derived)\n"
             "  --keys-file FILE       individual keys, one 'deviceId key' per line\n"
             "  --dps-only             register, then disconnect (registration throughput)\n"
+            "  --hub HOST:PORT        skip DPS: devices already provisioned to this hub\n"
             "plain MQTT broker:\n"
             "  --broker HOST:PORT [--tls] [--insecure] [--username U] [--password P]\n"
             "  --topic FMT            telemetry topic, %%s = device id\n"
@@ -136,6 +138,11 @@ static void open_window(struct sim *s)
     s->win_sent0 = s->st.sent;
     s->win_recv0 = s->st.received;
     sample_server(s, &s->srv_cpu0, &s->srv_rss0_kb);
+    if (s->cfg.measure_s > 0) {
+        struct timeval tv = {(time_t)s->cfg.measure_s,
+                             (suseconds_t)((s->cfg.measure_s - floor(s->cfg.measure_s)) * 1e6)};
+        event_add(s->end_ev, &tv); /* replaces the --duration deadline */
+    }
     if (s->cfg.invoke_count > 0 && s->rest == NULL) {
         s->rest = rest_start(s);
         if (s->rest == NULL)
@@ -197,7 +204,9 @@ static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
         dev_disconnect(&s->devs[i]);
     rest_free(s->rest);
     s->rest = NULL;
-    event_base_loopexit(s->base, NULL);
+    /* Give the DISCONNECTs (and TLS close_notify) a moment to leave. */
+    struct timeval tv = {0, 200000};
+    event_base_loopexit(s->base, &tv);
 }
 
 static uint64_t total_inflight(const struct sim *s)
@@ -416,6 +425,10 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
             c->duration_s = atof(v);
         else if (strcmp(a, "--warmup") == 0)
             c->warmup_s = atof(v);
+        else if (strcmp(a, "--measure") == 0)
+            c->measure_s = atof(v);
+        else if (strcmp(a, "--hub") == 0)
+            snprintf(c->hub, sizeof c->hub, "%s", v);
         else if (strcmp(a, "--qos") == 0)
             c->qos = sim_int(v);
         else if (strcmp(a, "--keepalive") == 0)
@@ -586,9 +599,15 @@ static int setup(struct sim *s)
         return -1;
     if (load_keys(s) != 0)
         return -1;
-    for (int i = 0; i < c->devices; i++)
+    for (int i = 0; i < c->devices; i++) {
         if (dev_init(s, &s->devs[i], c->start_index + i) != 0)
             return -1;
+        if (c->hub[0] != '\0' && c->mode == SIM_MODE_CENTRAL) {
+            /* What a real device caches after its first registration. */
+            snprintf(s->devs[i].hub, sizeof s->devs[i].hub, "%s", c->hub);
+            s->devs[i].provisioned = true;
+        }
+    }
     return 0;
 }
 

@@ -48,7 +48,9 @@ struct sim_config {
     bool rate_max;      /* closed loop: keep `inflight` messages outstanding per device */
     int inflight;       /* QoS 1 window per device */
     double duration_s;
-    double warmup_s; /* measurement window starts this long after every device is up */
+    double warmup_s;  /* measurement window starts this long after every device is up */
+    double measure_s; /* > 0: end the run this long after the window opened */
+    char hub[160];    /* --hub: skip DPS, connect to this assigned hub (host:port) */
     int qos;
     int keepalive;
     int max_retries;
@@ -136,6 +138,7 @@ struct sim_stats {
     struct sim_hist puback;
     struct sim_hist dps;
     struct sim_hist connect;
+    struct sim_hist dps_connect; /* DPS: start to CONNACK (TCP + TLS + auth) */
     struct sim_hist rest;
     double first_reg_s, last_reg_s; /* registration completion times (rate) */
 };
@@ -155,6 +158,7 @@ struct sim_conn {
 /* conn.c */
 int conn_open(struct sim_device *d, const struct sockaddr *sa, socklen_t salen, const char *sni);
 void conn_close(struct sim_device *d);
+void conn_disconnect(struct sim_device *d);
 int conn_send(struct sim_device *d, const struct iotc_mqtt_packet *pkt);
 int conn_publish(struct sim_device *d, const char *topic, size_t topic_len, const void *payload,
                  size_t len, int qos, uint16_t pid);

@@ -268,6 +268,8 @@ void stats_summary(struct sim *s, FILE *out)
     cJSON_AddItemToObject(lat, "puback", hist_json(&s->st.puback));
     cJSON_AddItemToObject(lat, "dps_registration", hist_json(&s->st.dps));
     cJSON_AddItemToObject(lat, "connect", hist_json(&s->st.connect));
+    if (s->st.dps_connect.count > 0)
+        cJSON_AddItemToObject(lat, "dps_connect", hist_json(&s->st.dps_connect));
     if (s->cfg.invoke_count > 0) {
         cJSON_AddItemToObject(lat, "method_round_trip", hist_json(&s->st.rest));
         cJSON *r = cJSON_AddObjectToObject(root, "rest");
