@@ -56,6 +56,8 @@ void session_unref(struct session *s)
         event_free(s->tick);
     if (s->expiry)
         event_free(s->expiry);
+    free(s->will_topic);
+    free(s->will_payload);
     free(s);
 }
 
@@ -346,6 +348,7 @@ static void dispatch(struct session *s, const struct iotc_mqtt_packet *pkt)
         break;
     }
     case IOTC_MQTT_DISCONNECT:
+        s->graceful = true;
         session_close(s, "client disconnected", false);
         break;
     case IOTC_MQTT_PUBLISH:

@@ -22,6 +22,9 @@
 enum { SUBI_C2D, SUBI_METHODS, SUBI_TWIN_RES, SUBI_TWIN_DESIRED };
 
 static void deliver_c2d(struct session *s);
+static const char *record_telemetry(struct session *s, struct iotc_span topic,
+                                    struct iotc_span payload, const char *xkey, const char *xval,
+                                    uint16_t pid);
 
 void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
                     const struct auth_result *ar)
@@ -59,6 +62,29 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
         registry_set_model_id(app, dev, model); /* persists */
     else
         registry_persist(app, dev);
+    if (c->has_will) {
+        /* Only the device's own telemetry topic is a valid will (§5.1). */
+        enum iotc_hub_topic_kind wk = IOTC_HUB_TOPIC_UNKNOWN;
+        if (iotc_hub_topic_classify(c->will_topic, iotc_span_from_cstr(dev->id), IOTC_SPAN_NULL,
+                                    &wk) == IOTC_OK &&
+            wk == IOTC_HUB_TOPIC_TELEMETRY && c->will_payload.len <= BROKER_MSG_MAX) {
+            s->will_topic = malloc(c->will_topic.len + 1);
+            s->will_payload = malloc(c->will_payload.len + 1);
+            if (s->will_topic != NULL && s->will_payload != NULL) {
+                memcpy(s->will_topic, c->will_topic.ptr, c->will_topic.len);
+                s->will_topic[c->will_topic.len] = '\0';
+                if (c->will_payload.len)
+                    memcpy(s->will_payload, c->will_payload.ptr, c->will_payload.len);
+                s->will_len = c->will_payload.len;
+            } else {
+                free(s->will_topic);
+                free(s->will_payload);
+                s->will_topic = s->will_payload = NULL;
+            }
+        } else {
+            log_warn("hub: ignoring the will of %s: not its telemetry topic", dev->id);
+        }
+    }
     struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
     p.connack.session_present = present;
     session_send(s, &p);
@@ -77,6 +103,14 @@ void hub_detach(struct session *s, const char *reason)
     log_info("hub: disconnect %s from %s (%s)", s->ident, s->peer, reason);
     if (dev == NULL)
         return;
+    if (s->will_topic != NULL && !s->graceful && dev->session == s) {
+        /* §5.1: on an ungraceful close the will is routed as telemetry. */
+        const char *err = record_telemetry(
+            s, (struct iotc_span){s->will_topic, strlen(s->will_topic)},
+            (struct iotc_span){s->will_payload, s->will_len}, "iothub-MessageType", "Will", 0);
+        if (err == NULL)
+            log_info("hub: recorded the will message of %s", s->ident);
+    }
     s->dev = NULL;
     if (dev->session != s)
         return;
@@ -183,9 +217,10 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
 
 /* ---------------------------------------------------------------- telemetry */
 
-/* Decode the property bag into a JSON object; component gets the "$.sub" value. */
+/* Decode the property bag into a JSON object; component gets the "$.sub" value. An extra
+ * property (mqtt-retain, iothub-MessageType) is appended when @p xkey is non-NULL. */
 static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out_len,
-                       char *component, size_t comp_size, bool retain)
+                       char *component, size_t comp_size, const char *xkey, const char *xval)
 {
     struct iotc_json_writer w;
     iotc_json_writer_init(&w, out, size);
@@ -211,71 +246,83 @@ static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out
     }
     if (rc != IOTC_E_NOTFOUND)
         return IOTC_E_MALFORMED;
-    if (retain) {
-        iotc_json_write_key(&w, IOTC_SPAN_LIT("mqtt-retain"));
-        iotc_json_write_string(&w, IOTC_SPAN_LIT("true"));
+    if (xkey != NULL) {
+        iotc_json_write_key(&w, iotc_span_from_cstr(xkey));
+        iotc_json_write_string(&w, iotc_span_from_cstr(xval));
     }
     iotc_json_write_object_end(&w);
     return iotc_json_writer_finish(&w, out_len);
 }
 
-static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
+/*
+ * Queue one device-to-cloud message for the store. QoS 1 (@p pid != 0) is PUBACKed by the
+ * store once durable. @return NULL or the reason the connection must close (not closed here,
+ * because the will message is recorded from a session that is already closing).
+ */
+static const char *record_telemetry(struct session *s, struct iotc_span topic,
+                                    struct iotc_span payload, const char *xkey, const char *xval,
+                                    uint16_t pid)
 {
     struct iotc_span dev_id, module, bag;
-    if (pub->topic.len + pub->payload.len > BROKER_MSG_MAX) {
-        log_warn("hub: %s sent a %zu-byte message (limit %u)", s->ident,
-                 pub->topic.len + pub->payload.len, (unsigned)BROKER_MSG_MAX);
-        session_close(s, "message too large", false);
-        return;
+    if (topic.len + payload.len > BROKER_MSG_MAX) {
+        log_warn("hub: %s sent a %zu-byte message (limit %u)", s->ident, topic.len + payload.len,
+                 (unsigned)BROKER_MSG_MAX);
+        return "message too large";
     }
-    if (iotc_hub_telemetry_topic_parse(pub->topic, &dev_id, &module, &bag) != IOTC_OK) {
-        session_close(s, "malformed telemetry topic", false);
-        return;
-    }
+    if (iotc_hub_telemetry_topic_parse(topic, &dev_id, &module, &bag) != IOTC_OK)
+        return "malformed telemetry topic";
     /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas. */
     char stack[4096];
-    size_t cap = bag.len * 6 + 64, len = 0;
+    size_t cap = bag.len * 6 + 128, len = 0;
     char *props = cap <= sizeof stack ? stack : malloc(cap);
     char component[256];
-    if (props == NULL) {
-        session_close(s, "out of memory", false);
-        return;
-    }
-    int rc = bag_to_json(bag, props, cap, &len, component, sizeof component, pub->retain);
-    if (rc != IOTC_OK) {
+    if (props == NULL)
+        return "out of memory";
+    if (bag_to_json(bag, props, cap, &len, component, sizeof component, xkey, xval) != IOTC_OK) {
         if (props != stack)
             free(props);
         log_warn("hub: %s sent an undecodable property bag", s->ident);
-        session_close(s, "malformed property bag", false);
-        return;
+        return "malformed property bag";
     }
     struct store_telemetry t = {
         .device_id = s->dev->id,
         .enqueued_ms = broker_now_ms(s->app),
         .component = component[0] ? component : NULL,
         .props_json = props,
-        .payload = pub->payload.ptr,
-        .payload_len = pub->payload.len,
+        .payload = payload.ptr,
+        .payload_len = payload.len,
     };
+    const char *err = NULL;
     if (s->app->store == NULL) {
-        if (pub->qos == 1)
-            session_ack_durable(s, pub->packet_id);
-    } else if (pub->qos == 1) {
+        if (pid != 0)
+            session_ack_durable(s, pid);
+    } else if (pid != 0) {
         session_ref(s);
         s->pending_acks++;
-        if (store_add_telemetry(s->app->store, &t, session_ack_done, s, pub->packet_id) != CE_OK) {
+        if (store_add_telemetry(s->app->store, &t, session_ack_done, s, pid) != CE_OK) {
             s->pending_acks--;
             session_unref(s);
-            session_close(s, "out of memory", false);
+            err = "out of memory";
         }
     } else if (store_add_telemetry(s->app->store, &t, NULL, NULL, 0) != CE_OK) {
-        session_close(s, "out of memory", false);
+        err = "out of memory";
     }
-    if (s->dev != NULL)
-        events_telemetry(s->app, s->dev->id, t.enqueued_ms, t.component, props, pub->payload.ptr,
-                         pub->payload.len);
+    if (err == NULL)
+        events_telemetry(s->app, s->dev->id, t.enqueued_ms, t.component, props, payload.ptr,
+                         payload.len);
     if (props != stack)
         free(props);
+    return err;
+}
+
+static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
+{
+    /* A retained D2C message is forwarded with mqtt-retain=true (§5.1). */
+    const char *err =
+        record_telemetry(s, pub->topic, pub->payload, pub->retain ? "mqtt-retain" : NULL, "true",
+                         pub->qos == 1 ? pub->packet_id : 0);
+    if (err != NULL)
+        session_close(s, err, false);
 }
 
 /* ---------------------------------------------------------------- twin */

@@ -46,6 +46,10 @@ struct session {
     bool read_paused;
     char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
     /* hub */
+    bool graceful;    /* DISCONNECT received: the will is discarded */
+    char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
+    char *will_payload;
+    size_t will_len;
     struct device *dev;
     uint32_t subs;
     uint8_t sub_qos[4];

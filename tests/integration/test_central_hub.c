@@ -45,7 +45,7 @@ static int setup(void **state)
     (void)state;
     static const char *const ids[] = {"dev-a",   "dev-b",   "dev-twin", "dev-m1",  "dev-m2",
                                       "dev-m3",  "dev-m4",  "dev-c2d",  "dev-exp", "dev-auth",
-                                      "dev-big", "dev-dup", "dev-ka"};
+                                      "dev-big", "dev-dup", "dev-ka",   "dev-will"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -573,6 +573,76 @@ static void test_keepalive_enforced(void **state)
     assert_true(th_central_log_contains(&srv, "keep-alive timeout", 1000));
 }
 
+/* ------------------------------------------------------------------ will */
+
+static int will_rows(void)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT count(*) FROM telemetry WHERE device_id='dev-will' AND "
+            "json_extract(props, '$.\"iothub-MessageType\"')='Will' AND "
+            "json_extract(props, '$.\"$.ct\"')='text/plain' AND CAST(payload AS TEXT)='gone'",
+            -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static void connect_with_will(struct th_mqtt *m)
+{
+    char user[300], token[600];
+    snprintf(user, sizeof user, "%s/dev-will/?api-version=2021-04-12", srv.hub_host);
+    assert_int_equal(th_hub_token(&srv, "dev-will", KEY, th_now() + 600, token, sizeof token), 0);
+    assert_int_equal(th_mqtt_open(m, srv.mqtt_port, srv.ca_path), 0);
+    struct iotc_mqtt_packet c = {.type = IOTC_MQTT_CONNECT}, p;
+    c.connect.protocol_level = 4;
+    c.connect.clean_session = true;
+    c.connect.keep_alive = 60;
+    c.connect.client_id = IOTC_SPAN_LIT("dev-will");
+    c.connect.has_username = c.connect.has_password = true;
+    c.connect.username = iotc_span_from_cstr(user);
+    c.connect.password = iotc_span_from_cstr(token);
+    c.connect.has_will = true;
+    c.connect.will_qos = 1;
+    c.connect.will_topic = IOTC_SPAN_LIT("devices/dev-will/messages/events/%24.ct=text%2Fplain");
+    c.connect.will_payload = IOTC_SPAN_LIT("gone");
+    assert_int_equal(th_mqtt_send(m, &c), 0);
+    assert_int_equal(th_mqtt_expect(m, IOTC_MQTT_CONNACK, &p, 5000), 0);
+    assert_int_equal(p.connack.return_code, 0);
+}
+
+/* The will is recorded as telemetry (iothub-MessageType=Will) on an ungraceful close only. */
+static void test_will_message(void **state)
+{
+    (void)state;
+    struct th_mqtt m;
+    connect_with_will(&m);
+    struct iotc_mqtt_packet d = {.type = IOTC_MQTT_DISCONNECT};
+    assert_int_equal(th_mqtt_send(&m, &d), 0);
+    assert_true(th_mqtt_wait_closed(&m, 3000));
+    th_mqtt_close(&m);
+    assert_true(th_central_log_contains(&srv, "disconnect dev-will from", 2000));
+    assert_int_equal(will_rows(), 0);
+
+    connect_with_will(&m);
+    th_mqtt_close(&m); /* no DISCONNECT */
+    assert_true(th_central_log_contains(&srv, "recorded the will message of dev-will", 3000));
+    int n = 0;
+    for (int i = 0; i < 100 && (n = will_rows()) == 0; i++)
+        usleep(20000);
+    assert_int_equal(n, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_malformed_and_oversized),
         cmocka_unit_test(test_second_connection_drops_first),
         cmocka_unit_test(test_keepalive_enforced),
+        cmocka_unit_test(test_will_message),
     };
     return cmocka_run_group_tests_name("central_hub", tests, setup, teardown);
 }
