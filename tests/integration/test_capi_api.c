@@ -584,6 +584,41 @@ static void test_devices(void **state)
     free(huge);
 }
 
+/* ---------------------------------------------------------------- restart */
+
+static void test_restart_keeps_application_data(void **state)
+{
+    (void)state;
+    char op[600];
+    assert_int_equal(admin("PUT", "/api/apiTokens/keep", "{\"roles\":[{\"role\":\"operator\"}]}"),
+                     200);
+    snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
+    assert_int_equal(admin("PUT", "/api/devices/keep-1",
+                           "{\"displayName\":\"Kept\",\"template\":\"" TID "\",\"simulated\":true}"),
+                     200);
+    assert_int_equal(admin("GET", "/api/deviceTemplates/tpl-a", NULL), 200);
+    char *before = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(R.json, "views"));
+    /* the writer thread commits within milliseconds; stop waits for it anyway */
+    assert_int_equal(th_central_stop(&srv), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(req(op, "GET", "/api/devices/keep-1", NULL), 200);
+    assert_string_equal(jstr(R.json, "displayName"), "Kept");
+    assert_string_equal(jstr(R.json, "template"), TID);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "simulated")));
+    assert_int_equal(admin("GET", "/api/deviceTemplates/tpl-a", NULL), 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
+    char *after = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(R.json, "views"));
+    assert_string_equal(before, after);
+    assert_string_equal(jstr(R.json, "customizations.state.trueName"), "Online");
+    cJSON_free(before);
+    cJSON_free(after);
+    /* deleted tokens stay deleted */
+    assert_int_equal(admin("DELETE", "/api/apiTokens/keep", NULL), 204);
+    assert_int_equal(th_central_stop(&srv), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_error(req(op, "GET", "/api/devices", NULL), 401, "Unauthorized");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -593,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_templates_malformed),
         cmocka_unit_test(test_templates_views_roundtrip_and_paging),
         cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_restart_keeps_application_data),
     };
     return cmocka_run_group_tests_name("capi_api", tests, setup, teardown);
 }
