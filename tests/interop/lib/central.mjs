@@ -131,8 +131,21 @@ export async function interopMain(fileUrl, body) {
         console.log('0 passed, 1 failed');
         process.exit(1);
     }
+    // If the runner stops us (timeout sends SIGTERM), take the server and the child along
+    // instead of leaving them orphaned.
+    let child = null;
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+        process.once(sig, async () => {
+            if (child) child.kill('SIGKILL');
+            await central.stop();
+            central.cleanup();
+            console.log(`interrupted by ${sig}`);
+            console.log('0 passed, 1 failed');
+            process.exit(1);
+        });
+    }
     const hostport = new URL('./hostport.mjs', import.meta.url).href;
-    const child = spawn(process.execPath, ['--import', hostport, fileURLToPath(fileUrl)], {
+    child = spawn(process.execPath, ['--import', hostport, fileURLToPath(fileUrl)], {
         env: {
             ...process.env,
             NODE_EXTRA_CA_CERTS: central.facts.caFile,
