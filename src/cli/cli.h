@@ -1,0 +1,170 @@
+/*
+ * cli.h - internals shared by the files of `iotc`, the operator CLI: settings, the REST client
+ * (libcurl) for the IoT Central-shaped API of iotc-central (docs/API.md), argument parsing,
+ * output helpers, and the subcommand entry points.
+ */
+#ifndef IOTC_CLI_H
+#define IOTC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Exit codes scripts can rely on (also in `iotc --help` and docs/CLI.md). */
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_USAGE = 1,    /* bad command line */
+    CLI_API = 2,      /* server/API error, unreachable server, device-reported failure */
+    CLI_NOTFOUND = 3, /* HTTP 404: no such device, template, capability, telemetry */
+    CLI_TIMEOUT = 4,  /* timed out, or still pending when the wait ended */
+    CLI_AUTH = 5,     /* HTTP 401/403: missing, wrong or insufficient token */
+};
+
+#define CLI_API_VERSION "2022-07-31"
+
+struct cli {
+    /* settings, after cli_setup() */
+    char server[512];   /* base URL, no trailing slash */
+    char token[1024];   /* Authorization header value; "" = none */
+    char ca_file[1100]; /* "" = the system store */
+    char data_dir[1024];
+    char dps_endpoint[300]; /* host:port from the data dir's ports.json, "" if unknown */
+    /* from the command line (NULL when not given) */
+    const char *opt_server, *opt_token, *opt_ca, *opt_data_dir;
+    bool json;
+    bool help;
+    int verbose;
+    const char *prog; /* "iotc templates import" for messages */
+    void *curl;       /* CURL *, lazily created */
+};
+
+/* ---------------------------------------------------------------- argument parsing */
+
+struct cli_opt {
+    const char *name;  /* "--template" */
+    const char *alias; /* "-o" or NULL */
+    bool has_arg;
+    const char *val; /* out: last value (has_arg) */
+    bool set;        /* out: given at least once */
+};
+
+#define CLI_MAX_POS 64
+
+/**
+ * Parse @p argv (after the subcommand words) against @p opts (terminated by a NULL name) plus
+ * the global options, which are stored in @p c. Positional arguments go to @p out_pos.
+ * @return 0, or CLI_USAGE after printing the reason on stderr.
+ */
+int cli_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, const char **out_pos,
+              int *out_npos);
+
+/** Resolve server, token, CA from options, environment and data dir. 0 or an exit code. */
+int cli_setup(struct cli *c);
+
+/** Print "iotc ...: message" on stderr and return @p code. */
+int cli_err(const struct cli *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Parse a non-negative integer (or number of seconds, fractions allowed). 0 / -1. */
+int cli_parse_uint(const char *s, long max, long *out);
+int cli_parse_seconds(const char *s, double *out);
+
+/** RFC 3339 time, or relative to now: "-10m", "-2h", "-30s", "-1d", "now". 0 / -1. */
+int cli_parse_time(const char *s, char *out, size_t size);
+
+/** Percent-encode a path segment (keeps A-Za-z0-9-._~). 0 / -1 if it does not fit. */
+int cli_pct(const char *s, char *out, size_t size);
+
+/** "/api/devices/{id}{suffix}" with the id percent-encoded. 0 or CLI_USAGE (reported). */
+int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out,
+                    size_t size);
+
+/** Read a whole file (NUL-terminated; caller frees). NULL with errno set. */
+char *cli_read_file(const char *path, size_t max, size_t *out_len);
+
+/* ---------------------------------------------------------------- REST client */
+
+struct cli_resp {
+    long status;       /* HTTP status; 0 when no response */
+    cJSON *json;       /* parsed body or NULL */
+    char *body;        /* raw body (NUL-terminated) */
+    size_t len;
+    char transport[256]; /* curl's error when status == 0 */
+};
+
+/**
+ * One request. @p path starts with "/api/..." (already percent-encoded) or is a full URL (a
+ * nextLink); "api-version" is added unless present. @p body may be NULL. @p timeout_s bounds
+ * the whole exchange. Returns 0 when a response arrived (any status) and -1 otherwise
+ * (out->transport says why). Free with cli_resp_free.
+ */
+int cli_http(struct cli *c, const char *method, const char *path, const cJSON *body,
+             long timeout_s, struct cli_resp *out);
+void cli_resp_free(struct cli_resp *r);
+
+/**
+ * Report a failed exchange (transport error or status >= 300) on stderr, naming @p what,
+ * with the API's error code and message. @return the exit code for it.
+ */
+int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what);
+
+/** GET expecting 200 with JSON; on failure reports and returns the exit code (else 0). */
+int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
+
+/**
+ * GET a collection and follow nextLink until @p limit items (0 = all). @p out gets a new
+ * array (caller frees). 0 or an exit code (reported).
+ */
+int cli_get_all(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out);
+
+/**
+ * Follow a server-sent event stream; @p on_event gets each event (name, data text) and
+ * returns true to continue. Ends on @p timeout_s (0 = never), SIGINT/SIGTERM, or when the
+ * callback says stop. @return 0 (ended as asked) or an exit code (reported).
+ */
+int cli_sse(struct cli *c, const char *path, double timeout_s,
+            bool (*on_event)(void *user, const char *event, const char *data), void *user);
+
+/** Set by SIGINT/SIGTERM while a wait or a stream is running. */
+extern volatile int cli_interrupted;
+void cli_catch_signals(void);
+void cli_sleep_ms(int ms);
+int64_t cli_now_ms(void);
+
+/* ---------------------------------------------------------------- output */
+
+/** Print a JSON value (pretty) on stdout. */
+void cli_print_json(const cJSON *v);
+/** A value as one line of text (strings unquoted); caller frees. */
+char *cli_value_text(const cJSON *v);
+/** String member or @p dflt. */
+const char *cli_str(const cJSON *o, const char *name, const char *dflt);
+
+struct cli_table {
+    int ncols;
+    const char *head[12];
+    char **cells; /* rows * ncols, owned */
+    size_t rows, cap;
+};
+void cli_table_init(struct cli_table *t, int ncols, const char *const *head);
+/** Add a row of @p ncols strings (copied; NULL = "-"). */
+void cli_table_add(struct cli_table *t, const char *const *vals);
+/** Print with aligned columns (cells longer than @p max_width are cut with "..."), free. */
+void cli_table_print(struct cli_table *t, size_t max_width);
+
+/* ---------------------------------------------------------------- subcommands */
+
+int cmd_templates(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_devices(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_properties(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_command(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_raw(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv);
+
+/** Print the help of one command ("templates import") or of a group (verb NULL). */
+void cli_help(const char *group, const char *verb);
+
+#endif

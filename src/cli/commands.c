@@ -1,0 +1,245 @@
+/*
+ * commands.c - `iotc command run|history`: run a command (direct method, or a queued C2D
+ * message for an offline device when the template allows it), wait for an asynchronous one,
+ * list the history (docs/API.md "Commands").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define POLL_MS 300
+
+static int command_path(const struct cli *c, const char *dev, const char *comp, const char *name,
+                        char *out, size_t size)
+{
+    char suffix[700], ec[300], en[300];
+    if ((comp != NULL && cli_pct(comp, ec, sizeof ec) < 0) ||
+        (name != NULL && cli_pct(name, en, sizeof en) < 0))
+        return cli_err(c, CLI_USAGE, "component or command name too long");
+    snprintf(suffix, sizeof suffix, "%s%s%s/commands%s%s", comp ? "/components/" : "",
+             comp ? ec : "", "", name ? "/" : "", name ? en : "");
+    return cli_device_path(c, dev, suffix, out, size);
+}
+
+static void print_command(const char *dev, const cJSON *cmd)
+{
+    const char *status = cli_str(cmd, "status", "?");
+    const cJSON *code = cJSON_GetObjectItem(cmd, "responseCode");
+    printf("command %s on %s: %s", cli_str(cmd, "name", "?"), dev, status);
+    if (cJSON_IsNumber(code))
+        printf(" (response code %.0f)", code->valuedouble);
+    printf("\n");
+    const cJSON *resp = cJSON_GetObjectItem(cmd, "response");
+    if (resp != NULL && !cJSON_IsNull(resp)) {
+        char *t = cli_value_text(resp);
+        printf("response: %s\n", t);
+        free(t);
+    }
+    const cJSON *comp = cJSON_GetObjectItem(cmd, "completion");
+    if (comp != NULL && !cJSON_IsNull(comp)) {
+        char *t = cli_value_text(comp);
+        printf("completion: %s\n", t);
+        free(t);
+    }
+    if (strcmp(status, "queued") == 0)
+        printf("(the device is offline: the command was queued as a cloud-to-device message)\n");
+}
+
+/* Poll the command's history until @p id is no longer pending. */
+static int wait_async(struct cli *c, const char *dev, const char *hist_path, const char *id,
+                      double timeout, cJSON **cmd)
+{
+    int64_t deadline = cli_now_ms() + (int64_t)(timeout * 1000);
+    char what[600];
+    snprintf(what, sizeof what, "command history of device %s", dev);
+    cli_catch_signals();
+    for (;;) {
+        cJSON *all = NULL;
+        int rc = cli_get_all(c, hist_path, 0, what, &all);
+        if (rc != 0)
+            return rc;
+        const cJSON *e;
+        cJSON *found = NULL;
+        cJSON_ArrayForEach(e, all)
+        {
+            const char *eid = cli_str(e, "id", NULL);
+            if (eid != NULL && strcmp(eid, id) == 0)
+                found = (cJSON *)e;
+        }
+        if (found != NULL && strcmp(cli_str(found, "status", "pending"), "pending") != 0) {
+            cJSON_Delete(*cmd);
+            *cmd = cJSON_Duplicate(found, 1);
+            cJSON_Delete(all);
+            return 0;
+        }
+        cJSON_Delete(all);
+        if (cli_interrupted || cli_now_ms() >= deadline)
+            return cli_err(c, CLI_TIMEOUT, "%s after %.0f s: command %s is still pending",
+                           cli_interrupted ? "interrupted" : "timed out", timeout, id);
+        cli_sleep_ms(POLL_MS);
+    }
+}
+
+static int do_run(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--request", NULL, true, NULL, false},
+                          {"--component", NULL, true, NULL, false},
+                          {"--response-timeout", NULL, true, NULL, false},
+                          {"--connect-timeout", NULL, true, NULL, false},
+                          {"--wait", NULL, false, NULL, false},
+                          {"--timeout", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1400], what[800];
+    long resp_to = 0, conn_to = 0;
+    double timeout = 60;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 2)
+        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
+    if (o[2].set && cli_parse_uint(o[2].val, 3600, &resp_to) < 0)
+        return cli_err(c, CLI_USAGE, "--response-timeout needs whole seconds");
+    if (o[3].set && cli_parse_uint(o[3].val, 3600, &conn_to) < 0)
+        return cli_err(c, CLI_USAGE, "--connect-timeout needs whole seconds");
+    if (o[5].set && (cli_parse_seconds(o[5].val, &timeout) < 0 || timeout <= 0))
+        return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
+    cJSON *body = cJSON_CreateObject();
+    if (o[0].set) {
+        cJSON *req = cJSON_Parse(o[0].val);
+        if (req == NULL) {
+            cJSON_Delete(body);
+            return cli_err(c, CLI_USAGE,
+                           "--request is not JSON: %s (a string needs quotes: '\"text\"')",
+                           o[0].val);
+        }
+        cJSON_AddItemToObject(body, "request", req);
+    }
+    /* Let the server apply its defaults unless asked (IoT Central: 0 and 30 s). */
+    if (o[2].set)
+        cJSON_AddNumberToObject(body, "responseTimeout", (double)resp_to);
+    if (o[3].set)
+        cJSON_AddNumberToObject(body, "connectionTimeout", (double)conn_to);
+    const char *comp = o[1].set ? o[1].val : NULL;
+    rc = command_path(c, pos[0], comp, pos[1], path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0) {
+        cJSON_Delete(body);
+        return rc;
+    }
+    struct cli_resp r;
+    snprintf(what, sizeof what, "command %s on device %s", pos[1], pos[0]);
+    long http_to = (o[2].set ? resp_to : 30) + (o[3].set ? conn_to : 0) + 30;
+    if (cli_http(c, "POST", path, body, http_to, &r) < 0 || (r.status != 201 && r.status != 200) ||
+        r.json == NULL) {
+        rc = cli_fail(c, &r, what);
+        cli_resp_free(&r);
+        cJSON_Delete(body);
+        return rc;
+    }
+    cJSON_Delete(body);
+    cJSON *cmd = r.json;
+    r.json = NULL;
+    cli_resp_free(&r);
+    const char *status = cli_str(cmd, "status", "");
+    if (strcmp(status, "pending") == 0 && o[4].set) {
+        if (!c->json) {
+            print_command(pos[0], cmd);
+            printf("waiting for the completion...\n");
+            fflush(stdout);
+        }
+        const char *id = cli_str(cmd, "id", NULL);
+        char *id_copy = id ? strdup(id) : NULL;
+        if (id_copy == NULL)
+            rc = cli_err(c, CLI_API, "the server gave the command no id");
+        else
+            rc = wait_async(c, pos[0], path, id_copy, timeout, &cmd);
+        free(id_copy);
+    }
+    if (rc == 0 || rc == CLI_TIMEOUT) {
+        if (c->json)
+            cli_print_json(cmd);
+        else if (rc == 0)
+            print_command(pos[0], cmd);
+    }
+    if (rc == 0 && strcmp(cli_str(cmd, "status", ""), "failed") == 0) {
+        const cJSON *code = cJSON_GetObjectItem(cmd, "responseCode");
+        rc = cli_err(c, CLI_API, "device %s answered %s with %.0f", pos[0], pos[1],
+                     cJSON_IsNumber(code) ? code->valuedouble : 0.0);
+    }
+    cJSON_Delete(cmd);
+    return rc;
+}
+
+static int do_history(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
+                          {"--top", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1400], what[800];
+    long top = 0;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos < 1 || npos > 2)
+        return cli_err(c, CLI_USAGE, "expected DEVICE [NAME] (see --help)");
+    if (o[1].set && (cli_parse_uint(o[1].val, 1000000, &top) < 0 || top == 0))
+        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+    if (o[0].set && npos < 2)
+        return cli_err(c, CLI_USAGE, "--component needs the command NAME too");
+    rc = command_path(c, pos[0], o[0].set ? o[0].val : NULL, npos > 1 ? pos[1] : NULL, path,
+                      sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    cJSON *all = NULL;
+    snprintf(what, sizeof what, "command history of device %s", pos[0]);
+    if (rc == 0)
+        rc = cli_get_all(c, path, (size_t)top, what, &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+        cJSON_Delete(all);
+        return 0;
+    }
+    static const char *const head[] = {"TIME", "COMMAND", "STATUS", "CODE", "REQUEST", "RESPONSE"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        char name[300], code[16] = "";
+        const char *comp = cli_str(e, "component", "");
+        snprintf(name, sizeof name, "%s%s%s", comp, comp[0] ? "/" : "", cli_str(e, "name", "?"));
+        const cJSON *rc_ = cJSON_GetObjectItem(e, "responseCode");
+        if (cJSON_IsNumber(rc_))
+            snprintf(code, sizeof code, "%.0f", rc_->valuedouble);
+        char *req = cli_value_text(cJSON_GetObjectItem(e, "request"));
+        const cJSON *resp = cJSON_GetObjectItem(e, "completion");
+        if (resp == NULL || cJSON_IsNull(resp))
+            resp = cJSON_GetObjectItem(e, "response");
+        char *rt = cli_value_text(resp);
+        const char *row[] = {cli_str(e, "time", ""), name, cli_str(e, "status", "?"), code, req,
+                             rt};
+        cli_table_add(&t, row);
+        free(req);
+        free(rt);
+    }
+    if (t.rows == 0)
+        printf("(no commands)\n");
+    else
+        cli_table_print(&t, 70);
+    cJSON_Delete(all);
+    return 0;
+}
+
+int cmd_command(struct cli *c, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "run") == 0)
+        return do_run(c, argc, argv);
+    return do_history(c, argc, argv);
+}

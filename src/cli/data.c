@@ -1,0 +1,383 @@
+/*
+ * data.c - `iotc telemetry tail|query|last`, `iotc raw`, `iotc conformance`: what devices sent
+ * (docs/API.md "Telemetry", "Raw data", "Conformance", "Event stream").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* "&from=...&to=..." from --from/--to (relative times resolved here). 0 or CLI_USAGE. */
+static int time_query(const struct cli *c, const struct cli_opt *from, const struct cli_opt *to,
+                      char *out, size_t size)
+{
+    char t[64], enc[200];
+    out[0] = '\0';
+    const struct cli_opt *opts[2] = {from, to};
+    for (int i = 0; i < 2; i++) {
+        if (!opts[i]->set)
+            continue;
+        if (cli_parse_time(opts[i]->val, t, sizeof t) < 0 || cli_pct(t, enc, sizeof enc) < 0)
+            return cli_err(c, CLI_USAGE,
+                           "%s: expected an RFC 3339 time (2026-11-26T08:00:00Z) or -30s, -10m, "
+                           "-2h, -1d, now; got \"%s\"",
+                           opts[i]->name, opts[i]->val);
+        snprintf(out + strlen(out), size - strlen(out), "%s%s=%s", out[0] ? "&" : "?",
+                 i == 0 ? "from" : "to", enc);
+    }
+    return 0;
+}
+
+static int telemetry_path(const struct cli *c, const char *dev, const char *comp,
+                          const char *name, const char *suffix, char *out, size_t size)
+{
+    char s[800], ec[300], en[300];
+    if ((comp != NULL && cli_pct(comp, ec, sizeof ec) < 0) || cli_pct(name, en, sizeof en) < 0)
+        return cli_err(c, CLI_USAGE, "component or telemetry name too long");
+    snprintf(s, sizeof s, "%s%s/telemetry/%s%s", comp ? "/components/" : "", comp ? ec : "", en,
+             suffix);
+    return cli_device_path(c, dev, s, out, size);
+}
+
+/* ---------------------------------------------------------------- tail */
+
+struct tail {
+    struct cli *c;
+    bool all;
+    long count, seen;
+};
+
+static bool on_event(void *user, const char *event, const char *data)
+{
+    struct tail *t = user;
+    if (!t->all && strcmp(event, "telemetry") != 0)
+        return true;
+    cJSON *d = cJSON_Parse(data);
+    if (t->c->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", event);
+        if (d != NULL)
+            cJSON_AddItemToObject(o, "data", d);
+        else
+            cJSON_AddStringToObject(o, "data", data);
+        char *s = cJSON_PrintUnformatted(o);
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        const char *time = cli_str(d, "time", "");
+        char *what = NULL;
+        if (strcmp(event, "command") == 0) {
+            const cJSON *code = cJSON_GetObjectItem(d, "responseCode");
+            char buf[400];
+            snprintf(buf, sizeof buf, "%s %s%s%.0f", cli_str(d, "name", "?"),
+                     cli_str(d, "status", "?"), cJSON_IsNumber(code) ? " " : "",
+                     cJSON_IsNumber(code) ? code->valuedouble : 0.0);
+            if (!cJSON_IsNumber(code)) /* "%.0f" printed a 0 above: cut it */
+                buf[strlen(buf) - 1] = '\0';
+            what = strdup(buf);
+        } else if (strcmp(event, "connection") == 0) {
+            what = strdup(cJSON_IsTrue(cJSON_GetObjectItem(d, "connected")) ? "connected"
+                                                                           : "disconnected");
+        } else {
+            const cJSON *payload = cJSON_GetObjectItem(d, "payload");
+            what = cli_value_text(payload != NULL ? payload : d);
+        }
+        const char *comp = cli_str(d, "component", "");
+        printf("%-24s %-10s %s%s%s\n", time[0] ? time : "-", event, comp, comp[0] ? ": " : "",
+               what ? what : (d ? "" : data));
+        free(what);
+        cJSON_Delete(d);
+    }
+    fflush(stdout);
+    t->seen++;
+    return t->count == 0 || t->seen < t->count;
+}
+
+static int do_tail(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--count", NULL, true, NULL, false},
+                          {"--timeout", NULL, true, NULL, false},
+                          {"--all", NULL, false, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1000];
+    struct tail t = {c, false, 0, 0};
+    double timeout = 0;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
+    if (o[0].set && (cli_parse_uint(o[0].val, 100000000, &t.count) < 0 || t.count == 0))
+        return cli_err(c, CLI_USAGE, "--count needs a positive number");
+    if (o[1].set && (cli_parse_seconds(o[1].val, &timeout) < 0 || timeout <= 0))
+        return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
+    t.all = o[2].set;
+    rc = cli_device_path(c, pos[0], "/events", path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0)
+        return rc;
+    if (!c->json)
+        fprintf(stderr, "following %s of device %s (Ctrl-C to stop)\n",
+                t.all ? "the events" : "the telemetry", pos[0]);
+    rc = cli_sse(c, path, timeout, on_event, &t);
+    if (rc == 0 && t.count > 0 && t.seen < t.count && !cli_interrupted)
+        rc = cli_err(c, CLI_TIMEOUT, "stream ended after %ld of %ld events", t.seen, t.count);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- query, last */
+
+static int do_query(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--from", NULL, true, NULL, false},
+                          {"--to", NULL, true, NULL, false},
+                          {"--top", NULL, true, NULL, false},
+                          {"--component", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1400], q[300], what[800];
+    long top = 0;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 2)
+        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
+    if (o[2].set && (cli_parse_uint(o[2].val, 100000000, &top) < 0 || top == 0))
+        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+    rc = time_query(c, &o[0], &o[1], q, sizeof q);
+    if (rc == 0)
+        rc = telemetry_path(c, pos[0], o[3].set ? o[3].val : NULL, pos[1], "/history", path,
+                            sizeof path - sizeof q);
+    if (rc != 0)
+        return rc;
+    /* fits: the path was bounded to leave room for q */
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
+    rc = cli_setup(c);
+    cJSON *all = NULL;
+    snprintf(what, sizeof what, "telemetry %s of device %s", pos[1], pos[0]);
+    if (rc == 0)
+        rc = cli_get_all(c, path, (size_t)top, what, &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+    } else if (cJSON_GetArraySize(all) == 0) {
+        printf("(no values in that range)\n");
+    } else {
+        static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
+        struct cli_table t;
+        cli_table_init(&t, 4, head);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, all)
+        {
+            char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
+            const cJSON *valid = cJSON_GetObjectItem(e, "valid");
+            const char *row[] = {cli_str(e, "timestamp", ""), v,
+                                 valid == NULL ? "-" : cJSON_IsTrue(valid) ? "yes" : "no",
+                                 cli_str(e, "error", "")};
+            cli_table_add(&t, row);
+            free(v);
+        }
+        cli_table_print(&t, 60);
+    }
+    cJSON_Delete(all);
+    return 0;
+}
+
+static int do_last(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1400], what[800];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 2)
+        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
+    rc = telemetry_path(c, pos[0], o[0].set ? o[0].val : NULL, pos[1], "", path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    cJSON *v = NULL;
+    snprintf(what, sizeof what, "telemetry %s of device %s", pos[1], pos[0]);
+    if (rc == 0)
+        rc = cli_get(c, path, what, &v);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(v);
+    } else {
+        char *t = cli_value_text(cJSON_GetObjectItem(v, "value"));
+        printf("%s = %s (at %s)\n", pos[1], t, cli_str(v, "timestamp", "?"));
+        free(t);
+    }
+    cJSON_Delete(v);
+    return 0;
+}
+
+int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "tail") == 0)
+        return do_tail(c, argc, argv);
+    if (strcmp(verb, "query") == 0)
+        return do_query(c, argc, argv);
+    return do_last(c, argc, argv);
+}
+
+/* ---------------------------------------------------------------- raw */
+
+static char *errors_text(const cJSON *errs)
+{
+    size_t cap = 1, len = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, errs)
+    {
+        if (cJSON_IsString(e))
+            cap += strlen(e->valuestring) + 2;
+    }
+    char *s = malloc(cap);
+    if (s == NULL)
+        return NULL;
+    s[0] = '\0';
+    cJSON_ArrayForEach(e, errs)
+    {
+        if (cJSON_IsString(e)) {
+            len += (size_t)snprintf(s + len, cap - len, "%s%s", len ? "; " : "", e->valuestring);
+        }
+    }
+    return s;
+}
+
+int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--from", NULL, true, NULL, false},
+                          {"--to", NULL, true, NULL, false},
+                          {"--top", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1400], q[300], what[800];
+    long top = 0;
+    (void)verb;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
+    if (o[2].set && (cli_parse_uint(o[2].val, 100000000, &top) < 0 || top == 0))
+        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+    rc = time_query(c, &o[0], &o[1], q, sizeof q);
+    if (rc == 0)
+        rc = cli_device_path(c, pos[0], "/rawData", path, sizeof path - sizeof q);
+    if (rc != 0)
+        return rc;
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
+    rc = cli_setup(c);
+    cJSON *all = NULL;
+    snprintf(what, sizeof what, "raw data of device %s", pos[0]);
+    if (rc == 0)
+        rc = cli_get_all(c, path, (size_t)top, what, &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+    } else if (cJSON_GetArraySize(all) == 0) {
+        printf("(nothing received in that range)\n");
+    } else {
+        static const char *const head[] = {"TIME",     "TYPE",      "COMPONENT",
+                                           "PAYLOAD", "UNMODELED", "ERRORS"};
+        struct cli_table t;
+        cli_table_init(&t, 6, head);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, all)
+        {
+            const cJSON *um = cJSON_GetObjectItem(e, "unmodeled");
+            char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
+            char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
+            char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
+            const char *row[] = {cli_str(e, "time", ""), cli_str(e, "type", "?"),
+                                 cli_str(e, "component", ""),
+                                 cJSON_GetObjectItem(e, "payload") ? payload : "",
+                                 unmodeled, errs};
+            cli_table_add(&t, row);
+            free(payload);
+            free(unmodeled);
+            free(errs);
+        }
+        cli_table_print(&t, 60);
+    }
+    cJSON_Delete(all);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- conformance */
+
+static void print_conformance(const cJSON *r)
+{
+    const cJSON *e;
+    const cJSON *msgs = cJSON_GetObjectItem(r, "messagesChecked");
+    const cJSON *reps = cJSON_GetObjectItem(r, "propertyReportsChecked");
+    printf("Device %s, template %s: %s\n", cli_str(r, "deviceId", "?"), cli_str(r, "template", "-"),
+           cJSON_IsTrue(cJSON_GetObjectItem(r, "conformant")) ? "conformant" : "NOT conformant");
+    printf("Checked %.0f messages and %.0f property reports.\n\n",
+           cJSON_IsNumber(msgs) ? msgs->valuedouble : 0.0,
+           cJSON_IsNumber(reps) ? reps->valuedouble : 0.0);
+    static const char *const head[] = {"COMPONENT", "KIND", "NAME", "STATUS", "COUNT", "DETAIL"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(r, "capabilities"))
+    {
+        char count[32] = "";
+        const cJSON *n = cJSON_GetObjectItem(e, "count");
+        if (cJSON_IsNumber(n))
+            snprintf(count, sizeof count, "%.0f", n->valuedouble);
+        const char *row[] = {cli_str(e, "component", ""), cli_str(e, "kind", "?"),
+                             cli_str(e, "name", "?"),     cli_str(e, "status", "?"),
+                             count,                       cli_str(e, "detail", "")};
+        cli_table_add(&t, row);
+    }
+    cli_table_print(&t, 80);
+    const cJSON *mm = cJSON_GetObjectItem(r, "mismatches");
+    printf("\nMismatches:%s\n", cJSON_GetArraySize(mm) ? "" : " none");
+    cJSON_ArrayForEach(e, mm)
+    {
+        const char *comp = cli_str(e, "component", "");
+        const cJSON *n = cJSON_GetObjectItem(e, "count");
+        printf("  %-20s %s%s%s", cli_str(e, "kind", "?"), comp, comp[0] ? "/" : "",
+               cli_str(e, "name", "?"));
+        if (cJSON_IsNumber(n))
+            printf(" (x%.0f)", n->valuedouble);
+        printf(": %s\n", cli_str(e, "message", ""));
+    }
+}
+
+int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv)
+{
+    const char *pos[CLI_MAX_POS];
+    char path[1000], what[800];
+    (void)verb;
+    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
+    rc = cli_device_path(c, pos[0], "/conformance", path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    cJSON *r = NULL;
+    snprintf(what, sizeof what, "conformance of device %s", pos[0]);
+    if (rc == 0)
+        rc = cli_get(c, path, what, &r);
+    if (rc != 0)
+        return rc;
+    if (c->json)
+        cli_print_json(r);
+    else
+        print_conformance(r);
+    cJSON_Delete(r);
+    return 0;
+}

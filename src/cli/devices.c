@@ -1,0 +1,279 @@
+/*
+ * devices.c - `iotc devices create|list|show|credentials|block|unblock|delete`
+ * (/api/devices; docs/API.md "Devices").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out,
+                    size_t size)
+{
+    char enc[800];
+    if (cli_pct(id, enc, sizeof enc) < 0)
+        return cli_err(c, CLI_USAGE, "device id too long");
+    snprintf(out, size, "/api/devices/%s%s", enc, suffix);
+    return 0;
+}
+
+static void print_device(const cJSON *d)
+{
+    const cJSON *conn = cJSON_GetObjectItem(d, "connected");
+    char *last = cli_value_text(cJSON_GetObjectItem(d, "lastActivity"));
+    printf("Device:        %s\n", cli_str(d, "id", "?"));
+    printf("Name:          %s\n", cli_str(d, "displayName", ""));
+    printf("Template:      %s\n", cli_str(d, "template", "- (unassociated)"));
+    printf("Status:        %s\n", cli_str(d, "status", "?"));
+    printf("Enabled:       %s\n", cJSON_IsFalse(cJSON_GetObjectItem(d, "enabled")) ? "no" : "yes");
+    printf("Provisioned:   %s\n",
+           cJSON_IsTrue(cJSON_GetObjectItem(d, "provisioned")) ? "yes" : "no");
+    printf("Simulated:     %s\n", cJSON_IsTrue(cJSON_GetObjectItem(d, "simulated")) ? "yes" : "no");
+    printf("Connected:     %s\n", cJSON_IsTrue(conn) ? "yes" : "no");
+    printf("Last activity: %s\n", last);
+    printf("Model id:      %s\n", cli_str(d, "modelId", "-"));
+    free(last);
+}
+
+static int one_device(struct cli *c, int argc, char **argv, struct cli_opt *o, const char **id,
+                      char *path, size_t size, const char *suffix)
+{
+    const char *pos[CLI_MAX_POS];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one device ID (see --help)");
+    *id = pos[0];
+    rc = cli_device_path(c, pos[0], suffix, path, size);
+    return rc != 0 ? rc : cli_setup(c);
+}
+
+/* Send @p method with @p body; print the device that comes back. */
+static int send_device(struct cli *c, const char *method, const char *path, const cJSON *body,
+                       const char *what, const char *done)
+{
+    struct cli_resp r;
+    int rc = 0;
+    if (cli_http(c, method, path, body, 60, &r) < 0 || r.status != 200) {
+        rc = cli_fail(c, &r, what);
+    } else if (c->json) {
+        cli_print_json(r.json);
+    } else {
+        printf("%s %s: status %s\n", done, cli_str(r.json, "id", "?"),
+               cli_str(r.json, "status", "?"));
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+static int do_create(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--template", NULL, true, NULL, false},
+                          {"--name", NULL, true, NULL, false},
+                          {"--simulated", NULL, false, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *id = NULL;
+    char path[1000], what[1000];
+    int rc = one_device(c, argc, argv, o, &id, path, sizeof path, "");
+    if (rc != 0)
+        return rc;
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "displayName", o[1].set ? o[1].val : id);
+    if (o[0].set)
+        cJSON_AddStringToObject(b, "template", o[0].val);
+    cJSON_AddBoolToObject(b, "simulated", o[2].set);
+    cJSON_AddBoolToObject(b, "enabled", true);
+    snprintf(what, sizeof what, "cannot create device %s", id);
+    rc = send_device(c, "PUT", path, b, what, "created device");
+    cJSON_Delete(b);
+    return rc;
+}
+
+static int do_list(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--top", NULL, true, NULL, false}, {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    long top = 0;
+    if (rc != 0)
+        return rc;
+    if (npos != 0)
+        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
+    if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
+        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+    rc = cli_setup(c);
+    cJSON *all = NULL;
+    if (rc == 0)
+        rc = cli_get_all(c, "/api/devices", (size_t)top, "cannot list devices", &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+        cJSON_Delete(all);
+        return 0;
+    }
+    static const char *const head[] = {"ID",        "NAME",          "TEMPLATE", "STATUS",
+                                       "CONNECTED", "LAST ACTIVITY"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        const char *row[] = {cli_str(e, "id", "?"),
+                             cli_str(e, "displayName", ""),
+                             cli_str(e, "template", "-"),
+                             cli_str(e, "status", "?"),
+                             cJSON_IsTrue(cJSON_GetObjectItem(e, "connected")) ? "yes" : "no",
+                             cli_str(e, "lastActivity", "-")};
+        cli_table_add(&t, row);
+    }
+    cli_table_print(&t, 50);
+    cJSON_Delete(all);
+    return 0;
+}
+
+static int do_show(struct cli *c, int argc, char **argv)
+{
+    const char *id = NULL;
+    char path[1000], what[1000];
+    cJSON *d = NULL;
+    int rc = one_device(c, argc, argv, NULL, &id, path, sizeof path, "");
+    if (rc != 0)
+        return rc;
+    snprintf(what, sizeof what, "device %s", id);
+    rc = cli_get(c, path, what, &d);
+    if (rc == 0) {
+        if (c->json)
+            cli_print_json(d);
+        else
+            print_device(d);
+    }
+    cJSON_Delete(d);
+    return rc;
+}
+
+/* Single-quote for a POSIX shell. */
+static void shell_quote(const char *s)
+{
+    fputc('\'', stdout);
+    for (; *s != '\0'; s++) {
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            fputc(*s, stdout);
+    }
+    fputc('\'', stdout);
+}
+
+static void env_line(const char *name, const char *value)
+{
+    printf("export %s=", name);
+    shell_quote(value);
+    fputc('\n', stdout);
+}
+
+static int do_credentials(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--env", NULL, false, NULL, false}, {NULL, NULL, false, NULL, false}};
+    const char *id = NULL;
+    char path[1000], what[1000];
+    cJSON *cr = NULL;
+    int rc = one_device(c, argc, argv, o, &id, path, sizeof path, "/credentials");
+    if (rc != 0)
+        return rc;
+    snprintf(what, sizeof what, "credentials of device %s", id);
+    rc = cli_get(c, path, what, &cr);
+    if (rc != 0)
+        return rc;
+    const cJSON *keys = cJSON_GetObjectItem(cr, "symmetricKey");
+    const char *scope = cli_str(cr, "idScope", "");
+    const char *pk = cli_str(keys, "primaryKey", "");
+    const char *sk = cli_str(keys, "secondaryKey", "");
+    if (c->json) {
+        /* what the API returned, plus what the CLI knows from the data dir */
+        cJSON_AddStringToObject(cr, "deviceId", id);
+        if (c->dps_endpoint[0] != '\0')
+            cJSON_AddStringToObject(cr, "dpsEndpoint", c->dps_endpoint);
+        if (c->ca_file[0] != '\0')
+            cJSON_AddStringToObject(cr, "caFile", c->ca_file);
+        cli_print_json(cr);
+    } else if (o[0].set) {
+        env_line("IOTHUB_DEVICE_SECURITY_TYPE", "DPS");
+        env_line("IOTHUB_DEVICE_DPS_ID_SCOPE", scope);
+        env_line("IOTHUB_DEVICE_DPS_DEVICE_ID", id);
+        env_line("IOTHUB_DEVICE_DPS_DEVICE_KEY", pk);
+        if (c->dps_endpoint[0] != '\0')
+            env_line("IOTHUB_DEVICE_DPS_ENDPOINT", c->dps_endpoint);
+        if (c->ca_file[0] != '\0')
+            env_line("IOTC_CA_FILE", c->ca_file);
+    } else {
+        printf("ID scope:       %s\n", scope);
+        printf("Device id:      %s\n", id);
+        printf("Primary key:    %s\n", pk);
+        printf("Secondary key:  %s\n", sk);
+        if (c->dps_endpoint[0] != '\0')
+            printf("DPS endpoint:   %s\n", c->dps_endpoint);
+        if (c->ca_file[0] != '\0')
+            printf("CA file:        %s\n", c->ca_file);
+    }
+    cJSON_Delete(cr);
+    return 0;
+}
+
+static int do_enable(struct cli *c, int argc, char **argv, bool enable)
+{
+    const char *id = NULL;
+    char path[1000], what[1000];
+    int rc = one_device(c, argc, argv, NULL, &id, path, sizeof path, "");
+    if (rc != 0)
+        return rc;
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddBoolToObject(b, "enabled", enable);
+    snprintf(what, sizeof what, "cannot %s device %s", enable ? "unblock" : "block", id);
+    rc = send_device(c, "PATCH", path, b, what, enable ? "unblocked device" : "blocked device");
+    cJSON_Delete(b);
+    return rc;
+}
+
+static int do_delete(struct cli *c, int argc, char **argv)
+{
+    const char *id = NULL;
+    char path[1000], what[1000];
+    struct cli_resp r;
+    int rc = one_device(c, argc, argv, NULL, &id, path, sizeof path, "");
+    if (rc != 0)
+        return rc;
+    snprintf(what, sizeof what, "cannot delete device %s", id);
+    if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200))
+        rc = cli_fail(c, &r, what);
+    else if (!c->json)
+        printf("deleted device %s\n", id);
+    else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddBoolToObject(o, "deleted", true);
+        cli_print_json(o);
+        cJSON_Delete(o);
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+int cmd_devices(struct cli *c, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "create") == 0)
+        return do_create(c, argc, argv);
+    if (strcmp(verb, "list") == 0)
+        return do_list(c, argc, argv);
+    if (strcmp(verb, "show") == 0)
+        return do_show(c, argc, argv);
+    if (strcmp(verb, "credentials") == 0)
+        return do_credentials(c, argc, argv);
+    if (strcmp(verb, "block") == 0)
+        return do_enable(c, argc, argv, false);
+    if (strcmp(verb, "unblock") == 0)
+        return do_enable(c, argc, argv, true);
+    return do_delete(c, argc, argv);
+}

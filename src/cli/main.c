@@ -1,0 +1,270 @@
+/*
+ * main.c - iotc, the operator CLI for iotc-central's IoT Central-shaped REST API
+ * (docs/API.md, docs/CLI.md): dispatch of `iotc GROUP [VERB] ...`, help texts, exit codes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+
+struct cmd {
+    const char *group;
+    const char *verb; /* NULL: the group is the command (raw, conformance) */
+    int (*fn)(struct cli *c, const char *verb, int argc, char **argv);
+    const char *usage;
+    const char *help;
+};
+
+static const struct cmd cmds[] = {
+    {"templates", "import", cmd_templates,
+     "templates import FILE [--id ID] [--views FILE] [--name NAME] [--publish]",
+     "Create or replace a device template from a model file: a DTDL v2 interface (or array),\n"
+     "a DTDL v1 capability model, or a template exported by `templates export` (views and\n"
+     "customizations included). FILE \"-\" reads standard input.\n"
+     "  --id ID           template id (default: the file's \"@id\")\n"
+     "  --views FILE      add the views (and \"customizations\") in FILE: a JSON array of views,\n"
+     "                    or an object {\"views\":[...],\"customizations\":{...}}; a view with the\n"
+     "                    id of a generated one (overview, about) replaces it\n"
+     "  --name NAME       display name of the template\n"
+     "  --publish         publish the template afterwards\n"},
+    {"templates", "list", cmd_templates, "templates list [--top N]",
+     "List the device templates.\n"
+     "  --top N           at most N templates\n"},
+    {"templates", "show", cmd_templates, "templates show ID",
+     "Show a template: capabilities, views, customizations.\n"},
+    {"templates", "export", cmd_templates, "templates export ID [-o FILE]",
+     "Write a template (model, views, customizations, published flag) as JSON that\n"
+     "`templates import` accepts unchanged; read-only fields are left out.\n"
+     "  -o, --output FILE write to FILE instead of standard output\n"},
+    {"templates", "publish", cmd_templates, "templates publish ID",
+     "Publish a template (devices that announce its model id get associated with it).\n"},
+    {"devices", "create", cmd_devices,
+     "devices create ID [--template ID] [--name NAME] [--simulated]",
+     "Create a device (or update the name and template of an existing one).\n"
+     "  --template ID     associate with this template (default: unassociated)\n"
+     "  --name NAME       display name (default: the device id)\n"
+     "  --simulated       mark the device simulated\n"},
+    {"devices", "list", cmd_devices, "devices list [--top N]",
+     "List devices with template, status, connection and last activity.\n"
+     "  --top N           at most N devices\n"},
+    {"devices", "show", cmd_devices, "devices show ID", "Show one device.\n"},
+    {"devices", "credentials", cmd_devices, "devices credentials ID [--env]",
+     "Show what the device needs to connect: ID scope, device id, keys (and, with --data-dir,\n"
+     "the DPS endpoint and CA file).\n"
+     "  --env             print them as shell assignments of the variables environmental-sensor\n"
+     "                    reads (IOTHUB_DEVICE_DPS_ID_SCOPE, ..._DEVICE_ID, ..._DEVICE_KEY,\n"
+     "                    ..._ENDPOINT, IOTC_CA_FILE)\n"},
+    {"devices", "block", cmd_devices, "devices block ID",
+     "Block a device: its connection is closed and DPS and the hub refuse it.\n"},
+    {"devices", "unblock", cmd_devices, "devices unblock ID", "Unblock a device.\n"},
+    {"devices", "delete", cmd_devices, "devices delete ID",
+     "Delete a device with its twin, queued messages and history.\n"},
+    {"properties", "get", cmd_properties, "properties get DEVICE [--component NAME]",
+     "Show reported and writable properties with their sync state (pending, synced, failed).\n"
+     "  --component NAME  only the properties of that component\n"},
+    {"properties", "set", cmd_properties,
+     "properties set DEVICE NAME=VALUE... [--component NAME] [--no-wait] [--timeout S]",
+     "Write writable properties. VALUE is JSON when it parses as JSON (2, true, \"x\", {...}),\n"
+     "otherwise a string. Waits until the device acknowledges every value (synced); exits 2 when\n"
+     "the device rejects one (failed), 4 when the wait times out.\n"
+     "  --component NAME  properties of that component\n"
+     "  --wait            wait until synced (the default)\n"
+     "  --no-wait         return once the server accepted the write (state pending)\n"
+     "  --timeout S       seconds to wait (default 30)\n"},
+    {"command", "run", cmd_command,
+     "command run DEVICE NAME [--request JSON] [--component NAME] [--response-timeout S]\n"
+     "                             [--connect-timeout S] [--wait] [--timeout S]",
+     "Run a command and print the device's response. An asynchronous command (the device\n"
+     "answers 202) is reported as pending; with --wait the CLI waits for its completion.\n"
+     "A command the device answered with an error code exits 2; no answer in time exits 4.\n"
+     "  --request JSON        request payload (JSON: 2, \"text\", {...})\n"
+     "  --component NAME      command of that component\n"
+     "  --response-timeout S  seconds the device has to answer (5..30, server default 30)\n"
+     "  --connect-timeout S   seconds to wait for an offline device to connect (0..30)\n"
+     "  --wait                for an asynchronous command, wait until it completes\n"
+     "  --timeout S           how long --wait waits (default 60)\n"},
+    {"command", "history", cmd_command,
+     "command history DEVICE [NAME] [--component NAME] [--top N]",
+     "Show the commands run on a device (all of them, or those named NAME), oldest first.\n"},
+    {"telemetry", "tail", cmd_telemetry,
+     "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
+     "Follow the device's live events (telemetry; with --all also properties, desired\n"
+     "patches, commands, connection changes) until Ctrl-C.\n"
+     "  --count N         stop after N events (exit 4 if the timeout comes first)\n"
+     "  --timeout S       stop after S seconds\n"
+     "  --all             every event kind, not only telemetry\n"},
+    {"telemetry", "query", cmd_telemetry,
+     "telemetry query DEVICE NAME [--from T] [--to T] [--top N] [--component NAME]",
+     "Telemetry values of one name in a time range, oldest first, each checked against the\n"
+     "template. T is RFC 3339 (2026-11-26T08:00:00Z) or relative (-30s, -10m, -2h, -1d, now).\n"
+     "  --top N           at most N values\n"},
+    {"telemetry", "last", cmd_telemetry, "telemetry last DEVICE NAME [--component NAME]",
+     "The last known value of one telemetry name.\n"},
+    {"raw", NULL, cmd_raw, "raw DEVICE [--from T] [--to T] [--top N]",
+     "Everything the device sent, as received (telemetry, property reports, connects and\n"
+     "disconnects), with the fields the template does not model (unmodeled) and schema errors.\n"},
+    {"conformance", NULL, cmd_conformance, "conformance DEVICE",
+     "What the device did compared with its template: each capability's status and every\n"
+     "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"},
+};
+
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static const char global_help[] =
+    "Global options (anywhere on the command line):\n"
+    "  --server URL      iotc-central's HTTPS address (env IOTC_SERVER), e.g. https://localhost:8443\n"
+    "  --token TOKEN     API token, or the admin token printed by `iotc-central init`\n"
+    "                    (env IOTC_TOKEN)\n"
+    "  --ca-file FILE    CA certificates to trust (env IOTC_CA_FILE; default: the system store)\n"
+    "  --data-dir DIR    a local iotc-central data dir (env IOTC_DATA_DIR): the server address\n"
+    "                    comes from DIR/ports.json, the CA from DIR/ca.pem and the token from\n"
+    "                    DIR/admin-token (first line) unless given otherwise\n"
+    "  --json            print the API's JSON instead of tables\n"
+    "  -v, --verbose     print requests on stderr (twice: libcurl's trace)\n"
+    "  -h, --help        help (also after any command)\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  ok\n"
+    "  1  usage error (bad command line, missing server or file)\n"
+    "  2  server or API error (the API's error code and message are printed), server not\n"
+    "     reachable, or the device reported a failure (property rejected, command error)\n"
+    "  3  not found (device, template, capability, telemetry)\n"
+    "  4  timed out, or still pending when the wait ended\n"
+    "  5  authentication or authorization failed (no token, bad token, role not allowed)\n";
+
+static void usage_all(FILE *out)
+{
+    fprintf(out, "usage: iotc [global options] COMMAND ...\n\n"
+                 "Operate an iotc-central application (docs/CLI.md).\n\nCommands:\n");
+    for (size_t i = 0; i < NCMDS; i++)
+        fprintf(out, "  iotc %s\n", cmds[i].usage);
+    fprintf(out, "\n%s", global_help);
+}
+
+void cli_help(const char *group, const char *verb)
+{
+    bool any = false;
+    for (size_t i = 0; i < NCMDS; i++) {
+        if (strcmp(cmds[i].group, group) != 0)
+            continue;
+        if (verb != NULL && (cmds[i].verb == NULL || strcmp(cmds[i].verb, verb) != 0))
+            continue;
+        printf("%susage: iotc %s\n\n%s", any ? "\n" : "", cmds[i].usage, cmds[i].help);
+        any = true;
+    }
+    if (any)
+        printf("\nGlobal options: --server URL, --token TOKEN, --ca-file FILE, --data-dir DIR,\n"
+               "--json, -v; exit codes 0 ok, 1 usage, 2 API error, 3 not found, 4 timeout or\n"
+               "pending, 5 auth (see iotc --help).\n");
+}
+
+static const char *global_with_value[] = {"--server", "--token", "--ca-file", "--data-dir", NULL};
+
+static bool takes_value(const char *a)
+{
+    for (int i = 0; global_with_value[i] != NULL; i++) {
+        if (strcmp(a, global_with_value[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    memset(&c, 0, sizeof c);
+    c.prog = "iotc";
+    int i = 1;
+    /* Global options may come before the command: skip them here, cli_parse reads them. */
+    int first_global = i;
+    bool help = false, version = false;
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            help = true;
+        else if (strcmp(argv[i], "--version") == 0)
+            version = true;
+        else if (takes_value(argv[i]) && i + 1 < argc)
+            i++;
+        i++;
+    }
+    if (version) {
+        printf("iotc %s (api-version %s)\n", IOTC_VERSION, CLI_API_VERSION);
+        return CLI_OK;
+    }
+    if (i >= argc) {
+        usage_all(help ? stdout : stderr);
+        return help ? CLI_OK : CLI_USAGE;
+    }
+    const char *group = argv[i++];
+    const struct cmd *g = NULL;
+    for (size_t k = 0; k < NCMDS && g == NULL; k++) {
+        if (strcmp(cmds[k].group, group) == 0)
+            g = &cmds[k];
+    }
+    if (g == NULL) {
+        fprintf(stderr, "iotc: unknown command \"%s\" (see iotc --help)\n", group);
+        return CLI_USAGE;
+    }
+    const char *verb = NULL;
+    char prog[64];
+    if (g->verb != NULL) {
+        if (i >= argc || argv[i][0] == '-') {
+            bool h = help;
+            for (int k = i; k < argc; k++)
+                h = h || strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0;
+            if (h) {
+                cli_help(group, NULL);
+                return CLI_OK;
+            }
+            fprintf(stderr, "iotc %s: which one? (see iotc %s --help)\n", group, group);
+            return CLI_USAGE;
+        }
+        verb = argv[i++];
+        const struct cmd *hit = NULL;
+        for (size_t k = 0; k < NCMDS && hit == NULL; k++) {
+            if (strcmp(cmds[k].group, group) == 0 && strcmp(cmds[k].verb, verb) == 0)
+                hit = &cmds[k];
+        }
+        if (hit == NULL) {
+            fprintf(stderr, "iotc %s: unknown subcommand \"%s\" (see iotc %s --help)\n", group,
+                    verb, group);
+            return CLI_USAGE;
+        }
+        g = hit;
+        snprintf(prog, sizeof prog, "iotc %s %s", group, verb);
+    } else {
+        snprintf(prog, sizeof prog, "iotc %s", group);
+    }
+    c.prog = prog;
+
+    /* The command sees the global options given before it too. */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (args == NULL)
+        return CLI_API;
+    int k = 0;
+    bool dashdash = false;
+    for (int j = first_global; j < argc; j++) {
+        if (argv[j] == group || (verb != NULL && argv[j] == verb))
+            continue;
+        if (strcmp(argv[j], "--") == 0)
+            dashdash = true;
+        else if (!dashdash && (strcmp(argv[j], "-h") == 0 || strcmp(argv[j], "--help") == 0))
+            help = true;
+        args[k++] = argv[j];
+    }
+    if (help) {
+        cli_help(group, verb);
+        free(args);
+        return CLI_OK;
+    }
+    int rc = g->fn(&c, verb, k, args);
+    free(args);
+    if (c.curl != NULL) {
+        curl_easy_cleanup(c.curl);
+        curl_global_cleanup();
+    }
+    return rc;
+}

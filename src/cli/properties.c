@@ -1,0 +1,268 @@
+/*
+ * properties.c - `iotc properties get|set`: reported and writable properties with their sync
+ * state; `set` writes, then polls until the device acknowledged every value
+ * (docs/API.md "Properties"; pending -> synced | failed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define POLL_MS 300
+
+static int props_path(const struct cli *c, const char *dev, const char *comp, char *out,
+                      size_t size)
+{
+    char suffix[600] = "/properties";
+    if (comp != NULL) {
+        char enc[300];
+        if (cli_pct(comp, enc, sizeof enc) < 0)
+            return cli_err(c, CLI_USAGE, "component name too long");
+        snprintf(suffix, sizeof suffix, "/components/%s/properties", enc);
+    }
+    return cli_device_path(c, dev, suffix, out, size);
+}
+
+static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "$metadata");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, obj)
+    {
+        if (strcmp(e->string, "$metadata") == 0)
+            continue;
+        char name[300];
+        snprintf(name, sizeof name, "%s%s", prefix, e->string);
+        /* a component: an object with its own $metadata */
+        if (cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "$metadata") != NULL) {
+            char sub[310];
+            snprintf(sub, sizeof sub, "%s/", name);
+            add_rows(t, e, sub);
+            continue;
+        }
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, e->string);
+        char *value = cli_value_text(e);
+        char ver[32] = "", ack[300] = "";
+        const cJSON *dv = cJSON_GetObjectItem(m, "desiredVersion");
+        const cJSON *ac = cJSON_GetObjectItem(m, "ackCode");
+        const cJSON *av = cJSON_GetObjectItem(m, "ackVersion");
+        if (cJSON_IsNumber(dv))
+            snprintf(ver, sizeof ver, "%.0f", dv->valuedouble);
+        if (cJSON_IsNumber(ac))
+            snprintf(ack, sizeof ack, "%.0f v%.0f %s", ac->valuedouble,
+                     cJSON_IsNumber(av) ? av->valuedouble : 0.0,
+                     cli_str(m, "ackDescription", ""));
+        const char *row[] = {name, value, cli_str(m, "state", "reported"), ver, ack,
+                             cli_str(m, "lastUpdateTime", "")};
+        cli_table_add(t, row);
+        free(value);
+    }
+}
+
+static int do_get(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1200], what[800];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
+    rc = props_path(c, pos[0], o[0].set ? o[0].val : NULL, path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    cJSON *p = NULL;
+    snprintf(what, sizeof what, "properties of device %s", pos[0]);
+    if (rc == 0)
+        rc = cli_get(c, path, what, &p);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(p);
+    } else {
+        static const char *const head[] = {"NAME",    "VALUE", "STATE",
+                                           "DESIRED", "ACK",   "LAST UPDATE"};
+        struct cli_table t;
+        cli_table_init(&t, 6, head);
+        add_rows(&t, p, "");
+        if (t.rows == 0)
+            printf("(no properties yet)\n");
+        else
+            cli_table_print(&t, 60);
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
+struct pending {
+    const char *name;
+    double version; /* desired version our write got */
+    int state;      /* 0 pending, 1 synced, 2 failed */
+};
+
+static int do_set(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
+                          {"--wait", NULL, false, NULL, false},
+                          {"--no-wait", NULL, false, NULL, false},
+                          {"--timeout", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[1200], what[800];
+    double timeout = 30;
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos < 2)
+        return cli_err(c, CLI_USAGE, "expected DEVICE NAME=VALUE... (see --help)");
+    if (o[1].set && o[2].set)
+        return cli_err(c, CLI_USAGE, "--wait and --no-wait exclude each other");
+    if (o[3].set && (cli_parse_seconds(o[3].val, &timeout) < 0 || timeout <= 0))
+        return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
+    cJSON *body = cJSON_CreateObject();
+    for (int i = 1; i < npos; i++) {
+        const char *eq = strchr(pos[i], '=');
+        if (eq == NULL || eq == pos[i]) {
+            cJSON_Delete(body);
+            return cli_err(c, CLI_USAGE, "expected NAME=VALUE, got \"%s\"", pos[i]);
+        }
+        char name[256];
+        size_t n = (size_t)(eq - pos[i]);
+        if (n >= sizeof name) {
+            cJSON_Delete(body);
+            return cli_err(c, CLI_USAGE, "property name too long");
+        }
+        memcpy(name, pos[i], n);
+        name[n] = '\0';
+        cJSON *v = cJSON_Parse(eq + 1);
+        if (v == NULL)
+            v = cJSON_CreateString(eq + 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(body, name);
+        cJSON_AddItemToObject(body, name, v);
+    }
+    rc = props_path(c, pos[0], o[0].set ? o[0].val : NULL, path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0) {
+        cJSON_Delete(body);
+        return rc;
+    }
+    struct cli_resp r;
+    snprintf(what, sizeof what, "cannot set properties of device %s", pos[0]);
+    if (cli_http(c, "PATCH", path, body, 60, &r) < 0 || (r.status != 202 && r.status != 200)) {
+        rc = cli_fail(c, &r, what);
+        cli_resp_free(&r);
+        cJSON_Delete(body);
+        return rc;
+    }
+    /* what the server assigned: one desired version per written name */
+    size_t np = (size_t)cJSON_GetArraySize(body), done = 0;
+    struct pending *p = calloc(np ? np : 1, sizeof *p);
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(r.json, "$metadata");
+    const cJSON *e;
+    size_t k = 0;
+    cJSON_ArrayForEach(e, body)
+    {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, e->string);
+        const cJSON *dv = cJSON_GetObjectItem(m, "desiredVersion");
+        p[k].name = e->string;
+        p[k].version = cJSON_IsNumber(dv) ? dv->valuedouble : 0;
+        if (!c->json) {
+            char *v = cli_value_text(e);
+            printf("%s = %s: %s (desired version %.0f)\n", e->string, v,
+                   cli_str(m, "state", "pending"), p[k].version);
+            free(v);
+        }
+        k++;
+    }
+    fflush(stdout);
+    bool wait = !o[2].set;
+    cJSON *last = NULL;
+    int64_t start = cli_now_ms(), deadline = start + (int64_t)(timeout * 1000);
+    if (wait)
+        cli_catch_signals();
+    while (wait && done < np && rc == 0) {
+        cJSON *cur = NULL;
+        snprintf(what, sizeof what, "properties of device %s", pos[0]);
+        rc = cli_get(c, path, what, &cur);
+        if (rc != 0)
+            break;
+        cJSON_Delete(last);
+        last = cur;
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(cur, "$metadata");
+        for (size_t i = 0; i < np; i++) {
+            if (p[i].state != 0)
+                continue;
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(cmd, p[i].name);
+            const cJSON *av = cJSON_GetObjectItem(m, "ackVersion");
+            const char *st = cli_str(m, "state", "");
+            if (!cJSON_IsNumber(av) || av->valuedouble < p[i].version)
+                continue;
+            if (strcmp(st, "synced") == 0)
+                p[i].state = 1;
+            else if (strcmp(st, "failed") == 0)
+                p[i].state = 2;
+            else
+                continue;
+            done++;
+            const cJSON *ac = cJSON_GetObjectItem(m, "ackCode");
+            if (!c->json)
+                printf("%s: %s (ac %.0f \"%s\", version %.0f, after %.1f s)\n", p[i].name, st,
+                       cJSON_IsNumber(ac) ? ac->valuedouble : 0.0,
+                       cli_str(m, "ackDescription", ""), av->valuedouble,
+                       (double)(cli_now_ms() - start) / 1000.0);
+            if (p[i].state == 2)
+                cli_err(c, CLI_API, "device %s rejected %s: ac %.0f %s", pos[0], p[i].name,
+                        cJSON_IsNumber(ac) ? ac->valuedouble : 0.0,
+                        cli_str(m, "ackDescription", ""));
+            fflush(stdout);
+        }
+        if (done == np)
+            break;
+        if (cli_interrupted || cli_now_ms() >= deadline) {
+            char names[600] = "";
+            for (size_t i = 0; i < np; i++) {
+                if (p[i].state == 0)
+                    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                             names[0] ? ", " : "", p[i].name);
+            }
+            rc = cli_err(c, CLI_TIMEOUT, "%s after %.0f s; still pending: %s",
+                         cli_interrupted ? "interrupted" : "timed out", timeout, names);
+            break;
+        }
+        cli_sleep_ms(POLL_MS);
+    }
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        if (p[i].state == 2)
+            rc = CLI_API;
+    }
+    if (c->json) {
+        /* the metadata of the written names, as last seen */
+        const cJSON *src = last ? cJSON_GetObjectItemCaseSensitive(last, "$metadata") : md;
+        cJSON *out = cJSON_CreateObject();
+        for (size_t i = 0; i < np; i++) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(src, p[i].name);
+            if (m != NULL)
+                cJSON_AddItemToObject(out, p[i].name, cJSON_Duplicate(m, 1));
+        }
+        cJSON *wrap = cJSON_CreateObject();
+        cJSON_AddItemToObject(wrap, "$metadata", out);
+        cli_print_json(wrap);
+        cJSON_Delete(wrap);
+    }
+    cJSON_Delete(last);
+    free(p);
+    cli_resp_free(&r);
+    cJSON_Delete(body);
+    return rc;
+}
+
+int cmd_properties(struct cli *c, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "get") == 0)
+        return do_get(c, argc, argv);
+    return do_set(c, argc, argv);
+}

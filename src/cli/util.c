@@ -1,0 +1,523 @@
+/*
+ * util.c - iotc CLI: command-line parsing, settings (flags, environment, data dir), numbers and
+ * times, percent-encoding, files, and the text output helpers (tables, JSON).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+volatile int cli_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void cli_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int64_t cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cli_err(const struct cli *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", c->prog ? c->prog : "iotc");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+/* ---------------------------------------------------------------- arguments */
+
+static bool opt_match(const char *arg, const char *name, const char *alias, const char **out_eq)
+{
+    *out_eq = NULL;
+    if (alias != NULL && strcmp(arg, alias) == 0)
+        return true;
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return false;
+    if (arg[n] == '\0')
+        return true;
+    if (arg[n] == '=') {
+        *out_eq = arg + n + 1;
+        return true;
+    }
+    return false;
+}
+
+int cli_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, const char **out_pos,
+              int *out_npos)
+{
+    struct cli_opt globals[] = {
+        {"--server", NULL, true, NULL, false},   {"--token", NULL, true, NULL, false},
+        {"--ca-file", NULL, true, NULL, false},  {"--data-dir", NULL, true, NULL, false},
+        {"--json", NULL, false, NULL, false},    {"--help", "-h", false, NULL, false},
+        {"--verbose", "-v", false, NULL, false}, {NULL, NULL, false, NULL, false},
+    };
+    bool only_pos = false;
+    *out_npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0 ||
+            (a[1] >= '0' && a[1] <= '9')) { /* "-5m" is a value, not an option */
+            if (*out_npos >= CLI_MAX_POS)
+                return cli_err(c, CLI_USAGE, "too many arguments");
+            out_pos[(*out_npos)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        struct cli_opt *hit = NULL;
+        const char *eq = NULL;
+        for (struct cli_opt *o = opts; o != NULL && o->name != NULL && hit == NULL; o++) {
+            if (opt_match(a, o->name, o->alias, &eq))
+                hit = o;
+        }
+        for (struct cli_opt *o = globals; o->name != NULL && hit == NULL; o++) {
+            if (opt_match(a, o->name, o->alias, &eq))
+                hit = o;
+        }
+        if (hit == NULL)
+            return cli_err(c, CLI_USAGE, "unknown option %s (see --help)", a);
+        const char *val = NULL;
+        if (hit->has_arg) {
+            if (eq != NULL)
+                val = eq;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else
+                return cli_err(c, CLI_USAGE, "option %s needs a value", hit->name);
+        } else if (eq != NULL) {
+            return cli_err(c, CLI_USAGE, "option %s takes no value", hit->name);
+        }
+        hit->set = true;
+        hit->val = val;
+        if (hit == &globals[0])
+            c->opt_server = val;
+        else if (hit == &globals[1])
+            c->opt_token = val;
+        else if (hit == &globals[2])
+            c->opt_ca = val;
+        else if (hit == &globals[3])
+            c->opt_data_dir = val;
+        else if (hit == &globals[4])
+            c->json = true;
+        else if (hit == &globals[5])
+            c->help = true;
+        else if (hit == &globals[6])
+            c->verbose++;
+    }
+    return 0;
+}
+
+static bool copy_str(char *out, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= size)
+        return false;
+    memcpy(out, s, n + 1);
+    return true;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
+/* ports.json of a running (or last) server: {"mqtts":N,"https":N,...}. */
+static int read_ports(struct cli *c, long *out_https)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/ports.json", c->data_dir);
+    char *text = cli_read_file(path, 65536, NULL);
+    if (text == NULL)
+        return -1;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "https");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mqtts");
+    int rc = -1;
+    if (cJSON_IsNumber(h) && h->valuedouble > 0 && h->valuedouble < 65536) {
+        *out_https = (long)h->valuedouble;
+        rc = 0;
+    }
+    if (cJSON_IsNumber(m) && m->valuedouble > 0 && m->valuedouble < 65536)
+        snprintf(c->dps_endpoint, sizeof c->dps_endpoint, "localhost:%ld", (long)m->valuedouble);
+    cJSON_Delete(o);
+    return rc;
+}
+
+int cli_setup(struct cli *c)
+{
+    const char *v;
+    c->server[0] = c->token[0] = c->ca_file[0] = c->data_dir[0] = c->dps_endpoint[0] = '\0';
+    v = c->opt_data_dir ? c->opt_data_dir : getenv("IOTC_DATA_DIR");
+    if (v != NULL && v[0] != '\0' && !copy_str(c->data_dir, sizeof c->data_dir, v))
+        return cli_err(c, CLI_USAGE, "data dir path too long");
+
+    /* Server: --server, IOTC_SERVER, then the data dir's ports.json. */
+    v = c->opt_server ? c->opt_server : getenv("IOTC_SERVER");
+    if (v != NULL && v[0] != '\0') {
+        if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+            return cli_err(c, CLI_USAGE, "server URL must start with https:// (got %s)", v);
+        if (!copy_str(c->server, sizeof c->server, v))
+            return cli_err(c, CLI_USAGE, "server URL too long");
+        size_t n = strlen(c->server);
+        while (n > 0 && c->server[n - 1] == '/')
+            c->server[--n] = '\0';
+        if (c->data_dir[0] != '\0') {
+            long ignored;
+            (void)read_ports(c, &ignored); /* for the DPS endpoint only */
+        }
+    } else if (c->data_dir[0] != '\0') {
+        long port = 0;
+        if (read_ports(c, &port) < 0)
+            return cli_err(c, CLI_USAGE,
+                           "no server address in %s/ports.json (is `iotc-central serve "
+                           "--data-dir %s` running?)",
+                           c->data_dir, c->data_dir);
+        snprintf(c->server, sizeof c->server, "https://localhost:%ld", port);
+    } else {
+        return cli_err(c, CLI_USAGE,
+                       "no server: give --server URL, set IOTC_SERVER, or use --data-dir DIR");
+    }
+
+    /* Token: --token, IOTC_TOKEN, then DATA_DIR/admin-token. */
+    v = c->opt_token ? c->opt_token : getenv("IOTC_TOKEN");
+    if (v != NULL && v[0] != '\0') {
+        if (!copy_str(c->token, sizeof c->token, v))
+            return cli_err(c, CLI_USAGE, "token too long");
+    } else if (c->data_dir[0] != '\0') {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/admin-token", c->data_dir);
+        char *t = cli_read_file(path, 4096, NULL);
+        if (t != NULL) {
+            char *nl = strchr(t, '\n');
+            if (nl != NULL)
+                *nl = '\0';
+            trim(t);
+            bool ok = copy_str(c->token, sizeof c->token, t);
+            free(t);
+            if (!ok)
+                return cli_err(c, CLI_USAGE, "token in %s too long", path);
+        }
+    }
+
+    /* CA: --ca-file, IOTC_CA_FILE, then DATA_DIR/ca.pem; otherwise the system store. */
+    v = c->opt_ca ? c->opt_ca : getenv("IOTC_CA_FILE");
+    if (v != NULL && v[0] != '\0') {
+        if (!copy_str(c->ca_file, sizeof c->ca_file, v))
+            return cli_err(c, CLI_USAGE, "CA file path too long");
+    } else if (c->data_dir[0] != '\0') {
+        snprintf(c->ca_file, sizeof c->ca_file, "%s/ca.pem", c->data_dir);
+    }
+    if (c->ca_file[0] != '\0') {
+        struct stat st;
+        if (stat(c->ca_file, &st) != 0)
+            return cli_err(c, CLI_USAGE, "cannot read CA file %s: %s", c->ca_file,
+                           strerror(errno));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- values */
+
+int cli_parse_uint(const char *s, long max, long *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_seconds(const char *s, double *out)
+{
+    char *end;
+    if (s == NULL || ((*s < '0' || *s > '9') && *s != '.'))
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !(v >= 0) || v > 86400.0 * 365)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void format_time(time_t t, char *out, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+int cli_parse_time(const char *s, char *out, size_t size)
+{
+    if (s == NULL || size < 32)
+        return -1;
+    time_t now = time(NULL);
+    if (strcmp(s, "now") == 0) {
+        format_time(now, out, size);
+        return 0;
+    }
+    if (s[0] == '-') {
+        char *end;
+        errno = 0;
+        long n = strtol(s + 1, &end, 10);
+        long mul = 0;
+        if (end == s + 1 || errno != 0 || n < 0 || n > 100000000)
+            return -1;
+        if (strcmp(end, "s") == 0)
+            mul = 1;
+        else if (strcmp(end, "m") == 0)
+            mul = 60;
+        else if (strcmp(end, "h") == 0)
+            mul = 3600;
+        else if (strcmp(end, "d") == 0)
+            mul = 86400;
+        else
+            return -1;
+        format_time(now - (time_t)(n * mul), out, size);
+        return 0;
+    }
+    /* Absolute: the server checks RFC 3339 itself; only refuse what cannot be one. */
+    size_t n = strlen(s);
+    if (n < 10 || n >= size || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || strchr("-:.TZ+", s[i]) != NULL))
+            return -1;
+    }
+    memcpy(out, s, n + 1);
+    return 0;
+}
+
+int cli_pct(const char *s, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        if (o + (keep ? 1 : 3) >= size)
+            return -1;
+        if (keep) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+char *cli_read_file(const char *path, size_t max, size_t *out_len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf != NULL) {
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (len < cap) {
+            if (ferror(f)) {
+                free(buf);
+                buf = NULL;
+                errno = EIO;
+            }
+            break;
+        }
+        if (cap >= max) {
+            free(buf);
+            buf = NULL;
+            errno = EFBIG;
+            break;
+        }
+        cap = cap * 2 > max ? max : cap * 2;
+        char *nb = realloc(buf, cap + 1);
+        if (nb == NULL) {
+            free(buf);
+            buf = NULL;
+            errno = ENOMEM;
+            break;
+        }
+        buf = nb;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf != NULL) {
+        buf[len] = '\0';
+        if (out_len != NULL)
+            *out_len = len;
+    }
+    return buf;
+}
+
+/* ---------------------------------------------------------------- output */
+
+void cli_print_json(const cJSON *v)
+{
+    char *s = cJSON_Print(v);
+    if (s != NULL) {
+        /* cJSON indents with tabs; two spaces read better in a terminal and in files. */
+        for (const char *p = s; *p != '\0'; p++) {
+            if (*p == '\t')
+                fputs("  ", stdout);
+            else if (*p == ':' && p[1] == '\t') {
+                fputs(": ", stdout);
+                p++;
+            } else
+                fputc(*p, stdout);
+        }
+        fputc('\n', stdout);
+    }
+    free(s);
+}
+
+char *cli_value_text(const cJSON *v)
+{
+    if (v == NULL || cJSON_IsNull(v))
+        return strdup("-");
+    if (cJSON_IsString(v))
+        return strdup(v->valuestring);
+    char *s = cJSON_PrintUnformatted(v);
+    return s != NULL ? s : strdup("?");
+}
+
+const char *cli_str(const cJSON *o, const char *name, const char *dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+void cli_table_init(struct cli_table *t, int ncols, const char *const *head)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols > 12 ? 12 : ncols;
+    for (int i = 0; i < t->ncols; i++)
+        t->head[i] = head[i];
+}
+
+void cli_table_add(struct cli_table *t, const char *const *vals)
+{
+    if (t->rows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **nc = realloc(t->cells, cap * (size_t)t->ncols * sizeof *nc);
+        if (nc == NULL)
+            return;
+        t->cells = nc;
+        t->cap = cap;
+    }
+    for (int i = 0; i < t->ncols; i++) {
+        const char *v = vals[i] != NULL && vals[i][0] != '\0' ? vals[i] : "-";
+        char *s = strdup(v);
+        /* one line per row: newlines and tabs in values become spaces */
+        for (char *p = s; p != NULL && *p != '\0'; p++) {
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+        }
+        t->cells[t->rows * (size_t)t->ncols + (size_t)i] = s;
+    }
+    t->rows++;
+}
+
+static size_t shown_len(const char *s, size_t max_width)
+{
+    size_t n = 0;
+    /* count UTF-8 code points so that columns line up */
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p & 0xC0) != 0x80)
+            n++;
+    }
+    return max_width > 0 && n > max_width ? max_width : n;
+}
+
+static void put_cell(const char *s, size_t max_width, size_t pad_to, bool last)
+{
+    size_t n = 0, shown = shown_len(s, max_width);
+    bool cut = max_width > 0 && shown == max_width && shown_len(s, 0) > max_width;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p & 0xC0) != 0x80) {
+            if (cut && n + 3 >= max_width)
+                break;
+            n++;
+        }
+        fputc(*p, stdout);
+    }
+    if (cut) {
+        fputs("...", stdout);
+        n += 3;
+    }
+    if (!last) {
+        for (; n < pad_to + 2; n++)
+            fputc(' ', stdout);
+    }
+}
+
+void cli_table_print(struct cli_table *t, size_t max_width)
+{
+    size_t w[12] = {0};
+    for (int i = 0; i < t->ncols; i++) {
+        w[i] = shown_len(t->head[i], 0);
+        for (size_t r = 0; r < t->rows; r++) {
+            size_t n = shown_len(t->cells[r * (size_t)t->ncols + (size_t)i], max_width);
+            if (n > w[i])
+                w[i] = n;
+        }
+    }
+    for (int i = 0; i < t->ncols; i++)
+        put_cell(t->head[i], 0, w[i], i == t->ncols - 1);
+    fputc('\n', stdout);
+    for (size_t r = 0; r < t->rows; r++) {
+        for (int i = 0; i < t->ncols; i++)
+            put_cell(t->cells[r * (size_t)t->ncols + (size_t)i], max_width, w[i],
+                     i == t->ncols - 1);
+        fputc('\n', stdout);
+    }
+    for (size_t k = 0; k < t->rows * (size_t)t->ncols; k++)
+        free(t->cells[k]);
+    free(t->cells);
+    t->cells = NULL;
+    t->rows = t->cap = 0;
+}
