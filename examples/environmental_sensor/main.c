@@ -46,7 +46,7 @@ struct app {
     struct iotc_client *client;
     uint64_t interval_ms;
     uint64_t next_telemetry_ms;
-    long count;          /* stop after this many acknowledged messages; <= 0: never */
+    long count; /* stop after this many acknowledged messages; <= 0: never */
     long sent, acked, failed;
     const char *temp_name;
     uint64_t name_delay_ms, brightness_delay_ms, diag_delay_ms;
@@ -166,7 +166,8 @@ static int on_blink(void *user, struct iotc_client *c, const struct iotc_command
     /* The tutorial formats the request value: a JSON string loses its quotes, others stay. */
     snprintf(interval, sizeof(interval), "%s", cmd->payload);
     if (iotc_json_parse((struct iotc_span){cmd->payload, cmd->payload_len}, &v) == IOTC_OK &&
-        v.type == IOTC_JSON_STRING && iotc_json_string_get(v, interval, sizeof(interval), &n) != IOTC_OK)
+        v.type == IOTC_JSON_STRING &&
+        iotc_json_string_get(v, interval, sizeof(interval), &n) != IOTC_OK)
         snprintf(interval, sizeof(interval), "?");
     snprintf(text, sizeof(text), "Blinking LED every %s seconds", interval);
     printf("Received command blink: %s\n", text);
@@ -249,8 +250,8 @@ static void send_telemetry(struct app *a)
     char body[96];
     int n = snprintf(body, sizeof(body), "{\"%s\":%d,\"humid\":%d}", a->temp_name,
                      rand_between(a, 1, 74), rand_between(a, 30, 98));
-    int rc = iotc_client_send_telemetry(a->client, body, (size_t)n, NULL, on_telemetry_done, a,
-                                        NULL);
+    int rc =
+        iotc_client_send_telemetry(a->client, body, (size_t)n, NULL, on_telemetry_done, a, NULL);
     if (rc == IOTC_OK) {
         a->sent++;
         printf("Sending message: %s\n", body);
@@ -332,8 +333,9 @@ static int loop(struct app *a)
             return 1;
         if (prc > 0 && in >= 0 && (fds[in].revents & (POLLIN | POLLHUP | POLLERR)))
             read_stdin(a);
-        bool readable = prc > 0 && ((fds[0].revents & POLLIN) ||
-                                    (net >= 0 && (fds[net].revents & (POLLIN | POLLHUP | POLLERR))));
+        bool readable =
+            prc > 0 && ((fds[0].revents & POLLIN) ||
+                        (net >= 0 && (fds[net].revents & (POLLIN | POLLHUP | POLLERR))));
         bool writable = prc > 0 && net >= 0 && (fds[net].revents & POLLOUT);
         rc = iotc_client_process(a->client, readable, writable);
     }
@@ -345,14 +347,16 @@ static void usage(FILE *f)
     fputs("usage: environmental-sensor [options]\n"
           "The IoT Central tutorial's environmental sensor. Identity from the options or from\n"
           "IOTHUB_DEVICE_SECURITY_TYPE, IOTHUB_DEVICE_DPS_ID_SCOPE, IOTHUB_DEVICE_DPS_DEVICE_ID,\n"
-          "IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, IOTHUB_DEVICE_CONNECTION_STRING\n"
+          "IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, "
+          "IOTHUB_DEVICE_CONNECTION_STRING\n"
           "(plus IOTC_GROUP_KEY and IOTC_CA_FILE). Press Q and Enter to quit.\n\n"
           "  --id-scope SCOPE          DPS ID scope\n"
           "  --device-id ID            DPS registration / device id\n"
           "  --device-key KEY          device key (base64)\n"
           "  --group-key KEY           enrollment group key: the device key is derived from it\n"
           "  --dps-endpoint HOST[:PORT] DPS host (default global.azure-devices-provisioning.net)\n"
-          "  --connection-string STR   connect to a hub directly (HostName=..;DeviceId=..;SharedAccessKey=..)\n"
+          "  --connection-string STR   connect to a hub directly "
+          "(HostName=..;DeviceId=..;SharedAccessKey=..)\n"
           "  --model-id DTMI           model id announced to DPS and the hub\n"
           "  --ca-file FILE            trusted CA certificates (default: the system store)\n"
           "  --interval SECONDS        telemetry period (default 2, fractions allowed)\n"
@@ -370,8 +374,22 @@ static void usage(FILE *f)
 }
 
 enum opt_id {
-    O_SCOPE = 1000, O_DEVICE, O_KEY, O_GROUP, O_DPS, O_CONN, O_MODEL, O_CA, O_INTERVAL, O_COUNT,
-    O_MISSPELL, O_NAME_DELAY, O_BRIGHT_DELAY, O_DIAG_DELAY, O_SAS, O_QUEUE,
+    O_SCOPE = 1000,
+    O_DEVICE,
+    O_KEY,
+    O_GROUP,
+    O_DPS,
+    O_CONN,
+    O_MODEL,
+    O_CA,
+    O_INTERVAL,
+    O_COUNT,
+    O_MISSPELL,
+    O_NAME_DELAY,
+    O_BRIGHT_DELAY,
+    O_DIAG_DELAY,
+    O_SAS,
+    O_QUEUE,
 };
 
 static bool parse_ms(const char *s, uint64_t *out)
@@ -414,14 +432,32 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
 
     while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (o) {
-        case O_SCOPE: cfg->id_scope = optarg; cfg->connection_string = NULL; break;
-        case O_DEVICE: cfg->registration_id = optarg; break;
-        case O_KEY: cfg->device_key = optarg; break;
-        case O_GROUP: cfg->group_key = optarg; break;
-        case O_DPS: cfg->dps_endpoint = optarg; break;
-        case O_CONN: cfg->connection_string = optarg; cfg->id_scope = NULL; break;
-        case O_MODEL: cfg->model_id = optarg; break;
-        case O_CA: cfg->ca_file = optarg; break;
+        case O_SCOPE:
+            cfg->id_scope = optarg;
+            cfg->connection_string = NULL;
+            break;
+        case O_DEVICE:
+            cfg->registration_id = optarg;
+            break;
+        case O_KEY:
+            cfg->device_key = optarg;
+            break;
+        case O_GROUP:
+            cfg->group_key = optarg;
+            break;
+        case O_DPS:
+            cfg->dps_endpoint = optarg;
+            break;
+        case O_CONN:
+            cfg->connection_string = optarg;
+            cfg->id_scope = NULL;
+            break;
+        case O_MODEL:
+            cfg->model_id = optarg;
+            break;
+        case O_CA:
+            cfg->ca_file = optarg;
+            break;
         case O_INTERVAL: {
             double s = strtod(optarg, &end);
             if (end == optarg || *end != '\0' || !(s > 0) || s > 86400) {
@@ -440,7 +476,9 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
             }
             a->count = (long)v;
             break;
-        case O_MISSPELL: a->temp_name = optarg; break;
+        case O_MISSPELL:
+            a->temp_name = optarg;
+            break;
         case O_NAME_DELAY:
         case O_BRIGHT_DELAY:
         case O_DIAG_DELAY:
@@ -469,9 +507,15 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
             }
             cfg->queue_max_msgs = (size_t)v;
             break;
-        case 'v': a->verbose++; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'v':
+            a->verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -508,13 +552,15 @@ int main(int argc, char **argv)
 
     rc = iotc_client_new(&cfg, &a.client);
     if (rc != IOTC_OK) {
-        fprintf(stderr, "configuration refused (%s): give --id-scope, --device-id and "
-                        "--device-key/--group-key, or --connection-string (see --help)\n",
+        fprintf(stderr,
+                "configuration refused (%s): give --id-scope, --device-id and "
+                "--device-key/--group-key, or --connection-string (see --help)\n",
                 iotc_strerror(rc));
         return 2;
     }
     iotc_client_set_log(a.client, log_cb, NULL,
-                        a.verbose >= 2 ? IOTC_LOG_DEBUG : (a.verbose ? IOTC_LOG_INFO : IOTC_LOG_WARN));
+                        a.verbose >= 2 ? IOTC_LOG_DEBUG
+                                       : (a.verbose ? IOTC_LOG_INFO : IOTC_LOG_WARN));
     iotc_client_set_state_cb(a.client, state_cb, NULL);
     iotc_client_on_command(a.client, "blink", on_blink, &a);
     iotc_client_on_command(a.client, "turnon", on_turn, &a);
@@ -524,9 +570,9 @@ int main(int argc, char **argv)
     iotc_client_on_property(a.client, NULL, "brightness", on_writable, &a);
 
     /* Start-up reported properties; queued now, sent as soon as the hub session is up. */
-    iotc_client_report(a.client,
-                       "{\"state\":\"true\",\"processorArchitecture\":\"ARM\",\"swVersion\":\"1.0.0\"}",
-                       NULL, NULL, NULL);
+    iotc_client_report(
+        a.client, "{\"state\":\"true\",\"processorArchitecture\":\"ARM\",\"swVersion\":\"1.0.0\"}",
+        NULL, NULL, NULL);
 
     g_client = a.client;
     struct sigaction sa;

@@ -65,8 +65,10 @@ struct iotc_config {
     const char *id_scope;        /**< e.g. "0ne0012ABCD"; selects DPS mode */
     const char *registration_id; /**< DPS registration id (the device id in IoT Central) */
     const char *device_key;      /**< base64 device key (DPS individual/derived, or hub key) */
-    const char *group_key;       /**< base64 group enrollment key; used (derived) when device_key is NULL */
-    const char *dps_endpoint;    /**< "host[:port]"; default "global.azure-devices-provisioning.net" (port 8883) */
+    const char
+        *group_key; /**< base64 group enrollment key; used (derived) when device_key is NULL */
+    const char *dps_endpoint; /**< "host[:port]"; default "global.azure-devices-provisioning.net"
+                                 (port 8883) */
 
     /* --- direct hub connection (no DPS) --- */
     const char *connection_string; /**< "HostName=..;DeviceId=..;SharedAccessKey=.." */
@@ -87,8 +89,8 @@ struct iotc_config {
     uint32_t backoff_base_ms; /**< first retry delay ceiling; default 1000 */
     uint32_t backoff_max_ms;  /**< maximum retry delay; default 60000 */
     uint32_t op_timeout_ms;   /**< CONNACK / DPS answer / twin GET timeout; default 30000 */
-    size_t queue_max_msgs;    /**< outgoing queue cap in messages (telemetry + reported); default 64 */
-    size_t queue_max_bytes;   /**< outgoing queue cap in payload bytes; default 65536 */
+    size_t queue_max_msgs; /**< outgoing queue cap in messages (telemetry + reported); default 64 */
+    size_t queue_max_bytes; /**< outgoing queue cap in payload bytes; default 65536 */
 };
 
 /** Fill @p cfg with zeros, i.e. every default. Never fails. */
@@ -132,17 +134,17 @@ enum iotc_state {
 
 enum iotc_reason {
     IOTC_REASON_NONE = 0,
-    IOTC_REASON_START,          /**< the client was started */
-    IOTC_REASON_PROVISIONED,    /**< DPS assigned a hub */
-    IOTC_REASON_CONNECTED,      /**< CONNACK accepted */
-    IOTC_REASON_NETWORK,        /**< connect failed or the connection dropped */
-    IOTC_REASON_TIMEOUT,        /**< no answer in op_timeout_ms (CONNACK, DPS, twin) */
-    IOTC_REASON_AUTH,           /**< credentials refused (hub CONNACK 4/5, DPS 401) */
-    IOTC_REASON_REFUSED,        /**< other refusal (CONNACK 1-3, DPS failed/disabled/4xx) */
-    IOTC_REASON_TOKEN_RENEWAL,  /**< planned reconnect with a fresh SAS token */
-    IOTC_REASON_REPROVISION,    /**< the hub refused us: provisioning again */
-    IOTC_REASON_STOP,           /**< iotc_client_stop() */
-    IOTC_REASON_CONFIG,         /**< unusable configuration (bad key...); client stops */
+    IOTC_REASON_START,         /**< the client was started */
+    IOTC_REASON_PROVISIONED,   /**< DPS assigned a hub */
+    IOTC_REASON_CONNECTED,     /**< CONNACK accepted */
+    IOTC_REASON_NETWORK,       /**< connect failed or the connection dropped */
+    IOTC_REASON_TIMEOUT,       /**< no answer in op_timeout_ms (CONNACK, DPS, twin) */
+    IOTC_REASON_AUTH,          /**< credentials refused (hub CONNACK 4/5, DPS 401) */
+    IOTC_REASON_REFUSED,       /**< other refusal (CONNACK 1-3, DPS failed/disabled/4xx) */
+    IOTC_REASON_TOKEN_RENEWAL, /**< planned reconnect with a fresh SAS token */
+    IOTC_REASON_REPROVISION,   /**< the hub refused us: provisioning again */
+    IOTC_REASON_STOP,          /**< iotc_client_stop() */
+    IOTC_REASON_CONFIG,        /**< unusable configuration (bad key...); client stops */
 };
 
 /** Short English name of a state / reason; static storage, never NULL. */
@@ -225,8 +227,8 @@ IOTC_API void iotc_client_stop(struct iotc_client *c);
 
 /** What to wait for before calling iotc_client_process(). */
 struct iotc_poll_info {
-    int fd;          /**< network socket, -1 when none (between connections); changes on reconnect */
-    bool want_read;  /**< poll fd for input (always true while fd >= 0) */
+    int fd;         /**< network socket, -1 when none (between connections); changes on reconnect */
+    bool want_read; /**< poll fd for input (always true while fd >= 0) */
     bool want_write; /**< poll fd for output too */
     int wake_fd;     /**< always valid: readable when another thread or a signal needs the loop */
     int timeout_ms;  /**< call iotc_client_process() after at most this long (0..1000) */
@@ -262,11 +264,11 @@ struct iotc_msg_prop {
 
 /** Optional message properties; every field may be NULL/0. Strings are raw (not encoded). */
 struct iotc_msg_props {
-    const char *content_type;     /**< $.ct, e.g. "application/json" */
-    const char *content_encoding; /**< $.ce, e.g. "utf-8" */
-    const char *component;        /**< $.sub: IoT Central component name */
-    const char *message_id;       /**< $.mid */
-    const char *correlation_id;   /**< $.cid */
+    const char *content_type;           /**< $.ct, e.g. "application/json" */
+    const char *content_encoding;       /**< $.ce, e.g. "utf-8" */
+    const char *component;              /**< $.sub: IoT Central component name */
+    const char *message_id;             /**< $.mid */
+    const char *correlation_id;         /**< $.cid */
     const struct iotc_msg_prop *custom; /**< array of n_custom application properties */
     size_t n_custom;
 };
@@ -300,8 +302,8 @@ IOTC_API int iotc_client_send_telemetry(struct iotc_client *c, const void *paylo
  * @return IOTC_OK; IOTC_E_ARG (not a JSON object); IOTC_E_NOSPACE (queue full, counted);
  *         IOTC_E_TOOBIG; IOTC_E_NOMEM; IOTC_E_STATE after stop.
  */
-IOTC_API int iotc_client_report(struct iotc_client *c, const char *json_patch,
-                                iotc_report_fn cb, void *user, uint32_t *out_id);
+IOTC_API int iotc_client_report(struct iotc_client *c, const char *json_patch, iotc_report_fn cb,
+                                void *user, uint32_t *out_id);
 
 /**
  * Report one property value: `{"name":value}` or, with @p component, the component form
@@ -316,16 +318,17 @@ IOTC_API int iotc_client_report_property(struct iotc_client *c, const char *comp
 /* Commands (direct methods)                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Return value of a command handler meaning "I will answer later with iotc_client_command_respond()". */
+/** Return value of a command handler meaning "I will answer later with
+ * iotc_client_command_respond()". */
 #define IOTC_COMMAND_DEFER 0
 
 /** A command request. All pointers are borrowed, valid only during the handler. */
 struct iotc_command {
-    const char *component;   /**< NULL for a root command; else the part before '*' */
-    const char *name;        /**< command name (after '*' if any) */
-    const char *payload;     /**< request JSON text, NUL-terminated ("null" when empty) */
+    const char *component; /**< NULL for a root command; else the part before '*' */
+    const char *name;      /**< command name (after '*' if any) */
+    const char *payload;   /**< request JSON text, NUL-terminated ("null" when empty) */
     size_t payload_len;
-    char rid[40];            /**< request id: copy it to answer later (IOTC_COMMAND_DEFER) */
+    char rid[40]; /**< request id: copy it to answer later (IOTC_COMMAND_DEFER) */
 };
 
 /**
@@ -366,24 +369,25 @@ IOTC_API int iotc_client_command_respond(struct iotc_client *c, const char *rid,
  * @return as iotc_client_report().
  */
 IOTC_API int iotc_client_complete_command(struct iotc_client *c, const char *component,
-                                          const char *command, const char *text,
-                                          iotc_report_fn cb, void *user, uint32_t *out_id);
+                                          const char *command, const char *text, iotc_report_fn cb,
+                                          void *user, uint32_t *out_id);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Writable properties                                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Return value of a property handler meaning "I will acknowledge later with iotc_client_ack_property()". */
+/** Return value of a property handler meaning "I will acknowledge later with
+ * iotc_client_ack_property()". */
 #define IOTC_PROPERTY_DEFER 0
 
 /** A desired (writable) property value. Pointers borrowed, valid only during the handler. */
 struct iotc_property {
     const char *component; /**< NULL at the root */
     const char *name;
-    const char *value;     /**< the desired value as JSON text, NUL-terminated */
+    const char *value; /**< the desired value as JSON text, NUL-terminated */
     size_t value_len;
-    uint64_t version;      /**< desired $version to acknowledge (the ack's "av") */
-    bool from_twin;        /**< true when found by the full-twin read after a (re)connect */
+    uint64_t version; /**< desired $version to acknowledge (the ack's "av") */
+    bool from_twin;   /**< true when found by the full-twin read after a (re)connect */
 };
 
 /**
@@ -401,8 +405,8 @@ typedef int (*iotc_property_fn)(void *user, struct iotc_client *c, const struct 
  * Properties without any handler are logged and not acknowledged.
  * @return IOTC_OK, IOTC_E_NOMEM.
  */
-IOTC_API int iotc_client_on_property(struct iotc_client *c, const char *component,
-                                     const char *name, iotc_property_fn fn, void *user);
+IOTC_API int iotc_client_on_property(struct iotc_client *c, const char *component, const char *name,
+                                     iotc_property_fn fn, void *user);
 
 /**
  * Acknowledge a writable property (IoT Central shows it synced once ac is 200 and av is the
@@ -412,8 +416,8 @@ IOTC_API int iotc_client_on_property(struct iotc_client *c, const char *componen
  */
 IOTC_API int iotc_client_ack_property(struct iotc_client *c, const char *component,
                                       const char *name, const char *value_json, int ac,
-                                      uint64_t version, const char *description,
-                                      iotc_report_fn cb, void *user, uint32_t *out_id);
+                                      uint64_t version, const char *description, iotc_report_fn cb,
+                                      void *user, uint32_t *out_id);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Introspection                                                                               */
@@ -421,17 +425,17 @@ IOTC_API int iotc_client_ack_property(struct iotc_client *c, const char *compone
 
 /** Counters since iotc_client_new(). */
 struct iotc_stats {
-    uint64_t telemetry_queued;  /**< accepted by iotc_client_send_telemetry() */
-    uint64_t telemetry_acked;   /**< acknowledged by the hub */
-    uint64_t reports_acked;     /**< reported patches answered 2xx */
-    uint64_t dropped;           /**< refused because the queue was full (never silent) */
-    uint64_t resent;            /**< publishes repeated after a reconnect */
-    uint64_t connects;          /**< hub sessions established */
-    uint64_t disconnects;       /**< hub sessions lost or closed */
-    uint64_t token_renewals;    /**< reconnects made to renew the SAS token */
-    uint64_t provisionings;     /**< successful DPS registrations */
-    size_t queue_len;           /**< messages + patches waiting or in flight now */
-    size_t queue_bytes;         /**< their payload bytes */
+    uint64_t telemetry_queued; /**< accepted by iotc_client_send_telemetry() */
+    uint64_t telemetry_acked;  /**< acknowledged by the hub */
+    uint64_t reports_acked;    /**< reported patches answered 2xx */
+    uint64_t dropped;          /**< refused because the queue was full (never silent) */
+    uint64_t resent;           /**< publishes repeated after a reconnect */
+    uint64_t connects;         /**< hub sessions established */
+    uint64_t disconnects;      /**< hub sessions lost or closed */
+    uint64_t token_renewals;   /**< reconnects made to renew the SAS token */
+    uint64_t provisionings;    /**< successful DPS registrations */
+    size_t queue_len;          /**< messages + patches waiting or in flight now */
+    size_t queue_bytes;        /**< their payload bytes */
 };
 
 /** Copy the counters into @p out. @return IOTC_OK. */

@@ -9,7 +9,7 @@
 
 void *iotc__malloc(size_t n);
 void *iotc__calloc(size_t n, size_t size);
-char *iotc__strdup(const char *s);       /* NULL in, NULL out (not a failure) */
+char *iotc__strdup(const char *s); /* NULL in, NULL out (not a failure) */
 char *iotc__strndup(const char *s, size_t n);
 
 /*

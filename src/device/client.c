@@ -74,12 +74,18 @@ void iotc__log(struct iotc_client *c, enum iotc_log_level level, const char *fmt
 const char *iotc_state_str(enum iotc_state s)
 {
     switch (s) {
-    case IOTC_STATE_IDLE: return "idle";
-    case IOTC_STATE_PROVISIONING: return "provisioning";
-    case IOTC_STATE_CONNECTING: return "connecting";
-    case IOTC_STATE_CONNECTED: return "connected";
-    case IOTC_STATE_WAITING: return "waiting";
-    case IOTC_STATE_STOPPED: return "stopped";
+    case IOTC_STATE_IDLE:
+        return "idle";
+    case IOTC_STATE_PROVISIONING:
+        return "provisioning";
+    case IOTC_STATE_CONNECTING:
+        return "connecting";
+    case IOTC_STATE_CONNECTED:
+        return "connected";
+    case IOTC_STATE_WAITING:
+        return "waiting";
+    case IOTC_STATE_STOPPED:
+        return "stopped";
     }
     return "unknown";
 }
@@ -87,18 +93,30 @@ const char *iotc_state_str(enum iotc_state s)
 const char *iotc_reason_str(enum iotc_reason r)
 {
     switch (r) {
-    case IOTC_REASON_NONE: return "none";
-    case IOTC_REASON_START: return "start";
-    case IOTC_REASON_PROVISIONED: return "provisioned";
-    case IOTC_REASON_CONNECTED: return "connected";
-    case IOTC_REASON_NETWORK: return "network error or connection lost";
-    case IOTC_REASON_TIMEOUT: return "timeout";
-    case IOTC_REASON_AUTH: return "credentials refused";
-    case IOTC_REASON_REFUSED: return "refused";
-    case IOTC_REASON_TOKEN_RENEWAL: return "token renewal";
-    case IOTC_REASON_REPROVISION: return "re-provisioning";
-    case IOTC_REASON_STOP: return "stopped by the application";
-    case IOTC_REASON_CONFIG: return "unusable configuration";
+    case IOTC_REASON_NONE:
+        return "none";
+    case IOTC_REASON_START:
+        return "start";
+    case IOTC_REASON_PROVISIONED:
+        return "provisioned";
+    case IOTC_REASON_CONNECTED:
+        return "connected";
+    case IOTC_REASON_NETWORK:
+        return "network error or connection lost";
+    case IOTC_REASON_TIMEOUT:
+        return "timeout";
+    case IOTC_REASON_AUTH:
+        return "credentials refused";
+    case IOTC_REASON_REFUSED:
+        return "refused";
+    case IOTC_REASON_TOKEN_RENEWAL:
+        return "token renewal";
+    case IOTC_REASON_REPROVISION:
+        return "re-provisioning";
+    case IOTC_REASON_STOP:
+        return "stopped by the application";
+    case IOTC_REASON_CONFIG:
+        return "unusable configuration";
     }
     return "unknown";
 }
@@ -278,8 +296,8 @@ static void schedule_retry(struct iotc_client *c, bool now_please)
 static void do_teardown(struct iotc_client *c)
 {
     enum iotc_reason r = c->teardown_reason;
-    bool graceful = r == IOTC_REASON_TOKEN_RENEWAL || r == IOTC_REASON_STOP ||
-                    r == IOTC_REASON_PROVISIONED;
+    bool graceful =
+        r == IOTC_REASON_TOKEN_RENEWAL || r == IOTC_REASON_STOP || r == IOTC_REASON_PROVISIONED;
     bool was_hub = c->phase == PH_HUB && c->mosq_connected;
 
     c->teardown = false;
@@ -428,7 +446,8 @@ int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info *out)
         next = c->dps_poll_ms;
     if (c->teardown || c->stop_requested)
         next = now;
-    out->timeout_ms = next <= now ? 0 : (next - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(next - now));
+    out->timeout_ms =
+        next <= now ? 0 : (next - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(next - now));
     pthread_mutex_unlock(&c->lock);
     return IOTC_OK;
 }
@@ -481,8 +500,8 @@ int iotc_client_run(struct iotc_client *c)
         nfds_t n = 0;
         fds[n++] = (struct pollfd){.fd = pi.wake_fd, .events = POLLIN};
         if (pi.fd >= 0)
-            fds[n++] = (struct pollfd){
-                .fd = pi.fd, .events = (short)(POLLIN | (pi.want_write ? POLLOUT : 0))};
+            fds[n++] = (struct pollfd){.fd = pi.fd,
+                                       .events = (short)(POLLIN | (pi.want_write ? POLLOUT : 0))};
         int prc = poll(fds, n, pi.timeout_ms);
         if (prc < 0 && errno != EINTR) {
             rc = IOTC_E_IO;
@@ -698,164 +717,4 @@ void iotc_client_free(struct iotc_client *c)
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_destroy(&c->lock);
     free(c);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Settings and handlers                                                                     */
-/* ---------------------------------------------------------------------------------------- */
-
-void iotc_client_set_log(struct iotc_client *c, iotc_log_fn fn, void *user,
-                         enum iotc_log_level max_level)
-{
-    pthread_mutex_lock(&c->lock);
-    c->log_fn = fn;
-    c->log_user = user;
-    c->log_level = max_level;
-    pthread_mutex_unlock(&c->lock);
-}
-
-void iotc_client_set_state_cb(struct iotc_client *c, iotc_state_fn fn, void *user)
-{
-    pthread_mutex_lock(&c->lock);
-    c->state_fn = fn;
-    c->state_user = user;
-    pthread_mutex_unlock(&c->lock);
-}
-
-enum iotc_state iotc_client_state(struct iotc_client *c)
-{
-    pthread_mutex_lock(&c->lock);
-    enum iotc_state s = c->state;
-    pthread_mutex_unlock(&c->lock);
-    return s;
-}
-
-static bool str_eq_opt(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
-int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command_fn fn,
-                           void *user)
-{
-    struct iotc__cmd_handler **pp, *h;
-    int rc = IOTC_OK;
-
-    pthread_mutex_lock(&c->lock);
-    for (pp = &c->cmd_handlers; *pp; pp = &(*pp)->next) {
-        if (str_eq_opt((*pp)->name, name))
-            break;
-    }
-    h = *pp;
-    if (h != NULL && fn == NULL) {
-        *pp = h->next;
-        free(h->name);
-        free(h);
-    } else if (h != NULL) {
-        h->fn = fn;
-        h->user = user;
-    } else if (fn != NULL) {
-        h = iotc__calloc(1, sizeof(*h));
-        if (h != NULL && name != NULL) {
-            h->name = iotc__strdup(name);
-            if (h->name == NULL) {
-                free(h);
-                h = NULL;
-            }
-        }
-        if (h == NULL) {
-            rc = IOTC_E_NOMEM;
-        } else {
-            h->fn = fn;
-            h->user = user;
-            *pp = h;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-int iotc_client_on_property(struct iotc_client *c, const char *component, const char *name,
-                            iotc_property_fn fn, void *user)
-{
-    struct iotc__prop_handler **pp, *h;
-    int rc = IOTC_OK;
-
-    pthread_mutex_lock(&c->lock);
-    for (pp = &c->prop_handlers; *pp; pp = &(*pp)->next) {
-        if (str_eq_opt((*pp)->component, component) && str_eq_opt((*pp)->name, name))
-            break;
-    }
-    h = *pp;
-    if (h != NULL && fn == NULL) {
-        *pp = h->next;
-        free(h->component);
-        free(h->name);
-        free(h);
-    } else if (h != NULL) {
-        h->fn = fn;
-        h->user = user;
-    } else if (fn != NULL) {
-        h = iotc__calloc(1, sizeof(*h));
-        if (h != NULL) {
-            h->component = iotc__strdup(component);
-            h->name = iotc__strdup(name);
-            if ((component && !h->component) || (name && !h->name)) {
-                free(h->component);
-                free(h->name);
-                free(h);
-                h = NULL;
-            }
-        }
-        if (h == NULL) {
-            rc = IOTC_E_NOMEM;
-        } else {
-            h->fn = fn;
-            h->user = user;
-            *pp = h;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-int iotc_client_get_stats(struct iotc_client *c, struct iotc_stats *out)
-{
-    pthread_mutex_lock(&c->lock);
-    *out = c->stats;
-    out->dropped = c->queue.overflowed;
-    out->queue_len = c->queue.count;
-    out->queue_bytes = c->queue.bytes;
-    pthread_mutex_unlock(&c->lock);
-    return IOTC_OK;
-}
-
-static int copy_out(const char *s, char *buf, size_t size)
-{
-    if (buf == NULL)
-        return IOTC_OK;
-    size_t n = strlen(s);
-    if (n + 1 > size)
-        return IOTC_E_NOSPACE;
-    memcpy(buf, s, n + 1);
-    return IOTC_OK;
-}
-
-int iotc_client_get_identity(struct iotc_client *c, char *device_id, size_t id_size,
-                             char *hub_host, size_t host_size)
-{
-    int rc;
-
-    pthread_mutex_lock(&c->lock);
-    if (c->hub_host == NULL || c->device_id == NULL) {
-        rc = IOTC_E_NOTFOUND;
-    } else {
-        rc = copy_out(c->device_id, device_id, id_size);
-        if (rc == IOTC_OK)
-            rc = copy_out(c->hub_host, hub_host, host_size);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
 }

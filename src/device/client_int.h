@@ -71,7 +71,7 @@ struct iotc_client {
     char *dps_host;
     uint16_t dps_port;
     bool dps_port_explicit;
-    char *hub_host;  /* assigned by DPS or configured; NULL until known */
+    char *hub_host; /* assigned by DPS or configured; NULL until known */
     uint16_t hub_port;
     uint16_t hub_port_cfg;
     char *device_id; /* assigned by DPS or configured */
@@ -104,9 +104,9 @@ struct iotc_client {
     bool teardown_retry_now; /* reconnect without backoff (renewal, provisioned) */
     uint32_t attempt;        /* consecutive failures, drives the backoff */
     uint64_t next_attempt_ms;
-    uint64_t deadline_ms;    /* CONNACK / DPS answer / twin GET deadline, 0 = none */
-    uint64_t renew_ms;       /* planned token-renewal reconnect, 0 = none */
-    uint64_t resend_ms;      /* retry of reported patches the hub throttled, 0 = none */
+    uint64_t deadline_ms; /* CONNACK / DPS answer / twin GET deadline, 0 = none */
+    uint64_t renew_ms;    /* planned token-renewal reconnect, 0 = none */
+    uint64_t resend_ms;   /* retry of reported patches the hub throttled, 0 = none */
     bool config_error;
 
     /* DPS */
@@ -117,10 +117,10 @@ struct iotc_client {
 
     /* hub */
     uint32_t next_rid;
-    uint32_t twin_get_rid; /* 0 = no GET outstanding */
-    uint64_t desired_version; /* desired $version of the last full twin read */
-    bool twin_synced;         /* the full twin was read on this connection */
-    bool twin_get_needed;     /* a GET failed: ask again at resend_ms */
+    uint32_t twin_get_rid;     /* 0 = no GET outstanding */
+    uint64_t desired_version;  /* desired $version of the last full twin read */
+    bool twin_synced;          /* the full twin was read on this connection */
+    bool twin_get_needed;      /* a GET failed: ask again at resend_ms */
     uint64_t token_created_ms; /* monotonic time the current hub token was made */
 
     struct iotc__queue queue;
@@ -147,8 +147,7 @@ void iotc__set_state(struct iotc_client *c, enum iotc_state s, enum iotc_reason 
 void iotc__request_teardown(struct iotc_client *c, enum iotc_reason r, bool retry_now);
 /* Create c->mosq with the given identity, TLS set up, and start connecting to host:port. */
 int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_session,
-                    const char *username, const char *password, const char *host,
-                    uint16_t port);
+                    const char *username, const char *password, const char *host, uint16_t port);
 /* Make c->topic_buf at least @p n bytes. */
 int iotc__topic_reserve(struct iotc_client *c, size_t n);
 /* Wake the loop when called from a thread other than the one running it. */
@@ -173,5 +172,8 @@ void iotc__hub_flush(struct iotc_client *c);
 void iotc__hub_on_close(struct iotc_client *c);
 /* Client freed: fail every queued entry with IOTC_E_STATE. */
 void iotc__hub_fail_all(struct iotc_client *c);
+/* Unlink @p e, count it, call its callback with the outcome and free it. */
+void iotc__hub_finish_entry(struct iotc_client *c, struct iotc__qentry *e, int result,
+                            unsigned status, uint64_t version);
 
 #endif

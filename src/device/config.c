@@ -138,8 +138,7 @@ int iotc_config_from_env(struct iotc_config *cfg)
     if (type != NULL) {
         if (strcmp(type, "DPS") == 0 || strcmp(type, "dps") == 0)
             dps = true;
-        else if (strcmp(type, "connectionString") == 0 ||
-                 strcmp(type, "connectionstring") == 0)
+        else if (strcmp(type, "connectionString") == 0 || strcmp(type, "connectionstring") == 0)
             dps = false;
         else
             return IOTC_E_ARG;

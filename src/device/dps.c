@@ -107,8 +107,7 @@ static void send_request(struct iotc_client *c)
 void iotc__dps_on_connect(struct iotc_client *c, int rc)
 {
     if (rc != 0) {
-        iotc__log(c, IOTC_LOG_WARN, "DPS refused the connection: %s",
-                  mosquitto_connack_string(rc));
+        iotc__log(c, IOTC_LOG_WARN, "DPS refused the connection: %s", mosquitto_connack_string(rc));
         iotc__request_teardown(c, (rc == 4 || rc == 5) ? IOTC_REASON_AUTH : IOTC_REASON_REFUSED,
                                false);
         return;
@@ -200,8 +199,8 @@ static void on_answer(struct iotc_client *c, const struct iotc_dps_response_topi
         return;
     }
     if (t->status == 401 || t->status == 403) {
-        iotc__log(c, IOTC_LOG_ERROR, "DPS refused the credentials (%u, errorCode %lld)",
-                  t->status, (long long)v->error_code);
+        iotc__log(c, IOTC_LOG_ERROR, "DPS refused the credentials (%u, errorCode %lld)", t->status,
+                  (long long)v->error_code);
         iotc__request_teardown(c, IOTC_REASON_AUTH, false);
         return;
     }

@@ -26,24 +26,24 @@ typedef void (*iotc__qfn)(void);
 struct iotc__qentry {
     struct iotc__qentry *next;
     enum iotc__qkind kind;
-    uint32_t id;      /* queue-assigned id, unique per queue, never 0 */
-    bool in_flight;   /* sent on the current connection, waiting for its ack */
-    bool sent_once;   /* sent at least once (a later send is a resend) */
-    int mid;          /* MQTT message id while in flight (telemetry) */
-    uint32_t rid;     /* twin request id while in flight (reported) */
+    uint32_t id;    /* queue-assigned id, unique per queue, never 0 */
+    bool in_flight; /* sent on the current connection, waiting for its ack */
+    bool sent_once; /* sent at least once (a later send is a resend) */
+    int mid;        /* MQTT message id while in flight (telemetry) */
+    uint32_t rid;   /* twin request id while in flight (reported) */
     iotc__qfn cb;
     void *cb_user;
-    size_t aux_len;   /* aux text, NUL-terminated, at data[0] */
-    size_t body_len;  /* body bytes, NUL-terminated, at data[aux_len + 1] */
+    size_t aux_len;  /* aux text, NUL-terminated, at data[0] */
+    size_t body_len; /* body bytes, NUL-terminated, at data[aux_len + 1] */
     char data[];
 };
 
 struct iotc__queue {
     struct iotc__qentry *head, *tail;
-    size_t count, bytes;       /* bytes = sum of aux_len + body_len */
+    size_t count, bytes; /* bytes = sum of aux_len + body_len */
     size_t max_count, max_bytes;
     uint32_t next_id;
-    uint64_t overflowed;       /* pushes refused because the queue was full */
+    uint64_t overflowed; /* pushes refused because the queue was full */
 };
 
 /* Set up an empty queue with the given caps (0 means the default: 64 entries, 64 KiB). */

@@ -8,7 +8,8 @@
 
 /* Find a member by the escaped contents of its name (the names we look up come from twin text
  * of the same service, so comparing escaped forms is exact for every name IoT Hub accepts). */
-static int find_member(struct iotc_json_value obj, struct iotc_span name, struct iotc_json_value *out)
+static int find_member(struct iotc_json_value obj, struct iotc_span name,
+                       struct iotc_json_value *out)
 {
     struct iotc_json_iter it;
     struct iotc_json_value k, v;

@@ -44,8 +44,9 @@ int iotc__twin_reconcile(struct iotc_span twin, const struct iotc__twin_ops *ops
 
 /*
  * Walk a desired-properties push {...,"$version":n} at @p version (taken from the topic, which
- * IoT Hub always sets; a $version member of the body is skipped like any '$' member). Every property is offered with that version; the
- * "delivered" check still applies so that a push already covered by the twin read is skipped.
+ * IoT Hub always sets; a $version member of the body is skipped like any '$' member). Every
+ * property is offered with that version; the "delivered" check still applies so that a push already
+ * covered by the twin read is skipped.
  * @return IOTC_OK; IOTC_E_MALFORMED; a negative value from ops->deliver.
  */
 int iotc__twin_desired_patch(struct iotc_span patch, uint64_t version,

@@ -351,8 +351,7 @@ static inline long du_patch_desired(const struct th_central *srv, const char *de
     long version = -1;
     snprintf(path, sizeof(path), "/twins/%s?api-version=2021-04-12", device_id);
     snprintf(body, sizeof(body), "{\"properties\":{\"desired\":%s}}", desired_json);
-    if (th_https(srv, "PATCH", path, "If-Match: \"*\"\r\n", body,
-                 true, 10000, &r) != 0)
+    if (th_https(srv, "PATCH", path, "If-Match: \"*\"\r\n", body, true, 10000, &r) != 0)
         return -1;
     if (r.status == 200) {
         cJSON *j = cJSON_Parse(r.body);
@@ -383,8 +382,7 @@ static inline cJSON *du_invoke(const struct th_central *srv, const char *device_
              "{\"methodName\":\"%s\",\"responseTimeoutInSeconds\":10,"
              "\"connectTimeoutInSeconds\":0,\"payload\":%s}",
              method, payload_json);
-    if (th_https(srv, "POST", path, NULL, body, true, 15000,
-                 &r) != 0)
+    if (th_https(srv, "POST", path, NULL, body, true, 15000, &r) != 0)
         return NULL;
     *out_http = r.status;
     if (r.status == 200) {

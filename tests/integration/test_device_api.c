@@ -93,13 +93,12 @@ static void test_message_properties(void **state)
     assert_int_equal(iotc_client_send_telemetry(d.c, body, 4, &bad, NULL, NULL, NULL), IOTC_E_ARG);
     const struct iotc_msg_prop empty_name[] = {{"", "x"}};
     const struct iotc_msg_props bad2 = {.custom = empty_name, .n_custom = 1};
-    assert_int_equal(iotc_client_send_telemetry(d.c, body, 4, &bad2, NULL, NULL, NULL),
-                     IOTC_E_ARG);
+    assert_int_equal(iotc_client_send_telemetry(d.c, body, 4, &bad2, NULL, NULL, NULL), IOTC_E_ARG);
     assert_int_equal(iotc_client_send_telemetry(d.c, NULL, 3, NULL, NULL, NULL, NULL), IOTC_E_ARG);
 
     int64_t end = du_now_ms() + 10000;
-    while (du_now_ms() < end && stored_meta("api-props-1", comp, sizeof(comp), props,
-                                            sizeof(props)) < 1)
+    while (du_now_ms() < end &&
+           stored_meta("api-props-1", comp, sizeof(comp), props, sizeof(props)) < 1)
         du_sleep_ms(50);
     fprintf(stderr, "stored component '%s' props %s\n", comp, props);
     assert_string_equal(comp, "thermostat1");
@@ -300,8 +299,8 @@ static void test_connection_string(void **state)
              "{\"deviceId\":\"api-cs-1\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":"
              "{\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
              key, key);
-    assert_int_equal(th_https(&srv, "PUT", "/devices/api-cs-1?api-version=2021-04-12", NULL,
-                              body, true, 10000, &r),
+    assert_int_equal(th_https(&srv, "PUT", "/devices/api-cs-1?api-version=2021-04-12", NULL, body,
+                              true, 10000, &r),
                      0);
     free(r.body);
     assert_int_equal(r.status, 200);
@@ -344,9 +343,9 @@ static void test_callers_own_loop(void **state)
     assert_int_equal(iotc_client_new(&cfg, &c), IOTC_OK);
     assert_int_equal(iotc_client_start(c), IOTC_OK);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(iotc_client_send_telemetry(c, "{\"n\":1}", 7, NULL, on_ack_count, &acked,
-                                                    NULL),
-                         IOTC_OK);
+        assert_int_equal(
+            iotc_client_send_telemetry(c, "{\"n\":1}", 7, NULL, on_ack_count, &acked, NULL),
+            IOTC_OK);
     int64_t end = du_now_ms() + 20000;
     int rc = IOTC_OK;
     bool stop_sent = false;
@@ -396,8 +395,7 @@ static void test_free_reports_pending(void **state)
     du_dps_config(&cfg, &srv, "api-free-1", ep, sizeof(ep));
     assert_int_equal(iotc_client_new(&cfg, &c), IOTC_OK);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(iotc_client_send_telemetry(c, "{}", 2, NULL, on_fail_count, &failed,
-                                                    NULL),
+        assert_int_equal(iotc_client_send_telemetry(c, "{}", 2, NULL, on_fail_count, &failed, NULL),
                          IOTC_OK);
     iotc_client_free(c);
     assert_int_equal(failed, 3);

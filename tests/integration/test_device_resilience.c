@@ -208,8 +208,8 @@ static void test_wrong_key_backs_off(void **state)
     assert_int_equal(du_run(&d), 0);
     du_sleep_ms(2500);
     assert_int_not_equal(du_state(&d), IOTC_STATE_CONNECTED);
-    unsigned refusals = du_reason_count(&d, IOTC_REASON_AUTH) +
-                        du_reason_count(&d, IOTC_REASON_REFUSED);
+    unsigned refusals =
+        du_reason_count(&d, IOTC_REASON_AUTH) + du_reason_count(&d, IOTC_REASON_REFUSED);
     /* With delays of 50..400 ms there are several attempts in 2.5 s, but not hundreds. */
     fprintf(stderr, "wrong key: %u refusals in 2.5 s\n", refusals);
     assert_true(refusals >= 3);

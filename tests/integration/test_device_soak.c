@@ -163,10 +163,9 @@ static void test_sensor_thousand_messages_exits_clean(void **state)
         dup2(in, 0);
         dup2(out, 1);
         dup2(out, 2);
-        execl(bin, bin, "--id-scope", srv.id_scope, "--device-id", "soak-sensor-1",
-              "--group-key", srv.group_primary_key, "--dps-endpoint", ep, "--ca-file",
-              srv.ca_path, "--interval", "0.005", "--count", count, "--queue", "2000",
-              (char *)NULL);
+        execl(bin, bin, "--id-scope", srv.id_scope, "--device-id", "soak-sensor-1", "--group-key",
+              srv.group_primary_key, "--dps-endpoint", ep, "--ca-file", srv.ca_path, "--interval",
+              "0.005", "--count", count, "--queue", "2000", (char *)NULL);
         _exit(127);
     }
     int status = 0;

@@ -204,9 +204,17 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *const fast_flags[] = {"--interval",          "0.2",  "--name-delay", "300",
-                                         "--brightness-delay",  "600",  "--diagnostics-delay",
-                                         "1000",                "--model-id", MODEL_ID, NULL};
+static const char *const fast_flags[] = {"--interval",
+                                         "0.2",
+                                         "--name-delay",
+                                         "300",
+                                         "--brightness-delay",
+                                         "600",
+                                         "--diagnostics-delay",
+                                         "1000",
+                                         "--model-id",
+                                         MODEL_ID,
+                                         NULL};
 
 static void test_startup_reported_properties(void **state)
 {
@@ -267,17 +275,15 @@ static void test_blink_answers_with_description(void **state)
     cJSON *p = du_invoke(&srv, DEVICE_ID, "blink", "3", &status, &http);
     assert_int_equal(http, 200);
     assert_int_equal(status, 200);
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "description")),
-        "Blinking LED every 3 seconds");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "description")),
+                        "Blinking LED every 3 seconds");
     cJSON_Delete(p);
 
     /* A string request value is formatted without its quotes, as the Python sample does. */
     p = du_invoke(&srv, DEVICE_ID, "blink", "\"5\"", &status, &http);
     assert_int_equal(status, 200);
-    assert_string_equal(
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "description")),
-        "Blinking LED every 5 seconds");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "description")),
+                        "Blinking LED every 5 seconds");
     cJSON_Delete(p);
 }
 
@@ -409,8 +415,8 @@ static void test_sigterm_quits_cleanly(void **state)
 static void test_misspelt_telemetry_and_count(void **state)
 {
     struct proc p = {0, -1, ""};
-    const char *const flags[] = {"--interval", "0.1", "--count", "4", "--misspell-telemetry",
-                                 "temperature", NULL};
+    const char *const flags[] = {"--interval",           "0.1",         "--count", "4",
+                                 "--misspell-telemetry", "temperature", NULL};
     (void)state;
 
     assert_int_equal(spawn_sensor(&p, "tutorial-misspelt-1", "sensor-2.log", flags), 0);
@@ -458,10 +464,9 @@ static void test_command_line(void **state)
     assert_int_equal(run_plain((const char *const[]){NULL}), 2); /* no identity */
     assert_int_equal(run_plain((const char *const[]){"--interval", "0", NULL}), 2);
     assert_int_equal(run_plain((const char *const[]){"--count", "x", NULL}), 2);
-    assert_int_equal(
-        run_plain((const char *const[]){"--id-scope", "0ne0000", "--device-id", "d",
-                                         "--device-key", "not base64!", NULL}),
-        2);
+    assert_int_equal(run_plain((const char *const[]){"--id-scope", "0ne0000", "--device-id", "d",
+                                                     "--device-key", "not base64!", NULL}),
+                     2);
 }
 
 int main(void)

@@ -14,7 +14,8 @@ struct row {
 };
 
 static const struct row rows[] = {
-    /* ceiling = base * 2^attempt capped at max; delay = ceiling/2 + rnd % (ceiling - ceiling/2 + 1) */
+    /* ceiling = base * 2^attempt capped at max; delay = ceiling/2 + rnd % (ceiling - ceiling/2 + 1)
+     */
     {0, 1000, 60000, 0, 500},
     {0, 1000, 60000, 500, 1000},
     {0, 1000, 60000, 501, 500},
@@ -22,13 +23,13 @@ static const struct row rows[] = {
     {1, 1000, 60000, 1000, 2000},
     {2, 1000, 60000, 7, 2007},
     {5, 1000, 60000, 0, 16000},
-    {6, 1000, 60000, 0, 30000},  /* 64000 capped to 60000 */
+    {6, 1000, 60000, 0, 30000}, /* 64000 capped to 60000 */
     {6, 1000, 60000, 30000, 60000},
     {31, 1000, 60000, 12345, 42345},
     {0xffffffffu, 1000, 60000, 0xffffffffu, 30000 + (uint32_t)(0xffffffffu % 30001u)},
-    {0, 0, 60000, 99, 0},        /* base 0: no delay */
-    {3, 100, 50, 0, 25},         /* max below base: capped */
-    {0, 1, 10, 1, 1},            /* ceiling 1: half 0, span 1 */
+    {0, 0, 60000, 99, 0}, /* base 0: no delay */
+    {3, 100, 50, 0, 25},  /* max below base: capped */
+    {0, 1, 10, 1, 1},     /* ceiling 1: half 0, span 1 */
 };
 
 static void test_table(void **state)

@@ -23,7 +23,8 @@ struct ep_row {
 };
 
 static const struct ep_row ep_rows[] = {
-    {"global.azure-devices-provisioning.net", IOTC_OK, "global.azure-devices-provisioning.net", 0, false},
+    {"global.azure-devices-provisioning.net", IOTC_OK, "global.azure-devices-provisioning.net", 0,
+     false},
     {"localhost:8883", IOTC_OK, "localhost", 8883, true},
     {"127.0.0.1:1", IOTC_OK, "127.0.0.1", 1, true},
     {"h:65535", IOTC_OK, "h", 65535, true},
@@ -75,8 +76,8 @@ struct cs_row {
 static const struct cs_row cs_rows[] = {
     {"HostName=h.azure-devices.net;DeviceId=d1;SharedAccessKey=a2V5", IOTC_OK,
      "h.azure-devices.net", "d1", "a2V5"},
-    {"SharedAccessKey=abc==;DeviceId=dev;HostName=localhost:8883", IOTC_OK, "localhost:8883",
-     "dev", "abc=="},
+    {"SharedAccessKey=abc==;DeviceId=dev;HostName=localhost:8883", IOTC_OK, "localhost:8883", "dev",
+     "abc=="},
     {";;HostName=h;;DeviceId=d;SharedAccessKey=k;Extra=1;", IOTC_OK, "h", "d", "k"},
     {"HostName=h;DeviceId=d", IOTC_E_ARG, NULL, NULL, NULL},
     {"HostName=h;DeviceId=;SharedAccessKey=k", IOTC_E_ARG, NULL, NULL, NULL},
@@ -202,7 +203,8 @@ static void test_client_new_validation(void **state)
     iotc_client_free(c);
     c = NULL;
 
-    cfg.connection_string = "HostName=hub;SharedAccessKeyName=iothubowner;SharedAccessKey=a2V5;DeviceId=d";
+    cfg.connection_string =
+        "HostName=hub;SharedAccessKeyName=iothubowner;SharedAccessKey=a2V5;DeviceId=d";
     assert_int_equal(iotc_client_new(&cfg, &c), IOTC_E_ARG); /* a service string */
     iotc_client_free(NULL);
 }

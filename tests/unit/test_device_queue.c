@@ -28,9 +28,9 @@ static void test_push_copy_and_order(void **state)
     (void)state;
 
     iotc__queue_init(&q, 4, 1024);
-    assert_int_equal(iotc__queue_push(&q, IOTC__Q_TELEMETRY, "%24.ct=x", 8, body, strlen(body),
-                                      NULL, NULL, &a),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc__queue_push(&q, IOTC__Q_TELEMETRY, "%24.ct=x", 8, body, strlen(body), NULL, NULL, &a),
+        IOTC_OK);
     body[2] = 'X'; /* the queue holds its own copy */
     assert_string_equal(iotc__qentry_body(a), "{\"temp\":1}");
     assert_string_equal(iotc__qentry_aux(a), "%24.ct=x");

@@ -41,8 +41,8 @@ static uint64_t delivered(void *ctx, struct iotc_span comp, struct iotc_span nam
     struct rec *r = ctx;
     char key[128];
     const char *p;
-    snprintf(key, sizeof(key), "%.*s.%.*s@", (int)comp.len, comp.ptr ? comp.ptr : "",
-             (int)name.len, name.ptr);
+    snprintf(key, sizeof(key), "%.*s.%.*s@", (int)comp.len, comp.ptr ? comp.ptr : "", (int)name.len,
+             name.ptr);
     if (r->seen == NULL || (p = strstr(r->seen, key)) == NULL)
         return 0;
     return (uint64_t)strtoull(p + strlen(key), NULL, 10);
@@ -76,22 +76,29 @@ static const struct row rows[] = {
     {"{\"desired\":{\"name\":\"A\",\"brightness\":3,\"$version\":4},\"reported\":{\"$version\":1}}",
      NULL, NULL, IOTC_OK, 4, ".name=\"A\"@4;.brightness=3@4;"},
     /* Acked at the current version: nothing to do. */
-    {"{\"desired\":{\"name\":\"A\",\"$version\":4},\"reported\":{\"name\":{\"value\":\"A\",\"ac\":200,\"av\":4},\"$version\":2}}",
+    {"{\"desired\":{\"name\":\"A\",\"$version\":4},\"reported\":{\"name\":{\"value\":\"A\",\"ac\":"
+     "200,\"av\":4},\"$version\":2}}",
      NULL, NULL, IOTC_OK, 4, ""},
     /* Changed while away: the ack is older than the desired version. */
-    {"{\"desired\":{\"name\":\"B\",\"$version\":6},\"reported\":{\"name\":{\"value\":\"A\",\"ac\":200,\"av\":4}}}",
+    {"{\"desired\":{\"name\":\"B\",\"$version\":6},\"reported\":{\"name\":{\"value\":\"A\",\"ac\":"
+     "200,\"av\":4}}}",
      NULL, NULL, IOTC_OK, 6, ".name=\"B\"@6;"},
     /* Per-property metadata: only the property whose own version moved is re-delivered. */
-    {"{\"desired\":{\"name\":\"A\",\"brightness\":9,\"$version\":7,\"$metadata\":{\"$lastUpdated\":\"x\","
-     "\"name\":{\"$lastUpdated\":\"x\",\"$lastUpdatedVersion\":4},\"brightness\":{\"$lastUpdatedVersion\":7}}},"
-     "\"reported\":{\"name\":{\"value\":\"A\",\"ac\":200,\"av\":4},\"brightness\":{\"value\":2,\"ac\":200,\"av\":5}}}",
+    {"{\"desired\":{\"name\":\"A\",\"brightness\":9,\"$version\":7,\"$metadata\":{\"$lastUpdated\":"
+     "\"x\","
+     "\"name\":{\"$lastUpdated\":\"x\",\"$lastUpdatedVersion\":4},\"brightness\":{\"$"
+     "lastUpdatedVersion\":7}}},"
+     "\"reported\":{\"name\":{\"value\":\"A\",\"ac\":200,\"av\":4},\"brightness\":{\"value\":2,"
+     "\"ac\":200,\"av\":5}}}",
      NULL, NULL, IOTC_OK, 7, ".brightness=9@7;"},
     /* Already delivered by this process (e.g. a push seen before the GET answer). */
     {"{\"desired\":{\"name\":\"A\",\"brightness\":1,\"$version\":5}}", NULL, ".name@5;", IOTC_OK, 5,
      ".brightness=1@5;"},
     /* Components: marked with __t, or declared by the app; __t and $ members are skipped. */
-    {"{\"desired\":{\"thermostat1\":{\"__t\":\"c\",\"targetTemperature\":50},\"sensor\":{\"interval\":2},\"$version\":3},"
-     "\"reported\":{\"thermostat1\":{\"__t\":\"c\",\"targetTemperature\":{\"value\":40,\"ac\":200,\"av\":2}}}}",
+    {"{\"desired\":{\"thermostat1\":{\"__t\":\"c\",\"targetTemperature\":50},\"sensor\":{"
+     "\"interval\":2},\"$version\":3},"
+     "\"reported\":{\"thermostat1\":{\"__t\":\"c\",\"targetTemperature\":{\"value\":40,\"ac\":200,"
+     "\"av\":2}}}}",
      "sensor", NULL, IOTC_OK, 3, "thermostat1.targetTemperature=50@3;sensor.interval=2@3;"},
     /* An object that is not a component is a plain (object-typed) property. */
     {"{\"desired\":{\"config\":{\"a\":1},\"$version\":2}}", NULL, NULL, IOTC_OK, 2,
@@ -99,8 +106,8 @@ static const struct row rows[] = {
     /* No desired section at all. */
     {"{\"reported\":{\"x\":1}}", NULL, NULL, IOTC_OK, 0, ""},
     /* Reported ack that is not an object / has a bad av: treated as not acked. */
-    {"{\"desired\":{\"a\":1,\"b\":2,\"$version\":3},\"reported\":{\"a\":5,\"b\":{\"av\":\"3\"}}}", NULL,
-     NULL, IOTC_OK, 3, ".a=1@3;.b=2@3;"},
+    {"{\"desired\":{\"a\":1,\"b\":2,\"$version\":3},\"reported\":{\"a\":5,\"b\":{\"av\":\"3\"}}}",
+     NULL, NULL, IOTC_OK, 3, ".a=1@3;.b=2@3;"},
     /* Malformed inputs. */
     {"", NULL, NULL, IOTC_E_MALFORMED, 0, ""},
     {"[1,2]", NULL, NULL, IOTC_E_MALFORMED, 0, ""},
@@ -135,26 +142,29 @@ static void test_patch(void **state)
     struct rec rec = {0};
     struct iotc__twin_ops ops = {is_comp, delivered, deliver, &rec};
 
-    assert_int_equal(iotc__twin_desired_patch(
-                         IOTC_SPAN_LIT("{\"brightness\":4,\"route\":null,\"$version\":8}"), 8, &ops),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc__twin_desired_patch(IOTC_SPAN_LIT("{\"brightness\":4,\"route\":null,\"$version\":8}"),
+                                 8, &ops),
+        IOTC_OK);
     assert_string_equal(rec.out, ".brightness=4@8;.route=null@8;");
 
     /* A push already covered (delivered at >= its version) is skipped. */
     struct rec rec2 = {.seen = ".brightness@8;"};
     struct iotc__twin_ops ops2 = {is_comp, delivered, deliver, &rec2};
-    assert_int_equal(iotc__twin_desired_patch(IOTC_SPAN_LIT("{\"brightness\":4,\"$version\":8}"),
-                                              8, &ops2),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc__twin_desired_patch(IOTC_SPAN_LIT("{\"brightness\":4,\"$version\":8}"), 8, &ops2),
+        IOTC_OK);
     assert_string_equal(rec2.out, "");
 
     /* Component push as the PY tutorial helper expects it (component first, $version last). */
     struct rec rec3 = {0};
     struct iotc__twin_ops ops3 = {NULL, NULL, deliver, &rec3};
-    assert_int_equal(iotc__twin_desired_patch(
-                         IOTC_SPAN_LIT("{\"thermostat1\":{\"targetTemperature\":50,\"__t\":\"c\"},\"$version\":2}"),
-                         2, &ops3),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc__twin_desired_patch(
+            IOTC_SPAN_LIT(
+                "{\"thermostat1\":{\"targetTemperature\":50,\"__t\":\"c\"},\"$version\":2}"),
+            2, &ops3),
+        IOTC_OK);
     assert_string_equal(rec3.out, "thermostat1.targetTemperature=50@2;");
 
     assert_int_equal(iotc__twin_desired_patch(IOTC_SPAN_LIT("not json"), 1, &ops3),
@@ -167,10 +177,10 @@ static void test_deliver_error_stops(void **state)
     (void)state;
     struct rec rec = {.fail_at = 2};
     struct iotc__twin_ops ops = {NULL, NULL, deliver, &rec};
-    assert_int_equal(iotc__twin_reconcile(
-                         IOTC_SPAN_LIT("{\"desired\":{\"a\":1,\"b\":2,\"c\":3,\"$version\":1}}"),
-                         &ops, NULL),
-                     IOTC_E_NOMEM);
+    assert_int_equal(
+        iotc__twin_reconcile(
+            IOTC_SPAN_LIT("{\"desired\":{\"a\":1,\"b\":2,\"c\":3,\"$version\":1}}"), &ops, NULL),
+        IOTC_E_NOMEM);
     assert_string_equal(rec.out, ".a=1@1;");
 }
 
@@ -178,9 +188,10 @@ static void test_acked_version(void **state)
 {
     (void)state;
     struct iotc_json_value rep;
-    assert_int_equal(iotc_json_parse(IOTC_SPAN_LIT("{\"n\":{\"av\":12},\"c\":{\"__t\":\"c\",\"p\":{\"av\":3}}}"),
-                                     &rep),
-                     IOTC_OK);
+    assert_int_equal(
+        iotc_json_parse(IOTC_SPAN_LIT("{\"n\":{\"av\":12},\"c\":{\"__t\":\"c\",\"p\":{\"av\":3}}}"),
+                        &rep),
+        IOTC_OK);
     assert_int_equal(iotc__twin_acked_version(rep, IOTC_SPAN_NULL, IOTC_SPAN_LIT("n")), 12);
     assert_int_equal(iotc__twin_acked_version(rep, IOTC_SPAN_LIT("c"), IOTC_SPAN_LIT("p")), 3);
     assert_int_equal(iotc__twin_acked_version(rep, IOTC_SPAN_LIT("x"), IOTC_SPAN_LIT("p")), 0);
