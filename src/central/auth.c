@@ -128,7 +128,10 @@ static int decide_hub(const struct auth_config *cfg, struct iotc_span client_id,
     if (iotc_sas_parse(password, &tok) != IOTC_OK)
         return refuse(out, 5, "malformed SAS token");
     out->expiry = tok.expiry;
-    if (iotc_sas_check_hub_resource(tok.sr, u.host, u.device_id, IOTC_SPAN_NULL) != IOTC_OK)
+    /* The sr may name the host as the username does (host:port with NODE) or plainly. */
+    if (iotc_sas_check_hub_resource(tok.sr, u.host, u.device_id, IOTC_SPAN_NULL) != IOTC_OK &&
+        iotc_sas_check_hub_resource(tok.sr, iotc_span_from_cstr(cfg->hub_host), u.device_id,
+                                    IOTC_SPAN_NULL) != IOTC_OK)
         return refuse(out, 5, "SAS resource does not cover this device");
     int rc;
     if (tok.skn.ptr != NULL && key_present(cfg->service_policy) &&
