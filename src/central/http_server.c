@@ -51,6 +51,7 @@ struct route {
 
 static const struct route routes[] = {
     {HTTP_GET, 1, {"devices"}, service_device_list},
+    {HTTP_POST, 1, {"devices"}, service_device_bulk},
     {HTTP_POST, 2, {"devices", "query"}, service_device_query},
     {HTTP_GET, 2, {"devices", "*"}, service_device_get},
     {HTTP_PUT, 2, {"devices", "*"}, service_device_put},
@@ -444,7 +445,7 @@ void service_http_stop(struct app *app)
         pending++;
     }
     log_info("https: service API stopped (%zu pending requests answered 503)", pending);
-    capi_stop(app); /* after the pending commands above were answered */
+    capi_stop(app);         /* after the pending commands above were answered */
     evhttp_free(srv->http); /* closes the listener and every connection */
     app->https_fd = -1;
     SSL_free(srv->spare_ssl);

@@ -18,7 +18,7 @@
 #include "central/app.h"
 
 #define HTTP_MAX_BODY 1048576 /* 1 MiB: larger request bodies get 413 */
-#define HTTP_MAX_SEGS 8             /* path segments we ever route on */
+#define HTTP_MAX_SEGS 8       /* path segments we ever route on */
 
 enum http_method {
     HTTP_GET = 1u << 0,
@@ -120,6 +120,31 @@ const char *http_if_match(const struct http_ctx *c, char *buf, size_t size);
  */
 int http_query_param(const struct http_ctx *c, const char *name, char *out, size_t size);
 
+/** What a device JSON body asks for (service_devices.c); NULL / -1 = not given. */
+struct service_dev_body {
+    const char *primary_key; /**< borrowed from the parsed JSON */
+    const char *secondary_key;
+    int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
+    const char *status_reason;
+};
+
+/**
+ * Validate a device identity JSON object. @p id_field names the member that, when present,
+ * must equal @p id ("deviceId" for PUT /devices, "id" for bulk). Unknown members are ignored.
+ * @return 0, or -1 with a message for the client in @p err.
+ */
+int service_parse_device(const cJSON *j, const char *id_field, const char *id,
+                         struct service_dev_body *out, char *err, size_t size);
+
+struct device;
+
+/**
+ * Create (@p create) or update the device @p id as @p b asks; logs the change.
+ * @return CE_OK (*out_dev set when non-NULL), CE_EXISTS, CE_NOTFOUND, CE_INVALID, CE_NOMEM.
+ */
+int service_apply_device(struct app *app, const char *id, const struct service_dev_body *b,
+                         bool create, struct device **out_dev);
+
 /* Handlers (service_*.c). Each replies or goes async; c->seg[] holds the route's segments. */
 void service_device_put(struct http_ctx *c);
 void service_device_get(struct http_ctx *c);
@@ -127,6 +152,7 @@ void service_device_list(struct http_ctx *c);
 void service_device_delete(struct http_ctx *c);
 void service_device_stats(struct http_ctx *c);
 void service_device_query(struct http_ctx *c);
+void service_device_bulk(struct http_ctx *c);
 void service_twin_get(struct http_ctx *c);
 void service_twin_patch(struct http_ctx *c);
 void service_twin_put(struct http_ctx *c);

@@ -2,6 +2,8 @@
  * service_devices.c - identity registry endpoints of the service API (PROTOCOL.md §6.3):
  * PUT/GET/DELETE /devices/{id}, GET /devices[/], GET /statistics/devices.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,114 +15,124 @@
 #define LIST_MAX 1000 /* the hub's maximum for GET /devices?top= */
 #define STATS_PAGE 256
 
-/* What a device JSON body asks for; NULL / -1 = not given. */
-struct dev_body {
-    const char *primary_key;
-    const char *secondary_key;
-    int status;
-    const char *status_reason;
-};
-
 static bool is_null_or_absent(const cJSON *v)
 {
     return v == NULL || cJSON_IsNull(v);
 }
 
+static int bad(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 /* A key field: absent, null or "" -> NULL (generate on create, keep on update). */
-static int key_field(struct http_ctx *c, const cJSON *sym, const char *name, const char **out)
+static int key_field(const cJSON *sym, const char *name, const char **out, char *err, size_t size)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(sym, name);
     *out = NULL;
     if (is_null_or_absent(v))
         return 0;
-    if (!cJSON_IsString(v)) {
-        http_reply_error(c, 400, "ArgumentInvalid",
-                         "authentication.symmetricKey.%s must be a string.", name);
-        return -1;
-    }
+    if (!cJSON_IsString(v))
+        return bad(err, size, "authentication.symmetricKey.%s must be a string.", name);
     if (v->valuestring[0] == '\0')
         return 0;
-    if (!registry_key_is_valid(v->valuestring)) {
-        http_reply_error(c, 400, "ArgumentInvalid",
-                         "authentication.symmetricKey.%s must be base64 of 16 to 64 bytes.", name);
-        return -1;
-    }
+    if (!registry_key_is_valid(v->valuestring))
+        return bad(err, size, "authentication.symmetricKey.%s must be base64 of 16 to 64 bytes.",
+                   name);
     *out = v->valuestring;
     return 0;
 }
 
-static int parse_auth(struct http_ctx *c, const cJSON *auth, struct dev_body *out)
+static int parse_auth(const cJSON *auth, struct service_dev_body *out, char *err, size_t size)
 {
     const cJSON *type, *sym;
 
     if (is_null_or_absent(auth))
         return 0;
-    if (!cJSON_IsObject(auth)) {
-        http_reply_error(c, 400, "ArgumentInvalid", "authentication must be an object.");
-        return -1;
-    }
+    if (!cJSON_IsObject(auth))
+        return bad(err, size, "%s must be an object.", "authentication");
     type = cJSON_GetObjectItemCaseSensitive(auth, "type");
     if (!is_null_or_absent(type) &&
-        (!cJSON_IsString(type) || strcasecmp(type->valuestring, "sas") != 0)) {
-        http_reply_error(c, 400, "ArgumentInvalid",
-                         "Only authentication type 'sas' (symmetric keys) is supported.");
-        return -1;
-    }
+        (!cJSON_IsString(type) || strcasecmp(type->valuestring, "sas") != 0))
+        return bad(err, size, "Only authentication type '%s' (symmetric keys) is supported.",
+                   "sas");
     sym = cJSON_GetObjectItemCaseSensitive(auth, "symmetricKey");
     if (is_null_or_absent(sym))
         return 0;
-    if (!cJSON_IsObject(sym)) {
-        http_reply_error(c, 400, "ArgumentInvalid",
-                         "authentication.symmetricKey must be an object.");
-        return -1;
-    }
-    if (key_field(c, sym, "primaryKey", &out->primary_key) != 0 ||
-        key_field(c, sym, "secondaryKey", &out->secondary_key) != 0)
+    if (!cJSON_IsObject(sym))
+        return bad(err, size, "%s must be an object.", "authentication.symmetricKey");
+    if (key_field(sym, "primaryKey", &out->primary_key, err, size) != 0 ||
+        key_field(sym, "secondaryKey", &out->secondary_key, err, size) != 0)
         return -1;
     return 0;
 }
 
-/* Validate a device body against the id of the URL. Replies and returns -1 on error. */
-static int parse_device_body(struct http_ctx *c, const cJSON *j, const char *id,
-                             struct dev_body *out)
+int service_parse_device(const cJSON *j, const char *id_field, const char *id,
+                         struct service_dev_body *out, char *err, size_t size)
 {
     const cJSON *v;
 
     out->primary_key = out->secondary_key = out->status_reason = NULL;
     out->status = -1;
-    v = cJSON_GetObjectItemCaseSensitive(j, "deviceId");
-    if (!is_null_or_absent(v) && (!cJSON_IsString(v) || strcmp(v->valuestring, id) != 0)) {
-        http_reply_error(c, 400, "ArgumentInvalid",
-                         "The deviceId in the body does not match the device id of the URL.");
-        return -1;
-    }
+    v = cJSON_GetObjectItemCaseSensitive(j, id_field);
+    if (!is_null_or_absent(v) && (!cJSON_IsString(v) || strcmp(v->valuestring, id) != 0))
+        return bad(err, size, "The %s in the body does not match the device id of the URL.",
+                   id_field);
     v = cJSON_GetObjectItemCaseSensitive(j, "status");
     if (!is_null_or_absent(v)) {
-        if (cJSON_IsString(v) && strcasecmp(v->valuestring, "enabled") == 0) {
+        if (cJSON_IsString(v) && strcasecmp(v->valuestring, "enabled") == 0)
             out->status = DEVICE_ENABLED;
-        } else if (cJSON_IsString(v) && strcasecmp(v->valuestring, "disabled") == 0) {
+        else if (cJSON_IsString(v) && strcasecmp(v->valuestring, "disabled") == 0)
             out->status = DEVICE_DISABLED;
-        } else {
-            http_reply_error(c, 400, "ArgumentInvalid",
-                             "status must be \"enabled\" or \"disabled\".");
-            return -1;
-        }
+        else
+            return bad(err, size, "status must be \"enabled\" or \"%s\".", "disabled");
     }
     v = cJSON_GetObjectItemCaseSensitive(j, "statusReason");
     if (!is_null_or_absent(v)) {
-        if (!cJSON_IsString(v) || strlen(v->valuestring) > 128) {
-            http_reply_error(c, 400, "ArgumentInvalid",
-                             "statusReason must be a string of at most 128 characters.");
-            return -1;
-        }
+        if (!cJSON_IsString(v) || strlen(v->valuestring) > 128)
+            return bad(err, size, "%s must be a string of at most 128 characters.", "statusReason");
         out->status_reason = v->valuestring;
     }
     v = cJSON_GetObjectItemCaseSensitive(j, "capabilities");
-    if (!is_null_or_absent(v) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "iotEdge"))) {
-        http_reply_error(c, 400, "ArgumentInvalid", "IoT Edge devices are not supported.");
-        return -1;
+    if (!is_null_or_absent(v) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "iotEdge")))
+        return bad(err, size, "%s devices are not supported.", "IoT Edge");
+    return parse_auth(cJSON_GetObjectItemCaseSensitive(j, "authentication"), out, err, size);
+}
+
+int service_apply_device(struct app *app, const char *id, const struct service_dev_body *b,
+                         bool create, struct device **out_dev)
+{
+    struct device *dev = registry_get(app, id);
+    int rc;
+
+    if (create) {
+        if (dev != NULL)
+            return CE_EXISTS;
+        rc = registry_create(app, id, b->primary_key, b->secondary_key,
+                             b->status != DEVICE_DISABLED, NULL, &dev);
+        if (rc == CE_OK && b->status_reason != NULL) {
+            struct device_update u = {NULL, NULL, -1, b->status_reason};
+            rc = registry_update(app, dev, &u);
+        }
+        if (rc == CE_OK)
+            log_info("https: device %s created", id);
+    } else {
+        struct device_update u = {b->primary_key, b->secondary_key, b->status, b->status_reason};
+        if (dev == NULL)
+            return CE_NOTFOUND;
+        rc = registry_update(app, dev, &u);
+        if (rc == CE_OK)
+            log_info("https: device %s updated", id);
     }
-    return parse_auth(c, cJSON_GetObjectItemCaseSensitive(j, "authentication"), out);
+    if (rc == CE_OK && out_dev != NULL)
+        *out_dev = dev;
+    return rc;
 }
 
 /* The URL's device id, validated. Replies 400 and returns NULL when invalid. */
@@ -164,8 +176,10 @@ static bool etag_ok(struct http_ctx *c, const struct device *dev)
 void service_device_put(struct http_ctx *c)
 {
     const char *id = url_device_id(c);
-    struct dev_body b;
-    struct device *dev;
+    struct service_dev_body b;
+    struct device *dev = NULL;
+    bool create = http_header(c, "If-Match") == NULL; /* Registry.create sends none */
+    char err[256];
     cJSON *j;
     int rc;
 
@@ -174,40 +188,17 @@ void service_device_put(struct http_ctx *c)
     j = http_body_json(c, false);
     if (j == NULL)
         return;
-    if (parse_device_body(c, j, id, &b) != 0)
+    if (service_parse_device(j, "deviceId", id, &b, err, sizeof err) != 0) {
+        http_reply_error(c, 400, "ArgumentInvalid", "%s", err);
         goto out;
+    }
     dev = registry_get(c->app, id);
-    if (http_header(c, "If-Match") == NULL) {
-        /* create: the SDK's Registry.create sends no If-Match */
-        if (dev != NULL) {
-            http_reply_central_err(c, CE_EXISTS, id);
-            goto out;
-        }
-        rc = registry_create(c->app, id, b.primary_key, b.secondary_key,
-                             b.status != DEVICE_DISABLED, NULL, &dev);
-        if (rc == CE_OK && b.status_reason != NULL) {
-            struct device_update u = {NULL, NULL, -1, b.status_reason};
-            rc = registry_update(c->app, dev, &u);
-        }
-        if (rc != CE_OK) {
-            http_reply_central_err(c, rc, id);
-            goto out;
-        }
-        log_info("https: device %s created", id);
-    } else {
-        struct device_update u = {b.primary_key, b.secondary_key, b.status, b.status_reason};
-        if (dev == NULL) {
-            http_reply_central_err(c, CE_NOTFOUND, id);
-            goto out;
-        }
-        if (!etag_ok(c, dev))
-            goto out;
-        rc = registry_update(c->app, dev, &u);
-        if (rc != CE_OK) {
-            http_reply_central_err(c, rc, id);
-            goto out;
-        }
-        log_info("https: device %s updated", id);
+    if (!create && dev != NULL && !etag_ok(c, dev))
+        goto out;
+    rc = service_apply_device(c->app, id, &b, create, &dev);
+    if (rc != CE_OK) {
+        http_reply_central_err(c, rc, id);
+        goto out;
     }
     reply_device(c, dev);
 out:

@@ -8,6 +8,7 @@
  *   PUT    /devices/{id}                 create (no If-Match) or update (If-Match: etag or "*")
  *   GET    /devices/{id}                 device identity JSON
  *   GET    /devices[/][?top=N]           JSON array of devices (N 1..1000, default 1000)
+ *   POST   /devices                      bulk create/update/delete (see service_bulk.c)
  *   DELETE /devices/{id}                 204; If-Match optional
  *   POST   /devices/query                {"query":"SELECT * FROM devices [WHERE ...]"} or
  *                                        SELECT COUNT() AS n ...; x-ms-max-item-count and

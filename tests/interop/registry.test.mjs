@@ -183,6 +183,33 @@ await interopMain(import.meta.url, async (app) => {
         assert.deepEqual(list.map((d) => d.deviceId), ["reg-given:(1)*'!"]);
     });
 
+    s.test('bulk: addDevices / updateDevices / removeDevices (POST /devices)', async () => {
+        let r = await registry.addDevices([{ deviceId: 'bulk-1' }, { deviceId: 'bulk-2', status: 'disabled' }]);
+        assert.equal(r.responseBody.isSuccessful, true);
+        assert.deepEqual(r.responseBody.errors, []);
+        assert.equal((await registry.get('bulk-2')).responseBody.status, 'disabled');
+        // One entry fails (exists), the other is still applied.
+        const err = await rejectsWith(registry.addDevices([{ deviceId: 'bulk-1' }, { deviceId: 'bulk-3' }]),
+            'ArgumentError', 400);
+        const body = JSON.parse(err.responseBody);
+        assert.equal(body.isSuccessful, false);
+        assert.deepEqual(body.errors.map((e) => [e.deviceId, e.errorCode]), [['bulk-1', 'DeviceAlreadyExists']]);
+        assert.equal((await registry.get('bulk-3')).responseBody.deviceId, 'bulk-3');
+        // updateDevices(force=false) compares etags; force=true does not.
+        const { responseBody: b2 } = await registry.get('bulk-2');
+        await rejectsWith(registry.updateDevices([{ ...b2, status: 'enabled', etag: 'stale' }], false), 'ArgumentError', 400);
+        r = await registry.updateDevices([{ ...b2, status: 'enabled' }], false);
+        assert.equal(r.responseBody.isSuccessful, true);
+        assert.equal((await registry.get('bulk-2')).responseBody.status, 'enabled');
+        r = await registry.updateDevices([{ deviceId: 'bulk-3', status: 'disabled' }], true);
+        assert.equal(r.responseBody.isSuccessful, true);
+        r = await registry.removeDevices([{ deviceId: 'bulk-1' }, { deviceId: 'bulk-2' }, { deviceId: 'bulk-3' }], true);
+        assert.equal(r.responseBody.isSuccessful, true);
+        const { responseBody: list } = await registry.list();
+        assert.deepEqual(list.filter((d) => d.deviceId.startsWith('bulk-')), []);
+        hubError(await rest(app, 'POST', '/devices', { body: [] }), 400, 'ArgumentInvalid');
+    });
+
     s.test('raw: GET /devices without slash, ?top=, etag checks on delete', async () => {
         await rest(app, 'PUT', '/devices/raw-1?api-version=2021-04-12', { body: { deviceId: 'raw-1' } });
         let r = await rest(app, 'GET', '/devices?api-version=2021-04-12');
