@@ -239,6 +239,8 @@ void sim_finish(struct sim *s)
         return;
     s->finished = true;
     close_window(s);
+    if (s->cfg.server_pid > 0)
+        proc_cpu_rss(s->cfg.server_pid, &s->srv_cpu_end, NULL, NULL);
     s->stopping = true;
     for (int i = 0; i < s->cfg.devices && s->next_to_start > 0; i++)
         dev_stop(&s->devs[i]);
@@ -636,7 +638,8 @@ int main(int argc, char **argv)
     s->base = event_base_new();
     if (s->base == NULL || setup(s) != 0)
         return 1;
-    if (c->server_pid > 0 && proc_cpu_rss(c->server_pid, NULL, &s->srv_rss_base_kb, NULL) != 0) {
+    if (c->server_pid > 0 &&
+        proc_cpu_rss(c->server_pid, &s->srv_cpu_start, &s->srv_rss_base_kb, NULL) != 0) {
         fprintf(stderr, "iotc-sim: cannot read /proc/%d\n", c->server_pid);
         c->server_pid = 0;
     }

@@ -284,6 +284,7 @@ struct sim {
     int win_connected;
     uint64_t win_acked0, win_sent0, win_acked1, win_sent1, win_recv0, win_recv1;
     double srv_cpu0, srv_cpu1;
+    double srv_cpu_start, srv_cpu_end; /* whole run */
     long srv_rss_base_kb, srv_rss0_kb, srv_rss1_kb, srv_hwm_kb;
     long self_rss_kb;
     uint64_t last_acked, last_sent;

@@ -264,6 +264,18 @@ void stats_summary(struct sim *s, FILE *out)
             root, "registrations_per_s",
             rnd((double)(s->st.provisioned - 1) / (s->st.last_reg_s - s->st.first_reg_s), 0.1));
     add_window(s, root);
+    if (s->cfg.server_pid > 0) {
+        cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "server");
+        if (sv == NULL) {
+            sv = cJSON_AddObjectToObject(root, "server");
+            cJSON_AddNumberToObject(sv, "pid", s->cfg.server_pid);
+        }
+        double cpu = s->srv_cpu_end - s->srv_cpu_start;
+        cJSON_AddNumberToObject(sv, "run_cpu_s", rnd(cpu, 0.01));
+        if (s->cfg.mode == SIM_MODE_DPS_ONLY && cpu > 0)
+            cJSON_AddNumberToObject(sv, "registrations_per_cpu_s",
+                                    rnd((double)s->st.provisioned / cpu, 0.1));
+    }
     cJSON *lat = cJSON_AddObjectToObject(root, "latency_ms");
     cJSON_AddItemToObject(lat, "puback", hist_json(&s->st.puback));
     cJSON_AddItemToObject(lat, "dps_registration", hist_json(&s->st.dps));

@@ -1,0 +1,92 @@
+// Print the `make bench` table from the JSON files tools/bench.sh collected in one directory.
+//   node bench/table.mjs DIR
+// Every figure comes from those files (iotc-sim summaries, /usr/bin/time lines, the Node SDK
+// device's JSON line); nothing is asserted: goals are printed next to the measurements.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+const read = (name) => {
+    try {
+        return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'));
+    } catch {
+        return null;
+    }
+};
+const get = (o, p) => p.split('.').reduce((v, k) => (v == null ? undefined : v[k]), o);
+const meta = read('meta.json') ?? {};
+
+const fmt = (v, digits = 0) => {
+    if (v === undefined || v === null || Number.isNaN(v)) return 'n/a';
+    return Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+};
+const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+const pair = (o, p) => `${fmt(get(o, `${p}.p50`), 1)} / ${fmt(get(o, `${p}.p99`), 1)}`;
+
+const rows = [];
+const row = (id, what, iotc, ref, r, goal, status) => rows.push([id, what, iotc, ref, r, goal, status]);
+const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
+
+// 1. ingest
+{
+    const c = read('r1-central.json'), m = read('r1-mosquitto.json'), sub = read('r1-subscriber.json');
+    const n = get(c, 'window.connected') ?? meta.n_ingest;
+    const ci = get(c, 'window.acked_per_s'), mi = get(m, 'window.acked_per_s');
+    const ok = ci > 0 && mi > 0 ? ci >= mi : undefined;
+    row('1', `ingest QoS1/TLS, ${fmt(n)} devices: acked msg/s`, fmt(ci), `mosquitto ${fmt(mi)}`, ratio(ci, mi),
+        '>= mosquitto', verdict(ok));
+    const cc = get(c, 'server.msgs_per_cpu_s'), mc = get(m, 'server.msgs_per_cpu_s');
+    row('1', '  messages per server CPU-second', fmt(cc), fmt(mc), ratio(cc, mc), '', '');
+    row('1', '  server CPU use (cores)', fmt(get(c, 'server.cpu_util'), 2), fmt(get(m, 'server.cpu_util'), 2), '', '', '');
+    row('1', '  PUBACK latency p50 / p99 (ms)', pair(c, 'latency_ms.puback'), pair(m, 'latency_ms.puback'), '', '', '');
+    if (sub) row('1', '  mosquitto: subscriber received / publishers acked (whole run)', '', `${fmt(get(sub, 'received'))} / ${fmt(get(m, 'acked'))}`, '', '', '');
+}
+// 2. idle connections
+{
+    const c = read('r2-central.json'), m = read('r2-mosquitto.json');
+    const cb = get(c, 'server.rss_per_connection_bytes'), mb = get(m, 'server.rss_per_connection_bytes');
+    const n = get(c, 'window.connected') ?? meta.n_idle;
+    row('2', `idle TLS connections (${fmt(n)}): server KB/conn`, fmt(cb / 1024, 1), `mosquitto ${fmt(mb / 1024, 1)}`,
+        ratio(cb, mb), '<= 16 KB', verdict(cb > 0 ? cb <= 16384 : undefined));
+    row('2', '  connections held (iotc / mosquitto)', fmt(get(c, 'window.connected')), fmt(get(m, 'window.connected')), '', '', '');
+}
+// 3. command round trip
+{
+    const c = read('r3-central.json');
+    const p99 = get(c, 'latency_ms.method_round_trip.p99');
+    row('3', `command round trip REST->device->REST, ${fmt(get(c, 'window.connected') ?? meta.n_cmd)} devices: p50 / p99 ms`,
+        pair(c, 'latency_ms.method_round_trip'), '-', '', 'p99 <= 5 ms', verdict(p99 > 0 ? p99 <= 5 : undefined));
+    row('3', '  calls answered 200 / made', `${fmt(get(c, 'rest.ok'))} / ${fmt(get(c, 'latency_ms.method_round_trip.count'))}`, '', '', '', '');
+}
+// 4. DPS
+{
+    const c = read('r4-central.json');
+    const r = get(c, 'registrations_per_s');
+    row('4', `DPS registrations/s (${fmt(get(c, 'provisioned'))} devices)`, fmt(r), '-', '', '>= 1000/s',
+        verdict(r > 0 ? r >= 1000 : undefined));
+    row('4', '  registration latency p50 / p99 (ms)', pair(c, 'latency_ms.dps_registration'), '', '', '', '');
+    row('4', '  registrations per server CPU-second', fmt(get(c, 'server.registrations_per_cpu_s')), '', '', '', '');
+}
+// 5. device side
+{
+    const cf = read('r5-c-first.json'), nf = read('r5-node-first.json');
+    const cm = read('r5-c-msgs.json'), nm = read('r5-node-msgs.json');
+    const cFirst = get(cf, 'wall_ms'), nFirst = get(nf, 'wall_ms');
+    row('5', 'device: start -> first acked telemetry (ms)', fmt(cFirst), `node ${fmt(nFirst)}`, ratio(nFirst, cFirst) + (cFirst > 0 && nFirst > 0 ? ' faster' : ''), '', '');
+    const cr = get(cm, 'max_rss_kb'), nr = get(nm, 'max_rss_kb');
+    row('5', 'device: peak RSS (KB, VmHWM)', fmt(cr), `node ${fmt(nr)}`, ratio(nr, cr) + (cr > 0 && nr > 0 ? ' less' : ''), '<= 2048 KB',
+        verdict(cr > 0 ? cr <= 2048 : undefined));
+    const per = (o) => (get(o, 'cpu_s') > 0 && get(o, 'acked') > 0 ? (get(o, 'cpu_s') * 10000) / get(o, 'acked') : undefined);
+    const cc = per(cm), nc = per(nm);
+    row('5', `device: CPU s per 10,000 msgs (run of ${fmt(get(cm, 'acked') ?? meta.msgs)})`, fmt(cc, 2), `node ${fmt(nc, 2)}`,
+        ratio(nc, cc) + (cc > 0 && nc > 0 ? ' less' : ''), '>= 10x less', verdict(cc > 0 && nc > 0 ? nc / cc >= 10 : undefined));
+}
+
+const head = ['row', 'measurement', 'iotc', 'reference', 'ratio', 'goal', 'status'];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+console.log(`iotc benchmarks${meta.quick ? ' (--quick)' : ''}: ${meta.date ?? ''}, ${meta.cpus ?? '?'} CPUs, ` +
+    `load average ${meta.load_start ?? '?'} -> ${meta.load_end ?? '?'}, ${meta.mosquitto ?? 'mosquitto n/a'}, node ${meta.node ?? 'n/a'}`);
+console.log(line(head));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Benchmarks behind `make bench`: prints a table, never passes or fails on the figures.
+#
+#   tools/bench.sh BUILDDIR [--quick]        (or BENCH_QUICK=1)
+#
+# Each row is measured in this one run on this machine with the same load generator
+# (iotc-sim), side by side where there is a reference:
+#   1 telemetry ingest, QoS 1 over TLS: iotc-central (durable) vs mosquitto (TLS, no
+#     persistence) forwarding to one subscriber; acked msg/s and msg per server CPU-second
+#   2 idle TLS connections: server RSS growth per connection, iotc-central vs mosquitto
+#   3 command round trip REST -> device -> REST (POST /twins/{id}/methods), p50/p99
+#   4 DPS registrations per second
+#   5 device side: examples/environmental_sensor (libiotc) vs the Node device SDK
+# Loopback only, free ports, a temporary directory; everything started here is stopped here.
+# Raw results (JSON) are kept in BUILDDIR/bench/.
+set -u
+B=${1:?usage: tools/bench.sh BUILDDIR [--quick]}
+shift
+QUICK=${BENCH_QUICK:-0}
+for a in "$@"; do [ "$a" = --quick ] && QUICK=1; done
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+B=$(cd "$B" && pwd) || exit 2
+SIM=$B/iotc-sim
+CENTRAL=$B/iotc-central
+SENSOR=$B/environmental-sensor
+for bin in "$SIM" "$CENTRAL"; do
+    [ -x "$bin" ] || { echo "bench: $bin is missing (run make first)"; exit 2; }
+done
+command -v node >/dev/null || { echo "bench: node is needed for the table"; exit 2; }
+
+if [ "$QUICK" = 1 ]; then
+    N_INGEST=100 N_IDLE=1000 N_CMD=100 N_DPS=1000 CALLS=300 MSGS=2000 MEASURE=3 RAMP=500
+else
+    N_INGEST=1000 N_IDLE=10000 N_CMD=1000 N_DPS=10000 CALLS=2000 MSGS=10000 MEASURE=10 RAMP=1000
+fi
+INFLIGHT=16
+# 10,000 connections need 10,000 descriptors in the server and as many in the sim.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N_IDLE + 200)) ]; then
+    N_IDLE=$(($(ulimit -n) - 200))
+    echo "bench: open-file limit $(ulimit -n): idle connections reduced to $N_IDLE"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/iotc-bench.XXXXXX")
+out=$B/bench
+rm -rf "$out"
+mkdir -p "$out"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.5
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+jget() { node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const v=process.argv[2].split(".").reduce((a,k)=>a==null?a:a[k],o);console.log(v===undefined?"":v)' "$1" "$2"; }
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_port() { # PORT SECONDS
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_pid() { # PID: SIGTERM, wait up to 10 s, then SIGKILL
+    local p=$1 i
+    kill -TERM "$p" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+load() { cut -d' ' -f1 /proc/loadavg; }
+
+# ---------------------------------------------------------------- servers
+CPID=
+start_central() {
+    : >"$work/central.out"
+    "$CENTRAL" serve --data-dir "$work/central" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 \
+        --max-connections 1000000 --log-level warn >"$work/central.out" 2>>"$work/central.log" &
+    CPID=$!
+    pids+=("$CPID")
+    local i
+    for ((i = 0; i < 300; i++)); do
+        grep -q '^ready' "$work/central.out" && break
+        kill -0 "$CPID" 2>/dev/null || { log "iotc-central exited; see its log:"; tail -5 "$work/central.log" >&2; return 1; }
+        sleep 0.1
+    done
+    "$CENTRAL" show --data-dir "$work/central" --json >"$work/app.json" || return 1
+    HUB=$(jget "$work/central/ports.json" assignedHub)
+}
+stop_central() { [ -n "$CPID" ] && stop_pid "$CPID"; CPID=; }
+
+MPID=
+MOSQ=$(command -v mosquitto || ls /usr/sbin/mosquitto 2>/dev/null || true)
+mosq_certs() {
+    local d=$work/mosq
+    mkdir -p "$d"
+    openssl ecparam -name prime256v1 -genkey -noout -out "$d/ca.key" 2>/dev/null &&
+        openssl req -x509 -new -key "$d/ca.key" -subj "/CN=bench CA" -days 2 -out "$d/ca.pem" 2>/dev/null &&
+        openssl ecparam -name prime256v1 -genkey -noout -out "$d/server.key" 2>/dev/null &&
+        openssl req -new -key "$d/server.key" -subj "/CN=localhost" -out "$d/server.csr" 2>/dev/null &&
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/ext.cnf" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+            -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
+}
+start_mosquitto() {
+    MPORT=$(free_port)
+    cat >"$work/mosq/mosquitto.conf" <<EOF
+listener $MPORT 127.0.0.1
+cafile $work/mosq/ca.pem
+certfile $work/mosq/server.pem
+keyfile $work/mosq/server.key
+allow_anonymous true
+max_connections -1
+persistence false
+set_tcp_nodelay true
+max_queued_messages 100000
+log_dest stderr
+log_type error
+log_type warning
+EOF
+    # Started as root, mosquitto switches to the "mosquitto" user, which cannot read our
+    # private temporary directory.
+    [ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosq/mosquitto.conf"
+    "$MOSQ" -c "$work/mosq/mosquitto.conf" 2>>"$work/mosquitto.log" &
+    MPID=$!
+    pids+=("$MPID")
+    wait_port "$MPORT" 10 || { log "mosquitto did not start"; return 1; }
+}
+stop_mosquitto() { [ -n "$MPID" ] && stop_pid "$MPID"; MPID=; }
+
+sim() { # OUTFILE ARGS...: run iotc-sim, summary to OUTFILE, progress lines to the log
+    local outf=$1
+    shift
+    timeout --kill-after=10 900 "$SIM" --quiet "$@" >"$outf" 2>>"$work/sim.log"
+}
+
+# ---------------------------------------------------------------- run
+node -e 'console.log(JSON.stringify({date:new Date().toISOString().replace(/\..*/,"Z"),cpus:require("os").cpus().length,quick:process.argv[1]==="1",load_start:process.argv[2],node:process.version,mosquitto:process.argv[3]||null,n_ingest:+process.argv[4],n_idle:+process.argv[5],n_cmd:+process.argv[6],n_dps:+process.argv[7],msgs:+process.argv[8]}))' \
+    "$QUICK" "$(load)" "$([ -n "$MOSQ" ] && "$MOSQ" -h 2>/dev/null | head -1 | sed 's/ is an MQTT.*//')" \
+    "$N_INGEST" "$N_IDLE" "$N_CMD" "$N_DPS" "$MSGS" >"$work/meta.json"
+have_mosq=0
+if [ -n "$MOSQ" ] && mosq_certs; then have_mosq=1; else log "mosquitto or openssl missing: reference rows are n/a"; fi
+
+start_central || exit 1
+
+# 4 first: it registers the devices that rows 1-3 then connect with directly (--hub), as
+# provisioned devices do after their first registration.
+log "row 4: $N_DPS DPS registrations"
+sim "$work/r4-central.json" --app "$work/app.json" --dps-only --devices "$N_DPS" --ramp $((RAMP * 2)) \
+    --duration 600 --server-pid "$CPID"
+stop_central
+
+log "row 2: $N_IDLE idle TLS connections (iotc-central)"
+start_central || exit 1
+sim "$work/r2-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_IDLE" --ramp "$RAMP" \
+    --rate 0 --warmup 3 --measure 1 --duration 600 --server-pid "$CPID"
+stop_central
+if [ "$have_mosq" = 1 ]; then
+    log "row 2: $N_IDLE idle TLS connections (mosquitto)"
+    start_mosquitto && sim "$work/r2-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls \
+        --ca-file "$work/mosq/ca.pem" --devices "$N_IDLE" --ramp "$RAMP" --rate 0 --warmup 3 \
+        --measure 1 --duration 600 --server-pid "$MPID"
+    stop_mosquitto
+fi
+
+log "row 1: ingest, $N_INGEST devices, QoS 1, closed loop of $INFLIGHT (iotc-central)"
+start_central || exit 1
+sim "$work/r1-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_INGEST" --ramp "$RAMP" \
+    --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 --measure "$MEASURE" --duration 600 \
+    --server-pid "$CPID"
+stop_central
+if [ "$have_mosq" = 1 ]; then
+    log "row 1: ingest (mosquitto + one subscriber)"
+    start_mosquitto &&
+        { "$SIM" --quiet --broker "127.0.0.1:$MPORT" --tls --ca-file "$work/mosq/ca.pem" \
+            --subscribe 'devices/#' --qos 0 --duration 900 >"$work/r1-subscriber.json" 2>>"$work/sim.log" &
+          SUBPID=$!; pids+=("$SUBPID"); sleep 1; } &&
+        sim "$work/r1-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls --ca-file "$work/mosq/ca.pem" \
+            --devices "$N_INGEST" --ramp "$RAMP" --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 \
+            --measure "$MEASURE" --duration 600 --server-pid "$MPID"
+    [ -n "${SUBPID:-}" ] && stop_pid "$SUBPID"
+    stop_mosquitto
+fi
+
+log "row 3: $CALLS method calls over the service API, $N_CMD devices connected"
+start_central || exit 1
+sim "$work/r3-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_CMD" --ramp "$RAMP" \
+    --rate 0 --warmup 1 --invoke "$CALLS" --invoke-conns 1 --duration 600 --server-pid "$CPID"
+
+# 5: same server (DPS + hub), one device at a time.
+scope=$(jget "$work/app.json" idScope)
+gkey=$(jget "$work/app.json" enrollmentGroup.primaryKey)
+dps=$(jget "$work/app.json" dpsEndpoint)
+ca=$(jget "$work/app.json" caFile)
+timed() { # OUTFILE CMD...: wall ms, CPU s and max RSS of CMD as JSON (plus its own counters)
+    local outf=$1 t0 t1 rc
+    shift
+    t0=$(date +%s%N)
+    /usr/bin/time -f '%U %S %M' -o "$work/time.txt" timeout 300 "$@" >"$work/cmd.out" 2>&1 </dev/null
+    rc=$?
+    t1=$(date +%s%N)
+    read -r u s m <"$work/time.txt"
+    node -e 'const [wall,u,s,m,rc,file]=process.argv.slice(1);const fs=require("fs");let extra={};
+        const t=fs.readFileSync(file,"utf8");const j=t.split("\n").filter(l=>l.startsWith("{")).pop();
+        if(j)try{extra=JSON.parse(j)}catch{};const a=/Stopped: (\d+) sent, (\d+) acknowledged/.exec(t);
+        if(a)extra={sent:+a[1],acked:+a[2]};
+        console.log(JSON.stringify({...extra,wall_ms:Math.round(wall/1e6),cpu_s:+(+u + +s).toFixed(2),max_rss_kb:+m,exit:+rc}))' \
+        "$((t1 - t0))" "$u" "$s" "$m" "$rc" "$work/cmd.out" >"$outf"
+}
+if [ -x "$SENSOR" ]; then
+    log "row 5: environmental-sensor (libiotc)"
+    timed "$work/r5-c-first.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-1 --group-key "$gkey" \
+        --dps-endpoint "$dps" --ca-file "$ca" --count 1
+    timed "$work/r5-c-msgs.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-2 --group-key "$gkey" \
+        --dps-endpoint "$dps" --ca-file "$ca" --interval 0.0001 --count "$MSGS"
+else
+    log "row 5: $SENSOR missing"
+fi
+if [ -d node_modules/azure-iot-device-mqtt ]; then
+    log "row 5: Node SDK device"
+    export NODE_EXTRA_CA_CERTS=$ca
+    timed "$work/r5-node-first.json" node bench/node_device.mjs --scope "$scope" --dps "$dps" \
+        --group-key "$gkey" --id bench-node-1 --count 1
+    timed "$work/r5-node-msgs.json" node bench/node_device.mjs --scope "$scope" --dps "$dps" \
+        --group-key "$gkey" --id bench-node-2 --count "$MSGS" --window "$INFLIGHT"
+    unset NODE_EXTRA_CA_CERTS
+else
+    log "row 5: node_modules missing (npm ci): Node reference is n/a"
+fi
+stop_central
+
+node -e 'const f=process.argv[1];const o=JSON.parse(require("fs").readFileSync(f,"utf8"));o.load_end=process.argv[2];require("fs").writeFileSync(f,JSON.stringify(o))' \
+    "$work/meta.json" "$(load)"
+cp "$work"/*.json "$out"/ 2>/dev/null
+cp "$work/sim.log" "$out/sim.log" 2>/dev/null
+node bench/table.mjs "$out"
