@@ -9,6 +9,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -378,6 +382,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 int service_http_start(struct app *app)
 {
     struct http_server *srv;
+    int one = 1;
 
     if (app->https_fd < 0)
         return 0;
@@ -385,6 +390,10 @@ int service_http_start(struct app *app)
         log_error("https: cannot start (no TLS context, or already started)");
         return -1;
     }
+    /* Accepted sockets inherit TCP_NODELAY from the listener (Linux). Without it a response
+     * written as several TLS records waits for the client's delayed ACK (~40 ms each). */
+    if (setsockopt(app->https_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        log_warn("https: cannot set TCP_NODELAY on the listener");
     srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         goto fail;
