@@ -100,7 +100,6 @@ struct dtdl__ctx {
     int version; /* 1 or 2 once known, 0 before */
     char path[DTDL__PATH_MAX];
     size_t plen;
-    bool path_truncated;
     struct dtdl__iface **ifaces;
     size_t n_ifaces, cap_ifaces;
     struct dtdl__named *named;

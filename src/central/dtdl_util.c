@@ -87,10 +87,8 @@ void *dtdl__grow(struct dtdl__ctx *c, struct dtdl_arena *a, void *arr, size_t n,
 
 static void path_append(struct dtdl__ctx *c, const char *s, size_t n)
 {
-    if (c->plen + n >= sizeof c->path) {
-        c->path_truncated = true;
+    if (c->plen + n >= sizeof c->path) /* absurdly deep: keep the head, drop the rest */
         n = sizeof c->path - 1 - c->plen;
-    }
     memcpy(c->path + c->plen, s, n);
     c->plen += n;
     c->path[c->plen] = '\0';
@@ -225,7 +223,7 @@ static int vfail(struct dtdl__ctx *c, int rc, const char *fmt, va_list ap)
     c->rc = rc;
     if (c->err != NULL) {
         size_t cap = sizeof c->err->path;
-        if (c->plen < cap && !c->path_truncated) {
+        if (c->plen < cap) {
             memcpy(c->err->path, c->path, c->plen + 1);
         } else {
             /* keep the end: it names the element that failed */

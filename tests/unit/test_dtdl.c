@@ -754,6 +754,34 @@ static void test_interface_guard(void **state)
     free(buf);
 }
 
+/* An error deep inside nested inline Interfaces keeps the end of its path. */
+static void test_long_error_path(void **state)
+{
+    (void)state;
+    for (int levels = 14; levels <= 40; levels += 26) {
+        char buf[8192];
+        size_t o = 0;
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "{" V2ID "\"contents\":[");
+        for (int i = 0; i < levels; i++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o,
+                                  "{\"@type\":\"Component\",\"name\":\"c\",\"schema\":{"
+                                  "\"@type\":\"Interface\",%s\"contents\":[",
+                                  i == levels - 1 ? "\"@id\":\"bad\"," : "");
+        for (int i = 0; i < levels; i++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "]}}");
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "]}");
+        assert_true(o < sizeof buf);
+        struct dtdl_model *m = NULL;
+        struct dtdl_error err;
+        assert_int_equal(dtdl_import(buf, o, &m, &err), IOTC_E_MALFORMED);
+        assert_int_equal(strncmp(err.path, "...", 3), 0);
+        assert_int_equal(strlen(err.path), sizeof err.path - 1);
+        if (levels == 14) /* the whole path fits the internal buffer: its end is kept */
+            assert_non_null(strstr(err.path, ".contents[0].schema.@id"));
+        assert_non_null(strstr(err.message, "invalid DTMI \"bad\""));
+    }
+}
+
 /* ---- accepted variants ---- */
 
 static void test_v2_features(void **state)
@@ -1057,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_v2_content_limit),
         cmocka_unit_test(test_interface_guard),
+        cmocka_unit_test(test_long_error_path),
         cmocka_unit_test(test_v2_features),
         cmocka_unit_test(test_template_wrapper_and_enum),
         cmocka_unit_test(test_check_value),
