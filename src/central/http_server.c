@@ -407,6 +407,9 @@ int service_http_start(struct app *app)
     evhttp_set_max_body_size(srv->http, HTTP_MAX_BODY);
     evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
     evhttp_set_timeout(srv->http, HTTP_TIMEOUT_S);
+    /* On 413, read and drop the rest of the body before closing, so the client sees the
+     * answer instead of a reset while it is still sending. */
+    evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_bevcb(srv->http, make_bev, srv);
     evhttp_set_gencb(srv->http, on_request, srv);
     srv->sock = evhttp_accept_socket_with_handle(srv->http, app->https_fd);
