@@ -1,0 +1,386 @@
+/*
+ * `iotc` at the command-line level: --help on every command, the exit codes scripts rely on
+ * (1 usage, 2 API error or unreachable server, 3 not found, 5 authentication/authorization),
+ * errors in words on stderr with the API's code, settings from flags, the environment and a
+ * data dir (ports.json, ca.pem, admin-token), and lists that span several pages.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/capi_http.h"
+#include "cli_util.h"
+
+static struct th_central srv;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (th_central_start(&srv, NULL) != 0)
+        return -1;
+    cu_env_for(&srv);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    th_central_cleanup(&srv);
+    return 0;
+}
+
+static const char *const commands[][2] = {
+    {"templates", "import"},   {"templates", "list"},      {"templates", "show"},
+    {"templates", "export"},   {"templates", "publish"},   {"devices", "create"},
+    {"devices", "list"},       {"devices", "show"},        {"devices", "credentials"},
+    {"devices", "block"},      {"devices", "unblock"},     {"devices", "delete"},
+    {"properties", "get"},     {"properties", "set"},      {"command", "run"},
+    {"command", "history"},    {"telemetry", "tail"},      {"telemetry", "query"},
+    {"telemetry", "last"},     {"raw", NULL},              {"conformance", NULL},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void test_help_everywhere(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    char want[128];
+    /* no server needed for help: make sure none is configured */
+    unsetenv("IOTC_SERVER");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *g = commands[i][0], *v = commands[i][1];
+        snprintf(want, sizeof want, "usage: iotc %s%s%s", g, v ? " " : "", v ? v : "");
+        for (int form = 0; form < 2; form++) {
+            const char *flag = form == 0 ? "--help" : "-h";
+            if (v != NULL)
+                cu_iotc(&o, g, v, flag, NULL);
+            else
+                cu_iotc(&o, g, flag, NULL);
+            if (o.rc != 0 || strncmp(o.out, want, strlen(want)) != 0)
+                fprintf(stderr, "%s %s %s -> %d: %s%s\n", g, v ? v : "", flag, o.rc, o.out,
+                        o.err);
+            assert_int_equal(o.rc, 0);
+            assert_true(strncmp(o.out, want, strlen(want)) == 0);
+            assert_string_equal(o.err, "");
+            cu_free(&o);
+        }
+        /* help wins over missing arguments and comes after other options too */
+        if (v != NULL) {
+            cu_iotc(&o, "--json", g, v, "x", "--help", NULL);
+            assert_int_equal(o.rc, 0);
+            assert_non_null(strstr(o.out, want));
+            cu_free(&o);
+        }
+    }
+    /* a group's help lists its commands */
+    static const char *const groups[] = {"templates", "devices", "properties", "command",
+                                         "telemetry"};
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        cu_iotc(&o, groups[i], "--help", NULL);
+        assert_int_equal(o.rc, 0);
+        for (size_t k = 0; k < NCOMMANDS; k++) {
+            if (strcmp(commands[k][0], groups[i]) != 0)
+                continue;
+            snprintf(want, sizeof want, "usage: iotc %s %s", groups[i], commands[k][1]);
+            assert_non_null(strstr(o.out, want));
+        }
+        cu_free(&o);
+    }
+    /* the global help lists every command and the exit codes */
+    cu_iotc(&o, "--help", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "Exit codes:"));
+    assert_non_null(strstr(o.out, "5  authentication"));
+    assert_non_null(strstr(o.out, "iotc conformance DEVICE"));
+    assert_non_null(strstr(o.out, "IOTC_SERVER"));
+    cu_free(&o);
+    cu_env_for(&srv);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    cu_iotc(&o, NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "usage: iotc"));
+    cu_free(&o);
+    cu_iotc(&o, "frobnicate", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "unknown command \"frobnicate\""));
+    cu_free(&o);
+
+    /* each of these is refused before any request (the server would answer otherwise) */
+    static const char *const bad[][8] = {
+        {"devices", NULL},
+        {"devices", "frob", NULL},
+        {"devices", "list", "--bogus", NULL},
+        {"devices", "show", NULL},
+        {"devices", "show", "a", "b", NULL},
+        {"devices", "list", "--top", "x", NULL},
+        {"devices", "list", "--top", "0", NULL},
+        {"devices", "list", "--json=yes", NULL},
+        {"devices", "create", NULL},
+        {"devices", "create", "d", "--template", NULL},
+        {"templates", "import", NULL},
+        {"templates", "import", "/nonexistent/model.json", NULL},
+        {"properties", "set", "d", NULL},
+        {"properties", "set", "d", "noequals", NULL},
+        {"properties", "set", "d", "=3", NULL},
+        {"properties", "set", "d", "a=1", "--timeout", "soon", NULL},
+        {"properties", "set", "d", "a=1", "--wait", "--no-wait", NULL},
+        {"command", "run", "d", NULL},
+        {"command", "run", "d", "blink", "--request", "{bad", NULL},
+        {"command", "run", "d", "blink", "--response-timeout", "-3", NULL},
+        {"command", "history", NULL},
+        {"telemetry", "query", "d", "temp", "--from", "yesterday", NULL},
+        {"telemetry", "query", "d", NULL},
+        {"telemetry", "tail", "d", "--count", "many", NULL},
+        {"raw", NULL},
+        {"raw", "d", "--to", "2026-13", NULL},
+        {"conformance", "a", "b", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *argv[CU_MAX_ARGS];
+        char bin[700];
+        int n = 0;
+        snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
+        argv[n++] = bin;
+        for (int k = 0; bad[i][k] != NULL; k++)
+            argv[n++] = bad[i][k];
+        argv[n] = NULL;
+        cu_exec(&o, 30000, argv);
+        if (o.rc != 1 || o.err[0] == '\0' || o.out[0] != '\0')
+            fprintf(stderr, "case %zu (%s %s): rc %d\n%s%s\n", i, bad[i][0],
+                    bad[i][1] ? bad[i][1] : "", o.rc, o.out, o.err);
+        assert_int_equal(o.rc, 1);
+        assert_true(o.err[0] != '\0'); /* a reason in words */
+        assert_string_equal(o.out, "");
+        cu_free(&o);
+    }
+
+    /* no server configured at all */
+    unsetenv("IOTC_SERVER");
+    cu_iotc(&o, "devices", "list", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "no server"));
+    cu_free(&o);
+    assert_int_equal(cu_rc("--server", "ftp://localhost", "devices", "list", NULL), 1);
+    cu_env_for(&srv);
+}
+
+static void test_auth(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    assert_int_equal(cu_rc("devices", "list", NULL), 0);
+    /* a wrong token */
+    cu_iotc(&o, "devices", "list", "--token", "iotc-admin.wrong", NULL);
+    assert_int_equal(o.rc, 5);
+    assert_non_null(strstr(o.err, "Unauthorized"));
+    assert_string_equal(o.out, "");
+    cu_free(&o);
+    /* none at all */
+    setenv("IOTC_TOKEN", "", 1);
+    cu_iotc(&o, "devices", "list", NULL);
+    assert_int_equal(o.rc, 5);
+    assert_non_null(strstr(o.err, "no token"));
+    cu_free(&o);
+    cu_env_for(&srv);
+
+    /* an operator token: may list devices, may not write templates (403 -> 5) */
+    struct capi_resp r;
+    assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "PUT",
+                               "/api/apiTokens/ops1?api-version=2022-07-31",
+                               "{\"roles\":[{\"role\":\"operator\"}]}", 10000, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    const cJSON *tok = cJSON_GetObjectItem(r.json, "token");
+    assert_true(cJSON_IsString(tok));
+    char op[1024];
+    snprintf(op, sizeof op, "%s", tok->valuestring);
+    capi_resp_free(&r);
+    assert_int_equal(cu_rc("--token", op, "devices", "list", NULL), 0);
+    char model[1300];
+    snprintf(model, sizeof model, "%s/models/environmental-sensor.dtdlv2.json", cu_repo());
+    cu_iotc(&o, "--token", op, "templates", "import", model, NULL);
+    assert_int_equal(o.rc, 5);
+    assert_non_null(strstr(o.err, "Forbidden"));
+    cu_free(&o);
+}
+
+static void test_not_found(void **state)
+{
+    (void)state;
+    static const char *const cases[][6] = {
+        {"devices", "show", "nope", NULL},
+        {"devices", "credentials", "nope", NULL},
+        {"devices", "block", "nope", NULL},
+        {"devices", "delete", "nope", NULL},
+        {"templates", "show", "dtmi:nope:Nope;1", NULL},
+        {"templates", "export", "dtmi:nope:Nope;1", NULL},
+        {"templates", "publish", "dtmi:nope:Nope;1", NULL},
+        {"properties", "get", "nope", NULL},
+        {"properties", "set", "nope", "name=x", NULL},
+        {"command", "run", "nope", "blink", NULL},
+        {"command", "history", "nope", NULL},
+        {"telemetry", "last", "nope", "temp", NULL},
+        {"telemetry", "query", "nope", "temp", NULL},
+        {"telemetry", "tail", "nope", "--timeout", "5", NULL},
+        {"raw", "nope", NULL},
+        {"conformance", "nope", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[CU_MAX_ARGS];
+        char bin[700];
+        struct cu_out o;
+        int n = 0;
+        snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
+        argv[n++] = bin;
+        for (int k = 0; cases[i][k] != NULL; k++)
+            argv[n++] = cases[i][k];
+        argv[n] = NULL;
+        cu_exec(&o, 30000, argv);
+        if (o.rc != 3 || strstr(o.err, "NotFound") == NULL)
+            fprintf(stderr, "case %zu (%s %s): rc %d\n%s%s\n", i, cases[i][0], cases[i][1],
+                    o.rc, o.out, o.err);
+        assert_int_equal(o.rc, 3);
+        assert_non_null(strstr(o.err, "NotFound")); /* the API's error code, in words */
+        assert_non_null(strstr(o.err, "(HTTP 404)"));
+        cu_free(&o);
+    }
+}
+
+static void test_api_errors(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    /* validation errors come back with the API's code and message: exit 2 */
+    cu_iotc(&o, "devices", "create", "d-bad", "--template", "dtmi:nope:Nope;1", NULL);
+    assert_int_equal(o.rc, 2);
+    assert_non_null(strstr(o.err, "(HTTP 400)"));
+    cu_free(&o);
+    char bad[400];
+    snprintf(bad, sizeof bad, "%s/bad-model.json", srv.root);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:test:Bad;1\",\"@type\":\"Interface\","
+          "\"contents\":[{\"@type\":\"Telemetry\",\"name\":\"t\",\"schema\":\"double\"},"
+          "{\"@type\":\"Telemetry\",\"name\":\"u\",\"schema\":\"doubel\"}]}",
+          f);
+    fclose(f);
+    cu_iotc(&o, "templates", "import", bad, NULL);
+    assert_int_equal(o.rc, 2);
+    assert_non_null(strstr(o.err, "InvalidModel"));
+    assert_non_null(strstr(o.err, "contents[1]")); /* the JSON path of the problem */
+    cu_free(&o);
+    /* a file that is not JSON: said with line and column, before any request */
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("{\n  \"@id\": \"x\",\n  oops\n}\n", f);
+    fclose(f);
+    cu_iotc(&o, "templates", "import", bad, NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "line 3"));
+    cu_free(&o);
+
+    /* a server that is not there: 2, in words */
+    cu_iotc(&o, "--server", "https://localhost:1", "devices", "list", NULL);
+    assert_int_equal(o.rc, 2);
+    assert_non_null(strstr(o.err, "cannot reach https://localhost:1"));
+    cu_free(&o);
+    /* a server whose certificate we do not trust: 2 */
+    cu_iotc(&o, "--ca-file", "/etc/ssl/certs/ca-certificates.crt", "devices", "list", NULL);
+    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+        assert_int_equal(o.rc, 2);
+    }
+    cu_free(&o);
+}
+
+/* --data-dir: server address from ports.json, CA from ca.pem, token from admin-token. */
+static void test_data_dir(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    char path[400];
+    unsetenv("IOTC_SERVER");
+    unsetenv("IOTC_TOKEN");
+    unsetenv("IOTC_CA_FILE");
+    cu_iotc(&o, "--data-dir", srv.data_dir, "devices", "list", NULL);
+    assert_int_equal(o.rc, 5); /* no admin-token file yet */
+    cu_free(&o);
+    snprintf(path, sizeof path, "%s/admin-token", srv.data_dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", srv.admin_token);
+    fclose(f);
+    assert_int_equal(cu_rc("--data-dir", srv.data_dir, "devices", "create", "dd-1", NULL), 0);
+    setenv("IOTC_DATA_DIR", srv.data_dir, 1);
+    cu_iotc(&o, "devices", "credentials", "dd-1", NULL);
+    assert_int_equal(o.rc, 0);
+    char ep[64];
+    snprintf(ep, sizeof ep, "DPS endpoint:   localhost:%u", (unsigned)srv.mqtt_port);
+    assert_non_null(strstr(o.out, ep));
+    assert_non_null(strstr(o.out, srv.id_scope));
+    cu_free(&o);
+    /* a flag beats the data dir */
+    assert_int_equal(cu_rc("--token", "iotc-admin.wrong", "devices", "list", NULL), 5);
+    unlink(path);
+    cu_env_for(&srv);
+}
+
+/* Lists follow nextLink: 130 devices are more than one default page (100). */
+static void test_paging(void **state)
+{
+    (void)state;
+    char target[200];
+    for (int i = 0; i < 130; i++) {
+        struct capi_resp r;
+        snprintf(target, sizeof target, "/api/devices/page-%03d?api-version=2022-07-31", i);
+        assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "PUT", target,
+                                   "{\"displayName\":\"p\"}", 10000, &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        capi_resp_free(&r);
+    }
+    struct cu_out o;
+    cu_iotc(&o, "devices", "list", "--json", NULL);
+    assert_int_equal(o.rc, 0);
+    cJSON *all = cJSON_Parse(o.out);
+    int pages = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        if (strncmp(cJSON_GetObjectItem(e, "id")->valuestring, "page-", 5) == 0)
+            pages++;
+    }
+    assert_int_equal(pages, 130);
+    cJSON_Delete(all);
+    cu_free(&o);
+    cu_iotc(&o, "devices", "list", "--top", "7", "--json", NULL);
+    all = cJSON_Parse(o.out);
+    assert_int_equal(cJSON_GetArraySize(all), 7);
+    cJSON_Delete(all);
+    cu_free(&o);
+    cu_iotc(&o, "devices", "list", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "page-129"));
+    assert_non_null(strstr(o.out, "ID "));
+    cu_free(&o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_everywhere), cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_auth),            cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_api_errors),      cmocka_unit_test(test_data_dir),
+        cmocka_unit_test(test_paging),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
