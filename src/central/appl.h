@@ -23,7 +23,7 @@
 #include "central/dtdl.h"
 #include "central/registry.h"
 
-#define APPL_ID_MAX 128        /* token ids */
+#define APPL_ID_MAX 128 /* token ids */
 #define APPL_TEMPLATE_ID_MAX 512
 #define APPL_CMD_HISTORY_MAX 1000 /* commands kept in memory per device (all are stored) */
 
@@ -31,12 +31,12 @@ struct store_app;
 struct appl_sse;
 
 struct appl_template {
-    char *id;                    /**< the template id (path id): usually the model's DTMI / URN */
-    char *display_name;          /**< may be NULL */
-    char *description;           /**< may be NULL */
-    cJSON *capability_model;     /**< the model document as imported */
-    cJSON *views;                /**< array */
-    cJSON *customizations;       /**< object */
+    char *id;                /**< the template id (path id): usually the model's DTMI / URN */
+    char *display_name;      /**< may be NULL */
+    char *description;       /**< may be NULL */
+    cJSON *capability_model; /**< the model document as imported */
+    cJSON *views;            /**< array */
+    cJSON *customizations;   /**< object */
     struct dtdl_model *model;
     bool published;
     uint64_t etag;
@@ -46,15 +46,15 @@ struct appl_template {
 
 struct appl_device {
     char id[DEVICE_ID_MAX + 1];
-    char *display_name;          /**< may be NULL (then the id is shown) */
-    char *template_id;           /**< NULL: unassociated */
-    cJSON *organizations;        /**< array of strings */
+    char *display_name;   /**< may be NULL (then the id is shown) */
+    char *template_id;    /**< NULL: unassociated */
+    cJSON *organizations; /**< array of strings */
     bool simulated;
     bool provisioned;
     uint64_t etag;
     int64_t created_ms;
-    cJSON *last_telemetry;       /**< {"comp/name" or "name": {"timestamp":..,"value":..}} */
-    struct appl_command **cmds;  /**< newest last, at most APPL_CMD_HISTORY_MAX */
+    cJSON *last_telemetry;      /**< {"comp/name" or "name": {"timestamp":..,"value":..}} */
+    struct appl_command **cmds; /**< newest last, at most APPL_CMD_HISTORY_MAX */
     size_t n_cmds, cap_cmds;
     struct appl_device *hash_next;
 };
@@ -65,7 +65,7 @@ struct appl_token {
     char id[APPL_ID_MAX + 1];
     enum appl_role role;
     int64_t expiry_ms;
-    char nonce[48];              /**< random per token: re-creating an id invalidates old texts */
+    char nonce[48]; /**< random per token: re-creating an id invalidates old texts */
     struct appl_token *next;
 };
 
@@ -74,13 +74,13 @@ enum appl_cmd_status { CMD_SENT = 0, CMD_COMPLETED, CMD_FAILED, CMD_PENDING, CMD
 struct appl_command {
     char id[32];
     char device_id[DEVICE_ID_MAX + 1];
-    char *component;             /**< "" for the root */
+    char *component; /**< "" for the root */
     char *name;
-    cJSON *request;              /**< may be NULL (no request) */
-    cJSON *response;             /**< NULL until answered */
-    cJSON *completion;           /**< async completion property value */
-    char *error;                 /**< failure text (timeout, offline), may be NULL */
-    int response_code;           /**< 0 until answered */
+    cJSON *request;    /**< may be NULL (no request) */
+    cJSON *response;   /**< NULL until answered */
+    cJSON *completion; /**< async completion property value */
+    char *error;       /**< failure text (timeout, offline), may be NULL */
+    int response_code; /**< 0 until answered */
     int connection_timeout;
     int response_timeout;
     enum appl_cmd_status status;
@@ -118,7 +118,7 @@ struct appl_template *appl_template_for_model(struct appl *a, const char *model_
 
 /** Error of a template import: HTTP-style code text and message with the JSON path. */
 struct appl_error {
-    const char *code;            /**< "InvalidModel", "InvalidTemplate", "InvalidBody", ... */
+    const char *code; /**< "InvalidModel", "InvalidTemplate", "InvalidBody", ... */
     char message[600];
 };
 
@@ -194,13 +194,15 @@ cJSON *appl_token_to_json(const struct appl_token *t);
  * @return the role (ROLE_NONE when it does not authenticate; then *out_why says why).
  */
 enum appl_role appl_authenticate(struct appl *a, const char *header, const char **out_why);
+/** store_app_load row callback for app_tokens (ctx = struct appl). */
+int appl_token_load(void *ctx, const char *id, const char *data);
 
 /* ---------------------------------------------------------------- commands (appl_cmd.c) */
 
 /** New history entry for @p device_id (added to its history, persisted). NULL on OOM. */
-struct appl_command *appl_command_new(struct appl *a, struct appl_device *d,
-                                      const char *component, const char *name,
-                                      const cJSON *request, int conn_timeout, int resp_timeout);
+struct appl_command *appl_command_new(struct appl *a, struct appl_device *d, const char *component,
+                                      const char *name, const cJSON *request, int conn_timeout,
+                                      int resp_timeout);
 /** Record a state change of @p c: persist and publish an EV_COMMAND event. */
 void appl_command_changed(struct appl *a, struct appl_command *c);
 /** DeviceCommand JSON. Caller frees. */
@@ -243,16 +245,15 @@ cJSON *appl_properties_view(const struct dtdl_model *m, const struct device *dev
  * @return CE_OK (*out_patch, caller frees), CE_INVALID (@p err filled), CE_NOMEM.
  */
 int appl_properties_patch(const struct dtdl_model *m, const struct device *dev,
-                          const char *component, const cJSON *body, bool replace,
-                          cJSON **out_patch, struct appl_error *err);
+                          const char *component, const cJSON *body, bool replace, cJSON **out_patch,
+                          struct appl_error *err);
 /** The 202 answer for a write now at desired version @p version. Caller frees. */
 cJSON *appl_properties_written(const char *component, const cJSON *body, int64_t version);
 
 /* ---------------------------------------------------------------- live streams (capi_sse.c) */
 
 /** Deliver an event to the streams of its device. */
-void appl_sse_publish(struct appl *a, const char *device_id, const char *event,
-                      const cJSON *data);
+void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data);
 /** Close every stream (shutdown). */
 void appl_sse_close_all(struct appl *a);
 

@@ -120,9 +120,9 @@ static void save(struct appl *a, const struct appl_command *c)
     free(text);
 }
 
-struct appl_command *appl_command_new(struct appl *a, struct appl_device *d,
-                                      const char *component, const char *name,
-                                      const cJSON *request, int conn_timeout, int resp_timeout)
+struct appl_command *appl_command_new(struct appl *a, struct appl_device *d, const char *component,
+                                      const char *name, const cJSON *request, int conn_timeout,
+                                      int resp_timeout)
 {
     struct appl_command *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -211,8 +211,8 @@ bad:
 }
 
 /* Complete the newest pending async command @p name of @p component with @p value. */
-static void complete(struct appl *a, struct appl_device *d, const char *component,
-                     const char *name, const cJSON *value)
+static void complete(struct appl *a, struct appl_device *d, const char *component, const char *name,
+                     const cJSON *value)
 {
     for (size_t i = d->n_cmds; i-- > 0;) {
         struct appl_command *c = d->cmds[i];
@@ -220,8 +220,8 @@ static void complete(struct appl *a, struct appl_device *d, const char *componen
             strcmp(c->component, component) != 0)
             continue;
         /* {"rundiagnostics":{"value":"..."}}: the completion message is the "value" member. */
-        const cJSON *v = cJSON_IsObject(value) ? cJSON_GetObjectItemCaseSensitive(value, "value")
-                                               : NULL;
+        const cJSON *v =
+            cJSON_IsObject(value) ? cJSON_GetObjectItemCaseSensitive(value, "value") : NULL;
         cJSON_Delete(c->completion);
         c->completion = cJSON_Duplicate(v ? v : value, 1);
         c->status = CMD_COMPLETED;

@@ -16,8 +16,12 @@
 
 bool appl_name_ignored(const char *name)
 {
-    static const char *const reserved[] = {"EventEnqueuedUtcTime", "EventProcessedUtcTime",
-                                           "PartitionId", "EventHub", "User", "$metadata",
+    static const char *const reserved[] = {"EventEnqueuedUtcTime",
+                                           "EventProcessedUtcTime",
+                                           "PartitionId",
+                                           "EventHub",
+                                           "User",
+                                           "$metadata",
                                            "$version"};
     if (name[0] == '_')
         return true;
@@ -69,7 +73,8 @@ static void classify_level(const struct dtdl_model *m, int kind, const char *com
             continue;
         if (kind == 2 && top &&
             (marked_component(it) ||
-             (m != NULL && name[0] && dtdl_find_component(m, name) != NULL && cJSON_IsObject(it)))) {
+             (m != NULL && name[0] && dtdl_find_component(m, name) != NULL &&
+              cJSON_IsObject(it)))) {
             cJSON *mo = cJSON_CreateObject(), *un = cJSON_CreateObject();
             classify_level(m, kind, name, it, mo, un, errors, false);
             if (mo->child)
@@ -113,8 +118,8 @@ void appl_classify(const struct dtdl_model *m, int kind, const char *component,
 
 struct conf {
     const struct dtdl_model *m;
-    cJSON *stats;      /* "comp/name" -> {"count","bad","why","last"} of modeled capabilities */
-    cJSON *unmodeled;  /* "t|comp|name" / "p|comp|name" -> count */
+    cJSON *stats;     /* "comp/name" -> {"count","bad","why","last"} of modeled capabilities */
+    cJSON *unmodeled; /* "t|comp|name" / "p|comp|name" -> count */
     long messages, reports;
 };
 
@@ -253,8 +258,10 @@ static void check_telemetry(struct conf *c, const struct dtdl_capability *cap, c
     if (badn > 0) {
         const cJSON *why = cJSON_GetObjectItemCaseSensitive(s, "why");
         snprintf(detail, sizeof detail, "%d of %d values do not match %s: %s", badn, count,
-                 dtdl_schema_type_name(cap->schema->type), cJSON_IsString(why) ? why->valuestring : "");
-        mismatch(mm, "schema", cap->component, cap->name, "telemetry \"%s\": %s", cap->name, detail);
+                 dtdl_schema_type_name(cap->schema->type),
+                 cJSON_IsString(why) ? why->valuestring : "");
+        mismatch(mm, "schema", cap->component, cap->name, "telemetry \"%s\": %s", cap->name,
+                 detail);
     }
     set_status(e, count > 0, count == 0 ? "unused" : badn ? "mismatch" : "ok", detail);
     cJSON_AddItemToArray(caps, e);
@@ -266,10 +273,12 @@ static void check_property(struct conf *c, const struct dtdl_capability *cap,
     char key[600], detail[500] = "", why[300];
     const char *status = "unused";
     bool exercised = false;
-    const cJSON *rep = cap->component[0] ? cJSON_GetObjectItemCaseSensitive(dev->reported, cap->component)
-                                         : dev->reported;
-    const cJSON *des = cap->component[0] ? cJSON_GetObjectItemCaseSensitive(dev->desired, cap->component)
-                                         : dev->desired;
+    const cJSON *rep = cap->component[0]
+                           ? cJSON_GetObjectItemCaseSensitive(dev->reported, cap->component)
+                           : dev->reported;
+    const cJSON *des = cap->component[0]
+                           ? cJSON_GetObjectItemCaseSensitive(dev->desired, cap->component)
+                           : dev->desired;
     const cJSON *dmeta = cap->component[0]
                              ? cJSON_GetObjectItemCaseSensitive(dev->desired_meta, cap->component)
                              : dev->desired_meta;
@@ -278,7 +287,8 @@ static void check_property(struct conf *c, const struct dtdl_capability *cap,
     cJSON *e = cap_entry(cap, cap->writable ? "writableProperty" : "property");
     key_of(key, sizeof key, cap->component, cap->name);
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(c->stats, key);
-    cJSON_AddNumberToObject(e, "count", s ? cJSON_GetObjectItemCaseSensitive(s, "count")->valueint : 0);
+    cJSON_AddNumberToObject(e, "count",
+                            s ? cJSON_GetObjectItemCaseSensitive(s, "count")->valueint : 0);
     if (rv != NULL) {
         exercised = true;
         status = "ok";
@@ -309,7 +319,8 @@ static void check_property(struct conf *c, const struct dtdl_capability *cap,
             status = "mismatch";
             snprintf(detail, sizeof detail, "ack lacks a numeric ac or av");
             mismatch(mm, "ackMissing", cap->component, cap->name,
-                     "writable property \"%s\": the ack needs numeric \"ac\" and \"av\"", cap->name);
+                     "writable property \"%s\": the ack needs numeric \"ac\" and \"av\"",
+                     cap->name);
         } else if (ack && av->valuedouble > want && dv != NULL) {
             status = "mismatch";
             snprintf(detail, sizeof detail, "av %g is higher than the desired version %g",
@@ -320,21 +331,22 @@ static void check_property(struct conf *c, const struct dtdl_capability *cap,
                      cap->name, av->valuedouble, want);
         } else if (ack && dv != NULL && av->valuedouble < want) {
             status = "pending";
-            snprintf(detail, sizeof detail, "desired version %g not acknowledged yet (av %g)",
-                     want, av->valuedouble);
+            snprintf(detail, sizeof detail, "desired version %g not acknowledged yet (av %g)", want,
+                     av->valuedouble);
         } else if (ack && ac->valueint >= 400) {
             status = "mismatch";
             snprintf(detail, sizeof detail, "the device refused the value: ac %d", ac->valueint);
             mismatch(mm, "ackFailed", cap->component, cap->name,
-                     "writable property \"%s\": the device answered ac %d", cap->name, ac->valueint);
+                     "writable property \"%s\": the device answered ac %d", cap->name,
+                     ac->valueint);
         } else if (ack) {
             snprintf(detail, sizeof detail, "acknowledged desired version %g with ac %d",
                      av->valuedouble, ac->valueint);
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(rv, "value");
             if (v && cap->schema && !dtdl_check_value(cap->schema, v, why, sizeof why)) {
                 status = "mismatch";
-                mismatch(mm, "schema", cap->component, cap->name, "property \"%s\": %s",
-                         cap->name, why_text(why));
+                mismatch(mm, "schema", cap->component, cap->name, "property \"%s\": %s", cap->name,
+                         why_text(why));
             }
         } else if (dv != NULL) {
             exercised = true;
@@ -374,7 +386,8 @@ static void check_command(struct appl_device *d, const struct dtdl_capability *c
     if (timeouts > 0) {
         status = "mismatch";
         mismatch(mm, "commandTimeout", cap->component, cap->name,
-                 "command \"%s\": %d of %d calls got no answer in time", cap->name, timeouts, count);
+                 "command \"%s\": %d of %d calls got no answer in time", cap->name, timeouts,
+                 count);
     }
     if (failed > 0) {
         status = "mismatch";
@@ -428,8 +441,8 @@ static void report_unmodeled(struct conf *c, cJSON *mm)
             mismatch(mm, "wrongComponent", comp, name,
                      "%s \"%s\" was sent %s%s%s but the template has it %s%s%s", what, name,
                      comp[0] ? "in component \"" : "at the root", comp, comp[0] ? "\"" : "",
-                     other->component[0] ? "in component \"" : "at the root",
-                     other->component, other->component[0] ? "\"" : "");
+                     other->component[0] ? "in component \"" : "at the root", other->component,
+                     other->component[0] ? "\"" : "");
         } else {
             const char *near = appl_closest_name(c->m, comp, want, name);
             char hint[200] = "";

@@ -156,13 +156,14 @@ static int scope(const struct dtdl_model *m, const char *comp, const cJSON *body
             if (cap == NULL || cap->kind != DTDL_PROPERTY) {
                 const char *near = appl_closest_name(m, comp, DTDL_PROPERTY, it->string);
                 snprintf(msg, sizeof msg, "%s.%s: no property \"%s\" in the template%s%s%s", path,
-                         it->string, it->string, near ? " (did you mean \"" : "",
-                         near ? near : "", near ? "\"?)" : "");
+                         it->string, it->string, near ? " (did you mean \"" : "", near ? near : "",
+                         near ? "\"?)" : "");
                 return bad(err, "InvalidBody", msg);
             }
             if (!cap->writable && !cap->cloud) {
-                snprintf(msg, sizeof msg, "%s.%s: property \"%s\" is read-only (reported by the device)",
-                         path, it->string, it->string);
+                snprintf(msg, sizeof msg,
+                         "%s.%s: property \"%s\" is read-only (reported by the device)", path,
+                         it->string, it->string);
                 return bad(err, "InvalidBody", msg);
             }
             if (cap->schema != NULL && !dtdl_check_value(cap->schema, it, why, sizeof why)) {
@@ -190,8 +191,8 @@ static void null_missing(const cJSON *desired, const cJSON *body, cJSON *out,
 }
 
 int appl_properties_patch(const struct dtdl_model *m, const struct device *dev,
-                          const char *component, const cJSON *body, bool replace,
-                          cJSON **out_patch, struct appl_error *err)
+                          const char *component, const cJSON *body, bool replace, cJSON **out_patch,
+                          struct appl_error *err)
 {
     char path[300], msg[400];
     cJSON *out = cJSON_CreateObject();
@@ -213,15 +214,15 @@ int appl_properties_patch(const struct dtdl_model *m, const struct device *dev,
         cJSON_AddStringToObject(inner, "__t", "c");
         rc = scope(m, component, body, inner, "$", err);
         if (rc == CE_OK && replace)
-            null_missing(cJSON_GetObjectItemCaseSensitive(dev->desired, component), body, inner,
-                         m, false);
+            null_missing(cJSON_GetObjectItemCaseSensitive(dev->desired, component), body, inner, m,
+                         false);
         cJSON_AddItemToObject(out, component, inner);
     } else {
         cJSON *root = cJSON_CreateObject();
         for (const cJSON *it = body->child; it != NULL && rc == CE_OK; it = it->next) {
-            bool comp = m != NULL ? (dtdl_find_component(m, it->string) != NULL &&
-                                     it->string[0] != '\0')
-                                  : is_marked_component(it);
+            bool comp = m != NULL
+                            ? (dtdl_find_component(m, it->string) != NULL && it->string[0] != '\0')
+                            : is_marked_component(it);
             if (!comp) {
                 continue;
             }

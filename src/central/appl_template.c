@@ -81,7 +81,8 @@ static size_t edit_distance(const char *a, const char *b)
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+            size_t cost =
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
             size_t v = prev[j - 1] + cost;
             if (prev[j] + 1 < v)
                 v = prev[j] + 1;
@@ -117,7 +118,8 @@ const char *appl_closest_name(const struct dtdl_model *m, const char *component,
             continue;
         size_t d = edit_distance(c->name, name);
         size_t lc = strlen(c->name), ln = strlen(name);
-        bool related = (lc >= 3 && ln >= 3) && (ci_contains(name, c->name) || ci_contains(c->name, name));
+        bool related =
+            (lc >= 3 && ln >= 3) && (ci_contains(name, c->name) || ci_contains(c->name, name));
         if (d > 3 && !related)
             continue;
         if (related && d > 3)
@@ -174,7 +176,8 @@ static cJSON *default_views(const struct dtdl_model *m)
         const struct dtdl_capability *c = &m->caps[i];
         if (c->kind == DTDL_TELEMETRY) {
             cJSON *tile = cJSON_CreateObject(), *caps = cJSON_CreateArray();
-            cJSON_AddStringToObject(tile, "displayName", c->display_name ? c->display_name : c->name);
+            cJSON_AddStringToObject(tile, "displayName",
+                                    c->display_name ? c->display_name : c->name);
             cJSON_AddStringToObject(tile, "type", "lineChart");
             cJSON_AddItemToArray(caps, cap_ref(c->component, c->name));
             cJSON_AddItemToObject(tile, "capabilities", caps);
@@ -218,8 +221,8 @@ static int check_ref(const struct dtdl_model *m, const cJSON *ref, int need, con
         if (near != NULL)
             snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
         return fail(err, "InvalidTemplate", "%s: no %s \"%s\"%s%s in the template%s", path,
-                    kind ? "property" : "capability", name->valuestring, c[0] ? " in component " : "",
-                    c, hint);
+                    kind ? "property" : "capability", name->valuestring,
+                    c[0] ? " in component " : "", c, hint);
     }
     if (need < 0 && !cap->writable && !cap->cloud)
         return fail(err, "InvalidTemplate",
@@ -331,17 +334,20 @@ static int check_customizations(const struct dtdl_model *m, const cJSON *cz, con
             bool is_bool = cap->schema != NULL && cap->schema->type == DTDL_SCHEMA_BOOLEAN;
             if (strcmp(f->string, "displayName") == 0 || strcmp(f->string, "description") == 0) {
                 if (!cJSON_IsString(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path, f->string);
+                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path,
+                                f->string);
             } else if (strcmp(f->string, "trueName") == 0 || strcmp(f->string, "falseName") == 0) {
                 if (!cJSON_IsString(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path, f->string);
+                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path,
+                                f->string);
                 if (!is_bool)
                     return fail(err, "InvalidTemplate",
                                 "%s.%s: only boolean capabilities have true/false names", path,
                                 f->string);
             } else if (strcmp(f->string, "queueIfOffline") == 0) {
                 if (!cJSON_IsBool(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a boolean", path, f->string);
+                    return fail(err, "InvalidTemplate", "%s.%s: expected a boolean", path,
+                                f->string);
                 if (cap->kind != DTDL_COMMAND)
                     return fail(err, "InvalidTemplate", "%s.%s: only commands can be queued", path,
                                 f->string);
@@ -405,7 +411,8 @@ static int import_model(const cJSON *doc, bool wrapped, struct dtdl_model **out,
         return CE_NOMEM;
     const char *p = de.path[0] ? de.path : "$";
     return fail(err, "InvalidModel", "%s%s: %s", wrapped ? "$.capabilityModel" : "",
-                wrapped ? p + 1 : p, de.message[0] ? de.message : "not a model this server accepts");
+                wrapped ? p + 1 : p,
+                de.message[0] ? de.message : "not a model this server accepts");
 }
 
 static int apply_data(struct appl_template *t, const cJSON *body, bool defaults,

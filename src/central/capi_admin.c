@@ -88,8 +88,10 @@ void capi_token_put(struct http_ctx *c, struct appl *a, enum appl_role role)
         goto out;
     }
     if (r == ROLE_NONE) {
-        capi_error(c, 400, "InvalidBody", "$.roles[0].role: unknown role \"%s\" "
-                   "(administrator or operator).", rid->valuestring);
+        capi_error(c, 400, "InvalidBody",
+                   "$.roles[0].role: unknown role \"%s\" "
+                   "(administrator or operator).",
+                   rid->valuestring);
         goto out;
     }
     if (exp != NULL && (!cJSON_IsString(exp) || appl_parse_time(exp->valuestring, &expiry) < 0 ||
@@ -102,8 +104,7 @@ void capi_token_put(struct http_ctx *c, struct appl *a, enum appl_role role)
         capi_error(c, 400, "InvalidParameter",
                    "The token id must have 1..%d characters of [A-Za-z0-9._-].", APPL_ID_MAX);
     } else if (rc == CE_EXISTS) {
-        capi_error(c, 409, "Conflict", "API token %s already exists; delete it first.",
-                   c->seg[2]);
+        capi_error(c, 409, "Conflict", "API token %s already exists; delete it first.", c->seg[2]);
     } else if (rc != CE_OK) {
         capi_error_ce(c, rc, "API token");
     } else {

@@ -165,8 +165,8 @@ static int int_field(struct http_ctx *c, const cJSON *body, const char *name, in
     *out = dflt;
     if (v == NULL)
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-        v->valueint < lo || v->valueint > hi) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valueint < lo ||
+        v->valueint > hi) {
         capi_error(c, 400, "InvalidBody", "$.%s: must be an integer %d..%d.", name, lo, hi);
         return -1;
     }
@@ -203,9 +203,10 @@ static void run(struct http_ctx *c, struct appl *a, const char *comp, const char
         cap = dtdl_find(t->model, comp, name);
         if (cap == NULL || cap->kind != DTDL_COMMAND) {
             const char *near = appl_closest_name(t->model, comp, DTDL_COMMAND, name);
-            capi_error(c, 404, "CapabilityNotFound", "The template of %s has no command \"%s\"%s%s%s%s%s.",
-                       dev->id, name, comp[0] ? " in component " : "", comp,
-                       near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
+            capi_error(c, 404, "CapabilityNotFound",
+                       "The template of %s has no command \"%s\"%s%s%s%s%s.", dev->id, name,
+                       comp[0] ? " in component " : "", comp, near ? " (did you mean \"" : "",
+                       near ? near : "", near ? "\"?)" : "");
             goto out;
         }
         if (cap->request != NULL && req != NULL && cap->request->schema != NULL &&
@@ -233,8 +234,8 @@ static void run(struct http_ctx *c, struct appl *a, const char *comp, const char
         free(payload);
         if (rc != CE_OK) {
             cmd->status = CMD_FAILED;
-            cmd->error = strdup(rc == CE_BUSY ? "the device's message queue is full"
-                                              : central_strerror(rc));
+            cmd->error =
+                strdup(rc == CE_BUSY ? "the device's message queue is full" : central_strerror(rc));
             appl_command_changed(a, cmd);
             capi_error_ce(c, rc, "queued command");
             goto out;

@@ -9,7 +9,7 @@
 #include "central/capi_int.h"
 #include "central/store_app.h"
 
-#define LAST_SCAN_ROWS 10000  /* rows searched for a last value not in memory */
+#define LAST_SCAN_ROWS 10000     /* rows searched for a last value not in memory */
 #define HISTORY_SCAN_ROWS 100000 /* rows one history page may read */
 #define BATCH 1000
 
@@ -51,8 +51,8 @@ static int last_row(void *ctx, const struct store_app_telemetry *row)
     return l->found != NULL;
 }
 
-static void last_value(struct http_ctx *c, struct appl *a, struct appl_device *d,
-                       const char *comp, const char *name)
+static void last_value(struct http_ctx *c, struct appl *a, struct appl_device *d, const char *comp,
+                       const char *name)
 {
     char key[600];
     tel_key(key, sizeof key, comp, name);
@@ -79,8 +79,8 @@ struct hist_ctx {
     const struct dtdl_capability *cap;
     cJSON *arr;
     size_t want, got;
-    int64_t last_seq;   /* last row consumed */
-    bool full;          /* want items collected and one more exists */
+    int64_t last_seq; /* last row consumed */
+    bool full;        /* want items collected and one more exists */
 };
 
 static int hist_row(void *ctx, const struct store_app_telemetry *row)
@@ -161,8 +161,9 @@ static void history(struct http_ctx *c, struct appl *a, struct appl_device *d, c
         return;
     struct appl_template *t = appl_device_template(a, d);
     const struct dtdl_capability *cap = t ? dtdl_find(t->model, comp, name) : NULL;
-    struct hist_ctx h = {comp, name, cap && cap->kind == DTDL_TELEMETRY ? cap : NULL,
-                         cJSON_CreateArray(), top, 0, after, false};
+    struct hist_ctx h = {
+        comp,  name, cap && cap->kind == DTDL_TELEMETRY ? cap : NULL, cJSON_CreateArray(), top, 0,
+        after, false};
     size_t scanned = 0;
     bool exhausted = false;
     while (!h.full && scanned < HISTORY_SCAN_ROWS) {

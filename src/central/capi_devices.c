@@ -57,10 +57,10 @@ void capi_device_get(struct http_ctx *c, struct appl *a, enum appl_role role)
 /* Validate the application fields of a device body; replies 400 and returns -1 on error. */
 static int check_device_body(struct http_ctx *c, struct appl *a, const cJSON *body)
 {
-    static const char *const known[] = {"id", "etag", "displayName", "template", "enabled",
-                                        "provisioned", "simulated", "organizations", "status",
-                                        "connected", "lastActivity", "modelId",
-                                        "enrollmentGroup"};
+    static const char *const known[] = {
+        "id",           "etag",      "displayName",    "template", "enabled",
+        "provisioned",  "simulated", "organizations",  "status",   "connected",
+        "lastActivity", "modelId",   "enrollmentGroup"};
     if (!cJSON_IsObject(body)) {
         capi_error(c, 400, "InvalidBody", "$: expected a device object.");
         return -1;
@@ -78,7 +78,8 @@ static int check_device_body(struct http_ctx *c, struct appl *a, const cJSON *bo
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "displayName");
     if (v != NULL && !cJSON_IsNull(v) && (!cJSON_IsString(v) || strlen(v->valuestring) > 256)) {
-        capi_error(c, 400, "InvalidBody", "$.displayName: expected a string of at most 256 characters.");
+        capi_error(c, 400, "InvalidBody",
+                   "$.displayName: expected a string of at most 256 characters.");
         return -1;
     }
     v = cJSON_GetObjectItemCaseSensitive(body, "template");
@@ -307,8 +308,7 @@ void capi_properties(struct http_ctx *c, struct appl *a, enum appl_role role)
         } else {
             char *text = cJSON_PrintUnformatted(patch);
             if (text != NULL)
-                events_patch(a->app, EV_DESIRED, dev->id, text, strlen(text),
-                             dev->desired_version);
+                events_patch(a->app, EV_DESIRED, dev->id, text, strlen(text), dev->desired_version);
             free(text);
             capi_reply(c, 202, appl_properties_written(comp, patch, dev->desired_version));
         }

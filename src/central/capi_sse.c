@@ -90,8 +90,7 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
     send_text(arg, ping, sizeof ping - 1);
 }
 
-void appl_sse_publish(struct appl *a, const char *device_id, const char *event,
-                      const cJSON *data)
+void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data)
 {
     char *json = NULL;
     for (struct appl_sse *s = a->streams; s != NULL; s = s->next) {

@@ -15,14 +15,14 @@
 #include "central/app.h"
 
 enum ev_type {
-    EV_TELEMETRY = 1,     /**< a device-to-cloud message was accepted (and queued for storage) */
-    EV_REPORTED,          /**< a reported-properties patch was applied (body = the patch) */
-    EV_DESIRED,           /**< desired properties were written (body = the patch) */
-    EV_CONNECTED,         /**< a hub session was attached */
-    EV_DISCONNECTED,      /**< the device's hub session went away */
-    EV_COMMAND,           /**< a command was sent, answered, queued, failed (body = DeviceCommand) */
-    EV_PROVISIONED,       /**< DPS assigned the device to the hub */
-    EV_DEVICE_DELETED,    /**< the device identity was removed */
+    EV_TELEMETRY = 1,  /**< a device-to-cloud message was accepted (and queued for storage) */
+    EV_REPORTED,       /**< a reported-properties patch was applied (body = the patch) */
+    EV_DESIRED,        /**< desired properties were written (body = the patch) */
+    EV_CONNECTED,      /**< a hub session was attached */
+    EV_DISCONNECTED,   /**< the device's hub session went away */
+    EV_COMMAND,        /**< a command was sent, answered, queued, failed (body = DeviceCommand) */
+    EV_PROVISIONED,    /**< DPS assigned the device to the hub */
+    EV_DEVICE_DELETED, /**< the device identity was removed */
 };
 
 /** One event; every pointer is borrowed and may be NULL when not applicable. */
@@ -32,9 +32,9 @@ struct central_event {
     int64_t time_ms;
     const char *component;  /**< telemetry: "$.sub" value or NULL */
     const char *props_json; /**< telemetry: message properties as a JSON object text */
-    const char *body;       /**< telemetry payload / patch JSON / command JSON (not NUL-terminated) */
+    const char *body; /**< telemetry payload / patch JSON / command JSON (not NUL-terminated) */
     size_t body_len;
-    int64_t version;        /**< reported/desired $version after the change */
+    int64_t version; /**< reported/desired $version after the change */
 };
 
 /** Subscriber callback. */

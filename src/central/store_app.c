@@ -100,8 +100,14 @@ static void exec_queued(struct store_app *sa, const char *sql, const struct stor
         log_error("appl: cannot queue a write (%s)", sql);
 }
 
-#define ARG_TEXT(v) {.type = STORE_ARG_TEXT, .s = (v)}
-#define ARG_INT(v) {.type = STORE_ARG_INT, .i = (v)}
+#define ARG_TEXT(v)                      \
+    {                                    \
+        .type = STORE_ARG_TEXT, .s = (v) \
+    }
+#define ARG_INT(v)                      \
+    {                                   \
+        .type = STORE_ARG_INT, .i = (v) \
+    }
 
 void store_app_put(struct store_app *sa, const char *table, const char *id, const char *data)
 {
@@ -109,9 +115,10 @@ void store_app_put(struct store_app *sa, const char *table, const char *id, cons
     struct store_arg args[] = {ARG_TEXT(id), ARG_TEXT(data)};
     if (!table_ok(table))
         return;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO %s(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
-             table);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO %s(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+        table);
     exec_queued(sa, sql, args, 2);
 }
 
@@ -125,8 +132,8 @@ void store_app_delete(struct store_app *sa, const char *table, const char *id)
     exec_queued(sa, sql, args, 1);
 }
 
-void store_app_put_command(struct store_app *sa, const char *id, const char *device_id,
-                           int64_t seq, const char *data)
+void store_app_put_command(struct store_app *sa, const char *id, const char *device_id, int64_t seq,
+                           const char *data)
 {
     struct store_arg args[] = {ARG_TEXT(id), ARG_TEXT(device_id), ARG_INT(seq), ARG_TEXT(data)};
     exec_queued(sa,
@@ -135,8 +142,7 @@ void store_app_put_command(struct store_app *sa, const char *id, const char *dev
                 args, 4);
 }
 
-int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn,
-                            void *ctx)
+int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn, void *ctx)
 {
     sqlite3_stmt *s;
     /* The newest per_device rows of each device, oldest first. */
@@ -164,8 +170,7 @@ void store_app_add_raw(struct store_app *sa, const char *device_id, int64_t time
 {
     struct store_arg args[] = {ARG_TEXT(device_id), ARG_INT(time_ms), ARG_TEXT(kind),
                                ARG_TEXT(data)};
-    exec_queued(sa, "INSERT INTO app_raw(device_id, time_ms, kind, data) VALUES(?,?,?,?)", args,
-                4);
+    exec_queued(sa, "INSERT INTO app_raw(device_id, time_ms, kind, data) VALUES(?,?,?,?)", args, 4);
 }
 
 void store_app_forget_device(struct store_app *sa, const char *device_id)
@@ -206,9 +211,9 @@ long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64
                               int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
                               store_app_tel_fn fn, void *ctx)
 {
-    sqlite3_stmt *s = prepare_scan(sa, "seq, enqueued_ms, component, props, payload", "telemetry",
-                                   device_id, from_ms, to_ms, after_seq, descending, limit,
-                                   "enqueued_ms");
+    sqlite3_stmt *s =
+        prepare_scan(sa, "seq, enqueued_ms, component, props, payload", "telemetry", device_id,
+                     from_ms, to_ms, after_seq, descending, limit, "enqueued_ms");
     long n = 0;
     int rc;
     if (s == NULL)
@@ -234,9 +239,9 @@ long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64
     return n;
 }
 
-long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms,
-                        int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
-                        store_app_raw_fn fn, void *ctx)
+long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
+                        void *ctx)
 {
     sqlite3_stmt *s = prepare_scan(sa, "seq, time_ms, kind, data", "app_raw", device_id, from_ms,
                                    to_ms, after_seq, descending, limit, "time_ms");

@@ -40,8 +40,8 @@ void store_app_put(struct store_app *sa, const char *table, const char *id, cons
 void store_app_delete(struct store_app *sa, const char *table, const char *id);
 
 /** Upsert a command history entry (queued). */
-void store_app_put_command(struct store_app *sa, const char *id, const char *device_id,
-                           int64_t seq, const char *data);
+void store_app_put_command(struct store_app *sa, const char *id, const char *device_id, int64_t seq,
+                           const char *data);
 /** Load the last @p per_device commands of every device, oldest first. 0 / -1. */
 int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn,
                             void *ctx);
@@ -68,7 +68,7 @@ struct store_app_raw {
     int64_t seq;
     int64_t time_ms;
     const char *kind;
-    const char *data;       /**< may be NULL */
+    const char *data; /**< may be NULL */
 };
 
 typedef int (*store_app_tel_fn)(void *ctx, const struct store_app_telemetry *row);
@@ -84,8 +84,8 @@ long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64
                               store_app_tel_fn fn, void *ctx);
 
 /** Raw events, same rules (ascending only). @return rows visited, or -1. */
-long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms,
-                        int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
-                        store_app_raw_fn fn, void *ctx);
+long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
+                        void *ctx);
 
 #endif /* CENTRAL_STORE_APP_H */

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -46,7 +47,8 @@ static const char *jstr(const cJSON *o, const char *path)
     char buf[256], *save = NULL;
     snprintf(buf, sizeof buf, "%s", path);
     const cJSON *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL; k = strtok_r(NULL, ".", &save))
+    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
+         k = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, k);
     return cJSON_IsString(cur) ? cur->valuestring : NULL;
 }
@@ -218,8 +220,8 @@ static void test_api_tokens(void **state)
     snprintf(admin2, sizeof admin2, "%s", jstr(R.json, "token"));
     assert_int_equal(req(admin2, "GET", "/api/apiTokens", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "value")), 2);
-    assert_null(jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "value"), 0),
-                     "token"));
+    assert_null(
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "value"), 0), "token"));
     /* roles: operator reads devices, may not manage tokens or templates */
     assert_int_equal(req(op_token, "GET", "/api/devices", NULL), 200);
     assert_int_equal(req(op_token, "GET", "/api/deviceTemplates", NULL), 200);
@@ -236,9 +238,9 @@ static void test_api_tokens(void **state)
     assert_error(req(bad, "GET", "/api/devices", NULL), 401, "Unauthorized");
     /* delete revokes at once */
     assert_int_equal(admin("GET", "/api/apiTokens/op1", NULL), 200);
-    assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "roles"), 0),
-                             "role"),
-                        "operator");
+    assert_string_equal(
+        jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "roles"), 0), "role"),
+        "operator");
     assert_int_equal(admin("DELETE", "/api/apiTokens/op1", NULL), 204);
     assert_error(req(op_token, "GET", "/api/devices", NULL), 401, "Unauthorized");
     assert_error(admin("GET", "/api/apiTokens/op1", NULL), 404, "ApiTokenNotFound");
@@ -364,10 +366,12 @@ static void test_templates_malformed(void **state)
         {"{\"capabilityModel\":{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:x:y;1\","
          "\"@type\":\"Interface\",\"contents\":[{\"@type\":\"Property\",\"name\":\"level\","
          "\"schema\":\"long\",\"writable\":true}]},\"views\":[{\"id\":\"f\",\"displayName\":\"F\","
-         "\"type\":\"form\",\"sections\":[{\"displayName\":\"S\",\"fields\":[{\"name\":\"levle\"}]}]}]}",
+         "\"type\":\"form\",\"sections\":[{\"displayName\":\"S\",\"fields\":[{\"name\":\"levle\"}]}"
+         "]}]}",
          400, "InvalidTemplate", "$.views[0].sections[0].fields[0]: no property \"levle\""},
         {"{\"capabilityModel\":{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:x:y;1\","
-         "\"@type\":\"Interface\",\"contents\":[]},\"views\":[{\"id\":\"a b\",\"displayName\":\"F\","
+         "\"@type\":\"Interface\",\"contents\":[]},\"views\":[{\"id\":\"a "
+         "b\",\"displayName\":\"F\","
          "\"type\":\"form\",\"sections\":[]}]}",
          400, "InvalidTemplate", "$.views[0].id"},
         {"{\"capabilityModel\":{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:x:y;1\","
@@ -423,10 +427,11 @@ static void test_templates_views_roundtrip_and_paging(void **state)
              doc);
     assert_int_equal(admin("PUT", "/api/deviceTemplates/tpl-a", body), 200);
     /* a read-only property in an editable form is refused */
-    assert_int_equal(admin("PATCH", "/api/deviceTemplates/tpl-a",
-                           "{\"views\":[{\"id\":\"p\",\"displayName\":\"P\",\"type\":\"form\","
-                           "\"sections\":[{\"displayName\":\"S\",\"fields\":[{\"name\":\"state\"}]}]}]}"),
-                     400);
+    assert_int_equal(
+        admin("PATCH", "/api/deviceTemplates/tpl-a",
+              "{\"views\":[{\"id\":\"p\",\"displayName\":\"P\",\"type\":\"form\","
+              "\"sections\":[{\"displayName\":\"S\",\"fields\":[{\"name\":\"state\"}]}]}]}"),
+        400);
     assert_string_equal(R.error_code, "InvalidTemplate");
     /* export, then import the export under another id: views and customizations survive */
     assert_int_equal(admin("GET", "/api/deviceTemplates/tpl-a", NULL), 200);
@@ -463,9 +468,9 @@ static void test_templates_views_roundtrip_and_paging(void **state)
         free(next);
         next = strdup(nl);
         capi_resp_free(&R);
-        assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL,
-                                   10000, &R),
-                         0);
+        assert_int_equal(
+            capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL, 10000, &R),
+            0);
         assert_int_equal(R.status, 200);
     }
     free(next);
@@ -551,9 +556,9 @@ static void test_devices(void **state)
         free(next);
         next = strdup(nl);
         capi_resp_free(&R);
-        assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL,
-                                   10000, &R),
-                         0);
+        assert_int_equal(
+            capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL, 10000, &R),
+            0);
         assert_int_equal(R.status, 200);
     }
     free(next);
@@ -594,7 +599,8 @@ static void test_restart_keeps_application_data(void **state)
                      200);
     snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
     assert_int_equal(admin("PUT", "/api/devices/keep-1",
-                           "{\"displayName\":\"Kept\",\"template\":\"" TID "\",\"simulated\":true}"),
+                           "{\"displayName\":\"Kept\",\"template\":\"" TID
+                           "\",\"simulated\":true}"),
                      200);
     assert_int_equal(admin("GET", "/api/deviceTemplates/tpl-a", NULL), 200);
     char *before = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(R.json, "views"));

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -54,7 +55,8 @@ static const cJSON *jget(const cJSON *o, const char *path)
     char buf[256], *save = NULL;
     snprintf(buf, sizeof buf, "%s", path);
     const cJSON *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL; k = strtok_r(NULL, ".", &save))
+    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
+         k = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, k);
     return cur;
 }
@@ -254,8 +256,8 @@ static int setup(void **state)
     free(doc);
     if (st != 200)
         return -1;
-    if (admin("PUT", "/api/devices/" DEV, "{\"displayName\":\"Env 01\",\"template\":\"" TID "\"}") !=
-            200 ||
+    if (admin("PUT", "/api/devices/" DEV,
+              "{\"displayName\":\"Env 01\",\"template\":\"" TID "\"}") != 200 ||
         admin("GET", "/api/devices/" DEV "/credentials", NULL) != 200)
         return -1;
     snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
@@ -344,7 +346,8 @@ static void test_properties_pending_then_synced(void **state)
     usleep(300 * 1000);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
     assert_string_equal(jstr(R.json, "$metadata.name.state"), "pending");
-    snprintf(ack, sizeof ack, "{\"name\":{\"value\":\"Fabrikam\",\"ac\":200,\"av\":%d}}", (int)ver2);
+    snprintf(ack, sizeof ack, "{\"name\":{\"value\":\"Fabrikam\",\"ac\":200,\"av\":%d}}",
+             (int)ver2);
     report(ack);
     assert_true(poll_get("/api/devices/" DEV "/properties", prop_state_is, &synced));
     assert_string_equal(jstr(R.json, "name"), "Fabrikam");
@@ -384,11 +387,10 @@ static void test_commands_sync_async_timeout(void **state)
     /* validation */
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/blink", "{\"request\":\"x\"}"),
                      400);
-    assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/blink", "{\"responseTimeout\":2}"),
-                     400);
-    assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/blink",
-                           "{\"connectionTimeout\":31}"),
-                     400);
+    assert_int_equal(
+        admin("POST", "/api/devices/" DEV "/commands/blink", "{\"responseTimeout\":2}"), 400);
+    assert_int_equal(
+        admin("POST", "/api/devices/" DEV "/commands/blink", "{\"connectionTimeout\":31}"), 400);
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/blinkk", "{\"request\":1}"), 404);
     assert_string_equal(R.error_code, "CapabilityNotFound");
     assert_non_null(strstr(jstr(R.json, "error.message"), "did you mean \"blink\""));
@@ -425,9 +427,8 @@ static void test_commands_sync_async_timeout(void **state)
     /* the device does not answer: 504 after responseTimeout */
     bg_start(&b, "POST", "/api/devices/" DEV "/commands/turnon", "{\"responseTimeout\":5}");
     char topic[300];
-    assert_int_equal(next_publish("$iothub/methods/POST/turnon/", topic, sizeof topic, req,
-                                  sizeof req),
-                     0);
+    assert_int_equal(
+        next_publish("$iothub/methods/POST/turnon/", topic, sizeof topic, req, sizeof req), 0);
     bg_join(&b);
     assert_int_equal(b.status, 504);
     assert_string_equal(b.code, "DeviceTimeout");
@@ -443,9 +444,8 @@ static void test_commands_sync_async_timeout(void **state)
     char next[1024];
     snprintf(next, sizeof next, "%s", jstr(R.json, "nextLink"));
     capi_resp_free(&R);
-    assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL,
-                               10000, &R),
-                     0);
+    assert_int_equal(
+        capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL, 10000, &R), 0);
     v = cJSON_GetObjectItemCaseSensitive(R.json, "value");
     assert_true(cJSON_GetArraySize(v) >= 1);
     const cJSON *failed = cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1);
@@ -512,9 +512,9 @@ static int count_pages(const char *first, int *out_pages)
             break;
         snprintf(next, sizeof next, "%s", nl);
         capi_resp_free(&R);
-        assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL,
-                                   10000, &R),
-                         0);
+        assert_int_equal(
+            capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL, 10000, &R),
+            0);
         assert_int_equal(R.status, 200);
     }
     *out_pages = pages;
@@ -565,14 +565,13 @@ static void test_telemetry_raw_conformance(void **state)
     assert_non_null(jstr(hot, "error"));
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp/history?$top=2", NULL), 200);
     assert_true(cJSON_IsTrue(jget(cJSON_GetArrayItem(jget(R.json, "value"), 0), "valid")));
-    assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=2100-01-01T00:00:00Z",
-                           NULL),
-                     200);
+    assert_int_equal(
+        admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=2100-01-01T00:00:00Z", NULL),
+        200);
     assert_int_equal(cJSON_GetArraySize(jget(R.json, "value")), 0);
     assert_null(jstr(R.json, "nextLink"));
-    assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=yesterday",
-                           NULL),
-                     400);
+    assert_int_equal(
+        admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=yesterday", NULL), 400);
     /* raw data: the misspelt name is unmodeled, the reported extra property too */
     assert_true(poll_get("/api/devices/" DEV "/rawData?$top=1000", raw_has_unmodeled,
                          "unmodeled.temperature"));
@@ -585,7 +584,8 @@ static void test_telemetry_raw_conformance(void **state)
     {
         if (strcmp(jstr(it, "type"), "connected") == 0)
             connected = true;
-        if (strcmp(jstr(it, "type"), "property") == 0 && cJSON_GetArraySize(jget(it, "errors")) > 0 &&
+        if (strcmp(jstr(it, "type"), "property") == 0 &&
+            cJSON_GetArraySize(jget(it, "errors")) > 0 &&
             strstr(cJSON_GetArrayItem(jget(it, "errors"), 0)->valuestring, "state") != NULL)
             bad_state = true;
     }
@@ -671,6 +671,39 @@ static void test_association_by_model_id(void **state)
     assert_string_equal(jstr(R.json, "status"), "provisioned");
 }
 
+/* The hub username's model-id associates a device that was created without a template. */
+static void test_association_by_username(void **state)
+{
+    (void)state;
+    struct th_mqtt m;
+    char user[512], token[512], key[128];
+    assert_int_equal(admin("PUT", "/api/devices/mqtt-model", "{}"), 200);
+    assert_string_equal(jstr(R.json, "status"), "unassociated");
+    assert_int_equal(admin("GET", "/api/devices/mqtt-model/credentials", NULL), 200);
+    snprintf(key, sizeof key, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(user, sizeof user, "%s/mqtt-model/?api-version=2021-04-12&model-id=%s", srv.hub_host,
+             TID_URL);
+    assert_int_equal(th_hub_token(&srv, "mqtt-model", key, th_now() + 3600, token, sizeof token),
+                     0);
+    assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
+    assert_int_equal(th_mqtt_connect(&m, "mqtt-model", user, token, 60, true), 0);
+    assert_int_equal(admin("GET", "/api/devices/mqtt-model", NULL), 200);
+    assert_string_equal(jstr(R.json, "template"), TID);
+    assert_string_equal(jstr(R.json, "modelId"), TID);
+    assert_string_equal(jstr(R.json, "status"), "provisioned");
+    assert_true(cJSON_IsTrue(jget(R.json, "connected")));
+    assert_non_null(jstr(R.json, "lastActivity"));
+    th_mqtt_close(&m);
+    /* an explicit template is never replaced by the announced one */
+    assert_int_equal(
+        admin("PATCH", "/api/devices/mqtt-model", "{\"template\":\"dtmi:late:Thing;1\"}"), 200);
+    assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
+    assert_int_equal(th_mqtt_connect(&m, "mqtt-model", user, token, 60, true), 0);
+    assert_int_equal(admin("GET", "/api/devices/mqtt-model", NULL), 200);
+    assert_string_equal(jstr(R.json, "template"), "dtmi:late:Thing;1");
+    th_mqtt_close(&m);
+}
+
 /* ---------------------------------------------------------------- event stream */
 
 static void send_for_stream(void *arg)
@@ -729,9 +762,9 @@ static void test_components(void **state)
     assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:com:example:sample_device;2", doc),
                      200);
     free(doc);
-    assert_int_equal(admin("PUT", "/api/devices/comp-01",
-                           "{\"template\":\"dtmi:com:example:sample_device;2\"}"),
-                     200);
+    assert_int_equal(
+        admin("PUT", "/api/devices/comp-01", "{\"template\":\"dtmi:com:example:sample_device;2\"}"),
+        200);
     assert_int_equal(admin("GET", "/api/devices/comp-01/credentials", NULL), 200);
     char saved_key[128];
     snprintf(saved_key, sizeof saved_key, "%s", KEY);
@@ -742,12 +775,12 @@ static void test_components(void **state)
     assert_int_equal(admin("GET", "/api/devices/comp-01/components", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(jget(R.json, "value")), 2);
     /* component property write: desired patch marked with __t */
-    assert_int_equal(admin("PATCH", "/api/devices/comp-01/components/nosuch/properties",
-                           "{\"brightness\":3}"),
-                     404);
-    assert_int_equal(admin("PATCH", "/api/devices/comp-01/components/sensor/properties",
-                           "{\"brightness\":3}"),
-                     202);
+    assert_int_equal(
+        admin("PATCH", "/api/devices/comp-01/components/nosuch/properties", "{\"brightness\":3}"),
+        404);
+    assert_int_equal(
+        admin("PATCH", "/api/devices/comp-01/components/sensor/properties", "{\"brightness\":3}"),
+        202);
     int ver = (int)jnum(R.json, "$metadata.brightness.desiredVersion");
     assert_true(ver >= 1);
     assert_int_equal(next_publish("$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
@@ -762,16 +795,16 @@ static void test_components(void **state)
              "{\"sensor\":{\"__t\":\"c\",\"brightness\":{\"value\":3,\"ac\":200,\"av\":%d}}}", ver);
     report(ack);
     struct prop_want synced = {"brightness", "synced"};
-    assert_true(poll_get("/api/devices/comp-01/components/sensor/properties", prop_state_is,
-                         &synced));
+    assert_true(
+        poll_get("/api/devices/comp-01/components/sensor/properties", prop_state_is, &synced));
     assert_int_equal((int)jnum(R.json, "brightness"), 3);
     assert_int_equal(admin("GET", "/api/devices/comp-01/properties", NULL), 200);
     assert_string_equal(jstr(R.json, "sensor.$metadata.brightness.state"), "synced");
     assert_null(jget(R.json, "sensor.__t"));
     /* root-level body with a component object */
-    assert_int_equal(admin("PATCH", "/api/devices/comp-01/properties",
-                           "{\"sensor\":{\"name\":\"Contoso\"}}"),
-                     202);
+    assert_int_equal(
+        admin("PATCH", "/api/devices/comp-01/properties", "{\"sensor\":{\"name\":\"Contoso\"}}"),
+        202);
     assert_string_equal(jstr(R.json, "sensor.$metadata.name.desiredValue"), "Contoso");
     assert_int_equal(admin("PATCH", "/api/devices/comp-01/properties", "{\"name\":\"x\"}"), 400);
     /* component command: method name sensor*blink */
@@ -811,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_commands_offline),
         cmocka_unit_test(test_telemetry_raw_conformance),
         cmocka_unit_test(test_association_by_model_id),
+        cmocka_unit_test(test_association_by_username),
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_components),
     };

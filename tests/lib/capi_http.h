@@ -12,11 +12,11 @@
 #include <cjson/cJSON.h>
 
 struct capi_resp {
-    long status;          /**< HTTP status, 0 when the request failed */
-    char *body;           /**< NUL-terminated body (caller frees via capi_resp_free) */
+    long status; /**< HTTP status, 0 when the request failed */
+    char *body;  /**< NUL-terminated body (caller frees via capi_resp_free) */
     size_t body_len;
-    cJSON *json;          /**< parsed body or NULL */
-    char error_code[96];  /**< x-ms-error-code header value, "" when absent */
+    cJSON *json;         /**< parsed body or NULL */
+    char error_code[96]; /**< x-ms-error-code header value, "" when absent */
     char content_type[128];
 };
 
