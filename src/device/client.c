@@ -231,6 +231,7 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     mosquitto_log_callback_set(c->mosq, on_log_cb);
     mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)TELEMETRY_WINDOW + 4);
 
     rc = mosquitto_username_pw_set(c->mosq, username, password);
     if (rc == MOSQ_ERR_SUCCESS) {

@@ -18,6 +18,10 @@
 
 #include "device/queue.h"
 
+/* Unacknowledged telemetry PUBLISHes allowed at once; libmosquitto's own limit is set a little
+ * higher (iotc__mosq_open) so that it never keeps a second queue of its own. */
+#define TELEMETRY_WINDOW 32u
+
 struct mosquitto;
 struct mosquitto_message;
 
@@ -117,6 +121,7 @@ struct iotc_client {
 
     /* hub */
     uint32_t next_rid;
+    uint32_t tele_in_flight; /* telemetry PUBLISHes awaiting PUBACK on this connection */
     uint32_t twin_get_rid;     /* 0 = no GET outstanding */
     uint64_t desired_version;  /* desired $version of the last full twin read */
     bool twin_synced;          /* the full twin was read on this connection */

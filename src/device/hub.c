@@ -132,6 +132,7 @@ void iotc__hub_on_connect(struct iotc_client *c, int rc)
 void iotc__hub_on_close(struct iotc_client *c)
 {
     iotc__queue_mark_all_unsent(&c->queue);
+    c->tele_in_flight = 0;
     c->twin_get_rid = 0;
     c->twin_synced = false;
     c->resend_ms = 0;
@@ -164,6 +165,7 @@ static int publish_entry(struct iotc_client *c, struct iotc__qentry *e)
         if (rc != MOSQ_ERR_SUCCESS)
             return IOTC_E_IO;
         e->mid = mid;
+        c->tele_in_flight++;
     } else {
         char rid[16];
         uint32_t r = take_rid(c);
@@ -197,6 +199,10 @@ void iotc__hub_flush(struct iotc_client *c)
         return;
     for (e = iotc__queue_next_unsent(&c->queue); e != NULL;
          e = iotc__queue_next_unsent(&c->queue)) {
+        /* A bounded window of unacknowledged PUBLISHes: the rest waits in our queue (one copy)
+         * instead of in libmosquitto's (a second copy); FIFO order is kept. */
+        if (e->kind == IOTC__Q_TELEMETRY && c->tele_in_flight >= TELEMETRY_WINDOW)
+            return;
         int rc = publish_entry(c, e);
         if (rc == IOTC_E_IO) {
             iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
@@ -215,6 +221,8 @@ void iotc__hub_finish_entry(struct iotc_client *c, struct iotc__qentry *e, int r
                             unsigned status, uint64_t version)
 {
     iotc__queue_unlink(&c->queue, e);
+    if (e->kind == IOTC__Q_TELEMETRY && e->in_flight && c->tele_in_flight > 0)
+        c->tele_in_flight--;
     if (e->kind == IOTC__Q_TELEMETRY) {
         if (result == IOTC_OK)
             c->stats.telemetry_acked++;
@@ -232,8 +240,10 @@ void iotc__hub_finish_entry(struct iotc_client *c, struct iotc__qentry *e, int r
 void iotc__hub_on_publish(struct iotc_client *c, int mid)
 {
     struct iotc__qentry *e = iotc__queue_find_mid(&c->queue, mid);
-    if (e != NULL)
+    if (e != NULL) {
         iotc__hub_finish_entry(c, e, IOTC_OK, 0, 0);
+        iotc__hub_flush(c); /* the window moved */
+    }
 }
 
 void iotc__hub_fail_all(struct iotc_client *c)

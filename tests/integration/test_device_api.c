@@ -22,7 +22,9 @@ static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    return th_central_start(&srv, NULL);
+    /* DPS asks devices to wait 2 s before polling: test_dps_retry_after checks we do. */
+    const char *const extra[] = {"--dps-retry-after", "2", NULL};
+    return th_central_start(&srv, extra);
 }
 
 static int teardown(void **state)
@@ -401,9 +403,31 @@ static void test_free_reports_pending(void **state)
     assert_int_equal(failed, 3);
 }
 
+/* Provisioning honours DPS's retry-after (2 s here) between register and status poll. */
+static void test_dps_retry_after(void **state)
+{
+    struct iotc_config cfg;
+    struct du_client d;
+    char ep[64];
+    (void)state;
+
+    du_dps_config(&cfg, &srv, "api-retry-1", ep, sizeof(ep));
+    assert_int_equal(du_start(&d, &cfg, false), 0);
+    int64_t t0 = du_now_ms();
+    assert_int_equal(du_run(&d), 0);
+    assert_true(du_wait_connected(&d, 1, 15000));
+    int64_t took = du_now_ms() - t0;
+    fprintf(stderr, "provisioned and connected in %lld ms with retry-after 2\n", (long long)took);
+    assert_true(took >= 1900);
+    assert_true(took < 8000);
+    assert_int_equal(du_reason_count(&d, IOTC_REASON_PROVISIONED), 1);
+    du_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dps_retry_after),
         cmocka_unit_test(test_message_properties),
         cmocka_unit_test(test_component_command_deferred),
         cmocka_unit_test(test_component_writable_property),
