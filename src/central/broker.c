@@ -72,6 +72,10 @@ static void session_finish(struct session *s)
         event_del(s->tick);
     if (s->expiry)
         event_del(s->expiry);
+    if (b != NULL && s->throttled) {
+        s->throttled = false;
+        b->n_throttled--;
+    }
     if (b != NULL) {
         if (s->prev)
             s->prev->next = s->next;
@@ -181,6 +185,71 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
     return check_output(s);
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+
+/* Read again after a pause; bytes that arrived meanwhile are processed now, because
+ * re-enabling EV_READ alone would wait for the next bytes from the peer. */
+static void session_resume(struct session *s)
+{
+    if (!s->read_paused || s->closing || s->bev == NULL)
+        return;
+    s->read_paused = false;
+    bufferevent_enable(s->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+        read_cb(s->bev, s);
+}
+
+/* The store backlog is low again: resume every throttled connection. */
+static void throttle_resume(void *arg)
+{
+    struct app *app = arg;
+    struct broker *b = app->broker;
+    if (b == NULL || b->n_throttled == 0)
+        return;
+    /* Collect first: resuming runs packet handlers that may close other sessions. */
+    size_t n = 0, cap = b->n_throttled;
+    struct session **list = malloc(cap * sizeof *list);
+    if (list == NULL) {
+        store_notify_drain(app->store, app->cfg.max_store_backlog / 2, throttle_resume, app);
+        return;
+    }
+    for (struct session *s = b->head; s != NULL && n < cap; s = s->next) {
+        if (s->throttled) {
+            s->throttled = false;
+            b->n_throttled--;
+            session_ref(s);
+            list[n++] = s;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (list[i]->pending_acks < BROKER_ACK_RESUME)
+            session_resume(list[i]);
+        session_unref(list[i]);
+    }
+    free(list);
+    log_debug("store backlog drained: resumed %zu connections", n);
+}
+
+static void pause_reading(struct session *s, bool throttle)
+{
+    struct app *app = s->app;
+    struct broker *b = app->broker;
+    s->read_paused = true;
+    bufferevent_disable(s->bev, EV_READ);
+    if (!throttle || s->throttled)
+        return;
+    s->throttled = true;
+    if (b->n_throttled++ > 0)
+        return;
+    int64_t now = broker_now_ms(app);
+    if (now - b->throttle_logged_ms > 10000) { /* one line per episode, not per pause */
+        b->throttle_logged_ms = now;
+        log_warn("store backlog over %zu writes: throttling publishers",
+                 app->cfg.max_store_backlog);
+    }
+    store_notify_drain(app->store, app->cfg.max_store_backlog / 2, throttle_resume, app);
+}
+
 void session_ack_done(void *ctx, uint32_t tag, int rc)
 {
     struct session *s = ctx;
@@ -192,10 +261,8 @@ void session_ack_done(void *ctx, uint32_t tag, int rc)
             struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
             ack.packet_id = (uint16_t)tag;
             session_send(s, &ack);
-            if (s->read_paused && s->pending_acks < BROKER_ACK_RESUME && s->bev != NULL) {
-                s->read_paused = false;
-                bufferevent_enable(s->bev, EV_READ);
-            }
+            if (s->read_paused && !s->throttled && s->pending_acks < BROKER_ACK_RESUME)
+                session_resume(s);
         }
     }
     session_unref(s);
@@ -392,7 +459,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     s->last_rx_ms = broker_now_ms(s->app);
     session_ref(s);
-    while (!s->closing) {
+    while (!s->closing && !s->read_paused) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
             break;
@@ -432,9 +499,16 @@ static void read_cb(struct bufferevent *bev, void *arg)
         if (s->bev == NULL)
             break;
         evbuffer_drain(in, total);
-        if (!s->closing && s->pending_acks > BROKER_ACK_PAUSE && !s->read_paused) {
-            s->read_paused = true;
-            bufferevent_disable(s->bev, EV_READ);
+        if (s->closing || s->kind != S_HUB)
+            continue;
+        /* Back-pressure: too many acks waiting for the disk on this connection, or too many
+         * writes queued overall (QoS 0 has no ack to wait for). */
+        if (s->pending_acks > BROKER_ACK_PAUSE) {
+            pause_reading(s, false);
+            break;
+        }
+        if (s->app->store != NULL && store_backlog(s->app->store) > s->app->cfg.max_store_backlog) {
+            pause_reading(s, true);
             break;
         }
     }
@@ -569,11 +643,29 @@ static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct so
     accept_common(arg, fd, sa, false);
 }
 
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = ((struct app *)arg)->broker;
+    if (b->tls)
+        evconnlistener_enable(b->tls);
+    if (b->plain)
+        evconnlistener_enable(b->plain);
+}
+
 static void accept_error(struct evconnlistener *l, void *arg)
 {
-    (void)l;
-    (void)arg;
-    log_error("mqtt: accept failed: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    struct app *app = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_error("mqtt: accept failed: %s", evutil_socket_error_to_string(err));
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        /* Out of descriptors: stop accepting for a second instead of spinning on accept(). */
+        evconnlistener_disable(l);
+        struct timeval tv = {1, 0};
+        if (app->broker->accept_ev != NULL)
+            event_add(app->broker->accept_ev, &tv);
+    }
 }
 
 int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
@@ -633,6 +725,9 @@ int broker_start(struct app *app)
     if (b == NULL)
         return -1;
     app->broker = b;
+    b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
+    if (b->accept_ev == NULL)
+        return -1;
     b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
     if (b->tls == NULL)
         return -1;
@@ -654,6 +749,8 @@ void broker_stop_accepting(struct app *app)
     if (b->plain)
         evconnlistener_free(b->plain);
     b->tls = b->plain = NULL;
+    if (b->accept_ev)
+        event_del(b->accept_ev);
 }
 
 void broker_free(struct app *app)
@@ -670,6 +767,8 @@ void broker_free(struct app *app)
         }
         session_close(s, "server shutting down", false);
     }
+    if (b->accept_ev)
+        event_free(b->accept_ev);
     free(b);
     app->broker = NULL;
 }

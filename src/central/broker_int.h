@@ -44,6 +44,7 @@ struct session {
     uint16_t next_pid;
     uint32_t pending_acks;
     bool read_paused;
+    bool throttled;                /* paused because the store backlog is over its cap */
     char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
     /* hub */
     bool graceful;    /* DISCONNECT received: the will is discarded */
@@ -66,6 +67,9 @@ struct broker {
     struct session *head;
     size_t count;
     uint64_t next_id;
+    size_t n_throttled;
+    int64_t throttle_logged_ms;
+    struct event *accept_ev; /* re-enables accepting after EMFILE */
 };
 
 /* broker.c */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -60,6 +61,8 @@ static void usage(FILE *out)
         "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
         "  --dps-retry-after S     retry-after DPS asks devices to wait (default 1)\n"
         "  --max-connections N     refuse (CONNACK 3) above N connections (default 100000)\n"
+        "  --max-store-backlog N   queued writes above which publishers are paused and new\n"
+        "                          connections refused with CONNACK 3 (default 200000)\n"
         "  --log-level LEVEL       error | warn | info | debug (default info)\n"
         "  --json                  (show) print JSON\n"
         "  -h, --help              this text\n");
@@ -121,6 +124,8 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json)
             cfg->dps_retry_after_s = (int)n;
         } else if (strcmp(a, "--max-connections") == 0 && parse_int(v, 1, 10000000, &n) == 0) {
             cfg->max_connections = (size_t)n;
+        } else if (strcmp(a, "--max-store-backlog") == 0 && parse_int(v, 2, 100000000, &n) == 0) {
+            cfg->max_store_backlog = (size_t)n;
         } else if (strcmp(a, "--log-level") == 0) {
             enum log_level lvl;
             if (log_parse_level(v, &lvl) < 0) {
@@ -310,6 +315,12 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per device connection: use the hard limit, not the default 1024. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     static struct app app;
     app_config_defaults(&app.cfg);
     app.https_fd = -1;

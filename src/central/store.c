@@ -79,6 +79,11 @@ struct store {
     bool stop;
     struct store_op *done_head, *done_tail;
     struct event *done_ev;
+    struct event *drain_ev; /* one-shot "backlog is low again" notification */
+    bool drain_armed;
+    size_t drain_level;
+    void (*drain_cb)(void *ctx);
+    void *drain_ctx;
     int64_t max_c2d_seq;
 };
 
@@ -278,9 +283,14 @@ static void *writer_main(void *arg)
                 st->done_head = cb_head;
             st->done_tail = cb_tail;
         }
+        bool drained = st->drain_armed && st->q_len <= st->drain_level;
+        if (drained)
+            st->drain_armed = false;
         pthread_mutex_unlock(&st->mu);
         if (cb_head != NULL && st->done_ev != NULL)
             event_active(st->done_ev, EV_READ, 0);
+        if (drained && st->drain_ev != NULL)
+            event_active(st->drain_ev, EV_READ, 0);
     }
     return NULL;
 }
@@ -299,6 +309,28 @@ static void run_done(struct store *st)
         free(op);
         op = next;
     }
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct store *st = arg;
+    if (st->drain_cb != NULL)
+        st->drain_cb(st->drain_ctx);
+}
+
+void store_notify_drain(struct store *st, size_t level, void (*cb)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&st->mu);
+    st->drain_cb = cb;
+    st->drain_ctx = ctx;
+    st->drain_level = level;
+    bool now = st->q_len + st->in_flight <= level;
+    st->drain_armed = !now;
+    pthread_mutex_unlock(&st->mu);
+    if (now && st->drain_ev != NULL)
+        event_active(st->drain_ev, EV_READ, 0);
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -516,6 +548,9 @@ int store_open(struct app *app)
     }
     if (app->base != NULL) {
         st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
+        st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);
+        if (st->drain_ev == NULL)
+            return -1;
         if (st->done_ev == NULL)
             return -1;
     }
@@ -611,6 +646,8 @@ void store_close(struct app *app)
     run_done(st);
     if (st->done_ev)
         event_free(st->done_ev);
+    if (st->drain_ev)
+        event_free(st->drain_ev);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->st[i]);
     if (st->db != NULL) {

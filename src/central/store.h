@@ -44,6 +44,14 @@ void store_close(struct app *app);
 /** Number of writes queued but not yet committed (for overload decisions). */
 size_t store_backlog(const struct store *st);
 
+/**
+ * Call @p cb(@p ctx) once on the loop thread as soon as at most @p level writes are queued
+ * (immediately, i.e. on the next loop iteration, if that is already the case). One pending
+ * notification at a time; a new call replaces the previous one. Used to resume throttled
+ * publishers.
+ */
+void store_notify_drain(struct store *st, size_t level, void (*cb)(void *ctx), void *ctx);
+
 /** Queue a telemetry row; @p cb (may be NULL) runs once it is durable. @return CE_OK/CE_NOMEM. */
 int store_add_telemetry(struct store *st, const struct store_telemetry *t, store_done_cb cb,
                         void *ctx, uint32_t tag);
