@@ -31,9 +31,14 @@ command -v node >/dev/null || { echo "bench: node is needed for the table"; exit
 
 if [ "$QUICK" = 1 ]; then
     N_INGEST=100 N_IDLE=1000 N_CMD=100 N_DPS=1000 CALLS=300 MSGS=2000 MEASURE=3 RAMP=500
+    CONC=200 DPS_CONC=500
 else
     N_INGEST=1000 N_IDLE=10000 N_CMD=1000 N_DPS=10000 CALLS=2000 MSGS=10000 MEASURE=10 RAMP=1000
+    CONC=500 DPS_CONC=1000
 fi
+# --concurrency: at most that many devices handshaking/registering at once, so an overloaded
+# server slows the ramp down instead of timing devices out (a closed loop, like a fleet that
+# backs off). DPS answers 202 + retry-after >= 1 s, so its rate is at most DPS_CONC per second.
 INFLIGHT=16
 # 10,000 connections need 10,000 descriptors in the server and as many in the sim.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -135,9 +140,13 @@ EOF
 stop_mosquitto() { [ -n "$MPID" ] && stop_pid "$MPID"; MPID=; }
 
 sim() { # OUTFILE ARGS...: run iotc-sim, summary to OUTFILE, progress lines to the log
-    local outf=$1
+    local outf=$1 p
     shift
-    timeout --kill-after=10 900 "$SIM" --quiet "$@" >"$outf" 2>>"$work/sim.log"
+    # In the background + wait, so that an interrupt reaches the trap at once.
+    timeout --kill-after=10 900 "$SIM" --quiet "$@" >"$outf" 2>>"$work/sim.log" &
+    p=$!
+    pids+=("$p")
+    wait "$p"
 }
 
 # ---------------------------------------------------------------- run
@@ -152,19 +161,19 @@ start_central || exit 1
 # 4 first: it registers the devices that rows 1-3 then connect with directly (--hub), as
 # provisioned devices do after their first registration.
 log "row 4: $N_DPS DPS registrations"
-sim "$work/r4-central.json" --app "$work/app.json" --dps-only --devices "$N_DPS" --ramp $((RAMP * 2)) \
+sim "$work/r4-central.json" --app "$work/app.json" --dps-only --devices "$N_DPS" --ramp 0 --concurrency "$DPS_CONC" \
     --duration 600 --server-pid "$CPID"
 stop_central
 
 log "row 2: $N_IDLE idle TLS connections (iotc-central)"
 start_central || exit 1
 sim "$work/r2-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_IDLE" --ramp "$RAMP" \
-    --rate 0 --warmup 3 --measure 1 --duration 600 --server-pid "$CPID"
+    --concurrency "$CONC" --rate 0 --warmup 3 --measure 1 --duration 600 --server-pid "$CPID"
 stop_central
 if [ "$have_mosq" = 1 ]; then
     log "row 2: $N_IDLE idle TLS connections (mosquitto)"
     start_mosquitto && sim "$work/r2-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls \
-        --ca-file "$work/mosq/ca.pem" --devices "$N_IDLE" --ramp "$RAMP" --rate 0 --warmup 3 \
+        --ca-file "$work/mosq/ca.pem" --devices "$N_IDLE" --ramp "$RAMP" --concurrency "$CONC" --rate 0 --warmup 3 \
         --measure 1 --duration 600 --server-pid "$MPID"
     stop_mosquitto
 fi
@@ -172,7 +181,7 @@ fi
 log "row 1: ingest, $N_INGEST devices, QoS 1, closed loop of $INFLIGHT (iotc-central)"
 start_central || exit 1
 sim "$work/r1-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_INGEST" --ramp "$RAMP" \
-    --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 --measure "$MEASURE" --duration 600 \
+    --concurrency "$CONC" --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 --measure "$MEASURE" --duration 600 \
     --server-pid "$CPID"
 stop_central
 if [ "$have_mosq" = 1 ]; then
@@ -182,7 +191,7 @@ if [ "$have_mosq" = 1 ]; then
             --subscribe 'devices/#' --qos 0 --duration 900 >"$work/r1-subscriber.json" 2>>"$work/sim.log" &
           SUBPID=$!; pids+=("$SUBPID"); sleep 1; } &&
         sim "$work/r1-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls --ca-file "$work/mosq/ca.pem" \
-            --devices "$N_INGEST" --ramp "$RAMP" --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 \
+            --devices "$N_INGEST" --ramp "$RAMP" --concurrency "$CONC" --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 \
             --measure "$MEASURE" --duration 600 --server-pid "$MPID"
     [ -n "${SUBPID:-}" ] && stop_pid "$SUBPID"
     stop_mosquitto
@@ -191,7 +200,7 @@ fi
 log "row 3: $CALLS method calls over the service API, $N_CMD devices connected"
 start_central || exit 1
 sim "$work/r3-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_CMD" --ramp "$RAMP" \
-    --rate 0 --warmup 1 --invoke "$CALLS" --invoke-conns 1 --duration 600 --server-pid "$CPID"
+    --concurrency "$CONC" --rate 0 --warmup 1 --invoke "$CALLS" --invoke-conns 1 --duration 600 --server-pid "$CPID"
 
 # 5: same server (DPS + hub), one device at a time.
 scope=$(jget "$work/app.json" idScope)

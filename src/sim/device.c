@@ -181,6 +181,16 @@ static void subscribe(struct sim_device *d, const struct iotc_mqtt_subscription 
 static void on_connack(struct sim_device *d, const struct iotc_mqtt_connack *ack)
 {
     struct sim *s = d->sim;
+    if (ack->return_code == IOTC_MQTT_CONNACK_NOT_AUTHORIZED && d->state == DEV_HUB_CONNACK &&
+        s->cfg.hub[0] != '\0' && !d->reprovisioned && s->cfg.mode == SIM_MODE_CENTRAL) {
+        /* Not registered on that hub yet (--hub): provision through DPS, as devices do. */
+        d->reprovisioned = true;
+        d->provisioned = false;
+        event_del(d->timer);
+        conn_close(d);
+        dev_start(d);
+        return;
+    }
     if (ack->return_code != 0) {
         char detail[64];
         snprintf(detail, sizeof detail, "CONNACK %u", ack->return_code);

@@ -32,6 +32,7 @@ static void usage(FILE *out)
             "  --prefix P             id prefix (default sim-); ids are P0, P1, ...\n"
             "  --start-index K        first device number (default 0)\n"
             "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
+            "  --concurrency K        at most K devices connecting or registering at once\n"
             "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
             "                         max = closed loop with --inflight messages outstanding\n"
             "  --inflight W           QoS 1 window per device (default 16)\n"
@@ -262,6 +263,9 @@ static void on_ramp(evutil_socket_t fd, short what, void *arg)
             target = (int)want;
     }
     while (s->next_to_start < target && !s->stopping) {
+        int pending = (int)s->st.started - s->running - s->n_finished;
+        if (s->cfg.concurrency > 0 && pending >= s->cfg.concurrency)
+            break; /* closed loop: the server sets the pace */
         struct sim_device *d = &s->devs[s->next_to_start++];
         s->st.started++;
         dev_start(d);
@@ -419,6 +423,8 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
             c->prefix = v;
         else if (strcmp(a, "--ramp") == 0)
             c->ramp = atof(v);
+        else if (strcmp(a, "--concurrency") == 0)
+            c->concurrency = sim_int(v);
         else if (strcmp(a, "--rate") == 0)
             rc = parse_rate(c, v, &total);
         else if (strcmp(a, "--inflight") == 0)

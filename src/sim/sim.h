@@ -44,6 +44,7 @@ struct sim_config {
     int start_index;    /* first device number (ids are PREFIX + number) */
     const char *prefix; /* device/registration id prefix */
     double ramp;        /* connections started per second; 0 = all at once */
+    int concurrency;    /* most devices connecting/registering at once; 0 = no limit */
     double rate;        /* telemetry messages per second per device; 0 = none (idle) */
     bool rate_max;      /* closed loop: keep `inflight` messages outstanding per device */
     int inflight;       /* QoS 1 window per device */
@@ -206,6 +207,7 @@ struct sim_device {
     uint32_t group; /* round robin over telemetry groups (components) */
     int attempts;
     bool provisioned;
+    bool reprovisioned; /* --hub refused us once: went through DPS again */
     bool counted; /* included in stats.connected */
     uint64_t t_start_ns;   /* DPS start (registration latency) */
     uint64_t t_connect_ns; /* hub connect start */
