@@ -36,7 +36,7 @@ await interopMain(import.meta.url, async (app) => {
         await device.open();
         const { responseBody: after } = await registry.get(ID);
         assert.equal(after.connectionState.toLowerCase(), 'connected');
-    });
+    }, { timeout: 30000 }); // the first TLS/MQTT connection also loads the SDK's lazy modules
 
     s.test('telemetry with application and system properties is acknowledged', async () => {
         for (let i = 0; i < 3; i++) {
@@ -76,13 +76,19 @@ await interopMain(import.meta.url, async (app) => {
 
     s.test('twin: desired patch via Registry.updateTwin reaches the device', async () => {
         twin.on('properties.desired', (patch) => desiredPatches.push(JSON.parse(JSON.stringify(patch))));
-        // The subscription is made when the listener is added; give it a moment to settle.
-        await new Promise((r) => setTimeout(r, 300));
-        const { responseBody: st } = await registry.getTwin(ID);
-        const { responseBody: t } = await registry.updateTwin(ID,
-            { properties: { desired: { telemetryInterval: 5, fan: { on: true } } } }, st.etag);
-        const v = t.properties.desired.$version;
-        const got = await waitFor(() => desiredPatches.find((p) => p.$version === v), 5000, 'desired patch');
+        // The SDK subscribes when the listener is added and gives no signal when that is done;
+        // like IoT Hub, the server pushes only to subscribed devices. So patch until one
+        // arrives (each attempt with a new value), then check that one.
+        let got;
+        for (let attempt = 0; attempt < 10 && !got; attempt++) {
+            const { responseBody: st } = await registry.getTwin(ID);
+            const { responseBody: t } = await registry.updateTwin(ID,
+                { properties: { desired: { telemetryInterval: 5, fan: { on: true }, attempt } } }, st.etag);
+            const v = t.properties.desired.$version;
+            got = await waitFor(() => desiredPatches.find((p) => p.$version === v), 1000, 'desired patch')
+                .catch(() => undefined);
+        }
+        assert.ok(got, 'no desired patch reached the device');
         assert.equal(got.telemetryInterval, 5);
         assert.deepEqual(got.fan, { on: true });
         // The device-side twin merged it.
@@ -103,9 +109,10 @@ await interopMain(import.meta.url, async (app) => {
         device.onDeviceMethod('thermostat1*getMaxMinReport', (req, res) => {
             res.send(404, { error: `no report since ${req.payload}` }, () => {});
         });
-        await new Promise((r) => setTimeout(r, 300));
+        // connectTimeoutInSeconds covers the moment until the SDK's method subscription lands.
         const { result, message } = await service.invokeDeviceMethod(ID, {
             methodName: 'reboot', payload: { delay: 3, text: 'ünïcode ☃' }, responseTimeoutInSeconds: 10,
+            connectTimeoutInSeconds: 5,
         });
         assert.equal(message.statusCode, 200);
         assert.deepEqual(result, { status: 200, payload: { echo: { delay: 3, text: 'ünïcode ☃' }, name: 'reboot' } });
@@ -119,7 +126,6 @@ await interopMain(import.meta.url, async (app) => {
 
     s.test('direct method: no answer within responseTimeoutInSeconds -> 504 (504101)', async () => {
         device.onDeviceMethod('slow', () => { /* never answers */ });
-        await new Promise((r) => setTimeout(r, 300));
         const started = Date.now();
         let err;
         try {
@@ -192,6 +198,8 @@ await interopMain(import.meta.url, async (app) => {
 
     s.test('C2D queued while offline is delivered on reconnect', async () => {
         await device.close();
+        await waitFor(async () => (await registry.get(ID)).responseBody.connectionState.toLowerCase() === 'disconnected',
+            5000, 'disconnected state');
         const r = await rest(app, 'POST', `/devices/${ID}/messages/deviceBound`, {
             body: 'while you were away', headers: { 'iothub-messageid': 'c2d-offline' },
         });

@@ -23,7 +23,8 @@ await interopMain(import.meta.url, async (app) => {
     let device;
 
     const startMethod = (timeout) => {
-        const body = JSON.stringify({ methodName: 'silent', responseTimeoutInSeconds: timeout });
+        const body = JSON.stringify({ methodName: 'silent', responseTimeoutInSeconds: timeout,
+            connectTimeoutInSeconds: 5 });
         const req = https.request({
             host: app.hubHost, port: app.httpsPort, method: 'POST', path: `/twins/${ID}/methods`,
             headers: { Authorization: serviceToken(app), 'Content-Type': 'application/json',
@@ -41,7 +42,7 @@ await interopMain(import.meta.url, async (app) => {
         await device.open();
         device.onDeviceMethod('silent', () => {});
         await new Promise((r) => setTimeout(r, 300));
-    });
+    }, { timeout: 30000 });
 
     s.test('a client hanging up during a method call does not disturb the server', async () => {
         const req = startMethod(5);
