@@ -64,12 +64,14 @@ mkdir -p "$demo"
 central_pid=""
 sensor_pid=""
 tail_pid=""
+sleep_pid=""
 
 stop() {
     local rc=${1:-0}
     trap - INT TERM EXIT
     echo
     [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+    [ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null
     if [ -n "$sensor_pid" ] && kill -0 "$sensor_pid" 2>/dev/null; then
         say "stopping environmental-sensor"
         kill -TERM "$sensor_pid" 2>/dev/null
@@ -175,7 +177,8 @@ tail -n +1 -f "$demo/sensor.log" &
 tail_pid=$!
 while kill -0 "$sensor_pid" 2>/dev/null && kill -0 "$central_pid" 2>/dev/null; do
     sleep 1 &
-    wait $! 2>/dev/null
+    sleep_pid=$!
+    wait "$sleep_pid" 2>/dev/null
 done
 kill -0 "$central_pid" 2>/dev/null || say "iotc-central stopped (see $demo/central.log)"
 kill -0 "$sensor_pid" 2>/dev/null || say "environmental-sensor stopped (see $demo/sensor.log)"

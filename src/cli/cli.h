@@ -87,9 +87,9 @@ char *cli_read_file(const char *path, size_t max, size_t *out_len);
 /* ---------------------------------------------------------------- REST client */
 
 struct cli_resp {
-    long status;       /* HTTP status; 0 when no response */
-    cJSON *json;       /* parsed body or NULL */
-    char *body;        /* raw body (NUL-terminated) */
+    long status; /* HTTP status; 0 when no response */
+    cJSON *json; /* parsed body or NULL */
+    char *body;  /* raw body (NUL-terminated) */
     size_t len;
     char transport[256]; /* curl's error when status == 0 */
 };
@@ -100,8 +100,8 @@ struct cli_resp {
  * the whole exchange. Returns 0 when a response arrived (any status) and -1 otherwise
  * (out->transport says why). Free with cli_resp_free.
  */
-int cli_http(struct cli *c, const char *method, const char *path, const cJSON *body,
-             long timeout_s, struct cli_resp *out);
+int cli_http(struct cli *c, const char *method, const char *path, const cJSON *body, long timeout_s,
+             struct cli_resp *out);
 void cli_resp_free(struct cli_resp *r);
 
 /**

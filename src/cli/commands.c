@@ -223,8 +223,8 @@ static int do_history(struct cli *c, int argc, char **argv)
         if (resp == NULL || cJSON_IsNull(resp))
             resp = cJSON_GetObjectItem(e, "response");
         char *rt = cli_value_text(resp);
-        const char *row[] = {cli_str(e, "time", ""), name, cli_str(e, "status", "?"), code, req,
-                             rt};
+        const char *row[] = {
+            cli_str(e, "time", ""), name, cli_str(e, "status", "?"), code, req, rt};
         cli_table_add(&t, row);
         free(req);
         free(rt);

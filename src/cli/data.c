@@ -29,8 +29,8 @@ static int time_query(const struct cli *c, const struct cli_opt *from, const str
     return 0;
 }
 
-static int telemetry_path(const struct cli *c, const char *dev, const char *comp,
-                          const char *name, const char *suffix, char *out, size_t size)
+static int telemetry_path(const struct cli *c, const char *dev, const char *comp, const char *name,
+                          const char *suffix, char *out, size_t size)
 {
     char s[800], ec[300], en[300];
     if ((comp != NULL && cli_pct(comp, ec, sizeof ec) < 0) || cli_pct(name, en, sizeof en) < 0)
@@ -80,7 +80,7 @@ static bool on_event(void *user, const char *event, const char *data)
             what = strdup(buf);
         } else if (strcmp(event, "connection") == 0) {
             what = strdup(cJSON_IsTrue(cJSON_GetObjectItem(d, "connected")) ? "connected"
-                                                                           : "disconnected");
+                                                                            : "disconnected");
         } else {
             const cJSON *payload = cJSON_GetObjectItem(d, "payload");
             what = cli_value_text(payload != NULL ? payload : d);
@@ -178,7 +178,9 @@ static int do_query(struct cli *c, int argc, char **argv)
             char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
             const cJSON *valid = cJSON_GetObjectItem(e, "valid");
             const char *row[] = {cli_str(e, "timestamp", ""), v,
-                                 valid == NULL ? "-" : cJSON_IsTrue(valid) ? "yes" : "no",
+                                 valid == NULL         ? "-"
+                                 : cJSON_IsTrue(valid) ? "yes"
+                                                       : "no",
                                  cli_str(e, "error", "")};
             cli_table_add(&t, row);
             free(v);
@@ -288,7 +290,7 @@ int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
     } else if (cJSON_GetArraySize(all) == 0) {
         printf("(nothing received in that range)\n");
     } else {
-        static const char *const head[] = {"TIME",     "TYPE",      "COMPONENT",
+        static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
                                            "PAYLOAD", "UNMODELED", "ERRORS"};
         struct cli_table t;
         cli_table_init(&t, 6, head);
@@ -299,10 +301,12 @@ int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
             char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
             char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
             char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
-            const char *row[] = {cli_str(e, "time", ""), cli_str(e, "type", "?"),
+            const char *row[] = {cli_str(e, "time", ""),
+                                 cli_str(e, "type", "?"),
                                  cli_str(e, "component", ""),
                                  cJSON_GetObjectItem(e, "payload") ? payload : "",
-                                 unmodeled, errs};
+                                 unmodeled,
+                                 errs};
             cli_table_add(&t, row);
             free(payload);
             free(unmodeled);
@@ -335,9 +339,12 @@ static void print_conformance(const cJSON *r)
         const cJSON *n = cJSON_GetObjectItem(e, "count");
         if (cJSON_IsNumber(n))
             snprintf(count, sizeof count, "%.0f", n->valuedouble);
-        const char *row[] = {cli_str(e, "component", ""), cli_str(e, "kind", "?"),
-                             cli_str(e, "name", "?"),     cli_str(e, "status", "?"),
-                             count,                       cli_str(e, "detail", "")};
+        const char *row[] = {cli_str(e, "component", ""),
+                             cli_str(e, "kind", "?"),
+                             cli_str(e, "name", "?"),
+                             cli_str(e, "status", "?"),
+                             count,
+                             cli_str(e, "detail", "")};
         cli_table_add(&t, row);
     }
     cli_table_print(&t, 80);

@@ -8,8 +8,7 @@
 
 #include "cli/cli.h"
 
-int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out,
-                    size_t size)
+int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out, size_t size)
 {
     char enc[800];
     if (cli_pct(id, enc, sizeof enc) < 0)
@@ -114,8 +113,8 @@ static int do_list(struct cli *c, int argc, char **argv)
         cJSON_Delete(all);
         return 0;
     }
-    static const char *const head[] = {"ID",        "NAME",          "TEMPLATE", "STATUS",
-                                       "CONNECTED", "LAST ACTIVITY"};
+    static const char *const head[] = {"ID",     "NAME",      "TEMPLATE",
+                                       "STATUS", "CONNECTED", "LAST ACTIVITY"};
     struct cli_table t;
     cli_table_init(&t, 6, head);
     const cJSON *e;

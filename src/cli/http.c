@@ -106,8 +106,8 @@ static void common_opts(struct cli *c, CURL *h, const char *url)
         curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
-int cli_http(struct cli *c, const char *method, const char *path, const cJSON *body,
-             long timeout_s, struct cli_resp *out)
+int cli_http(struct cli *c, const char *method, const char *path, const cJSON *body, long timeout_s,
+             struct cli_resp *out)
 {
     memset(out, 0, sizeof *out);
     CURL *h = handle(c);
@@ -272,11 +272,11 @@ struct sse {
     CURL *h;
     bool (*on_event)(void *user, const char *event, const char *data);
     void *user;
-    struct buf line;  /* bytes of the current, unfinished line */
-    struct buf data;  /* data lines of the current event */
+    struct buf line; /* bytes of the current, unfinished line */
+    struct buf data; /* data lines of the current event */
     char event[64];
-    bool stop;        /* the callback asked to stop */
-    bool checked;     /* status looked at */
+    bool stop;    /* the callback asked to stop */
+    bool checked; /* status looked at */
     long status;
     struct buf err;   /* body of a non-200 answer */
     int64_t deadline; /* monotonic ms, 0 = none */
@@ -402,7 +402,8 @@ int cli_sse(struct cli *c, const char *path, double timeout_s,
                !(rc == CURLE_ABORTED_BY_CALLBACK && s.deadline > 0)) {
         struct cli_resp r;
         memset(&r, 0, sizeof r);
-        snprintf(r.transport, sizeof r.transport, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(r.transport, sizeof r.transport, "%s",
+                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
         ret = cli_fail(c, &r, "event stream");
     } else if (rc == CURLE_OK && !s.stop) {
         /* the server ended the stream (e.g. it is shutting down) */

@@ -26,7 +26,8 @@ static const struct cmd cmds[] = {
      "customizations included). FILE \"-\" reads standard input.\n"
      "  --id ID           template id (default: the file's \"@id\")\n"
      "  --views FILE      add the views (and \"customizations\") in FILE: a JSON array of views,\n"
-     "                    or an object {\"views\":[...],\"customizations\":{...}}; a view with the\n"
+     "                    or an object {\"views\":[...],\"customizations\":{...}}; a view with "
+     "the\n"
      "                    id of a generated one (overview, about) replaces it\n"
      "  --name NAME       display name of the template\n"
      "  --publish         publish the template afterwards\n"},
@@ -89,8 +90,7 @@ static const struct cmd cmds[] = {
     {"command", "history", cmd_command,
      "command history DEVICE [NAME] [--component NAME] [--top N]",
      "Show the commands run on a device (all of them, or those named NAME), oldest first.\n"},
-    {"telemetry", "tail", cmd_telemetry,
-     "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
+    {"telemetry", "tail", cmd_telemetry, "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
      "Follow the device's live events (telemetry; with --all also properties, desired\n"
      "patches, commands, connection changes) until Ctrl-C.\n"
      "  --count N         stop after N events (exit 4 if the timeout comes first)\n"
@@ -115,7 +115,8 @@ static const struct cmd cmds[] = {
 
 static const char global_help[] =
     "Global options (anywhere on the command line):\n"
-    "  --server URL      iotc-central's HTTPS address (env IOTC_SERVER), e.g. https://localhost:8443\n"
+    "  --server URL      iotc-central's HTTPS address (env IOTC_SERVER), e.g. "
+    "https://localhost:8443\n"
     "  --token TOKEN     API token, or the admin token printed by `iotc-central init`\n"
     "                    (env IOTC_TOKEN)\n"
     "  --ca-file FILE    CA certificates to trust (env IOTC_CA_FILE; default: the system store)\n"

@@ -51,10 +51,9 @@ static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix)
             snprintf(ver, sizeof ver, "%.0f", dv->valuedouble);
         if (cJSON_IsNumber(ac))
             snprintf(ack, sizeof ack, "%.0f v%.0f %s", ac->valuedouble,
-                     cJSON_IsNumber(av) ? av->valuedouble : 0.0,
-                     cli_str(m, "ackDescription", ""));
-        const char *row[] = {name, value, cli_str(m, "state", "reported"), ver, ack,
-                             cli_str(m, "lastUpdateTime", "")};
+                     cJSON_IsNumber(av) ? av->valuedouble : 0.0, cli_str(m, "ackDescription", ""));
+        const char *row[] = {name, value, cli_str(m, "state", "reported"),
+                             ver,  ack,   cli_str(m, "lastUpdateTime", "")};
         cli_table_add(t, row);
         free(value);
     }
@@ -211,9 +210,8 @@ static int do_set(struct cli *c, int argc, char **argv)
             const cJSON *ac = cJSON_GetObjectItem(m, "ackCode");
             if (!c->json)
                 printf("%s: %s (ac %.0f \"%s\", version %.0f, after %.1f s)\n", p[i].name, st,
-                       cJSON_IsNumber(ac) ? ac->valuedouble : 0.0,
-                       cli_str(m, "ackDescription", ""), av->valuedouble,
-                       (double)(cli_now_ms() - start) / 1000.0);
+                       cJSON_IsNumber(ac) ? ac->valuedouble : 0.0, cli_str(m, "ackDescription", ""),
+                       av->valuedouble, (double)(cli_now_ms() - start) / 1000.0);
             if (p[i].state == 2)
                 cli_err(c, CLI_API, "device %s rejected %s: ac %.0f %s", pos[0], p[i].name,
                         cJSON_IsNumber(ac) ? ac->valuedouble : 0.0,

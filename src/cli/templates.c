@@ -43,8 +43,8 @@ static cJSON *load_json(const struct cli *c, const char *path, int *out_rc)
                 col = 1;
             }
         }
-        *out_rc = cli_err(c, CLI_USAGE, "%s is not valid JSON (line %d, column %d)", path, line,
-                          col);
+        *out_rc =
+            cli_err(c, CLI_USAGE, "%s is not valid JSON (line %d, column %d)", path, line, col);
     }
     free(text);
     return doc;
@@ -87,8 +87,8 @@ static int add_views(struct cli *c, const char *id, const char *views_file, cJSO
     if (extra == NULL)
         return rc;
     const cJSON *views = cJSON_IsArray(extra) ? extra : cJSON_GetObjectItem(extra, "views");
-    const cJSON *custom = cJSON_IsObject(extra) ? cJSON_GetObjectItem(extra, "customizations")
-                                                : NULL;
+    const cJSON *custom =
+        cJSON_IsObject(extra) ? cJSON_GetObjectItem(extra, "customizations") : NULL;
     if ((views != NULL && !cJSON_IsArray(views)) || (custom != NULL && !cJSON_IsObject(custom)) ||
         (views == NULL && custom == NULL)) {
         cJSON_Delete(extra);
@@ -262,8 +262,8 @@ static int do_list(struct cli *c, int argc, char **argv)
     if (c->json) {
         cli_print_json(all);
     } else {
-        static const char *const head[] = {"ID", "NAME", "PUBLISHED", "DTDL", "CAPABILITIES",
-                                           "VIEWS"};
+        static const char *const head[] = {"ID",   "NAME",         "PUBLISHED",
+                                           "DTDL", "CAPABILITIES", "VIEWS"};
         struct cli_table t;
         cli_table_init(&t, 6, head);
         const cJSON *e;
@@ -274,10 +274,14 @@ static int do_list(struct cli *c, int argc, char **argv)
             snprintf(dtdl, sizeof dtdl, "v%d", cJSON_IsNumber(ver) ? ver->valueint : 0);
             snprintf(ncap, sizeof ncap, "%d",
                      cJSON_GetArraySize(cJSON_GetObjectItem(e, "capabilities")));
-            snprintf(nview, sizeof nview, "%d", cJSON_GetArraySize(cJSON_GetObjectItem(e, "views")));
-            const char *row[] = {cli_str(e, "@id", "?"), cli_str(e, "displayName", ""),
+            snprintf(nview, sizeof nview, "%d",
+                     cJSON_GetArraySize(cJSON_GetObjectItem(e, "views")));
+            const char *row[] = {cli_str(e, "@id", "?"),
+                                 cli_str(e, "displayName", ""),
                                  cJSON_IsTrue(cJSON_GetObjectItem(e, "published")) ? "yes" : "no",
-                                 dtdl, ncap, nview};
+                                 dtdl,
+                                 ncap,
+                                 nview};
             cli_table_add(&t, row);
         }
         cli_table_print(&t, 60);
@@ -296,11 +300,10 @@ static void print_template(const cJSON *t)
     const cJSON *ver = cJSON_GetObjectItem(t, "dtdlVersion");
     printf("Model:        %s (DTDL v%d)\n", cli_str(t, "modelId", "-"),
            cJSON_IsNumber(ver) ? ver->valueint : 0);
-    printf("Published:    %s\n",
-           cJSON_IsTrue(cJSON_GetObjectItem(t, "published")) ? "yes" : "no");
+    printf("Published:    %s\n", cJSON_IsTrue(cJSON_GetObjectItem(t, "published")) ? "yes" : "no");
     printf("\nCapabilities:\n");
-    static const char *const head[] = {"COMPONENT", "KIND", "NAME", "DISPLAY NAME", "SCHEMA",
-                                       "DETAILS"};
+    static const char *const head[] = {"COMPONENT",    "KIND",   "NAME",
+                                       "DISPLAY NAME", "SCHEMA", "DETAILS"};
     struct cli_table tab;
     cli_table_init(&tab, 6, head);
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "capabilities"))
@@ -318,16 +321,20 @@ static void print_template(const cJSON *t)
             snprintf(details + strlen(details), sizeof details - strlen(details), "%s%s",
                      details[0] ? ", " : "", cli_str(e, "semanticType", ""));
         if (strcmp(kind, "command") == 0) {
-            char *req = cli_value_text(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "request"), "schema"));
-            char *resp = cli_value_text(
-                cJSON_GetObjectItem(cJSON_GetObjectItem(e, "response"), "schema"));
+            char *req =
+                cli_value_text(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "request"), "schema"));
+            char *resp =
+                cli_value_text(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "response"), "schema"));
             snprintf(details, sizeof details, "request %s, response %s", req, resp);
             free(req);
             free(resp);
         }
-        const char *row[] = {cli_str(e, "component", ""), kind, cli_str(e, "name", "?"),
+        const char *row[] = {cli_str(e, "component", ""),
+                             kind,
+                             cli_str(e, "name", "?"),
                              cli_str(e, "displayName", ""),
-                             strcmp(kind, "command") == 0 ? "-" : schema, details};
+                             strcmp(kind, "command") == 0 ? "-" : schema,
+                             details};
         cli_table_add(&tab, row);
         free(schema);
     }
@@ -339,7 +346,8 @@ static void print_template(const cJSON *t)
         if (parts == NULL)
             parts = cJSON_GetObjectItem(e, "sections");
         printf("  %-12s %-14s %s%s:", cli_str(e, "id", "?"), cli_str(e, "displayName", ""),
-               cli_str(e, "type", "?"), cJSON_IsTrue(cJSON_GetObjectItem(e, "readOnly")) ? " (read-only)" : "");
+               cli_str(e, "type", "?"),
+               cJSON_IsTrue(cJSON_GetObjectItem(e, "readOnly")) ? " (read-only)" : "");
         const cJSON *p, *f;
         cJSON_ArrayForEach(p, parts)
         {
@@ -402,8 +410,8 @@ static int do_show(struct cli *c, int argc, char **argv, bool export)
     }
     /* Read-only and volatile fields out, so the file is stable in a repository and a plain
      * `templates import` puts it back. */
-    static const char *const ro[] = {"etag", "created", "capabilities", "components",
-                                     "dtdlVersion", "modelId"};
+    static const char *const ro[] = {"etag",       "created",     "capabilities",
+                                     "components", "dtdlVersion", "modelId"};
     for (size_t i = 0; i < sizeof ro / sizeof ro[0]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(t, ro[i]);
     if (o[0].set && strcmp(o[0].val, "-") != 0) {

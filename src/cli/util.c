@@ -247,8 +247,7 @@ int cli_setup(struct cli *c)
     if (c->ca_file[0] != '\0') {
         struct stat st;
         if (stat(c->ca_file, &st) != 0)
-            return cli_err(c, CLI_USAGE, "cannot read CA file %s: %s", c->ca_file,
-                           strerror(errno));
+            return cli_err(c, CLI_USAGE, "cannot read CA file %s: %s", c->ca_file, strerror(errno));
     }
     return 0;
 }

@@ -114,14 +114,12 @@ static void test_import_publish(void **state)
     cu_iotc(&o, "templates", "show", TEMPLATE, "--json", NULL);
     cJSON *t = json_of(&o);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(t, "published")));
-    assert_string_equal(cJSON_GetObjectItem(t, "displayName")->valuestring,
-                        "Environmental sensor");
+    assert_string_equal(cJSON_GetObjectItem(t, "displayName")->valuestring, "Environmental sensor");
     const cJSON *views = cJSON_GetObjectItem(t, "views");
     assert_int_equal(cJSON_GetArraySize(views), 3);
     const cJSON *props = cJSON_GetArrayItem(views, 2);
     assert_string_equal(cJSON_GetObjectItem(props, "id")->valuestring, "properties");
-    const cJSON *state_c =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "customizations"), "state");
+    const cJSON *state_c = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "customizations"), "state");
     assert_string_equal(cJSON_GetObjectItem(state_c, "trueName")->valuestring, "Online");
     assert_string_equal(cJSON_GetObjectItem(state_c, "falseName")->valuestring, "Offline");
     cJSON_Delete(t);
@@ -179,9 +177,9 @@ static void test_create_device(void **state)
     cu_iotc(&o, "devices", "credentials", DEVICE, "--json", NULL);
     cJSON *c = json_of(&o);
     snprintf(cred_scope, sizeof cred_scope, "%s", cJSON_GetObjectItem(c, "idScope")->valuestring);
-    snprintf(cred_key, sizeof cred_key, "%s",
-             cJSON_GetObjectItem(cJSON_GetObjectItem(c, "symmetricKey"), "primaryKey")
-                 ->valuestring);
+    snprintf(
+        cred_key, sizeof cred_key, "%s",
+        cJSON_GetObjectItem(cJSON_GetObjectItem(c, "symmetricKey"), "primaryKey")->valuestring);
     assert_string_equal(cred_scope, srv.id_scope);
     assert_true(strlen(cred_key) >= 40);
     cJSON_Delete(c);
@@ -216,12 +214,29 @@ static void test_run_sensor(void **state)
     snprintf(bin, sizeof bin, "%s/environmental-sensor", cu_builddir());
     snprintf(ep, sizeof ep, "localhost:%u", (unsigned)srv.mqtt_port);
     snprintf(sensor_log, sizeof sensor_log, "%s/sensor.log", srv.root);
-    const char *argv[] = {bin,          "--id-scope",         cred_scope,    "--device-id",
-                          DEVICE,       "--device-key",       cred_key,      "--dps-endpoint",
-                          ep,           "--ca-file",          srv.ca_path,   "--misspell-telemetry",
-                          "temperature", "--interval",        "0.5",         "--name-delay",
-                          "500",        "--brightness-delay", "1500",        "--diagnostics-delay",
-                          "1500",       "-v",                 NULL};
+    const char *argv[] = {bin,
+                          "--id-scope",
+                          cred_scope,
+                          "--device-id",
+                          DEVICE,
+                          "--device-key",
+                          cred_key,
+                          "--dps-endpoint",
+                          ep,
+                          "--ca-file",
+                          srv.ca_path,
+                          "--misspell-telemetry",
+                          "temperature",
+                          "--interval",
+                          "0.5",
+                          "--name-delay",
+                          "500",
+                          "--brightness-delay",
+                          "1500",
+                          "--diagnostics-delay",
+                          "1500",
+                          "-v",
+                          NULL};
     sensor_pid = fork();
     assert_true(sensor_pid >= 0);
     if (sensor_pid == 0) {
@@ -271,11 +286,10 @@ static void test_properties(void **state)
     assert_string_equal(cJSON_GetObjectItem(p, "name")->valuestring, "Contoso");
     assert_int_equal(cJSON_GetObjectItem(p, "brightness")->valueint, 3);
     const cJSON *md = cJSON_GetObjectItem(p, "$metadata");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(md, "name"), "state")->valuestring,
+                        "synced");
     assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(md, "name"), "state")->valuestring, "synced");
-    assert_string_equal(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(md, "brightness"), "state")->valuestring,
-        "synced");
+        cJSON_GetObjectItem(cJSON_GetObjectItem(md, "brightness"), "state")->valuestring, "synced");
     cJSON_Delete(p);
     cu_free(&o);
 
@@ -380,9 +394,8 @@ static void test_telemetry(void **state)
     cu_iotc(&o, "telemetry", "tail", DEVICE, "--count", "1", "--json", NULL);
     cJSON *e = json_of(&o);
     assert_string_equal(cJSON_GetObjectItem(e, "event")->valuestring, "telemetry");
-    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "data"),
-                                                            "payload"),
-                                        "humid"));
+    assert_non_null(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(e, "data"), "payload"), "humid"));
     cJSON_Delete(e);
     cu_free(&o);
 
@@ -505,10 +518,14 @@ static void test_block_unblock_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_import_publish),     cmocka_unit_test(test_export_roundtrip),
-        cmocka_unit_test(test_create_device),      cmocka_unit_test(test_run_sensor),
-        cmocka_unit_test(test_properties),         cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_telemetry),          cmocka_unit_test(test_raw_and_conformance),
+        cmocka_unit_test(test_import_publish),
+        cmocka_unit_test(test_export_roundtrip),
+        cmocka_unit_test(test_create_device),
+        cmocka_unit_test(test_run_sensor),
+        cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_telemetry),
+        cmocka_unit_test(test_raw_and_conformance),
         cmocka_unit_test(test_block_unblock_delete),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

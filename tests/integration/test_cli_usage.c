@@ -35,13 +35,17 @@ static int group_teardown(void **state)
 }
 
 static const char *const commands[][2] = {
-    {"templates", "import"},   {"templates", "list"},      {"templates", "show"},
-    {"templates", "export"},   {"templates", "publish"},   {"devices", "create"},
-    {"devices", "list"},       {"devices", "show"},        {"devices", "credentials"},
-    {"devices", "block"},      {"devices", "unblock"},     {"devices", "delete"},
-    {"properties", "get"},     {"properties", "set"},      {"command", "run"},
-    {"command", "history"},    {"telemetry", "tail"},      {"telemetry", "query"},
-    {"telemetry", "last"},     {"raw", NULL},              {"conformance", NULL},
+    {"templates", "import"},    {"templates", "list"},
+    {"templates", "show"},      {"templates", "export"},
+    {"templates", "publish"},   {"devices", "create"},
+    {"devices", "list"},        {"devices", "show"},
+    {"devices", "credentials"}, {"devices", "block"},
+    {"devices", "unblock"},     {"devices", "delete"},
+    {"properties", "get"},      {"properties", "set"},
+    {"command", "run"},         {"command", "history"},
+    {"telemetry", "tail"},      {"telemetry", "query"},
+    {"telemetry", "last"},      {"raw", NULL},
+    {"conformance", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -62,8 +66,7 @@ static void test_help_everywhere(void **state)
             else
                 cu_iotc(&o, g, flag, NULL);
             if (o.rc != 0 || strncmp(o.out, want, strlen(want)) != 0)
-                fprintf(stderr, "%s %s %s -> %d: %s%s\n", g, v ? v : "", flag, o.rc, o.out,
-                        o.err);
+                fprintf(stderr, "%s %s %s -> %d: %s%s\n", g, v ? v : "", flag, o.rc, o.out, o.err);
             assert_int_equal(o.rc, 0);
             assert_true(strncmp(o.out, want, strlen(want)) == 0);
             assert_string_equal(o.err, "");
@@ -247,8 +250,8 @@ static void test_not_found(void **state)
         argv[n] = NULL;
         cu_exec(&o, 30000, argv);
         if (o.rc != 3 || strstr(o.err, "NotFound") == NULL)
-            fprintf(stderr, "case %zu (%s %s): rc %d\n%s%s\n", i, cases[i][0], cases[i][1],
-                    o.rc, o.out, o.err);
+            fprintf(stderr, "case %zu (%s %s): rc %d\n%s%s\n", i, cases[i][0], cases[i][1], o.rc,
+                    o.out, o.err);
         assert_int_equal(o.rc, 3);
         assert_non_null(strstr(o.err, "NotFound")); /* the API's error code, in words */
         assert_non_null(strstr(o.err, "(HTTP 404)"));
@@ -269,10 +272,11 @@ static void test_api_errors(void **state)
     snprintf(bad, sizeof bad, "%s/bad-model.json", srv.root);
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
-    fputs("{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:test:Bad;1\",\"@type\":\"Interface\","
-          "\"contents\":[{\"@type\":\"Telemetry\",\"name\":\"t\",\"schema\":\"double\"},"
-          "{\"@type\":\"Telemetry\",\"name\":\"u\",\"schema\":\"doubel\"}]}",
-          f);
+    fputs(
+        "{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:test:Bad;1\",\"@type\":\"Interface\","
+        "\"contents\":[{\"@type\":\"Telemetry\",\"name\":\"t\",\"schema\":\"double\"},"
+        "{\"@type\":\"Telemetry\",\"name\":\"u\",\"schema\":\"doubel\"}]}",
+        f);
     fclose(f);
     cu_iotc(&o, "templates", "import", bad, NULL);
     assert_int_equal(o.rc, 2);
@@ -377,9 +381,12 @@ static void test_paging(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help_everywhere), cmocka_unit_test(test_usage_errors),
-        cmocka_unit_test(test_auth),            cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_api_errors),      cmocka_unit_test(test_data_dir),
+        cmocka_unit_test(test_help_everywhere),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_data_dir),
         cmocka_unit_test(test_paging),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
