@@ -133,12 +133,9 @@ static struct appl_device *device_new(struct appl *a, const char *id)
     }
     memcpy(d->id, id, strlen(id) + 1);
     d->organizations = cJSON_CreateArray();
-    d->last_telemetry = cJSON_CreateObject();
     d->etag = 1;
     d->created_ms = app_now_ms();
-    if (d->organizations == NULL || d->last_telemetry == NULL) {
-        cJSON_Delete(d->organizations);
-        cJSON_Delete(d->last_telemetry);
+    if (d->organizations == NULL) {
         free(d);
         return NULL;
     }
@@ -153,7 +150,10 @@ static void device_free(struct appl_device *d)
     free(d->display_name);
     free(d->template_id);
     cJSON_Delete(d->organizations);
-    cJSON_Delete(d->last_telemetry);
+    for (size_t i = 0; i < APPL_LAST_SLOTS; i++) {
+        free(d->last[i].component);
+        free(d->last[i].payload);
+    }
     for (size_t i = 0; i < d->n_cmds; i++)
         appl_command_free(d->cmds[i]);
     free(d->cmds);
@@ -318,48 +318,83 @@ static void raw_event(struct appl *a, const struct central_event *ev, const char
     store_app_add_raw(a->db, ev->device_id, ev->time_ms, kind, data);
 }
 
-static void on_telemetry(struct appl *a, struct appl_device *d, const struct central_event *ev)
+/* Remember the message as the latest of its component (no parsing on this hot path). */
+static void keep_last(struct appl_device *d, const struct central_event *ev)
 {
-    cJSON *payload = cJSON_ParseWithLength(ev->body, ev->body_len);
-    char ts[32], key[600];
-    appl_time(ev->time_ms, ts);
-    if (cJSON_IsObject(payload)) {
-        for (cJSON *it = payload->child; it != NULL; it = it->next) {
-            cJSON *e = cJSON_CreateObject();
-            if (e == NULL)
-                break;
-            cJSON_AddStringToObject(e, "timestamp", ts);
-            cJSON_AddItemToObject(e, "value", cJSON_Duplicate(it, 1));
-            if (ev->component != NULL && ev->component[0] != '\0')
-                snprintf(key, sizeof key, "%s/%s", ev->component, it->string);
-            else
-                snprintf(key, sizeof key, "%s", it->string);
-            if (cJSON_GetObjectItemCaseSensitive(d->last_telemetry, key) != NULL)
-                cJSON_ReplaceItemInObjectCaseSensitive(d->last_telemetry, key, e);
-            else
-                cJSON_AddItemToObject(d->last_telemetry, key, e);
-        }
+    const char *comp = ev->component ? ev->component : "";
+    struct appl_last *slot = NULL;
+    for (size_t i = 0; i < APPL_LAST_SLOTS && slot == NULL; i++) {
+        if (d->last[i].component != NULL && strcmp(d->last[i].component, comp) == 0)
+            slot = &d->last[i];
     }
-    if (a->n_streams > 0) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "time", ts);
-        cJSON_AddStringToObject(o, "component", ev->component ? ev->component : "");
-        if (payload != NULL) {
-            cJSON_AddItemToObject(o, "payload", payload);
-            payload = NULL;
-        } else {
-            char *text = malloc(ev->body_len + 1);
-            if (text) {
-                memcpy(text, ev->body, ev->body_len);
-                text[ev->body_len] = '\0';
-                cJSON_AddStringToObject(o, "payload", text);
-                free(text);
+    if (slot == NULL) {
+        /* a free slot, else the one updated longest ago */
+        slot = &d->last[0];
+        for (size_t i = 0; i < APPL_LAST_SLOTS; i++) {
+            if (d->last[i].component == NULL || d->last[i].time_ms < slot->time_ms) {
+                slot = &d->last[i];
+                if (slot->component == NULL)
+                    break;
             }
         }
-        appl_sse_publish(a, ev->device_id, "telemetry", o);
-        cJSON_Delete(o);
+        free(slot->component);
+        slot->component = strdup(comp);
+        slot->len = 0;
+        if (slot->component == NULL)
+            return;
     }
-    cJSON_Delete(payload);
+    if (ev->body_len + 1 > slot->cap) {
+        char *p = realloc(slot->payload, ev->body_len + 1);
+        if (p == NULL) {
+            slot->len = 0;
+            return;
+        }
+        slot->payload = p;
+        slot->cap = ev->body_len + 1;
+    }
+    memcpy(slot->payload, ev->body, ev->body_len);
+    slot->payload[ev->body_len] = '\0';
+    slot->len = ev->body_len;
+    slot->time_ms = ev->time_ms;
+}
+
+static bool has_stream(const struct appl *a, const char *device_id)
+{
+    for (const struct appl_sse *s = a->streams; s != NULL; s = appl_sse_next(s)) {
+        if (strcmp(appl_sse_device(s), device_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void on_telemetry(struct appl *a, struct appl_device *d, const struct central_event *ev)
+{
+    char ts[32];
+    keep_last(d, ev);
+    if (a->n_streams == 0 || !has_stream(a, ev->device_id))
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *payload = cJSON_ParseWithLength(ev->body, ev->body_len);
+    if (o == NULL) {
+        cJSON_Delete(payload);
+        return;
+    }
+    appl_time(ev->time_ms, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    cJSON_AddStringToObject(o, "component", ev->component ? ev->component : "");
+    if (payload != NULL) {
+        cJSON_AddItemToObject(o, "payload", payload);
+    } else {
+        char *text = malloc(ev->body_len + 1);
+        if (text) {
+            memcpy(text, ev->body, ev->body_len);
+            text[ev->body_len] = '\0';
+            cJSON_AddStringToObject(o, "payload", text);
+            free(text);
+        }
+    }
+    appl_sse_publish(a, ev->device_id, "telemetry", o);
+    cJSON_Delete(o);
 }
 
 static void on_patch(struct appl *a, struct appl_device *d, const struct central_event *ev)

@@ -44,6 +44,16 @@ struct appl_template {
     struct appl_template *next;
 };
 
+/* The latest telemetry message of one component, kept as received: parsing only happens when
+ * somebody asks for a last value, not for every message. */
+#define APPL_LAST_SLOTS 8
+struct appl_last {
+    char *component; /**< "" for the root; NULL = free slot */
+    char *payload;
+    size_t len, cap;
+    int64_t time_ms;
+};
+
 struct appl_device {
     char id[DEVICE_ID_MAX + 1];
     char *display_name;   /**< may be NULL (then the id is shown) */
@@ -53,8 +63,8 @@ struct appl_device {
     bool provisioned;
     uint64_t etag;
     int64_t created_ms;
-    cJSON *last_telemetry;      /**< {"comp/name" or "name": {"timestamp":..,"value":..}} */
-    struct appl_command **cmds; /**< newest last, at most APPL_CMD_HISTORY_MAX */
+    struct appl_last last[APPL_LAST_SLOTS]; /**< latest message per component (unparsed) */
+    struct appl_command **cmds;             /**< newest last, at most APPL_CMD_HISTORY_MAX */
     size_t n_cmds, cap_cmds;
     struct appl_device *hash_next;
 };
@@ -256,6 +266,9 @@ cJSON *appl_properties_written(const char *component, const cJSON *body, int64_t
 void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data);
 /** Close every stream (shutdown). */
 void appl_sse_close_all(struct appl *a);
+/** Iteration over a->streams (the struct is private to capi_sse.c). */
+const struct appl_sse *appl_sse_next(const struct appl_sse *s);
+const char *appl_sse_device(const struct appl_sse *s);
 
 /* helpers */
 /** Format @p ms as RFC 3339 with milliseconds into @p out. */

@@ -13,14 +13,6 @@
 #define HISTORY_SCAN_ROWS 100000 /* rows one history page may read */
 #define BATCH 1000
 
-static void tel_key(char *out, size_t size, const char *comp, const char *name)
-{
-    if (comp[0])
-        snprintf(out, size, "%s/%s", comp, name);
-    else
-        snprintf(out, size, "%s", name);
-}
-
 static bool same_comp(const char *row_comp, const char *comp)
 {
     return strcmp(row_comp ? row_comp : "", comp) == 0;
@@ -54,21 +46,23 @@ static int last_row(void *ctx, const struct store_app_telemetry *row)
 static void last_value(struct http_ctx *c, struct appl *a, struct appl_device *d, const char *comp,
                        const char *name)
 {
-    char key[600];
-    tel_key(key, sizeof key, comp, name);
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(d->last_telemetry, key);
-    if (e != NULL) {
-        capi_reply(c, 200, cJSON_Duplicate(e, 1));
-        return;
-    }
     struct last_ctx l = {comp, name, NULL};
-    store_app_scan_telemetry(a->db, d->id, 0, INT64_MAX, 0, true, LAST_SCAN_ROWS, last_row, &l);
+    /* the latest message of the component usually carries the name */
+    for (size_t i = 0; i < APPL_LAST_SLOTS; i++) {
+        const struct appl_last *s = &d->last[i];
+        if (s->component == NULL || strcmp(s->component, comp) != 0 || s->len == 0)
+            continue;
+        struct store_app_telemetry row = {
+            .time_ms = s->time_ms, .component = comp, .payload = s->payload, .payload_len = s->len};
+        last_row(&l, &row);
+    }
+    if (l.found == NULL)
+        store_app_scan_telemetry(a->db, d->id, 0, INT64_MAX, 0, true, LAST_SCAN_ROWS, last_row, &l);
     if (l.found == NULL) {
         capi_error(c, 404, "TelemetryNotFound", "Device %s has not sent telemetry \"%s\"%s%s.",
                    d->id, name, comp[0] ? " in component " : "", comp);
         return;
     }
-    cJSON_AddItemToObject(d->last_telemetry, key, cJSON_Duplicate(l.found, 1));
     capi_reply(c, 200, l.found);
 }
 

@@ -33,6 +33,16 @@ struct appl_sse {
     struct appl_sse *next;
 };
 
+const struct appl_sse *appl_sse_next(const struct appl_sse *s)
+{
+    return s->next;
+}
+
+const char *appl_sse_device(const struct appl_sse *s)
+{
+    return s->device_id;
+}
+
 static void unlink_stream(struct appl_sse *s)
 {
     struct appl *a = s->a;
