@@ -842,6 +842,49 @@ static void test_components(void **state)
     snprintf(KEY, sizeof KEY, "%s", saved_key);
 }
 
+/* ---------------------------------------------------------------- restart */
+
+static void test_restart_keeps_history_and_data(void **state)
+{
+    (void)state;
+    device_close();
+    assert_int_equal(th_central_stop(&srv), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/commands/blink", NULL), 200);
+    const cJSON *v = jget(R.json, "value");
+    assert_int_equal(cJSON_GetArraySize(v), 1);
+    assert_string_equal(jstr(cJSON_GetArrayItem(v, 0), "status"), "completed");
+    assert_string_equal(jstr(cJSON_GetArrayItem(v, 0), "response.description"),
+                        "Blinking LED every 3 seconds");
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/commands/rundiagnostics", NULL), 200);
+    v = jget(R.json, "value");
+    assert_string_equal(jstr(cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1), "completion"),
+                        "Diagnostics run complete");
+    /* last values come from the stored messages now */
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp", NULL), 200);
+    assert_true(jget(R.json, "value") != NULL);
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
+    assert_string_equal(jstr(R.json, "$metadata.name.state"), "synced");
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/rawData?$top=1000", NULL), 200);
+    assert_true(raw_has_unmodeled(R.json, "unmodeled.temperature"));
+    assert_int_equal(admin("GET", "/api/devices/" DEV, NULL), 200);
+    assert_string_equal(jstr(R.json, "status"), "provisioned");
+    /* new commands continue the id sequence */
+    assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/turnoff", NULL), 201);
+    assert_string_equal(jstr(R.json, "status"), "queued");
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/commands?$top=1000", NULL), 200);
+    v = jget(R.json, "value");
+    const char *prev = NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        const char *id = jstr(it, "id");
+        if (prev != NULL)
+            assert_true(strcmp(prev, id) < 0);
+        prev = id;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -853,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_association_by_username),
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_components),
+        cmocka_unit_test(test_restart_keeps_history_and_data),
     };
     return cmocka_run_group_tests_name("capi_device", tests, setup, teardown);
 }
