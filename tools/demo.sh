@@ -70,8 +70,10 @@ stop() {
     local rc=${1:-0}
     trap - INT TERM EXIT
     echo
-    [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
-    [ -n "$sleep_pid" ] && kill "$sleep_pid" 2>/dev/null
+    for p in $tail_pid $sleep_pid; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
     if [ -n "$sensor_pid" ] && kill -0 "$sensor_pid" 2>/dev/null; then
         say "stopping environmental-sensor"
         kill -TERM "$sensor_pid" 2>/dev/null

@@ -134,8 +134,10 @@ static void stop_demo(struct demo *d)
         dump(d);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    /* nothing of the group is left */
-    cu_sleep_ms(200);
+    /* nothing of the group is left (the script waits for what it started) */
+    end = cu_now_ms() + 5000;
+    while (kill(-d->pid, 0) == 0 && cu_now_ms() < end)
+        cu_sleep_ms(100);
     assert_int_equal(kill(-d->pid, 0), -1);
 }
 

@@ -59,7 +59,9 @@ static void test_help_everywhere(void **state)
     for (size_t i = 0; i < NCOMMANDS; i++) {
         const char *g = commands[i][0], *v = commands[i][1];
         snprintf(want, sizeof want, "usage: iotc %s%s%s", g, v ? " " : "", v ? v : "");
-        for (int form = 0; form < 2; form++) {
+        /* -h is the same option: checked on the first command of each group */
+        bool first = i == 0 || strcmp(commands[i - 1][0], g) != 0;
+        for (int form = 0; form < (first ? 2 : 1); form++) {
             const char *flag = form == 0 ? "--help" : "-h";
             if (v != NULL)
                 cu_iotc(&o, g, v, flag, NULL);
@@ -72,8 +74,8 @@ static void test_help_everywhere(void **state)
             assert_string_equal(o.err, "");
             cu_free(&o);
         }
-        /* help wins over missing arguments and comes after other options too */
-        if (v != NULL) {
+        /* help wins over other arguments and may come after them */
+        if (v != NULL && first) {
             cu_iotc(&o, "--json", g, v, "x", "--help", NULL);
             assert_int_equal(o.rc, 0);
             assert_non_null(strstr(o.out, want));
