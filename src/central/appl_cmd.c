@@ -150,9 +150,19 @@ void appl_command_changed(struct appl *a, struct appl_command *c)
 {
     save(a, c);
     cJSON *o = appl_command_to_json(c);
-    if (o == NULL)
-        return;
-    appl_sse_publish(a, c->device_id, "command", o);
+    char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    if (text != NULL) {
+        /* for other subscribers of the bus; the application layer itself ignores EV_COMMAND */
+        struct central_event ev = {.type = EV_COMMAND,
+                                   .device_id = c->device_id,
+                                   .time_ms = app_now_ms(),
+                                   .body = text,
+                                   .body_len = strlen(text)};
+        events_publish(a->app, &ev);
+    }
+    free(text);
+    if (o != NULL)
+        appl_sse_publish(a, c->device_id, "command", o);
     cJSON_Delete(o);
 }
 

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "central/capi_int.h"
-#include "central/events.h"
 #include "central/twin.h"
 
 void capi_devices_list(struct http_ctx *c, struct appl *a, enum appl_role role)
@@ -306,10 +305,7 @@ void capi_properties(struct http_ctx *c, struct appl *a, enum appl_role role)
         if (rc != CE_OK) {
             capi_error_ce(c, rc, "properties");
         } else {
-            char *text = cJSON_PrintUnformatted(patch);
-            if (text != NULL)
-                events_patch(a->app, EV_DESIRED, dev->id, text, strlen(text), dev->desired_version);
-            free(text);
+            /* twin_update pushed the patch and published EV_DESIRED */
             capi_reply(c, 202, appl_properties_written(comp, patch, dev->desired_version));
         }
     }

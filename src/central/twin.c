@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "central/broker.h"
+#include "central/events.h"
 #include "central/log.h"
 #include "iotc/codec.h"
 
@@ -315,6 +316,7 @@ int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
         char *push = desired_push_text(desired_patch, old_desired, replace, dev->desired_version);
         if (push) {
             broker_push_desired(app, dev, push, strlen(push), dev->desired_version);
+            events_patch(app, EV_DESIRED, dev->id, push, strlen(push), dev->desired_version);
             free(push);
         }
         log_info("twin: desired properties of %s now at $version %lld", dev->id,

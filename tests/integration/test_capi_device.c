@@ -718,6 +718,17 @@ static void send_for_stream(void *arg)
     telemetry("{\"temp\":1.5,\"humid\":2}");
 }
 
+/* A desired write through the IoT Hub service API (not /api/) reaches the stream too. */
+static void service_twin_write(void *arg)
+{
+    (void)arg;
+    struct th_http_response r;
+    const char *body = "{\"properties\":{\"desired\":{\"brightness\":1}}}";
+    if (th_https(&srv, "PATCH", "/twins/" DEV "?api-version=2021-04-12", "If-Match: \"*\"\r\n",
+                 body, true, 5000, &r) == 0)
+        free(r.body);
+}
+
 static void test_event_stream(void **state)
 {
     (void)state;
@@ -730,6 +741,11 @@ static void test_event_stream(void **state)
     assert_non_null(text);
     assert_non_null(strstr(text, "event: telemetry\ndata: {"));
     assert_non_null(strstr(text, "\"temp\":1.5"));
+    free(text);
+    text = capi_stream(srv.ca_path, srv.https_port, srv.admin_token, target, "\"brightness\":1",
+                       10000, service_twin_write, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "event: desired\ndata: {"));
     free(text);
     /* the stream is authenticated like everything else */
     capi_resp_free(&R);
