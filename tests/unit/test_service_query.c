@@ -215,10 +215,8 @@ static void test_select_all_and_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match_table),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_error_position),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_match_table),          cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_error_position),       cmocka_unit_test(test_limits),
         cmocka_unit_test(test_select_all_and_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
