@@ -10,7 +10,7 @@
 #include "central/store_app.h"
 
 #define LAST_SCAN_ROWS 10000     /* rows searched for a last value not in memory */
-#define HISTORY_SCAN_ROWS 100000 /* rows one history page may read */
+#define HISTORY_SCAN_ROWS 20000 /* rows one page may read: bounds the time the loop spends */
 #define BATCH 1000
 
 static bool same_comp(const char *row_comp, const char *comp)
