@@ -380,6 +380,83 @@ static void test_paging(void **state)
     cu_free(&o);
 }
 
+/* Components (the published v2 model with Components, read from ../shared when present):
+ * component paths for properties and commands, and a queue-if-offline command set through
+ * `templates import --views` customizations. */
+static void test_components(void **state)
+{
+    (void)state;
+    char model[1400], extra[400];
+    const char *shared = getenv("IOTC_SHARED_DIR");
+    if (shared != NULL && shared[0] != '\0')
+        snprintf(model, sizeof model, "%s/models/EnvironmentalSensor.dtdlv2.components.json",
+                 shared);
+    else
+        snprintf(model, sizeof model,
+                 "%s/../shared/models/EnvironmentalSensor.dtdlv2.components.json", cu_repo());
+    if (access(model, R_OK) != 0) {
+        fprintf(stderr, "skipped: %s not found (set IOTC_SHARED_DIR)\n", model);
+        skip();
+    }
+    snprintf(extra, sizeof extra, "%s/queue.json", srv.root);
+    FILE *f = fopen(extra, "w");
+    assert_non_null(f);
+    fputs("{\"customizations\":{\"sensor/turnon\":{\"queueIfOffline\":true}}}", f);
+    fclose(f);
+    struct cu_out o;
+    cu_iotc(&o, "templates", "import", model, "--views", extra, "--id", "dtmi:test:Comp;1",
+            "--json", NULL);
+    assert_int_equal(o.rc, 0);
+    cJSON *t = cJSON_Parse(o.out);
+    const cJSON *q = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "customizations"), "sensor/turnon"),
+        "queueIfOffline");
+    assert_true(cJSON_IsTrue(q));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "views")), 2); /* defaults kept */
+    cJSON_Delete(t);
+    cu_free(&o);
+    assert_int_equal(cu_rc("devices", "create", "comp-1", "--template", "dtmi:test:Comp;1", NULL),
+                     0);
+
+    cu_iotc(&o, "properties", "set", "comp-1", "--component", "sensor", "brightness=2",
+            "--no-wait", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "brightness = 2: pending"));
+    cu_free(&o);
+    cu_iotc(&o, "properties", "get", "comp-1", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "sensor/brightness"));
+    cu_free(&o);
+    cu_iotc(&o, "properties", "get", "comp-1", "--component", "sensor", "--json", NULL);
+    t = cJSON_Parse(o.out);
+    assert_int_equal(cJSON_GetObjectItem(t, "brightness")->valueint, 2);
+    cJSON_Delete(t);
+    cu_free(&o);
+    /* brightness is not a root property of this template */
+    cu_iotc(&o, "properties", "set", "comp-1", "brightness=2", "--no-wait", NULL);
+    assert_int_equal(o.rc, 2);
+    cu_free(&o);
+
+    /* offline: blink fails (409 -> 2), turnon is queued (exit 0) */
+    cu_iotc(&o, "command", "run", "comp-1", "blink", "--component", "sensor", "--request", "2",
+            NULL);
+    assert_int_equal(o.rc, 2);
+    assert_non_null(strstr(o.err, "DeviceNotConnected"));
+    cu_free(&o);
+    cu_iotc(&o, "command", "run", "comp-1", "turnon", "--component", "sensor", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "queued"));
+    cu_free(&o);
+    cu_iotc(&o, "command", "history", "comp-1", "turnon", "--component", "sensor", "--json",
+            NULL);
+    t = cJSON_Parse(o.out);
+    assert_int_equal(cJSON_GetArraySize(t), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(t, 0), "status")->valuestring,
+                        "queued");
+    cJSON_Delete(t);
+    cu_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,7 +466,7 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_data_dir),
-        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_paging),          cmocka_unit_test(test_components),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
