@@ -3,6 +3,7 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -215,22 +216,35 @@ int th_central_stop(struct th_central *c)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void rm_rf(const char *dir)
+static void rm_tree(const char *path, int depth)
 {
-    /* Only our own flat layout: root/server.log and root/app/.... */
-    char path[600];
-    const char *files[] = {"app.json",       "ca.pem",       "ca-key.pem",     "server.pem",
-                           "server-key.pem", "central.db",   "central.db-wal", "central.db-shm",
-                           "ports.json",     "app.json.tmp", "ports.json.tmp", NULL};
-    for (int i = 0; files[i]; i++) {
-        snprintf(path, sizeof path, "%s/app/%s", dir, files[i]);
+    struct stat st;
+    if (depth > 8 || lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char child[1024];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            rm_tree(child, depth + 1);
+        }
+        if (d != NULL)
+            closedir(d);
+        rmdir(path);
+    } else {
         unlink(path);
     }
-    snprintf(path, sizeof path, "%s/app", dir);
-    rmdir(path);
-    snprintf(path, sizeof path, "%s/server.log", dir);
-    unlink(path);
-    rmdir(dir);
+}
+
+/* Remove the temporary tree: everything under our own mkdtemp() directory, including files
+ * tests put next to the data dir. Refuses any path that is not such a directory. */
+static void rm_rf(const char *dir)
+{
+    if (strstr(dir, "/iotc-central-test.") != NULL)
+        rm_tree(dir, 0);
 }
 
 void th_central_cleanup(struct th_central *c)
