@@ -52,7 +52,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 if [ "$build" = 1 ]; then
     tools/deps.sh || die "installing the dependencies failed"
-    make -j2 || die "the build failed"
+    make -j2 central cli examples || die "the build failed"
 fi
 B=${BUILDDIR:-$(make -s --no-print-directory print-builddir)}
 case "$B" in /*) ;; *) B=$top/$B ;; esac
@@ -105,7 +105,13 @@ if [ ! -s "$data/admin-token" ] && [ -z "${IOTC_TOKEN:-}" ]; then
     die "$data/admin-token is missing: set IOTC_TOKEN to an admin token, or remove $demo to start over"
 fi
 
-# 2. The server, on the usual ports or, when they are taken, on free ones.
+# 2. The server, on the usual ports or, when they are taken, on free ones. A server left running
+#    on this data dir (say the script was killed) would share the database: refuse.
+old_pid=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$data/ports.json" 2>/dev/null)
+if [ -n "$old_pid" ] && kill -0 "$old_pid" 2>/dev/null &&
+    grep -q iotc-central "/proc/$old_pid/cmdline" 2>/dev/null; then
+    die "iotc-central (pid $old_pid) is still running on $data: stop it first (kill $old_pid)"
+fi
 start_central() {
     : > "$demo/central.out"
     "$B/iotc-central" serve --data-dir "$data" --mqtt-port "$1" --https-port "$2" \
