@@ -163,6 +163,7 @@ int cmd_command(struct cli *c, const char *verb, int argc, char **argv);
 int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv);
 int cmd_raw(struct cli *c, const char *verb, int argc, char **argv);
 int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv);
+int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv);
 
 /** Print the help of one command ("templates import") or of a group (verb NULL). */
 void cli_help(const char *group, const char *verb);

@@ -407,7 +407,7 @@ int cli_sse(struct cli *c, const char *path, double timeout_s,
         ret = cli_fail(c, &r, "event stream");
     } else if (rc == CURLE_OK && !s.stop) {
         /* the server ended the stream (e.g. it is shutting down) */
-        fprintf(stderr, "%s: the server closed the event stream\n", c->prog);
+        ret = cli_err(c, CLI_API, "the server closed the event stream");
     }
     free(s.line.p);
     free(s.data.p);

@@ -109,6 +109,15 @@ static const struct cmd cmds[] = {
     {"conformance", NULL, cmd_conformance, "conformance DEVICE",
      "What the device did compared with its template: each capability's status and every\n"
      "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"},
+    {"tokens", "create", cmd_tokens,
+     "tokens create ID [--role operator|administrator] [--expiry T]",
+     "Create an API token (administrators only). The token text is printed once, alone on\n"
+     "standard output: T=$(iotc tokens create ci --role operator); iotc --token \"$T\" ...\n"
+     "  --role ROLE       operator (default) or administrator\n"
+     "  --expiry T        RFC 3339 expiry (default: one year)\n"},
+    {"tokens", "list", cmd_tokens, "tokens list", "List the API tokens (without their text).\n"},
+    {"tokens", "delete", cmd_tokens, "tokens delete ID",
+     "Delete an API token; it stops working at once.\n"},
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])

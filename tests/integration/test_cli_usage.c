@@ -45,7 +45,8 @@ static const char *const commands[][2] = {
     {"command", "run"},         {"command", "history"},
     {"telemetry", "tail"},      {"telemetry", "query"},
     {"telemetry", "last"},      {"raw", NULL},
-    {"conformance", NULL},
+    {"conformance", NULL},      {"tokens", "create"},
+    {"tokens", "list"},         {"tokens", "delete"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -83,8 +84,8 @@ static void test_help_everywhere(void **state)
         }
     }
     /* a group's help lists its commands */
-    static const char *const groups[] = {"templates", "devices", "properties", "command",
-                                         "telemetry"};
+    static const char *const groups[] = {"templates", "devices",   "properties",
+                                         "command",   "telemetry", "tokens"};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         cu_iotc(&o, groups[i], "--help", NULL);
         assert_int_equal(o.rc, 0);
@@ -198,18 +199,16 @@ static void test_auth(void **state)
     cu_free(&o);
     cu_env_for(&srv);
 
-    /* an operator token: may list devices, may not write templates (403 -> 5) */
-    struct capi_resp r;
-    assert_int_equal(capi_http(srv.ca_path, srv.https_port, srv.admin_token, "PUT",
-                               "/api/apiTokens/ops1?api-version=2022-07-31",
-                               "{\"roles\":[{\"role\":\"operator\"}]}", 10000, &r),
-                     0);
-    assert_int_equal(r.status, 200);
-    const cJSON *tok = cJSON_GetObjectItem(r.json, "token");
-    assert_true(cJSON_IsString(tok));
+    /* an operator token (made with `tokens create`, text alone on stdout): may list
+     * devices, may not write templates or list tokens (403 -> 5) */
+    cu_iotc(&o, "tokens", "create", "ops1", "--role", "operator", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_true(strncmp(o.out, "SharedAccessSignature sr=", 25) == 0);
     char op[1024];
-    snprintf(op, sizeof op, "%s", tok->valuestring);
-    capi_resp_free(&r);
+    snprintf(op, sizeof op, "%s", o.out);
+    op[strcspn(op, "\n")] = '\0';
+    assert_non_null(strstr(o.err, "role operator"));
+    cu_free(&o);
     assert_int_equal(cu_rc("--token", op, "devices", "list", NULL), 0);
     char model[1300];
     snprintf(model, sizeof model, "%s/models/environmental-sensor.dtdlv2.json", cu_repo());
@@ -217,6 +216,19 @@ static void test_auth(void **state)
     assert_int_equal(o.rc, 5);
     assert_non_null(strstr(o.err, "Forbidden"));
     cu_free(&o);
+    assert_int_equal(cu_rc("--token", op, "tokens", "list", NULL), 5);
+    cu_iotc(&o, "tokens", "list", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "ops1"));
+    assert_non_null(strstr(o.out, "operator"));
+    assert_null(strstr(o.out, "SharedAccessSignature")); /* never shown again */
+    cu_free(&o);
+    /* an existing id: 409 -> 2; a deleted token stops working at once */
+    assert_int_equal(cu_rc("tokens", "create", "ops1", NULL), 2);
+    assert_int_equal(cu_rc("tokens", "create", "ops2", "--role", "owner", NULL), 1);
+    assert_int_equal(cu_rc("tokens", "delete", "ops1", NULL), 0);
+    assert_int_equal(cu_rc("--token", op, "devices", "list", NULL), 5);
+    assert_int_equal(cu_rc("tokens", "delete", "ops1", NULL), 3);
 }
 
 static void test_not_found(void **state)
@@ -418,8 +430,8 @@ static void test_components(void **state)
     assert_int_equal(cu_rc("devices", "create", "comp-1", "--template", "dtmi:test:Comp;1", NULL),
                      0);
 
-    cu_iotc(&o, "properties", "set", "comp-1", "--component", "sensor", "brightness=2",
-            "--no-wait", NULL);
+    cu_iotc(&o, "properties", "set", "comp-1", "--component", "sensor", "brightness=2", "--no-wait",
+            NULL);
     assert_int_equal(o.rc, 0);
     assert_non_null(strstr(o.out, "brightness = 2: pending"));
     cu_free(&o);
@@ -447,8 +459,7 @@ static void test_components(void **state)
     assert_int_equal(o.rc, 0);
     assert_non_null(strstr(o.out, "queued"));
     cu_free(&o);
-    cu_iotc(&o, "command", "history", "comp-1", "turnon", "--component", "sensor", "--json",
-            NULL);
+    cu_iotc(&o, "command", "history", "comp-1", "turnon", "--component", "sensor", "--json", NULL);
     t = cJSON_Parse(o.out);
     assert_int_equal(cJSON_GetArraySize(t), 1);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(t, 0), "status")->valuestring,
@@ -466,7 +477,8 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_data_dir),
-        cmocka_unit_test(test_paging),          cmocka_unit_test(test_components),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_components),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,140 @@
+/*
+ * tokens.c - `iotc tokens create|list|delete`: API tokens (administrator only; docs/API.md
+ * "API tokens"). The token text is returned once, by create; the server keeps no copy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int token_path(const struct cli *c, const char *id, char *out, size_t size)
+{
+    char enc[400];
+    if (cli_pct(id, enc, sizeof enc) < 0)
+        return cli_err(c, CLI_USAGE, "token id too long");
+    snprintf(out, size, "/api/apiTokens/%s", enc);
+    return 0;
+}
+
+static const char *role_of(const cJSON *t)
+{
+    return cli_str(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "roles"), 0), "role", "?");
+}
+
+static int do_create(struct cli *c, int argc, char **argv)
+{
+    struct cli_opt o[] = {{"--role", NULL, true, NULL, false},
+                          {"--expiry", NULL, true, NULL, false},
+                          {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    char path[600], what[600];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one token ID (see --help)");
+    const char *role = o[0].set ? o[0].val : "operator";
+    if (strcmp(role, "operator") != 0 && strcmp(role, "administrator") != 0)
+        return cli_err(c, CLI_USAGE, "--role must be operator or administrator");
+    if (o[1].set) {
+        /* only the shape is checked here: the server parses the time */
+        size_t n = strlen(o[1].val);
+        if (n < 10 || o[1].val[4] != '-' || o[1].val[7] != '-')
+            return cli_err(c, CLI_USAGE, "--expiry needs an RFC 3339 time (2027-11-26T00:00:00Z)");
+    }
+    rc = token_path(c, pos[0], path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0)
+        return rc;
+    cJSON *b = cJSON_CreateObject();
+    cJSON *roles = cJSON_AddArrayToObject(b, "roles");
+    cJSON *r0 = cJSON_CreateObject();
+    cJSON_AddStringToObject(r0, "role", role);
+    cJSON_AddItemToArray(roles, r0);
+    if (o[1].set)
+        cJSON_AddStringToObject(b, "expiry", o[1].val);
+    struct cli_resp r;
+    snprintf(what, sizeof what, "cannot create token %s", pos[0]);
+    if (cli_http(c, "PUT", path, b, 60, &r) < 0 || r.status != 200 || r.json == NULL) {
+        rc = cli_fail(c, &r, what);
+    } else if (c->json) {
+        cli_print_json(r.json);
+    } else {
+        /* the text on stdout alone, so that `T=$(iotc tokens create ...)` works */
+        fprintf(stderr, "token %s: role %s, expires %s (shown only now: keep it)\n", pos[0],
+                role_of(r.json), cli_str(r.json, "expiry", "?"));
+        printf("%s\n", cli_str(r.json, "token", ""));
+    }
+    cli_resp_free(&r);
+    cJSON_Delete(b);
+    return rc;
+}
+
+static int do_list(struct cli *c, int argc, char **argv)
+{
+    const char *pos[CLI_MAX_POS];
+    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 0)
+        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
+    rc = cli_setup(c);
+    cJSON *all = NULL;
+    if (rc == 0)
+        rc = cli_get_all(c, "/api/apiTokens", 0, "cannot list tokens", &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+    } else if (cJSON_GetArraySize(all) == 0) {
+        printf("(no API tokens)\n");
+    } else {
+        static const char *const head[] = {"ID", "ROLE", "EXPIRY"};
+        struct cli_table t;
+        cli_table_init(&t, 3, head);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, all)
+        {
+            const char *row[] = {cli_str(e, "id", "?"), role_of(e), cli_str(e, "expiry", "")};
+            cli_table_add(&t, row);
+        }
+        cli_table_print(&t, 60);
+    }
+    cJSON_Delete(all);
+    return 0;
+}
+
+static int do_delete(struct cli *c, int argc, char **argv)
+{
+    const char *pos[CLI_MAX_POS];
+    char path[600], what[600];
+    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    if (rc != 0)
+        return rc;
+    if (npos != 1)
+        return cli_err(c, CLI_USAGE, "expected one token ID (see --help)");
+    rc = token_path(c, pos[0], path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0)
+        return rc;
+    struct cli_resp r;
+    snprintf(what, sizeof what, "cannot delete token %s", pos[0]);
+    if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200))
+        rc = cli_fail(c, &r, what);
+    else if (!c->json)
+        printf("deleted token %s\n", pos[0]);
+    cli_resp_free(&r);
+    return rc;
+}
+
+int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv)
+{
+    if (strcmp(verb, "create") == 0)
+        return do_create(c, argc, argv);
+    if (strcmp(verb, "list") == 0)
+        return do_list(c, argc, argv);
+    return do_delete(c, argc, argv);
+}
