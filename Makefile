@@ -78,6 +78,9 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 CORE_OBJ    := $(call obj,$(CORE_SRC))
 DEVICE_OBJ  := $(call obj,$(DEVICE_SRC))
 CENTRAL_OBJ := $(call obj,$(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)))
+# The web UI (web/ + uPlot from node_modules) compiled into iotc-central: tools/embed-web.mjs.
+WEB_GEN := $(B)/gen/web_assets.c
+CENTRAL_OBJ += $(B)/obj/gen/web_assets.o
 CLI_OBJ     := $(call obj,$(CLI_SRC))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 
@@ -124,6 +127,15 @@ $(LIB_SO): $(CORE_OBJ) $(DEVICE_OBJ)
 	$(CC) -shared -Wl,-soname,libiotc.so.$(SOVERSION) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_DEVICE)
 	ln -sf libiotc.so.$(VERSION) $(B)/libiotc.so.$(SOVERSION)
 	ln -sf libiotc.so.$(SOVERSION) $(B)/libiotc.so
+
+WEB_DEPS := tools/embed-web.mjs $(shell find web -type f 2>/dev/null) $(wildcard node_modules/uplot/dist/uPlot.*)
+%/gen/web_assets.c: $(WEB_DEPS)
+	@mkdir -p $(dir $@)
+	node tools/embed-web.mjs $@
+
+$(B)/obj/gen/web_assets.o: $(WEB_GEN) src/central/web.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
 
 $(CENTRAL_A): $(CENTRAL_OBJ)
 	@mkdir -p $(dir $@)
@@ -179,7 +191,8 @@ unit: tests
 FUZZ_B := build/fuzz
 FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\" \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-FUZZ_LIB_SRC := $(CORE_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC))
+FUZZ_LIB_SRC := $(CORE_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)) $(FUZZ_B)/gen/web_assets.c
+.SECONDARY: $(FUZZ_B)/gen/web_assets.c
 FUZZ_BINS := $(patsubst fuzz/fuzz_%.c,$(FUZZ_B)/fuzz_%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 30
 

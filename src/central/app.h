@@ -62,6 +62,8 @@ struct app_config {
     int mqtt_port;       /**< MQTT over TLS; 0 = pick a free port; default 8883 */
     int https_port;      /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
     int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
+    bool http_on;        /**< --http-port given: plain HTTP (web UI + APIs) on 127.0.0.1 */
+    int http_port;       /**< its port when http_on; 0 = free port */
     char *hub_host;      /**< assigned hub host name; default "localhost" */
     char **dns_names;    /**< extra SANs for the server certificate */
     size_t n_dns_names;
@@ -100,6 +102,7 @@ struct app {
     uint16_t mqtt_port;           /**< actual ports after binding (0 = not listening) */
     uint16_t https_port;
     uint16_t plain_mqtt_port;
+    uint16_t http_port; /**< plain HTTP loopback listener (web.h), 0 = off */
     bool stopping;
 };
 

@@ -27,6 +27,7 @@
 #include "central/capi.h"
 #include "central/http_server.h"
 #include "central/log.h"
+#include "central/web.h"
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
@@ -38,6 +39,7 @@ struct http_server {
     struct app *app;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
+    struct evhttp *plain;        /* plain HTTP on loopback (--http-port, web.h), or NULL */
     SSL *spare_ssl;              /* see make_bev() */
     struct http_ctx *async_head; /* contexts waiting for an asynchronous completion */
     struct http_server *next;
@@ -277,6 +279,10 @@ static void dispatch(struct http_ctx *c)
     bool path_known = false;
     const char *why;
 
+    if (web_owns(c)) { /* the web UI's files (web.h) */
+        web_dispatch(c);
+        return;
+    }
     if (capi_owns(c)) { /* /api/: IoT Central data plane with its own tokens (capi.h) */
         capi_dispatch(c);
         return;
@@ -412,6 +418,8 @@ int service_http_start(struct app *app)
     evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_bevcb(srv->http, make_bev, srv);
     evhttp_set_gencb(srv->http, on_request, srv);
+    if (app->cfg.http_on && (srv->plain = web_plain_listen(app, on_request, srv)) == NULL)
+        goto fail;
     srv->sock = evhttp_accept_socket_with_handle(srv->http, app->https_fd);
     if (srv->sock == NULL)
         goto fail;
@@ -429,6 +437,8 @@ fail:
     if (srv != NULL) {
         if (srv->http != NULL)
             evhttp_free(srv->http);
+        if (srv->plain != NULL)
+            evhttp_free(srv->plain);
         SSL_free(srv->spare_ssl);
         free(srv);
     }
@@ -459,6 +469,8 @@ void service_http_stop(struct app *app)
     log_info("https: service API stopped (%zu pending requests answered 503)", pending);
     capi_stop(app);         /* after the pending commands above were answered */
     evhttp_free(srv->http); /* closes the listener and every connection */
+    if (srv->plain != NULL)
+        evhttp_free(srv->plain);
     app->https_fd = -1;
     SSL_free(srv->spare_ssl);
     for (pp = &g_servers; *pp != NULL; pp = &(*pp)->next) {

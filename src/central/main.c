@@ -10,6 +10,7 @@
  *     mqtts-port 8883
  *     https-port 8443
  *     mqtt-port 1883        (only with --plain-mqtt-port)
+ *     http-port 8080        (only with --http-port: web UI + APIs, plain HTTP, 127.0.0.1)
  *     ready
  */
 #include <errno.h>
@@ -56,6 +57,8 @@ static void usage(FILE *out)
         "  --mqtt-port N           MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)\n"
         "  --https-port N          HTTPS service API port (default 8443; 0 = any; -1 = off)\n"
         "  --plain-mqtt-port N     also serve MQTT without TLS on N (off by default)\n"
+        "  --http-port N           also serve the web UI and APIs over plain HTTP on\n"
+        "                          127.0.0.1:N only (off by default; 0 = any)\n"
         "  --bind ADDR             listen address (default 0.0.0.0)\n"
         "  --hub-host NAME         IoT Hub host name given to devices (default localhost)\n"
         "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
@@ -120,6 +123,9 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json)
             cfg->https_port = (int)n;
         } else if (strcmp(a, "--plain-mqtt-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
             cfg->plain_mqtt_port = (int)n;
+        } else if (strcmp(a, "--http-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
+            cfg->http_on = true;
+            cfg->http_port = (int)n;
         } else if (strcmp(a, "--dps-retry-after") == 0 && parse_int(v, 1, 60, &n) == 0) {
             cfg->dps_retry_after_s = (int)n;
         } else if (strcmp(a, "--max-connections") == 0 && parse_int(v, 1, 10000000, &n) == 0) {
@@ -158,6 +164,7 @@ static int write_ports(const struct app *app)
     cJSON_AddNumberToObject(o, "mqtts", app->mqtt_port);
     cJSON_AddNumberToObject(o, "https", app->https_port);
     cJSON_AddNumberToObject(o, "mqtt", app->plain_mqtt_port);
+    cJSON_AddNumberToObject(o, "http", app->http_port);
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddStringToObject(o, "assignedHub", app->assigned_hub);
     char *text = cJSON_PrintUnformatted(o);
@@ -240,6 +247,8 @@ static int cmd_serve(struct app *app)
         printf("https-port %u\n", app->https_port);
     if (app->plain_mqtt_port)
         printf("mqtt-port %u\n", app->plain_mqtt_port);
+    if (app->http_port)
+        printf("http-port %u\n", app->http_port);
     printf("ready\n");
     fflush(stdout);
     event_base_dispatch(app->base);

@@ -1,0 +1,390 @@
+// The tutorial's operator flow in the web UI, end to end, in headless Chromium (Debian's
+// chromium driven by playwright-core), with the C environmental-sensor as the device:
+// sign in, import the model, customise Device State (Online/Offline), generate the default
+// views, add the Properties form, publish, create the device, read its credentials from the
+// Connect dialog, run the sensor with them, watch the chart, set brightness (pending then
+// synced), run blink and rundiagnostics, read raw data and the conformance report, manage an
+// API token, block/unblock, and look at the pages at phone width. Screenshots of every page
+// go to $IOTC_BUILDDIR/screenshots/. Ends with "N passed, N failed"; bounded time.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BUDGET_MS = Number(process.env.IOTC_BROWSER_BUDGET_MS || 115000);
+const started = Date.now();
+const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const B = path.resolve(top, process.env.IOTC_BUILDDIR || path.join('build', 'release'));
+const SHOTS = path.join(B, 'screenshots');
+const MODEL = path.join(top, 'models', 'environmental-sensor.dtdlv2.json');
+const CHROMIUM = process.env.IOTC_CHROMIUM || '/usr/bin/chromium';
+
+let passed = 0;
+let failed = 0;
+const procs = [];
+const tmpDirs = [];
+let context = null;
+
+function finish(code) {
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(code);
+}
+
+async function cleanup() {
+    if (context) await context.close().catch(() => {});
+    context = null;
+    for (const p of procs.reverse()) {
+        if (p.exitCode === null && p.signalCode === null) {
+            p.kill('SIGTERM');
+            const t = setTimeout(() => p.kill('SIGKILL'), 4000);
+            await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
+            clearTimeout(t);
+        }
+    }
+    if (!process.env.IOTC_KEEP_DATA) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+}
+
+const watchdog = setTimeout(async () => {
+    console.log(`not ok - time budget of ${BUDGET_MS} ms exceeded`);
+    failed++;
+    await cleanup();
+    finish(1);
+}, BUDGET_MS);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll fn until it returns a truthy value; throws "what" after ms. */
+async function until(fn, ms, what) {
+    const end = Date.now() + ms;
+    let last = null;
+    for (;;) {
+        try {
+            const v = await fn();
+            if (v) return v;
+        } catch (err) {
+            last = err;
+        }
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (${last.message})` : ''}`);
+        await sleep(150);
+    }
+}
+
+function startCentral() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotc-browser-'));
+    tmpDirs.push(dir);
+    const bin = path.join(B, 'iotc-central');
+    if (!fs.existsSync(bin)) throw new Error(`${bin} not found (set IOTC_BUILDDIR)`);
+    const p = spawn(bin, ['serve', '--data-dir', dir, '--mqtt-port', '0', '--https-port', '0',
+        '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(p);
+    let out = '';
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    return new Promise((resolve, reject) => {
+        p.stdout.on('data', (d) => {
+            out += d;
+            if (/^ready$/m.test(out)) {
+                const num = (k) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(out)[1]);
+                resolve({
+                    dir, token: /^admin-token (\S+)/m.exec(out)[1],
+                    https: num('https-port'), http: num('http-port'), mqtts: num('mqtts-port'), log: () => err,
+                });
+            }
+        });
+        p.once('exit', (code) => reject(new Error(`iotc-central exited (${code}): ${err}`)));
+    });
+}
+
+async function main() {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const app = await startCentral();
+    const origin = `https://localhost:${app.https}`;
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'iotc-chromium-'));
+    tmpDirs.push(profile);
+    context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        ignoreHTTPSErrors: true,
+        viewport: { width: 1280, height: 800 },
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        timeout: 60000,
+    });
+    context.setDefaultTimeout(15000);
+    const page = context.pages()[0] || (await context.newPage());
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    const api = async (p) => {
+        const res = await page.request.get(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, { headers: { Authorization: app.token } });
+        return res.json();
+    };
+    const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
+    let deviceId = '';
+    let creds = null;
+    let sensor = null;
+
+    const steps = [
+        ['the UI is served with caching headers, also over plain HTTP on loopback', async () => {
+            const idx = await fetch(`http://127.0.0.1:${app.http}/`);
+            if (idx.status !== 200 || !/no-cache/.test(idx.headers.get('cache-control'))) throw new Error(`GET / -> ${idx.status}`);
+            const html = await idx.text();
+            const css = /href="(\/ui\/[0-9a-f]+\/app\.css)"/.exec(html)[1];
+            const a = await fetch(`http://127.0.0.1:${app.http}${css}`);
+            if (!/immutable/.test(a.headers.get('cache-control'))) throw new Error('asset not immutable');
+            const again = await fetch(`http://127.0.0.1:${app.http}${css}`, { headers: { 'If-None-Match': a.headers.get('etag') } });
+            if (again.status !== 304) throw new Error(`conditional GET -> ${again.status}`);
+            const stale = await fetch(`http://127.0.0.1:${app.http}/ui/000000000000/app.css`);
+            if (stale.status !== 404) throw new Error(`stale build id -> ${stale.status}`);
+        }],
+        ['sign in with the administrator token', async () => {
+            await page.goto(`${origin}/`);
+            await page.fill('#token', 'iotc-admin.wrong');
+            await page.click('#signin-form button[type=submit]');
+            await page.locator('#signin-form .msg.error').waitFor();
+            const text = await page.textContent('#signin-form .msg.error');
+            if (!/not accepted/.test(text)) throw new Error(`no refusal shown: ${text}`);
+            await page.fill('#token', app.token);
+            await page.click('#signin-form button[type=submit]');
+            await page.locator('h1', { hasText: 'Devices' }).waitFor();
+            await shot('01-devices-empty');
+        }],
+        ['an invalid model is refused in words', async () => {
+            const bad = path.join(tmpDirs[0], 'bad-model.json');
+            const m = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
+            m.contents[0].schema = 'doubel';
+            fs.writeFileSync(bad, JSON.stringify(m));
+            await page.goto(`${origin}/#/templates`);
+            await page.setInputFiles('#model-file', bad);
+            await page.click('#import-form button[type=submit]');
+            await page.locator('#import-form .msg.error').waitFor();
+            const text = await page.textContent('#import-form .msg.error');
+            if (!/InvalidModel/.test(text) || !/doubel/.test(text)) throw new Error(`error not shown in words: ${text}`);
+        }],
+        ['import the model file', async () => {
+            await page.setInputFiles('#model-file', MODEL);
+            await page.click('#import-form button[type=submit]');
+            await page.waitForURL(/#\/templates\/dtmi/);
+            await page.locator('table.caps').waitFor();
+            for (const name of ['Temperature', 'Customer Name', 'Brightness Level', 'blink', 'rundiagnostics']) {
+                if (!(await page.locator('table.caps', { hasText: name }).count())) throw new Error(`capability ${name} not listed`);
+            }
+        }],
+        ['customise Device State: Online / Offline', async () => {
+            await page.fill('#cap-state-true', 'Online');
+            await page.fill('#cap-state-false', 'Offline');
+            await page.click('#save-custom');
+            await until(async () => (await api(`/api/deviceTemplates/${encodeURIComponent(TPL)}`)).customizations?.state?.trueName === 'Online', 5000, 'the customization');
+        }],
+        ['generate the default views (Overview, About)', async () => {
+            await page.click('#generate-views');
+            await page.locator('ul.views', { hasText: 'About' }).waitFor();
+            if (!(await page.locator('ul.views', { hasText: 'Overview' }).count())) throw new Error('no Overview');
+        }],
+        ['add the Properties form (Customer Name, Brightness Level)', async () => {
+            await page.fill('#form-name', 'Properties');
+            await page.check('#tick-name');
+            await page.check('#tick-brightness');
+            await page.click('#add-form-view');
+            await page.locator('ul.views li', { hasText: 'Properties' }).waitFor();
+        }],
+        ['publish the template', async () => {
+            await page.click('#publish');
+            await page.click('dialog button.primary');
+            await page.locator('.page-head .badge', { hasText: 'Published' }).waitFor();
+            await shot('02-template');
+            const t = await api(`/api/deviceTemplates/${encodeURIComponent(TPL)}`);
+            if (!t.published || t.views.map((v) => v.id).join() !== 'overview,about,properties') throw new Error(`template: ${JSON.stringify(t.views.map((v) => v.id))}`);
+        }],
+        ['create a device from the template', async () => {
+            await page.goto(`${origin}/#/devices`);
+            await page.click('#new-device');
+            await page.locator('#new-id').waitFor();
+            const sel = await page.inputValue('#new-template');
+            if (sel !== TPL) throw new Error(`template preselected: ${sel}`);
+            deviceId = await page.inputValue('#new-id');
+            await shot('03-create-device');
+            await page.click('dialog button.primary');
+            await page.waitForURL(new RegExp(`#/devices/${deviceId}`));
+            await page.locator('h1').waitFor();
+        }],
+        ['read the credentials from the Connect dialog', async () => {
+            await page.click('#connect');
+            await page.locator('#conn-primary').waitFor();
+            creds = {
+                scope: await page.inputValue('#conn-scope'),
+                id: await page.inputValue('#conn-device'),
+                key: await page.inputValue('#conn-primary'),
+                key2: await page.inputValue('#conn-secondary'),
+            };
+            await shot('04-connect');
+            await page.click('dialog button.primary');
+            if (creds.id !== deviceId || !/^0ne[0-9A-F]{8}$/.test(creds.scope) || creds.key.length < 40 || creds.key2 === creds.key) {
+                throw new Error(`credentials: ${JSON.stringify(creds)}`);
+            }
+        }],
+        ['start the environmental sensor with those credentials; points on the chart', async () => {
+            sensor = spawn(path.join(B, 'environmental-sensor'), ['--id-scope', creds.scope, '--device-id', creds.id,
+                '--device-key', creds.key, '--dps-endpoint', `localhost:${app.mqtts}`, '--ca-file', path.join(app.dir, 'ca.pem'),
+                '--interval', '1', '--name-delay', '500', '--brightness-delay', '2500', '--diagnostics-delay', '2000'],
+            { stdio: ['pipe', 'pipe', 'pipe'] });
+            procs.push(sensor);
+            let out = '';
+            sensor.stdout.on('data', (d) => (out += d));
+            sensor.stderr.on('data', (d) => (out += d));
+            await until(async () => Number(await page.getAttribute('.tile', 'data-points')) >= 3, 25000,
+                `3 points on the chart (sensor said: ${out.slice(-300)})`);
+            await page.locator('.meta .badge', { hasText: 'Connected' }).waitFor();
+            const last = await page.textContent('.tile .lastval strong');
+            if (!/°F/.test(last)) throw new Error(`last value without unit: ${last}`);
+            await shot('05-overview');
+        }],
+        ['About shows the properties with Online', async () => {
+            await page.click('#tab-about');
+            await until(async () => (await page.textContent('#field-state')) === 'Online', 8000, 'Device State = Online');
+            await until(async () => (await page.textContent('#field-swVersion')) === '1.0.0', 5000, 'swVersion');
+            await shot('06-about');
+        }],
+        ['set brightness and customer name: pending, then synced', async () => {
+            await page.click('#tab-properties');
+            await page.fill('#field-brightness', '2');
+            await page.fill('#field-name', 'Contoso');
+            await page.click('#save-properties');
+            await until(async () => /pending/.test(await page.getAttribute('#field-brightness-sync', 'class')), 4000, 'pending state');
+            await shot('07-properties-pending');
+            await until(async () => /synced/.test(await page.getAttribute('#field-brightness-sync', 'class')), 15000, 'synced state');
+            await until(async () => /synced/.test(await page.getAttribute('#field-name-sync', 'class')), 5000, 'name synced');
+            await shot('08-properties-synced');
+        }],
+        ['a value outside the schema is refused in words', async () => {
+            await page.fill('#field-brightness', '2.5');
+            await page.click('#save-properties');
+            const text = await page.locator('#form-properties .msg.error').textContent();
+            if (!/whole number/.test(text)) throw new Error(`message: ${text}`);
+            await page.fill('#field-brightness', '2');
+        }],
+        ['run blink: the response is shown', async () => {
+            await page.click('#tab-commands');
+            await page.fill('#cmd-blink-req', '2');
+            await page.click('#run-blink');
+            await until(async () => /Blinking LED every 2 seconds/.test(await page.textContent('#cmd-blink-result')), 15000, 'the blink response');
+        }],
+        ['run rundiagnostics: accepted, then completion shown', async () => {
+            await page.click('#run-rundiagnostics');
+            await until(async () => /Completed: Diagnostics run complete/.test(await page.textContent('#cmd-rundiagnostics-result')), 15000,
+                'the diagnostics completion');
+            await until(async () => /Completed: Diagnostics/.test(await page.textContent('#cmd-rundiagnostics .hist')), 5000, 'completion in history');
+            await shot('09-commands');
+        }],
+        ['raw data lists the messages, with the Unmodeled data column', async () => {
+            await page.click('#tab-rawdata');
+            await until(async () => (await page.locator('table.raw tbody tr.raw-telemetry').count()) >= 2, 8000, 'telemetry rows');
+            if (!(await page.locator('table.raw th', { hasText: 'Unmodeled data' }).count())) throw new Error('no Unmodeled data column');
+            await page.click('.chooser summary');
+            await page.uncheck('#col-errors');
+            if (await page.locator('table.raw th', { hasText: 'Errors' }).count()) throw new Error('column chooser did not hide Errors');
+            await page.click('.chooser summary');
+            await shot('10-raw-data');
+        }],
+        ['the conformance report', async () => {
+            await page.click('#tab-conformance');
+            await page.locator('.summary').waitFor();
+            await until(async () => (await page.locator('table', { hasText: 'rundiagnostics' }).count()) > 0, 5000, 'the capabilities table');
+            await shot('11-conformance');
+        }],
+        ['block, then unblock the device', async () => {
+            await page.click('#block');
+            await page.locator('.meta .badge', { hasText: 'Blocked' }).waitFor();
+            await page.click('#block');
+            await until(async () => !(await page.locator('.meta .badge', { hasText: 'Blocked' }).count()), 5000, 'unblocked');
+        }],
+        ['the devices list', async () => {
+            await page.goto(`${origin}/#/devices`);
+            await page.locator(`tr[data-device="${deviceId}"]`).waitFor();
+            await shot('12-devices');
+        }],
+        ['administration: ID scope, CA download, API token create and revoke', async () => {
+            await page.goto(`${origin}/#/admin`);
+            await page.locator('#admin-scope').waitFor();
+            if ((await page.inputValue('#admin-scope')) !== creds.scope) throw new Error('ID scope differs');
+            const ca = await page.request.get(`${origin}/ui/ca.pem`);
+            if (!(await ca.text()).startsWith('-----BEGIN CERTIFICATE-----')) throw new Error('CA download');
+            await page.fill('#token-id', 'ops1');
+            await page.click('#token-form button[type=submit]');
+            await page.locator('#new-token').waitFor();
+            if (!(await page.inputValue('#new-token')).startsWith('SharedAccessSignature ')) throw new Error('no token shown');
+            await shot('13-admin-token');
+            await page.click('dialog button.primary');
+            await page.click('button[aria-label="Revoke ops1"]');
+            await page.click('dialog button.primary');
+            await until(async () => !(await page.locator('button[aria-label="Revoke ops1"]').count()), 5000, 'revoked');
+            await shot('14-admin');
+        }],
+        ['keyboard: the skip link and tabs are reachable', async () => {
+            await page.goto(`${origin}/#/devices/${encodeURIComponent(deviceId)}/about`);
+            await page.locator('#field-state').waitFor();
+            const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+            if (focused !== 'main') throw new Error(`after navigation the focus is on "${focused}", not the content`);
+            await page.focus('.brand');
+            await page.keyboard.press('Shift+Tab');
+            const first = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+            if (!/Skip to content/.test(first)) throw new Error(`first tab stop: ${first}`);
+            const before = page.url();
+            await page.keyboard.press('Enter');
+            const after = await page.evaluate(() => document.activeElement && document.activeElement.id);
+            if (after !== 'main' || page.url() !== before) throw new Error(`skip link: focus on ${after}, address ${page.url()}`);
+            await page.focus('#tab-commands');
+            await page.keyboard.press('Enter');
+            await page.locator('#run-blink').waitFor();
+        }],
+        ['phone width: no sideways scrolling', async () => {
+            await page.setViewportSize({ width: 390, height: 844 });
+            for (const [hash, name] of [[`#/devices/${encodeURIComponent(deviceId)}/overview`, '15-phone-overview'], ['#/devices', '16-phone-devices'],
+                [`#/devices/${encodeURIComponent(deviceId)}/properties`, '17-phone-properties']]) {
+                await page.goto(`${origin}/${hash}`);
+                await page.locator('main h1').waitFor();
+                await sleep(400);
+                const w = await page.evaluate(() => document.documentElement.scrollWidth);
+                await shot(name);
+                if (w > 392) throw new Error(`${hash}: page is ${w}px wide`);
+            }
+            await page.setViewportSize({ width: 1280, height: 800 });
+        }],
+        ['no script errors in the page', async () => {
+            if (pageErrors.length) throw new Error(pageErrors.join('; '));
+        }],
+    ];
+
+    for (const [name, fn] of steps) {
+        const t0 = Date.now();
+        try {
+            await fn();
+            passed++;
+            console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+        } catch (err) {
+            failed++;
+            console.log(`not ok - ${name}: ${err.message}`);
+            await shot(`fail-${passed + failed}`).catch(() => {});
+            const rest = steps.length - passed - failed;
+            if (rest > 0) {
+                console.log(`# the remaining ${rest} steps depend on this one and were not run`);
+                failed += rest;
+            }
+            break;
+        }
+    }
+    if (sensor) sensor.stdin.end('q\n');
+    console.log(`# screenshots in ${SHOTS}; ${Date.now() - started} ms`);
+}
+
+try {
+    await main();
+} catch (err) {
+    failed++;
+    console.log(`not ok - setup: ${err.stack || err}`);
+}
+clearTimeout(watchdog);
+await cleanup();
+finish(failed ? 1 : 0);

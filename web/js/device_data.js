@@ -1,0 +1,274 @@
+// The device's data tabs: dashboards (uPlot line charts and last known values, live),
+// Raw data (everything the device sent, with a column chooser and unmodeled data), and the
+// Conformance report.
+import uPlot from '../vendor/uPlot.esm.js';
+import { get, list, seg } from './api.js';
+import { badge, clear, errorText, fmtTime, fmtValue, h, showError, table, unitText } from './ui.js';
+
+const RANGES = [
+    ['5m', 'Past 5 minutes', 5 * 60e3],
+    ['30m', 'Past 30 minutes', 30 * 60e3],
+    ['1h', 'Past hour', 3600e3],
+    ['12h', 'Past 12 hours', 12 * 3600e3],
+    ['24h', 'Past 24 hours', 24 * 3600e3],
+    ['7d', 'Past week', 7 * 24 * 3600e3],
+];
+const COLORS = ['#1f6feb', '#d9480f', '#2b8a3e', '#862e9c', '#e8590c', '#0b7285'];
+
+function rangeSelect(id, dflt, onChange) {
+    const sel = h('select', { id }, RANGES.map(([v, label]) => h('option', { value: v, selected: v === dflt }, label)));
+    sel.addEventListener('change', () => onChange(sel.value));
+    return h('div', { class: 'field inline' }, h('label', { for: id }, 'Time range'), sel);
+}
+
+const rangeMs = (v) => (RANGES.find((r) => r[0] === v) || RANGES[1])[2];
+
+function telemetryPath(ctx, component, name) {
+    return component
+        ? `${ctx.devPath}/components/${seg(component)}/telemetry/${seg(name)}`
+        : `${ctx.devPath}/telemetry/${seg(name)}`;
+}
+
+/* ------------------------------------------------------------------ dashboards */
+
+function lineTile(ctx, tile, state) {
+    const series = (tile.capabilities || []).map((ref, i) => {
+        const cap = ctx.cap(ref.component, ref.name);
+        return { ref, cap, color: COLORS[i % COLORS.length], unit: cap ? unitText(cap.unit) : '', xs: [], ys: [] };
+    });
+    const lastBox = h('p', { class: 'last' });
+    const chartBox = h('div', { class: 'chart', role: 'img' });
+    const card = h('section', { class: 'card tile' }, h('h2', {}, tile.displayName), lastBox, chartBox);
+    let plot = null;
+
+    function label(s) {
+        return s.cap ? ctx.label(s.cap) : s.ref.name;
+    }
+    function drawLast() {
+        clear(lastBox, series.map((s) => {
+            const n = s.ys.length;
+            const v = n ? s.ys[n - 1] : null;
+            return h('span', { class: 'lastval' },
+                h('span', { class: 'swatch', style: `background:${s.color}` }), `${label(s)}: `,
+                h('strong', { dataset: { telemetry: s.ref.name } }, v === null ? '—' : `${Number(v.toFixed(2))}${s.unit ? ` ${s.unit}` : ''}`),
+                n ? h('span', { class: 'muted small' }, ` at ${new Date(s.xs[n - 1] * 1000).toLocaleTimeString()}`) : null);
+        }));
+        const total = series.reduce((a, s) => a + s.ys.length, 0);
+        chartBox.setAttribute('aria-label', `${tile.displayName}: line chart of ${total} points`);
+        card.dataset.points = String(total);
+    }
+    function data() {
+        // one x axis: the union of every series' times, gaps where a series has no value
+        const xs = [...new Set(series.flatMap((s) => s.xs))].sort((a, b) => a - b);
+        const cols = series.map((s) => {
+            const m = new Map(s.xs.map((x, i) => [x, s.ys[i]]));
+            return xs.map((x) => (m.has(x) ? m.get(x) : null));
+        });
+        return [xs, ...cols];
+    }
+    function draw() {
+        const width = Math.max(260, chartBox.clientWidth || 600);
+        if (!plot) {
+            plot = new uPlot({
+                width, height: 220,
+                cursor: { drag: { x: false, y: false } },
+                legend: { show: series.length > 1 },
+                scales: { x: { time: true } },
+                series: [{}, ...series.map((s) => ({
+                    label: `${label(s)}${s.unit ? ` (${s.unit})` : ''}`, stroke: s.color, width: 2, spanGaps: true,
+                    points: { show: true, size: 4 },
+                    value: (u, v) => (v === null || v === undefined ? '—' : `${Number(v.toFixed(2))}${s.unit ? ` ${s.unit}` : ''}`),
+                }))],
+                axes: [{}, { size: 56, values: (u, vals) => vals.map((v) => `${v}${series[0] && series[0].unit ? ` ${series[0].unit}` : ''}`) }],
+            }, data(), chartBox);
+        } else {
+            plot.setData(data());
+        }
+        drawLast();
+    }
+    async function load() {
+        const from = new Date(Date.now() - rangeMs(state.range)).toISOString();
+        await Promise.all(series.map(async (s) => {
+            const items = await list(`${telemetryPath(ctx, s.ref.component, s.ref.name)}/history?from=${encodeURIComponent(from)}&$top=1000`, { maxItems: 20000 });
+            s.xs = [];
+            s.ys = [];
+            for (const it of items) {
+                if (typeof it.value !== 'number') continue;
+                s.xs.push(Date.parse(it.timestamp) / 1000);
+                s.ys.push(it.value);
+            }
+        }));
+        draw();
+    }
+    function onTelemetry(ev) {
+        const t = Date.parse(ev.time) / 1000;
+        let changed = false;
+        for (const s of series) {
+            if ((ev.component || '') !== (s.ref.component || '')) continue;
+            const v = ev.payload && ev.payload[s.ref.name];
+            if (typeof v !== 'number') continue;
+            s.xs.push(t);
+            s.ys.push(v);
+            const min = Date.now() / 1000 - rangeMs(state.range) / 1000;
+            while (s.xs.length && s.xs[0] < min) {
+                s.xs.shift();
+                s.ys.shift();
+            }
+            changed = true;
+        }
+        if (changed) draw();
+    }
+    const resize = () => plot && plot.setSize({ width: Math.max(260, chartBox.clientWidth), height: 220 });
+    return { card, load, onTelemetry, resize, destroy: () => plot && plot.destroy() };
+}
+
+function valueTile(ctx, tile) {
+    const ref = (tile.capabilities || [])[0] || {};
+    const cap = ctx.cap(ref.component, ref.name);
+    const out = h('p', { class: 'bigvalue', dataset: { telemetry: ref.name } }, '—');
+    const when = h('p', { class: 'muted small' });
+    const card = h('section', { class: 'card tile' }, h('h2', {}, tile.displayName), out, when);
+    const show = (v, t) => {
+        out.textContent = `${fmtValue(v, cap, cap && ctx.custom[ref.name])}${cap && cap.unit ? ` ${unitText(cap.unit)}` : ''}`;
+        when.textContent = t ? `at ${fmtTime(t)}` : '';
+    };
+    return {
+        card,
+        async load() {
+            try {
+                const v = await get(telemetryPath(ctx, ref.component, ref.name));
+                show(v.value, v.timestamp);
+            } catch (err) {
+                if (err.status === 404) when.textContent = 'No data yet.';
+                else when.textContent = `Cannot be read: ${errorText(err)}`;
+            }
+        },
+        onTelemetry(ev) {
+            if ((ev.component || '') === (ref.component || '') && ev.payload && ref.name in ev.payload) show(ev.payload[ref.name], ev.time);
+        },
+        resize() {},
+        destroy() {},
+    };
+}
+
+export async function renderDashboard(panel, view, ctx, panelApi) {
+    const state = { range: '30m' };
+    const tiles = (view.tiles || []).map((t) => {
+        if (t.type === 'lineChart') return lineTile(ctx, t, state);
+        if (t.type === 'lastKnownValue') return valueTile(ctx, t);
+        const link = h('a', { href: `#/devices/${encodeURIComponent(ctx.id)}/commands` }, 'Open Commands');
+        return { card: h('section', { class: 'card tile' }, h('h2', {}, t.displayName), h('p', {}, link)), load: async () => {}, onTelemetry() {}, resize() {}, destroy() {} };
+    });
+    const reload = () => Promise.all(tiles.map((t) => t.load())).catch((err) => showError('Telemetry cannot be read', err));
+    clear(panel,
+        h('div', { class: 'toolbar' }, rangeSelect('range', state.range, (v) => { state.range = v; reload(); })),
+        tiles.length ? h('div', { class: 'tiles' }, tiles.map((t) => t.card)) : h('p', { class: 'muted' }, 'This dashboard has no tiles.'));
+    const ro = new ResizeObserver(() => tiles.forEach((t) => t.resize()));
+    ro.observe(panel);
+    panelApi.on((type, data) => {
+        if (type === 'telemetry') tiles.forEach((t) => t.onTelemetry(data));
+    });
+    panelApi.cleanup(() => {
+        ro.disconnect();
+        tiles.forEach((t) => t.destroy());
+    });
+    await reload();
+}
+
+/* ------------------------------------------------------------------ raw data */
+
+export async function renderRaw(panel, ctx, panelApi) {
+    const state = { range: '30m' };
+    const capNames = [...new Set(ctx.caps.filter((c) => c.kind !== 'command').map((c) => c.name))];
+    const cols = [
+        { id: 'time', label: 'Time', on: true, cell: (r) => h('time', { datetime: r.time }, fmtTime(r.time)) },
+        { id: 'type', label: 'Message type', on: true, cell: (r) => r.type },
+        { id: 'component', label: 'Component', on: false, cell: (r) => r.component || '' },
+        ...capNames.map((n) => {
+            const cap = ctx.caps.find((c) => c.name === n);
+            return {
+                id: `cap:${n}`, label: ctx.label(cap), on: true,
+                cell: (r) => (r.modeled && n in r.modeled ? fmtValue(r.modeled[n], cap, ctx.custom[n]) : ''),
+            };
+        }),
+        { id: 'unmodeled', label: 'Unmodeled data', on: true, cell: (r) => (r.unmodeled && Object.keys(r.unmodeled).length ? h('code', {}, JSON.stringify(r.unmodeled)) : '') },
+        { id: 'errors', label: 'Errors', on: true, cell: (r) => (r.errors && r.errors.length ? h('span', { class: 'bad-text' }, r.errors.join('; ')) : '') },
+        { id: 'properties', label: 'Message properties', on: false, cell: (r) => (r.messageProperties ? JSON.stringify(r.messageProperties) : '') },
+        { id: 'payload', label: 'Raw payload', on: false, cell: (r) => (r.payload !== undefined ? h('code', {}, typeof r.payload === 'string' ? r.payload : JSON.stringify(r.payload)) : '') },
+    ];
+    const chooser = h('details', { class: 'chooser' }, h('summary', {}, 'Columns'),
+        h('div', { class: 'ticks' }, cols.map((c) => {
+            const box = h('input', { type: 'checkbox', id: `col-${c.id.replace(/[^A-Za-z0-9_-]/g, '_')}`, checked: c.on });
+            box.addEventListener('change', () => { c.on = box.checked; draw(); });
+            return h('div', { class: 'tick' }, box, h('label', { for: box.id }, c.label));
+        })));
+    const refresh = h('button', { type: 'button', id: 'raw-refresh' }, 'Refresh');
+    const count = h('span', { class: 'muted', role: 'status' });
+    const tableBox = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+    clear(panel, h('div', { class: 'toolbar' }, rangeSelect('raw-range', state.range, (v) => { state.range = v; load(); }), refresh, chooser, count), tableBox);
+    let rows = [];
+
+    function draw() {
+        const shown = cols.filter((c) => c.on);
+        count.textContent = `${rows.length} message${rows.length === 1 ? '' : 's'}`;
+        if (rows.length === 0) {
+            clear(tableBox, h('p', { class: 'muted' }, 'Nothing received in this time range.'));
+            return;
+        }
+        clear(tableBox, table(null, shown.map((c) => c.label),
+            rows.slice().reverse().slice(0, 500).map((r) => h('tr', { class: `raw-${r.type}` }, shown.map((c) => h('td', {}, c.cell(r))))),
+            { className: 'raw' }));
+    }
+    async function load() {
+        const from = new Date(Date.now() - rangeMs(state.range)).toISOString();
+        try {
+            rows = await list(`${ctx.devPath}/rawData?from=${encodeURIComponent(from)}&$top=1000`, { maxItems: 5000 });
+            draw();
+        } catch (err) {
+            clear(tableBox, h('p', { class: 'msg error', role: 'alert' }, `Raw data cannot be read: ${errorText(err)}`));
+        }
+    }
+    refresh.addEventListener('click', load);
+    let t = null;
+    panelApi.on((type) => {
+        if (!['telemetry', 'property', 'connection'].includes(type)) return;
+        clearTimeout(t);
+        t = setTimeout(load, 700);
+    });
+    panelApi.cleanup(() => clearTimeout(t));
+    await load();
+}
+
+/* ------------------------------------------------------------------ conformance */
+
+const STATUS_KIND = { ok: 'ok', mismatch: 'bad', unused: '', pending: 'warn' };
+
+export async function renderConformance(panel, ctx, panelApi) {
+    const box = h('div', {}, h('p', { class: 'muted' }, 'Checking…'));
+    const refresh = h('button', { type: 'button', id: 'conf-refresh' }, 'Check again');
+    clear(panel, h('div', { class: 'toolbar' }, h('p', { class: 'muted' }, 'What the device did, checked against its template.'), refresh), box);
+    async function load() {
+        try {
+            const r = await get(`${ctx.devPath}/conformance`);
+            clear(box,
+                h('p', { class: 'summary' }, r.conformant ? badge('Conformant', 'ok') : badge('Not conformant', 'bad'),
+                    ` ${r.messagesChecked} messages and ${r.propertyReportsChecked} property reports checked`,
+                    r.modelId ? `; the device announced ${r.modelId}` : '', '.'),
+                (r.mismatches || []).length
+                    ? h('section', { class: 'card' }, h('h2', {}, 'Mismatches'),
+                        h('ul', { class: 'mismatches' }, r.mismatches.map((m) => h('li', {}, h('strong', {}, m.kind), `: ${m.message}`, m.count ? ` (${m.count}×)` : ''))))
+                    : null,
+                table('Capabilities', ['Capability', 'Kind', 'Status', 'Seen', 'Detail'], (r.capabilities || []).map((c) => h('tr', {},
+                    h('td', {}, c.component ? `${c.component} / ` : '', h('code', {}, c.name)),
+                    h('td', {}, c.kind),
+                    h('td', {}, badge(c.status, STATUS_KIND[c.status] || '')),
+                    h('td', {}, c.count !== undefined ? String(c.count) : (c.exercised ? 'yes' : 'no')),
+                    h('td', {}, c.detail || '')))));
+        } catch (err) {
+            clear(box, h('p', { class: 'msg error', role: 'alert' }, `The conformance report cannot be made: ${errorText(err)}`));
+        }
+    }
+    refresh.addEventListener('click', load);
+    panelApi.on(() => {});
+    await load();
+}
