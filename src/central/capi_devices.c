@@ -243,6 +243,8 @@ void capi_device_credentials(struct http_ctx *c, struct appl *a, enum appl_role 
     cJSON_AddStringToObject(k, "primaryKey", dev->primary_key);
     cJSON_AddStringToObject(k, "secondaryKey", dev->secondary_key);
     cJSON_AddItemToObject(o, "symmetricKey", k);
+    /* iotc: where this server's DPS listens (DPS and the hub share the MQTT/TLS port) */
+    cJSON_AddStringToObject(o, "provisioningEndpoint", a->app->assigned_hub);
     capi_reply(c, 200, o);
 }
 

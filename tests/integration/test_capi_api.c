@@ -400,8 +400,13 @@ static void test_templates_malformed(void **state)
     huge[big - 1] = '}';
     huge[big] = '\0';
     /* above the server's 1 MiB cap the HTTPS layer refuses it before routing */
-    assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:x:y;1", huge), 413);
+    /* evhttp may answer 413 and close while curl is still sending: a reset is a refusal too */
+    long st = admin("PUT", "/api/deviceTemplates/dtmi:x:y;1", huge);
     free(huge);
+    assert_true(st == 413 || st == -1);
+    assert_int_equal(admin("GET", "/api/deviceTemplates/dtmi:x:y;1", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "capabilities")),
+                     1); /* still the model of the last good PUT */
     assert_int_equal(admin("DELETE", "/api/deviceTemplates/dtmi:x:y;1", NULL), 204);
     assert_error(admin("GET", "/api/deviceTemplates/dtmi:x:y;1", NULL), 404,
                  "DeviceTemplateNotFound");
@@ -520,6 +525,9 @@ static void test_devices(void **state)
     assert_int_equal(admin("GET", "/api/devices/d1/credentials", NULL), 200);
     assert_string_equal(jstr(R.json, "idScope"), srv.id_scope);
     assert_non_null(jstr(R.json, "symmetricKey.primaryKey"));
+    char endpoint[300];
+    snprintf(endpoint, sizeof endpoint, "%s:%u", srv.hub_host, (unsigned)srv.mqtt_port);
+    assert_string_equal(jstr(R.json, "provisioningEndpoint"), endpoint);
     assert_non_null(jstr(R.json, "symmetricKey.secondaryKey"));
     /* block / unblock */
     assert_int_equal(admin("PATCH", "/api/devices/d1", "{\"enabled\":false}"), 200);
