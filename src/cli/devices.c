@@ -84,8 +84,12 @@ static int do_create(struct cli *c, int argc, char **argv)
         cJSON_AddStringToObject(b, "template", o[0].val);
     cJSON_AddBoolToObject(b, "simulated", o[2].set);
     cJSON_AddBoolToObject(b, "enabled", true);
+    /* PUT creates or updates; say which it was */
+    struct cli_resp before;
+    bool exists = cli_http(c, "GET", path, NULL, 60, &before) == 0 && before.status == 200;
+    cli_resp_free(&before);
     snprintf(what, sizeof what, "cannot create device %s", id);
-    rc = send_device(c, "PUT", path, b, what, "created device");
+    rc = send_device(c, "PUT", path, b, what, exists ? "updated device" : "created device");
     cJSON_Delete(b);
     return rc;
 }

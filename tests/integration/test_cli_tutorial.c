@@ -190,6 +190,15 @@ static void test_create_device(void **state)
     assert_non_null(strstr(o.out, cred_key));
     cu_free(&o);
 
+    /* again: an update, and the keys stay */
+    cu_iotc(&o, "devices", "create", DEVICE, "--template", TEMPLATE, "--name", "CLI sensor",
+            NULL);
+    expect_ok(&o, "updated device " DEVICE);
+    cu_free(&o);
+    cu_iotc(&o, "devices", "credentials", DEVICE, NULL);
+    expect_ok(&o, cred_key);
+    cu_free(&o);
+
     cu_iotc(&o, "devices", "list", NULL);
     expect_ok(&o, DEVICE);
     assert_non_null(strstr(o.out, "registered"));
