@@ -186,6 +186,67 @@ static void test_auth_and_api_version(void **state)
     assert_error(admin("POST", "/api/devices", "{}"), 405, "MethodNotAllowed");
 }
 
+/* Every route: no token -> 401; an operator token -> 403 exactly on the administrator routes. */
+static void test_every_endpoint_auth(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method;
+        const char *path;
+        bool admin_only;
+    } routes[] = {
+        {"GET", "/api/apiTokens", true},
+        {"GET", "/api/apiTokens/x", true},
+        {"PUT", "/api/apiTokens/x", true},
+        {"DELETE", "/api/apiTokens/x", true},
+        {"GET", "/api/deviceTemplates", false},
+        {"GET", "/api/deviceTemplates/x", false},
+        {"PUT", "/api/deviceTemplates/x", true},
+        {"PATCH", "/api/deviceTemplates/x", true},
+        {"DELETE", "/api/deviceTemplates/x", true},
+        {"POST", "/api/deviceTemplates/x/publish", true},
+        {"GET", "/api/devices", false},
+        {"GET", "/api/devices/x", false},
+        {"PUT", "/api/devices/x", false},
+        {"PATCH", "/api/devices/x", false},
+        {"DELETE", "/api/devices/x", false},
+        {"GET", "/api/devices/x/credentials", false},
+        {"GET", "/api/devices/x/components", false},
+        {"GET", "/api/devices/x/properties", false},
+        {"PUT", "/api/devices/x/properties", false},
+        {"PATCH", "/api/devices/x/properties", false},
+        {"GET", "/api/devices/x/components/c/properties", false},
+        {"PATCH", "/api/devices/x/components/c/properties", false},
+        {"GET", "/api/devices/x/commands", false},
+        {"GET", "/api/devices/x/commands/c", false},
+        {"POST", "/api/devices/x/commands/c", false},
+        {"GET", "/api/devices/x/components/c/commands/c", false},
+        {"POST", "/api/devices/x/components/c/commands/c", false},
+        {"GET", "/api/devices/x/telemetry/t", false},
+        {"GET", "/api/devices/x/telemetry/t/history", false},
+        {"GET", "/api/devices/x/components/c/telemetry/t", false},
+        {"GET", "/api/devices/x/components/c/telemetry/t/history", false},
+        {"GET", "/api/devices/x/rawData", false},
+        {"GET", "/api/devices/x/conformance", false},
+        {"GET", "/api/devices/x/events", false},
+    };
+    char op[600];
+    assert_int_equal(admin("PUT", "/api/apiTokens/every", "{\"roles\":[{\"role\":\"operator\"}]}"),
+                     200);
+    snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const char *body =
+            strcmp(routes[i].method, "GET") && strcmp(routes[i].method, "DELETE") ? "{}" : NULL;
+        long st = req(NULL, routes[i].method, routes[i].path, body);
+        if (st != 401 || strcmp(R.error_code, "Unauthorized") != 0)
+            fail_msg("%s %s without a token: %ld", routes[i].method, routes[i].path, st);
+        st = req(op, routes[i].method, routes[i].path, body);
+        if (routes[i].admin_only ? st != 403 : (st == 401 || st == 403 || st == 405))
+            fail_msg("%s %s as operator: %ld %s", routes[i].method, routes[i].path, st, R.body);
+    }
+    assert_int_equal(admin("DELETE", "/api/apiTokens/every", NULL), 204);
+}
+
 /* ---------------------------------------------------------------- tokens */
 
 static void test_api_tokens(void **state)
@@ -637,6 +698,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_and_api_version),
+        cmocka_unit_test(test_every_endpoint_auth),
         cmocka_unit_test(test_api_tokens),
         cmocka_unit_test(test_templates_import_models),
         cmocka_unit_test(test_templates_malformed),
