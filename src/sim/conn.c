@@ -3,8 +3,8 @@
  * bufferevent_openssl, or plain TCP). Packets are framed and decoded with the core codec
  * straight from the input evbuffer; only a packet that spans chain segments is pulled up.
  */
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>

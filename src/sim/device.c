@@ -132,11 +132,11 @@ static void send_connect_hub(struct sim_device *d)
     uint64_t se = (uint64_t)time(NULL) + TOKEN_TTL_S;
     struct iotc_span id = iotc_span_from_cstr(d->id), hub = iotc_span_from_cstr(d->hub);
 
-    if (iotc_hub_username_build(hub, id, IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                                IOTC_SPAN_LIT(USER_AGENT), iotc_span_from_cstr(s->cfg.model_id),
-                                user, sizeof user, &len) != IOTC_OK ||
-        iotc_sas_token_hub(iotc_span_from_cstr(d->key), hub, id, IOTC_SPAN_NULL, IOTC_SPAN_NULL,
-                           se, pass, sizeof pass, &len) != IOTC_OK) {
+    if (iotc_hub_username_build(hub, id, IOTC_SPAN_NULL, IOTC_SPAN_NULL, IOTC_SPAN_LIT(USER_AGENT),
+                                iotc_span_from_cstr(s->cfg.model_id), user, sizeof user,
+                                &len) != IOTC_OK ||
+        iotc_sas_token_hub(iotc_span_from_cstr(d->key), hub, id, IOTC_SPAN_NULL, IOTC_SPAN_NULL, se,
+                           pass, sizeof pass, &len) != IOTC_OK) {
         dev_fail(d, SIM_ERR_TOKEN, "cannot build the hub username or token");
         return;
     }
@@ -156,8 +156,8 @@ void dev_on_up(struct sim_device *d)
     case DEV_HUB_CONNECTING:
         if (s->cfg.mode == SIM_MODE_BROKER || s->cfg.mode == SIM_MODE_SUBSCRIBER) {
             d->state = DEV_HUB_CONNACK;
-            if (conn_connect(d, d->id, s->cfg.username, s->cfg.password, true,
-                             s->cfg.keepalive) != 0)
+            if (conn_connect(d, d->id, s->cfg.username, s->cfg.password, true, s->cfg.keepalive) !=
+                0)
                 dev_fail(d, SIM_ERR_TCP, "write failed");
         } else {
             send_connect_hub(d);
@@ -237,8 +237,8 @@ static void send_register(struct sim_device *d)
     int rc = iotc_dps_register_topic_build(iotc_span_from_cstr(rid), topic, sizeof topic, &tlen);
     if (rc == IOTC_OK) {
         if (s->cfg.model_id != NULL)
-            rc = iotc_dps_register_body_build_model(id, iotc_span_from_cstr(s->cfg.model_id),
-                                                    body, sizeof body, &blen);
+            rc = iotc_dps_register_body_build_model(id, iotc_span_from_cstr(s->cfg.model_id), body,
+                                                    sizeof body, &blen);
         else
             rc = iotc_dps_register_body_build(id, IOTC_SPAN_NULL, body, sizeof body, &blen);
     }

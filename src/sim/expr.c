@@ -47,7 +47,7 @@ struct parser {
 
 static struct sim_expr *parse_expr(struct parser *ps);
 
-static void fail(struct parser *ps, const char *msg)
+static void parse_error(struct parser *ps, const char *msg)
 {
     if (!ps->failed)
         snprintf(ps->err, ps->errcap, "%s at \"%.20s\"", msg, ps->p);
@@ -64,7 +64,7 @@ static struct sim_expr *node(struct parser *ps, enum op op, struct sim_expr *a, 
 {
     struct sim_expr *e = calloc(1, sizeof *e);
     if (e == NULL) {
-        fail(ps, "out of memory");
+        parse_error(ps, "out of memory");
         expr_free(a);
         expr_free(b);
         return NULL;
@@ -90,9 +90,9 @@ static const struct {
     double (*fn1)(double);
     double (*fn2)(double, double);
 } functions[] = {
-    {"sin", sin, NULL},    {"cos", cos, NULL},     {"tan", tan, NULL},   {"abs", fabs, NULL},
-    {"floor", floor, NULL}, {"ceil", ceil, NULL},  {"round", round, NULL}, {"sqrt", sqrt, NULL},
-    {"exp", exp, NULL},    {"log", log, NULL},     {"min", NULL, fmin_}, {"max", NULL, fmax_},
+    {"sin", sin, NULL},     {"cos", cos, NULL},   {"tan", tan, NULL},     {"abs", fabs, NULL},
+    {"floor", floor, NULL}, {"ceil", ceil, NULL}, {"round", round, NULL}, {"sqrt", sqrt, NULL},
+    {"exp", exp, NULL},     {"log", log, NULL},   {"min", NULL, fmin_},   {"max", NULL, fmax_},
 };
 
 static struct sim_expr *parse_call(struct parser *ps, const char *name, size_t len)
@@ -102,7 +102,7 @@ static struct sim_expr *parse_call(struct parser *ps, const char *name, size_t l
     if (len == 4 && memcmp(name, "rand", 4) == 0) {
         skip_ws(ps);
         if (*ps->p != ')') {
-            fail(ps, "rand() takes no argument");
+            parse_error(ps, "rand() takes no argument");
             return NULL;
         }
         ps->p++;
@@ -118,7 +118,7 @@ static struct sim_expr *parse_call(struct parser *ps, const char *name, size_t l
         if (functions[k].fn2 != NULL) {
             if (*ps->p != ',') {
                 expr_free(a);
-                fail(ps, "expected ','");
+                parse_error(ps, "expected ','");
                 return NULL;
             }
             ps->p++;
@@ -132,7 +132,7 @@ static struct sim_expr *parse_call(struct parser *ps, const char *name, size_t l
         if (*ps->p != ')') {
             expr_free(a);
             expr_free(b);
-            fail(ps, "expected ')'");
+            parse_error(ps, "expected ')'");
             return NULL;
         }
         ps->p++;
@@ -143,7 +143,7 @@ static struct sim_expr *parse_call(struct parser *ps, const char *name, size_t l
         }
         return e;
     }
-    fail(ps, "unknown function");
+    parse_error(ps, "unknown function");
     return NULL;
 }
 
@@ -155,7 +155,7 @@ static struct sim_expr *parse_primary(struct parser *ps)
         char *end;
         double v = strtod(start, &end);
         if (end == start) {
-            fail(ps, "bad number");
+            parse_error(ps, "bad number");
             return NULL;
         }
         ps->p = end;
@@ -180,7 +180,7 @@ static struct sim_expr *parse_primary(struct parser *ps)
             return e;
         }
         ps->p = start;
-        fail(ps, "unknown name");
+        parse_error(ps, "unknown name");
         return NULL;
     }
     if (*start == '(') {
@@ -189,14 +189,14 @@ static struct sim_expr *parse_primary(struct parser *ps)
         skip_ws(ps);
         if (e != NULL && *ps->p != ')') {
             expr_free(e);
-            fail(ps, "expected ')'");
+            parse_error(ps, "expected ')'");
             return NULL;
         }
         if (e != NULL)
             ps->p++;
         return e;
     }
-    fail(ps, "expected a value");
+    parse_error(ps, "expected a value");
     return NULL;
 }
 
@@ -266,7 +266,7 @@ struct sim_expr *expr_parse(const char *text, char *err, size_t errcap)
     struct sim_expr *e = parse_expr(&ps);
     skip_ws(&ps);
     if (e != NULL && *ps.p != '\0') {
-        fail(&ps, "unexpected text");
+        parse_error(&ps, "unexpected text");
         expr_free(e);
         return NULL;
     }

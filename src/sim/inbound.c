@@ -44,8 +44,8 @@ static int build_topic(struct sim_device *d, const char *component, char *out, s
         {IOTC_SPAN_LIT(IOTC_HUB_PROP_COMPONENT), iotc_span_from_cstr(component)},
     };
     size_t n = component != NULL && component[0] != '\0' ? 3 : 2;
-    return iotc_hub_telemetry_topic_build(iotc_span_from_cstr(d->id), IOTC_SPAN_NULL, props, n,
-                                          out, cap, len) == IOTC_OK
+    return iotc_hub_telemetry_topic_build(iotc_span_from_cstr(d->id), IOTC_SPAN_NULL, props, n, out,
+                                          cap, len) == IOTC_OK
                ? 0
                : -1;
 }

@@ -25,49 +25,50 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iotc-sim [options]\n"
-            "devices and load:\n"
-            "  --devices N            number of simulated devices (default 10)\n"
-            "  --prefix P             id prefix (default sim-); ids are P0, P1, ...\n"
-            "  --start-index K        first device number (default 0)\n"
-            "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
-            "  --concurrency K        at most K devices connecting or registering at once\n"
-            "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
-            "                         max = closed loop with --inflight messages outstanding\n"
-            "  --inflight W           QoS 1 window per device (default 16)\n"
-            "  --duration S           run time in seconds (default 10)\n"
-            "  --warmup S             measurement window opens S after all are up (default 1)\n"
-            "  --measure S            end S after the window opened (--duration stays a cap)\n"
-            "  --qos 0|1              telemetry QoS (default 1)\n"
-            "  --payload-size N       pad bodies to N bytes\n"
-            "  --template FILE        DTDL model: telemetry values from its schemas\n"
-            "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
-            "  --model-id DTMI        model id announced to DPS and the hub\n"
-            "  --keepalive S          MQTT keep-alive (default 240)\n"
-            "  --retries N            reconnect attempts per device (default 3)\n"
-            "IoT Central (DPS + hub):\n"
-            "  --app FILE             facts from `iotc-central show --json` (scope, DPS, CA, key)\n"
-            "  --scope ID --dps HOST:PORT --ca-file FILE\n"
-            "  --group-key KEY        enrollment group key (device keys are derived)\n"
-            "  --keys-file FILE       individual keys, one 'deviceId key' per line\n"
-            "  --dps-only             register, then disconnect (registration throughput)\n"
-            "  --hub HOST:PORT        skip DPS: devices already provisioned to this hub\n"
-            "plain MQTT broker:\n"
-            "  --broker HOST:PORT [--tls] [--insecure] [--username U] [--password P]\n"
-            "  --topic FMT            telemetry topic, %%s = device id\n"
-            "                         (default devices/%%s/messages/events/)\n"
-            "  --subscribe FILTER     one subscriber connection that counts messages\n"
-            "commands (service side):\n"
-            "  --service CS           IoT Hub service connection string\n"
-            "  --https HOST:PORT      where the service API listens (default: CS HostName)\n"
-            "  --invoke N             call N direct methods once all devices are up\n"
-            "  --invoke-conns K       keep-alive HTTPS connections (default 1)\n"
-            "  --invoke-method NAME   method name (default ping)\n"
-            "reporting:\n"
-            "  --server-pid PID       sample the server's CPU and RSS in the window\n"
-            "  --status-file FILE     JSON snapshot rewritten every second\n"
-            "  --quiet                no progress line\n");
+    fprintf(
+        out,
+        "usage: iotc-sim [options]\n"
+        "devices and load:\n"
+        "  --devices N            number of simulated devices (default 10)\n"
+        "  --prefix P             id prefix (default sim-); ids are P0, P1, ...\n"
+        "  --start-index K        first device number (default 0)\n"
+        "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
+        "  --concurrency K        at most K devices connecting or registering at once\n"
+        "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
+        "                         max = closed loop with --inflight messages outstanding\n"
+        "  --inflight W           QoS 1 window per device (default 16)\n"
+        "  --duration S           run time in seconds (default 10)\n"
+        "  --warmup S             measurement window opens S after all are up (default 1)\n"
+        "  --measure S            end S after the window opened (--duration stays a cap)\n"
+        "  --qos 0|1              telemetry QoS (default 1)\n"
+        "  --payload-size N       pad bodies to N bytes\n"
+        "  --template FILE        DTDL model: telemetry values from its schemas\n"
+        "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
+        "  --model-id DTMI        model id announced to DPS and the hub\n"
+        "  --keepalive S          MQTT keep-alive (default 240)\n"
+        "  --retries N            reconnect attempts per device (default 3)\n"
+        "IoT Central (DPS + hub):\n"
+        "  --app FILE             facts from `iotc-central show --json` (scope, DPS, CA, key)\n"
+        "  --scope ID --dps HOST:PORT --ca-file FILE\n"
+        "  --group-key KEY        enrollment group key (device keys are derived)\n"
+        "  --keys-file FILE       individual keys, one 'deviceId key' per line\n"
+        "  --dps-only             register, then disconnect (registration throughput)\n"
+        "  --hub HOST:PORT        skip DPS: devices already provisioned to this hub\n"
+        "plain MQTT broker:\n"
+        "  --broker HOST:PORT [--tls] [--insecure] [--username U] [--password P]\n"
+        "  --topic FMT            telemetry topic, %%s = device id\n"
+        "                         (default devices/%%s/messages/events/)\n"
+        "  --subscribe FILTER     one subscriber connection that counts messages\n"
+        "commands (service side):\n"
+        "  --service CS           IoT Hub service connection string\n"
+        "  --https HOST:PORT      where the service API listens (default: CS HostName)\n"
+        "  --invoke N             call N direct methods once all devices are up\n"
+        "  --invoke-conns K       keep-alive HTTPS connections (default 1)\n"
+        "  --invoke-method NAME   method name (default ping)\n"
+        "reporting:\n"
+        "  --server-pid PID       sample the server's CPU and RSS in the window\n"
+        "  --status-file FILE     JSON snapshot rewritten every second\n"
+        "  --quiet                no progress line\n");
 }
 
 uint64_t sim_now_ns(void)
@@ -85,9 +86,8 @@ double sim_elapsed_s(const struct sim *s)
 const char *sim_err_name(enum sim_err e)
 {
     static const char *names[SIM_ERR__COUNT] = {
-        "tcp",        "tls",         "closed_by_server", "connack_refused", "timeout",
-        "protocol",   "dps_failed",  "dps_status",       "suback_refused",  "window_full",
-        "token",      "rest",
+        "tcp",        "tls",        "closed_by_server", "connack_refused", "timeout", "protocol",
+        "dps_failed", "dps_status", "suback_refused",   "window_full",     "token",   "rest",
     };
     return (int)e >= 0 && e < SIM_ERR__COUNT ? names[e] : "?";
 }
@@ -554,10 +554,9 @@ static int load_keys(struct sim *s)
         struct sim_device *d = &s->devs[i];
         size_t len;
         snprintf(d->id, sizeof d->id, "%s%d", c->prefix, c->start_index + i);
-        if (c->group_key != NULL &&
-            iotc_sas_derive_device_key(iotc_span_from_cstr(c->group_key),
-                                       iotc_span_from_cstr(d->id), d->key, sizeof d->key,
-                                       &len) != IOTC_OK) {
+        if (c->group_key != NULL && iotc_sas_derive_device_key(iotc_span_from_cstr(c->group_key),
+                                                               iotc_span_from_cstr(d->id), d->key,
+                                                               sizeof d->key, &len) != IOTC_OK) {
             fprintf(stderr, "iotc-sim: the group key is not valid base64\n");
             return -1;
         }
@@ -569,9 +568,8 @@ static int setup(struct sim *s)
 {
     struct sim_config *c = &s->cfg;
     char err[256];
-    const char *host = c->mode == SIM_MODE_BROKER || c->mode == SIM_MODE_SUBSCRIBER
-                           ? c->broker_host
-                           : c->dps_host;
+    const char *host =
+        c->mode == SIM_MODE_BROKER || c->mode == SIM_MODE_SUBSCRIBER ? c->broker_host : c->dps_host;
     int port = host == c->broker_host ? c->broker_port : c->dps_port;
     if (sim_resolve(host, port, &s->dps_addr) != 0) {
         fprintf(stderr, "iotc-sim: cannot resolve %s\n", host);

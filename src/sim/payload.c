@@ -205,8 +205,8 @@ void payload_finish(struct sim_payload *p)
     char err[128];
     if (p->ng > 0)
         return;
-    (void)payload_add_expr(p, "temperature=round((21 + 4*sin(t/30 + i) + rand()/2)*100)/100",
-                           err, sizeof err);
+    (void)payload_add_expr(p, "temperature=round((21 + 4*sin(t/30 + i) + rand()/2)*100)/100", err,
+                           sizeof err);
     (void)payload_add_expr(p, "humidity=round((50 + 10*cos(t/45 + i))*100)/100", err, sizeof err);
 }
 
@@ -250,7 +250,8 @@ static void put_value(struct out *o, const struct dtdl_schema *s, int dev, doubl
     switch (s->type) {
     case DTDL_SCHEMA_DOUBLE:
     case DTDL_SCHEMA_FLOAT:
-        putf(o, "%.2f", 20.0 + 10.0 * sin(t / 30.0 + phase) + (double)((seq * 7919u + salt) % 100) / 100.0);
+        putf(o, "%.2f",
+             20.0 + 10.0 * sin(t / 30.0 + phase) + (double)((seq * 7919u + salt) % 100) / 100.0);
         break;
     case DTDL_SCHEMA_INTEGER:
     case DTDL_SCHEMA_LONG:
@@ -278,7 +279,8 @@ static void put_value(struct out *o, const struct dtdl_schema *s, int dev, doubl
         if (s->n_enum_values == 0) {
             puts_(o, "null");
         } else {
-            const struct dtdl_enum_value *v = &s->enum_values[(seq + (unsigned)dev) % s->n_enum_values];
+            const struct dtdl_enum_value *v =
+                &s->enum_values[(seq + (unsigned)dev) % s->n_enum_values];
             if (s->value_schema == DTDL_SCHEMA_STRING)
                 putf(o, "\"%s\"", v->str != NULL ? v->str : "");
             else
@@ -387,8 +389,7 @@ size_t payload_method_response(const struct sim_payload *p, const char *name, si
     return o.len < cap ? o.len : 0;
 }
 
-size_t payload_reported(const struct sim_payload *p, int dev_index, double t, char *out,
-                        size_t cap)
+size_t payload_reported(const struct sim_payload *p, int dev_index, double t, char *out, size_t cap)
 {
     struct out o = {out, cap, 0};
     size_t top = 0;

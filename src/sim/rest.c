@@ -247,7 +247,8 @@ struct sim_rest *rest_start(struct sim *s)
     if (cs_field(s->cfg.service_cs, "HostName", r->host, sizeof r->host) != 0 ||
         cs_field(s->cfg.service_cs, "SharedAccessKeyName", policy, sizeof policy) != 0 ||
         cs_field(s->cfg.service_cs, "SharedAccessKey", key, sizeof key) != 0) {
-        fprintf(stderr, "iotc-sim: --service needs HostName, SharedAccessKeyName, SharedAccessKey\n");
+        fprintf(stderr,
+                "iotc-sim: --service needs HostName, SharedAccessKeyName, SharedAccessKey\n");
         free(r);
         return NULL;
     }

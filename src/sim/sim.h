@@ -204,11 +204,11 @@ struct sim_device {
     uint32_t rid;
     uint32_t twin_get_rid;
     bool tel_phased; /* the telemetry timer already runs at its period */
-    uint32_t group; /* round robin over telemetry groups (components) */
+    uint32_t group;  /* round robin over telemetry groups (components) */
     int attempts;
     bool provisioned;
-    bool reprovisioned; /* --hub refused us once: went through DPS again */
-    bool counted; /* included in stats.connected */
+    bool reprovisioned;    /* --hub refused us once: went through DPS again */
+    bool counted;          /* included in stats.connected */
     uint64_t t_start_ns;   /* DPS start (registration latency) */
     uint64_t t_connect_ns; /* hub connect start */
     uint64_t desired_version;

@@ -133,10 +133,11 @@ static void test_group_keys_telemetry_and_methods(void **state)
 {
     (void)state;
     const char *model = model_path();
-    const char *args[40] = {"--app", app_json, "--devices", "20", "--ramp", "0", "--rate",
-                            "4", "--duration", "8", "--warmup", "0.5", "--invoke", "20",
-                            "--prefix", "simtest-", "--telemetry", "pressure=1000 + i",
-                            "--quiet", NULL};
+    const char *args[40] = {
+        "--app",    app_json, "--devices",  "20",       "--ramp",      "0",
+        "--rate",   "4",      "--duration", "8",        "--warmup",    "0.5",
+        "--invoke", "20",     "--prefix",   "simtest-", "--telemetry", "pressure=1000 + i",
+        "--quiet",  NULL};
     if (model != NULL) {
         args[19] = "--template";
         args[20] = model;
@@ -183,8 +184,8 @@ static void test_individual_keys_file(void **state)
         fprintf(f, "%s %s\n", id, key);
     }
     fclose(f);
-    const char *args[] = {"--app", app_json, "--keys-file", path, "--devices", "5", "--ramp",
-                          "0", "--rate", "2", "--duration", "3", "--quiet", NULL};
+    const char *args[] = {"--app",  app_json, "--keys-file", path, "--devices", "5", "--ramp", "0",
+                          "--rate", "2",      "--duration",  "3",  "--quiet",   NULL};
     int status = -1;
     char *out = run_sim(args, &status);
     cJSON *j = cJSON_Parse(out);
@@ -201,9 +202,11 @@ static void test_individual_keys_file(void **state)
 static void test_wrong_group_key_fails(void **state)
 {
     (void)state;
-    const char *args[] = {"--app", app_json, "--group-key",
-                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--devices", "3",
-                          "--ramp", "0", "--retries", "0", "--duration", "10", "--quiet", NULL};
+    const char *args[] = {
+        "--app",     app_json, "--group-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "--devices", "3",      "--ramp",      "0",
+        "--retries", "0",      "--duration",  "10",
+        "--quiet",   NULL};
     int status = -1;
     char *out = run_sim(args, &status);
     cJSON *j = cJSON_Parse(out);
