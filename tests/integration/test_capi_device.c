@@ -858,6 +858,32 @@ static void test_components(void **state)
     snprintf(KEY, sizeof KEY, "%s", saved_key);
 }
 
+/* Devices made or removed through the IoT Hub service API show up in /api/ as they are. */
+static void test_service_api_devices(void **state)
+{
+    (void)state;
+    struct th_http_response r;
+    const char *body = "{\"deviceId\":\"svc-01\"}";
+    assert_int_equal(th_https(&srv, "PUT", "/devices/svc-01?api-version=2021-04-12", NULL, body,
+                              true, 10000, &r),
+                     0);
+    free(r.body);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(admin("GET", "/api/devices/svc-01", NULL), 200);
+    assert_string_equal(jstr(R.json, "status"), "unassociated");
+    assert_int_equal(admin("PATCH", "/api/devices/svc-01", "{\"displayName\":\"From the hub\"}"),
+                     200);
+    assert_int_equal(th_https(&srv, "DELETE", "/devices/svc-01?api-version=2021-04-12",
+                              "If-Match: \"*\"\r\n", NULL, true, 10000, &r),
+                     0);
+    free(r.body);
+    assert_int_equal(r.status / 100, 2);
+    assert_int_equal(admin("GET", "/api/devices/svc-01", NULL), 404);
+    /* the same id again starts from scratch, without the old application data */
+    assert_int_equal(admin("PUT", "/api/devices/svc-01", "{}"), 200);
+    assert_string_equal(jstr(R.json, "displayName"), "svc-01");
+}
+
 /* ---------------------------------------------------------------- restart */
 
 static void test_restart_keeps_history_and_data(void **state)
@@ -912,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_association_by_username),
         cmocka_unit_test(test_event_stream),
         cmocka_unit_test(test_components),
+        cmocka_unit_test(test_service_api_devices),
         cmocka_unit_test(test_restart_keeps_history_and_data),
     };
     return cmocka_run_group_tests_name("capi_device", tests, setup, teardown);
