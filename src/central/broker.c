@@ -86,7 +86,10 @@ static void session_finish(struct session *s)
         b->count--;
     }
     s->prev = s->next = NULL;
+    struct event_base *base = s->app->base;
     session_unref(s);
+    if (b != NULL && b->draining && b->count == 0)
+        event_base_loopexit(base, NULL);
 }
 
 static void flush_done_cb(struct bufferevent *bev, void *arg)
@@ -191,7 +194,7 @@ static void read_cb(struct bufferevent *bev, void *arg);
  * re-enabling EV_READ alone would wait for the next bytes from the peer. */
 static void session_resume(struct session *s)
 {
-    if (!s->read_paused || s->closing || s->bev == NULL)
+    if (!s->read_paused || s->closing || s->bev == NULL || s->app->stopping)
         return;
     s->read_paused = false;
     bufferevent_enable(s->bev, EV_READ);
@@ -753,11 +756,48 @@ void broker_stop_accepting(struct app *app)
         event_del(b->accept_ev);
 }
 
+/* Shutdown, step 2: everything queued before broker_shutdown() is committed and its PUBACKs
+ * are in the output buffers; close with flush so they reach the peers. */
+static void shutdown_flushed(void *ctx, uint32_t tag, int rc)
+{
+    (void)tag;
+    (void)rc;
+    struct app *app = ctx;
+    struct broker *b = app->broker;
+    if (b == NULL || !b->draining)
+        return; /* broker_free() already closed everything */
+    for (struct session *s = b->head, *next; s != NULL; s = next) {
+        next = s->next;
+        session_close(s, "server shutting down", true);
+    }
+    if (b->count == 0)
+        event_base_loopexit(app->base, NULL);
+}
+
+void broker_shutdown(struct app *app)
+{
+    struct broker *b = app->broker;
+    struct timeval backstop = {10, 0};
+    broker_stop_accepting(app);
+    event_base_loopexit(app->base, &backstop);
+    if (b == NULL) {
+        event_base_loopexit(app->base, NULL);
+        return;
+    }
+    b->draining = true;
+    for (struct session *s = b->head; s != NULL; s = s->next)
+        if (!s->closing && s->bev != NULL)
+            pause_reading(s, false);
+    if (app->store == NULL || store_barrier(app->store, shutdown_flushed, app, 0) != CE_OK)
+        shutdown_flushed(app, 0, CE_OK);
+}
+
 void broker_free(struct app *app)
 {
     struct broker *b = app->broker;
     if (b == NULL)
         return;
+    b->draining = false; /* the loop has ended */
     broker_stop_accepting(app);
     while (b->head != NULL) {
         struct session *s = b->head;

@@ -30,6 +30,12 @@ int broker_bind_socket(const char *addr, int port, uint16_t *out_port);
 
 /** Stop accepting new connections. */
 void broker_stop_accepting(struct app *app);
+/**
+ * Graceful shutdown (SIGTERM/SIGINT): stop accepting and reading, wait until the store has
+ * committed everything queued (so pending PUBACKs go out), close every connection letting its
+ * output drain, then exit the event loop (at the latest after 10 s).
+ */
+void broker_shutdown(struct app *app);
 /** Close every connection (graceful shutdown) and free the broker. */
 void broker_free(struct app *app);
 

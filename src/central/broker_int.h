@@ -70,6 +70,7 @@ struct broker {
     size_t n_throttled;
     int64_t throttle_logged_ms;
     struct event *accept_ev; /* re-enables accepting after EMFILE */
+    bool draining;           /* broker_shutdown(): leave the loop once the last one closes */
 };
 
 /* broker.c */

@@ -195,12 +195,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     log_info("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     app->stopping = true;
-    broker_stop_accepting(app);
 #ifdef HAVE_SERVICE_HTTP
     if (app->https_fd >= 0)
         service_http_stop(app);
 #endif
-    event_base_loopexit(app->base, NULL);
+    /* Stop accepting, flush the store (PUBACKs go out), close connections, leave the loop. */
+    broker_shutdown(app);
 }
 
 static int cmd_serve(struct app *app)
