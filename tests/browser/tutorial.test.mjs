@@ -6,121 +6,17 @@
 // synced), run blink and rundiagnostics, read raw data and the conformance report, manage an
 // API token, block/unblock, and look at the pages at phone width. Screenshots of every page
 // go to $IOTC_BUILDDIR/screenshots/. Ends with "N passed, N failed"; bounded time.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { B, MODEL, apiGet, launch, runSteps, sleep, spawnTracked, startCentral, tmpDir, until } from './lib.mjs';
 
-const BUDGET_MS = Number(process.env.IOTC_BROWSER_BUDGET_MS || 115000);
-const started = Date.now();
-const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const B = path.resolve(top, process.env.IOTC_BUILDDIR || path.join('build', 'release'));
-const SHOTS = path.join(B, 'screenshots');
-const MODEL = path.join(top, 'models', 'environmental-sensor.dtdlv2.json');
-const CHROMIUM = process.env.IOTC_CHROMIUM || '/usr/bin/chromium';
-
-let passed = 0;
-let failed = 0;
-const procs = [];
-const tmpDirs = [];
-let context = null;
-
-function finish(code) {
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exit(code);
-}
-
-async function cleanup() {
-    if (context) await context.close().catch(() => {});
-    context = null;
-    for (const p of procs.reverse()) {
-        if (p.exitCode === null && p.signalCode === null) {
-            p.kill('SIGTERM');
-            const t = setTimeout(() => p.kill('SIGKILL'), 4000);
-            await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
-            clearTimeout(t);
-        }
-    }
-    if (!process.env.IOTC_KEEP_DATA) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-}
-
-const watchdog = setTimeout(async () => {
-    console.log(`not ok - time budget of ${BUDGET_MS} ms exceeded`);
-    failed++;
-    await cleanup();
-    finish(1);
-}, BUDGET_MS);
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll fn until it returns a truthy value; throws "what" after ms. */
-async function until(fn, ms, what) {
-    const end = Date.now() + ms;
-    let last = null;
-    for (;;) {
-        try {
-            const v = await fn();
-            if (v) return v;
-        } catch (err) {
-            last = err;
-        }
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? ` (${last.message})` : ''}`);
-        await sleep(150);
-    }
-}
-
-function startCentral() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotc-browser-'));
-    tmpDirs.push(dir);
-    const bin = path.join(B, 'iotc-central');
-    if (!fs.existsSync(bin)) throw new Error(`${bin} not found (set IOTC_BUILDDIR)`);
-    const p = spawn(bin, ['serve', '--data-dir', dir, '--mqtt-port', '0', '--https-port', '0',
-        '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    let out = '';
-    let err = '';
-    p.stderr.on('data', (d) => (err += d));
-    return new Promise((resolve, reject) => {
-        p.stdout.on('data', (d) => {
-            out += d;
-            if (/^ready$/m.test(out)) {
-                const num = (k) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(out)[1]);
-                resolve({
-                    dir, token: /^admin-token (\S+)/m.exec(out)[1],
-                    https: num('https-port'), http: num('http-port'), mqtts: num('mqtts-port'), log: () => err,
-                });
-            }
-        });
-        p.once('exit', (code) => reject(new Error(`iotc-central exited (${code}): ${err}`)));
-    });
-}
-
-async function main() {
-    fs.mkdirSync(SHOTS, { recursive: true });
+await runSteps(async (step) => {
     const app = await startCentral();
     const origin = `https://localhost:${app.https}`;
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'iotc-chromium-'));
-    tmpDirs.push(profile);
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        ignoreHTTPSErrors: true,
-        viewport: { width: 1280, height: 800 },
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        timeout: 60000,
-    });
-    context.setDefaultTimeout(15000);
-    const page = context.pages()[0] || (await context.newPage());
-    const pageErrors = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-    const api = async (p) => {
-        const res = await page.request.get(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, { headers: { Authorization: app.token } });
-        return res.json();
-    };
+    const page = await launch();
+    const shot = page.shot;
+    const api = (p) => apiGet(page, origin, app.token, p);
+    const work = tmpDir('iotc-browser-work-');
     const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
     let deviceId = '';
     let creds = null;
@@ -152,7 +48,7 @@ async function main() {
             await shot('01-devices-empty');
         }],
         ['an invalid model is refused in words', async () => {
-            const bad = path.join(tmpDirs[0], 'bad-model.json');
+            const bad = path.join(work, 'bad-model.json');
             const m = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
             m.contents[0].schema = 'doubel';
             fs.writeFileSync(bad, JSON.stringify(m));
@@ -226,11 +122,10 @@ async function main() {
             }
         }],
         ['start the environmental sensor with those credentials; points on the chart', async () => {
-            sensor = spawn(path.join(B, 'environmental-sensor'), ['--id-scope', creds.scope, '--device-id', creds.id,
+            sensor = spawnTracked(path.join(B, 'environmental-sensor'), ['--id-scope', creds.scope, '--device-id', creds.id,
                 '--device-key', creds.key, '--dps-endpoint', `localhost:${app.mqtts}`, '--ca-file', path.join(app.dir, 'ca.pem'),
                 '--interval', '1', '--name-delay', '500', '--brightness-delay', '2500', '--diagnostics-delay', '2000'],
             { stdio: ['pipe', 'pipe', 'pipe'] });
-            procs.push(sensor);
             let out = '';
             sensor.stdout.on('data', (d) => (out += d));
             sensor.stderr.on('data', (d) => (out += d));
@@ -353,38 +248,10 @@ async function main() {
             await page.setViewportSize({ width: 1280, height: 800 });
         }],
         ['no script errors in the page', async () => {
-            if (pageErrors.length) throw new Error(pageErrors.join('; '));
+            if (page.errors.length) throw new Error(page.errors.join('; '));
         }],
     ];
 
-    for (const [name, fn] of steps) {
-        const t0 = Date.now();
-        try {
-            await fn();
-            passed++;
-            console.log(`ok - ${name} (${Date.now() - t0} ms)`);
-        } catch (err) {
-            failed++;
-            console.log(`not ok - ${name}: ${err.message}`);
-            await shot(`fail-${passed + failed}`).catch(() => {});
-            const rest = steps.length - passed - failed;
-            if (rest > 0) {
-                console.log(`# the remaining ${rest} steps depend on this one and were not run`);
-                failed += rest;
-            }
-            break;
-        }
-    }
-    if (sensor) sensor.stdin.end('q\n');
-    console.log(`# screenshots in ${SHOTS}; ${Date.now() - started} ms`);
-}
-
-try {
-    await main();
-} catch (err) {
-    failed++;
-    console.log(`not ok - setup: ${err.stack || err}`);
-}
-clearTimeout(watchdog);
-await cleanup();
-finish(failed ? 1 : 0);
+    for (const [name, fn] of steps) step(name, fn);
+    return page;
+});

@@ -54,6 +54,7 @@ function lineTile(ctx, tile, state) {
                 n ? h('span', { class: 'muted small' }, ` at ${new Date(s.xs[n - 1] * 1000).toLocaleTimeString()}`) : null);
         }));
         const total = series.reduce((a, s) => a + s.ys.length, 0);
+        if (total === 0) lastBox.append(h('span', { class: 'muted' }, 'No data in this time range yet.'));
         chartBox.setAttribute('aria-label', `${tile.displayName}: line chart of ${total} points`);
         card.dataset.points = String(total);
     }
@@ -179,15 +180,20 @@ export async function renderDashboard(panel, view, ctx, panelApi) {
 
 export async function renderRaw(panel, ctx, panelApi) {
     const state = { range: '30m' };
-    const capNames = [...new Set(ctx.caps.filter((c) => c.kind !== 'command').map((c) => c.name))];
+    // telemetry first, then properties and command completions; a capability column is shown only when a row has it
+    const byKind = (k) => ctx.caps.filter((c) => c.kind === k).map((c) => c.name);
+    const capNames = [...new Set([...byKind('telemetry'), ...byKind('property'), ...byKind('command')])];
     const cols = [
-        { id: 'time', label: 'Time', on: true, cell: (r) => h('time', { datetime: r.time }, fmtTime(r.time)) },
+        {
+            id: 'time', label: 'Time', on: true,
+            cell: (r) => h('time', { datetime: r.time, title: fmtTime(r.time) }, new Date(r.time).toLocaleTimeString()),
+        },
         { id: 'type', label: 'Message type', on: true, cell: (r) => r.type },
         { id: 'component', label: 'Component', on: false, cell: (r) => r.component || '' },
         ...capNames.map((n) => {
             const cap = ctx.caps.find((c) => c.name === n);
             return {
-                id: `cap:${n}`, label: ctx.label(cap), on: true,
+                id: `cap:${n}`, label: ctx.label(cap), on: true, cap: n,
                 cell: (r) => (r.modeled && n in r.modeled ? fmtValue(r.modeled[n], cap, ctx.custom[n]) : ''),
             };
         }),
@@ -209,7 +215,7 @@ export async function renderRaw(panel, ctx, panelApi) {
     let rows = [];
 
     function draw() {
-        const shown = cols.filter((c) => c.on);
+        const shown = cols.filter((c) => c.on && (!c.cap || rows.some((r) => r.modeled && c.cap in r.modeled)));
         count.textContent = `${rows.length} message${rows.length === 1 ? '' : 's'}`;
         if (rows.length === 0) {
             clear(tableBox, h('p', { class: 'muted' }, 'Nothing received in this time range.'));
