@@ -43,6 +43,8 @@ static void print_command(const char *dev, const cJSON *cmd)
         printf("completion: %s\n", t);
         free(t);
     }
+    if (cli_str(cmd, "error", NULL) != NULL)
+        printf("error: %s\n", cli_str(cmd, "error", ""));
     if (strcmp(status, "queued") == 0)
         printf("(the device is offline: the command was queued as a cloud-to-device message)\n");
 }
@@ -68,7 +70,8 @@ static int wait_async(struct cli *c, const char *dev, const char *hist_path, con
             if (eid != NULL && strcmp(eid, id) == 0)
                 found = (cJSON *)e;
         }
-        if (found != NULL && strcmp(cli_str(found, "status", "pending"), "pending") != 0) {
+        const char *st = cli_str(found, "status", "pending");
+        if (found != NULL && strcmp(st, "pending") != 0 && strcmp(st, "sent") != 0) {
             cJSON_Delete(*cmd);
             *cmd = cJSON_Duplicate(found, 1);
             cJSON_Delete(all);
@@ -167,8 +170,12 @@ static int do_run(struct cli *c, int argc, char **argv)
     }
     if (rc == 0 && strcmp(cli_str(cmd, "status", ""), "failed") == 0) {
         const cJSON *code = cJSON_GetObjectItem(cmd, "responseCode");
-        rc = cli_err(c, CLI_API, "device %s answered %s with %.0f", pos[0], pos[1],
-                     cJSON_IsNumber(code) ? code->valuedouble : 0.0);
+        if (cJSON_IsNumber(code))
+            rc = cli_err(c, CLI_API, "device %s answered %s with %.0f", pos[0], pos[1],
+                         code->valuedouble);
+        else
+            rc = cli_err(c, CLI_API, "command %s on device %s failed: %s", pos[1], pos[0],
+                         cli_str(cmd, "error", "no reason given"));
     }
     cJSON_Delete(cmd);
     return rc;
@@ -222,7 +229,8 @@ static int do_history(struct cli *c, int argc, char **argv)
         const cJSON *resp = cJSON_GetObjectItem(e, "completion");
         if (resp == NULL || cJSON_IsNull(resp))
             resp = cJSON_GetObjectItem(e, "response");
-        char *rt = cli_value_text(resp);
+        char *rt = resp == NULL || cJSON_IsNull(resp) ? strdup(cli_str(e, "error", "-"))
+                                                      : cli_value_text(resp);
         const char *row[] = {
             cli_str(e, "time", ""), name, cli_str(e, "status", "?"), code, req, rt};
         cli_table_add(&t, row);

@@ -194,11 +194,13 @@ static int do_credentials(struct cli *c, int argc, char **argv)
     const char *scope = cli_str(cr, "idScope", "");
     const char *pk = cli_str(keys, "primaryKey", "");
     const char *sk = cli_str(keys, "secondaryKey", "");
+    /* the server says where its DPS listens; older servers did not, then the data dir may */
+    const char *ep = cli_str(cr, "provisioningEndpoint", c->dps_endpoint[0] ? c->dps_endpoint : "");
     if (c->json) {
         /* what the API returned, plus what the CLI knows from the data dir */
         cJSON_AddStringToObject(cr, "deviceId", id);
-        if (c->dps_endpoint[0] != '\0')
-            cJSON_AddStringToObject(cr, "dpsEndpoint", c->dps_endpoint);
+        if (ep[0] != '\0' && cJSON_GetObjectItem(cr, "provisioningEndpoint") == NULL)
+            cJSON_AddStringToObject(cr, "provisioningEndpoint", ep);
         if (c->ca_file[0] != '\0')
             cJSON_AddStringToObject(cr, "caFile", c->ca_file);
         cli_print_json(cr);
@@ -207,8 +209,8 @@ static int do_credentials(struct cli *c, int argc, char **argv)
         env_line("IOTHUB_DEVICE_DPS_ID_SCOPE", scope);
         env_line("IOTHUB_DEVICE_DPS_DEVICE_ID", id);
         env_line("IOTHUB_DEVICE_DPS_DEVICE_KEY", pk);
-        if (c->dps_endpoint[0] != '\0')
-            env_line("IOTHUB_DEVICE_DPS_ENDPOINT", c->dps_endpoint);
+        if (ep[0] != '\0')
+            env_line("IOTHUB_DEVICE_DPS_ENDPOINT", ep);
         if (c->ca_file[0] != '\0')
             env_line("IOTC_CA_FILE", c->ca_file);
     } else {
@@ -216,8 +218,8 @@ static int do_credentials(struct cli *c, int argc, char **argv)
         printf("Device id:      %s\n", id);
         printf("Primary key:    %s\n", pk);
         printf("Secondary key:  %s\n", sk);
-        if (c->dps_endpoint[0] != '\0')
-            printf("DPS endpoint:   %s\n", c->dps_endpoint);
+        if (ep[0] != '\0')
+            printf("DPS endpoint:   %s\n", ep);
         if (c->ca_file[0] != '\0')
             printf("CA file:        %s\n", c->ca_file);
     }
