@@ -110,6 +110,7 @@ struct appl {
     int events_sub;
     struct appl_sse *streams;
     size_t n_streams;
+    int sse_busy; /* > 0 while writing to streams: closes are deferred (capi_sse.c) */
 };
 
 /** The appl of @p app, or NULL before appl_open. */

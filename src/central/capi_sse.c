@@ -6,6 +6,10 @@
  * request (evhttp_connection_incoming_fail: req->evcon = NULL, not freed) and frees the
  * connection, whose close callback is ours: the request is then ours to free. At shutdown
  * (capi_stop) we end every stream with evhttp_send_reply_end, which hands the request back.
+ *
+ * A write may fail synchronously and make libevent free the connection (and call on_close)
+ * from inside evhttp_send_reply_chunk; so while we write (a->sse_busy), a closed stream is only
+ * marked dead and freed afterwards by sweep().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,8 @@ struct appl_sse {
     struct event *ping;
     char device_id[DEVICE_ID_MAX + 1];
     size_t dropped;
+    bool dead;     /* the connection is gone; free at the next sweep */
+    bool orphaned; /* libevent detached the request: we free it */
     struct appl_sse *next;
 };
 
@@ -43,18 +49,23 @@ const char *appl_sse_device(const struct appl_sse *s)
     return s->device_id;
 }
 
-static void unlink_stream(struct appl_sse *s)
+static void sweep(struct appl *a)
 {
-    struct appl *a = s->a;
-    for (struct appl_sse **pp = &a->streams; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == s) {
-            *pp = s->next;
-            a->n_streams--;
-            break;
+    struct appl_sse **pp = &a->streams;
+    while (*pp != NULL) {
+        struct appl_sse *s = *pp;
+        if (!s->dead) {
+            pp = &s->next;
+            continue;
         }
+        *pp = s->next;
+        a->n_streams--;
+        if (s->ping != NULL)
+            event_free(s->ping);
+        if (s->orphaned)
+            evhttp_request_free(s->req);
+        free(s);
     }
-    if (s->ping != NULL)
-        event_free(s->ping);
 }
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
@@ -62,11 +73,13 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     struct appl_sse *s = arg;
     (void)evcon;
     log_debug("capi: event stream of %s closed", s->device_id);
-    unlink_stream(s);
+    s->dead = true;
     /* Detached by libevent (client went away): the request is ours now. */
-    if (evhttp_request_get_connection(s->req) == NULL)
-        evhttp_request_free(s->req);
-    free(s);
+    s->orphaned = evhttp_request_get_connection(s->req) == NULL;
+    if (s->ping != NULL)
+        event_del(s->ping);
+    if (s->a->sse_busy == 0)
+        sweep(s->a);
 }
 
 static size_t backlog(const struct appl_sse *s)
@@ -78,7 +91,7 @@ static size_t backlog(const struct appl_sse *s)
 static void send_text(struct appl_sse *s, const char *text, size_t len)
 {
     struct evbuffer *b;
-    if (evhttp_request_get_connection(s->req) == NULL)
+    if (s->dead || evhttp_request_get_connection(s->req) == NULL)
         return;
     if (backlog(s) > SSE_MAX_BACKLOG) {
         s->dropped++;
@@ -97,19 +110,26 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     static const char ping[] = ": keep-alive\n\n";
-    send_text(arg, ping, sizeof ping - 1);
+    struct appl_sse *s = arg;
+    struct appl *a = s->a;
+    a->sse_busy++;
+    send_text(s, ping, sizeof ping - 1);
+    a->sse_busy--;
+    if (a->sse_busy == 0)
+        sweep(a);
 }
 
 void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data)
 {
     char *json = NULL;
+    a->sse_busy++;
     for (struct appl_sse *s = a->streams; s != NULL; s = s->next) {
-        if (strcmp(s->device_id, device_id) != 0)
+        if (s->dead || strcmp(s->device_id, device_id) != 0)
             continue;
         if (json == NULL) {
             json = cJSON_PrintUnformatted(data);
             if (json == NULL)
-                return;
+                break;
         }
         /* cJSON escapes control characters, so the data is one line */
         size_t len = strlen(json) + strlen(event) + 32;
@@ -122,21 +142,24 @@ void appl_sse_publish(struct appl *a, const char *device_id, const char *event, 
         free(text);
     }
     free(json);
+    a->sse_busy--;
+    if (a->sse_busy == 0)
+        sweep(a);
 }
 
 void appl_sse_close_all(struct appl *a)
 {
-    while (a->streams != NULL) {
-        struct appl_sse *s = a->streams;
-        unlink_stream(s);
-        if (evhttp_request_get_connection(s->req) != NULL) {
+    for (struct appl_sse *s = a->streams; s != NULL; s = s->next) {
+        if (s->dead)
+            continue;
+        s->dead = true;
+        s->orphaned = evhttp_request_get_connection(s->req) == NULL;
+        if (!s->orphaned) {
             evhttp_connection_set_closecb(s->evcon, NULL, NULL);
-            evhttp_send_reply_end(s->req);
-        } else {
-            evhttp_request_free(s->req);
+            evhttp_send_reply_end(s->req); /* the request goes back to libevent */
         }
-        free(s);
     }
+    sweep(a);
 }
 
 void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role)
@@ -177,5 +200,9 @@ void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role)
     /* The reply is ours from here on: the server frees the context but not the request. */
     c->replied = true;
     static const char hello[] = ": connected\n\n";
+    a->sse_busy++;
     send_text(s, hello, sizeof hello - 1);
+    a->sse_busy--;
+    if (a->sse_busy == 0)
+        sweep(a);
 }
