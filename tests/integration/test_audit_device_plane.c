@@ -35,6 +35,11 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "../lib/harness.h"
@@ -61,7 +66,7 @@ static int create_device(const struct th_central *c, const char *id)
 static int setup(void **state)
 {
     (void)state;
-    static const char *const ids[] = {"aud-gc", "aud-log", "aud-thr",  "aud-big",
+    static const char *const ids[] = {"aud-gc", "aud-log", "aud-thr", "aud-big",
                                       "aud-ds", "aud-mid", "aud-sig"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
@@ -579,10 +584,59 @@ static void test_init_facts(void **state)
     assert_null(strstr(out, srv.admin_token));
 }
 
+/* A fresh `init` (no server ran): ECDSA P-256 server key; `show` gives the default ports,
+ * MQTT/TLS 8883 (DPS endpoint, assigned hub without port) and HTTPS 8443 (connection string). */
+static void test_init_defaults(void **state)
+{
+    (void)state;
+    char dir[600], cmd[1400], out[8192];
+    snprintf(dir, sizeof dir, "%s/fresh", srv.root);
+    snprintf(
+        cmd, sizeof cmd,
+        "'%s' init --data-dir '%s' >/dev/null 2>&1 && '%s' show --data-dir '%s' --json 2>/dev/null",
+        th_central_bin(), dir, th_central_bin(), dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    cJSON *o = cJSON_Parse(out);
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "dpsEndpoint")),
+                        "localhost:8883");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "assignedHub")),
+                        "localhost");
+    const char *cs =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "serviceConnectionString"));
+    assert_non_null(cs);
+    const char *want = "HostName=localhost:8443;SharedAccessKeyName=iothubowner;SharedAccessKey=";
+    assert_int_equal(strncmp(cs, want, strlen(want)), 0);
+    cJSON_Delete(o);
+
+    char path[700];
+    snprintf(path, sizeof path, "%s/server.pem", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(cert);
+    EVP_PKEY *pk = X509_get0_pubkey(cert);
+    assert_int_equal(EVP_PKEY_base_id(pk), EVP_PKEY_EC);
+    char group[64];
+    size_t glen = 0;
+    assert_int_equal(EVP_PKEY_get_group_name(pk, group, sizeof group, &glen), 1);
+    assert_int_equal(OBJ_sn2nid(group), NID_X9_62_prime256v1);
+    assert_int_equal(X509_check_host(cert, "localhost", 0, 0, NULL), 1);
+    assert_int_equal(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
+    assert_int_equal(X509_check_ip_asc(cert, "::1", 0), 1);
+    X509_free(cert);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_facts),
+        cmocka_unit_test(test_init_defaults),
         cmocka_unit_test(test_puback_after_commit_and_group_commit),
         cmocka_unit_test(test_one_log_line_per_event),
         cmocka_unit_test(test_no_thread_per_connection),

@@ -139,12 +139,12 @@ static int last_row(const char *device, char *props, size_t psize, char *payload
     return rc;
 }
 
-#define SKIP_WITHOUT_CLIENTS()                                                                 \
-    do {                                                                                       \
-        if (!have_clients()) {                                                                 \
+#define SKIP_WITHOUT_CLIENTS()                                                                    \
+    do {                                                                                          \
+        if (!have_clients()) {                                                                    \
             print_message("mosquitto_pub/mosquitto_sub not installed (apt mosquitto-clients)\n"); \
-            skip();                                                                            \
-        }                                                                                      \
+            skip();                                                                               \
+        }                                                                                         \
     } while (0)
 
 /* Telemetry at QoS 1 with a property bag; the model id of the username is recorded. */
@@ -231,9 +231,9 @@ static void test_mosquitto_sub_c2d(void **state)
     assert_int_equal(r.status / 100, 2);
     free(r.body);
     char out[4096];
-    int rc = run_client("sub", "mq-2", KEY, "api-version=2021-04-12",
-                        "-q 1 -C 1 -W 10 -v -t 'devices/mq-2/messages/devicebound/#'", out,
-                        sizeof out);
+    int rc =
+        run_client("sub", "mq-2", KEY, "api-version=2021-04-12",
+                   "-q 1 -C 1 -W 10 -v -t 'devices/mq-2/messages/devicebound/#'", out, sizeof out);
     if (rc != 0 || strncmp(out, "devices/mq-2/messages/devicebound/", 34) != 0 ||
         strstr(out, "%24.mid=mq-c2d-1") == NULL || strstr(out, " lights on") == NULL)
         fail_msg("mosquitto_sub exited %d: %s", rc, out);
