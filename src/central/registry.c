@@ -304,9 +304,10 @@ int registry_delete(struct app *app, const char *id)
     struct device *dev = registry_get(app, id);
     if (dev == NULL)
         return CE_NOTFOUND;
-    events_device(app, EV_DEVICE_DELETED, dev->id);
     broker_kick_device(app, dev, "device deleted");
     method_device_removed(app, dev->id);
+    /* after the kick: its "disconnected" event must not outlive the deletion */
+    events_device(app, EV_DEVICE_DELETED, dev->id);
     struct device **pp = &r->buckets[hash_id(id) & (r->n_buckets - 1)];
     while (*pp != dev)
         pp = &(*pp)->hash_next;

@@ -206,6 +206,12 @@ static void test_service_api_devices(void **state)
     assert_string_equal(jstr(R.json, "status"), "unassociated");
     assert_int_equal(admin("PATCH", "/api/devices/svc-01", "{\"displayName\":\"From the hub\"}"),
                      200);
+    /* connected while it is deleted: nothing of it may remain */
+    struct th_mqtt m;
+    char key[128];
+    assert_int_equal(admin("GET", "/api/devices/svc-01/credentials", NULL), 200);
+    snprintf(key, sizeof key, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    assert_int_equal(th_hub_connect(&m, &srv, "svc-01", key), 0);
     assert_int_equal(th_https(&srv, "DELETE", "/devices/svc-01?api-version=2021-04-12",
                               "If-Match: \"*\"\r\n", NULL, true, 10000, &r),
                      0);
@@ -215,6 +221,15 @@ static void test_service_api_devices(void **state)
     /* the same id again starts from scratch, without the old application data */
     assert_int_equal(admin("PUT", "/api/devices/svc-01", "{}"), 200);
     assert_string_equal(jstr(R.json, "displayName"), "svc-01");
+    th_mqtt_close(&m);
+    bool empty = false;
+    for (int i = 0; i < 50 && !empty; i++) {
+        assert_int_equal(admin("GET", "/api/devices/svc-01/rawData", NULL), 200);
+        empty = cJSON_GetArraySize(jget(R.json, "value")) == 0;
+        if (!empty)
+            usleep(100 * 1000);
+    }
+    assert_true(empty);
 }
 
 int main(void)
