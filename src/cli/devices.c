@@ -78,18 +78,23 @@ static int do_create(struct cli *c, int argc, char **argv)
     int rc = one_device(c, argc, argv, o, &id, path, sizeof path, "");
     if (rc != 0)
         return rc;
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "displayName", o[1].set ? o[1].val : id);
-    if (o[0].set)
-        cJSON_AddStringToObject(b, "template", o[0].val);
-    cJSON_AddBoolToObject(b, "simulated", o[2].set);
-    cJSON_AddBoolToObject(b, "enabled", true);
-    /* PUT creates or updates; say which it was */
+    /* An existing device keeps what the command line does not mention (PATCH): a PUT would
+     * reset it, e.g. drop the template when only --name is given. */
     struct cli_resp before;
     bool exists = cli_http(c, "GET", path, NULL, 60, &before) == 0 && before.status == 200;
     cli_resp_free(&before);
-    snprintf(what, sizeof what, "cannot create device %s", id);
-    rc = send_device(c, "PUT", path, b, what, exists ? "updated device" : "created device");
+    cJSON *b = cJSON_CreateObject();
+    if (o[1].set || !exists)
+        cJSON_AddStringToObject(b, "displayName", o[1].set ? o[1].val : id);
+    if (o[0].set)
+        cJSON_AddStringToObject(b, "template", o[0].val);
+    if (o[2].set || !exists)
+        cJSON_AddBoolToObject(b, "simulated", o[2].set);
+    if (!exists)
+        cJSON_AddBoolToObject(b, "enabled", true);
+    snprintf(what, sizeof what, "cannot %s device %s", exists ? "update" : "create", id);
+    rc = send_device(c, exists ? "PATCH" : "PUT", path, b, what,
+                     exists ? "updated device" : "created device");
     cJSON_Delete(b);
     return rc;
 }

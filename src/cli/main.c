@@ -44,7 +44,8 @@ static const struct cmd cmds[] = {
      "Publish a template (devices that announce its model id get associated with it).\n"},
     {"devices", "create", cmd_devices,
      "devices create ID [--template ID] [--name NAME] [--simulated]",
-     "Create a device (or update the name and template of an existing one).\n"
+     "Create a device. For an existing device, change only what is given (name, template,\n"
+     "simulated); its keys stay.\n"
      "  --template ID     associate with this template (default: unassociated)\n"
      "  --name NAME       display name (default: the device id)\n"
      "  --simulated       mark the device simulated\n"},

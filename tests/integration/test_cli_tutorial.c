@@ -170,7 +170,7 @@ static void test_create_device(void **state)
 {
     (void)state;
     struct cu_out o;
-    cu_iotc(&o, "devices", "create", DEVICE, "--template", TEMPLATE, "--name", "CLI sensor", NULL);
+    cu_iotc(&o, "devices", "create", DEVICE, "--template", TEMPLATE, "--name", "First", NULL);
     expect_ok(&o, "status registered");
     cu_free(&o);
 
@@ -190,10 +190,13 @@ static void test_create_device(void **state)
     assert_non_null(strstr(o.out, cred_key));
     cu_free(&o);
 
-    /* again: an update, and the keys stay */
-    cu_iotc(&o, "devices", "create", DEVICE, "--template", TEMPLATE, "--name", "CLI sensor",
-            NULL);
+    /* again, with only a name: an update that keeps the template and the keys */
+    cu_iotc(&o, "devices", "create", DEVICE, "--name", "CLI sensor", NULL);
     expect_ok(&o, "updated device " DEVICE);
+    cu_free(&o);
+    cu_iotc(&o, "devices", "show", DEVICE, NULL);
+    expect_ok(&o, "Template:      " TEMPLATE);
+    assert_non_null(strstr(o.out, "Name:          CLI sensor"));
     cu_free(&o);
     cu_iotc(&o, "devices", "credentials", DEVICE, NULL);
     expect_ok(&o, cred_key);
