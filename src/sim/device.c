@@ -21,7 +21,8 @@
 #include "sim/sim.h"
 
 #define STATE_TIMEOUT_S 30
-#define TOKEN_TTL_S 3600
+/* Renew a quarter of the lifetime before expiry, at most 15 min before (Node SDK: 45 of 60). */
+#define TOKEN_RENEW_MARGIN_S(s) ((s)->cfg.token_ttl_s / 4 < 900 ? (s)->cfg.token_ttl_s / 4 : 900)
 #define USER_AGENT "iotc-sim/" IOTC_VERSION
 
 static void set_timer(struct sim_device *d, double seconds)
@@ -109,7 +110,7 @@ static void send_connect_dps(struct sim_device *d)
     struct sim *s = d->sim;
     char user[512], pass[512];
     size_t len;
-    uint64_t se = (uint64_t)time(NULL) + TOKEN_TTL_S;
+    uint64_t se = (uint64_t)time(NULL) + (uint64_t)s->cfg.token_ttl_s;
     struct iotc_span id = iotc_span_from_cstr(d->id), scope = iotc_span_from_cstr(s->cfg.scope);
 
     if (iotc_dps_username_build(scope, id, IOTC_SPAN_NULL, IOTC_SPAN_LIT(USER_AGENT), user,
@@ -129,7 +130,7 @@ static void send_connect_hub(struct sim_device *d)
     struct sim *s = d->sim;
     char user[768], pass[512];
     size_t len;
-    uint64_t se = (uint64_t)time(NULL) + TOKEN_TTL_S;
+    uint64_t se = (uint64_t)time(NULL) + (uint64_t)s->cfg.token_ttl_s;
     struct iotc_span id = iotc_span_from_cstr(d->id), hub = iotc_span_from_cstr(d->hub);
 
     if (iotc_hub_username_build(hub, id, IOTC_SPAN_NULL, IOTC_SPAN_NULL, IOTC_SPAN_LIT(USER_AGENT),
@@ -141,6 +142,7 @@ static void send_connect_hub(struct sim_device *d)
         return;
     }
     d->state = DEV_HUB_CONNACK;
+    d->token_expiry = se;
     /* CleanSession 0 like the Azure SDKs. */
     if (conn_connect(d, d->id, user, pass, false, s->cfg.keepalive) != 0)
         dev_fail(d, SIM_ERR_TCP, "write failed");
@@ -268,18 +270,35 @@ static void send_poll(struct sim_device *d)
     set_timer(d, STATE_TIMEOUT_S);
 }
 
+/* The running timer sends PINGREQ and renews the SAS token, whichever comes first. */
+static double running_period(const struct sim_device *d)
+{
+    double period = d->sim->cfg.keepalive > 0 ? d->sim->cfg.keepalive * 0.75 : 3600;
+    if (d->token_expiry > 0 && d->sim->cfg.mode == SIM_MODE_CENTRAL) {
+        double due = (double)d->token_expiry - TOKEN_RENEW_MARGIN_S(d->sim) - (double)time(NULL);
+        if (due < period)
+            period = due < 1 ? 1 : due;
+    }
+    return period;
+}
+
+static bool token_due(const struct sim_device *d)
+{
+    /* Like the SDKs, reconnect with a fresh token well before the hub closes us at expiry. */
+    return d->token_expiry > 0 &&
+           (uint64_t)time(NULL) + (uint64_t)TOKEN_RENEW_MARGIN_S(d->sim) >= d->token_expiry;
+}
+
 static void start_running(struct sim_device *d)
 {
     struct sim *s = d->sim;
     d->state = DEV_RUNNING;
+    d->attempts = 0; /* a working connection resets the retry budget */
     hist_add(&s->st.connect, (sim_now_ns() - d->t_connect_ns) / 1000);
     sim_device_up(s, d);
     if (s->cfg.mode == SIM_MODE_CENTRAL)
         inbound_after_subscribe(d);
-    if (s->cfg.keepalive > 0)
-        set_timer(d, s->cfg.keepalive * 0.75);
-    else
-        event_del(d->timer);
+    set_timer(d, running_period(d));
 }
 
 static void on_suback(struct sim_device *d, const struct iotc_mqtt_suback *ack)
@@ -499,9 +518,25 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             dev_fail(d, SIM_ERR_TIMEOUT, "no DPS answer");
         break;
     case DEV_RUNNING: {
+        if (token_due(d) && d->sim->cfg.mode == SIM_MODE_CENTRAL) {
+            /* Let outstanding PUBACKs arrive first (up to ~2 s) so no message is lost. */
+            if (d->inflight > 0 && !d->renewing) {
+                d->renewing = true;
+                d->renew_polls = 0;
+            }
+            if (d->inflight > 0 && d->renew_polls++ < 40) {
+                set_timer(d, 0.05);
+                break;
+            }
+            conn_disconnect(d);
+            go_down(d);
+            d->sim->st.reconnects++;
+            hub_begin(d);
+            break;
+        }
         struct iotc_mqtt_packet ping = {.type = IOTC_MQTT_PINGREQ};
         conn_send(d, &ping);
-        set_timer(d, d->sim->cfg.keepalive * 0.75);
+        set_timer(d, running_period(d));
         break;
     }
     case DEV_DONE:

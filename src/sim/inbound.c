@@ -95,7 +95,7 @@ void dev_send_telemetry(struct sim_device *d)
         d->tel_phased = true;
         event_add(d->tel_timer, &tv);
     }
-    if (d->state != DEV_RUNNING || s->stopping || t == NULL)
+    if (d->state != DEV_RUNNING || s->stopping || d->renewing || t == NULL)
         return;
     if (s->cfg.qos > 0) {
         pid = (uint16_t)(d->next_pid + 1 == 0x10000 ? 1 : d->next_pid + 1);

@@ -37,7 +37,7 @@ static void usage(FILE *out)
         "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
         "                         max = closed loop with --inflight messages outstanding\n"
         "  --inflight W           QoS 1 window per device (default 16)\n"
-        "  --duration S           run time in seconds (default 10)\n"
+        "  --duration S           run time in seconds (default 10; 0 = until Ctrl-C)\n"
         "  --warmup S             measurement window opens S after all are up (default 1)\n"
         "  --measure S            end S after the window opened (--duration stays a cap)\n"
         "  --qos 0|1              telemetry QoS (default 1)\n"
@@ -46,6 +46,7 @@ static void usage(FILE *out)
         "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
         "  --model-id DTMI        model id announced to DPS and the hub\n"
         "  --keepalive S          MQTT keep-alive (default 240)\n"
+        "  --token-ttl S          SAS token lifetime (default 3600; renewed before expiry)\n"
         "  --retries N            reconnect attempts per device (default 3)\n"
         "IoT Central (DPS + hub):\n"
         "  --app FILE             facts from `iotc-central show --json` (scope, DPS, CA, key)\n"
@@ -169,6 +170,7 @@ void sim_device_up(struct sim *s, struct sim_device *d)
     s->st.connected_total++;
     s->running++;
     d->counted = true;
+    d->renewing = false;
     tel_start(d);
 }
 
@@ -439,6 +441,8 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
             snprintf(c->hub, sizeof c->hub, "%s", v);
         else if (strcmp(a, "--qos") == 0)
             c->qos = sim_int(v);
+        else if (strcmp(a, "--token-ttl") == 0)
+            c->token_ttl_s = sim_int(v);
         else if (strcmp(a, "--keepalive") == 0)
             c->keepalive = sim_int(v);
         else if (strcmp(a, "--retries") == 0)
@@ -505,7 +509,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
         c->devices = 1;
     if (total && c->devices > 0)
         c->rate /= c->devices;
-    if (c->devices <= 0 || c->inflight <= 0 || c->qos < 0 || c->qos > 1) {
+    if (c->devices <= 0 || c->inflight <= 0 || c->qos < 0 || c->qos > 1 || c->token_ttl_s < 4) {
         fprintf(stderr, "iotc-sim: --devices, --inflight must be positive, --qos 0 or 1\n");
         return -1;
     }
@@ -631,6 +635,7 @@ int main(int argc, char **argv)
     c->warmup_s = 1;
     c->qos = 1;
     c->keepalive = 240;
+    c->token_ttl_s = 3600;
     c->max_retries = 3;
     c->topic_fmt = "devices/%s/messages/events/";
     c->invoke_method = "ping";
@@ -661,7 +666,8 @@ int main(int argc, char **argv)
         return 1;
     event_add(s->ramp_ev, &ramp_tv);
     event_add(s->tick, &tick_tv);
-    event_add(s->end_ev, &end_tv);
+    if (c->duration_s > 0)
+        event_add(s->end_ev, &end_tv); /* 0: run until interrupted */
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     on_ramp(-1, 0, s);

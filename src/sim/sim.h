@@ -54,6 +54,7 @@ struct sim_config {
     char hub[160];    /* --hub: skip DPS, connect to this assigned hub (host:port) */
     int qos;
     int keepalive;
+    int token_ttl_s; /* SAS token lifetime; renewed by reconnecting before it ends */
     int max_retries;
     const char *group_key;
     const char *keys_file;
@@ -204,7 +205,9 @@ struct sim_device {
     uint32_t rid;
     uint32_t twin_get_rid;
     bool tel_phased; /* the telemetry timer already runs at its period */
-    uint32_t group;  /* round robin over telemetry groups (components) */
+    bool renewing;   /* token renewal: no new telemetry until the window drains */
+    int renew_polls;
+    uint32_t group; /* round robin over telemetry groups (components) */
     int attempts;
     bool provisioned;
     bool reprovisioned;    /* --hub refused us once: went through DPS again */
@@ -212,6 +215,7 @@ struct sim_device {
     uint64_t t_start_ns;   /* DPS start (registration latency) */
     uint64_t t_connect_ns; /* hub connect start */
     uint64_t desired_version;
+    uint64_t token_expiry; /* wall-clock seconds: the hub token must be renewed before */
 };
 
 void dev_start(struct sim_device *d);
