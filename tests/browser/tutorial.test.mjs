@@ -61,8 +61,10 @@ await runSteps(async (step) => {
         }],
         ['import the model file', async () => {
             await page.setInputFiles('#model-file', MODEL);
+            await page.fill('#tpl-name', 'Environmental sensor');
             await page.click('#import-form button[type=submit]');
             await page.waitForURL(/#\/templates\/dtmi/);
+            await page.locator('h1', { hasText: 'Environmental sensor' }).waitFor();
             await page.locator('table.caps').waitFor();
             for (const name of ['Temperature', 'Customer Name', 'Brightness Level', 'blink', 'rundiagnostics']) {
                 if (!(await page.locator('table.caps', { hasText: name }).count())) throw new Error(`capability ${name} not listed`);

@@ -80,6 +80,20 @@ export async function renderList(main) {
     }
 }
 
+/** Display names of every interface in the imported model, by @id (for grouping). */
+function interfaceNames(model) {
+    const names = new Map();
+    const walk = (v) => {
+        if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === 'object') {
+            if (typeof v['@id'] === 'string' && v.displayName) names.set(v['@id'], textOf(v.displayName));
+            Object.values(v).forEach(walk);
+        }
+    };
+    walk(model);
+    return names;
+}
+
 function slug(s, taken) {
     let base = s.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56) || 'view';
     let id = base;
@@ -164,7 +178,15 @@ export async function renderOne(main, id) {
 
     function drawCaps() {
         const custom = structuredClone(tpl.customizations || {});
-        const rows = (tpl.capabilities || []).map((c) => {
+        const ifNames = interfaceNames(tpl.capabilityModel);
+        const ifaces = new Set((tpl.capabilities || []).map((c) => c.interface));
+        let lastIface = null;
+        const rows = (tpl.capabilities || []).flatMap((c) => {
+            // one heading row per interface, as IoT Central lists a template's interfaces
+            const group = ifaces.size > 1 && c.interface !== lastIface
+                ? h('tr', { class: 'group' }, h('th', { colspan: 4, scope: 'colgroup' }, `Interface: ${ifNames.get(c.interface) || c.interface}`))
+                : null;
+            lastIface = c.interface;
             const key = capKey(c);
             const cc = custom[key] || {};
             const idp = `cap-${key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -188,12 +210,12 @@ export async function renderOne(main, id) {
             const kind = c.kind === 'property' && c.writable ? 'Property (writable)' : c.kind[0].toUpperCase() + c.kind.slice(1);
             let schema = schemaName(c.schema);
             if (c.kind === 'command') schema = c.request ? `request ${c.request.name}: ${schemaName(c.request.schema)}` : 'no request';
-            return h('tr', {},
+            return [group, h('tr', {},
                 h('td', {}, h('strong', {}, textOf(c.displayName) || c.name), h('br'),
                     h('code', { class: 'small' }, c.component ? `${c.component}/` : '', c.name)),
                 h('td', {}, kind),
                 h('td', {}, schema, c.unit ? ` (${unitText(c.unit)})` : ''),
-                h('td', {}, dn, extra));
+                h('td', {}, dn, extra))].filter(Boolean);
         });
         const saveBtn = h('button', { type: 'button', class: 'primary', id: 'save-custom' }, 'Save customizations');
         saveBtn.addEventListener('click', () => {

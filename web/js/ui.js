@@ -177,7 +177,11 @@ const UNITS = {
 
 export function unitText(u) {
     if (!u) return '';
-    return UNITS[u] || u;
+    if (typeof u !== 'string') return String(u);
+    // DTDL v1 writes units as paths ("Units/Temperature/fahrenheit")
+    const last = u.includes('/') ? u.slice(u.lastIndexOf('/') + 1) : u;
+    const v1 = { fahrenheit: '°F', celsius: '°C' };
+    return UNITS[last] || v1[last] || last;
 }
 
 /** A value as the operator should read it (boolean names from the template's customization). */
