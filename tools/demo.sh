@@ -115,7 +115,7 @@ fi
 start_central() {
     : > "$demo/central.out"
     "$B/iotc-central" serve --data-dir "$data" --mqtt-port "$1" --https-port "$2" \
-        > "$demo/central.out" 2> "$demo/central.log" < /dev/null &
+        > "$demo/central.out" 2>> "$demo/central.log" < /dev/null &
     central_pid=$!
     for _ in $(seq 1 150); do
         grep -q '^ready$' "$demo/central.out" 2>/dev/null && return 0
