@@ -22,6 +22,8 @@
  * drives the client (iotc_client_run() or iotc_client_process()), with that lock held: a
  * callback may call any client function (they re-enter the lock) except iotc_client_free(),
  * iotc_client_run() and iotc_client_process(); a callback that blocks stalls the client.
+ * Exceptions: the log callback may also run on a thread calling the API (e.g. to log a refused
+ * message), and iotc_client_free() calls pending outcome callbacks on the thread freeing.
  * iotc_client_stop() is also async-signal-safe (it only sets a flag and writes to an eventfd).
  * iotc_client_new() and iotc_client_free() must not race with any other call on that client.
  *
@@ -247,7 +249,8 @@ IOTC_API int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info 
  * wakeups are harmless); pass false/false on a timeout.
  * @param readable  the socket (or the wake fd) polled readable
  * @param writable  the socket polled writable
- * @return IOTC_OK; IOTC_E_STATE after the client stopped (the caller should leave its loop);
+ * @return IOTC_OK; IOTC_E_STATE after the client stopped (the caller should leave its loop),
+ *         or when called from inside a client callback (nothing is done then);
  *         IOTC_E_ARG when the configuration proved unusable (the client stopped).
  */
 IOTC_API int iotc_client_process(struct iotc_client *c, bool readable, bool writable);
@@ -393,8 +396,10 @@ struct iotc_property {
 /**
  * Writable-property handler. Return the ack code to acknowledge at once (200 completed,
  * 202 pending, 4xx invalid, 5xx failed), optionally with a description in *out_desc (borrowed,
- * copied after return); the library then reports {"name":{"value":<value>,"ac":code,"av":version,
- * "ad":desc}}. Return IOTC_PROPERTY_DEFER to acknowledge later with iotc_client_ack_property().
+ * copied after return; for 200 without a description the library writes "completed"); the
+ * library then reports {"name":{"value":<value>,"ac":code,"av":version,"ad":desc}} with the
+ * desired value as "value". Return IOTC_PROPERTY_DEFER to acknowledge later with
+ * iotc_client_ack_property().
  */
 typedef int (*iotc_property_fn)(void *user, struct iotc_client *c, const struct iotc_property *p,
                                 const char **out_desc);

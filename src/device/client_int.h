@@ -121,7 +121,7 @@ struct iotc_client {
 
     /* hub */
     uint32_t next_rid;
-    uint32_t tele_in_flight; /* telemetry PUBLISHes awaiting PUBACK on this connection */
+    uint32_t tele_in_flight;   /* telemetry PUBLISHes awaiting PUBACK on this connection */
     uint32_t twin_get_rid;     /* 0 = no GET outstanding */
     uint64_t desired_version;  /* desired $version of the last full twin read */
     bool twin_synced;          /* the full twin was read on this connection */

@@ -291,13 +291,14 @@ static void handle_twin_get(struct iotc_client *c, unsigned status, struct iotc_
         c->resend_ms = iotc__now_ms() + RETRY_LATER_MS;
         return;
     }
-    if (iotc__twin_reconcile(body, &ops, &v) != IOTC_OK) {
+    if (iotc__twin_reconcile(body, &ops, c->desired_version, &v) != IOTC_OK) {
         iotc__log(c, IOTC_LOG_WARN, "twin document unreadable; writable properties not synced");
         return;
     }
     c->twin_synced = true;
-    if (v > c->desired_version)
-        c->desired_version = v;
+    /* The full read is authoritative, even if the service's version went backwards (a service
+     * restored from an older state): later pushes are compared with what it says now. */
+    c->desired_version = v;
 }
 
 static void handle_twin_response(struct iotc_client *c, const struct iotc_hub_topic *t,

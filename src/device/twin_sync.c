@@ -132,7 +132,7 @@ static int walk_level(const struct walk *w, struct iotc_json_value obj, struct i
 }
 
 int iotc__twin_reconcile(struct iotc_span twin, const struct iotc__twin_ops *ops,
-                         uint64_t *out_desired_version)
+                         uint64_t processed, uint64_t *out_desired_version)
 {
     struct iotc_json_value doc, desired, meta = {IOTC_JSON_NONE, {NULL, 0}};
     struct walk w = {ops, {IOTC_JSON_NONE, {NULL, 0}}, 0, true};
@@ -156,6 +156,8 @@ int iotc__twin_reconcile(struct iotc_span twin, const struct iotc__twin_ops *ops
     }
     if (out_desired_version)
         *out_desired_version = w.version;
+    if (processed != 0 && w.version <= processed)
+        return IOTC_OK;
     (void)find_member(doc, iotc_span_from_cstr("reported"), &w.reported);
     (void)find_member(desired, iotc_span_from_cstr("$metadata"), &meta);
     return walk_level(&w, desired, (struct iotc_span){NULL, 0}, meta);

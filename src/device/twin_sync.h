@@ -35,12 +35,16 @@ struct iotc__twin_ops {
 
 /*
  * Reconcile a full twin as returned by GET: {"desired":{...,"$version":n},"reported":{...}}.
+ * @param processed  desired $version this process already handled completely (pushes and earlier
+ *                   reads), 0 when none: a document at or below it has nothing new, so nothing
+ *                   is delivered (this is what avoids re-deliveries after a reconnect when the
+ *                   service gives no per-property metadata)
  * @param out_desired_version  receives desired.$version (0 when absent); may be NULL
  * @return IOTC_OK; IOTC_E_MALFORMED (not JSON, not an object, desired not an object or
  *         $version not a non-negative integer); a negative value from ops->deliver.
  */
 int iotc__twin_reconcile(struct iotc_span twin, const struct iotc__twin_ops *ops,
-                         uint64_t *out_desired_version);
+                         uint64_t processed, uint64_t *out_desired_version);
 
 /*
  * Walk a desired-properties push {...,"$version":n} at @p version (taken from the topic, which

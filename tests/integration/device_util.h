@@ -3,6 +3,9 @@
  * run an iotc client on its own thread, wait for conditions with a deadline, read the
  * telemetry iotc-central stored, read twins through the service REST API.
  * Header-only (static functions) so that each test binary stays one file.
+ * Tests keep their struct du_client in static storage: when an assertion fails, cmocka leaves
+ * the test function while the client thread may still run, and it must not write into a dead
+ * stack frame.
  */
 #ifndef IOTC_TESTS_DEVICE_UTIL_H
 #define IOTC_TESTS_DEVICE_UTIL_H
@@ -91,7 +94,8 @@ static inline int du_start(struct du_client *d, const struct iotc_config *cfg, b
         return -1;
     iotc_client_set_state_cb(d->c, du_state_cb, d);
     if (d->verbose)
-        iotc_client_set_log(d->c, du_log_cb, NULL, IOTC_LOG_INFO);
+        iotc_client_set_log(d->c, du_log_cb, NULL,
+                            getenv("IOTC_TEST_DEBUG") ? IOTC_LOG_DEBUG : IOTC_LOG_INFO);
     return 0;
 }
 

@@ -67,7 +67,7 @@ static int stored_meta(const char *device_id, char *component, size_t csize, cha
 static void test_message_properties(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64], comp[64] = "", props[1024] = "";
     (void)state;
 
@@ -161,7 +161,7 @@ static int on_root_answer(void *user, struct iotc_client *c, const struct iotc_c
 static void test_component_command_deferred(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     pthread_t th;
     char ep[64];
     int status, http;
@@ -221,7 +221,7 @@ static int on_comp_prop(void *user, struct iotc_client *c, const struct iotc_pro
 static void test_component_writable_property(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     int calls = 0;
     (void)state;
@@ -291,7 +291,7 @@ static void test_connection_string(void **state)
 {
     struct th_http_response r;
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char cs[512];
     const char *key = "c2VjcmV0LWtleS1mb3ItY3MtZGV2aWNlLTAxMjM0NTY=";
     char body[512];
@@ -407,7 +407,7 @@ static void test_free_reports_pending(void **state)
 static void test_dps_retry_after(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     (void)state;
 

@@ -36,7 +36,7 @@ static int teardown(void **state)
 static void test_kill_and_restart_delivers_everything(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     const size_t total = 60;
     (void)state;
@@ -90,7 +90,7 @@ static void test_kill_and_restart_delivers_everything(void **state)
 static void test_short_token_is_renewed_without_loss(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     size_t sent = 0;
     (void)state;
@@ -130,7 +130,7 @@ static void test_short_token_is_renewed_without_loss(void **state)
 static void test_queue_overflow_is_reported(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     (void)state;
 
@@ -162,7 +162,7 @@ static void test_queue_overflow_is_reported(void **state)
 static void test_refused_credentials_reprovision(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     struct th_http_response r;
     char ep[64];
     (void)state;
@@ -195,7 +195,7 @@ static void test_refused_credentials_reprovision(void **state)
 static void test_wrong_key_backs_off(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     char ep[64];
     (void)state;
 
@@ -219,6 +219,68 @@ static void test_wrong_key_backs_off(void **state)
     assert_true(du_now_ms() - t0 < 2000);
 }
 
+/* ---- a reconnect re-reads the twin but re-delivers nothing that did not change ---- */
+
+static int deliveries_a, deliveries_b;
+
+static int on_prop(void *user, struct iotc_client *c, const struct iotc_property *p,
+                   const char **out_desc)
+{
+    (void)c;
+    (void)p;
+    (void)out_desc;
+    __atomic_add_fetch((int *)user, 1, __ATOMIC_SEQ_CST);
+    return 200;
+}
+
+static int count_of(int *v)
+{
+    return __atomic_load_n(v, __ATOMIC_SEQ_CST);
+}
+
+static bool wait_count(int *v, int want, int timeout_ms)
+{
+    int64_t end = du_now_ms() + timeout_ms;
+    while (du_now_ms() < end && count_of(v) < want)
+        du_sleep_ms(20);
+    return count_of(v) >= want;
+}
+
+static void test_reconnect_does_not_redeliver(void **state)
+{
+    struct iotc_config cfg;
+    static struct du_client d; /* static: see device_util.h */
+    char ep[64];
+    (void)state;
+
+    du_dps_config(&cfg, &srv, "res-twin-1", ep, sizeof(ep));
+    assert_int_equal(du_start(&d, &cfg, false), 0);
+    assert_int_equal(iotc_client_on_property(d.c, NULL, "a", on_prop, &deliveries_a), IOTC_OK);
+    assert_int_equal(iotc_client_on_property(d.c, NULL, "b", on_prop, &deliveries_b), IOTC_OK);
+    assert_int_equal(du_run(&d), 0);
+    assert_true(du_wait_connected(&d, 1, 15000));
+
+    assert_true(du_patch_desired(&srv, "res-twin-1", "{\"a\":1}") > 0);
+    assert_true(wait_count(&deliveries_a, 1, 10000));
+    assert_true(du_patch_desired(&srv, "res-twin-1", "{\"b\":2}") > 0);
+    assert_true(wait_count(&deliveries_b, 1, 10000));
+
+    du_kill_server(&srv);
+    assert_int_equal(du_restart_same_ports(&srv), 0);
+    assert_true(du_wait_connected(&d, 2, 20000));
+    du_sleep_ms(500); /* time for the twin read and any (wrong) re-delivery */
+    assert_int_equal(count_of(&deliveries_a), 1);
+    assert_int_equal(count_of(&deliveries_b), 1);
+
+    /* A change after the reconnect is delivered once, as a push. */
+    assert_true(du_patch_desired(&srv, "res-twin-1", "{\"a\":3}") > 0);
+    assert_true(wait_count(&deliveries_a, 2, 10000));
+    du_sleep_ms(300);
+    assert_int_equal(count_of(&deliveries_a), 2);
+    assert_int_equal(count_of(&deliveries_b), 1);
+    du_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_short_token_is_renewed_without_loss),
         cmocka_unit_test(test_refused_credentials_reprovision),
         cmocka_unit_test(test_wrong_key_backs_off),
+        cmocka_unit_test(test_reconnect_does_not_redeliver),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

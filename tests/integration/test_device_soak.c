@@ -68,7 +68,7 @@ static int on_echo(void *user, struct iotc_client *c, const struct iotc_command 
 static void test_thousand_messages_in_process(void **state)
 {
     struct iotc_config cfg;
-    struct du_client d;
+    static struct du_client d; /* static: see device_util.h */
     struct report_count rep = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     char ep[64];
     (void)state;
