@@ -36,6 +36,7 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -67,7 +68,7 @@ static int setup(void **state)
 {
     (void)state;
     static const char *const ids[] = {"aud-gc", "aud-log", "aud-thr", "aud-big",
-                                      "aud-ds", "aud-mid", "aud-sig"};
+                                      "aud-ds", "aud-mid", "aud-sig", "aud-sas"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -632,6 +633,64 @@ static void test_init_defaults(void **state)
     X509_free(cert);
 }
 
+/* ------------------------------------------------------------------ verbatim sr */
+
+/* The URL-encoded signature of "{sr_text}\n{se}" with KEY. */
+static void sign(const char *sr_text, uint64_t se, char *out, size_t size)
+{
+    unsigned char key[64], mac[EVP_MAX_MD_SIZE];
+    size_t klen = 0, blen = 0, olen = 0;
+    unsigned int mlen = 0;
+    char msg[600], b64[128];
+    assert_int_equal(iotc_base64_decode(iotc_span_from_cstr(KEY), key, sizeof key, &klen), 0);
+    int n = snprintf(msg, sizeof msg, "%s\n%llu", sr_text, (unsigned long long)se);
+    assert_non_null(
+        HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, (size_t)n, mac, &mlen));
+    assert_int_equal(iotc_base64_encode(mac, mlen, b64, sizeof b64, &blen), 0);
+    assert_int_equal(iotc_pct_encode((struct iotc_span){b64, blen}, out, size - 1, &olen), 0);
+    out[olen] = '\0';
+}
+
+/*
+ * The hub verifies the HMAC over the sr text exactly as sent (PROTOCOL.md §2.4 "safe choice
+ * for the hub"): lower-case hex and raw slashes are accepted when signed as sent, fields may
+ * come in any order, and a signature over a re-encoded (canonical) sr does not verify.
+ */
+static void test_hub_sas_verbatim_sr(void **state)
+{
+    (void)state;
+    uint64_t se = th_now() + 600;
+    char lower[300], raw[300], upper[300];
+    snprintf(lower, sizeof lower, "%s%%2fdevices%%2faud-sas", srv.hub_host);
+    snprintf(raw, sizeof raw, "%s/devices/aud-sas", srv.hub_host);
+    snprintf(upper, sizeof upper, "%s%%2Fdevices%%2Faud-sas", srv.hub_host);
+    char sig_lower[200], sig_raw[200], sig_upper[200];
+    sign(lower, se, sig_lower, sizeof sig_lower);
+    sign(raw, se, sig_raw, sizeof sig_raw);
+    sign(upper, se, sig_upper, sizeof sig_upper);
+    char tokens[4][800];
+    snprintf(tokens[0], sizeof tokens[0], "SharedAccessSignature sr=%s&sig=%s&se=%llu", lower,
+             sig_lower, (unsigned long long)se);
+    snprintf(tokens[1], sizeof tokens[1], "SharedAccessSignature sr=%s&sig=%s&se=%llu", raw,
+             sig_raw, (unsigned long long)se);
+    snprintf(tokens[2], sizeof tokens[2], "SharedAccessSignature sig=%s&se=%llu&sr=%s", sig_upper,
+             (unsigned long long)se, upper);
+    /* Same resource, but the signature is over another spelling of it. */
+    snprintf(tokens[3], sizeof tokens[3], "SharedAccessSignature sr=%s&sig=%s&se=%llu", lower,
+             sig_upper, (unsigned long long)se);
+    const int expect[4] = {0, 0, 0, 5};
+    char user[300];
+    snprintf(user, sizeof user, "%s/aud-sas/?api-version=2021-04-12", srv.hub_host);
+    for (int i = 0; i < 4; i++) {
+        struct th_mqtt m;
+        assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
+        int code = th_mqtt_connect(&m, "aud-sas", user, tokens[i], 60, true);
+        th_mqtt_close(&m);
+        if (code != expect[i])
+            fail_msg("token %d (%s): CONNACK %d, expected %d", i, tokens[i], code, expect[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_256k_boundary),
         cmocka_unit_test(test_desired_only_to_subscribed),
         cmocka_unit_test(test_model_id_node_style),
+        cmocka_unit_test(test_hub_sas_verbatim_sr),
         cmocka_unit_test(test_sigint_flushes_then_closes),
     };
     return cmocka_run_group_tests_name("audit_device_plane", tests, setup, teardown);
