@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include <cjson/cJSON.h>
 
 #include "../lib/capi_http.h"
@@ -468,6 +470,122 @@ static void test_components(void **state)
     cu_free(&o);
 }
 
+/* ---------------------------------------------------------------- a scripted MQTT device */
+
+struct bg_cli {
+    pthread_t thread;
+    const char *args[16];
+    struct cu_out out;
+};
+
+static void *bg_main(void *arg)
+{
+    struct bg_cli *b = arg;
+    const char *argv[20];
+    char bin[700];
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
+    argv[n++] = bin;
+    for (int i = 0; b->args[i] != NULL; i++)
+        argv[n++] = b->args[i];
+    argv[n] = NULL;
+    cu_exec(&b->out, 60000, argv);
+    return NULL;
+}
+
+/* Wait for a PUBLISH whose topic starts with @p prefix; copy topic and payload. 0 / -1. */
+static int next_publish(struct th_mqtt *m, const char *prefix, char *topic, size_t tsize,
+                        char *payload, size_t psize)
+{
+    int64_t end = cu_now_ms() + 15000;
+    while (cu_now_ms() < end) {
+        struct iotc_mqtt_packet pkt;
+        if (th_mqtt_expect(m, IOTC_MQTT_PUBLISH, &pkt, 15000) != 0)
+            return -1;
+        const struct iotc_mqtt_publish *p = &pkt.publish;
+        snprintf(topic, tsize, "%.*s", (int)p->topic.len, p->topic.ptr);
+        snprintf(payload, psize, "%.*s", (int)p->payload.len, (const char *)p->payload.ptr);
+        if (strncmp(topic, prefix, strlen(prefix)) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* The device rejects a property (ac 400) and fails a command (500), and lets another time
+ * out: the CLI reports each in words with exit 2, 2 and 4. */
+static void test_device_failures(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    char key[128], topic[512], payload[2048], resp_topic[600];
+    assert_int_equal(cu_rc("devices", "create", "scripted-1", NULL), 0);
+    cu_iotc(&o, "devices", "credentials", "scripted-1", "--json", NULL);
+    assert_int_equal(o.rc, 0);
+    cJSON *cr = cJSON_Parse(o.out);
+    snprintf(
+        key, sizeof key, "%s",
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cr, "symmetricKey"), "primaryKey")->valuestring);
+    cJSON_Delete(cr);
+    cu_free(&o);
+    struct th_mqtt m;
+    assert_int_equal(th_hub_connect(&m, &srv, "scripted-1", key), 0);
+    assert_true(th_mqtt_subscribe(&m, "$iothub/twin/PATCH/properties/desired/#", 0) >= 0);
+    assert_true(th_mqtt_subscribe(&m, "$iothub/methods/POST/#", 0) >= 0);
+
+    /* property: pending, then the device says 400 */
+    struct bg_cli b = {
+        .args = {"properties", "set", "scripted-1", "mode=fast", "--timeout", "20", NULL}};
+    assert_int_equal(pthread_create(&b.thread, NULL, bg_main, &b), 0);
+    assert_int_equal(next_publish(&m, "$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
+                                  payload, sizeof payload),
+                     0);
+    cJSON *patch = cJSON_Parse(payload);
+    const cJSON *ver = cJSON_GetObjectItem(patch, "$version");
+    assert_true(cJSON_IsNumber(ver));
+    char ack[256];
+    snprintf(ack, sizeof ack,
+             "{\"mode\":{\"value\":\"fast\",\"ac\":400,\"av\":%d,\"ad\":\"not now\"}}",
+             ver->valueint);
+    cJSON_Delete(patch);
+    assert_true(th_mqtt_publish(&m, "$iothub/twin/PATCH/properties/reported/?$rid=1", ack,
+                                strlen(ack), 0) >= 0);
+    pthread_join(b.thread, NULL);
+    if (b.out.rc != 2)
+        fprintf(stderr, "rc %d\n%s%s", b.out.rc, b.out.out, b.out.err);
+    assert_int_equal(b.out.rc, 2);
+    assert_non_null(strstr(b.out.out, "mode = fast: pending"));
+    assert_non_null(strstr(b.out.out, "mode: failed (ac 400 \"not now\""));
+    assert_non_null(strstr(b.out.err, "rejected mode: ac 400 not now"));
+    cu_free(&b.out);
+
+    /* command answered 500 */
+    struct bg_cli c = {
+        .args = {"command", "run", "scripted-1", "reboot", "--request", "{\"delay\":1}", NULL}};
+    assert_int_equal(pthread_create(&c.thread, NULL, bg_main, &c), 0);
+    assert_int_equal(next_publish(&m, "$iothub/methods/POST/reboot/", topic, sizeof topic, payload,
+                                  sizeof payload),
+                     0);
+    assert_string_equal(payload, "{\"delay\":1}");
+    const char *rid = strstr(topic, "$rid=");
+    assert_non_null(rid);
+    snprintf(resp_topic, sizeof resp_topic, "$iothub/methods/res/500/?$rid=%s", rid + 5);
+    const char *body = "{\"reason\":\"busy\"}";
+    assert_true(th_mqtt_publish(&m, resp_topic, body, strlen(body), 0) >= 0);
+    pthread_join(c.thread, NULL);
+    assert_int_equal(c.out.rc, 2);
+    assert_non_null(strstr(c.out.out, "failed (response code 500)"));
+    assert_non_null(strstr(c.out.out, "\"reason\":\"busy\""));
+    assert_non_null(strstr(c.out.err, "answered reboot with 500"));
+    cu_free(&c.out);
+
+    /* no answer within --response-timeout: 504 -> 4 */
+    cu_iotc(&o, "command", "run", "scripted-1", "reboot", "--response-timeout", "5", NULL);
+    assert_int_equal(o.rc, 4);
+    assert_non_null(strstr(o.err, "DeviceTimeout"));
+    cu_free(&o);
+    th_mqtt_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_data_dir),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_components),
+        cmocka_unit_test(test_device_failures),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
