@@ -24,7 +24,48 @@ static int props_path(const struct cli *c, const char *dev, const char *comp, ch
     return cli_device_path(c, dev, suffix, out, size);
 }
 
-static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix)
+/* The customizations of the device's template (Online/Offline names of booleans), or NULL.
+ * Display only: any failure just leaves the raw values. Caller frees. */
+static cJSON *customizations(struct cli *c, const char *dev)
+{
+    char path[1200], enc[1024];
+    struct cli_resp r;
+    cJSON *out = NULL;
+    if (cli_device_path(c, dev, "", path, sizeof path) != 0)
+        return NULL;
+    if (cli_http(c, "GET", path, NULL, 30, &r) == 0 && r.status == 200) {
+        const char *tid = cli_str(r.json, "template", NULL);
+        if (tid != NULL && cli_pct(tid, enc, sizeof enc) == 0) {
+            struct cli_resp t;
+            snprintf(path, sizeof path, "/api/deviceTemplates/%s", enc);
+            if (cli_http(c, "GET", path, NULL, 30, &t) == 0 && t.status == 200)
+                out = cJSON_DetachItemFromObjectCaseSensitive(t.json, "customizations");
+            cli_resp_free(&t);
+        }
+    }
+    cli_resp_free(&r);
+    return out;
+}
+
+/* "true (Online)" when the template names that boolean value. Caller frees. */
+static char *shown_value(const cJSON *v, const cJSON *custom, const char *key)
+{
+    char *text = cli_value_text(v);
+    const cJSON *cz = cJSON_GetObjectItemCaseSensitive(custom, key);
+    const char *label = cJSON_IsTrue(v)    ? cli_str(cz, "trueName", NULL)
+                        : cJSON_IsFalse(v) ? cli_str(cz, "falseName", NULL)
+                                           : NULL;
+    if (label == NULL || text == NULL)
+        return text;
+    size_t n = strlen(text) + strlen(label) + 4;
+    char *both = malloc(n);
+    if (both != NULL)
+        snprintf(both, n, "%s (%s)", text, label);
+    free(text);
+    return both;
+}
+
+static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix, const cJSON *custom)
 {
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "$metadata");
     const cJSON *e;
@@ -38,11 +79,11 @@ static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix)
         if (cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "$metadata") != NULL) {
             char sub[310];
             snprintf(sub, sizeof sub, "%s/", name);
-            add_rows(t, e, sub);
+            add_rows(t, e, sub, custom);
             continue;
         }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, e->string);
-        char *value = cli_value_text(e);
+        char *value = shown_value(e, custom, name);
         char ver[32] = "", ack[300] = "";
         const cJSON *dv = cJSON_GetObjectItem(m, "desiredVersion");
         const cJSON *ac = cJSON_GetObjectItem(m, "ackCode");
@@ -86,7 +127,12 @@ static int do_get(struct cli *c, int argc, char **argv)
                                            "DESIRED", "ACK",   "LAST UPDATE"};
         struct cli_table t;
         cli_table_init(&t, 6, head);
-        add_rows(&t, p, "");
+        char prefix[300] = "";
+        if (o[0].set)
+            snprintf(prefix, sizeof prefix, "%s/", o[0].val);
+        cJSON *custom = customizations(c, pos[0]);
+        add_rows(&t, p, prefix, custom);
+        cJSON_Delete(custom);
         if (t.rows == 0)
             printf("(no properties yet)\n");
         else

@@ -493,6 +493,48 @@ static void test_raw_and_conformance(void **state)
     cu_free(&o);
 }
 
+/* The template's customization names the boolean: a device that reports a real boolean
+ * `state` is shown as Online / Offline by `properties get`. */
+static void test_boolean_names(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    char key[128];
+    assert_int_equal(cu_rc("devices", "create", "labels-1", "--template", TEMPLATE, NULL), 0);
+    cu_iotc(&o, "devices", "credentials", "labels-1", "--json", NULL);
+    cJSON *cr = json_of(&o);
+    snprintf(
+        key, sizeof key, "%s",
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cr, "symmetricKey"), "primaryKey")->valuestring);
+    cJSON_Delete(cr);
+    cu_free(&o);
+    struct th_mqtt m;
+    assert_int_equal(th_hub_connect(&m, &srv, "labels-1", key), 0);
+    static const char *const reports[][2] = {{"{\"state\":true}", "true (Online)"},
+                                             {"{\"state\":false}", "false (Offline)"}};
+    for (int i = 0; i < 2; i++) {
+        assert_true(th_mqtt_publish(&m, "$iothub/twin/PATCH/properties/reported/?$rid=7",
+                                    reports[i][0], strlen(reports[i][0]), 0) >= 0);
+        bool seen = false;
+        int64_t end = cu_now_ms() + 10000;
+        while (!seen && cu_now_ms() < end) {
+            cu_iotc(&o, "properties", "get", "labels-1", NULL);
+            seen = o.rc == 0 && strstr(o.out, reports[i][1]) != NULL;
+            cu_free(&o);
+            if (!seen)
+                cu_sleep_ms(200);
+        }
+        assert_true(seen);
+    }
+    /* JSON output stays the API's value */
+    cu_iotc(&o, "properties", "get", "labels-1", "--json", NULL);
+    cJSON *p = json_of(&o);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(p, "state")));
+    cJSON_Delete(p);
+    cu_free(&o);
+    th_mqtt_close(&m);
+}
+
 static void test_block_unblock_delete(void **state)
 {
     (void)state;
@@ -530,15 +572,11 @@ static void test_block_unblock_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_import_publish),
-        cmocka_unit_test(test_export_roundtrip),
-        cmocka_unit_test(test_create_device),
-        cmocka_unit_test(test_run_sensor),
-        cmocka_unit_test(test_properties),
-        cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_telemetry),
-        cmocka_unit_test(test_raw_and_conformance),
-        cmocka_unit_test(test_block_unblock_delete),
+        cmocka_unit_test(test_import_publish), cmocka_unit_test(test_export_roundtrip),
+        cmocka_unit_test(test_create_device),  cmocka_unit_test(test_run_sensor),
+        cmocka_unit_test(test_properties),     cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_telemetry),      cmocka_unit_test(test_raw_and_conformance),
+        cmocka_unit_test(test_boolean_names),  cmocka_unit_test(test_block_unblock_delete),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
