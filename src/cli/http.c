@@ -183,7 +183,10 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what)
         if (r->status < 0)
             return cli_err(c, CLI_TIMEOUT, "%s: no answer in time from %s (%s)", what, c->server,
                            r->transport);
-        return cli_err(c, CLI_API, "%s: cannot reach %s: %s", what, c->server, r->transport);
+        cli_err(c, CLI_API, "%s: cannot reach %s: %s", what, c->server, r->transport);
+        if (c->data_dir[0] != '\0' && strstr(r->transport, "onnect") != NULL)
+            fprintf(stderr, "  (is `iotc-central serve --data-dir %s` running?)\n", c->data_dir);
+        return CLI_API;
     }
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "error");
     const char *code = cli_str(e, "code", NULL);
