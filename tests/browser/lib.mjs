@@ -62,6 +62,7 @@ export function startCentral() {
     let out = '';
     let err = '';
     p.stderr.on('data', (d) => (err += d));
+    p.checkExit = () => err; // cleanup() requires a clean exit (sanitizer reports make it non-zero)
     return new Promise((resolve, reject) => {
         p.stdout.on('data', (d) => {
             out += d;
@@ -114,6 +115,10 @@ async function cleanup() {
             const t = setTimeout(() => p.kill('SIGKILL'), 4000);
             await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', r)));
             clearTimeout(t);
+        }
+        if (p.checkExit && p.exitCode !== 0) {
+            failed++;
+            console.log(`not ok - iotc-central exited with ${p.exitCode ?? p.signalCode}:\n${p.checkExit().slice(-3000)}`);
         }
     }
     if (!process.env.IOTC_KEEP_DATA) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });

@@ -136,6 +136,12 @@ await runSteps(async (step) => {
             await page.locator('.meta .badge', { hasText: 'Connected' }).waitFor();
             const last = await page.textContent('.tile .lastval strong');
             if (!/°F/.test(last)) throw new Error(`last value without unit: ${last}`);
+            // after a reload the points come from the telemetry history: at one message a second,
+            // the live stream alone cannot bring 7 points within 4 s
+            await until(async () => Number(await page.getAttribute('.tile', 'data-points')) >= 7, 20000, '7 points');
+            await page.reload();
+            await page.selectOption('#range', '5m');
+            await until(async () => Number(await page.getAttribute('.tile', 'data-points')) >= 7, 4000, 'the points from the history');
             await shot('05-overview');
         }],
         ['About shows the properties with Online', async () => {
