@@ -137,7 +137,10 @@ static int do_list(struct cli *c, int argc, char **argv)
                              cli_str(e, "lastActivity", "-")};
         cli_table_add(&t, row);
     }
-    cli_table_print(&t, 50);
+    if (t.rows == 0)
+        printf("(no devices)\n");
+    else
+        cli_table_print(&t, 50);
     cJSON_Delete(all);
     return 0;
 }

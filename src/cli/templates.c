@@ -284,7 +284,10 @@ static int do_list(struct cli *c, int argc, char **argv)
                                  nview};
             cli_table_add(&t, row);
         }
-        cli_table_print(&t, 60);
+        if (t.rows == 0)
+            printf("(no templates)\n");
+        else
+            cli_table_print(&t, 60);
     }
     cJSON_Delete(all);
     return 0;
