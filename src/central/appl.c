@@ -133,9 +133,12 @@ static struct appl_device *device_new(struct appl *a, const char *id)
     }
     memcpy(d->id, id, strlen(id) + 1);
     d->organizations = cJSON_CreateArray();
+    d->cloud = cJSON_CreateObject();
     d->etag = 1;
     d->created_ms = app_now_ms();
-    if (d->organizations == NULL) {
+    if (d->organizations == NULL || d->cloud == NULL) {
+        cJSON_Delete(d->organizations);
+        cJSON_Delete(d->cloud);
         free(d);
         return NULL;
     }
@@ -150,6 +153,7 @@ static void device_free(struct appl_device *d)
     free(d->display_name);
     free(d->template_id);
     cJSON_Delete(d->organizations);
+    cJSON_Delete(d->cloud);
     for (size_t i = 0; i < APPL_LAST_SLOTS; i++) {
         free(d->last[i].component);
         free(d->last[i].payload);
@@ -198,6 +202,7 @@ void appl_device_save(struct appl *a, struct appl_device *d)
     cJSON_AddNumberToObject(o, "etag", (double)d->etag);
     cJSON_AddNumberToObject(o, "created", (double)d->created_ms);
     cJSON_AddItemToObject(o, "organizations", cJSON_Duplicate(d->organizations, 1));
+    cJSON_AddItemToObject(o, "cloud", cJSON_Duplicate(d->cloud, 1));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text != NULL)
@@ -229,6 +234,10 @@ static int load_device(void *ctx, const char *id, const char *data)
     if (cJSON_IsArray(v = cJSON_GetObjectItemCaseSensitive(o, "organizations"))) {
         cJSON_Delete(d->organizations);
         d->organizations = cJSON_Duplicate(v, 1);
+    }
+    if (cJSON_IsObject(v = cJSON_GetObjectItemCaseSensitive(o, "cloud"))) {
+        cJSON_Delete(d->cloud);
+        d->cloud = cJSON_Duplicate(v, 1);
     }
     cJSON_Delete(o);
     return 0;

@@ -59,6 +59,7 @@ struct appl_device {
     char *display_name;   /**< may be NULL (then the id is shown) */
     char *template_id;    /**< NULL: unassociated */
     cJSON *organizations; /**< array of strings */
+    cJSON *cloud;         /**< cloud properties: {"comp/name" or "name": {"value","time"}} */
     bool simulated;
     bool provisioned;
     uint64_t etag;
@@ -248,7 +249,19 @@ cJSON *appl_conformance(struct appl *a, struct appl_device *d, const struct devi
  * components, or one component. Caller frees; NULL on OOM.
  */
 cJSON *appl_properties_view(const struct dtdl_model *m, const struct device *dev,
-                            const char *component);
+                            const char *component, const cJSON *cloud);
+/**
+ * Move the cloud properties (DTDL co-type Cloud: kept by the application, never sent to the
+ * device) of a write body for @p component out of @p body into @p out_cloud
+ * ({"comp/name" or "name": value}), checking each value against its schema.
+ * @return CE_OK or CE_INVALID (@p err filled).
+ */
+int appl_properties_take_cloud(const struct dtdl_model *m, const char *component, cJSON *body,
+                               cJSON *out_cloud, struct appl_error *err);
+/** Add stored cloud values ({"key":{"value","time"}}) of @p component's scope to a view. */
+void appl_properties_add_cloud(cJSON *view, const char *component, const cJSON *cloud);
+/** Store taken cloud values (null deletes) in @p d at @p now_ms; persisted by the caller. */
+void appl_properties_store_cloud(struct appl_device *d, const cJSON *taken, int64_t now_ms);
 /**
  * Validate a writable-properties body for @p component ("" root) and build the desired patch
  * (component values wrapped with "__t":"c"). With @p replace, writable values of the scope

@@ -122,23 +122,139 @@ static cJSON *level(const struct dtdl_model *m, const cJSON *rep, const cJSON *r
     return o;
 }
 
-cJSON *appl_properties_view(const struct dtdl_model *m, const struct device *dev,
-                            const char *component)
-{
-    if (component == NULL || component[0] == '\0')
-        return level(m, dev->reported, dev->reported_meta, dev->desired, dev->desired_meta, "",
-                     true);
-    return level(m, cJSON_GetObjectItemCaseSensitive(dev->reported, component),
-                 cJSON_GetObjectItemCaseSensitive(dev->reported_meta, component),
-                 cJSON_GetObjectItemCaseSensitive(dev->desired, component),
-                 cJSON_GetObjectItemCaseSensitive(dev->desired_meta, component), component, false);
-}
-
 static int bad(struct appl_error *err, const char *code, const char *msg)
 {
     err->code = code;
     snprintf(err->message, sizeof err->message, "%s", msg);
     return CE_INVALID;
+}
+
+/* Put the stored cloud values of the view's scope into @p view (IoT Central shows them beside
+ * the device's properties, with only a lastUpdateTime). */
+void appl_properties_add_cloud(cJSON *view, const char *component, const cJSON *cloud)
+{
+    bool whole = component == NULL || component[0] == '\0';
+    for (const cJSON *it = cloud ? cloud->child : NULL; it != NULL; it = it->next) {
+        const char *slash = strchr(it->string, '/');
+        char comp[256] = "";
+        const char *name = it->string;
+        if (slash != NULL) {
+            size_t cl = (size_t)(slash - it->string);
+            if (cl >= sizeof comp)
+                continue;
+            memcpy(comp, it->string, cl);
+            comp[cl] = '\0';
+            name = slash + 1;
+        }
+        cJSON *target = view;
+        if (!whole && strcmp(comp, component) != 0)
+            continue;
+        if (whole && comp[0]) {
+            target = cJSON_GetObjectItemCaseSensitive(view, comp);
+            if (target == NULL) {
+                target = cJSON_CreateObject();
+                cJSON_AddItemToObject(target, "$metadata", cJSON_CreateObject());
+                cJSON_AddItemToObject(view, comp, target);
+            }
+        }
+        cJSON *meta = cJSON_GetObjectItemCaseSensitive(target, "$metadata");
+        if (meta == NULL) {
+            meta = cJSON_CreateObject();
+            cJSON_AddItemToObject(target, "$metadata", meta);
+        }
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "time");
+        if (meta == NULL || v == NULL)
+            continue;
+        cJSON_DeleteItemFromObjectCaseSensitive(target, name);
+        cJSON_AddItemToObject(target, name, cJSON_Duplicate(v, 1));
+        cJSON *md = cJSON_CreateObject();
+        if (cJSON_IsString(t))
+            cJSON_AddStringToObject(md, "lastUpdateTime", t->valuestring);
+        cJSON_DeleteItemFromObjectCaseSensitive(meta, name);
+        cJSON_AddItemToObject(meta, name, md);
+    }
+}
+
+cJSON *appl_properties_view(const struct dtdl_model *m, const struct device *dev,
+                            const char *component, const cJSON *cloud)
+{
+    cJSON *v;
+    if (component == NULL || component[0] == '\0')
+        v = level(m, dev->reported, dev->reported_meta, dev->desired, dev->desired_meta, "", true);
+    else
+        v = level(m, cJSON_GetObjectItemCaseSensitive(dev->reported, component),
+                  cJSON_GetObjectItemCaseSensitive(dev->reported_meta, component),
+                  cJSON_GetObjectItemCaseSensitive(dev->desired, component),
+                  cJSON_GetObjectItemCaseSensitive(dev->desired_meta, component), component, false);
+    if (v != NULL)
+        appl_properties_add_cloud(v, component, cloud);
+    return v;
+}
+
+/* Take the cloud properties of one scope's object @p obj (component @p comp). */
+static int take_scope(const struct dtdl_model *m, const char *comp, cJSON *obj, cJSON *out,
+                      const char *path, struct appl_error *err)
+{
+    char msg[600], why[300], key[600];
+    for (cJSON *it = obj->child; it != NULL;) {
+        cJSON *next = it->next;
+        const struct dtdl_capability *cap = dtdl_find(m, comp, it->string);
+        if (cap != NULL && cap->kind == DTDL_PROPERTY && cap->cloud) {
+            if (!cJSON_IsNull(it) && cap->schema != NULL &&
+                !dtdl_check_value(cap->schema, it, why, sizeof why)) {
+                snprintf(msg, sizeof msg, "%s.%s%s", path, it->string,
+                         why[0] == '$' ? why + 1 : why);
+                return bad(err, "InvalidBody", msg);
+            }
+            if (comp[0])
+                snprintf(key, sizeof key, "%s/%s", comp, it->string);
+            else
+                snprintf(key, sizeof key, "%s", it->string);
+            cJSON_DetachItemViaPointer(obj, it);
+            cJSON_AddItemToObject(out, key, it);
+        }
+        it = next;
+    }
+    return CE_OK;
+}
+
+int appl_properties_take_cloud(const struct dtdl_model *m, const char *component, cJSON *body,
+                               cJSON *out_cloud, struct appl_error *err)
+{
+    char path[300];
+    if (m == NULL || !cJSON_IsObject(body))
+        return CE_OK;
+    if (component != NULL && component[0] != '\0')
+        return take_scope(m, component, body, out_cloud, "$", err);
+    for (cJSON *it = body->child; it != NULL;) {
+        cJSON *next = it->next;
+        if (it->string[0] && cJSON_IsObject(it) && dtdl_find_component(m, it->string) != NULL) {
+            snprintf(path, sizeof path, "$.%s", it->string);
+            int rc = take_scope(m, it->string, it, out_cloud, path, err);
+            if (rc != CE_OK)
+                return rc;
+            if (it->child == NULL)
+                cJSON_Delete(cJSON_DetachItemViaPointer(body, it)); /* only cloud values */
+        }
+        it = next;
+    }
+    return take_scope(m, "", body, out_cloud, "$", err);
+}
+
+void appl_properties_store_cloud(struct appl_device *d, const cJSON *taken, int64_t now_ms)
+{
+    char ts[32];
+    appl_time(now_ms, ts);
+    for (const cJSON *it = taken ? taken->child : NULL; it != NULL; it = it->next) {
+        cJSON_DeleteItemFromObjectCaseSensitive(d->cloud, it->string);
+        if (cJSON_IsNull(it))
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "value", cJSON_Duplicate(it, 1));
+        cJSON_AddStringToObject(e, "time", ts);
+        cJSON_AddItemToObject(d->cloud, it->string, e);
+    }
 }
 
 /* Validate and copy the properties of one scope into @p out. */

@@ -289,28 +289,47 @@ void capi_properties(struct http_ctx *c, struct appl *a, enum appl_role role)
         return;
     }
     if (c->method == HTTP_GET) {
-        capi_reply(c, 200, appl_properties_view(m, dev, comp));
+        capi_reply(c, 200, appl_properties_view(m, dev, comp, d->cloud));
         return;
     }
-    cJSON *body = capi_body(c, CAPI_MAX_BODY), *patch = NULL;
+    cJSON *body = capi_body(c, CAPI_MAX_BODY), *patch = NULL, *cloud = NULL;
     struct appl_error err = {0};
     if (body == NULL)
         return;
-    int rc = appl_properties_patch(m, dev, comp, body, c->method == HTTP_PUT, &patch, &err);
-    if (rc == CE_INVALID) {
+    cloud = cJSON_CreateObject();
+    int rc = cloud ? appl_properties_take_cloud(m, comp, body, cloud, &err) : CE_NOMEM;
+    /* a body of cloud properties only does not touch the device */
+    bool device_part =
+        rc == CE_OK && (!cJSON_IsObject(body) || body->child != NULL || cloud->child == NULL);
+    if (device_part)
+        rc = appl_properties_patch(m, dev, comp, body, c->method == HTTP_PUT, &patch, &err);
+    if (rc == CE_OK && patch != NULL)
+        rc = twin_update(a->app, dev, NULL, patch, NULL, false); /* pushes, publishes EV_DESIRED */
+    if (rc == CE_INVALID && err.code != NULL) {
         capi_error(c, strcmp(err.code, "CapabilityNotFound") == 0 ? 404 : 400, err.code, "%s",
                    err.message);
     } else if (rc != CE_OK) {
         capi_error_ce(c, rc, "properties");
     } else {
-        rc = twin_update(a->app, dev, NULL, patch, NULL, false);
-        if (rc != CE_OK) {
-            capi_error_ce(c, rc, "properties");
-        } else {
-            /* twin_update pushed the patch and published EV_DESIRED */
-            capi_reply(c, 202, appl_properties_written(comp, patch, dev->desired_version));
+        cJSON *o = patch ? appl_properties_written(comp, patch, dev->desired_version)
+                         : cJSON_CreateObject();
+        if (cloud->child != NULL) {
+            appl_properties_store_cloud(d, cloud, app_now_ms());
+            d->etag++;
+            appl_device_save(a, d);
+            cJSON *stored = cJSON_CreateObject();
+            for (const cJSON *it = cloud->child; it != NULL; it = it->next) {
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(d->cloud, it->string);
+                if (e != NULL)
+                    cJSON_AddItemToObject(stored, it->string, cJSON_Duplicate(e, 1));
+            }
+            if (o != NULL)
+                appl_properties_add_cloud(o, comp, stored);
+            cJSON_Delete(stored);
         }
+        capi_reply(c, 202, o);
     }
+    cJSON_Delete(cloud);
     cJSON_Delete(patch);
     cJSON_Delete(body);
 }

@@ -232,6 +232,47 @@ static void test_service_api_devices(void **state)
     assert_true(empty);
 }
 
+/* Cloud properties stay in the application: never pushed to the device. */
+static void test_cloud_properties(void **state)
+{
+    (void)state;
+    char topic[300], payload[1024], saved_key[128];
+    assert_int_equal(
+        admin(
+            "PUT", "/api/deviceTemplates/dtmi:t:cloud;1",
+            "{\"@context\":[\"dtmi:dtdl:context;2\",\"dtmi:iotcentral:context;2\"],"
+            "\"@id\":\"dtmi:t:cloud;1\",\"@type\":\"Interface\",\"contents\":["
+            "{\"@type\":[\"Property\",\"Cloud\"],\"name\":\"customerName\",\"schema\":\"string\"},"
+            "{\"@type\":\"Property\",\"name\":\"level\",\"schema\":\"long\",\"writable\":true}]}"),
+        200);
+    assert_int_equal(admin("PUT", "/api/devices/cloud-01", "{\"template\":\"dtmi:t:cloud;1\"}"),
+                     200);
+    assert_int_equal(admin("GET", "/api/devices/cloud-01/credentials", NULL), 200);
+    snprintf(saved_key, sizeof saved_key, "%s", KEY);
+    snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    device_close();
+    dev_id = "cloud-01";
+    device_connect();
+    assert_int_equal(
+        admin("PATCH", "/api/devices/cloud-01/properties", "{\"customerName\":\"Contoso\"}"), 202);
+    assert_non_null(jstr(R.json, "$metadata.customerName.lastUpdateTime"));
+    assert_int_equal(admin("PATCH", "/api/devices/cloud-01/properties", "{\"customerName\":5}"),
+                     400);
+    assert_int_equal(admin("PATCH", "/api/devices/cloud-01/properties", "{\"level\":7}"), 202);
+    /* the first desired patch the device sees is the level, without the cloud value */
+    assert_int_equal(next_publish("$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
+                                  payload, sizeof payload),
+                     0);
+    assert_non_null(strstr(payload, "\"level\":7"));
+    assert_null(strstr(payload, "customerName"));
+    assert_int_equal(admin("GET", "/api/devices/cloud-01/properties", NULL), 200);
+    assert_string_equal(jstr(R.json, "customerName"), "Contoso");
+    assert_string_equal(jstr(R.json, "$metadata.level.state"), "pending");
+    device_close();
+    dev_id = DEV;
+    snprintf(KEY, sizeof KEY, "%s", saved_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_association_by_username),
         cmocka_unit_test(test_components),
         cmocka_unit_test(test_service_api_devices),
+        cmocka_unit_test(test_cloud_properties),
     };
     return cmocka_run_group_tests_name("capi_assoc", tests, setup, teardown);
 }

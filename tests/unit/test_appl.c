@@ -211,7 +211,7 @@ static void test_properties_view_states(void **state)
                                        "{\"name\":{\"$lastUpdated\":\"2026-11-26T08:00:00.000Z\","
                                        "\"$lastUpdatedVersion\":3}}",
                                        cases[i].reported);
-        cJSON *v = appl_properties_view(m, d, "");
+        cJSON *v = appl_properties_view(m, d, "", NULL);
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(v, "$metadata"), "name");
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(md, "state");
@@ -229,7 +229,7 @@ static void test_properties_view_states(void **state)
                                    "{\"state\":true,\"rundiagnostics\":{\"value\":\"x\"},"
                                    "\"sensor\":{\"__t\":\"c\",\"level\":{\"value\":4,\"ac\":200,"
                                    "\"av\":5}}}");
-    cJSON *v = appl_properties_view(m, d, "");
+    cJSON *v = appl_properties_view(m, d, "", NULL);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "state")));
     assert_null(cJSON_GetObjectItemCaseSensitive(v, "rundiagnostics"));
     const cJSON *sensor = cJSON_GetObjectItemCaseSensitive(v, "sensor");
@@ -239,7 +239,7 @@ static void test_properties_view_states(void **state)
         cJSON_GetObjectItemCaseSensitive(sensor, "$metadata"), "level");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(lm, "state")->valuestring, "synced");
     cJSON_Delete(v);
-    v = appl_properties_view(m, d, "sensor");
+    v = appl_properties_view(m, d, "sensor", NULL);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(v, "level")->valueint, 4);
     cJSON_Delete(v);
     free_twin_device(d);
@@ -297,6 +297,61 @@ static void test_properties_patch_validation(void **state)
     dtdl_model_free(m);
 }
 
+static void test_cloud_properties(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"@context\":[\"dtmi:dtdl:context;2\",\"dtmi:iotcentral:context;2\"],"
+        "\"@id\":\"dtmi:t:cloud;1\",\"@type\":\"Interface\",\"contents\":["
+        "{\"@type\":[\"Property\",\"Cloud\"],\"name\":\"customerName\",\"schema\":\"string\"},"
+        "{\"@type\":\"Property\",\"name\":\"level\",\"schema\":\"long\",\"writable\":true}]}";
+    struct dtdl_model *m = NULL;
+    struct dtdl_error derr;
+    assert_int_equal(dtdl_import(doc, strlen(doc), &m, &derr), 0);
+    struct appl_error err = {0};
+    cJSON *body = cJSON_Parse("{\"customerName\":\"Contoso\",\"level\":2}");
+    cJSON *cloud = cJSON_CreateObject();
+    assert_int_equal(appl_properties_take_cloud(m, "", body, cloud, &err), CE_OK);
+    cJSON *want_body = cJSON_Parse("{\"level\":2}");
+    cJSON *want_cloud = cJSON_Parse("{\"customerName\":\"Contoso\"}");
+    assert_true(cJSON_Compare(body, want_body, true));
+    assert_true(cJSON_Compare(cloud, want_cloud, true));
+    /* stored, then shown beside the device's properties */
+    struct appl_device ad;
+    memset(&ad, 0, sizeof ad);
+    ad.cloud = cJSON_CreateObject();
+    appl_properties_store_cloud(&ad, cloud, 0);
+    struct device *d = twin_device("{}", "{}", "{\"level\":{\"value\":2,\"ac\":200,\"av\":1}}");
+    cJSON *v = appl_properties_view(m, d, "", ad.cloud);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(v, "customerName")->valuestring,
+                        "Contoso");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(v, "$metadata"), "customerName");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(md, "lastUpdateTime")->valuestring,
+                        "1970-01-01T00:00:00.000Z");
+    assert_null(cJSON_GetObjectItemCaseSensitive(md, "state"));
+    cJSON_Delete(v);
+    /* null deletes */
+    cJSON *del = cJSON_Parse("{\"customerName\":null}");
+    appl_properties_store_cloud(&ad, del, 1);
+    assert_null(ad.cloud->child);
+    /* values are checked */
+    cJSON *bad = cJSON_Parse("{\"customerName\":5}");
+    cJSON *c2 = cJSON_CreateObject();
+    assert_int_equal(appl_properties_take_cloud(m, "", bad, c2, &err), CE_INVALID);
+    assert_non_null(strstr(err.message, "$.customerName"));
+    cJSON_Delete(bad);
+    cJSON_Delete(c2);
+    cJSON_Delete(del);
+    cJSON_Delete(ad.cloud);
+    free_twin_device(d);
+    cJSON_Delete(body);
+    cJSON_Delete(cloud);
+    cJSON_Delete(want_body);
+    cJSON_Delete(want_cloud);
+    dtdl_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_properties_view_states),
         cmocka_unit_test(test_properties_patch_validation),
+        cmocka_unit_test(test_cloud_properties),
     };
     return cmocka_run_group_tests_name("appl", tests, NULL, NULL);
 }
