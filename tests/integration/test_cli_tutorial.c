@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include <cjson/cJSON.h>
 
 #include "cli_util.h"
@@ -327,6 +329,65 @@ static void test_properties(void **state)
     cu_free(&o);
 }
 
+struct bg_cli {
+    pthread_t thread;
+    const char *args[16];
+    struct cu_out out;
+};
+
+static void *bg_main(void *arg)
+{
+    struct bg_cli *b = arg;
+    const char *argv[20];
+    char bin[700];
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
+    argv[n++] = bin;
+    for (int i = 0; b->args[i] != NULL; i++)
+        argv[n++] = b->args[i];
+    argv[n] = NULL;
+    cu_exec(&b->out, 60000, argv);
+    return NULL;
+}
+
+/* `telemetry tail --all` shows the desired patch and the device's ack as they happen. */
+static void test_tail_all(void **state)
+{
+    (void)state;
+    struct bg_cli b = {
+        .args = {"telemetry", "tail", DEVICE, "--all", "--timeout", "5", "--json", NULL}};
+    assert_int_equal(pthread_create(&b.thread, NULL, bg_main, &b), 0);
+    cu_sleep_ms(1000); /* let the stream open */
+    assert_int_equal(cu_rc("properties", "set", DEVICE, "name=Tailwind", "--timeout", "20", NULL),
+                     0);
+    pthread_join(b.thread, NULL);
+    assert_int_equal(b.out.rc, 0);
+    bool desired = false, acked = false, telemetry = false;
+    char *save = NULL;
+    for (char *line = strtok_r(b.out.out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        cJSON *e = cJSON_Parse(line);
+        assert_non_null(e); /* one JSON object per line */
+        const char *ev = cJSON_GetObjectItem(e, "event")->valuestring;
+        const cJSON *payload = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "data"), "payload");
+        const cJSON *name = cJSON_GetObjectItem(payload, "name");
+        if (strcmp(ev, "desired") == 0 && cJSON_IsString(name) &&
+            strcmp(name->valuestring, "Tailwind") == 0)
+            desired = true;
+        if (strcmp(ev, "property") == 0 && cJSON_GetObjectItem(name, "ac") != NULL)
+            acked = true;
+        if (strcmp(ev, "telemetry") == 0)
+            telemetry = true;
+        cJSON_Delete(e);
+    }
+    if (!desired || !acked || !telemetry)
+        fprintf(stderr, "events:\n%s\n", b.out.out);
+    assert_true(desired);
+    assert_true(acked);
+    assert_true(telemetry);
+    cu_free(&b.out);
+}
+
 static void test_commands(void **state)
 {
     (void)state;
@@ -572,11 +633,17 @@ static void test_block_unblock_delete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_import_publish), cmocka_unit_test(test_export_roundtrip),
-        cmocka_unit_test(test_create_device),  cmocka_unit_test(test_run_sensor),
-        cmocka_unit_test(test_properties),     cmocka_unit_test(test_commands),
-        cmocka_unit_test(test_telemetry),      cmocka_unit_test(test_raw_and_conformance),
-        cmocka_unit_test(test_boolean_names),  cmocka_unit_test(test_block_unblock_delete),
+        cmocka_unit_test(test_import_publish),
+        cmocka_unit_test(test_export_roundtrip),
+        cmocka_unit_test(test_create_device),
+        cmocka_unit_test(test_run_sensor),
+        cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_tail_all),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_telemetry),
+        cmocka_unit_test(test_raw_and_conformance),
+        cmocka_unit_test(test_boolean_names),
+        cmocka_unit_test(test_block_unblock_delete),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
