@@ -223,10 +223,8 @@ export async function renderOne(main, id) {
                 for (const f of Object.keys(custom[k])) if (custom[k][f] === undefined) delete custom[k][f];
                 if (Object.keys(custom[k]).length === 0) delete custom[k];
             }
-            // merge-patch: null removes a capability's customization that was cleared
-            const change = { ...custom };
-            for (const k of Object.keys(tpl.customizations || {})) if (!(k in change)) change[k] = null;
-            save({ customizations: change }, 'Customizations');
+            // PATCH replaces the whole customizations object: send all of it
+            save({ customizations: custom }, 'Customizations');
         });
         clear(capsBox, h('h2', { id: 'caps-h' }, 'Capabilities'),
             h('p', { class: 'muted' }, 'Customize: names shown to operators, boolean value names (e.g. Online / Offline), offline queueing of commands.'),
