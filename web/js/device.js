@@ -1,6 +1,6 @@
 // One device: header (status, connection, Connect / Block / Delete), a tab per template view
 // plus Commands, Raw data and Conformance, all kept current by the device's event stream.
-import { get, patch, post, seg, stream } from './api.js';
+import { get, list, patch, post, seg, stream } from './api.js';
 import {
     capKey, capLabel, clear, errorText, fmtTime, fmtValue, h, inline, schemaName, showError,
 } from './ui.js';
@@ -329,17 +329,18 @@ function commandCard(ctx, cap) {
 
     async function history() {
         try {
-            const items = await get(`${commandPath(ctx, cap)}?$top=1000`);
-            const list = ((items && items.value) || []).slice(-10).reverse();
-            if (list.length === 0) {
+            // oldest first and paged: read it all, show the latest ten
+            const all = await list(`${commandPath(ctx, cap)}?$top=1000`, { maxItems: 100000 });
+            const recent = all.slice(-10).reverse();
+            if (recent.length === 0) {
                 clear(histBox, h('p', { class: 'muted small' }, 'Not run yet.'));
                 return;
             }
-            clear(histBox, h('ol', { class: 'hist' }, list.map((c) => h('li', { class: `st-${c.status}` },
+            clear(histBox, h('ol', { class: 'hist' }, recent.map((c) => h('li', { class: `st-${c.status}` },
                 h('time', { datetime: c.time }, fmtTime(c.time)), ' ',
                 c.request !== undefined ? h('code', {}, JSON.stringify(c.request)) : null, ' ',
                 h('span', {}, describeCommand(c))))));
-            const last = list.find((c) => c.id === lastId);
+            const last = recent.find((c) => c.id === lastId);
             if (last) {
                 result.className = `result st-${last.status}`;
                 result.textContent = describeCommand(last);
