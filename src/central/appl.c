@@ -361,7 +361,8 @@ static void keep_last(struct appl_device *d, const struct central_event *ev)
         slot->payload = p;
         slot->cap = ev->body_len + 1;
     }
-    memcpy(slot->payload, ev->body, ev->body_len);
+    if (ev->body_len > 0) /* an empty payload may come with a NULL pointer */
+        memcpy(slot->payload, ev->body, ev->body_len);
     slot->payload[ev->body_len] = '\0';
     slot->len = ev->body_len;
     slot->time_ms = ev->time_ms;
@@ -396,7 +397,8 @@ static void on_telemetry(struct appl *a, struct appl_device *d, const struct cen
     } else {
         char *text = malloc(ev->body_len + 1);
         if (text) {
-            memcpy(text, ev->body, ev->body_len);
+            if (ev->body_len > 0)
+                memcpy(text, ev->body, ev->body_len);
             text[ev->body_len] = '\0';
             cJSON_AddStringToObject(o, "payload", text);
             free(text);
@@ -413,7 +415,8 @@ static void on_patch(struct appl *a, struct appl_device *d, const struct central
     if (ev->type == EV_REPORTED) {
         char *text = malloc(ev->body_len + 1);
         if (text != NULL) {
-            memcpy(text, ev->body, ev->body_len);
+            if (ev->body_len > 0)
+                memcpy(text, ev->body, ev->body_len);
             text[ev->body_len] = '\0';
             raw_event(a, ev, "property", text);
             free(text);

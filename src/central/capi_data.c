@@ -9,7 +9,7 @@
 #include "central/capi_int.h"
 #include "central/store_app.h"
 
-#define LAST_SCAN_ROWS 10000     /* rows searched for a last value not in memory */
+#define LAST_SCAN_ROWS 10000    /* rows searched for a last value not in memory */
 #define HISTORY_SCAN_ROWS 20000 /* rows one page may read: bounds the time the loop spends */
 #define BATCH 1000
 
@@ -348,7 +348,8 @@ void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role)
         capi_error(c, 500, "InternalError", "The data store failed.");
         return;
     }
-    qsort(r.items, r.n, sizeof *r.items, item_cmp);
+    if (r.n > 1)
+        qsort(r.items, r.n, sizeof *r.items, item_cmp);
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < r.n; i++) {
         if (i < top) {

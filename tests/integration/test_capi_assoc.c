@@ -268,6 +268,21 @@ static void test_cloud_properties(void **state)
     assert_int_equal(admin("GET", "/api/devices/cloud-01/properties", NULL), 200);
     assert_string_equal(jstr(R.json, "customerName"), "Contoso");
     assert_string_equal(jstr(R.json, "$metadata.level.state"), "pending");
+    /* payloads that are empty or not JSON are kept as text and flagged */
+    telemetry_c("", NULL);
+    telemetry_c("hello", NULL);
+    assert_int_equal(admin("GET", "/api/devices/cloud-01/rawData", NULL), 200);
+    int flagged = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, jget(R.json, "value"))
+    {
+        const cJSON *err0 = cJSON_GetArrayItem(jget(it, "errors"), 0);
+        if (strcmp(jstr(it, "type"), "telemetry") == 0 && cJSON_IsString(jget(it, "payload")) &&
+            cJSON_IsString(err0) && strstr(err0->valuestring, "not JSON") != NULL)
+            flagged++;
+    }
+    assert_int_equal(flagged, 2);
+    assert_int_equal(admin("GET", "/api/devices/cloud-01/telemetry/level", NULL), 404);
     device_close();
     dev_id = DEV;
     snprintf(KEY, sizeof KEY, "%s", saved_key);
