@@ -96,6 +96,15 @@ await runSteps(async (step) => {
             const t = await api(`/api/deviceTemplates/${encodeURIComponent(TPL)}`);
             if (!t.published || t.views.map((v) => v.id).join() !== 'overview,about,properties') throw new Error(`template: ${JSON.stringify(t.views.map((v) => v.id))}`);
         }],
+        ['export the template (views and customizations included)', async () => {
+            const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+            const file = path.join(work, 'exported.json');
+            await dl.saveAs(file);
+            const t = JSON.parse(fs.readFileSync(file, 'utf8'));
+            if (t['@id'] !== TPL || t.views.length !== 3 || t.customizations.state.falseName !== 'Offline' || !t.capabilityModel) {
+                throw new Error(`exported: ${JSON.stringify(t).slice(0, 200)}`);
+            }
+        }],
         ['create a device from the template', async () => {
             await page.goto(`${origin}/#/devices`);
             await page.click('#new-device');

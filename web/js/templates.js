@@ -157,6 +157,21 @@ export async function renderOne(main, id) {
                 showError('The template was not published', err);
             }
         });
+        // Export: the template as GET returns it, which PUT accepts unchanged (a repository copy)
+        const exp = h('button', { type: 'button', id: 'export' }, 'Export');
+        exp.addEventListener('click', async () => {
+            try {
+                const full = await get(tplPath(id));
+                const blob = new Blob([`${JSON.stringify(full, null, 2)}\n`], { type: 'application/json' });
+                const a = h('a', { href: URL.createObjectURL(blob), download: `${id.replace(/[^A-Za-z0-9._-]+/g, '_')}.json` });
+                document.body.append(a);
+                a.click();
+                a.remove();
+                setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+            } catch (err) {
+                showError('The template cannot be exported', err);
+            }
+        });
         const remove = h('button', { type: 'button', class: 'danger' }, 'Delete');
         remove.addEventListener('click', async () => {
             if (!(await confirmAction('Delete this template?', `${tpl.displayName} (${id}) will be removed. Templates that devices use cannot be deleted.`, 'Delete'))) return;
@@ -173,7 +188,7 @@ export async function renderOne(main, id) {
             h('p', { class: 'muted' }, h('code', {}, id), ' · DTDL v', String(tpl.dtdlVersion || '?'), ' · ',
                 tpl.published ? badge('Published', 'ok') : badge('Draft', 'warn'),
                 tpl.created ? ` · created ${fmtTime(tpl.created)}` : '')),
-        h('div', { class: 'actions' }, publish, remove));
+        h('div', { class: 'actions' }, publish, exp, remove));
     }
 
     function drawCaps() {
