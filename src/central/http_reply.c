@@ -26,6 +26,10 @@ static const char *reason_of(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
     case 204:
         return "No Content";
     case 400:
@@ -34,6 +38,8 @@ static const char *reason_of(int status)
         return "Unauthorized";
     case 403:
         return "Forbidden";
+    case 304:
+        return "Not Modified";
     case 404:
         return "Not Found";
     case 405:
