@@ -44,7 +44,8 @@ static void usage(FILE *out)
         "  --payload-size N       pad bodies to N bytes\n"
         "  --template FILE        DTDL model: telemetry values from its schemas\n"
         "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
-        "  --model-id DTMI        model id announced to DPS and the hub\n"
+        "  --model-id DTMI        model id announced to DPS and the hub (default: the\n"
+        "                         --template's id)\n"
         "  --keepalive S          MQTT keep-alive (default 240)\n"
         "  --token-ttl S          SAS token lifetime (default 3600; renewed before expiry)\n"
         "  --retries N            reconnect attempts per device (default 3)\n"
@@ -602,6 +603,9 @@ static int setup(struct sim *s)
         }
     }
     payload_finish(s->payload);
+    /* A device of a template announces that template's model unless told otherwise. */
+    if (c->model_id == NULL)
+        c->model_id = payload_model_id(s->payload);
     s->txcap = c->payload_size + 16384;
     s->txbuf = malloc(s->txcap);
     s->devs = calloc((size_t)c->devices, sizeof *s->devs);

@@ -210,6 +210,11 @@ void payload_finish(struct sim_payload *p)
     (void)payload_add_expr(p, "humidity=round((50 + 10*cos(t/45 + i))*100)/100", err, sizeof err);
 }
 
+const char *payload_model_id(const struct sim_payload *p)
+{
+    return p->model != NULL ? p->model->id : NULL;
+}
+
 size_t payload_groups(const struct sim_payload *p)
 {
     return p->ng;

@@ -243,6 +243,8 @@ int payload_load_model(struct sim_payload *p, const char *path, char *err, size_
 int payload_add_expr(struct sim_payload *p, const char *spec, char *err, size_t errcap);
 void payload_finish(struct sim_payload *p);
 size_t payload_groups(const struct sim_payload *p);
+/* The loaded model's id (DTMI or URN), NULL without a model; valid until payload_free(). */
+const char *payload_model_id(const struct sim_payload *p);
 const char *payload_group_component(const struct sim_payload *p, size_t g);
 /* Render one telemetry body of group g; returns its length (<= cap), 0 on failure. */
 size_t payload_render(const struct sim_payload *p, size_t g, int dev_index, double t, uint32_t seq,

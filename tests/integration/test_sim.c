@@ -41,11 +41,15 @@ static void sim_bin(char *out, size_t cap)
     snprintf(out, cap, "%.*siotc-sim", slash != NULL ? (int)(slash - cb + 1) : 0, cb);
 }
 
-/* Run iotc-sim with argv (NULL-terminated, argv[0] ignored); returns its stdout (caller
- * frees) and its exit status. Bounded by the sim's own --duration and a 60 s kill. */
-static char *run_sim(const char *const *args, int *status)
+struct sim_run {
+    pid_t pid;
+    int fd; /* the sim's stdout */
+};
+
+/* Start iotc-sim with args (NULL-terminated); its stdout is read by finish_sim(). */
+static int start_sim(const char *const *args, struct sim_run *run)
 {
-    char bin[600];
+    static char bin[600];
     const char *argv[64];
     int n = 0, pipefd[2];
     sim_bin(bin, sizeof bin);
@@ -54,17 +58,24 @@ static char *run_sim(const char *const *args, int *status)
         argv[n++] = args[i];
     argv[n] = NULL;
     if (pipe(pipefd) != 0)
-        return NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
+        return -1;
+    run->pid = fork();
+    if (run->pid == 0) {
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
-        alarm(120);
+        alarm(120); /* hard bound on top of the sim's own --duration */
         execv(bin, (char *const *)argv);
         _exit(127);
     }
     close(pipefd[1]);
+    run->fd = pipefd[0];
+    return run->pid > 0 ? 0 : -1;
+}
+
+/* Read the sim's stdout to the end (caller frees) and its exit status. */
+static char *finish_sim(struct sim_run *run, int *status)
+{
     size_t len = 0, cap = 65536;
     char *buf = malloc(cap);
     for (;;) {
@@ -75,19 +86,27 @@ static char *run_sim(const char *const *args, int *status)
                 break;
             buf = nb;
         }
-        ssize_t r = read(pipefd[0], buf + len, cap - len - 1);
+        ssize_t r = read(run->fd, buf + len, cap - len - 1);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             break;
         len += (size_t)r;
     }
-    close(pipefd[0]);
+    close(run->fd);
     buf[len] = '\0';
     int st = 0;
-    waitpid(pid, &st, 0);
+    waitpid(run->pid, &st, 0);
     *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return buf;
+}
+
+static char *run_sim(const char *const *args, int *status)
+{
+    struct sim_run run;
+    if (start_sim(args, &run) != 0)
+        return NULL;
+    return finish_sim(&run, status);
 }
 
 static double num(const cJSON *o, const char *path)
@@ -249,6 +268,79 @@ static void test_token_renewal(void **state)
     free(out);
 }
 
+static cJSON *get_twin(const char *id)
+{
+    char path[200];
+    struct th_http_response r = {0};
+    snprintf(path, sizeof path, "/twins/%s?api-version=2021-04-12", id);
+    if (th_https(&central, "GET", path, NULL, NULL, true, 5000, &r) != 0 || r.status != 200) {
+        free(r.body);
+        return NULL;
+    }
+    cJSON *j = cJSON_Parse(r.body);
+    free(r.body);
+    return j;
+}
+
+/* A desired-property change made through the service API reaches the simulated device, which
+ * acknowledges it like an IoT Central device: {"value":..,"ac":200,"av":<$version>,"ad":..},
+ * inside the component object (with "__t":"c") for a component property. */
+static void test_writable_property_ack(void **state)
+{
+    (void)state;
+    const char *args[] = {"--app",     app_json, "--devices",  "1",      "--ramp",   "0",
+                          "--rate",    "0",      "--prefix",   "wprop-", "--warmup", "0",
+                          "--measure", "6",      "--duration", "60",     "--quiet",  NULL};
+    struct sim_run run;
+    assert_int_equal(start_sim(args, &run), 0);
+    /* Wait until the device is connected (bounded: 30 s). */
+    cJSON *twin = NULL;
+    for (int i = 0; i < 300; i++) {
+        twin = get_twin("wprop-0");
+        const cJSON *cs = cJSON_GetObjectItemCaseSensitive(twin, "connectionState");
+        if (cJSON_IsString(cs) && strcmp(cs->valuestring, "Connected") == 0)
+            break;
+        cJSON_Delete(twin);
+        twin = NULL;
+        usleep(100000);
+    }
+    assert_non_null(twin);
+    cJSON_Delete(twin);
+    struct th_http_response r = {0};
+    assert_int_equal(th_https(&central, "PATCH", "/twins/wprop-0?api-version=2021-04-12",
+                              "If-Match: \"*\"\r\nContent-Type: application/json\r\n",
+                              "{\"properties\":{\"desired\":{\"brightness\":3,"
+                              "\"sensor\":{\"__t\":\"c\",\"name\":\"lab\"}}}}",
+                              true, 5000, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    int status = -1;
+    char *out = finish_sim(&run, &status);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_int_equal(status, 0);
+    assert_int_equal((int)num(j, "twin.desired_pushes"), 1);
+    cJSON_Delete(j);
+    free(out);
+
+    twin = get_twin("wprop-0");
+    assert_non_null(twin);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(twin, "properties");
+    double version = num(cJSON_GetObjectItemCaseSensitive(props, "desired"), "$version");
+    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(props, "reported");
+    assert_true(version >= 1);
+    assert_true(num(rep, "brightness.value") == 3);
+    assert_true(num(rep, "brightness.ac") == 200);
+    assert_true(num(rep, "brightness.av") == version);
+    const cJSON *comp = cJSON_GetObjectItemCaseSensitive(rep, "sensor");
+    const cJSON *marker = cJSON_GetObjectItemCaseSensitive(comp, "__t");
+    assert_true(cJSON_IsString(marker) && strcmp(marker->valuestring, "c") == 0);
+    assert_true(num(comp, "name.ac") == 200);
+    assert_true(num(comp, "name.av") == version);
+    cJSON_Delete(twin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_individual_keys_file),
         cmocka_unit_test(test_wrong_group_key_fails),
         cmocka_unit_test(test_token_renewal),
+        cmocka_unit_test(test_writable_property_ack),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
