@@ -196,7 +196,7 @@ static void test_first_run(void **state)
     cu_free(&o);
     assert_true(count_telemetry() >= 2);
     stop_demo(&d);
-    assert_true(log_has(&d, "stopping iotc-central"));
+    assert_true(log_has(&d, "stopped; run tools/demo.sh again"));
 }
 
 static void test_second_run_reuses(void **state)
