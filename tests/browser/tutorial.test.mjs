@@ -247,6 +247,11 @@ await runSteps(async (step) => {
             await page.keyboard.press('Enter');
             const after = await page.evaluate(() => document.activeElement && document.activeElement.id);
             if (after !== 'main' || page.url() !== before) throw new Error(`skip link: focus on ${after}, address ${page.url()}`);
+            // live updates redraw the status line, not the buttons: the focus stays put
+            await page.focus('#block');
+            await sleep(2600);
+            const still = await page.evaluate(() => document.activeElement && document.activeElement.id);
+            if (still !== 'block') throw new Error(`live updates moved the focus to "${still}"`);
             await page.focus('#tab-commands');
             await page.keyboard.press('Enter');
             await page.locator('#run-blink').waitFor();

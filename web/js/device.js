@@ -46,36 +46,40 @@ export async function render(main, id, tab) {
     clear(main, h('p', {}, h('a', { href: '#/devices' }, '← Devices')), headBox, tabNav, panel);
     if (tplError) showError(`The device's template ${dev.template} cannot be read`, tplError);
 
+    // The buttons are made once (re-creating them every few seconds would steal the keyboard
+    // focus); the status line is redrawn when the device changes.
+    const meta = h('p', { class: 'meta' });
+    const connect = h('button', { type: 'button', class: 'primary', id: 'connect' }, 'Connect');
+    connect.addEventListener('click', () => connectDialog(id).catch((err) => showError('The credentials cannot be shown', err)));
+    const blk = h('button', { type: 'button', id: 'block' });
+    blk.addEventListener('click', async () => {
+        try {
+            await block(dev, !dev.enabled);
+            dev = await get(devPath);
+            drawHead();
+        } catch (err) {
+            showError(`The device was not ${dev.enabled ? 'blocked' : 'unblocked'}`, err);
+        }
+    });
+    const rm = h('button', { type: 'button', class: 'danger', id: 'delete' }, 'Delete');
+    rm.addEventListener('click', async () => {
+        try {
+            if (await remove(dev)) location.hash = '#/devices';
+        } catch (err) {
+            showError('The device was not deleted', err);
+        }
+    });
+    const title = h('h1', {});
+    clear(headBox, h('div', {}, title, meta), h('div', { class: 'actions' }, connect, blk, rm));
+
     function drawHead() {
-        const connect = h('button', { type: 'button', class: 'primary', id: 'connect' }, 'Connect');
-        connect.addEventListener('click', () => connectDialog(id).catch((err) => showError('The credentials cannot be shown', err)));
-        const blk = h('button', { type: 'button', id: 'block' }, dev.enabled ? 'Block' : 'Unblock');
-        blk.addEventListener('click', async () => {
-            try {
-                await block(dev, !dev.enabled);
-                dev = await get(devPath);
-                drawHead();
-            } catch (err) {
-                showError(`The device was not ${dev.enabled ? 'blocked' : 'unblocked'}`, err);
-            }
-        });
-        const rm = h('button', { type: 'button', class: 'danger', id: 'delete' }, 'Delete');
-        rm.addEventListener('click', async () => {
-            try {
-                if (await remove(dev)) location.hash = '#/devices';
-            } catch (err) {
-                showError('The device was not deleted', err);
-            }
-        });
-        clear(headBox,
-            h('div', {},
-                h('h1', {}, dev.displayName || id),
-                h('p', { class: 'meta' },
-                    h('code', {}, id), ' · ',
-                    dev.template ? h('a', { href: `#/templates/${encodeURIComponent(dev.template)}` }, (tpl && tpl.displayName) || dev.template) : h('span', { class: 'muted' }, 'Unassigned'),
-                    ' · ', statusBadge(dev), ' ', connBadge(dev), ' · ', live,
-                    dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '')),
-            h('div', { class: 'actions' }, connect, blk, rm));
+        title.textContent = dev.displayName || id;
+        blk.textContent = dev.enabled ? 'Block' : 'Unblock';
+        clear(meta,
+            h('code', {}, id), ' · ',
+            dev.template ? h('a', { href: `#/templates/${encodeURIComponent(dev.template)}` }, (tpl && tpl.displayName) || dev.template) : h('span', { class: 'muted' }, 'Unassigned'),
+            ' · ', statusBadge(dev), ' ', connBadge(dev), ' · ', live,
+            dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '');
     }
     drawHead();
 
@@ -98,9 +102,7 @@ export async function render(main, id, tab) {
                     } catch {
                         return;
                     }
-                    const text = live.textContent;
                     drawHead();
-                    live.textContent = text;
                 }, type === 'connection' ? 0 : 2000);
             }
         }
