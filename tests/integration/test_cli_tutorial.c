@@ -355,9 +355,14 @@ static void test_tail_all(void **state)
 {
     (void)state;
     struct bg_cli b = {
-        .args = {"telemetry", "tail", DEVICE, "--all", "--timeout", "5", "--json", NULL}};
+        .args = {"telemetry", "tail", DEVICE, "--all", "--timeout", "10", "--json", NULL}};
     assert_int_equal(pthread_create(&b.thread, NULL, bg_main, &b), 0);
-    cu_sleep_ms(1000); /* let the stream open */
+    /* Two writes, the second well after the stream had time to open even on a loaded
+     * machine; one of them must be seen. */
+    cu_sleep_ms(1500);
+    assert_int_equal(cu_rc("properties", "set", DEVICE, "name=Tailwind", "--timeout", "20", NULL),
+                     0);
+    cu_sleep_ms(1500);
     assert_int_equal(cu_rc("properties", "set", DEVICE, "name=Tailwind", "--timeout", "20", NULL),
                      0);
     pthread_join(b.thread, NULL);
@@ -464,7 +469,7 @@ static void test_telemetry(void **state)
     assert_non_null(strstr(o.out, "\"temperature\":"));
     cu_free(&o);
 
-    cu_iotc(&o, "telemetry", "tail", DEVICE, "--count", "1", "--json", NULL);
+    cu_iotc(&o, "telemetry", "tail", DEVICE, "--count", "1", "--timeout", "10", "--json", NULL);
     cJSON *e = json_of(&o);
     assert_string_equal(cJSON_GetObjectItem(e, "event")->valuestring, "telemetry");
     assert_non_null(cJSON_GetObjectItem(
