@@ -216,6 +216,11 @@ await runSteps(async (step) => {
             await page.goto(`${origin}/#/devices`);
             await page.locator(`tr[data-device="${deviceId}"]`).waitFor();
             await shot('12-devices');
+            // the list refreshes every 5 s; the keyboard focus survives it
+            await page.focus(`tr[data-device="${deviceId}"] [data-action="block"]`);
+            await sleep(5600);
+            const still = await page.evaluate(() => document.activeElement && document.activeElement.dataset.action);
+            if (still !== 'block') throw new Error(`the refresh moved the focus (${still})`);
         }],
         ['administration: ID scope, CA download, API token create and revoke', async () => {
             await page.goto(`${origin}/#/admin`);
@@ -237,8 +242,8 @@ await runSteps(async (step) => {
         ['keyboard: the skip link and tabs are reachable', async () => {
             await page.goto(`${origin}/#/devices/${encodeURIComponent(deviceId)}/about`);
             await page.locator('#field-state').waitFor();
-            const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
-            if (focused !== 'main') throw new Error(`after navigation the focus is on "${focused}", not the content`);
+            await until(async () => (await page.evaluate(() => document.activeElement && document.activeElement.id)) === 'main',
+                3000, 'the focus on the content after navigation');
             await page.focus('.brand');
             await page.keyboard.press('Shift+Tab');
             const first = await page.evaluate(() => document.activeElement && document.activeElement.textContent);

@@ -128,7 +128,7 @@ export async function render(main) {
             return;
         }
         const rows = shown.map((d) => {
-            const blk = h('button', { type: 'button', class: 'small' }, d.enabled ? 'Block' : 'Unblock');
+            const blk = h('button', { type: 'button', class: 'small', dataset: { action: 'block' } }, d.enabled ? 'Block' : 'Unblock');
             blk.addEventListener('click', async () => {
                 try {
                     await block(d, !d.enabled);
@@ -137,7 +137,7 @@ export async function render(main) {
                     showError(`${d.id} was not ${d.enabled ? 'blocked' : 'unblocked'}`, err);
                 }
             });
-            const rm = h('button', { type: 'button', class: 'small danger' }, 'Delete');
+            const rm = h('button', { type: 'button', class: 'small danger', dataset: { action: 'delete' } }, 'Delete');
             rm.addEventListener('click', async () => {
                 try {
                     if (await remove(d)) await refresh();
@@ -146,7 +146,7 @@ export async function render(main) {
                 }
             });
             return h('tr', { dataset: { device: d.id } },
-                h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.displayName || d.id)),
+                h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}`, dataset: { action: 'open' } }, d.displayName || d.id)),
                 h('td', {}, h('code', {}, d.id)),
                 h('td', {}, d.template ? tplName(d.template) : h('span', { class: 'muted' }, 'Unassigned')),
                 h('td', {}, statusBadge(d)),
@@ -154,7 +154,16 @@ export async function render(main) {
                 h('td', {}, fmtTime(d.lastActivity)),
                 h('td', { class: 'row-actions' }, blk, rm));
         });
+        // The list is redrawn every few seconds: keep the keyboard focus on the same control.
+        const f = document.activeElement;
+        const row = f && listBox.contains(f) ? f.closest('tr') : null;
+        const focusKey = row && f.dataset.action ? [row.dataset.device, f.dataset.action] : null;
         clear(listBox, table(null, ['Device name', 'Device ID', 'Device template', 'Status', 'Connection', 'Last activity', 'Actions'], rows, { className: 'devices' }));
+        if (focusKey) {
+            const again = [...listBox.querySelectorAll('tr')].find((tr) => tr.dataset.device === focusKey[0]);
+            const el = again && again.querySelector(`[data-action="${focusKey[1]}"]`);
+            if (el) el.focus();
+        }
     }
 
     async function refresh() {
