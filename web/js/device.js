@@ -197,7 +197,7 @@ async function renderForm(panel, view, ctx, panelApi) {
         const rows = (s.fields || []).map((f) => {
             const cap = ctx.cap(f.component, f.name);
             const fid = `field-${(f.component ? `${f.component}-` : '')}${f.name}`.replace(/[^A-Za-z0-9_-]/g, '_');
-            const label = cap ? ctx.label(cap) : f.name;
+            const label = `${f.component ? `${f.component} / ` : ''}${cap ? ctx.label(cap) : f.name}`;
             const entry = { f, cap, fid, label, dirty: false };
             fields.push(entry);
             if (view.readOnly || !cap || !cap.writable) {
