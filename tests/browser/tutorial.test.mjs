@@ -112,6 +112,7 @@ await runSteps(async (step) => {
             const sel = await page.inputValue('#new-template');
             if (sel !== TPL) throw new Error(`template preselected: ${sel}`);
             deviceId = await page.inputValue('#new-id');
+            if (/\bnull\b|undefined/.test(await page.textContent('dialog'))) throw new Error('stray "null" text in the dialog');
             await shot('03-create-device');
             await page.click('dialog button.primary');
             await page.waitForURL(new RegExp(`#/devices/${deviceId}`));

@@ -2,7 +2,7 @@
 // block / unblock / delete (the tutorial's step 1.4).
 import { application, del, get, list, patch, put, seg } from './api.js';
 import {
-    badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError, table,
+    add, badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError, table,
 } from './ui.js';
 
 const STATUS = {
@@ -39,7 +39,7 @@ export async function connectDialog(deviceId) {
         extra = null;
     }
     dialog('Device connection', (body) => {
-        body.append(
+        add(body,
             h('p', { class: 'muted' }, 'Give these to the device: it registers through DPS with its own symmetric key (SAS).'),
             copyField('ID scope', creds.idScope, { id: 'conn-scope' }),
             copyField('Device ID', deviceId, { id: 'conn-device' }),
@@ -79,7 +79,7 @@ function createDialog(templates, preselect, onCreated) {
     tplSel.addEventListener('change', suggest);
     suggest();
     dialog('Create a device', (body) => {
-        body.append(
+        add(body,
             h('label', { for: 'new-template' }, 'Device template'), tplSel,
             published.length === 0 ? h('p', { class: 'muted' }, 'No published template: the device will be unassociated.') : null,
             h('label', { for: 'new-name' }, 'Device name'), name,

@@ -27,6 +27,12 @@ function append(el, children) {
     }
 }
 
+/** Append children, skipping null/undefined/false (Element.append would write "null"). */
+export function add(el, ...children) {
+    append(el, children);
+    return el;
+}
+
 export function clear(el, ...children) {
     el.replaceChildren();
     append(el, children);
