@@ -34,6 +34,7 @@ static void usage(FILE *out)
         "  --start-index K        first device number (default 0)\n"
         "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
         "  --concurrency K        at most K devices connecting or registering at once\n"
+        "  --threads N            event loops (one per core), devices split between them\n"
         "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
         "                         max = closed loop with --inflight messages outstanding\n"
         "  --inflight W           QoS 1 window per device (default 16)\n"
@@ -195,8 +196,10 @@ void sim_maybe_finish(struct sim *s)
         return;
     if (s->n_finished >= s->cfg.devices)
         sim_finish(s);
-    else if (s->cfg.invoke_count > 0 && s->rest != NULL && rest_done(s->rest))
+    else if (s->cfg.invoke_count > 0 && s->rest != NULL && rest_done(s->rest)) {
         sim_finish(s);
+        shard_request_stop(s); /* the calls were the point of the run: stop every shard */
+    }
 }
 
 static void on_exit_timer(evutil_socket_t fd, short what, void *arg)
@@ -227,9 +230,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     struct sim *s = arg;
     (void)fd;
     (void)what;
-    static int rounds;
     /* Wait up to 3 s for outstanding PUBACKs so that acked can equal sent. */
-    if (total_inflight(s) > 0 && ++rounds < 60) {
+    if (total_inflight(s) > 0 && ++s->drain_rounds < 60) {
         struct timeval tv = {0, 50000};
         event_base_once(s->base, -1, EV_TIMEOUT, on_drain, s, &tv);
         return;
@@ -280,24 +282,28 @@ static void on_ramp(evutil_socket_t fd, short what, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct sim *s = arg;
-    static double next_print, window_at = -1;
     (void)fd;
     (void)what;
-    double now = sim_elapsed_s(s);
-    if (!s->window_open && !s->stopping && s->next_to_start >= s->cfg.devices &&
-        s->running + s->n_finished >= s->cfg.devices && s->running > 0) {
-        if (window_at < 0)
-            window_at = now + s->cfg.warmup_s;
-        if (now >= window_at)
+    double now = sim_elapsed_s(s), t_all;
+    bool local_ready = s->next_to_start >= s->cfg.devices &&
+                       s->running + s->n_finished >= s->cfg.devices && s->running > 0;
+    /* With --threads every shard opens its window when the last shard is ready. */
+    if (!s->window_open && !s->stopping && shard_all_ready(s, local_ready, now, &t_all)) {
+        if (s->window_at < 0)
+            s->window_at = t_all + s->cfg.warmup_s;
+        if (now >= s->window_at)
             open_window(s);
     }
+    shard_publish(s);
+    if (!s->stopping && shard_stop_requested(s))
+        sim_finish(s);
     if (s->cfg.server_pid > 0) {
         double cpu;
         long rss;
         sample_server(s, &cpu, &rss);
     }
-    if (now >= next_print) {
-        next_print = now + (isatty(STDERR_FILENO) ? 1.0 : 5.0);
+    if (s->shard == 0 && now >= s->next_print) {
+        s->next_print = now + (isatty(STDERR_FILENO) ? 1.0 : 5.0);
         stats_progress(s, false);
         stats_status_file(s);
     }
@@ -315,6 +321,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sim_finish(arg);
+    shard_request_stop(arg);
 }
 
 /* ------------------------------------------------------------------ options */
@@ -426,6 +433,8 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
             c->prefix = v;
         else if (strcmp(a, "--ramp") == 0)
             c->ramp = atof(v);
+        else if (strcmp(a, "--threads") == 0)
+            c->threads = sim_int(v);
         else if (strcmp(a, "--concurrency") == 0)
             c->concurrency = sim_int(v);
         else if (strcmp(a, "--rate") == 0)
@@ -532,7 +541,7 @@ static int load_keys(struct sim *s)
     if (c->keys_file != NULL) {
         FILE *f = fopen(c->keys_file, "r");
         char line[512];
-        int n = 0;
+        int n = 0, skipped = 0;
         if (f == NULL) {
             fprintf(stderr, "iotc-sim: cannot open %s\n", c->keys_file);
             return -1;
@@ -543,6 +552,10 @@ static int load_keys(struct sim *s)
             char *key = id != NULL ? strtok_r(NULL, " \t\r\n", &save) : NULL;
             if (id == NULL || key == NULL || id[0] == '#')
                 continue;
+            if (skipped < c->key_skip) {
+                skipped++;
+                continue;
+            }
             snprintf(s->devs[n].id, sizeof s->devs[n].id, "%s", id);
             snprintf(s->devs[n].key, sizeof s->devs[n].key, "%s", key);
             n++;
@@ -569,8 +582,14 @@ static int load_keys(struct sim *s)
     return 0;
 }
 
-static int setup(struct sim *s)
+int sim_setup(struct sim *s)
 {
+    s->window_at = -1;
+    if (s->total_devices == 0)
+        s->total_devices = s->cfg.devices;
+    s->base = event_base_new();
+    if (s->base == NULL)
+        return -1;
     struct sim_config *c = &s->cfg;
     char err[256];
     const char *host =
@@ -613,6 +632,8 @@ static int setup(struct sim *s)
         return -1;
     if (load_keys(s) != 0)
         return -1;
+    if (s->group == NULL)
+        s->total_devices = c->devices; /* a short keys file may have lowered it */
     for (int i = 0; i < c->devices; i++) {
         if (dev_init(s, &s->devs[i], c->start_index + i) != 0)
             return -1;
@@ -648,54 +669,95 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (parse_args(argc, argv, c) != 0)
         return 2;
-    s->base = event_base_new();
-    if (s->base == NULL || setup(s) != 0)
-        return 1;
+    int rc;
+    struct sim *shards = NULL;
+    if (c->threads > 1 && c->devices >= c->threads) {
+        s->total_devices = c->devices;
+        rc = shard_run_all(s, c->threads, &shards);
+        if (shards == NULL)
+            return 1;
+        s = &shards[0]; /* holds the merged counters; total_devices is the whole run */
+    } else {
+        s->cfg.threads = 1;
+        if (sim_setup(s) != 0)
+            return 1;
+        s->t0_ns = sim_now_ns();
+        rc = sim_run(s);
+    }
+    stats_progress(s, true);
+    stats_status_file(s);
+    stats_summary(s, stdout);
+    fflush(stdout);
+    bool ok = rc == 0 && s->st.failed == 0 && s->st.connected_total + s->st.provisioned > 0;
+    if (shards != NULL) {
+        for (int i = 0; i < c->threads; i++)
+            sim_free(&shards[i]);
+        for (int i = 0; i < shards[0].cfg.n_owned; i++)
+            free(shards[0].cfg.owned[i]);
+        free(shards);
+    } else {
+        sim_free(s);
+        for (int i = 0; i < c->n_owned; i++)
+            free(c->owned[i]);
+    }
+    return ok ? 0 : 1;
+}
+
+/* Run one event loop until the run ends (the whole run, or one shard of it). */
+int sim_run(struct sim *s)
+{
+    struct sim_config *c = &s->cfg;
+    struct event *sigint = NULL, *sigterm = NULL;
     if (c->server_pid > 0 &&
         proc_cpu_rss(c->server_pid, &s->srv_cpu_start, &s->srv_rss_base_kb, NULL) != 0) {
         fprintf(stderr, "iotc-sim: cannot read /proc/%d\n", c->server_pid);
         c->server_pid = 0;
     }
-    s->t0_ns = sim_now_ns();
     struct timeval ramp_tv = {0, 10000}, tick_tv = {0, 100000};
     struct timeval end_tv = {(time_t)c->duration_s,
                              (suseconds_t)((c->duration_s - floor(c->duration_s)) * 1e6)};
     s->ramp_ev = event_new(s->base, -1, EV_PERSIST, on_ramp, s);
     s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
     s->end_ev = evtimer_new(s->base, on_end, s);
-    struct event *sigint = evsignal_new(s->base, SIGINT, on_signal, s);
-    struct event *sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
-    if (s->ramp_ev == NULL || s->tick == NULL || s->end_ev == NULL || sigint == NULL ||
-        sigterm == NULL)
-        return 1;
+    if (s->shard == 0) { /* signals are handled by one loop only */
+        sigint = evsignal_new(s->base, SIGINT, on_signal, s);
+        sigterm = evsignal_new(s->base, SIGTERM, on_signal, s);
+        if (sigint == NULL || sigterm == NULL)
+            return -1;
+        event_add(sigint, NULL);
+        event_add(sigterm, NULL);
+    }
+    if (s->ramp_ev == NULL || s->tick == NULL || s->end_ev == NULL)
+        return -1;
     event_add(s->ramp_ev, &ramp_tv);
     event_add(s->tick, &tick_tv);
     if (c->duration_s > 0)
         event_add(s->end_ev, &end_tv); /* 0: run until interrupted */
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
     on_ramp(-1, 0, s);
     event_base_dispatch(s->base);
+    if (sigint != NULL)
+        event_free(sigint);
+    if (sigterm != NULL)
+        event_free(sigterm);
+    return 0;
+}
 
-    stats_progress(s, true);
-    stats_status_file(s);
-    stats_summary(s, stdout);
-    fflush(stdout);
-    for (int i = 0; i < c->devices; i++)
-        dev_free(&s->devs[i]);
+void sim_free(struct sim *s)
+{
+    if (s->devs != NULL)
+        for (int i = 0; i < s->cfg.devices; i++)
+            dev_free(&s->devs[i]);
     free(s->devs);
     free(s->txbuf);
     payload_free(s->payload);
-    event_free(s->ramp_ev);
-    event_free(s->tick);
-    event_free(s->end_ev);
-    event_free(sigint);
-    event_free(sigterm);
+    if (s->ramp_ev != NULL)
+        event_free(s->ramp_ev);
+    if (s->tick != NULL)
+        event_free(s->tick);
+    if (s->end_ev != NULL)
+        event_free(s->end_ev);
     if (s->ssl != NULL)
         SSL_CTX_free(s->ssl);
-    event_base_free(s->base);
-    for (int i = 0; i < c->n_owned; i++)
-        free(c->owned[i]);
-    bool ok = s->st.failed == 0 && s->st.connected_total + s->st.provisioned > 0;
-    return ok ? 0 : 1;
+    if (s->base != NULL)
+        event_base_free(s->base);
 }

@@ -87,6 +87,8 @@ struct sim_config {
     int invoke_conns;
     long invoke_count;
     const char *invoke_method;
+    int threads;    /* event loops (shards); 1 = everything on the main thread */
+    int key_skip;   /* --keys-file: entries before this shard's first device */
     char *owned[8]; /* strings read from --app, freed at exit */
     int n_owned;
 };
@@ -304,6 +306,16 @@ struct sim {
     char *txbuf; /* telemetry body scratch buffer (one loop, one buffer) */
     size_t txcap;
     int n_finished;
+    /* per-loop state that would otherwise be static */
+    int drain_rounds;
+    double next_print;
+    double window_at;
+    /* --threads: this loop's shard of the devices (shard.c) */
+    struct sim_group *group;
+    int shard;
+    bool shard_ready;
+    int run_rc;
+    int total_devices;
 };
 
 uint64_t sim_now_ns(void);
@@ -325,7 +337,21 @@ void sim_maybe_finish(struct sim *s);
 void sim_finish(struct sim *s);
 const char *sim_err_name(enum sim_err e);
 
+int sim_setup(struct sim *s);
+int sim_run(struct sim *s);
+void sim_free(struct sim *s);
+
+/* shard.c (--threads) */
+struct sim_group;
+bool shard_all_ready(struct sim *s, bool local_ready, double now, double *out_t);
+void shard_publish(struct sim *s);
+void shard_request_stop(struct sim *s);
+bool shard_stop_requested(struct sim *s);
+void shard_sum_stats(struct sim *s, struct sim_stats *out);
+int shard_run_all(struct sim *proto, int n, struct sim **out);
+
 /* stats.c */
+void stats_add(struct sim_stats *dst, const struct sim_stats *src);
 void stats_progress(struct sim *s, bool final);
 void stats_summary(struct sim *s, FILE *out);
 void stats_status_file(struct sim *s);

@@ -54,22 +54,81 @@ int proc_cpu_rss(int pid, double *cpu_s, long *rss_kb, long *hwm_kb)
     return 0;
 }
 
-static uint64_t errors_total(const struct sim *s)
+static uint64_t errors_of(const struct sim_stats *st)
 {
     uint64_t t = 0;
     for (int i = 0; i < SIM_ERR__COUNT; i++)
         if (i != SIM_ERR_WINDOW_FULL)
-            t += s->st.errors[i];
+            t += st->errors[i];
     return t;
+}
+
+static uint64_t errors_total(const struct sim *s)
+{
+    return errors_of(&s->st);
+}
+
+static void hist_merge(struct sim_hist *dst, const struct sim_hist *src)
+{
+    if (src->count == 0)
+        return;
+    if (dst->count == 0 || src->min < dst->min)
+        dst->min = src->min;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    dst->count += src->count;
+    dst->sum += src->sum;
+    for (size_t i = 0; i < SIM_HIST_POW * SIM_HIST_SUB; i++)
+        dst->b[i] += src->b[i];
+}
+
+void stats_add(struct sim_stats *dst, const struct sim_stats *src)
+{
+    bool had_reg = dst->provisioned > 0;
+    dst->started += src->started;
+    dst->provisioned += src->provisioned;
+    dst->connected += src->connected;
+    dst->connected_total += src->connected_total;
+    dst->reconnects += src->reconnects;
+    dst->failed += src->failed;
+    dst->sent += src->sent;
+    dst->acked += src->acked;
+    dst->received += src->received;
+    dst->methods += src->methods;
+    dst->twin_patches += src->twin_patches;
+    dst->twin_responses += src->twin_responses;
+    dst->desired += src->desired;
+    for (int i = 0; i < SIM_ERR__COUNT; i++)
+        dst->errors[i] += src->errors[i];
+    dst->rest_ok += src->rest_ok;
+    for (int i = 0; i < 6; i++)
+        dst->rest_status[i] += src->rest_status[i];
+    hist_merge(&dst->puback, &src->puback);
+    hist_merge(&dst->dps, &src->dps);
+    hist_merge(&dst->connect, &src->connect);
+    hist_merge(&dst->dps_connect, &src->dps_connect);
+    hist_merge(&dst->rest, &src->rest);
+    if (src->provisioned > 0) {
+        if (!had_reg || src->first_reg_s < dst->first_reg_s)
+            dst->first_reg_s = src->first_reg_s;
+        if (src->last_reg_s > dst->last_reg_s)
+            dst->last_reg_s = src->last_reg_s;
+    }
 }
 
 void stats_progress(struct sim *s, bool final)
 {
+    static struct sim_stats sum; /* large; only the loop of shard 0 prints */
+    const struct sim_stats *st = &s->st;
+    if (!final && s->group != NULL) {
+        shard_sum_stats(s, &sum);
+        st = &sum;
+    }
     double now = sim_elapsed_s(s);
     double dt = now - s->last_tick_s;
-    uint64_t count = s->cfg.qos > 0 ? s->st.acked : s->st.sent;
+    uint64_t count = s->cfg.qos > 0 ? st->acked : st->sent;
     if (s->cfg.mode == SIM_MODE_SUBSCRIBER)
-        count = s->st.received;
+        count = st->received;
     if (dt > 0.2) {
         s->rate_now = (double)(count - s->last_acked) / dt;
         s->last_acked = count;
@@ -81,19 +140,25 @@ void stats_progress(struct sim *s, bool final)
     fprintf(stderr,
             "%s[%6.1fs] started %llu/%d provisioned %llu connected %llu sent %llu acked %llu "
             "recv %llu methods %llu errors %llu msg/s %.0f%s",
-            tty ? "\r" : "", now, (unsigned long long)s->st.started, s->cfg.devices,
-            (unsigned long long)s->st.provisioned, (unsigned long long)s->st.connected,
-            (unsigned long long)s->st.sent, (unsigned long long)s->st.acked,
-            (unsigned long long)s->st.received, (unsigned long long)s->st.methods,
-            (unsigned long long)errors_total(s), s->rate_now, tty && !final ? "  " : "\n");
+            tty ? "\r" : "", now, (unsigned long long)st->started, s->total_devices,
+            (unsigned long long)st->provisioned, (unsigned long long)st->connected,
+            (unsigned long long)st->sent, (unsigned long long)st->acked,
+            (unsigned long long)st->received, (unsigned long long)st->methods,
+            (unsigned long long)errors_of(st), s->rate_now, tty && !final ? "  " : "\n");
     fflush(stderr);
 }
 
 void stats_status_file(struct sim *s)
 {
+    static struct sim_stats sum;
     char tmp[1100];
     if (s->cfg.status_file == NULL)
         return;
+    const struct sim_stats *st = &s->st;
+    if (s->group != NULL) {
+        shard_sum_stats(s, &sum);
+        st = &sum;
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", s->cfg.status_file);
     FILE *f = fopen(tmp, "w");
     if (f == NULL)
@@ -101,11 +166,10 @@ void stats_status_file(struct sim *s)
     fprintf(f,
             "{\"elapsed_s\":%.3f,\"started\":%llu,\"provisioned\":%llu,\"connected\":%llu,"
             "\"sent\":%llu,\"acked\":%llu,\"errors\":%llu,\"window_open\":%s,\"finished\":%s}\n",
-            sim_elapsed_s(s), (unsigned long long)s->st.started,
-            (unsigned long long)s->st.provisioned, (unsigned long long)s->st.connected,
-            (unsigned long long)s->st.sent, (unsigned long long)s->st.acked,
-            (unsigned long long)errors_total(s), s->window_open ? "true" : "false",
-            s->finished ? "true" : "false");
+            sim_elapsed_s(s), (unsigned long long)st->started, (unsigned long long)st->provisioned,
+            (unsigned long long)st->connected, (unsigned long long)st->sent,
+            (unsigned long long)st->acked, (unsigned long long)errors_of(st),
+            s->window_open ? "true" : "false", s->finished ? "true" : "false");
     if (fclose(f) == 0)
         rename(tmp, s->cfg.status_file);
 }
@@ -187,7 +251,7 @@ void stats_summary(struct sim *s, FILE *out)
     cJSON *root = cJSON_CreateObject();
     double el = sim_elapsed_s(s);
     cJSON_AddStringToObject(root, "mode", mode_name(s->cfg.mode));
-    cJSON_AddNumberToObject(root, "devices", s->cfg.devices);
+    cJSON_AddNumberToObject(root, "devices", s->total_devices);
     cJSON_AddNumberToObject(root, "qos", s->cfg.qos);
     cJSON_AddNumberToObject(root, "elapsed_s", rnd(el, 0.001));
     cJSON_AddNumberToObject(root, "started", (double)s->st.started);

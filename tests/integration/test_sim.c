@@ -204,10 +204,12 @@ static void test_individual_keys_file(void **state)
         fprintf(f, "%s %s\n", id, key);
     }
     fclose(f);
-    /* The window opens once all five are up; the run ends 1.5 s later (30 s at most). */
-    const char *args[] = {"--app",     app_json, "--keys-file", path, "--devices", "5",
-                          "--ramp",    "0",      "--rate",      "2",  "--warmup",  "0.5",
-                          "--measure", "1.5",    "--duration",  "30", "--quiet",   NULL};
+    /* The window opens once all five are up; the run ends 1.5 s later (30 s at most). Two
+     * event loops (--threads 2): each reads its own slice of the keys file. */
+    const char *args[] = {"--app",    app_json,    "--keys-file", path,      "--devices",
+                          "5",        "--ramp",    "0",           "--rate",  "2",
+                          "--warmup", "0.5",       "--measure",   "1.5",     "--duration",
+                          "30",       "--threads", "2",           "--quiet", NULL};
     int status = -1;
     char *out = run_sim(args, &status);
     cJSON *j = cJSON_Parse(out);
