@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <mosquitto.h>
+#include <openssl/ssl.h>
 
 #include <iotc/codec.h>
 #include <iotc/dps.h>
@@ -211,8 +212,12 @@ static void on_log_cb(struct mosquitto *m, void *obj, int level, const char *str
 {
     struct iotc_client *c = obj;
     (void)m;
-    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-        iotc__log(c, IOTC_LOG_DEBUG, "mosquitto: %s", str);
+    /* libmosquitto's errors are mostly TLS failures (e.g. certificate verify failed): the one
+     * clue a user needs when the CA file is wrong, so they are not hidden at debug level. */
+    if (level & MOSQ_LOG_ERR)
+        iotc__log(c, IOTC_LOG_WARN, "mosquitto: %s", str);
+    else if (level & MOSQ_LOG_WARNING)
+        iotc__log(c, IOTC_LOG_INFO, "mosquitto: %s", str);
 }
 
 int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_session,
@@ -447,6 +452,12 @@ int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info *out)
         next = c->dps_poll_ms;
     if (c->teardown || c->stop_requested)
         next = now;
+    /* Records OpenSSL already decrypted are invisible to poll(): come back at once for them. */
+    if (c->mosq != NULL) {
+        SSL *ssl = mosquitto_ssl_get(c->mosq);
+        if (ssl != NULL && SSL_pending(ssl) > 0)
+            next = now;
+    }
     out->timeout_ms =
         next <= now ? 0 : (next - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(next - now));
     pthread_mutex_unlock(&c->lock);

@@ -291,13 +291,28 @@ static void handle_twin_get(struct iotc_client *c, unsigned status, struct iotc_
         c->resend_ms = iotc__now_ms() + RETRY_LATER_MS;
         return;
     }
-    if (iotc__twin_reconcile(body, &ops, c->desired_version, &v) != IOTC_OK) {
+    /* First only read the document's version (processed = max: nothing is delivered). */
+    if (iotc__twin_reconcile(body, &ops, UINT64_MAX, &v) != IOTC_OK) {
         iotc__log(c, IOTC_LOG_WARN, "twin document unreadable; writable properties not synced");
         return;
     }
+    uint64_t processed = c->desired_version;
+    if (v < c->desired_version) {
+        /* The service went back to an older state (restored, or an emulator that lost recent
+         * writes) and will hand out the same versions again: what we delivered under those
+         * numbers means nothing now, so reconcile from scratch against its acks. */
+        iotc__log(c, IOTC_LOG_WARN, "desired $version went back from %llu to %llu",
+                  (unsigned long long)c->desired_version, (unsigned long long)v);
+        while (c->seen != NULL) {
+            struct iotc__prop_seen *next = c->seen->next;
+            free(c->seen);
+            c->seen = next;
+        }
+        processed = 0;
+    }
+    if (iotc__twin_reconcile(body, &ops, processed, &v) != IOTC_OK)
+        return;
     c->twin_synced = true;
-    /* The full read is authoritative, even if the service's version went backwards (a service
-     * restored from an older state): later pushes are compared with what it says now. */
     c->desired_version = v;
 }
 

@@ -402,6 +402,15 @@ static inline cJSON *du_invoke(const struct th_central *srv, const char *device_
     return result;
 }
 
+/* Print the end of the server's log on stderr (diagnostics for a failed expectation). */
+static inline void du_dump_server_log(const struct th_central *srv, int lines)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "tail -n %d '%s' >&2", lines, srv->log_path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no server log)\n");
+}
+
 /* Kill iotc-central abruptly (SIGKILL, no flush, no goodbye) and reap it. */
 static inline void du_kill_server(struct th_central *srv)
 {

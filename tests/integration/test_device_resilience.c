@@ -265,7 +265,10 @@ static void test_reconnect_does_not_redeliver(void **state)
     assert_true(du_patch_desired(&srv, "res-twin-1", "{\"b\":2}") > 0);
     assert_true(wait_count(&deliveries_b, 1, 10000));
 
-    du_kill_server(&srv);
+    /* A clean restart (SIGTERM flushes the store): with SIGKILL iotc-central may lose the last
+     * twin writes and hand out their versions again, which the client treats as a rollback and
+     * reconciles from scratch, re-delivering on purpose. */
+    assert_int_equal(th_central_stop(&srv), 0);
     assert_int_equal(du_restart_same_ports(&srv), 0);
     assert_true(du_wait_connected(&d, 2, 20000));
     du_sleep_ms(500); /* time for the twin read and any (wrong) re-delivery */
@@ -274,7 +277,10 @@ static void test_reconnect_does_not_redeliver(void **state)
 
     /* A change after the reconnect is delivered once, as a push. */
     assert_true(du_patch_desired(&srv, "res-twin-1", "{\"a\":3}") > 0);
-    assert_true(wait_count(&deliveries_a, 2, 10000));
+    if (!wait_count(&deliveries_a, 2, 10000)) {
+        du_dump_server_log(&srv, 40);
+        fail_msg("desired change after the reconnect not delivered");
+    }
     du_sleep_ms(300);
     assert_int_equal(count_of(&deliveries_a), 2);
     assert_int_equal(count_of(&deliveries_b), 1);
