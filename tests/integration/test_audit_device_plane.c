@@ -585,6 +585,54 @@ static void test_init_facts(void **state)
     assert_null(strstr(out, srv.admin_token));
 }
 
+/* A free loopback port (bound, read, closed). */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    uint16_t port = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Ports given by flag are the ports served, printed and written. */
+static void test_explicit_ports(void **state)
+{
+    (void)state;
+    char mqtt[16], https[16];
+    uint16_t pm = free_port(), ph = free_port();
+    assert_true(pm != 0 && ph != 0 && pm != ph);
+    snprintf(mqtt, sizeof mqtt, "%u", pm);
+    snprintf(https, sizeof https, "%u", ph);
+    const char *const extra[] = {"--mqtt-port", mqtt, "--https-port", https, NULL};
+    struct th_central c;
+    assert_int_equal(th_central_start(&c, extra), 0);
+    assert_int_equal(c.mqtt_port, pm);
+    assert_int_equal(c.https_port, ph);
+    assert_int_equal(create_device(&c, "aud-port"), 0);
+    struct th_mqtt m;
+    assert_int_equal(th_hub_connect(&m, &c, "aud-port", KEY), 0);
+    th_mqtt_close(&m);
+    char path[600], buf[512];
+    snprintf(path, sizeof path, "%s/ports.json", c.data_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "mqtts")->valueint, pm);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "https")->valueint, ph);
+    cJSON_Delete(o);
+    assert_int_equal(th_central_stop(&c), 0);
+    th_central_cleanup(&c);
+}
+
 /* A fresh `init` (no server ran): ECDSA P-256 server key; `show` gives the default ports,
  * MQTT/TLS 8883 (DPS endpoint, assigned hub without port) and HTTPS 8443 (connection string). */
 static void test_init_defaults(void **state)
@@ -778,6 +826,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_facts),
         cmocka_unit_test(test_init_defaults),
+        cmocka_unit_test(test_explicit_ports),
         cmocka_unit_test(test_puback_after_commit_and_group_commit),
         cmocka_unit_test(test_one_log_line_per_event),
         cmocka_unit_test(test_no_thread_per_connection),
