@@ -7,6 +7,7 @@
 # template and device.
 #
 #   tools/demo.sh [--no-build] [--misspell NAME] [--device ID] [--mqtt-port N] [--https-port N]
+#                 [--http-port N]
 #
 #   --no-build        skip tools/deps.sh and make (use an existing build)
 #   --misspell NAME   the sensor sends its temperature as NAME instead of "temp" (watch
@@ -14,7 +15,8 @@
 #   --device ID       device id (default sensor-01)
 #   --mqtt-port N     MQTT/TLS port for DPS and IoT Hub (default 8883; another free port is
 #                     chosen when it is taken)
-#   --https-port N    HTTPS port of the REST API and web address (default 8443; same rule)
+#   --https-port N    HTTPS port of the REST API and web UI (default 8443; same rule)
+#   --http-port N     plain-HTTP web UI and API on 127.0.0.1 only (default 8080; same rule)
 # Environment: IOTC_DEMO_DIR (default .demo), BUILDDIR (default: the Makefile's).
 #
 # The admin token `iotc-central init` prints once is kept in .demo/app/admin-token (mode 0600);
@@ -28,6 +30,7 @@ misspell=""
 device=sensor-01
 mqtt_port=8883
 https_port=8443
+http_port=8080
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build=0 ;;
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --device) device=${2:?--device needs an ID}; shift ;;
     --mqtt-port) mqtt_port=${2:?--mqtt-port needs N}; shift ;;
     --https-port) https_port=${2:?--https-port needs N}; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --http-port) http_port=${2:?--http-port needs N}; shift ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
     shift
@@ -115,7 +119,7 @@ fi
 start_central() {
     : > "$demo/central.out"
     "$B/iotc-central" serve --data-dir "$data" --mqtt-port "$1" --https-port "$2" \
-        > "$demo/central.out" 2>> "$demo/central.log" < /dev/null &
+        --http-port "$3" > "$demo/central.out" 2>> "$demo/central.log" < /dev/null &
     central_pid=$!
     for _ in $(seq 1 150); do
         grep -q '^ready$' "$demo/central.out" 2>/dev/null && return 0
@@ -125,13 +129,14 @@ start_central() {
     return 1
 }
 say "starting iotc-central"
-if ! start_central "$mqtt_port" "$https_port"; then
+if ! start_central "$mqtt_port" "$https_port" "$http_port"; then
     [ -n "$central_pid" ] && die "iotc-central did not get ready (see $demo/central.log)"
-    say "port $mqtt_port or $https_port is taken: using free ports"
-    start_central 0 0 || die "iotc-central did not start (see $demo/central.log)"
+    say "port $mqtt_port, $https_port or $http_port is taken: using free ports"
+    start_central 0 0 0 || die "iotc-central did not start (see $demo/central.log)"
 fi
 https_port=$(sed -n 's/^https-port //p' "$demo/central.out")
 mqtt_port=$(sed -n 's/^mqtts-port //p' "$demo/central.out")
+http_port=$(sed -n 's/^http-port //p' "$demo/central.out")
 
 export IOTC_DATA_DIR=$data
 iotc() { "$B/iotc" "$@"; }
@@ -161,7 +166,8 @@ sensor_pid=$!
 cat <<EOF
 
   iotc-central     DPS + IoT Hub on mqtts://localhost:$mqtt_port, REST API on https://localhost:$https_port/api/
-  web address      https://localhost:$https_port/   (CA certificate: $data/ca.pem; the web UI comes later)
+  web address      http://127.0.0.1:$http_port/#token=$(cat "$data/admin-token" 2>/dev/null)
+                   (loopback only; or https://localhost:$https_port/ with the CA $data/ca.pem)
   device           $device, template $template
   logs             $demo/central.log, $demo/sensor.log
 

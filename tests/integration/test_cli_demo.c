@@ -97,7 +97,8 @@ static void start_demo(struct demo *d, int run)
         if (in >= 0)
             dup2(in, 0);
         execl("/bin/bash", "bash", script, "--no-build", "--mqtt-port", "0", "--https-port", "0",
-              "--device", "demo-sensor", "--misspell", "temperature", (char *)NULL);
+              "--http-port", "0", "--device", "demo-sensor", "--misspell", "temperature",
+              (char *)NULL);
         _exit(127);
     }
     setpgid(d->pid, d->pid);
@@ -173,7 +174,9 @@ static void test_first_run(void **state)
     assert_true(log_has(&d, "creating the application"));
     assert_true(log_has(&d, "views: Overview, About, Properties; published"));
     assert_true(log_has(&d, "created device demo-sensor"));
-    assert_true(log_has(&d, "web address      https://localhost:"));
+    assert_true(log_has(&d, "web address      http://127.0.0.1:"));
+    assert_true(log_has(&d, "/#token=iotc-admin."));
+    assert_true(log_has(&d, "or https://localhost:"));
     assert_true(log_has(&d, "iotc conformance demo-sensor"));
     /* the admin token is kept, readable by the owner only */
     char tok[400];
