@@ -52,11 +52,12 @@ int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command
     int rc = IOTC_OK;
 
     pthread_mutex_lock(&c->lock);
-    for (pp = &c->cmd_handlers; *pp; pp = &(*pp)->next) {
-        if (str_eq_opt((*pp)->name, name))
+    pp = &c->cmd_handlers;
+    for (h = *pp; h != NULL; h = *pp) {
+        if (str_eq_opt(h->name, name))
             break;
+        pp = &h->next;
     }
-    h = *pp;
     if (h != NULL && fn == NULL) {
         *pp = h->next;
         free(h->name);
@@ -92,11 +93,12 @@ int iotc_client_on_property(struct iotc_client *c, const char *component, const 
     int rc = IOTC_OK;
 
     pthread_mutex_lock(&c->lock);
-    for (pp = &c->prop_handlers; *pp; pp = &(*pp)->next) {
-        if (str_eq_opt((*pp)->component, component) && str_eq_opt((*pp)->name, name))
+    pp = &c->prop_handlers;
+    for (h = *pp; h != NULL; h = *pp) {
+        if (str_eq_opt(h->component, component) && str_eq_opt(h->name, name))
             break;
+        pp = &h->next;
     }
-    h = *pp;
     if (h != NULL && fn == NULL) {
         *pp = h->next;
         free(h->component);

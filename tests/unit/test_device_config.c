@@ -239,6 +239,80 @@ static void test_client_new_alloc_failures(void **state)
     }
 }
 
+static int dummy_cmd(void *user, struct iotc_client *c, const struct iotc_command *cmd,
+                     const char **out_json)
+{
+    (void)user;
+    (void)c;
+    (void)cmd;
+    (void)out_json;
+    return 200;
+}
+
+static int dummy_prop(void *user, struct iotc_client *c, const struct iotc_property *p,
+                      const char **out_desc)
+{
+    (void)user;
+    (void)c;
+    (void)p;
+    (void)out_desc;
+    return 200;
+}
+
+/* Handler registration: add, replace, remove; allocation failures are reported. */
+static void test_handler_registration(void **state)
+{
+    struct iotc_config cfg;
+    struct iotc_client *c;
+    struct iotc_stats st;
+    (void)state;
+
+    iotc_config_init(&cfg);
+    cfg.connection_string = "HostName=h;DeviceId=d;SharedAccessKey=a2V5a2V5";
+    assert_int_equal(iotc_client_new(&cfg, &c), IOTC_OK);
+    assert_int_equal(iotc_client_on_command(c, "blink", dummy_cmd, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_on_command(c, "blink", dummy_cmd, &cfg), IOTC_OK); /* replace */
+    assert_int_equal(iotc_client_on_command(c, NULL, dummy_cmd, NULL), IOTC_OK);    /* default */
+    assert_int_equal(iotc_client_on_command(c, "c1*x", dummy_cmd, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_on_command(c, "blink", NULL, NULL), IOTC_OK); /* remove */
+    assert_int_equal(iotc_client_on_command(c, "never", NULL, NULL), IOTC_OK); /* no-op */
+    assert_int_equal(iotc_client_on_property(c, NULL, "name", dummy_prop, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_on_property(c, "comp", NULL, dummy_prop, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_on_property(c, "comp", NULL, NULL, NULL), IOTC_OK);
+
+    iotc__alloc_fail_at(1, 1);
+    assert_int_equal(iotc_client_on_command(c, "x", dummy_cmd, NULL), IOTC_E_NOMEM);
+    assert_int_equal(iotc_client_on_property(c, "k", "p", dummy_prop, NULL), IOTC_E_NOMEM);
+    iotc__alloc_fail_at(2, 0); /* the struct succeeds, the name copy fails */
+    assert_int_equal(iotc_client_on_command(c, "y", dummy_cmd, NULL), IOTC_E_NOMEM);
+    iotc__alloc_fail_at(0, 0);
+
+    /* Not started: the queue takes messages; reported patches are validated. */
+    assert_int_equal(iotc_client_send_telemetry(c, "{}", 2, NULL, NULL, NULL, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_report(c, "{\"a\":1}", NULL, NULL, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_report(c, "1", NULL, NULL, NULL), IOTC_E_ARG);
+    assert_int_equal(iotc_client_report(c, NULL, NULL, NULL, NULL), IOTC_E_ARG);
+    assert_int_equal(
+        iotc_client_ack_property(c, NULL, "name", "\"x\"", 200, 3, NULL, NULL, NULL, NULL),
+        IOTC_OK);
+    assert_int_equal(
+        iotc_client_complete_command(c, NULL, "rundiagnostics", "done", NULL, NULL, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_complete_command(c, NULL, NULL, "done", NULL, NULL, NULL),
+                     IOTC_E_ARG);
+    assert_int_equal(iotc_client_get_stats(c, &st), IOTC_OK);
+    assert_int_equal(st.queue_len, 4);
+    assert_int_equal(st.telemetry_queued, 1);
+    struct iotc_poll_info pi;
+    assert_int_equal(iotc_client_poll_info(c, &pi), IOTC_OK);
+    assert_int_equal(pi.fd, -1);
+    assert_true(pi.wake_fd >= 0);
+    /* Stopped before it ever ran: run returns at once, nothing more is accepted. */
+    iotc_client_stop(c);
+    assert_int_equal(iotc_client_run(c), IOTC_OK);
+    assert_int_equal(iotc_client_send_telemetry(c, "{}", 2, NULL, NULL, NULL, NULL), IOTC_E_STATE);
+    iotc_client_free(c);
+}
+
 static void test_strings(void **state)
 {
     (void)state;
@@ -257,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_client_new_validation),
         cmocka_unit_test(test_client_new_alloc_failures),
+        cmocka_unit_test(test_handler_registration),
         cmocka_unit_test(test_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
