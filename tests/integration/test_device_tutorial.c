@@ -433,6 +433,46 @@ static void test_misspelt_telemetry_and_count(void **state)
     assert_int_equal(du_store_contains(&srv, "tutorial-misspelt-1", "\"temp\":"), 0);
 }
 
+/* The Azure samples' environment variables alone (derived device key, as IoT Central shows it). */
+static void test_configured_by_environment(void **state)
+{
+    char key[64], ep[64], log[400];
+    (void)state;
+
+    assert_int_equal(th_derive_key(&srv, "tutorial-env-1", key, sizeof(key)), 0);
+    snprintf(ep, sizeof(ep), "localhost:%u", (unsigned)srv.mqtt_port);
+    snprintf(log, sizeof(log), "%s/sensor-env.log", srv.root);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        setenv("IOTHUB_DEVICE_SECURITY_TYPE", "DPS", 1);
+        setenv("IOTHUB_DEVICE_DPS_ID_SCOPE", srv.id_scope, 1);
+        setenv("IOTHUB_DEVICE_DPS_DEVICE_ID", "tutorial-env-1", 1);
+        setenv("IOTHUB_DEVICE_DPS_DEVICE_KEY", key, 1);
+        setenv("IOTHUB_DEVICE_DPS_ENDPOINT", ep, 1);
+        setenv("IOTC_CA_FILE", srv.ca_path, 1);
+        unsetenv("IOTHUB_DEVICE_CONNECTION_STRING");
+        execl(sensor_bin, sensor_bin, "--interval", "0.1", "--count", "2", (char *)NULL);
+        _exit(127);
+    }
+    struct proc p = {pid, -1, ""};
+    snprintf(p.log, sizeof(p.log), "%s", log);
+    int rc = wait_exit(&p, 20000);
+    if (rc != 0) {
+        dump_log(&p);
+        kill_proc(&p);
+    }
+    assert_int_equal(rc, 0);
+    size_t rows = 0;
+    du_store_count(&srv, "tutorial-env-1", 0, &rows);
+    assert_int_equal(rows, 2);
+}
+
 static int run_plain(const char *const *args)
 {
     const char *argv[16];
@@ -482,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_offline_desired_change_applied_after_reconnect),
         cmocka_unit_test(test_sigterm_quits_cleanly),
         cmocka_unit_test(test_misspelt_telemetry_and_count),
+        cmocka_unit_test(test_configured_by_environment),
         cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
