@@ -369,7 +369,7 @@ static void test_q_on_stdin_quits_cleanly(void **state)
         dump_log(&dev);
     assert_int_equal(rc, 0);
     assert_true(log_contains(&dev, "Stopped:"));
-    assert_true(th_central_log_contains(&srv, "disconnect " DEVICE_ID, 5000));
+    assert_true(th_central_log_contains(&srv, "hub: disconnect " DEVICE_ID, 5000));
 }
 
 static void test_offline_desired_change_applied_after_reconnect(void **state)
