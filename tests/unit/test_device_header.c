@@ -50,11 +50,13 @@ static void repo_root(char *out, size_t size)
 
 static void compile_with(const char *compiler_cmd)
 {
-    char root[1024], dir[] = "/tmp/iotc-hdr-XXXXXX", src[1200], cmd[4096];
+    char root[1024], dir[600], src[1200], cmd[4096];
+    const char *tmp = getenv("TMPDIR");
     FILE *f;
 
     repo_root(root, sizeof(root));
     assert_true(root[0] != '\0');
+    snprintf(dir, sizeof(dir), "%s/iotc-hdr-XXXXXX", tmp != NULL && tmp[0] ? tmp : P_tmpdir);
     assert_non_null(mkdtemp(dir));
     snprintf(src, sizeof(src), "%s/t.src", dir);
     f = fopen(src, "w");
