@@ -21,6 +21,11 @@ const fmt = (v, digits = 0) => {
     return Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 };
 const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+// How iotc compares with a reference where smaller is better: "2.50x less" or "1.20x more".
+const better = (ref, iotc, good, bad) => {
+    if (!(ref > 0 && iotc > 0)) return '-';
+    return ref >= iotc ? `${(ref / iotc).toFixed(2)}x ${good}` : `${(iotc / ref).toFixed(2)}x ${bad}`;
+};
 const pair = (o, p) => `${fmt(get(o, `${p}.p50`), 1)} / ${fmt(get(o, `${p}.p99`), 1)}`;
 
 const rows = [];
@@ -72,14 +77,14 @@ const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
     const cf = read('r5-c-first.json'), nf = read('r5-node-first.json');
     const cm = read('r5-c-msgs.json'), nm = read('r5-node-msgs.json');
     const cFirst = get(cf, 'wall_ms'), nFirst = get(nf, 'wall_ms');
-    row('5', 'device: start -> first acked telemetry (ms)', fmt(cFirst), `node ${fmt(nFirst)}`, ratio(nFirst, cFirst) + (cFirst > 0 && nFirst > 0 ? ' faster' : ''), '', '');
+    row('5', 'device: start -> first acked telemetry (ms)', fmt(cFirst), `node ${fmt(nFirst)}`, better(nFirst, cFirst, 'faster', 'slower'), '', '');
     const cr = get(cm, 'max_rss_kb'), nr = get(nm, 'max_rss_kb');
-    row('5', 'device: peak RSS (KB, VmHWM)', fmt(cr), `node ${fmt(nr)}`, ratio(nr, cr) + (cr > 0 && nr > 0 ? ' less' : ''), '<= 2048 KB',
+    row('5', 'device: peak RSS (KB, VmHWM)', fmt(cr), `node ${fmt(nr)}`, better(nr, cr, 'less', 'more'), '<= 2048 KB',
         verdict(cr > 0 ? cr <= 2048 : undefined));
     const per = (o) => (get(o, 'cpu_s') > 0 && get(o, 'acked') > 0 ? (get(o, 'cpu_s') * 10000) / get(o, 'acked') : undefined);
     const cc = per(cm), nc = per(nm);
     row('5', `device: CPU s per 10,000 msgs (run of ${fmt(get(cm, 'acked') ?? meta.msgs)})`, fmt(cc, 2), `node ${fmt(nc, 2)}`,
-        ratio(nc, cc) + (cc > 0 && nc > 0 ? ' less' : ''), '>= 10x less', verdict(cc > 0 && nc > 0 ? nc / cc >= 10 : undefined));
+        better(nc, cc, 'less', 'more'), '>= 10x less', verdict(cc > 0 && nc > 0 ? nc / cc >= 10 : undefined));
 }
 
 const head = ['row', 'measurement', 'iotc', 'reference', 'ratio', 'goal', 'status'];
