@@ -212,7 +212,7 @@ static int thread_count(pid_t pid)
         return -1;
     while (fgets(line, sizeof line, f) != NULL)
         if (strncmp(line, "Threads:", 8) == 0)
-            n = atoi(line + 8);
+            n = (int)strtol(line + 8, NULL, 10);
     fclose(f);
     return n;
 }
