@@ -332,6 +332,12 @@ struct iotc_command {
     const char *payload;   /**< request JSON text, NUL-terminated ("null" when empty) */
     size_t payload_len;
     char rid[40]; /**< request id: copy it to answer later (IOTC_COMMAND_DEFER) */
+    /**
+     * true for a command IoT Central queued while the device was offline ("queue if offline"),
+     * delivered as a cloud-to-device message with the property method-name: nobody waits for an
+     * answer, rid is empty and the handler's return value is ignored.
+     */
+    bool queued;
 };
 
 /**
@@ -374,6 +380,25 @@ IOTC_API int iotc_client_command_respond(struct iotc_client *c, const char *rid,
 IOTC_API int iotc_client_complete_command(struct iotc_client *c, const char *component,
                                           const char *command, const char *text, iotc_report_fn cb,
                                           void *user, uint32_t *out_id);
+
+/** A cloud-to-device message (other than a queued command). Borrowed during the callback. */
+struct iotc_c2d_message {
+    const void *payload; /**< body bytes, NUL-terminated for convenience */
+    size_t len;
+    const struct iotc_msg_prop *props; /**< decoded properties ($.mid, $.ct, custom, ...) */
+    size_t n_props;
+};
+
+/** Cloud-to-device message handler. The message is acknowledged (PUBACK) after it returns. */
+typedef void (*iotc_c2d_fn)(void *user, struct iotc_client *c, const struct iotc_c2d_message *m);
+
+/**
+ * Receive cloud-to-device messages (NULL removes the handler; messages are then logged and
+ * dropped). Messages carrying a method-name property are IoT Central's queued commands and go to
+ * the command handlers instead (struct iotc_command.queued), whether or not this is set.
+ * @return IOTC_OK.
+ */
+IOTC_API int iotc_client_on_c2d(struct iotc_client *c, iotc_c2d_fn fn, void *user);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Writable properties                                                                         */

@@ -95,6 +95,8 @@ struct iotc_client {
     iotc_state_fn state_fn;
     void *state_user;
     struct iotc__cmd_handler *cmd_handlers;
+    iotc_c2d_fn c2d_fn;
+    void *c2d_user;
     struct iotc__prop_handler *prop_handlers;
     struct iotc__prop_seen *seen;
 

@@ -116,6 +116,15 @@ void iotc__hub_on_connect(struct iotc_client *c, int rc)
             return;
         }
     }
+    /* Cloud-to-device messages: IoT Central's queued ("queue if offline") commands. */
+    char c2d[300];
+    size_t n;
+    if (iotc_hub_c2d_subscribe_topic_build(iotc_span_from_cstr(c->device_id), c2d, sizeof(c2d),
+                                           &n) != IOTC_OK ||
+        mosquitto_subscribe(c->mosq, NULL, c2d, 1) != MOSQ_ERR_SUCCESS) {
+        iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
+        return;
+    }
     c->attempt = 0;
     c->stats.connects++;
     /* se is whole seconds, so the token may live up to 1 s less than its lifetime; renew a

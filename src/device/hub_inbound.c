@@ -2,7 +2,8 @@
  * hub_inbound.c - what the hub sends to the device (PROTOCOL.md §5.5, §5.6, §7): direct methods
  * dispatched to command handlers (answered at once or later), twin responses (the full-twin read
  * reconciled into writable-property deliveries, reported-patch outcomes), and desired-property
- * pushes. Writable properties are acknowledged with IoT Central's {value, ac, av, ad}.
+ * pushes, and cloud-to-device messages (IoT Central's queued commands carry method-name).
+ * Writable properties are acknowledged with IoT Central's {value, ac, av, ad}.
  */
 #include "device/client_int.h"
 
@@ -86,22 +87,63 @@ static struct iotc__cmd_handler *find_cmd(struct iotc_client *c, const char *ful
     return def;
 }
 
-static void handle_method(struct iotc_client *c, struct iotc_span name, struct iotc_span rid,
-                          const struct mosquitto_message *msg)
+/* Answer a direct method; queued (C2D) commands have nobody to answer to. */
+static void reply(struct iotc_client *c, const struct iotc_command *cmd, int status,
+                  const char *json)
+{
+    if (!cmd->queued)
+        respond_locked(c, cmd->rid, status, json);
+}
+
+/*
+ * The request value as JSON text in a new string: "null" for none (or IoT Central's "@" placeholder
+ * of a queued command without parameter); a queued command's plain-text value becomes a string.
+ */
+static char *command_payload(struct iotc_span body, bool queued, size_t *out_len)
+{
+    struct iotc_json_value v;
+    size_t n = 0;
+    char *p;
+
+    if (body.len == 0 || (queued && body.len == 1 && body.ptr[0] == '@')) {
+        *out_len = 4;
+        return iotc__strndup("null", 4);
+    }
+    if (!queued || iotc_json_parse(body, &v) == IOTC_OK) {
+        *out_len = body.len;
+        return iotc__strndup(body.ptr, body.len);
+    }
+    if (iotc_json_escape(body, NULL, 0, &n) != IOTC_E_NOSPACE)
+        return NULL; /* not UTF-8: not a value IoT Central sends */
+    p = iotc__malloc(n + 1);
+    if (p != NULL && iotc_json_escape(body, p, n + 1, out_len) != IOTC_OK) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* Run the handler of command @p name; @p rid NULL for a queued (cloud-to-device) command. */
+static void dispatch_command(struct iotc_client *c, struct iotc_span name, struct iotc_span rid,
+                             struct iotc_span body, bool queued)
 {
     char full[NAME_MAX_LEN], comp[NAME_MAX_LEN], cmdname[NAME_MAX_LEN];
     struct iotc_span sc, sn;
     struct iotc_command cmd;
     const char *out_json = NULL;
+    size_t plen = 0;
 
     memset(&cmd, 0, sizeof(cmd));
-    if (rid.len == 0 || rid.len >= sizeof(cmd.rid)) {
-        iotc__log(c, IOTC_LOG_WARN, "method request with an unusable $rid ignored");
-        return;
+    cmd.queued = queued;
+    if (!queued) {
+        if (rid.len == 0 || rid.len >= sizeof(cmd.rid)) {
+            iotc__log(c, IOTC_LOG_WARN, "method request with an unusable $rid ignored");
+            return;
+        }
+        memcpy(cmd.rid, rid.ptr, rid.len);
     }
-    memcpy(cmd.rid, rid.ptr, rid.len);
-    if (name.len >= sizeof(full)) {
-        respond_locked(c, cmd.rid, 400, "{\"error\":\"command name too long\"}");
+    if (name.len == 0 || name.len >= sizeof(full)) {
+        reply(c, &cmd, 400, "{\"error\":\"bad command name\"}");
         return;
     }
     memcpy(full, name.ptr, name.len);
@@ -119,30 +161,22 @@ static void handle_method(struct iotc_client *c, struct iotc_span name, struct i
 
     struct iotc__cmd_handler *h = find_cmd(c, full);
     if (h == NULL) {
-        iotc__log(c, IOTC_LOG_INFO, "no handler for command %s", full);
-        respond_locked(c, cmd.rid, 404, "{\"error\":\"unknown command\"}");
+        iotc__log(c, IOTC_LOG_INFO, "no handler for %scommand %s", queued ? "queued " : "", full);
+        reply(c, &cmd, 404, "{\"error\":\"unknown command\"}");
         return;
     }
-    size_t plen = msg->payload ? (size_t)msg->payloadlen : 0;
-    char *payload = iotc__malloc(plen ? plen + 1 : 5);
+    char *payload = command_payload(body, queued, &plen);
     if (payload == NULL) {
-        respond_locked(c, cmd.rid, 500, "{\"error\":\"out of memory\"}");
+        reply(c, &cmd, 500, "{\"error\":\"out of memory\"}");
         return;
-    }
-    if (plen) {
-        memcpy(payload, msg->payload, plen);
-        payload[plen] = '\0';
-    } else {
-        memcpy(payload, "null", 5);
-        plen = 4;
     }
     cmd.component = sc.ptr ? comp : NULL;
     cmd.name = cmdname;
     cmd.payload = payload;
     cmd.payload_len = plen;
-    iotc__log(c, IOTC_LOG_INFO, "command %s (%zu bytes)", full, plen);
+    iotc__log(c, IOTC_LOG_INFO, "%scommand %s (%zu bytes)", queued ? "queued " : "", full, plen);
     int status = h->fn(h->user, c, &cmd, &out_json);
-    if (status != IOTC_COMMAND_DEFER) {
+    if (!queued && status != IOTC_COMMAND_DEFER) {
         /* out_json may point into the request (an echo): answer before freeing it. */
         int rc = respond_locked(c, cmd.rid, status, out_json);
         if (rc == IOTC_E_ARG) {
@@ -152,6 +186,67 @@ static void handle_method(struct iotc_client *c, struct iotc_span name, struct i
         }
     }
     free(payload);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cloud-to-device messages                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+#define C2D_MAX_PROPS 32
+
+static char *decode_dup(struct iotc_span s)
+{
+    size_t n = 0;
+    if (iotc_pct_decoded_len(s, &n) != IOTC_OK)
+        return NULL;
+    char *out = iotc__malloc(n + 1);
+    if (out != NULL && iotc_pct_decode(s, out, n + 1, &n) != IOTC_OK) {
+        free(out);
+        out = NULL;
+    }
+    return out;
+}
+
+static void handle_c2d(struct iotc_client *c, struct iotc_span bag, struct iotc_span body)
+{
+    struct iotc_msg_prop props[C2D_MAX_PROPS];
+    struct iotc_bag_iter it;
+    struct iotc_bag_pair pair;
+    size_t n = 0;
+    const char *method = NULL;
+
+    iotc_bag_iter_init(&it, bag);
+    while (n < C2D_MAX_PROPS && iotc_bag_next(&it, &pair) == IOTC_OK) {
+        char *k = decode_dup(pair.key);
+        char *v = pair.has_value ? decode_dup(pair.value) : NULL;
+        if (k == NULL || (pair.has_value && v == NULL)) {
+            free(k);
+            free(v);
+            continue;
+        }
+        props[n].name = k;
+        props[n].value = v;
+        if (strcmp(k, IOTC_HUB_PROP_METHOD_NAME) == 0 && v != NULL)
+            method = v;
+        n++;
+    }
+    if (method != NULL) {
+        dispatch_command(c, iotc_span_from_cstr(method), IOTC_SPAN_NULL, body, true);
+    } else if (c->c2d_fn != NULL) {
+        char *copy = iotc__strndup(body.ptr ? body.ptr : "", body.len);
+        if (copy != NULL) {
+            struct iotc_c2d_message m = {copy, body.len, props, n};
+            c->c2d_fn(c->c2d_user, c, &m);
+            free(copy);
+        }
+    } else {
+        iotc__log(c, IOTC_LOG_INFO, "cloud-to-device message (%zu bytes) dropped: no handler",
+                  body.len);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free((char *)(uintptr_t)props[i].name);
+        free((char *)(uintptr_t)props[i].value);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -376,7 +471,10 @@ void iotc__hub_on_message(struct iotc_client *c, const struct mosquitto_message 
     }
     switch (t.kind) {
     case IOTC_HUB_TOPIC_METHOD_REQUEST:
-        handle_method(c, t.method_name, t.rid, msg);
+        dispatch_command(c, t.method_name, t.rid, body, false);
+        break;
+    case IOTC_HUB_TOPIC_C2D:
+        handle_c2d(c, t.bag, body);
         break;
     case IOTC_HUB_TOPIC_TWIN_RESPONSE:
         handle_twin_response(c, &t, body);

@@ -169,3 +169,12 @@ int iotc_client_get_identity(struct iotc_client *c, char *device_id, size_t id_s
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
+
+int iotc_client_on_c2d(struct iotc_client *c, iotc_c2d_fn fn, void *user)
+{
+    pthread_mutex_lock(&c->lock);
+    c->c2d_fn = fn;
+    c->c2d_user = user;
+    pthread_mutex_unlock(&c->lock);
+    return IOTC_OK;
+}

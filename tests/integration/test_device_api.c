@@ -378,6 +378,106 @@ static void test_callers_own_loop(void **state)
     iotc_client_free(c);
 }
 
+/* ----------------------------------------------------------------- cloud-to-device */
+
+static pthread_mutex_t c2d_mu = PTHREAD_MUTEX_INITIALIZER;
+static int queued_calls, c2d_calls;
+static char queued_payload[8][64];
+static bool queued_flag_ok = true;
+static char c2d_payload[64], c2d_color[32];
+
+static int on_queued(void *user, struct iotc_client *c, const struct iotc_command *cmd,
+                     const char **out_json)
+{
+    (void)user;
+    (void)c;
+    (void)out_json;
+    pthread_mutex_lock(&c2d_mu);
+    if (!cmd->queued || cmd->rid[0] != '\0' || strcmp(cmd->name, "reboot") != 0 ||
+        cmd->component == NULL || strcmp(cmd->component, "sensor") != 0)
+        queued_flag_ok = false;
+    if (queued_calls < 8)
+        snprintf(queued_payload[queued_calls], sizeof(queued_payload[0]), "%s", cmd->payload);
+    queued_calls++;
+    pthread_mutex_unlock(&c2d_mu);
+    return 200; /* ignored: nobody waits for a queued command */
+}
+
+static void on_c2d(void *user, struct iotc_client *c, const struct iotc_c2d_message *m)
+{
+    (void)user;
+    (void)c;
+    pthread_mutex_lock(&c2d_mu);
+    snprintf(c2d_payload, sizeof(c2d_payload), "%.*s", (int)m->len, (const char *)m->payload);
+    for (size_t i = 0; i < m->n_props; i++) {
+        if (strcmp(m->props[i].name, "color") == 0 && m->props[i].value)
+            snprintf(c2d_color, sizeof(c2d_color), "%s", m->props[i].value);
+    }
+    c2d_calls++;
+    pthread_mutex_unlock(&c2d_mu);
+}
+
+static int send_c2d(const char *device_id, const char *headers, const char *body)
+{
+    char path[256];
+    struct th_http_response r;
+    snprintf(path, sizeof(path), "/devices/%s/messages/deviceBound?api-version=2021-04-12",
+             device_id);
+    if (th_https(&srv, "POST", path, headers, body, true, 10000, &r) != 0)
+        return -1;
+    free(r.body);
+    return r.status;
+}
+
+static bool wait_calls(int *counter, int want)
+{
+    int64_t end = du_now_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&c2d_mu);
+        int v = *counter;
+        pthread_mutex_unlock(&c2d_mu);
+        if (v >= want)
+            return true;
+        if (du_now_ms() > end)
+            return false;
+        du_sleep_ms(20);
+    }
+}
+
+static void test_queued_commands_and_c2d(void **state)
+{
+    struct iotc_config cfg;
+    static struct du_client d; /* static: see device_util.h */
+    char ep[64];
+    (void)state;
+
+    du_dps_config(&cfg, &srv, "api-c2d-1", ep, sizeof(ep));
+    assert_int_equal(du_start(&d, &cfg, false), 0);
+    assert_int_equal(iotc_client_on_command(d.c, "sensor*reboot", on_queued, NULL), IOTC_OK);
+    assert_int_equal(iotc_client_on_c2d(d.c, on_c2d, NULL), IOTC_OK);
+    assert_int_equal(du_run(&d), 0);
+    assert_true(du_wait_connected(&d, 1, 15000));
+    du_sleep_ms(200); /* subscriptions in place */
+
+    /* IoT Central's queued commands: method-name + the raw request value (or "@" for none). */
+    const char *hdr = "iothub-app-method-name: sensor*reboot\r\niothub-ack: none\r\n";
+    assert_int_equal(send_c2d("api-c2d-1", hdr, "{\"delay\":5}"), 204);
+    assert_int_equal(send_c2d("api-c2d-1", hdr, "@"), 204);
+    assert_int_equal(send_c2d("api-c2d-1", hdr, "soon please"), 204);
+    assert_true(wait_calls(&queued_calls, 3));
+    assert_true(queued_flag_ok);
+    assert_string_equal(queued_payload[0], "{\"delay\":5}");
+    assert_string_equal(queued_payload[1], "null");
+    assert_string_equal(queued_payload[2], "\"soon please\"");
+
+    /* A plain cloud-to-device message with an application property. */
+    assert_int_equal(send_c2d("api-c2d-1", "iothub-app-color: blue\r\n", "ping"), 204);
+    assert_true(wait_calls(&c2d_calls, 1));
+    assert_string_equal(c2d_payload, "ping");
+    assert_string_equal(c2d_color, "blue");
+    du_stop(&d);
+}
+
 /* Messages still queued when the client is freed are reported, not lost silently. */
 static void on_fail_count(void *user, uint32_t id, int result)
 {
@@ -433,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_component_writable_property),
         cmocka_unit_test(test_connection_string),
         cmocka_unit_test(test_callers_own_loop),
+        cmocka_unit_test(test_queued_commands_and_c2d),
         cmocka_unit_test(test_free_reports_pending),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
