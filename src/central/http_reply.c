@@ -18,6 +18,7 @@
 #include <iotc/codec.h>
 
 #include "central/log.h"
+#include "central/store.h"
 
 #define JSON_CT "application/json; charset=utf-8"
 
@@ -66,6 +67,60 @@ static const char *reason_of(int status)
 }
 
 /* Send the reply (body may be NULL) and release an asynchronous context. */
+static void send_now(struct http_ctx *c, int status, struct evbuffer *body)
+{
+    evhttp_send_reply(c->req, status, reason_of(status), body);
+    if (c->async)
+        http_ctx_free(c);
+}
+
+/* A success reply to a request that may have changed state waits until everything the request
+ * queued for the store is committed: what a client was told succeeded is on disk, as for
+ * PUBACKs. The barrier completes on the loop thread; c is NULL when the server stopped first. */
+struct http_deferred {
+    struct http_ctx *c;
+    int status;
+    struct evbuffer *body;
+};
+
+static void deferred_done(void *arg, uint32_t tag, int rc)
+{
+    struct http_deferred *d = arg;
+    struct http_ctx *c = d->c;
+    (void)tag;
+    if (c != NULL) {
+        c->deferred = NULL;
+        if (rc == CE_OK) {
+            send_now(c, d->status, d->body);
+        } else {
+            static const char msg[] = "{\"error\":{\"code\":\"StoreFailed\",\"message\":\"The "
+                                      "change could not be saved.\"}}";
+            log_error("https: store commit failed; answering 500 instead of %d", d->status);
+            evbuffer_drain(d->body, evbuffer_get_length(d->body));
+            evbuffer_add(d->body, msg, sizeof msg - 1);
+            send_now(c, 500, d->body);
+        }
+    }
+    evbuffer_free(d->body);
+    free(d);
+}
+
+void http_ctx_flush_deferred(struct http_ctx *c)
+{
+    struct http_deferred *d = c->deferred;
+    if (d == NULL)
+        return;
+    c->deferred = NULL;
+    d->c = NULL; /* the store's completion frees d later */
+    send_now(c, d->status, d->body);
+}
+
+static bool wants_durable_reply(const struct http_ctx *c, int status)
+{
+    return c->method != HTTP_GET && status >= 200 && status < 300 && c->app != NULL &&
+           c->app->store != NULL;
+}
+
 static void finish(struct http_ctx *c, int status, struct evbuffer *body)
 {
     if (c->replied) {
@@ -73,9 +128,30 @@ static void finish(struct http_ctx *c, int status, struct evbuffer *body)
         return;
     }
     c->replied = true;
-    evhttp_send_reply(c->req, status, reason_of(status), body);
-    if (c->async)
-        http_ctx_free(c);
+    if (wants_durable_reply(c, status)) {
+        struct http_deferred *d = calloc(1, sizeof *d);
+        struct evbuffer *copy = d != NULL ? evbuffer_new() : NULL;
+        if (copy != NULL && (body == NULL || evbuffer_add_buffer(copy, body) == 0)) {
+            d->c = c;
+            d->status = status;
+            d->body = copy;
+            c->deferred = d;
+            if (!c->async)
+                http_ctx_go_async(c, NULL);
+            if (store_barrier(c->app->store, deferred_done, d, 0) == CE_OK)
+                return;
+            c->deferred = NULL;
+            body = copy; /* could not queue the barrier: answer now, as before */
+            send_now(c, status, body);
+            evbuffer_free(copy);
+            free(d);
+            return;
+        }
+        if (copy != NULL)
+            evbuffer_free(copy);
+        free(d);
+    }
+    send_now(c, status, body);
 }
 
 const char *http_header(const struct http_ctx *c, const char *name)

@@ -460,6 +460,10 @@ void service_http_stop(struct app *app)
      * request (a reply is what frees a request whose client already went away). */
     while (srv->async_head != NULL) {
         struct http_ctx *c = srv->async_head;
+        if (c->deferred != NULL) {
+            http_ctx_flush_deferred(c);
+            continue;
+        }
         if (c->cancel != NULL)
             c->cancel(c);
         c->cancel = NULL;

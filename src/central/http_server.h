@@ -30,6 +30,7 @@ enum http_method {
 
 struct evhttp_request;
 struct http_server;
+struct http_deferred;
 
 /** One request being served. Fields are read-only for handlers. */
 struct http_ctx {
@@ -51,7 +52,14 @@ struct http_ctx {
     void (*cancel)(struct http_ctx *c); /**< cancels op; called at shutdown */
     struct http_ctx *prev, *next;       /**< list of asynchronous contexts */
     char *seg_buf;                      /**< storage behind seg[] */
+    struct http_deferred *deferred;     /**< a success reply waiting for the store's commit */
 };
+
+/**
+ * Send now a success reply that is still waiting for the store's commit (shutdown only: the
+ * store commits everything queued before the process exits). No-op without one.
+ */
+void http_ctx_flush_deferred(struct http_ctx *c);
 
 /** Keep the context alive after the handler returns; @p cancel aborts c->op at shutdown. */
 void http_ctx_go_async(struct http_ctx *c, void (*cancel)(struct http_ctx *c));

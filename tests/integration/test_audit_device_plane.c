@@ -751,9 +751,9 @@ static void kill_hard(struct th_central *c)
 
 /*
  * What was acknowledged survives SIGKILL right after the acknowledgement: PUBACKed telemetry and
- * a reported patch answered 204. The service API answers before its write is committed (see
- * docs/DEVICE_PLANE.md), so its writes (device creation, desired patch, queued C2D message) are
- * made first: the store commits in order, so the later PUBACKs mean they are on disk too.
+ * a reported patch answered 204, together with the service API writes made before them (device
+ * creation, desired patch, queued C2D message; their replies also wait for the commit, see
+ * test_durable_rest.c).
  */
 static void test_acknowledged_survives_sigkill(void **state)
 {
