@@ -31,14 +31,15 @@ command -v node >/dev/null || { echo "bench: node is needed for the table"; exit
 
 if [ "$QUICK" = 1 ]; then
     N_INGEST=100 N_IDLE=1000 N_CMD=100 N_DPS=1000 CALLS=300 MSGS=2000 MEASURE=3 RAMP=500
-    CONC=200 DPS_CONC=500
+    CONC=200 DPS_CONC=1000
 else
     N_INGEST=1000 N_IDLE=10000 N_CMD=1000 N_DPS=10000 CALLS=2000 MSGS=10000 MEASURE=10 RAMP=1000
-    CONC=500 DPS_CONC=1000
+    CONC=500 DPS_CONC=3000
 fi
 # --concurrency: at most that many devices handshaking/registering at once, so an overloaded
 # server slows the ramp down instead of timing devices out (a closed loop, like a fleet that
-# backs off). DPS answers 202 + retry-after >= 1 s, so its rate is at most DPS_CONC per second.
+# backs off). DPS answers 202 + retry-after >= 1 s, so its rate is at most DPS_CONC per second:
+# a mass registration needs thousands in flight to reach 1,000/s.
 INFLIGHT=16
 # 10,000 connections need 10,000 descriptors in the server and as many in the sim.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
