@@ -125,9 +125,8 @@ static int facts_parse(struct app_facts *f, const char *text)
     return rc ? -1 : 0;
 }
 
-static int facts_write(const struct app *app)
+static int facts_write_to(const char *dir, const struct app_facts *f)
 {
-    const struct app_facts *f = &app->facts;
     cJSON *root = cJSON_CreateObject();
     cJSON *grp = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "idScope", f->id_scope);
@@ -146,22 +145,57 @@ static int facts_write(const struct app *app)
     if (text == NULL)
         return -1;
     char path[1200], tmp[1300];
-    snprintf(path, sizeof path, "%s/app.json", app->cfg.data_dir);
+    snprintf(path, sizeof path, "%s/app.json", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int rc = -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
         size_t len = strlen(text);
-        if (write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+        /* fchmod: a temp file left by a crash may have been created with another mode */
+        if (fchmod(fd, 0600) == 0 && write(fd, text, len) == (ssize_t)len &&
+            write(fd, "\n", 1) == 1 && fsync(fd) == 0)
             rc = 0;
         close(fd);
     }
     if (rc == 0 && rename(tmp, path) != 0)
         rc = -1;
-    if (rc < 0)
+    if (rc == 0) {
+        /* make the rename itself durable: a regenerated key must not come back after a crash */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (rc < 0) {
         log_error("cannot write %s: %s", path, strerror(errno));
+        (void)unlink(tmp);
+    }
     free(text);
     return rc;
+}
+
+static int facts_write(const struct app *app)
+{
+    return facts_write_to(app->cfg.data_dir, &app->facts);
+}
+
+int app_group_key_regenerate(struct app *app, bool secondary)
+{
+    /* Write the new facts first and adopt them only once app.json holds them, so the key
+     * in use is always the one a restart would load. */
+    struct app_facts next = app->facts;
+    char *key = secondary ? next.group_secondary_key : next.group_primary_key;
+    if (random_b64(64, key, sizeof next.group_primary_key) < 0) {
+        log_error("cannot generate a random group key");
+        return -1;
+    }
+    if (facts_write_to(app->cfg.data_dir, &next) < 0)
+        return -1;
+    app->facts = next;
+    log_info("enrollment group %s: %s key regenerated", next.group_id,
+             secondary ? "secondary" : "primary");
+    return 0;
 }
 
 static int facts_create(struct app *app, char *out_token, size_t token_size)

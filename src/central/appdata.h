@@ -21,6 +21,15 @@ void app_config_defaults(struct app_config *cfg);
  */
 int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size);
 
+/**
+ * Replace the enrollment group's primary (or, with @p secondary, secondary) key with a new
+ * base64 key of 64 random bytes. app.json is rewritten atomically (temp file, fsync, rename,
+ * mode 0600) before app->facts changes, so a failure leaves the old key in force. DPS
+ * group registrations verify against app->facts from then on; devices already registered
+ * keep the derived keys stored in the registry. Loop thread. @return 0 or -1 (logged).
+ */
+int app_group_key_regenerate(struct app *app, bool secondary);
+
 /** Build app->ssl_ctx from server.pem/server-key.pem. @return 0 or -1 (logged). */
 int app_tls_init(struct app *app);
 

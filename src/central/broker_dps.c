@@ -149,6 +149,27 @@ static void respond_op(struct session *s, const struct dps_op *op, struct iotc_s
     respond(s, final ? 200 : 202, rid, final ? 0 : (uint32_t)app->cfg.dps_retry_after_s, body, len);
 }
 
+/* A device that registered through the group registers again (auth.c accepted a key derived
+ * from the current group keys). When the group keys were regenerated since, its hub identity
+ * takes the keys derived from the current ones, as DPS re-provisioning updates the hub
+ * identity; otherwise the hub would refuse the new key the device just proved it holds. */
+static int refresh_group_keys(struct app *app, struct device *dev)
+{
+    char pk[64], sk[64];
+    size_t l1, l2;
+    if (iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_primary_key),
+                                   iotc_span_from_cstr(dev->id), pk, sizeof pk, &l1) != IOTC_OK ||
+        iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_secondary_key),
+                                   iotc_span_from_cstr(dev->id), sk, sizeof sk, &l2) != IOTC_OK)
+        return CE_INVALID;
+    if (strcmp(pk, dev->primary_key) == 0 && strcmp(sk, dev->secondary_key) == 0)
+        return CE_OK;
+    log_info("dps: %s registered again through group %s; its keys follow the group's new keys",
+             dev->id, dev->enrollment_group);
+    struct device_update upd = {.primary_key = pk, .secondary_key = sk, .status = -1};
+    return registry_update(app, dev, &upd);
+}
+
 /* Resolve the registration into a device; returns the final status for the operation. */
 static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
                                     const struct iotc_dps_register_body *body)
@@ -175,6 +196,10 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
             op->error_message = "Device could not be created.";
             return IOTC_DPS_STATUS_FAILED;
         }
+    } else if (dev->enrollment_group != NULL && refresh_group_keys(app, dev) != CE_OK) {
+        op->error_code = 500000;
+        op->error_message = "Device keys could not be updated.";
+        return IOTC_DPS_STATUS_FAILED;
     }
     if (body->model_id.ptr != NULL) {
         char model[512];

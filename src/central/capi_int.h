@@ -58,6 +58,10 @@ void capi_template_put(struct http_ctx *c, struct appl *a, enum appl_role role);
 void capi_template_patch(struct http_ctx *c, struct appl *a, enum appl_role role);
 void capi_template_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
 void capi_template_publish(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_groups.c */
+void capi_groups_list(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_group_get(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_group_regenerate(struct http_ctx *c, struct appl *a, enum appl_role role);
 /* capi_devices.c */
 void capi_devices_list(struct http_ctx *c, struct appl *a, enum appl_role role);
 void capi_device_get(struct http_ctx *c, struct appl *a, enum appl_role role);

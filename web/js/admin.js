@@ -1,7 +1,39 @@
 // Administration: the application's device connection facts (ID scope, the SAS enrollment
 // group and its keys, the CA certificate) and API tokens (create, revoke).
-import { application, del, list, put, seg } from './api.js';
-import { clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError, table } from './ui.js';
+import { application, del, list, post, put, seg } from './api.js';
+import { clear, confirmAction, copyField, dialog, errorText, fmtTime, h, inline, notify, showError, table } from './ui.js';
+
+// A group key field with a Regenerate button (POST /api/enrollmentGroups/{id}/regenerateKey).
+function groupKeyField(group, which, msg) {
+    const label = `Group ${which} key`;
+    const id = `group-${which}`;
+    const row = copyField(label, group[`${which}Key`], { secret: true, id });
+    const input = row.querySelector('input');
+    const regen = h('button', { type: 'button', class: 'small danger', id: `regen-${which}`, 'aria-label': `Regenerate the ${label.toLowerCase()}` }, 'Regenerate');
+    regen.addEventListener('click', async () => {
+        const ok = await confirmAction(`Regenerate the ${which} key?`,
+            `A new random ${which} key replaces the current one at once. Devices already registered keep connecting with the keys they have; `
+            + `a device that registers (again) through ${group.id} must then use a key derived from the new ${which} key.`, 'Regenerate');
+        if (!ok) return;
+        regen.disabled = true;
+        inline(msg, 'info', '');
+        try {
+            const g = await post(`/api/enrollmentGroups/${seg(group.id)}/regenerateKey?keyType=${which}`);
+            input.value = g.attestation.symmetricKey[`${which}Key`];
+            input.type = 'text';
+            const show = row.querySelector('button[aria-label^="Show"], button[aria-label^="Hide"]');
+            if (show) show.textContent = 'Hide';
+            inline(msg, 'ok', `The ${which} key was regenerated; the new key is shown above. Devices registering through ${group.id} need keys derived from it.`);
+            notify(`The ${which} key of ${group.id} was regenerated.`);
+        } catch (err) {
+            inline(msg, 'error', `The ${which} key was not regenerated: ${errorText(err)}`);
+        } finally {
+            regen.disabled = false;
+        }
+    });
+    row.lastChild.append(regen);
+    return row;
+}
 
 export async function render(main, session) {
     const app = await application();
@@ -11,10 +43,12 @@ export async function render(main, session) {
         h('p', { class: 'muted' }, `DPS and IoT Hub: ${app.hubHost}:${app.mqttsPort} (MQTT over TLS). Devices must trust the application's CA certificate.`),
         h('p', {}, h('a', { class: 'button', href: '/ui/ca.pem', download: 'iotc-ca.pem', id: 'download-ca' }, 'Download the CA certificate')));
     if (app.enrollmentGroup) {
+        const keyMsg = h('p', { class: 'msg', hidden: true, role: 'alert', id: 'group-msg' });
         conn.append(h('h3', {}, `Enrollment group ${app.enrollmentGroup.id} (SAS)`),
-            h('p', { class: 'muted' }, 'A device can register with a key derived from a group key: Base64(HMAC-SHA256(group key, device id)). Keys are created with the application.'),
-            copyField('Group primary key', app.enrollmentGroup.primaryKey, { secret: true, id: 'group-primary' }),
-            copyField('Group secondary key', app.enrollmentGroup.secondaryKey, { secret: true, id: 'group-secondary' }));
+            h('p', { class: 'muted' }, 'A device can register with a key derived from a group key: Base64(HMAC-SHA256(group key, device id)). Keys are created with the application; regenerate one when it may have leaked.'),
+            groupKeyField(app.enrollmentGroup, 'primary', keyMsg),
+            groupKeyField(app.enrollmentGroup, 'secondary', keyMsg),
+            keyMsg);
     } else {
         conn.append(h('p', { class: 'muted' }, 'The enrollment group keys are shown to administrators only.'));
     }
