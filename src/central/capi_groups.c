@@ -61,8 +61,7 @@ static bool group_or_404(struct http_ctx *c, const struct app *app)
 {
     if (strcmp(c->seg[2], app->facts.group_id) == 0)
         return true;
-    capi_error(c, 404, "EnrollmentGroupNotFound", "Enrollment group %s was not found.",
-               c->seg[2]);
+    capi_error(c, 404, "EnrollmentGroupNotFound", "Enrollment group %s was not found.", c->seg[2]);
     return false;
 }
 

@@ -157,8 +157,9 @@ static void test_get_and_roles(void **state)
     assert_group(R.json, srv.group_primary_key, srv.group_secondary_key);
     assert_error(req(srv.admin_token, "GET", "/api/enrollmentGroups/sas-iot-devices"), 404,
                  "EnrollmentGroupNotFound");
-    assert_error(req(srv.admin_token, "POST", "/api/enrollmentGroups/other/regenerateKey"
-                                              "?keyType=primary"),
+    assert_error(req(srv.admin_token, "POST",
+                     "/api/enrollmentGroups/other/regenerateKey"
+                     "?keyType=primary"),
                  404, "EnrollmentGroupNotFound");
 
     static const struct {
