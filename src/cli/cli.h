@@ -120,6 +120,13 @@ int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
 int cli_get_all(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out);
 
 /**
+ * The common part of `... list [--top N]`: parse the options, fetch every page of @p path and,
+ * with --json, print the array. @return an exit code; on 0, *out is the array for the caller to
+ * print as a table and free, or NULL when it was already printed as JSON.
+ */
+int cli_list(struct cli *c, int argc, char **argv, const char *path, const char *what, cJSON **out);
+
+/**
  * Follow a server-sent event stream; @p on_event gets each event (name, data text) and
  * returns true to continue. Ends on @p timeout_s (0 = never), SIGINT/SIGTERM, or when the
  * callback says stop. @return 0 (ended as asked) or an exit code (reported).

@@ -101,27 +101,10 @@ static int do_create(struct cli *c, int argc, char **argv)
 
 static int do_list(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--top", NULL, true, NULL, false}, {NULL, NULL, false, NULL, false}};
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
-    long top = 0;
-    if (rc != 0)
-        return rc;
-    if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
-    if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    rc = cli_setup(c);
     cJSON *all = NULL;
-    if (rc == 0)
-        rc = cli_get_all(c, "/api/devices", (size_t)top, "cannot list devices", &all);
-    if (rc != 0)
+    int rc = cli_list(c, argc, argv, "/api/devices", "cannot list devices", &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-        cJSON_Delete(all);
-        return 0;
-    }
     static const char *const head[] = {"ID",     "NAME",      "TEMPLATE",
                                        "STATUS", "CONNECTED", "LAST ACTIVITY"};
     struct cli_table t;

@@ -419,3 +419,31 @@ int cli_sse(struct cli *c, const char *path, double timeout_s,
     curl_slist_free_all(hl);
     return ret;
 }
+
+int cli_list(struct cli *c, int argc, char **argv, const char *path, const char *what, cJSON **out)
+{
+    struct cli_opt o[] = {{"--top", NULL, true, NULL, false}, {NULL, NULL, false, NULL, false}};
+    const char *pos[CLI_MAX_POS];
+    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    long top = 0;
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    if (npos != 0)
+        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
+    if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
+        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+    rc = cli_setup(c);
+    cJSON *all = NULL;
+    if (rc == 0)
+        rc = cli_get_all(c, path, (size_t)top, what, &all);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(all);
+        cJSON_Delete(all);
+        return 0;
+    }
+    *out = all;
+    return 0;
+}

@@ -243,52 +243,34 @@ static int do_import(struct cli *c, int argc, char **argv)
 
 static int do_list(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--top", NULL, true, NULL, false}, {NULL, NULL, false, NULL, false}};
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
-    long top = 0;
-    if (rc != 0)
-        return rc;
-    if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
-    if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    rc = cli_setup(c);
     cJSON *all = NULL;
-    if (rc == 0)
-        rc = cli_get_all(c, "/api/deviceTemplates", (size_t)top, "cannot list templates", &all);
-    if (rc != 0)
+    int rc = cli_list(c, argc, argv, "/api/deviceTemplates", "cannot list templates", &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else {
-        static const char *const head[] = {"ID",   "NAME",         "PUBLISHED",
-                                           "DTDL", "CAPABILITIES", "VIEWS"};
-        struct cli_table t;
-        cli_table_init(&t, 6, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            char dtdl[16], ncap[16], nview[16];
-            const cJSON *ver = cJSON_GetObjectItem(e, "dtdlVersion");
-            snprintf(dtdl, sizeof dtdl, "v%d", cJSON_IsNumber(ver) ? ver->valueint : 0);
-            snprintf(ncap, sizeof ncap, "%d",
-                     cJSON_GetArraySize(cJSON_GetObjectItem(e, "capabilities")));
-            snprintf(nview, sizeof nview, "%d",
-                     cJSON_GetArraySize(cJSON_GetObjectItem(e, "views")));
-            const char *row[] = {cli_str(e, "@id", "?"),
-                                 cli_str(e, "displayName", ""),
-                                 cJSON_IsTrue(cJSON_GetObjectItem(e, "published")) ? "yes" : "no",
-                                 dtdl,
-                                 ncap,
-                                 nview};
-            cli_table_add(&t, row);
-        }
-        if (t.rows == 0)
-            printf("(no templates)\n");
-        else
-            cli_table_print(&t, 60);
+    static const char *const head[] = {"ID", "NAME", "PUBLISHED", "DTDL", "CAPABILITIES", "VIEWS"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        char dtdl[16], ncap[16], nview[16];
+        const cJSON *ver = cJSON_GetObjectItem(e, "dtdlVersion");
+        snprintf(dtdl, sizeof dtdl, "v%d", cJSON_IsNumber(ver) ? ver->valueint : 0);
+        snprintf(ncap, sizeof ncap, "%d",
+                 cJSON_GetArraySize(cJSON_GetObjectItem(e, "capabilities")));
+        snprintf(nview, sizeof nview, "%d", cJSON_GetArraySize(cJSON_GetObjectItem(e, "views")));
+        const char *row[] = {cli_str(e, "@id", "?"),
+                             cli_str(e, "displayName", ""),
+                             cJSON_IsTrue(cJSON_GetObjectItem(e, "published")) ? "yes" : "no",
+                             dtdl,
+                             ncap,
+                             nview};
+        cli_table_add(&t, row);
     }
+    if (t.rows == 0)
+        printf("(no templates)\n");
+    else
+        cli_table_print(&t, 60);
     cJSON_Delete(all);
     return 0;
 }
