@@ -44,26 +44,9 @@ static inline long admin(const char *method, const char *path, const char *body)
     return R.status;
 }
 
-static inline const cJSON *jget(const cJSON *o, const char *path)
-{
-    char buf[256], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", path);
-    const cJSON *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
-         k = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, k);
-    return cur;
-}
-
-static inline const char *jstr(const cJSON *o, const char *path)
-{
-    const cJSON *v = jget(o, path);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static inline double jnum(const cJSON *o, const char *path)
 {
-    const cJSON *v = jget(o, path);
+    const cJSON *v = capi_jget(o, path);
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
@@ -256,7 +239,7 @@ static inline int setup(void **state)
               "{\"displayName\":\"Env 01\",\"template\":\"" TID "\"}") != 200 ||
         admin("GET", "/api/devices/" DEV "/credentials", NULL) != 200)
         return -1;
-    snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(KEY, sizeof KEY, "%s", capi_jstr(R.json, "symmetricKey.primaryKey"));
     return 0;
 }
 
@@ -280,8 +263,8 @@ struct prop_want {
 static inline bool prop_state_is(const cJSON *o, const void *arg)
 {
     const struct prop_want *w = arg;
-    const cJSON *md = cJSON_GetObjectItemCaseSensitive(jget(o, "$metadata"), w->name);
-    const char *st = jstr(md, "state");
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(capi_jget(o, "$metadata"), w->name);
+    const char *st = capi_jstr(md, "state");
     return st != NULL && strcmp(st, w->state) == 0;
 }
 
@@ -290,7 +273,7 @@ static inline const cJSON *find_mismatch(const cJSON *rep, const char *kind, con
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rep, "mismatches"))
     {
-        if (strcmp(jstr(it, "kind"), kind) == 0 && strcmp(jstr(it, "name"), name) == 0)
+        if (strcmp(capi_jstr(it, "kind"), kind) == 0 && strcmp(capi_jstr(it, "name"), name) == 0)
             return it;
     }
     return NULL;
@@ -301,7 +284,7 @@ static inline bool raw_has_unmodeled(const cJSON *o, const void *arg)
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "value"))
     {
-        if (jget(it, arg) != NULL)
+        if (capi_jget(it, arg) != NULL)
             return true;
     }
     return false;

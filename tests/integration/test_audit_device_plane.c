@@ -105,24 +105,6 @@ static int db_exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static int count_rows(const struct th_central *c, const char *device)
-{
-    sqlite3 *db = db_open(c, SQLITE_OPEN_READONLY);
-    sqlite3_stmt *s;
-    int n = -1;
-    if (db == NULL)
-        return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM telemetry WHERE device_id=?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -262,13 +244,13 @@ static void test_puback_after_commit_and_group_commit(void **state)
     /* Everything was read and queued: the PINGRESP comes, the PUBACK does not. */
     assert_int_equal(sync_ping(&m), 0);
     assert_int_equal(th_mqtt_read(&m, &p, 700), -1);
-    assert_int_equal(count_rows(&srv, "aud-gc"), 0);
+    assert_int_equal(th_count_telemetry(&srv, "aud-gc"), 0);
 
     assert_int_equal(db_exec(lock, "COMMIT"), 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 10000), 0);
     assert_int_equal(p.packet_id, pid);
     /* PUBACK means committed: every row is visible to another reader now. */
-    assert_int_equal(count_rows(&srv, "aud-gc"), N + 1);
+    assert_int_equal(th_count_telemetry(&srv, "aud-gc"), N + 1);
 
     int c1 = wal_commits(&srv, &salt1);
     assert_int_equal(salt1, salt0);
@@ -346,7 +328,7 @@ static void test_sigint_flushes_then_closes(void **state)
     c.pid = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(count_rows(&c, "aud-sig"), N + 1);
+    assert_int_equal(th_count_telemetry(&c, "aud-sig"), N + 1);
     assert_true(th_central_log_contains(&c, "hub: disconnect aud-sig", 100));
     th_central_cleanup(&c);
     if (!got_ack)
@@ -428,13 +410,13 @@ static void test_256k_boundary(void **state)
     assert_true(pid > 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 10000), 0);
     assert_int_equal(p.packet_id, pid);
-    assert_int_equal(count_rows(&srv, "aud-big"), 1);
+    assert_int_equal(th_count_telemetry(&srv, "aud-big"), 1);
     /* One byte more: refused by closing, not stored. */
     th_mqtt_publish(&m, topic, payload, limit - tlen + 1, 1);
     assert_true(th_mqtt_wait_closed(&m, 5000));
     th_mqtt_close(&m);
     free(payload);
-    assert_int_equal(count_rows(&srv, "aud-big"), 1);
+    assert_int_equal(th_count_telemetry(&srv, "aud-big"), 1);
     assert_true(th_central_log_contains(&srv, "aud-big sent a 262145-byte message", 1000));
 }
 
@@ -796,7 +778,7 @@ static void test_acknowledged_survives_sigkill(void **state)
     th_mqtt_close(&m);
 
     assert_int_equal(th_central_restart(&c, NULL), 0);
-    assert_int_equal(count_rows(&c, "aud-kill"), N);
+    assert_int_equal(th_count_telemetry(&c, "aud-kill"), N);
     assert_int_equal(
         th_https(&c, "GET", "/twins/aud-kill?api-version=2021-04-12", NULL, NULL, true, 5000, &r),
         0);

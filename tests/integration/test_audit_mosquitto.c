@@ -92,26 +92,6 @@ static int run_client(const char *tool, const char *id, const char *key, const c
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int count_rows(const char *device)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM telemetry WHERE device_id=?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 /* The stored row of @p device: its props JSON and payload (both copied into the buffers). */
 static int last_row(const char *device, char *props, size_t psize, char *payload, size_t size)
 {
@@ -161,7 +141,7 @@ static void test_mosquitto_pub_telemetry(void **state)
     if (rc != 0)
         fail_msg("mosquitto_pub exited %d: %s", rc, out);
     char props[1024], payload[256];
-    assert_int_equal(count_rows("mq-1"), 1);
+    assert_int_equal(th_count_telemetry(&srv, "mq-1"), 1);
     assert_int_equal(last_row("mq-1", props, sizeof props, payload, sizeof payload), 0);
     assert_string_equal(payload, "{\"temperature\":19.5}");
     cJSON *o = cJSON_Parse(props);
@@ -192,7 +172,7 @@ static void test_mosquitto_pub_foreign_topic_refused(void **state)
     (void)state;
     SKIP_WITHOUT_CLIENTS();
     char out[4096];
-    int before = count_rows("mq-1");
+    int before = th_count_telemetry(&srv, "mq-1");
     int rc = run_client("pub", "mq-1", KEY, "api-version=2021-04-12",
                         "-q 1 -t 'devices/mq-2/messages/events/' -m 'not mine'", out, sizeof out);
     print_message("mosquitto_pub to a foreign topic: exit %d: %s", rc, out);
@@ -200,8 +180,8 @@ static void test_mosquitto_pub_foreign_topic_refused(void **state)
     assert_true(th_central_log_contains(
         &srv, "mq-1 published to an unauthorized topic devices/mq-2/messages/events/", 2000));
     assert_true(th_central_log_contains(&srv, "disconnect mq-1", 2000));
-    assert_int_equal(count_rows("mq-2"), 0);
-    assert_int_equal(count_rows("mq-1"), before);
+    assert_int_equal(th_count_telemetry(&srv, "mq-2"), 0);
+    assert_int_equal(th_count_telemetry(&srv, "mq-1"), before);
 }
 
 /* A token signed with the wrong key: CONNACK 5, which mosquitto reports as "not authorised". */

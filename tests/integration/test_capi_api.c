@@ -41,27 +41,15 @@ static long admin(const char *method, const char *path, const char *body)
     return req(srv.admin_token, method, path, body);
 }
 
-static const char *jstr(const cJSON *o, const char *path)
-{
-    /* dotted path of object members */
-    char buf[256], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", path);
-    const cJSON *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
-         k = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, k);
-    return cJSON_IsString(cur) ? cur->valuestring : NULL;
-}
-
 static void assert_error(long status, long want_status, const char *code)
 {
     assert_int_equal(status, want_status);
     assert_non_null(R.json);
-    assert_string_equal(jstr(R.json, "error.code"), code);
+    assert_string_equal(capi_jstr(R.json, "error.code"), code);
     assert_string_equal(R.error_code, code);
-    assert_non_null(jstr(R.json, "error.message"));
-    assert_non_null(jstr(R.json, "error.requestId"));
-    assert_non_null(jstr(R.json, "error.time"));
+    assert_non_null(capi_jstr(R.json, "error.message"));
+    assert_non_null(capi_jstr(R.json, "error.requestId"));
+    assert_non_null(capi_jstr(R.json, "error.time"));
 }
 
 static char *read_file(const char *path)
@@ -121,7 +109,7 @@ static const cJSON *find_by(const cJSON *arr, const char *key, const char *value
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        const char *v = jstr(it, key);
+        const char *v = capi_jstr(it, key);
         if (v != NULL && strcmp(v, value) == 0)
             return it;
     }
@@ -233,7 +221,7 @@ static void test_every_endpoint_auth(void **state)
     char op[600];
     assert_int_equal(admin("PUT", "/api/apiTokens/every", "{\"roles\":[{\"role\":\"operator\"}]}"),
                      200);
-    snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
+    snprintf(op, sizeof op, "%s", capi_jstr(R.json, "token"));
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const char *body =
             strcmp(routes[i].method, "GET") && strcmp(routes[i].method, "DELETE") ? "{}" : NULL;
@@ -266,8 +254,8 @@ static void test_api_tokens(void **state)
     /* an operator token */
     assert_int_equal(admin("PUT", "/api/apiTokens/op1", "{\"roles\":[{\"role\":\"operator\"}]}"),
                      200);
-    assert_string_equal(jstr(R.json, "id"), "op1");
-    const char *tok = jstr(R.json, "token");
+    assert_string_equal(capi_jstr(R.json, "id"), "op1");
+    const char *tok = capi_jstr(R.json, "token");
     assert_non_null(tok);
     assert_true(strncmp(tok, "SharedAccessSignature sr=", 25) == 0);
     assert_non_null(strstr(tok, "&skn=op1&se="));
@@ -278,11 +266,11 @@ static void test_api_tokens(void **state)
     assert_int_equal(admin("PUT", "/api/apiTokens/ad1",
                            "{\"roles\":[{\"role\":\"ca310b8d-2f4a-44e0-a36e-957c202cd8d4\"}]}"),
                      200);
-    snprintf(admin2, sizeof admin2, "%s", jstr(R.json, "token"));
+    snprintf(admin2, sizeof admin2, "%s", capi_jstr(R.json, "token"));
     assert_int_equal(req(admin2, "GET", "/api/apiTokens", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "value")), 2);
-    assert_null(
-        jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "value"), 0), "token"));
+    assert_null(capi_jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "value"), 0),
+                          "token"));
     /* roles: operator reads devices, may not manage tokens or templates */
     assert_int_equal(req(op_token, "GET", "/api/devices", NULL), 200);
     assert_int_equal(req(op_token, "GET", "/api/deviceTemplates", NULL), 200);
@@ -300,7 +288,7 @@ static void test_api_tokens(void **state)
     /* delete revokes at once */
     assert_int_equal(admin("GET", "/api/apiTokens/op1", NULL), 200);
     assert_string_equal(
-        jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "roles"), 0), "role"),
+        capi_jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(R.json, "roles"), 0), "role"),
         "operator");
     assert_int_equal(admin("DELETE", "/api/apiTokens/op1", NULL), 204);
     assert_error(req(op_token, "GET", "/api/devices", NULL), 401, "Unauthorized");
@@ -323,7 +311,8 @@ static void check_sensor_caps(const cJSON *t, const char *comp)
     const cJSON *it;
     cJSON_ArrayForEach(it, caps)
     {
-        const char *name = jstr(it, "name"), *kind = jstr(it, "kind"), *c = jstr(it, "component");
+        const char *name = capi_jstr(it, "name"), *kind = capi_jstr(it, "kind"),
+                   *c = capi_jstr(it, "component");
         if (c == NULL || strcmp(c, comp) != 0)
             continue;
         if (strcmp(name, "temp") == 0 && strcmp(kind, "telemetry") == 0)
@@ -341,7 +330,7 @@ static void check_sensor_caps(const cJSON *t, const char *comp)
     assert_non_null(find_by(views, "id", "overview"));
     assert_non_null(find_by(views, "id", "about"));
     const cJSON *ov = find_by(views, "id", "overview");
-    assert_string_equal(jstr(ov, "displayName"), "Overview");
+    assert_string_equal(capi_jstr(ov, "displayName"), "Overview");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ov, "tiles")), 2);
 }
 
@@ -392,8 +381,8 @@ static void test_templates_import_models(void **state)
              "\"customizations\":{\"state\":{\"trueName\":\"Online\",\"falseName\":\"Offline\"}}}",
              dcm);
     assert_int_equal(admin("PUT", "/api/deviceTemplates/urn:tutorial:wrapped", body), 200);
-    assert_string_equal(jstr(R.json, "displayName"), "Environmental sensor");
-    assert_string_equal(jstr(R.json, "customizations.state.trueName"), "Online");
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Environmental sensor");
+    assert_string_equal(capi_jstr(R.json, "customizations.state.trueName"), "Online");
     free(body);
     free(dcm);
 }
@@ -446,13 +435,13 @@ static void test_templates_malformed(void **state)
         if (cases[i].code == NULL)
             continue;
         assert_error(st, cases[i].status, cases[i].code);
-        if (strstr(jstr(R.json, "error.message"), cases[i].in_message) == NULL)
-            fail_msg("case %zu: message %s lacks %s", i, jstr(R.json, "error.message"),
+        if (strstr(capi_jstr(R.json, "error.message"), cases[i].in_message) == NULL)
+            fail_msg("case %zu: message %s lacks %s", i, capi_jstr(R.json, "error.message"),
                      cases[i].in_message);
     }
     /* the suggestion names the closest property */
     admin("PUT", "/api/deviceTemplates/dtmi:x:y;1", cases[7].body);
-    assert_non_null(strstr(jstr(R.json, "error.message"), "did you mean \"level\""));
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "did you mean \"level\""));
     /* bodies are bounded */
     size_t big = 1100 * 1024;
     char *huge = malloc(big + 1);
@@ -507,8 +496,8 @@ static void test_templates_views_roundtrip_and_paging(void **state)
     assert_int_equal(cJSON_GetArraySize(views), 2);
     const cJSON *form = find_by(views, "id", "properties");
     assert_non_null(form);
-    assert_string_equal(jstr(form, "displayName"), "Properties");
-    assert_string_equal(jstr(R.json, "customizations.state.falseName"), "Offline");
+    assert_string_equal(capi_jstr(form, "displayName"), "Properties");
+    assert_string_equal(capi_jstr(R.json, "customizations.state.falseName"), "Offline");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(R.json, "customizations"),
                                          "turnoff"),
@@ -528,7 +517,7 @@ static void test_templates_views_roundtrip_and_paging(void **state)
         assert_true(cJSON_GetArraySize(v) <= 2);
         total += cJSON_GetArraySize(v);
         pages++;
-        const char *nl = jstr(R.json, "nextLink");
+        const char *nl = capi_jstr(R.json, "nextLink");
         if (nl == NULL)
             break;
         free(next);
@@ -571,36 +560,36 @@ static void test_devices(void **state)
                            "{\"displayName\":\"Sensor 1\",\"template\":\"" TID "\","
                            "\"simulated\":false,\"organizations\":[\"lab\"]}"),
                      200);
-    assert_string_equal(jstr(R.json, "id"), "d1");
-    assert_string_equal(jstr(R.json, "displayName"), "Sensor 1");
-    assert_string_equal(jstr(R.json, "template"), TID);
-    assert_string_equal(jstr(R.json, "status"), "registered");
+    assert_string_equal(capi_jstr(R.json, "id"), "d1");
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Sensor 1");
+    assert_string_equal(capi_jstr(R.json, "template"), TID);
+    assert_string_equal(capi_jstr(R.json, "status"), "registered");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "enabled")));
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "provisioned")));
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "connected")));
     /* unassociated */
     assert_int_equal(admin("PUT", "/api/devices/d2", "{}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "unassociated");
-    assert_null(jstr(R.json, "template"));
+    assert_string_equal(capi_jstr(R.json, "status"), "unassociated");
+    assert_null(capi_jstr(R.json, "template"));
     /* credentials */
     assert_int_equal(admin("GET", "/api/devices/d1/credentials", NULL), 200);
-    assert_string_equal(jstr(R.json, "idScope"), srv.id_scope);
-    assert_non_null(jstr(R.json, "symmetricKey.primaryKey"));
+    assert_string_equal(capi_jstr(R.json, "idScope"), srv.id_scope);
+    assert_non_null(capi_jstr(R.json, "symmetricKey.primaryKey"));
     char endpoint[300];
     snprintf(endpoint, sizeof endpoint, "%s:%u", srv.hub_host, (unsigned)srv.mqtt_port);
-    assert_string_equal(jstr(R.json, "provisioningEndpoint"), endpoint);
-    assert_non_null(jstr(R.json, "symmetricKey.secondaryKey"));
+    assert_string_equal(capi_jstr(R.json, "provisioningEndpoint"), endpoint);
+    assert_non_null(capi_jstr(R.json, "symmetricKey.secondaryKey"));
     /* block / unblock */
     assert_int_equal(admin("PATCH", "/api/devices/d1", "{\"enabled\":false}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "blocked");
+    assert_string_equal(capi_jstr(R.json, "status"), "blocked");
     assert_int_equal(admin("PATCH", "/api/devices/d1", "{\"enabled\":true}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "registered");
-    assert_string_equal(jstr(R.json, "displayName"), "Sensor 1"); /* PATCH keeps the rest */
+    assert_string_equal(capi_jstr(R.json, "status"), "registered");
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Sensor 1"); /* PATCH keeps the rest */
     /* associate / unassociate by PATCH */
     assert_int_equal(admin("PATCH", "/api/devices/d2", "{\"template\":\"" TID "\"}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "registered");
+    assert_string_equal(capi_jstr(R.json, "status"), "registered");
     assert_int_equal(admin("PATCH", "/api/devices/d2", "{\"template\":null}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "unassociated");
+    assert_string_equal(capi_jstr(R.json, "status"), "unassociated");
     /* a template in use cannot be deleted */
     assert_error(admin("DELETE", "/api/deviceTemplates/" TID_URL, NULL), 409, "Conflict");
     /* components of a flat model: none */
@@ -618,7 +607,7 @@ static void test_devices(void **state)
     for (;;) {
         seen += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "value"));
         pages++;
-        const char *nl = jstr(R.json, "nextLink");
+        const char *nl = capi_jstr(R.json, "nextLink");
         if (nl == NULL)
             break;
         assert_non_null(strstr(nl, "$skiptoken="));
@@ -644,7 +633,7 @@ static void test_devices(void **state)
     assert_int_equal(admin("PUT", "/api/apiTokens/op2", "{\"roles\":[{\"role\":\"operator\"}]}"),
                      200);
     char op[600];
-    snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
+    snprintf(op, sizeof op, "%s", capi_jstr(R.json, "token"));
     assert_int_equal(req(op, "PUT", "/api/devices/op-made", "{\"template\":\"" TID "\"}"), 200);
     assert_int_equal(req(op, "DELETE", "/api/devices/op-made", NULL), 204);
     /* bounded bodies outside templates: 256 KiB */
@@ -666,7 +655,7 @@ static void test_restart_keeps_application_data(void **state)
     char op[600];
     assert_int_equal(admin("PUT", "/api/apiTokens/keep", "{\"roles\":[{\"role\":\"operator\"}]}"),
                      200);
-    snprintf(op, sizeof op, "%s", jstr(R.json, "token"));
+    snprintf(op, sizeof op, "%s", capi_jstr(R.json, "token"));
     assert_int_equal(admin("PUT", "/api/devices/keep-1",
                            "{\"displayName\":\"Kept\",\"template\":\"" TID
                            "\",\"simulated\":true}"),
@@ -677,14 +666,14 @@ static void test_restart_keeps_application_data(void **state)
     assert_int_equal(th_central_stop(&srv), 0);
     assert_int_equal(th_central_restart(&srv, NULL), 0);
     assert_int_equal(req(op, "GET", "/api/devices/keep-1", NULL), 200);
-    assert_string_equal(jstr(R.json, "displayName"), "Kept");
-    assert_string_equal(jstr(R.json, "template"), TID);
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Kept");
+    assert_string_equal(capi_jstr(R.json, "template"), TID);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "simulated")));
     assert_int_equal(admin("GET", "/api/deviceTemplates/tpl-a", NULL), 200);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
     char *after = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(R.json, "views"));
     assert_string_equal(before, after);
-    assert_string_equal(jstr(R.json, "customizations.state.trueName"), "Online");
+    assert_string_equal(capi_jstr(R.json, "customizations.state.trueName"), "Online");
     cJSON_free(before);
     cJSON_free(after);
     /* deleted tokens stay deleted */

@@ -37,15 +37,15 @@ static void test_association_by_model_id(void **state)
         assert_string_equal(r.status, "assigned");
         snprintf(path, sizeof path, "/api/devices/%s", cases[i].reg);
         assert_int_equal(admin("GET", path, NULL), 200);
-        assert_string_equal(jstr(R.json, "status"), cases[i].status);
-        assert_true(cJSON_IsTrue(jget(R.json, "provisioned")));
-        assert_string_equal(jstr(R.json, "modelId"), cases[i].model);
+        assert_string_equal(capi_jstr(R.json, "status"), cases[i].status);
+        assert_true(cJSON_IsTrue(capi_jget(R.json, "provisioned")));
+        assert_string_equal(capi_jstr(R.json, "modelId"), cases[i].model);
         snprintf(path, sizeof path, "/api/devices/%s/credentials", cases[i].reg);
         assert_int_equal(admin("GET", path, NULL), 200);
-        assert_string_equal(jstr(R.json, "symmetricKey.primaryKey"), key);
+        assert_string_equal(capi_jstr(R.json, "symmetricKey.primaryKey"), key);
     }
     assert_int_equal(admin("GET", "/api/devices/auto-01", NULL), 200);
-    assert_string_equal(jstr(R.json, "template"), TID);
+    assert_string_equal(capi_jstr(R.json, "template"), TID);
     /* publishing a template with the announced id associates the waiting device */
     assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:late:Thing;1",
                            "{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:late:Thing;1\","
@@ -53,11 +53,11 @@ static void test_association_by_model_id(void **state)
                            "\"name\":\"t\",\"schema\":\"double\"}]}"),
                      200);
     assert_int_equal(admin("GET", "/api/devices/auto-03", NULL), 200);
-    assert_string_equal(jstr(R.json, "status"), "unassociated"); /* draft: not yet */
+    assert_string_equal(capi_jstr(R.json, "status"), "unassociated"); /* draft: not yet */
     assert_int_equal(admin("POST", "/api/deviceTemplates/dtmi:late:Thing;1/publish", NULL), 200);
     assert_int_equal(admin("GET", "/api/devices/auto-03", NULL), 200);
-    assert_string_equal(jstr(R.json, "template"), "dtmi:late:Thing;1");
-    assert_string_equal(jstr(R.json, "status"), "provisioned");
+    assert_string_equal(capi_jstr(R.json, "template"), "dtmi:late:Thing;1");
+    assert_string_equal(capi_jstr(R.json, "status"), "provisioned");
 }
 
 /* The hub username's model-id associates a device that was created without a template. */
@@ -67,9 +67,9 @@ static void test_association_by_username(void **state)
     struct th_mqtt m;
     char user[512], token[512], key[128];
     assert_int_equal(admin("PUT", "/api/devices/mqtt-model", "{}"), 200);
-    assert_string_equal(jstr(R.json, "status"), "unassociated");
+    assert_string_equal(capi_jstr(R.json, "status"), "unassociated");
     assert_int_equal(admin("GET", "/api/devices/mqtt-model/credentials", NULL), 200);
-    snprintf(key, sizeof key, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(key, sizeof key, "%s", capi_jstr(R.json, "symmetricKey.primaryKey"));
     snprintf(user, sizeof user, "%s/mqtt-model/?api-version=2021-04-12&model-id=%s", srv.hub_host,
              TID_URL);
     assert_int_equal(th_hub_token(&srv, "mqtt-model", key, th_now() + 3600, token, sizeof token),
@@ -77,11 +77,11 @@ static void test_association_by_username(void **state)
     assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
     assert_int_equal(th_mqtt_connect(&m, "mqtt-model", user, token, 60, true), 0);
     assert_int_equal(admin("GET", "/api/devices/mqtt-model", NULL), 200);
-    assert_string_equal(jstr(R.json, "template"), TID);
-    assert_string_equal(jstr(R.json, "modelId"), TID);
-    assert_string_equal(jstr(R.json, "status"), "provisioned");
-    assert_true(cJSON_IsTrue(jget(R.json, "connected")));
-    assert_non_null(jstr(R.json, "lastActivity"));
+    assert_string_equal(capi_jstr(R.json, "template"), TID);
+    assert_string_equal(capi_jstr(R.json, "modelId"), TID);
+    assert_string_equal(capi_jstr(R.json, "status"), "provisioned");
+    assert_true(cJSON_IsTrue(capi_jget(R.json, "connected")));
+    assert_non_null(capi_jstr(R.json, "lastActivity"));
     th_mqtt_close(&m);
     /* an explicit template is never replaced by the announced one */
     assert_int_equal(
@@ -89,7 +89,7 @@ static void test_association_by_username(void **state)
     assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
     assert_int_equal(th_mqtt_connect(&m, "mqtt-model", user, token, 60, true), 0);
     assert_int_equal(admin("GET", "/api/devices/mqtt-model", NULL), 200);
-    assert_string_equal(jstr(R.json, "template"), "dtmi:late:Thing;1");
+    assert_string_equal(capi_jstr(R.json, "template"), "dtmi:late:Thing;1");
     th_mqtt_close(&m);
 }
 
@@ -123,12 +123,12 @@ static void test_components(void **state)
     assert_int_equal(admin("GET", "/api/devices/comp-01/credentials", NULL), 200);
     char saved_key[128];
     snprintf(saved_key, sizeof saved_key, "%s", KEY);
-    snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(KEY, sizeof KEY, "%s", capi_jstr(R.json, "symmetricKey.primaryKey"));
     device_close();
     dev_id = "comp-01";
     device_connect();
     assert_int_equal(admin("GET", "/api/devices/comp-01/components", NULL), 200);
-    assert_int_equal(cJSON_GetArraySize(jget(R.json, "value")), 2);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 2);
     /* component property write: desired patch marked with __t */
     assert_int_equal(
         admin("PATCH", "/api/devices/comp-01/components/nosuch/properties", "{\"brightness\":3}"),
@@ -142,7 +142,7 @@ static void test_components(void **state)
                                   payload, sizeof payload),
                      0);
     cJSON *patch = cJSON_Parse(payload);
-    assert_string_equal(jstr(patch, "sensor.__t"), "c");
+    assert_string_equal(capi_jstr(patch, "sensor.__t"), "c");
     assert_int_equal((int)jnum(patch, "sensor.brightness"), 3);
     cJSON_Delete(patch);
     char ack[256];
@@ -154,13 +154,13 @@ static void test_components(void **state)
         poll_get("/api/devices/comp-01/components/sensor/properties", prop_state_is, &synced));
     assert_int_equal((int)jnum(R.json, "brightness"), 3);
     assert_int_equal(admin("GET", "/api/devices/comp-01/properties", NULL), 200);
-    assert_string_equal(jstr(R.json, "sensor.$metadata.brightness.state"), "synced");
-    assert_null(jget(R.json, "sensor.__t"));
+    assert_string_equal(capi_jstr(R.json, "sensor.$metadata.brightness.state"), "synced");
+    assert_null(capi_jget(R.json, "sensor.__t"));
     /* root-level body with a component object */
     assert_int_equal(
         admin("PATCH", "/api/devices/comp-01/properties", "{\"sensor\":{\"name\":\"Contoso\"}}"),
         202);
-    assert_string_equal(jstr(R.json, "sensor.$metadata.name.desiredValue"), "Contoso");
+    assert_string_equal(capi_jstr(R.json, "sensor.$metadata.name.desiredValue"), "Contoso");
     assert_int_equal(admin("PATCH", "/api/devices/comp-01/properties", "{\"name\":\"x\"}"), 400);
     /* component command: method name sensor*blink */
     struct bg b;
@@ -169,7 +169,7 @@ static void test_components(void **state)
     answer_method("sensor*blink", 200, "{\"description\":\"ok\"}", req, sizeof req);
     bg_join(&b);
     assert_int_equal(b.status, 201);
-    assert_string_equal(jstr(b.json, "component"), "sensor");
+    assert_string_equal(capi_jstr(b.json, "component"), "sensor");
     cJSON_Delete(b.json);
     assert_int_equal(admin("POST", "/api/devices/comp-01/commands/blink", "{\"request\":1}"), 404);
     /* component telemetry, and the same name at the root (wrong component) */
@@ -203,14 +203,14 @@ static void test_service_api_devices(void **state)
     free(r.body);
     assert_int_equal(r.status, 200);
     assert_int_equal(admin("GET", "/api/devices/svc-01", NULL), 200);
-    assert_string_equal(jstr(R.json, "status"), "unassociated");
+    assert_string_equal(capi_jstr(R.json, "status"), "unassociated");
     assert_int_equal(admin("PATCH", "/api/devices/svc-01", "{\"displayName\":\"From the hub\"}"),
                      200);
     /* connected while it is deleted: nothing of it may remain */
     struct th_mqtt m;
     char key[128];
     assert_int_equal(admin("GET", "/api/devices/svc-01/credentials", NULL), 200);
-    snprintf(key, sizeof key, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(key, sizeof key, "%s", capi_jstr(R.json, "symmetricKey.primaryKey"));
     assert_int_equal(th_hub_connect(&m, &srv, "svc-01", key), 0);
     assert_int_equal(th_https(&srv, "DELETE", "/devices/svc-01?api-version=2021-04-12",
                               "If-Match: \"*\"\r\n", NULL, true, 10000, &r),
@@ -220,12 +220,12 @@ static void test_service_api_devices(void **state)
     assert_int_equal(admin("GET", "/api/devices/svc-01", NULL), 404);
     /* the same id again starts from scratch, without the old application data */
     assert_int_equal(admin("PUT", "/api/devices/svc-01", "{}"), 200);
-    assert_string_equal(jstr(R.json, "displayName"), "svc-01");
+    assert_string_equal(capi_jstr(R.json, "displayName"), "svc-01");
     th_mqtt_close(&m);
     bool empty = false;
     for (int i = 0; i < 50 && !empty; i++) {
         assert_int_equal(admin("GET", "/api/devices/svc-01/rawData", NULL), 200);
-        empty = cJSON_GetArraySize(jget(R.json, "value")) == 0;
+        empty = cJSON_GetArraySize(capi_jget(R.json, "value")) == 0;
         if (!empty)
             usleep(100 * 1000);
     }
@@ -249,13 +249,13 @@ static void test_cloud_properties(void **state)
                      200);
     assert_int_equal(admin("GET", "/api/devices/cloud-01/credentials", NULL), 200);
     snprintf(saved_key, sizeof saved_key, "%s", KEY);
-    snprintf(KEY, sizeof KEY, "%s", jstr(R.json, "symmetricKey.primaryKey"));
+    snprintf(KEY, sizeof KEY, "%s", capi_jstr(R.json, "symmetricKey.primaryKey"));
     device_close();
     dev_id = "cloud-01";
     device_connect();
     assert_int_equal(
         admin("PATCH", "/api/devices/cloud-01/properties", "{\"customerName\":\"Contoso\"}"), 202);
-    assert_non_null(jstr(R.json, "$metadata.customerName.lastUpdateTime"));
+    assert_non_null(capi_jstr(R.json, "$metadata.customerName.lastUpdateTime"));
     assert_int_equal(admin("PATCH", "/api/devices/cloud-01/properties", "{\"customerName\":5}"),
                      400);
     assert_int_equal(admin("PATCH", "/api/devices/cloud-01/properties", "{\"level\":7}"), 202);
@@ -266,19 +266,20 @@ static void test_cloud_properties(void **state)
     assert_non_null(strstr(payload, "\"level\":7"));
     assert_null(strstr(payload, "customerName"));
     assert_int_equal(admin("GET", "/api/devices/cloud-01/properties", NULL), 200);
-    assert_string_equal(jstr(R.json, "customerName"), "Contoso");
-    assert_string_equal(jstr(R.json, "$metadata.level.state"), "pending");
+    assert_string_equal(capi_jstr(R.json, "customerName"), "Contoso");
+    assert_string_equal(capi_jstr(R.json, "$metadata.level.state"), "pending");
     /* payloads that are empty or not JSON are kept as text and flagged */
     telemetry_c("", NULL);
     telemetry_c("hello", NULL);
     assert_int_equal(admin("GET", "/api/devices/cloud-01/rawData", NULL), 200);
     int flagged = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, jget(R.json, "value"))
+    cJSON_ArrayForEach(it, capi_jget(R.json, "value"))
     {
-        const cJSON *err0 = cJSON_GetArrayItem(jget(it, "errors"), 0);
-        if (strcmp(jstr(it, "type"), "telemetry") == 0 && cJSON_IsString(jget(it, "payload")) &&
-            cJSON_IsString(err0) && strstr(err0->valuestring, "not JSON") != NULL)
+        const cJSON *err0 = cJSON_GetArrayItem(capi_jget(it, "errors"), 0);
+        if (strcmp(capi_jstr(it, "type"), "telemetry") == 0 &&
+            cJSON_IsString(capi_jget(it, "payload")) && cJSON_IsString(err0) &&
+            strstr(err0->valuestring, "not JSON") != NULL)
             flagged++;
     }
     assert_int_equal(flagged, 2);

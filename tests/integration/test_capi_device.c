@@ -23,10 +23,10 @@ static void test_properties_pending_then_synced(void **state)
     device_connect();
     /* validation against the template */
     assert_int_equal(admin("PATCH", "/api/devices/" DEV "/properties", "{\"nmae\":\"x\"}"), 400);
-    assert_non_null(strstr(jstr(R.json, "error.message"), "did you mean \"name\""));
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "did you mean \"name\""));
     assert_int_equal(admin("PATCH", "/api/devices/" DEV "/properties", "{\"brightness\":\"high\"}"),
                      400);
-    assert_non_null(strstr(jstr(R.json, "error.message"), "$.brightness"));
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "$.brightness"));
     assert_int_equal(admin("PATCH", "/api/devices/" DEV "/properties", "{\"state\":true}"), 400);
     assert_int_equal(admin("PATCH", "/api/devices/nobody/properties", "{\"name\":\"x\"}"), 404);
     /* write: 202 pending, the device gets the desired patch */
@@ -35,17 +35,17 @@ static void test_properties_pending_then_synced(void **state)
                      202);
     double ver = jnum(R.json, "$metadata.name.desiredVersion");
     assert_true(ver >= 1);
-    assert_string_equal(jstr(R.json, "$metadata.name.state"), "pending");
+    assert_string_equal(capi_jstr(R.json, "$metadata.name.state"), "pending");
     assert_int_equal(next_publish("$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
                                   payload, sizeof payload),
                      0);
     cJSON *patch = cJSON_Parse(payload);
-    assert_string_equal(jstr(patch, "name"), "Contoso");
+    assert_string_equal(capi_jstr(patch, "name"), "Contoso");
     assert_int_equal((int)jnum(patch, "$version"), (int)ver);
     cJSON_Delete(patch);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
-    assert_string_equal(jstr(R.json, "$metadata.name.state"), "pending");
-    assert_string_equal(jstr(R.json, "$metadata.name.desiredValue"), "Contoso");
+    assert_string_equal(capi_jstr(R.json, "$metadata.name.state"), "pending");
+    assert_string_equal(capi_jstr(R.json, "$metadata.name.desiredValue"), "Contoso");
     /* the device acknowledges name, refuses brightness */
     char ack[300];
     snprintf(ack, sizeof ack,
@@ -57,10 +57,11 @@ static void test_properties_pending_then_synced(void **state)
     assert_true(poll_get("/api/devices/" DEV "/properties", prop_state_is, &synced));
     assert_int_equal((int)jnum(R.json, "$metadata.name.ackVersion"), (int)ver);
     assert_int_equal((int)jnum(R.json, "$metadata.name.ackCode"), 200);
-    assert_string_equal(jstr(R.json, "name"), "Contoso");
-    assert_string_equal(jstr(R.json, "$metadata.brightness.state"), "failed");
+    assert_string_equal(capi_jstr(R.json, "name"), "Contoso");
+    assert_string_equal(capi_jstr(R.json, "$metadata.brightness.state"), "failed");
     assert_int_equal((int)jnum(R.json, "$metadata.brightness.ackCode"), 500);
-    assert_string_equal(jstr(R.json, "$metadata.brightness.ackDescription"), "LED driver error");
+    assert_string_equal(capi_jstr(R.json, "$metadata.brightness.ackDescription"),
+                        "LED driver error");
     /* a newer write: an ack of the older version keeps it pending */
     assert_int_equal(admin("PATCH", "/api/devices/" DEV "/properties", "{\"name\":\"Fabrikam\"}"),
                      202);
@@ -72,25 +73,25 @@ static void test_properties_pending_then_synced(void **state)
     report(ack);
     usleep(300 * 1000);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
-    assert_string_equal(jstr(R.json, "$metadata.name.state"), "pending");
+    assert_string_equal(capi_jstr(R.json, "$metadata.name.state"), "pending");
     snprintf(ack, sizeof ack, "{\"name\":{\"value\":\"Fabrikam\",\"ac\":200,\"av\":%d}}",
              (int)ver2);
     report(ack);
     assert_true(poll_get("/api/devices/" DEV "/properties", prop_state_is, &synced));
-    assert_string_equal(jstr(R.json, "name"), "Fabrikam");
+    assert_string_equal(capi_jstr(R.json, "name"), "Fabrikam");
     /* reported read-only properties appear with their update time */
     report("{\"manufacturer\":\"iotc\",\"state\":true}");
     struct prop_want dummy = {"manufacturer", NULL};
     (void)dummy;
     for (int i = 0; i < 50; i++) {
         admin("GET", "/api/devices/" DEV "/properties", NULL);
-        if (jstr(R.json, "manufacturer") != NULL)
+        if (capi_jstr(R.json, "manufacturer") != NULL)
             break;
         usleep(100 * 1000);
     }
-    assert_string_equal(jstr(R.json, "manufacturer"), "iotc");
-    assert_non_null(jstr(R.json, "$metadata.manufacturer.lastUpdateTime"));
-    assert_null(jget(R.json, "$metadata.manufacturer.state"));
+    assert_string_equal(capi_jstr(R.json, "manufacturer"), "iotc");
+    assert_non_null(capi_jstr(R.json, "$metadata.manufacturer.lastUpdateTime"));
+    assert_null(capi_jget(R.json, "$metadata.manufacturer.state"));
 }
 
 /* ---------------------------------------------------------------- commands */
@@ -100,7 +101,7 @@ static bool last_cmd_completed(const cJSON *o, const void *arg)
     (void)arg;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
     const cJSON *last = cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1);
-    const char *st = jstr(last, "status");
+    const char *st = capi_jstr(last, "status");
     return st != NULL && strcmp(st, "completed") == 0;
 }
 
@@ -120,7 +121,7 @@ static void test_commands_sync_async_timeout(void **state)
         admin("POST", "/api/devices/" DEV "/commands/blink", "{\"connectionTimeout\":31}"), 400);
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/blinkk", "{\"request\":1}"), 404);
     assert_string_equal(R.error_code, "CapabilityNotFound");
-    assert_non_null(strstr(jstr(R.json, "error.message"), "did you mean \"blink\""));
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "did you mean \"blink\""));
     /* synchronous */
     bg_start(&b, "POST", "/api/devices/" DEV "/commands/blink",
              "{\"request\":3,\"responseTimeout\":10}");
@@ -130,8 +131,8 @@ static void test_commands_sync_async_timeout(void **state)
     assert_string_equal(req, "3");
     assert_int_equal(b.status, 201);
     assert_int_equal((int)jnum(b.json, "responseCode"), 200);
-    assert_string_equal(jstr(b.json, "response.description"), "Blinking LED every 3 seconds");
-    assert_string_equal(jstr(b.json, "status"), "completed");
+    assert_string_equal(capi_jstr(b.json, "response.description"), "Blinking LED every 3 seconds");
+    assert_string_equal(capi_jstr(b.json, "status"), "completed");
     assert_int_equal((int)jnum(b.json, "request"), 3);
     cJSON_Delete(b.json);
     /* asynchronous: 202 now, completion property later */
@@ -140,17 +141,17 @@ static void test_commands_sync_async_timeout(void **state)
     bg_join(&b);
     assert_int_equal(b.status, 201);
     assert_int_equal((int)jnum(b.json, "responseCode"), 202);
-    assert_string_equal(jstr(b.json, "status"), "pending");
+    assert_string_equal(capi_jstr(b.json, "status"), "pending");
     cJSON_Delete(b.json);
     report("{\"rundiagnostics\":{\"value\":\"Diagnostics run complete\"}}");
     assert_true(poll_get("/api/devices/" DEV "/commands/rundiagnostics", last_cmd_completed, NULL));
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(R.json, "value");
     const cJSON *last = cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1);
-    assert_string_equal(jstr(last, "completion"), "Diagnostics run complete");
-    assert_non_null(jstr(last, "completedTime"));
+    assert_string_equal(capi_jstr(last, "completion"), "Diagnostics run complete");
+    assert_non_null(capi_jstr(last, "completedTime"));
     /* the completion is a command, not a property */
     assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
-    assert_null(jget(R.json, "rundiagnostics"));
+    assert_null(capi_jget(R.json, "rundiagnostics"));
     /* the device does not answer: 504 after responseTimeout */
     bg_start(&b, "POST", "/api/devices/" DEV "/commands/turnon", "{\"responseTimeout\":5}");
     char topic[300];
@@ -167,17 +168,17 @@ static void test_commands_sync_async_timeout(void **state)
     assert_int_equal((int)jnum(cJSON_GetArrayItem(v, 0), "responseCode"), 200);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/commands?$top=2", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "value")), 2);
-    assert_non_null(jstr(R.json, "nextLink"));
+    assert_non_null(capi_jstr(R.json, "nextLink"));
     char next[1024];
-    snprintf(next, sizeof next, "%s", jstr(R.json, "nextLink"));
+    snprintf(next, sizeof next, "%s", capi_jstr(R.json, "nextLink"));
     capi_resp_free(&R);
     assert_int_equal(
         capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", next, NULL, 10000, &R), 0);
     v = cJSON_GetObjectItemCaseSensitive(R.json, "value");
     assert_true(cJSON_GetArraySize(v) >= 1);
     const cJSON *failed = cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1);
-    assert_string_equal(jstr(failed, "name"), "turnon");
-    assert_string_equal(jstr(failed, "status"), "failed");
+    assert_string_equal(capi_jstr(failed, "name"), "turnon");
+    assert_string_equal(capi_jstr(failed, "status"), "failed");
 }
 
 static void test_commands_offline(void **state)
@@ -187,16 +188,16 @@ static void test_commands_offline(void **state)
     device_close();
     for (int i = 0; i < 50; i++) {
         admin("GET", "/api/devices/" DEV, NULL);
-        if (cJSON_IsFalse(jget(R.json, "connected")))
+        if (cJSON_IsFalse(capi_jget(R.json, "connected")))
             break;
         usleep(100 * 1000);
     }
-    assert_true(cJSON_IsFalse(jget(R.json, "connected")));
+    assert_true(cJSON_IsFalse(capi_jget(R.json, "connected")));
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/turnon", "{}"), 409);
     assert_string_equal(R.error_code, "DeviceNotConnected");
     /* turnoff is queue-if-offline (template customization): a C2D message */
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/turnoff", NULL), 201);
-    assert_string_equal(jstr(R.json, "status"), "queued");
+    assert_string_equal(capi_jstr(R.json, "status"), "queued");
     device_connect();
     assert_int_equal(th_mqtt_subscribe(&M, "devices/" DEV "/messages/devicebound/#", 1), 1);
     assert_int_equal(next_publish("devices/" DEV "/messages/devicebound/", topic, sizeof topic,
@@ -223,7 +224,7 @@ static int count_pages(const char *first, int *out_pages)
     for (;;) {
         total += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(R.json, "value"));
         pages++;
-        const char *nl = jstr(R.json, "nextLink");
+        const char *nl = capi_jstr(R.json, "nextLink");
         if (nl == NULL)
             break;
         snprintf(next, sizeof next, "%s", nl);
@@ -249,9 +250,9 @@ static void test_telemetry_raw_conformance(void **state)
     telemetry("{\"temp\":\"hot\",\"humid\":42}");
     report("{\"state\":\"true\",\"processorArchitecture\":\"ARM\",\"colour\":\"red\"}");
     assert_true(poll_get("/api/devices/" DEV "/telemetry/humid", has_humid_42, NULL));
-    assert_non_null(jstr(R.json, "timestamp"));
+    assert_non_null(capi_jstr(R.json, "timestamp"));
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp", NULL), 200);
-    assert_string_equal(jstr(R.json, "value"), "hot");
+    assert_string_equal(capi_jstr(R.json, "value"), "hot");
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/nosuch", NULL), 404);
     assert_string_equal(R.error_code, "TelemetryNotFound");
     /* the latest message lacks temp: the last value comes from the stored messages */
@@ -259,7 +260,7 @@ static void test_telemetry_raw_conformance(void **state)
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/humid", NULL), 200);
     assert_int_equal((int)jnum(R.json, "value"), 43);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp", NULL), 200);
-    assert_string_equal(jstr(R.json, "value"), "hot");
+    assert_string_equal(capi_jstr(R.json, "value"), "hot");
     /* history, paged by 2: four temp values, the string one flagged (wait for the writes) */
     int pages = 0, total = 0;
     for (int i = 0; i < 50 && total < 4; i++) {
@@ -271,16 +272,17 @@ static void test_telemetry_raw_conformance(void **state)
     assert_int_equal(pages, 2);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(R.json, "value");
     const cJSON *hot = cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1);
-    assert_string_equal(jstr(hot, "value"), "hot");
-    assert_true(cJSON_IsFalse(jget(hot, "valid")));
-    assert_non_null(jstr(hot, "error"));
+    assert_string_equal(capi_jstr(hot, "value"), "hot");
+    assert_true(cJSON_IsFalse(capi_jget(hot, "valid")));
+    assert_non_null(capi_jstr(hot, "error"));
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp/history?$top=2", NULL), 200);
-    assert_true(cJSON_IsTrue(jget(cJSON_GetArrayItem(jget(R.json, "value"), 0), "valid")));
+    assert_true(
+        cJSON_IsTrue(capi_jget(cJSON_GetArrayItem(capi_jget(R.json, "value"), 0), "valid")));
     assert_int_equal(
         admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=2100-01-01T00:00:00Z", NULL),
         200);
-    assert_int_equal(cJSON_GetArraySize(jget(R.json, "value")), 0);
-    assert_null(jstr(R.json, "nextLink"));
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 0);
+    assert_null(capi_jstr(R.json, "nextLink"));
     assert_int_equal(
         admin("GET", "/api/devices/" DEV "/telemetry/temp/history?from=yesterday", NULL), 400);
     /* raw data: the misspelt name is unmodeled, the reported extra property too */
@@ -288,16 +290,16 @@ static void test_telemetry_raw_conformance(void **state)
                          "unmodeled.temperature"));
     assert_true(raw_has_unmodeled(R.json, "unmodeled.colour"));
     assert_true(raw_has_unmodeled(R.json, "modeled.processorArchitecture"));
-    int all = cJSON_GetArraySize(jget(R.json, "value"));
+    int all = cJSON_GetArraySize(capi_jget(R.json, "value"));
     bool connected = false, bad_state = false;
     const cJSON *it;
-    cJSON_ArrayForEach(it, jget(R.json, "value"))
+    cJSON_ArrayForEach(it, capi_jget(R.json, "value"))
     {
-        if (strcmp(jstr(it, "type"), "connected") == 0)
+        if (strcmp(capi_jstr(it, "type"), "connected") == 0)
             connected = true;
-        if (strcmp(jstr(it, "type"), "property") == 0 &&
-            cJSON_GetArraySize(jget(it, "errors")) > 0 &&
-            strstr(cJSON_GetArrayItem(jget(it, "errors"), 0)->valuestring, "state") != NULL)
+        if (strcmp(capi_jstr(it, "type"), "property") == 0 &&
+            cJSON_GetArraySize(capi_jget(it, "errors")) > 0 &&
+            strstr(cJSON_GetArrayItem(capi_jget(it, "errors"), 0)->valuestring, "state") != NULL)
             bad_state = true;
     }
     assert_true(connected);
@@ -307,11 +309,11 @@ static void test_telemetry_raw_conformance(void **state)
     assert_true(raw_pages >= 3);
     /* conformance */
     assert_int_equal(admin("GET", "/api/devices/" DEV "/conformance", NULL), 200);
-    assert_false(cJSON_IsTrue(jget(R.json, "conformant")));
+    assert_false(cJSON_IsTrue(capi_jget(R.json, "conformant")));
     const cJSON *mm = find_mismatch(R.json, "unmodeledTelemetry", "temperature");
     assert_non_null(mm);
-    assert_string_equal(jstr(mm, "suggestion"), "temp");
-    assert_non_null(strstr(jstr(mm, "message"), "did you mean \"temp\""));
+    assert_string_equal(capi_jstr(mm, "suggestion"), "temp");
+    assert_non_null(strstr(capi_jstr(mm, "message"), "did you mean \"temp\""));
     assert_non_null(find_mismatch(R.json, "schema", "temp"));
     assert_non_null(find_mismatch(R.json, "schema", "state"));
     assert_non_null(find_mismatch(R.json, "unmodeledProperty", "colour"));
@@ -320,9 +322,9 @@ static void test_telemetry_raw_conformance(void **state)
     assert_null(find_mismatch(R.json, "unmodeledTelemetry", "humid"));
     const cJSON *cap;
     bool humid_ok = false, blink_ok = false, name_ok = false;
-    cJSON_ArrayForEach(cap, jget(R.json, "capabilities"))
+    cJSON_ArrayForEach(cap, capi_jget(R.json, "capabilities"))
     {
-        const char *n = jstr(cap, "name"), *st = jstr(cap, "status");
+        const char *n = capi_jstr(cap, "name"), *st = capi_jstr(cap, "status");
         humid_ok |= strcmp(n, "humid") == 0 && strcmp(st, "ok") == 0;
         blink_ok |= strcmp(n, "blink") == 0 && strcmp(st, "ok") == 0;
         name_ok |= strcmp(n, "name") == 0 && strcmp(st, "ok") == 0;
@@ -394,34 +396,34 @@ static void test_restart_keeps_history_and_data(void **state)
     assert_int_equal(th_central_stop(&srv), 0);
     assert_int_equal(th_central_restart(&srv, NULL), 0);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/commands/blink", NULL), 200);
-    const cJSON *v = jget(R.json, "value");
+    const cJSON *v = capi_jget(R.json, "value");
     assert_int_equal(cJSON_GetArraySize(v), 1);
-    assert_string_equal(jstr(cJSON_GetArrayItem(v, 0), "status"), "completed");
-    assert_string_equal(jstr(cJSON_GetArrayItem(v, 0), "response.description"),
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(v, 0), "status"), "completed");
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(v, 0), "response.description"),
                         "Blinking LED every 3 seconds");
     assert_int_equal(admin("GET", "/api/devices/" DEV "/commands/rundiagnostics", NULL), 200);
-    v = jget(R.json, "value");
-    assert_string_equal(jstr(cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1), "completion"),
+    v = capi_jget(R.json, "value");
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(v, cJSON_GetArraySize(v) - 1), "completion"),
                         "Diagnostics run complete");
     /* last values come from the stored messages now */
     assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp", NULL), 200);
-    assert_true(jget(R.json, "value") != NULL);
+    assert_true(capi_jget(R.json, "value") != NULL);
     assert_int_equal(admin("GET", "/api/devices/" DEV "/properties", NULL), 200);
-    assert_string_equal(jstr(R.json, "$metadata.name.state"), "synced");
+    assert_string_equal(capi_jstr(R.json, "$metadata.name.state"), "synced");
     assert_int_equal(admin("GET", "/api/devices/" DEV "/rawData?$top=1000", NULL), 200);
     assert_true(raw_has_unmodeled(R.json, "unmodeled.temperature"));
     assert_int_equal(admin("GET", "/api/devices/" DEV, NULL), 200);
-    assert_string_equal(jstr(R.json, "status"), "provisioned");
+    assert_string_equal(capi_jstr(R.json, "status"), "provisioned");
     /* new commands continue the id sequence */
     assert_int_equal(admin("POST", "/api/devices/" DEV "/commands/turnoff", NULL), 201);
-    assert_string_equal(jstr(R.json, "status"), "queued");
+    assert_string_equal(capi_jstr(R.json, "status"), "queued");
     assert_int_equal(admin("GET", "/api/devices/" DEV "/commands?$top=1000", NULL), 200);
-    v = jget(R.json, "value");
+    v = capi_jget(R.json, "value");
     const char *prev = NULL;
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        const char *id = jstr(it, "id");
+        const char *id = capi_jstr(it, "id");
         if (prev != NULL)
             assert_true(strcmp(prev, id) < 0);
         prev = id;

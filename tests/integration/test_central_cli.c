@@ -229,23 +229,6 @@ static void test_limits_plain_and_kicks(void **state)
     th_central_cleanup(&c);
 }
 
-static int count_rows(const struct th_central *c, const char *device)
-{
-    char cmd[700], out[64];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 -readonly '%s/central.db' \"SELECT count(*) FROM telemetry "
-             "WHERE device_id='%s'\"",
-             c->data_dir, device);
-    FILE *p = popen(cmd, "r");
-    if (p == NULL || fgets(out, sizeof out, p) == NULL) {
-        if (p)
-            pclose(p);
-        return -1;
-    }
-    pclose(p);
-    return (int)strtol(out, NULL, 10);
-}
-
 /* A store backlog over its cap pauses publishers instead of growing memory; nothing is lost
  * and durable acks still come, in order. */
 static void test_backpressure(void **state)
@@ -274,7 +257,7 @@ static void test_backpressure(void **state)
     }
     assert_int_equal(prev, last);
     th_mqtt_close(&m);
-    assert_int_equal(count_rows(&c, "bp-1"), n0 + n1);
+    assert_int_equal(th_count_telemetry(&c, "bp-1"), n0 + n1);
     assert_true(th_central_log_contains(&c, "throttling publishers", 1000));
     assert_true(th_central_log_contains(&c, "store backlog drained", 1000));
     assert_int_equal(th_central_stop(&c), 0);

@@ -35,26 +35,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int count_telemetry(const char *device)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM telemetry WHERE device_id=?", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 static void test_state_survives_restart(void **state)
 {
     (void)state;
@@ -108,7 +88,7 @@ static void test_state_survives_restart(void **state)
     free(h.body);
 
     assert_int_equal(th_central_stop(&srv), 0); /* SIGTERM: clean exit */
-    assert_int_equal(count_telemetry(id), 50);
+    assert_int_equal(th_count_telemetry(&srv, id), 50);
     assert_int_equal(th_central_restart(&srv, NULL), 0);
 
     /* The device, its model id and twin are back. */

@@ -42,38 +42,27 @@ static long req(const char *auth, const char *method, const char *path)
     return R.status;
 }
 
-static const char *jstr(const cJSON *o, const char *path)
-{
-    char buf[256], *save = NULL;
-    snprintf(buf, sizeof buf, "%s", path);
-    const cJSON *cur = o;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
-         k = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, k);
-    return cJSON_IsString(cur) ? cur->valuestring : NULL;
-}
-
 static void assert_error(long status, long want_status, const char *code)
 {
     assert_int_equal(status, want_status);
     assert_non_null(R.json);
-    assert_string_equal(jstr(R.json, "error.code"), code);
+    assert_string_equal(capi_jstr(R.json, "error.code"), code);
     assert_string_equal(R.error_code, code);
-    assert_non_null(jstr(R.json, "error.message"));
+    assert_non_null(capi_jstr(R.json, "error.message"));
 }
 
 /* The group object as PROTOCOL.md §8 shapes it, with the keys the test expects. */
 static void assert_group(const cJSON *g, const char *primary, const char *secondary)
 {
     assert_non_null(g);
-    assert_string_equal(jstr(g, "id"), GROUP);
-    assert_string_equal(jstr(g, "displayName"), GROUP);
-    assert_string_equal(jstr(g, "type"), "iot");
+    assert_string_equal(capi_jstr(g, "id"), GROUP);
+    assert_string_equal(capi_jstr(g, "displayName"), GROUP);
+    assert_string_equal(capi_jstr(g, "type"), "iot");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "enabled")));
-    assert_string_equal(jstr(g, "attestation.type"), "symmetricKey");
-    assert_string_equal(jstr(g, "attestation.symmetricKey.primaryKey"), primary);
-    assert_string_equal(jstr(g, "attestation.symmetricKey.secondaryKey"), secondary);
-    assert_non_null(jstr(g, "etag"));
+    assert_string_equal(capi_jstr(g, "attestation.type"), "symmetricKey");
+    assert_string_equal(capi_jstr(g, "attestation.symmetricKey.primaryKey"), primary);
+    assert_string_equal(capi_jstr(g, "attestation.symmetricKey.secondaryKey"), secondary);
+    assert_non_null(capi_jstr(g, "etag"));
 }
 
 /* A generated group key: base64 of 64 bytes, as IoT Central's (and DPS's) own. */
@@ -126,9 +115,9 @@ static int setup(void **state)
     snprintf(target, sizeof target, "/api/apiTokens/ops?" V);
     if (capi_http(srv.ca_path, srv.https_port, srv.admin_token, "PUT", target,
                   "{\"roles\":[{\"role\":\"operator\"}]}", 15000, &R) < 0 ||
-        R.status != 200 || jstr(R.json, "token") == NULL)
+        R.status != 200 || capi_jstr(R.json, "token") == NULL)
         return -1;
-    snprintf(operator_token, sizeof operator_token, "%s", jstr(R.json, "token"));
+    snprintf(operator_token, sizeof operator_token, "%s", capi_jstr(R.json, "token"));
     return 0;
 }
 
@@ -207,15 +196,15 @@ static void test_regenerate_primary(void **state)
     assert_int_equal(th_hub_connect(&live, &srv, "before-1", k_old), 0);
 
     assert_int_equal(req(srv.admin_token, "GET", GROUP_PATH), 200);
-    snprintf(old_etag, sizeof old_etag, "%s", jstr(R.json, "etag"));
+    snprintf(old_etag, sizeof old_etag, "%s", capi_jstr(R.json, "etag"));
     assert_int_equal(req(srv.admin_token, "POST", GROUP_PATH "/regenerateKey?keyType=primary"),
                      200);
-    const char *np = jstr(R.json, "attestation.symmetricKey.primaryKey");
+    const char *np = capi_jstr(R.json, "attestation.symmetricKey.primaryKey");
     assert_non_null(np);
     assert_string_not_equal(np, old_primary);
     assert_key_shape(np);
     assert_group(R.json, np, srv.group_secondary_key);
-    assert_string_not_equal(jstr(R.json, "etag"), old_etag);
+    assert_string_not_equal(capi_jstr(R.json, "etag"), old_etag);
     snprintf(srv.group_primary_key, sizeof srv.group_primary_key, "%s", np);
     assert_int_equal(req(srv.admin_token, "GET", GROUP_PATH), 200);
     assert_group(R.json, srv.group_primary_key, srv.group_secondary_key);
@@ -226,7 +215,7 @@ static void test_regenerate_primary(void **state)
                                "/ui/api/application", NULL, 15000, &R),
                      0);
     assert_int_equal(R.status, 200);
-    assert_string_equal(jstr(R.json, "enrollmentGroup.primaryKey"), srv.group_primary_key);
+    assert_string_equal(capi_jstr(R.json, "enrollmentGroup.primaryKey"), srv.group_primary_key);
 
     /* app.json holds the new key, mode 0600, no temporary file left */
     char path[400];
@@ -288,7 +277,7 @@ static void test_regenerate_secondary_persists(void **state)
     snprintf(primary, sizeof primary, "%s", srv.group_primary_key);
     assert_int_equal(req(srv.admin_token, "POST", GROUP_PATH "/regenerateKey?keyType=Secondary"),
                      200);
-    const char *ns = jstr(R.json, "attestation.symmetricKey.secondaryKey");
+    const char *ns = capi_jstr(R.json, "attestation.symmetricKey.secondaryKey");
     assert_non_null(ns);
     assert_string_not_equal(ns, old_secondary);
     assert_key_shape(ns);

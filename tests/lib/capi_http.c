@@ -176,3 +176,20 @@ char *capi_stream(const char *ca_path, uint16_t port, const char *auth, const ch
         b.p = calloc(1, 1);
     return b.p;
 }
+
+const cJSON *capi_jget(const cJSON *o, const char *path)
+{
+    char buf[256], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", path);
+    const cJSON *cur = o;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
+         k = strtok_r(NULL, ".", &save))
+        cur = cJSON_GetObjectItemCaseSensitive(cur, k);
+    return cur;
+}
+
+const char *capi_jstr(const cJSON *o, const char *path)
+{
+    const cJSON *v = capi_jget(o, path);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -28,6 +28,12 @@ struct capi_resp {
 int capi_http(const char *ca_path, uint16_t port, const char *auth, const char *method,
               const char *target, const char *body, long max_ms, struct capi_resp *out);
 
+/** Member at a dotted path of object members ("error.code"), or NULL. Borrowed from @p o. */
+const cJSON *capi_jget(const cJSON *o, const char *path);
+
+/** String at a dotted path, or NULL when absent or not a string. Borrowed from @p o. */
+const char *capi_jstr(const cJSON *o, const char *path);
+
 /** Free what capi_http allocated. */
 void capi_resp_free(struct capi_resp *r);
 

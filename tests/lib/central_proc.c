@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "iotc/codec.h"
 #include "iotc/sas.h"
@@ -309,4 +310,27 @@ int th_derive_key(const struct th_central *c, const char *reg_id, char *out, siz
                                       iotc_span_from_cstr(reg_id), out, size, &len) == IOTC_OK
                ? 0
                : -1;
+}
+
+int th_count_telemetry(const struct th_central *c, const char *device_id)
+{
+    char path[400];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+    snprintf(path, sizeof path, "%s/central.db", c->data_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM telemetry WHERE device_id=?", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(s, 1, device_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
 }

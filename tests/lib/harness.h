@@ -60,6 +60,9 @@ void th_central_cleanup(struct th_central *c);
 /** True when the server log contains @p needle (waits up to @p timeout_ms for it). */
 bool th_central_log_contains(const struct th_central *c, const char *needle, int timeout_ms);
 
+/** Telemetry rows of @p device_id committed in the data dir's database (read-only). -1 on error. */
+int th_count_telemetry(const struct th_central *c, const char *device_id);
+
 /* ---------------------------------------------------------------- tokens */
 
 /** Device -> hub token for @p device_id with @p key_b64, expiring at @p se. 0 / -1. */
