@@ -44,7 +44,9 @@ struct pending {
 
 struct app {
     struct iotc_client *client;
-    uint64_t interval_ms;
+    uint64_t interval_ms; /* 0: burst, keep `window` messages unacknowledged */
+    long window;
+    bool quiet; /* no line per message */
     uint64_t next_telemetry_ms;
     long count; /* stop after this many acknowledged messages; <= 0: never */
     long sent, acked, failed;
@@ -228,6 +230,8 @@ static int on_writable(void *user, struct iotc_client *c, const struct iotc_prop
 /* Telemetry                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
+static void top_up(struct app *a);
+
 static void on_telemetry_done(void *user, uint32_t id, int result)
 {
     struct app *a = user;
@@ -242,10 +246,13 @@ static void on_telemetry_done(void *user, uint32_t id, int result)
         printf("Sent and acknowledged %ld messages; quitting\n", a->acked);
         fflush(stdout);
         iotc_client_stop(a->client);
+        return;
     }
+    if (a->interval_ms == 0)
+        top_up(a);
 }
 
-static void send_telemetry(struct app *a)
+static bool send_telemetry(struct app *a)
 {
     char body[96];
     int n = snprintf(body, sizeof(body), "{\"%s\":%d,\"humid\":%d}", a->temp_name,
@@ -254,11 +261,29 @@ static void send_telemetry(struct app *a)
         iotc_client_send_telemetry(a->client, body, (size_t)n, NULL, on_telemetry_done, a, NULL);
     if (rc == IOTC_OK) {
         a->sent++;
+        if (a->quiet)
+            return true;
         printf("Sending message: %s\n", body);
     } else {
         printf("Message not queued (%s): %s\n", iotc_strerror(rc), body);
     }
     fflush(stdout);
+    return rc == IOTC_OK;
+}
+
+static bool want_more(const struct app *a)
+{
+    return a->count <= 0 || a->sent < a->count;
+}
+
+/* Burst mode: the next message goes out as soon as one is acknowledged (from the outcome
+ * callback, so the library writes a whole window's worth with one system call). */
+static void top_up(struct app *a)
+{
+    while (want_more(a) && a->sent - a->acked - a->failed < a->window) {
+        if (!send_telemetry(a))
+            break;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -290,11 +315,13 @@ static int loop(struct app *a)
     struct pollfd fds[3];
     int rc = IOTC_OK;
 
-    a->next_telemetry_ms = now_ms() + a->interval_ms;
+    a->next_telemetry_ms = now_ms(); /* the first reading at once (queued until connected) */
     while (rc == IOTC_OK) {
         uint64_t now = now_ms();
-        bool want_more = a->count <= 0 || a->sent < a->count;
-        if (want_more && now >= a->next_telemetry_ms) {
+        bool more = want_more(a) && a->interval_ms > 0;
+        if (a->interval_ms == 0) {
+            top_up(a);
+        } else if (more && now >= a->next_telemetry_ms) {
             send_telemetry(a);
             a->next_telemetry_ms += a->interval_ms;
             if (a->next_telemetry_ms < now)
@@ -304,7 +331,7 @@ static int loop(struct app *a)
 
         iotc_client_poll_info(a->client, &pi);
         int timeout = pi.timeout_ms;
-        uint64_t next = want_more ? a->next_telemetry_ms : UINT64_MAX;
+        uint64_t next = more ? a->next_telemetry_ms : UINT64_MAX;
         for (int i = 0; i < MAX_PENDING; i++) {
             if (a->pending[i].used && a->pending[i].due_ms < next)
                 next = a->pending[i].due_ms;
@@ -359,8 +386,12 @@ static void usage(FILE *f)
           "(HostName=..;DeviceId=..;SharedAccessKey=..)\n"
           "  --model-id DTMI           model id announced to DPS and the hub\n"
           "  --ca-file FILE            trusted CA certificates (default: the system store)\n"
-          "  --interval SECONDS        telemetry period (default 2, fractions allowed)\n"
+          "  --interval SECONDS        telemetry period (default 2, fractions allowed); 0: send\n"
+          "                            as fast as acknowledgements come (see --window)\n"
+          "  --window N                with --interval 0: messages kept unacknowledged\n"
+          "                            (default 16)\n"
           "  --count N                 stop once N messages have been acknowledged\n"
+          "  -q, --quiet               no line per message sent\n"
           "  --misspell-telemetry NAME send the temperature as NAME instead of \"temp\" (tests\n"
           "                            IoT Central's unmodeled data)\n"
           "  --name-delay MS           delay before acknowledging 'name' (default 1000)\n"
@@ -384,6 +415,7 @@ enum opt_id {
     O_CA,
     O_INTERVAL,
     O_COUNT,
+    O_WINDOW,
     O_MISSPELL,
     O_NAME_DELAY,
     O_BRIGHT_DELAY,
@@ -416,6 +448,8 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
         {"ca-file", required_argument, NULL, O_CA},
         {"interval", required_argument, NULL, O_INTERVAL},
         {"count", required_argument, NULL, O_COUNT},
+        {"window", required_argument, NULL, O_WINDOW},
+        {"quiet", no_argument, NULL, 'q'},
         {"misspell-telemetry", required_argument, NULL, O_MISSPELL},
         {"name-delay", required_argument, NULL, O_NAME_DELAY},
         {"brightness-delay", required_argument, NULL, O_BRIGHT_DELAY},
@@ -430,7 +464,7 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
     uint64_t v;
     char *end;
 
-    while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
         switch (o) {
         case O_SCOPE:
             cfg->id_scope = optarg;
@@ -460,12 +494,12 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
             break;
         case O_INTERVAL: {
             double s = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(s > 0) || s > 86400) {
+            if (end == optarg || *end != '\0' || !(s >= 0) || s > 86400) {
                 fprintf(stderr, "bad --interval: %s\n", optarg);
                 return 2;
             }
             a->interval_ms = (uint64_t)(s * 1000.0 + 0.5);
-            if (a->interval_ms == 0)
+            if (a->interval_ms == 0 && s > 0)
                 a->interval_ms = 1;
             break;
         }
@@ -475,6 +509,16 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
                 return 2;
             }
             a->count = (long)v;
+            break;
+        case O_WINDOW:
+            if (!parse_ms(optarg, &v) || v == 0 || v > 100000) {
+                fprintf(stderr, "bad --window: %s\n", optarg);
+                return 2;
+            }
+            a->window = (long)v;
+            break;
+        case 'q':
+            a->quiet = true;
             break;
         case O_MISSPELL:
             a->temp_name = optarg;
@@ -533,6 +577,7 @@ int main(int argc, char **argv)
 
     memset(&a, 0, sizeof(a));
     a.interval_ms = 2000;
+    a.window = 16;
     a.temp_name = "temp";
     a.name_delay_ms = 1000;
     a.brightness_delay_ms = 5000;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +147,15 @@ void iotc__wake(struct iotc_client *c)
 {
     uint64_t one = 1;
 
+    /* Outside process() nothing else would send what the call just wrote. */
+    if (!c->in_process && iotc__net_flush(c) != 0)
+        iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
     if (c->loop_thread_set && pthread_equal(c->loop_thread, pthread_self()))
         return;
     /* A full eventfd counter (EAGAIN) already means "wake up": nothing to do. */
     ssize_t n = write(c->wake_fd, &one, sizeof(one));
     (void)n;
+    atomic_store(&c->wake_pending, 1);
 }
 
 int iotc__topic_reserve(struct iotc_client *c, size_t n)
@@ -170,14 +175,81 @@ int iotc__topic_reserve(struct iotc_client *c, size_t n)
 /* libmosquitto glue                                                                         */
 /* ---------------------------------------------------------------------------------------- */
 
+/*
+ * Write coalescing. Every PUBLISH libmosquitto hands to OpenSSL becomes one TLS record and,
+ * with the socket as OpenSSL's output, one write(2): a window of acknowledgements arriving
+ * together would be answered by as many writes (and as many loopback or radio wake-ups).
+ * Once the session is up, a buffering BIO sits between OpenSSL and the socket: records
+ * collect in it and net_flush() sends them with one write at the end of each
+ * iotc_client_process() and of each API call made outside it.
+ */
+#define NET_BUFFER_BYTES 16384
+
+static SSL *net_ssl(struct iotc_client *c)
+{
+    return c->mosq != NULL ? mosquitto_ssl_get(c->mosq) : NULL;
+}
+
+static void net_buffer_install(struct iotc_client *c)
+{
+    SSL *ssl = net_ssl(c);
+    if (ssl == NULL || c->net_buffered)
+        return;
+    BIO *sock = SSL_get_wbio(ssl);
+    BIO *buf = BIO_new(BIO_f_buffer());
+    if (sock == NULL || buf == NULL || BIO_set_write_buffer_size(buf, NET_BUFFER_BYTES) != 1 ||
+        !BIO_up_ref(sock)) {
+        BIO_free(buf); /* fine without: every record is then written as it is made */
+        return;
+    }
+    BIO_push(buf, sock);
+    SSL_set0_wbio(ssl, buf); /* drops the SSL's reference to sock; the chain holds ours */
+    c->net_buffered = true;
+}
+
+int iotc__net_flush(struct iotc_client *c)
+{
+    SSL *ssl = net_ssl(c);
+    if (ssl == NULL || !c->net_buffered)
+        return 0;
+    BIO *b = SSL_get_wbio(ssl);
+    if (BIO_wpending(b) == 0)
+        return 0;
+    if (BIO_flush(b) > 0 || BIO_should_retry(b))
+        return 0; /* sent, or the rest goes when the socket is writable (want_write) */
+    return -1;
+}
+
+static bool net_want_write(struct iotc_client *c)
+{
+    SSL *ssl = net_ssl(c);
+    return ssl != NULL && c->net_buffered && BIO_wpending(SSL_get_wbio(ssl)) > 0;
+}
+
+/* Records OpenSSL has already decrypted are invisible to poll(). */
+static bool net_read_pending(struct iotc_client *c)
+{
+    SSL *ssl = net_ssl(c);
+    return ssl != NULL && SSL_pending(ssl) > 0;
+}
+
+/*
+ * The callbacks keep errno as they found it: mosquitto_loop_read() stops reading as soon as
+ * errno is EAGAIN after a packet, and what a callback does (a publish whose wake-up byte finds
+ * libmosquitto's socketpair full) must not end a read of many PUBACKs after the first.
+ */
 static void on_connect_cb(struct mosquitto *m, void *obj, int rc)
 {
     struct iotc_client *c = obj;
+    int saved = errno;
     (void)m;
+    if (rc == 0)
+        net_buffer_install(c);
     if (c->phase == PH_DPS)
         iotc__dps_on_connect(c, rc);
     else if (c->phase == PH_HUB)
         iotc__hub_on_connect(c, rc);
+    errno = saved;
 }
 
 static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc)
@@ -191,6 +263,7 @@ static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc)
 static void on_message_cb(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
 {
     struct iotc_client *c = obj;
+    int saved = errno;
     (void)m;
     if (c->teardown)
         return;
@@ -198,14 +271,17 @@ static void on_message_cb(struct mosquitto *m, void *obj, const struct mosquitto
         iotc__dps_on_message(c, msg);
     else if (c->phase == PH_HUB)
         iotc__hub_on_message(c, msg);
+    errno = saved;
 }
 
 static void on_publish_cb(struct mosquitto *m, void *obj, int mid)
 {
     struct iotc_client *c = obj;
+    int saved = errno;
     (void)m;
     if (c->phase == PH_HUB)
         iotc__hub_on_publish(c, mid);
+    errno = saved;
 }
 
 static void on_log_cb(struct mosquitto *m, void *obj, int level, const char *str)
@@ -229,6 +305,7 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     if (c->mosq == NULL)
         return errno == ENOMEM ? IOTC_E_NOMEM : IOTC_E_ARG;
     c->mosq_connected = false;
+    c->net_buffered = false;
     mosquitto_connect_callback_set(c->mosq, on_connect_cb);
     mosquitto_disconnect_callback_set(c->mosq, on_disconnect_cb);
     mosquitto_message_callback_set(c->mosq, on_message_cb);
@@ -276,6 +353,7 @@ static void close_mosq(struct iotc_client *c, bool graceful)
         /* Non-threaded libmosquitto writes the DISCONNECT packet right away; best effort. */
         mosquitto_disconnect(c->mosq);
         (void)mosquitto_loop_write(c->mosq, 1);
+        (void)iotc__net_flush(c);
     }
     mosquitto_destroy(c->mosq);
     c->mosq = NULL;
@@ -374,9 +452,13 @@ static void run_timers(struct iotc_client *c)
         iotc__hub_timers(c, now);
 }
 
+/* Writers set wake_pending after their write(2), so a readable wake fd is always drained by
+ * a process() that sees the flag, and a turn woken by the socket costs no read of it. */
 static void drain_wake_fd(struct iotc_client *c)
 {
     uint64_t v;
+    if (!atomic_exchange(&c->wake_pending, 0))
+        return;
     ssize_t n = read(c->wake_fd, &v, sizeof(v));
     (void)n;
 }
@@ -402,20 +484,32 @@ int iotc_client_process(struct iotc_client *c, bool readable, bool writable)
     }
     if (c->mosq != NULL && !c->teardown) {
         int mrc = MOSQ_ERR_SUCCESS;
-        if (readable)
+        /* libmosquitto reads at most as many packets as it has messages in flight per call;
+         * what it leaves decrypted in OpenSSL is read here rather than after another poll. */
+        for (int i = 0; i < 8 && mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown &&
+                        ((i == 0 && readable) || net_read_pending(c));
+             i++) {
+            errno = 0;
             mrc = mosquitto_loop_read(c->mosq, 100);
+        }
         if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown &&
             (writable || mosquitto_want_write(c->mosq)))
             mrc = mosquitto_loop_write(c->mosq, 100);
         if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown)
             mrc = mosquitto_loop_misc(c->mosq);
+        if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown)
+            run_timers(c);
+        if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && iotc__net_flush(c) != 0) {
+            mrc = MOSQ_ERR_ERRNO;
+            if (errno == 0)
+                errno = EPIPE;
+        }
         if (mrc != MOSQ_ERR_SUCCESS) {
             iotc__log(c, IOTC_LOG_INFO, "connection lost: %s",
                       mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
             iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
         }
-    }
-    if (!c->teardown && c->phase != PH_STOPPED && c->phase != PH_IDLE)
+    } else if (!c->teardown && c->phase != PH_STOPPED && c->phase != PH_IDLE)
         run_timers(c);
     /* A teardown may schedule an immediate retry (renewal, provisioned): run it now. */
     for (int i = 0; i < 2 && c->teardown; i++) {
@@ -439,7 +533,7 @@ int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info *out)
     out->wake_fd = c->wake_fd;
     out->fd = c->mosq != NULL ? mosquitto_socket(c->mosq) : -1;
     out->want_read = out->fd >= 0;
-    out->want_write = out->fd >= 0 && mosquitto_want_write(c->mosq);
+    out->want_write = out->fd >= 0 && (mosquitto_want_write(c->mosq) || net_want_write(c));
     if (c->phase == PH_WAIT)
         next = c->next_attempt_ms;
     if (c->deadline_ms != 0 && c->deadline_ms < next)
@@ -452,12 +546,8 @@ int iotc_client_poll_info(struct iotc_client *c, struct iotc_poll_info *out)
         next = c->dps_poll_ms;
     if (c->teardown || c->stop_requested)
         next = now;
-    /* Records OpenSSL already decrypted are invisible to poll(): come back at once for them. */
-    if (c->mosq != NULL) {
-        SSL *ssl = mosquitto_ssl_get(c->mosq);
-        if (ssl != NULL && SSL_pending(ssl) > 0)
-            next = now;
-    }
+    if (net_read_pending(c))
+        next = now;
     out->timeout_ms =
         next <= now ? 0 : (next - now > MAX_POLL_MS ? MAX_POLL_MS : (int)(next - now));
     pthread_mutex_unlock(&c->lock);
@@ -488,6 +578,7 @@ void iotc_client_stop(struct iotc_client *c)
     c->stop_requested = 1;
     ssize_t n = write(c->wake_fd, &one, sizeof(one));
     (void)n;
+    atomic_store(&c->wake_pending, 1);
 }
 
 int iotc_client_run(struct iotc_client *c)

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include <iotc/client.h>
 
@@ -105,6 +106,7 @@ struct iotc_client {
     enum iotc_state state;
     struct mosquitto *mosq;
     bool mosq_connected; /* CONNACK 0 received on c->mosq */
+    bool net_buffered;   /* our buffering BIO is under c->mosq's TLS session (client.c) */
     bool teardown;       /* close c->mosq after the current libmosquitto call */
     enum iotc_reason teardown_reason;
     bool teardown_retry_now; /* reconnect without backoff (renewal, provisioned) */
@@ -136,6 +138,7 @@ struct iotc_client {
     size_t topic_cap;
 
     int wake_fd;
+    atomic_int wake_pending; /* wake_fd was written since it was last drained */
     volatile sig_atomic_t stop_requested;
     bool running;    /* inside iotc_client_run() */
     bool in_process; /* inside iotc_client_process(): no nested loop calls */
@@ -157,8 +160,11 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
                     const char *username, const char *password, const char *host, uint16_t port);
 /* Make c->topic_buf at least @p n bytes. */
 int iotc__topic_reserve(struct iotc_client *c, size_t n);
-/* Wake the loop when called from a thread other than the one running it. */
+/* An API call queued or wrote something: outside process() send what TLS buffered, and wake
+ * the loop when called from a thread other than the one running it. */
 void iotc__wake(struct iotc_client *c);
+/* Send what the TLS layer has buffered (see client.c); 0, or -1 when the socket failed. */
+int iotc__net_flush(struct iotc_client *c);
 
 /* dps.c */
 int iotc__dps_begin(struct iotc_client *c);
