@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks behind `make bench`: prints a table, never passes or fails on the figures.
 #
-#   tools/bench.sh BUILDDIR [--quick]        (or BENCH_QUICK=1)
+#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5]      (or BENCH_QUICK=1)
 #
 # Each row is measured in this one run on this machine with the same load generator
 # (iotc-sim), side by side where there is a reference:
@@ -17,7 +17,18 @@ set -u
 B=${1:?usage: tools/bench.sh BUILDDIR [--quick]}
 shift
 QUICK=${BENCH_QUICK:-0}
-for a in "$@"; do [ "$a" = --quick ] && QUICK=1; done
+ROWS=1,2,3,4,5
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) QUICK=1 ;;
+    --rows) ROWS=${2:?--rows needs a list such as 5 or 1,3}; shift ;;
+    *) echo "bench: unknown argument $1 (usage: tools/bench.sh BUILDDIR [--quick] [--rows LIST])"; exit 2 ;;
+    esac
+    shift
+done
+want() { case ",$ROWS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+# Rows 1-3 connect devices that row 4 registered.
+if want 1 || want 2 || want 3; then ROWS=$ROWS,4; fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 B=$(cd "$B" && pwd) || exit 2
@@ -151,21 +162,23 @@ sim() { # OUTFILE ARGS...: run iotc-sim, summary to OUTFILE, progress lines to t
 }
 
 # ---------------------------------------------------------------- run
-node -e 'console.log(JSON.stringify({date:new Date().toISOString().replace(/\..*/,"Z"),cpus:require("os").cpus().length,quick:process.argv[1]==="1",load_start:process.argv[2],node:process.version,mosquitto:process.argv[3]||null,n_ingest:+process.argv[4],n_idle:+process.argv[5],n_cmd:+process.argv[6],n_dps:+process.argv[7],msgs:+process.argv[8]}))' \
+node -e 'console.log(JSON.stringify({date:new Date().toISOString().replace(/\..*/,"Z"),cpus:require("os").cpus().length,quick:process.argv[1]==="1",load_start:process.argv[2],node:process.version,mosquitto:process.argv[3]||null,n_ingest:+process.argv[4],n_idle:+process.argv[5],n_cmd:+process.argv[6],n_dps:+process.argv[7],msgs:+process.argv[8],rows:process.argv[9].split(",").map(Number)}))' \
     "$QUICK" "$(load)" "$([ -n "$MOSQ" ] && "$MOSQ" -h 2>/dev/null | head -1 | sed 's/ is an MQTT.*//')" \
-    "$N_INGEST" "$N_IDLE" "$N_CMD" "$N_DPS" "$MSGS" >"$work/meta.json"
+    "$N_INGEST" "$N_IDLE" "$N_CMD" "$N_DPS" "$MSGS" "$ROWS" >"$work/meta.json"
 have_mosq=0
 if [ -n "$MOSQ" ] && mosq_certs; then have_mosq=1; else log "mosquitto or openssl missing: reference rows are n/a"; fi
 
-start_central || exit 1
-
 # 4 first: it registers the devices that rows 1-3 then connect with directly (--hub), as
 # provisioned devices do after their first registration.
+if want 4; then
 log "row 4: $N_DPS DPS registrations"
+start_central || exit 1
 sim "$work/r4-central.json" --app "$work/app.json" --dps-only --devices "$N_DPS" --ramp 0 --concurrency "$DPS_CONC" \
     --duration 600 --server-pid "$CPID"
 stop_central
+fi
 
+if want 2; then
 log "row 2: $N_IDLE idle TLS connections (iotc-central)"
 start_central || exit 1
 sim "$work/r2-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_IDLE" --ramp "$RAMP" \
@@ -178,7 +191,9 @@ if [ "$have_mosq" = 1 ]; then
         --measure 1 --duration 600 --server-pid "$MPID"
     stop_mosquitto
 fi
+fi
 
+if want 1; then
 log "row 1: ingest, $N_INGEST devices, QoS 1, closed loop of $INFLIGHT (iotc-central)"
 start_central || exit 1
 sim "$work/r1-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_INGEST" --ramp "$RAMP" \
@@ -197,38 +212,64 @@ if [ "$have_mosq" = 1 ]; then
     [ -n "${SUBPID:-}" ] && stop_pid "$SUBPID"
     stop_mosquitto
 fi
+fi
 
+if want 3; then
 log "row 3: $CALLS method calls over the service API, $N_CMD devices connected"
 start_central || exit 1
 sim "$work/r3-central.json" --app "$work/app.json" --hub "$HUB" --devices "$N_CMD" --ramp "$RAMP" \
     --concurrency "$CONC" --rate 0 --warmup 1 --invoke "$CALLS" --invoke-conns 1 --duration 600 --server-pid "$CPID"
+stop_central
+fi
 
-# 5: same server (DPS + hub), one device at a time.
+if want 5; then
+
+# 5: one device at a time against a fresh server (DPS + hub).
+start_central || exit 1
 scope=$(jget "$work/app.json" idScope)
 gkey=$(jget "$work/app.json" enrollmentGroup.primaryKey)
 dps=$(jget "$work/app.json" dpsEndpoint)
 ca=$(jget "$work/app.json" caFile)
-timed() { # OUTFILE CMD...: wall ms, CPU s and max RSS of CMD as JSON (plus its own counters)
-    local outf=$1 t0 t1 rc
+timed() { # OUTFILE CMD...: wall ms, CPU s, peak RSS and peak own (anonymous) memory of CMD as
+    #                  JSON, plus the counters CMD prints
+    local outf=$1 t0 t1 rc tp mw u s m
     shift
     t0=$(date +%s%N)
-    /usr/bin/time -f '%U %S %M' -o "$work/time.txt" timeout 300 "$@" >"$work/cmd.out" 2>&1 </dev/null
+    /usr/bin/time -f '%U %S %M' -o "$work/time.txt" timeout 300 "$@" >"$work/cmd.out" 2>&1 </dev/null &
+    tp=$!
+    node bench/memwatch.mjs "$tp" >"$work/mem.json" &
+    mw=$!
+    wait "$tp"
     rc=$?
     t1=$(date +%s%N)
+    wait "$mw" 2>/dev/null
     read -r u s m <"$work/time.txt"
-    node -e 'const [wall,u,s,m,rc,file]=process.argv.slice(1);const fs=require("fs");let extra={};
+    node -e 'const [wall,u,s,m,rc,file,memf]=process.argv.slice(1);const fs=require("fs");let extra={};
         const t=fs.readFileSync(file,"utf8");const j=t.split("\n").filter(l=>l.startsWith("{")).pop();
         if(j)try{extra=JSON.parse(j)}catch{};const a=/Stopped: (\d+) sent, (\d+) acknowledged/.exec(t);
-        if(a)extra={sent:+a[1],acked:+a[2]};
-        console.log(JSON.stringify({...extra,wall_ms:Math.round(wall/1e6),cpu_s:+(+u + +s).toFixed(2),max_rss_kb:+m,exit:+rc}))' \
-        "$((t1 - t0))" "$u" "$s" "$m" "$rc" "$work/cmd.out" >"$outf"
+        if(a)extra={sent:+a[1],acked:+a[2]};let mem={};try{mem=JSON.parse(fs.readFileSync(memf,"utf8"))}catch{};
+        console.log(JSON.stringify({...extra,...mem,wall_ms:Math.round(wall/1e6),cpu_s:+(+u + +s).toFixed(3),max_rss_kb:+m,exit:+rc}))' \
+        "$((t1 - t0))" "$u" "$s" "$m" "$rc" "$work/cmd.out" "$work/mem.json" >"$outf"
 }
 if [ -x "$SENSOR" ]; then
     log "row 5: environmental-sensor (libiotc)"
+    # The same job as bench/node_device.mjs: no line per message, and COUNT messages sent as
+    # fast as acknowledgements allow with at most INFLIGHT unacknowledged.
     timed "$work/r5-c-first.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-1 --group-key "$gkey" \
-        --dps-endpoint "$dps" --ca-file "$ca" --count 1
+        --dps-endpoint "$dps" --ca-file "$ca" --count 1 --quiet
     timed "$work/r5-c-msgs.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-2 --group-key "$gkey" \
-        --dps-endpoint "$dps" --ca-file "$ca" --interval 0.0001 --count "$MSGS"
+        --dps-endpoint "$dps" --ca-file "$ca" --interval 0 --window "$INFLIGHT" --count "$MSGS" --quiet
+    # The floor any client on the same shared libraries has: Debian's mosquitto_pub (libmosquitto,
+    # libssl, libcrypto, libc) publishing one QoS 1 message over TLS as device bench-c-1.
+    if command -v mosquitto_pub >/dev/null; then
+        dkey=$(node -e 'const c=require("crypto");console.log(c.createHmac("sha256",Buffer.from(process.argv[1],"base64")).update(process.argv[2]).digest("base64"))' "$gkey" bench-c-1)
+        sas=$(node -e 'const c=require("crypto");const [k,sr]=process.argv.slice(1);const se=Math.floor(Date.now()/1000)+3600;
+            const sig=c.createHmac("sha256",Buffer.from(k,"base64")).update(encodeURIComponent(sr)+"\n"+se).digest("base64");
+            console.log(`SharedAccessSignature sr=${encodeURIComponent(sr)}&sig=${encodeURIComponent(sig)}&se=${se}`)' "$dkey" "localhost/devices/bench-c-1")
+        timed "$work/r5-floor.json" mosquitto_pub -h localhost -p "${HUB##*:}" --cafile "$ca" -V mqttv311 -q 1 \
+            -i bench-c-1 -u "localhost/bench-c-1/?api-version=2021-04-12" -P "$sas" \
+            -t 'devices/bench-c-1/messages/events/' -m '{"temp":20,"humid":50}'
+    fi
 else
     log "row 5: $SENSOR missing"
 fi
@@ -244,6 +285,7 @@ else
     log "row 5: node_modules missing (npm ci): Node reference is n/a"
 fi
 stop_central
+fi
 
 node -e 'const f=process.argv[1];const o=JSON.parse(require("fs").readFileSync(f,"utf8"));o.load_end=process.argv[2];require("fs").writeFileSync(f,JSON.stringify(o))' \
     "$work/meta.json" "$(load)"
