@@ -280,7 +280,10 @@ struct iotc_msg_props {
  * Queue one telemetry message (QoS 1). It is sent at once when connected and kept in the
  * bounded outgoing queue until the hub acknowledges it; after a reconnect every
  * unacknowledged message is sent again (at-least-once: a message whose PUBACK was lost in a
- * disconnect can arrive twice).
+ * disconnect can arrive twice). "At once": called outside the client's callbacks, the message
+ * is on the socket when the call returns; called from a callback (e.g. the previous message's
+ * outcome), it goes out at the end of that loop turn together with everything else the turn
+ * produced, in one write.
  * @param payload   bytes (copied); usually JSON like {"temp":21}
  * @param props     optional (NULL: no properties)
  * @param cb        optional outcome callback (see iotc_telemetry_fn)
