@@ -27,38 +27,40 @@ enum session_kind { S_NEW = 0, S_DPS, S_HUB };
 
 struct dps_op;
 
-/** One MQTT connection (the `struct session` of registry.h). */
+/** One MQTT connection (the `struct session` of registry.h). Fields are ordered by size so that
+ * the struct packs without holes: there is one per connection. */
 struct session {
     struct app *app;
     struct bufferevent *bev;
     struct session *prev, *next;
+    struct event *tick; /* CONNECT timeout, then keep-alive and SAS expiry; flush timeout while closing */
     uint64_t id;
-    int refs;
-    bool closing;
-    enum session_kind kind;
-    char peer[64];
-    uint16_t keepalive;
     int64_t last_rx_ms;
-    struct event *tick;   /* CONNECT timeout, then keep-alive; flush timeout while closing */
-    struct event *expiry; /* SAS token expiry */
-    uint16_t next_pid;
+    int64_t expiry_ms; /* SAS token expiry (Unix ms); 0: none */
+    enum session_kind kind;
+    int refs;
     uint32_t pending_acks;
+    uint16_t keepalive;
+    uint16_t next_pid;
+    bool closing;
     bool read_paused;
-    bool throttled;                /* paused because the store backlog is over its cap */
-    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
+    bool throttled; /* paused because the store backlog is over its cap */
     /* hub */
-    bool graceful;    /* DISCONNECT received: the will is discarded */
-    char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
-    char *will_payload;
-    size_t will_len;
-    struct device *dev;
-    uint32_t subs;
+    bool graceful; /* DISCONNECT received: the will is discarded */
     uint8_t sub_qos[4];
     /* dps */
     bool dps_known;
     bool dps_subscribed;
     uint8_t dps_qos;
-    struct dps_op *ops;
+    /* hub */
+    uint32_t subs;
+    struct device *dev;
+    char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
+    char *will_payload;
+    size_t will_len;
+    struct dps_op *ops; /* dps */
+    char peer[56];      /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
+    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
 };
 
 struct broker {
@@ -70,6 +72,9 @@ struct broker {
     size_t n_throttled;
     int64_t throttle_logged_ms;
     struct event *accept_ev; /* re-enables accepting after EMFILE */
+    struct event *trim_ev;   /* returns freed heap pages after a burst of handshakes */
+    uint32_t burst_total;    /* handshakes and CONNECTs since the last trim */
+    uint32_t burst_recent;   /* ... since trim_ev last fired */
     bool draining;           /* broker_shutdown(): leave the loop once the last one closes */
 };
 
