@@ -2,7 +2,7 @@
  * broker.c - MQTT/TLS listener, connection lifecycle, packet framing and CONNECT handling.
  * DPS and IoT Hub semantics live in broker_dps.c and broker_hub.c.
  *
- * Life of a connection: accept -> TLS handshake (bufferevent_openssl) -> CONNECT within
+ * Life of a connection: accept -> TLS handshake (broker_io.c) -> CONNECT within
  * BROKER_CONNECT_TIMEOUT_S -> authenticated DPS or hub session -> close. A session is
  * reference counted because durable-ack callbacks from the store may outlive it.
  */
@@ -10,23 +10,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "central/log.h"
 #include "central/store.h"
@@ -45,53 +38,6 @@ size_t broker_connection_count(const struct app *app)
     return app->broker ? app->broker->count : 0;
 }
 
-/* ---------------------------------------------------------------- memory after bursts */
-
-/* A burst of TLS handshakes (a fleet coming back) leaves holes in the heap: each handshake
- * briefly holds some 40 KB of record and handshake buffers between the long-lived state of
- * the connections around it, and glibc gives only the top of the heap back to the system by
- * itself. Once handshakes and CONNECTs have stopped for a second, malloc_trim() returns the
- * whole free pages inside those holes (up to 0.7 KB per connection measured at 10,000 idle
- * connections). Nothing runs while a burst lasts beyond a counter check per second, nor
- * after a few connections. */
-#define BROKER_TRIM_MIN 256 /* connections since the last trim that make a burst */
-
-static void trim_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct broker *b = arg;
-    if (b->burst_recent > 0) { /* still going: look again in a second */
-        b->burst_recent = 0;
-        struct timeval tv = {1, 0};
-        event_add(b->trim_ev, &tv);
-        return;
-    }
-    if (b->burst_total >= BROKER_TRIM_MIN) {
-#ifdef __GLIBC__
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        int released = malloc_trim(0);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        log_debug("memory: heap trimmed after %u connections in %ld us (%s)", b->burst_total,
-                  (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000),
-                  released ? "pages returned" : "nothing to return");
-#endif
-    }
-    b->burst_total = 0;
-}
-
-/* A handshake or CONNECT happened: count it toward the burst, watch for its end. */
-static void note_burst(struct broker *b)
-{
-    b->burst_total++;
-    b->burst_recent++;
-    if (b->trim_ev != NULL && !evtimer_pending(b->trim_ev, NULL)) {
-        struct timeval tv = {1, 0};
-        event_add(b->trim_ev, &tv);
-    }
-}
-
 /* ---------------------------------------------------------------- lifetime */
 
 void session_ref(struct session *s)
@@ -103,6 +49,7 @@ void session_unref(struct session *s)
 {
     if (--s->refs > 0)
         return;
+    conn_release(s);
     if (s->tick)
         event_free(s->tick);
     free(s->will_topic);
@@ -110,13 +57,10 @@ void session_unref(struct session *s)
     free(s);
 }
 
-static void session_finish(struct session *s)
+void session_finish(struct session *s)
 {
     struct broker *b = s->app->broker;
-    if (s->bev != NULL) {
-        bufferevent_free(s->bev);
-        s->bev = NULL;
-    }
+    conn_close(s);
     if (s->tick)
         event_del(s->tick);
     if (b != NULL && s->throttled) {
@@ -139,12 +83,6 @@ static void session_finish(struct session *s)
         event_base_loopexit(base, NULL);
 }
 
-static void flush_done_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    session_finish(arg);
-}
-
 static void tick_cb(evutil_socket_t fd, short what, void *arg);
 
 void session_close(struct session *s, const char *reason, bool flush)
@@ -160,10 +98,10 @@ void session_close(struct session *s, const char *reason, bool flush)
         log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
         dps_free_ops(s);
-    if (flush && s->bev != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
+    if (flush && s->open && conn_pending_output(s) > 0) {
         /* Let the CONNACK (or last response) reach the peer, but not forever. */
-        bufferevent_disable(s->bev, EV_READ);
-        bufferevent_setcb(s->bev, NULL, flush_done_cb, NULL, s);
+        s->flushing = true;
+        conn_update(s); /* stops reading */
         struct timeval tv = {2, 0};
         event_del(s->tick);
         event_add(s->tick, &tv);
@@ -176,9 +114,9 @@ void session_close(struct session *s, const char *reason, bool flush)
 
 static int check_output(struct session *s)
 {
-    if (s->bev == NULL)
+    if (!s->open)
         return -1;
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) > BROKER_OUT_MAX) {
+    if (conn_pending_output(s) > BROKER_OUT_MAX) {
         session_close(s, "output queue full (slow consumer)", false);
         return -1;
     }
@@ -189,13 +127,13 @@ int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
 {
     unsigned char buf[512];
     size_t len = 0;
-    if (s->closing && s->bev == NULL)
+    if (s->closing && !s->open)
         return -1;
     if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
         log_error("mqtt: cannot encode %s for %s", iotc_mqtt_type_name(pkt->type), s->peer);
         return -1;
     }
-    if (bufferevent_write(s->bev, buf, len) != 0)
+    if (conn_write(s, buf, len) != 0)
         return -1;
     return check_output(s);
 }
@@ -210,7 +148,7 @@ uint16_t session_next_pid(struct session *s)
 int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
                     size_t payload_len, uint8_t qos, uint16_t *out_pid)
 {
-    if (s->closing || s->bev == NULL)
+    if (s->closing || !s->open)
         return -1;
     struct iotc_mqtt_publish pub = {0};
     pub.qos = qos > 1 ? 1 : qos;
@@ -224,27 +162,22 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
         log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
         return -1;
     }
-    struct evbuffer *out = bufferevent_get_output(s->bev);
-    if (evbuffer_add(out, hdr, hlen) != 0 ||
-        (payload_len && evbuffer_add(out, payload, payload_len) != 0))
+    if (conn_write(s, hdr, hlen) != 0 || (payload_len && conn_write(s, payload, payload_len) != 0))
         return -1;
     if (out_pid)
         *out_pid = pub.packet_id;
     return check_output(s);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg);
-
-/* Read again after a pause; bytes that arrived meanwhile are processed now, because
- * re-enabling EV_READ alone would wait for the next bytes from the peer. */
+/* Read again after a pause; bytes that were read before it are processed now, because
+ * waiting for the socket alone would wait for the next bytes from the peer. */
 static void session_resume(struct session *s)
 {
-    if (!s->read_paused || s->closing || s->bev == NULL || s->app->stopping)
+    if (!s->read_paused || s->closing || !s->open || s->app->stopping)
         return;
     s->read_paused = false;
-    bufferevent_enable(s->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
-        read_cb(s->bev, s);
+    conn_update(s);
+    conn_process_buffered(s);
 }
 
 /* The store backlog is low again: resume every throttled connection. */
@@ -283,7 +216,7 @@ static void pause_reading(struct session *s, bool throttle)
     struct app *app = s->app;
     struct broker *b = app->broker;
     s->read_paused = true;
-    bufferevent_disable(s->bev, EV_READ);
+    conn_update(s);
     if (!throttle || s->throttled)
         return;
     s->throttled = true;
@@ -426,7 +359,7 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     s->keepalive = c->keep_alive;
     s->expiry_ms = ar.expiry > 0 ? (int64_t)ar.expiry * 1000 : 0;
     arm_tick(s, broker_now_ms(app));
-    note_burst(app->broker);
+    broker_note_burst(app->broker);
     if (ar.kind == AUTH_DPS) {
         s->kind = S_DPS;
         s->dps_known = ar.known;
@@ -498,21 +431,15 @@ static void dispatch(struct session *s, const struct iotc_mqtt_packet *pkt)
     }
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+size_t session_process(struct session *s, const unsigned char *p, size_t len)
 {
-    struct session *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    s->last_rx_ms = broker_now_ms(s->app);
-    session_ref(s);
-    while (!s->closing && !s->read_paused) {
-        size_t avail = evbuffer_get_length(in);
-        if (avail == 0)
-            break;
+    size_t off = 0;
+    while (!s->closing && !s->read_paused && off < len) {
+        size_t avail = len - off;
         size_t hlen = avail < 5 ? avail : 5;
-        const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)hlen);
         enum iotc_mqtt_type type;
         size_t total = 0;
-        int rc = iotc_mqtt_frame((struct iotc_span){(const char *)p, hlen}, BROKER_PACKET_MAX,
+        int rc = iotc_mqtt_frame((struct iotc_span){(const char *)p + off, hlen}, BROKER_PACKET_MAX,
                                  &type, &total);
         if (rc == IOTC_E_AGAIN)
             break;
@@ -529,11 +456,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         if (total > avail)
             break;
-        p = evbuffer_pullup(in, (ev_ssize_t)total);
         struct iotc_mqtt_packet pkt;
         size_t used = 0;
-        rc = iotc_mqtt_decode((struct iotc_span){(const char *)p, total}, BROKER_PACKET_MAX, &pkt,
-                              &used);
+        rc = iotc_mqtt_decode((struct iotc_span){(const char *)p + off, total}, BROKER_PACKET_MAX,
+                              &pkt, &used);
         if (rc != IOTC_OK || used != total) {
             log_warn("mqtt: malformed %s from %s '%s'", iotc_mqtt_type_name(type), s->peer,
                      s->ident);
@@ -541,10 +467,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         }
         dispatch(s, &pkt);
-        if (s->bev == NULL)
-            break;
-        evbuffer_drain(in, total);
-        if (s->closing || s->kind != S_HUB)
+        off += total;
+        if (!s->open || s->closing || s->kind != S_HUB)
             continue;
         /* Back-pressure: too many acks waiting for the disk on this connection, or too many
          * writes queued overall (QoS 0 has no ack to wait for). */
@@ -557,25 +481,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         }
     }
-    session_unref(s);
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg)
-{
-    struct session *s = arg;
-    (void)bev;
-    if (what & BEV_EVENT_CONNECTED)
-        return;
-    const char *reason = "connection closed by peer";
-    if (what & BEV_EVENT_ERROR) {
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        reason = e ? "TLS error" : "socket error";
-        if (e)
-            log_debug("mqtt: TLS error from %s: %s", s->peer, ERR_reason_error_string(e));
-    } else if (what & BEV_EVENT_TIMEOUT) {
-        reason = "timeout";
-    }
-    session_close(s, reason, false);
+    return off;
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -639,25 +545,16 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     s->id = ++b->next_id;
     format_peer(sa, s->peer, sizeof s->peer);
     s->last_rx_ms = broker_now_ms(app);
+    s->fd = fd;
     if (tls) {
-        SSL *ssl = SSL_new(app->ssl_ctx);
-        if (ssl != NULL)
-            s->bev = bufferevent_openssl_socket_new(app->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                    BEV_OPT_CLOSE_ON_FREE);
-        if (s->bev == NULL && ssl != NULL)
-            SSL_free(ssl);
-        if (s->bev != NULL)
-            bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-    } else {
-        s->bev = bufferevent_socket_new(app->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        s->ssl = SSL_new(app->ssl_ctx);
+        if (s->ssl == NULL) {
+            session_unref(s); /* closes fd */
+            return;
+        }
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
-    if (s->bev == NULL || s->tick == NULL) {
-        if (s->bev)
-            bufferevent_free(s->bev);
-        else
-            evutil_closesocket(fd);
-        s->bev = NULL;
+    if (s->tick == NULL || conn_open(s, app->base) != 0) {
         session_unref(s);
         return;
     }
@@ -666,14 +563,10 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
         b->head->prev = s;
     b->head = s;
     b->count++;
-    bufferevent_setcb(s->bev, read_cb, NULL, event_cb, s);
-    /* Cap the input buffer: at most one packet beyond what we have consumed. */
-    bufferevent_setwatermark(s->bev, EV_READ, 0, BROKER_PACKET_MAX + 16384);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     struct timeval tv = {BROKER_CONNECT_TIMEOUT_S, 0};
     event_add(s->tick, &tv);
     if (tls)
-        note_burst(b);
+        broker_note_burst(b);
     log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
 }
 
@@ -776,8 +669,7 @@ int broker_start(struct app *app)
         return -1;
     app->broker = b;
     b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
-    b->trim_ev = evtimer_new(app->base, trim_cb, b);
-    if (b->accept_ev == NULL || b->trim_ev == NULL)
+    if (b->accept_ev == NULL || broker_io_init(b, app->base) != 0)
         return -1;
     b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
     if (b->tls == NULL)
@@ -836,7 +728,7 @@ void broker_shutdown(struct app *app)
     }
     b->draining = true;
     for (struct session *s = b->head; s != NULL; s = s->next)
-        if (!s->closing && s->bev != NULL)
+        if (!s->closing && s->open)
             pause_reading(s, false);
     if (app->store == NULL || store_barrier(app->store, shutdown_flushed, app, 0) != CE_OK)
         shutdown_flushed(app, 0, CE_OK);
@@ -859,8 +751,7 @@ void broker_free(struct app *app)
     }
     if (b->accept_ev)
         event_free(b->accept_ev);
-    if (b->trim_ev)
-        event_free(b->trim_ev);
+    broker_io_free(b);
     free(b);
     app->broker = NULL;
 }
