@@ -178,6 +178,7 @@ static void session_resume(struct session *s)
     s->read_paused = false;
     conn_update(s);
     conn_process_buffered(s);
+    conn_kick_read(s);
 }
 
 /* The store backlog is low again: resume every throttled connection. */
@@ -533,8 +534,7 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t size)
 static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
 {
     struct broker *b = app->broker;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* TCP_NODELAY came from the listener (listen_on). */
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);
@@ -651,6 +651,12 @@ static struct evconnlistener *listen_on(struct app *app, int port, bool tls, uin
         broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port, out_port);
     if (fd < 0)
         return NULL;
+    /* Accepted sockets inherit TCP_NODELAY from the listener (Linux): one system call per
+     * listener instead of one per connection. Without it, a packet written while the
+     * previous one is unacknowledged would wait for the ACK (Nagle). */
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        log_warn("mqtt: cannot set TCP_NODELAY on the listener");
     struct evconnlistener *l = evconnlistener_new(
         app->base, tls ? accept_tls : accept_plain, app,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1, fd);

@@ -84,16 +84,22 @@ static void respond(struct session *s, unsigned status, struct iotc_span rid, ui
     session_publish(s, topic, tlen, body, body_len, s->dps_qos, NULL);
 }
 
-static void make_uuid(char out[37])
+/* A version 4 UUID from the 16 random bytes at @p r (modified). */
+static void format_uuid(unsigned char r[16], char out[37])
 {
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1)
-        memset(r, 0x5a, sizeof r);
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
              r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
              r[14], r[15]);
+}
+
+static void make_uuid(char out[37])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1)
+        memset(r, 0x5a, sizeof r);
+    format_uuid(r, out);
 }
 
 static void respond_error(struct session *s, unsigned status, struct iotc_span rid, int64_t code,
@@ -235,11 +241,13 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
         respond_error(s, 500, rid, 500000, "Out of memory.");
         return;
     }
-    unsigned char r[8];
+    /* One draw for both parts: each RAND_bytes() costs a getpid() system call (OpenSSL's
+     * fork check) besides the DRBG's locking. */
+    unsigned char r[24];
     char uuid[37];
     if (RAND_bytes(r, sizeof r) != 1)
-        memset(r, 0, sizeof r);
-    make_uuid(uuid);
+        memset(r, 0x5a, sizeof r);
+    format_uuid(r + 8, uuid);
     snprintf(op->op_id, sizeof op->op_id, "4.%02x%02x%02x%02x%02x%02x%02x%02x.%s", r[0], r[1], r[2],
              r[3], r[4], r[5], r[6], r[7], uuid);
     app_format_time(app_now_ms(), op->created);

@@ -83,6 +83,7 @@ struct session {
     bool read_wants_write;
     bool write_wants_read;
     bool write_blocked;            /* the socket is full: waiting for EV_WRITE */
+    bool rx_drained;               /* the last read of the socket got less than it asked for */
     char peer[56];                 /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
     char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
 };
@@ -142,6 +143,8 @@ size_t conn_pending_output(const struct session *s);
 void conn_update(struct session *s);
 /** Handles input kept while reading was paused. */
 void conn_process_buffered(struct session *s);
+/** After a pause: reads what TLS holds already (read ahead), which the socket will not report. */
+void conn_kick_read(struct session *s);
 
 /* broker_dps.c */
 void dps_on_connect(struct session *s, const struct auth_result *ar);

@@ -35,7 +35,7 @@
 
 #include "central/log.h"
 
-#define IO_CHUNK 16384      /* one TLS record's plaintext: a read never leaves data inside SSL */
+#define IO_CHUNK 16384      /* one TLS record's plaintext: a read takes all a record holds */
 #define IO_READS_PER_CB 16  /* fairness: at most this many reads per readiness callback */
 #define BROKER_TRIM_MIN 256 /* connections since the last trim that make a burst */
 
@@ -116,7 +116,8 @@ static int tls_result(struct session *s, int r, const char *what)
 static int io_read(struct session *s, void *buf, size_t n)
 {
     if (s->ssl != NULL) {
-        ERR_clear_error(); /* SSL_get_error() reads this thread's queue */
+        ERR_clear_error();    /* SSL_get_error() reads this thread's queue */
+        s->rx_drained = true; /* unless the socket BIO reads as much as it asked for */
         int r = SSL_read(s->ssl, buf, (int)n);
         return r > 0 ? r : tls_result(s, r, "read");
     }
@@ -231,12 +232,37 @@ static void feed(struct session *s, const unsigned char *p, size_t n)
     conn_process_buffered(s);
 }
 
+/* Whether bytes may be waiting: in the TLS object (records read ahead but not decrypted yet)
+ * or in the socket (the last read filled what it asked for). */
+static bool more_to_read(const struct session *s)
+{
+    return !s->rx_drained || (s->ssl != NULL && SSL_has_pending(s->ssl));
+}
+
+/* Make the event loop call io_cb for reading although the socket may not become readable
+ * again: records that TLS read ahead are in the SSL object, not in the socket. */
+void conn_kick_read(struct session *s)
+{
+    if (s->open && s->io != NULL && !s->handshaking && !s->closing && !s->read_paused &&
+        s->ssl != NULL && SSL_has_pending(s->ssl))
+        event_active(s->io, EV_READ, 1);
+}
+
+/* Reads until the bytes at hand are used up. A read that comes back short has drained the
+ * socket, so the loop stops there instead of asking again only to get EAGAIN: the event is
+ * level-triggered and reports bytes that arrive meanwhile. Each read() is a system call, and
+ * a DPS registration made 24 of them before (header and body of each of its 8 TLS records
+ * read separately, plus one EAGAIN per readiness); now about 8. */
 static void do_read(struct session *s)
 {
     unsigned char buf[IO_CHUNK];
     for (int i = 0; i < IO_READS_PER_CB && s->open && !s->closing && !s->read_paused; i++) {
+        if (i > 0 && !more_to_read(s))
+            return;
         int r = io_read(s, buf, sizeof buf);
         if (r > 0) {
+            if (s->ssl == NULL)
+                s->rx_drained = (size_t)r < sizeof buf;
             s->last_rx_ms = broker_now_ms(s->app);
             feed(s, buf, (size_t)r);
             continue;
@@ -251,6 +277,8 @@ static void do_read(struct session *s)
         }
         return;
     }
+    /* Stopped for fairness with records still inside TLS: the socket will not say so. */
+    conn_kick_read(s);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -352,8 +380,11 @@ static void do_handshake(struct session *s)
     int r = SSL_do_handshake(s->ssl);
     if (r == 1) {
         s->handshaking = false;
+        /* From now on an idle connection gives its record buffers back (see conn_open). */
+        SSL_set_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
         conn_update(s);
-        do_read(s); /* the CONNECT may already be here */
+        if (more_to_read(s))
+            do_read(s); /* the CONNECT came with the Finished */
         return;
     }
     r = tls_result(s, r, "handshake");
@@ -388,6 +419,20 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
     session_unref(s);
 }
 
+/* Notes whether TLS's last read of the socket got all it asked for (more may be waiting). */
+static long raw_read_cb(BIO *bio, int oper, const char *argp, size_t len, int argi, long argl,
+                        int ret, size_t *processed)
+{
+    (void)argp;
+    (void)argi;
+    (void)argl;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+        struct session *s = (struct session *)BIO_get_callback_arg(bio);
+        s->rx_drained = ret <= 0 || processed == NULL || *processed < len;
+    }
+    return ret;
+}
+
 int conn_open(struct session *s, struct event_base *base)
 {
     /* The listener made the socket non-blocking. */
@@ -403,6 +448,16 @@ int conn_open(struct session *s, struct event_base *base)
          * buffer has them now; an EOF without close_notify is a normal close for MQTT. */
         SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
         SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        /* Read what the socket holds (up to the record buffer), not a record header and then
+         * its body: half the read() calls. Records left over stay in the SSL object. */
+        SSL_set_read_ahead(ssl, 1);
+        /* The handshake reads and writes several records in a few milliseconds; releasing
+         * the record buffers after each (the context's SSL_MODE_RELEASE_BUFFERS, for idle
+         * connections) would allocate and free them again for every record. */
+        SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+        BIO *rbio = SSL_get_rbio(ssl);
+        BIO_set_callback_arg(rbio, (char *)s);
+        BIO_set_callback_ex(rbio, raw_read_cb);
         s->handshaking = true;
     }
     s->open = true;
