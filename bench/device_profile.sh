@@ -14,30 +14,16 @@ set -u
 B=${1:?usage: bench/device_profile.sh BUILDDIR [MESSAGES]}
 N=${2:-10000}
 top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
 B=$(cd "$B" && pwd) || exit 2
 CENTRAL=$B/iotc-central SENSOR=$B/environmental-sensor
 for bin in "$CENTRAL" "$SENSOR"; do
     [ -x "$bin" ] || { echo "device_profile: $bin is missing (run make first)"; exit 2; }
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/iotc-devprof.XXXXXX")
-cpid=
-cleanup() {
-    [ -n "$cpid" ] && kill -TERM "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$CENTRAL" serve --data-dir "$work/c" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 --log-level warn \
-    >"$work/central.out" 2>"$work/central.log" &
-cpid=$!
-for ((i = 0; i < 300; i++)); do
-    grep -q '^ready' "$work/central.out" && break
-    kill -0 "$cpid" 2>/dev/null || { echo "iotc-central exited:"; tail -5 "$work/central.log"; exit 1; }
-    sleep 0.1
-done
-"$CENTRAL" show --data-dir "$work/c" --json >"$work/app.json" || exit 1
-jget() { node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(process.argv[2].split(".").reduce((a,k)=>a[k],o))' "$work/app.json" "$1"; }
+. bench/lib.sh
+bench_workdir devprof
+bench_central_start "$CENTRAL" "$work/c" || exit 1
+jget() { bench_jget "$work/c.app.json" "$1"; }
 common=(--id-scope "$(jget idScope)" --group-key "$(jget enrollmentGroup.primaryKey)"
     --dps-endpoint "$(jget dpsEndpoint)" --ca-file "$(jget caFile)" --quiet)
 burst=(--interval 0 --window 16 --count "$N")

@@ -15,24 +15,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 B=$(cd "$B" && pwd) || exit 2
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-work=$(mktemp -d "${TMPDIR:-/tmp}/iotc-scaling.XXXXXX")
-CPID=
-cleanup() {
-    [ -n "$CPID" ] && kill -TERM "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$B/iotc-central" serve --data-dir "$work/central" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 \
-    --max-connections 1000000 --log-level warn >"$work/central.out" 2>"$work/central.log" &
-CPID=$!
-for ((i = 0; i < 300; i++)); do
-    grep -q '^ready' "$work/central.out" && break
-    sleep 0.1
-done
-"$B/iotc-central" show --data-dir "$work/central" --json >"$work/app.json" || exit 1
-hub=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).assignedHub)' "$work/app.json")
+. bench/lib.sh
+bench_workdir scaling
+bench_central_start "$B/iotc-central" "$work/central" --max-connections 1000000 || exit 1
+cp "$work/central.app.json" "$work/app.json"
+hub=$(bench_jget "$work/app.json" assignedHub)
 
 printf '%-8s %-8s %12s %10s %16s %16s %12s\n' devices bytes 'acked msg/s' 'MB/s' 'server us/msg' 'PUBACK p50/p99' 'server cores'
 for n in $DEVICES; do

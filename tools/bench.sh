@@ -59,22 +59,14 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N_IDLE + 200)) ]; 
     echo "bench: open-file limit $(ulimit -n): idle connections reduced to $N_IDLE"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/iotc-bench.XXXXXX")
+. bench/lib.sh
+bench_workdir bench
 out=$B/bench
 rm -rf "$out"
 mkdir -p "$out"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 log() { printf 'bench: %s\n' "$*" >&2; }
-jget() { node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const v=process.argv[2].split(".").reduce((a,k)=>a==null?a:a[k],o);console.log(v===undefined?"":v)' "$1" "$2"; }
+jget() { bench_jget "$@"; }
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 wait_port() { # PORT SECONDS
     local i
@@ -84,30 +76,14 @@ wait_port() { # PORT SECONDS
     done
     return 1
 }
-stop_pid() { # PID: SIGTERM, wait up to 10 s, then SIGKILL
-    local p=$1 i
-    kill -TERM "$p" 2>/dev/null
-    for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
+stop_pid() { bench_stop_pid "$@"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 # ---------------------------------------------------------------- servers
 CPID=
 start_central() {
-    : >"$work/central.out"
-    "$CENTRAL" serve --data-dir "$work/central" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 \
-        --max-connections 1000000 --log-level warn >"$work/central.out" 2>>"$work/central.log" &
-    CPID=$!
-    pids+=("$CPID")
-    local i
-    for ((i = 0; i < 300; i++)); do
-        grep -q '^ready' "$work/central.out" && break
-        kill -0 "$CPID" 2>/dev/null || { log "iotc-central exited; see its log:"; tail -5 "$work/central.log" >&2; return 1; }
-        sleep 0.1
-    done
-    "$CENTRAL" show --data-dir "$work/central" --json >"$work/app.json" || return 1
+    bench_central_start "$CENTRAL" "$work/central" --max-connections 1000000 || return 1
+    cp "$work/central.app.json" "$work/app.json" || return 1
     HUB=$(jget "$work/central/ports.json" assignedHub)
 }
 stop_central() { [ -n "$CPID" ] && stop_pid "$CPID"; CPID=; }
@@ -146,7 +122,7 @@ EOF
     [ "$(id -u)" = 0 ] && echo "user root" >>"$work/mosq/mosquitto.conf"
     "$MOSQ" -c "$work/mosq/mosquitto.conf" 2>>"$work/mosquitto.log" &
     MPID=$!
-    pids+=("$MPID")
+    bench_pids+=("$MPID")
     wait_port "$MPORT" 10 || { log "mosquitto did not start"; return 1; }
 }
 stop_mosquitto() { [ -n "$MPID" ] && stop_pid "$MPID"; MPID=; }
@@ -157,7 +133,7 @@ sim() { # OUTFILE ARGS...: run iotc-sim, summary to OUTFILE, progress lines to t
     # In the background + wait, so that an interrupt reaches the trap at once.
     timeout --kill-after=10 900 "$SIM" --quiet "$@" >"$outf" 2>>"$work/sim.log" &
     p=$!
-    pids+=("$p")
+    bench_pids+=("$p")
     wait "$p"
 }
 
@@ -205,7 +181,7 @@ if [ "$have_mosq" = 1 ]; then
     start_mosquitto &&
         { "$SIM" --quiet --broker "127.0.0.1:$MPORT" --tls --ca-file "$work/mosq/ca.pem" \
             --subscribe 'devices/#' --qos 0 --duration 900 >"$work/r1-subscriber.json" 2>>"$work/sim.log" &
-          SUBPID=$!; pids+=("$SUBPID"); sleep 1; } &&
+          SUBPID=$!; bench_pids+=("$SUBPID"); sleep 1; } &&
         sim "$work/r1-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls --ca-file "$work/mosq/ca.pem" \
             --devices "$N_INGEST" --ramp "$RAMP" --concurrency "$CONC" --rate max --inflight "$INFLIGHT" --qos 1 --warmup 2 \
             --measure "$MEASURE" --duration 600 --server-pid "$MPID"
