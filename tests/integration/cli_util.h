@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,6 +228,39 @@ static inline int cu_rc(const char *first, ...)
     va_end(ap);
     cu_free(&o);
     return rc;
+}
+
+/* `iotc ARGS...` run on a thread, for a test that plays the device meanwhile:
+ * fill .args (NULL-terminated), cu_bg_start(), act, cu_bg_join(), then read .out. */
+struct cu_bg {
+    pthread_t thread;
+    const char *args[16];
+    struct cu_out out;
+};
+
+static inline void *cu_bg_main(void *arg)
+{
+    struct cu_bg *b = arg;
+    const char *argv[20];
+    char bin[700]; /* not cu_iotc_va's static buffer: the test thread may use that meanwhile */
+    int n = 0;
+    snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
+    argv[n++] = bin;
+    for (int i = 0; b->args[i] != NULL; i++)
+        argv[n++] = b->args[i];
+    argv[n] = NULL;
+    cu_exec(&b->out, 60000, argv);
+    return NULL;
+}
+
+static inline int cu_bg_start(struct cu_bg *b)
+{
+    return pthread_create(&b->thread, NULL, cu_bg_main, b);
+}
+
+static inline void cu_bg_join(struct cu_bg *b)
+{
+    pthread_join(b->thread, NULL);
 }
 
 /* Point the CLI (and every child) at server @p c through the environment. */

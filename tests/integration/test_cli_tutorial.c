@@ -16,7 +16,6 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 
 #include <cjson/cJSON.h>
 
@@ -329,34 +328,13 @@ static void test_properties(void **state)
     cu_free(&o);
 }
 
-struct bg_cli {
-    pthread_t thread;
-    const char *args[16];
-    struct cu_out out;
-};
-
-static void *bg_main(void *arg)
-{
-    struct bg_cli *b = arg;
-    const char *argv[20];
-    char bin[700];
-    int n = 0;
-    snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
-    argv[n++] = bin;
-    for (int i = 0; b->args[i] != NULL; i++)
-        argv[n++] = b->args[i];
-    argv[n] = NULL;
-    cu_exec(&b->out, 60000, argv);
-    return NULL;
-}
-
 /* `telemetry tail --all` shows the desired patch and the device's ack as they happen. */
 static void test_tail_all(void **state)
 {
     (void)state;
-    struct bg_cli b = {
+    struct cu_bg b = {
         .args = {"telemetry", "tail", DEVICE, "--all", "--timeout", "10", "--json", NULL}};
-    assert_int_equal(pthread_create(&b.thread, NULL, bg_main, &b), 0);
+    assert_int_equal(cu_bg_start(&b), 0);
     /* Two writes, the second well after the stream had time to open even on a loaded
      * machine; one of them must be seen. */
     cu_sleep_ms(1500);
@@ -365,7 +343,7 @@ static void test_tail_all(void **state)
     cu_sleep_ms(1500);
     assert_int_equal(cu_rc("properties", "set", DEVICE, "name=Tailwind", "--timeout", "20", NULL),
                      0);
-    pthread_join(b.thread, NULL);
+    cu_bg_join(&b);
     assert_int_equal(b.out.rc, 0);
     bool desired = false, acked = false, telemetry = false;
     char *save = NULL;

@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include <pthread.h>
 
 #include <cjson/cJSON.h>
 
@@ -480,27 +479,6 @@ static void test_components(void **state)
 
 /* ---------------------------------------------------------------- a scripted MQTT device */
 
-struct bg_cli {
-    pthread_t thread;
-    const char *args[16];
-    struct cu_out out;
-};
-
-static void *bg_main(void *arg)
-{
-    struct bg_cli *b = arg;
-    const char *argv[20];
-    char bin[700];
-    int n = 0;
-    snprintf(bin, sizeof bin, "%s/iotc", cu_builddir());
-    argv[n++] = bin;
-    for (int i = 0; b->args[i] != NULL; i++)
-        argv[n++] = b->args[i];
-    argv[n] = NULL;
-    cu_exec(&b->out, 60000, argv);
-    return NULL;
-}
-
 /* Wait for a PUBLISH whose topic starts with @p prefix; copy topic and payload. 0 / -1. */
 static int next_publish(struct th_mqtt *m, const char *prefix, char *topic, size_t tsize,
                         char *payload, size_t psize)
@@ -541,9 +519,9 @@ static void test_device_failures(void **state)
     assert_true(th_mqtt_subscribe(&m, "$iothub/methods/POST/#", 0) >= 0);
 
     /* property: pending, then the device says 400 */
-    struct bg_cli b = {
+    struct cu_bg b = {
         .args = {"properties", "set", "scripted-1", "mode=fast", "--timeout", "20", NULL}};
-    assert_int_equal(pthread_create(&b.thread, NULL, bg_main, &b), 0);
+    assert_int_equal(cu_bg_start(&b), 0);
     assert_int_equal(next_publish(&m, "$iothub/twin/PATCH/properties/desired/", topic, sizeof topic,
                                   payload, sizeof payload),
                      0);
@@ -557,7 +535,7 @@ static void test_device_failures(void **state)
     cJSON_Delete(patch);
     assert_true(th_mqtt_publish(&m, "$iothub/twin/PATCH/properties/reported/?$rid=1", ack,
                                 strlen(ack), 0) >= 0);
-    pthread_join(b.thread, NULL);
+    cu_bg_join(&b);
     if (b.out.rc != 2)
         fprintf(stderr, "rc %d\n%s%s", b.out.rc, b.out.out, b.out.err);
     assert_int_equal(b.out.rc, 2);
@@ -567,9 +545,9 @@ static void test_device_failures(void **state)
     cu_free(&b.out);
 
     /* command answered 500 */
-    struct bg_cli c = {
+    struct cu_bg c = {
         .args = {"command", "run", "scripted-1", "reboot", "--request", "{\"delay\":1}", NULL}};
-    assert_int_equal(pthread_create(&c.thread, NULL, bg_main, &c), 0);
+    assert_int_equal(cu_bg_start(&c), 0);
     assert_int_equal(next_publish(&m, "$iothub/methods/POST/reboot/", topic, sizeof topic, payload,
                                   sizeof payload),
                      0);
@@ -579,7 +557,7 @@ static void test_device_failures(void **state)
     snprintf(resp_topic, sizeof resp_topic, "$iothub/methods/res/500/?$rid=%s", rid + 5);
     const char *body = "{\"reason\":\"busy\"}";
     assert_true(th_mqtt_publish(&m, resp_topic, body, strlen(body), 0) >= 0);
-    pthread_join(c.thread, NULL);
+    cu_bg_join(&c);
     assert_int_equal(c.out.rc, 2);
     assert_non_null(strstr(c.out.out, "failed (response code 500)"));
     assert_non_null(strstr(c.out.out, "\"reason\":\"busy\""));
