@@ -51,17 +51,7 @@ static const char KEY[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 static int create_device(const struct th_central *c, const char *id)
 {
-    char body[1024], path[300];
-    snprintf(body, sizeof body,
-             "{\"deviceId\":\"%s\",\"authentication\":{\"type\":\"sas\","
-             "\"symmetricKey\":{\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
-             id, KEY, KEY);
-    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
-    struct th_http_response resp;
-    if (th_https(c, "PUT", path, NULL, body, true, 5000, &resp) != 0)
-        return -1;
-    free(resp.body);
-    return resp.status == 200 ? 0 : -1;
+    return th_put_device(c, id, KEY, KEY, true) == 200 ? 0 : -1;
 }
 
 static int setup(void **state)

@@ -160,17 +160,7 @@ static const char KEY[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 static int create_device(const struct th_central *c, const char *id)
 {
-    char body[512], path[200];
-    snprintf(body, sizeof body,
-             "{\"deviceId\":\"%s\",\"authentication\":{\"type\":\"sas\",\"symmetricKey\":{"
-             "\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
-             id, KEY, KEY);
-    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
-    struct th_http_response r;
-    if (th_https(c, "PUT", path, NULL, body, true, 5000, &r) != 0)
-        return -1;
-    free(r.body);
-    return r.status;
+    return th_put_device(c, id, KEY, KEY, true);
 }
 
 static void test_limits_plain_and_kicks(void **state)

@@ -142,18 +142,7 @@ static void test_wrong_scope_and_expired(void **state)
 
 static int create_device(const char *id, const char *pk, const char *sk, bool enabled)
 {
-    char body[1024];
-    snprintf(body, sizeof body,
-             "{\"deviceId\":\"%s\",\"status\":\"%s\",\"authentication\":{\"type\":\"sas\","
-             "\"symmetricKey\":{\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
-             id, enabled ? "enabled" : "disabled", pk, sk);
-    char path[300];
-    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
-    struct th_http_response resp;
-    if (th_https(&srv, "PUT", path, NULL, body, true, 5000, &resp) != 0)
-        return -1;
-    free(resp.body);
-    return resp.status;
+    return th_put_device(&srv, id, pk, sk, enabled);
 }
 
 static const char k1[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";

@@ -27,17 +27,7 @@ static const char KEY2[] = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 static int create_device(const char *id, bool enabled)
 {
-    char body[1024], path[300];
-    snprintf(body, sizeof body,
-             "{\"deviceId\":\"%s\",\"status\":\"%s\",\"authentication\":{\"type\":\"sas\","
-             "\"symmetricKey\":{\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
-             id, enabled ? "enabled" : "disabled", KEY, KEY2);
-    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
-    struct th_http_response resp;
-    if (th_https(&srv, "PUT", path, NULL, body, true, 5000, &resp) != 0)
-        return -1;
-    free(resp.body);
-    return resp.status == 200 ? 0 : -1;
+    return th_put_device(&srv, id, KEY, KEY2, enabled) == 200 ? 0 : -1;
 }
 
 static int setup(void **state)

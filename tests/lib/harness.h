@@ -149,6 +149,13 @@ int th_https(const struct th_central *c, const char *method, const char *path,
              const char *extra_headers, const char *body, bool with_auth, int timeout_ms,
              struct th_http_response *out);
 
+/**
+ * Create or replace device @p id with SAS keys through the service API
+ * (PUT /devices/{id}, status enabled or disabled). @return the HTTP status, or -1.
+ */
+int th_put_device(const struct th_central *c, const char *id, const char *primary_key,
+                  const char *secondary_key, bool enabled);
+
 /* ---------------------------------------------------------------- DPS flow */
 
 struct th_dps_result {

@@ -148,3 +148,19 @@ out:
     free(buf);
     return rc;
 }
+
+int th_put_device(const struct th_central *c, const char *id, const char *primary_key,
+                  const char *secondary_key, bool enabled)
+{
+    char body[1024], path[300];
+    snprintf(body, sizeof body,
+             "{\"deviceId\":\"%s\",\"status\":\"%s\",\"authentication\":{\"type\":\"sas\","
+             "\"symmetricKey\":{\"primaryKey\":\"%s\",\"secondaryKey\":\"%s\"}}}",
+             id, enabled ? "enabled" : "disabled", primary_key, secondary_key);
+    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
+    struct th_http_response resp;
+    if (th_https(c, "PUT", path, NULL, body, true, 5000, &resp) != 0)
+        return -1;
+    free(resp.body);
+    return resp.status;
+}
