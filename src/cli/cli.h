@@ -120,6 +120,13 @@ int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
 int cli_get_all(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out);
 
 /**
+ * Connect (cli_setup), fetch up to @p limit items of @p path (cli_get_all) and, with --json,
+ * print them. @return an exit code; on 0, *out is the array for the caller to print as a
+ * table and free, or NULL when it was already printed as JSON.
+ */
+int cli_fetch(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out);
+
+/**
  * The common part of `... list [--top N]`: parse the options, fetch every page of @p path and,
  * with --json, print the array. @return an exit code; on 0, *out is the array for the caller to
  * print as a table and free, or NULL when it was already printed as JSON.

@@ -200,19 +200,12 @@ static int do_history(struct cli *c, int argc, char **argv)
         return cli_err(c, CLI_USAGE, "--component needs the command NAME too");
     rc = command_path(c, pos[0], o[0].set ? o[0].val : NULL, npos > 1 ? pos[1] : NULL, path,
                       sizeof path);
-    if (rc == 0)
-        rc = cli_setup(c);
     cJSON *all = NULL;
     snprintf(what, sizeof what, "command history of device %s", pos[0]);
     if (rc == 0)
-        rc = cli_get_all(c, path, (size_t)top, what, &all);
-    if (rc != 0)
+        rc = cli_fetch(c, path, (size_t)top, what, &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-        cJSON_Delete(all);
-        return 0;
-    }
     static const char *const head[] = {"TIME", "COMMAND", "STATUS", "CODE", "REQUEST", "RESPONSE"};
     struct cli_table t;
     cli_table_init(&t, 6, head);

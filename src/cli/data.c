@@ -157,16 +157,12 @@ static int do_query(struct cli *c, int argc, char **argv)
         return rc;
     /* fits: the path was bounded to leave room for q */
     snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
-    rc = cli_setup(c);
     cJSON *all = NULL;
     snprintf(what, sizeof what, "telemetry %s of device %s", pos[1], pos[0]);
-    if (rc == 0)
-        rc = cli_get_all(c, path, (size_t)top, what, &all);
-    if (rc != 0)
+    rc = cli_fetch(c, path, (size_t)top, what, &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else if (cJSON_GetArraySize(all) == 0) {
+    if (cJSON_GetArraySize(all) == 0) {
         printf("(no values in that range)\n");
     } else {
         static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};

@@ -433,10 +433,16 @@ int cli_list(struct cli *c, int argc, char **argv, const char *path, const char 
         return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
     if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
         return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    rc = cli_setup(c);
+    return cli_fetch(c, path, (size_t)top, what, out);
+}
+
+int cli_fetch(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out)
+{
     cJSON *all = NULL;
+    int rc = cli_setup(c);
+    *out = NULL;
     if (rc == 0)
-        rc = cli_get_all(c, path, (size_t)top, what, &all);
+        rc = cli_get_all(c, path, limit, what, &all);
     if (rc != 0)
         return rc;
     if (c->json) {
