@@ -190,30 +190,28 @@ static SSL *net_ssl(struct iotc_client *c)
     return c->mosq != NULL ? mosquitto_ssl_get(c->mosq) : NULL;
 }
 
+/* Without the buffering BIO (not installed yet, or it could not be) the output is the socket
+ * BIO, which never holds bytes back: BIO_wpending() is 0 and nothing needs flushing. */
 static void net_buffer_install(struct iotc_client *c)
 {
     SSL *ssl = net_ssl(c);
-    if (ssl == NULL || c->net_buffered)
+    BIO *sock = ssl != NULL ? SSL_get_wbio(ssl) : NULL;
+    if (sock == NULL || BIO_method_type(sock) == BIO_TYPE_BUFFER)
         return;
-    BIO *sock = SSL_get_wbio(ssl);
     BIO *buf = BIO_new(BIO_f_buffer());
-    if (sock == NULL || buf == NULL || BIO_set_write_buffer_size(buf, NET_BUFFER_BYTES) != 1 ||
-        !BIO_up_ref(sock)) {
+    if (buf == NULL || BIO_set_write_buffer_size(buf, NET_BUFFER_BYTES) != 1 || !BIO_up_ref(sock)) {
         BIO_free(buf); /* fine without: every record is then written as it is made */
         return;
     }
     BIO_push(buf, sock);
     SSL_set0_wbio(ssl, buf); /* drops the SSL's reference to sock; the chain holds ours */
-    c->net_buffered = true;
 }
 
 int iotc__net_flush(struct iotc_client *c)
 {
     SSL *ssl = net_ssl(c);
-    if (ssl == NULL || !c->net_buffered)
-        return 0;
-    BIO *b = SSL_get_wbio(ssl);
-    if (BIO_wpending(b) == 0)
+    BIO *b = ssl != NULL ? SSL_get_wbio(ssl) : NULL;
+    if (b == NULL || BIO_wpending(b) == 0)
         return 0;
     if (BIO_flush(b) > 0 || BIO_should_retry(b))
         return 0; /* sent, or the rest goes when the socket is writable (want_write) */
@@ -223,7 +221,7 @@ int iotc__net_flush(struct iotc_client *c)
 static bool net_want_write(struct iotc_client *c)
 {
     SSL *ssl = net_ssl(c);
-    return ssl != NULL && c->net_buffered && BIO_wpending(SSL_get_wbio(ssl)) > 0;
+    return ssl != NULL && BIO_wpending(SSL_get_wbio(ssl)) > 0;
 }
 
 /* Records OpenSSL has already decrypted are invisible to poll(). */
@@ -305,7 +303,6 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     if (c->mosq == NULL)
         return errno == ENOMEM ? IOTC_E_NOMEM : IOTC_E_ARG;
     c->mosq_connected = false;
-    c->net_buffered = false;
     mosquitto_connect_callback_set(c->mosq, on_connect_cb);
     mosquitto_disconnect_callback_set(c->mosq, on_disconnect_cb);
     mosquitto_message_callback_set(c->mosq, on_message_cb);

@@ -106,7 +106,6 @@ struct iotc_client {
     enum iotc_state state;
     struct mosquitto *mosq;
     bool mosq_connected; /* CONNACK 0 received on c->mosq */
-    bool net_buffered;   /* our buffering BIO is under c->mosq's TLS session (client.c) */
     bool teardown;       /* close c->mosq after the current libmosquitto call */
     enum iotc_reason teardown_reason;
     bool teardown_retry_now; /* reconnect without backoff (renewal, provisioned) */
