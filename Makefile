@@ -12,7 +12,8 @@
 # Sources are found by wildcard, so adding a file needs no edit here:
 #   src/proto/*.c      pure protocol core         -> libiotc (and every program)
 #   src/device/*.c     device client              -> libiotc
-#   src/central/**.c   local IoT Central server   -> iotc-central (main.c holds main())
+#   src/dtdl/*.c       DTDL importer (cJSON only)  -> libiotc_dtdl.a (server, simulator, fuzzers)
+#   src/central/*/*.c  local IoT Central server    -> iotc-central (src/central/main.c holds main())
 #   src/cli/*.c        operator CLI               -> iotc
 #   examples/NAME/*.c  example programs           -> NAME with '_' turned into '-'
 #   tests/unit/test_*.c, tests/integration/test_*.c -> one cmocka binary each
@@ -63,6 +64,7 @@ LDFLAGS_ALL  := $(SAN_FLAGS) $(LDFLAGS)
 
 CORE_SRC    := $(sort $(wildcard src/proto/*.c))
 DEVICE_SRC  := $(sort $(wildcard src/device/*.c))
+DTDL_SRC    := $(sort $(wildcard src/dtdl/*.c))
 CENTRAL_SRC := $(sort $(wildcard src/central/*.c src/central/*/*.c))
 CENTRAL_MAIN := src/central/main.c
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
@@ -77,6 +79,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 CORE_OBJ    := $(call obj,$(CORE_SRC))
 DEVICE_OBJ  := $(call obj,$(DEVICE_SRC))
+DTDL_OBJ    := $(call obj,$(DTDL_SRC))
 CENTRAL_OBJ := $(call obj,$(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)))
 # The web UI (web/ + uPlot from node_modules) compiled into iotc-central: tools/embed-web.mjs.
 WEB_GEN := $(B)/gen/web_assets.c
@@ -87,6 +90,7 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 LIB_A    := $(B)/libiotc.a
 LIB_SO   := $(B)/libiotc.so.$(VERSION)
 CENTRAL_A := $(B)/libiotc_central.a
+DTDL_A    := $(B)/libiotc_dtdl.a
 CENTRAL_BIN := $(B)/iotc-central
 CLI_BIN  := $(B)/iotc
 SIM_BIN  := $(B)/iotc-sim
@@ -133,7 +137,7 @@ WEB_DEPS := tools/embed-web.mjs $(shell find web -type f 2>/dev/null) $(wildcard
 	@mkdir -p $(dir $@)
 	node tools/embed-web.mjs $@
 
-$(B)/obj/gen/web_assets.o: $(WEB_GEN) src/central/web.h
+$(B)/obj/gen/web_assets.o: $(WEB_GEN) src/central/api/web.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
 
@@ -141,14 +145,18 @@ $(CENTRAL_A): $(CENTRAL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null)
 
-$(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(LIB_A)
+$(DTDL_A): $(DTDL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL) $(LIBS_DEVICE)
 
 $(CLI_BIN): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CLI) $(LIBS_DEVICE)
 
-# Load generator; it reuses the server's DTDL importer (src/central/dtdl*.c, cJSON only).
-$(SIM_BIN): $(call obj,$(SIM_SRC) $(wildcard src/central/dtdl*.c)) $(LIB_A)
+# Load generator; it shares the DTDL importer with the server.
+$(SIM_BIN): $(call obj,$(SIM_SRC)) $(DTDL_A) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,libevent libevent_openssl openssl libcjson) -lm
 
 define example_rule
@@ -159,16 +167,16 @@ $(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
 
 ALL_TEST_LIBS := $(LIBS_TEST) $(LIBS_CENTRAL) $(LIBS_DEVICE) $(LIBS_CLI)
 
-$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(LIB_A)
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
 
-$(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC)): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(LIB_A)
+$(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC)): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
 
 # Corpus replay: every fuzz target also builds with a plain main() that feeds it each seed.
-$(B)/tests/replay_%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/replay_main.o $(CENTRAL_A) $(LIB_A)
+$(B)/tests/replay_%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/replay_main.o $(CENTRAL_A) $(DTDL_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
 
@@ -191,7 +199,7 @@ unit: tests
 FUZZ_B := build/fuzz
 FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\" \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-FUZZ_LIB_SRC := $(CORE_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)) $(FUZZ_B)/gen/web_assets.c
+FUZZ_LIB_SRC := $(CORE_SRC) $(DTDL_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)) $(FUZZ_B)/gen/web_assets.c
 .SECONDARY: $(FUZZ_B)/gen/web_assets.c
 FUZZ_BINS := $(patsubst fuzz/fuzz_%.c,$(FUZZ_B)/fuzz_%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 30

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/auth.h"
+#include "central/hub/auth.h"
 #include "iotc/codec.h"
 #include "proto/mqtt.h"
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "central/dtdl.h"
+#include "dtdl/dtdl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

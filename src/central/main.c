@@ -26,16 +26,16 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "central/app.h"
-#include "central/appdata.h"
-#include "central/broker.h"
-#include "central/log.h"
-#include "central/registry.h"
-#include "central/store.h"
+#include "central/base/app.h"
+#include "central/setup/appdata.h"
+#include "central/hub/broker.h"
+#include "central/base/log.h"
+#include "central/hub/registry.h"
+#include "central/store/store.h"
 
 #if defined(__has_include)
-#if __has_include("central/service_http.h")
-#include "central/service_http.h"
+#if __has_include("central/service/service_http.h")
+#include "central/service/service_http.h"
 #define HAVE_SERVICE_HTTP 1
 #endif
 #endif

@@ -2,7 +2,7 @@
  * payload.c - telemetry bodies for simulated devices.
  *
  * Values come from a device template (a DTDL v1/v2 file read with the server's importer,
- * central/dtdl.h): one message group per component that declares telemetry, each value made
+ * dtdl/dtdl.h): one message group per component that declares telemetry, each value made
  * up from its schema (numbers drift along a sine per device, enums cycle, objects recurse).
  * `--telemetry name=EXPR` adds or overrides a root value with an expression (expr.c). Without
  * either, devices send {"temperature":..,"humidity":..}. Bodies can be padded to a fixed size
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "central/dtdl.h"
+#include "dtdl/dtdl.h"
 #include "sim/sim.h"
 
 struct field {

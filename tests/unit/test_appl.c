@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "central/appl.h"
-#include "central/events.h"
+#include "central/app/appl.h"
+#include "central/base/events.h"
 
 static const char MODEL[] =
     "{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:t:env;1\",\"@type\":\"Interface\","

@@ -1,5 +1,5 @@
 /*
- * test_central_auth.c - the CONNECT-to-authentication decision (src/central/auth.c) with the
+ * test_central_auth.c - the CONNECT-to-authentication decision (src/central/hub/auth.c) with the
  * published vectors of PROTOCOL.md §2.3/§2.4 and every refusal reason.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "central/auth.h"
+#include "central/hub/auth.h"
 #include "iotc/codec.h"
 
 #define SE 1578941692u

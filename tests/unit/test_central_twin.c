@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/registry.h"
-#include "central/store.h"
-#include "central/twin.h"
+#include "central/hub/registry.h"
+#include "central/store/store.h"
+#include "central/hub/twin.h"
 
 static struct app app;
 

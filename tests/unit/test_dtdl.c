@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/dtdl.h"
+#include "dtdl/dtdl.h"
 #include "iotc/common.h"
 
 /* ---- files ---- */

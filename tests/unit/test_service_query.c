@@ -1,6 +1,6 @@
 /*
  * test_service_query.c - the IoT Hub query language subset of POST /devices/query
- * (src/central/service_query_lang.c): what compiles, what is refused, and what matches a
+ * (src/central/service/service_query_lang.c): what compiles, what is refused, and what matches a
  * fixed service-view twin.
  */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "central/service_query.h"
+#include "central/service/service_query.h"
 
 static const char twin_text[] =
     "{\"deviceId\":\"d1\",\"status\":\"enabled\",\"connectionState\":\"Connected\","

@@ -1,0 +1,387 @@
+/*
+ * capi_data.c - telemetry (last value, time-range history), raw data and the conformance
+ * report of a device.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/api/capi_int.h"
+#include "central/store/store_app.h"
+
+#define LAST_SCAN_ROWS 10000    /* rows searched for a last value not in memory */
+#define HISTORY_SCAN_ROWS 20000 /* rows one page may read: bounds the time the loop spends */
+#define BATCH 1000
+
+static bool same_comp(const char *row_comp, const char *comp)
+{
+    return strcmp(row_comp ? row_comp : "", comp) == 0;
+}
+
+/* ---------------------------------------------------------------- last value */
+
+struct last_ctx {
+    const char *comp, *name;
+    cJSON *found;
+};
+
+static int last_row(void *ctx, const struct store_app_telemetry *row)
+{
+    struct last_ctx *l = ctx;
+    if (!same_comp(row->component, l->comp))
+        return 0;
+    cJSON *p = cJSON_ParseWithLength(row->payload, row->payload_len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, l->name);
+    if (cJSON_IsObject(p) && v != NULL) {
+        char ts[32];
+        appl_time(row->time_ms, ts);
+        l->found = cJSON_CreateObject();
+        cJSON_AddStringToObject(l->found, "timestamp", ts);
+        cJSON_AddItemToObject(l->found, "value", cJSON_Duplicate(v, 1));
+    }
+    cJSON_Delete(p);
+    return l->found != NULL;
+}
+
+static void last_value(struct http_ctx *c, struct appl *a, struct appl_device *d, const char *comp,
+                       const char *name)
+{
+    struct last_ctx l = {comp, name, NULL};
+    /* the latest message of the component usually carries the name */
+    for (size_t i = 0; i < APPL_LAST_SLOTS; i++) {
+        const struct appl_last *s = &d->last[i];
+        if (s->component == NULL || strcmp(s->component, comp) != 0 || s->len == 0)
+            continue;
+        struct store_app_telemetry row = {
+            .time_ms = s->time_ms, .component = comp, .payload = s->payload, .payload_len = s->len};
+        last_row(&l, &row);
+    }
+    if (l.found == NULL)
+        store_app_scan_telemetry(a->db, d->id, 0, INT64_MAX, 0, true, LAST_SCAN_ROWS, last_row, &l);
+    if (l.found == NULL) {
+        capi_error(c, 404, "TelemetryNotFound", "Device %s has not sent telemetry \"%s\"%s%s.",
+                   d->id, name, comp[0] ? " in component " : "", comp);
+        return;
+    }
+    capi_reply(c, 200, l.found);
+}
+
+/* ---------------------------------------------------------------- history */
+
+struct hist_ctx {
+    const char *comp, *name;
+    const struct dtdl_capability *cap;
+    cJSON *arr;
+    size_t want, got;
+    int64_t last_seq; /* last row consumed */
+    bool full;        /* want items collected and one more exists */
+};
+
+static int hist_row(void *ctx, const struct store_app_telemetry *row)
+{
+    struct hist_ctx *h = ctx;
+    if (!same_comp(row->component, h->comp)) {
+        h->last_seq = row->seq;
+        return 0;
+    }
+    cJSON *p = cJSON_ParseWithLength(row->payload, row->payload_len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, h->name);
+    if (cJSON_IsObject(p) && v != NULL) {
+        if (h->got == h->want) {
+            h->full = true; /* this row belongs to the next page */
+            cJSON_Delete(p);
+            return 1;
+        }
+        char ts[32], why[300];
+        cJSON *o = cJSON_CreateObject();
+        appl_time(row->time_ms, ts);
+        cJSON_AddStringToObject(o, "timestamp", ts);
+        cJSON_AddItemToObject(o, "value", cJSON_Duplicate(v, 1));
+        if (h->cap != NULL && h->cap->schema != NULL) {
+            bool ok = dtdl_check_value(h->cap->schema, v, why, sizeof why);
+            cJSON_AddBoolToObject(o, "valid", ok);
+            if (!ok)
+                cJSON_AddStringToObject(o, "error", why);
+        }
+        cJSON_AddItemToArray(h->arr, o);
+        h->got++;
+    }
+    h->last_seq = row->seq;
+    cJSON_Delete(p);
+    return 0;
+}
+
+static int skiptoken_seq(struct http_ctx *c, int64_t *out)
+{
+    char buf[64], *end;
+    int rc = capi_param(c, "$skiptoken", buf, sizeof buf);
+    *out = 0;
+    if (rc <= 0)
+        return rc;
+    long long v = strtoll(buf, &end, 10);
+    if (*end != '\0' || end == buf || v < 0) {
+        capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "from=..&to=.." (encoded) for nextLink, from the request's own parameters. */
+static void range_query(struct http_ctx *c, char *out, size_t size)
+{
+    char from[64] = "", to[64] = "";
+    out[0] = '\0';
+    int hf = http_query_param(c, "from", from, sizeof from) == 1;
+    int ht = http_query_param(c, "to", to, sizeof to) == 1;
+    /* the values were validated as RFC 3339: only '+' and ':' need encoding */
+    char ef[128] = "", et[128] = "";
+    for (size_t i = 0, o = 0; from[i] && o + 4 < sizeof ef; i++)
+        o += (size_t)snprintf(ef + o, sizeof ef - o, from[i] == '+' ? "%%2B" : "%c", from[i]);
+    for (size_t i = 0, o = 0; to[i] && o + 4 < sizeof et; i++)
+        o += (size_t)snprintf(et + o, sizeof et - o, to[i] == '+' ? "%%2B" : "%c", to[i]);
+    snprintf(out, size, "%s%s%s%s%s", hf ? "from=" : "", hf ? ef : "", hf && ht ? "&" : "",
+             ht ? "to=" : "", ht ? et : "");
+}
+
+static void history(struct http_ctx *c, struct appl *a, struct appl_device *d, const char *comp,
+                    const char *name)
+{
+    size_t top;
+    int64_t from, to, after;
+    char extra[300], tok[32];
+    if (capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
+        capi_time_param(c, "to", INT64_MAX, &to) < 0 || skiptoken_seq(c, &after) < 0)
+        return;
+    struct appl_template *t = appl_device_template(a, d);
+    const struct dtdl_capability *cap = t ? dtdl_find(t->model, comp, name) : NULL;
+    struct hist_ctx h = {
+        comp,  name, cap && cap->kind == DTDL_TELEMETRY ? cap : NULL, cJSON_CreateArray(), top, 0,
+        after, false};
+    size_t scanned = 0;
+    bool exhausted = false;
+    while (!h.full && scanned < HISTORY_SCAN_ROWS) {
+        long n = store_app_scan_telemetry(a->db, d->id, from, to, h.last_seq, false, BATCH,
+                                          hist_row, &h);
+        if (n < 0) {
+            cJSON_Delete(h.arr);
+            capi_error(c, 500, "InternalError", "The telemetry store failed.");
+            return;
+        }
+        scanned += (size_t)n;
+        if (n < BATCH && !h.full) {
+            exhausted = true;
+            break;
+        }
+    }
+    range_query(c, extra, sizeof extra);
+    snprintf(tok, sizeof tok, "%lld", (long long)h.last_seq);
+    capi_page(c, h.arr, top, exhausted ? NULL : tok, extra);
+}
+
+void capi_telemetry(struct http_ctx *c, struct appl *a, enum appl_role role)
+{
+    struct appl_device *d;
+    struct device *dev = capi_device(c, a, &d);
+    bool comp_path = strcmp(c->seg[3], "components") == 0;
+    const char *comp = comp_path ? c->seg[4] : "";
+    const char *name = comp_path ? c->seg[6] : c->seg[4];
+    bool hist = strcmp(c->seg[c->nseg - 1], "history") == 0 && c->nseg == (comp_path ? 8u : 6u);
+    (void)role;
+    if (dev == NULL)
+        return;
+    if (hist)
+        history(c, a, d, comp, name);
+    else
+        last_value(c, a, d, comp, name);
+}
+
+/* ---------------------------------------------------------------- raw data */
+
+struct raw_item {
+    int64_t time_ms, seq;
+    bool tel;
+    cJSON *json;
+};
+
+struct raw_ctx {
+    const struct dtdl_model *m;
+    struct raw_item *items;
+    size_t n, cap;
+};
+
+static cJSON *parse_or_text(const char *p, size_t len, bool *is_json)
+{
+    cJSON *v = cJSON_ParseWithLength(p, len);
+    *is_json = v != NULL;
+    if (v != NULL)
+        return v;
+    char *text = malloc(len + 1);
+    if (text == NULL)
+        return NULL;
+    memcpy(text, p, len);
+    text[len] = '\0';
+    v = cJSON_CreateString(text);
+    free(text);
+    return v;
+}
+
+static void classify_into(cJSON *o, const struct dtdl_model *m, int kind, const char *comp,
+                          const cJSON *payload, bool is_json)
+{
+    cJSON *mo = cJSON_CreateObject(), *un = cJSON_CreateObject(), *errs = cJSON_CreateArray();
+    if (!is_json)
+        cJSON_AddItemToArray(errs, cJSON_CreateString("the payload is not JSON"));
+    else
+        appl_classify(m, kind, comp, payload, mo, un, errs);
+    cJSON_AddItemToObject(o, "modeled", mo);
+    cJSON_AddItemToObject(o, "unmodeled", un);
+    cJSON_AddItemToObject(o, "errors", errs);
+}
+
+static int push(struct raw_ctx *r, int64_t time_ms, int64_t seq, bool tel, cJSON *json)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        struct raw_item *v = realloc(r->items, cap * sizeof *v);
+        if (v == NULL) {
+            cJSON_Delete(json);
+            return 1;
+        }
+        r->items = v;
+        r->cap = cap;
+    }
+    r->items[r->n++] = (struct raw_item){time_ms, seq, tel, json};
+    return 0;
+}
+
+static int raw_tel(void *ctx, const struct store_app_telemetry *row)
+{
+    struct raw_ctx *r = ctx;
+    char ts[32];
+    bool is_json;
+    cJSON *o = cJSON_CreateObject();
+    appl_time(row->time_ms, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    cJSON_AddStringToObject(o, "type", "telemetry");
+    cJSON_AddStringToObject(o, "component", row->component ? row->component : "");
+    cJSON *props = row->props_json ? cJSON_Parse(row->props_json) : NULL;
+    cJSON_AddItemToObject(o, "messageProperties", props ? props : cJSON_CreateObject());
+    cJSON *payload = parse_or_text(row->payload, row->payload_len, &is_json);
+    cJSON_AddItemToObject(o, "payload", payload ? payload : cJSON_CreateNull());
+    classify_into(o, r->m, 1, row->component ? row->component : "", payload, is_json);
+    return push(r, row->time_ms, row->seq, true, o);
+}
+
+static int raw_ev(void *ctx, const struct store_app_raw *row)
+{
+    struct raw_ctx *r = ctx;
+    char ts[32];
+    bool is_json;
+    cJSON *o = cJSON_CreateObject();
+    appl_time(row->time_ms, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    cJSON_AddStringToObject(o, "type", row->kind);
+    if (row->data != NULL) {
+        cJSON *payload = parse_or_text(row->data, strlen(row->data), &is_json);
+        cJSON_AddItemToObject(o, "payload", payload ? payload : cJSON_CreateNull());
+        classify_into(o, r->m, 2, "", payload, is_json);
+    }
+    return push(r, row->time_ms, row->seq, false, o);
+}
+
+static int parse_raw_token(struct http_ctx *c, int64_t *tseq, int64_t *rseq)
+{
+    char buf[80];
+    int rc = capi_param(c, "$skiptoken", buf, sizeof buf);
+    *tseq = *rseq = 0;
+    if (rc <= 0)
+        return rc;
+    long long a = -1, b = -1;
+    char *end;
+    if (buf[0] == 't') {
+        a = strtoll(buf + 1, &end, 10);
+        if (*end == '.' && end[1] == 'r')
+            b = strtoll(end + 2, &end, 10);
+        else
+            end = buf; /* force the error below */
+    } else {
+        end = buf;
+    }
+    if (a < 0 || b < 0 || *end != '\0') {
+        capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
+        return -1;
+    }
+    *tseq = a;
+    *rseq = b;
+    return 0;
+}
+
+static int item_cmp(const void *x, const void *y)
+{
+    const struct raw_item *a = x, *b = y;
+    if (a->time_ms != b->time_ms)
+        return a->time_ms < b->time_ms ? -1 : 1;
+    if (a->tel != b->tel)
+        return a->tel ? 1 : -1; /* connect events before the messages of the same ms */
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role)
+{
+    struct appl_device *d;
+    struct device *dev = capi_device(c, a, &d);
+    size_t top;
+    int64_t from, to, tseq, rseq;
+    char extra[300], tok[80];
+    (void)role;
+    if (dev == NULL || capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
+        capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0)
+        return;
+    struct appl_template *t = appl_device_template(a, d);
+    struct raw_ctx r = {.m = t ? t->model : NULL};
+    if (store_app_scan_telemetry(a->db, d->id, from, to, tseq, false, top + 1, raw_tel, &r) < 0 ||
+        store_app_scan_raw(a->db, d->id, from, to, rseq, false, top + 1, raw_ev, &r) < 0) {
+        for (size_t i = 0; i < r.n; i++)
+            cJSON_Delete(r.items[i].json);
+        free(r.items);
+        capi_error(c, 500, "InternalError", "The data store failed.");
+        return;
+    }
+    if (r.n > 1)
+        qsort(r.items, r.n, sizeof *r.items, item_cmp);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < r.n; i++) {
+        if (i < top) {
+            cJSON_AddItemToArray(arr, r.items[i].json);
+            if (r.items[i].tel)
+                tseq = r.items[i].seq;
+            else
+                rseq = r.items[i].seq;
+        } else {
+            cJSON_Delete(r.items[i].json);
+        }
+    }
+    bool more = r.n > top;
+    free(r.items);
+    range_query(c, extra, sizeof extra);
+    snprintf(tok, sizeof tok, "t%lld.r%lld", (long long)tseq, (long long)rseq);
+    capi_page(c, arr, top, more ? tok : NULL, extra);
+}
+
+void capi_conformance(struct http_ctx *c, struct appl *a, enum appl_role role)
+{
+    struct appl_device *d;
+    struct device *dev = capi_device(c, a, &d);
+    (void)role;
+    if (dev == NULL)
+        return;
+    if (appl_device_template(a, d) == NULL) {
+        capi_error(c, 409, "Conflict",
+                   "Device %s has no template: associate it (PATCH {\"template\":..}) or let it "
+                   "announce a published template's model id.",
+                   d->id);
+        return;
+    }
+    capi_reply(c, 200, appl_conformance(a, d, dev));
+}

@@ -1,0 +1,86 @@
+/*
+ * capi_int.h - internals shared by the capi_*.c request handlers: IoT Central error shape,
+ * bodies, paging. Not an interface for other modules.
+ */
+#ifndef CENTRAL_CAPI_INT_H
+#define CENTRAL_CAPI_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "central/app/appl.h"
+#include "central/http/http_server.h"
+
+#define CAPI_API_VERSION "2022-07-31"
+#define CAPI_MAX_BODY (256 * 1024)
+#define CAPI_MAX_TEMPLATE_BODY (1024 * 1024)
+#define CAPI_TOP_DEFAULT 100
+#define CAPI_TOP_MAX 1000
+
+/** A request handler: c->seg[] holds the path ("api", ...). */
+typedef void (*capi_fn)(struct http_ctx *c, struct appl *a, enum appl_role role);
+
+/** IoT Central error: {"error":{"code","message","requestId","time"}} + x-ms-error-code. */
+void capi_error(struct http_ctx *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** Map a CE_* code to an error reply; @p what names the subject ("device x"). */
+void capi_error_ce(struct http_ctx *c, int rc, const char *what);
+/** Reply with @p o (takes ownership; NULL = 500 out of memory). */
+void capi_reply(struct http_ctx *c, int status, cJSON *o);
+/** Parse the JSON body (max @p max bytes). On failure replies (400/413) and returns NULL. */
+cJSON *capi_body(struct http_ctx *c, size_t max);
+/** $top: CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns -1. */
+int capi_top(struct http_ctx *c, size_t *out);
+/** Query parameter (decoded) into out; 1 found, 0 absent; -1 replied 400. */
+int capi_param(struct http_ctx *c, const char *name, char *out, size_t size);
+/** Optional time parameter; on a bad value replies 400 and returns -1. */
+int capi_time_param(struct http_ctx *c, const char *name, int64_t dflt, int64_t *out);
+/**
+ * Reply 200 {"value": @p value, "nextLink"?}. @p next_token (NULL = last page) is put in
+ * $skiptoken; @p extra_query ("from=..&to=..", already encoded, may be NULL) is kept.
+ */
+void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_token,
+               const char *extra_query);
+/** Not-found helpers replying 404 with the right code. */
+void capi_no_device(struct http_ctx *c, const char *id);
+
+/* handlers: capi_admin.c */
+void capi_tokens_list(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_token_get(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_token_put(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_token_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_templates_list(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_template_get(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_template_put(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_template_patch(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_template_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_template_publish(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_groups.c */
+void capi_groups_list(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_group_get(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_group_regenerate(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_devices.c */
+void capi_devices_list(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_get(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_put(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_patch(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_credentials(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_device_components(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_properties(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_commands.c */
+void capi_command(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_data.c */
+void capi_telemetry(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_conformance(struct http_ctx *c, struct appl *a, enum appl_role role);
+/* capi_sse.c */
+void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role);
+
+/** The device of c->seg[2] with its appl record; replies 404 and returns NULL when absent. */
+struct device *capi_device(struct http_ctx *c, struct appl *a, struct appl_device **out_d);
+
+#endif /* CENTRAL_CAPI_INT_H */

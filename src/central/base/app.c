@@ -1,0 +1,54 @@
+/*
+ * app.c - what every layer of the server shares: wall-clock time and error texts. See app.h.
+ */
+#include "central/base/app.h"
+
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+
+int64_t app_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void app_format_time(int64_t ms, char out[32])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+const char *central_strerror(int err)
+{
+    switch (err) {
+    case CE_OK:
+        return "ok";
+    case CE_NOTFOUND:
+        return "not found";
+    case CE_EXISTS:
+        return "already exists";
+    case CE_INVALID:
+        return "invalid argument";
+    case CE_ETAG:
+        return "etag mismatch";
+    case CE_OFFLINE:
+        return "device offline";
+    case CE_TIMEOUT:
+        return "device timeout";
+    case CE_NOMEM:
+        return "out of memory";
+    case CE_STORE:
+        return "store failure";
+    case CE_BUSY:
+        return "busy";
+    case CE_TOOBIG:
+        return "too big";
+    default:
+        return "unknown error";
+    }
+}

@@ -1,0 +1,115 @@
+/*
+ * app.h - the iotc-central application context shared by every module of the server.
+ *
+ * One struct app exists per process. Everything in it is owned by the event-loop thread:
+ * call the functions of registry.h, twin.h, method.h and c2d.h only from libevent callbacks
+ * running on app->base (the store's writer thread never touches these structures).
+ *
+ * ---- Hook for the HTTPS service API (owned by helper h-rest) -------------------------------
+ * main.c includes "central/service/service_http.h" when that header exists (via __has_include) and then
+ * calls, in this order:
+ *     int  service_http_start(struct app *app);  after the MQTT listener is up, before "ready";
+ *                                                 return 0 or a negative value (startup fails).
+ *     void service_http_stop(struct app *app);   on SIGTERM/SIGINT, before connections close.
+ * service_http_start must serve on app->https_fd: a TCP socket that main.c already bound to
+ * app->https_port and put in listen mode (non-blocking, close-on-exec). Use app->ssl_ctx
+ * (server certificate signed by the local CA) for TLS, e.g. evhttp_accept_socket_with_handle()
+ * plus evhttp_set_bevcb() with bufferevent_openssl_socket_new(). service_http_stop must close
+ * the listener; the fd is then owned by the HTTP module.
+ * The service SAS key for "iothubowner" is app->facts.service_key (base64), the hub host
+ * name used in `sr` is app->facts.hub_host, the admin API token hash is
+ * app->facts.admin_token_sha256 (lower-case hex of SHA-256 of the token text).
+ * ----------------------------------------------------------------------------------------------
+ */
+#ifndef CENTRAL_APP_H
+#define CENTRAL_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+struct event_base;
+struct event;
+struct store;
+struct registry;
+struct broker;
+struct method_table;
+
+/** Error codes of the central internal API (0 = success, negative = error). */
+enum central_err {
+    CE_OK = 0,
+    CE_NOTFOUND = -1, /**< no such device / entry (REST 404 DeviceNotFound) */
+    CE_EXISTS = -2,   /**< already exists (REST 409 DeviceAlreadyExists) */
+    CE_INVALID = -3,  /**< malformed argument: bad id, bad key, bad JSON (REST 400) */
+    CE_ETAG = -4,     /**< If-Match etag mismatch (REST 412) */
+    CE_OFFLINE = -5,  /**< device did not connect in time (IoT Hub 404103) */
+    CE_TIMEOUT = -6,  /**< device did not answer in time (IoT Hub 504101) */
+    CE_NOMEM = -7,    /**< allocation failed (REST 500) */
+    CE_STORE = -8,    /**< the database failed (REST 500) */
+    CE_BUSY = -9,     /**< overloaded or queue full (REST 429 / 503) */
+    CE_TOOBIG = -10,  /**< payload exceeds a documented size limit (REST 400 / 413) */
+};
+
+/** Short text for a central_err; never NULL. */
+const char *central_strerror(int err);
+
+/** Command-line configuration (owned strings are heap copies freed by app_release). */
+struct app_config {
+    char *data_dir;
+    char *bind_addr;     /**< address the listeners bind to; default "0.0.0.0" */
+    int mqtt_port;       /**< MQTT over TLS; 0 = pick a free port; default 8883 */
+    int https_port;      /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
+    int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
+    bool http_on;        /**< --http-port given: plain HTTP (web UI + APIs) on 127.0.0.1 */
+    int http_port;       /**< its port when http_on; 0 = free port */
+    char *hub_host;      /**< assigned hub host name; default "localhost" */
+    char **dns_names;    /**< extra SANs for the server certificate */
+    size_t n_dns_names;
+    int dps_retry_after_s;    /**< retry-after DPS asks for; default 1 */
+    size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
+    size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
+};
+
+/** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */
+struct app_facts {
+    char id_scope[16];          /**< "0ne" + 8 upper-case hex digits */
+    char group_id[64];          /**< default SAS enrollment group, "SAS-IoT-Devices" */
+    char group_primary_key[96]; /**< base64 of 64 random bytes */
+    char group_secondary_key[96];
+    char service_policy[32];     /**< "iothubowner" */
+    char service_key[96];        /**< base64 of 32 random bytes */
+    char hub_host[256];          /**< host name devices use in usernames and SAS `sr` */
+    char admin_token_sha256[65]; /**< lower-case hex SHA-256 of the admin API token */
+    int64_t created_ms;
+};
+
+/** The process-wide application context. */
+struct app {
+    struct app_config cfg;
+    struct app_facts facts;
+    char assigned_hub[300]; /**< what DPS returns as assignedHub: host or host:port */
+    char ca_path[1024];     /**< DATA_DIR/ca.pem */
+    struct event_base *base;
+    SSL_CTX *ssl_ctx;             /**< server TLS context (server.pem + server-key.pem) */
+    struct store *store;          /**< SQLite + writer thread; NULL in pure unit tests */
+    struct registry *reg;         /**< devices, twins and pending C2D, in memory, write-through */
+    struct broker *broker;        /**< MQTT listener + sessions */
+    struct method_table *methods; /**< pending direct-method calls (method.c) */
+    int64_t c2d_seq;              /**< last C2D sequence number handed out */
+    int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
+    uint16_t mqtt_port;           /**< actual ports after binding (0 = not listening) */
+    uint16_t https_port;
+    uint16_t plain_mqtt_port;
+    uint16_t http_port; /**< plain HTTP loopback listener (web.h), 0 = off */
+    bool stopping;
+};
+
+/** Current wall-clock time in milliseconds since the epoch. */
+int64_t app_now_ms(void);
+
+/** Format @p ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes incl. NUL) into @p out. */
+void app_format_time(int64_t ms, char out[32]);
+
+#endif /* CENTRAL_APP_H */

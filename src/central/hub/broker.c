@@ -1,0 +1,770 @@
+/*
+ * broker.c - MQTT/TLS listener, connection lifecycle, packet framing and CONNECT handling.
+ * DPS and IoT Hub semantics live in broker_dps.c and broker_hub.c.
+ *
+ * Life of a connection: accept -> TLS handshake (broker_io.c) -> CONNECT within
+ * BROKER_CONNECT_TIMEOUT_S -> authenticated DPS or hub session -> close. A session is
+ * reference counted because durable-ack callbacks from the store may outlive it.
+ */
+#include "central/hub/broker_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "central/base/log.h"
+#include "central/store/store.h"
+#include "iotc/codec.h"
+
+int64_t broker_now_ms(struct app *app)
+{
+    struct timeval tv;
+    if (app->base == NULL || event_base_gettimeofday_cached(app->base, &tv) != 0)
+        return app_now_ms();
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+size_t broker_connection_count(const struct app *app)
+{
+    return app->broker ? app->broker->count : 0;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+void session_ref(struct session *s)
+{
+    s->refs++;
+}
+
+void session_unref(struct session *s)
+{
+    if (--s->refs > 0)
+        return;
+    conn_release(s);
+    if (s->tick)
+        event_free(s->tick);
+    free(s->will_topic);
+    free(s->will_payload);
+    free(s);
+}
+
+void session_finish(struct session *s)
+{
+    struct broker *b = s->app->broker;
+    conn_close(s);
+    if (s->tick)
+        event_del(s->tick);
+    if (b != NULL && s->throttled) {
+        s->throttled = false;
+        b->n_throttled--;
+    }
+    if (b != NULL) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else if (b->head == s)
+            b->head = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        b->count--;
+    }
+    s->prev = s->next = NULL;
+    struct event_base *base = s->app->base;
+    session_unref(s);
+    if (b != NULL && b->draining && b->count == 0)
+        event_base_loopexit(base, NULL);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg);
+
+void session_close(struct session *s, const char *reason, bool flush)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    if (s->kind == S_HUB)
+        hub_detach(s, reason);
+    else if (s->kind == S_DPS)
+        log_info("dps: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+    else
+        log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
+    if (s->kind == S_DPS)
+        dps_free_ops(s);
+    if (flush && s->open && conn_pending_output(s) > 0) {
+        /* Let the CONNACK (or last response) reach the peer, but not forever. */
+        s->flushing = true;
+        conn_update(s); /* stops reading */
+        struct timeval tv = {2, 0};
+        event_del(s->tick);
+        event_add(s->tick, &tv);
+        return;
+    }
+    session_finish(s);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int check_output(struct session *s)
+{
+    if (!s->open)
+        return -1;
+    if (conn_pending_output(s) > BROKER_OUT_MAX) {
+        session_close(s, "output queue full (slow consumer)", false);
+        return -1;
+    }
+    return 0;
+}
+
+int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    unsigned char buf[512];
+    size_t len = 0;
+    if (s->closing && !s->open)
+        return -1;
+    if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
+        log_error("mqtt: cannot encode %s for %s", iotc_mqtt_type_name(pkt->type), s->peer);
+        return -1;
+    }
+    if (conn_write(s, buf, len) != 0)
+        return -1;
+    return check_output(s);
+}
+
+uint16_t session_next_pid(struct session *s)
+{
+    if (++s->next_pid == 0)
+        s->next_pid = 1;
+    return s->next_pid;
+}
+
+int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
+                    size_t payload_len, uint8_t qos, uint16_t *out_pid)
+{
+    if (s->closing || !s->open)
+        return -1;
+    struct iotc_mqtt_publish pub = {0};
+    pub.qos = qos > 1 ? 1 : qos;
+    pub.packet_id = pub.qos ? session_next_pid(s) : 0;
+    pub.topic = (struct iotc_span){topic, topic_len};
+    pub.payload = (struct iotc_span){payload, payload_len};
+    unsigned char hdr[IOTC_MQTT_PUBLISH_HEADER_MAX(1024)];
+    size_t hlen;
+    if (topic_len > 1024 ||
+        iotc_mqtt_encode_publish_header(&pub, hdr, sizeof hdr, &hlen) != IOTC_OK) {
+        log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
+        return -1;
+    }
+    if (conn_write(s, hdr, hlen) != 0 || (payload_len && conn_write(s, payload, payload_len) != 0))
+        return -1;
+    if (out_pid)
+        *out_pid = pub.packet_id;
+    return check_output(s);
+}
+
+/* Read again after a pause; bytes that were read before it are processed now, because
+ * waiting for the socket alone would wait for the next bytes from the peer. */
+static void session_resume(struct session *s)
+{
+    if (!s->read_paused || s->closing || !s->open || s->app->stopping)
+        return;
+    s->read_paused = false;
+    conn_update(s);
+    conn_process_buffered(s);
+    conn_kick_read(s);
+}
+
+/* The store backlog is low again: resume every throttled connection. */
+static void throttle_resume(void *arg)
+{
+    struct app *app = arg;
+    struct broker *b = app->broker;
+    if (b == NULL || b->n_throttled == 0)
+        return;
+    /* Collect first: resuming runs packet handlers that may close other sessions. */
+    size_t n = 0, cap = b->n_throttled;
+    struct session **list = malloc(cap * sizeof *list);
+    if (list == NULL) {
+        store_notify_drain(app->store, app->cfg.max_store_backlog / 2, throttle_resume, app);
+        return;
+    }
+    for (struct session *s = b->head; s != NULL && n < cap; s = s->next) {
+        if (s->throttled) {
+            s->throttled = false;
+            b->n_throttled--;
+            session_ref(s);
+            list[n++] = s;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (list[i]->pending_acks < BROKER_ACK_RESUME)
+            session_resume(list[i]);
+        session_unref(list[i]);
+    }
+    free(list);
+    log_debug("store backlog drained: resumed %zu connections", n);
+}
+
+static void pause_reading(struct session *s, bool throttle)
+{
+    struct app *app = s->app;
+    struct broker *b = app->broker;
+    s->read_paused = true;
+    conn_update(s);
+    if (!throttle || s->throttled)
+        return;
+    s->throttled = true;
+    if (b->n_throttled++ > 0)
+        return;
+    int64_t now = broker_now_ms(app);
+    if (now - b->throttle_logged_ms > 10000) { /* one line per episode, not per pause */
+        b->throttle_logged_ms = now;
+        log_warn("store backlog over %zu writes: throttling publishers",
+                 app->cfg.max_store_backlog);
+    }
+    store_notify_drain(app->store, app->cfg.max_store_backlog / 2, throttle_resume, app);
+}
+
+void session_ack_done(void *ctx, uint32_t tag, int rc)
+{
+    struct session *s = ctx;
+    s->pending_acks--;
+    if (!s->closing) {
+        if (rc != CE_OK) {
+            session_close(s, "store write failed", false);
+        } else {
+            struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
+            ack.packet_id = (uint16_t)tag;
+            session_send(s, &ack);
+            if (s->read_paused && !s->throttled && s->pending_acks < BROKER_ACK_RESUME)
+                session_resume(s);
+        }
+    }
+    session_unref(s);
+}
+
+/* PUBACK once everything this publish caused is durable (and after earlier PUBACKs). */
+void session_ack_durable(struct session *s, uint16_t pid)
+{
+    if (s->app->store == NULL) {
+        struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
+        ack.packet_id = pid;
+        session_send(s, &ack);
+        return;
+    }
+    session_ref(s);
+    s->pending_acks++;
+    if (store_barrier(s->app->store, session_ack_done, s, pid) != CE_OK) {
+        s->pending_acks--;
+        session_unref(s);
+        session_close(s, "out of memory", false);
+    }
+}
+
+/* ---------------------------------------------------------------- CONNECT */
+
+static bool lookup_cb(void *ctx, struct iotc_span id, struct auth_identity *out)
+{
+    struct app *app = ctx;
+    char buf[DEVICE_ID_MAX + 1];
+    if (id.len > DEVICE_ID_MAX)
+        return false;
+    memcpy(buf, id.ptr, id.len);
+    buf[id.len] = '\0';
+    struct device *dev = registry_get(app, buf);
+    if (dev == NULL)
+        return false;
+    out->primary_key = dev->primary_key;
+    out->secondary_key = dev->secondary_key;
+    out->enabled = dev->status == DEVICE_ENABLED;
+    out->from_group = dev->enrollment_group != NULL;
+    return true;
+}
+
+static void connack(struct session *s, uint8_t code, bool session_present)
+{
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
+    p.connack.return_code = code;
+    p.connack.session_present = session_present && code == 0;
+    session_send(s, &p);
+}
+
+/* One timer per connection serves both deadlines of a connected session, the keep-alive and
+ * the SAS token's expiry: a timer is 128 bytes, which counts at tens of thousands of idle
+ * connections. Arms s->tick for whichever comes first; neither: no timer. */
+static void arm_tick(struct session *s, int64_t now)
+{
+    int64_t due = s->expiry_ms; /* 0: the token does not expire */
+    if (s->keepalive != 0) {    /* MQTT 3.1.1 §3.1.2.10: keep-alive 0 disables the mechanism */
+        int64_t limit = (int64_t)s->keepalive * 1500;
+        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
+            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
+        if (due == 0 || s->last_rx_ms + limit < due)
+            due = s->last_rx_ms + limit;
+    }
+    event_del(s->tick);
+    if (due == 0)
+        return;
+    int64_t left = due > now ? due - now : 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    event_add(s->tick, &tv);
+}
+
+static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
+{
+    struct app *app = s->app;
+    if (!c->protocol_ok) {
+        connack(s, IOTC_MQTT_CONNACK_BAD_PROTOCOL, false);
+        session_close(s, "unsupported MQTT protocol level", true);
+        return;
+    }
+    struct auth_config cfg = {
+        .id_scope = app->facts.id_scope,
+        .hub_host = app->facts.hub_host,
+        .group_primary_key = app->facts.group_primary_key,
+        .group_secondary_key = app->facts.group_secondary_key,
+        .service_policy = app->facts.service_policy,
+        .service_key = app->facts.service_key,
+    };
+    struct auth_result ar;
+    uint64_t now_s = (uint64_t)(broker_now_ms(app) / 1000);
+    auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
+                app, &ar);
+    size_t idlen = ar.id.len < DEVICE_ID_MAX ? ar.id.len : DEVICE_ID_MAX;
+    if (ar.id.ptr)
+        memcpy(s->ident, ar.id.ptr, idlen);
+    s->ident[idlen] = '\0';
+    const char *svc = ar.kind == AUTH_DPS ? "dps" : "hub";
+    if (ar.connack != 0) {
+        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc, s->ident,
+                 s->peer, ar.reason, ar.connack);
+        connack(s, ar.connack, false);
+        session_close(s, "authentication failed", true);
+        return;
+    }
+    if (app->stopping || app->broker->count > app->cfg.max_connections ||
+        (app->store && store_backlog(app->store) > app->cfg.max_store_backlog)) {
+        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, s->ident,
+                 s->peer);
+        connack(s, IOTC_MQTT_CONNACK_UNAVAILABLE, false);
+        session_close(s, "server unavailable", true);
+        return;
+    }
+    s->keepalive = c->keep_alive;
+    s->expiry_ms = ar.expiry > 0 ? (int64_t)ar.expiry * 1000 : 0;
+    arm_tick(s, broker_now_ms(app));
+    broker_note_burst(app->broker);
+    if (ar.kind == AUTH_DPS) {
+        s->kind = S_DPS;
+        s->dps_known = ar.known;
+        connack(s, 0, false);
+        dps_on_connect(s, &ar);
+    } else {
+        s->kind = S_HUB;
+        hub_on_connect(s, c, &ar);
+    }
+}
+
+/* ---------------------------------------------------------------- input */
+
+static void dispatch(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    if (s->kind == S_NEW) {
+        if (pkt->type != IOTC_MQTT_CONNECT) {
+            session_close(s, "first packet is not CONNECT", false);
+            return;
+        }
+        on_connect(s, &pkt->connect);
+        return;
+    }
+    switch (pkt->type) {
+    case IOTC_MQTT_CONNECT:
+        session_close(s, "second CONNECT", false);
+        break;
+    case IOTC_MQTT_PINGREQ: {
+        struct iotc_mqtt_packet r = {.type = IOTC_MQTT_PINGRESP};
+        session_send(s, &r);
+        break;
+    }
+    case IOTC_MQTT_DISCONNECT:
+        s->graceful = true;
+        session_close(s, "client disconnected", false);
+        break;
+    case IOTC_MQTT_PUBLISH:
+        if (pkt->publish.qos == 2) {
+            session_close(s, "QoS 2 PUBLISH is not supported", false);
+            break;
+        }
+        if (s->kind == S_DPS)
+            dps_on_publish(s, &pkt->publish);
+        else
+            hub_on_publish(s, &pkt->publish);
+        break;
+    case IOTC_MQTT_PUBACK:
+        if (s->kind == S_HUB)
+            hub_on_puback(s, pkt->packet_id);
+        break;
+    case IOTC_MQTT_SUBSCRIBE:
+        if (s->kind == S_DPS)
+            dps_on_subscribe(s, pkt);
+        else
+            hub_on_subscribe(s, pkt);
+        break;
+    case IOTC_MQTT_UNSUBSCRIBE:
+        if (s->kind == S_HUB) {
+            hub_on_unsubscribe(s, pkt);
+        } else {
+            struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
+            r.packet_id = pkt->unsubscribe.packet_id;
+            session_send(s, &r);
+        }
+        break;
+    default:
+        session_close(s, "unexpected packet type", false);
+        break;
+    }
+}
+
+size_t session_process(struct session *s, const unsigned char *p, size_t len)
+{
+    size_t off = 0;
+    while (!s->closing && !s->read_paused && off < len) {
+        size_t avail = len - off;
+        size_t hlen = avail < 5 ? avail : 5;
+        enum iotc_mqtt_type type;
+        size_t total = 0;
+        int rc = iotc_mqtt_frame((struct iotc_span){(const char *)p + off, hlen}, BROKER_PACKET_MAX,
+                                 &type, &total);
+        if (rc == IOTC_E_AGAIN)
+            break;
+        if (rc == IOTC_E_TOOBIG) {
+            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, s->ident,
+                     (unsigned)BROKER_PACKET_MAX);
+            session_close(s, "packet too large", false);
+            break;
+        }
+        if (rc != IOTC_OK) {
+            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, s->ident);
+            session_close(s, "malformed packet", false);
+            break;
+        }
+        if (total > avail)
+            break;
+        struct iotc_mqtt_packet pkt;
+        size_t used = 0;
+        rc = iotc_mqtt_decode((struct iotc_span){(const char *)p + off, total}, BROKER_PACKET_MAX,
+                              &pkt, &used);
+        if (rc != IOTC_OK || used != total) {
+            log_warn("mqtt: malformed %s from %s '%s'", iotc_mqtt_type_name(type), s->peer,
+                     s->ident);
+            session_close(s, "malformed packet", false);
+            break;
+        }
+        dispatch(s, &pkt);
+        off += total;
+        if (!s->open || s->closing || s->kind != S_HUB)
+            continue;
+        /* Back-pressure: too many acks waiting for the disk on this connection, or too many
+         * writes queued overall (QoS 0 has no ack to wait for). */
+        if (s->pending_acks > BROKER_ACK_PAUSE) {
+            pause_reading(s, false);
+            break;
+        }
+        if (s->app->store != NULL && store_backlog(s->app->store) > s->app->cfg.max_store_backlog) {
+            pause_reading(s, true);
+            break;
+        }
+    }
+    return off;
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    if (s->closing) {
+        session_finish(s); /* flush did not complete in time */
+        return;
+    }
+    if (s->kind == S_NEW) {
+        session_close(s, "no CONNECT in time", false);
+        return;
+    }
+    int64_t now = broker_now_ms(s->app);
+    if (s->expiry_ms != 0 && now >= s->expiry_ms) {
+        session_close(s, "SAS token expired", false);
+        return;
+    }
+    if (s->keepalive != 0) {
+        int64_t limit = (int64_t)s->keepalive * 1500;
+        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
+            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
+        if (now - s->last_rx_ms >= limit) {
+            session_close(s, "keep-alive timeout", false);
+            return;
+        }
+    }
+    arm_tick(s, now);
+}
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, size, "%s:%u", host, port);
+}
+
+static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+{
+    struct broker *b = app->broker;
+    /* TCP_NODELAY came from the listener (listen_on). */
+    struct session *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    s->app = app;
+    s->refs = 1;
+    s->id = ++b->next_id;
+    format_peer(sa, s->peer, sizeof s->peer);
+    s->last_rx_ms = broker_now_ms(app);
+    s->fd = fd;
+    if (tls) {
+        s->ssl = SSL_new(app->ssl_ctx);
+        if (s->ssl == NULL) {
+            session_unref(s); /* closes fd */
+            return;
+        }
+    }
+    s->tick = evtimer_new(app->base, tick_cb, s);
+    if (s->tick == NULL || conn_open(s, app->base) != 0) {
+        session_unref(s);
+        return;
+    }
+    s->next = b->head;
+    if (b->head)
+        b->head->prev = s;
+    b->head = s;
+    b->count++;
+    struct timeval tv = {BROKER_CONNECT_TIMEOUT_S, 0};
+    event_add(s->tick, &tv);
+    if (tls)
+        broker_note_burst(b);
+    log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
+}
+
+static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                       void *arg)
+{
+    (void)l;
+    (void)len;
+    accept_common(arg, fd, sa, true);
+}
+
+static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                         void *arg)
+{
+    (void)l;
+    (void)len;
+    accept_common(arg, fd, sa, false);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = ((struct app *)arg)->broker;
+    if (b->tls)
+        evconnlistener_enable(b->tls);
+    if (b->plain)
+        evconnlistener_enable(b->plain);
+}
+
+static void accept_error(struct evconnlistener *l, void *arg)
+{
+    struct app *app = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_error("mqtt: accept failed: %s", evutil_socket_error_to_string(err));
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        /* Out of descriptors: stop accepting for a second instead of spinning on accept(). */
+        evconnlistener_disable(l);
+        struct timeval tv = {1, 0};
+        if (app->broker->accept_ev != NULL)
+            event_add(app->broker->accept_ev, &tv);
+    }
+}
+
+int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        sslen = sizeof *in4;
+    } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof *in6;
+    } else {
+        log_error("bad listen address %s (give a numeric IPv4 or IPv6 address)", addr);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    evutil_make_listen_socket_reuseable(fd);
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? in6->sin6_port : in4->sin_port);
+    return fd;
+}
+
+static struct evconnlistener *listen_on(struct app *app, int port, bool tls, uint16_t *out_port)
+{
+    int fd =
+        broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port, out_port);
+    if (fd < 0)
+        return NULL;
+    /* Accepted sockets inherit TCP_NODELAY from the listener (Linux): one system call per
+     * listener instead of one per connection. Without it, a packet written while the
+     * previous one is unacknowledged would wait for the ACK (Nagle). */
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+        log_warn("mqtt: cannot set TCP_NODELAY on the listener");
+    struct evconnlistener *l = evconnlistener_new(
+        app->base, tls ? accept_tls : accept_plain, app,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1, fd);
+    if (l == NULL) {
+        close(fd);
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l, accept_error);
+    return l;
+}
+
+int broker_start(struct app *app)
+{
+    struct broker *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return -1;
+    app->broker = b;
+    b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
+    if (b->accept_ev == NULL || broker_io_init(b, app->base) != 0)
+        return -1;
+    b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
+    if (b->tls == NULL)
+        return -1;
+    if (app->cfg.plain_mqtt_port >= 0) {
+        b->plain = listen_on(app, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
+        if (b->plain == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+void broker_stop_accepting(struct app *app)
+{
+    struct broker *b = app->broker;
+    if (b == NULL)
+        return;
+    if (b->tls)
+        evconnlistener_free(b->tls);
+    if (b->plain)
+        evconnlistener_free(b->plain);
+    b->tls = b->plain = NULL;
+    if (b->accept_ev)
+        event_del(b->accept_ev);
+    if (b->trim_ev)
+        event_del(b->trim_ev);
+}
+
+/* Shutdown, step 2: everything queued before broker_shutdown() is committed and its PUBACKs
+ * are in the output buffers; close with flush so they reach the peers. */
+static void shutdown_flushed(void *ctx, uint32_t tag, int rc)
+{
+    (void)tag;
+    (void)rc;
+    struct app *app = ctx;
+    struct broker *b = app->broker;
+    if (b == NULL || !b->draining)
+        return; /* broker_free() already closed everything */
+    for (struct session *s = b->head, *next; s != NULL; s = next) {
+        next = s->next;
+        session_close(s, "server shutting down", true);
+    }
+    if (b->count == 0)
+        event_base_loopexit(app->base, NULL);
+}
+
+void broker_shutdown(struct app *app)
+{
+    struct broker *b = app->broker;
+    struct timeval backstop = {10, 0};
+    broker_stop_accepting(app);
+    event_base_loopexit(app->base, &backstop);
+    if (b == NULL) {
+        event_base_loopexit(app->base, NULL);
+        return;
+    }
+    b->draining = true;
+    for (struct session *s = b->head; s != NULL; s = s->next)
+        if (!s->closing && s->open)
+            pause_reading(s, false);
+    if (app->store == NULL || store_barrier(app->store, shutdown_flushed, app, 0) != CE_OK)
+        shutdown_flushed(app, 0, CE_OK);
+}
+
+void broker_free(struct app *app)
+{
+    struct broker *b = app->broker;
+    if (b == NULL)
+        return;
+    b->draining = false; /* the loop has ended */
+    broker_stop_accepting(app);
+    while (b->head != NULL) {
+        struct session *s = b->head;
+        if (s->closing) {
+            session_finish(s);
+            continue;
+        }
+        session_close(s, "server shutting down", false);
+    }
+    if (b->accept_ev)
+        event_free(b->accept_ev);
+    broker_io_free(b);
+    free(b);
+    app->broker = NULL;
+}
+
+void broker_kick_device(struct app *app, struct device *dev, const char *reason)
+{
+    (void)app;
+    if (dev->session != NULL)
+        session_close(dev->session, reason, false);
+}

@@ -1,0 +1,69 @@
+/*
+ * broker.h - the MQTT/TLS listener and per-connection sessions serving DPS and IoT Hub on one
+ * port (told apart by the CONNECT username). Loop thread only.
+ */
+#ifndef CENTRAL_BROKER_H
+#define CENTRAL_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "central/base/app.h"
+
+struct device;
+
+/* Subscription bits of a hub session (also persisted for CleanSession=0 sessions). */
+enum broker_sub {
+    SUB_C2D = 1u << 0,          /* devices/{id}/messages/devicebound/# (or devices/+/...) */
+    SUB_METHODS = 1u << 1,      /* $iothub/methods/POST/# */
+    SUB_TWIN_RES = 1u << 2,     /* $iothub/twin/res/# */
+    SUB_TWIN_DESIRED = 1u << 3, /* $iothub/twin/PATCH/properties/desired/# */
+};
+
+/** Bind the MQTT listeners (TLS, optional plain) on app->cfg ports. @return 0 or -1. */
+int broker_start(struct app *app);
+/**
+ * Create a non-blocking, close-on-exec TCP socket bound to @p addr:@p port (0 = any free port)
+ * and listening. @return the fd and *out_port, or -1 (logged).
+ */
+int broker_bind_socket(const char *addr, int port, uint16_t *out_port);
+
+/** Stop accepting new connections. */
+void broker_stop_accepting(struct app *app);
+/**
+ * Graceful shutdown (SIGTERM/SIGINT): stop accepting and reading, wait until the store has
+ * committed everything queued (so pending PUBACKs go out), close every connection letting its
+ * output drain, then exit the event loop (at the latest after 10 s).
+ */
+void broker_shutdown(struct app *app);
+/** Close every connection (graceful shutdown) and free the broker. */
+void broker_free(struct app *app);
+
+/** Number of open connections. */
+size_t broker_connection_count(const struct app *app);
+
+/** Close the live hub session of @p dev (deleted or disabled device, @p reason for the log). */
+void broker_kick_device(struct app *app, struct device *dev, const char *reason);
+
+/** Publish a desired-properties patch to the live session if subscribed. */
+void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
+                         int64_t version);
+
+/** Try to deliver pending C2D messages of @p dev on its live session. */
+void broker_c2d_kick(struct app *app, struct device *dev);
+
+/**
+ * Send a method request to the live session if it is subscribed to methods.
+ * @return 0 when sent, CE_OFFLINE when there is no subscribed session, CE_NOMEM.
+ */
+int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
+                       const char *payload, size_t len);
+
+/* Hooks the broker calls in method.c. */
+void method_device_ready(struct app *app, struct device *dev);
+void method_device_response(struct app *app, struct device *dev, const char *rid, size_t rid_len,
+                            int status, const char *payload, size_t len);
+void method_device_removed(struct app *app, const char *device_id);
+void method_free_all(struct app *app);
+
+#endif /* CENTRAL_BROKER_H */

@@ -1,0 +1,541 @@
+/*
+ * broker_hub.c - the IoT Hub side of a connection (PROTOCOL.md §5): session attach/detach,
+ * authorization of topics and filters, telemetry, twin, methods, C2D delivery.
+ */
+#include "central/hub/broker_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+
+#include "central/hub/c2d.h"
+#include "central/base/events.h"
+#include "central/base/log.h"
+#include "central/store/store.h"
+#include "central/hub/twin.h"
+#include "iotc/codec.h"
+#include "iotc/dps.h"
+#include "iotc/hub.h"
+#include "iotc/json.h"
+
+enum { SUBI_C2D, SUBI_METHODS, SUBI_TWIN_RES, SUBI_TWIN_DESIRED };
+
+static void deliver_c2d(struct session *s);
+static const char *record_telemetry(struct session *s, struct iotc_span topic,
+                                    struct iotc_span payload, const char *xkey, const char *xval,
+                                    uint16_t pid);
+
+void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
+                    const struct auth_result *ar)
+{
+    struct app *app = s->app;
+    struct device *dev = registry_get(app, s->ident);
+    if (dev == NULL) { /* cannot happen: auth just looked it up */
+        session_close(s, "device vanished", false);
+        return;
+    }
+    if (dev->session != NULL)
+        session_close(dev->session, "ConnectionForcefullyClosedOnNewConnection (400027)", false);
+    s->dev = dev;
+    dev->session = s;
+    dev->connected = true;
+    dev->connection_state_updated_ms = broker_now_ms(app);
+    dev->last_activity_ms = dev->connection_state_updated_ms;
+    bool present = !c->clean_session && dev->session_present;
+    if (present) {
+        s->subs = dev->sub_mask;
+        for (int i = 0; i < 4; i++)
+            s->sub_qos[i] = 1;
+    } else {
+        dev->sub_mask = 0;
+    }
+    dev->session_present = !c->clean_session;
+    char model[512] = "";
+    if (ar->model_id.ptr != NULL) {
+        size_t mlen;
+        if (iotc_pct_decode(ar->model_id, model, sizeof model, &mlen) != IOTC_OK ||
+            mlen >= sizeof model || memchr(model, '\0', mlen) != NULL)
+            model[0] = '\0';
+    }
+    if (model[0] != '\0')
+        registry_set_model_id(app, dev, model); /* persists */
+    else
+        registry_persist(app, dev);
+    if (c->has_will) {
+        /* Only the device's own telemetry topic is a valid will (§5.1). */
+        enum iotc_hub_topic_kind wk = IOTC_HUB_TOPIC_UNKNOWN;
+        if (iotc_hub_topic_classify(c->will_topic, iotc_span_from_cstr(dev->id), IOTC_SPAN_NULL,
+                                    &wk) == IOTC_OK &&
+            wk == IOTC_HUB_TOPIC_TELEMETRY && c->will_payload.len <= BROKER_MSG_MAX) {
+            s->will_topic = malloc(c->will_topic.len + 1);
+            s->will_payload = malloc(c->will_payload.len + 1);
+            if (s->will_topic != NULL && s->will_payload != NULL) {
+                memcpy(s->will_topic, c->will_topic.ptr, c->will_topic.len);
+                s->will_topic[c->will_topic.len] = '\0';
+                if (c->will_payload.len)
+                    memcpy(s->will_payload, c->will_payload.ptr, c->will_payload.len);
+                s->will_len = c->will_payload.len;
+            } else {
+                free(s->will_topic);
+                free(s->will_payload);
+                s->will_topic = s->will_payload = NULL;
+            }
+        } else {
+            log_warn("hub: ignoring the will of %s: not its telemetry topic", dev->id);
+        }
+    }
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
+    p.connack.session_present = present;
+    session_send(s, &p);
+    log_info("hub: connect %s from %s (clean=%d keepalive=%u%s%s)", dev->id, s->peer,
+             c->clean_session, c->keep_alive, model[0] ? " model=" : "", model);
+    if (s->subs & SUB_C2D)
+        deliver_c2d(s);
+    if (s->subs & SUB_METHODS)
+        method_device_ready(app, dev);
+    events_device(app, EV_CONNECTED, dev->id);
+}
+
+void hub_detach(struct session *s, const char *reason)
+{
+    struct device *dev = s->dev;
+    log_info("hub: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+    if (dev == NULL)
+        return;
+    if (s->will_topic != NULL && !s->graceful && dev->session == s) {
+        /* §5.1: on an ungraceful close the will is routed as telemetry. */
+        const char *err = record_telemetry(
+            s, (struct iotc_span){s->will_topic, strlen(s->will_topic)},
+            (struct iotc_span){s->will_payload, s->will_len}, "iothub-MessageType", "Will", 0);
+        if (err == NULL)
+            log_info("hub: recorded the will message of %s", s->ident);
+    }
+    s->dev = NULL;
+    if (dev->session != s)
+        return;
+    dev->session = NULL;
+    dev->connected = false;
+    dev->connection_state_updated_ms = broker_now_ms(s->app);
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next)
+        m->packet_id = 0;          /* unacknowledged: redeliver on the next session */
+    registry_persist(s->app, dev); /* lastActivityTime, connection state */
+    events_device(s->app, EV_DISCONNECTED, dev->id);
+}
+
+/* ---------------------------------------------------------------- subscriptions */
+
+static void set_persistent_subs(struct session *s)
+{
+    struct device *dev = s->dev;
+    if (dev->session_present && dev->sub_mask != s->subs) {
+        dev->sub_mask = s->subs;
+        registry_persist(s->app, dev);
+    }
+}
+
+void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    uint8_t codes[16];
+    size_t n = 0;
+    uint32_t added = 0;
+    struct iotc_span it = pkt->subscribe.raw;
+    struct iotc_mqtt_subscription sub;
+    while (iotc_mqtt_subscribe_next(&it, &sub)) {
+        enum iotc_hub_sub_kind kind = IOTC_HUB_SUB_UNKNOWN;
+        int rc = iotc_hub_subscription_classify(sub.filter, iotc_span_from_cstr(s->dev->id),
+                                                IOTC_SPAN_NULL, &kind);
+        int bit = -1;
+        switch (rc == IOTC_OK ? kind : IOTC_HUB_SUB_UNKNOWN) {
+        case IOTC_HUB_SUB_C2D:
+            bit = SUBI_C2D;
+            break;
+        case IOTC_HUB_SUB_METHODS:
+            bit = SUBI_METHODS;
+            break;
+        case IOTC_HUB_SUB_TWIN_RES:
+            bit = SUBI_TWIN_RES;
+            break;
+        case IOTC_HUB_SUB_TWIN_DESIRED:
+            bit = SUBI_TWIN_DESIRED;
+            break;
+        default:
+            break;
+        }
+        if (bit < 0 || n == sizeof codes) {
+            /* IoT Hub terminates the connection instead of a failure SUBACK (§5.1). */
+            log_warn("hub: %s subscribed to %s filter %.*s", s->ident,
+                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported", (int)sub.filter.len,
+                     sub.filter.ptr);
+            session_close(
+                s, rc == IOTC_E_AUTH ? "subscription not authorized" : "unsupported subscription",
+                false);
+            return;
+        }
+        uint8_t q = sub.qos > 1 ? 1 : sub.qos;
+        s->sub_qos[bit] = q;
+        if (!(s->subs & (1u << bit)))
+            added |= 1u << bit;
+        s->subs |= 1u << bit;
+        codes[n++] = q;
+    }
+    struct iotc_mqtt_packet r = {.type = IOTC_MQTT_SUBACK};
+    r.suback.packet_id = pkt->subscribe.packet_id;
+    r.suback.count = n;
+    r.suback.codes = codes;
+    if (session_send(s, &r) < 0)
+        return;
+    set_persistent_subs(s);
+    if (s->subs & SUB_C2D)
+        deliver_c2d(s); /* also re-sends after a re-subscribe */
+    if (added & SUB_METHODS)
+        method_device_ready(s->app, s->dev);
+}
+
+void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
+{
+    struct iotc_span it = pkt->unsubscribe.raw, filter;
+    while (iotc_mqtt_unsubscribe_next(&it, &filter)) {
+        enum iotc_hub_sub_kind kind = IOTC_HUB_SUB_UNKNOWN;
+        if (iotc_hub_subscription_classify(filter, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL,
+                                           &kind) != IOTC_OK)
+            continue;
+        if (kind == IOTC_HUB_SUB_C2D)
+            s->subs &= ~(uint32_t)SUB_C2D;
+        else if (kind == IOTC_HUB_SUB_METHODS)
+            s->subs &= ~(uint32_t)SUB_METHODS;
+        else if (kind == IOTC_HUB_SUB_TWIN_RES)
+            s->subs &= ~(uint32_t)SUB_TWIN_RES;
+        else if (kind == IOTC_HUB_SUB_TWIN_DESIRED)
+            s->subs &= ~(uint32_t)SUB_TWIN_DESIRED;
+    }
+    struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
+    r.packet_id = pkt->unsubscribe.packet_id;
+    if (session_send(s, &r) == 0)
+        set_persistent_subs(s);
+}
+
+/* ---------------------------------------------------------------- telemetry */
+
+/* Decode the property bag into a JSON object; component gets the "$.sub" value. An extra
+ * property (mqtt-retain, iothub-MessageType) is appended when @p xkey is non-NULL. */
+static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out_len,
+                       char *component, size_t comp_size, const char *xkey, const char *xval)
+{
+    struct iotc_json_writer w;
+    iotc_json_writer_init(&w, out, size);
+    iotc_json_write_object_begin(&w);
+    struct iotc_bag_iter it;
+    struct iotc_bag_pair pair;
+    iotc_bag_iter_init(&it, bag);
+    int rc;
+    component[0] = '\0';
+    while ((rc = iotc_bag_next(&it, &pair)) == IOTC_OK) {
+        char key[256], val[4096];
+        size_t klen, vlen;
+        if (iotc_bag_pair_decode(&pair, key, sizeof key, &klen, val, sizeof val, &vlen) != IOTC_OK)
+            return IOTC_E_MALFORMED;
+        iotc_json_write_key(&w, (struct iotc_span){key, klen});
+        if (pair.has_value)
+            iotc_json_write_string(&w, (struct iotc_span){val, vlen});
+        else
+            iotc_json_write_null(&w);
+        if (strcmp(key, "$.sub") == 0 && pair.has_value && vlen < comp_size &&
+            memchr(val, '\0', vlen) == NULL)
+            memcpy(component, val, vlen + 1);
+    }
+    if (rc != IOTC_E_NOTFOUND)
+        return IOTC_E_MALFORMED;
+    if (xkey != NULL) {
+        iotc_json_write_key(&w, iotc_span_from_cstr(xkey));
+        iotc_json_write_string(&w, iotc_span_from_cstr(xval));
+    }
+    iotc_json_write_object_end(&w);
+    return iotc_json_writer_finish(&w, out_len);
+}
+
+/*
+ * Queue one device-to-cloud message for the store. QoS 1 (@p pid != 0) is PUBACKed by the
+ * store once durable. @return NULL or the reason the connection must close (not closed here,
+ * because the will message is recorded from a session that is already closing).
+ */
+static const char *record_telemetry(struct session *s, struct iotc_span topic,
+                                    struct iotc_span payload, const char *xkey, const char *xval,
+                                    uint16_t pid)
+{
+    struct iotc_span dev_id, module, bag;
+    if (topic.len + payload.len > BROKER_MSG_MAX) {
+        log_warn("hub: %s sent a %zu-byte message (limit %u)", s->ident, topic.len + payload.len,
+                 (unsigned)BROKER_MSG_MAX);
+        return "message too large";
+    }
+    if (iotc_hub_telemetry_topic_parse(topic, &dev_id, &module, &bag) != IOTC_OK)
+        return "malformed telemetry topic";
+    /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas. */
+    char stack[4096];
+    size_t cap = bag.len * 6 + 128, len = 0;
+    char *props = cap <= sizeof stack ? stack : malloc(cap);
+    char component[256];
+    if (props == NULL)
+        return "out of memory";
+    if (bag_to_json(bag, props, cap, &len, component, sizeof component, xkey, xval) != IOTC_OK) {
+        if (props != stack)
+            free(props);
+        log_warn("hub: %s sent an undecodable property bag", s->ident);
+        return "malformed property bag";
+    }
+    struct store_telemetry t = {
+        .device_id = s->dev->id,
+        .enqueued_ms = broker_now_ms(s->app),
+        .component = component[0] ? component : NULL,
+        .props_json = props,
+        .payload = payload.ptr,
+        .payload_len = payload.len,
+    };
+    const char *err = NULL;
+    if (s->app->store == NULL) {
+        if (pid != 0)
+            session_ack_durable(s, pid);
+    } else if (pid != 0) {
+        session_ref(s);
+        s->pending_acks++;
+        if (store_add_telemetry(s->app->store, &t, session_ack_done, s, pid) != CE_OK) {
+            s->pending_acks--;
+            session_unref(s);
+            err = "out of memory";
+        }
+    } else if (store_add_telemetry(s->app->store, &t, NULL, NULL, 0) != CE_OK) {
+        err = "out of memory";
+    }
+    if (err == NULL)
+        events_telemetry(s->app, s->dev->id, t.enqueued_ms, t.component, props, payload.ptr,
+                         payload.len);
+    if (props != stack)
+        free(props);
+    return err;
+}
+
+static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
+{
+    /* A retained D2C message is forwarded with mqtt-retain=true (§5.1). */
+    const char *err =
+        record_telemetry(s, pub->topic, pub->payload, pub->retain ? "mqtt-retain" : NULL, "true",
+                         pub->qos == 1 ? pub->packet_id : 0);
+    if (err != NULL)
+        session_close(s, err, false);
+}
+
+/* ---------------------------------------------------------------- twin */
+
+static void twin_respond(struct session *s, unsigned status, struct iotc_span rid, bool has_version,
+                         int64_t version, const char *body, size_t len)
+{
+    if (!(s->subs & SUB_TWIN_RES))
+        return;
+    char topic[256];
+    size_t tlen;
+    if (iotc_hub_twin_response_topic_build(status, rid, has_version, (uint64_t)version, topic,
+                                           sizeof topic, &tlen) != IOTC_OK) {
+        session_close(s, "unusable $rid", false);
+        return;
+    }
+    session_publish(s, topic, tlen, body, len, s->sub_qos[SUBI_TWIN_RES], NULL);
+}
+
+/* A 204 for a reported patch is sent once the patched twin is on disk, like a PUBACK. */
+struct twin_ack {
+    struct session *s;
+    size_t len;
+    char topic[];
+};
+
+static void twin_ack_done(void *ctx, uint32_t tag, int rc)
+{
+    struct twin_ack *a = ctx;
+    (void)tag;
+    if (!a->s->closing) {
+        if (rc != CE_OK)
+            session_close(a->s, "store write failed", false);
+        else
+            session_publish(a->s, a->topic, a->len, NULL, 0, a->s->sub_qos[SUBI_TWIN_RES], NULL);
+    }
+    session_unref(a->s);
+    free(a);
+}
+
+static void twin_respond_durable(struct session *s, struct iotc_span rid, int64_t version)
+{
+    char topic[256];
+    size_t tlen;
+    if (!(s->subs & SUB_TWIN_RES))
+        return;
+    if (iotc_hub_twin_response_topic_build(204, rid, true, (uint64_t)version, topic, sizeof topic,
+                                           &tlen) != IOTC_OK) {
+        session_close(s, "unusable $rid", false);
+        return;
+    }
+    struct twin_ack *a = s->app->store ? malloc(sizeof *a + tlen) : NULL;
+    if (a == NULL) {
+        session_publish(s, topic, tlen, NULL, 0, s->sub_qos[SUBI_TWIN_RES], NULL);
+        return;
+    }
+    a->s = s;
+    a->len = tlen;
+    memcpy(a->topic, topic, tlen);
+    session_ref(s);
+    if (store_barrier(s->app->store, twin_ack_done, a, 0) != CE_OK) {
+        session_unref(s);
+        free(a);
+        session_close(s, "out of memory", false);
+    }
+}
+
+static void twin_error(struct session *s, struct iotc_span rid, unsigned status, int64_t code,
+                       const char *message)
+{
+    char body[512], now[32];
+    size_t len;
+    app_format_time(app_now_ms(), now);
+    if (iotc_dps_error_body_build(code, IOTC_SPAN_LIT("00000000-0000-0000-0000-000000000000"),
+                                  iotc_span_from_cstr(message), iotc_span_from_cstr(now), body,
+                                  sizeof body, &len) != IOTC_OK)
+        len = (size_t)snprintf(body, sizeof body, "{\"errorCode\":%lld}", (long long)code);
+    twin_respond(s, status, rid, false, 0, body, len);
+}
+
+static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iotc_span rid,
+                    const struct iotc_mqtt_publish *pub)
+{
+    struct device *dev = s->dev;
+    if (kind == IOTC_HUB_TOPIC_TWIN_GET) {
+        char *text = twin_device_get_text(dev);
+        if (text == NULL) {
+            twin_error(s, rid, 500, 500001, "Internal error");
+            return;
+        }
+        twin_respond(s, 200, rid, false, 0, text, strlen(text));
+        free(text);
+        return;
+    }
+    int64_t version = 0;
+    int rc = twin_patch_reported(s->app, dev, pub->payload.ptr, pub->payload.len, &version);
+    if (rc == CE_OK) {
+        twin_respond_durable(s, rid, version);
+        events_patch(s->app, EV_REPORTED, dev->id, pub->payload.ptr, pub->payload.len, version);
+    } else if (rc == CE_NOMEM)
+        twin_error(s, rid, 500, 500001, "Internal error");
+    else
+        twin_error(s, rid, 400, 400004, "Invalid reported properties patch");
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
+{
+    enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
+    int rc =
+        iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
+    if (rc != IOTC_OK) {
+        log_warn("hub: %s published to %s topic %.*s", s->ident,
+                 rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported", (int)pub->topic.len,
+                 pub->topic.ptr);
+        session_close(s, rc == IOTC_E_AUTH ? "publish not authorized" : "unsupported topic", false);
+        return;
+    }
+    s->dev->last_activity_ms = s->last_rx_ms;
+    if (kind == IOTC_HUB_TOPIC_TELEMETRY) {
+        on_telemetry(s, pub);
+        return; /* PUBACK comes from the store once durable */
+    }
+    struct iotc_hub_topic t;
+    if (iotc_hub_topic_parse(pub->topic, &t) != IOTC_OK) {
+        session_close(s, "malformed topic", false);
+        return;
+    }
+    if (kind == IOTC_HUB_TOPIC_TWIN_GET || kind == IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED) {
+        on_twin(s, kind, t.rid, pub);
+    } else if (kind == IOTC_HUB_TOPIC_METHOD_RESPONSE) {
+        method_device_response(s->app, s->dev, t.rid.ptr, t.rid.len, (int)t.status,
+                               pub->payload.ptr, pub->payload.len);
+    }
+    if (pub->qos == 1 && !s->closing)
+        session_ack_durable(s, pub->packet_id);
+}
+
+/* ---------------------------------------------------------------- cloud to device */
+
+static void deliver_c2d(struct session *s)
+{
+    struct device *dev = s->dev;
+    if (dev == NULL || !(s->subs & SUB_C2D))
+        return;
+    c2d_expire(s->app, dev, broker_now_ms(s->app));
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+        if (m->packet_id != 0)
+            continue;
+        char topic[1200];
+        int n = snprintf(topic, sizeof topic, "devices/%s/messages/devicebound/%s", dev->id,
+                         m->bag ? m->bag : "");
+        if (n < 0 || (size_t)n >= sizeof topic) {
+            log_warn("c2d: message %lld for %s has an oversized property bag", (long long)m->seq,
+                     dev->id);
+            continue;
+        }
+        uint16_t pid = 0;
+        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) < 0)
+            return;
+        m->packet_id = pid;
+    }
+}
+
+void hub_on_puback(struct session *s, uint16_t pid)
+{
+    struct device *dev = s->dev;
+    if (dev == NULL)
+        return;
+    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+        if (m->packet_id == pid) {
+            c2d_complete(s->app, dev, m);
+            return;
+        }
+    }
+}
+
+void broker_c2d_kick(struct app *app, struct device *dev)
+{
+    (void)app;
+    if (dev->session != NULL && !dev->session->closing)
+        deliver_c2d(dev->session);
+}
+
+void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
+                         int64_t version)
+{
+    (void)app;
+    struct session *s = dev->session;
+    if (s == NULL || s->closing || !(s->subs & SUB_TWIN_DESIRED))
+        return;
+    char topic[128];
+    size_t tlen;
+    if (iotc_hub_twin_desired_topic_build((uint64_t)version, topic, sizeof topic, &tlen) != IOTC_OK)
+        return;
+    session_publish(s, topic, tlen, json, len, s->sub_qos[SUBI_TWIN_DESIRED], NULL);
+}
+
+int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
+                       const char *payload, size_t len)
+{
+    (void)app;
+    struct session *s = dev->session;
+    if (s == NULL || s->closing || !(s->subs & SUB_METHODS))
+        return CE_OFFLINE;
+    char topic[1200];
+    size_t tlen;
+    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(name), iotc_span_from_cstr(rid),
+                                            topic, sizeof topic, &tlen) != IOTC_OK)
+        return CE_INVALID;
+    /* Method requests travel at QoS 0 (direct-methods doc). */
+    if (session_publish(s, topic, tlen, payload, len, 0, NULL) < 0)
+        return CE_OFFLINE;
+    return 0;
+}

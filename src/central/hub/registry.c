@@ -1,0 +1,511 @@
+/*
+ * registry.c - in-memory device registry with write-through persistence (see registry.h).
+ *
+ * Devices sit in a chained hash table (lookup on every CONNECT) and in a doubly linked list
+ * in creation order (paged listing).
+ */
+#include "central/hub/registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "central/hub/broker.h"
+#include "central/hub/c2d.h"
+#include "central/base/events.h"
+#include "central/base/log.h"
+#include "central/store/store.h"
+#include "iotc/codec.h"
+
+struct registry {
+    struct device **buckets;
+    size_t n_buckets;
+    size_t count;
+    struct device *head, *tail;
+};
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int registry_new(struct app *app)
+{
+    struct registry *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return -1;
+    r->n_buckets = 4096;
+    r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
+    if (r->buckets == NULL) {
+        free(r);
+        return -1;
+    }
+    app->reg = r;
+    return 0;
+}
+
+void registry_device_free(struct device *dev)
+{
+    if (dev == NULL)
+        return;
+    free(dev->status_reason);
+    free(dev->model_id);
+    free(dev->enrollment_group);
+    cJSON_Delete(dev->tags);
+    cJSON_Delete(dev->desired);
+    cJSON_Delete(dev->desired_meta);
+    cJSON_Delete(dev->reported);
+    cJSON_Delete(dev->reported_meta);
+    struct c2d_msg *m = dev->c2d_head;
+    while (m != NULL) {
+        struct c2d_msg *next = m->next;
+        c2d_msg_free(m);
+        m = next;
+    }
+    free(dev);
+}
+
+void registry_free(struct app *app)
+{
+    struct registry *r = app->reg;
+    if (r == NULL)
+        return;
+    struct device *d = r->head;
+    while (d != NULL) {
+        struct device *next = d->list_next;
+        registry_device_free(d);
+        d = next;
+    }
+    free(r->buckets);
+    free(r);
+    app->reg = NULL;
+}
+
+static void grow(struct registry *r)
+{
+    size_t nb = r->n_buckets * 2;
+    struct device **b = calloc(nb, sizeof *b);
+    if (b == NULL)
+        return; /* keep the old table: slower, still correct */
+    for (struct device *d = r->head; d != NULL; d = d->list_next) {
+        size_t i = hash_id(d->id) & (nb - 1);
+        d->hash_next = b[i];
+        b[i] = d;
+    }
+    free(r->buckets);
+    r->buckets = b;
+    r->n_buckets = nb;
+}
+
+void registry_insert_loaded(struct app *app, struct device *dev)
+{
+    struct registry *r = app->reg;
+    if (r->count + 1 > r->n_buckets)
+        grow(r);
+    size_t i = hash_id(dev->id) & (r->n_buckets - 1);
+    dev->hash_next = r->buckets[i];
+    r->buckets[i] = dev;
+    dev->list_prev = r->tail;
+    dev->list_next = NULL;
+    if (r->tail)
+        r->tail->list_next = dev;
+    else
+        r->head = dev;
+    r->tail = dev;
+    r->count++;
+}
+
+struct device *registry_get(struct app *app, const char *id)
+{
+    struct registry *r = app->reg;
+    if (id == NULL || r == NULL)
+        return NULL;
+    for (struct device *d = r->buckets[hash_id(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
+        if (strcmp(d->id, id) == 0)
+            return d;
+    return NULL;
+}
+
+size_t registry_count(struct app *app)
+{
+    return app->reg ? app->reg->count : 0;
+}
+
+bool registry_id_is_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > DEVICE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && strchr("-.%_*?!(),:=@$'", c) == NULL)
+            return false;
+    }
+    return true;
+}
+
+bool registry_key_is_valid(const char *key)
+{
+    unsigned char raw[128];
+    size_t len = 0;
+    if (key == NULL ||
+        iotc_base64_decode(iotc_span_from_cstr(key), raw, sizeof raw, &len) != IOTC_OK)
+        return false;
+    return len >= 16 && len <= 64 && strlen(key) < DEVICE_KEY_MAX;
+}
+
+static int gen_key(char out[DEVICE_KEY_MAX])
+{
+    unsigned char raw[32];
+    size_t len;
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return CE_NOMEM;
+    return iotc_base64_encode(raw, sizeof raw, out, DEVICE_KEY_MAX, &len) == IOTC_OK ? CE_OK
+                                                                                     : CE_NOMEM;
+}
+
+static int set_key(char out[DEVICE_KEY_MAX], const char *key)
+{
+    if (key == NULL || key[0] == '\0')
+        return gen_key(out);
+    if (!registry_key_is_valid(key))
+        return CE_INVALID;
+    memcpy(out, key, strlen(key) + 1);
+    return CE_OK;
+}
+
+static void set_generation(struct device *dev)
+{
+    unsigned char r[4];
+    if (RAND_bytes(r, sizeof r) != 1)
+        memset(r, 0, sizeof r);
+    unsigned long long v =
+        (unsigned long long)dev->created_ms * 10000ull + (((unsigned)r[0] << 8 | r[1]) % 10000u);
+    snprintf(dev->generation_id, sizeof dev->generation_id, "%llu", v);
+}
+
+void registry_persist(struct app *app, struct device *dev)
+{
+    if (app->store != NULL && store_put_device(app->store, dev) != CE_OK)
+        log_error("cannot queue the store write of device %s", dev->id);
+}
+
+int registry_create(struct app *app, const char *id, const char *primary_key,
+                    const char *secondary_key, bool enabled, const char *group,
+                    struct device **out_dev)
+{
+    if (!registry_id_is_valid(id))
+        return CE_INVALID;
+    if (registry_get(app, id) != NULL)
+        return CE_EXISTS;
+    struct device *dev = calloc(1, sizeof *dev);
+    if (dev == NULL)
+        return CE_NOMEM;
+    memcpy(dev->id, id, strlen(id) + 1);
+    int rc = set_key(dev->primary_key, primary_key);
+    if (rc == CE_OK)
+        rc = set_key(dev->secondary_key, secondary_key);
+    dev->tags = cJSON_CreateObject();
+    dev->desired = cJSON_CreateObject();
+    dev->desired_meta = cJSON_CreateObject();
+    dev->reported = cJSON_CreateObject();
+    dev->reported_meta = cJSON_CreateObject();
+    if (rc == CE_OK && (!dev->tags || !dev->desired || !dev->desired_meta || !dev->reported ||
+                        !dev->reported_meta))
+        rc = CE_NOMEM;
+    if (rc == CE_OK && group != NULL && (dev->enrollment_group = strdup(group)) == NULL)
+        rc = CE_NOMEM;
+    if (rc != CE_OK) {
+        registry_device_free(dev);
+        return rc;
+    }
+    dev->status = enabled ? DEVICE_ENABLED : DEVICE_DISABLED;
+    dev->created_ms = app_now_ms();
+    dev->status_updated_ms = dev->created_ms;
+    dev->connection_state_updated_ms = dev->created_ms;
+    dev->etag_version = 1;
+    dev->desired_version = 1;
+    dev->reported_version = 1;
+    dev->twin_version = 1;
+    set_generation(dev);
+    char now[32];
+    app_format_time(dev->created_ms, now);
+    cJSON_AddStringToObject(dev->desired_meta, "$lastUpdated", now);
+    cJSON_AddNumberToObject(dev->desired_meta, "$lastUpdatedVersion", 1);
+    cJSON_AddStringToObject(dev->reported_meta, "$lastUpdated", now);
+    registry_insert_loaded(app, dev);
+    registry_persist(app, dev);
+    log_info("registry: created device %s (%s%s)", id, group ? "group " : "individual",
+             group ? group : "");
+    if (out_dev)
+        *out_dev = dev;
+    return CE_OK;
+}
+
+int registry_update(struct app *app, struct device *dev, const struct device_update *upd)
+{
+    char pk[DEVICE_KEY_MAX], sk[DEVICE_KEY_MAX];
+    memcpy(pk, dev->primary_key, sizeof pk);
+    memcpy(sk, dev->secondary_key, sizeof sk);
+    if (upd->primary_key != NULL && set_key(pk, upd->primary_key) != CE_OK)
+        return CE_INVALID;
+    if (upd->secondary_key != NULL && set_key(sk, upd->secondary_key) != CE_OK)
+        return CE_INVALID;
+    if (upd->status > DEVICE_DISABLED)
+        return CE_INVALID;
+    if (upd->status_reason != NULL) {
+        char *r = strdup(upd->status_reason);
+        if (r == NULL)
+            return CE_NOMEM;
+        free(dev->status_reason);
+        dev->status_reason = r;
+    }
+    bool keys_changed = strcmp(pk, dev->primary_key) != 0 || strcmp(sk, dev->secondary_key) != 0;
+    memcpy(dev->primary_key, pk, sizeof pk);
+    memcpy(dev->secondary_key, sk, sizeof sk);
+    bool disable = upd->status == DEVICE_DISABLED && dev->status != DEVICE_DISABLED;
+    if (upd->status >= 0 && (enum device_status)upd->status != dev->status) {
+        dev->status = (enum device_status)upd->status;
+        dev->status_updated_ms = app_now_ms();
+    }
+    dev->etag_version++;
+    registry_persist(app, dev);
+    if (disable)
+        broker_kick_device(app, dev, "device disabled");
+    else if (keys_changed)
+        broker_kick_device(app, dev, "device keys changed");
+    return CE_OK;
+}
+
+void registry_set_model_id(struct app *app, struct device *dev, const char *model_id)
+{
+    if ((model_id == NULL && dev->model_id == NULL) ||
+        (model_id && dev->model_id && strcmp(model_id, dev->model_id) == 0))
+        return;
+    char *copy = model_id ? strdup(model_id) : NULL;
+    if (model_id != NULL && copy == NULL)
+        return;
+    free(dev->model_id);
+    dev->model_id = copy;
+    dev->twin_version++;
+    registry_persist(app, dev);
+}
+
+int registry_delete(struct app *app, const char *id)
+{
+    struct registry *r = app->reg;
+    struct device *dev = registry_get(app, id);
+    if (dev == NULL)
+        return CE_NOTFOUND;
+    broker_kick_device(app, dev, "device deleted");
+    method_device_removed(app, dev->id);
+    /* after the kick: its "disconnected" event must not outlive the deletion */
+    events_device(app, EV_DEVICE_DELETED, dev->id);
+    struct device **pp = &r->buckets[hash_id(id) & (r->n_buckets - 1)];
+    while (*pp != dev)
+        pp = &(*pp)->hash_next;
+    *pp = dev->hash_next;
+    if (dev->list_prev)
+        dev->list_prev->list_next = dev->list_next;
+    else
+        r->head = dev->list_next;
+    if (dev->list_next)
+        dev->list_next->list_prev = dev->list_prev;
+    else
+        r->tail = dev->list_prev;
+    r->count--;
+    if (app->store != NULL)
+        store_delete_device(app->store, dev->id);
+    log_info("registry: deleted device %s", dev->id);
+    registry_device_free(dev);
+    return CE_OK;
+}
+
+size_t registry_list(struct app *app, size_t offset, struct device **out, size_t cap)
+{
+    size_t n = 0, i = 0;
+    for (struct device *d = app->reg->head; d != NULL && n < cap; d = d->list_next, i++)
+        if (i >= offset)
+            out[n++] = d;
+    return n;
+}
+
+void registry_device_etag(const struct device *dev, char out[32])
+{
+    char num[24];
+    size_t len;
+    int n = snprintf(num, sizeof num, "%llu", (unsigned long long)dev->etag_version);
+    if (iotc_base64_encode(num, (size_t)n, out, 32, &len) != IOTC_OK)
+        out[0] = '\0';
+}
+
+static void add_time(cJSON *obj, const char *name, int64_t ms)
+{
+    char buf[32];
+    if (ms <= 0)
+        snprintf(buf, sizeof buf, "0001-01-01T00:00:00Z");
+    else
+        app_format_time(ms, buf);
+    cJSON_AddStringToObject(obj, name, buf);
+}
+
+cJSON *registry_device_to_json(const struct device *dev)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    char etag[32];
+    registry_device_etag(dev, etag);
+    cJSON_AddStringToObject(o, "deviceId", dev->id);
+    cJSON_AddStringToObject(o, "generationId", dev->generation_id);
+    cJSON_AddStringToObject(o, "etag", etag);
+    cJSON_AddStringToObject(o, "connectionState", dev->connected ? "Connected" : "Disconnected");
+    cJSON_AddStringToObject(o, "status", dev->status == DEVICE_ENABLED ? "enabled" : "disabled");
+    if (dev->status_reason)
+        cJSON_AddStringToObject(o, "statusReason", dev->status_reason);
+    else
+        cJSON_AddNullToObject(o, "statusReason");
+    add_time(o, "connectionStateUpdatedTime", dev->connection_state_updated_ms);
+    add_time(o, "statusUpdatedTime", dev->status_updated_ms);
+    add_time(o, "lastActivityTime", dev->last_activity_ms);
+    cJSON_AddNumberToObject(o, "cloudToDeviceMessageCount", (double)dev->c2d_count);
+    cJSON *auth = cJSON_AddObjectToObject(o, "authentication");
+    cJSON_AddStringToObject(auth, "type", "sas");
+    cJSON *sk = cJSON_AddObjectToObject(auth, "symmetricKey");
+    cJSON_AddStringToObject(sk, "primaryKey", dev->primary_key);
+    cJSON_AddStringToObject(sk, "secondaryKey", dev->secondary_key);
+    cJSON *x = cJSON_AddObjectToObject(auth, "x509Thumbprint");
+    cJSON_AddNullToObject(x, "primaryThumbprint");
+    cJSON_AddNullToObject(x, "secondaryThumbprint");
+    cJSON *cap = cJSON_AddObjectToObject(o, "capabilities");
+    cJSON_AddFalseToObject(cap, "iotEdge");
+    if (dev->model_id)
+        cJSON_AddStringToObject(o, "modelId", dev->model_id);
+    else
+        cJSON_AddStringToObject(o, "modelId", "");
+    if (dev->enrollment_group)
+        cJSON_AddStringToObject(o, "enrollmentGroupId", dev->enrollment_group);
+    return o;
+}
+
+/* ---------------------------------------------------------------- store record */
+
+static void add_json(cJSON *o, const char *name, const cJSON *v)
+{
+    cJSON *dup = v ? cJSON_Duplicate(v, 1) : cJSON_CreateObject();
+    if (dup)
+        cJSON_AddItemToObject(o, name, dup);
+}
+
+char *registry_device_to_store_json(const struct device *dev)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "pk", dev->primary_key);
+    cJSON_AddStringToObject(o, "sk", dev->secondary_key);
+    cJSON_AddNumberToObject(o, "status", dev->status);
+    if (dev->status_reason)
+        cJSON_AddStringToObject(o, "statusReason", dev->status_reason);
+    cJSON_AddStringToObject(o, "gen", dev->generation_id);
+    cJSON_AddNumberToObject(o, "etagv", (double)dev->etag_version);
+    if (dev->model_id)
+        cJSON_AddStringToObject(o, "modelId", dev->model_id);
+    if (dev->enrollment_group)
+        cJSON_AddStringToObject(o, "group", dev->enrollment_group);
+    cJSON_AddNumberToObject(o, "created", (double)dev->created_ms);
+    cJSON_AddNumberToObject(o, "statusUpdated", (double)dev->status_updated_ms);
+    cJSON_AddNumberToObject(o, "lastActivity", (double)dev->last_activity_ms);
+    cJSON_AddNumberToObject(o, "connUpdated", (double)dev->connection_state_updated_ms);
+    cJSON_AddNumberToObject(o, "subMask", dev->sub_mask);
+    cJSON_AddBoolToObject(o, "session", dev->session_present);
+    add_json(o, "tags", dev->tags);
+    add_json(o, "desired", dev->desired);
+    add_json(o, "desiredMeta", dev->desired_meta);
+    add_json(o, "reported", dev->reported);
+    add_json(o, "reportedMeta", dev->reported_meta);
+    cJSON_AddNumberToObject(o, "dv", (double)dev->desired_version);
+    cJSON_AddNumberToObject(o, "rv", (double)dev->reported_version);
+    cJSON_AddNumberToObject(o, "tv", (double)dev->twin_version);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static char *str_dup(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+static cJSON *take_obj(cJSON *o, const char *name)
+{
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o, name);
+    if (cJSON_IsObject(v))
+        return v;
+    cJSON_Delete(v);
+    return cJSON_CreateObject();
+}
+
+struct device *registry_device_from_store_json(const char *id, const char *json)
+{
+    if (!registry_id_is_valid(id))
+        return NULL;
+    cJSON *o = cJSON_Parse(json);
+    if (o == NULL)
+        return NULL;
+    struct device *dev = calloc(1, sizeof *dev);
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(o, "pk");
+    const cJSON *sk = cJSON_GetObjectItemCaseSensitive(o, "sk");
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(o, "gen");
+    if (dev == NULL || !cJSON_IsString(pk) || !cJSON_IsString(sk) ||
+        strlen(pk->valuestring) >= DEVICE_KEY_MAX || strlen(sk->valuestring) >= DEVICE_KEY_MAX) {
+        free(dev);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    memcpy(dev->id, id, strlen(id) + 1);
+    memcpy(dev->primary_key, pk->valuestring, strlen(pk->valuestring) + 1);
+    memcpy(dev->secondary_key, sk->valuestring, strlen(sk->valuestring) + 1);
+    if (cJSON_IsString(gen))
+        snprintf(dev->generation_id, sizeof dev->generation_id, "%s", gen->valuestring);
+    dev->status = num(o, "status") == 1 ? DEVICE_DISABLED : DEVICE_ENABLED;
+    dev->status_reason = str_dup(o, "statusReason");
+    dev->etag_version = (uint64_t)num(o, "etagv");
+    dev->model_id = str_dup(o, "modelId");
+    dev->enrollment_group = str_dup(o, "group");
+    dev->created_ms = (int64_t)num(o, "created");
+    dev->status_updated_ms = (int64_t)num(o, "statusUpdated");
+    dev->last_activity_ms = (int64_t)num(o, "lastActivity");
+    dev->connection_state_updated_ms = (int64_t)num(o, "connUpdated");
+    dev->sub_mask = (uint32_t)num(o, "subMask");
+    dev->session_present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "session"));
+    dev->tags = take_obj(o, "tags");
+    dev->desired = take_obj(o, "desired");
+    dev->desired_meta = take_obj(o, "desiredMeta");
+    dev->reported = take_obj(o, "reported");
+    dev->reported_meta = take_obj(o, "reportedMeta");
+    dev->desired_version = (int64_t)num(o, "dv");
+    dev->reported_version = (int64_t)num(o, "rv");
+    dev->twin_version = (uint64_t)num(o, "tv");
+    cJSON_Delete(o);
+    if (!dev->tags || !dev->desired || !dev->desired_meta || !dev->reported ||
+        !dev->reported_meta) {
+        registry_device_free(dev);
+        return NULL;
+    }
+    return dev;
+}

@@ -1,0 +1,143 @@
+/*
+ * registry.h - the IoT Hub identity registry: devices with their keys, status, twin and
+ * pending cloud-to-device messages.
+ *
+ * The whole registry lives in memory (loaded from the store at startup) and every change is
+ * written through to SQLite by the store's writer thread, in order. Loop thread only.
+ *
+ * Ownership: struct device objects are owned by the registry. A `struct device *` returned by
+ * registry_get/registry_list/registry_create is borrowed and valid until the device is deleted
+ * (registry_delete) or the application stops; do not keep it across event-loop iterations
+ * unless you look it up again by id.
+ */
+#ifndef CENTRAL_REGISTRY_H
+#define CENTRAL_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "central/base/app.h"
+
+#define DEVICE_ID_MAX 128
+#define DEVICE_KEY_MAX 96 /* base64 of up to 64 bytes + NUL */
+
+struct session;
+struct c2d_msg;
+
+enum device_status { DEVICE_ENABLED = 0, DEVICE_DISABLED = 1 };
+
+/** One registered device. Read fields freely; change them only through the functions below. */
+struct device {
+    char id[DEVICE_ID_MAX + 1];
+    char primary_key[DEVICE_KEY_MAX]; /**< base64 symmetric keys */
+    char secondary_key[DEVICE_KEY_MAX];
+    enum device_status status;
+    char *status_reason; /**< heap, may be NULL */
+    char generation_id[24];
+    uint64_t etag_version;  /**< device etag counter (bumped on every identity change) */
+    char *model_id;         /**< heap, NULL until announced (DPS payload or username) */
+    char *enrollment_group; /**< heap; NULL for individual enrollments */
+    int64_t created_ms;
+    int64_t status_updated_ms;
+    int64_t last_activity_ms; /**< last packet from the device (0 = never) */
+    int64_t connection_state_updated_ms;
+    bool connected;       /**< an authenticated hub connection exists */
+    uint32_t sub_mask;    /**< persistent-session subscriptions (broker's bits) */
+    bool session_present; /**< a CleanSession=0 session exists */
+
+    /* Twin (twin.h). desired/reported are objects without $version/$metadata; *_meta mirror
+     * their trees with "$lastUpdated" (and "$lastUpdatedVersion" on desired). */
+    cJSON *tags;
+    cJSON *desired;
+    cJSON *desired_meta;
+    cJSON *reported;
+    cJSON *reported_meta;
+    int64_t desired_version;
+    int64_t reported_version;
+    uint64_t twin_version; /**< whole-twin etag counter */
+
+    /* Pending cloud-to-device messages, oldest first (c2d.h). */
+    struct c2d_msg *c2d_head;
+    struct c2d_msg *c2d_tail;
+    size_t c2d_count;
+
+    struct session *session; /**< live hub session or NULL (broker.c) */
+
+    /* registry internals */
+    struct device *hash_next;
+    struct device *list_prev, *list_next;
+};
+
+/** Fields of registry_update; a NULL pointer / negative value leaves the field unchanged. */
+struct device_update {
+    const char *primary_key; /**< new base64 key ("" = generate) */
+    const char *secondary_key;
+    int status; /**< DEVICE_ENABLED / DEVICE_DISABLED, or -1 */
+    const char *status_reason;
+};
+
+/** True if @p id is a valid IoT Hub device id (§6.3: ≤128 of alnum and -.%_*?!(),:=@$'). */
+bool registry_id_is_valid(const char *id);
+
+/** True if @p key is valid base64 decoding to 16..64 bytes. */
+bool registry_key_is_valid(const char *key);
+
+/** Find a device by exact (case-sensitive) id; borrowed pointer or NULL. */
+struct device *registry_get(struct app *app, const char *id);
+
+/** Number of registered devices. */
+size_t registry_count(struct app *app);
+
+/**
+ * Create a device. Keys NULL or "" are generated (32 random bytes, base64).
+ * @p group names the enrollment group for DPS group self-registration (NULL = individual).
+ * @return CE_OK (and *out_dev if non-NULL), CE_EXISTS, CE_INVALID (bad id or key), CE_NOMEM.
+ */
+int registry_create(struct app *app, const char *id, const char *primary_key,
+                    const char *secondary_key, bool enabled, const char *group,
+                    struct device **out_dev);
+
+/**
+ * Update keys and/or status. Disabling a device closes its live connection.
+ * @return CE_OK, CE_INVALID, CE_NOMEM.
+ */
+int registry_update(struct app *app, struct device *dev, const struct device_update *upd);
+
+/** Record the model id a device announced (DPS payload or hub username); NULL clears. */
+void registry_set_model_id(struct app *app, struct device *dev, const char *model_id);
+
+/** Delete a device, its twin and pending C2D; closes its live connection. CE_OK/CE_NOTFOUND. */
+int registry_delete(struct app *app, const char *id);
+
+/**
+ * Page through devices in creation order: fills up to @p cap pointers starting at the
+ * @p offset-th device. @return the number written.
+ */
+size_t registry_list(struct app *app, size_t offset, struct device **out, size_t cap);
+
+/**
+ * Device JSON of the IoT Hub service API (§6.3): deviceId, generationId, etag,
+ * connectionState, status, statusReason, connectionStateUpdatedTime, statusUpdatedTime,
+ * lastActivityTime, cloudToDeviceMessageCount, authentication{type,symmetricKey,x509Thumbprint},
+ * capabilities, modelId. @return a new object the caller frees with cJSON_Delete, or NULL.
+ */
+cJSON *registry_device_to_json(const struct device *dev);
+
+/** The device etag string (quoted form is the caller's business), e.g. "MTI=" style. */
+void registry_device_etag(const struct device *dev, char out[32]);
+
+/** Persist the device row (identity + twin + session) through the store. Loop thread. */
+void registry_persist(struct app *app, struct device *dev);
+
+/* Lifecycle (app.c / tests). */
+int registry_new(struct app *app);
+void registry_free(struct app *app);
+/** Insert a device loaded from the store (takes ownership). */
+void registry_insert_loaded(struct app *app, struct device *dev);
+/** Free a device that is not (or no longer) in the registry. */
+void registry_device_free(struct device *dev);
+
+#endif /* CENTRAL_REGISTRY_H */

@@ -1,0 +1,335 @@
+/*
+ * appdata.c - application facts (app.json), TLS context, `show` output. See appdata.h.
+ */
+#include "central/setup/appdata.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "central/base/log.h"
+#include "central/setup/pki.h"
+#include "iotc/codec.h"
+
+void app_config_defaults(struct app_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mqtt_port = 8883;
+    cfg->https_port = 8443;
+    cfg->plain_mqtt_port = -1;
+    cfg->dps_retry_after_s = 1;
+    cfg->max_connections = 100000;
+    cfg->max_store_backlog = 200000;
+}
+
+static int random_b64(size_t nbytes, char *out, size_t out_size)
+{
+    unsigned char raw[64];
+    size_t len;
+    if (nbytes > sizeof raw || RAND_bytes(raw, (int)nbytes) != 1)
+        return -1;
+    return iotc_base64_encode(raw, nbytes, out, out_size, &len) == IOTC_OK ? 0 : -1;
+}
+
+static void sha256_hex(const char *text, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int copy_str(cJSON *obj, const char *name, char *out, size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+        return -1;
+    memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+    return 0;
+}
+
+static int facts_parse(struct app_facts *f, const char *text)
+{
+    cJSON *root = cJSON_Parse(text);
+    if (root == NULL)
+        return -1;
+    cJSON *grp = cJSON_GetObjectItemCaseSensitive(root, "enrollmentGroup");
+    int rc =
+        copy_str(root, "idScope", f->id_scope, sizeof f->id_scope) |
+        copy_str(grp, "id", f->group_id, sizeof f->group_id) |
+        copy_str(grp, "primaryKey", f->group_primary_key, sizeof f->group_primary_key) |
+        copy_str(grp, "secondaryKey", f->group_secondary_key, sizeof f->group_secondary_key) |
+        copy_str(root, "servicePolicy", f->service_policy, sizeof f->service_policy) |
+        copy_str(root, "serviceKey", f->service_key, sizeof f->service_key) |
+        copy_str(root, "hubHost", f->hub_host, sizeof f->hub_host) |
+        copy_str(root, "adminTokenSha256", f->admin_token_sha256, sizeof f->admin_token_sha256);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "createdMs");
+    f->created_ms = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
+    cJSON_Delete(root);
+    return rc ? -1 : 0;
+}
+
+static int facts_write_to(const char *dir, const struct app_facts *f)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *grp = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "idScope", f->id_scope);
+    cJSON_AddItemToObject(root, "enrollmentGroup", grp);
+    cJSON_AddStringToObject(grp, "id", f->group_id);
+    cJSON_AddStringToObject(grp, "attestation", "symmetricKey");
+    cJSON_AddStringToObject(grp, "primaryKey", f->group_primary_key);
+    cJSON_AddStringToObject(grp, "secondaryKey", f->group_secondary_key);
+    cJSON_AddStringToObject(root, "servicePolicy", f->service_policy);
+    cJSON_AddStringToObject(root, "serviceKey", f->service_key);
+    cJSON_AddStringToObject(root, "hubHost", f->hub_host);
+    cJSON_AddStringToObject(root, "adminTokenSha256", f->admin_token_sha256);
+    cJSON_AddNumberToObject(root, "createdMs", (double)f->created_ms);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return -1;
+    char path[1200], tmp[1300];
+    snprintf(path, sizeof path, "%s/app.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        size_t len = strlen(text);
+        /* fchmod: a temp file left by a crash may have been created with another mode */
+        if (fchmod(fd, 0600) == 0 && write(fd, text, len) == (ssize_t)len &&
+            write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+            rc = 0;
+        close(fd);
+    }
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc == 0) {
+        /* make the rename itself durable: a regenerated key must not come back after a crash */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (rc < 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        (void)unlink(tmp);
+    }
+    free(text);
+    return rc;
+}
+
+static int facts_write(const struct app *app)
+{
+    return facts_write_to(app->cfg.data_dir, &app->facts);
+}
+
+int app_group_key_regenerate(struct app *app, bool secondary)
+{
+    /* Write the new facts first and adopt them only once app.json holds them, so the key
+     * in use is always the one a restart would load. */
+    struct app_facts next = app->facts;
+    char *key = secondary ? next.group_secondary_key : next.group_primary_key;
+    if (random_b64(64, key, sizeof next.group_primary_key) < 0) {
+        log_error("cannot generate a random group key");
+        return -1;
+    }
+    if (facts_write_to(app->cfg.data_dir, &next) < 0)
+        return -1;
+    app->facts = next;
+    log_info("enrollment group %s: %s key regenerated", next.group_id,
+             secondary ? "secondary" : "primary");
+    return 0;
+}
+
+static int facts_create(struct app *app, char *out_token, size_t token_size)
+{
+    struct app_facts *f = &app->facts;
+    unsigned char scope[4];
+    if (RAND_bytes(scope, sizeof scope) != 1)
+        return -1;
+    snprintf(f->id_scope, sizeof f->id_scope, "0ne%02X%02X%02X%02X", scope[0], scope[1], scope[2],
+             scope[3]);
+    snprintf(f->group_id, sizeof f->group_id, "SAS-IoT-Devices");
+    snprintf(f->service_policy, sizeof f->service_policy, "iothubowner");
+    snprintf(f->hub_host, sizeof f->hub_host, "%s",
+             app->cfg.hub_host ? app->cfg.hub_host : "localhost");
+    char token[96];
+    if (random_b64(64, f->group_primary_key, sizeof f->group_primary_key) < 0 ||
+        random_b64(64, f->group_secondary_key, sizeof f->group_secondary_key) < 0 ||
+        random_b64(32, f->service_key, sizeof f->service_key) < 0 ||
+        random_b64(32, token, sizeof token) < 0)
+        return -1;
+    /* The admin token travels in headers; keep it URL/header safe. */
+    for (char *p = token; *p; p++) {
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+        else if (*p == '=')
+            *p = '\0';
+    }
+    char full[128];
+    snprintf(full, sizeof full, "iotc-admin.%s", token);
+    sha256_hex(full, f->admin_token_sha256);
+    f->created_ms = app_now_ms();
+    if (out_token != NULL)
+        snprintf(out_token, token_size, "%s", full);
+    return 0;
+}
+
+int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size)
+{
+    const char *dir = app->cfg.data_dir;
+    *out_created = false;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create data dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/app.json", dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char buf[8192];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        if (facts_parse(&app->facts, buf) < 0) {
+            log_error("%s is not a valid application file", path);
+            return -1;
+        }
+        if (app->cfg.hub_host != NULL && strcmp(app->cfg.hub_host, app->facts.hub_host) != 0) {
+            snprintf(app->facts.hub_host, sizeof app->facts.hub_host, "%s", app->cfg.hub_host);
+            if (facts_write(app) < 0)
+                return -1;
+        }
+    } else {
+        if (facts_create(app, out_new_token, token_size) < 0 || facts_write(app) < 0) {
+            log_error("cannot create the application in %s", dir);
+            return -1;
+        }
+        *out_created = true;
+        log_info("created application %s in %s", app->facts.id_scope, dir);
+    }
+    const char *names[66];
+    size_t n = 0;
+    names[n++] = app->facts.hub_host;
+    for (size_t i = 0; i < app->cfg.n_dns_names && n < 66; i++)
+        names[n++] = app->cfg.dns_names[i];
+    if (pki_ensure(dir, names, n) < 0)
+        return -1;
+    snprintf(app->ca_path, sizeof app->ca_path, "%s/ca.pem", dir);
+    return 0;
+}
+
+int app_tls_init(struct app *app)
+{
+    char cert[1200], key[1200];
+    snprintf(cert, sizeof cert, "%s/server.pem", app->cfg.data_dir);
+    snprintf(key, sizeof key, "%s/server-key.pem", app->cfg.data_dir);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return -1;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Fewer per-connection buffers matter at tens of thousands of idle connections. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* No session resumption: the clients (Azure device SDKs, libmosquitto, iotc-sim) open a
+     * connection and keep it for hours, and none of them offers a saved session. A server-side
+     * cache would keep every TLS 1.2 session for 5 minutes after its connection, and the two
+     * TLS 1.3 tickets OpenSSL sends by default cost a session copy, an encryption and a MAC per
+     * handshake for nothing. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    if (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        log_error("cannot load %s / %s", cert, key);
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    app->ssl_ctx = ctx;
+    return 0;
+}
+
+void app_set_assigned_hub(struct app *app)
+{
+    uint16_t port = app->mqtt_port ? app->mqtt_port : (uint16_t)app->cfg.mqtt_port;
+    if (port == 8883 || port == 0)
+        snprintf(app->assigned_hub, sizeof app->assigned_hub, "%s", app->facts.hub_host);
+    else
+        snprintf(app->assigned_hub, sizeof app->assigned_hub, "%s:%u", app->facts.hub_host,
+                 (unsigned)port);
+}
+
+void app_show(const struct app *app, FILE *out, bool json)
+{
+    const struct app_facts *f = &app->facts;
+    char conn[512];
+    int https = app->https_port ? app->https_port : app->cfg.https_port;
+    if (https == 443 || https <= 0)
+        snprintf(conn, sizeof conn, "HostName=%s;SharedAccessKeyName=%s;SharedAccessKey=%s",
+                 f->hub_host, f->service_policy, f->service_key);
+    else
+        snprintf(conn, sizeof conn, "HostName=%s:%d;SharedAccessKeyName=%s;SharedAccessKey=%s",
+                 f->hub_host, https, f->service_policy, f->service_key);
+    int mqtt = app->mqtt_port ? app->mqtt_port : app->cfg.mqtt_port;
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "idScope", f->id_scope);
+        char ep[300];
+        snprintf(ep, sizeof ep, "%s:%d", f->hub_host, mqtt);
+        cJSON_AddStringToObject(root, "dpsEndpoint", ep);
+        cJSON_AddStringToObject(root, "hubHost", f->hub_host);
+        cJSON_AddStringToObject(root, "assignedHub", app->assigned_hub);
+        cJSON_AddNumberToObject(root, "mqttPort", mqtt);
+        cJSON_AddNumberToObject(root, "httpsPort", https);
+        cJSON_AddStringToObject(root, "caFile", app->ca_path);
+        cJSON *grp = cJSON_AddObjectToObject(root, "enrollmentGroup");
+        cJSON_AddStringToObject(grp, "id", f->group_id);
+        cJSON_AddStringToObject(grp, "primaryKey", f->group_primary_key);
+        cJSON_AddStringToObject(grp, "secondaryKey", f->group_secondary_key);
+        cJSON_AddStringToObject(root, "serviceConnectionString", conn);
+        char *text = cJSON_Print(root);
+        if (text != NULL)
+            fprintf(out, "%s\n", text);
+        free(text);
+        cJSON_Delete(root);
+        return;
+    }
+    fprintf(out,
+            "ID scope:                 %s\n"
+            "DPS endpoint:             %s:%d  (MQTT over TLS; DPS and IoT Hub share this port)\n"
+            "Assigned IoT Hub:         %s\n"
+            "CA certificate:           %s\n"
+            "Enrollment group:         %s (symmetric key)\n"
+            "  primary key:            %s\n"
+            "  secondary key:          %s\n"
+            "Service connection string:\n  %s\n",
+            f->id_scope, f->hub_host, mqtt, app->assigned_hub, app->ca_path, f->group_id,
+            f->group_primary_key, f->group_secondary_key, conn);
+}
+
+void app_release(struct app *app)
+{
+    if (app->ssl_ctx != NULL)
+        SSL_CTX_free(app->ssl_ctx);
+    app->ssl_ctx = NULL;
+    free(app->cfg.data_dir);
+    free(app->cfg.bind_addr);
+    free(app->cfg.hub_host);
+    for (size_t i = 0; i < app->cfg.n_dns_names; i++)
+        free(app->cfg.dns_names[i]);
+    free(app->cfg.dns_names);
+    memset(&app->cfg, 0, sizeof app->cfg);
+}

@@ -1,0 +1,45 @@
+/*
+ * appdata.h - the application's data directory: facts in app.json, certificates, TLS context.
+ */
+#ifndef CENTRAL_APPDATA_H
+#define CENTRAL_APPDATA_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "central/base/app.h"
+
+/** Fill @p cfg with defaults (ports 8883/8443, plain MQTT off, hub host NULL = keep). */
+void app_config_defaults(struct app_config *cfg);
+
+/**
+ * Load DATA_DIR/app.json into app->facts, or create the application when absent (new ID
+ * scope, group keys, service key, admin token) and write it. The certificates are (re)issued
+ * as needed (pki_ensure). When @p out_new_token is non-NULL and the application was created,
+ * the admin token text is copied there (the only time it exists in clear).
+ * @return 0 (and *out_created), or -1 (logged).
+ */
+int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size);
+
+/**
+ * Replace the enrollment group's primary (or, with @p secondary, secondary) key with a new
+ * base64 key of 64 random bytes. app.json is rewritten atomically (temp file, fsync, rename,
+ * mode 0600) before app->facts changes, so a failure leaves the old key in force. DPS
+ * group registrations verify against app->facts from then on; devices already registered
+ * keep the derived keys stored in the registry. Loop thread. @return 0 or -1 (logged).
+ */
+int app_group_key_regenerate(struct app *app, bool secondary);
+
+/** Build app->ssl_ctx from server.pem/server-key.pem. @return 0 or -1 (logged). */
+int app_tls_init(struct app *app);
+
+/** Compute app->assigned_hub (host, or host:port when the MQTT port is not 8883). */
+void app_set_assigned_hub(struct app *app);
+
+/** Print the device-facing facts (`show`), human or JSON form. */
+void app_show(const struct app *app, FILE *out, bool json);
+
+/** Free everything app_config/app_data_open allocated (not the loop or store). */
+void app_release(struct app *app);
+
+#endif /* CENTRAL_APPDATA_H */

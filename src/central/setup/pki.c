@@ -1,0 +1,245 @@
+/*
+ * pki.c - local CA and server certificate with OpenSSL's X509 API (see pki.h).
+ *
+ * Why a local CA instead of a self-signed leaf: clients are configured once with ca.pem
+ * (NODE_EXTRA_CA_CERTS, PY server_verification_cert) and keep working when the server
+ * certificate is re-issued for new host names.
+ */
+#include "central/setup/pki.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "central/base/log.h"
+
+#define CA_DAYS 3650
+#define SERVER_DAYS 825
+
+static EVP_PKEY *make_key(void)
+{
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL);
+    if (ctx == NULL)
+        return NULL;
+    if (EVP_PKEY_keygen_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_ec_paramgen_curve_nid(ctx, NID_X9_62_prime256v1) <= 0 ||
+        EVP_PKEY_keygen(ctx, &pkey) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return pkey;
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    if (ext == NULL)
+        return -1;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok ? 0 : -1;
+}
+
+static int set_serial(X509 *cert)
+{
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    raw[0] &= 0x7f; /* positive */
+    BIGNUM *bn = BN_bin2bn(raw, sizeof raw, NULL);
+    if (bn == NULL)
+        return -1;
+    int ok = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL;
+    BN_free(bn);
+    return ok ? 0 : -1;
+}
+
+static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
+{
+    X509 *cert = X509_new();
+    if (cert == NULL)
+        return NULL;
+    X509_NAME *name = X509_get_subject_name(cert);
+    if (X509_set_version(cert, 2) != 1 || set_serial(cert) < 0 ||
+        X509_gmtime_adj(X509_getm_notBefore(cert), -3600) == NULL ||
+        X509_gmtime_adj(X509_getm_notAfter(cert), days * 86400L) == NULL ||
+        X509_set_pubkey(cert, key) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"iotc local CA",
+                                   -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                   0) != 1) {
+        X509_free(cert);
+        return NULL;
+    }
+    return cert;
+}
+
+static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+    if (fd < 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (key != NULL)
+        (void)fchmod(fd, 0600);
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        close(fd);
+        return -1;
+    }
+    int ok =
+        key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        log_error("cannot write %s", path);
+    return ok ? 0 : -1;
+}
+
+static X509 *read_cert(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    return cert;
+}
+
+static EVP_PKEY *read_key(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    return key;
+}
+
+static int is_ip(const char *name)
+{
+    return strchr(name, ':') != NULL || strspn(name, "0123456789.") == strlen(name);
+}
+
+static int covers(X509 *cert, const char *name)
+{
+    if (is_ip(name))
+        return X509_check_ip_asc(cert, name, 0) == 1;
+    return X509_check_host(cert, name, 0, 0, NULL) == 1;
+}
+
+static int create_ca(const char *ca_path, const char *key_path)
+{
+    int rc = -1;
+    EVP_PKEY *key = make_key();
+    X509 *cert = key ? new_cert(key, "iotc local CA", CA_DAYS) : NULL;
+    if (cert == NULL)
+        goto out;
+    if (X509_set_issuer_name(cert, X509_get_subject_name(cert)) != 1 ||
+        add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
+        add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+        add_ext(cert, cert, NID_subject_key_identifier, "hash") < 0 ||
+        X509_sign(cert, key, EVP_sha256()) == 0)
+        goto out;
+    if (write_pem(key_path, NULL, key) < 0 || write_pem(ca_path, cert, NULL) < 0)
+        goto out;
+    log_info("created local CA %s", ca_path);
+    rc = 0;
+out:
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+static int create_server(const char *dir, X509 *ca, EVP_PKEY *ca_key, const char *const *names,
+                         size_t n)
+{
+    char san[4096] = "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1";
+    size_t used = strlen(san);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], "localhost") == 0 || strcmp(names[i], "127.0.0.1") == 0 ||
+            strcmp(names[i], "::1") == 0)
+            continue;
+        int k = snprintf(san + used, sizeof san - used, ",%s:%s", is_ip(names[i]) ? "IP" : "DNS",
+                         names[i]);
+        if (k < 0 || (size_t)k >= sizeof san - used) {
+            log_error("too many certificate names");
+            return -1;
+        }
+        used += (size_t)k;
+    }
+    int rc = -1;
+    EVP_PKEY *key = make_key();
+    X509 *cert = key ? new_cert(key, "localhost", SERVER_DAYS) : NULL;
+    char path[1200];
+    if (cert == NULL)
+        goto out;
+    if (X509_set_issuer_name(cert, X509_get_subject_name(ca)) != 1 ||
+        add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+        add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") < 0 ||
+        add_ext(cert, ca, NID_ext_key_usage, "serverAuth") < 0 ||
+        add_ext(cert, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
+        add_ext(cert, ca, NID_subject_alt_name, san) < 0 ||
+        X509_sign(cert, ca_key, EVP_sha256()) == 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/server-key.pem", dir);
+    if (write_pem(path, NULL, key) < 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/server.pem", dir);
+    if (write_pem(path, cert, NULL) < 0)
+        goto out;
+    log_info("issued server certificate for %s", san);
+    rc = 0;
+out:
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int pki_ensure(const char *dir, const char *const *names, size_t n_names)
+{
+    char ca_path[1200], ca_key_path[1200], srv_path[1200], srv_key_path[1200];
+    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
+    snprintf(ca_key_path, sizeof ca_key_path, "%s/ca-key.pem", dir);
+    snprintf(srv_path, sizeof srv_path, "%s/server.pem", dir);
+    snprintf(srv_key_path, sizeof srv_key_path, "%s/server-key.pem", dir);
+
+    if (access(ca_path, R_OK) != 0 && create_ca(ca_path, ca_key_path) < 0)
+        return -1;
+    X509 *ca = read_cert(ca_path);
+    EVP_PKEY *ca_key = read_key(ca_key_path);
+    X509 *srv = read_cert(srv_path);
+    EVP_PKEY *srv_key = read_key(srv_key_path);
+    int rc = 0;
+    if (ca == NULL || ca_key == NULL) {
+        log_error("cannot read the local CA in %s", dir);
+        rc = -1;
+        goto out;
+    }
+    int ok = srv != NULL && srv_key != NULL && X509_check_private_key(srv, srv_key) == 1 &&
+             X509_cmp_time(X509_get0_notAfter(srv), NULL) > 0 && covers(srv, "localhost") &&
+             covers(srv, "127.0.0.1");
+    for (size_t i = 0; ok && i < n_names; i++)
+        ok = covers(srv, names[i]);
+    if (!ok)
+        rc = create_server(dir, ca, ca_key, names, n_names);
+out:
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    X509_free(srv);
+    EVP_PKEY_free(srv_key);
+    return rc;
+}

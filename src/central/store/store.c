@@ -1,0 +1,661 @@
+/*
+ * store.c - SQLite persistence with a writer thread and group commit (see store.h).
+ *
+ * Threads: the loop thread creates ops and pushes them on `queue` (mutex + condvar). The
+ * writer thread takes the whole queue (up to BATCH_MAX ops), runs it in one transaction,
+ * commits, then moves the ops that carry a callback to `done` and wakes the loop with
+ * event_active() (libevent is initialised with evthread_use_pthreads()).
+ */
+#include "central/store/store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sqlite3.h>
+
+#include "central/hub/c2d.h"
+#include "central/base/log.h"
+#include "central/hub/registry.h"
+
+#define BATCH_MAX 8192
+#define SCHEMA_VERSION 1
+
+enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
+
+struct store_op {
+    struct store_op *next;
+    enum op_kind kind;
+    store_done_cb cb;
+    void *ctx;
+    uint32_t tag;
+    int rc;
+    int64_t i1, i2;           /* telemetry: enqueued_ms; c2d: seq, expiry */
+    int64_t i3;               /* c2d enqueued */
+    const char *s1, *s2, *s3; /* point into data[] */
+    const void *blob;
+    size_t blob_len;
+    struct store_arg *args; /* OP_SQL: s1 = statement, args[i1] point into data[] */
+    char data[];
+};
+
+enum stmt_id {
+    ST_TELEMETRY,
+    ST_PUT_DEVICE,
+    ST_DEL_DEVICE,
+    ST_DEL_DEVICE_C2D,
+    ST_PUT_C2D,
+    ST_DEL_C2D,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    "INSERT INTO telemetry(device_id, enqueued_ms, component, props, payload) VALUES(?,?,?,?,?)",
+    "INSERT INTO devices(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+    "DELETE FROM devices WHERE id=?",
+    "DELETE FROM c2d WHERE device_id=?",
+    ("INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
+     "VALUES(?,?,?,?,?,?)"),
+    "DELETE FROM c2d WHERE seq=?",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct store_op *q_head, *q_tail;
+    size_t q_len;
+    size_t in_flight; /* taken by the writer, not yet committed */
+    bool stop;
+    struct store_op *done_head, *done_tail;
+    struct event *done_ev;
+    struct event *drain_ev; /* one-shot "backlog is low again" notification */
+    bool drain_armed;
+    size_t drain_level;
+    void (*drain_cb)(void *ctx);
+    void *drain_ctx;
+    int64_t max_c2d_seq;
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS telemetry(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " enqueued_ms INTEGER NOT NULL, component TEXT, props TEXT, payload BLOB);"
+    "CREATE INDEX IF NOT EXISTS telemetry_device ON telemetry(device_id, seq);"
+    "CREATE TABLE IF NOT EXISTS c2d(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " enqueued_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL, bag TEXT NOT NULL, payload BLOB);"
+    "CREATE INDEX IF NOT EXISTS c2d_device ON c2d(device_id, seq);";
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("sqlite: %s (%s)", err ? err : "?", sql);
+        sqlite3_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > SCHEMA_VERSION) {
+        log_error("database schema %d is newer than this program (%d)", version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (version < 1 && (exec(db, "BEGIN") < 0 || exec(db, schema_v1) < 0 ||
+                        exec(db, "PRAGMA user_version=1") < 0 || exec(db, "COMMIT") < 0))
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writer thread */
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* OP_SQL (store_exec): prepared per op; these are rare next to telemetry. */
+static int run_sql(struct store *st, struct store_op *op)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, op->s1, -1, &s, NULL) != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s (%s)", sqlite3_errmsg(st->db), op->s1);
+        return CE_STORE;
+    }
+    for (int i = 0; i < (int)op->i1; i++) {
+        const struct store_arg *a = &op->args[i];
+        if (a->type == STORE_ARG_INT)
+            sqlite3_bind_int64(s, i + 1, a->i);
+        else if (a->type == STORE_ARG_TEXT && a->s != NULL)
+            sqlite3_bind_text(s, i + 1, a->s, -1, SQLITE_STATIC);
+        else if (a->type == STORE_ARG_BLOB)
+            sqlite3_bind_blob(s, i + 1, a->s, (int)a->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(s, i + 1);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        log_error("sqlite write failed: %s (%s)", sqlite3_errmsg(st->db), op->s1);
+        return CE_STORE;
+    }
+    return CE_OK;
+}
+
+static int run_op(struct store *st, struct store_op *op)
+{
+    sqlite3_stmt *s = NULL, *s2 = NULL;
+    switch (op->kind) {
+    case OP_NOP:
+        return CE_OK;
+    case OP_TELEMETRY:
+        s = st->st[ST_TELEMETRY];
+        bind_text(s, 1, op->s1);
+        sqlite3_bind_int64(s, 2, op->i1);
+        bind_text(s, 3, op->s2);
+        bind_text(s, 4, op->s3);
+        sqlite3_bind_blob(s, 5, op->blob, (int)op->blob_len, SQLITE_STATIC);
+        break;
+    case OP_PUT_DEVICE:
+        s = st->st[ST_PUT_DEVICE];
+        bind_text(s, 1, op->s1);
+        bind_text(s, 2, op->s2);
+        break;
+    case OP_DEL_DEVICE:
+        s = st->st[ST_DEL_DEVICE];
+        bind_text(s, 1, op->s1);
+        s2 = st->st[ST_DEL_DEVICE_C2D];
+        bind_text(s2, 1, op->s1);
+        break;
+    case OP_PUT_C2D:
+        s = st->st[ST_PUT_C2D];
+        sqlite3_bind_int64(s, 1, op->i1);
+        bind_text(s, 2, op->s1);
+        sqlite3_bind_int64(s, 3, op->i3);
+        sqlite3_bind_int64(s, 4, op->i2);
+        bind_text(s, 5, op->s2);
+        sqlite3_bind_blob(s, 6, op->blob, (int)op->blob_len, SQLITE_STATIC);
+        break;
+    case OP_DEL_C2D:
+        s = st->st[ST_DEL_C2D];
+        sqlite3_bind_int64(s, 1, op->i1);
+        break;
+    case OP_SQL:
+        return run_sql(st, op);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_DONE && s2 != NULL) {
+        rc = sqlite3_step(s2);
+        sqlite3_reset(s2);
+        sqlite3_clear_bindings(s2);
+    }
+    if (rc != SQLITE_DONE) {
+        log_error("sqlite write failed: %s", sqlite3_errmsg(st->db));
+        return CE_STORE;
+    }
+    return CE_OK;
+}
+
+static int step_simple(struct store *st, enum stmt_id id)
+{
+    int rc = sqlite3_step(st->st[id]);
+    sqlite3_reset(st->st[id]);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (st->q_head == NULL && !st->stop)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->q_head == NULL) {
+            pthread_mutex_unlock(&st->mu);
+            break;
+        }
+        struct store_op *batch = st->q_head, *last = batch;
+        size_t n = 1;
+        while (last->next != NULL && n < BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+        st->q_head = last->next;
+        if (st->q_head == NULL)
+            st->q_tail = NULL;
+        last->next = NULL;
+        st->q_len -= n;
+        st->in_flight = n;
+        pthread_mutex_unlock(&st->mu);
+
+        int txrc = step_simple(st, ST_BEGIN) == 0 ? CE_OK : CE_STORE;
+        for (struct store_op *op = batch; op != NULL; op = op->next)
+            op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
+        if (txrc == CE_OK && step_simple(st, ST_COMMIT) < 0) {
+            log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
+            step_simple(st, ST_ROLLBACK);
+            txrc = CE_STORE;
+        }
+        /* Hand callback-carrying ops back to the loop; free the rest here. */
+        struct store_op *cb_head = NULL, *cb_tail = NULL;
+        for (struct store_op *op = batch, *next; op != NULL; op = next) {
+            next = op->next;
+            op->next = NULL;
+            if (txrc != CE_OK)
+                op->rc = txrc;
+            if (op->cb == NULL) {
+                free(op);
+                continue;
+            }
+            if (cb_tail)
+                cb_tail->next = op;
+            else
+                cb_head = op;
+            cb_tail = op;
+        }
+        pthread_mutex_lock(&st->mu);
+        st->in_flight = 0;
+        if (cb_head != NULL) {
+            if (st->done_tail)
+                st->done_tail->next = cb_head;
+            else
+                st->done_head = cb_head;
+            st->done_tail = cb_tail;
+        }
+        bool drained = st->drain_armed && st->q_len <= st->drain_level;
+        if (drained)
+            st->drain_armed = false;
+        pthread_mutex_unlock(&st->mu);
+        if (cb_head != NULL && st->done_ev != NULL)
+            event_active(st->done_ev, EV_READ, 0);
+        if (drained && st->drain_ev != NULL)
+            event_active(st->drain_ev, EV_READ, 0);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- loop side */
+
+static void run_done(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    struct store_op *op = st->done_head;
+    st->done_head = st->done_tail = NULL;
+    pthread_mutex_unlock(&st->mu);
+    while (op != NULL) {
+        struct store_op *next = op->next;
+        op->cb(op->ctx, op->tag, op->rc);
+        free(op);
+        op = next;
+    }
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct store *st = arg;
+    if (st->drain_cb != NULL)
+        st->drain_cb(st->drain_ctx);
+}
+
+void store_notify_drain(struct store *st, size_t level, void (*cb)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&st->mu);
+    st->drain_cb = cb;
+    st->drain_ctx = ctx;
+    st->drain_level = level;
+    bool now = st->q_len + st->in_flight <= level;
+    st->drain_armed = !now;
+    pthread_mutex_unlock(&st->mu);
+    if (now && st->drain_ev != NULL)
+        event_active(st->drain_ev, EV_READ, 0);
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_done(arg);
+}
+
+static struct store_op *op_new(enum op_kind kind, size_t extra)
+{
+    struct store_op *op = calloc(1, sizeof *op + extra);
+    if (op != NULL)
+        op->kind = kind;
+    return op;
+}
+
+static char *put_str(struct store_op *op, size_t *pos, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *dst = op->data + *pos;
+    memcpy(dst, s, n);
+    *pos += n;
+    return dst;
+}
+
+static void enqueue(struct store *st, struct store_op *op)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->q_tail)
+        st->q_tail->next = op;
+    else
+        st->q_head = op;
+    st->q_tail = op;
+    st->q_len++;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+int store_barrier(struct store *st, store_done_cb cb, void *ctx, uint32_t tag)
+{
+    struct store_op *op = op_new(OP_NOP, 0);
+    if (op == NULL)
+        return CE_NOMEM;
+    op->cb = cb;
+    op->ctx = ctx;
+    op->tag = tag;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_add_telemetry(struct store *st, const struct store_telemetry *t, store_done_cb cb,
+                        void *ctx, uint32_t tag)
+{
+    size_t extra = slen(t->device_id) + slen(t->component) + slen(t->props_json) + t->payload_len;
+    struct store_op *op = op_new(OP_TELEMETRY, extra);
+    if (op == NULL)
+        return CE_NOMEM;
+    size_t pos = 0;
+    op->s1 = put_str(op, &pos, t->device_id);
+    op->s2 = put_str(op, &pos, t->component);
+    op->s3 = put_str(op, &pos, t->props_json);
+    if (t->payload_len)
+        memcpy(op->data + pos, t->payload, t->payload_len);
+    op->blob = op->data + pos;
+    op->blob_len = t->payload_len;
+    op->i1 = t->enqueued_ms;
+    op->cb = cb;
+    op->ctx = ctx;
+    op->tag = tag;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_exec(struct store *st, const char *sql, const struct store_arg *args, size_t n)
+{
+    size_t extra = n * sizeof(struct store_arg) + slen(sql);
+    for (size_t i = 0; i < n; i++) {
+        if (args[i].type == STORE_ARG_TEXT)
+            extra += slen(args[i].s);
+        else if (args[i].type == STORE_ARG_BLOB)
+            extra += args[i].len;
+    }
+    /* data[] holds the aligned argument array first, then the bytes it points to */
+    struct store_op *op = op_new(OP_SQL, extra + sizeof(int64_t));
+    if (op == NULL)
+        return CE_NOMEM;
+    size_t pos = 0;
+    op->args = (struct store_arg *)(void *)op->data;
+    pos = n * sizeof(struct store_arg);
+    for (size_t i = 0; i < n; i++) {
+        op->args[i] = args[i];
+        if (args[i].type == STORE_ARG_TEXT) {
+            op->args[i].s = put_str(op, &pos, args[i].s);
+        } else if (args[i].type == STORE_ARG_BLOB) {
+            if (args[i].len)
+                memcpy(op->data + pos, args[i].s, args[i].len);
+            op->args[i].s = op->data + pos;
+            pos += args[i].len;
+        }
+    }
+    op->s1 = put_str(op, &pos, sql);
+    op->i1 = (int64_t)n;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_put_device(struct store *st, const struct device *dev)
+{
+    char *json = registry_device_to_store_json(dev);
+    if (json == NULL)
+        return CE_NOMEM;
+    struct store_op *op = op_new(OP_PUT_DEVICE, slen(dev->id) + slen(json));
+    if (op == NULL) {
+        free(json);
+        return CE_NOMEM;
+    }
+    size_t pos = 0;
+    op->s1 = put_str(op, &pos, dev->id);
+    op->s2 = put_str(op, &pos, json);
+    free(json);
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_delete_device(struct store *st, const char *id)
+{
+    struct store_op *op = op_new(OP_DEL_DEVICE, slen(id));
+    if (op == NULL)
+        return CE_NOMEM;
+    size_t pos = 0;
+    op->s1 = put_str(op, &pos, id);
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_put_c2d(struct store *st, const char *device_id, const struct c2d_msg *m)
+{
+    struct store_op *op = op_new(OP_PUT_C2D, slen(device_id) + slen(m->bag) + m->payload_len);
+    if (op == NULL)
+        return CE_NOMEM;
+    size_t pos = 0;
+    op->s1 = put_str(op, &pos, device_id);
+    op->s2 = put_str(op, &pos, m->bag ? m->bag : "");
+    if (m->payload_len)
+        memcpy(op->data + pos, m->payload, m->payload_len);
+    op->blob = op->data + pos;
+    op->blob_len = m->payload_len;
+    op->i1 = m->seq;
+    op->i2 = m->expiry_ms;
+    op->i3 = m->enqueued_ms;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+int store_delete_c2d(struct store *st, int64_t seq)
+{
+    struct store_op *op = op_new(OP_DEL_C2D, 0);
+    if (op == NULL)
+        return CE_NOMEM;
+    op->i1 = seq;
+    enqueue(st, op);
+    return CE_OK;
+}
+
+size_t store_backlog(const struct store *st)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+    size_t n = st->q_len + st->in_flight;
+    pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+    return n;
+}
+
+int64_t store_max_c2d_seq(const struct store *st)
+{
+    return st->max_c2d_seq;
+}
+
+int store_open(struct app *app)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return -1;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    app->store = st;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        log_error("cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "?");
+        return -1;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL + synchronous=FULL: a COMMIT returns only once the WAL is on disk, which is the
+     * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
+    if (exec(st->db, "PRAGMA journal_mode=WAL") < 0 ||
+        exec(st->db, "PRAGMA synchronous=FULL") < 0 ||
+        exec(st->db, "PRAGMA foreign_keys=OFF") < 0 || migrate(st->db) < 0)
+        return -1;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
+                               NULL) != SQLITE_OK) {
+            log_error("sqlite prepare failed: %s", sqlite3_errmsg(st->db));
+            return -1;
+        }
+    }
+    if (app->base != NULL) {
+        st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
+        st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);
+        if (st->drain_ev == NULL)
+            return -1;
+        if (st->done_ev == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+static int start_writer(struct store *st)
+{
+    if (st->thread_started)
+        return 0;
+    if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
+        log_error("cannot start the store writer thread");
+        return -1;
+    }
+    st->thread_started = true;
+    return 0;
+}
+
+int store_load(struct app *app)
+{
+    struct store *st = app->store;
+    sqlite3_stmt *s;
+    int loaded = 0, c2d_loaded = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT id, data FROM devices ORDER BY rowid", -1, &s, NULL) !=
+        SQLITE_OK)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *data = (const char *)sqlite3_column_text(s, 1);
+        struct device *dev = id && data ? registry_device_from_store_json(id, data) : NULL;
+        if (dev == NULL) {
+            log_warn("skipping unreadable device row %s", id ? id : "?");
+            continue;
+        }
+        registry_insert_loaded(app, dev);
+        loaded++;
+    }
+    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT seq, device_id, enqueued_ms, expiry_ms, bag, payload FROM c2d "
+                           "ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        if (seq > st->max_c2d_seq)
+            st->max_c2d_seq = seq;
+        struct device *dev = registry_get(app, (const char *)sqlite3_column_text(s, 1));
+        if (dev == NULL)
+            continue;
+        struct c2d_msg *m = calloc(1, sizeof *m);
+        const char *bag = (const char *)sqlite3_column_text(s, 4);
+        size_t plen = (size_t)sqlite3_column_bytes(s, 5);
+        const void *payload = sqlite3_column_blob(s, 5);
+        if (m == NULL)
+            break;
+        m->seq = seq;
+        m->enqueued_ms = sqlite3_column_int64(s, 2);
+        m->expiry_ms = sqlite3_column_int64(s, 3);
+        m->bag = strdup(bag ? bag : "");
+        m->payload = malloc(plen + 1);
+        if (m->bag == NULL || m->payload == NULL) {
+            c2d_msg_free(m);
+            break;
+        }
+        if (plen)
+            memcpy(m->payload, payload, plen);
+        m->payload_len = plen;
+        c2d_insert_loaded(dev, m);
+        c2d_loaded++;
+    }
+    sqlite3_finalize(s);
+    log_info("store: loaded %d devices, %d pending C2D messages", loaded, c2d_loaded);
+    return start_writer(st);
+}
+
+void store_close(struct app *app)
+{
+    struct store *st = app->store;
+    if (st == NULL)
+        return;
+    if (st->thread_started) {
+        pthread_mutex_lock(&st->mu);
+        st->stop = true;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->thread, NULL);
+    } else if (st->db != NULL && st->st[ST_COUNT - 1] != NULL) {
+        /* Never started (early failure or test use): commit what was queued synchronously. */
+        st->stop = true;
+        writer_main(st);
+    }
+    run_done(st);
+    if (st->done_ev)
+        event_free(st->done_ev);
+    if (st->drain_ev)
+        event_free(st->drain_ev);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->st[i]);
+    if (st->db != NULL) {
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_close(st->db);
+    }
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+    app->store = NULL;
+}

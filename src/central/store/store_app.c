@@ -1,0 +1,269 @@
+/*
+ * store_app.c - the application layer's tables (see store_app.h for the design choice).
+ */
+#include "central/store/store_app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "central/base/log.h"
+#include "central/store/store.h"
+
+struct store_app {
+    struct app *app;
+    sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS app_templates(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_tokens(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_commands(id TEXT PRIMARY KEY, device_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, data TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS app_commands_device ON app_commands(device_id, seq);"
+    "CREATE TABLE IF NOT EXISTS app_raw(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT);"
+    "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);";
+
+/* Only these names are ever spliced into SQL text. */
+static bool table_ok(const char *t)
+{
+    return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
+           strcmp(t, "app_tokens") == 0;
+}
+
+int store_app_open(struct app *app, struct store_app **out)
+{
+    struct store_app *sa = calloc(1, sizeof *sa);
+    char path[1200];
+    char *err = NULL;
+    *out = NULL;
+    if (sa == NULL)
+        return -1;
+    sa->app = app;
+    snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
+    if (sqlite3_open_v2(path, &sa->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_error("appl: cannot open %s: %s", path, sa->db ? sqlite3_errmsg(sa->db) : "?");
+        store_app_close(sa);
+        return -1;
+    }
+    sqlite3_busy_timeout(sa->db, 5000);
+    /* DDL once at startup on this connection (the writer thread is idle then). */
+    if (sqlite3_exec(sa->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("appl: cannot create tables: %s", err ? err : "?");
+        sqlite3_free(err);
+        store_app_close(sa);
+        return -1;
+    }
+    *out = sa;
+    return 0;
+}
+
+void store_app_close(struct store_app *sa)
+{
+    if (sa == NULL)
+        return;
+    if (sa->db != NULL)
+        sqlite3_close(sa->db);
+    free(sa);
+}
+
+int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn, void *ctx)
+{
+    char sql[128];
+    sqlite3_stmt *s;
+    if (!table_ok(table))
+        return -1;
+    snprintf(sql, sizeof sql, "SELECT id, data FROM %s ORDER BY rowid", table);
+    if (sqlite3_prepare_v2(sa->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        log_error("appl: %s", sqlite3_errmsg(sa->db));
+        return -1;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *data = (const char *)sqlite3_column_text(s, 1);
+        if (id != NULL && data != NULL && fn(ctx, id, data) != 0)
+            break;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+static void exec_queued(struct store_app *sa, const char *sql, const struct store_arg *args,
+                        size_t n)
+{
+    if (sa->app->store == NULL || store_exec(sa->app->store, sql, args, n) != CE_OK)
+        log_error("appl: cannot queue a write (%s)", sql);
+}
+
+#define ARG_TEXT(v)                      \
+    {                                    \
+        .type = STORE_ARG_TEXT, .s = (v) \
+    }
+#define ARG_INT(v)                      \
+    {                                   \
+        .type = STORE_ARG_INT, .i = (v) \
+    }
+
+void store_app_put(struct store_app *sa, const char *table, const char *id, const char *data)
+{
+    char sql[160];
+    struct store_arg args[] = {ARG_TEXT(id), ARG_TEXT(data)};
+    if (!table_ok(table))
+        return;
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO %s(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+        table);
+    exec_queued(sa, sql, args, 2);
+}
+
+void store_app_delete(struct store_app *sa, const char *table, const char *id)
+{
+    char sql[96];
+    struct store_arg args[] = {ARG_TEXT(id)};
+    if (!table_ok(table))
+        return;
+    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id=?", table);
+    exec_queued(sa, sql, args, 1);
+}
+
+void store_app_put_command(struct store_app *sa, const char *id, const char *device_id, int64_t seq,
+                           const char *data)
+{
+    struct store_arg args[] = {ARG_TEXT(id), ARG_TEXT(device_id), ARG_INT(seq), ARG_TEXT(data)};
+    exec_queued(sa,
+                "INSERT INTO app_commands(id, device_id, seq, data) VALUES(?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+                args, 4);
+}
+
+int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s;
+    /* The newest per_device rows of each device, oldest first. */
+    if (sqlite3_prepare_v2(sa->db,
+                           "SELECT device_id, data FROM (SELECT device_id, data, seq, "
+                           "row_number() OVER (PARTITION BY device_id ORDER BY seq DESC) AS rn "
+                           "FROM app_commands) WHERE rn <= ? ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK) {
+        log_error("appl: %s", sqlite3_errmsg(sa->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)per_device);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        const char *data = (const char *)sqlite3_column_text(s, 1);
+        if (id != NULL && data != NULL && fn(ctx, id, data) != 0)
+            break;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+void store_app_add_raw(struct store_app *sa, const char *device_id, int64_t time_ms,
+                       const char *kind, const char *data)
+{
+    struct store_arg args[] = {ARG_TEXT(device_id), ARG_INT(time_ms), ARG_TEXT(kind),
+                               ARG_TEXT(data)};
+    exec_queued(sa, "INSERT INTO app_raw(device_id, time_ms, kind, data) VALUES(?,?,?,?)", args, 4);
+}
+
+void store_app_forget_device(struct store_app *sa, const char *device_id)
+{
+    struct store_arg args[] = {ARG_TEXT(device_id)};
+    exec_queued(sa, "DELETE FROM app_commands WHERE device_id=?", args, 1);
+    exec_queued(sa, "DELETE FROM app_raw WHERE device_id=?", args, 1);
+    exec_queued(sa, "DELETE FROM telemetry WHERE device_id=?", args, 1);
+    exec_queued(sa, "DELETE FROM app_devices WHERE id=?", args, 1);
+}
+
+static sqlite3_stmt *prepare_scan(struct store_app *sa, const char *cols, const char *table,
+                                  const char *device_id, int64_t from_ms, int64_t to_ms,
+                                  int64_t after_seq, bool descending, size_t limit,
+                                  const char *time_col)
+{
+    char sql[512];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM %s WHERE device_id=? AND %s>=? AND %s<? AND %s ORDER BY seq %s "
+             "LIMIT ?",
+             cols, table, time_col, time_col,
+             descending ? (after_seq > 0 ? "seq<?" : "seq>?") : "seq>?",
+             descending ? "DESC" : "ASC");
+    if (sqlite3_prepare_v2(sa->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        log_error("appl: %s", sqlite3_errmsg(sa->db));
+        return NULL;
+    }
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, from_ms);
+    sqlite3_bind_int64(s, 3, to_ms);
+    sqlite3_bind_int64(s, 4, after_seq);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)(limit > 1000000 ? 1000000 : limit));
+    return s;
+}
+
+long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64_t from_ms,
+                              int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
+                              store_app_tel_fn fn, void *ctx)
+{
+    sqlite3_stmt *s =
+        prepare_scan(sa, "seq, enqueued_ms, component, props, payload", "telemetry", device_id,
+                     from_ms, to_ms, after_seq, descending, limit, "enqueued_ms");
+    long n = 0;
+    int rc;
+    if (s == NULL)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_app_telemetry row = {
+            .seq = sqlite3_column_int64(s, 0),
+            .time_ms = sqlite3_column_int64(s, 1),
+            .component = (const char *)sqlite3_column_text(s, 2),
+            .props_json = (const char *)sqlite3_column_text(s, 3),
+            .payload = (const char *)sqlite3_column_blob(s, 4),
+            .payload_len = (size_t)sqlite3_column_bytes(s, 4),
+        };
+        if (row.payload == NULL)
+            row.payload = "";
+        n++;
+        if (fn(ctx, &row) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_warn("appl: telemetry scan: %s", sqlite3_errmsg(sa->db));
+    sqlite3_finalize(s);
+    return n;
+}
+
+long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
+                        void *ctx)
+{
+    sqlite3_stmt *s = prepare_scan(sa, "seq, time_ms, kind, data", "app_raw", device_id, from_ms,
+                                   to_ms, after_seq, descending, limit, "time_ms");
+    long n = 0;
+    int rc;
+    if (s == NULL)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_app_raw row = {
+            .seq = sqlite3_column_int64(s, 0),
+            .time_ms = sqlite3_column_int64(s, 1),
+            .kind = (const char *)sqlite3_column_text(s, 2),
+            .data = (const char *)sqlite3_column_text(s, 3),
+        };
+        if (row.kind == NULL)
+            continue;
+        n++;
+        if (fn(ctx, &row) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_warn("appl: raw scan: %s", sqlite3_errmsg(sa->db));
+    sqlite3_finalize(s);
+    return n;
+}

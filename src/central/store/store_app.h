@@ -1,0 +1,91 @@
+/*
+ * store_app.h - the application layer's tables in the server's SQLite database.
+ *
+ * Choice: writes go through store_exec() (store.h), so they share the store's writer thread,
+ * its ordering and its group commit, and the event loop never waits for the disk. Reads use a
+ * second, read-only-by-convention connection to the same WAL database (busy_timeout 5 s) held by
+ * the loop thread: WAL readers never block the writer and see every committed transaction. A
+ * write queued a moment ago may not be visible yet to a read; the application layer keeps what
+ * must be read back at once (templates, devices, tokens, command history) in memory.
+ *
+ * Tables (created at open): app_templates, app_devices, app_tokens (id, data JSON),
+ * app_commands (id, device_id, seq, data JSON), app_raw (seq, device_id, time_ms, kind, data):
+ * property reports and connect/disconnect events. Telemetry is the store's `telemetry` table.
+ * Loop thread only.
+ */
+#ifndef CENTRAL_STORE_APP_H
+#define CENTRAL_STORE_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "central/base/app.h"
+
+struct store_app;
+
+/** Open DATA_DIR/central.db a second time and create the tables. @return 0 or -1 (logged). */
+int store_app_open(struct app *app, struct store_app **out);
+void store_app_close(struct store_app *sa);
+
+/** Row callback of the loaders: return non-zero to stop. */
+typedef int (*store_app_row_fn)(void *ctx, const char *id, const char *data);
+
+/** Call @p fn for every row of @p table ("app_templates", ...) in insertion order. 0 / -1. */
+int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn, void *ctx);
+
+/** Upsert (id, data) into @p table (queued). */
+void store_app_put(struct store_app *sa, const char *table, const char *id, const char *data);
+/** Delete row @p id of @p table (queued). */
+void store_app_delete(struct store_app *sa, const char *table, const char *id);
+
+/** Upsert a command history entry (queued). */
+void store_app_put_command(struct store_app *sa, const char *id, const char *device_id, int64_t seq,
+                           const char *data);
+/** Load the last @p per_device commands of every device, oldest first. 0 / -1. */
+int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn,
+                            void *ctx);
+
+/** Append a raw event (kind "property", "connected", "disconnected"), queued. */
+void store_app_add_raw(struct store_app *sa, const char *device_id, int64_t time_ms,
+                       const char *kind, const char *data);
+
+/** Delete everything stored about a device (commands, raw events, telemetry), queued. */
+void store_app_forget_device(struct store_app *sa, const char *device_id);
+
+/** One telemetry row (borrowed during the callback). */
+struct store_app_telemetry {
+    int64_t seq;
+    int64_t time_ms;
+    const char *component;  /**< NULL for the root */
+    const char *props_json; /**< may be NULL */
+    const char *payload;
+    size_t payload_len;
+};
+
+/** One raw-event row (borrowed during the callback). */
+struct store_app_raw {
+    int64_t seq;
+    int64_t time_ms;
+    const char *kind;
+    const char *data; /**< may be NULL */
+};
+
+typedef int (*store_app_tel_fn)(void *ctx, const struct store_app_telemetry *row);
+typedef int (*store_app_raw_fn)(void *ctx, const struct store_app_raw *row);
+
+/**
+ * Telemetry rows of @p device_id with from_ms <= time < to_ms and seq > @p after_seq
+ * (ascending), or seq < @p after_seq when @p descending (after_seq 0 = from the newest),
+ * at most @p limit rows; @p fn may stop early. @return rows visited, or -1.
+ */
+long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64_t from_ms,
+                              int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
+                              store_app_tel_fn fn, void *ctx);
+
+/** Raw events, same rules (ascending only). @return rows visited, or -1. */
+long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
+                        void *ctx);
+
+#endif /* CENTRAL_STORE_APP_H */
