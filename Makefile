@@ -240,10 +240,12 @@ format:
 	clang-format -i $(C_FILES)
 format-check:
 	clang-format --dry-run --Werror $(C_FILES)
+# make lint: formatting, banned calls, the server's layering, and cppcheck; .ci/run runs it.
 lint: format-check
 	tools/check-banned.sh
+	tools/check-layers.sh
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
-	  -Iinclude -Isrc --suppress=missingIncludeSystem src
+	  -Iinclude -Isrc --suppress=missingIncludeSystem src examples
 
 clean:
 	rm -rf build

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what iotc needs to build, run and test, when it is missing.
 #   tools/deps.sh            build + run dependencies (Debian packages, npm packages)
-#   tools/deps.sh --ci       also the tools CI uses (clang, libFuzzer runtime, mosquitto)
+#   tools/deps.sh --ci       also the tools CI uses (clang, libFuzzer runtime, mosquitto, clang-format, cppcheck)
 # Debian packages come from apt; Node packages from the npm registry via `npm ci`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +11,7 @@ pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-de
       libcurl4-openssl-dev libcmocka-dev nodejs npm chromium"
 for a in "$@"; do
     case "$a" in
-    --ci) pkgs="$pkgs clang libclang-rt-14-dev mosquitto mosquitto-clients" ;;
+    --ci) pkgs="$pkgs clang libclang-rt-14-dev mosquitto mosquitto-clients clang-format cppcheck" ;;
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
     esac
 done
