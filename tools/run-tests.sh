@@ -14,9 +14,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 B=$(cd "$B" && pwd) || exit 2
 export IOTC_BUILDDIR="$B"
-if [ -z "${IOTC_SHARED_DIR:-}" ] && [ -d "$top/../shared" ]; then
-    export IOTC_SHARED_DIR="$top/../shared"
-fi
 LOGS="$B/test-logs"
 mkdir -p "$LOGS"
 TIMEOUT=${IOTC_TEST_TIMEOUT:-600}

@@ -1,5 +1,5 @@
 /*
- * iotc/central.h - IoT Plug and Play / IoT Central device conventions (PROTOCOL.md §7).
+ * iotc/central.h - IoT Plug and Play / IoT Central device conventions (docs/PROTOCOL.md §7).
  *
  * Reported-property and writable-property-ack JSON builders, the component marker
  * (`"__t":"c"`) and the `{component}*{command}` method-name convention.

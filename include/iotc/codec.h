@@ -1,5 +1,5 @@
 /*
- * iotc/codec.h - percent-encoding, base64 and `k=v&k=v` property bags (PROTOCOL.md §1, §5.3).
+ * iotc/codec.h - percent-encoding, base64 and `k=v&k=v` property bags (docs/PROTOCOL.md §1, §5.3).
  *
  * Conventions shared by every writer in the iotc protocol core (codec.h, sas.h, dps.h, hub.h,
  * central.h, json.h):
@@ -42,7 +42,7 @@ IOTC_API bool iotc_span_eq(struct iotc_span a, struct iotc_span b);
 IOTC_API bool iotc_span_eq_nocase(struct iotc_span a, struct iotc_span b);
 
 /* ------------------------------------------------------------------------------------------ */
-/* Percent-encoding (RFC 3986 style, PROTOCOL.md §1)                                          */
+/* Percent-encoding (RFC 3986 style, docs/PROTOCOL.md §1)                                     */
 /* ------------------------------------------------------------------------------------------ */
 
 /** Number of bytes iotc_pct_encode() produces for @p in (no NUL). */

@@ -1,6 +1,6 @@
 /*
- * iotc/dps.h - Device Provisioning Service over MQTT: username, topics, JSON bodies (PROTOCOL.md
- * §4).
+ * iotc/dps.h - Device Provisioning Service over MQTT: username, topics, JSON bodies
+ * (docs/PROTOCOL.md §4).
  *
  * Device side builds the CONNECT username, the register/poll topics and the register body and
  * parses response topics and bodies; the server side (iotc-central) does the reverse.

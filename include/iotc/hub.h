@@ -1,5 +1,6 @@
 /*
- * iotc/hub.h - IoT Hub device-facing MQTT: username, topics and property bags (PROTOCOL.md §5).
+ * iotc/hub.h - IoT Hub device-facing MQTT: username, topics and property bags
+ * (docs/PROTOCOL.md §5).
  *
  * Builders for both directions (device: telemetry, method response, twin requests; server:
  * C2D, method request, twin response, desired patch) and parsers for both. Device and module

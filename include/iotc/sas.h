@@ -1,5 +1,6 @@
 /*
- * iotc/sas.h - Shared Access Signature tokens and DPS group key derivation (PROTOCOL.md §2, §3).
+ * iotc/sas.h - Shared Access Signature tokens and DPS group key derivation
+ * (docs/PROTOCOL.md §2, §3).
  *
  * Token text: `SharedAccessSignature sr={sr}&sig={pct(base64(HMAC-SHA256(key, sr "\n"
  * se)))}&se={se}[&skn={name}]`. The string-to-sign is the sr text EXACTLY as it appears in the

@@ -1,5 +1,5 @@
 /*
- * dps.c - provisioning through the Device Provisioning Service over MQTT (PROTOCOL.md §4):
+ * dps.c - provisioning through the Device Provisioning Service over MQTT (docs/PROTOCOL.md §4):
  * connect with the registration SAS, subscribe to the responses, register (announcing the
  * model id), poll the operation honouring retry-after, and take the assigned hub and device id.
  * Every failure goes back to client.c as a teardown reason, which applies the backoff.

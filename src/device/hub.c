@@ -1,5 +1,5 @@
 /*
- * hub.c - the IoT Hub session (PROTOCOL.md §5, §7): connect with a fresh SAS token, subscribe,
+ * hub.c - the IoT Hub session (docs/PROTOCOL.md §5, §7): connect with a fresh SAS token, subscribe,
  * ask for the full twin, flush the outgoing queue and match PUBACKs to it, renew the token;
  * plus the public telemetry and reported-property calls. Messages coming from the hub
  * (commands, twin responses, desired pushes) are handled in hub_inbound.c.

@@ -1,7 +1,7 @@
 /*
- * hub_inbound.c - what the hub sends to the device (PROTOCOL.md §5.5, §5.6, §7): direct methods
- * dispatched to command handlers (answered at once or later), twin responses (the full-twin read
- * reconciled into writable-property deliveries, reported-patch outcomes), and desired-property
+ * hub_inbound.c - what the hub sends to the device (docs/PROTOCOL.md §5.5, §5.6, §7): direct
+ * methods dispatched to command handlers (answered at once or later), twin responses (the full-twin
+ * read reconciled into writable-property deliveries, reported-patch outcomes), and desired-property
  * pushes, and cloud-to-device messages (IoT Central's queued commands carry method-name).
  * Writable properties are acknowledged with IoT Central's {value, ac, av, ad}.
  */

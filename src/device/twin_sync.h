@@ -3,7 +3,7 @@
  *
  * After every (re)connect the client reads the whole twin and must hand the application the
  * desired values that changed while it was away, and nothing it already handled. The rule
- * (IoT Plug and Play convention, PROTOCOL.md §7.4): a desired property is delivered when its
+ * (IoT Plug and Play convention, docs/PROTOCOL.md §7.4): a desired property is delivered when its
  * version is newer than both the version the device last acknowledged for it (the "av" of its
  * reported ack) and the version this process already delivered. A property's version is
  * $metadata.<name>.$lastUpdatedVersion when the service provides it, else the document's

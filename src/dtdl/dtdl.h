@@ -78,7 +78,7 @@ enum dtdl_schema_type {
 enum dtdl_command_type {
     DTDL_CMD_UNSPECIFIED = 0,
     DTDL_CMD_SYNCHRONOUS,
-    DTDL_CMD_ASYNCHRONOUS, /* v1 hint: device answers 202, completes later (CENTRAL.md 1.7) */
+    DTDL_CMD_ASYNCHRONOUS, /* v1 hint: answered 202, completed later (docs/PROTOCOL.md §7.5) */
 };
 
 struct dtdl_schema;

@@ -1,6 +1,6 @@
 /*
  * base64.c - base64 through OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock with the lenient
- * decoding Azure keys need (PROTOCOL.md §2.3 vector 2: "key" must decode to 91 EC).
+ * decoding Azure keys need (docs/PROTOCOL.md §2.3 vector 2: "key" must decode to 91 EC).
  *
  * EVP_DecodeBlock neither reports padding nor accepts a partial final group, so the decoder
  * validates the text itself, feeds whole 4-char groups to OpenSSL and completes a short last

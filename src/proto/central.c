@@ -1,5 +1,6 @@
 /*
- * central.c - IoT Plug and Play / IoT Central property and command conventions (PROTOCOL.md §7).
+ * central.c - IoT Plug and Play / IoT Central property and command conventions
+ * (docs/PROTOCOL.md §7).
  */
 #include <iotc/central.h>
 

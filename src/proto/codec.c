@@ -1,5 +1,5 @@
 /*
- * codec.c - percent-encoding, property bags and the internal text builder (PROTOCOL.md §1).
+ * codec.c - percent-encoding, property bags and the internal text builder (docs/PROTOCOL.md §1).
  */
 #include <iotc/codec.h>
 

@@ -1,5 +1,5 @@
 /*
- * dps.c - DPS MQTT username and topics (PROTOCOL.md §4.2, §4.3).
+ * dps.c - DPS MQTT username and topics (docs/PROTOCOL.md §4.2, §4.3).
  */
 #include <iotc/dps.h>
 

@@ -1,5 +1,5 @@
 /*
- * dps_body.c - DPS register request and RegistrationOperationStatus bodies (PROTOCOL.md §4.4,
+ * dps_body.c - DPS register request and RegistrationOperationStatus bodies (docs/PROTOCOL.md §4.4,
  * §4.5), plus the `{"errorCode":...}` error body shared with the hub twin.
  */
 #include <iotc/dps.h>

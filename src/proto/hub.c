@@ -1,5 +1,5 @@
 /*
- * hub.c - IoT Hub MQTT username and topic builders (PROTOCOL.md §5.2-§5.6).
+ * hub.c - IoT Hub MQTT username and topic builders (docs/PROTOCOL.md §5.2-§5.6).
  *
  * Device and module ids and method names go into topics raw (every SDK does so and the hub
  * never decodes them), so builders refuse the bytes that would change the topic's structure.

@@ -1,6 +1,6 @@
 /*
  * hub_topic.c - IoT Hub topic parsing, publish authorisation and subscription filters
- * (PROTOCOL.md §5.3-§5.6, §10).
+ * (docs/PROTOCOL.md §5.3-§5.6, §10).
  */
 #include <iotc/hub.h>
 

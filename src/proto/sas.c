@@ -1,6 +1,6 @@
 /*
  * sas.c - SAS token signing, building, parsing and verification; DPS derived keys
- * (PROTOCOL.md §2, §3).
+ * (docs/PROTOCOL.md §2, §3).
  *
  * The string-to-sign is the sr text exactly as it appears in the token, "\n", and the se
  * digits exactly as they appear: re-encoding sr canonically would break one of the three DPS

@@ -1,5 +1,5 @@
 /*
- * sas_parse.c - SAS token parsing, verification and resource scoping (PROTOCOL.md §2.1, §2.4).
+ * sas_parse.c - SAS token parsing, verification and resource scoping (docs/PROTOCOL.md §2.1, §2.4).
  */
 #include <iotc/sas.h>
 

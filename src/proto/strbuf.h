@@ -2,7 +2,7 @@
  * strbuf.h - library-internal bounded text builder used by every writer of the protocol core.
  *
  * A builder with buf == NULL only counts, so each public writer runs its emitter twice: once to
- * learn the size (and refuse with IOTC_E_NOSPACE before touching the output, as STYLE.md §5
+ * learn the size (and refuse with IOTC_E_NOSPACE before touching the output, as docs/STYLE.md §5
  * asks), once to write. The builder never writes past size even if an emitter misbehaves.
  */
 #ifndef IOTC_PROTO_STRBUF_H

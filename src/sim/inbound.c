@@ -4,7 +4,7 @@
  *  - direct methods: status 200 and a JSON body (the model's response schema when known);
  *  - twin: GET on connect, then an ack per writable property ({"value","ac":200,"av","ad"})
  *    for the desired state found there and for every desired patch pushed later, the way
- *    IoT Central devices acknowledge (PROTOCOL.md §7.4);
+ *    IoT Central devices acknowledge (docs/PROTOCOL.md §7.4);
  *  - C2D and broker-forwarded messages are counted.
  */
 #include <stdio.h>

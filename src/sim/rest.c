@@ -1,7 +1,7 @@
 /*
  * rest.c - service-side direct-method calls for the command round-trip benchmark:
  * POST /twins/{id}/methods on the IoT Hub service API (HTTPS, service SAS token from the
- * connection string), the way the azure-iothub SDK calls it (PROTOCOL.md §6.4), on a few
+ * connection string), the way the azure-iothub SDK calls it (docs/PROTOCOL.md §6.4), on a few
  * keep-alive connections, each closed loop (next call when the previous answer is in).
  * A minimal HTTP/1.1 client over bufferevent_openssl: the whole request goes out as one write
  * on a TCP_NODELAY socket, so the figures measure the server and the device, not Nagle.

@@ -447,7 +447,7 @@ static void test_desired_only_to_subscribed(void **state)
 
 /* ------------------------------------------------------------------ model id */
 
-/* NODE puts model-id unencoded before DeviceClientType (PROTOCOL.md §5.2). */
+/* NODE puts model-id unencoded before DeviceClientType (docs/PROTOCOL.md §5.2). */
 static void test_model_id_node_style(void **state)
 {
     (void)state;
@@ -672,9 +672,9 @@ static void sign(const char *sr_text, uint64_t se, char *out, size_t size)
 }
 
 /*
- * The hub verifies the HMAC over the sr text exactly as sent (PROTOCOL.md §2.4 "safe choice
- * for the hub"): lower-case hex and raw slashes are accepted when signed as sent, fields may
- * come in any order, and a signature over a re-encoded (canonical) sr does not verify.
+ * The hub verifies the HMAC over the sr text exactly as sent (docs/PROTOCOL.md §2.4, the
+ * "sign what was sent" rule): lower-case hex and raw slashes are accepted when signed as sent,
+ * fields may come in any order, and a signature over a re-encoded (canonical) sr does not verify.
  */
 static void test_hub_sas_verbatim_sr(void **state)
 {

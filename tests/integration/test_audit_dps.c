@@ -1,5 +1,5 @@
 /*
- * test_audit_dps.c - DPS answers in DPS's own shape (PROTOCOL.md §4.5, §4.6): error bodies
+ * test_audit_dps.c - DPS answers in DPS's own shape (docs/PROTOCOL.md §4.5, §4.6): error bodies
  * {errorCode (status * 1000 + n), trackingId, message, timestampUtc} on a status topic with
  * $rid first, and a registration that cannot be assigned ends "failed" with errorCode and
  * errorMessage in registrationState.

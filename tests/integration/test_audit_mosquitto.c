@@ -1,7 +1,7 @@
 /*
  * test_audit_mosquitto.c - unmodified MQTT clients against iotc-central's IoT Hub: the Debian
  * mosquitto_pub / mosquitto_sub binaries connect over TLS with only --cafile, the device id as
- * client id, the hub username and a SAS password (PROTOCOL.md §5.2), publish telemetry, get
+ * client id, the hub username and a SAS password (docs/PROTOCOL.md §5.2), publish telemetry, get
  * refused for another device's topic or a wrong key, and receive a cloud-to-device message.
  * Skipped (not passed) when the clients are not installed.
  */

@@ -91,19 +91,6 @@ static char *repo_file(const char *rel)
     return read_file(path);
 }
 
-static char *shared_file(const char *name)
-{
-    char root[1024], path[1300];
-    const char *dir = getenv("IOTC_SHARED_DIR");
-    if (dir != NULL && dir[0] != '\0') {
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-    } else {
-        repo_root(root, sizeof root);
-        snprintf(path, sizeof path, "%s/../shared/%s", root, name);
-    }
-    return read_file(path);
-}
-
 static const cJSON *find_by(const cJSON *arr, const char *key, const char *value)
 {
     const cJSON *it;
@@ -338,24 +325,23 @@ static void test_templates_import_models(void **state)
 {
     (void)state;
     static const struct {
-        bool shared;
         const char *file;
         const char *id;
         int version;
         const char *comp; /* component holding the sensor capabilities */
     } cases[] = {
-        {false, "models/environmental-sensor.dtdlv2.json", TID_URL, 2, ""},
-        {false, "models/environmental-sensor.dcm.v1.json", "urn:iotc:env:v1", 1, ""},
-        {true, "models/EnvironmentalSensorInline.capabilitymodel.json", "urn:tutorial:dcm", 1, ""},
-        {true, "models/EnvironmentalSensor.dtdlv2.flat.json", "dtmi:com:example:flat;1", 2, ""},
-        {true, "models/EnvironmentalSensor.dtdlv2.components.json", "dtmi:com:example:comp;1", 2,
+        {"models/environmental-sensor.dtdlv2.json", TID_URL, 2, ""},
+        {"models/environmental-sensor.dcm.v1.json", "urn:iotc:env:v1", 1, ""},
+        {"tests/data/environmental-sensor.inline.dcm.v1.json", "urn:tutorial:dcm", 1, ""},
+        {"tests/data/environmental-sensor.flat.dtdlv2.json", "dtmi:com:example:flat;1", 2, ""},
+        {"tests/data/environmental-sensor.components.dtdlv2.json", "dtmi:com:example:comp;1", 2,
          "sensor"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[300];
-        char *doc = cases[i].shared ? shared_file(cases[i].file) : repo_file(cases[i].file);
+        char *doc = repo_file(cases[i].file);
         if (doc == NULL)
-            fail_msg("cannot read %s (set IOTC_SHARED_DIR)", cases[i].file);
+            fail_msg("cannot read %s", cases[i].file);
         snprintf(path, sizeof path, "/api/deviceTemplates/%s", cases[i].id);
         long st = admin("PUT", path, doc);
         if (st != 200)
@@ -371,7 +357,7 @@ static void test_templates_import_models(void **state)
         free(doc);
     }
     /* the tutorial file as an IoT Central DeviceTemplate wrapper, with the tutorial's views */
-    char *dcm = shared_file("models/EnvironmentalSensorInline.capabilitymodel.json");
+    char *dcm = repo_file("tests/data/environmental-sensor.inline.dcm.v1.json");
     assert_non_null(dcm);
     size_t len = strlen(dcm) + 1024;
     char *body = malloc(len);

@@ -95,25 +95,14 @@ static void test_association_by_username(void **state)
 
 /* ---------------------------------------------------------------- components */
 
-static char *shared_model(const char *name)
-{
-    char path[1300];
-    const char *dir = getenv("IOTC_SHARED_DIR");
-    if (dir != NULL && dir[0] != '\0') {
-        snprintf(path, sizeof path, "%s/models/%s", dir, name);
-        return read_path(path);
-    }
-    snprintf(path, sizeof path, "../shared/models/%s", name);
-    return repo_file(path);
-}
-
+/* The tutorial's model with Components (tests/data/README.md). */
 static void test_components(void **state)
 {
     (void)state;
     char topic[300], payload[1024], req[256];
-    char *doc = shared_model("EnvironmentalSensor.dtdlv2.components.json");
+    char *doc = repo_file("tests/data/environmental-sensor.components.dtdlv2.json");
     if (doc == NULL)
-        fail_msg("cannot read the shared components model (set IOTC_SHARED_DIR)");
+        fail_msg("cannot read tests/data/environmental-sensor.components.dtdlv2.json");
     assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:com:example:sample_device;2", doc),
                      200);
     free(doc);

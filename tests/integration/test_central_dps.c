@@ -1,5 +1,5 @@
 /*
- * test_central_dps.c - DPS over MQTT/TLS against a real iotc-central (PROTOCOL.md §4).
+ * test_central_dps.c - DPS over MQTT/TLS against a real iotc-central (docs/PROTOCOL.md §4).
  */
 #include <setjmp.h>
 #include <stdarg.h>

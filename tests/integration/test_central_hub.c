@@ -1,6 +1,6 @@
 /*
  * test_central_hub.c - IoT Hub device plane over MQTT/TLS against a real iotc-central
- * (PROTOCOL.md §5): CONNECT codes, telemetry, twin, methods, C2D, authorization, limits.
+ * (docs/PROTOCOL.md §5): CONNECT codes, telemetry, twin, methods, C2D, authorization, limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>

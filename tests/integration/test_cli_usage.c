@@ -401,24 +401,17 @@ static void test_paging(void **state)
     cu_free(&o);
 }
 
-/* Components (the published v2 model with Components, read from ../shared when present):
- * component paths for properties and commands, and a queue-if-offline command set through
+/* Components (the tutorial's v2 model with Components, tests/data/README.md): component
+ * paths for properties and commands, and a queue-if-offline command set through
  * `templates import --views` customizations. */
 static void test_components(void **state)
 {
     (void)state;
     char model[1400], extra[400];
-    const char *shared = getenv("IOTC_SHARED_DIR");
-    if (shared != NULL && shared[0] != '\0')
-        snprintf(model, sizeof model, "%s/models/EnvironmentalSensor.dtdlv2.components.json",
-                 shared);
-    else
-        snprintf(model, sizeof model,
-                 "%s/../shared/models/EnvironmentalSensor.dtdlv2.components.json", cu_repo());
-    if (access(model, R_OK) != 0) {
-        fprintf(stderr, "skipped: %s not found (set IOTC_SHARED_DIR)\n", model);
-        skip();
-    }
+    snprintf(model, sizeof model, "%s/tests/data/environmental-sensor.components.dtdlv2.json",
+             cu_repo());
+    if (access(model, R_OK) != 0)
+        fail_msg("cannot read %s", model);
     snprintf(extra, sizeof extra, "%s/queue.json", srv.root);
     FILE *f = fopen(extra, "w");
     assert_non_null(f);

@@ -51,7 +51,7 @@ static void assert_error(long status, long want_status, const char *code)
     assert_non_null(capi_jstr(R.json, "error.message"));
 }
 
-/* The group object as PROTOCOL.md §8 shapes it, with the keys the test expects. */
+/* The group object as docs/PROTOCOL.md §8 shapes it, with the keys the test expects. */
 static void assert_group(const cJSON *g, const char *primary, const char *secondary)
 {
     assert_non_null(g);

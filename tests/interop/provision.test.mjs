@@ -10,7 +10,7 @@ import { createSuite } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 
-/** DPS group key derivation (PROTOCOL.md §3), computed independently of the server. */
+/** DPS group key derivation (docs/PROTOCOL.md §3), computed independently of the server. */
 const deriveKey = (groupKey, regId) =>
     crypto.createHmac('sha256', Buffer.from(groupKey, 'base64')).update(regId, 'utf8').digest('base64');
 

@@ -1,5 +1,5 @@
 /*
- * test_central.c - IoT Central property/ack/command conventions (PROTOCOL.md §7).
+ * test_central.c - IoT Central property/ack/command conventions (docs/PROTOCOL.md §7).
  */
 #include <stdarg.h>
 #include <stddef.h>

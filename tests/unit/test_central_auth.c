@@ -1,6 +1,6 @@
 /*
  * test_central_auth.c - the CONNECT-to-authentication decision (src/central/hub/auth.c) with the
- * published vectors of PROTOCOL.md §2.3/§2.4 and every refusal reason.
+ * published vectors of docs/PROTOCOL.md §2.3/§2.4 and every refusal reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * test_codec.c - percent-encoding (PROTOCOL.md §1), lenient base64 (§2.3) and property bags.
+ * test_codec.c - percent-encoding (docs/PROTOCOL.md §1), lenient base64 (§2.3) and property bags.
  */
 #include <stdarg.h>
 #include <stddef.h>

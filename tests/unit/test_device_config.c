@@ -160,7 +160,7 @@ static void test_env(void **state)
     clear_env();
 }
 
-/* The official group-key vector (PROTOCOL.md §3) and valid keys let a client be created. */
+/* The official group-key vector (docs/PROTOCOL.md §3) and valid keys let a client be created. */
 static const char *group_key =
     "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw==";
 

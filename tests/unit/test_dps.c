@@ -1,5 +1,5 @@
 /*
- * test_dps.c - DPS username, topics and bodies with the exact strings of PROTOCOL.md §4.
+ * test_dps.c - DPS username, topics and bodies with the exact strings of docs/PROTOCOL.md §4.
  */
 #include <stdarg.h>
 #include <stddef.h>

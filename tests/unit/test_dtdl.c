@@ -1,11 +1,12 @@
 /*
- * test_dtdl.c - device-template model importer: the tutorial's three shared model files (checked
- * capability by capability against the facts of shared/models/capabilities.csv), the project's
- * own models in models/, a table of malformed models with the JSON path and reason of each
- * error, value checks, JSON rendering, and allocation failure at every step.
+ * test_dtdl.c - device-template model importer: the tutorial's model in its three shapes
+ * (tests/data/: inline DTDL v1, flat DTDL v2, DTDL v2 with components; checked capability by
+ * capability against the facts of tests/data/environmental-sensor.capabilities.csv), the
+ * project's own models in models/, a table of malformed models with the JSON path and reason of
+ * each error, value checks, JSON rendering, and allocation failure at every step.
  *
- * Shared files are read at run time from $IOTC_SHARED_DIR, else ../shared (tests run from the
- * repository root). Tests that need them are skipped with a message when the folder is absent.
+ * Files are read at run time by paths relative to the repository root (tests run from there);
+ * a missing file fails the test (tests/data/README.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,34 +56,14 @@ static char *read_file(const char *path, size_t *out_len)
     return buf;
 }
 
-static const char *shared_dir(void)
+/* Read tests/data/NAME; a missing fixture fails the test. */
+static char *read_data(const char *name, size_t *len)
 {
-    static char dir[1024];
-    const char *env = getenv("IOTC_SHARED_DIR");
-    snprintf(dir, sizeof dir, "%s", env != NULL && env[0] ? env : "../shared");
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/models/capabilities.csv", dir);
-    FILE *f = fopen(probe, "rb");
-    if (f == NULL)
-        return NULL;
-    fclose(f);
-    return dir;
-}
-
-/* Read shared/models/NAME; skips the test when the shared folder is absent. */
-static char *read_shared(const char *name, size_t *len)
-{
-    const char *dir = shared_dir();
-    if (dir == NULL) {
-        print_message("shared folder not found (set IOTC_SHARED_DIR or run from the repository "
-                      "root with ../shared present): skipping\n");
-        skip();
-    }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/models/%s", dir, name);
+    char path[300];
+    snprintf(path, sizeof path, "tests/data/%s", name);
     char *buf = read_file(path, len);
     if (buf == NULL)
-        fail_msg("cannot read %s", path);
+        fail_msg("cannot read %s (tests run from the repository root)", path);
     return buf;
 }
 
@@ -108,7 +89,8 @@ static struct dtdl_model *import_file(const char *path)
     return m;
 }
 
-/* ---- the tutorial's capabilities (shared/models/capabilities.csv + CENTRAL.md 2.3) ---- */
+/* ---- the tutorial's capabilities (tests/data/environmental-sensor.capabilities.csv; the v1 to
+ * v2 mapping is in tests/data/README.md) ---- */
 
 struct cap_fact {
     const char *instance;
@@ -198,7 +180,7 @@ static void check_blink(const struct dtdl_capability *b)
 
 /* The model holds exactly the 17 tutorial capabilities, in order, with the facts above.
  * check_display: compare display names with the v1 ones (the project's v2 file renames
- * commands, the shared v2 files give commands their name as displayName). */
+ * commands, the fixture v2 files give commands their name as displayName). */
 static void check_facts(const struct dtdl_model *m, enum layout layout, bool check_display,
                         bool check_command_type)
 {
@@ -245,13 +227,13 @@ static void check_facts(const struct dtdl_model *m, enum layout layout, bool che
     }
 }
 
-/* ---- shared files ---- */
+/* ---- the tutorial's model in three shapes (tests/data/) ---- */
 
-static void test_shared_v1_dcm(void **state)
+static void test_tutorial_v1_dcm(void **state)
 {
     (void)state;
     size_t len;
-    char *buf = read_shared("EnvironmentalSensorInline.capabilitymodel.json", &len);
+    char *buf = read_data("environmental-sensor.inline.dcm.v1.json", &len);
     struct dtdl_model *m = import_ok(buf, len);
     free(buf);
     assert_int_equal(m->version, 1);
@@ -271,19 +253,18 @@ static void test_shared_v1_dcm(void **state)
     assert_string_equal(m->groups[1].display_name, "Environmental Sensor");
     check_facts(m, V1_GROUPS, true, true);
     const struct dtdl_capability *blink = dtdl_find(m, "", "blink");
-    assert_string_equal(blink->description,
-                        "This command will begin blinking the LED for given time interval.");
+    assert_string_equal(blink->description, "Blink the LED at the given interval.");
     assert_null(dtdl_find(m, "sensor", "blink")); /* v1 has no components */
     assert_string_equal(dtdl_find(m, NULL, "temp")->interface_id,
                         "urn:<YOUR_COMPANY_NAME_HERE>:EnvironmentalSensor:1");
     dtdl_model_free(m);
 }
 
-static void test_shared_v2_flat(void **state)
+static void test_tutorial_v2_flat(void **state)
 {
     (void)state;
     size_t len;
-    char *buf = read_shared("EnvironmentalSensor.dtdlv2.flat.json", &len);
+    char *buf = read_data("environmental-sensor.flat.dtdlv2.json", &len);
     struct dtdl_model *m = import_ok(buf, len);
     free(buf);
     assert_int_equal(m->version, 2);
@@ -298,11 +279,11 @@ static void test_shared_v2_flat(void **state)
     dtdl_model_free(m);
 }
 
-static void test_shared_v2_components(void **state)
+static void test_tutorial_v2_components(void **state)
 {
     (void)state;
     size_t len;
-    char *buf = read_shared("EnvironmentalSensor.dtdlv2.components.json", &len);
+    char *buf = read_data("environmental-sensor.components.dtdlv2.json", &len);
     struct dtdl_model *m = import_ok(buf, len);
     free(buf);
     assert_int_equal(m->version, 2);
@@ -322,12 +303,12 @@ static void test_shared_v2_components(void **state)
     dtdl_model_free(m);
 }
 
-/* The facts table above must say what capabilities.csv says. */
+/* The facts table above must say what the capabilities table says. */
 static void test_facts_match_csv(void **state)
 {
     (void)state;
     size_t len;
-    char *csv = read_shared("capabilities.csv", &len);
+    char *csv = read_data("environmental-sensor.capabilities.csv", &len);
     size_t row = 0;
     for (char *line = csv; line != NULL && *line != '\0'; row++) {
         char *nl = strchr(line, '\n');
@@ -1075,9 +1056,9 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_v1_dcm),
-        cmocka_unit_test(test_shared_v2_flat),
-        cmocka_unit_test(test_shared_v2_components),
+        cmocka_unit_test(test_tutorial_v1_dcm),
+        cmocka_unit_test(test_tutorial_v2_flat),
+        cmocka_unit_test(test_tutorial_v2_components),
         cmocka_unit_test(test_facts_match_csv),
         cmocka_unit_test(test_project_v2),
         cmocka_unit_test(test_project_v1),

@@ -1,5 +1,5 @@
 /*
- * test_hub.c - IoT Hub username, topics, property bags and authorisation (PROTOCOL.md §5).
+ * test_hub.c - IoT Hub username, topics, property bags and authorisation (docs/PROTOCOL.md §5).
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * test_sas.c - SAS tokens and DPS key derivation against every vector of PROTOCOL.md §2.3,
+ * test_sas.c - SAS tokens and DPS key derivation against every vector of docs/PROTOCOL.md §2.3,
  * §2.4 and §3, plus parser/verifier edge cases.
  */
 #include <stdarg.h>

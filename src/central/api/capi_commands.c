@@ -1,6 +1,6 @@
 /*
  * capi_commands.c - running commands (direct methods, or C2D when queued for an offline device)
- * and the command history (PROTOCOL.md §7.5, §8).
+ * and the command history (docs/PROTOCOL.md §7.5, §8).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +148,7 @@ static void on_done(void *ctx, int result, int status, const char *payload, size
     free(op);
 }
 
-/* Offline body (PROTOCOL.md §5.4): object JSON, number text, plain string, "@" for none. */
+/* Offline body (docs/PROTOCOL.md §5.4): object JSON, number text, plain string, "@" for none. */
 static char *queued_payload(const cJSON *req)
 {
     if (req == NULL || cJSON_IsNull(req))

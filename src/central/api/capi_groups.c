@@ -35,7 +35,7 @@ static void group_etag(const struct app_facts *f, char out[40])
     snprintf(out + 17, 40 - 17, "\"");
 }
 
-/* PROTOCOL.md §8 EnrollmentGroup: displayName, enabled, type, attestation, etag (+ id). */
+/* docs/PROTOCOL.md §8 EnrollmentGroup: displayName, enabled, type, attestation, etag (+ id). */
 static cJSON *group_to_json(const struct app_facts *f)
 {
     char etag[40];

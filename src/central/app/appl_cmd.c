@@ -1,7 +1,7 @@
 /*
  * appl_cmd.c - command history: entries, their JSON (DeviceCommand), persistence, and the
  * completion of asynchronous commands by the reported property named like the command
- * (CENTRAL.md 1.7, PROTOCOL.md §7.5).
+ * (docs/PROTOCOL.md §7.5, §9).
  */
 #include "central/app/appl.h"
 

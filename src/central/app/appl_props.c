@@ -1,6 +1,6 @@
 /*
  * appl_props.c - the IoT Central properties view of a twin (values + $metadata with the
- * writable-property sync state) and the validation of property writes (PROTOCOL.md §7.4, §8).
+ * writable-property sync state) and the validation of property writes (docs/PROTOCOL.md §7.4, §8).
  */
 #include "central/app/appl.h"
 
@@ -34,7 +34,7 @@ static const char *meta_time(const cJSON *meta)
     return cJSON_IsString(t) ? t->valuestring : NULL;
 }
 
-/* pending / synced / failed for a written property (PROTOCOL.md §7.4). */
+/* pending / synced / failed for a written property (docs/PROTOCOL.md §7.4). */
 static const char *sync_state(const cJSON *ack, double desired_version)
 {
     const cJSON *av = cJSON_GetObjectItemCaseSensitive(ack, "av");

@@ -1,5 +1,5 @@
 /*
- * http_reply.c - replies in the shapes the IoT Hub service API uses (PROTOCOL.md §6.2, §6.4),
+ * http_reply.c - replies in the shapes the IoT Hub service API uses (docs/PROTOCOL.md §6.2, §6.4),
  * and small request helpers for the service handlers.
  */
 #include "central/http/http_server.h"

@@ -1,6 +1,6 @@
 /*
  * http_server.c - the HTTPS listener of the IoT Hub service API: evhttp over
- * bufferevent_openssl, service-SAS authentication, routing (PROTOCOL.md §6).
+ * bufferevent_openssl, service-SAS authentication, routing (docs/PROTOCOL.md §6).
  */
 #include "central/service/service_http.h"
 

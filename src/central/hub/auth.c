@@ -1,5 +1,6 @@
 /*
  * auth.c - CONNECT authentication decision (see auth.h). Pure: no I/O, no clock.
+ * Section numbers (§) refer to docs/PROTOCOL.md.
  */
 #include "central/hub/auth.h"
 

@@ -4,7 +4,8 @@
  * Given the CONNECT's client id, username and password, the current time and a way to look
  * identities up, decide: DPS or IoT Hub, which identity, accepted or which CONNACK code and
  * why. No I/O, no clock, no allocation: the broker feeds it and the fuzz target
- * (fuzz/fuzz_connect_auth.c) drives it with an in-memory table.
+ * (fuzz/fuzz_connect_auth.c) drives it with an in-memory table. Section numbers (§) refer to
+ * docs/PROTOCOL.md.
  */
 #ifndef CENTRAL_AUTH_H
 #define CENTRAL_AUTH_H

@@ -1,5 +1,5 @@
 /*
- * broker_dps.c - the Device Provisioning Service side of a connection (PROTOCOL.md §4).
+ * broker_dps.c - the Device Provisioning Service side of a connection (docs/PROTOCOL.md §4).
  *
  * Register: the device is resolved (individual enrollment = registered device with its own
  * keys; group enrollment = unknown id authenticated with the group-derived key, which creates

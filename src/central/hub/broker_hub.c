@@ -1,5 +1,5 @@
 /*
- * broker_hub.c - the IoT Hub side of a connection (PROTOCOL.md §5): session attach/detach,
+ * broker_hub.c - the IoT Hub side of a connection (docs/PROTOCOL.md §5): session attach/detach,
  * authorization of topics and filters, telemetry, twin, methods, C2D delivery.
  */
 #include "central/hub/broker_int.h"

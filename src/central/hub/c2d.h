@@ -1,5 +1,5 @@
 /*
- * c2d.h - cloud-to-device messages (§5.4). Loop thread only.
+ * c2d.h - cloud-to-device messages (docs/PROTOCOL.md §5.4). Loop thread only.
  *
  * Messages are queued per device (max 50), persisted, delivered at QoS 1 on
  * devices/{id}/messages/devicebound/{property-bag} while the device is subscribed, and removed

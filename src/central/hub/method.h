@@ -1,5 +1,6 @@
 /*
- * method.h - direct method invocation from the service side (§5.5, §6.4). Loop thread only.
+ * method.h - direct method invocation from the service side (docs/PROTOCOL.md §5.5, §6.4).
+ * Loop thread only.
  *
  * Semantics follow IoT Hub: if the device is not connected and subscribed to
  * $iothub/methods/POST/# the call waits up to connect_timeout_s for it (0 = must already be

@@ -1,6 +1,6 @@
 /*
  * registry.h - the IoT Hub identity registry: devices with their keys, status, twin and
- * pending cloud-to-device messages.
+ * pending cloud-to-device messages. Section numbers (§) refer to docs/PROTOCOL.md.
  *
  * The whole registry lives in memory (loaded from the store at startup) and every change is
  * written through to SQLite by the store's writer thread, in order. Loop thread only.

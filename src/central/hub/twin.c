@@ -256,7 +256,7 @@ static bool etag_matches(const struct device *dev, const char *if_match)
     return strlen(etag) == n && memcmp(etag, if_match, n) == 0;
 }
 
-/* The desired push body: the patch's own keys in order, "$version" last (§5.6). */
+/* The desired push body: the patch's own keys in order, "$version" last (docs/PROTOCOL.md §5.6). */
 static char *desired_push_text(const cJSON *patch, const cJSON *old_desired, bool replace,
                                int64_t version)
 {

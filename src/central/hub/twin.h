@@ -1,5 +1,5 @@
 /*
- * twin.h - device twins (§5.6 device side, §6.3 service side). Loop thread only.
+ * twin.h - device twins (docs/PROTOCOL.md §5.6 device side, §6.3 service side). Loop thread only.
  *
  * Versions: desired and reported each carry a strictly increasing $version starting at 1; the
  * whole twin has an etag that changes on every change (tags, desired, reported).
@@ -12,7 +12,7 @@
 #include "central/hub/registry.h"
 
 /**
- * Full service-view twin (§5.6 "Full twin document"): deviceId, etag, deviceEtag, status,
+ * Full service-view twin (docs/PROTOCOL.md §5.6, "Full twin"): deviceId, etag, deviceEtag, status,
  * statusReason, statusUpdateTime, connectionState, lastActivityTime, cloudToDeviceMessageCount,
  * authenticationType, x509Thumbprint, modelId, version, tags, properties.desired/reported with
  * $metadata and $version. @return new object (caller cJSON_Delete) or NULL on allocation failure.

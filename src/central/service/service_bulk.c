@@ -1,6 +1,7 @@
 /*
  * service_bulk.c - POST /devices: bulk create / update / delete of up to 100 device
- * identities, as Registry.addDevices / updateDevices / removeDevices send them (§6.3).
+ * identities, as Registry.addDevices / updateDevices / removeDevices send them
+ * (docs/PROTOCOL.md §6.3).
  *
  * Body: a JSON array of devices where the id is in "id" and the operation in "importMode":
  * create | update | updateIfMatchETag | delete | deleteIfMatchETag | createOrUpdate (any

@@ -1,5 +1,5 @@
 /*
- * service_c2d.c - our own REST endpoint for cloud-to-device messages (PROTOCOL.md §5.4):
+ * service_c2d.c - our own REST endpoint for cloud-to-device messages (docs/PROTOCOL.md §5.4):
  * POST /devices/{id}/messages/deviceBound. The official service SDK sends C2D over AMQP,
  * which iotc-central does not speak; this endpoint gives scripts and the CLI the same power.
  *

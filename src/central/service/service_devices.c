@@ -1,5 +1,5 @@
 /*
- * service_devices.c - identity registry endpoints of the service API (PROTOCOL.md §6.3):
+ * service_devices.c - identity registry endpoints of the service API (docs/PROTOCOL.md §6.3):
  * PUT/GET/DELETE /devices/{id}, GET /devices[/], GET /statistics/devices.
  */
 #include <stdarg.h>

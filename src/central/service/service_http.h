@@ -1,5 +1,5 @@
 /*
- * service_http.h - the IoT Hub service REST API over HTTPS (PROTOCOL.md §6), for the official
+ * service_http.h - the IoT Hub service REST API over HTTPS (docs/PROTOCOL.md §6), for the official
  * `azure-iothub` SDK and for our own tools.
  *
  * Hook called by main.c (see the comment in central/app.h). Loop thread only.

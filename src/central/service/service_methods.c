@@ -1,5 +1,5 @@
 /*
- * service_methods.c - direct method invocation, POST /twins/{id}/methods (PROTOCOL.md §6.4).
+ * service_methods.c - direct method invocation, POST /twins/{id}/methods (docs/PROTOCOL.md §6.4).
  * The request waits (asynchronously) for the device's answer or for a timeout.
  */
 #include <math.h>

@@ -1,6 +1,6 @@
 /*
  * service_query.c - POST /devices/query, the IoT Hub query language over device twins, as far
- * as the service SDK's Registry.createQuery needs it (PROTOCOL.md §6.3, "optional"). The
+ * as the service SDK's Registry.createQuery needs it (docs/PROTOCOL.md §6.3, "optional"). The
  * language itself is in service_query_lang.c (see service_query.h).
  *
  * Body {"query": "..."}. Paging: request header x-ms-max-item-count (1..1000, default 100);

@@ -1,5 +1,5 @@
 /*
- * service_twins.c - device twin endpoints of the service API (PROTOCOL.md §6.3):
+ * service_twins.c - device twin endpoints of the service API (docs/PROTOCOL.md §6.3):
  * GET /twins/{id}, PATCH /twins/{id} (merge), PUT /twins/{id} (replace).
  */
 #include <string.h>
