@@ -311,9 +311,11 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
     return 0;
 }
 
-static int parse_element(struct dtdl__ctx *c, const cJSON *node, struct dtdl__iface *f,
-                         struct dtdl__elem *e)
+/* contents[i] of Interface arg */
+static int parse_element(struct dtdl__ctx *c, const cJSON *node, void *items, size_t i, void *arg)
 {
+    struct dtdl__iface *f = arg;
+    struct dtdl__elem *e = (struct dtdl__elem *)items + i;
     static const char *const v2_types[] = {"Telemetry", "Property",     "Command",
                                            "Component", "Relationship", NULL};
     static const char *const v1_types[] = {"Telemetry", "Property", "Command", NULL};
@@ -347,12 +349,11 @@ int dtdl__parse_contents(struct dtdl__ctx *c, struct dtdl__iface *f)
         dtdl__path_set(c, (size_t)old);
         return 0;
     }
-    if (!cJSON_IsArray(contents))
-        return dtdl__fail_key(c, "contents", "must be an array, not %s", dtdl__json_type(contents));
-    size_t n = (size_t)cJSON_GetArraySize(contents);
-    if (c->version == 2 && n > DTDL__V2_MAX_CONTENTS)
-        return dtdl__fail_key(c, "contents", "has %zu elements, more than %d", n,
-                              DTDL__V2_MAX_CONTENTS);
+    size_t n;
+    int rc = dtdl__array_len(c, contents, "contents", c->version == 2 ? DTDL__V2_MAX_CONTENTS : 0,
+                             "elements", &n);
+    if (rc < 0)
+        return rc;
     c->n_elements += n;
     if (c->n_elements > DTDL_MAX_CAPABILITIES) {
         dtdl__fail_key(c, "contents", "the document has more than %u content elements",
@@ -360,22 +361,12 @@ int dtdl__parse_contents(struct dtdl__ctx *c, struct dtdl__iface *f)
         c->rc = IOTC_E_TOOBIG;
         return c->rc;
     }
-    f->elems = n ? dtdl__alloc(&c->scratch, n * sizeof *f->elems) : NULL;
-    if (n && f->elems == NULL)
-        return dtdl__oom(c);
-    size_t mark = dtdl__path_key(c, "contents");
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, contents)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_element(c, e, f, &f->elems[i]);
-        if (rc < 0)
-            return rc;
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, mark);
+    void *elems;
+    rc = dtdl__array_each(c, contents, "contents", n, &c->scratch, sizeof *f->elems, &elems,
+                          parse_element, f);
+    if (rc < 0)
+        return rc;
+    f->elems = elems;
     f->n_elems = n;
     f->parsed = true;
     dtdl__path_set(c, (size_t)old);

@@ -121,6 +121,20 @@ int dtdl__path_load(struct dtdl__ctx *c, const char *saved); /* returns previous
 const char *dtdl__q(char *buf, size_t cap, const char *s);
 const char *dtdl__json_type(const cJSON *v); /* "string", "number", ... */
 
+/* ---- arrays (dtdl_util.c) ---- */
+/* arr is member `key` of the object at the current path: fails unless it is an array of at most
+ * `limit` elements (0: any number; the message calls them `what`). *n: its length. */
+int dtdl__array_len(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t limit,
+                    const char *what, size_t *n);
+/* Called on element i of an array with the path at key[i]; items: what dtdl__array_each
+ * allocated (NULL when nothing). Returns 0 or a negative error already recorded. */
+typedef int (*dtdl__item_fn)(struct dtdl__ctx *c, const cJSON *e, void *items, size_t i, void *arg);
+/* Allocates n zeroed items of `size` bytes from `a` into *items (none when n or size is 0;
+ * items may be NULL then), calls fn on each element of arr (member `key`, n elements) with the
+ * path at key[i], restores the path. Stops at the first error. */
+int dtdl__array_each(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t n,
+                     struct dtdl_arena *a, size_t size, void **items, dtdl__item_fn fn, void *arg);
+
 /* ---- small readers (dtdl_util.c); each returns 0 or a negative error already recorded ---- */
 void *dtdl__grow(struct dtdl__ctx *c, struct dtdl_arena *a, void *arr, size_t n, size_t *cap,
                  size_t elem);

@@ -185,50 +185,49 @@ static int parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
     return rc;
 }
 
+/* fields[i] of an Object; arg: the depth of the Object */
+static int parse_object_field(struct dtdl__ctx *c, const cJSON *f, void *items, size_t i, void *arg)
+{
+    struct dtdl_field *fv = items;
+    int rc = parse_field(c, f, *(const unsigned *)arg, "Field", &fv[i]);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(fv[j].name, fv[i].name) == 0) {
+            char q[64];
+            return dtdl__fail_key(c, "name", "duplicate field name %s",
+                                  dtdl__q(q, sizeof q, fv[i].name));
+        }
+    }
+    return 0;
+}
+
 static int parse_object(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                         struct dtdl_schema *s)
 {
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(node, "fields");
     if (fields == NULL)
         return dtdl__fail(c, "Object without \"fields\"");
-    if (!cJSON_IsArray(fields))
-        return dtdl__fail_key(c, "fields", "must be an array, not %s", dtdl__json_type(fields));
-    size_t n = (size_t)cJSON_GetArraySize(fields);
-    size_t limit = c->version == 2 ? DTDL__V2_MAX_FIELDS : DTDL__V1_MAX_MEMBERS;
-    if (n > limit)
-        return dtdl__fail_key(c, "fields", "has %zu fields, more than %zu", n, limit);
-    struct dtdl_field *fv = n ? dtdl__alloc(c->m->priv_arena, n * sizeof *fv) : NULL;
-    if (n && fv == NULL)
-        return dtdl__oom(c);
-    size_t m0 = dtdl__path_key(c, "fields");
-    size_t i = 0;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fields)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_field(c, f, depth, "Field", &fv[i]);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(fv[j].name, fv[i].name) == 0) {
-                char q[64];
-                return dtdl__fail_key(c, "name", "duplicate field name %s",
-                                      dtdl__q(q, sizeof q, fv[i].name));
-            }
-        }
-        if (fv[i].schema->nesting > s->nesting)
-            s->nesting = fv[i].schema->nesting;
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, m0);
+    size_t n;
+    void *fv;
+    int rc =
+        dtdl__array_len(c, fields, "fields",
+                        c->version == 2 ? DTDL__V2_MAX_FIELDS : DTDL__V1_MAX_MEMBERS, "fields", &n);
+    if (rc == 0)
+        rc = dtdl__array_each(c, fields, "fields", n, c->m->priv_arena, sizeof *s->fields, &fv,
+                              parse_object_field, &depth);
+    if (rc < 0)
+        return rc;
     s->fields = fv;
     s->n_fields = n;
+    for (size_t i = 0; i < n; i++)
+        if (s->fields[i].schema->nesting > s->nesting)
+            s->nesting = s->fields[i].schema->nesting;
     return 0;
 }
 
-static int parse_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s,
-                            struct dtdl_enum_value *ev)
+static int read_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s,
+                           struct dtdl_enum_value *ev)
 {
     static const char *const keys[] = {"name", "enumValue", NULL};
     static const char *const allowed[] = {"EnumValue", NULL};
@@ -262,6 +261,28 @@ static int parse_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_
     return 0;
 }
 
+/* enumValues[i] of an Enum; arg: the Enum */
+static int parse_enum_value(struct dtdl__ctx *c, const cJSON *e, void *items, size_t i, void *arg)
+{
+    struct dtdl_schema *s = arg;
+    struct dtdl_enum_value *ev = items;
+    int rc = read_enum_value(c, e, s, &ev[i]);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        char q[64];
+        if (strcmp(ev[j].name, ev[i].name) == 0)
+            return dtdl__fail_key(c, "name", "duplicate enum value name %s",
+                                  dtdl__q(q, sizeof q, ev[i].name));
+        bool same = s->value_schema == DTDL_SCHEMA_STRING ? strcmp(ev[j].str, ev[i].str) == 0
+                                                          : ev[j].num == ev[i].num;
+        if (same)
+            return dtdl__fail_key(c, "enumValue", "duplicate enumValue (same as %s)",
+                                  dtdl__q(q, sizeof q, ev[j].name));
+    }
+    return 0;
+}
+
 static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s)
 {
     const cJSON *vs = cJSON_GetObjectItemCaseSensitive(node, "valueSchema");
@@ -280,39 +301,16 @@ static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema
     const cJSON *vals = cJSON_GetObjectItemCaseSensitive(node, "enumValues");
     if (vals == NULL)
         return dtdl__fail(c, "Enum without \"enumValues\"");
-    if (!cJSON_IsArray(vals))
-        return dtdl__fail_key(c, "enumValues", "must be an array, not %s", dtdl__json_type(vals));
-    size_t n = (size_t)cJSON_GetArraySize(vals);
-    size_t limit = c->version == 2 ? DTDL__V2_MAX_ENUM_VALUES : DTDL__V1_MAX_MEMBERS;
-    if (n > limit)
-        return dtdl__fail_key(c, "enumValues", "has %zu values, more than %zu", n, limit);
-    struct dtdl_enum_value *ev = n ? dtdl__alloc(c->m->priv_arena, n * sizeof *ev) : NULL;
-    if (n && ev == NULL)
-        return dtdl__oom(c);
-    size_t m0 = dtdl__path_key(c, "enumValues");
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, vals)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_enum_value(c, e, s, &ev[i]);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j < i; j++) {
-            char q[64];
-            if (strcmp(ev[j].name, ev[i].name) == 0)
-                return dtdl__fail_key(c, "name", "duplicate enum value name %s",
-                                      dtdl__q(q, sizeof q, ev[i].name));
-            bool same = s->value_schema == DTDL_SCHEMA_STRING ? strcmp(ev[j].str, ev[i].str) == 0
-                                                              : ev[j].num == ev[i].num;
-            if (same)
-                return dtdl__fail_key(c, "enumValue", "duplicate enumValue (same as %s)",
-                                      dtdl__q(q, sizeof q, ev[j].name));
-        }
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, m0);
+    size_t n;
+    void *ev;
+    int rc = dtdl__array_len(c, vals, "enumValues",
+                             c->version == 2 ? DTDL__V2_MAX_ENUM_VALUES : DTDL__V1_MAX_MEMBERS,
+                             "values", &n);
+    if (rc == 0)
+        rc = dtdl__array_each(c, vals, "enumValues", n, c->m->priv_arena, sizeof *s->enum_values,
+                              &ev, parse_enum_value, s);
+    if (rc < 0)
+        return rc;
     if (s->value_schema == 0)
         s->value_schema = DTDL_SCHEMA_INTEGER;
     s->enum_values = ev;

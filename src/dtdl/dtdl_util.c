@@ -161,6 +161,47 @@ int dtdl__path_load(struct dtdl__ctx *c, const char *saved)
     return old;
 }
 
+/* ---- arrays ---- */
+
+int dtdl__array_len(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t limit,
+                    const char *what, size_t *n)
+{
+    *n = 0;
+    if (!cJSON_IsArray(arr))
+        return dtdl__fail_key(c, key, "must be an array, not %s", dtdl__json_type(arr));
+    *n = (size_t)cJSON_GetArraySize(arr);
+    if (limit != 0 && *n > limit)
+        return dtdl__fail_key(c, key, "has %zu %s, more than %zu", *n, what, limit);
+    return 0;
+}
+
+int dtdl__array_each(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t n,
+                     struct dtdl_arena *a, size_t size, void **items, dtdl__item_fn fn, void *arg)
+{
+    void *v = NULL;
+    if (n && size) {
+        v = dtdl__alloc(a, n * size);
+        if (v == NULL)
+            return dtdl__oom(c);
+    }
+    if (items != NULL)
+        *items = v;
+    size_t mark = dtdl__path_key(c, key);
+    size_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        size_t m1 = dtdl__path_idx(c, i);
+        int rc = fn(c, e, v, i, arg);
+        if (rc < 0)
+            return rc;
+        dtdl__path_set(c, m1);
+        i++;
+    }
+    dtdl__path_set(c, mark);
+    return 0;
+}
+
 /* ---- errors ---- */
 
 const char *dtdl__q(char *buf, size_t cap, const char *s)
