@@ -24,39 +24,20 @@ struct dtdl__iface *dtdl__find_iface_by_node(struct dtdl__ctx *c, const cJSON *n
     return NULL;
 }
 
-/* CommandPayload (v2) / request-response object (v1) */
+/* CommandPayload (v2) / request-response object (v1, whose @type is not checked) */
 static int parse_payload(struct dtdl__ctx *c, const cJSON *cmd, const char *key,
                          const struct dtdl_field **out)
 {
-    static const char *const keys[] = {"name", "schema", NULL};
-    static const char *const allowed[] = {"CommandPayload", "SchemaField", NULL};
+    static const char *const types[] = {"CommandPayload", "SchemaField", NULL};
     *out = NULL;
     const cJSON *node = cJSON_GetObjectItemCaseSensitive(cmd, key);
     if (node == NULL)
         return 0;
-    if (!cJSON_IsObject(node))
-        return dtdl__fail_key(c, key, "must be an object, not %s", dtdl__json_type(node));
     struct dtdl_field *f = dtdl__alloc(c->m->priv_arena, sizeof *f);
     if (f == NULL)
         return dtdl__oom(c);
     size_t mark = dtdl__path_key(c, key);
-    struct dtdl__types t;
-    int rc = c->version == 2 ? dtdl__read_types(c, node, allowed, false, &t) : 0;
-    if (rc == 0 && c->version == 2)
-        rc = dtdl__check_keys(c, node, keys, &t);
-    if (rc == 0)
-        rc = dtdl__req_name(c, node, &f->name);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &f->display_name, &f->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &f->description, NULL);
-    if (rc < 0)
-        return rc;
-    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(node, "schema");
-    if (sch == NULL)
-        return dtdl__fail(c, "missing \"schema\"");
-    dtdl__path_key(c, "schema");
-    rc = dtdl__parse_schema(c, sch, 0, &f->schema);
+    int rc = dtdl__parse_field(c, node, 0, c->version == 2 ? types : NULL, f);
     if (rc < 0)
         return rc;
     dtdl__path_set(c, mark);

@@ -166,6 +166,10 @@ int dtdl__check_keys(struct dtdl__ctx *c, const cJSON *obj, const char *const *a
 int dtdl__parse_schema(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                        const struct dtdl_schema **out);
 int dtdl__parse_named_all(struct dtdl__ctx *c);
+/* node: a Field, MapKey, MapValue or CommandPayload {name, schema, displayName?, description?}
+ * at the current path. Its @type must be one of `types` (NULL: not read, v1 payloads). */
+int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
+                      const char *const *types, struct dtdl_field *out);
 bool dtdl__schema_has_array(const struct dtdl_schema *s);
 const struct dtdl_schema *dtdl__primitive(const char *name);
 

@@ -162,18 +162,20 @@ static int schema_at(struct dtdl__ctx *c, const cJSON *obj, const char *key, uns
     return rc;
 }
 
-/* Field, MapKey, MapValue: {name, schema, displayName?, description?} */
-static int parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
-                       const char *type_name, struct dtdl_field *out)
+/* Field, MapKey, MapValue, CommandPayload: {name, schema, displayName?, description?} */
+int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
+                      const char *const *types, struct dtdl_field *out)
 {
     static const char *const keys[] = {"name", "schema", NULL};
     if (!cJSON_IsObject(node))
         return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(node));
-    const char *const allowed[] = {type_name, NULL};
-    struct dtdl__types t;
-    int rc = dtdl__read_types(c, node, allowed, false, &t);
-    if (rc == 0)
-        rc = dtdl__check_keys(c, node, keys, &t);
+    int rc = 0;
+    if (types != NULL) {
+        struct dtdl__types t;
+        rc = dtdl__read_types(c, node, types, false, &t);
+        if (rc == 0)
+            rc = dtdl__check_keys(c, node, keys, &t);
+    }
     if (rc == 0)
         rc = dtdl__req_name(c, node, &out->name);
     if (rc == 0)
@@ -188,8 +190,9 @@ static int parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
 /* fields[i] of an Object; arg: the depth of the Object */
 static int parse_object_field(struct dtdl__ctx *c, const cJSON *f, void *items, size_t i, void *arg)
 {
+    static const char *const types[] = {"Field", NULL};
     struct dtdl_field *fv = items;
-    int rc = parse_field(c, f, *(const unsigned *)arg, "Field", &fv[i]);
+    int rc = dtdl__parse_field(c, f, *(const unsigned *)arg, types, &fv[i]);
     if (rc < 0)
         return rc;
     for (size_t j = 0; j < i; j++) {
@@ -320,6 +323,8 @@ static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema
 
 static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, struct dtdl_schema *s)
 {
+    static const char *const key_types[] = {"MapKey", NULL};
+    static const char *const value_types[] = {"MapValue", NULL};
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(node, "mapKey");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(node, "mapValue");
     if (k == NULL)
@@ -327,14 +332,14 @@ static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, str
     if (v == NULL)
         return dtdl__fail(c, "Map without \"mapValue\"");
     size_t mark = dtdl__path_key(c, "mapKey");
-    int rc = parse_field(c, k, depth, "MapKey", &s->map_key);
+    int rc = dtdl__parse_field(c, k, depth, key_types, &s->map_key);
     if (rc < 0)
         return rc;
     if (s->map_key.schema->type != DTDL_SCHEMA_STRING)
         return dtdl__fail_key(c, "schema", "a Map key must have schema \"string\"");
     dtdl__path_set(c, mark);
     dtdl__path_key(c, "mapValue");
-    rc = parse_field(c, v, depth, "MapValue", &s->map_value);
+    rc = dtdl__parse_field(c, v, depth, value_types, &s->map_value);
     if (rc < 0)
         return rc;
     dtdl__path_set(c, mark);
