@@ -172,6 +172,11 @@ int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                       const char *const *types, struct dtdl_field *out);
 bool dtdl__schema_has_array(const struct dtdl_schema *s);
 const struct dtdl_schema *dtdl__primitive(const char *name);
+/* a GeoJSON geometry (point ... multiPolygon) */
+static inline bool dtdl__is_geo(enum dtdl_schema_type t)
+{
+    return t >= DTDL_SCHEMA_POINT && t <= DTDL_SCHEMA_MULTIPOLYGON;
+}
 
 /* ---- flattening (dtdl_flat.c): fills the model's components, groups and capabilities ---- */
 int dtdl__flatten(struct dtdl__ctx *c, struct dtdl__iface *root);

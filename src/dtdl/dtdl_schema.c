@@ -1,6 +1,6 @@
 /*
- * dtdl_schema.c - DTDL schema parsing: primitives, Object, Enum, Map, Array, geospatial,
- * and named (Interface `schemas`) complex schemas referenced by @id.
+ * dtdl_schema.c - DTDL schema parsing and the schema type names: primitives, Object, Enum, Map,
+ * Array, geospatial, and named (Interface `schemas`) complex schemas referenced by @id.
  */
 #include "dtdl/dtdl_int.h"
 
@@ -32,6 +32,19 @@ static const struct {
     {"multiPolygon", {.type = DTDL_SCHEMA_MULTIPOLYGON}},
 };
 
+/* the complex schemas' @type, in the order of enum dtdl_schema_type from DTDL_SCHEMA_OBJECT */
+static const char *const complex_kinds[] = {"Object", "Enum", "Map", "Array", NULL};
+
+const char *dtdl_schema_type_name(enum dtdl_schema_type type)
+{
+    if (type >= DTDL_SCHEMA_OBJECT && type <= DTDL_SCHEMA_ARRAY)
+        return complex_kinds[type - DTDL_SCHEMA_OBJECT];
+    for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++)
+        if (primitives[i].schema.type == type) /* "dateTime" comes before v1 "datetime" */
+            return primitives[i].name;
+    return "?";
+}
+
 #define GEO_IRI_PREFIX "dtmi:standard:schema:geospatial:"
 
 const struct dtdl_schema *dtdl__primitive(const char *name)
@@ -47,7 +60,7 @@ const struct dtdl_schema *dtdl__primitive(const char *name)
         if (semi != NULL && strcmp(semi, ";2") == 0) {
             for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
                 size_t n = strlen(primitives[i].name);
-                if (primitives[i].schema.type >= DTDL_SCHEMA_POINT && (size_t)(semi - rest) == n &&
+                if (dtdl__is_geo(primitives[i].schema.type) && (size_t)(semi - rest) == n &&
                     strncmp(rest, primitives[i].name, n) == 0)
                     return &primitives[i].schema;
             }
@@ -350,7 +363,6 @@ static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, str
 static int parse_complex(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                          struct dtdl_schema **out)
 {
-    static const char *const kinds[] = {"Object", "Enum", "Map", "Array", NULL};
     static const char *const obj_keys[] = {"fields", NULL};
     static const char *const enum_keys[] = {"valueSchema", "enumValues", NULL};
     static const char *const map_keys[] = {"mapKey", "mapValue", NULL};
@@ -361,7 +373,7 @@ static int parse_complex(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
     if (depth + 1 > max_nesting(c))
         return too_deep(c);
     struct dtdl__types t;
-    int rc = dtdl__read_types(c, node, kinds, true, &t);
+    int rc = dtdl__read_types(c, node, complex_kinds, true, &t);
     if (rc < 0)
         return rc;
     struct dtdl_schema *s = dtdl__alloc(c->m->priv_arena, sizeof *s);
@@ -407,15 +419,11 @@ bool dtdl__schema_has_array(const struct dtdl_schema *s)
 {
     if (s == NULL)
         return false;
+    if (dtdl__is_geo(s->type))
+        return true; /* GeoJSON coordinates are arrays */
     switch (s->type) {
     case DTDL_SCHEMA_ARRAY:
-    case DTDL_SCHEMA_POINT:
-    case DTDL_SCHEMA_MULTIPOINT:
-    case DTDL_SCHEMA_LINESTRING:
-    case DTDL_SCHEMA_MULTILINESTRING:
-    case DTDL_SCHEMA_POLYGON:
-    case DTDL_SCHEMA_MULTIPOLYGON:
-        return true; /* GeoJSON coordinates are arrays */
+        return true;
     case DTDL_SCHEMA_OBJECT:
         for (size_t i = 0; i < s->n_fields; i++)
             if (dtdl__schema_has_array(s->fields[i].schema))
