@@ -232,11 +232,8 @@ static int parse_capability(struct dtdl__ctx *c, const cJSON *node, const struct
     if (rc == 0)
         rc = dtdl__opt_id(c, node, false, DTDL__V2_MAX_DTMI, &id);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &cap->display_name, &cap->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &cap->description, NULL);
-    if (rc == 0)
-        rc = dtdl__opt_string(c, node, "comment", &cap->comment);
+        rc = dtdl__opt_docs(c, node, &cap->display_name, &cap->display_name_map, &cap->description,
+                            &cap->comment);
     if (rc < 0)
         return rc;
     if (cap->kind == DTDL_COMMAND) {
@@ -258,9 +255,7 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
     if (rc == 0)
         rc = dtdl__opt_id(c, node, false, DTDL__V2_MAX_DTMI, &id);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &e->comp.display_name, NULL);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &e->comp.description, NULL);
+        rc = dtdl__opt_docs(c, node, &e->comp.display_name, NULL, &e->comp.description, NULL);
     if (rc < 0)
         return rc;
     const cJSON *sch = cJSON_GetObjectItemCaseSensitive(node, "schema");
@@ -278,16 +273,9 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
                                                   : "(not an Interface)");
     }
     e->comp.interface_id = e->comp_iface->id;
-    if (e->comp.display_name == NULL) {
-        /* UIs show a component by its Interface's name when the Component has none */
-        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(e->comp_iface->node, "displayName");
-        if (cJSON_IsObject(dn)) {
-            const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
-            dn = en != NULL ? en : dn->child;
-        }
-        if (cJSON_IsString(dn))
-            e->comp.display_name = dn->valuestring;
-    }
+    /* UIs show a component by its Interface's name when the Component has none */
+    if (e->comp.display_name == NULL)
+        e->comp.display_name = dtdl__display_name_of(e->comp_iface->node);
     e->is_component = true;
     return 0;
 }

@@ -142,6 +142,12 @@ int dtdl__opt_string(struct dtdl__ctx *c, const cJSON *obj, const char *key, con
 int dtdl__opt_bool(struct dtdl__ctx *c, const cJSON *obj, const char *key, bool *out);
 int dtdl__opt_text(struct dtdl__ctx *c, const cJSON *obj, const char *key, const char **out,
                    const cJSON **out_map);
+/* displayName (its language map too when dn_map is non-NULL), description and, when comment is
+ * non-NULL, comment */
+int dtdl__opt_docs(struct dtdl__ctx *c, const cJSON *obj, const char **display_name,
+                   const cJSON **dn_map, const char **description, const char **comment);
+/* obj's displayName, unchecked: the string, or a language map's "en" or first entry; or NULL */
+const char *dtdl__display_name_of(const cJSON *obj);
 int dtdl__req_name(struct dtdl__ctx *c, const cJSON *obj, const char **out);
 bool dtdl__is_dtmi(const char *s, size_t max_len);
 int dtdl__opt_id(struct dtdl__ctx *c, const cJSON *obj, bool required, size_t max_len,

@@ -192,9 +192,8 @@ int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
     if (rc == 0)
         rc = dtdl__req_name(c, node, &out->name);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &out->display_name, &out->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &out->description, NULL);
+        rc = dtdl__opt_docs(c, node, &out->display_name, &out->display_name_map, &out->description,
+                            NULL);
     if (rc == 0)
         rc = schema_at(c, node, "schema", depth, &out->schema);
     return rc;

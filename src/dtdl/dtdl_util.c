@@ -423,6 +423,27 @@ static const char *name_problem(const char *s, int version)
     return NULL;
 }
 
+int dtdl__opt_docs(struct dtdl__ctx *c, const cJSON *obj, const char **display_name,
+                   const cJSON **dn_map, const char **description, const char **comment)
+{
+    int rc = dtdl__opt_text(c, obj, "displayName", display_name, dn_map);
+    if (rc == 0)
+        rc = dtdl__opt_text(c, obj, "description", description, NULL);
+    if (rc == 0 && comment != NULL)
+        rc = dtdl__opt_string(c, obj, "comment", comment);
+    return rc;
+}
+
+const char *dtdl__display_name_of(const cJSON *obj)
+{
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(obj, "displayName");
+    if (cJSON_IsObject(dn)) {
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
+        dn = en != NULL ? en : dn->child;
+    }
+    return cJSON_IsString(dn) ? dn->valuestring : NULL;
+}
+
 int dtdl__req_name(struct dtdl__ctx *c, const cJSON *obj, const char **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "name");
