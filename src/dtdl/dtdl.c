@@ -117,52 +117,49 @@ static int register_iface(struct dtdl__ctx *c, struct dtdl__iface *f)
     return 0;
 }
 
+/* schemas[i] of an Interface */
+static int collect_named_one(struct dtdl__ctx *c, const cJSON *s, void *items, size_t i, void *arg)
+{
+    if (!cJSON_IsObject(s))
+        return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(s));
+    const char *id;
+    int rc = dtdl__opt_id(c, s, true, DTDL__V2_MAX_DTMI, &id);
+    if (rc < 0)
+        return rc;
+    if (c->n_named >= DTDL__MAX_NAMED) {
+        dtdl__fail(c, "more than %d named schemas in one document", DTDL__MAX_NAMED);
+        c->rc = IOTC_E_TOOBIG;
+        return c->rc;
+    }
+    for (size_t j = 0; j < c->n_named; j++) {
+        if (strcmp(c->named[j].id, id) == 0) {
+            char q[64];
+            return dtdl__fail_key(c, "@id", "duplicate schema @id %s", dtdl__q(q, sizeof q, id));
+        }
+    }
+    c->named = dtdl__grow(c, &c->scratch, c->named, c->n_named, &c->cap_named, sizeof *c->named);
+    if (c->named == NULL)
+        return c->rc;
+    struct dtdl__named *n = &c->named[c->n_named++];
+    memset(n, 0, sizeof *n);
+    n->id = id;
+    n->node = s;
+    n->path = dtdl__path_save(c);
+    if (n->path == NULL)
+        return dtdl__oom(c);
+    return 0;
+}
+
 static int collect_named(struct dtdl__ctx *c, const cJSON *iface)
 {
     const cJSON *schemas = cJSON_GetObjectItemCaseSensitive(iface, "schemas");
     if (schemas == NULL)
         return 0;
-    if (!cJSON_IsArray(schemas))
-        return dtdl__fail_key(c, "schemas", "must be an array, not %s", dtdl__json_type(schemas));
-    size_t mark = dtdl__path_key(c, "schemas");
-    size_t i = 0;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, schemas)
-    {
-        size_t m1 = dtdl__path_idx(c, i++);
-        if (!cJSON_IsObject(s))
-            return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(s));
-        const char *id;
-        int rc = dtdl__opt_id(c, s, true, DTDL__V2_MAX_DTMI, &id);
-        if (rc < 0)
-            return rc;
-        if (c->n_named >= DTDL__MAX_NAMED) {
-            dtdl__fail(c, "more than %d named schemas in one document", DTDL__MAX_NAMED);
-            c->rc = IOTC_E_TOOBIG;
-            return c->rc;
-        }
-        for (size_t j = 0; j < c->n_named; j++) {
-            if (strcmp(c->named[j].id, id) == 0) {
-                char q[64];
-                return dtdl__fail_key(c, "@id", "duplicate schema @id %s",
-                                      dtdl__q(q, sizeof q, id));
-            }
-        }
-        c->named =
-            dtdl__grow(c, &c->scratch, c->named, c->n_named, &c->cap_named, sizeof *c->named);
-        if (c->named == NULL)
-            return c->rc;
-        struct dtdl__named *n = &c->named[c->n_named++];
-        memset(n, 0, sizeof *n);
-        n->id = id;
-        n->node = s;
-        n->path = dtdl__path_save(c);
-        if (n->path == NULL)
-            return dtdl__oom(c);
-        dtdl__path_set(c, m1);
-    }
-    dtdl__path_set(c, mark);
-    return 0;
+    size_t n;
+    int rc = dtdl__array_len(c, schemas, "schemas", 0, NULL, &n);
+    if (rc == 0)
+        rc = dtdl__array_each(c, schemas, "schemas", n, NULL, 0, NULL, collect_named_one, NULL);
+    return rc;
 }
 
 static int collect_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
@@ -255,6 +252,26 @@ static int collect_extends(struct dtdl__ctx *c, struct dtdl__iface *f)
     return 0;
 }
 
+/* A new Interface or v1 CapabilityModel for the object at the current path, with its @context
+ * and @type (one of `types`) checked. */
+static int new_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
+                     const char *const *types, struct dtdl__types *t, struct dtdl__iface **out)
+{
+    struct dtdl__iface *f = dtdl__alloc(&c->scratch, sizeof *f);
+    *out = f;
+    if (f == NULL)
+        return dtdl__oom(c);
+    f->node = node;
+    f->top_level = top_level;
+    f->path = dtdl__path_save(c);
+    if (f->path == NULL)
+        return dtdl__oom(c);
+    int rc = check_context(c, node);
+    if (rc == 0)
+        rc = dtdl__read_types(c, node, types, true, t);
+    return rc;
+}
+
 static int collect_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
                          struct dtdl__iface **out)
 {
@@ -263,18 +280,9 @@ static int collect_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
     *out = NULL;
     if (!cJSON_IsObject(node))
         return dtdl__fail(c, "an Interface must be an object, not %s", dtdl__json_type(node));
-    struct dtdl__iface *f = dtdl__alloc(&c->scratch, sizeof *f);
-    if (f == NULL)
-        return dtdl__oom(c);
-    f->node = node;
-    f->top_level = top_level;
-    f->path = dtdl__path_save(c);
-    if (f->path == NULL)
-        return dtdl__oom(c);
+    struct dtdl__iface *f;
     struct dtdl__types t;
-    int rc = check_context(c, node);
-    if (rc == 0)
-        rc = dtdl__read_types(c, node, types, true, &t);
+    int rc = new_iface(c, node, top_level, types, &t, &f);
     if (rc == 0)
         rc = dtdl__check_keys(c, node, keys, &t);
     if (rc == 0)
@@ -293,26 +301,56 @@ static int collect_iface(struct dtdl__ctx *c, const cJSON *node, bool top_level,
     return 0;
 }
 
-/* v1 CapabilityModel: implements = [InterfaceInstance {name, schema: Interface | @id}] */
+/* implements[i] of a CapabilityModel: an InterfaceInstance {name, schema: Interface | @id} */
+static int collect_instance(struct dtdl__ctx *c, const cJSON *e, void *items, size_t i, void *arg)
+{
+    static const char *const inst_types[] = {"InterfaceInstance", NULL};
+    struct dtdl__instance *all = items, *in = &all[i];
+    if (!cJSON_IsObject(e))
+        return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(e));
+    struct dtdl__types t;
+    int rc = dtdl__read_types(c, e, inst_types, false, &t);
+    if (rc == 0)
+        rc = dtdl__req_name(c, e, &in->name);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(all[j].name, in->name) == 0) {
+            char q[64];
+            return dtdl__fail_key(c, "name", "duplicate interface instance name %s",
+                                  dtdl__q(q, sizeof q, in->name));
+        }
+    }
+    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(e, "schema");
+    if (sch == NULL)
+        return dtdl__fail(c, "missing \"schema\"");
+    dtdl__path_key(c, "schema");
+    in->path = dtdl__path_save(c);
+    if (in->path == NULL)
+        return dtdl__oom(c);
+    if (cJSON_IsObject(sch)) {
+        rc = collect_iface(c, sch, false, &in->iface);
+        if (rc < 0)
+            return rc;
+        in->iface->referenced = true;
+    } else if (!cJSON_IsString(sch) || sch->valuestring == NULL) {
+        return dtdl__fail(c, "must be an inline Interface or an Interface @id, not %s",
+                          dtdl__json_type(sch));
+    }
+    return 0;
+}
+
+/* v1 CapabilityModel: implements = [InterfaceInstance] */
 static int collect_capmodel(struct dtdl__ctx *c, const cJSON *node, struct dtdl__iface **out)
 {
     static const char *const types[] = {"CapabilityModel", NULL};
-    static const char *const inst_types[] = {"InterfaceInstance", NULL};
-    struct dtdl__iface *f = dtdl__alloc(&c->scratch, sizeof *f);
-    if (f == NULL)
-        return dtdl__oom(c);
-    f->node = node;
-    f->top_level = true;
-    f->is_capmodel = true;
-    f->path = dtdl__path_save(c);
-    if (f->path == NULL)
-        return dtdl__oom(c);
+    struct dtdl__iface *f;
     struct dtdl__types t;
-    int rc = check_context(c, node);
-    if (rc == 0)
-        rc = dtdl__read_types(c, node, types, true, &t);
-    if (rc == 0)
-        rc = dtdl__opt_id(c, node, true, 0, &f->id);
+    int rc = new_iface(c, node, true, types, &t, &f);
+    if (rc < 0)
+        return rc;
+    f->is_capmodel = true;
+    rc = dtdl__opt_id(c, node, true, 0, &f->id);
     if (rc == 0)
         rc = register_iface(c, f);
     if (rc < 0)
@@ -321,55 +359,18 @@ static int collect_capmodel(struct dtdl__ctx *c, const cJSON *node, struct dtdl_
     const cJSON *impl = cJSON_GetObjectItemCaseSensitive(node, "implements");
     if (impl == NULL)
         return 0;
-    if (!cJSON_IsArray(impl))
-        return dtdl__fail_key(c, "implements", "must be an array, not %s", dtdl__json_type(impl));
-    size_t n = (size_t)cJSON_GetArraySize(impl);
-    if (n > DTDL__V1_MAX_MEMBERS)
-        return dtdl__fail_key(c, "implements", "has more than %d entries", DTDL__V1_MAX_MEMBERS);
-    f->instances = n ? dtdl__alloc(&c->scratch, n * sizeof *f->instances) : NULL;
-    if (n && f->instances == NULL)
-        return dtdl__oom(c);
-    size_t mark = dtdl__path_key(c, "implements");
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, impl)
-    {
-        struct dtdl__instance *in = &f->instances[i];
-        size_t m1 = dtdl__path_idx(c, i++);
-        if (!cJSON_IsObject(e))
-            return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(e));
-        rc = dtdl__read_types(c, e, inst_types, false, &t);
-        if (rc == 0)
-            rc = dtdl__req_name(c, e, &in->name);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j + 1 < i; j++) {
-            if (strcmp(f->instances[j].name, in->name) == 0) {
-                char q[64];
-                return dtdl__fail_key(c, "name", "duplicate interface instance name %s",
-                                      dtdl__q(q, sizeof q, in->name));
-            }
-        }
-        const cJSON *sch = cJSON_GetObjectItemCaseSensitive(e, "schema");
-        if (sch == NULL)
-            return dtdl__fail(c, "missing \"schema\"");
-        dtdl__path_key(c, "schema");
-        in->path = dtdl__path_save(c);
-        if (in->path == NULL)
-            return dtdl__oom(c);
-        if (cJSON_IsObject(sch)) {
-            rc = collect_iface(c, sch, false, &in->iface);
-            if (rc < 0)
-                return rc;
-            in->iface->referenced = true;
-        } else if (!cJSON_IsString(sch) || sch->valuestring == NULL) {
-            return dtdl__fail(c, "must be an inline Interface or an Interface @id, not %s",
-                              dtdl__json_type(sch));
-        }
-        dtdl__path_set(c, m1);
-    }
+    size_t n;
+    rc = dtdl__array_len(c, impl, "implements", 0, NULL, &n);
+    if (rc == 0 && n > DTDL__V1_MAX_MEMBERS)
+        rc = dtdl__fail_key(c, "implements", "has more than %d entries", DTDL__V1_MAX_MEMBERS);
+    void *instances;
+    if (rc == 0)
+        rc = dtdl__array_each(c, impl, "implements", n, &c->scratch, sizeof *f->instances,
+                              &instances, collect_instance, NULL);
+    if (rc < 0)
+        return rc;
+    f->instances = instances;
     f->n_instances = n;
-    dtdl__path_set(c, mark);
     return 0;
 }
 

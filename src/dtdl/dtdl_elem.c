@@ -24,39 +24,20 @@ struct dtdl__iface *dtdl__find_iface_by_node(struct dtdl__ctx *c, const cJSON *n
     return NULL;
 }
 
-/* CommandPayload (v2) / request-response object (v1) */
+/* CommandPayload (v2) / request-response object (v1, whose @type is not checked) */
 static int parse_payload(struct dtdl__ctx *c, const cJSON *cmd, const char *key,
                          const struct dtdl_field **out)
 {
-    static const char *const keys[] = {"name", "schema", NULL};
-    static const char *const allowed[] = {"CommandPayload", "SchemaField", NULL};
+    static const char *const types[] = {"CommandPayload", "SchemaField", NULL};
     *out = NULL;
     const cJSON *node = cJSON_GetObjectItemCaseSensitive(cmd, key);
     if (node == NULL)
         return 0;
-    if (!cJSON_IsObject(node))
-        return dtdl__fail_key(c, key, "must be an object, not %s", dtdl__json_type(node));
     struct dtdl_field *f = dtdl__alloc(c->m->priv_arena, sizeof *f);
     if (f == NULL)
         return dtdl__oom(c);
     size_t mark = dtdl__path_key(c, key);
-    struct dtdl__types t;
-    int rc = c->version == 2 ? dtdl__read_types(c, node, allowed, false, &t) : 0;
-    if (rc == 0 && c->version == 2)
-        rc = dtdl__check_keys(c, node, keys, &t);
-    if (rc == 0)
-        rc = dtdl__req_name(c, node, &f->name);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &f->display_name, &f->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &f->description, NULL);
-    if (rc < 0)
-        return rc;
-    const cJSON *sch = cJSON_GetObjectItemCaseSensitive(node, "schema");
-    if (sch == NULL)
-        return dtdl__fail(c, "missing \"schema\"");
-    dtdl__path_key(c, "schema");
-    rc = dtdl__parse_schema(c, sch, 0, &f->schema);
+    int rc = dtdl__parse_field(c, node, 0, c->version == 2 ? types : NULL, f);
     if (rc < 0)
         return rc;
     dtdl__path_set(c, mark);
@@ -251,11 +232,8 @@ static int parse_capability(struct dtdl__ctx *c, const cJSON *node, const struct
     if (rc == 0)
         rc = dtdl__opt_id(c, node, false, DTDL__V2_MAX_DTMI, &id);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &cap->display_name, &cap->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &cap->description, NULL);
-    if (rc == 0)
-        rc = dtdl__opt_string(c, node, "comment", &cap->comment);
+        rc = dtdl__opt_docs(c, node, &cap->display_name, &cap->display_name_map, &cap->description,
+                            &cap->comment);
     if (rc < 0)
         return rc;
     if (cap->kind == DTDL_COMMAND) {
@@ -277,9 +255,7 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
     if (rc == 0)
         rc = dtdl__opt_id(c, node, false, DTDL__V2_MAX_DTMI, &id);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &e->comp.display_name, NULL);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &e->comp.description, NULL);
+        rc = dtdl__opt_docs(c, node, &e->comp.display_name, NULL, &e->comp.description, NULL);
     if (rc < 0)
         return rc;
     const cJSON *sch = cJSON_GetObjectItemCaseSensitive(node, "schema");
@@ -297,23 +273,18 @@ static int parse_component(struct dtdl__ctx *c, const cJSON *node, const struct 
                                                   : "(not an Interface)");
     }
     e->comp.interface_id = e->comp_iface->id;
-    if (e->comp.display_name == NULL) {
-        /* UIs show a component by its Interface's name when the Component has none */
-        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(e->comp_iface->node, "displayName");
-        if (cJSON_IsObject(dn)) {
-            const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
-            dn = en != NULL ? en : dn->child;
-        }
-        if (cJSON_IsString(dn))
-            e->comp.display_name = dn->valuestring;
-    }
+    /* UIs show a component by its Interface's name when the Component has none */
+    if (e->comp.display_name == NULL)
+        e->comp.display_name = dtdl__display_name_of(e->comp_iface->node);
     e->is_component = true;
     return 0;
 }
 
-static int parse_element(struct dtdl__ctx *c, const cJSON *node, struct dtdl__iface *f,
-                         struct dtdl__elem *e)
+/* contents[i] of Interface arg */
+static int parse_element(struct dtdl__ctx *c, const cJSON *node, void *items, size_t i, void *arg)
 {
+    struct dtdl__iface *f = arg;
+    struct dtdl__elem *e = (struct dtdl__elem *)items + i;
     static const char *const v2_types[] = {"Telemetry", "Property",     "Command",
                                            "Component", "Relationship", NULL};
     static const char *const v1_types[] = {"Telemetry", "Property", "Command", NULL};
@@ -347,12 +318,11 @@ int dtdl__parse_contents(struct dtdl__ctx *c, struct dtdl__iface *f)
         dtdl__path_set(c, (size_t)old);
         return 0;
     }
-    if (!cJSON_IsArray(contents))
-        return dtdl__fail_key(c, "contents", "must be an array, not %s", dtdl__json_type(contents));
-    size_t n = (size_t)cJSON_GetArraySize(contents);
-    if (c->version == 2 && n > DTDL__V2_MAX_CONTENTS)
-        return dtdl__fail_key(c, "contents", "has %zu elements, more than %d", n,
-                              DTDL__V2_MAX_CONTENTS);
+    size_t n;
+    int rc = dtdl__array_len(c, contents, "contents", c->version == 2 ? DTDL__V2_MAX_CONTENTS : 0,
+                             "elements", &n);
+    if (rc < 0)
+        return rc;
     c->n_elements += n;
     if (c->n_elements > DTDL_MAX_CAPABILITIES) {
         dtdl__fail_key(c, "contents", "the document has more than %u content elements",
@@ -360,22 +330,12 @@ int dtdl__parse_contents(struct dtdl__ctx *c, struct dtdl__iface *f)
         c->rc = IOTC_E_TOOBIG;
         return c->rc;
     }
-    f->elems = n ? dtdl__alloc(&c->scratch, n * sizeof *f->elems) : NULL;
-    if (n && f->elems == NULL)
-        return dtdl__oom(c);
-    size_t mark = dtdl__path_key(c, "contents");
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, contents)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_element(c, e, f, &f->elems[i]);
-        if (rc < 0)
-            return rc;
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, mark);
+    void *elems;
+    rc = dtdl__array_each(c, contents, "contents", n, &c->scratch, sizeof *f->elems, &elems,
+                          parse_element, f);
+    if (rc < 0)
+        return rc;
+    f->elems = elems;
     f->n_elems = n;
     f->parsed = true;
     dtdl__path_set(c, (size_t)old);

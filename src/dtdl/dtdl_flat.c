@@ -183,16 +183,11 @@ static int flatten_groups(struct dtdl__ctx *c, struct flat *fl, struct dtdl__ifa
             cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root->node, "implements"), (int)i);
         g[i].name = in->name;
         g[i].interface_id = in->iface->id;
-        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(inst_node, "displayName");
-        if (dn == NULL)
-            dn = cJSON_GetObjectItemCaseSensitive(in->iface->node, "displayName");
-        if (cJSON_IsString(dn))
-            g[i].display_name = dn->valuestring;
-        else if (cJSON_IsObject(dn)) {
-            const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
-            const cJSON *any = en ? en : dn->child;
-            g[i].display_name = cJSON_IsString(any) ? any->valuestring : NULL;
-        }
+        /* the InterfaceInstance's displayName, else its Interface's */
+        const cJSON *named = inst_node;
+        if (cJSON_GetObjectItemCaseSensitive(inst_node, "displayName") == NULL)
+            named = in->iface->node;
+        g[i].display_name = dtdl__display_name_of(named);
         size_t count = 0;
         fl->gen++;
         int rc = add_iface(c, fl, in->iface, "", in->name, false, 0, &count);
@@ -212,11 +207,8 @@ int dtdl__flatten(struct dtdl__ctx *c, struct dtdl__iface *root)
     const cJSON *rn = root->node;
     dtdl__path_load(c, root->path);
     struct dtdl_component rootc = {.name = "", .interface_id = root->id};
-    int rc = dtdl__opt_text(c, rn, "displayName", &m->display_name, &m->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, rn, "description", &m->description, NULL);
-    if (rc == 0)
-        rc = dtdl__opt_string(c, rn, "comment", &m->comment);
+    int rc =
+        dtdl__opt_docs(c, rn, &m->display_name, &m->display_name_map, &m->description, &m->comment);
     if (rc < 0)
         return rc;
     m->id = root->id;

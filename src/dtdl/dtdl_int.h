@@ -121,6 +121,20 @@ int dtdl__path_load(struct dtdl__ctx *c, const char *saved); /* returns previous
 const char *dtdl__q(char *buf, size_t cap, const char *s);
 const char *dtdl__json_type(const cJSON *v); /* "string", "number", ... */
 
+/* ---- arrays (dtdl_util.c) ---- */
+/* arr is member `key` of the object at the current path: fails unless it is an array of at most
+ * `limit` elements (0: any number; the message calls them `what`). *n: its length. */
+int dtdl__array_len(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t limit,
+                    const char *what, size_t *n);
+/* Called on element i of an array with the path at key[i]; items: what dtdl__array_each
+ * allocated (NULL when nothing). Returns 0 or a negative error already recorded. */
+typedef int (*dtdl__item_fn)(struct dtdl__ctx *c, const cJSON *e, void *items, size_t i, void *arg);
+/* Allocates n zeroed items of `size` bytes from `a` into *items (none when n or size is 0;
+ * items may be NULL then), calls fn on each element of arr (member `key`, n elements) with the
+ * path at key[i], restores the path. Stops at the first error. */
+int dtdl__array_each(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t n,
+                     struct dtdl_arena *a, size_t size, void **items, dtdl__item_fn fn, void *arg);
+
 /* ---- small readers (dtdl_util.c); each returns 0 or a negative error already recorded ---- */
 void *dtdl__grow(struct dtdl__ctx *c, struct dtdl_arena *a, void *arr, size_t n, size_t *cap,
                  size_t elem);
@@ -128,6 +142,12 @@ int dtdl__opt_string(struct dtdl__ctx *c, const cJSON *obj, const char *key, con
 int dtdl__opt_bool(struct dtdl__ctx *c, const cJSON *obj, const char *key, bool *out);
 int dtdl__opt_text(struct dtdl__ctx *c, const cJSON *obj, const char *key, const char **out,
                    const cJSON **out_map);
+/* displayName (its language map too when dn_map is non-NULL), description and, when comment is
+ * non-NULL, comment */
+int dtdl__opt_docs(struct dtdl__ctx *c, const cJSON *obj, const char **display_name,
+                   const cJSON **dn_map, const char **description, const char **comment);
+/* obj's displayName, unchecked: the string, or a language map's "en" or first entry; or NULL */
+const char *dtdl__display_name_of(const cJSON *obj);
 int dtdl__req_name(struct dtdl__ctx *c, const cJSON *obj, const char **out);
 bool dtdl__is_dtmi(const char *s, size_t max_len);
 int dtdl__opt_id(struct dtdl__ctx *c, const cJSON *obj, bool required, size_t max_len,
@@ -152,8 +172,17 @@ int dtdl__check_keys(struct dtdl__ctx *c, const cJSON *obj, const char *const *a
 int dtdl__parse_schema(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                        const struct dtdl_schema **out);
 int dtdl__parse_named_all(struct dtdl__ctx *c);
+/* node: a Field, MapKey, MapValue or CommandPayload {name, schema, displayName?, description?}
+ * at the current path. Its @type must be one of `types` (NULL: not read, v1 payloads). */
+int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
+                      const char *const *types, struct dtdl_field *out);
 bool dtdl__schema_has_array(const struct dtdl_schema *s);
 const struct dtdl_schema *dtdl__primitive(const char *name);
+/* a GeoJSON geometry (point ... multiPolygon) */
+static inline bool dtdl__is_geo(enum dtdl_schema_type t)
+{
+    return t >= DTDL_SCHEMA_POINT && t <= DTDL_SCHEMA_MULTIPOLYGON;
+}
 
 /* ---- flattening (dtdl_flat.c): fills the model's components, groups and capabilities ---- */
 int dtdl__flatten(struct dtdl__ctx *c, struct dtdl__iface *root);

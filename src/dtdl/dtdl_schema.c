@@ -1,6 +1,6 @@
 /*
- * dtdl_schema.c - DTDL schema parsing: primitives, Object, Enum, Map, Array, geospatial,
- * and named (Interface `schemas`) complex schemas referenced by @id.
+ * dtdl_schema.c - DTDL schema parsing and the schema type names: primitives, Object, Enum, Map,
+ * Array, geospatial, and named (Interface `schemas`) complex schemas referenced by @id.
  */
 #include "dtdl/dtdl_int.h"
 
@@ -32,6 +32,19 @@ static const struct {
     {"multiPolygon", {.type = DTDL_SCHEMA_MULTIPOLYGON}},
 };
 
+/* the complex schemas' @type, in the order of enum dtdl_schema_type from DTDL_SCHEMA_OBJECT */
+static const char *const complex_kinds[] = {"Object", "Enum", "Map", "Array", NULL};
+
+const char *dtdl_schema_type_name(enum dtdl_schema_type type)
+{
+    if (type >= DTDL_SCHEMA_OBJECT && type <= DTDL_SCHEMA_ARRAY)
+        return complex_kinds[type - DTDL_SCHEMA_OBJECT];
+    for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++)
+        if (primitives[i].schema.type == type) /* "dateTime" comes before v1 "datetime" */
+            return primitives[i].name;
+    return "?";
+}
+
 #define GEO_IRI_PREFIX "dtmi:standard:schema:geospatial:"
 
 const struct dtdl_schema *dtdl__primitive(const char *name)
@@ -47,7 +60,7 @@ const struct dtdl_schema *dtdl__primitive(const char *name)
         if (semi != NULL && strcmp(semi, ";2") == 0) {
             for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
                 size_t n = strlen(primitives[i].name);
-                if (primitives[i].schema.type >= DTDL_SCHEMA_POINT && (size_t)(semi - rest) == n &&
+                if (dtdl__is_geo(primitives[i].schema.type) && (size_t)(semi - rest) == n &&
                     strncmp(rest, primitives[i].name, n) == 0)
                     return &primitives[i].schema;
             }
@@ -162,27 +175,46 @@ static int schema_at(struct dtdl__ctx *c, const cJSON *obj, const char *key, uns
     return rc;
 }
 
-/* Field, MapKey, MapValue: {name, schema, displayName?, description?} */
-static int parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
-                       const char *type_name, struct dtdl_field *out)
+/* Field, MapKey, MapValue, CommandPayload: {name, schema, displayName?, description?} */
+int dtdl__parse_field(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
+                      const char *const *types, struct dtdl_field *out)
 {
     static const char *const keys[] = {"name", "schema", NULL};
     if (!cJSON_IsObject(node))
         return dtdl__fail(c, "must be an object, not %s", dtdl__json_type(node));
-    const char *const allowed[] = {type_name, NULL};
-    struct dtdl__types t;
-    int rc = dtdl__read_types(c, node, allowed, false, &t);
-    if (rc == 0)
-        rc = dtdl__check_keys(c, node, keys, &t);
+    int rc = 0;
+    if (types != NULL) {
+        struct dtdl__types t;
+        rc = dtdl__read_types(c, node, types, false, &t);
+        if (rc == 0)
+            rc = dtdl__check_keys(c, node, keys, &t);
+    }
     if (rc == 0)
         rc = dtdl__req_name(c, node, &out->name);
     if (rc == 0)
-        rc = dtdl__opt_text(c, node, "displayName", &out->display_name, &out->display_name_map);
-    if (rc == 0)
-        rc = dtdl__opt_text(c, node, "description", &out->description, NULL);
+        rc = dtdl__opt_docs(c, node, &out->display_name, &out->display_name_map, &out->description,
+                            NULL);
     if (rc == 0)
         rc = schema_at(c, node, "schema", depth, &out->schema);
     return rc;
+}
+
+/* fields[i] of an Object; arg: the depth of the Object */
+static int parse_object_field(struct dtdl__ctx *c, const cJSON *f, void *items, size_t i, void *arg)
+{
+    static const char *const types[] = {"Field", NULL};
+    struct dtdl_field *fv = items;
+    int rc = dtdl__parse_field(c, f, *(const unsigned *)arg, types, &fv[i]);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(fv[j].name, fv[i].name) == 0) {
+            char q[64];
+            return dtdl__fail_key(c, "name", "duplicate field name %s",
+                                  dtdl__q(q, sizeof q, fv[i].name));
+        }
+    }
+    return 0;
 }
 
 static int parse_object(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
@@ -191,44 +223,26 @@ static int parse_object(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(node, "fields");
     if (fields == NULL)
         return dtdl__fail(c, "Object without \"fields\"");
-    if (!cJSON_IsArray(fields))
-        return dtdl__fail_key(c, "fields", "must be an array, not %s", dtdl__json_type(fields));
-    size_t n = (size_t)cJSON_GetArraySize(fields);
-    size_t limit = c->version == 2 ? DTDL__V2_MAX_FIELDS : DTDL__V1_MAX_MEMBERS;
-    if (n > limit)
-        return dtdl__fail_key(c, "fields", "has %zu fields, more than %zu", n, limit);
-    struct dtdl_field *fv = n ? dtdl__alloc(c->m->priv_arena, n * sizeof *fv) : NULL;
-    if (n && fv == NULL)
-        return dtdl__oom(c);
-    size_t m0 = dtdl__path_key(c, "fields");
-    size_t i = 0;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, fields)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_field(c, f, depth, "Field", &fv[i]);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(fv[j].name, fv[i].name) == 0) {
-                char q[64];
-                return dtdl__fail_key(c, "name", "duplicate field name %s",
-                                      dtdl__q(q, sizeof q, fv[i].name));
-            }
-        }
-        if (fv[i].schema->nesting > s->nesting)
-            s->nesting = fv[i].schema->nesting;
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, m0);
+    size_t n;
+    void *fv;
+    int rc =
+        dtdl__array_len(c, fields, "fields",
+                        c->version == 2 ? DTDL__V2_MAX_FIELDS : DTDL__V1_MAX_MEMBERS, "fields", &n);
+    if (rc == 0)
+        rc = dtdl__array_each(c, fields, "fields", n, c->m->priv_arena, sizeof *s->fields, &fv,
+                              parse_object_field, &depth);
+    if (rc < 0)
+        return rc;
     s->fields = fv;
     s->n_fields = n;
+    for (size_t i = 0; i < n; i++)
+        if (s->fields[i].schema->nesting > s->nesting)
+            s->nesting = s->fields[i].schema->nesting;
     return 0;
 }
 
-static int parse_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s,
-                            struct dtdl_enum_value *ev)
+static int read_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s,
+                           struct dtdl_enum_value *ev)
 {
     static const char *const keys[] = {"name", "enumValue", NULL};
     static const char *const allowed[] = {"EnumValue", NULL};
@@ -262,6 +276,28 @@ static int parse_enum_value(struct dtdl__ctx *c, const cJSON *node, struct dtdl_
     return 0;
 }
 
+/* enumValues[i] of an Enum; arg: the Enum */
+static int parse_enum_value(struct dtdl__ctx *c, const cJSON *e, void *items, size_t i, void *arg)
+{
+    struct dtdl_schema *s = arg;
+    struct dtdl_enum_value *ev = items;
+    int rc = read_enum_value(c, e, s, &ev[i]);
+    if (rc < 0)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        char q[64];
+        if (strcmp(ev[j].name, ev[i].name) == 0)
+            return dtdl__fail_key(c, "name", "duplicate enum value name %s",
+                                  dtdl__q(q, sizeof q, ev[i].name));
+        bool same = s->value_schema == DTDL_SCHEMA_STRING ? strcmp(ev[j].str, ev[i].str) == 0
+                                                          : ev[j].num == ev[i].num;
+        if (same)
+            return dtdl__fail_key(c, "enumValue", "duplicate enumValue (same as %s)",
+                                  dtdl__q(q, sizeof q, ev[j].name));
+    }
+    return 0;
+}
+
 static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema *s)
 {
     const cJSON *vs = cJSON_GetObjectItemCaseSensitive(node, "valueSchema");
@@ -280,39 +316,16 @@ static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema
     const cJSON *vals = cJSON_GetObjectItemCaseSensitive(node, "enumValues");
     if (vals == NULL)
         return dtdl__fail(c, "Enum without \"enumValues\"");
-    if (!cJSON_IsArray(vals))
-        return dtdl__fail_key(c, "enumValues", "must be an array, not %s", dtdl__json_type(vals));
-    size_t n = (size_t)cJSON_GetArraySize(vals);
-    size_t limit = c->version == 2 ? DTDL__V2_MAX_ENUM_VALUES : DTDL__V1_MAX_MEMBERS;
-    if (n > limit)
-        return dtdl__fail_key(c, "enumValues", "has %zu values, more than %zu", n, limit);
-    struct dtdl_enum_value *ev = n ? dtdl__alloc(c->m->priv_arena, n * sizeof *ev) : NULL;
-    if (n && ev == NULL)
-        return dtdl__oom(c);
-    size_t m0 = dtdl__path_key(c, "enumValues");
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, vals)
-    {
-        size_t m1 = dtdl__path_idx(c, i);
-        int rc = parse_enum_value(c, e, s, &ev[i]);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j < i; j++) {
-            char q[64];
-            if (strcmp(ev[j].name, ev[i].name) == 0)
-                return dtdl__fail_key(c, "name", "duplicate enum value name %s",
-                                      dtdl__q(q, sizeof q, ev[i].name));
-            bool same = s->value_schema == DTDL_SCHEMA_STRING ? strcmp(ev[j].str, ev[i].str) == 0
-                                                              : ev[j].num == ev[i].num;
-            if (same)
-                return dtdl__fail_key(c, "enumValue", "duplicate enumValue (same as %s)",
-                                      dtdl__q(q, sizeof q, ev[j].name));
-        }
-        dtdl__path_set(c, m1);
-        i++;
-    }
-    dtdl__path_set(c, m0);
+    size_t n;
+    void *ev;
+    int rc = dtdl__array_len(c, vals, "enumValues",
+                             c->version == 2 ? DTDL__V2_MAX_ENUM_VALUES : DTDL__V1_MAX_MEMBERS,
+                             "values", &n);
+    if (rc == 0)
+        rc = dtdl__array_each(c, vals, "enumValues", n, c->m->priv_arena, sizeof *s->enum_values,
+                              &ev, parse_enum_value, s);
+    if (rc < 0)
+        return rc;
     if (s->value_schema == 0)
         s->value_schema = DTDL_SCHEMA_INTEGER;
     s->enum_values = ev;
@@ -322,6 +335,8 @@ static int parse_enum(struct dtdl__ctx *c, const cJSON *node, struct dtdl_schema
 
 static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, struct dtdl_schema *s)
 {
+    static const char *const key_types[] = {"MapKey", NULL};
+    static const char *const value_types[] = {"MapValue", NULL};
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(node, "mapKey");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(node, "mapValue");
     if (k == NULL)
@@ -329,14 +344,14 @@ static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, str
     if (v == NULL)
         return dtdl__fail(c, "Map without \"mapValue\"");
     size_t mark = dtdl__path_key(c, "mapKey");
-    int rc = parse_field(c, k, depth, "MapKey", &s->map_key);
+    int rc = dtdl__parse_field(c, k, depth, key_types, &s->map_key);
     if (rc < 0)
         return rc;
     if (s->map_key.schema->type != DTDL_SCHEMA_STRING)
         return dtdl__fail_key(c, "schema", "a Map key must have schema \"string\"");
     dtdl__path_set(c, mark);
     dtdl__path_key(c, "mapValue");
-    rc = parse_field(c, v, depth, "MapValue", &s->map_value);
+    rc = dtdl__parse_field(c, v, depth, value_types, &s->map_value);
     if (rc < 0)
         return rc;
     dtdl__path_set(c, mark);
@@ -347,7 +362,6 @@ static int parse_map(struct dtdl__ctx *c, const cJSON *node, unsigned depth, str
 static int parse_complex(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
                          struct dtdl_schema **out)
 {
-    static const char *const kinds[] = {"Object", "Enum", "Map", "Array", NULL};
     static const char *const obj_keys[] = {"fields", NULL};
     static const char *const enum_keys[] = {"valueSchema", "enumValues", NULL};
     static const char *const map_keys[] = {"mapKey", "mapValue", NULL};
@@ -358,7 +372,7 @@ static int parse_complex(struct dtdl__ctx *c, const cJSON *node, unsigned depth,
     if (depth + 1 > max_nesting(c))
         return too_deep(c);
     struct dtdl__types t;
-    int rc = dtdl__read_types(c, node, kinds, true, &t);
+    int rc = dtdl__read_types(c, node, complex_kinds, true, &t);
     if (rc < 0)
         return rc;
     struct dtdl_schema *s = dtdl__alloc(c->m->priv_arena, sizeof *s);
@@ -404,15 +418,11 @@ bool dtdl__schema_has_array(const struct dtdl_schema *s)
 {
     if (s == NULL)
         return false;
+    if (dtdl__is_geo(s->type))
+        return true; /* GeoJSON coordinates are arrays */
     switch (s->type) {
     case DTDL_SCHEMA_ARRAY:
-    case DTDL_SCHEMA_POINT:
-    case DTDL_SCHEMA_MULTIPOINT:
-    case DTDL_SCHEMA_LINESTRING:
-    case DTDL_SCHEMA_MULTILINESTRING:
-    case DTDL_SCHEMA_POLYGON:
-    case DTDL_SCHEMA_MULTIPOLYGON:
-        return true; /* GeoJSON coordinates are arrays */
+        return true;
     case DTDL_SCHEMA_OBJECT:
         for (size_t i = 0; i < s->n_fields; i++)
             if (dtdl__schema_has_array(s->fields[i].schema))

@@ -161,6 +161,47 @@ int dtdl__path_load(struct dtdl__ctx *c, const char *saved)
     return old;
 }
 
+/* ---- arrays ---- */
+
+int dtdl__array_len(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t limit,
+                    const char *what, size_t *n)
+{
+    *n = 0;
+    if (!cJSON_IsArray(arr))
+        return dtdl__fail_key(c, key, "must be an array, not %s", dtdl__json_type(arr));
+    *n = (size_t)cJSON_GetArraySize(arr);
+    if (limit != 0 && *n > limit)
+        return dtdl__fail_key(c, key, "has %zu %s, more than %zu", *n, what, limit);
+    return 0;
+}
+
+int dtdl__array_each(struct dtdl__ctx *c, const cJSON *arr, const char *key, size_t n,
+                     struct dtdl_arena *a, size_t size, void **items, dtdl__item_fn fn, void *arg)
+{
+    void *v = NULL;
+    if (n && size) {
+        v = dtdl__alloc(a, n * size);
+        if (v == NULL)
+            return dtdl__oom(c);
+    }
+    if (items != NULL)
+        *items = v;
+    size_t mark = dtdl__path_key(c, key);
+    size_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        size_t m1 = dtdl__path_idx(c, i);
+        int rc = fn(c, e, v, i, arg);
+        if (rc < 0)
+            return rc;
+        dtdl__path_set(c, m1);
+        i++;
+    }
+    dtdl__path_set(c, mark);
+    return 0;
+}
+
 /* ---- errors ---- */
 
 const char *dtdl__q(char *buf, size_t cap, const char *s)
@@ -380,6 +421,27 @@ static const char *name_problem(const char *s, int version)
     if (version != 1 && s[n - 1] == '_')
         return "must not end with '_'";
     return NULL;
+}
+
+int dtdl__opt_docs(struct dtdl__ctx *c, const cJSON *obj, const char **display_name,
+                   const cJSON **dn_map, const char **description, const char **comment)
+{
+    int rc = dtdl__opt_text(c, obj, "displayName", display_name, dn_map);
+    if (rc == 0)
+        rc = dtdl__opt_text(c, obj, "description", description, NULL);
+    if (rc == 0 && comment != NULL)
+        rc = dtdl__opt_string(c, obj, "comment", comment);
+    return rc;
+}
+
+const char *dtdl__display_name_of(const cJSON *obj)
+{
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(obj, "displayName");
+    if (cJSON_IsObject(dn)) {
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(dn, "en");
+        dn = en != NULL ? en : dn->child;
+    }
+    return cJSON_IsString(dn) ? dn->valuestring : NULL;
 }
 
 int dtdl__req_name(struct dtdl__ctx *c, const cJSON *obj, const char **out)

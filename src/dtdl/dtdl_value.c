@@ -23,53 +23,6 @@ const char *dtdl_kind_name(enum dtdl_kind kind)
     return "?";
 }
 
-const char *dtdl_schema_type_name(enum dtdl_schema_type type)
-{
-    switch (type) {
-    case DTDL_SCHEMA_BOOLEAN:
-        return "boolean";
-    case DTDL_SCHEMA_DATE:
-        return "date";
-    case DTDL_SCHEMA_DATETIME:
-        return "dateTime";
-    case DTDL_SCHEMA_DOUBLE:
-        return "double";
-    case DTDL_SCHEMA_DURATION:
-        return "duration";
-    case DTDL_SCHEMA_FLOAT:
-        return "float";
-    case DTDL_SCHEMA_INTEGER:
-        return "integer";
-    case DTDL_SCHEMA_LONG:
-        return "long";
-    case DTDL_SCHEMA_STRING:
-        return "string";
-    case DTDL_SCHEMA_TIME:
-        return "time";
-    case DTDL_SCHEMA_POINT:
-        return "point";
-    case DTDL_SCHEMA_MULTIPOINT:
-        return "multiPoint";
-    case DTDL_SCHEMA_LINESTRING:
-        return "lineString";
-    case DTDL_SCHEMA_MULTILINESTRING:
-        return "multiLineString";
-    case DTDL_SCHEMA_POLYGON:
-        return "polygon";
-    case DTDL_SCHEMA_MULTIPOLYGON:
-        return "multiPolygon";
-    case DTDL_SCHEMA_OBJECT:
-        return "Object";
-    case DTDL_SCHEMA_ENUM:
-        return "Enum";
-    case DTDL_SCHEMA_MAP:
-        return "Map";
-    case DTDL_SCHEMA_ARRAY:
-        return "Array";
-    }
-    return "?";
-}
-
 /* ---- RFC 3339 / ISO 8601 text formats ---- */
 
 static bool digits(const char *s, size_t n, int *out)

@@ -188,6 +188,17 @@ static int facts_create(struct app *app, char *out_token, size_t token_size)
     return 0;
 }
 
+int app_read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 0;
+}
+
 int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size)
 {
     const char *dir = app->cfg.data_dir;
@@ -198,12 +209,8 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
     }
     char path[1200];
     snprintf(path, sizeof path, "%s/app.json", dir);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        char buf[8192];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
+    char buf[8192];
+    if (app_read_file(path, buf, sizeof buf) == 0) {
         if (facts_parse(&app->facts, buf) < 0) {
             log_error("%s is not a valid application file", path);
             return -1;

@@ -9,6 +9,12 @@
 
 #include "central/base/app.h"
 
+/**
+ * Read up to @p size - 1 bytes of the file at @p path into @p buf and end them with '\0' (a
+ * small file: app.json, ports.json). @return 0, or -1 when it cannot be opened.
+ */
+int app_read_file(const char *path, char *buf, size_t size);
+
 /** Fill @p cfg with defaults (ports 8883/8443, plain MQTT off, hub host NULL = keep). */
 void app_config_defaults(struct app_config *cfg);
 

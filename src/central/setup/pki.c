@@ -109,24 +109,18 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
     return ok ? 0 : -1;
 }
 
-static X509 *read_cert(const char *path)
+/* Read the PEM certificate (cert non-NULL) or private key at path; left NULL when the file is
+ * absent or not valid. */
+static void read_pem(const char *path, X509 **cert, EVP_PKEY **key)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return NULL;
-    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+        return;
+    if (cert != NULL)
+        *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    else
+        *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
-    return cert;
-}
-
-static EVP_PKEY *read_key(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    return key;
 }
 
 static int is_ip(const char *name)
@@ -141,22 +135,34 @@ static int covers(X509 *cert, const char *name)
     return X509_check_host(cert, name, 0, 0, NULL) == 1;
 }
 
-static int create_ca(const char *ca_path, const char *key_path)
+struct ext {
+    int nid;
+    const char *value;
+};
+
+/* Issue a certificate for a new key, with the extensions, signed by issuer (NULL: self-signed);
+ * write the key to key_path, then the certificate to cert_path. */
+static int issue(const char *cert_path, const char *key_path, const char *cn, long days,
+                 X509 *issuer, EVP_PKEY *issuer_key, const struct ext *exts, size_t n_exts)
 {
     int rc = -1;
     EVP_PKEY *key = make_key();
-    X509 *cert = key ? new_cert(key, "iotc local CA", CA_DAYS) : NULL;
+    X509 *cert = key ? new_cert(key, cn, days) : NULL;
     if (cert == NULL)
         goto out;
-    if (X509_set_issuer_name(cert, X509_get_subject_name(cert)) != 1 ||
-        add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
-        add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
-        add_ext(cert, cert, NID_subject_key_identifier, "hash") < 0 ||
-        X509_sign(cert, key, EVP_sha256()) == 0)
+    if (issuer == NULL) {
+        issuer = cert;
+        issuer_key = key;
+    }
+    if (X509_set_issuer_name(cert, X509_get_subject_name(issuer)) != 1)
         goto out;
-    if (write_pem(key_path, NULL, key) < 0 || write_pem(ca_path, cert, NULL) < 0)
+    for (size_t i = 0; i < n_exts; i++)
+        if (add_ext(cert, issuer, exts[i].nid, exts[i].value) < 0)
+            goto out;
+    if (X509_sign(cert, issuer_key, EVP_sha256()) == 0)
         goto out;
-    log_info("created local CA %s", ca_path);
+    if (write_pem(key_path, NULL, key) < 0 || write_pem(cert_path, cert, NULL) < 0)
+        goto out;
     rc = 0;
 out:
     X509_free(cert);
@@ -164,8 +170,22 @@ out:
     return rc;
 }
 
-static int create_server(const char *dir, X509 *ca, EVP_PKEY *ca_key, const char *const *names,
-                         size_t n)
+static int create_ca(const char *ca_path, const char *key_path)
+{
+    static const struct ext exts[] = {
+        {NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+        {NID_key_usage, "critical,keyCertSign,cRLSign"},
+        {NID_subject_key_identifier, "hash"},
+    };
+    if (issue(ca_path, key_path, "iotc local CA", CA_DAYS, NULL, NULL, exts,
+              sizeof exts / sizeof exts[0]) < 0)
+        return -1;
+    log_info("created local CA %s", ca_path);
+    return 0;
+}
+
+static int create_server(const char *srv_path, const char *srv_key_path, X509 *ca, EVP_PKEY *ca_key,
+                         const char *const *names, size_t n)
 {
     char san[4096] = "DNS:localhost,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1";
     size_t used = strlen(san);
@@ -181,32 +201,18 @@ static int create_server(const char *dir, X509 *ca, EVP_PKEY *ca_key, const char
         }
         used += (size_t)k;
     }
-    int rc = -1;
-    EVP_PKEY *key = make_key();
-    X509 *cert = key ? new_cert(key, "localhost", SERVER_DAYS) : NULL;
-    char path[1200];
-    if (cert == NULL)
-        goto out;
-    if (X509_set_issuer_name(cert, X509_get_subject_name(ca)) != 1 ||
-        add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
-        add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") < 0 ||
-        add_ext(cert, ca, NID_ext_key_usage, "serverAuth") < 0 ||
-        add_ext(cert, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
-        add_ext(cert, ca, NID_subject_alt_name, san) < 0 ||
-        X509_sign(cert, ca_key, EVP_sha256()) == 0)
-        goto out;
-    snprintf(path, sizeof path, "%s/server-key.pem", dir);
-    if (write_pem(path, NULL, key) < 0)
-        goto out;
-    snprintf(path, sizeof path, "%s/server.pem", dir);
-    if (write_pem(path, cert, NULL) < 0)
-        goto out;
+    const struct ext exts[] = {
+        {NID_basic_constraints, "critical,CA:FALSE"},
+        {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+        {NID_ext_key_usage, "serverAuth"},
+        {NID_authority_key_identifier, "keyid:always"},
+        {NID_subject_alt_name, san},
+    };
+    if (issue(srv_path, srv_key_path, "localhost", SERVER_DAYS, ca, ca_key, exts,
+              sizeof exts / sizeof exts[0]) < 0)
+        return -1;
     log_info("issued server certificate for %s", san);
-    rc = 0;
-out:
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return rc;
+    return 0;
 }
 
 int pki_ensure(const char *dir, const char *const *names, size_t n_names)
@@ -219,10 +225,12 @@ int pki_ensure(const char *dir, const char *const *names, size_t n_names)
 
     if (access(ca_path, R_OK) != 0 && create_ca(ca_path, ca_key_path) < 0)
         return -1;
-    X509 *ca = read_cert(ca_path);
-    EVP_PKEY *ca_key = read_key(ca_key_path);
-    X509 *srv = read_cert(srv_path);
-    EVP_PKEY *srv_key = read_key(srv_key_path);
+    X509 *ca = NULL, *srv = NULL;
+    EVP_PKEY *ca_key = NULL, *srv_key = NULL;
+    read_pem(ca_path, &ca, NULL);
+    read_pem(ca_key_path, NULL, &ca_key);
+    read_pem(srv_path, &srv, NULL);
+    read_pem(srv_key_path, NULL, &srv_key);
     int rc = 0;
     if (ca == NULL || ca_key == NULL) {
         log_error("cannot read the local CA in %s", dir);
@@ -235,7 +243,7 @@ int pki_ensure(const char *dir, const char *const *names, size_t n_names)
     for (size_t i = 0; ok && i < n_names; i++)
         ok = covers(srv, names[i]);
     if (!ok)
-        rc = create_server(dir, ca, ca_key, names, n_names);
+        rc = create_server(srv_path, srv_key_path, ca, ca_key, names, n_names);
 out:
     X509_free(ca);
     EVP_PKEY_free(ca_key);
