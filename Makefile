@@ -19,6 +19,7 @@
 #                                                 -> libiotc_util.a, linked into every program
 #                                                    and test, never into libiotc
 #   examples/NAME/*.c  example programs           -> NAME with '_' turned into '-'
+#                                                    (libiotc + libiotc_util)
 #   tests/unit/test_*.c, tests/integration/test_*.c -> one cmocka binary each
 #   fuzz/fuzz_*.c      one libFuzzer target each, corpus in fuzz/corpus/NAME/
 
