@@ -138,14 +138,15 @@ static const char global_help[] =
     "  -h, --help        help (also after any command)\n"
     "  --version         print the version\n"
     "\n"
-    "Exit codes (docs/CLI.md; 0, 1 and 2 mean the same in every iotc program):\n"
+    "Exit codes:\n"
     "  0  ok\n"
     "  1  usage error (bad command line, missing server or file)\n"
     "  2  server or API error (the API's error code and message are printed), server not\n"
     "     reachable, or the device reported a failure (property rejected, command error)\n"
     "  3  not found (device, template, capability, telemetry)\n"
     "  4  timed out, or still pending when the wait ended\n"
-    "  5  authentication or authorization failed (no token, bad token, role not allowed)\n";
+    "  5  authentication or authorization failed (no token, bad token, role not allowed)\n"
+    "  (0, 1 and 2 mean the same for every iotc program: docs/CLI.md, \"Exit codes\")\n";
 
 static void usage_all(FILE *out)
 {
