@@ -53,7 +53,8 @@ void opt_list_free(struct opt_list *l)
     l->n = 0;
 }
 
-static void verror(const struct opt_prog *p, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void verror(const struct opt_prog *p, const char *fmt,
+                                                         va_list ap)
 {
     fprintf(stderr, "%s: ", p->name);
     vfprintf(stderr, fmt, ap);
