@@ -15,7 +15,12 @@
 #   src/dtdl/*.c       DTDL importer (cJSON only)  -> libiotc_dtdl.a (server, simulator, fuzzers)
 #   src/central/*/*.c  local IoT Central server    -> iotc-central (src/central/main.c holds main())
 #   src/cli/*.c        operator CLI               -> iotc
+#   src/sim/*.c        device simulator           -> iotc-sim
+#   src/util/*.c       helpers of the programs (command-line options; libc only)
+#                                                 -> libiotc_util.a, linked into every program
+#                                                    and test, never into libiotc
 #   examples/NAME/*.c  example programs           -> NAME with '_' turned into '-'
+#                                                    (libiotc + libiotc_util)
 #   tests/unit/test_*.c, tests/integration/test_*.c -> one cmocka binary each
 #   fuzz/fuzz_*.c      one libFuzzer target each, corpus in fuzz/corpus/NAME/
 
@@ -69,6 +74,7 @@ CENTRAL_SRC := $(sort $(wildcard src/central/*.c src/central/*/*.c))
 CENTRAL_MAIN := src/central/main.c
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 SIM_SRC     := $(sort $(wildcard src/sim/*.c))
+UTIL_SRC    := $(sort $(wildcard src/util/*.c))
 EXAMPLES    := $(notdir $(patsubst %/,%,$(sort $(dir $(wildcard examples/*/*.c)))))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC   := $(sort $(wildcard tests/integration/test_*.c))
@@ -85,12 +91,14 @@ CENTRAL_OBJ := $(call obj,$(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)))
 WEB_GEN := $(B)/gen/web_assets.c
 CENTRAL_OBJ += $(B)/obj/gen/web_assets.o
 CLI_OBJ     := $(call obj,$(CLI_SRC))
+UTIL_OBJ    := $(call obj,$(UTIL_SRC))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 
 LIB_A    := $(B)/libiotc.a
 LIB_SO   := $(B)/libiotc.so.$(VERSION)
 CENTRAL_A := $(B)/libiotc_central.a
 DTDL_A    := $(B)/libiotc_dtdl.a
+UTIL_A    := $(B)/libiotc_util.a
 CENTRAL_BIN := $(B)/iotc-central
 CLI_BIN  := $(B)/iotc
 SIM_BIN  := $(B)/iotc-sim
@@ -149,29 +157,33 @@ $(DTDL_A): $(DTDL_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
+$(UTIL_A): $(UTIL_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^ $(if $^,,/dev/null)
+
+$(CENTRAL_BIN): $(call obj,$(CENTRAL_MAIN)) $(CENTRAL_A) $(DTDL_A) $(UTIL_A) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL) $(LIBS_DEVICE)
 
-$(CLI_BIN): $(CLI_OBJ) $(LIB_A)
+$(CLI_BIN): $(CLI_OBJ) $(UTIL_A) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CLI) $(LIBS_DEVICE)
 
 # Load generator; it shares the DTDL importer with the server.
-$(SIM_BIN): $(call obj,$(SIM_SRC)) $(DTDL_A) $(LIB_A)
+$(SIM_BIN): $(call obj,$(SIM_SRC)) $(DTDL_A) $(UTIL_A) $(LIB_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(call pc_libs,libevent libevent_openssl openssl libcjson) -lm
 
 define example_rule
-$(B)/$(subst _,-,$(1)): $(call obj,$(wildcard examples/$(1)/*.c)) $(LIB_A)
+$(B)/$(subst _,-,$(1)): $(call obj,$(wildcard examples/$(1)/*.c)) $(UTIL_A) $(LIB_A)
 	$$(CC) $$(LDFLAGS_ALL) -o $$@ $$^ $$(LIBS_DEVICE) -lm
 endef
 $(foreach e,$(EXAMPLES),$(eval $(call example_rule,$(e))))
 
 ALL_TEST_LIBS := $(LIBS_TEST) $(LIBS_CENTRAL) $(LIBS_DEVICE) $(LIBS_CLI)
 
-$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(UTIL_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
 
-$(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC)): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(LIB_A)
+$(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC)): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(CENTRAL_A) $(DTDL_A) $(UTIL_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ALL_TEST_LIBS)
 

@@ -15,7 +15,7 @@
  * standard input and its timers share one thread.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +27,8 @@
 #include <iotc/client.h>
 #include <iotc/codec.h>
 #include <iotc/json.h>
+
+#include "util/opt.h"
 
 #define MAX_PENDING 32
 
@@ -357,7 +359,7 @@ static int loop(struct app *a)
         }
         int prc = poll(fds, nfd, timeout);
         if (prc < 0 && errno != EINTR)
-            return 1;
+            return OPT_EXIT_FAILED;
         if (prc > 0 && in >= 0 && (fds[in].revents & (POLLIN | POLLHUP | POLLERR)))
             read_stdin(a);
         bool readable =
@@ -366,207 +368,102 @@ static int loop(struct app *a)
         bool writable = prc > 0 && net >= 0 && (fds[net].revents & POLLOUT);
         rc = iotc_client_process(a->client, readable, writable);
     }
-    return rc == IOTC_E_ARG ? 1 : 0;
+    return rc == IOTC_E_ARG ? OPT_EXIT_FAILED : OPT_EXIT_OK;
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: environmental-sensor [options]\n"
-          "The IoT Central tutorial's environmental sensor. Identity from the options or from\n"
-          "IOTHUB_DEVICE_SECURITY_TYPE, IOTHUB_DEVICE_DPS_ID_SCOPE, IOTHUB_DEVICE_DPS_DEVICE_ID,\n"
-          "IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, "
-          "IOTHUB_DEVICE_CONNECTION_STRING\n"
-          "(plus IOTC_GROUP_KEY and IOTC_CA_FILE). Press Q and Enter to quit.\n\n"
-          "  --id-scope SCOPE          DPS ID scope\n"
-          "  --device-id ID            DPS registration / device id\n"
-          "  --device-key KEY          device key (base64)\n"
-          "  --group-key KEY           enrollment group key: the device key is derived from it\n"
-          "  --dps-endpoint HOST[:PORT] DPS host (default global.azure-devices-provisioning.net)\n"
-          "  --connection-string STR   connect to a hub directly "
-          "(HostName=..;DeviceId=..;SharedAccessKey=..)\n"
-          "  --model-id DTMI           model id announced to DPS and the hub\n"
-          "  --ca-file FILE            trusted CA certificates (default: the system store)\n"
-          "  --interval SECONDS        telemetry period (default 2, fractions allowed); 0: send\n"
-          "                            as fast as acknowledgements come (see --window)\n"
-          "  --window N                with --interval 0: messages kept unacknowledged\n"
-          "                            (default 16)\n"
-          "  --count N                 stop once N messages have been acknowledged\n"
-          "  -q, --quiet               no line per message sent\n"
-          "  --misspell-telemetry NAME send the temperature as NAME instead of \"temp\" (tests\n"
-          "                            IoT Central's unmodeled data)\n"
-          "  --name-delay MS           delay before acknowledging 'name' (default 1000)\n"
-          "  --brightness-delay MS     delay before acknowledging 'brightness' (default 5000)\n"
-          "  --diagnostics-delay MS    delay before completing rundiagnostics (default 6000)\n"
-          "  --sas-lifetime SECONDS    SAS token lifetime (default 3600; renewed ahead of expiry)\n"
-          "  --queue N                 outgoing queue size in messages (default 64)\n"
-          "  -v, --verbose             more output (repeat for library debug logs)\n"
-          "  -h, --help                this text\n",
-          f);
-}
+static const char help_intro[] =
+    "The IoT Central tutorial's environmental sensor. Identity from the options or from\n"
+    "IOTHUB_DEVICE_SECURITY_TYPE, IOTHUB_DEVICE_DPS_ID_SCOPE, IOTHUB_DEVICE_DPS_DEVICE_ID,\n"
+    "IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, IOTHUB_DEVICE_CONNECTION_STRING\n"
+    "(plus IOTC_GROUP_KEY and IOTC_CA_FILE). Press Q and Enter to quit.\n\n";
 
-enum opt_id {
-    O_SCOPE = 1000,
-    O_DEVICE,
-    O_KEY,
-    O_GROUP,
-    O_DPS,
-    O_CONN,
-    O_MODEL,
-    O_CA,
-    O_INTERVAL,
-    O_COUNT,
-    O_WINDOW,
-    O_MISSPELL,
-    O_NAME_DELAY,
-    O_BRIGHT_DELAY,
-    O_DIAG_DELAY,
-    O_SAS,
-    O_QUEUE,
+static const struct opt_prog prog = {
+    .name = "environmental-sensor",
+    .synopsis = "[options]",
+    .intro = help_intro,
+    .outro = "\nexit codes: 0 ok, 1 usage error or configuration refused, 2 stopped on an error\n"
+             "(docs/CLI.md, \"Exit codes\")\n",
 };
 
-static bool parse_ms(const char *s, uint64_t *out)
+/* DPS and a connection string exclude each other: the last one given wins. */
+static const char *opt_scope(void *dest, const char *v)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0')
-        return false;
-    *out = v;
-    return true;
+    struct iotc_config *cfg = dest;
+    cfg->id_scope = v;
+    cfg->connection_string = NULL;
+    return NULL;
 }
 
+static const char *opt_conn(void *dest, const char *v)
+{
+    struct iotc_config *cfg = dest;
+    cfg->connection_string = v;
+    cfg->id_scope = NULL;
+    return NULL;
+}
+
+/* OPT_CONTINUE to run, else the exit code. */
 static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *cfg)
 {
-    static const struct option opts[] = {
-        {"id-scope", required_argument, NULL, O_SCOPE},
-        {"device-id", required_argument, NULL, O_DEVICE},
-        {"device-key", required_argument, NULL, O_KEY},
-        {"group-key", required_argument, NULL, O_GROUP},
-        {"dps-endpoint", required_argument, NULL, O_DPS},
-        {"connection-string", required_argument, NULL, O_CONN},
-        {"model-id", required_argument, NULL, O_MODEL},
-        {"ca-file", required_argument, NULL, O_CA},
-        {"interval", required_argument, NULL, O_INTERVAL},
-        {"count", required_argument, NULL, O_COUNT},
-        {"window", required_argument, NULL, O_WINDOW},
-        {"quiet", no_argument, NULL, 'q'},
-        {"misspell-telemetry", required_argument, NULL, O_MISSPELL},
-        {"name-delay", required_argument, NULL, O_NAME_DELAY},
-        {"brightness-delay", required_argument, NULL, O_BRIGHT_DELAY},
-        {"diagnostics-delay", required_argument, NULL, O_DIAG_DELAY},
-        {"sas-lifetime", required_argument, NULL, O_SAS},
-        {"queue", required_argument, NULL, O_QUEUE},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    double interval = -1;
+    long name_delay = (long)a->name_delay_ms, bright_delay = (long)a->brightness_delay_ms;
+    long diag_delay = (long)a->diag_delay_ms, sas = -1, queue = -1;
+    const struct opt specs[] = {
+        {"id-scope", 0, OPT_FUNC, cfg, .arg = "SCOPE", .fn = opt_scope, .help = "DPS ID scope"},
+        {"device-id", 0, OPT_STR, &cfg->registration_id, .arg = "ID",
+         .help = "DPS registration / device id"},
+        {"device-key", 0, OPT_STR, &cfg->device_key, .arg = "KEY", .help = "device key (base64)"},
+        {"group-key", 0, OPT_STR, &cfg->group_key, .arg = "KEY",
+         .help = "enrollment group key: the device key is derived from it"},
+        {"dps-endpoint", 0, OPT_STR, &cfg->dps_endpoint, .arg = "HOST[:PORT]",
+         .help = "DPS host (default global.azure-devices-provisioning.net)"},
+        {"connection-string", 0, OPT_FUNC, cfg, .arg = "STR", .fn = opt_conn,
+         .help = "connect to a hub directly\n(HostName=..;DeviceId=..;SharedAccessKey=..)"},
+        {"model-id", 0, OPT_STR, &cfg->model_id, .arg = "DTMI",
+         .help = "model id announced to DPS and the hub"},
+        {"ca-file", 0, OPT_STR, &cfg->ca_file, .arg = "FILE",
+         .help = "trusted CA certificates (default: the system store)"},
+        {"interval", 0, OPT_NUM, &interval, 0, 86400, .arg = "SECONDS",
+         .help = "telemetry period (default 2, fractions allowed); 0: send\n"
+                 "as fast as acknowledgements come (see --window)"},
+        {"window", 0, OPT_LONG, &a->window, 1, 100000,
+         .help = "with --interval 0: messages kept unacknowledged\n(default 16)"},
+        {"count", 0, OPT_LONG, &a->count, 1, LONG_MAX,
+         .help = "stop once N messages have been acknowledged"},
+        {"quiet", 'q', OPT_FLAG, &a->quiet, .help = "no line per message sent"},
+        {"misspell-telemetry", 0, OPT_STR, &a->temp_name, .arg = "NAME",
+         .help = "send the temperature as NAME instead of \"temp\" (tests\n"
+                 "IoT Central's unmodeled data)"},
+        {"name-delay", 0, OPT_LONG, &name_delay, .arg = "MS",
+         .help = "delay before acknowledging 'name' (default 1000)"},
+        {"brightness-delay", 0, OPT_LONG, &bright_delay, .arg = "MS",
+         .help = "delay before acknowledging 'brightness' (default 5000)"},
+        {"diagnostics-delay", 0, OPT_LONG, &diag_delay, .arg = "MS",
+         .help = "delay before completing rundiagnostics (default 6000)"},
+        {"sas-lifetime", 0, OPT_LONG, &sas, 1, 365L * 86400, .arg = "SECONDS",
+         .help = "SAS token lifetime (default 3600; renewed ahead of expiry)"},
+        {"queue", 0, OPT_LONG, &queue, 1, 100000,
+         .help = "outgoing queue size in messages (default 64)"},
+        {"verbose", 'v', OPT_COUNT, &a->verbose,
+         .help = "more output (repeat for library debug logs)"},
+        {0},
     };
-    int o;
-    uint64_t v;
-    char *end;
-
-    while ((o = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
-        switch (o) {
-        case O_SCOPE:
-            cfg->id_scope = optarg;
-            cfg->connection_string = NULL;
-            break;
-        case O_DEVICE:
-            cfg->registration_id = optarg;
-            break;
-        case O_KEY:
-            cfg->device_key = optarg;
-            break;
-        case O_GROUP:
-            cfg->group_key = optarg;
-            break;
-        case O_DPS:
-            cfg->dps_endpoint = optarg;
-            break;
-        case O_CONN:
-            cfg->connection_string = optarg;
-            cfg->id_scope = NULL;
-            break;
-        case O_MODEL:
-            cfg->model_id = optarg;
-            break;
-        case O_CA:
-            cfg->ca_file = optarg;
-            break;
-        case O_INTERVAL: {
-            double s = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(s >= 0) || s > 86400) {
-                fprintf(stderr, "bad --interval: %s\n", optarg);
-                return 2;
-            }
-            a->interval_ms = (uint64_t)(s * 1000.0 + 0.5);
-            if (a->interval_ms == 0 && s > 0)
-                a->interval_ms = 1;
-            break;
-        }
-        case O_COUNT:
-            if (!parse_ms(optarg, &v) || v == 0) {
-                fprintf(stderr, "bad --count: %s\n", optarg);
-                return 2;
-            }
-            a->count = (long)v;
-            break;
-        case O_WINDOW:
-            if (!parse_ms(optarg, &v) || v == 0 || v > 100000) {
-                fprintf(stderr, "bad --window: %s\n", optarg);
-                return 2;
-            }
-            a->window = (long)v;
-            break;
-        case 'q':
-            a->quiet = true;
-            break;
-        case O_MISSPELL:
-            a->temp_name = optarg;
-            break;
-        case O_NAME_DELAY:
-        case O_BRIGHT_DELAY:
-        case O_DIAG_DELAY:
-            if (!parse_ms(optarg, &v)) {
-                fprintf(stderr, "bad delay: %s\n", optarg);
-                return 2;
-            }
-            if (o == O_NAME_DELAY)
-                a->name_delay_ms = v;
-            else if (o == O_BRIGHT_DELAY)
-                a->brightness_delay_ms = v;
-            else
-                a->diag_delay_ms = v;
-            break;
-        case O_SAS:
-            if (!parse_ms(optarg, &v) || v == 0 || v > 365u * 86400u) {
-                fprintf(stderr, "bad --sas-lifetime: %s\n", optarg);
-                return 2;
-            }
-            cfg->sas_lifetime_s = (uint32_t)v;
-            break;
-        case O_QUEUE:
-            if (!parse_ms(optarg, &v) || v == 0 || v > 100000) {
-                fprintf(stderr, "bad --queue: %s\n", optarg);
-                return 2;
-            }
-            cfg->queue_max_msgs = (size_t)v;
-            break;
-        case 'v':
-            a->verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    int rc = opt_parse(&prog, specs, argc - 1, argv + 1, NULL);
+    if (rc != OPT_CONTINUE)
+        return rc;
+    if (interval >= 0) {
+        a->interval_ms = (uint64_t)(interval * 1000.0 + 0.5);
+        if (a->interval_ms == 0 && interval > 0)
+            a->interval_ms = 1;
     }
-    if (optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    return -1;
+    a->name_delay_ms = (uint64_t)name_delay;
+    a->brightness_delay_ms = (uint64_t)bright_delay;
+    a->diag_delay_ms = (uint64_t)diag_delay;
+    if (sas > 0)
+        cfg->sas_lifetime_s = (uint32_t)sas;
+    if (queue > 0)
+        cfg->queue_max_msgs = (size_t)queue;
+    return OPT_CONTINUE;
 }
 
 int main(int argc, char **argv)
@@ -588,20 +485,20 @@ int main(int argc, char **argv)
     iotc_config_init(&cfg);
     rc = iotc_config_from_env(&cfg);
     if (rc == IOTC_E_ARG) {
-        fprintf(stderr, "IOTHUB_DEVICE_SECURITY_TYPE must be DPS or connectionString\n");
-        return 2;
+        fprintf(stderr, "environmental-sensor: IOTHUB_DEVICE_SECURITY_TYPE must be DPS or "
+                        "connectionString\n");
+        return OPT_EXIT_USAGE;
     }
     rc = parse_args(argc, argv, &a, &cfg);
-    if (rc >= 0)
+    if (rc != OPT_CONTINUE)
         return rc;
 
     rc = iotc_client_new(&cfg, &a.client);
     if (rc != IOTC_OK) {
-        fprintf(stderr,
-                "configuration refused (%s): give --id-scope, --device-id and "
-                "--device-key/--group-key, or --connection-string (see --help)\n",
-                iotc_strerror(rc));
-        return 2;
+        return opt_error(&prog,
+                         "configuration refused (%s): give --id-scope, --device-id and "
+                         "--device-key/--group-key, or --connection-string",
+                         iotc_strerror(rc));
     }
     iotc_client_set_log(a.client, log_cb, NULL,
                         a.verbose >= 2 ? IOTC_LOG_DEBUG

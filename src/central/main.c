@@ -32,6 +32,7 @@
 #include "central/base/log.h"
 #include "central/hub/registry.h"
 #include "central/store/store.h"
+#include "util/opt.h"
 
 #if defined(__has_include)
 #if __has_include("central/service/service_http.h")
@@ -40,115 +41,116 @@
 #endif
 #endif
 
-static void usage(FILE *out)
+static const char help_intro[] =
+    "\n"
+    "commands:\n"
+    "  init    create the application (ID scope, enrollment group keys, local CA,\n"
+    "          server certificate, service connection string, admin token)\n"
+    "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
+    "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
+    "\n"
+    "options:\n";
+
+static const char help_outro[] = "\nexit codes: 0 ok, 1 usage error, 2 failed to start or serve "
+                                 "(docs/CLI.md, \"Exit codes\")\n";
+
+static const struct opt_prog prog = {
+    .name = "iotc-central",
+    .synopsis = "COMMAND --data-dir DIR [options]",
+    .intro = help_intro,
+    .outro = help_outro,
+};
+
+static const char *set_log_level(void *dest, const char *v)
 {
-    fprintf(
-        out,
-        "usage: iotc-central COMMAND --data-dir DIR [options]\n"
-        "\n"
-        "commands:\n"
-        "  init    create the application (ID scope, enrollment group keys, local CA,\n"
-        "          server certificate, service connection string, admin token)\n"
-        "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
-        "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
-        "\n"
-        "options:\n"
-        "  --data-dir DIR          application data directory (required)\n"
-        "  --mqtt-port N           MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)\n"
-        "  --https-port N          HTTPS service API port (default 8443; 0 = any; -1 = off)\n"
-        "  --plain-mqtt-port N     also serve MQTT without TLS on N (off by default)\n"
-        "  --http-port N           also serve the web UI and APIs over plain HTTP on\n"
-        "                          127.0.0.1:N only (off by default; 0 = any)\n"
-        "  --bind ADDR             listen address (default 0.0.0.0)\n"
-        "  --hub-host NAME         IoT Hub host name given to devices (default localhost)\n"
-        "  --dns-name NAME         extra name for the server certificate (repeatable)\n"
-        "  --dps-retry-after S     retry-after DPS asks devices to wait (default 1)\n"
-        "  --max-connections N     refuse (CONNACK 3) above N connections (default 100000)\n"
-        "  --max-store-backlog N   queued writes above which publishers are paused and new\n"
-        "                          connections refused with CONNACK 3 (default 200000)\n"
-        "  --log-level LEVEL       error | warn | info | debug (default info)\n"
-        "  --json                  (show) print JSON\n"
-        "  -h, --help              this text\n");
+    (void)dest;
+    enum log_level lvl;
+    if (log_parse_level(v, &lvl) < 0)
+        return "one of error, warn, info, debug";
+    log_set_level(lvl);
+    return NULL;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
+static char *dup_or_keep(char *old, const char *v)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    if (v == NULL)
+        return old;
+    free(old);
+    return strdup(v);
 }
 
-static int parse_args(int argc, char **argv, struct app *app, bool *json)
+/* The command line after the program name: COMMAND and options, in any order. */
+static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd)
 {
     struct app_config *cfg = &app->cfg;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (strcmp(a, "--json") == 0) {
-            *json = true;
-            continue;
+    const char *data_dir = NULL, *bind = NULL, *hub_host = NULL;
+    struct opt_list dns = {0};
+    int http_port = -1;
+    long max_conn = (long)cfg->max_connections, max_backlog = (long)cfg->max_store_backlog;
+    const struct opt specs[] = {
+        {"data-dir", 0, OPT_STR, &data_dir, .arg = "DIR",
+         .help = "application data directory (required)"},
+        {"mqtt-port", 0, OPT_INT, &cfg->mqtt_port, 0, 65535,
+         .help = "MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)"},
+        {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
+         .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
+        {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
+         .help = "also serve MQTT without TLS on N (off by default)"},
+        {"http-port", 0, OPT_INT, &http_port, 0, 65535,
+         .help = "also serve the web UI and APIs over plain HTTP on\n"
+                 "127.0.0.1:N only (off by default; 0 = any)"},
+        {"bind", 0, OPT_STR, &bind, .arg = "ADDR", .help = "listen address (default 0.0.0.0)"},
+        {"hub-host", 0, OPT_STR, &hub_host, .arg = "NAME",
+         .help = "IoT Hub host name given to devices (default localhost)"},
+        {"dns-name", 0, OPT_LIST, &dns, .arg = "NAME",
+         .help = "extra name for the server certificate (repeatable)"},
+        {"dps-retry-after", 0, OPT_INT, &cfg->dps_retry_after_s, 1, 60, .arg = "S",
+         .help = "retry-after DPS asks devices to wait (default 1)"},
+        {"max-connections", 0, OPT_LONG, &max_conn, 1, 10000000,
+         .help = "refuse (CONNACK 3) above N connections (default 100000)"},
+        {"max-store-backlog", 0, OPT_LONG, &max_backlog, 2, 100000000,
+         .help = "queued writes above which publishers are paused and new\n"
+                 "connections refused with CONNACK 3 (default 200000)"},
+        {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
+         .help = "error | warn | info | debug (default info)"},
+        {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},
+        {0},
+    };
+    int first = 0;
+    int rc = opt_parse(&prog, specs, argc, argv, &first);
+    if (rc == OPT_CONTINUE && argc - first != 1)
+        rc = opt_error(&prog, argc == first ? "which command? init, serve or show"
+                                            : "one COMMAND only (init, serve or show)");
+    if (rc == OPT_CONTINUE) {
+        *cmd = argv[first];
+        if (strcmp(*cmd, "help") == 0) {
+            opt_print_help(&prog, specs, stdout);
+            rc = OPT_EXIT_OK;
+        } else if (strcmp(*cmd, "init") != 0 && strcmp(*cmd, "serve") != 0 &&
+                   strcmp(*cmd, "show") != 0) {
+            rc = opt_error(&prog, "unknown command '%s'", *cmd);
+        } else if (data_dir == NULL) {
+            rc = opt_error(&prog, "--data-dir DIR is required");
         }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (v == NULL) {
-            fprintf(stderr, "iotc-central: %s needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--data-dir") == 0) {
-            free(cfg->data_dir);
-            cfg->data_dir = strdup(v);
-        } else if (strcmp(a, "--bind") == 0) {
-            free(cfg->bind_addr);
-            cfg->bind_addr = strdup(v);
-        } else if (strcmp(a, "--hub-host") == 0) {
-            free(cfg->hub_host);
-            cfg->hub_host = strdup(v);
-        } else if (strcmp(a, "--dns-name") == 0) {
-            char **names = realloc(cfg->dns_names, (cfg->n_dns_names + 1) * sizeof *names);
-            if (names == NULL)
-                return -1;
-            cfg->dns_names = names;
-            cfg->dns_names[cfg->n_dns_names++] = strdup(v);
-        } else if (strcmp(a, "--mqtt-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
-            cfg->mqtt_port = (int)n;
-        } else if (strcmp(a, "--https-port") == 0 && parse_int(v, -1, 65535, &n) == 0) {
-            cfg->https_port = (int)n;
-        } else if (strcmp(a, "--plain-mqtt-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
-            cfg->plain_mqtt_port = (int)n;
-        } else if (strcmp(a, "--http-port") == 0 && parse_int(v, 0, 65535, &n) == 0) {
+    }
+    if (rc == OPT_CONTINUE) {
+        cfg->data_dir = dup_or_keep(cfg->data_dir, data_dir);
+        cfg->bind_addr = dup_or_keep(cfg->bind_addr, bind);
+        cfg->hub_host = dup_or_keep(cfg->hub_host, hub_host);
+        if (http_port >= 0) {
             cfg->http_on = true;
-            cfg->http_port = (int)n;
-        } else if (strcmp(a, "--dps-retry-after") == 0 && parse_int(v, 1, 60, &n) == 0) {
-            cfg->dps_retry_after_s = (int)n;
-        } else if (strcmp(a, "--max-connections") == 0 && parse_int(v, 1, 10000000, &n) == 0) {
-            cfg->max_connections = (size_t)n;
-        } else if (strcmp(a, "--max-store-backlog") == 0 && parse_int(v, 2, 100000000, &n) == 0) {
-            cfg->max_store_backlog = (size_t)n;
-        } else if (strcmp(a, "--log-level") == 0) {
-            enum log_level lvl;
-            if (log_parse_level(v, &lvl) < 0) {
-                fprintf(stderr, "iotc-central: bad log level %s\n", v);
-                return -1;
-            }
-            log_set_level(lvl);
-        } else {
-            fprintf(stderr, "iotc-central: bad option or value: %s %s\n", a, v);
-            return -1;
+            cfg->http_port = http_port;
+        }
+        cfg->max_connections = (size_t)max_conn;
+        cfg->max_store_backlog = (size_t)max_backlog;
+        if (dns.n > 0) {
+            cfg->dns_names = calloc((size_t)dns.n, sizeof *cfg->dns_names);
+            for (int i = 0; cfg->dns_names != NULL && i < dns.n; i++)
+                cfg->dns_names[cfg->n_dns_names++] = strdup(dns.v[i]);
         }
     }
-    if (cfg->data_dir == NULL) {
-        fprintf(stderr, "iotc-central: --data-dir DIR is required\n");
-        return -1;
-    }
-    return 0;
+    opt_list_free(&dns);
+    return rc;
 }
 
 static void print_token(const char *token)
@@ -208,10 +210,10 @@ static int cmd_serve(struct app *app)
     bool created = false;
     char token[128] = "";
     struct event *sigterm = NULL, *sigint = NULL;
-    int rc = 1;
+    int rc = OPT_EXIT_FAILED;
     if (evthread_use_pthreads() != 0 || (app->base = event_base_new()) == NULL) {
         log_error("cannot create the event loop");
-        return 1;
+        return OPT_EXIT_FAILED;
     }
     if (app_data_open(app, &created, token, sizeof token) < 0 || app_tls_init(app) < 0 ||
         registry_new(app) < 0 || store_open(app) < 0 || store_load(app) < 0)
@@ -252,7 +254,7 @@ static int cmd_serve(struct app *app)
     printf("ready\n");
     fflush(stdout);
     event_base_dispatch(app->base);
-    rc = 0;
+    rc = OPT_EXIT_OK;
 out:
     app->stopping = true;
     broker_free(app);
@@ -273,7 +275,7 @@ static int cmd_init(struct app *app)
     bool created = false;
     char token[128] = "";
     if (app_data_open(app, &created, token, sizeof token) < 0)
-        return 1;
+        return OPT_EXIT_FAILED;
     app_set_assigned_hub(app);
     if (created)
         print_token(token);
@@ -289,11 +291,11 @@ static int cmd_show(struct app *app, bool json)
     snprintf(path, sizeof path, "%s/app.json", app->cfg.data_dir);
     if (access(path, R_OK) != 0) {
         fprintf(stderr, "iotc-central: no application in %s (run init)\n", app->cfg.data_dir);
-        return 1;
+        return OPT_EXIT_USAGE; /* a missing file named on the command line */
     }
     bool created;
     if (app_data_open(app, &created, NULL, 0) < 0)
-        return 1;
+        return OPT_EXIT_FAILED;
     /* A running server wrote its actual ports. */
     snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
     FILE *f = fopen(path, "r");
@@ -318,11 +320,6 @@ static int cmd_show(struct app *app, bool json)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
     signal(SIGPIPE, SIG_IGN);
     /* One descriptor per device connection: use the hard limit, not the default 1024. */
     struct rlimit rl;
@@ -334,22 +331,18 @@ int main(int argc, char **argv)
     app_config_defaults(&app.cfg);
     app.https_fd = -1;
     bool json = false;
-    if (parse_args(argc, argv, &app, &json) < 0) {
-        usage(stderr);
-        return 2;
+    const char *cmd = NULL;
+    int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd);
+    if (rc != OPT_CONTINUE) {
+        app_release(&app);
+        return rc;
     }
-    int rc;
-    if (strcmp(argv[1], "init") == 0) {
+    if (strcmp(cmd, "init") == 0)
         rc = cmd_init(&app);
-    } else if (strcmp(argv[1], "serve") == 0) {
+    else if (strcmp(cmd, "serve") == 0)
         rc = cmd_serve(&app);
-    } else if (strcmp(argv[1], "show") == 0) {
+    else
         rc = cmd_show(&app, json);
-    } else {
-        fprintf(stderr, "iotc-central: unknown command %s\n", argv[1]);
-        usage(stderr);
-        rc = 2;
-    }
     if (app.base)
         event_base_free(app.base);
     app_release(&app);

@@ -12,14 +12,16 @@
 
 #include <cjson/cJSON.h>
 
-/* Exit codes scripts can rely on (also in `iotc --help` and docs/CLI.md). */
+#include "util/opt.h"
+
+/* Exit codes scripts can rely on (also in `iotc --help` and docs/CLI.md, "Exit codes"). */
 enum cli_exit {
-    CLI_OK = 0,
-    CLI_USAGE = 1,    /* bad command line */
-    CLI_API = 2,      /* server/API error, unreachable server, device-reported failure */
-    CLI_NOTFOUND = 3, /* HTTP 404: no such device, template, capability, telemetry */
-    CLI_TIMEOUT = 4,  /* timed out, or still pending when the wait ended */
-    CLI_AUTH = 5,     /* HTTP 401/403: missing, wrong or insufficient token */
+    CLI_OK = OPT_EXIT_OK,
+    CLI_USAGE = OPT_EXIT_USAGE, /* bad command line (the same code in every program) */
+    CLI_API = OPT_EXIT_FAILED,  /* server/API error, unreachable server, device-reported failure */
+    CLI_NOTFOUND = 3,           /* HTTP 404: no such device, template, capability, telemetry */
+    CLI_TIMEOUT = 4,            /* timed out, or still pending when the wait ended */
+    CLI_AUTH = 5,               /* HTTP 401/403: missing, wrong or insufficient token */
 };
 
 #define CLI_API_VERSION "2022-07-31"
@@ -42,22 +44,19 @@ struct cli {
 
 /* ---------------------------------------------------------------- argument parsing */
 
-struct cli_opt {
-    const char *name;  /* "--template" */
-    const char *alias; /* "-o" or NULL */
-    bool has_arg;
-    const char *val; /* out: last value (has_arg) */
-    bool set;        /* out: given at least once */
-};
-
 #define CLI_MAX_POS 64
+#define CLI_MAX_SECONDS (365L * 86400) /* longest --timeout */
+
+/** The global options (--server, --token, ...), storing into @p c; ends with {0}. */
+void cli_global_opts(struct cli *c, struct opt out[8]);
 
 /**
- * Parse @p argv (after the subcommand words) against @p opts (terminated by a NULL name) plus
- * the global options, which are stored in @p c. Positional arguments go to @p out_pos.
+ * Parse @p argv (after the subcommand words) with util/opt against @p opts (ended by {0}, may
+ * be NULL) plus the global options, which are stored in @p c. Positional arguments go to
+ * @p out_pos. -h/--help and --version are handled by main() before the command runs.
  * @return 0, or CLI_USAGE after printing the reason on stderr.
  */
-int cli_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, const char **out_pos,
+int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, const char **out_pos,
               int *out_npos);
 
 /** Resolve server, token, CA from options, environment and data dir. 0 or an exit code. */
@@ -66,10 +65,6 @@ int cli_setup(struct cli *c);
 /** Print "iotc ...: message" on stderr and return @p code. */
 int cli_err(const struct cli *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/** Parse a non-negative integer (or number of seconds, fractions allowed). 0 / -1. */
-int cli_parse_uint(const char *s, long max, long *out);
-int cli_parse_seconds(const char *s, double *out);
 
 /** RFC 3339 time, or relative to now: "-10m", "-2h", "-30s", "-1d", "now". 0 / -1. */
 int cli_parse_time(const char *s, char *out, size_t size);

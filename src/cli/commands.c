@@ -87,45 +87,44 @@ static int wait_async(struct cli *c, const char *dev, const char *hist_path, con
 
 static int do_run(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--request", NULL, true, NULL, false},
-                          {"--component", NULL, true, NULL, false},
-                          {"--response-timeout", NULL, true, NULL, false},
-                          {"--connect-timeout", NULL, true, NULL, false},
-                          {"--wait", NULL, false, NULL, false},
-                          {"--timeout", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *request = NULL, *comp = NULL;
+    long resp_to = -1, conn_to = -1; /* -1: not given, the server's default */
+    bool wait = false;
+    double timeout = 60;
+    const struct opt o[] = {
+        {"request", 0, OPT_STR, &request, .arg = "JSON"},
+        {"component", 0, OPT_STR, &comp, .arg = "NAME"},
+        {"response-timeout", 0, OPT_LONG, &resp_to, 0, 3600, .arg = "S"},
+        {"connect-timeout", 0, OPT_LONG, &conn_to, 0, 3600, .arg = "S"},
+        {"wait", 0, OPT_FLAG, &wait, .arg = NULL},
+        {"timeout", 0, OPT_NUM, &timeout, 0, CLI_MAX_SECONDS, .arg = "S"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1400], what[800];
-    long resp_to = 0, conn_to = 0;
-    double timeout = 60;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos != 2)
         return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
-    if (o[2].set && cli_parse_uint(o[2].val, 3600, &resp_to) < 0)
-        return cli_err(c, CLI_USAGE, "--response-timeout needs whole seconds");
-    if (o[3].set && cli_parse_uint(o[3].val, 3600, &conn_to) < 0)
-        return cli_err(c, CLI_USAGE, "--connect-timeout needs whole seconds");
-    if (o[5].set && (cli_parse_seconds(o[5].val, &timeout) < 0 || timeout <= 0))
+    if (timeout <= 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
     cJSON *body = cJSON_CreateObject();
-    if (o[0].set) {
-        cJSON *req = cJSON_Parse(o[0].val);
+    if (request != NULL) {
+        cJSON *req = cJSON_Parse(request);
         if (req == NULL) {
             cJSON_Delete(body);
             return cli_err(c, CLI_USAGE,
                            "--request is not JSON: %s (a string needs quotes: '\"text\"')",
-                           o[0].val);
+                           request);
         }
         cJSON_AddItemToObject(body, "request", req);
     }
     /* Let the server apply its defaults unless asked (IoT Central: 0 and 30 s). */
-    if (o[2].set)
+    if (resp_to >= 0)
         cJSON_AddNumberToObject(body, "responseTimeout", (double)resp_to);
-    if (o[3].set)
+    if (conn_to >= 0)
         cJSON_AddNumberToObject(body, "connectionTimeout", (double)conn_to);
-    const char *comp = o[1].set ? o[1].val : NULL;
     rc = command_path(c, pos[0], comp, pos[1], path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
@@ -135,7 +134,7 @@ static int do_run(struct cli *c, int argc, char **argv)
     }
     struct cli_resp r;
     snprintf(what, sizeof what, "command %s on device %s", pos[1], pos[0]);
-    long http_to = (o[2].set ? resp_to : 30) + (o[3].set ? conn_to : 0) + 30;
+    long http_to = (resp_to >= 0 ? resp_to : 30) + (conn_to >= 0 ? conn_to : 0) + 30;
     if (cli_http(c, "POST", path, body, http_to, &r) < 0 || (r.status != 201 && r.status != 200) ||
         r.json == NULL) {
         rc = cli_fail(c, &r, what);
@@ -148,7 +147,7 @@ static int do_run(struct cli *c, int argc, char **argv)
     r.json = NULL;
     cli_resp_free(&r);
     const char *status = cli_str(cmd, "status", "");
-    if (strcmp(status, "pending") == 0 && o[4].set) {
+    if (strcmp(status, "pending") == 0 && wait) {
         if (!c->json) {
             print_command(pos[0], cmd);
             printf("waiting for the completion...\n");
@@ -183,23 +182,23 @@ static int do_run(struct cli *c, int argc, char **argv)
 
 static int do_history(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
-                          {"--top", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *only_comp = NULL;
+    long top = 0;
+    const struct opt o[] = {
+        {"component", 0, OPT_STR, &only_comp, .arg = "NAME"},
+        {"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1400], what[800];
-    long top = 0;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos < 1 || npos > 2)
         return cli_err(c, CLI_USAGE, "expected DEVICE [NAME] (see --help)");
-    if (o[1].set && (cli_parse_uint(o[1].val, 1000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    if (o[0].set && npos < 2)
+    if (only_comp != NULL && npos < 2)
         return cli_err(c, CLI_USAGE, "--component needs the command NAME too");
-    rc = command_path(c, pos[0], o[0].set ? o[0].val : NULL, npos > 1 ? pos[1] : NULL, path,
-                      sizeof path);
+    rc = command_path(c, pos[0], only_comp, npos > 1 ? pos[1] : NULL, path, sizeof path);
     cJSON *all = NULL;
     snprintf(what, sizeof what, "command history of device %s", pos[0]);
     if (rc == 0)

@@ -9,20 +9,19 @@
 #include "cli/cli.h"
 
 /* "&from=...&to=..." from --from/--to (relative times resolved here). 0 or CLI_USAGE. */
-static int time_query(const struct cli *c, const struct cli_opt *from, const struct cli_opt *to,
-                      char *out, size_t size)
+static int time_query(const struct cli *c, const char *from, const char *to, char *out, size_t size)
 {
     char t[64], enc[200];
     out[0] = '\0';
-    const struct cli_opt *opts[2] = {from, to};
+    const char *vals[2] = {from, to};
     for (int i = 0; i < 2; i++) {
-        if (!opts[i]->set)
+        if (vals[i] == NULL)
             continue;
-        if (cli_parse_time(opts[i]->val, t, sizeof t) < 0 || cli_pct(t, enc, sizeof enc) < 0)
+        if (cli_parse_time(vals[i], t, sizeof t) < 0 || cli_pct(t, enc, sizeof enc) < 0)
             return cli_err(c, CLI_USAGE,
-                           "%s: expected an RFC 3339 time (2026-11-26T08:00:00Z) or -30s, -10m, "
-                           "-2h, -1d, now; got \"%s\"",
-                           opts[i]->name, opts[i]->val);
+                           "option '--%s': '%s' is not an RFC 3339 time (2026-11-26T08:00:00Z) or "
+                           "-30s, -10m, -2h, -1d, now",
+                           i == 0 ? "from" : "to", vals[i]);
         snprintf(out + strlen(out), size - strlen(out), "%s%s=%s", out[0] ? "&" : "?",
                  i == 0 ? "from" : "to", enc);
     }
@@ -98,24 +97,25 @@ static bool on_event(void *user, const char *event, const char *data)
 
 static int do_tail(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--count", NULL, true, NULL, false},
-                          {"--timeout", NULL, true, NULL, false},
-                          {"--all", NULL, false, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    struct tail t = {c, false, 0, 0};
+    double timeout = -1; /* -1: not given, follow until Ctrl-C */
+    const struct opt o[] = {
+        {"count", 0, OPT_LONG, &t.count, 1, 100000000, .arg = "N"},
+        {"timeout", 0, OPT_NUM, &timeout, 0, CLI_MAX_SECONDS, .arg = "S"},
+        {"all", 0, OPT_FLAG, &t.all, .arg = NULL},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1000];
-    struct tail t = {c, false, 0, 0};
-    double timeout = 0;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos != 1)
         return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
-    if (o[0].set && (cli_parse_uint(o[0].val, 100000000, &t.count) < 0 || t.count == 0))
-        return cli_err(c, CLI_USAGE, "--count needs a positive number");
-    if (o[1].set && (cli_parse_seconds(o[1].val, &timeout) < 0 || timeout <= 0))
+    if (timeout == 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
-    t.all = o[2].set;
+    if (timeout < 0)
+        timeout = 0;
     rc = cli_device_path(c, pos[0], "/events", path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
@@ -134,25 +134,25 @@ static int do_tail(struct cli *c, int argc, char **argv)
 
 static int do_query(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--from", NULL, true, NULL, false},
-                          {"--to", NULL, true, NULL, false},
-                          {"--top", NULL, true, NULL, false},
-                          {"--component", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *from = NULL, *to = NULL, *comp = NULL;
+    long top = 0;
+    const struct opt o[] = {
+        {"from", 0, OPT_STR, &from, .arg = "T"},
+        {"to", 0, OPT_STR, &to, .arg = "T"},
+        {"top", 0, OPT_LONG, &top, 1, 100000000, .arg = "N"},
+        {"component", 0, OPT_STR, &comp, .arg = "NAME"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1400], q[300], what[800];
-    long top = 0;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos != 2)
         return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
-    if (o[2].set && (cli_parse_uint(o[2].val, 100000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    rc = time_query(c, &o[0], &o[1], q, sizeof q);
+    rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = telemetry_path(c, pos[0], o[3].set ? o[3].val : NULL, pos[1], "/history", path,
-                            sizeof path - sizeof q);
+        rc = telemetry_path(c, pos[0], comp, pos[1], "/history", path, sizeof path - sizeof q);
     if (rc != 0)
         return rc;
     /* fits: the path was bounded to leave room for q */
@@ -189,8 +189,8 @@ static int do_query(struct cli *c, int argc, char **argv)
 
 static int do_last(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *comp = NULL;
+    const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
     const char *pos[CLI_MAX_POS];
     char path[1400], what[800];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
@@ -198,7 +198,7 @@ static int do_last(struct cli *c, int argc, char **argv)
         return rc;
     if (npos != 2)
         return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
-    rc = telemetry_path(c, pos[0], o[0].set ? o[0].val : NULL, pos[1], "", path, sizeof path);
+    rc = telemetry_path(c, pos[0], comp, pos[1], "", path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     cJSON *v = NULL;
@@ -253,22 +253,23 @@ static char *errors_text(const cJSON *errs)
 
 int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--from", NULL, true, NULL, false},
-                          {"--to", NULL, true, NULL, false},
-                          {"--top", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *from = NULL, *to = NULL;
+    long top = 0;
+    const struct opt o[] = {
+        {"from", 0, OPT_STR, &from, .arg = "T"},
+        {"to", 0, OPT_STR, &to, .arg = "T"},
+        {"top", 0, OPT_LONG, &top, 1, 100000000, .arg = "N"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1400], q[300], what[800];
-    long top = 0;
     (void)verb;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos != 1)
         return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
-    if (o[2].set && (cli_parse_uint(o[2].val, 100000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
-    rc = time_query(c, &o[0], &o[1], q, sizeof q);
+    rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
         rc = cli_device_path(c, pos[0], "/rawData", path, sizeof path - sizeof q);
     if (rc != 0)

@@ -35,7 +35,7 @@ static void print_device(const cJSON *d)
     free(last);
 }
 
-static int one_device(struct cli *c, int argc, char **argv, struct cli_opt *o, const char **id,
+static int one_device(struct cli *c, int argc, char **argv, const struct opt *o, const char **id,
                       char *path, size_t size, const char *suffix)
 {
     const char *pos[CLI_MAX_POS];
@@ -69,10 +69,14 @@ static int send_device(struct cli *c, const char *method, const char *path, cons
 
 static int do_create(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--template", NULL, true, NULL, false},
-                          {"--name", NULL, true, NULL, false},
-                          {"--simulated", NULL, false, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *tmpl = NULL, *name = NULL;
+    bool simulated = false;
+    const struct opt o[] = {
+        {"template", 0, OPT_STR, &tmpl, .arg = "ID"},
+        {"name", 0, OPT_STR, &name, .arg = "NAME"},
+        {"simulated", 0, OPT_FLAG, &simulated, .arg = NULL},
+        {0},
+    };
     const char *id = NULL;
     char path[1000], what[1000];
     int rc = one_device(c, argc, argv, o, &id, path, sizeof path, "");
@@ -84,12 +88,12 @@ static int do_create(struct cli *c, int argc, char **argv)
     bool exists = cli_http(c, "GET", path, NULL, 60, &before) == 0 && before.status == 200;
     cli_resp_free(&before);
     cJSON *b = cJSON_CreateObject();
-    if (o[1].set || !exists)
-        cJSON_AddStringToObject(b, "displayName", o[1].set ? o[1].val : id);
-    if (o[0].set)
-        cJSON_AddStringToObject(b, "template", o[0].val);
-    if (o[2].set || !exists)
-        cJSON_AddBoolToObject(b, "simulated", o[2].set);
+    if (name != NULL || !exists)
+        cJSON_AddStringToObject(b, "displayName", name != NULL ? name : id);
+    if (tmpl != NULL)
+        cJSON_AddStringToObject(b, "template", tmpl);
+    if (simulated || !exists)
+        cJSON_AddBoolToObject(b, "simulated", simulated);
     if (!exists)
         cJSON_AddBoolToObject(b, "enabled", true);
     snprintf(what, sizeof what, "cannot %s device %s", exists ? "update" : "create", id);
@@ -170,7 +174,8 @@ static void env_line(const char *name, const char *value)
 
 static int do_credentials(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--env", NULL, false, NULL, false}, {NULL, NULL, false, NULL, false}};
+    bool env = false;
+    const struct opt o[] = {{"env", 0, OPT_FLAG, &env, .arg = NULL}, {0}};
     const char *id = NULL;
     char path[1000], what[1000];
     cJSON *cr = NULL;
@@ -195,7 +200,7 @@ static int do_credentials(struct cli *c, int argc, char **argv)
         if (c->ca_file[0] != '\0')
             cJSON_AddStringToObject(cr, "caFile", c->ca_file);
         cli_print_json(cr);
-    } else if (o[0].set) {
+    } else if (env) {
         env_line("IOTHUB_DEVICE_SECURITY_TYPE", "DPS");
         env_line("IOTHUB_DEVICE_DPS_ID_SCOPE", scope);
         env_line("IOTHUB_DEVICE_DPS_DEVICE_ID", id);

@@ -422,17 +422,15 @@ int cli_sse(struct cli *c, const char *path, double timeout_s,
 
 int cli_list(struct cli *c, int argc, char **argv, const char *path, const char *what, cJSON **out)
 {
-    struct cli_opt o[] = {{"--top", NULL, true, NULL, false}, {NULL, NULL, false, NULL, false}};
+    long top = 0;
+    const struct opt o[] = {{"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"}, {0}};
     const char *pos[CLI_MAX_POS];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
-    long top = 0;
     *out = NULL;
     if (rc != 0)
         return rc;
     if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
-    if (o[0].set && (cli_parse_uint(o[0].val, 1000000, &top) < 0 || top == 0))
-        return cli_err(c, CLI_USAGE, "--top needs a positive number");
+        return cli_err(c, CLI_USAGE, "unexpected argument '%s' (see --help)", pos[0]);
     return cli_fetch(c, path, (size_t)top, what, out);
 }
 

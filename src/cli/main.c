@@ -136,6 +136,7 @@ static const char global_help[] =
     "  --json            print the API's JSON instead of tables\n"
     "  -v, --verbose     print requests on stderr (twice: libcurl's trace)\n"
     "  -h, --help        help (also after any command)\n"
+    "  --version         print the version\n"
     "\n"
     "Exit codes:\n"
     "  0  ok\n"
@@ -144,7 +145,8 @@ static const char global_help[] =
     "     reachable, or the device reported a failure (property rejected, command error)\n"
     "  3  not found (device, template, capability, telemetry)\n"
     "  4  timed out, or still pending when the wait ended\n"
-    "  5  authentication or authorization failed (no token, bad token, role not allowed)\n";
+    "  5  authentication or authorization failed (no token, bad token, role not allowed)\n"
+    "  (0, 1 and 2 mean the same for every iotc program: docs/CLI.md, \"Exit codes\")\n";
 
 static void usage_all(FILE *out)
 {
@@ -172,15 +174,24 @@ void cli_help(const char *group, const char *verb)
                "pending, 5 auth (see iotc --help).\n");
 }
 
-static const char *global_with_value[] = {"--server", "--token", "--ca-file", "--data-dir", NULL};
+static const char version_text[] = IOTC_VERSION " (api-version " CLI_API_VERSION ")";
 
-static bool takes_value(const char *a)
+static void help_all(const struct opt_prog *p)
 {
-    for (int i = 0; global_with_value[i] != NULL; i++) {
-        if (strcmp(a, global_with_value[i]) == 0)
-            return true;
-    }
-    return false;
+    (void)p;
+    usage_all(stdout);
+}
+
+static void help_group(const struct opt_prog *p)
+{
+    const struct cmd *k = p->user;
+    cli_help(k->group, NULL);
+}
+
+static void help_cmd(const struct opt_prog *p)
+{
+    const struct cmd *k = p->user;
+    cli_help(k->group, k->verb);
 }
 
 int main(int argc, char **argv)
@@ -188,26 +199,17 @@ int main(int argc, char **argv)
     struct cli c;
     memset(&c, 0, sizeof c);
     c.prog = "iotc";
-    int i = 1;
-    /* Global options may come before the command: skip them here, cli_parse reads them. */
-    int first_global = i;
-    bool help = false, version = false;
-    while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            help = true;
-        else if (strcmp(argv[i], "--version") == 0)
-            version = true;
-        else if (takes_value(argv[i]) && i + 1 < argc)
-            i++;
-        i++;
-    }
-    if (version) {
-        printf("iotc %s (api-version %s)\n", IOTC_VERSION, CLI_API_VERSION);
-        return CLI_OK;
-    }
+    struct opt globals[8];
+    cli_global_opts(&c, globals);
+    /* Global options may come before the command: the command word is the first argument. */
+    int i = 1 + opt_first_arg(globals, argc - 1, argv + 1);
     if (i >= argc) {
-        usage_all(help ? stdout : stderr);
-        return help ? CLI_OK : CLI_USAGE;
+        const struct opt_prog p = {.name = "iotc", .help = help_all, .version = version_text};
+        int rc = opt_parse(&p, globals, argc - 1, argv + 1, NULL);
+        if (rc != OPT_CONTINUE)
+            return rc;
+        usage_all(stderr);
+        return CLI_USAGE;
     }
     const char *group = argv[i++];
     const struct cmd *g = NULL;
@@ -215,23 +217,21 @@ int main(int argc, char **argv)
         if (strcmp(cmds[k].group, group) == 0)
             g = &cmds[k];
     }
-    if (g == NULL) {
-        fprintf(stderr, "iotc: unknown command \"%s\" (see iotc --help)\n", group);
-        return CLI_USAGE;
-    }
+    const struct opt_prog top = {.name = "iotc", .version = version_text};
+    if (g == NULL)
+        return opt_error(&top, "unknown command '%s'", group);
     const char *verb = NULL;
     char prog[64];
+    snprintf(prog, sizeof prog, "iotc %s", group);
     if (g->verb != NULL) {
-        if (i >= argc || argv[i][0] == '-') {
-            bool h = help;
-            for (int k = i; k < argc; k++)
-                h = h || strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0;
-            if (h) {
-                cli_help(group, NULL);
-                return CLI_OK;
-            }
-            fprintf(stderr, "iotc %s: which one? (see iotc %s --help)\n", group, group);
-            return CLI_USAGE;
+        i += opt_first_arg(globals, argc - i, argv + i);
+        if (i >= argc) {
+            const struct opt_prog p = {
+                .name = prog, .help = help_group, .user = (void *)g, .version = version_text};
+            int rc = opt_builtin(&p, globals, argc - 1, argv + 1);
+            if (rc != OPT_CONTINUE)
+                return rc;
+            return opt_error(&p, "which one?");
         }
         verb = argv[i++];
         const struct cmd *hit = NULL;
@@ -240,14 +240,11 @@ int main(int argc, char **argv)
                 hit = &cmds[k];
         }
         if (hit == NULL) {
-            fprintf(stderr, "iotc %s: unknown subcommand \"%s\" (see iotc %s --help)\n", group,
-                    verb, group);
-            return CLI_USAGE;
+            const struct opt_prog p = {.name = prog};
+            return opt_error(&p, "unknown subcommand '%s'", verb);
         }
         g = hit;
         snprintf(prog, sizeof prog, "iotc %s %s", group, verb);
-    } else {
-        snprintf(prog, sizeof prog, "iotc %s", group);
     }
     c.prog = prog;
 
@@ -256,22 +253,15 @@ int main(int argc, char **argv)
     if (args == NULL)
         return CLI_API;
     int k = 0;
-    bool dashdash = false;
-    for (int j = first_global; j < argc; j++) {
-        if (argv[j] == group || (verb != NULL && argv[j] == verb))
-            continue;
-        if (strcmp(argv[j], "--") == 0)
-            dashdash = true;
-        else if (!dashdash && (strcmp(argv[j], "-h") == 0 || strcmp(argv[j], "--help") == 0))
-            help = true;
-        args[k++] = argv[j];
+    for (int j = 1; j < argc; j++) {
+        if (argv[j] != group && (verb == NULL || argv[j] != verb))
+            args[k++] = argv[j];
     }
-    if (help) {
-        cli_help(group, verb);
-        free(args);
-        return CLI_OK;
-    }
-    int rc = g->fn(&c, verb, k, args);
+    const struct opt_prog p = {
+        .name = prog, .help = help_cmd, .user = (void *)g, .version = version_text};
+    int rc = opt_builtin(&p, globals, k, args);
+    if (rc == OPT_CONTINUE)
+        rc = g->fn(&c, verb, k, args);
     free(args);
     if (c.curl != NULL) {
         curl_easy_cleanup(c.curl);

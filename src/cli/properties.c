@@ -102,8 +102,8 @@ static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix, 
 
 static int do_get(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *comp = NULL;
+    const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
     const char *pos[CLI_MAX_POS];
     char path[1200], what[800];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
@@ -111,7 +111,7 @@ static int do_get(struct cli *c, int argc, char **argv)
         return rc;
     if (npos != 1)
         return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
-    rc = props_path(c, pos[0], o[0].set ? o[0].val : NULL, path, sizeof path);
+    rc = props_path(c, pos[0], comp, path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     cJSON *p = NULL;
@@ -128,8 +128,8 @@ static int do_get(struct cli *c, int argc, char **argv)
         struct cli_table t;
         cli_table_init(&t, 6, head);
         char prefix[300] = "";
-        if (o[0].set)
-            snprintf(prefix, sizeof prefix, "%s/", o[0].val);
+        if (comp != NULL)
+            snprintf(prefix, sizeof prefix, "%s/", comp);
         cJSON *custom = customizations(c, pos[0]);
         add_rows(&t, p, prefix, custom);
         cJSON_Delete(custom);
@@ -150,22 +150,26 @@ struct pending {
 
 static int do_set(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--component", NULL, true, NULL, false},
-                          {"--wait", NULL, false, NULL, false},
-                          {"--no-wait", NULL, false, NULL, false},
-                          {"--timeout", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *comp = NULL;
+    bool wait_opt = false, no_wait = false;
+    double timeout = 30;
+    const struct opt o[] = {
+        {"component", 0, OPT_STR, &comp, .arg = "NAME"},
+        {"wait", 0, OPT_FLAG, &wait_opt, .arg = NULL},
+        {"no-wait", 0, OPT_FLAG, &no_wait, .arg = NULL},
+        {"timeout", 0, OPT_NUM, &timeout, 0, CLI_MAX_SECONDS, .arg = "S"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[1200], what[800];
-    double timeout = 30;
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
         return rc;
     if (npos < 2)
         return cli_err(c, CLI_USAGE, "expected DEVICE NAME=VALUE... (see --help)");
-    if (o[1].set && o[2].set)
+    if (wait_opt && no_wait)
         return cli_err(c, CLI_USAGE, "--wait and --no-wait exclude each other");
-    if (o[3].set && (cli_parse_seconds(o[3].val, &timeout) < 0 || timeout <= 0))
+    if (timeout <= 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
     cJSON *body = cJSON_CreateObject();
     for (int i = 1; i < npos; i++) {
@@ -188,7 +192,7 @@ static int do_set(struct cli *c, int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(body, name);
         cJSON_AddItemToObject(body, name, v);
     }
-    rc = props_path(c, pos[0], o[0].set ? o[0].val : NULL, path, sizeof path);
+    rc = props_path(c, pos[0], comp, path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0) {
@@ -224,7 +228,7 @@ static int do_set(struct cli *c, int argc, char **argv)
         k++;
     }
     fflush(stdout);
-    bool wait = !o[2].set;
+    bool wait = !no_wait;
     cJSON *last = NULL;
     int64_t start = cli_now_ms(), deadline = start + (int64_t)(timeout * 1000);
     if (wait)

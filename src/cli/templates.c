@@ -172,11 +172,15 @@ static int publish(struct cli *c, const char *id, cJSON **out)
 
 static int do_import(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--id", NULL, true, NULL, false},
-                          {"--views", NULL, true, NULL, false},
-                          {"--name", NULL, true, NULL, false},
-                          {"--publish", NULL, false, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *opt_id = NULL, *views = NULL, *name = NULL;
+    bool publish_too = false;
+    const struct opt o[] = {
+        {"id", 0, OPT_STR, &opt_id, .arg = "ID"},
+        {"views", 0, OPT_STR, &views, .arg = "FILE"},
+        {"name", 0, OPT_STR, &name, .arg = "NAME"},
+        {"publish", 0, OPT_FLAG, &publish_too, .arg = NULL},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
     if (rc != 0)
@@ -189,23 +193,23 @@ static int do_import(struct cli *c, int argc, char **argv)
     cJSON *doc = load_json(c, pos[0], &rc);
     if (doc == NULL)
         return rc;
-    const char *id = o[0].set ? o[0].val : doc_id(doc);
+    const char *id = opt_id != NULL ? opt_id : doc_id(doc);
     if (id == NULL || id[0] == '\0') {
         cJSON_Delete(doc);
         return cli_err(c, CLI_USAGE, "%s has no \"@id\": give the template id with --id", pos[0]);
     }
     char *id_copy = strdup(id);
-    if (o[2].set) {
+    if (name != NULL) {
         if (cJSON_IsObject(doc) && cJSON_GetObjectItem(doc, "capabilityModel") != NULL) {
             cJSON_DeleteItemFromObjectCaseSensitive(doc, "displayName");
-            cJSON_AddStringToObject(doc, "displayName", o[2].val);
+            cJSON_AddStringToObject(doc, "displayName", name);
         } else {
             /* wrap the bare model in IoT Central's DeviceTemplate shape to carry the name */
             cJSON *w = cJSON_CreateObject();
             const char *types[] = {"ModelDefinition", "DeviceModel"};
             cJSON_AddStringToObject(w, "@id", id_copy);
             cJSON_AddItemToObject(w, "@type", cJSON_CreateStringArray(types, 2));
-            cJSON_AddStringToObject(w, "displayName", o[2].val);
+            cJSON_AddStringToObject(w, "displayName", name);
             cJSON_AddItemToObject(w, "capabilityModel", doc);
             doc = w;
         }
@@ -226,9 +230,9 @@ static int do_import(struct cli *c, int argc, char **argv)
         cli_resp_free(&r);
     }
     cJSON_Delete(doc);
-    if (rc == 0 && o[1].set)
-        rc = add_views(c, id_copy, o[1].val, &tmpl);
-    if (rc == 0 && o[3].set)
+    if (rc == 0 && views != NULL)
+        rc = add_views(c, id_copy, views, &tmpl);
+    if (rc == 0 && publish_too)
         rc = publish(c, id_copy, &tmpl);
     if (rc == 0) {
         if (c->json)
@@ -359,7 +363,7 @@ static void print_template(const cJSON *t)
     }
 }
 
-static int one_id(struct cli *c, int argc, char **argv, struct cli_opt *o, const char **out_id)
+static int one_id(struct cli *c, int argc, char **argv, const struct opt *o, const char **out_id)
 {
     const char *pos[CLI_MAX_POS];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
@@ -373,7 +377,8 @@ static int one_id(struct cli *c, int argc, char **argv, struct cli_opt *o, const
 
 static int do_show(struct cli *c, int argc, char **argv, bool export)
 {
-    struct cli_opt o[] = {{"--output", "-o", true, NULL, false}, {NULL, NULL, false, NULL, false}};
+    const char *output = NULL;
+    const struct opt o[] = {{"output", 'o', OPT_STR, &output, .arg = "FILE"}, {0}};
     const char *id = NULL;
     char path[1200], what[1200];
     cJSON *t = NULL;
@@ -399,18 +404,18 @@ static int do_show(struct cli *c, int argc, char **argv, bool export)
                                      "components", "dtdlVersion", "modelId"};
     for (size_t i = 0; i < sizeof ro / sizeof ro[0]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(t, ro[i]);
-    if (o[0].set && strcmp(o[0].val, "-") != 0) {
-        if (freopen(o[0].val, "w", stdout) == NULL) {
+    if (output != NULL && strcmp(output, "-") != 0) {
+        if (freopen(output, "w", stdout) == NULL) {
             cJSON_Delete(t);
-            return cli_err(c, CLI_USAGE, "cannot write %s: %s", o[0].val, strerror(errno));
+            return cli_err(c, CLI_USAGE, "cannot write %s: %s", output, strerror(errno));
         }
     }
     cli_print_json(t);
     cJSON_Delete(t);
     if (fflush(stdout) != 0)
         return cli_err(c, CLI_API, "cannot write the output: %s", strerror(errno));
-    if (o[0].set && strcmp(o[0].val, "-") != 0)
-        fprintf(stderr, "exported template %s to %s\n", id, o[0].val);
+    if (output != NULL && strcmp(output, "-") != 0)
+        fprintf(stderr, "exported template %s to %s\n", id, output);
     return 0;
 }
 

@@ -24,9 +24,12 @@ static const char *role_of(const cJSON *t)
 
 static int do_create(struct cli *c, int argc, char **argv)
 {
-    struct cli_opt o[] = {{"--role", NULL, true, NULL, false},
-                          {"--expiry", NULL, true, NULL, false},
-                          {NULL, NULL, false, NULL, false}};
+    const char *role = "operator", *expiry = NULL;
+    const struct opt o[] = {
+        {"role", 0, OPT_STR, &role, .arg = "ROLE"},
+        {"expiry", 0, OPT_STR, &expiry, .arg = "T"},
+        {0},
+    };
     const char *pos[CLI_MAX_POS];
     char path[600], what[600];
     int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
@@ -34,13 +37,12 @@ static int do_create(struct cli *c, int argc, char **argv)
         return rc;
     if (npos != 1)
         return cli_err(c, CLI_USAGE, "expected one token ID (see --help)");
-    const char *role = o[0].set ? o[0].val : "operator";
     if (strcmp(role, "operator") != 0 && strcmp(role, "administrator") != 0)
         return cli_err(c, CLI_USAGE, "--role must be operator or administrator");
-    if (o[1].set) {
+    if (expiry != NULL) {
         /* only the shape is checked here: the server parses the time */
-        size_t n = strlen(o[1].val);
-        if (n < 10 || o[1].val[4] != '-' || o[1].val[7] != '-')
+        size_t n = strlen(expiry);
+        if (n < 10 || expiry[4] != '-' || expiry[7] != '-')
             return cli_err(c, CLI_USAGE, "--expiry needs an RFC 3339 time (2027-11-26T00:00:00Z)");
     }
     rc = token_path(c, pos[0], path, sizeof path);
@@ -53,8 +55,8 @@ static int do_create(struct cli *c, int argc, char **argv)
     cJSON *r0 = cJSON_CreateObject();
     cJSON_AddStringToObject(r0, "role", role);
     cJSON_AddItemToArray(roles, r0);
-    if (o[1].set)
-        cJSON_AddStringToObject(b, "expiry", o[1].val);
+    if (expiry != NULL)
+        cJSON_AddStringToObject(b, "expiry", expiry);
     struct cli_resp r;
     snprintf(what, sizeof what, "cannot create token %s", pos[0]);
     if (cli_http(c, "PUT", path, b, 60, &r) < 0 || r.status != 200 || r.json == NULL) {

@@ -57,87 +57,42 @@ int cli_err(const struct cli *c, int code, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- arguments */
 
-static bool opt_match(const char *arg, const char *name, const char *alias, const char **out_eq)
+void cli_global_opts(struct cli *c, struct opt out[8])
 {
-    *out_eq = NULL;
-    if (alias != NULL && strcmp(arg, alias) == 0)
-        return true;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return false;
-    if (arg[n] == '\0')
-        return true;
-    if (arg[n] == '=') {
-        *out_eq = arg + n + 1;
-        return true;
-    }
-    return false;
+    const struct opt g[8] = {
+        {"server", 0, OPT_STR, &c->opt_server, .arg = "URL", .help = "iotc-central's address"},
+        {"token", 0, OPT_STR, &c->opt_token, .arg = "TOKEN", .help = "API token"},
+        {"ca-file", 0, OPT_STR, &c->opt_ca, .arg = "FILE", .help = "CA certificates to trust"},
+        {"data-dir", 0, OPT_STR, &c->opt_data_dir, .arg = "DIR", .help = "a local data dir"},
+        {"json", 0, OPT_FLAG, &c->json, .help = "print JSON"},
+        {"verbose", 'v', OPT_COUNT, &c->verbose, .help = "print requests"},
+        {"help", 'h', OPT_FLAG, &c->help, .help = "help"},
+        {0},
+    };
+    memcpy(out, g, sizeof g);
 }
 
-int cli_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, const char **out_pos,
+int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, const char **out_pos,
               int *out_npos)
 {
-    struct cli_opt globals[] = {
-        {"--server", NULL, true, NULL, false},   {"--token", NULL, true, NULL, false},
-        {"--ca-file", NULL, true, NULL, false},  {"--data-dir", NULL, true, NULL, false},
-        {"--json", NULL, false, NULL, false},    {"--help", "-h", false, NULL, false},
-        {"--verbose", "-v", false, NULL, false}, {NULL, NULL, false, NULL, false},
-    };
-    bool only_pos = false;
-    *out_npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0 ||
-            (a[1] >= '0' && a[1] <= '9')) { /* "-5m" is a value, not an option */
-            if (*out_npos >= CLI_MAX_POS)
-                return cli_err(c, CLI_USAGE, "too many arguments");
-            out_pos[(*out_npos)++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            only_pos = true;
-            continue;
-        }
-        struct cli_opt *hit = NULL;
-        const char *eq = NULL;
-        for (struct cli_opt *o = opts; o != NULL && o->name != NULL && hit == NULL; o++) {
-            if (opt_match(a, o->name, o->alias, &eq))
-                hit = o;
-        }
-        for (struct cli_opt *o = globals; o->name != NULL && hit == NULL; o++) {
-            if (opt_match(a, o->name, o->alias, &eq))
-                hit = o;
-        }
-        if (hit == NULL)
-            return cli_err(c, CLI_USAGE, "unknown option %s (see --help)", a);
-        const char *val = NULL;
-        if (hit->has_arg) {
-            if (eq != NULL)
-                val = eq;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else
-                return cli_err(c, CLI_USAGE, "option %s needs a value", hit->name);
-        } else if (eq != NULL) {
-            return cli_err(c, CLI_USAGE, "option %s takes no value", hit->name);
-        }
-        hit->set = true;
-        hit->val = val;
-        if (hit == &globals[0])
-            c->opt_server = val;
-        else if (hit == &globals[1])
-            c->opt_token = val;
-        else if (hit == &globals[2])
-            c->opt_ca = val;
-        else if (hit == &globals[3])
-            c->opt_data_dir = val;
-        else if (hit == &globals[4])
-            c->json = true;
-        else if (hit == &globals[5])
-            c->help = true;
-        else if (hit == &globals[6])
-            c->verbose++;
+    struct opt all[40];
+    size_t n = 0;
+    for (const struct opt *o = opts; o != NULL && o->kind != OPT_END; o++) {
+        if (n >= sizeof all / sizeof all[0] - 8)
+            return cli_err(c, CLI_USAGE, "too many options");
+        all[n++] = *o;
     }
+    cli_global_opts(c, all + n);
+    const struct opt_prog prog = {.name = c->prog ? c->prog : "iotc"};
+    int first = 0;
+    *out_npos = 0;
+    int rc = opt_parse(&prog, all, argc, argv, &first);
+    if (rc != OPT_CONTINUE)
+        return rc == OPT_EXIT_OK ? CLI_USAGE : rc; /* help and version: main() already did */
+    if (argc - first > CLI_MAX_POS)
+        return opt_error(&prog, "too many arguments");
+    for (int i = first; i < argc; i++)
+        out_pos[(*out_npos)++] = argv[i];
     return 0;
 }
 
@@ -253,32 +208,6 @@ int cli_setup(struct cli *c)
 }
 
 /* ---------------------------------------------------------------- values */
-
-int cli_parse_uint(const char *s, long max, long *out)
-{
-    char *end;
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int cli_parse_seconds(const char *s, double *out)
-{
-    char *end;
-    if (s == NULL || ((*s < '0' || *s > '9') && *s != '.'))
-        return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || !(v >= 0) || v > 86400.0 * 365)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static void format_time(time_t t, char *out, size_t size)
 {

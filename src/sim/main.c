@@ -22,57 +22,7 @@
 
 #include "iotc/sas.h"
 #include "sim/sim.h"
-
-static void usage(FILE *out)
-{
-    fprintf(
-        out,
-        "usage: iotc-sim [options]\n"
-        "devices and load:\n"
-        "  --devices N            number of simulated devices (default 10)\n"
-        "  --prefix P             id prefix (default sim-); ids are P0, P1, ...\n"
-        "  --start-index K        first device number (default 0)\n"
-        "  --ramp R               connections started per second (default 100; 0 = all at once)\n"
-        "  --concurrency K        at most K devices connecting or registering at once\n"
-        "  --threads N            event loops (one per core), devices split between them\n"
-        "  --rate R[/total]|max   telemetry msg/s per device (or in total); 0 = idle;\n"
-        "                         max = closed loop with --inflight messages outstanding\n"
-        "  --inflight W           QoS 1 window per device (default 16)\n"
-        "  --duration S           run time in seconds (default 10; 0 = until Ctrl-C)\n"
-        "  --warmup S             measurement window opens S after all are up (default 1)\n"
-        "  --measure S            end S after the window opened (--duration stays a cap)\n"
-        "  --qos 0|1              telemetry QoS (default 1)\n"
-        "  --payload-size N       pad bodies to N bytes\n"
-        "  --template FILE        DTDL model: telemetry values from its schemas\n"
-        "  --telemetry NAME=EXPR  value from an expression of t, i, n (repeatable)\n"
-        "  --model-id DTMI        model id announced to DPS and the hub (default: the\n"
-        "                         --template's id)\n"
-        "  --keepalive S          MQTT keep-alive (default 240)\n"
-        "  --token-ttl S          SAS token lifetime (default 3600; renewed before expiry)\n"
-        "  --retries N            reconnect attempts per device (default 3)\n"
-        "IoT Central (DPS + hub):\n"
-        "  --app FILE             facts from `iotc-central show --json` (scope, DPS, CA, key)\n"
-        "  --scope ID --dps HOST:PORT --ca-file FILE\n"
-        "  --group-key KEY        enrollment group key (device keys are derived)\n"
-        "  --keys-file FILE       individual keys, one 'deviceId key' per line\n"
-        "  --dps-only             register, then disconnect (registration throughput)\n"
-        "  --hub HOST:PORT        skip DPS: devices already provisioned to this hub\n"
-        "plain MQTT broker:\n"
-        "  --broker HOST:PORT [--tls] [--insecure] [--username U] [--password P]\n"
-        "  --topic FMT            telemetry topic, %%s = device id\n"
-        "                         (default devices/%%s/messages/events/)\n"
-        "  --subscribe FILTER     one subscriber connection that counts messages\n"
-        "commands (service side):\n"
-        "  --service CS           IoT Hub service connection string\n"
-        "  --https HOST:PORT      where the service API listens (default: CS HostName)\n"
-        "  --invoke N             call N direct methods once all devices are up\n"
-        "  --invoke-conns K       keep-alive HTTPS connections (default 1)\n"
-        "  --invoke-method NAME   method name (default ping)\n"
-        "reporting:\n"
-        "  --server-pid PID       sample the server's CPU and RSS in the window\n"
-        "  --status-file FILE     JSON snapshot rewritten every second\n"
-        "  --quiet                no progress line\n");
-}
+#include "util/opt.h"
 
 uint64_t sim_now_ns(void)
 {
@@ -376,163 +326,201 @@ static int load_app(struct sim_config *c, const char *path)
     return 0;
 }
 
-static int parse_rate(struct sim_config *c, const char *v, bool *total)
+struct rate_arg {
+    struct sim_config *c;
+    bool total;
+};
+
+static const char *opt_rate(void *dest, const char *v)
 {
+    struct rate_arg *r = dest;
     char *end;
     if (strcmp(v, "max") == 0) {
-        c->rate_max = true;
-        return 0;
+        r->c->rate_max = true;
+        return NULL;
     }
     errno = 0;
-    c->rate = strtod(v, &end);
-    if (errno != 0 || end == v || c->rate < 0)
-        return -1;
+    double rate = strtod(v, &end);
+    if (errno != 0 || end == v || !(rate >= 0))
+        return "R, R/total or max";
     if (strcmp(end, "/total") == 0)
-        *total = true;
+        r->total = true;
     else if (*end != '\0' && strcmp(end, "/device") != 0)
-        return -1;
-    return 0;
+        return "R, R/total or max";
+    r->c->rate = rate;
+    return NULL;
 }
+
+static const char *opt_dps(void *dest, const char *v)
+{
+    struct sim_config *c = dest;
+    return split_hostport(v, c->dps_host, sizeof c->dps_host, &c->dps_port) == 0
+               ? NULL
+               : "a HOST:PORT address";
+}
+
+static const char *opt_broker(void *dest, const char *v)
+{
+    struct sim_config *c = dest;
+    return split_hostport(v, c->broker_host, sizeof c->broker_host, &c->broker_port) == 0
+               ? NULL
+               : "a HOST:PORT address";
+}
+
+static const char *opt_https(void *dest, const char *v)
+{
+    struct sim_config *c = dest;
+    return split_hostport(v, c->https_host, sizeof c->https_host, &c->https_port) == 0
+               ? NULL
+               : "a HOST:PORT address";
+}
+
+static const char *opt_hub(void *dest, const char *v)
+{
+    struct sim_config *c = dest;
+    if (strlen(v) >= sizeof c->hub)
+        return "a HOST:PORT address of at most 159 characters";
+    snprintf(c->hub, sizeof c->hub, "%s", v);
+    return NULL;
+}
+
+/* In command-line order: what --app does not fill stays as given before it. */
+static const char *opt_app(void *dest, const char *v)
+{
+    return load_app(dest, v) == 0 ? NULL : "a readable JSON file (from iotc-central show --json)";
+}
+
+static const struct opt_prog prog = {
+    .name = "iotc-sim",
+    .synopsis = "[options]",
+    .outro = "\nexit codes: 0 ok, 1 usage error, 2 the run failed (set-up, or a device failed)\n"
+             "(docs/CLI.md, \"Exit codes\")\n",
+};
 
 static int parse_args(int argc, char **argv, struct sim_config *c)
 {
-    bool total = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (strcmp(a, "--dps-only") == 0) {
-            c->mode = SIM_MODE_DPS_ONLY;
-            continue;
-        }
-        if (strcmp(a, "--tls") == 0) {
-            c->tls = true;
-            continue;
-        }
-        if (strcmp(a, "--insecure") == 0) {
-            c->insecure = true;
-            continue;
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            c->quiet = true;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "iotc-sim: %s needs a value\n", a);
-            return -1;
-        }
-        const char *v = argv[++i];
-        int rc = 0;
-        if (strcmp(a, "--devices") == 0)
-            c->devices = sim_int(v);
-        else if (strcmp(a, "--start-index") == 0)
-            c->start_index = sim_int(v);
-        else if (strcmp(a, "--prefix") == 0)
-            c->prefix = v;
-        else if (strcmp(a, "--ramp") == 0)
-            c->ramp = atof(v);
-        else if (strcmp(a, "--threads") == 0)
-            c->threads = sim_int(v);
-        else if (strcmp(a, "--concurrency") == 0)
-            c->concurrency = sim_int(v);
-        else if (strcmp(a, "--rate") == 0)
-            rc = parse_rate(c, v, &total);
-        else if (strcmp(a, "--inflight") == 0)
-            c->inflight = sim_int(v);
-        else if (strcmp(a, "--duration") == 0)
-            c->duration_s = atof(v);
-        else if (strcmp(a, "--warmup") == 0)
-            c->warmup_s = atof(v);
-        else if (strcmp(a, "--measure") == 0)
-            c->measure_s = atof(v);
-        else if (strcmp(a, "--hub") == 0)
-            snprintf(c->hub, sizeof c->hub, "%s", v);
-        else if (strcmp(a, "--qos") == 0)
-            c->qos = sim_int(v);
-        else if (strcmp(a, "--token-ttl") == 0)
-            c->token_ttl_s = sim_int(v);
-        else if (strcmp(a, "--keepalive") == 0)
-            c->keepalive = sim_int(v);
-        else if (strcmp(a, "--retries") == 0)
-            c->max_retries = sim_int(v);
-        else if (strcmp(a, "--group-key") == 0)
-            c->group_key = v;
-        else if (strcmp(a, "--keys-file") == 0)
-            c->keys_file = v;
-        else if (strcmp(a, "--scope") == 0)
-            c->scope = v;
-        else if (strcmp(a, "--dps") == 0)
-            rc = split_hostport(v, c->dps_host, sizeof c->dps_host, &c->dps_port);
-        else if (strcmp(a, "--ca-file") == 0)
-            c->ca_file = v;
-        else if (strcmp(a, "--payload-size") == 0)
-            c->payload_size = (size_t)sim_long(v);
-        else if (strcmp(a, "--model-id") == 0)
-            c->model_id = v;
-        else if (strcmp(a, "--template") == 0)
-            c->template_path = v;
-        else if (strcmp(a, "--telemetry") == 0 && c->n_exprs < 32)
-            c->exprs[c->n_exprs++] = v;
-        else if (strcmp(a, "--app") == 0)
-            rc = load_app(c, v);
-        else if (strcmp(a, "--broker") == 0) {
-            rc = split_hostport(v, c->broker_host, sizeof c->broker_host, &c->broker_port);
-            if (c->mode != SIM_MODE_SUBSCRIBER)
-                c->mode = SIM_MODE_BROKER;
-        } else if (strcmp(a, "--username") == 0)
-            c->username = v;
-        else if (strcmp(a, "--password") == 0)
-            c->password = v;
-        else if (strcmp(a, "--topic") == 0)
-            c->topic_fmt = v;
-        else if (strcmp(a, "--subscribe") == 0) {
-            c->subscribe_filter = v;
-            c->mode = SIM_MODE_SUBSCRIBER;
-        } else if (strcmp(a, "--status-file") == 0)
-            c->status_file = v;
-        else if (strcmp(a, "--server-pid") == 0)
-            c->server_pid = sim_int(v);
-        else if (strcmp(a, "--service") == 0)
-            c->service_cs = v;
-        else if (strcmp(a, "--https") == 0)
-            rc = split_hostport(v, c->https_host, sizeof c->https_host, &c->https_port);
-        else if (strcmp(a, "--invoke") == 0)
-            c->invoke_count = sim_long(v);
-        else if (strcmp(a, "--invoke-conns") == 0)
-            c->invoke_conns = sim_int(v);
-        else if (strcmp(a, "--invoke-method") == 0)
-            c->invoke_method = v;
-        else if (strcmp(a, "--seed") == 0)
-            srand((unsigned)sim_int(v));
-        else {
-            fprintf(stderr, "iotc-sim: unknown option %s (see --help)\n", a);
-            return -1;
-        }
-        if (rc != 0) {
-            fprintf(stderr, "iotc-sim: bad value for %s: %s\n", a, v);
-            return -1;
-        }
-    }
-    if (c->mode == SIM_MODE_SUBSCRIBER)
+    struct rate_arg rate = {c, false};
+    struct opt_list exprs = {0};
+    const char *subscribe = NULL;
+    bool dps_only = false;
+    long payload_size = -1, seed = -1;
+    const struct opt specs[] = {
+        {.kind = OPT_HEADING, .help = "devices and load:"},
+        {"devices", 0, OPT_INT, &c->devices, 1, 10000000,
+         .help = "number of simulated devices (default 10)"},
+        {"prefix", 0, OPT_STR, &c->prefix, .arg = "P",
+         .help = "id prefix (default sim-); ids are P0, P1, ..."},
+        {"start-index", 0, OPT_INT, &c->start_index, .arg = "K",
+         .help = "first device number (default 0)"},
+        {"ramp", 0, OPT_NUM, &c->ramp, .arg = "R",
+         .help = "connections started per second (default 100; 0 = all at once)"},
+        {"concurrency", 0, OPT_INT, &c->concurrency, .arg = "K",
+         .help = "at most K devices connecting or registering at once"},
+        {"threads", 0, OPT_INT, &c->threads, 0, 1024,
+         .help = "event loops (one per core), devices split between them"},
+        {"rate", 0, OPT_FUNC, &rate, .arg = "R[/total]|max", .fn = opt_rate,
+         .help = "telemetry msg/s per device (or in total); 0 = idle;\n"
+                 "max = closed loop with --inflight messages outstanding"},
+        {"inflight", 0, OPT_INT, &c->inflight, 1, 65535, .arg = "W",
+         .help = "QoS 1 window per device (default 16)"},
+        {"duration", 0, OPT_NUM, &c->duration_s, .arg = "S",
+         .help = "run time in seconds (default 10; 0 = until Ctrl-C)"},
+        {"warmup", 0, OPT_NUM, &c->warmup_s, .arg = "S",
+         .help = "measurement window opens S after all are up (default 1)"},
+        {"measure", 0, OPT_NUM, &c->measure_s, .arg = "S",
+         .help = "end S after the window opened (--duration stays a cap)"},
+        {"qos", 0, OPT_INT, &c->qos, 0, 1, .arg = "0|1", .help = "telemetry QoS (default 1)"},
+        {"payload-size", 0, OPT_LONG, &payload_size, .help = "pad bodies to N bytes"},
+        {"template", 0, OPT_STR, &c->template_path, .arg = "FILE",
+         .help = "DTDL model: telemetry values from its schemas"},
+        {"telemetry", 0, OPT_LIST, &exprs, .arg = "NAME=EXPR",
+         .help = "value from an expression of t, i, n (repeatable)"},
+        {"model-id", 0, OPT_STR, &c->model_id, .arg = "DTMI",
+         .help = "model id announced to DPS and the hub (default: the\n--template's id)"},
+        {"keepalive", 0, OPT_INT, &c->keepalive, 0, 65535, .arg = "S",
+         .help = "MQTT keep-alive (default 240)"},
+        {"token-ttl", 0, OPT_INT, &c->token_ttl_s, 4, 31536000, .arg = "S",
+         .help = "SAS token lifetime (default 3600; renewed before expiry)"},
+        {"retries", 0, OPT_INT, &c->max_retries,
+         .help = "reconnect attempts per device (default 3)"},
+        {"seed", 0, OPT_LONG, &seed, 0, 4294967295LL,
+         .help = "seed of the random numbers (default: time and process id)"},
+        {.kind = OPT_HEADING, .help = "IoT Central (DPS + hub):"},
+        {"app", 0, OPT_FUNC, c, .arg = "FILE", .fn = opt_app,
+         .help = "facts from `iotc-central show --json` (scope, DPS, CA, key)"},
+        {"scope", 0, OPT_STR, &c->scope, .arg = "ID", .help = "ID scope"},
+        {"dps", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_dps, .help = "DPS endpoint"},
+        {"ca-file", 0, OPT_STR, &c->ca_file, .arg = "FILE", .help = "CA certificates to trust"},
+        {"group-key", 0, OPT_STR, &c->group_key, .arg = "KEY",
+         .help = "enrollment group key (device keys are derived)"},
+        {"keys-file", 0, OPT_STR, &c->keys_file, .arg = "FILE",
+         .help = "individual keys, one 'deviceId key' per line"},
+        {"dps-only", 0, OPT_FLAG, &dps_only,
+         .help = "register, then disconnect (registration throughput)"},
+        {"hub", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_hub,
+         .help = "skip DPS: devices already provisioned to this hub"},
+        {.kind = OPT_HEADING, .help = "plain MQTT broker:"},
+        {"broker", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_broker,
+         .help = "connect to this broker instead"},
+        {"tls", 0, OPT_FLAG, &c->tls, .help = "TLS to the broker"},
+        {"insecure", 0, OPT_FLAG, &c->insecure, .help = "do not verify its certificate"},
+        {"username", 0, OPT_STR, &c->username, .arg = "U", .help = "MQTT user name"},
+        {"password", 0, OPT_STR, &c->password, .arg = "P", .help = "MQTT password"},
+        {"topic", 0, OPT_STR, &c->topic_fmt, .arg = "FMT",
+         .help = "telemetry topic, %s = device id\n(default devices/%s/messages/events/)"},
+        {"subscribe", 0, OPT_STR, &subscribe, .arg = "FILTER",
+         .help = "one subscriber connection that counts messages"},
+        {.kind = OPT_HEADING, .help = "commands (service side):"},
+        {"service", 0, OPT_STR, &c->service_cs, .arg = "CS",
+         .help = "IoT Hub service connection string"},
+        {"https", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_https,
+         .help = "where the service API listens (default: CS HostName)"},
+        {"invoke", 0, OPT_LONG, &c->invoke_count,
+         .help = "call N direct methods once all devices are up"},
+        {"invoke-conns", 0, OPT_INT, &c->invoke_conns, .arg = "K",
+         .help = "keep-alive HTTPS connections (default 1)"},
+        {"invoke-method", 0, OPT_STR, &c->invoke_method, .arg = "NAME",
+         .help = "method name (default ping)"},
+        {.kind = OPT_HEADING, .help = "reporting:"},
+        {"server-pid", 0, OPT_INT, &c->server_pid, .arg = "PID",
+         .help = "sample the server's CPU and RSS in the window"},
+        {"status-file", 0, OPT_STR, &c->status_file, .arg = "FILE",
+         .help = "JSON snapshot rewritten every second"},
+        {"quiet", 0, OPT_FLAG, &c->quiet, .help = "no progress line"},
+        {0},
+    };
+    int rc = opt_parse(&prog, specs, argc - 1, argv + 1, NULL);
+    if (rc == OPT_CONTINUE && exprs.n > (int)(sizeof c->exprs / sizeof c->exprs[0]))
+        rc =
+            opt_error(&prog, "at most %d --telemetry", (int)(sizeof c->exprs / sizeof c->exprs[0]));
+    for (int i = 0; rc == OPT_CONTINUE && i < exprs.n; i++)
+        c->exprs[c->n_exprs++] = exprs.v[i];
+    opt_list_free(&exprs);
+    if (rc != OPT_CONTINUE)
+        return rc;
+    if (payload_size >= 0)
+        c->payload_size = (size_t)payload_size;
+    if (seed >= 0)
+        srand((unsigned)seed);
+    if (subscribe != NULL) {
+        c->subscribe_filter = subscribe;
+        c->mode = SIM_MODE_SUBSCRIBER;
         c->devices = 1;
-    if (total && c->devices > 0)
-        c->rate /= c->devices;
-    if (c->devices <= 0 || c->inflight <= 0 || c->qos < 0 || c->qos > 1 || c->token_ttl_s < 4) {
-        fprintf(stderr, "iotc-sim: --devices, --inflight must be positive, --qos 0 or 1\n");
-        return -1;
+    } else if (c->broker_host[0] != '\0') {
+        c->mode = SIM_MODE_BROKER;
+    } else if (dps_only) {
+        c->mode = SIM_MODE_DPS_ONLY;
     }
+    if (rate.total)
+        c->rate /= c->devices;
     if (c->mode == SIM_MODE_CENTRAL || c->mode == SIM_MODE_DPS_ONLY) {
         if (c->scope == NULL || c->dps_host[0] == '\0' ||
-            (c->group_key == NULL && c->keys_file == NULL)) {
-            fprintf(stderr, "iotc-sim: need --scope, --dps and --group-key or --keys-file "
-                            "(or --app FILE), or --broker\n");
-            return -1;
-        }
+            (c->group_key == NULL && c->keys_file == NULL))
+            return opt_error(&prog, "need --scope, --dps and --group-key or --keys-file "
+                                    "(or --app FILE), or --broker");
         c->tls = true;
     }
-    return 0;
+    return OPT_CONTINUE;
 }
 
 static int load_keys(struct sim *s)
@@ -667,20 +655,21 @@ int main(int argc, char **argv)
     c->invoke_conns = 1;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
-    if (parse_args(argc, argv, c) != 0)
-        return 2;
+    int prc = parse_args(argc, argv, c);
+    if (prc != OPT_CONTINUE)
+        return prc;
     int rc;
     struct sim *shards = NULL;
     if (c->threads > 1 && c->devices >= c->threads) {
         s->total_devices = c->devices;
         rc = shard_run_all(s, c->threads, &shards);
         if (shards == NULL)
-            return 1;
+            return OPT_EXIT_FAILED;
         s = &shards[0]; /* holds the merged counters; total_devices is the whole run */
     } else {
         s->cfg.threads = 1;
         if (sim_setup(s) != 0)
-            return 1;
+            return OPT_EXIT_FAILED;
         s->t0_ns = sim_now_ns();
         rc = sim_run(s);
     }
@@ -700,7 +689,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < c->n_owned; i++)
             free(c->owned[i]);
     }
-    return ok ? 0 : 1;
+    return ok ? OPT_EXIT_OK : OPT_EXIT_FAILED;
 }
 
 /* Run one event loop until the run ends (the whole run, or one shard of it). */

@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-
 #include <cjson/cJSON.h>
 
 #include "../lib/capi_http.h"
@@ -119,7 +118,7 @@ static void test_usage_errors(void **state)
     cu_free(&o);
     cu_iotc(&o, "frobnicate", NULL);
     assert_int_equal(o.rc, 1);
-    assert_non_null(strstr(o.err, "unknown command \"frobnicate\""));
+    assert_non_null(strstr(o.err, "unknown command 'frobnicate'"));
     cu_free(&o);
 
     /* each of these is refused before any request (the server would answer otherwise) */
