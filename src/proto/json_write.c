@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "proto/strbuf.h"
+
 void iotc_json_writer_init(struct iotc_json_writer *w, char *buf, size_t size)
 {
     memset(w, 0, sizeof(*w));
@@ -217,18 +219,17 @@ void iotc_json_write_string(struct iotc_json_writer *w, struct iotc_span s)
         put_string(w, s);
 }
 
+static void put_u64(struct iotc_json_writer *w, uint64_t v)
+{
+    char tmp[IOTC__U64_DIGITS];
+    size_t n = iotc__u64_dec(v, tmp);
+    put(w, tmp + sizeof(tmp) - n, n);
+}
+
 void iotc_json_write_uint(struct iotc_json_writer *w, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    if (!before_value(w))
-        return;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + v % 10);
-        v /= 10;
-        n++;
-    } while (v != 0);
-    put(w, tmp + sizeof(tmp) - n, n);
+    if (before_value(w))
+        put_u64(w, v);
 }
 
 void iotc_json_write_int(struct iotc_json_writer *w, int64_t v)
@@ -241,15 +242,7 @@ void iotc_json_write_int(struct iotc_json_writer *w, int64_t v)
     if (!before_value(w))
         return;
     put(w, "-", 1);
-    uint64_t mag = (uint64_t)(-(v + 1)) + 1;
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + mag % 10);
-        mag /= 10;
-        n++;
-    } while (mag != 0);
-    put(w, tmp + sizeof(tmp) - n, n);
+    put_u64(w, (uint64_t)(-(v + 1)) + 1);
 }
 
 void iotc_json_write_bool(struct iotc_json_writer *w, bool v)

@@ -10,6 +10,8 @@
 
 #include <iotc/common.h>
 
+struct iotc_prop;
+
 struct iotc__sb {
     char *buf;
     size_t size;
@@ -24,6 +26,12 @@ void iotc__sb_span(struct iotc__sb *sb, struct iotc_span s);
 /* Percent-encode s like the C SDK (unreserved A-Z a-z 0-9 - _ . ~, upper-case hex). */
 void iotc__sb_pct(struct iotc__sb *sb, struct iotc_span s);
 void iotc__sb_u64(struct iotc__sb *sb, uint64_t v);
+/* Append prefix and v percent-encoded; when v is absent (ptr NULL), prefix and dflt instead, or
+ * nothing at all when dflt is NULL too. */
+void iotc__sb_param(struct iotc__sb *sb, const char *prefix, struct iotc_span v, const char *dflt);
+/* Append n application properties as a bag `k=v&k2&...`, both sides percent-encoded (PROTOCOL.md
+ * §5.4); IOTC_E_ARG for an empty key. */
+int iotc__sb_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n);
 /* NUL-terminate when room and report the length; IOTC_E_NOSPACE if it overflowed. */
 int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 
@@ -51,6 +59,10 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
             return rc_;                                  \
         return iotc__sb_finish(SB, (OUT_LEN));           \
     } while (0)
+
+/* Write v in decimal at the end of buf and return the digit count: the digits are the last ones. */
+#define IOTC__U64_DIGITS 20
+size_t iotc__u64_dec(uint64_t v, char buf[IOTC__U64_DIGITS]);
 
 /* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
 int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out);
