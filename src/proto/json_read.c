@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "proto/strbuf.h"
+
 struct cur {
     const char *p;
     size_t len;
@@ -76,32 +78,13 @@ static int unesc_step(const char *p, size_t len, size_t *i, unsigned char out[4]
         return -1;
     ch = (unsigned char)p[*i + 1];
     *i += 2;
-    switch (ch) {
-    case '"':
-    case '\\':
-    case '/':
-        out[0] = ch;
+    const char *e = memchr(IOTC__JSON_ESC_LETTERS, ch, IOTC__JSON_ESC_COUNT);
+    if (e != NULL) {
+        out[0] = (unsigned char)IOTC__JSON_ESC_BYTES[e - IOTC__JSON_ESC_LETTERS];
         return 1;
-    case 'b':
-        out[0] = '\b';
-        return 1;
-    case 'f':
-        out[0] = '\f';
-        return 1;
-    case 'n':
-        out[0] = '\n';
-        return 1;
-    case 'r':
-        out[0] = '\r';
-        return 1;
-    case 't':
-        out[0] = '\t';
-        return 1;
-    case 'u':
-        break;
-    default:
-        return -1;
     }
+    if (ch != 'u')
+        return -1;
     unsigned cp;
     if (hex4(p, len, *i, &cp) < 0)
         return -1;

@@ -64,6 +64,16 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 #define IOTC__U64_DIGITS 20
 size_t iotc__u64_dec(uint64_t v, char buf[IOTC__U64_DIGITS]);
 
+/* Length (1..4) of the well-formed UTF-8 sequence at p, which has avail > 0 bytes; 0 when it is
+ * none (overlong, surrogate D800..DFFF, above U+10FFFF, cut short: Unicode Table 3-7). */
+size_t iotc__utf8_seq(const unsigned char *p, size_t avail);
+
+/* JSON's two-character escapes: the byte IOTC__JSON_ESC_BYTES[i] is written as a backslash and
+ * IOTC__JSON_ESC_LETTERS[i]. */
+#define IOTC__JSON_ESC_LETTERS "\"\\/bfnrt"
+#define IOTC__JSON_ESC_BYTES "\"\\/\b\f\n\r\t"
+#define IOTC__JSON_ESC_COUNT (sizeof(IOTC__JSON_ESC_LETTERS) - 1)
+
 /* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
 int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out);
 
