@@ -42,41 +42,6 @@ int iotc_mqtt_utf8_validate(struct iotc_span s)
     return IOTC_OK;
 }
 
-size_t iotc__utf8_seq(const unsigned char *p, size_t avail)
-{
-    /* Well-formed sequences per Unicode Table 3-7: the second byte's range depends on the lead
-     * byte (excludes overlongs, surrogates D800..DFFF and > U+10FFFF). */
-    uint8_t c = p[0];
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (avail <= n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k <= n; k++) {
-        if ((p[k] & 0xc0u) != 0x80u)
-            return 0;
-    }
-    return n + 1;
-}
-
 int iotc_mqtt_topic_validate(struct iotc_span topic)
 {
     /* '+' and '#' are ASCII, so they never occur inside a multi-byte sequence. */

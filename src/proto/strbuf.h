@@ -65,8 +65,41 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 size_t iotc__u64_dec(uint64_t v, char buf[IOTC__U64_DIGITS]);
 
 /* Length (1..4) of the well-formed UTF-8 sequence at p, which has avail > 0 bytes; 0 when it is
- * none (overlong, surrogate D800..DFFF, above U+10FFFF, cut short: Unicode Table 3-7). */
-size_t iotc__utf8_seq(const unsigned char *p, size_t avail);
+ * none (overlong, surrogate D800..DFFF, above U+10FFFF, cut short: Unicode Table 3-7). Inline:
+ * the MQTT string check of every PUBLISH topic runs it. */
+static inline size_t iotc__utf8_seq(const unsigned char *p, size_t avail)
+{
+    /* The second byte's range depends on the lead byte. */
+    uint8_t c = p[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail <= n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= n; k++) {
+        if ((p[k] & 0xc0u) != 0x80u)
+            return 0;
+    }
+    return n + 1;
+}
 
 /* JSON's two-character escapes: the byte IOTC__JSON_ESC_BYTES[i] is written as a backslash and
  * IOTC__JSON_ESC_LETTERS[i]. */
