@@ -127,16 +127,21 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len)
 
 /* ---- small parsing helpers ---- */
 
-bool iotc__rid_ok(struct iotc_span rid)
+bool iotc__token_ok(struct iotc_span s, unsigned char min, const char *forbidden)
 {
-    if (rid.ptr == NULL || rid.len == 0)
+    if (s.ptr == NULL || s.len == 0)
         return false;
-    for (size_t i = 0; i < rid.len; i++) {
-        unsigned char c = (unsigned char)rid.ptr[i];
-        if (c < 0x21 || c == 0x7f || strchr("&=?#+/", c) != NULL)
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c < min || c == 0x7f || strchr(forbidden, c) != NULL)
             return false;
     }
     return true;
+}
+
+bool iotc__rid_ok(struct iotc_span rid)
+{
+    return iotc__token_ok(rid, 0x21, "&=?#+/");
 }
 
 bool iotc__parse_u64(struct iotc_span s, size_t max_digits, uint64_t *out)

@@ -170,22 +170,10 @@ static int emit_rid_topic(struct iotc__sb *sb, const char *prefix, struct iotc_s
     return 0;
 }
 
-static bool method_name_ok(struct iotc_span s)
-{
-    if (s.ptr == NULL || s.len == 0)
-        return false;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c < 0x20 || c == 0x7f || strchr("/?#+", c) != NULL)
-            return false;
-    }
-    return true;
-}
-
 int iotc_hub_method_request_topic_build(struct iotc_span method_name, struct iotc_span rid,
                                         char *out, size_t out_size, size_t *out_len)
 {
-    if (!method_name_ok(method_name))
+    if (!iotc__token_ok(method_name, 0x20, "/?#+"))
         return IOTC_E_ARG;
     IOTC__SB_BUILD(sb, out, out_size, out_len,
                    emit_rid_topic(sb, "$iothub/methods/POST/", method_name, false, 0, rid));

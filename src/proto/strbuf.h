@@ -110,6 +110,9 @@ static inline size_t iotc__utf8_seq(const unsigned char *p, size_t avail)
 /* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
 int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out);
 
+/* s is non-empty and has no byte below min (min > 0), no DEL and none of forbidden. */
+bool iotc__token_ok(struct iotc_span s, unsigned char min, const char *forbidden);
+
 /* Request ids are echoed into topics unencoded, so keep them parseable by every SDK. */
 bool iotc__rid_ok(struct iotc_span rid);
 
