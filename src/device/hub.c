@@ -393,27 +393,30 @@ int iotc_client_report(struct iotc_client *c, const char *json_patch, iotc_repor
     return enqueue_report(c, s.ptr, s.len, cb, user, out_id);
 }
 
-/* A reported-property patch that one of the Central builders of the core writes. */
+/* A reported-property patch that one of the Central builders of the core writes. name (the
+ * command for PATCH_COMPLETE) and val (its text) are required. */
 struct patch {
     enum { PATCH_PROPERTY, PATCH_COMPLETE, PATCH_ACK } kind;
-    struct iotc_span comp, name, val, desc; /* name: the command for PATCH_COMPLETE */
+    const char *comp, *name, *val, *desc;
     int ac;
     uint64_t av;
 };
 
 static int patch_build(const struct patch *p, char *out, size_t out_size, size_t *out_len)
 {
+    struct iotc_span comp = iotc_span_from_cstr(p->comp), name = iotc_span_from_cstr(p->name);
+    struct iotc_span val = iotc_span_from_cstr(p->val);
+
     switch (p->kind) {
     case PATCH_PROPERTY:
-        return iotc_central_property_build(p->comp, p->name, p->val, out, out_size, out_len);
+        return iotc_central_property_build(comp, name, val, out, out_size, out_len);
     case PATCH_COMPLETE:
-        return iotc_central_command_complete_build(p->comp, p->name, p->val, out, out_size,
-                                                   out_len);
+        return iotc_central_command_complete_build(comp, name, val, out, out_size, out_len);
     case PATCH_ACK:
         break;
     }
-    return iotc_central_ack_build(p->comp, p->name, p->val, p->ac, p->av, p->desc, out, out_size,
-                                  out_len);
+    return iotc_central_ack_build(comp, name, val, p->ac, p->av, iotc_span_from_cstr(p->desc), out,
+                                  out_size, out_len);
 }
 
 /* The core builders are size-first: a NULL/0 call reports the length (IOTC_E_NOSPACE). */
@@ -422,8 +425,11 @@ static int enqueue_patch(struct iotc_client *c, const struct patch *p, iotc_repo
 {
     size_t len = 0;
     char *json;
-    int rc = patch_build(p, NULL, 0, &len);
+    int rc;
 
+    if (p->name == NULL || p->val == NULL)
+        return IOTC_E_ARG;
+    rc = patch_build(p, NULL, 0, &len);
     if (rc != IOTC_E_NOSPACE && rc != IOTC_OK)
         return rc;
     json = iotc__malloc(len + 1);
@@ -440,26 +446,14 @@ int iotc_client_report_property(struct iotc_client *c, const char *component, co
                                 const char *value_json, iotc_report_fn cb, void *user,
                                 uint32_t *out_id)
 {
-    struct patch p = {.kind = PATCH_PROPERTY,
-                      .comp = iotc_span_from_cstr(component),
-                      .name = iotc_span_from_cstr(name),
-                      .val = iotc_span_from_cstr(value_json)};
-
-    if (name == NULL || value_json == NULL)
-        return IOTC_E_ARG;
+    const struct patch p = {PATCH_PROPERTY, component, name, value_json, NULL, 0, 0};
     return enqueue_patch(c, &p, cb, user, out_id);
 }
 
 int iotc_client_complete_command(struct iotc_client *c, const char *component, const char *command,
                                  const char *text, iotc_report_fn cb, void *user, uint32_t *out_id)
 {
-    struct patch p = {.kind = PATCH_COMPLETE,
-                      .comp = iotc_span_from_cstr(component),
-                      .name = iotc_span_from_cstr(command),
-                      .val = iotc_span_from_cstr(text)};
-
-    if (command == NULL || text == NULL)
-        return IOTC_E_ARG;
+    const struct patch p = {PATCH_COMPLETE, component, command, text, NULL, 0, 0};
     return enqueue_patch(c, &p, cb, user, out_id);
 }
 
@@ -468,16 +462,7 @@ int iotc_client_ack_property(struct iotc_client *c, const char *component, const
                              const char *description, iotc_report_fn cb, void *user,
                              uint32_t *out_id)
 {
-    struct patch p = {.kind = PATCH_ACK,
-                      .comp = iotc_span_from_cstr(component),
-                      .name = iotc_span_from_cstr(name),
-                      .val = iotc_span_from_cstr(value_json),
-                      .desc = iotc_span_from_cstr(description),
-                      .ac = ac,
-                      .av = version};
-
-    if (name == NULL || value_json == NULL)
-        return IOTC_E_ARG;
+    const struct patch p = {PATCH_ACK, component, name, value_json, description, ac, version};
     return enqueue_patch(c, &p, cb, user, out_id);
 }
 
