@@ -254,19 +254,34 @@ static int scan_value(struct cur *c, int depth, enum iotc_json_type *type)
     }
 }
 
+/* Describe what the cursor passed since start as a value of type t (out may be NULL). */
+static void describe(const struct cur *c, size_t start, enum iotc_json_type t,
+                     struct iotc_json_value *out)
+{
+    if (out != NULL) {
+        out->type = t;
+        out->raw.ptr = c->p + start;
+        out->raw.len = c->pos - start;
+    }
+}
+
+/* Scan the value at the cursor and describe it into out (may be NULL). */
+static int scan_into(struct cur *c, int depth, struct iotc_json_value *out)
+{
+    enum iotc_json_type t = IOTC_JSON_NONE;
+    size_t start = c->pos;
+    if (scan_value(c, depth, &t) < 0)
+        return IOTC_E_MALFORMED;
+    describe(c, start, t, out);
+    return IOTC_OK;
+}
+
 int iotc_json_skip(struct iotc_span text, struct iotc_json_value *out, size_t *out_end)
 {
     struct cur c = {text.ptr, text.ptr != NULL ? text.len : 0, 0};
-    enum iotc_json_type t = IOTC_JSON_NONE;
     skip_ws(&c);
-    size_t start = c.pos;
-    if (scan_value(&c, 0, &t) < 0)
+    if (scan_into(&c, 0, out) < 0)
         return IOTC_E_MALFORMED;
-    if (out != NULL) {
-        out->type = t;
-        out->raw.ptr = text.ptr + start;
-        out->raw.len = c.pos - start;
-    }
     if (out_end != NULL)
         *out_end = c.pos;
     return IOTC_OK;
@@ -335,26 +350,15 @@ int iotc_json_iter_next(struct iotc_json_iter *it, struct iotc_json_value *out_k
         size_t ks = c.pos;
         if (scan_string(&c) < 0)
             return IOTC_E_MALFORMED;
-        if (out_key != NULL) {
-            out_key->type = IOTC_JSON_STRING;
-            out_key->raw.ptr = c.p + ks;
-            out_key->raw.len = c.pos - ks;
-        }
+        describe(&c, ks, IOTC_JSON_STRING, out_key);
         skip_ws(&c);
         if (at_end(&c) || peek(&c) != ':')
             return IOTC_E_MALFORMED;
         c.pos++;
         skip_ws(&c);
     }
-    size_t vs = c.pos;
-    enum iotc_json_type t;
-    if (scan_value(&c, 1, &t) < 0)
+    if (scan_into(&c, 1, out_value) < 0)
         return IOTC_E_MALFORMED;
-    if (out_value != NULL) {
-        out_value->type = t;
-        out_value->raw.ptr = c.p + vs;
-        out_value->raw.len = c.pos - vs;
-    }
     it->pos = c.pos;
     it->started = true;
     return IOTC_OK;
