@@ -783,19 +783,8 @@ void iotc_client_free(struct iotc_client *c)
     close_mosq(c, true);
     iotc__hub_fail_all(c);
     iotc__dps_reset(c);
-    while (c->cmd_handlers) {
-        struct iotc__cmd_handler *h = c->cmd_handlers;
-        c->cmd_handlers = h->next;
-        free(h->name);
-        free(h);
-    }
-    while (c->prop_handlers) {
-        struct iotc__prop_handler *h = c->prop_handlers;
-        c->prop_handlers = h->next;
-        free(h->component);
-        free(h->name);
-        free(h);
-    }
+    iotc__handlers_free(&c->cmd_handlers);
+    iotc__handlers_free(&c->prop_handlers);
     while (c->seen) {
         struct iotc__prop_seen *s = c->seen;
         c->seen = s->next;

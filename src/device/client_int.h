@@ -41,20 +41,23 @@ enum iotc__dps_step {
     DPS_WAIT_POLL,      /* waiting until c->dps_poll_ms to poll */
 };
 
-struct iotc__cmd_handler {
-    struct iotc__cmd_handler *next;
-    char *name; /* NULL: default handler */
-    iotc_command_fn fn;
+/* A command handler (on c->cmd_handlers, component always NULL) or a writable-property handler
+ * (on c->prop_handlers, fn.prop). */
+struct iotc__handler {
+    struct iotc__handler *next;
+    char *component; /* NULL: root */
+    char *name;      /* NULL: default handler / catch-all of the component */
+    union {
+        iotc_command_fn cmd;
+        iotc_property_fn prop;
+    } fn;
     void *user;
 };
 
-struct iotc__prop_handler {
-    struct iotc__prop_handler *next;
-    char *component; /* NULL: root */
-    char *name;      /* NULL: catch-all of the component */
-    iotc_property_fn fn;
-    void *user;
-};
+/* The handler registered for exactly (component, name), else the component's default. */
+struct iotc__handler *iotc__handler_find(struct iotc__handler *list, const char *component,
+                                         const char *name);
+void iotc__handlers_free(struct iotc__handler **list);
 
 /* Last desired version delivered per property, so nothing is delivered twice. */
 struct iotc__prop_seen {
@@ -95,10 +98,10 @@ struct iotc_client {
     enum iotc_log_level log_level;
     iotc_state_fn state_fn;
     void *state_user;
-    struct iotc__cmd_handler *cmd_handlers;
+    struct iotc__handler *cmd_handlers;
     iotc_c2d_fn c2d_fn;
     void *c2d_user;
-    struct iotc__prop_handler *prop_handlers;
+    struct iotc__handler *prop_handlers;
     struct iotc__prop_seen *seen;
 
     /* state machine */

@@ -393,54 +393,68 @@ int iotc_client_report(struct iotc_client *c, const char *json_patch, iotc_repor
     return enqueue_report(c, s.ptr, s.len, cb, user, out_id);
 }
 
-/* The core builders are size-first: a NULL/0 call reports the length (IOTC_E_NOSPACE). */
-static int heap_for(int size_rc, const size_t *need, char **out)
+/* A reported-property patch that one of the Central builders of the core writes. name (the
+ * command for PATCH_COMPLETE) and val (its text) are required. */
+struct patch {
+    enum { PATCH_PROPERTY, PATCH_COMPLETE, PATCH_ACK } kind;
+    const char *comp, *name, *val, *desc;
+    int ac;
+    uint64_t av;
+};
+
+static int patch_build(const struct patch *p, char *out, size_t out_size, size_t *out_len)
 {
-    if (size_rc != IOTC_E_NOSPACE && size_rc != IOTC_OK)
-        return size_rc;
-    *out = iotc__malloc(*need + 1);
-    return *out ? IOTC_OK : IOTC_E_NOMEM;
+    struct iotc_span comp = iotc_span_from_cstr(p->comp), name = iotc_span_from_cstr(p->name);
+    struct iotc_span val = iotc_span_from_cstr(p->val);
+
+    switch (p->kind) {
+    case PATCH_PROPERTY:
+        return iotc_central_property_build(comp, name, val, out, out_size, out_len);
+    case PATCH_COMPLETE:
+        return iotc_central_command_complete_build(comp, name, val, out, out_size, out_len);
+    case PATCH_ACK:
+        break;
+    }
+    return iotc_central_ack_build(comp, name, val, p->ac, p->av, iotc_span_from_cstr(p->desc), out,
+                                  out_size, out_len);
+}
+
+/* The core builders are size-first: a NULL/0 call reports the length (IOTC_E_NOSPACE). */
+static int enqueue_patch(struct iotc_client *c, const struct patch *p, iotc_report_fn cb,
+                         void *user, uint32_t *out_id)
+{
+    size_t len = 0;
+    char *json;
+    int rc;
+
+    if (p->name == NULL || p->val == NULL)
+        return IOTC_E_ARG;
+    rc = patch_build(p, NULL, 0, &len);
+    if (rc != IOTC_E_NOSPACE && rc != IOTC_OK)
+        return rc;
+    json = iotc__malloc(len + 1);
+    if (json == NULL)
+        return IOTC_E_NOMEM;
+    rc = patch_build(p, json, len + 1, &len);
+    if (rc == IOTC_OK)
+        rc = enqueue_report(c, json, len, cb, user, out_id);
+    free(json);
+    return rc;
 }
 
 int iotc_client_report_property(struct iotc_client *c, const char *component, const char *name,
                                 const char *value_json, iotc_report_fn cb, void *user,
                                 uint32_t *out_id)
 {
-    struct iotc_span comp = iotc_span_from_cstr(component), nm = iotc_span_from_cstr(name);
-    struct iotc_span val = iotc_span_from_cstr(value_json);
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (name == NULL || value_json == NULL)
-        return IOTC_E_ARG;
-    rc = heap_for(iotc_central_property_build(comp, nm, val, NULL, 0, &len), &len, &json);
-    if (rc == IOTC_OK)
-        rc = iotc_central_property_build(comp, nm, val, json, len + 1, &len);
-    if (rc == IOTC_OK)
-        rc = enqueue_report(c, json, len, cb, user, out_id);
-    free(json);
-    return rc;
+    const struct patch p = {PATCH_PROPERTY, component, name, value_json, NULL, 0, 0};
+    return enqueue_patch(c, &p, cb, user, out_id);
 }
 
 int iotc_client_complete_command(struct iotc_client *c, const char *component, const char *command,
                                  const char *text, iotc_report_fn cb, void *user, uint32_t *out_id)
 {
-    struct iotc_span comp = iotc_span_from_cstr(component), cmd = iotc_span_from_cstr(command);
-    struct iotc_span txt = iotc_span_from_cstr(text);
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (command == NULL || text == NULL)
-        return IOTC_E_ARG;
-    rc = heap_for(iotc_central_command_complete_build(comp, cmd, txt, NULL, 0, &len), &len, &json);
-    if (rc == IOTC_OK)
-        rc = iotc_central_command_complete_build(comp, cmd, txt, json, len + 1, &len);
-    if (rc == IOTC_OK)
-        rc = enqueue_report(c, json, len, cb, user, out_id);
-    free(json);
-    return rc;
+    const struct patch p = {PATCH_COMPLETE, component, command, text, NULL, 0, 0};
+    return enqueue_patch(c, &p, cb, user, out_id);
 }
 
 int iotc_client_ack_property(struct iotc_client *c, const char *component, const char *name,
@@ -448,23 +462,8 @@ int iotc_client_ack_property(struct iotc_client *c, const char *component, const
                              const char *description, iotc_report_fn cb, void *user,
                              uint32_t *out_id)
 {
-    struct iotc_span comp = iotc_span_from_cstr(component), nm = iotc_span_from_cstr(name);
-    struct iotc_span val = iotc_span_from_cstr(value_json);
-    struct iotc_span ad = iotc_span_from_cstr(description);
-    char *json = NULL;
-    size_t len = 0;
-    int rc;
-
-    if (name == NULL || value_json == NULL)
-        return IOTC_E_ARG;
-    rc = heap_for(iotc_central_ack_build(comp, nm, val, ac, version, ad, NULL, 0, &len), &len,
-                  &json);
-    if (rc == IOTC_OK)
-        rc = iotc_central_ack_build(comp, nm, val, ac, version, ad, json, len + 1, &len);
-    if (rc == IOTC_OK)
-        rc = enqueue_report(c, json, len, cb, user, out_id);
-    free(json);
-    return rc;
+    const struct patch p = {PATCH_ACK, component, name, value_json, description, ac, version};
+    return enqueue_patch(c, &p, cb, user, out_id);
 }
 
 void iotc__hub_timers(struct iotc_client *c, uint64_t now)

@@ -75,18 +75,6 @@ int iotc_client_command_respond(struct iotc_client *c, const char *rid, int stat
     return rc;
 }
 
-static struct iotc__cmd_handler *find_cmd(struct iotc_client *c, const char *full)
-{
-    struct iotc__cmd_handler *def = NULL;
-    for (struct iotc__cmd_handler *h = c->cmd_handlers; h; h = h->next) {
-        if (h->name == NULL)
-            def = h;
-        else if (strcmp(h->name, full) == 0)
-            return h;
-    }
-    return def;
-}
-
 /* Answer a direct method; queued (C2D) commands have nobody to answer to. */
 static void reply(struct iotc_client *c, const struct iotc_command *cmd, int status,
                   const char *json)
@@ -159,7 +147,7 @@ static void dispatch_command(struct iotc_client *c, struct iotc_span name, struc
     memcpy(cmdname, sn.ptr, sn.len);
     cmdname[sn.len] = '\0';
 
-    struct iotc__cmd_handler *h = find_cmd(c, full);
+    struct iotc__handler *h = iotc__handler_find(c->cmd_handlers, NULL, full);
     if (h == NULL) {
         iotc__log(c, IOTC_LOG_INFO, "no handler for %scommand %s", queued ? "queued " : "", full);
         reply(c, &cmd, 404, "{\"error\":\"unknown command\"}");
@@ -175,7 +163,7 @@ static void dispatch_command(struct iotc_client *c, struct iotc_span name, struc
     cmd.payload = payload;
     cmd.payload_len = plen;
     iotc__log(c, IOTC_LOG_INFO, "%scommand %s (%zu bytes)", queued ? "queued " : "", full, plen);
-    int status = h->fn(h->user, c, &cmd, &out_json);
+    int status = h->fn.cmd(h->user, c, &cmd, &out_json);
     if (!queued && status != IOTC_COMMAND_DEFER) {
         /* out_json may point into the request (an echo): answer before freeing it. */
         int rc = respond_locked(c, cmd.rid, status, out_json);
@@ -287,23 +275,6 @@ static void mark_seen(struct iotc_client *c, struct iotc_span comp, struct iotc_
     s->version = version;
 }
 
-static struct iotc__prop_handler *find_prop(struct iotc_client *c, const char *comp,
-                                            const char *name)
-{
-    struct iotc__prop_handler *def = NULL;
-    for (struct iotc__prop_handler *h = c->prop_handlers; h; h = h->next) {
-        bool same_comp = (h->component == NULL && comp == NULL) ||
-                         (h->component && comp && strcmp(h->component, comp) == 0);
-        if (!same_comp)
-            continue;
-        if (h->name == NULL)
-            def = h;
-        else if (strcmp(h->name, name) == 0)
-            return h;
-    }
-    return def;
-}
-
 struct deliver_ctx {
     struct iotc_client *c;
     bool from_twin;
@@ -312,7 +283,7 @@ struct deliver_ctx {
 static bool ops_is_component(void *ctx, struct iotc_span name)
 {
     struct iotc_client *c = ((struct deliver_ctx *)ctx)->c;
-    for (struct iotc__prop_handler *h = c->prop_handlers; h; h = h->next) {
+    for (struct iotc__handler *h = c->prop_handlers; h; h = h->next) {
         if (h->component && iotc_span_eq(iotc_span_from_cstr(h->component), name))
             return true;
     }
@@ -346,7 +317,7 @@ static int ops_deliver(void *ctx, struct iotc_span comp, struct iotc_span name,
     }
     mark_seen(c, comp, name, version);
     const char *cname = comp.ptr ? cbuf : NULL;
-    struct iotc__prop_handler *h = find_prop(c, cname, nbuf);
+    struct iotc__handler *h = iotc__handler_find(c->prop_handlers, cname, nbuf);
     if (h == NULL) {
         iotc__log(c, IOTC_LOG_INFO, "no handler for desired property %s%s%s (version %llu)",
                   cname ? cname : "", cname ? "." : "", nbuf, (unsigned long long)version);
@@ -359,7 +330,7 @@ static int ops_deliver(void *ctx, struct iotc_span comp, struct iotc_span name,
     iotc__log(c, IOTC_LOG_INFO, "desired %s%s%s = %s (version %llu%s)", cname ? cname : "",
               cname ? "." : "", nbuf, val, (unsigned long long)version,
               d->from_twin ? ", from twin" : "");
-    int code = h->fn(h->user, c, &p, &desc);
+    int code = h->fn.prop(h->user, c, &p, &desc);
     if (code != IOTC_PROPERTY_DEFER) {
         if (desc == NULL && code == IOTC_CENTRAL_ACK_COMPLETED)
             desc = "completed";

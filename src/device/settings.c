@@ -46,39 +46,72 @@ static bool str_eq_opt(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command_fn fn, void *user)
+struct iotc__handler *iotc__handler_find(struct iotc__handler *list, const char *component,
+                                         const char *name)
 {
-    struct iotc__cmd_handler **pp, *h;
+    struct iotc__handler *def = NULL;
+    for (struct iotc__handler *h = list; h; h = h->next) {
+        if (!str_eq_opt(h->component, component))
+            continue;
+        if (h->name == NULL)
+            def = h;
+        else if (strcmp(h->name, name) == 0)
+            return h;
+    }
+    return def;
+}
+
+static void handler_free(struct iotc__handler *h)
+{
+    free(h->component);
+    free(h->name);
+    free(h);
+}
+
+void iotc__handlers_free(struct iotc__handler **list)
+{
+    while (*list) {
+        struct iotc__handler *h = *list;
+        *list = h->next;
+        handler_free(h);
+    }
+}
+
+/* Register, replace (same component and name) or, with set false, remove a handler. */
+static int set_handler(struct iotc_client *c, struct iotc__handler **list, const char *component,
+                       const char *name, bool set, const struct iotc__handler *with)
+{
+    struct iotc__handler **pp, *h;
     int rc = IOTC_OK;
 
     pthread_mutex_lock(&c->lock);
-    pp = &c->cmd_handlers;
+    pp = list;
     for (h = *pp; h != NULL; h = *pp) {
-        if (str_eq_opt(h->name, name))
+        if (str_eq_opt(h->component, component) && str_eq_opt(h->name, name))
             break;
         pp = &h->next;
     }
-    if (h != NULL && fn == NULL) {
+    if (h != NULL && !set) {
         *pp = h->next;
-        free(h->name);
-        free(h);
+        handler_free(h);
     } else if (h != NULL) {
-        h->fn = fn;
-        h->user = user;
-    } else if (fn != NULL) {
+        h->fn = with->fn;
+        h->user = with->user;
+    } else if (set) {
         h = iotc__calloc(1, sizeof(*h));
-        if (h != NULL && name != NULL) {
+        if (h != NULL) {
+            h->component = iotc__strdup(component);
             h->name = iotc__strdup(name);
-            if (h->name == NULL) {
-                free(h);
+            if ((component && !h->component) || (name && !h->name)) {
+                handler_free(h);
                 h = NULL;
             }
         }
         if (h == NULL) {
             rc = IOTC_E_NOMEM;
         } else {
-            h->fn = fn;
-            h->user = user;
+            h->fn = with->fn;
+            h->user = with->user;
             *pp = h;
         }
     }
@@ -86,49 +119,17 @@ int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command
     return rc;
 }
 
+int iotc_client_on_command(struct iotc_client *c, const char *name, iotc_command_fn fn, void *user)
+{
+    struct iotc__handler with = {.fn.cmd = fn, .user = user};
+    return set_handler(c, &c->cmd_handlers, NULL, name, fn != NULL, &with);
+}
+
 int iotc_client_on_property(struct iotc_client *c, const char *component, const char *name,
                             iotc_property_fn fn, void *user)
 {
-    struct iotc__prop_handler **pp, *h;
-    int rc = IOTC_OK;
-
-    pthread_mutex_lock(&c->lock);
-    pp = &c->prop_handlers;
-    for (h = *pp; h != NULL; h = *pp) {
-        if (str_eq_opt(h->component, component) && str_eq_opt(h->name, name))
-            break;
-        pp = &h->next;
-    }
-    if (h != NULL && fn == NULL) {
-        *pp = h->next;
-        free(h->component);
-        free(h->name);
-        free(h);
-    } else if (h != NULL) {
-        h->fn = fn;
-        h->user = user;
-    } else if (fn != NULL) {
-        h = iotc__calloc(1, sizeof(*h));
-        if (h != NULL) {
-            h->component = iotc__strdup(component);
-            h->name = iotc__strdup(name);
-            if ((component && !h->component) || (name && !h->name)) {
-                free(h->component);
-                free(h->name);
-                free(h);
-                h = NULL;
-            }
-        }
-        if (h == NULL) {
-            rc = IOTC_E_NOMEM;
-        } else {
-            h->fn = fn;
-            h->user = user;
-            *pp = h;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
+    struct iotc__handler with = {.fn.prop = fn, .user = user};
+    return set_handler(c, &c->prop_handlers, component, name, fn != NULL, &with);
 }
 
 int iotc_client_get_stats(struct iotc_client *c, struct iotc_stats *out)

@@ -85,16 +85,33 @@ void iotc__sb_pct(struct iotc__sb *sb, struct iotc_span s)
     }
 }
 
-void iotc__sb_u64(struct iotc__sb *sb, uint64_t v)
+size_t iotc__u64_dec(uint64_t v, char buf[IOTC__U64_DIGITS])
 {
-    char tmp[20];
     size_t n = 0;
     do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + v % 10);
+        buf[IOTC__U64_DIGITS - 1 - n] = (char)('0' + v % 10);
         v /= 10;
         n++;
     } while (v != 0);
+    return n;
+}
+
+void iotc__sb_u64(struct iotc__sb *sb, uint64_t v)
+{
+    char tmp[IOTC__U64_DIGITS];
+    size_t n = iotc__u64_dec(v, tmp);
     iotc__sb_put(sb, tmp + sizeof(tmp) - n, n);
+}
+
+void iotc__sb_param(struct iotc__sb *sb, const char *prefix, struct iotc_span v, const char *dflt)
+{
+    if (v.ptr == NULL && dflt == NULL)
+        return;
+    iotc__sb_puts(sb, prefix);
+    if (v.ptr != NULL)
+        iotc__sb_pct(sb, v);
+    else
+        iotc__sb_puts(sb, dflt);
 }
 
 int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len)
@@ -110,16 +127,21 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len)
 
 /* ---- small parsing helpers ---- */
 
-bool iotc__rid_ok(struct iotc_span rid)
+bool iotc__token_ok(struct iotc_span s, unsigned char min, const char *forbidden)
 {
-    if (rid.ptr == NULL || rid.len == 0)
+    if (s.ptr == NULL || s.len == 0)
         return false;
-    for (size_t i = 0; i < rid.len; i++) {
-        unsigned char c = (unsigned char)rid.ptr[i];
-        if (c < 0x21 || c == 0x7f || strchr("&=?#+/", c) != NULL)
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c < min || c == 0x7f || strchr(forbidden, c) != NULL)
             return false;
     }
     return true;
+}
+
+bool iotc__rid_ok(struct iotc_span rid)
+{
+    return iotc__token_ok(rid, 0x21, "&=?#+/");
 }
 
 bool iotc__parse_u64(struct iotc_span s, size_t max_digits, uint64_t *out)
@@ -342,7 +364,7 @@ int iotc_bag_find(struct iotc_span bag, struct iotc_span key, struct iotc_bag_pa
     }
 }
 
-static int emit_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n)
+int iotc__sb_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (props[i].key.ptr == NULL || props[i].key.len == 0)
@@ -363,7 +385,7 @@ int iotc_bag_build(const struct iotc_prop *props, size_t n, char *out, size_t ou
 {
     if (props == NULL && n > 0)
         return IOTC_E_ARG;
-    IOTC__SB_BUILD(sb, out, out_size, out_len, emit_bag(sb, props, n));
+    IOTC__SB_BUILD(sb, out, out_size, out_len, iotc__sb_bag(sb, props, n));
 }
 
 int iotc__query_pick(struct iotc_span query, const char *const *keys, struct iotc_span *vals,

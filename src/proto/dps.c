@@ -27,15 +27,8 @@ static int emit_username(struct iotc__sb *sb, struct iotc_span scope, struct iot
     iotc__sb_span(sb, scope);
     iotc__sb_puts(sb, "/registrations/");
     iotc__sb_span(sb, reg);
-    iotc__sb_puts(sb, "/api-version=");
-    if (api.ptr != NULL)
-        iotc__sb_pct(sb, api);
-    else
-        iotc__sb_puts(sb, IOTC_DPS_API_VERSION);
-    if (ua.ptr != NULL) {
-        iotc__sb_puts(sb, "&ClientVersion=");
-        iotc__sb_pct(sb, ua);
-    }
+    iotc__sb_param(sb, "/api-version=", api, IOTC_DPS_API_VERSION);
+    iotc__sb_param(sb, "&ClientVersion=", ua, NULL);
     return 0;
 }
 

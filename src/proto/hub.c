@@ -41,19 +41,9 @@ static int emit_username(struct iotc__sb *sb, struct iotc_span host, struct iotc
         iotc__sb_putc(sb, '/');
         iotc__sb_span(sb, mod);
     }
-    iotc__sb_puts(sb, "/?api-version=");
-    if (api.ptr != NULL)
-        iotc__sb_pct(sb, api);
-    else
-        iotc__sb_puts(sb, IOTC_HUB_API_VERSION);
-    if (ua.ptr != NULL) {
-        iotc__sb_puts(sb, "&DeviceClientType=");
-        iotc__sb_pct(sb, ua);
-    }
-    if (model.ptr != NULL) {
-        iotc__sb_puts(sb, "&model-id=");
-        iotc__sb_pct(sb, model);
-    }
+    iotc__sb_param(sb, "/?api-version=", api, IOTC_HUB_API_VERSION);
+    iotc__sb_param(sb, "&DeviceClientType=", ua, NULL);
+    iotc__sb_param(sb, "&model-id=", model, NULL);
     return 0;
 }
 
@@ -132,18 +122,7 @@ static int emit_msg_topic(struct iotc__sb *sb, struct iotc_span dev, struct iotc
         iotc__sb_span(sb, mod);
     }
     iotc__sb_puts(sb, what);
-    for (size_t i = 0; i < n; i++) {
-        if (props[i].key.ptr == NULL || props[i].key.len == 0)
-            return IOTC_E_ARG;
-        if (i > 0)
-            iotc__sb_putc(sb, '&');
-        iotc__sb_pct(sb, props[i].key);
-        if (props[i].value.ptr != NULL) {
-            iotc__sb_putc(sb, '=');
-            iotc__sb_pct(sb, props[i].value);
-        }
-    }
-    return 0;
+    return iotc__sb_bag(sb, props, n);
 }
 
 int iotc_hub_telemetry_topic_build(struct iotc_span device_id, struct iotc_span module_id,
@@ -191,22 +170,10 @@ static int emit_rid_topic(struct iotc__sb *sb, const char *prefix, struct iotc_s
     return 0;
 }
 
-static bool method_name_ok(struct iotc_span s)
-{
-    if (s.ptr == NULL || s.len == 0)
-        return false;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c < 0x20 || c == 0x7f || strchr("/?#+", c) != NULL)
-            return false;
-    }
-    return true;
-}
-
 int iotc_hub_method_request_topic_build(struct iotc_span method_name, struct iotc_span rid,
                                         char *out, size_t out_size, size_t *out_len)
 {
-    if (!method_name_ok(method_name))
+    if (!iotc__token_ok(method_name, 0x20, "/?#+"))
         return IOTC_E_ARG;
     IOTC__SB_BUILD(sb, out, out_size, out_len,
                    emit_rid_topic(sb, "$iothub/methods/POST/", method_name, false, 0, rid));

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "proto/strbuf.h"
+
 struct cur {
     const char *p;
     size_t len;
@@ -76,32 +78,13 @@ static int unesc_step(const char *p, size_t len, size_t *i, unsigned char out[4]
         return -1;
     ch = (unsigned char)p[*i + 1];
     *i += 2;
-    switch (ch) {
-    case '"':
-    case '\\':
-    case '/':
-        out[0] = ch;
+    const char *e = memchr(IOTC__JSON_ESC_LETTERS, ch, IOTC__JSON_ESC_COUNT);
+    if (e != NULL) {
+        out[0] = (unsigned char)IOTC__JSON_ESC_BYTES[e - IOTC__JSON_ESC_LETTERS];
         return 1;
-    case 'b':
-        out[0] = '\b';
-        return 1;
-    case 'f':
-        out[0] = '\f';
-        return 1;
-    case 'n':
-        out[0] = '\n';
-        return 1;
-    case 'r':
-        out[0] = '\r';
-        return 1;
-    case 't':
-        out[0] = '\t';
-        return 1;
-    case 'u':
-        break;
-    default:
-        return -1;
     }
+    if (ch != 'u')
+        return -1;
     unsigned cp;
     if (hex4(p, len, *i, &cp) < 0)
         return -1;
@@ -271,19 +254,34 @@ static int scan_value(struct cur *c, int depth, enum iotc_json_type *type)
     }
 }
 
+/* Describe what the cursor passed since start as a value of type t (out may be NULL). */
+static void describe(const struct cur *c, size_t start, enum iotc_json_type t,
+                     struct iotc_json_value *out)
+{
+    if (out != NULL) {
+        out->type = t;
+        out->raw.ptr = c->p + start;
+        out->raw.len = c->pos - start;
+    }
+}
+
+/* Scan the value at the cursor and describe it into out (may be NULL). */
+static int scan_into(struct cur *c, int depth, struct iotc_json_value *out)
+{
+    enum iotc_json_type t = IOTC_JSON_NONE;
+    size_t start = c->pos;
+    if (scan_value(c, depth, &t) < 0)
+        return IOTC_E_MALFORMED;
+    describe(c, start, t, out);
+    return IOTC_OK;
+}
+
 int iotc_json_skip(struct iotc_span text, struct iotc_json_value *out, size_t *out_end)
 {
     struct cur c = {text.ptr, text.ptr != NULL ? text.len : 0, 0};
-    enum iotc_json_type t = IOTC_JSON_NONE;
     skip_ws(&c);
-    size_t start = c.pos;
-    if (scan_value(&c, 0, &t) < 0)
+    if (scan_into(&c, 0, out) < 0)
         return IOTC_E_MALFORMED;
-    if (out != NULL) {
-        out->type = t;
-        out->raw.ptr = text.ptr + start;
-        out->raw.len = c.pos - start;
-    }
     if (out_end != NULL)
         *out_end = c.pos;
     return IOTC_OK;
@@ -352,26 +350,15 @@ int iotc_json_iter_next(struct iotc_json_iter *it, struct iotc_json_value *out_k
         size_t ks = c.pos;
         if (scan_string(&c) < 0)
             return IOTC_E_MALFORMED;
-        if (out_key != NULL) {
-            out_key->type = IOTC_JSON_STRING;
-            out_key->raw.ptr = c.p + ks;
-            out_key->raw.len = c.pos - ks;
-        }
+        describe(&c, ks, IOTC_JSON_STRING, out_key);
         skip_ws(&c);
         if (at_end(&c) || peek(&c) != ':')
             return IOTC_E_MALFORMED;
         c.pos++;
         skip_ws(&c);
     }
-    size_t vs = c.pos;
-    enum iotc_json_type t;
-    if (scan_value(&c, 1, &t) < 0)
+    if (scan_into(&c, 1, out_value) < 0)
         return IOTC_E_MALFORMED;
-    if (out_value != NULL) {
-        out_value->type = t;
-        out_value->raw.ptr = c.p + vs;
-        out_value->raw.len = c.pos - vs;
-    }
     it->pos = c.pos;
     it->started = true;
     return IOTC_OK;

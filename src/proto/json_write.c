@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "proto/strbuf.h"
+
 void iotc_json_writer_init(struct iotc_json_writer *w, char *buf, size_t size)
 {
     memset(w, 0, sizeof(*w));
@@ -112,39 +114,6 @@ void iotc_json_write_array_end(struct iotc_json_writer *w)
     close_container(w, false);
 }
 
-/* Length of the valid UTF-8 sequence at s[i], 0 when invalid (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t i)
-{
-    unsigned char c = s[i];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0Fu;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n - i < need)
-        return 0;
-    for (size_t k = 1; k < need; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i + k] & 0x3Fu);
-    }
-    if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
-}
-
 static void put_string(struct iotc_json_writer *w, struct iotc_span s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -153,7 +122,7 @@ static void put_string(struct iotc_json_writer *w, struct iotc_span s)
     put(w, "\"", 1);
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        size_t run = utf8_seq(p, n, i);
+        size_t run = iotc__utf8_seq(p + i, n - i);
         if (run == 0) {
             fail(w);
             return;
@@ -164,30 +133,12 @@ static void put_string(struct iotc_json_writer *w, struct iotc_span s)
             continue;
         }
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
+        const char *e = memchr(IOTC__JSON_ESC_BYTES, c, IOTC__JSON_ESC_COUNT);
+        if (e != NULL) {
+            esc[1] = IOTC__JSON_ESC_LETTERS[e - IOTC__JSON_ESC_BYTES];
             put(w, esc, 2);
-            break;
-        case '\b':
-            put(w, "\\b", 2);
-            break;
-        case '\f':
-            put(w, "\\f", 2);
-            break;
-        case '\n':
-            put(w, "\\n", 2);
-            break;
-        case '\r':
-            put(w, "\\r", 2);
-            break;
-        case '\t':
-            put(w, "\\t", 2);
-            break;
-        default:
+        } else {
             put(w, esc, 6);
-            break;
         }
         i++;
     }
@@ -217,18 +168,17 @@ void iotc_json_write_string(struct iotc_json_writer *w, struct iotc_span s)
         put_string(w, s);
 }
 
+static void put_u64(struct iotc_json_writer *w, uint64_t v)
+{
+    char tmp[IOTC__U64_DIGITS];
+    size_t n = iotc__u64_dec(v, tmp);
+    put(w, tmp + sizeof(tmp) - n, n);
+}
+
 void iotc_json_write_uint(struct iotc_json_writer *w, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    if (!before_value(w))
-        return;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + v % 10);
-        v /= 10;
-        n++;
-    } while (v != 0);
-    put(w, tmp + sizeof(tmp) - n, n);
+    if (before_value(w))
+        put_u64(w, v);
 }
 
 void iotc_json_write_int(struct iotc_json_writer *w, int64_t v)
@@ -241,15 +191,7 @@ void iotc_json_write_int(struct iotc_json_writer *w, int64_t v)
     if (!before_value(w))
         return;
     put(w, "-", 1);
-    uint64_t mag = (uint64_t)(-(v + 1)) + 1;
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n] = (char)('0' + mag % 10);
-        mag /= 10;
-        n++;
-    } while (mag != 0);
-    put(w, tmp + sizeof(tmp) - n, n);
+    put_u64(w, (uint64_t)(-(v + 1)) + 1);
 }
 
 void iotc_json_write_bool(struct iotc_json_writer *w, bool v)

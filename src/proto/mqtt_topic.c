@@ -3,6 +3,8 @@
  */
 #include "proto/mqtt.h"
 
+#include "proto/strbuf.h"
+
 #include <string.h>
 
 #define ONES 0x0101010101010101ull
@@ -32,34 +34,10 @@ int iotc_mqtt_utf8_validate(struct iotc_span s)
             p++;
             continue;
         }
-        /* Well-formed sequences per Unicode Table 3-7: the second byte's range depends on
-         * the lead byte (excludes overlongs, surrogates D800..DFFF and > U+10FFFF). */
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;
-            else if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;
-        } else {
+        size_t n = iotc__utf8_seq(p, (size_t)(end - p));
+        if (n == 0)
             return IOTC_E_MALFORMED;
-        }
-        if ((size_t)(end - p) <= n || p[1] < lo || p[1] > hi)
-            return IOTC_E_MALFORMED;
-        for (size_t k = 2; k <= n; k++) {
-            if ((p[k] & 0xc0u) != 0x80u)
-                return IOTC_E_MALFORMED;
-        }
-        p += n + 1;
+        p += n;
     }
     return IOTC_OK;
 }

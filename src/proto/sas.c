@@ -91,21 +91,17 @@ int iotc_sas_sign(struct iotc_span key_b64, struct iotc_span sr, struct iotc_spa
 static int emit_token(struct iotc__sb *sb, struct iotc_span sr, struct iotc_span sig_b64,
                       uint64_t se, struct iotc_span skn, unsigned flags)
 {
-    bool has_skn = skn.ptr != NULL;
+    bool skn_first = (flags & IOTC_SAS_SKN_BEFORE_SE) != 0;
     iotc__sb_puts(sb, IOTC_SAS_PREFIX "sr=");
     iotc__sb_span(sb, sr);
     iotc__sb_puts(sb, "&sig=");
     iotc__sb_pct(sb, sig_b64);
-    if (has_skn && (flags & IOTC_SAS_SKN_BEFORE_SE) != 0) {
-        iotc__sb_puts(sb, "&skn=");
-        iotc__sb_pct(sb, skn);
-    }
+    if (skn_first)
+        iotc__sb_param(sb, "&skn=", skn, NULL);
     iotc__sb_puts(sb, "&se=");
     iotc__sb_u64(sb, se);
-    if (has_skn && (flags & IOTC_SAS_SKN_BEFORE_SE) == 0) {
-        iotc__sb_puts(sb, "&skn=");
-        iotc__sb_pct(sb, skn);
-    }
+    if (!skn_first)
+        iotc__sb_param(sb, "&skn=", skn, NULL);
     return 0;
 }
 
@@ -119,7 +115,7 @@ int iotc_sas_format(struct iotc_span sr, struct iotc_span sig_b64, uint64_t se,
 int iotc_sas_build(struct iotc_span key_b64, struct iotc_span sr, uint64_t se, struct iotc_span skn,
                    unsigned flags, char *out, size_t out_size, size_t *out_len)
 {
-    char se_text[21];
+    char se_text[IOTC__U64_DIGITS + 1];
     char sig[IOTC_SAS_SIG_B64_LEN + 1];
     struct iotc__sb sb;
     size_t n;
@@ -145,10 +141,7 @@ static int emit_hub_resource(struct iotc__sb *sb, struct iotc_span host, struct 
     iotc__sb_pct(sb, host);
     iotc__sb_puts(sb, "%2Fdevices%2F");
     iotc__sb_pct(sb, dev);
-    if (mod.ptr != NULL) {
-        iotc__sb_puts(sb, "%2Fmodules%2F");
-        iotc__sb_pct(sb, mod);
-    }
+    iotc__sb_param(sb, "%2Fmodules%2F", mod, NULL);
     return 0;
 }
 
@@ -196,18 +189,28 @@ int iotc_sas_dps_resource(struct iotc_span id_scope, struct iotc_span registrati
 /* Resource texts are short in practice; this bound keeps the builders allocation-free. */
 #define SR_MAX 1024
 
+/* Sign the resource text that a resource builder returned (rc) into sr: one too long for SR_MAX
+ * is an argument error, not a too-small output. */
+static int token_for(int rc, const char *sr, size_t n, struct iotc_span key_b64, uint64_t se,
+                     struct iotc_span skn, unsigned flags, char *out, size_t out_size,
+                     size_t *out_len)
+{
+    if (rc == IOTC_E_NOSPACE)
+        return IOTC_E_ARG;
+    if (rc < 0)
+        return rc;
+    return iotc_sas_build(key_b64, (struct iotc_span){sr, n}, se, skn, flags, out, out_size,
+                          out_len);
+}
+
 int iotc_sas_token_hub(struct iotc_span key_b64, struct iotc_span host, struct iotc_span device_id,
                        struct iotc_span module_id, struct iotc_span skn, uint64_t se, char *out,
                        size_t out_size, size_t *out_len)
 {
     char sr[SR_MAX];
-    size_t n;
+    size_t n = 0;
     int rc = iotc_sas_hub_resource(host, device_id, module_id, sr, sizeof(sr), &n);
-    if (rc == IOTC_E_NOSPACE)
-        return IOTC_E_ARG;
-    if (rc < 0)
-        return rc;
-    return iotc_sas_build(key_b64, (struct iotc_span){sr, n}, se, skn, 0, out, out_size, out_len);
+    return token_for(rc, sr, n, key_b64, se, skn, 0, out, out_size, out_len);
 }
 
 int iotc_sas_token_dps(struct iotc_span key_b64, struct iotc_span id_scope,
@@ -215,16 +218,12 @@ int iotc_sas_token_dps(struct iotc_span key_b64, struct iotc_span id_scope,
                        char *out, size_t out_size, size_t *out_len)
 {
     char sr[SR_MAX];
-    size_t n;
+    size_t n = 0;
     int rc = iotc_sas_dps_resource(id_scope, registration_id, style, sr, sizeof(sr), &n);
-    if (rc == IOTC_E_NOSPACE)
-        return IOTC_E_ARG;
-    if (rc < 0)
-        return rc;
     bool node = style == IOTC_SAS_DPS_NODE;
-    return iotc_sas_build(key_b64, (struct iotc_span){sr, n}, se,
-                          node ? IOTC_SPAN_LIT(IOTC_SAS_DPS_SKN) : IOTC_SPAN_NULL,
-                          node ? IOTC_SAS_SKN_BEFORE_SE : 0u, out, out_size, out_len);
+    return token_for(rc, sr, n, key_b64, se,
+                     node ? IOTC_SPAN_LIT(IOTC_SAS_DPS_SKN) : IOTC_SPAN_NULL,
+                     node ? IOTC_SAS_SKN_BEFORE_SE : 0u, out, out_size, out_len);
 }
 
 int iotc_sas_token_service(struct iotc_span key_b64, struct iotc_span host,

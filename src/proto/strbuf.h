@@ -10,6 +10,8 @@
 
 #include <iotc/common.h>
 
+struct iotc_prop;
+
 struct iotc__sb {
     char *buf;
     size_t size;
@@ -24,6 +26,12 @@ void iotc__sb_span(struct iotc__sb *sb, struct iotc_span s);
 /* Percent-encode s like the C SDK (unreserved A-Z a-z 0-9 - _ . ~, upper-case hex). */
 void iotc__sb_pct(struct iotc__sb *sb, struct iotc_span s);
 void iotc__sb_u64(struct iotc__sb *sb, uint64_t v);
+/* Append prefix and v percent-encoded; when v is absent (ptr NULL), prefix and dflt instead, or
+ * nothing at all when dflt is NULL too. */
+void iotc__sb_param(struct iotc__sb *sb, const char *prefix, struct iotc_span v, const char *dflt);
+/* Append n application properties as a bag `k=v&k2&...`, both sides percent-encoded (PROTOCOL.md
+ * §5.4); IOTC_E_ARG for an empty key. */
+int iotc__sb_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n);
 /* NUL-terminate when room and report the length; IOTC_E_NOSPACE if it overflowed. */
 int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 
@@ -52,8 +60,58 @@ int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
         return iotc__sb_finish(SB, (OUT_LEN));           \
     } while (0)
 
+/* Write v in decimal at the end of buf and return the digit count: the digits are the last ones. */
+#define IOTC__U64_DIGITS 20
+size_t iotc__u64_dec(uint64_t v, char buf[IOTC__U64_DIGITS]);
+
+/* Length (1..4) of the well-formed UTF-8 sequence at p, which has avail > 0 bytes; 0 when it is
+ * none (overlong, surrogate D800..DFFF, above U+10FFFF, cut short: Unicode Table 3-7). Inline:
+ * the MQTT string check of every PUBLISH topic runs it. */
+static inline size_t iotc__utf8_seq(const unsigned char *p, size_t avail)
+{
+    /* The second byte's range depends on the lead byte. */
+    uint8_t c = p[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail <= n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= n; k++) {
+        if ((p[k] & 0xc0u) != 0x80u)
+            return 0;
+    }
+    return n + 1;
+}
+
+/* JSON's two-character escapes: the byte IOTC__JSON_ESC_BYTES[i] is written as a backslash and
+ * IOTC__JSON_ESC_LETTERS[i]. */
+#define IOTC__JSON_ESC_LETTERS "\"\\/bfnrt"
+#define IOTC__JSON_ESC_BYTES "\"\\/\b\f\n\r\t"
+#define IOTC__JSON_ESC_COUNT (sizeof(IOTC__JSON_ESC_LETTERS) - 1)
+
 /* Streaming percent-decoder step: decodes the byte at *i (advancing *i), -1 on a bad escape. */
 int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out);
+
+/* s is non-empty and has no byte below min (min > 0), no DEL and none of forbidden. */
+bool iotc__token_ok(struct iotc_span s, unsigned char min, const char *forbidden);
 
 /* Request ids are echoed into topics unencoded, so keep them parseable by every SDK. */
 bool iotc__rid_ok(struct iotc_span rid);

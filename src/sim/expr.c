@@ -200,6 +200,16 @@ static struct sim_expr *parse_primary(struct parser *ps)
     return NULL;
 }
 
+/* a OP b once b parsed: no b (an error) frees a. */
+static struct sim_expr *join(struct parser *ps, enum op op, struct sim_expr *a, struct sim_expr *b)
+{
+    if (b == NULL) {
+        expr_free(a);
+        return NULL;
+    }
+    return node(ps, op, a, b);
+}
+
 static struct sim_expr *parse_unary(struct parser *ps)
 {
     skip_ws(ps);
@@ -214,50 +224,38 @@ static struct sim_expr *parse_unary(struct parser *ps)
     skip_ws(ps);
     if (a != NULL && *ps->p == '^') {
         ps->p++;
-        struct sim_expr *b = parse_unary(ps);
-        if (b == NULL) {
-            expr_free(a);
-            return NULL;
-        }
-        return node(ps, OP_POW, a, b);
+        return join(ps, OP_POW, a, parse_unary(ps));
     }
     return a;
 }
 
-static struct sim_expr *parse_term(struct parser *ps)
+/* The left-associative binary operators, loosest first: level k's sym[j] makes op[j]. */
+static const struct {
+    const char *sym;
+    enum op op[3];
+} levels[] = {
+    {"+-", {OP_ADD, OP_SUB}},
+    {"*/%", {OP_MUL, OP_DIV, OP_MOD}},
+};
+
+static struct sim_expr *parse_level(struct parser *ps, size_t k)
 {
-    struct sim_expr *a = parse_unary(ps);
+    if (k == sizeof levels / sizeof levels[0])
+        return parse_unary(ps);
+    struct sim_expr *a = parse_level(ps, k + 1);
     for (;;) {
         skip_ws(ps);
-        char c = *ps->p;
-        if (a == NULL || (c != '*' && c != '/' && c != '%'))
+        const char *at = *ps->p != '\0' ? strchr(levels[k].sym, *ps->p) : NULL;
+        if (a == NULL || at == NULL)
             return a;
         ps->p++;
-        struct sim_expr *b = parse_unary(ps);
-        if (b == NULL) {
-            expr_free(a);
-            return NULL;
-        }
-        a = node(ps, c == '*' ? OP_MUL : c == '/' ? OP_DIV : OP_MOD, a, b);
+        a = join(ps, levels[k].op[at - levels[k].sym], a, parse_level(ps, k + 1));
     }
 }
 
 static struct sim_expr *parse_expr(struct parser *ps)
 {
-    struct sim_expr *a = parse_term(ps);
-    for (;;) {
-        skip_ws(ps);
-        char c = *ps->p;
-        if (a == NULL || (c != '+' && c != '-'))
-            return a;
-        ps->p++;
-        struct sim_expr *b = parse_term(ps);
-        if (b == NULL) {
-            expr_free(a);
-            return NULL;
-        }
-        a = node(ps, c == '+' ? OP_ADD : OP_SUB, a, b);
-    }
+    return parse_level(ps, 0);
 }
 
 struct sim_expr *expr_parse(const char *text, char *err, size_t errcap)
