@@ -298,12 +298,8 @@ static int cmd_show(struct app *app, bool json)
         return OPT_EXIT_FAILED;
     /* A running server wrote its actual ports. */
     snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        char buf[1024];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
+    char buf[1024];
+    if (app_read_file(path, buf, sizeof buf) == 0) {
         cJSON *o = cJSON_Parse(buf);
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mqtts");
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "https");
