@@ -674,6 +674,8 @@ int broker_start(struct app *app)
     if (b == NULL)
         return -1;
     app->broker = b;
+    if (app->reg != NULL)
+        plane_listen(app, &hub_plane_listener);
     b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
     if (b->accept_ev == NULL || broker_io_init(b, app->base) != 0)
         return -1;
@@ -746,6 +748,8 @@ void broker_free(struct app *app)
     if (b == NULL)
         return;
     b->draining = false; /* the loop has ended */
+    if (app->reg != NULL)
+        plane_listen(app, NULL);
     broker_stop_accepting(app);
     while (b->head != NULL) {
         struct session *s = b->head;
@@ -760,11 +764,4 @@ void broker_free(struct app *app)
     broker_io_free(b);
     free(b);
     app->broker = NULL;
-}
-
-void broker_kick_device(struct app *app, struct device *dev, const char *reason)
-{
-    (void)app;
-    if (dev->session != NULL)
-        session_close(dev->session, reason, false);
 }

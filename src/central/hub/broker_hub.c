@@ -9,11 +9,11 @@
 
 #include <event2/bufferevent.h>
 
-#include "central/hub/c2d.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
-#include "central/store/store.h"
+#include "central/hub/c2d.h"
 #include "central/hub/twin.h"
+#include "central/store/store.h"
 #include "iotc/codec.h"
 #include "iotc/dps.h"
 #include "iotc/hub.h"
@@ -501,15 +501,24 @@ void hub_on_puback(struct session *s, uint16_t pid)
     }
 }
 
-void broker_c2d_kick(struct app *app, struct device *dev)
+/* ---------------------------------------------------------------- plane announcements */
+
+static void on_device_blocked(struct app *app, struct device *dev, const char *reason)
+{
+    (void)app;
+    if (dev->session != NULL)
+        session_close(dev->session, reason, false);
+}
+
+static void on_c2d_queued(struct app *app, struct device *dev)
 {
     (void)app;
     if (dev->session != NULL && !dev->session->closing)
         deliver_c2d(dev->session);
 }
 
-void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
-                         int64_t version)
+static void on_desired_changed(struct app *app, struct device *dev, const char *json, size_t len,
+                               int64_t version)
 {
     (void)app;
     struct session *s = dev->session;
@@ -522,8 +531,8 @@ void broker_push_desired(struct app *app, struct device *dev, const char *json, 
     session_publish(s, topic, tlen, json, len, s->sub_qos[SUBI_TWIN_DESIRED], NULL);
 }
 
-int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
-                       const char *payload, size_t len)
+static int on_method_requested(struct app *app, struct device *dev,
+                               const struct plane_method_request *req)
 {
     (void)app;
     struct session *s = dev->session;
@@ -531,11 +540,19 @@ int broker_send_method(struct app *app, struct device *dev, const char *name, co
         return CE_OFFLINE;
     char topic[1200];
     size_t tlen;
-    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(name), iotc_span_from_cstr(rid),
-                                            topic, sizeof topic, &tlen) != IOTC_OK)
+    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(req->name),
+                                            iotc_span_from_cstr(req->rid), topic, sizeof topic,
+                                            &tlen) != IOTC_OK)
         return CE_INVALID;
     /* Method requests travel at QoS 0 (direct-methods doc). */
-    if (session_publish(s, topic, tlen, payload, len, 0, NULL) < 0)
+    if (session_publish(s, topic, tlen, req->payload, req->payload_len, 0, NULL) != CE_OK)
         return CE_OFFLINE;
-    return 0;
+    return CE_OK;
 }
+
+const struct plane_listener hub_plane_listener = {
+    .device_blocked = on_device_blocked,
+    .desired_changed = on_desired_changed,
+    .c2d_queued = on_c2d_queued,
+    .method_requested = on_method_requested,
+};

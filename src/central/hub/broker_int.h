@@ -14,6 +14,7 @@
 #include "central/base/app.h"
 #include "central/hub/auth.h"
 #include "central/hub/broker.h"
+#include "central/hub/plane.h"
 #include "central/hub/registry.h"
 #include "proto/mqtt.h"
 
@@ -160,5 +161,7 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt);
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub);
 void hub_on_puback(struct session *s, uint16_t pid);
 void hub_detach(struct session *s, const char *reason);
+/** What the broker does with the device plane's announcements (installed by broker_start). */
+extern const struct plane_listener hub_plane_listener;
 
 #endif /* CENTRAL_BROKER_INT_H */

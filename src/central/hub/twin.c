@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/hub/broker.h"
-#include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/hub/plane.h"
 #include "iotc/codec.h"
 
 #define TWIN_SECTION_MAX (32 * 1024)
@@ -314,11 +313,9 @@ int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
     registry_persist(app, dev);
     if (desired_patch) {
         char *push = desired_push_text(desired_patch, old_desired, replace, dev->desired_version);
-        if (push) {
-            broker_push_desired(app, dev, push, strlen(push), dev->desired_version);
-            events_patch(app, EV_DESIRED, dev->id, push, strlen(push), dev->desired_version);
-            free(push);
-        }
+        if (push) /* the one announcement: to the live connection and to the event bus */
+            plane_desired_changed(app, dev, push, strlen(push), dev->desired_version);
+        free(push);
         log_info("twin: desired properties of %s now at $version %lld", dev->id,
                  (long long)dev->desired_version);
     }
