@@ -49,7 +49,7 @@ void session_unref(struct session *s)
 {
     if (--s->refs > 0)
         return;
-    conn_release(s);
+    conn_release(&s->conn);
     if (s->tick)
         event_free(s->tick);
     free(s->will_topic);
@@ -60,7 +60,7 @@ void session_unref(struct session *s)
 void session_finish(struct session *s)
 {
     struct broker *b = s->app->broker;
-    conn_close(s);
+    conn_close(&s->conn);
     if (s->tick)
         event_del(s->tick);
     if (b != NULL && s->throttled) {
@@ -98,10 +98,10 @@ void session_close(struct session *s, const char *reason, bool flush)
         log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
         dps_free_ops(s);
-    if (flush && s->open && conn_pending_output(s) > 0) {
+    if (flush && s->conn.open && conn_pending_output(&s->conn) > 0) {
         /* Let the CONNACK (or last response) reach the peer, but not forever. */
-        s->flushing = true;
-        conn_update(s); /* stops reading */
+        s->conn.flushing = true;
+        conn_update(&s->conn); /* stops reading */
         struct timeval tv = {2, 0};
         event_del(s->tick);
         event_add(s->tick, &tv);
@@ -114,9 +114,9 @@ void session_close(struct session *s, const char *reason, bool flush)
 
 static int check_output(struct session *s)
 {
-    if (!s->open)
+    if (!s->conn.open)
         return -1;
-    if (conn_pending_output(s) > BROKER_OUT_MAX) {
+    if (conn_pending_output(&s->conn) > BROKER_OUT_MAX) {
         session_close(s, "output queue full (slow consumer)", false);
         return -1;
     }
@@ -127,13 +127,13 @@ int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
 {
     unsigned char buf[512];
     size_t len = 0;
-    if (s->closing && !s->open)
+    if (s->closing && !s->conn.open)
         return -1;
     if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
         log_error("mqtt: cannot encode %s for %s", iotc_mqtt_type_name(pkt->type), s->peer);
         return -1;
     }
-    if (conn_write(s, buf, len) != 0)
+    if (conn_write(&s->conn, buf, len) != 0)
         return -1;
     return check_output(s);
 }
@@ -148,7 +148,7 @@ uint16_t session_next_pid(struct session *s)
 int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
                     size_t payload_len, uint8_t qos, uint16_t *out_pid)
 {
-    if (s->closing || !s->open)
+    if (s->closing || !s->conn.open)
         return -1;
     struct iotc_mqtt_publish pub = {0};
     pub.qos = qos > 1 ? 1 : qos;
@@ -162,7 +162,8 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
         log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
         return -1;
     }
-    if (conn_write(s, hdr, hlen) != 0 || (payload_len && conn_write(s, payload, payload_len) != 0))
+    if (conn_write(&s->conn, hdr, hlen) != 0 ||
+        (payload_len && conn_write(&s->conn, payload, payload_len) != 0))
         return -1;
     if (out_pid)
         *out_pid = pub.packet_id;
@@ -173,12 +174,12 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
  * waiting for the socket alone would wait for the next bytes from the peer. */
 static void session_resume(struct session *s)
 {
-    if (!s->read_paused || s->closing || !s->open || s->app->stopping)
+    if (!s->read_paused || s->closing || !s->conn.open || s->app->stopping)
         return;
     s->read_paused = false;
-    conn_update(s);
-    conn_process_buffered(s);
-    conn_kick_read(s);
+    conn_update(&s->conn);
+    conn_process_buffered(&s->conn);
+    conn_kick_read(&s->conn);
 }
 
 /* The store backlog is low again: resume every throttled connection. */
@@ -217,7 +218,7 @@ static void pause_reading(struct session *s, bool throttle)
     struct app *app = s->app;
     struct broker *b = app->broker;
     s->read_paused = true;
-    conn_update(s);
+    conn_update(&s->conn);
     if (!throttle || s->throttled)
         return;
     s->throttled = true;
@@ -469,7 +470,7 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
         }
         dispatch(s, &pkt);
         off += total;
-        if (!s->open || s->closing || s->kind != S_HUB)
+        if (!s->conn.open || s->closing || s->kind != S_HUB)
             continue;
         /* Back-pressure: too many acks waiting for the disk on this connection, or too many
          * writes queued overall (QoS 0 has no ack to wait for). */
@@ -545,16 +546,16 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     s->id = ++b->next_id;
     format_peer(sa, s->peer, sizeof s->peer);
     s->last_rx_ms = broker_now_ms(app);
-    s->fd = fd;
+    s->conn.fd = fd;
     if (tls) {
-        s->ssl = SSL_new(app->ssl_ctx);
-        if (s->ssl == NULL) {
+        s->conn.ssl = SSL_new(app->ssl_ctx);
+        if (s->conn.ssl == NULL) {
             session_unref(s); /* closes fd */
             return;
         }
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
-    if (s->tick == NULL || conn_open(s, app->base) != 0) {
+    if (s->tick == NULL || conn_open(&s->conn, app->base) != 0) {
         session_unref(s);
         return;
     }
@@ -736,7 +737,7 @@ void broker_shutdown(struct app *app)
     }
     b->draining = true;
     for (struct session *s = b->head; s != NULL; s = s->next)
-        if (!s->closing && s->open)
+        if (!s->closing && s->conn.open)
             pause_reading(s, false);
     if (app->store == NULL || store_barrier(app->store, shutdown_flushed, app, 0) != CE_OK)
         shutdown_flushed(app, 0, CE_OK);
