@@ -30,6 +30,7 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
                     const struct auth_result *ar)
 {
     struct app *app = s->app;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev == NULL);
     struct device *dev = registry_get(app, s->ident);
     if (dev == NULL) { /* cannot happen: auth just looked it up */
         session_close(s, "device vanished", false);
@@ -139,6 +140,7 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     uint8_t codes[16];
     size_t n = 0;
     uint32_t added = 0;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev != NULL);
     struct iotc_span it = pkt->subscribe.raw;
     struct iotc_mqtt_subscription sub;
     while (iotc_mqtt_subscribe_next(&it, &sub)) {
@@ -183,7 +185,7 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     r.suback.packet_id = pkt->subscribe.packet_id;
     r.suback.count = n;
     r.suback.codes = codes;
-    if (session_send(s, &r) < 0)
+    if (session_send(s, &r) != CE_OK)
         return;
     set_persistent_subs(s);
     if (s->subs & SUB_C2D)
@@ -211,7 +213,7 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     }
     struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
     r.packet_id = pkt->unsubscribe.packet_id;
-    if (session_send(s, &r) == 0)
+    if (session_send(s, &r) == CE_OK)
         set_persistent_subs(s);
 }
 
@@ -433,6 +435,7 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
 {
     enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev != NULL && !s->closing);
     int rc =
         iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
     if (rc != IOTC_OK) {
@@ -482,7 +485,7 @@ static void deliver_c2d(struct session *s)
             continue;
         }
         uint16_t pid = 0;
-        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) < 0)
+        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) != CE_OK)
             return;
         m->packet_id = pid;
     }

@@ -179,12 +179,12 @@ static int keep_input(struct conn *c, const unsigned char *p, size_t n)
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
-        return 0;
+        return CE_OK;
     }
     if (p == c->in) { /* the unprocessed tail of c->in itself */
         memmove(c->in, c->in + (c->in_len - n), n);
         c->in_len = n;
-        return 0;
+        return CE_OK;
     }
     if (c->in_len + n > c->in_cap) {
         size_t cap = c->in_cap ? c->in_cap : 256;
@@ -192,13 +192,13 @@ static int keep_input(struct conn *c, const unsigned char *p, size_t n)
             cap *= 2;
         unsigned char *q = realloc(c->in, cap);
         if (q == NULL)
-            return -1;
+            return CE_NOMEM;
         c->in = q;
         c->in_cap = cap;
     }
     memcpy(c->in + c->in_len, p, n);
     c->in_len += n;
-    return 0;
+    return CE_OK;
 }
 
 /* Handle what is buffered (after a pause). Not re-entered: a resume from inside a packet
@@ -221,11 +221,11 @@ static void feed(struct conn *c, const unsigned char *p, size_t n)
         c->processing = true;
         size_t used = session_process(conn_session(c), p, n);
         c->processing = false;
-        if (c->open && used < n && keep_input(c, p + used, n - used) < 0)
+        if (c->open && used < n && keep_input(c, p + used, n - used) != CE_OK)
             session_close(conn_session(c), "out of memory", false);
         return;
     }
-    if (keep_input(c, p, n) < 0) {
+    if (keep_input(c, p, n) != CE_OK) {
         session_close(conn_session(c), "out of memory", false);
         return;
     }
@@ -351,14 +351,14 @@ static void flush_dirty_cb(evutil_socket_t fd, short what, void *arg)
 int conn_write(struct conn *c, const void *data, size_t len)
 {
     if (!c->open)
-        return -1;
+        return CE_OFFLINE;
     if (c->out == NULL) {
         c->out = evbuffer_new();
         if (c->out == NULL)
-            return -1;
+            return CE_NOMEM;
     }
     if (len > 0 && evbuffer_add(c->out, data, len) != 0)
-        return -1;
+        return CE_NOMEM;
     struct broker *b = conn_session(c)->app->broker;
     if (!c->dirty && b != NULL && b->flush_ev != NULL) {
         c->dirty = true;
@@ -367,7 +367,7 @@ int conn_write(struct conn *c, const void *data, size_t len)
         b->dirty = c;
         event_active(b->flush_ev, EV_TIMEOUT, 0);
     }
-    return 0;
+    return CE_OK;
 }
 
 size_t conn_pending_output(const struct conn *c)
@@ -442,11 +442,11 @@ int conn_open(struct conn *c, struct event_base *base)
     /* The listener made the socket non-blocking. */
     c->io = event_new(base, c->fd, 0, io_cb, c);
     if (c->io == NULL)
-        return -1;
+        return CE_NOMEM;
     SSL *ssl = c->ssl;
     if (ssl != NULL) {
-        if (SSL_set_fd(ssl, c->fd) != 1)
-            return -1;
+        if (SSL_set_fd(ssl, c->fd) != 1) /* allocates the socket BIO */
+            return CE_NOMEM;
         SSL_set_accept_state(ssl);
         /* Retrying a write after WANT_WRITE passes the same bytes from wherever the output
          * buffer has them now; an EOF without close_notify is a normal close for MQTT. */
@@ -466,7 +466,7 @@ int conn_open(struct conn *c, struct event_base *base)
     }
     c->open = true;
     conn_update(c);
-    return 0;
+    return CE_OK;
 }
 
 void conn_close(struct conn *c)
@@ -505,7 +505,7 @@ int broker_io_init(struct broker *b, struct event_base *base)
 {
     b->flush_ev = event_new(base, -1, 0, flush_dirty_cb, b);
     b->trim_ev = evtimer_new(base, trim_cb, b);
-    return b->flush_ev != NULL && b->trim_ev != NULL ? 0 : -1;
+    return b->flush_ev != NULL && b->trim_ev != NULL ? CE_OK : CE_NOMEM;
 }
 
 void broker_io_free(struct broker *b)

@@ -110,6 +110,7 @@ static int build_bag(const struct device *dev, const struct c2d_prop *props, siz
 int c2d_send(struct app *app, struct device *dev, const char *payload, size_t len,
              const struct c2d_prop *props, size_t n_props, int64_t ttl_ms)
 {
+    HUB_ASSERT_LOOP(app);
     if (len > C2D_MAX_SIZE)
         return CE_TOOBIG;
     if (n_props > C2D_MAX_PROPS)
@@ -158,6 +159,7 @@ static void unlink_msg(struct device *dev, struct c2d_msg *m)
     *pp = m->next;
     if (dev->c2d_tail == m)
         dev->c2d_tail = prev;
+    CENTRAL_ASSERT(dev->c2d_count > 0);
     dev->c2d_count--;
 }
 

@@ -86,6 +86,7 @@ static void arm(struct method_call *c, int seconds)
 /* Record a result and let the timer deliver it on the next loop iteration. */
 static void finish_later(struct method_call *c, int result)
 {
+    CENTRAL_ASSERT(c->state != CALL_DONE); /* one result per call */
     c->state = CALL_DONE;
     c->result = result;
     event_del(c->timer);
@@ -154,6 +155,7 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
                                   void *ctx, int *out_err)
 {
     int err_dummy;
+    HUB_ASSERT_LOOP(app);
     if (out_err == NULL)
         out_err = &err_dummy;
     struct device *dev = registry_get(app, device_id);

@@ -218,6 +218,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
                     const char *secondary_key, bool enabled, const char *group,
                     struct device **out_dev)
 {
+    HUB_ASSERT_LOOP(app);
     if (!registry_id_is_valid(id))
         return CE_INVALID;
     if (registry_get(app, id) != NULL)
@@ -269,6 +270,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
 int registry_update(struct app *app, struct device *dev, const struct device_update *upd)
 {
     char pk[DEVICE_KEY_MAX], sk[DEVICE_KEY_MAX];
+    HUB_ASSERT_LOOP(app);
     memcpy(pk, dev->primary_key, sizeof pk);
     memcpy(sk, dev->secondary_key, sizeof sk);
     if (upd->primary_key != NULL && set_key(pk, upd->primary_key) != CE_OK)
@@ -337,6 +339,7 @@ int registry_delete(struct app *app, const char *id)
         dev->list_next->list_prev = dev->list_prev;
     else
         r->tail = dev->list_prev;
+    CENTRAL_ASSERT(r->count > 0);
     r->count--;
     if (app->store != NULL)
         store_delete_device(app->store, dev->id);

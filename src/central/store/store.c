@@ -300,6 +300,7 @@ static void *writer_main(void *arg)
 
 static void run_done(struct store *st)
 {
+    CENTRAL_ASSERT_THREAD(st->loop);
     pthread_mutex_lock(&st->mu);
     struct store_op *op = st->done_head;
     st->done_head = st->done_tail = NULL;
