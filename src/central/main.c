@@ -216,9 +216,9 @@ static int cmd_serve(struct app *app)
         return OPT_EXIT_FAILED;
     }
     if (app_data_open(app, &created, token, sizeof token) < 0 || app_tls_init(app) < 0 ||
-        registry_new(app) < 0 || store_open(app) < 0 || store_load(app) < 0)
+        registry_new(app) < 0 || store_open(app) < 0 || registry_load(app) < 0 ||
+        store_start(app) < 0)
         goto out;
-    app->c2d_seq = store_max_c2d_seq(app->store);
     if (created)
         print_token(token);
     if (broker_start(app) < 0)

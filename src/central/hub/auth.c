@@ -18,6 +18,18 @@ static int refuse(struct auth_result *out, uint8_t code, const char *reason)
     return 0;
 }
 
+/* The decision once the token was checked against the keys: @p rc of the last try_key(). */
+static int verdict(struct auth_result *out, int rc)
+{
+    if (rc == IOTC_E_EXPIRED)
+        return refuse(out, 5, "SAS token expired");
+    if (rc != IOTC_OK) {
+        out->key = AUTH_KEY_NONE;
+        return refuse(out, 5, "SAS signature does not verify");
+    }
+    return refuse(out, 0, "ok");
+}
+
 static bool key_present(const char *k)
 {
     return k != NULL && k[0] != '\0';
@@ -77,13 +89,7 @@ static int decide_dps(const struct auth_config *cfg, struct iotc_span username,
             out->key = i == 0 ? AUTH_KEY_GROUP_PRIMARY : AUTH_KEY_GROUP_SECONDARY;
         }
     }
-    if (rc == IOTC_E_EXPIRED)
-        return refuse(out, 5, "SAS token expired");
-    if (rc != IOTC_OK) {
-        out->key = AUTH_KEY_NONE;
-        return refuse(out, 5, "SAS signature does not verify");
-    }
-    return refuse(out, 0, "ok");
+    return verdict(out, rc);
 }
 
 static bool host_ok(struct iotc_span host, const char *hub_host)
@@ -147,13 +153,7 @@ static int decide_hub(const struct auth_config *cfg, struct iotc_span client_id,
             out->key = AUTH_KEY_DEVICE_SECONDARY;
         }
     }
-    if (rc == IOTC_E_EXPIRED)
-        return refuse(out, 5, "SAS token expired");
-    if (rc != IOTC_OK) {
-        out->key = AUTH_KEY_NONE;
-        return refuse(out, 5, "SAS signature does not verify");
-    }
-    return refuse(out, 0, "ok");
+    return verdict(out, rc);
 }
 
 /* DPS usernames have "/registrations/" as their second segment and no "/?". */

@@ -42,14 +42,16 @@ size_t broker_connection_count(const struct app *app)
 
 void session_ref(struct session *s)
 {
+    CENTRAL_ASSERT(s->refs > 0); /* no resurrection of a freed session */
     s->refs++;
 }
 
 void session_unref(struct session *s)
 {
+    CENTRAL_ASSERT(s->refs > 0);
     if (--s->refs > 0)
         return;
-    conn_release(s);
+    conn_release(&s->conn);
     if (s->tick)
         event_free(s->tick);
     free(s->will_topic);
@@ -60,7 +62,8 @@ void session_unref(struct session *s)
 void session_finish(struct session *s)
 {
     struct broker *b = s->app->broker;
-    conn_close(s);
+    CENTRAL_ASSERT(s->closing); /* session_close() comes first, once */
+    conn_close(&s->conn);
     if (s->tick)
         event_del(s->tick);
     if (b != NULL && s->throttled) {
@@ -98,10 +101,10 @@ void session_close(struct session *s, const char *reason, bool flush)
         log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
         dps_free_ops(s);
-    if (flush && s->open && conn_pending_output(s) > 0) {
+    if (flush && s->conn.open && conn_pending_output(&s->conn) > 0) {
         /* Let the CONNACK (or last response) reach the peer, but not forever. */
-        s->flushing = true;
-        conn_update(s); /* stops reading */
+        s->conn.flushing = true;
+        conn_update(&s->conn); /* stops reading */
         struct timeval tv = {2, 0};
         event_del(s->tick);
         event_add(s->tick, &tv);
@@ -112,30 +115,31 @@ void session_close(struct session *s, const char *reason, bool flush)
 
 /* ---------------------------------------------------------------- output */
 
+/* CE_OK; CE_OFFLINE (the connection is gone); CE_BUSY (the peer does not read: closed). */
 static int check_output(struct session *s)
 {
-    if (!s->open)
-        return -1;
-    if (conn_pending_output(s) > BROKER_OUT_MAX) {
+    if (!s->conn.open)
+        return CE_OFFLINE;
+    if (conn_pending_output(&s->conn) > BROKER_OUT_MAX) {
         session_close(s, "output queue full (slow consumer)", false);
-        return -1;
+        return CE_BUSY;
     }
-    return 0;
+    return CE_OK;
 }
 
 int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
 {
     unsigned char buf[512];
     size_t len = 0;
-    if (s->closing && !s->open)
-        return -1;
+    HUB_ASSERT_LOOP(s->app);
+    if (s->closing && !s->conn.open)
+        return CE_OFFLINE;
     if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
         log_error("mqtt: cannot encode %s for %s", iotc_mqtt_type_name(pkt->type), s->peer);
-        return -1;
+        return CE_INVALID;
     }
-    if (conn_write(s, buf, len) != 0)
-        return -1;
-    return check_output(s);
+    int rc = conn_write(&s->conn, buf, len);
+    return rc != CE_OK ? rc : check_output(s);
 }
 
 uint16_t session_next_pid(struct session *s)
@@ -148,8 +152,8 @@ uint16_t session_next_pid(struct session *s)
 int session_publish(struct session *s, const char *topic, size_t topic_len, const void *payload,
                     size_t payload_len, uint8_t qos, uint16_t *out_pid)
 {
-    if (s->closing || !s->open)
-        return -1;
+    if (s->closing || !s->conn.open)
+        return CE_OFFLINE;
     struct iotc_mqtt_publish pub = {0};
     pub.qos = qos > 1 ? 1 : qos;
     pub.packet_id = pub.qos ? session_next_pid(s) : 0;
@@ -160,10 +164,13 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
     if (topic_len > 1024 ||
         iotc_mqtt_encode_publish_header(&pub, hdr, sizeof hdr, &hlen) != IOTC_OK) {
         log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
-        return -1;
+        return CE_INVALID;
     }
-    if (conn_write(s, hdr, hlen) != 0 || (payload_len && conn_write(s, payload, payload_len) != 0))
-        return -1;
+    int rc = conn_write(&s->conn, hdr, hlen);
+    if (rc == CE_OK && payload_len)
+        rc = conn_write(&s->conn, payload, payload_len);
+    if (rc != CE_OK)
+        return rc;
     if (out_pid)
         *out_pid = pub.packet_id;
     return check_output(s);
@@ -173,12 +180,12 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
  * waiting for the socket alone would wait for the next bytes from the peer. */
 static void session_resume(struct session *s)
 {
-    if (!s->read_paused || s->closing || !s->open || s->app->stopping)
+    if (!s->read_paused || s->closing || !s->conn.open || s->app->stopping)
         return;
     s->read_paused = false;
-    conn_update(s);
-    conn_process_buffered(s);
-    conn_kick_read(s);
+    conn_update(&s->conn);
+    conn_process_buffered(&s->conn);
+    conn_kick_read(&s->conn);
 }
 
 /* The store backlog is low again: resume every throttled connection. */
@@ -217,7 +224,7 @@ static void pause_reading(struct session *s, bool throttle)
     struct app *app = s->app;
     struct broker *b = app->broker;
     s->read_paused = true;
-    conn_update(s);
+    conn_update(&s->conn);
     if (!throttle || s->throttled)
         return;
     s->throttled = true;
@@ -235,6 +242,8 @@ static void pause_reading(struct session *s, bool throttle)
 void session_ack_done(void *ctx, uint32_t tag, int rc)
 {
     struct session *s = ctx;
+    HUB_ASSERT_LOOP(s->app);
+    CENTRAL_ASSERT(s->pending_acks > 0);
     s->pending_acks--;
     if (!s->closing) {
         if (rc != CE_OK) {
@@ -320,6 +329,7 @@ static void arm_tick(struct session *s, int64_t now)
 static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
 {
     struct app *app = s->app;
+    CENTRAL_ASSERT(s->kind == S_NEW && !s->closing);
     if (!c->protocol_ok) {
         connack(s, IOTC_MQTT_CONNACK_BAD_PROTOCOL, false);
         session_close(s, "unsupported MQTT protocol level", true);
@@ -469,7 +479,7 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
         }
         dispatch(s, &pkt);
         off += total;
-        if (!s->open || s->closing || s->kind != S_HUB)
+        if (!s->conn.open || s->closing || s->kind != S_HUB)
             continue;
         /* Back-pressure: too many acks waiting for the disk on this connection, or too many
          * writes queued overall (QoS 0 has no ack to wait for). */
@@ -535,6 +545,7 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
 {
     struct broker *b = app->broker;
     /* TCP_NODELAY came from the listener (listen_on). */
+    HUB_ASSERT_LOOP(app);
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);
@@ -545,16 +556,16 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     s->id = ++b->next_id;
     format_peer(sa, s->peer, sizeof s->peer);
     s->last_rx_ms = broker_now_ms(app);
-    s->fd = fd;
+    s->conn.fd = fd;
     if (tls) {
-        s->ssl = SSL_new(app->ssl_ctx);
-        if (s->ssl == NULL) {
+        s->conn.ssl = SSL_new(app->ssl_ctx);
+        if (s->conn.ssl == NULL) {
             session_unref(s); /* closes fd */
             return;
         }
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
-    if (s->tick == NULL || conn_open(s, app->base) != 0) {
+    if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK) {
         session_unref(s);
         return;
     }
@@ -672,20 +683,23 @@ int broker_start(struct app *app)
 {
     struct broker *b = calloc(1, sizeof *b);
     if (b == NULL)
-        return -1;
+        return CE_NOMEM;
     app->broker = b;
+    if (app->reg != NULL)
+        plane_listen(app, &hub_plane_listener);
     b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
-    if (b->accept_ev == NULL || broker_io_init(b, app->base) != 0)
-        return -1;
+    if (b->accept_ev == NULL || broker_io_init(b, app->base) != CE_OK)
+        return CE_NOMEM;
+    /* a listener that cannot be made is logged by broker_bind_socket (address, port in use) */
     b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
     if (b->tls == NULL)
-        return -1;
+        return CE_INVALID;
     if (app->cfg.plain_mqtt_port >= 0) {
         b->plain = listen_on(app, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
         if (b->plain == NULL)
-            return -1;
+            return CE_INVALID;
     }
-    return 0;
+    return CE_OK;
 }
 
 void broker_stop_accepting(struct app *app)
@@ -734,7 +748,7 @@ void broker_shutdown(struct app *app)
     }
     b->draining = true;
     for (struct session *s = b->head; s != NULL; s = s->next)
-        if (!s->closing && s->open)
+        if (!s->closing && s->conn.open)
             pause_reading(s, false);
     if (app->store == NULL || store_barrier(app->store, shutdown_flushed, app, 0) != CE_OK)
         shutdown_flushed(app, 0, CE_OK);
@@ -746,6 +760,8 @@ void broker_free(struct app *app)
     if (b == NULL)
         return;
     b->draining = false; /* the loop has ended */
+    if (app->reg != NULL)
+        plane_listen(app, NULL);
     broker_stop_accepting(app);
     while (b->head != NULL) {
         struct session *s = b->head;
@@ -760,11 +776,4 @@ void broker_free(struct app *app)
     broker_io_free(b);
     free(b);
     app->broker = NULL;
-}
-
-void broker_kick_device(struct app *app, struct device *dev, const char *reason)
-{
-    (void)app;
-    if (dev->session != NULL)
-        session_close(dev->session, reason, false);
 }

@@ -9,8 +9,7 @@
 #include <stdint.h>
 
 #include "central/base/app.h"
-
-struct device;
+#include "central/hub/method.h" /* method_free_all(), for main.c */
 
 /* Subscription bits of a hub session (also persisted for CleanSession=0 sessions). */
 enum broker_sub {
@@ -41,29 +40,5 @@ void broker_free(struct app *app);
 
 /** Number of open connections. */
 size_t broker_connection_count(const struct app *app);
-
-/** Close the live hub session of @p dev (deleted or disabled device, @p reason for the log). */
-void broker_kick_device(struct app *app, struct device *dev, const char *reason);
-
-/** Publish a desired-properties patch to the live session if subscribed. */
-void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
-                         int64_t version);
-
-/** Try to deliver pending C2D messages of @p dev on its live session. */
-void broker_c2d_kick(struct app *app, struct device *dev);
-
-/**
- * Send a method request to the live session if it is subscribed to methods.
- * @return 0 when sent, CE_OFFLINE when there is no subscribed session, CE_NOMEM.
- */
-int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
-                       const char *payload, size_t len);
-
-/* Hooks the broker calls in method.c. */
-void method_device_ready(struct app *app, struct device *dev);
-void method_device_response(struct app *app, struct device *dev, const char *rid, size_t rid_len,
-                            int status, const char *payload, size_t len);
-void method_device_removed(struct app *app, const char *device_id);
-void method_free_all(struct app *app);
 
 #endif /* CENTRAL_BROKER_H */

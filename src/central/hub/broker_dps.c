@@ -47,6 +47,7 @@ void dps_on_connect(struct session *s, const struct auth_result *ar)
 
 void dps_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
 {
+    CENTRAL_ASSERT(s->kind == S_DPS);
     uint8_t codes[16];
     size_t n = 0;
     struct iotc_span it = pkt->subscribe.raw;
@@ -281,6 +282,7 @@ static void on_status(struct session *s, struct iotc_span rid, struct iotc_span 
 
 void dps_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
 {
+    CENTRAL_ASSERT(s->kind == S_DPS);
     struct iotc_dps_request_topic t;
     if (iotc_dps_request_topic_parse(pub->topic, &t) != IOTC_OK) {
         log_warn("dps: %s published to unsupported topic %.*s", s->ident, (int)pub->topic.len,

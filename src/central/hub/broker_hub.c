@@ -9,11 +9,11 @@
 
 #include <event2/bufferevent.h>
 
-#include "central/hub/c2d.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
-#include "central/store/store.h"
+#include "central/hub/c2d.h"
 #include "central/hub/twin.h"
+#include "central/store/store.h"
 #include "iotc/codec.h"
 #include "iotc/dps.h"
 #include "iotc/hub.h"
@@ -30,6 +30,7 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
                     const struct auth_result *ar)
 {
     struct app *app = s->app;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev == NULL);
     struct device *dev = registry_get(app, s->ident);
     if (dev == NULL) { /* cannot happen: auth just looked it up */
         session_close(s, "device vanished", false);
@@ -139,6 +140,7 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     uint8_t codes[16];
     size_t n = 0;
     uint32_t added = 0;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev != NULL);
     struct iotc_span it = pkt->subscribe.raw;
     struct iotc_mqtt_subscription sub;
     while (iotc_mqtt_subscribe_next(&it, &sub)) {
@@ -183,7 +185,7 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     r.suback.packet_id = pkt->subscribe.packet_id;
     r.suback.count = n;
     r.suback.codes = codes;
-    if (session_send(s, &r) < 0)
+    if (session_send(s, &r) != CE_OK)
         return;
     set_persistent_subs(s);
     if (s->subs & SUB_C2D)
@@ -211,7 +213,7 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     }
     struct iotc_mqtt_packet r = {.type = IOTC_MQTT_UNSUBACK};
     r.packet_id = pkt->unsubscribe.packet_id;
-    if (session_send(s, &r) == 0)
+    if (session_send(s, &r) == CE_OK)
         set_persistent_subs(s);
 }
 
@@ -433,6 +435,7 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
 {
     enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
+    CENTRAL_ASSERT(s->kind == S_HUB && s->dev != NULL && !s->closing);
     int rc =
         iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
     if (rc != IOTC_OK) {
@@ -482,7 +485,7 @@ static void deliver_c2d(struct session *s)
             continue;
         }
         uint16_t pid = 0;
-        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) < 0)
+        if (session_publish(s, topic, (size_t)n, m->payload, m->payload_len, 1, &pid) != CE_OK)
             return;
         m->packet_id = pid;
     }
@@ -501,15 +504,24 @@ void hub_on_puback(struct session *s, uint16_t pid)
     }
 }
 
-void broker_c2d_kick(struct app *app, struct device *dev)
+/* ---------------------------------------------------------------- plane announcements */
+
+static void on_device_blocked(struct app *app, struct device *dev, const char *reason)
+{
+    (void)app;
+    if (dev->session != NULL)
+        session_close(dev->session, reason, false);
+}
+
+static void on_c2d_queued(struct app *app, struct device *dev)
 {
     (void)app;
     if (dev->session != NULL && !dev->session->closing)
         deliver_c2d(dev->session);
 }
 
-void broker_push_desired(struct app *app, struct device *dev, const char *json, size_t len,
-                         int64_t version)
+static void on_desired_changed(struct app *app, struct device *dev, const char *json, size_t len,
+                               int64_t version)
 {
     (void)app;
     struct session *s = dev->session;
@@ -522,8 +534,8 @@ void broker_push_desired(struct app *app, struct device *dev, const char *json, 
     session_publish(s, topic, tlen, json, len, s->sub_qos[SUBI_TWIN_DESIRED], NULL);
 }
 
-int broker_send_method(struct app *app, struct device *dev, const char *name, const char *rid,
-                       const char *payload, size_t len)
+static int on_method_requested(struct app *app, struct device *dev,
+                               const struct plane_method_request *req)
 {
     (void)app;
     struct session *s = dev->session;
@@ -531,11 +543,19 @@ int broker_send_method(struct app *app, struct device *dev, const char *name, co
         return CE_OFFLINE;
     char topic[1200];
     size_t tlen;
-    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(name), iotc_span_from_cstr(rid),
-                                            topic, sizeof topic, &tlen) != IOTC_OK)
+    if (iotc_hub_method_request_topic_build(iotc_span_from_cstr(req->name),
+                                            iotc_span_from_cstr(req->rid), topic, sizeof topic,
+                                            &tlen) != IOTC_OK)
         return CE_INVALID;
     /* Method requests travel at QoS 0 (direct-methods doc). */
-    if (session_publish(s, topic, tlen, payload, len, 0, NULL) < 0)
+    if (session_publish(s, topic, tlen, req->payload, req->payload_len, 0, NULL) != CE_OK)
         return CE_OFFLINE;
-    return 0;
+    return CE_OK;
 }
+
+const struct plane_listener hub_plane_listener = {
+    .device_blocked = on_device_blocked,
+    .desired_changed = on_desired_changed,
+    .c2d_queued = on_c2d_queued,
+    .method_requested = on_method_requested,
+};

@@ -14,6 +14,7 @@
 #include "central/base/app.h"
 #include "central/hub/auth.h"
 #include "central/hub/broker.h"
+#include "central/hub/plane.h"
 #include "central/hub/registry.h"
 #include "proto/mqtt.h"
 
@@ -26,10 +27,37 @@
 #define BROKER_ACK_PAUSE 2000 /* pending durable acks above which reading pauses */
 #define BROKER_ACK_RESUME 500
 
-enum session_kind { S_NEW = 0, S_DPS, S_HUB };
-
 struct dps_op;
 struct ssl_st;
+
+/** A connection's socket, TLS state and buffers: what broker_io.c works on. Embedded in its
+ * session (conn_session() gets back to it); the session's reference count keeps both. */
+struct conn {
+    struct ssl_st *ssl;   /* NULL: plain TCP */
+    struct event *io;     /* the socket, for what conn_update() says it waits for */
+    struct evbuffer *out; /* output not written yet; NULL when there is none */
+    unsigned char *in;    /* input not handled yet (a partial packet); NULL when none */
+    size_t in_len, in_cap;
+    size_t out_retry;        /* length of the TLS write to repeat; 0: none */
+    struct conn *dirty_next; /* broker's list of connections with output to write */
+    const char *io_reason;   /* why the last read or write failed, for the close */
+    evutil_socket_t fd;      /* -1 once closed */
+    short io_events;         /* what io is registered for */
+    bool open;               /* socket open (until session_finish()) */
+    bool handshaking;
+    bool hs_wants_write;
+    bool flushing;   /* closing as soon as the output is written */
+    bool dirty;      /* on the broker's dirty list */
+    bool processing; /* handling input: conn_process_buffered() is not re-entered */
+    bool read_wants_write;
+    bool write_wants_read;
+    bool write_blocked; /* the socket is full: waiting for EV_WRITE */
+    bool rx_drained;    /* the last read of the socket got less than it asked for */
+};
+
+/* Where a session is in its life: NEW until CONNECT is accepted, then DPS or HUB for good;
+ * `closing` is set once, after which the kind no longer changes. */
+enum session_kind { S_NEW = 0, S_DPS, S_HUB };
 
 /** One MQTT connection (the `struct session` of registry.h). There is one per connection, so
  * fields are grouped by size to leave no holes between them. */
@@ -41,11 +69,12 @@ struct session {
     uint64_t id;
     int64_t last_rx_ms;
     int64_t expiry_ms; /* SAS token expiry (Unix ms); 0: none */
-    enum session_kind kind;
     int refs;
     uint32_t pending_acks;
+    uint32_t subs; /* hub */
     uint16_t keepalive;
     uint16_t next_pid;
+    uint8_t kind; /* enum session_kind */
     bool closing;
     bool read_paused;
     bool throttled; /* paused because the store backlog is over its cap */
@@ -56,37 +85,21 @@ struct session {
     bool dps_known;
     bool dps_subscribed;
     uint8_t dps_qos;
+    char peer[56];                 /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
+    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
     /* hub */
-    uint32_t subs;
     struct device *dev;
     char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
     char *will_payload;
     size_t will_len;
     struct dps_op *ops; /* dps */
-    /* connection I/O (broker_io.c) */
-    struct ssl_st *ssl;   /* NULL: plain TCP */
-    struct event *io;     /* the socket, for what conn_update() says it waits for */
-    struct evbuffer *out; /* output not written yet; NULL when there is none */
-    unsigned char *in;    /* input not handled yet (a partial packet); NULL when none */
-    size_t in_len, in_cap;
-    size_t out_retry;           /* length of the TLS write to repeat; 0: none */
-    struct session *dirty_next; /* broker's list of sessions with output to write */
-    const char *io_reason;      /* why the last read or write failed, for the close */
-    evutil_socket_t fd;         /* -1 once closed */
-    short io_events;            /* what io is registered for */
-    bool open;                  /* socket open (until session_finish()) */
-    bool handshaking;
-    bool hs_wants_write;
-    bool flushing;   /* closing as soon as the output is written */
-    bool dirty;      /* on the broker's dirty list */
-    bool processing; /* handling input: conn_process_buffered() is not re-entered */
-    bool read_wants_write;
-    bool write_wants_read;
-    bool write_blocked;            /* the socket is full: waiting for EV_WRITE */
-    bool rx_drained;               /* the last read of the socket got less than it asked for */
-    char peer[56];                 /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
-    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
+    struct conn conn;   /* socket, TLS, buffers (broker_io.c) */
 };
+
+static inline struct session *conn_session(struct conn *c)
+{
+    return (struct session *)(void *)((char *)c - offsetof(struct session, conn));
+}
 
 struct broker {
     struct evconnlistener *tls;
@@ -99,7 +112,7 @@ struct broker {
     struct event *accept_ev; /* re-enables accepting after EMFILE */
     struct event *trim_ev;   /* returns freed heap pages after a burst of handshakes */
     struct event *flush_ev;  /* made active when a session has output to write */
-    struct session *dirty;   /* the sessions with output to write (each holds a reference) */
+    struct conn *dirty;      /* connections with output to write (each holds a session ref) */
     uint32_t burst_total;    /* handshakes and CONNECTs since the last trim */
     uint32_t burst_recent;   /* ... since trim_ev last fired */
     bool draining;           /* broker_shutdown(): leave the loop once the last one closes */
@@ -132,19 +145,19 @@ void broker_io_free(struct broker *b);
 void broker_note_burst(struct broker *b);
 /** Starts I/O on s->fd (and s->ssl: the handshake); both are the session's from then on, and
  * conn_release() closes them even when this fails. */
-int conn_open(struct session *s, struct event_base *base);
+int conn_open(struct conn *c, struct event_base *base);
 /** Closes the socket and TLS; the buffers stay until conn_release(). */
-void conn_close(struct session *s);
-void conn_release(struct session *s);
+void conn_close(struct conn *c);
+void conn_release(struct conn *c);
 /** Queues @p len bytes (copied) for writing later in this event-loop iteration. */
-int conn_write(struct session *s, const void *data, size_t len);
-size_t conn_pending_output(const struct session *s);
+int conn_write(struct conn *c, const void *data, size_t len);
+size_t conn_pending_output(const struct conn *c);
 /** Registers the socket event again after s->read_paused, closing or flushing changed. */
-void conn_update(struct session *s);
+void conn_update(struct conn *c);
 /** Handles input kept while reading was paused. */
-void conn_process_buffered(struct session *s);
+void conn_process_buffered(struct conn *c);
 /** After a pause: reads what TLS holds already (read ahead), which the socket will not report. */
-void conn_kick_read(struct session *s);
+void conn_kick_read(struct conn *c);
 
 /* broker_dps.c */
 void dps_on_connect(struct session *s, const struct auth_result *ar);
@@ -160,5 +173,7 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt);
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub);
 void hub_on_puback(struct session *s, uint16_t pid);
 void hub_detach(struct session *s, const char *reason);
+/** What the broker does with the device plane's announcements (installed by broker_start). */
+extern const struct plane_listener hub_plane_listener;
 
 #endif /* CENTRAL_BROKER_INT_H */

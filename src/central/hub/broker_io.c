@@ -90,9 +90,9 @@ void broker_note_burst(struct broker *b)
 
 /* ---------------------------------------------------------------- socket and TLS */
 
-static int tls_result(struct session *s, int r, const char *what)
+static int tls_result(struct conn *c, int r, const char *what)
 {
-    switch (SSL_get_error(s->ssl, r)) {
+    switch (SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
         return IO_WANT_READ;
     case SSL_ERROR_WANT_WRITE:
@@ -100,152 +100,152 @@ static int tls_result(struct session *s, int r, const char *what)
     case SSL_ERROR_ZERO_RETURN: /* close_notify, or an EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
         return IO_EOF;
     case SSL_ERROR_SYSCALL:
-        s->io_reason = errno == 0 ? "connection closed by peer" : "socket error";
+        c->io_reason = errno == 0 ? "connection closed by peer" : "socket error";
         return IO_ERROR;
     default: {
         unsigned long e = ERR_peek_error();
-        log_debug("mqtt: TLS error from %s during %s: %s", s->peer, what,
+        log_debug("mqtt: TLS error from %s during %s: %s", conn_session(c)->peer, what,
                   e ? ERR_reason_error_string(e) : "?");
-        s->io_reason = "TLS error";
+        c->io_reason = "TLS error";
         return IO_ERROR;
     }
     }
 }
 
-/* > 0: bytes read; otherwise IO_EOF, IO_WANT_READ, IO_WANT_WRITE or IO_ERROR (s->io_reason). */
-static int io_read(struct session *s, void *buf, size_t n)
+/* > 0: bytes read; otherwise IO_EOF, IO_WANT_READ, IO_WANT_WRITE or IO_ERROR (c->io_reason). */
+static int io_read(struct conn *c, void *buf, size_t n)
 {
-    if (s->ssl != NULL) {
+    if (c->ssl != NULL) {
         ERR_clear_error();    /* SSL_get_error() reads this thread's queue */
-        s->rx_drained = true; /* unless the socket BIO reads as much as it asked for */
-        int r = SSL_read(s->ssl, buf, (int)n);
-        return r > 0 ? r : tls_result(s, r, "read");
+        c->rx_drained = true; /* unless the socket BIO reads as much as it asked for */
+        int r = SSL_read(c->ssl, buf, (int)n);
+        return r > 0 ? r : tls_result(c, r, "read");
     }
-    ssize_t r = recv(s->fd, buf, n, 0);
+    ssize_t r = recv(c->fd, buf, n, 0);
     if (r >= 0)
         return (int)r;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return IO_WANT_READ;
-    s->io_reason = "socket error";
+    c->io_reason = "socket error";
     return IO_ERROR;
 }
 
-static int io_write(struct session *s, const void *buf, size_t n)
+static int io_write(struct conn *c, const void *buf, size_t n)
 {
-    if (s->ssl != NULL) {
+    if (c->ssl != NULL) {
         ERR_clear_error();
-        int r = SSL_write(s->ssl, buf, (int)n);
-        return r > 0 ? r : tls_result(s, r, "write");
+        int r = SSL_write(c->ssl, buf, (int)n);
+        return r > 0 ? r : tls_result(c, r, "write");
     }
-    ssize_t r = send(s->fd, buf, n, MSG_NOSIGNAL);
+    ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL);
     if (r > 0)
         return (int)r;
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return IO_WANT_WRITE;
-    s->io_reason = "socket error";
+    c->io_reason = "socket error";
     return IO_ERROR;
 }
 
 /* Register the event for exactly what the connection waits for now. */
-void conn_update(struct session *s)
+void conn_update(struct conn *c)
 {
     short want = 0;
-    if (s->open) {
-        if (s->handshaking) {
-            want = s->hs_wants_write ? EV_WRITE : EV_READ;
+    if (c->open) {
+        if (c->handshaking) {
+            want = c->hs_wants_write ? EV_WRITE : EV_READ;
         } else {
-            if ((!s->read_paused && !s->closing) || s->write_wants_read)
+            if ((!conn_session(c)->read_paused && !conn_session(c)->closing) || c->write_wants_read)
                 want |= EV_READ;
-            if (s->write_blocked || s->read_wants_write)
+            if (c->write_blocked || c->read_wants_write)
                 want |= EV_WRITE;
         }
     }
-    if (want == s->io_events)
+    if (want == c->io_events)
         return;
-    event_del(s->io);
-    s->io_events = want;
+    event_del(c->io);
+    c->io_events = want;
     if (want == 0)
         return;
-    event_assign(s->io, event_get_base(s->io), s->fd, want | EV_PERSIST, io_cb, s);
-    event_add(s->io, NULL);
+    event_assign(c->io, event_get_base(c->io), c->fd, want | EV_PERSIST, io_cb, c);
+    event_add(c->io, NULL);
 }
 
 /* ---------------------------------------------------------------- input */
 
 /* Keep @p n unprocessed bytes (a partial packet) for the next read. */
-static int keep_input(struct session *s, const unsigned char *p, size_t n)
+static int keep_input(struct conn *c, const unsigned char *p, size_t n)
 {
     if (n == 0) {
-        free(s->in);
-        s->in = NULL;
-        s->in_len = s->in_cap = 0;
-        return 0;
+        free(c->in);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+        return CE_OK;
     }
-    if (p == s->in) { /* the unprocessed tail of s->in itself */
-        memmove(s->in, s->in + (s->in_len - n), n);
-        s->in_len = n;
-        return 0;
+    if (p == c->in) { /* the unprocessed tail of c->in itself */
+        memmove(c->in, c->in + (c->in_len - n), n);
+        c->in_len = n;
+        return CE_OK;
     }
-    if (s->in_len + n > s->in_cap) {
-        size_t cap = s->in_cap ? s->in_cap : 256;
-        while (cap < s->in_len + n)
+    if (c->in_len + n > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 256;
+        while (cap < c->in_len + n)
             cap *= 2;
-        unsigned char *q = realloc(s->in, cap);
+        unsigned char *q = realloc(c->in, cap);
         if (q == NULL)
-            return -1;
-        s->in = q;
-        s->in_cap = cap;
+            return CE_NOMEM;
+        c->in = q;
+        c->in_cap = cap;
     }
-    memcpy(s->in + s->in_len, p, n);
-    s->in_len += n;
-    return 0;
+    memcpy(c->in + c->in_len, p, n);
+    c->in_len += n;
+    return CE_OK;
 }
 
 /* Handle what is buffered (after a pause). Not re-entered: a resume from inside a packet
  * handler lets the loop that runs the handler go on. The caller holds a reference. */
-void conn_process_buffered(struct session *s)
+void conn_process_buffered(struct conn *c)
 {
-    if (s->in_len == 0 || !s->open || s->processing)
+    if (c->in_len == 0 || !c->open || c->processing)
         return;
-    s->processing = true;
-    size_t used = session_process(s, s->in, s->in_len);
-    s->processing = false;
-    if (s->open)
-        keep_input(s, s->in, s->in_len - used);
+    c->processing = true;
+    size_t used = session_process(conn_session(c), c->in, c->in_len);
+    c->processing = false;
+    if (c->open)
+        keep_input(c, c->in, c->in_len - used);
 }
 
 /* Bytes from the peer: handle the complete packets, keep the rest. */
-static void feed(struct session *s, const unsigned char *p, size_t n)
+static void feed(struct conn *c, const unsigned char *p, size_t n)
 {
-    if (s->in_len == 0) {
-        s->processing = true;
-        size_t used = session_process(s, p, n);
-        s->processing = false;
-        if (s->open && used < n && keep_input(s, p + used, n - used) < 0)
-            session_close(s, "out of memory", false);
+    if (c->in_len == 0) {
+        c->processing = true;
+        size_t used = session_process(conn_session(c), p, n);
+        c->processing = false;
+        if (c->open && used < n && keep_input(c, p + used, n - used) != CE_OK)
+            session_close(conn_session(c), "out of memory", false);
         return;
     }
-    if (keep_input(s, p, n) < 0) {
-        session_close(s, "out of memory", false);
+    if (keep_input(c, p, n) != CE_OK) {
+        session_close(conn_session(c), "out of memory", false);
         return;
     }
-    conn_process_buffered(s);
+    conn_process_buffered(c);
 }
 
 /* Whether bytes may be waiting: in the TLS object (records read ahead but not decrypted yet)
  * or in the socket (the last read filled what it asked for). */
-static bool more_to_read(const struct session *s)
+static bool more_to_read(const struct conn *c)
 {
-    return !s->rx_drained || (s->ssl != NULL && SSL_has_pending(s->ssl));
+    return !c->rx_drained || (c->ssl != NULL && SSL_has_pending(c->ssl));
 }
 
 /* Make the event loop call io_cb for reading although the socket may not become readable
  * again: records that TLS read ahead are in the SSL object, not in the socket. */
-void conn_kick_read(struct session *s)
+void conn_kick_read(struct conn *c)
 {
-    if (s->open && s->io != NULL && !s->handshaking && !s->closing && !s->read_paused &&
-        s->ssl != NULL && SSL_has_pending(s->ssl))
-        event_active(s->io, EV_READ, 1);
+    if (c->open && c->io != NULL && !c->handshaking && !conn_session(c)->closing &&
+        !conn_session(c)->read_paused && c->ssl != NULL && SSL_has_pending(c->ssl))
+        event_active(c->io, EV_READ, 1);
 }
 
 /* Reads until the bytes at hand are used up. A read that comes back short has drained the
@@ -253,77 +253,80 @@ void conn_kick_read(struct session *s)
  * level-triggered and reports bytes that arrive meanwhile. Each read() is a system call, and
  * a DPS registration made 24 of them before (header and body of each of its 8 TLS records
  * read separately, plus one EAGAIN per readiness); now about 8. */
-static void do_read(struct session *s)
+static void do_read(struct conn *c)
 {
     unsigned char buf[IO_CHUNK];
-    for (int i = 0; i < IO_READS_PER_CB && s->open && !s->closing && !s->read_paused; i++) {
-        if (i > 0 && !more_to_read(s))
+    for (int i = 0; i < IO_READS_PER_CB && c->open && !conn_session(c)->closing &&
+                    !conn_session(c)->read_paused;
+         i++) {
+        if (i > 0 && !more_to_read(c))
             return;
-        int r = io_read(s, buf, sizeof buf);
+        int r = io_read(c, buf, sizeof buf);
         if (r > 0) {
-            if (s->ssl == NULL)
-                s->rx_drained = (size_t)r < sizeof buf;
-            s->last_rx_ms = broker_now_ms(s->app);
-            feed(s, buf, (size_t)r);
+            if (c->ssl == NULL)
+                c->rx_drained = (size_t)r < sizeof buf;
+            conn_session(c)->last_rx_ms = broker_now_ms(conn_session(c)->app);
+            feed(c, buf, (size_t)r);
             continue;
         }
         if (r == IO_WANT_WRITE) { /* e.g. an alert to send first */
-            s->read_wants_write = true;
-            conn_update(s);
+            c->read_wants_write = true;
+            conn_update(c);
         } else if (r == IO_EOF) {
-            session_close(s, "connection closed by peer", false);
+            session_close(conn_session(c), "connection closed by peer", false);
         } else if (r == IO_ERROR) {
-            session_close(s, s->io_reason, false);
+            session_close(conn_session(c), c->io_reason, false);
         }
         return;
     }
     /* Stopped for fairness with records still inside TLS: the socket will not say so. */
-    conn_kick_read(s);
+    conn_kick_read(c);
 }
 
 /* ---------------------------------------------------------------- output */
 
-static void do_flush(struct session *s)
+static void do_flush(struct conn *c)
 {
-    while (s->open && s->out != NULL && evbuffer_get_length(s->out) > 0) {
-        size_t len = evbuffer_get_length(s->out);
+    while (c->open && c->out != NULL && evbuffer_get_length(c->out) > 0) {
+        size_t len = evbuffer_get_length(c->out);
         /* After WANT_*, TLS needs the same bytes again (the buffer may move:
          * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
-        size_t n = s->out_retry ? s->out_retry : (len < IO_CHUNK ? len : IO_CHUNK);
-        const unsigned char *p = evbuffer_pullup(s->out, (ev_ssize_t)n);
+        size_t n = c->out_retry ? c->out_retry : (len < IO_CHUNK ? len : IO_CHUNK);
+        const unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
         if (p == NULL) {
-            session_close(s, "out of memory", false);
+            session_close(conn_session(c), "out of memory", false);
             return;
         }
-        int r = io_write(s, p, n);
+        int r = io_write(c, p, n);
         if (r > 0) {
-            evbuffer_drain(s->out, (size_t)r);
-            s->out_retry = 0;
+            evbuffer_drain(c->out, (size_t)r);
+            c->out_retry = 0;
             continue;
         }
         if (r == IO_WANT_WRITE || r == IO_WANT_READ) {
-            s->out_retry = s->ssl != NULL ? n : 0;
-            s->write_blocked = r == IO_WANT_WRITE;
-            s->write_wants_read = r == IO_WANT_READ;
-            conn_update(s);
+            c->out_retry = c->ssl != NULL ? n : 0;
+            c->write_blocked = r == IO_WANT_WRITE;
+            c->write_wants_read = r == IO_WANT_READ;
+            conn_update(c);
             return;
         }
-        if (s->flushing)
-            session_finish(s); /* the peer is gone: nothing left to wait for */
+        if (c->flushing)
+            session_finish(conn_session(c)); /* the peer is gone: nothing left to wait for */
         else
-            session_close(s, r == IO_EOF ? "connection closed by peer" : s->io_reason, false);
+            session_close(conn_session(c), r == IO_EOF ? "connection closed by peer" : c->io_reason,
+                          false);
         return;
     }
-    if (!s->open)
+    if (!c->open)
         return;
-    if (s->out != NULL) {
-        evbuffer_free(s->out);
-        s->out = NULL;
+    if (c->out != NULL) {
+        evbuffer_free(c->out);
+        c->out = NULL;
     }
-    s->write_blocked = s->write_wants_read = false;
-    conn_update(s);
-    if (s->flushing)
-        session_finish(s);
+    c->write_blocked = c->write_wants_read = false;
+    conn_update(c);
+    if (c->flushing)
+        session_finish(conn_session(c));
 }
 
 static void flush_dirty_cb(evutil_socket_t fd, short what, void *arg)
@@ -332,88 +335,89 @@ static void flush_dirty_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct broker *b = arg;
     /* Take the list: flushing may close sessions, and output added meanwhile re-queues. */
-    struct session *s = b->dirty;
+    struct conn *c = b->dirty;
     b->dirty = NULL;
-    while (s != NULL) {
-        struct session *next = s->dirty_next;
-        s->dirty_next = NULL;
-        s->dirty = false;
-        if (s->open && !s->handshaking && !s->write_blocked && !s->write_wants_read)
-            do_flush(s);
-        session_unref(s);
-        s = next;
+    while (c != NULL) {
+        struct conn *next = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
+        if (c->open && !c->handshaking && !c->write_blocked && !c->write_wants_read)
+            do_flush(c);
+        session_unref(conn_session(c));
+        c = next;
     }
 }
 
-int conn_write(struct session *s, const void *data, size_t len)
+int conn_write(struct conn *c, const void *data, size_t len)
 {
-    if (!s->open)
-        return -1;
-    if (s->out == NULL) {
-        s->out = evbuffer_new();
-        if (s->out == NULL)
-            return -1;
+    if (!c->open)
+        return CE_OFFLINE;
+    if (c->out == NULL) {
+        c->out = evbuffer_new();
+        if (c->out == NULL)
+            return CE_NOMEM;
     }
-    if (len > 0 && evbuffer_add(s->out, data, len) != 0)
-        return -1;
-    struct broker *b = s->app->broker;
-    if (!s->dirty && b != NULL && b->flush_ev != NULL) {
-        s->dirty = true;
-        session_ref(s);
-        s->dirty_next = b->dirty;
-        b->dirty = s;
+    if (len > 0 && evbuffer_add(c->out, data, len) != 0)
+        return CE_NOMEM;
+    struct broker *b = conn_session(c)->app->broker;
+    if (!c->dirty && b != NULL && b->flush_ev != NULL) {
+        c->dirty = true;
+        session_ref(conn_session(c)); /* the dirty list's reference */
+        c->dirty_next = b->dirty;
+        b->dirty = c;
         event_active(b->flush_ev, EV_TIMEOUT, 0);
     }
-    return 0;
+    return CE_OK;
 }
 
-size_t conn_pending_output(const struct session *s)
+size_t conn_pending_output(const struct conn *c)
 {
-    return s->out != NULL ? evbuffer_get_length(s->out) : 0;
+    return c->out != NULL ? evbuffer_get_length(c->out) : 0;
 }
 
 /* ---------------------------------------------------------------- events */
 
-static void do_handshake(struct session *s)
+static void do_handshake(struct conn *c)
 {
     ERR_clear_error();
-    int r = SSL_do_handshake(s->ssl);
+    int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
-        s->handshaking = false;
+        c->handshaking = false;
         /* From now on an idle connection gives its record buffers back (see conn_open). */
-        SSL_set_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
-        conn_update(s);
-        if (more_to_read(s))
-            do_read(s); /* the CONNECT came with the Finished */
+        SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+        conn_update(c);
+        if (more_to_read(c))
+            do_read(c); /* the CONNECT came with the Finished */
         return;
     }
-    r = tls_result(s, r, "handshake");
+    r = tls_result(c, r, "handshake");
     if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
-        s->hs_wants_write = r == IO_WANT_WRITE;
-        conn_update(s);
+        c->hs_wants_write = r == IO_WANT_WRITE;
+        conn_update(c);
         return;
     }
-    session_close(s, r == IO_EOF ? "connection closed by peer" : s->io_reason, false);
+    session_close(conn_session(c), r == IO_EOF ? "connection closed by peer" : c->io_reason, false);
 }
 
 static void io_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
-    struct session *s = arg;
+    struct conn *c = arg;
+    struct session *s = conn_session(c);
     session_ref(s);
-    if (s->handshaking) {
-        do_handshake(s);
+    if (c->handshaking) {
+        do_handshake(c);
     } else {
-        if ((what & EV_WRITE && s->write_blocked) || (what & EV_READ && s->write_wants_read)) {
-            s->write_blocked = s->write_wants_read = false;
-            do_flush(s);
+        if ((what & EV_WRITE && c->write_blocked) || (what & EV_READ && c->write_wants_read)) {
+            c->write_blocked = c->write_wants_read = false;
+            do_flush(c);
         }
-        if (s->open && (what & EV_READ || (what & EV_WRITE && s->read_wants_write))) {
-            if (s->read_wants_write) {
-                s->read_wants_write = false;
-                conn_update(s);
+        if (c->open && (what & EV_READ || (what & EV_WRITE && c->read_wants_write))) {
+            if (c->read_wants_write) {
+                c->read_wants_write = false;
+                conn_update(c);
             }
-            do_read(s);
+            do_read(c);
         }
     }
     session_unref(s);
@@ -427,22 +431,22 @@ static long raw_read_cb(BIO *bio, int oper, const char *argp, size_t len, int ar
     (void)argi;
     (void)argl;
     if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-        struct session *s = (struct session *)BIO_get_callback_arg(bio);
-        s->rx_drained = ret <= 0 || processed == NULL || *processed < len;
+        struct conn *c = (struct conn *)BIO_get_callback_arg(bio);
+        c->rx_drained = ret <= 0 || processed == NULL || *processed < len;
     }
     return ret;
 }
 
-int conn_open(struct session *s, struct event_base *base)
+int conn_open(struct conn *c, struct event_base *base)
 {
     /* The listener made the socket non-blocking. */
-    s->io = event_new(base, s->fd, 0, io_cb, s);
-    if (s->io == NULL)
-        return -1;
-    SSL *ssl = s->ssl;
+    c->io = event_new(base, c->fd, 0, io_cb, c);
+    if (c->io == NULL)
+        return CE_NOMEM;
+    SSL *ssl = c->ssl;
     if (ssl != NULL) {
-        if (SSL_set_fd(ssl, s->fd) != 1)
-            return -1;
+        if (SSL_set_fd(ssl, c->fd) != 1) /* allocates the socket BIO */
+            return CE_NOMEM;
         SSL_set_accept_state(ssl);
         /* Retrying a write after WANT_WRITE passes the same bytes from wherever the output
          * buffer has them now; an EOF without close_notify is a normal close for MQTT. */
@@ -456,62 +460,62 @@ int conn_open(struct session *s, struct event_base *base)
          * connections) would allocate and free them again for every record. */
         SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
         BIO *rbio = SSL_get_rbio(ssl);
-        BIO_set_callback_arg(rbio, (char *)s);
+        BIO_set_callback_arg(rbio, (char *)c);
         BIO_set_callback_ex(rbio, raw_read_cb);
-        s->handshaking = true;
+        c->handshaking = true;
     }
-    s->open = true;
-    conn_update(s);
-    return 0;
+    c->open = true;
+    conn_update(c);
+    return CE_OK;
 }
 
-void conn_close(struct session *s)
+void conn_close(struct conn *c)
 {
-    if (s->io != NULL)
-        event_del(s->io);
-    s->io_events = 0;
-    if (s->ssl != NULL) {
-        SSL_free(s->ssl); /* its socket BIO does not close the descriptor */
-        s->ssl = NULL;
+    if (c->io != NULL)
+        event_del(c->io);
+    c->io_events = 0;
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl); /* its socket BIO does not close the descriptor */
+        c->ssl = NULL;
     }
-    if (s->fd >= 0) {
-        evutil_closesocket(s->fd);
-        s->fd = -1;
+    if (c->fd >= 0) {
+        evutil_closesocket(c->fd);
+        c->fd = -1;
     }
-    s->open = false;
+    c->open = false;
 }
 
-void conn_release(struct session *s)
+void conn_release(struct conn *c)
 {
-    conn_close(s);
-    if (s->io != NULL) {
-        event_free(s->io);
-        s->io = NULL;
+    conn_close(c);
+    if (c->io != NULL) {
+        event_free(c->io);
+        c->io = NULL;
     }
-    if (s->out != NULL) {
-        evbuffer_free(s->out);
-        s->out = NULL;
+    if (c->out != NULL) {
+        evbuffer_free(c->out);
+        c->out = NULL;
     }
-    free(s->in);
-    s->in = NULL;
-    s->in_len = s->in_cap = 0;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
 }
 
 int broker_io_init(struct broker *b, struct event_base *base)
 {
     b->flush_ev = event_new(base, -1, 0, flush_dirty_cb, b);
     b->trim_ev = evtimer_new(base, trim_cb, b);
-    return b->flush_ev != NULL && b->trim_ev != NULL ? 0 : -1;
+    return b->flush_ev != NULL && b->trim_ev != NULL ? CE_OK : CE_NOMEM;
 }
 
 void broker_io_free(struct broker *b)
 {
     while (b->dirty != NULL) { /* the loop has ended: output that was never written */
-        struct session *s = b->dirty;
-        b->dirty = s->dirty_next;
-        s->dirty_next = NULL;
-        s->dirty = false;
-        session_unref(s);
+        struct conn *c = b->dirty;
+        b->dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
+        session_unref(conn_session(c));
     }
     if (b->flush_ev != NULL)
         event_free(b->flush_ev);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/hub/broker.h"
 #include "central/base/log.h"
+#include "central/hub/plane.h"
 #include "central/store/store.h"
 #include "iotc/codec.h"
 
@@ -23,7 +23,7 @@ void c2d_msg_free(struct c2d_msg *m)
     free(m);
 }
 
-void c2d_insert_loaded(struct device *dev, struct c2d_msg *m)
+static void append(struct device *dev, struct c2d_msg *m)
 {
     m->next = NULL;
     if (dev->c2d_tail)
@@ -34,14 +34,51 @@ void c2d_insert_loaded(struct device *dev, struct c2d_msg *m)
     dev->c2d_count++;
 }
 
-static char *build_bag(const struct device *dev, const struct c2d_prop *props, size_t n)
+/* A message that owns @p bag (heap; freed here on failure) and a copy of @p payload; NULL when
+ * out of memory. */
+static struct c2d_msg *msg_new(int64_t seq, int64_t enqueued_ms, int64_t expiry_ms, char *bag,
+                               const void *payload, size_t len)
+{
+    struct c2d_msg *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        free(bag);
+        return NULL;
+    }
+    m->bag = bag;
+    m->payload = malloc(len + 1);
+    if (m->bag == NULL || m->payload == NULL) {
+        c2d_msg_free(m);
+        return NULL;
+    }
+    if (len)
+        memcpy(m->payload, payload, len);
+    m->payload_len = len;
+    m->seq = seq;
+    m->enqueued_ms = enqueued_ms;
+    m->expiry_ms = expiry_ms;
+    return m;
+}
+
+int c2d_load_row(struct device *dev, const struct store_c2d_row *row)
+{
+    char *bag = strdup(row->bag);
+    struct c2d_msg *m =
+        msg_new(row->seq, row->enqueued_ms, row->expiry_ms, bag, row->payload, row->payload_len);
+    if (m == NULL)
+        return CE_NOMEM;
+    append(dev, m);
+    return CE_OK;
+}
+
+/* The encoded property bag of a new message into *out (heap). CE_OK, CE_INVALID, CE_NOMEM. */
+static int build_bag(const struct device *dev, const struct c2d_prop *props, size_t n, char **out)
 {
     struct iotc_prop list[C2D_MAX_PROPS + 1];
     size_t k = 0;
     bool has_to = false;
     for (size_t i = 0; i < n && k < C2D_MAX_PROPS; i++) {
         if (props[i].key == NULL || props[i].key[0] == '\0')
-            return NULL;
+            return CE_INVALID;
         has_to |= strcmp(props[i].key, "$.to") == 0;
         list[k].key = iotc_span_from_cstr(props[i].key);
         list[k].value = iotc_span_from_cstr(props[i].value);
@@ -58,18 +95,22 @@ static char *build_bag(const struct device *dev, const struct c2d_prop *props, s
     size_t len = 0;
     int rc = iotc_bag_build(list, k, NULL, 0, &len);
     if (rc != IOTC_OK && rc != IOTC_E_NOSPACE)
-        return NULL;
+        return CE_INVALID;
     char *bag = malloc(len + 1);
-    if (bag == NULL || iotc_bag_build(list, k, bag, len + 1, &len) != IOTC_OK) {
+    if (bag == NULL)
+        return CE_NOMEM;
+    if (iotc_bag_build(list, k, bag, len + 1, &len) != IOTC_OK) {
         free(bag);
-        return NULL;
+        return CE_INVALID;
     }
-    return bag;
+    *out = bag;
+    return CE_OK;
 }
 
 int c2d_send(struct app *app, struct device *dev, const char *payload, size_t len,
              const struct c2d_prop *props, size_t n_props, int64_t ttl_ms)
 {
+    HUB_ASSERT_LOOP(app);
     if (len > C2D_MAX_SIZE)
         return CE_TOOBIG;
     if (n_props > C2D_MAX_PROPS)
@@ -78,30 +119,31 @@ int c2d_send(struct app *app, struct device *dev, const char *payload, size_t le
     c2d_expire(app, dev, now);
     if (dev->c2d_count >= C2D_MAX_QUEUE)
         return CE_BUSY;
-    struct c2d_msg *m = calloc(1, sizeof *m);
-    if (m == NULL)
-        return CE_NOMEM;
-    m->bag = build_bag(dev, props, n_props);
-    m->payload = malloc(len + 1);
-    if (m->bag == NULL || m->payload == NULL) {
-        int rc = m->bag == NULL && m->payload != NULL ? CE_INVALID : CE_NOMEM;
-        c2d_msg_free(m);
+    char *bag = NULL;
+    int rc = build_bag(dev, props, n_props, &bag);
+    if (rc != CE_OK)
         return rc;
-    }
-    if (len)
-        memcpy(m->payload, payload, len);
-    m->payload_len = len;
-    m->seq = ++app->c2d_seq;
-    m->enqueued_ms = now;
     if (ttl_ms <= 0 || ttl_ms > C2D_DEFAULT_TTL_MS)
         ttl_ms = C2D_DEFAULT_TTL_MS;
-    m->expiry_ms = now + ttl_ms;
-    c2d_insert_loaded(dev, m);
-    if (app->store != NULL)
-        store_put_c2d(app->store, dev->id, m);
+    struct c2d_msg *m = msg_new(app->c2d_seq + 1, now, now + ttl_ms, bag, payload, len);
+    if (m == NULL)
+        return CE_NOMEM;
+    app->c2d_seq = m->seq;
+    append(dev, m);
+    struct store_c2d_row row = {
+        .seq = m->seq,
+        .device_id = dev->id,
+        .enqueued_ms = m->enqueued_ms,
+        .expiry_ms = m->expiry_ms,
+        .bag = m->bag,
+        .payload = m->payload,
+        .payload_len = m->payload_len,
+    };
+    if (app->store != NULL && store_put_c2d(app->store, &row) != CE_OK)
+        log_error("c2d: cannot queue the store write of message %lld", (long long)m->seq);
     log_info("c2d: queued message %lld for %s (%zu bytes, %zu pending)", (long long)m->seq, dev->id,
              len, dev->c2d_count);
-    broker_c2d_kick(app, dev);
+    plane_c2d_queued(app, dev);
     return CE_OK;
 }
 
@@ -117,6 +159,7 @@ static void unlink_msg(struct device *dev, struct c2d_msg *m)
     *pp = m->next;
     if (dev->c2d_tail == m)
         dev->c2d_tail = prev;
+    CENTRAL_ASSERT(dev->c2d_count > 0);
     dev->c2d_count--;
 }
 

@@ -42,13 +42,15 @@ struct c2d_msg {
 int c2d_send(struct app *app, struct device *dev, const char *payload, size_t len,
              const struct c2d_prop *props, size_t n_props, int64_t ttl_ms);
 
-/* Internal (broker / registry). */
+/* Internal (broker / registry). Nothing here sends: c2d_send announces the new message
+ * (plane_c2d_queued) and the broker delivers it. */
 void c2d_msg_free(struct c2d_msg *m);
 /** Remove @p m (must be in dev's queue) after the device acknowledged it; frees it. */
 void c2d_complete(struct app *app, struct device *dev, struct c2d_msg *m);
 /** Drop expired messages of @p dev. */
 void c2d_expire(struct app *app, struct device *dev, int64_t now_ms);
-/** Append a message loaded from the store (takes ownership). */
-void c2d_insert_loaded(struct device *dev, struct c2d_msg *m);
+struct store_c2d_row;
+/** Append the message of a store row to @p dev's queue (registry_load). CE_OK / CE_NOMEM. */
+int c2d_load_row(struct device *dev, const struct store_c2d_row *row);
 
 #endif /* CENTRAL_C2D_H */

@@ -14,8 +14,8 @@
 
 #include <event2/event.h>
 
-#include "central/hub/broker.h"
 #include "central/base/log.h"
+#include "central/hub/plane.h"
 #include "central/hub/registry.h"
 #include "iotc/json.h"
 
@@ -86,6 +86,7 @@ static void arm(struct method_call *c, int seconds)
 /* Record a result and let the timer deliver it on the next loop iteration. */
 static void finish_later(struct method_call *c, int result)
 {
+    CENTRAL_ASSERT(c->state != CALL_DONE); /* one result per call */
     c->state = CALL_DONE;
     c->result = result;
     event_del(c->timer);
@@ -134,10 +135,13 @@ static bool name_ok(const char *name)
     return true;
 }
 
+/* Announce the request; the broker sends it when the device has a subscribed connection. */
 static int try_send(struct method_call *c, struct device *dev)
 {
-    int rc = broker_send_method(c->app, dev, c->name, c->rid, c->payload, c->payload_len);
-    if (rc == 0) {
+    struct plane_method_request req = {c->name, c->rid, c->payload, c->payload_len};
+    CENTRAL_ASSERT(c->state == CALL_WAITING);
+    int rc = plane_method_requested(c->app, dev, &req);
+    if (rc == CE_OK) {
         c->state = CALL_SENT;
         event_del(c->timer);
         arm(c, c->response_timeout_s);
@@ -151,6 +155,7 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
                                   void *ctx, int *out_err)
 {
     int err_dummy;
+    HUB_ASSERT_LOOP(app);
     if (out_err == NULL)
         out_err = &err_dummy;
     struct device *dev = registry_get(app, device_id);
@@ -208,9 +213,9 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
     int rc = try_send(c, dev);
     if (rc == CE_NOMEM)
         finish_later(c, CE_NOMEM);
-    else if (rc != 0 && connect_timeout_s == 0)
+    else if (rc != CE_OK && connect_timeout_s == 0)
         finish_later(c, CE_OFFLINE);
-    else if (rc != 0)
+    else if (rc != CE_OK)
         arm(c, connect_timeout_s);
     return c;
 }

@@ -44,4 +44,17 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
 /** Cancel a pending call (e.g. the HTTP client went away): the callback will not be called. */
 void method_cancel(struct method_call *call);
 
+struct device;
+
+/* What the broker and the registry tell method.c. */
+/** @p dev subscribed to methods: send the calls that wait for it. */
+void method_device_ready(struct app *app, struct device *dev);
+/** The device answered request @p rid with @p status and @p payload (JSON or nothing). */
+void method_device_response(struct app *app, struct device *dev, const char *rid, size_t rid_len,
+                            int status, const char *payload, size_t len);
+/** The device was deleted: its pending calls complete with CE_NOTFOUND. */
+void method_device_removed(struct app *app, const char *device_id);
+/** Complete every call (CE_OFFLINE) and free the table (shutdown). */
+void method_free_all(struct app *app);
+
 #endif /* CENTRAL_METHOD_H */

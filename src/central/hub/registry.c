@@ -11,10 +11,11 @@
 
 #include <openssl/rand.h>
 
-#include "central/hub/broker.h"
-#include "central/hub/c2d.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/hub/c2d.h"
+#include "central/hub/method.h"
+#include "central/hub/plane.h"
 #include "central/store/store.h"
 #include "iotc/codec.h"
 
@@ -23,6 +24,8 @@ struct registry {
     size_t n_buckets;
     size_t count;
     struct device *head, *tail;
+    const struct plane_listener *listener; /* the broker's, while it runs (plane.h) */
+    pthread_t loop;                        /* the thread that created the registry */
 };
 
 static uint64_t hash_id(const char *s)
@@ -39,16 +42,25 @@ int registry_new(struct app *app)
 {
     struct registry *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return -1;
+        return CE_NOMEM;
     r->n_buckets = 4096;
     r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
     if (r->buckets == NULL) {
         free(r);
-        return -1;
+        return CE_NOMEM;
     }
+    r->loop = pthread_self();
     app->reg = r;
-    return 0;
+    return CE_OK;
 }
+
+#if CENTRAL_CHECKS
+void registry_check_loop(const struct app *app)
+{
+    if (app->reg != NULL)
+        CENTRAL_ASSERT_THREAD(app->reg->loop);
+}
+#endif
 
 void registry_device_free(struct device *dev)
 {
@@ -103,7 +115,7 @@ static void grow(struct registry *r)
     r->n_buckets = nb;
 }
 
-void registry_insert_loaded(struct app *app, struct device *dev)
+static void insert(struct app *app, struct device *dev)
 {
     struct registry *r = app->reg;
     if (r->count + 1 > r->n_buckets)
@@ -124,6 +136,7 @@ void registry_insert_loaded(struct app *app, struct device *dev)
 struct device *registry_get(struct app *app, const char *id)
 {
     struct registry *r = app->reg;
+    HUB_ASSERT_LOOP(app);
     if (id == NULL || r == NULL)
         return NULL;
     for (struct device *d = r->buckets[hash_id(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
@@ -193,14 +206,19 @@ static void set_generation(struct device *dev)
 
 void registry_persist(struct app *app, struct device *dev)
 {
-    if (app->store != NULL && store_put_device(app->store, dev) != CE_OK)
+    if (app->store == NULL)
+        return;
+    char *record = registry_device_to_store_json(dev);
+    if (record == NULL || store_put_device(app->store, dev->id, record) != CE_OK)
         log_error("cannot queue the store write of device %s", dev->id);
+    free(record);
 }
 
 int registry_create(struct app *app, const char *id, const char *primary_key,
                     const char *secondary_key, bool enabled, const char *group,
                     struct device **out_dev)
 {
+    HUB_ASSERT_LOOP(app);
     if (!registry_id_is_valid(id))
         return CE_INVALID;
     if (registry_get(app, id) != NULL)
@@ -240,7 +258,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
     cJSON_AddStringToObject(dev->desired_meta, "$lastUpdated", now);
     cJSON_AddNumberToObject(dev->desired_meta, "$lastUpdatedVersion", 1);
     cJSON_AddStringToObject(dev->reported_meta, "$lastUpdated", now);
-    registry_insert_loaded(app, dev);
+    insert(app, dev);
     registry_persist(app, dev);
     log_info("registry: created device %s (%s%s)", id, group ? "group " : "individual",
              group ? group : "");
@@ -252,6 +270,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
 int registry_update(struct app *app, struct device *dev, const struct device_update *upd)
 {
     char pk[DEVICE_KEY_MAX], sk[DEVICE_KEY_MAX];
+    HUB_ASSERT_LOOP(app);
     memcpy(pk, dev->primary_key, sizeof pk);
     memcpy(sk, dev->secondary_key, sizeof sk);
     if (upd->primary_key != NULL && set_key(pk, upd->primary_key) != CE_OK)
@@ -278,9 +297,9 @@ int registry_update(struct app *app, struct device *dev, const struct device_upd
     dev->etag_version++;
     registry_persist(app, dev);
     if (disable)
-        broker_kick_device(app, dev, "device disabled");
+        plane_device_blocked(app, dev, "device disabled");
     else if (keys_changed)
-        broker_kick_device(app, dev, "device keys changed");
+        plane_device_blocked(app, dev, "device keys changed");
     return CE_OK;
 }
 
@@ -304,7 +323,7 @@ int registry_delete(struct app *app, const char *id)
     struct device *dev = registry_get(app, id);
     if (dev == NULL)
         return CE_NOTFOUND;
-    broker_kick_device(app, dev, "device deleted");
+    plane_device_blocked(app, dev, "device deleted");
     method_device_removed(app, dev->id);
     /* after the kick: its "disconnected" event must not outlive the deletion */
     events_device(app, EV_DEVICE_DELETED, dev->id);
@@ -320,6 +339,7 @@ int registry_delete(struct app *app, const char *id)
         dev->list_next->list_prev = dev->list_prev;
     else
         r->tail = dev->list_prev;
+    CENTRAL_ASSERT(r->count > 0);
     r->count--;
     if (app->store != NULL)
         store_delete_device(app->store, dev->id);
@@ -393,6 +413,42 @@ cJSON *registry_device_to_json(const struct device *dev)
     if (dev->enrollment_group)
         cJSON_AddStringToObject(o, "enrollmentGroupId", dev->enrollment_group);
     return o;
+}
+
+/* ---------------------------------------------------------------- plane announcements */
+
+void plane_listen(struct app *app, const struct plane_listener *l)
+{
+    HUB_ASSERT_LOOP(app);
+    app->reg->listener = l;
+}
+
+void plane_device_blocked(struct app *app, struct device *dev, const char *reason)
+{
+    if (app->reg->listener != NULL)
+        app->reg->listener->device_blocked(app, dev, reason);
+}
+
+void plane_desired_changed(struct app *app, struct device *dev, const char *patch, size_t len,
+                           int64_t version)
+{
+    if (app->reg->listener != NULL)
+        app->reg->listener->desired_changed(app, dev, patch, len, version);
+    events_patch(app, EV_DESIRED, dev->id, patch, len, version);
+}
+
+void plane_c2d_queued(struct app *app, struct device *dev)
+{
+    if (app->reg->listener != NULL)
+        app->reg->listener->c2d_queued(app, dev);
+}
+
+int plane_method_requested(struct app *app, struct device *dev,
+                           const struct plane_method_request *req)
+{
+    if (app->reg->listener == NULL)
+        return CE_OFFLINE;
+    return app->reg->listener->method_requested(app, dev, req);
 }
 
 /* ---------------------------------------------------------------- store record */
@@ -508,4 +564,57 @@ struct device *registry_device_from_store_json(const char *id, const char *json)
         return NULL;
     }
     return dev;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+struct load_state {
+    struct app *app;
+    int devices, c2d;
+    int rc;
+};
+
+static int load_device_row(void *ctx, const char *id, const char *data)
+{
+    struct load_state *ls = ctx;
+    struct device *dev = registry_device_from_store_json(id, data);
+    if (dev == NULL) {
+        log_warn("skipping unreadable device row %s", id);
+        return 0;
+    }
+    insert(ls->app, dev);
+    ls->devices++;
+    return 0;
+}
+
+static int load_c2d_row(void *ctx, const struct store_c2d_row *row)
+{
+    struct load_state *ls = ctx;
+    if (row->seq > ls->app->c2d_seq)
+        ls->app->c2d_seq = row->seq;
+    struct device *dev = registry_get(ls->app, row->device_id);
+    if (dev == NULL)
+        return 0;
+    int rc = c2d_load_row(dev, row);
+    if (rc != CE_OK) {
+        ls->rc = rc;
+        return 1;
+    }
+    ls->c2d++;
+    return 0;
+}
+
+int registry_load(struct app *app)
+{
+    struct load_state ls = {.app = app, .rc = CE_OK};
+    HUB_ASSERT_LOOP(app);
+    int rc = store_load_devices(app->store, load_device_row, &ls);
+    if (rc == CE_OK)
+        rc = store_load_c2d(app->store, load_c2d_row, &ls);
+    if (rc != CE_OK)
+        return rc;
+    if (ls.rc != CE_OK)
+        log_error("store: loading pending C2D messages stopped: %s", central_strerror(ls.rc));
+    log_info("store: loaded %d devices, %d pending C2D messages", ls.devices, ls.c2d);
+    return CE_OK;
 }

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "central/base/app.h"
+#include "central/base/check.h"
 
 #define DEVICE_ID_MAX 128
 #define DEVICE_KEY_MAX 96 /* base64 of up to 64 bytes + NUL */
@@ -132,12 +133,30 @@ void registry_device_etag(const struct device *dev, char out[32]);
 /** Persist the device row (identity + twin + session) through the store. Loop thread. */
 void registry_persist(struct app *app, struct device *dev);
 
-/* Lifecycle (app.c / tests). */
+/** The device's store record (JSON text; caller frees) and the device built from one
+ * (NULL when @p id or @p json is not usable). */
+char *registry_device_to_store_json(const struct device *dev);
+struct device *registry_device_from_store_json(const char *id, const char *json);
+
+/* Lifecycle (main.c / tests). */
+/** Create the empty registry; the calling thread becomes the loop thread. CE_OK / CE_NOMEM. */
 int registry_new(struct app *app);
+/**
+ * Build the devices and their pending C2D messages from the store's rows (after store_open,
+ * before store_start); sets app->c2d_seq to the highest C2D sequence number stored.
+ * @return CE_OK or CE_STORE.
+ */
+int registry_load(struct app *app);
 void registry_free(struct app *app);
-/** Insert a device loaded from the store (takes ownership). */
-void registry_insert_loaded(struct app *app, struct device *dev);
 /** Free a device that is not (or no longer) in the registry. */
 void registry_device_free(struct device *dev);
+
+/* Loop-thread-only functions of hub/ assert that they run on the thread of registry_new(). */
+#if CENTRAL_CHECKS
+void registry_check_loop(const struct app *app);
+#define HUB_ASSERT_LOOP(app) registry_check_loop(app)
+#else
+#define HUB_ASSERT_LOOP(app) ((void)(app))
+#endif
 
 #endif /* CENTRAL_REGISTRY_H */

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/hub/broker.h"
-#include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/hub/plane.h"
 #include "iotc/codec.h"
 
 #define TWIN_SECTION_MAX (32 * 1024)
@@ -224,6 +223,7 @@ char *twin_device_get_text(const struct device *dev)
 int twin_patch_reported(struct app *app, struct device *dev, const char *json, size_t len,
                         int64_t *out_version)
 {
+    HUB_ASSERT_LOOP(app);
     cJSON *patch = cJSON_ParseWithLength(json, len);
     if (patch == NULL)
         return CE_INVALID;
@@ -284,6 +284,7 @@ static char *desired_push_text(const cJSON *patch, const cJSON *old_desired, boo
 int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
                 const cJSON *desired_patch, const char *if_match, bool replace)
 {
+    HUB_ASSERT_LOOP(app);
     if (!etag_matches(dev, if_match))
         return CE_ETAG;
     if ((tags_patch && !cJSON_IsObject(tags_patch)) ||
@@ -314,11 +315,9 @@ int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
     registry_persist(app, dev);
     if (desired_patch) {
         char *push = desired_push_text(desired_patch, old_desired, replace, dev->desired_version);
-        if (push) {
-            broker_push_desired(app, dev, push, strlen(push), dev->desired_version);
-            events_patch(app, EV_DESIRED, dev->id, push, strlen(push), dev->desired_version);
-            free(push);
-        }
+        if (push) /* the one announcement: to the live connection and to the event bus */
+            plane_desired_changed(app, dev, push, strlen(push), dev->desired_version);
+        free(push);
         log_info("twin: desired properties of %s now at $version %lld", dev->id,
                  (long long)dev->desired_version);
     }

@@ -15,9 +15,8 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
-#include "central/hub/c2d.h"
+#include "central/base/check.h"
 #include "central/base/log.h"
-#include "central/hub/registry.h"
 
 #define BATCH_MAX 8192
 #define SCHEMA_VERSION 1
@@ -84,7 +83,7 @@ struct store {
     size_t drain_level;
     void (*drain_cb)(void *ctx);
     void *drain_ctx;
-    int64_t max_c2d_seq;
+    pthread_t loop; /* the thread that opened the store: every store_* call but the writer's */
 };
 
 static const char schema_v1[] =
@@ -102,9 +101,9 @@ static int exec(sqlite3 *db, const char *sql)
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
         log_error("sqlite: %s (%s)", err ? err : "?", sql);
         sqlite3_free(err);
-        return -1;
+        return CE_STORE;
     }
-    return 0;
+    return CE_OK;
 }
 
 static int migrate(sqlite3 *db)
@@ -112,21 +111,30 @@ static int migrate(sqlite3 *db)
     sqlite3_stmt *s;
     int version = 0;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return -1;
+        return CE_STORE;
     if (sqlite3_step(s) == SQLITE_ROW)
         version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     if (version > SCHEMA_VERSION) {
         log_error("database schema %d is newer than this program (%d)", version, SCHEMA_VERSION);
-        return -1;
+        return CE_STORE;
     }
-    if (version < 1 && (exec(db, "BEGIN") < 0 || exec(db, schema_v1) < 0 ||
-                        exec(db, "PRAGMA user_version=1") < 0 || exec(db, "COMMIT") < 0))
-        return -1;
-    return 0;
+    if (version < 1 && (exec(db, "BEGIN") != CE_OK || exec(db, schema_v1) != CE_OK ||
+                        exec(db, "PRAGMA user_version=1") != CE_OK || exec(db, "COMMIT") != CE_OK))
+        return CE_STORE;
+    return CE_OK;
 }
 
 /* ---------------------------------------------------------------- writer thread */
+
+/* Step a prepared statement once and make it ready for the next use. SQLITE_DONE or error. */
+static int step_reset(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc;
+}
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
 {
@@ -202,14 +210,9 @@ static int run_op(struct store *st, struct store_op *op)
     case OP_SQL:
         return run_sql(st, op);
     }
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc == SQLITE_DONE && s2 != NULL) {
-        rc = sqlite3_step(s2);
-        sqlite3_reset(s2);
-        sqlite3_clear_bindings(s2);
-    }
+    int rc = step_reset(s);
+    if (rc == SQLITE_DONE && s2 != NULL)
+        rc = step_reset(s2);
     if (rc != SQLITE_DONE) {
         log_error("sqlite write failed: %s", sqlite3_errmsg(st->db));
         return CE_STORE;
@@ -219,9 +222,7 @@ static int run_op(struct store *st, struct store_op *op)
 
 static int step_simple(struct store *st, enum stmt_id id)
 {
-    int rc = sqlite3_step(st->st[id]);
-    sqlite3_reset(st->st[id]);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return step_reset(st->st[id]) == SQLITE_DONE ? CE_OK : CE_STORE;
 }
 
 static void *writer_main(void *arg)
@@ -249,10 +250,10 @@ static void *writer_main(void *arg)
         st->in_flight = n;
         pthread_mutex_unlock(&st->mu);
 
-        int txrc = step_simple(st, ST_BEGIN) == 0 ? CE_OK : CE_STORE;
+        int txrc = step_simple(st, ST_BEGIN);
         for (struct store_op *op = batch; op != NULL; op = op->next)
             op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
-        if (txrc == CE_OK && step_simple(st, ST_COMMIT) < 0) {
+        if (txrc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK) {
             log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
             step_simple(st, ST_ROLLBACK);
             txrc = CE_STORE;
@@ -299,6 +300,7 @@ static void *writer_main(void *arg)
 
 static void run_done(struct store *st)
 {
+    CENTRAL_ASSERT_THREAD(st->loop);
     pthread_mutex_lock(&st->mu);
     struct store_op *op = st->done_head;
     st->done_head = st->done_tail = NULL;
@@ -361,6 +363,7 @@ static char *put_str(struct store_op *op, size_t *pos, const char *s)
 
 static void enqueue(struct store *st, struct store_op *op)
 {
+    CENTRAL_ASSERT_THREAD(st->loop);
     pthread_mutex_lock(&st->mu);
     if (st->q_tail)
         st->q_tail->next = op;
@@ -445,20 +448,14 @@ int store_exec(struct store *st, const char *sql, const struct store_arg *args, 
     return CE_OK;
 }
 
-int store_put_device(struct store *st, const struct device *dev)
+int store_put_device(struct store *st, const char *id, const char *data)
 {
-    char *json = registry_device_to_store_json(dev);
-    if (json == NULL)
+    struct store_op *op = op_new(OP_PUT_DEVICE, slen(id) + slen(data));
+    if (op == NULL)
         return CE_NOMEM;
-    struct store_op *op = op_new(OP_PUT_DEVICE, slen(dev->id) + slen(json));
-    if (op == NULL) {
-        free(json);
-        return CE_NOMEM;
-    }
     size_t pos = 0;
-    op->s1 = put_str(op, &pos, dev->id);
-    op->s2 = put_str(op, &pos, json);
-    free(json);
+    op->s1 = put_str(op, &pos, id);
+    op->s2 = put_str(op, &pos, data);
     enqueue(st, op);
     return CE_OK;
 }
@@ -474,21 +471,22 @@ int store_delete_device(struct store *st, const char *id)
     return CE_OK;
 }
 
-int store_put_c2d(struct store *st, const char *device_id, const struct c2d_msg *m)
+int store_put_c2d(struct store *st, const struct store_c2d_row *row)
 {
-    struct store_op *op = op_new(OP_PUT_C2D, slen(device_id) + slen(m->bag) + m->payload_len);
+    const char *bag = row->bag ? row->bag : "";
+    struct store_op *op = op_new(OP_PUT_C2D, slen(row->device_id) + slen(bag) + row->payload_len);
     if (op == NULL)
         return CE_NOMEM;
     size_t pos = 0;
-    op->s1 = put_str(op, &pos, device_id);
-    op->s2 = put_str(op, &pos, m->bag ? m->bag : "");
-    if (m->payload_len)
-        memcpy(op->data + pos, m->payload, m->payload_len);
+    op->s1 = put_str(op, &pos, row->device_id);
+    op->s2 = put_str(op, &pos, bag);
+    if (row->payload_len)
+        memcpy(op->data + pos, row->payload, row->payload_len);
     op->blob = op->data + pos;
-    op->blob_len = m->payload_len;
-    op->i1 = m->seq;
-    op->i2 = m->expiry_ms;
-    op->i3 = m->enqueued_ms;
+    op->blob_len = row->payload_len;
+    op->i1 = row->seq;
+    op->i2 = row->expiry_ms;
+    op->i3 = row->enqueued_ms;
     enqueue(st, op);
     return CE_OK;
 }
@@ -511,16 +509,12 @@ size_t store_backlog(const struct store *st)
     return n;
 }
 
-int64_t store_max_c2d_seq(const struct store *st)
-{
-    return st->max_c2d_seq;
-}
-
 int store_open(struct app *app)
 {
     struct store *st = calloc(1, sizeof *st);
     if (st == NULL)
-        return -1;
+        return CE_NOMEM;
+    st->loop = pthread_self();
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     app->store = st;
@@ -530,101 +524,99 @@ int store_open(struct app *app)
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         log_error("cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "?");
-        return -1;
+        return CE_STORE;
     }
     sqlite3_busy_timeout(st->db, 5000);
     /* WAL + synchronous=FULL: a COMMIT returns only once the WAL is on disk, which is the
      * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
-    if (exec(st->db, "PRAGMA journal_mode=WAL") < 0 ||
-        exec(st->db, "PRAGMA synchronous=FULL") < 0 ||
-        exec(st->db, "PRAGMA foreign_keys=OFF") < 0 || migrate(st->db) < 0)
-        return -1;
+    if (exec(st->db, "PRAGMA journal_mode=WAL") != CE_OK ||
+        exec(st->db, "PRAGMA synchronous=FULL") != CE_OK ||
+        exec(st->db, "PRAGMA foreign_keys=OFF") != CE_OK || migrate(st->db) != CE_OK)
+        return CE_STORE;
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
                                NULL) != SQLITE_OK) {
             log_error("sqlite prepare failed: %s", sqlite3_errmsg(st->db));
-            return -1;
+            return CE_STORE;
         }
     }
     if (app->base != NULL) {
         st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
         st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);
-        if (st->drain_ev == NULL)
-            return -1;
-        if (st->done_ev == NULL)
-            return -1;
+        if (st->done_ev == NULL || st->drain_ev == NULL)
+            return CE_NOMEM;
     }
-    return 0;
+    return CE_OK;
 }
 
-static int start_writer(struct store *st)
-{
-    if (st->thread_started)
-        return 0;
-    if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
-        log_error("cannot start the store writer thread");
-        return -1;
-    }
-    st->thread_started = true;
-    return 0;
-}
-
-int store_load(struct app *app)
+int store_start(struct app *app)
 {
     struct store *st = app->store;
-    sqlite3_stmt *s;
-    int loaded = 0, c2d_loaded = 0;
-    if (sqlite3_prepare_v2(st->db, "SELECT id, data FROM devices ORDER BY rowid", -1, &s, NULL) !=
-        SQLITE_OK)
-        return -1;
+    CENTRAL_ASSERT_THREAD(st->loop);
+    if (st->thread_started)
+        return CE_OK;
+    if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
+        log_error("cannot start the store writer thread");
+        return CE_STORE;
+    }
+    st->thread_started = true;
+    return CE_OK;
+}
+
+/* Loaders run on the loop thread before the writer starts: nothing else uses st->db then. */
+static sqlite3_stmt *prepare_load(struct store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    CENTRAL_ASSERT_THREAD(st->loop);
+    CENTRAL_ASSERT(!st->thread_started);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s (%s)", sqlite3_errmsg(st->db), sql);
+        return NULL;
+    }
+    return s;
+}
+
+int store_load_devices(struct store *st, store_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prepare_load(st, "SELECT id, data FROM devices ORDER BY rowid");
+    if (s == NULL)
+        return CE_STORE;
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         const char *data = (const char *)sqlite3_column_text(s, 1);
-        struct device *dev = id && data ? registry_device_from_store_json(id, data) : NULL;
-        if (dev == NULL) {
+        if (id == NULL || data == NULL) {
             log_warn("skipping unreadable device row %s", id ? id : "?");
             continue;
         }
-        registry_insert_loaded(app, dev);
-        loaded++;
+        if (fn(ctx, id, data) != 0)
+            break;
     }
     sqlite3_finalize(s);
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT seq, device_id, enqueued_ms, expiry_ms, bag, payload FROM c2d "
-                           "ORDER BY seq",
-                           -1, &s, NULL) != SQLITE_OK)
-        return -1;
+    return CE_OK;
+}
+
+int store_load_c2d(struct store *st, store_c2d_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prepare_load(
+        st, "SELECT seq, device_id, enqueued_ms, expiry_ms, bag, payload FROM c2d ORDER BY seq");
+    if (s == NULL)
+        return CE_STORE;
     while (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(s, 0);
-        if (seq > st->max_c2d_seq)
-            st->max_c2d_seq = seq;
-        struct device *dev = registry_get(app, (const char *)sqlite3_column_text(s, 1));
-        if (dev == NULL)
-            continue;
-        struct c2d_msg *m = calloc(1, sizeof *m);
         const char *bag = (const char *)sqlite3_column_text(s, 4);
-        size_t plen = (size_t)sqlite3_column_bytes(s, 5);
-        const void *payload = sqlite3_column_blob(s, 5);
-        if (m == NULL)
+        struct store_c2d_row row = {
+            .seq = sqlite3_column_int64(s, 0),
+            .device_id = (const char *)sqlite3_column_text(s, 1),
+            .enqueued_ms = sqlite3_column_int64(s, 2),
+            .expiry_ms = sqlite3_column_int64(s, 3),
+            .bag = bag ? bag : "",
+            .payload = sqlite3_column_blob(s, 5),
+            .payload_len = (size_t)sqlite3_column_bytes(s, 5),
+        };
+        if (row.device_id != NULL && fn(ctx, &row) != 0)
             break;
-        m->seq = seq;
-        m->enqueued_ms = sqlite3_column_int64(s, 2);
-        m->expiry_ms = sqlite3_column_int64(s, 3);
-        m->bag = strdup(bag ? bag : "");
-        m->payload = malloc(plen + 1);
-        if (m->bag == NULL || m->payload == NULL) {
-            c2d_msg_free(m);
-            break;
-        }
-        if (plen)
-            memcpy(m->payload, payload, plen);
-        m->payload_len = plen;
-        c2d_insert_loaded(dev, m);
-        c2d_loaded++;
     }
     sqlite3_finalize(s);
-    log_info("store: loaded %d devices, %d pending C2D messages", loaded, c2d_loaded);
-    return start_writer(st);
+    return CE_OK;
 }
 
 void store_close(struct app *app)

@@ -1,12 +1,14 @@
 /*
  * store.h - durable state in SQLite (WAL) behind one writer thread with group commit.
  *
- * Only store.c touches sqlite3. Every write is queued by the loop thread and executed by the
- * writer thread in FIFO order; whatever is queued while a transaction commits goes into the
- * next transaction, so the fsync cost is shared by a whole batch (group commit) and the
- * event loop never waits for the disk. An optional completion callback runs back on the loop
- * thread once the write is durable (synchronous=FULL): that is when QoS 1 telemetry is
- * PUBACKed.
+ * The store module (store.c and store_app.c) is the only code that touches sqlite3. It knows
+ * tables and rows, not the device plane's objects: the registry (hub/) serialises a device into
+ * a row and builds its objects from the rows the loaders hand it. Every write is queued by the
+ * loop thread and executed by the writer thread in FIFO order; whatever is queued while a
+ * transaction commits goes into the next transaction, so the fsync cost is shared by a whole batch
+ * (group commit) and the event loop never waits for the disk. An optional completion callback runs
+ * back on the loop thread once the write is durable (synchronous=FULL): that is when QoS 1
+ * telemetry is PUBACKed.
  */
 #ifndef CENTRAL_STORE_H
 #define CENTRAL_STORE_H
@@ -15,9 +17,6 @@
 #include <stdint.h>
 
 #include "central/base/app.h"
-
-struct device;
-struct c2d_msg;
 
 /** Completion on the loop thread: rc is CE_OK or CE_STORE; @p tag is passed through. */
 typedef void (*store_done_cb)(void *ctx, uint32_t tag, int rc);
@@ -32,11 +31,35 @@ struct store_telemetry {
     size_t payload_len;
 };
 
-/** Open DATA_DIR/central.db, migrate, start the writer thread. @return 0 or -1 (logged). */
+/** Open DATA_DIR/central.db and migrate (the loop thread calls it; the writer thread is not
+ * started yet). @return CE_OK, CE_NOMEM or CE_STORE (logged). */
 int store_open(struct app *app);
 
-/** Load devices and pending C2D into the registry (loop thread, before serving). 0 / -1. */
-int store_load(struct app *app);
+/** One row of the devices table: the device id and the record text its owner wrote. */
+typedef int (*store_row_fn)(void *ctx, const char *id, const char *data);
+
+/** One row of the c2d table (borrowed during the callback). */
+struct store_c2d_row {
+    int64_t seq; /**< unique and increasing */
+    const char *device_id;
+    int64_t enqueued_ms;
+    int64_t expiry_ms;
+    const char *bag; /**< never NULL ("" when none) */
+    const void *payload;
+    size_t payload_len;
+};
+typedef int (*store_c2d_row_fn)(void *ctx, const struct store_c2d_row *row);
+
+/**
+ * Loaders (loop thread, after store_open and before store_start): call @p fn for every row, in
+ * insertion order (devices) or sequence order (c2d); @p fn returns non-zero to stop.
+ * @return CE_OK or CE_STORE.
+ */
+int store_load_devices(struct store *st, store_row_fn fn, void *ctx);
+int store_load_c2d(struct store *st, store_c2d_row_fn fn, void *ctx);
+
+/** Start the writer thread (after loading). @return CE_OK or CE_STORE (logged). */
+int store_start(struct app *app);
 
 /** Commit everything queued, stop the writer thread, run pending completions, close. */
 void store_close(struct app *app);
@@ -78,23 +101,16 @@ struct store_arg {
  */
 int store_exec(struct store *st, const char *sql, const struct store_arg *args, size_t n);
 
-/** Queue an upsert of the device row (identity, twin, session); serialised now. */
-int store_put_device(struct store *st, const struct device *dev);
+/** Queue an upsert of the device row @p id with its record text @p data (copied). */
+int store_put_device(struct store *st, const char *id, const char *data);
 
 /** Queue the deletion of a device row and its pending C2D messages. */
 int store_delete_device(struct store *st, const char *id);
 
-/** Queue an insert of a pending C2D message of @p device_id. */
-int store_put_c2d(struct store *st, const char *device_id, const struct c2d_msg *m);
+/** Queue an insert of a pending C2D message row (copied). */
+int store_put_c2d(struct store *st, const struct store_c2d_row *row);
 
 /** Queue the deletion of a C2D message by sequence number. */
 int store_delete_c2d(struct store *st, int64_t seq);
-
-/** Highest C2D sequence number loaded at startup (the next one is this + 1). */
-int64_t store_max_c2d_seq(const struct store *st);
-
-/** Serialize / parse the persisted device record (registry.c implements these). */
-char *registry_device_to_store_json(const struct device *dev);
-struct device *registry_device_from_store_json(const char *id, const char *json);
 
 #endif /* CENTRAL_STORE_H */

@@ -42,14 +42,14 @@ int store_app_open(struct app *app, struct store_app **out)
     char *err = NULL;
     *out = NULL;
     if (sa == NULL)
-        return -1;
+        return CE_NOMEM;
     sa->app = app;
     snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
     if (sqlite3_open_v2(path, &sa->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         log_error("appl: cannot open %s: %s", path, sa->db ? sqlite3_errmsg(sa->db) : "?");
         store_app_close(sa);
-        return -1;
+        return CE_STORE;
     }
     sqlite3_busy_timeout(sa->db, 5000);
     /* DDL once at startup on this connection (the writer thread is idle then). */
@@ -57,10 +57,10 @@ int store_app_open(struct app *app, struct store_app **out)
         log_error("appl: cannot create tables: %s", err ? err : "?");
         sqlite3_free(err);
         store_app_close(sa);
-        return -1;
+        return CE_STORE;
     }
     *out = sa;
-    return 0;
+    return CE_OK;
 }
 
 void store_app_close(struct store_app *sa)
@@ -72,17 +72,19 @@ void store_app_close(struct store_app *sa)
     free(sa);
 }
 
-int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn, void *ctx)
+static sqlite3_stmt *prepare(struct store_app *sa, const char *sql)
 {
-    char sql[128];
-    sqlite3_stmt *s;
-    if (!table_ok(table))
-        return -1;
-    snprintf(sql, sizeof sql, "SELECT id, data FROM %s ORDER BY rowid", table);
+    sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(sa->db, sql, -1, &s, NULL) != SQLITE_OK) {
         log_error("appl: %s", sqlite3_errmsg(sa->db));
-        return -1;
+        return NULL;
     }
+    return s;
+}
+
+/* Calls @p fn with the (text, text) columns of each row of @p s until it stops; finalizes. */
+static int each_pair(sqlite3_stmt *s, store_app_row_fn fn, void *ctx)
+{
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *id = (const char *)sqlite3_column_text(s, 0);
         const char *data = (const char *)sqlite3_column_text(s, 1);
@@ -90,7 +92,17 @@ int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn,
             break;
     }
     sqlite3_finalize(s);
-    return 0;
+    return CE_OK;
+}
+
+int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn, void *ctx)
+{
+    char sql[128];
+    if (!table_ok(table))
+        return CE_INVALID;
+    snprintf(sql, sizeof sql, "SELECT id, data FROM %s ORDER BY rowid", table);
+    sqlite3_stmt *s = prepare(sa, sql);
+    return s != NULL ? each_pair(s, fn, ctx) : CE_STORE;
 }
 
 static void exec_queued(struct store_app *sa, const char *sql, const struct store_arg *args,
@@ -144,25 +156,14 @@ void store_app_put_command(struct store_app *sa, const char *id, const char *dev
 
 int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *s;
     /* The newest per_device rows of each device, oldest first. */
-    if (sqlite3_prepare_v2(sa->db,
-                           "SELECT device_id, data FROM (SELECT device_id, data, seq, "
-                           "row_number() OVER (PARTITION BY device_id ORDER BY seq DESC) AS rn "
-                           "FROM app_commands) WHERE rn <= ? ORDER BY seq",
-                           -1, &s, NULL) != SQLITE_OK) {
-        log_error("appl: %s", sqlite3_errmsg(sa->db));
-        return -1;
-    }
+    sqlite3_stmt *s = prepare(sa, "SELECT device_id, data FROM (SELECT device_id, data, seq, "
+                                  "row_number() OVER (PARTITION BY device_id ORDER BY seq DESC) "
+                                  "AS rn FROM app_commands) WHERE rn <= ? ORDER BY seq");
+    if (s == NULL)
+        return CE_STORE;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)per_device);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        const char *data = (const char *)sqlite3_column_text(s, 1);
-        if (id != NULL && data != NULL && fn(ctx, id, data) != 0)
-            break;
-    }
-    sqlite3_finalize(s);
-    return 0;
+    return each_pair(s, fn, ctx);
 }
 
 void store_app_add_raw(struct store_app *sa, const char *device_id, int64_t time_ms,
@@ -188,17 +189,15 @@ static sqlite3_stmt *prepare_scan(struct store_app *sa, const char *cols, const 
                                   const char *time_col)
 {
     char sql[512];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof sql,
              "SELECT %s FROM %s WHERE device_id=? AND %s>=? AND %s<? AND %s ORDER BY seq %s "
              "LIMIT ?",
              cols, table, time_col, time_col,
              descending ? (after_seq > 0 ? "seq<?" : "seq>?") : "seq>?",
              descending ? "DESC" : "ASC");
-    if (sqlite3_prepare_v2(sa->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        log_error("appl: %s", sqlite3_errmsg(sa->db));
+    sqlite3_stmt *s = prepare(sa, sql);
+    if (s == NULL)
         return NULL;
-    }
     sqlite3_bind_text(s, 1, device_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, from_ms);
     sqlite3_bind_int64(s, 3, to_ms);
@@ -207,63 +206,90 @@ static sqlite3_stmt *prepare_scan(struct store_app *sa, const char *cols, const 
     return s;
 }
 
+/* One row of a scan: ROW_NEXT, ROW_STOP (the caller's function said so) or ROW_SKIP (not a
+ * row to count). */
+enum { ROW_NEXT, ROW_STOP, ROW_SKIP };
+typedef int (*scan_row_fn)(sqlite3_stmt *s, void *visit);
+
+/* Steps @p s (NULL: prepare failed) through its rows; finalizes. Rows visited or CE_STORE. */
+static long run_scan(struct store_app *sa, sqlite3_stmt *s, const char *what, scan_row_fn row,
+                     void *visit)
+{
+    long n = 0;
+    int rc;
+    if (s == NULL)
+        return CE_STORE;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int r = row(s, visit);
+        if (r == ROW_SKIP)
+            continue;
+        n++;
+        if (r == ROW_STOP)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_warn("appl: %s scan: %s", what, sqlite3_errmsg(sa->db));
+    sqlite3_finalize(s);
+    return n;
+}
+
+struct tel_visit {
+    store_app_tel_fn fn;
+    void *ctx;
+};
+
+static int tel_row(sqlite3_stmt *s, void *arg)
+{
+    struct tel_visit *v = arg;
+    struct store_app_telemetry row = {
+        .seq = sqlite3_column_int64(s, 0),
+        .time_ms = sqlite3_column_int64(s, 1),
+        .component = (const char *)sqlite3_column_text(s, 2),
+        .props_json = (const char *)sqlite3_column_text(s, 3),
+        .payload = (const char *)sqlite3_column_blob(s, 4),
+        .payload_len = (size_t)sqlite3_column_bytes(s, 4),
+    };
+    if (row.payload == NULL)
+        row.payload = "";
+    return v->fn(v->ctx, &row) != 0 ? ROW_STOP : ROW_NEXT;
+}
+
 long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64_t from_ms,
                               int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
                               store_app_tel_fn fn, void *ctx)
 {
+    struct tel_visit v = {fn, ctx};
     sqlite3_stmt *s =
         prepare_scan(sa, "seq, enqueued_ms, component, props, payload", "telemetry", device_id,
                      from_ms, to_ms, after_seq, descending, limit, "enqueued_ms");
-    long n = 0;
-    int rc;
-    if (s == NULL)
-        return -1;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_app_telemetry row = {
-            .seq = sqlite3_column_int64(s, 0),
-            .time_ms = sqlite3_column_int64(s, 1),
-            .component = (const char *)sqlite3_column_text(s, 2),
-            .props_json = (const char *)sqlite3_column_text(s, 3),
-            .payload = (const char *)sqlite3_column_blob(s, 4),
-            .payload_len = (size_t)sqlite3_column_bytes(s, 4),
-        };
-        if (row.payload == NULL)
-            row.payload = "";
-        n++;
-        if (fn(ctx, &row) != 0)
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        log_warn("appl: telemetry scan: %s", sqlite3_errmsg(sa->db));
-    sqlite3_finalize(s);
-    return n;
+    return run_scan(sa, s, "telemetry", tel_row, &v);
+}
+
+struct raw_visit {
+    store_app_raw_fn fn;
+    void *ctx;
+};
+
+static int raw_row(sqlite3_stmt *s, void *arg)
+{
+    struct raw_visit *v = arg;
+    struct store_app_raw row = {
+        .seq = sqlite3_column_int64(s, 0),
+        .time_ms = sqlite3_column_int64(s, 1),
+        .kind = (const char *)sqlite3_column_text(s, 2),
+        .data = (const char *)sqlite3_column_text(s, 3),
+    };
+    if (row.kind == NULL)
+        return ROW_SKIP;
+    return v->fn(v->ctx, &row) != 0 ? ROW_STOP : ROW_NEXT;
 }
 
 long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
                         int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
                         void *ctx)
 {
+    struct raw_visit v = {fn, ctx};
     sqlite3_stmt *s = prepare_scan(sa, "seq, time_ms, kind, data", "app_raw", device_id, from_ms,
                                    to_ms, after_seq, descending, limit, "time_ms");
-    long n = 0;
-    int rc;
-    if (s == NULL)
-        return -1;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_app_raw row = {
-            .seq = sqlite3_column_int64(s, 0),
-            .time_ms = sqlite3_column_int64(s, 1),
-            .kind = (const char *)sqlite3_column_text(s, 2),
-            .data = (const char *)sqlite3_column_text(s, 3),
-        };
-        if (row.kind == NULL)
-            continue;
-        n++;
-        if (fn(ctx, &row) != 0)
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        log_warn("appl: raw scan: %s", sqlite3_errmsg(sa->db));
-    sqlite3_finalize(s);
-    return n;
+    return run_scan(sa, s, "raw", raw_row, &v);
 }

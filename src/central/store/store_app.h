@@ -24,14 +24,16 @@
 
 struct store_app;
 
-/** Open DATA_DIR/central.db a second time and create the tables. @return 0 or -1 (logged). */
+/** Open DATA_DIR/central.db a second time and create the tables.
+ * @return CE_OK, CE_NOMEM or CE_STORE (logged). */
 int store_app_open(struct app *app, struct store_app **out);
 void store_app_close(struct store_app *sa);
 
 /** Row callback of the loaders: return non-zero to stop. */
 typedef int (*store_app_row_fn)(void *ctx, const char *id, const char *data);
 
-/** Call @p fn for every row of @p table ("app_templates", ...) in insertion order. 0 / -1. */
+/** Call @p fn for every row of @p table ("app_templates", ...) in insertion order.
+ * @return CE_OK, CE_INVALID (not one of the tables) or CE_STORE. */
 int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn, void *ctx);
 
 /** Upsert (id, data) into @p table (queued). */
@@ -42,7 +44,7 @@ void store_app_delete(struct store_app *sa, const char *table, const char *id);
 /** Upsert a command history entry (queued). */
 void store_app_put_command(struct store_app *sa, const char *id, const char *device_id, int64_t seq,
                            const char *data);
-/** Load the last @p per_device commands of every device, oldest first. 0 / -1. */
+/** Load the last @p per_device commands of every device, oldest first. CE_OK / CE_STORE. */
 int store_app_load_commands(struct store_app *sa, size_t per_device, store_app_row_fn fn,
                             void *ctx);
 
@@ -77,13 +79,13 @@ typedef int (*store_app_raw_fn)(void *ctx, const struct store_app_raw *row);
 /**
  * Telemetry rows of @p device_id with from_ms <= time < to_ms and seq > @p after_seq
  * (ascending), or seq < @p after_seq when @p descending (after_seq 0 = from the newest),
- * at most @p limit rows; @p fn may stop early. @return rows visited, or -1.
+ * at most @p limit rows; @p fn may stop early. @return rows visited, or CE_STORE.
  */
 long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64_t from_ms,
                               int64_t to_ms, int64_t after_seq, bool descending, size_t limit,
                               store_app_tel_fn fn, void *ctx);
 
-/** Raw events, same rules (ascending only). @return rows visited, or -1. */
+/** Raw events, same rules (ascending only). @return rows visited, or CE_STORE. */
 long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
                         int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
                         void *ctx);
