@@ -48,6 +48,8 @@ const char *central_strerror(int err)
         return "busy";
     case CE_TOOBIG:
         return "too big";
+    case CE_IO:
+        return "system call failed";
     default:
         return "unknown error";
     }

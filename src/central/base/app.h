@@ -50,6 +50,7 @@ enum central_err {
     CE_STORE = -8,    /**< the database failed (REST 500) */
     CE_BUSY = -9,     /**< overloaded or queue full (REST 429 / 503) */
     CE_TOOBIG = -10,  /**< payload exceeds a documented size limit (REST 400 / 413) */
+    CE_IO = -11,      /**< a system call failed: socket, bind, listen, file (errno logged) */
 };
 
 /** Short text for a central_err; never NULL. */

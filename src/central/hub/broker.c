@@ -693,11 +693,11 @@ int broker_start(struct app *app)
     /* a listener that cannot be made is logged by broker_bind_socket (address, port in use) */
     b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
     if (b->tls == NULL)
-        return CE_INVALID;
+        return CE_IO;
     if (app->cfg.plain_mqtt_port >= 0) {
         b->plain = listen_on(app, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
         if (b->plain == NULL)
-            return CE_INVALID;
+            return CE_IO;
     }
     return CE_OK;
 }
