@@ -202,6 +202,8 @@ static int http_start(struct app *app)
         app->http_fd = broker_bind_socket("127.0.0.1", app->cfg.http_port, &app->http_port);
         if (app->http_fd < 0) {
             log_error("http: cannot listen on 127.0.0.1:%d", app->cfg.http_port);
+            close(app->https_fd);
+            app->https_fd = -1;
             return CE_INVALID;
         }
     }
