@@ -26,20 +26,19 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "central/api/capi.h"
+#include "central/api/web.h"
+#include "central/app/appl.h"
 #include "central/base/app.h"
-#include "central/setup/appdata.h"
-#include "central/hub/broker.h"
+#include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/http/http_server.h"
+#include "central/hub/broker.h"
 #include "central/hub/registry.h"
+#include "central/service/service_http.h"
+#include "central/setup/appdata.h"
 #include "central/store/store.h"
 #include "util/opt.h"
-
-#if defined(__has_include)
-#if __has_include("central/service/service_http.h")
-#include "central/service/service_http.h"
-#define HAVE_SERVICE_HTTP 1
-#endif
-#endif
 
 static const char help_intro[] =
     "\n"
@@ -189,6 +188,49 @@ static int write_ports(const struct app *app)
     return rc;
 }
 
+/*
+ * The HTTP side: bind the sockets, start the server, the application layer and the live
+ * streams, and route to the web UI, /api/ and the service API (in that order: the service API
+ * owns whatever the others do not).
+ */
+static int http_start(struct app *app)
+{
+    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0";
+    app->https_fd = broker_bind_socket(bind, app->cfg.https_port, &app->https_port);
+    if (app->https_fd < 0)
+        return CE_INVALID;
+    if (app->cfg.http_on) {
+        /* Loopback only, whatever --bind says: plain HTTP carries tokens in clear text. */
+        app->http_fd = broker_bind_socket("127.0.0.1", app->cfg.http_port, &app->http_port);
+        if (app->http_fd < 0) {
+            log_error("http: cannot listen on 127.0.0.1:%d", app->cfg.http_port);
+            close(app->https_fd);
+            app->https_fd = -1;
+            return CE_INVALID;
+        }
+    }
+    int rc = http_server_start(app);
+    if (rc != CE_OK)
+        return rc;
+    if (appl_open(app) != CE_OK || capi_start(app) != CE_OK)
+        log_error("https: the application API (/api/) is not available");
+    if (http_server_add_site(app->http, &web_site) != CE_OK ||
+        http_server_add_site(app->http, &capi_site) != CE_OK ||
+        http_server_add_site(app->http, &service_site) != CE_OK)
+        return CE_BUSY;
+    return CE_OK;
+}
+
+/* Pending requests answered first (their operations need the application layer), then the
+ * live streams end, then the layer closes and the listeners with their connections go. */
+static void http_stop(struct app *app)
+{
+    http_server_drain(app);
+    capi_stop(app);
+    appl_close(app);
+    http_server_free(app);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -197,10 +239,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     log_info("received %s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     app->stopping = true;
-#ifdef HAVE_SERVICE_HTTP
-    if (app->https_fd >= 0)
-        service_http_stop(app);
-#endif
+    http_stop(app);
     /* Stop accepting, flush the store (PUBACKs go out), close connections, leave the loop. */
     broker_shutdown(app);
 }
@@ -215,24 +254,17 @@ static int cmd_serve(struct app *app)
         log_error("cannot create the event loop");
         return OPT_EXIT_FAILED;
     }
+    app_bind_loop(app);
     if (app_data_open(app, &created, token, sizeof token) < 0 || app_tls_init(app) < 0 ||
-        registry_new(app) < 0 || store_open(app) < 0 || registry_load(app) < 0 ||
-        store_start(app) < 0)
+        events_open(app) != CE_OK || registry_new(app) < 0 || store_open(app) < 0 ||
+        registry_load(app) < 0 || store_start(app) < 0)
         goto out;
     if (created)
         print_token(token);
     if (broker_start(app) < 0)
         goto out;
-    if (app->cfg.https_port >= 0) {
-#ifdef HAVE_SERVICE_HTTP
-        app->https_fd = broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0",
-                                           app->cfg.https_port, &app->https_port);
-        if (app->https_fd < 0 || service_http_start(app) < 0)
-            goto out;
-#else
-        log_warn("this build has no HTTPS service API; --https-port ignored");
-#endif
-    }
+    if (app->cfg.https_port >= 0 && http_start(app) != CE_OK)
+        goto out;
     app_set_assigned_hub(app);
     if (write_ports(app) < 0)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
@@ -257,10 +289,12 @@ static int cmd_serve(struct app *app)
     rc = OPT_EXIT_OK;
 out:
     app->stopping = true;
+    http_stop(app); /* no-op after on_signal */
     broker_free(app);
     method_free_all(app);
     store_close(app);
     registry_free(app);
+    events_close(app);
     if (sigterm)
         event_free(sigterm);
     if (sigint)
@@ -326,6 +360,7 @@ int main(int argc, char **argv)
     static struct app app;
     app_config_defaults(&app.cfg);
     app.https_fd = -1;
+    app.http_fd = -1;
     bool json = false;
     const char *cmd = NULL;
     int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd);

@@ -56,12 +56,12 @@ static void test_parse_time(void **state)
         {"2026-11-26T07:30:00-00:30", 0, 1795680000000},
         {"2026-11-26", 0, 1795651200000},
         {"2026-11-26T08:00Z", 0, 1795680000000},
-        {"yesterday", -1, 0},
-        {"2026-13-01T00:00:00Z", -1, 0},
+        {"yesterday", CE_INVALID, 0},
+        {"2026CE_INVALID3-01T00:00:00Z", CE_INVALID, 0},
         {"2026-11-26T08:00:00", 0, 1795680000000},
-        {"2026-11-26T08:00:00Zjunk", -1, 0},
-        {"2026-11-26T08:00:00.Z", -1, 0},
-        {"", -1, 0},
+        {"2026CE_INVALID1-26T08:00:00Zjunk", CE_INVALID, 0},
+        {"2026CE_INVALID1-26T08:00:00.Z", CE_INVALID, 0},
+        {"", CE_INVALID, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t ms = -7;

@@ -1,26 +1,28 @@
 /*
  * capi.h - the IoT Central-shaped application REST API under /api/ (docs/API.md).
  *
- * Hooks for the HTTPS server (http_server.c): capi_start after the listener is up, capi_stop
- * before it goes away, and capi_dispatch for every request whose first path segment is "api"
- * (before the service-SAS check: /api/ has its own tokens). Loop thread only.
+ * capi_site (capi_router.c) is the route table main.c adds to the HTTP server: requests whose
+ * first path segment is "api", with their own tokens (no service SAS). capi_start opens the
+ * live event streams (capi_sse.c), which follow the event bus; capi_stop ends them before the
+ * HTTP server goes away. Loop thread only.
  */
 #ifndef CENTRAL_CAPI_H
 #define CENTRAL_CAPI_H
 
-#include <stdbool.h>
-
 #include "central/base/app.h"
+#include "central/http/http_server.h"
 
-struct http_ctx;
+/** The routes of /api/, behind API-token authentication and the api-version check. */
+extern const struct http_site capi_site;
 
-/** Open the application layer (appl.h). @return 0 or -1 (logged). */
+/**
+ * Open app->capi (the live event streams) and subscribe it to the bus; call after appl_open,
+ * so that a stream sees what the application layer made of an event first.
+ * @return CE_OK, CE_NOMEM, or the bus's error.
+ */
 int capi_start(struct app *app);
-/** Close live streams and the application layer. Safe when not started. */
+
+/** End every live stream, unsubscribe, free app->capi. Safe when not started. */
 void capi_stop(struct app *app);
-/** True when @p c belongs to this API (path starts with /api). */
-bool capi_owns(const struct http_ctx *c);
-/** Authenticate, validate api-version, route and answer (or go async) one request. */
-void capi_dispatch(struct http_ctx *c);
 
 #endif /* CENTRAL_CAPI_H */

@@ -14,18 +14,10 @@
 /* skiptoken for in-memory lists: the decimal offset of the next item. */
 static int skip_offset(struct http_ctx *c, size_t *out)
 {
-    char buf[32], *end;
-    int rc = capi_param(c, "$skiptoken", buf, sizeof buf);
-    *out = 0;
-    if (rc <= 0)
-        return rc;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (*end != '\0' || end == buf) {
-        capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
-        return -1;
-    }
+    uint64_t v;
+    int rc = capi_skiptoken(c, UINT64_MAX, &v);
     *out = (size_t)v;
-    return 0;
+    return rc;
 }
 
 static void page_done(struct http_ctx *c, cJSON *arr, size_t top, size_t next, bool more)
@@ -37,11 +29,11 @@ static void page_done(struct http_ctx *c, cJSON *arr, size_t top, size_t next, b
 
 /* ---------------------------------------------------------------- tokens */
 
-void capi_tokens_list(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_tokens_list(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     size_t top, skip, i = 0, n = 0;
     cJSON *arr;
-    (void)role;
     if (capi_top(c, &top) < 0 || skip_offset(c, &skip) < 0)
         return;
     arr = cJSON_CreateArray();
@@ -57,10 +49,10 @@ void capi_tokens_list(struct http_ctx *c, struct appl *a, enum appl_role role)
     page_done(c, arr, top, skip + n, t != NULL);
 }
 
-void capi_token_get(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_token_get(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_token *t = appl_token_get(a, c->seg[2]);
-    (void)role;
     if (t == NULL) {
         capi_error(c, 404, "ApiTokenNotFound", "API token %s was not found.", c->seg[2]);
         return;
@@ -68,12 +60,12 @@ void capi_token_get(struct http_ctx *c, struct appl *a, enum appl_role role)
     capi_reply(c, 200, appl_token_to_json(t));
 }
 
-void capi_token_put(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_token_put(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     cJSON *body = capi_body(c, CAPI_MAX_BODY);
     char text[512];
     int64_t expiry = app_now_ms() + YEAR_MS;
-    (void)role;
     if (body == NULL)
         return;
     const cJSON *roles = cJSON_GetObjectItemCaseSensitive(body, "roles");
@@ -117,9 +109,9 @@ out:
     cJSON_Delete(body);
 }
 
-void capi_token_delete(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_token_delete(struct http_ctx *c)
 {
-    (void)role;
+    struct appl *a = c->app->appl;
     if (appl_token_delete(a, c->seg[2]) != CE_OK) {
         capi_error(c, 404, "ApiTokenNotFound", "API token %s was not found.", c->seg[2]);
         return;
@@ -132,7 +124,7 @@ void capi_token_delete(struct http_ctx *c, struct appl *a, enum appl_role role)
 static void template_error(struct http_ctx *c, int rc, const struct appl_error *err)
 {
     if (rc == CE_INVALID)
-        capi_error(c, 400, err->code, "%s", err->message);
+        capi_app_error(c, err);
     else
         capi_error_ce(c, rc, "device template");
 }
@@ -146,10 +138,10 @@ static struct appl_template *template_or_404(struct http_ctx *c, struct appl *a)
     return t;
 }
 
-void capi_templates_list(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_templates_list(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     size_t top, skip, i = 0, n = 0;
-    (void)role;
     if (capi_top(c, &top) < 0 || skip_offset(c, &skip) < 0)
         return;
     /* a->templates is newest first; list them oldest first for stable paging */
@@ -161,7 +153,7 @@ void capi_templates_list(struct http_ctx *c, struct appl *a, enum appl_role role
     if (v == NULL || arr == NULL) {
         free(v);
         cJSON_Delete(arr);
-        capi_error(c, 500, "InternalError", "Out of memory.");
+        capi_oom(c);
         return;
     }
     for (const struct appl_template *t = a->templates; t != NULL; t = t->next)
@@ -172,20 +164,20 @@ void capi_templates_list(struct http_ctx *c, struct appl *a, enum appl_role role
     page_done(c, arr, top, skip + n, skip + n < count);
 }
 
-void capi_template_get(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_template_get(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_template *t = template_or_404(c, a);
-    (void)role;
     if (t != NULL)
         capi_reply(c, 200, appl_template_to_json(t, true));
 }
 
-void capi_template_put(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_template_put(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_error err = {0};
     struct appl_template *t = NULL;
     cJSON *body = capi_body(c, CAPI_MAX_TEMPLATE_BODY);
-    (void)role;
     if (body == NULL)
         return;
     int rc = appl_template_put(a, c->seg[2], body, &t, &err);
@@ -196,11 +188,11 @@ void capi_template_put(struct http_ctx *c, struct appl *a, enum appl_role role)
         capi_reply(c, 200, appl_template_to_json(t, true));
 }
 
-void capi_template_patch(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_template_patch(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_error err = {0};
     struct appl_template *t = template_or_404(c, a);
-    (void)role;
     if (t == NULL)
         return;
     cJSON *body = capi_body(c, CAPI_MAX_TEMPLATE_BODY);
@@ -214,9 +206,9 @@ void capi_template_patch(struct http_ctx *c, struct appl *a, enum appl_role role
         capi_reply(c, 200, appl_template_to_json(t, true));
 }
 
-void capi_template_delete(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_template_delete(struct http_ctx *c)
 {
-    (void)role;
+    struct appl *a = c->app->appl;
     int rc = appl_template_delete(a, c->seg[2]);
     if (rc == CE_NOTFOUND)
         capi_error(c, 404, "DeviceTemplateNotFound", "Device template %s was not found.",
@@ -229,10 +221,10 @@ void capi_template_delete(struct http_ctx *c, struct appl *a, enum appl_role rol
         http_reply_empty(c, 204);
 }
 
-void capi_template_publish(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_template_publish(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_template *t = template_or_404(c, a);
-    (void)role;
     if (t == NULL)
         return;
     appl_template_publish(a, t);

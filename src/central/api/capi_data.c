@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "central/api/capi_int.h"
+#include "central/base/events.h"
 #include "central/store/store_app.h"
 
 #define LAST_SCAN_ROWS 10000    /* rows searched for a last value not in memory */
@@ -113,18 +114,10 @@ static int hist_row(void *ctx, const struct store_app_telemetry *row)
 
 static int skiptoken_seq(struct http_ctx *c, int64_t *out)
 {
-    char buf[64], *end;
-    int rc = capi_param(c, "$skiptoken", buf, sizeof buf);
-    *out = 0;
-    if (rc <= 0)
-        return rc;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0' || end == buf || v < 0) {
-        capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
-        return -1;
-    }
-    *out = v;
-    return 0;
+    uint64_t v;
+    int rc = capi_skiptoken(c, INT64_MAX, &v);
+    *out = (int64_t)v;
+    return rc;
 }
 
 /* "from=..&to=.." (encoded) for nextLink, from the request's own parameters. */
@@ -179,15 +172,15 @@ static void history(struct http_ctx *c, struct appl *a, struct appl_device *d, c
     capi_page(c, h.arr, top, exhausted ? NULL : tok, extra);
 }
 
-void capi_telemetry(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_telemetry(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
     bool comp_path = strcmp(c->seg[3], "components") == 0;
     const char *comp = comp_path ? c->seg[4] : "";
     const char *name = comp_path ? c->seg[6] : c->seg[4];
     bool hist = strcmp(c->seg[c->nseg - 1], "history") == 0 && c->nseg == (comp_path ? 8u : 6u);
-    (void)role;
     if (dev == NULL)
         return;
     if (hist)
@@ -216,11 +209,9 @@ static cJSON *parse_or_text(const char *p, size_t len, bool *is_json)
     *is_json = v != NULL;
     if (v != NULL)
         return v;
-    char *text = malloc(len + 1);
+    char *text = app_strndup(p, len);
     if (text == NULL)
         return NULL;
-    memcpy(text, p, len);
-    text[len] = '\0';
     v = cJSON_CreateString(text);
     free(text);
     return v;
@@ -255,38 +246,45 @@ static int push(struct raw_ctx *r, int64_t time_ms, int64_t seq, bool tel, cJSON
     return 0;
 }
 
+/* {"time","type"} of one raw item. */
+static cJSON *raw_item(int64_t time_ms, const char *type)
+{
+    char ts[32];
+    cJSON *o = cJSON_CreateObject();
+    appl_time(time_ms, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    cJSON_AddStringToObject(o, "type", type);
+    return o;
+}
+
+/* "payload" (JSON, or the text) and its classification against the model. */
+static void add_payload(cJSON *o, const struct dtdl_model *m, int kind, const char *comp,
+                        const char *p, size_t len)
+{
+    bool is_json;
+    cJSON *payload = parse_or_text(p, len, &is_json);
+    cJSON_AddItemToObject(o, "payload", payload ? payload : cJSON_CreateNull());
+    classify_into(o, m, kind, comp, payload, is_json);
+}
+
 static int raw_tel(void *ctx, const struct store_app_telemetry *row)
 {
     struct raw_ctx *r = ctx;
-    char ts[32];
-    bool is_json;
-    cJSON *o = cJSON_CreateObject();
-    appl_time(row->time_ms, ts);
-    cJSON_AddStringToObject(o, "time", ts);
-    cJSON_AddStringToObject(o, "type", "telemetry");
-    cJSON_AddStringToObject(o, "component", row->component ? row->component : "");
+    const char *comp = row->component ? row->component : "";
+    cJSON *o = raw_item(row->time_ms, "telemetry");
+    cJSON_AddStringToObject(o, "component", comp);
     cJSON *props = row->props_json ? cJSON_Parse(row->props_json) : NULL;
     cJSON_AddItemToObject(o, "messageProperties", props ? props : cJSON_CreateObject());
-    cJSON *payload = parse_or_text(row->payload, row->payload_len, &is_json);
-    cJSON_AddItemToObject(o, "payload", payload ? payload : cJSON_CreateNull());
-    classify_into(o, r->m, 1, row->component ? row->component : "", payload, is_json);
+    add_payload(o, r->m, EV_TELEMETRY, comp, row->payload, row->payload_len);
     return push(r, row->time_ms, row->seq, true, o);
 }
 
 static int raw_ev(void *ctx, const struct store_app_raw *row)
 {
     struct raw_ctx *r = ctx;
-    char ts[32];
-    bool is_json;
-    cJSON *o = cJSON_CreateObject();
-    appl_time(row->time_ms, ts);
-    cJSON_AddStringToObject(o, "time", ts);
-    cJSON_AddStringToObject(o, "type", row->kind);
-    if (row->data != NULL) {
-        cJSON *payload = parse_or_text(row->data, strlen(row->data), &is_json);
-        cJSON_AddItemToObject(o, "payload", payload ? payload : cJSON_CreateNull());
-        classify_into(o, r->m, 2, "", payload, is_json);
-    }
+    cJSON *o = raw_item(row->time_ms, row->kind);
+    if (row->data != NULL)
+        add_payload(o, r->m, EV_REPORTED, "", row->data, strlen(row->data));
     return push(r, row->time_ms, row->seq, false, o);
 }
 
@@ -310,7 +308,7 @@ static int parse_raw_token(struct http_ctx *c, int64_t *tseq, int64_t *rseq)
     }
     if (a < 0 || b < 0 || *end != '\0') {
         capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
-        return -1;
+        return CE_INVALID;
     }
     *tseq = a;
     *rseq = b;
@@ -327,14 +325,14 @@ static int item_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_raw(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
     size_t top;
     int64_t from, to, tseq, rseq;
     char extra[300], tok[80];
-    (void)role;
     if (dev == NULL || capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
         capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0)
         return;
@@ -369,11 +367,11 @@ void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role)
     capi_page(c, arr, top, more ? tok : NULL, extra);
 }
 
-void capi_conformance(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_conformance(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    (void)role;
     if (dev == NULL)
         return;
     if (appl_device_template(a, d) == NULL) {

@@ -10,8 +10,8 @@
 
 #include <openssl/evp.h>
 
-#include "central/setup/appdata.h"
 #include "central/api/capi_int.h"
+#include "central/setup/appdata.h"
 
 /* The etag changes whenever a key does; it is a digest, so it reveals nothing of them. */
 static void group_etag(const struct app_facts *f, char out[40])
@@ -65,32 +65,32 @@ static bool group_or_404(struct http_ctx *c, const struct app *app)
     return false;
 }
 
-void capi_groups_list(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_groups_list(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     size_t top;
-    (void)role;
     if (capi_top(c, &top) < 0)
         return;
     cJSON *arr = cJSON_CreateArray();
     if (arr == NULL) {
-        capi_error(c, 500, "InternalError", "Out of memory.");
+        capi_oom(c);
         return;
     }
     cJSON_AddItemToArray(arr, group_to_json(&a->app->facts));
     capi_page(c, arr, top, NULL, NULL);
 }
 
-void capi_group_get(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_group_get(struct http_ctx *c)
 {
-    (void)role;
+    struct appl *a = c->app->appl;
     if (group_or_404(c, a->app))
         capi_reply(c, 200, group_to_json(&a->app->facts));
 }
 
-void capi_group_regenerate(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_group_regenerate(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
     char kind[16];
-    (void)role;
     if (!group_or_404(c, a->app))
         return;
     int rc = capi_param(c, "keyType", kind, sizeof kind);

@@ -20,21 +20,22 @@
 #define CAPI_TOP_DEFAULT 100
 #define CAPI_TOP_MAX 1000
 
-/** A request handler: c->seg[] holds the path ("api", ...). */
-typedef void (*capi_fn)(struct http_ctx *c, struct appl *a, enum appl_role role);
-
 /** IoT Central error: {"error":{"code","message","requestId","time"}} + x-ms-error-code. */
 void capi_error(struct http_ctx *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /** Map a CE_* code to an error reply; @p what names the subject ("device x"). */
 void capi_error_ce(struct http_ctx *c, int rc, const char *what);
+/** An application-layer refusal (CE_INVALID): 404 for CapabilityNotFound, else 400. */
+void capi_app_error(struct http_ctx *c, const struct appl_error *err);
+/** 500 InternalError "Out of memory." */
+void capi_oom(struct http_ctx *c);
 /** Reply with @p o (takes ownership; NULL = 500 out of memory). */
 void capi_reply(struct http_ctx *c, int status, cJSON *o);
 /** Parse the JSON body (max @p max bytes). On failure replies (400/413) and returns NULL. */
 cJSON *capi_body(struct http_ctx *c, size_t max);
-/** $top: CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns -1. */
+/** $top: CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns CE_INVALID. */
 int capi_top(struct http_ctx *c, size_t *out);
-/** Query parameter (decoded) into out; 1 found, 0 absent; -1 replied 400. */
+/** Query parameter (decoded) into out; 1 found, 0 absent; CE_INVALID after replying 400. */
 int capi_param(struct http_ctx *c, const char *name, char *out, size_t size);
 /** Optional time parameter; on a bad value replies 400 and returns -1. */
 int capi_time_param(struct http_ctx *c, const char *name, int64_t dflt, int64_t *out);
@@ -47,38 +48,46 @@ void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_to
 /** Not-found helpers replying 404 with the right code. */
 void capi_no_device(struct http_ctx *c, const char *id);
 
-/* handlers: capi_admin.c */
-void capi_tokens_list(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_token_get(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_token_put(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_token_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_templates_list(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_template_get(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_template_put(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_template_patch(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_template_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_template_publish(struct http_ctx *c, struct appl *a, enum appl_role role);
+/**
+ * $skiptoken as a decimal number at most @p max into *out (0 when absent).
+ * @return CE_OK, or CE_INVALID after replying 400.
+ */
+int capi_skiptoken(struct http_ctx *c, uint64_t max, uint64_t *out);
+
+/* Handlers (the routes of capi_router.c): c->seg[] holds the path ("api", ...), c->auth the
+ * caller's role; the application layer is c->app->appl. */
+/* capi_admin.c */
+void capi_tokens_list(struct http_ctx *c);
+void capi_token_get(struct http_ctx *c);
+void capi_token_put(struct http_ctx *c);
+void capi_token_delete(struct http_ctx *c);
+void capi_templates_list(struct http_ctx *c);
+void capi_template_get(struct http_ctx *c);
+void capi_template_put(struct http_ctx *c);
+void capi_template_patch(struct http_ctx *c);
+void capi_template_delete(struct http_ctx *c);
+void capi_template_publish(struct http_ctx *c);
 /* capi_groups.c */
-void capi_groups_list(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_group_get(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_group_regenerate(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_groups_list(struct http_ctx *c);
+void capi_group_get(struct http_ctx *c);
+void capi_group_regenerate(struct http_ctx *c);
 /* capi_devices.c */
-void capi_devices_list(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_get(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_put(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_patch(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_delete(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_credentials(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_device_components(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_properties(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_devices_list(struct http_ctx *c);
+void capi_device_get(struct http_ctx *c);
+void capi_device_put(struct http_ctx *c);
+void capi_device_patch(struct http_ctx *c);
+void capi_device_delete(struct http_ctx *c);
+void capi_device_credentials(struct http_ctx *c);
+void capi_device_components(struct http_ctx *c);
+void capi_properties(struct http_ctx *c);
 /* capi_commands.c */
-void capi_command(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_command(struct http_ctx *c);
 /* capi_data.c */
-void capi_telemetry(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_raw(struct http_ctx *c, struct appl *a, enum appl_role role);
-void capi_conformance(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_telemetry(struct http_ctx *c);
+void capi_raw(struct http_ctx *c);
+void capi_conformance(struct http_ctx *c);
 /* capi_sse.c */
-void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role);
+void capi_events(struct http_ctx *c);
 
 /** The device of c->seg[2] with its appl record; replies 404 and returns NULL when absent. */
 struct device *capi_device(struct http_ctx *c, struct appl *a, struct appl_device **out_d);

@@ -18,67 +18,6 @@
 #include "central/api/capi_int.h"
 #include "central/base/log.h"
 
-struct capi_route {
-    unsigned methods;
-    unsigned admin_methods; /* methods that need the administrator role */
-    size_t n;
-    const char *pat[HTTP_MAX_SEGS];
-    capi_fn fn;
-};
-
-#define ALL (HTTP_GET | HTTP_PUT | HTTP_POST | HTTP_DELETE | HTTP_PATCH)
-
-static const struct capi_route routes[] = {
-    {HTTP_GET, ALL, 2, {"api", "apiTokens"}, capi_tokens_list},
-    {HTTP_GET, ALL, 3, {"api", "apiTokens", "*"}, capi_token_get},
-    {HTTP_PUT, ALL, 3, {"api", "apiTokens", "*"}, capi_token_put},
-    {HTTP_DELETE, ALL, 3, {"api", "apiTokens", "*"}, capi_token_delete},
-    {HTTP_GET, ALL, 2, {"api", "enrollmentGroups"}, capi_groups_list},
-    {HTTP_GET, ALL, 3, {"api", "enrollmentGroups", "*"}, capi_group_get},
-    {HTTP_POST, ALL, 4, {"api", "enrollmentGroups", "*", "regenerateKey"}, capi_group_regenerate},
-    {HTTP_GET, 0, 2, {"api", "deviceTemplates"}, capi_templates_list},
-    {HTTP_GET, 0, 3, {"api", "deviceTemplates", "*"}, capi_template_get},
-    {HTTP_PUT, ALL, 3, {"api", "deviceTemplates", "*"}, capi_template_put},
-    {HTTP_PATCH, ALL, 3, {"api", "deviceTemplates", "*"}, capi_template_patch},
-    {HTTP_DELETE, ALL, 3, {"api", "deviceTemplates", "*"}, capi_template_delete},
-    {HTTP_POST, ALL, 4, {"api", "deviceTemplates", "*", "publish"}, capi_template_publish},
-    {HTTP_GET, 0, 2, {"api", "devices"}, capi_devices_list},
-    {HTTP_GET, 0, 3, {"api", "devices", "*"}, capi_device_get},
-    {HTTP_PUT, 0, 3, {"api", "devices", "*"}, capi_device_put},
-    {HTTP_PATCH, 0, 3, {"api", "devices", "*"}, capi_device_patch},
-    {HTTP_DELETE, 0, 3, {"api", "devices", "*"}, capi_device_delete},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "credentials"}, capi_device_credentials},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "components"}, capi_device_components},
-    {HTTP_GET | HTTP_PUT | HTTP_PATCH,
-     0,
-     4,
-     {"api", "devices", "*", "properties"},
-     capi_properties},
-    {HTTP_GET | HTTP_PUT | HTTP_PATCH,
-     0,
-     6,
-     {"api", "devices", "*", "components", "*", "properties"},
-     capi_properties},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "commands"}, capi_command},
-    {HTTP_GET | HTTP_POST, 0, 5, {"api", "devices", "*", "commands", "*"}, capi_command},
-    {HTTP_GET | HTTP_POST,
-     0,
-     7,
-     {"api", "devices", "*", "components", "*", "commands", "*"},
-     capi_command},
-    {HTTP_GET, 0, 5, {"api", "devices", "*", "telemetry", "*"}, capi_telemetry},
-    {HTTP_GET, 0, 6, {"api", "devices", "*", "telemetry", "*", "history"}, capi_telemetry},
-    {HTTP_GET, 0, 7, {"api", "devices", "*", "components", "*", "telemetry", "*"}, capi_telemetry},
-    {HTTP_GET,
-     0,
-     8,
-     {"api", "devices", "*", "components", "*", "telemetry", "*", "history"},
-     capi_telemetry},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "rawData"}, capi_raw},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "conformance"}, capi_conformance},
-    {HTTP_GET, 0, 4, {"api", "devices", "*", "events"}, capi_events},
-};
-
 /* ---------------------------------------------------------------- replies */
 
 static void rfc1123(char out[40])
@@ -120,26 +59,43 @@ void capi_error(struct http_ctx *c, int status, const char *code, const char *fm
 
 void capi_error_ce(struct http_ctx *c, int rc, const char *what)
 {
+    const char *code;
+    int status = http_status_of(rc, HTTP_DIALECT_CENTRAL, &code);
     switch (rc) {
     case CE_NOTFOUND:
-        capi_error(c, 404, "NotFound", "%s was not found.", what);
+        capi_error(c, status, code, "%s was not found.", what);
         break;
     case CE_EXISTS:
-        capi_error(c, 409, "Conflict", "%s already exists.", what);
+        capi_error(c, status, code, "%s already exists.", what);
         break;
     case CE_INVALID:
-        capi_error(c, 400, "InvalidBody", "%s: invalid request.", what);
+        capi_error(c, status, code, "%s: invalid request.", what);
         break;
     case CE_BUSY:
-        capi_error(c, 503, "ServiceUnavailable", "%s: the server is busy, retry later.", what);
+        capi_error(c, status, code, "%s: the server is busy, retry later.", what);
         break;
     case CE_TOOBIG:
-        capi_error(c, 413, "RequestEntityTooLarge", "%s: too large.", what);
+        capi_error(c, status, code, "%s: too large.", what);
         break;
     default:
-        capi_error(c, 500, "InternalError", "%s: %s.", what, central_strerror(rc));
+        capi_error(c, status, code, "%s: %s.", what, central_strerror(rc));
         break;
     }
+}
+
+void capi_app_error(struct http_ctx *c, const struct appl_error *err)
+{
+    if (err->code == NULL) {
+        capi_error_ce(c, CE_INVALID, "request");
+        return;
+    }
+    capi_error(c, strcmp(err->code, "CapabilityNotFound") == 0 ? 404 : 400, err->code, "%s",
+               err->message);
+}
+
+void capi_oom(struct http_ctx *c)
+{
+    capi_error(c, 500, "InternalError", "Out of memory.");
 }
 
 void capi_reply(struct http_ctx *c, int status, cJSON *o)
@@ -147,7 +103,7 @@ void capi_reply(struct http_ctx *c, int status, cJSON *o)
     char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (text == NULL) {
-        capi_error(c, 500, "InternalError", "Out of memory.");
+        capi_oom(c);
         return;
     }
     http_reply_json_text(c, status, text, strlen(text));
@@ -168,7 +124,7 @@ struct device *capi_device(struct http_ctx *c, struct appl *a, struct appl_devic
         return NULL;
     }
     if (d == NULL) {
-        capi_error(c, 500, "InternalError", "Out of memory.");
+        capi_oom(c);
         return NULL;
     }
     *out_d = d;
@@ -209,7 +165,7 @@ int capi_param(struct http_ctx *c, const char *name, char *out, size_t size)
     if (rc < 0) {
         capi_error(c, 400, "InvalidParameter", "The query parameter %s is malformed or too long.",
                    name);
-        return -1;
+        return CE_INVALID;
     }
     return rc;
 }
@@ -224,9 +180,25 @@ int capi_top(struct http_ctx *c, size_t *out)
     long v = strtol(buf, &end, 10);
     if (*end != '\0' || end == buf || v < 1 || v > CAPI_TOP_MAX) {
         capi_error(c, 400, "InvalidParameter", "$top must be an integer 1..%d.", CAPI_TOP_MAX);
-        return -1;
+        return CE_INVALID;
     }
     *out = (size_t)v;
+    return 0;
+}
+
+int capi_skiptoken(struct http_ctx *c, uint64_t max, uint64_t *out)
+{
+    char buf[32], *end;
+    int rc = capi_param(c, "$skiptoken", buf, sizeof buf);
+    *out = 0;
+    if (rc <= 0)
+        return rc;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' || end == buf || v > max) {
+        capi_error(c, 400, "InvalidParameter", "$skiptoken is not valid here.");
+        return CE_INVALID;
+    }
+    *out = v;
     return 0;
 }
 
@@ -240,7 +212,7 @@ int capi_time_param(struct http_ctx *c, const char *name, int64_t dflt, int64_t 
     if (appl_parse_time(buf, out) < 0) {
         capi_error(c, 400, "InvalidParameter",
                    "%s must be an RFC 3339 time such as 2026-11-26T08:00:00Z.", name);
-        return -1;
+        return CE_INVALID;
     }
     return 0;
 }
@@ -251,7 +223,7 @@ void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_to
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) {
         cJSON_Delete(value);
-        capi_error(c, 500, "InternalError", "Out of memory.");
+        capi_oom(c);
         return;
     }
     cJSON_AddItemToObject(o, "value", value);
@@ -272,93 +244,106 @@ void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_to
     capi_reply(c, 200, o);
 }
 
-/* ---------------------------------------------------------------- dispatch */
+/* ---------------------------------------------------------------- routes */
 
-bool capi_owns(const struct http_ctx *c)
+/* Authenticate (API token; c->auth = role) and check api-version before routing. */
+static bool gate(struct http_ctx *c)
 {
-    return c->nseg >= 1 && strcmp(c->seg[0], "api") == 0;
-}
-
-static bool matches(const struct capi_route *r, const struct http_ctx *c)
-{
-    if (r->n != c->nseg)
-        return false;
-    for (size_t i = 0; i < r->n; i++) {
-        if (strcmp(r->pat[i], "*") == 0) {
-            if (c->seg[i][0] == '\0')
-                return false;
-        } else if (strcasecmp(r->pat[i], c->seg[i]) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-void capi_dispatch(struct http_ctx *c)
-{
-    struct appl *a = appl_of(c->app);
+    struct appl *a = c->app->appl;
     const char *why = NULL;
     char ver[32];
-    bool path_known = false;
 
     if (a == NULL) {
         capi_error(c, 503, "ServiceUnavailable", "The application API is not running.");
-        return;
+        return false;
     }
     enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why);
     if (role == ROLE_NONE) {
         log_info("capi: unauthorized request: %s", why);
         capi_error(c, 401, "Unauthorized", "Unauthorized: %s.", why);
-        return;
+        return false;
     }
+    c->auth = (int)role;
     int rc = http_query_param(c, "api-version", ver, sizeof ver);
     if (rc == 0) {
         capi_error(c, 400, "MissingApiVersionParameter",
                    "The api-version query parameter is required (api-version=%s).",
                    CAPI_API_VERSION);
-        return;
+        return false;
     }
     if (rc < 0 || strcmp(ver, CAPI_API_VERSION) != 0) {
         capi_error(c, 400, "InvalidApiVersionParameter",
                    "Unsupported api-version; this server implements api-version=%s.",
                    CAPI_API_VERSION);
-        return;
+        return false;
     }
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct capi_route *r = &routes[i];
-        if (!matches(r, c))
-            continue;
-        path_known = true;
-        if (!(r->methods & c->method))
-            continue;
-        if ((r->admin_methods & c->method) && role != ROLE_ADMIN) {
-            capi_error(c, 403, "Forbidden",
-                       "The %s role may not do this; it needs the administrator role.",
-                       appl_role_name(role));
-            return;
-        }
-        r->fn(c, a, role);
-        return;
-    }
+    return true;
+}
+
+/* A route's flags are the methods that need the administrator role. */
+static bool allow(struct http_ctx *c, const struct http_route *r)
+{
+    if (!(r->flags & c->method) || c->auth == ROLE_ADMIN)
+        return true;
+    capi_error(c, 403, "Forbidden", "The %s role may not do this; it needs the administrator role.",
+               appl_role_name((enum appl_role)c->auth));
+    return false;
+}
+
+static void no_route(struct http_ctx *c, bool path_known)
+{
     if (path_known)
         capi_error(c, 405, "MethodNotAllowed", "The method is not allowed on this resource.");
     else
         capi_error(c, 404, "NotFound", "No such resource.");
 }
 
-int capi_start(struct app *app)
-{
-    if (appl_of(app) != NULL)
-        return 0;
-    if (appl_open(app) < 0) {
-        log_error("capi: cannot start the application layer");
-        return -1;
-    }
-    log_info("capi: application API ready under /api/ (api-version %s)", CAPI_API_VERSION);
-    return 0;
-}
+#define ALL (HTTP_GET | HTTP_PUT | HTTP_POST | HTTP_DELETE | HTTP_PATCH)
+#define DEV "/api/devices/{id}"
+#define COMP DEV "/components/{component}"
 
-void capi_stop(struct app *app)
-{
-    appl_close(app);
-}
+static const struct http_route routes[] = {
+    {HTTP_GET, "/api/apiTokens", capi_tokens_list, ALL},
+    {HTTP_GET, "/api/apiTokens/{id}", capi_token_get, ALL},
+    {HTTP_PUT, "/api/apiTokens/{id}", capi_token_put, ALL},
+    {HTTP_DELETE, "/api/apiTokens/{id}", capi_token_delete, ALL},
+    {HTTP_GET, "/api/enrollmentGroups", capi_groups_list, ALL},
+    {HTTP_GET, "/api/enrollmentGroups/{id}", capi_group_get, ALL},
+    {HTTP_POST, "/api/enrollmentGroups/{id}/regenerateKey", capi_group_regenerate, ALL},
+    {HTTP_GET, "/api/deviceTemplates", capi_templates_list, 0},
+    {HTTP_GET, "/api/deviceTemplates/{id}", capi_template_get, 0},
+    {HTTP_PUT, "/api/deviceTemplates/{id}", capi_template_put, ALL},
+    {HTTP_PATCH, "/api/deviceTemplates/{id}", capi_template_patch, ALL},
+    {HTTP_DELETE, "/api/deviceTemplates/{id}", capi_template_delete, ALL},
+    {HTTP_POST, "/api/deviceTemplates/{id}/publish", capi_template_publish, ALL},
+    {HTTP_GET, "/api/devices", capi_devices_list, 0},
+    {HTTP_GET, DEV, capi_device_get, 0},
+    {HTTP_PUT, DEV, capi_device_put, 0},
+    {HTTP_PATCH, DEV, capi_device_patch, 0},
+    {HTTP_DELETE, DEV, capi_device_delete, 0},
+    {HTTP_GET, DEV "/credentials", capi_device_credentials, 0},
+    {HTTP_GET, DEV "/components", capi_device_components, 0},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH, DEV "/properties", capi_properties, 0},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH, COMP "/properties", capi_properties, 0},
+    {HTTP_GET, DEV "/commands", capi_command, 0},
+    {HTTP_GET | HTTP_POST, DEV "/commands/{name}", capi_command, 0},
+    {HTTP_GET | HTTP_POST, COMP "/commands/{name}", capi_command, 0},
+    {HTTP_GET, DEV "/telemetry/{name}", capi_telemetry, 0},
+    {HTTP_GET, DEV "/telemetry/{name}/history", capi_telemetry, 0},
+    {HTTP_GET, COMP "/telemetry/{name}", capi_telemetry, 0},
+    {HTTP_GET, COMP "/telemetry/{name}/history", capi_telemetry, 0},
+    {HTTP_GET, DEV "/rawData", capi_raw, 0},
+    {HTTP_GET, DEV "/conformance", capi_conformance, 0},
+    {HTTP_GET, DEV "/events", capi_events, 0},
+};
+
+const struct http_site capi_site = {
+    .name = "capi",
+    .scope = HTTP_SCOPE_PREFIX,
+    .prefix = "api",
+    .routes = routes,
+    .n_routes = sizeof routes / sizeof routes[0],
+    .gate = gate,
+    .allow = allow,
+    .no_route = no_route,
+};

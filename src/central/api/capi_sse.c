@@ -7,8 +7,12 @@
  * connection, whose close callback is ours: the request is then ours to free. At shutdown
  * (capi_stop) we end every stream with evhttp_send_reply_end, which hands the request back.
  *
+ * What a stream shows comes from the event bus (events.h), as for any other consumer:
+ * telemetry, property and desired patches and connections from the device plane, commands
+ * (EV_COMMAND) from the application layer. app->capi subscribes after the application layer.
+ *
  * A write may fail synchronously and make libevent free the connection (and call on_close)
- * from inside evhttp_send_reply_chunk; so while we write (a->sse_busy), a closed stream is only
+ * from inside evhttp_send_reply_chunk; so while we write (cp->busy), a closed stream is only
  * marked dead and freed afterwards by sweep().
  */
 #include <stdio.h>
@@ -20,15 +24,17 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "central/api/capi.h"
 #include "central/api/capi_int.h"
+#include "central/base/events.h"
 #include "central/base/log.h"
 
 #define SSE_MAX_STREAMS 64
 #define SSE_PING_S 15
 #define SSE_MAX_BACKLOG (1024 * 1024) /* unsent bytes above which events are dropped */
 
-struct appl_sse {
-    struct appl *a;
+struct sse_stream {
+    struct capi *cp;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     struct event *ping;
@@ -36,30 +42,29 @@ struct appl_sse {
     size_t dropped;
     bool dead;     /* the connection is gone; free at the next sweep */
     bool orphaned; /* libevent detached the request: we free it */
-    struct appl_sse *next;
+    struct sse_stream *next;
 };
 
-const struct appl_sse *appl_sse_next(const struct appl_sse *s)
-{
-    return s->next;
-}
+/* app->capi: the live streams of every device. */
+struct capi {
+    struct app *app;
+    int events_sub;
+    struct sse_stream *streams;
+    size_t n_streams;
+    int busy; /* > 0 while writing to streams: closes are deferred */
+};
 
-const char *appl_sse_device(const struct appl_sse *s)
+static void sweep(struct capi *cp)
 {
-    return s->device_id;
-}
-
-static void sweep(struct appl *a)
-{
-    struct appl_sse **pp = &a->streams;
+    struct sse_stream **pp = &cp->streams;
     while (*pp != NULL) {
-        struct appl_sse *s = *pp;
+        struct sse_stream *s = *pp;
         if (!s->dead) {
             pp = &s->next;
             continue;
         }
         *pp = s->next;
-        a->n_streams--;
+        cp->n_streams--;
         if (s->ping != NULL)
             event_free(s->ping);
         if (s->orphaned)
@@ -70,7 +75,7 @@ static void sweep(struct appl *a)
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
-    struct appl_sse *s = arg;
+    struct sse_stream *s = arg;
     (void)evcon;
     log_debug("capi: event stream of %s closed", s->device_id);
     s->dead = true;
@@ -78,17 +83,17 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     s->orphaned = evhttp_request_get_connection(s->req) == NULL;
     if (s->ping != NULL)
         event_del(s->ping);
-    if (s->a->sse_busy == 0)
-        sweep(s->a);
+    if (s->cp->busy == 0)
+        sweep(s->cp);
 }
 
-static size_t backlog(const struct appl_sse *s)
+static size_t backlog(const struct sse_stream *s)
 {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
     return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-static void send_text(struct appl_sse *s, const char *text, size_t len)
+static void send_text(struct sse_stream *s, const char *text, size_t len)
 {
     struct evbuffer *b;
     if (s->dead || evhttp_request_get_connection(s->req) == NULL)
@@ -110,46 +115,149 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     static const char ping[] = ": keep-alive\n\n";
-    struct appl_sse *s = arg;
-    struct appl *a = s->a;
-    a->sse_busy++;
+    struct sse_stream *s = arg;
+    struct capi *cp = s->cp;
+    cp->busy++;
     send_text(s, ping, sizeof ping - 1);
-    a->sse_busy--;
-    if (a->sse_busy == 0)
-        sweep(a);
+    cp->busy--;
+    if (cp->busy == 0)
+        sweep(cp);
 }
 
-void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data)
+static bool has_stream(const struct capi *cp, const char *device_id)
 {
-    char *json = NULL;
-    a->sse_busy++;
-    for (struct appl_sse *s = a->streams; s != NULL; s = s->next) {
-        if (s->dead || strcmp(s->device_id, device_id) != 0)
-            continue;
-        if (json == NULL) {
-            json = cJSON_PrintUnformatted(data);
-            if (json == NULL)
-                break;
-        }
-        /* cJSON escapes control characters, so the data is one line */
-        size_t len = strlen(json) + strlen(event) + 32;
-        char *text = malloc(len);
-        if (text == NULL)
-            break;
-        int n = snprintf(text, len, "event: %s\ndata: %s\n\n", event, json);
-        if (n > 0)
+    for (const struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
+        if (!s->dead && strcmp(s->device_id, device_id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Send "event: @p event / data: @p json" to the streams of @p device_id. */
+static void publish_text(struct capi *cp, const char *device_id, const char *event,
+                         const char *json, size_t json_len)
+{
+    /* cJSON escapes control characters, so the data is one line */
+    size_t len = json_len + strlen(event) + 32;
+    char *text = malloc(len);
+    if (text == NULL)
+        return;
+    int n = snprintf(text, len, "event: %s\ndata: %.*s\n\n", event, (int)json_len, json);
+    cp->busy++;
+    for (struct sse_stream *s = cp->streams; s != NULL && n > 0; s = s->next) {
+        if (!s->dead && strcmp(s->device_id, device_id) == 0)
             send_text(s, text, (size_t)n);
+    }
+    cp->busy--;
+    free(text);
+    if (cp->busy == 0)
+        sweep(cp);
+}
+
+static void publish(struct capi *cp, const char *device_id, const char *event, cJSON *data)
+{
+    char *json = data != NULL ? cJSON_PrintUnformatted(data) : NULL;
+    cJSON_Delete(data);
+    if (json != NULL)
+        publish_text(cp, device_id, event, json, strlen(json));
+    free(json);
+}
+
+/* {"time": ...} */
+static cJSON *timed(int64_t time_ms)
+{
+    char ts[32];
+    cJSON *o = cJSON_CreateObject();
+    appl_time(time_ms, ts);
+    cJSON_AddStringToObject(o, "time", ts);
+    return o;
+}
+
+static void on_telemetry(struct capi *cp, const struct central_event *ev)
+{
+    cJSON *o = timed(ev->time_ms);
+    cJSON *payload = cJSON_ParseWithLength(ev->body, ev->body_len);
+    if (o == NULL) {
+        cJSON_Delete(payload);
+        return;
+    }
+    cJSON_AddStringToObject(o, "component", ev->component ? ev->component : "");
+    if (payload != NULL) {
+        cJSON_AddItemToObject(o, "payload", payload);
+    } else {
+        char *text = app_strndup(ev->body, ev->body_len);
+        if (text != NULL)
+            cJSON_AddStringToObject(o, "payload", text);
         free(text);
     }
-    free(json);
-    a->sse_busy--;
-    if (a->sse_busy == 0)
-        sweep(a);
+    publish(cp, ev->device_id, "telemetry", o);
 }
 
-void appl_sse_close_all(struct appl *a)
+static void on_patch(struct capi *cp, const struct central_event *ev)
 {
-    for (struct appl_sse *s = a->streams; s != NULL; s = s->next) {
+    cJSON *patch = cJSON_ParseWithLength(ev->body, ev->body_len);
+    if (patch == NULL)
+        return;
+    cJSON *o = timed(ev->time_ms);
+    cJSON_AddItemToObject(o, "payload", patch);
+    cJSON_AddNumberToObject(o, "version", (double)ev->version);
+    publish(cp, ev->device_id, ev->type == EV_REPORTED ? "property" : "desired", o);
+}
+
+static void on_event(void *ctx, const struct central_event *ev)
+{
+    struct capi *cp = ctx;
+    if (ev->device_id == NULL || !has_stream(cp, ev->device_id))
+        return;
+    switch (ev->type) {
+    case EV_TELEMETRY:
+        on_telemetry(cp, ev);
+        break;
+    case EV_REPORTED:
+    case EV_DESIRED:
+        on_patch(cp, ev);
+        break;
+    case EV_CONNECTED:
+    case EV_DISCONNECTED: {
+        cJSON *o = timed(ev->time_ms);
+        cJSON_AddBoolToObject(o, "connected", ev->type == EV_CONNECTED);
+        publish(cp, ev->device_id, "connection", o);
+        break;
+    }
+    case EV_COMMAND: /* body = the DeviceCommand JSON (appl_cmd.c) */
+        publish_text(cp, ev->device_id, "command", ev->body, ev->body_len);
+        break;
+    default:
+        break;
+    }
+}
+
+int capi_start(struct app *app)
+{
+    CENTRAL_ASSERT_LOOP(app);
+    CENTRAL_ASSERT(app->capi == NULL);
+    struct capi *cp = calloc(1, sizeof *cp);
+    if (cp == NULL)
+        return CE_NOMEM;
+    cp->app = app;
+    cp->events_sub = events_subscribe(app, on_event, cp);
+    if (cp->events_sub < 0) {
+        int rc = cp->events_sub;
+        free(cp);
+        return rc;
+    }
+    app->capi = cp;
+    log_info("capi: application API ready under /api/ (api-version %s)", CAPI_API_VERSION);
+    return CE_OK;
+}
+
+void capi_stop(struct app *app)
+{
+    struct capi *cp = app->capi;
+    if (cp == NULL)
+        return;
+    CENTRAL_ASSERT(cp->busy == 0);
+    for (struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
         if (s->dead)
             continue;
         s->dead = true;
@@ -159,33 +267,41 @@ void appl_sse_close_all(struct appl *a)
             evhttp_send_reply_end(s->req); /* the request goes back to libevent */
         }
     }
-    sweep(a);
+    sweep(cp);
+    events_unsubscribe(app, cp->events_sub);
+    app->capi = NULL;
+    free(cp);
 }
 
-void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role)
+void capi_events(struct http_ctx *c)
 {
+    struct appl *a = c->app->appl;
+    struct capi *cp = c->app->capi;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    (void)role;
     if (dev == NULL)
         return;
-    if (a->n_streams >= SSE_MAX_STREAMS) {
+    if (cp == NULL) {
+        capi_error(c, 503, "ServiceUnavailable", "The application API is not running.");
+        return;
+    }
+    if (cp->n_streams >= SSE_MAX_STREAMS) {
         capi_error(c, 503, "ServiceUnavailable", "Too many open event streams (%d).",
                    SSE_MAX_STREAMS);
         return;
     }
-    struct appl_sse *s = calloc(1, sizeof *s);
+    struct sse_stream *s = calloc(1, sizeof *s);
     struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
     if (s == NULL || evcon == NULL) {
         free(s);
         capi_error(c, 500, "InternalError", "Cannot open the stream.");
         return;
     }
-    s->a = a;
+    s->cp = cp;
     s->req = c->req;
     s->evcon = evcon;
     snprintf(s->device_id, sizeof s->device_id, "%s", dev->id);
-    s->ping = event_new(a->app->base, -1, EV_PERSIST, on_ping, s);
+    s->ping = event_new(c->app->base, -1, EV_PERSIST, on_ping, s);
     if (s->ping != NULL) {
         struct timeval tv = {SSE_PING_S, 0};
         event_add(s->ping, &tv);
@@ -194,15 +310,15 @@ void capi_events(struct http_ctx *c, struct appl *a, enum appl_role role)
     http_add_header(c, "Cache-Control", "no-cache");
     evhttp_send_reply_start(c->req, 200, "OK");
     evhttp_connection_set_closecb(evcon, on_close, s);
-    s->next = a->streams;
-    a->streams = s;
-    a->n_streams++;
+    s->next = cp->streams;
+    cp->streams = s;
+    cp->n_streams++;
     /* The reply is ours from here on: the server frees the context but not the request. */
     c->replied = true;
     static const char hello[] = ": connected\n\n";
-    a->sse_busy++;
+    cp->busy++;
     send_text(s, hello, sizeof hello - 1);
-    a->sse_busy--;
-    if (a->sse_busy == 0)
-        sweep(a);
+    cp->busy--;
+    if (cp->busy == 0)
+        sweep(cp);
 }

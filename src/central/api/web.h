@@ -4,7 +4,7 @@
  * The UI's files are compiled into the binary: tools/embed-web.mjs turns web/ and the uPlot
  * files into $(BUILDDIR)/gen/web_assets.c, which defines the table below. web_server.c serves
  * them from the same listeners as the APIs (HTTPS, and plain HTTP on 127.0.0.1 with
- * --http-port):
+ * --http-port) as web_site, the first site main.c adds to the HTTP server:
  *   GET /                       index.html (Cache-Control: no-cache, ETag)
  *   GET /ui/<build id>/<path>   every other asset (immutable: the build id changes with them)
  *   GET /ui/ca.pem              the application's CA certificate (public)
@@ -14,13 +14,9 @@
 #ifndef CENTRAL_WEB_H
 #define CENTRAL_WEB_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-struct app;
-struct http_ctx;
-struct evhttp;
-struct evhttp_request;
+#include "central/http/http_server.h"
 
 /** One embedded file. */
 struct web_asset {
@@ -37,18 +33,7 @@ extern const size_t web_assets_count;
 /** Hash of every asset; part of each asset URL. */
 extern const char web_build_id[];
 
-/** True when the request is for the UI (/, /index.html, /ui/...). */
-bool web_owns(const struct http_ctx *c);
-
-/** Answer one UI request (always synchronously). */
-void web_dispatch(struct http_ctx *c);
-
-/**
- * Plain-HTTP listener for local use: binds 127.0.0.1:app->cfg.http_port (0 = any free port),
- * sets app->http_port and serves every request with @p cb(req, arg), like the HTTPS listener.
- * @return the evhttp (free with evhttp_free), or NULL (logged).
- */
-struct evhttp *web_plain_listen(struct app *app, void (*cb)(struct evhttp_request *, void *),
-                                void *arg);
+/** The UI's routes (GET only); it owns /, /index.html and /ui/... */
+extern const struct http_site web_site;
 
 #endif /* CENTRAL_WEB_H */

@@ -1,6 +1,6 @@
 /*
- * web_server.c - serves the embedded web UI (web.h), the CA certificate download, the
- * application facts the Administration page shows, and the plain-HTTP loopback listener.
+ * web_server.c - serves the embedded web UI (web.h), the CA certificate download and the
+ * application facts the Administration page shows: web_site, a route table of the HTTP server.
  */
 #include "central/api/web.h"
 
@@ -14,14 +14,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "central/base/app.h"
 #include "central/app/appl.h"
-#include "central/hub/broker.h"
-#include "central/http/http_server.h"
+#include "central/base/app.h"
 #include "central/base/log.h"
+#include "central/http/http_server.h"
 
-#define WEB_MAX_HEADERS 65536
-#define WEB_TIMEOUT_S 120
 #define WEB_MAX_CA 65536
 
 /* The page loads only its own scripts and styles; uPlot sets element styles from script. */
@@ -29,13 +26,6 @@
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "      \
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " \
     "frame-ancestors 'none'; form-action 'self'"
-
-bool web_owns(const struct http_ctx *c)
-{
-    if (c->nseg == 1)
-        return c->seg[0][0] == '\0' || strcmp(c->seg[0], "index.html") == 0;
-    return c->nseg >= 2 && strcmp(c->seg[0], "ui") == 0;
-}
 
 static void web_send(struct http_ctx *c, int status, const char *reason, struct evbuffer *body)
 {
@@ -158,7 +148,7 @@ static void serve_ca(struct http_ctx *c)
 static void serve_application(struct http_ctx *c)
 {
     const struct app *app = c->app;
-    struct appl *a = appl_of(app);
+    struct appl *a = app->appl;
     const char *why = "no token";
     char msg[300];
 
@@ -205,33 +195,21 @@ static void serve_application(struct http_ctx *c)
         evbuffer_free(b);
 }
 
-void web_dispatch(struct http_ctx *c)
+static void serve_index(struct http_ctx *c)
+{
+    const struct web_asset *idx = find_asset("index.html");
+    if (idx == NULL)
+        reply_text(c, 404, "Not Found", "this build has no web UI");
+    else
+        serve_asset(c, idx, false);
+}
+
+/* /ui/<build>/<path...>: an old build id is a 404, never a stale file cached forever */
+static void serve_file(struct http_ctx *c)
 {
     char path[512];
     size_t o = 0;
 
-    if (c->method != HTTP_GET) {
-        http_add_header(c, "Allow", "GET");
-        reply_text(c, 405, "Method Not Allowed", "only GET is allowed here");
-        return;
-    }
-    if (c->nseg == 1) {
-        const struct web_asset *idx = find_asset("index.html");
-        if (idx == NULL)
-            reply_text(c, 404, "Not Found", "this build has no web UI");
-        else
-            serve_asset(c, idx, false);
-        return;
-    }
-    if (c->nseg == 2 && strcmp(c->seg[1], "ca.pem") == 0) {
-        serve_ca(c);
-        return;
-    }
-    if (c->nseg == 3 && strcmp(c->seg[1], "api") == 0 && strcmp(c->seg[2], "application") == 0) {
-        serve_application(c);
-        return;
-    }
-    /* /ui/<build>/<path...>: an old build id is a 404, never a stale file cached forever */
     if (c->nseg < 3 || strcmp(c->seg[1], web_build_id) != 0) {
         reply_text(c, 404, "Not Found", "no such file (reload the page)");
         return;
@@ -257,35 +235,36 @@ void web_dispatch(struct http_ctx *c)
     serve_asset(c, a, true);
 }
 
-struct evhttp *web_plain_listen(struct app *app, void (*cb)(struct evhttp_request *, void *),
-                                void *arg)
+/* Everything here is read-only: any other method is refused before routing. */
+static bool only_get(struct http_ctx *c)
 {
-    uint16_t port = 0;
-    /* Loopback only, whatever --bind says: plain HTTP carries tokens in clear text. */
-    int fd = broker_bind_socket("127.0.0.1", app->cfg.http_port, &port);
-    if (fd < 0) {
-        log_error("http: cannot listen on 127.0.0.1:%d", app->cfg.http_port);
-        return NULL;
-    }
-    struct evhttp *http = evhttp_new(app->base);
-    if (http == NULL) {
-        close(fd);
-        return NULL;
-    }
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
-                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(http, HTTP_MAX_BODY);
-    evhttp_set_max_headers_size(http, WEB_MAX_HEADERS);
-    evhttp_set_timeout(http, WEB_TIMEOUT_S);
-    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
-    evhttp_set_gencb(http, cb, arg);
-    if (evhttp_accept_socket_with_handle(http, fd) == NULL) {
-        close(fd);
-        evhttp_free(http);
-        log_error("http: cannot accept on 127.0.0.1:%u", (unsigned)port);
-        return NULL;
-    }
-    app->http_port = port;
-    log_info("http: web UI and APIs on http://127.0.0.1:%u/ (loopback only)", (unsigned)port);
-    return http;
+    if (c->method == HTTP_GET)
+        return true;
+    http_add_header(c, "Allow", "GET");
+    reply_text(c, 405, "Method Not Allowed", "only GET is allowed here");
+    return false;
 }
+
+static void no_route(struct http_ctx *c, bool path_known)
+{
+    (void)path_known; /* unreachable: the site owns only its routes' paths, all GET */
+    reply_text(c, 404, "Not Found", "no such file");
+}
+
+static const struct http_route routes[] = {
+    {HTTP_GET, "/", serve_index, 0},
+    {HTTP_GET, "/index.html", serve_index, 0},
+    {HTTP_GET, "/ui/ca.pem", serve_ca, 0},
+    {HTTP_GET, "/ui/api/application", serve_application, 0},
+    {HTTP_GET, "/ui/{*path}", serve_file, 0},
+};
+
+const struct http_site web_site = {
+    .name = "web",
+    .scope = HTTP_SCOPE_ROUTES,
+    .case_sensitive = true,
+    .routes = routes,
+    .n_routes = sizeof routes / sizeof routes[0],
+    .gate = only_get,
+    .no_route = no_route,
+};

@@ -1,7 +1,7 @@
 /*
  * appl.c - the application layer's state: lifecycle, devices, API tokens, and the event
  * subscriber that turns device-plane events into application facts (provisioned, association,
- * raw events, last telemetry values, async command completion, live streams).
+ * raw events, last telemetry values, async command completion).
  */
 #include "central/app/appl.h"
 
@@ -13,17 +13,6 @@
 #include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/store/store_app.h"
-
-static struct appl *g_appls[8];
-
-struct appl *appl_of(const struct app *app)
-{
-    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
-        if (g_appls[i] != NULL && g_appls[i]->app == app)
-            return g_appls[i];
-    }
-    return NULL;
-}
 
 char *appl_strdup(const char *s)
 {
@@ -40,7 +29,7 @@ static int digits(const char **p, int n, int *out)
     int v = 0;
     for (int i = 0; i < n; i++) {
         if (**p < '0' || **p > '9')
-            return -1;
+            return CE_INVALID;
         v = v * 10 + (**p - '0');
         (*p)++;
     }
@@ -53,22 +42,22 @@ int appl_parse_time(const char *s, int64_t *out_ms)
     int y, mo, d, h, mi, sec, ms = 0;
     const char *p = s;
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
-        return -1;
+        return CE_INVALID;
     h = mi = sec = 0;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
         if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
-            return -1;
+            return CE_INVALID;
         if (*p == ':') {
             p++;
             if (digits(&p, 2, &sec))
-                return -1;
+                return CE_INVALID;
         }
         if (*p == '.') {
             int scale = 100;
             p++;
             if (*p < '0' || *p > '9')
-                return -1;
+                return CE_INVALID;
             while (*p >= '0' && *p <= '9') {
                 ms += (*p - '0') * scale;
                 scale /= 10;
@@ -77,7 +66,7 @@ int appl_parse_time(const char *s, int64_t *out_ms)
         }
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
+        return CE_INVALID;
     int off_min = 0;
     if (*p == 'Z' || *p == 'z') {
         p++;
@@ -85,13 +74,13 @@ int appl_parse_time(const char *s, int64_t *out_ms)
         int sign = *p == '-' ? -1 : 1, oh, om;
         p++;
         if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
-            return -1;
+            return CE_INVALID;
         off_min = sign * (oh * 60 + om);
     } else if (*p != '\0') {
-        return -1;
+        return CE_INVALID;
     }
     if (*p != '\0')
-        return -1;
+        return CE_INVALID;
     struct tm tm = {0};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -319,6 +308,76 @@ size_t appl_devices_using(struct appl *a, const char *template_id)
     return n;
 }
 
+static void set_str(char **dst, const cJSON *v)
+{
+    free(*dst);
+    *dst = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev, const cJSON *body,
+                       bool replace)
+{
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "displayName")) != NULL || replace)
+        set_str(&d->display_name, v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "template")) != NULL || replace)
+        set_str(&d->template_id, v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "simulated")) != NULL || replace)
+        d->simulated = cJSON_IsTrue(v);
+    if ((v = cJSON_GetObjectItemCaseSensitive(body, "organizations")) != NULL || replace) {
+        cJSON *o = v ? cJSON_Duplicate(v, 1) : cJSON_CreateArray();
+        if (o != NULL) {
+            cJSON_Delete(d->organizations);
+            d->organizations = o;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(body, "enabled");
+    if (v != NULL || replace) {
+        int want = v == NULL || cJSON_IsTrue(v) ? DEVICE_ENABLED : DEVICE_DISABLED;
+        if ((int)dev->status != want) {
+            struct device_update upd = {.status = want};
+            int rc = registry_update(a->app, dev, &upd);
+            if (rc != CE_OK)
+                return rc;
+        }
+    }
+    d->etag++;
+    appl_device_save(a, d);
+    return CE_OK;
+}
+
+int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
+                    struct device **out_dev)
+{
+    struct device *dev = registry_get(a->app, id);
+    if (dev == NULL) {
+        const cJSON *en = cJSON_GetObjectItemCaseSensitive(body, "enabled");
+        int rc =
+            registry_create(a->app, id, NULL, NULL, en == NULL || cJSON_IsTrue(en), NULL, &dev);
+        if (rc != CE_OK)
+            return rc;
+        /* a record left behind by a device deleted through the service API */
+        if (appl_device_find(a, dev->id) != NULL)
+            appl_device_forget(a, dev->id);
+    }
+    struct appl_device *d = appl_device_get(a, dev->id);
+    if (d == NULL)
+        return CE_NOMEM;
+    *out_d = d;
+    *out_dev = dev;
+    return appl_device_update(a, d, dev, body, true);
+}
+
+int appl_device_delete(struct appl *a, const char *id)
+{
+    char copy[DEVICE_ID_MAX + 1];
+    if (registry_get(a->app, id) == NULL)
+        return CE_NOTFOUND;
+    snprintf(copy, sizeof copy, "%s", id); /* @p id may be the record's own storage */
+    /* its EV_DEVICE_DELETED makes on_event drop the application's record */
+    return registry_delete(a->app, copy);
+}
+
 /* ---------------------------------------------------------------- events */
 
 static void raw_event(struct appl *a, const struct central_event *ev, const char *kind,
@@ -368,72 +427,18 @@ static void keep_last(struct appl_device *d, const struct central_event *ev)
     slot->time_ms = ev->time_ms;
 }
 
-static bool has_stream(const struct appl *a, const char *device_id)
-{
-    for (const struct appl_sse *s = a->streams; s != NULL; s = appl_sse_next(s)) {
-        if (strcmp(appl_sse_device(s), device_id) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void on_telemetry(struct appl *a, struct appl_device *d, const struct central_event *ev)
-{
-    char ts[32];
-    keep_last(d, ev);
-    if (a->n_streams == 0 || !has_stream(a, ev->device_id))
-        return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *payload = cJSON_ParseWithLength(ev->body, ev->body_len);
-    if (o == NULL) {
-        cJSON_Delete(payload);
-        return;
-    }
-    appl_time(ev->time_ms, ts);
-    cJSON_AddStringToObject(o, "time", ts);
-    cJSON_AddStringToObject(o, "component", ev->component ? ev->component : "");
-    if (payload != NULL) {
-        cJSON_AddItemToObject(o, "payload", payload);
-    } else {
-        char *text = malloc(ev->body_len + 1);
-        if (text) {
-            if (ev->body_len > 0)
-                memcpy(text, ev->body, ev->body_len);
-            text[ev->body_len] = '\0';
-            cJSON_AddStringToObject(o, "payload", text);
-            free(text);
-        }
-    }
-    appl_sse_publish(a, ev->device_id, "telemetry", o);
-    cJSON_Delete(o);
-}
-
 static void on_patch(struct appl *a, struct appl_device *d, const struct central_event *ev)
 {
+    if (ev->type != EV_REPORTED)
+        return;
+    char *text = app_strndup(ev->body, ev->body_len);
+    if (text != NULL) {
+        raw_event(a, ev, "property", text);
+        free(text);
+    }
     cJSON *patch = cJSON_ParseWithLength(ev->body, ev->body_len);
-    char ts[32];
-    if (ev->type == EV_REPORTED) {
-        char *text = malloc(ev->body_len + 1);
-        if (text != NULL) {
-            if (ev->body_len > 0)
-                memcpy(text, ev->body, ev->body_len);
-            text[ev->body_len] = '\0';
-            raw_event(a, ev, "property", text);
-            free(text);
-        }
-        if (cJSON_IsObject(patch))
-            appl_commands_on_reported(a, d, patch);
-    }
-    if (a->n_streams > 0 && patch != NULL) {
-        cJSON *o = cJSON_CreateObject();
-        appl_time(ev->time_ms, ts);
-        cJSON_AddStringToObject(o, "time", ts);
-        cJSON_AddItemToObject(o, "payload", patch);
-        patch = NULL;
-        cJSON_AddNumberToObject(o, "version", (double)ev->version);
-        appl_sse_publish(a, ev->device_id, ev->type == EV_REPORTED ? "property" : "desired", o);
-        cJSON_Delete(o);
-    }
+    if (cJSON_IsObject(patch))
+        appl_commands_on_reported(a, d, patch);
     cJSON_Delete(patch);
 }
 
@@ -442,7 +447,6 @@ static void on_event(void *ctx, const struct central_event *ev)
     struct appl *a = ctx;
     struct device *dev = ev->device_id ? registry_get(a->app, ev->device_id) : NULL;
     struct appl_device *d;
-    char ts[32];
 
     if (ev->type == EV_DEVICE_DELETED) {
         appl_device_forget(a, ev->device_id);
@@ -455,7 +459,7 @@ static void on_event(void *ctx, const struct central_event *ev)
         return;
     switch (ev->type) {
     case EV_TELEMETRY:
-        on_telemetry(a, d, ev);
+        keep_last(d, ev);
         break;
     case EV_REPORTED:
     case EV_DESIRED:
@@ -472,19 +476,9 @@ static void on_event(void *ctx, const struct central_event *ev)
         if (ev->type == EV_PROVISIONED)
             break;
         /* fall through */
-    case EV_DISCONNECTED: {
-        bool up = ev->type == EV_CONNECTED;
-        raw_event(a, ev, up ? "connected" : "disconnected", NULL);
-        if (a->n_streams > 0) {
-            cJSON *o = cJSON_CreateObject();
-            appl_time(ev->time_ms, ts);
-            cJSON_AddStringToObject(o, "time", ts);
-            cJSON_AddBoolToObject(o, "connected", up);
-            appl_sse_publish(a, ev->device_id, "connection", o);
-            cJSON_Delete(o);
-        }
+    case EV_DISCONNECTED:
+        raw_event(a, ev, ev->type == EV_CONNECTED ? "connected" : "disconnected", NULL);
         break;
-    }
     default:
         break;
     }
@@ -522,50 +516,48 @@ static int load_command(void *ctx, const char *device_id, const char *data)
 
 int appl_open(struct app *app)
 {
-    size_t slot = sizeof g_appls / sizeof g_appls[0];
-    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
-        if (g_appls[i] == NULL) {
-            slot = i;
-            break;
-        }
-    }
-    if (slot == sizeof g_appls / sizeof g_appls[0] || appl_of(app) != NULL)
-        return -1;
+    CENTRAL_ASSERT_LOOP(app);
+    CENTRAL_ASSERT(app->appl == NULL);
     struct appl *a = calloc(1, sizeof *a);
     if (a == NULL)
-        return -1;
+        return CE_NOMEM;
     a->app = app;
     a->n_buckets = 4096;
     a->buckets = calloc(a->n_buckets, sizeof *a->buckets);
     a->next_cmd_seq = 1;
-    if (a->buckets == NULL || store_app_open(app, &a->db) < 0) {
+    if (a->buckets == NULL) {
+        free(a);
+        return CE_NOMEM;
+    }
+    if (store_app_open(app, &a->db) < 0) {
         free(a->buckets);
         free(a);
-        return -1;
+        return CE_STORE;
     }
-    g_appls[slot] = a;
+    app->appl = a;
     /* Templates first: devices and commands refer to them. */
     if (store_app_load(a->db, "app_templates", load_template, a) < 0 ||
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
         store_app_load(a->db, "app_tokens", appl_token_load, a) < 0 ||
         store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0) {
         appl_close(app);
-        return -1;
+        return CE_STORE;
     }
     a->events_sub = events_subscribe(app, on_event, a);
     if (a->events_sub < 0) {
+        int rc = a->events_sub;
         appl_close(app);
-        return -1;
+        return rc;
     }
-    return 0;
+    return CE_OK;
 }
 
 void appl_close(struct app *app)
 {
-    struct appl *a = appl_of(app);
+    struct appl *a = app->appl;
     if (a == NULL)
         return;
-    appl_sse_close_all(a);
+    CENTRAL_ASSERT_LOOP(app);
     if (a->events_sub > 0)
         events_unsubscribe(app, a->events_sub);
     while (a->templates != NULL) {
@@ -587,9 +579,6 @@ void appl_close(struct app *app)
         free(t);
     }
     store_app_close(a->db);
-    for (size_t i = 0; i < sizeof g_appls / sizeof g_appls[0]; i++) {
-        if (g_appls[i] == a)
-            g_appls[i] = NULL;
-    }
+    app->appl = NULL;
     free(a);
 }

@@ -1,9 +1,11 @@
 /*
  * appl.h - the IoT Central application layer: device templates (model + views +
  * customizations + published flag), the application's view of devices (display name, template,
- * provisioned, ...), API tokens, command history, last telemetry values and live event streams.
+ * provisioned, ...), API tokens, command history (and running commands), property writes and
+ * last telemetry values. It hears the device plane on the event bus (events.h) and publishes
+ * what it decides (EV_COMMAND) there too.
  *
- * One struct appl per struct app, created by capi_start (capi.h). Everything lives in memory and
+ * One struct appl per struct app (app->appl), created by appl_open. Everything lives in memory and
  * is written through to SQLite (store_app.h). Loop thread only. Device identities, keys, twins
  * and connections stay in registry.h / twin.h; this layer only adds to them.
  *
@@ -20,15 +22,15 @@
 #include <cjson/cJSON.h>
 
 #include "central/base/app.h"
-#include "dtdl/dtdl.h"
 #include "central/hub/registry.h"
+#include "dtdl/dtdl.h"
 
 #define APPL_ID_MAX 128 /* token ids */
 #define APPL_TEMPLATE_ID_MAX 512
 #define APPL_CMD_HISTORY_MAX 1000 /* commands kept in memory per device (all are stored) */
 
 struct store_app;
-struct appl_sse;
+struct appl_command_op;
 
 struct appl_template {
     char *id;                /**< the template id (path id): usually the model's DTMI / URN */
@@ -98,6 +100,7 @@ struct appl_command {
     int64_t time_ms;
     int64_t completed_ms;
     int64_t seq;
+    bool queued; /**< delivered as a cloud-to-device message, not a direct method */
 };
 
 struct appl {
@@ -109,17 +112,14 @@ struct appl {
     struct appl_token *tokens;
     int64_t next_cmd_seq;
     int events_sub;
-    struct appl_sse *streams;
-    size_t n_streams;
-    int sse_busy; /* > 0 while writing to streams: closes are deferred (capi_sse.c) */
 };
 
-/** The appl of @p app, or NULL before appl_open. */
-struct appl *appl_of(const struct app *app);
-
-/** Create the application layer: open its tables, load them, subscribe to events. 0 / -1. */
+/**
+ * Create app->appl: open its tables, load them, subscribe to the bus.
+ * @return CE_OK, CE_NOMEM, CE_STORE, or the bus's error.
+ */
 int appl_open(struct app *app);
-/** Close streams, unsubscribe, free everything. */
+/** Unsubscribe and free everything; app->appl becomes NULL. Safe when not open. */
 void appl_close(struct app *app);
 
 /* ---------------------------------------------------------------- templates (appl_template.c) */
@@ -131,7 +131,7 @@ struct appl_template *appl_template_for_model(struct appl *a, const char *model_
 /** Error of a template import: HTTP-style code text and message with the JSON path. */
 struct appl_error {
     const char *code; /**< "InvalidModel", "InvalidTemplate", "InvalidBody", ... */
-    char message[600];
+    char message[1024];
 };
 
 /**
@@ -186,6 +186,22 @@ cJSON *appl_device_to_json(struct appl *a, const struct appl_device *d, const st
 void appl_device_associate(struct appl *a, struct appl_device *d, const struct device *dev);
 /** Number of devices whose template is @p template_id. */
 size_t appl_devices_using(struct appl *a, const char *template_id);
+/**
+ * Apply a device body (fields already validated): displayName, template, simulated,
+ * organizations, enabled; with @p replace (PUT) absent fields are reset. Bumps the etag and
+ * persists. @return CE_OK or the registry's error (enabled).
+ */
+int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev, const cJSON *body,
+                       bool replace);
+/**
+ * PUT a device: create the identity @p id when it does not exist (enabled unless the body says
+ * "enabled": false), then appl_device_update(replace).
+ * @return CE_OK (*out_d, *out_dev), CE_INVALID (bad id), CE_NOMEM, the registry's errors.
+ */
+int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
+                    struct device **out_dev);
+/** Delete the identity (the bus's EV_DEVICE_DELETED drops the record). CE_OK / CE_NOTFOUND. */
+int appl_device_delete(struct appl *a, const char *id);
 
 /* ---------------------------------------------------------------- tokens (appl.c) */
 
@@ -217,6 +233,31 @@ struct appl_command *appl_command_new(struct appl *a, struct appl_device *d, con
                                       int resp_timeout);
 /** Record a state change of @p c: persist and publish an EV_COMMAND event. */
 void appl_command_changed(struct appl *a, struct appl_command *c);
+
+/**
+ * How a command run ended, called once: @p rc CE_OK (@p cmd answered: completed, pending (202)
+ * or failed by the device's status; or queued as C2D), CE_OFFLINE, CE_TIMEOUT, CE_BUSY (the
+ * C2D queue is full), CE_NOMEM, ... (then @p cmd is failed with its error text), or
+ * CE_NOTFOUND with @p cmd NULL (the device was deleted meanwhile).
+ */
+typedef void (*appl_command_done_fn)(void *ctx, int rc, const struct appl_command *cmd);
+
+/**
+ * Run command @p name of @p component on @p dev: checks it against the device's template
+ * (capability, request schema), records it in the history, then either queues it as a
+ * cloud-to-device message (the device is offline and the template marks the command
+ * queue-if-offline; cmd->queued is set) or invokes the direct method and waits for the answer.
+ * @return CE_OK: @p done has been called (synchronous outcome, *out_op NULL) or will be called
+ *         from the loop (*out_op set: the call is in flight, see appl_command_cancel);
+ *         CE_INVALID (@p err: CapabilityNotFound, InvalidBody, InvalidParameter) or CE_NOMEM:
+ *         nothing was recorded and @p done is not called.
+ */
+int appl_command_run(struct appl *a, struct appl_device *d, struct device *dev,
+                     const char *component, const char *name, const cJSON *request,
+                     int conn_timeout, int resp_timeout, appl_command_done_fn done, void *ctx,
+                     struct appl_command_op **out_op, struct appl_error *err);
+/** Abandon a call in flight (shutdown): the command fails, @p done is not called. */
+void appl_command_cancel(struct appl_command_op *op);
 /** DeviceCommand JSON. Caller frees. */
 cJSON *appl_command_to_json(const struct appl_command *c);
 /** A reported patch arrived: complete pending async commands named in it. */
@@ -263,6 +304,17 @@ void appl_properties_add_cloud(cJSON *view, const char *component, const cJSON *
 /** Store taken cloud values (null deletes) in @p d at @p now_ms; persisted by the caller. */
 void appl_properties_store_cloud(struct appl_device *d, const cJSON *taken, int64_t now_ms);
 /**
+ * Write the properties of @p body for @p component ("" root): cloud properties are stored in
+ * @p d (etag bumped, persisted), writable device properties are validated and pushed to the
+ * device (twin_update, which publishes EV_DESIRED); with @p replace (PUT) omitted writable
+ * values are reset. @p body is consumed in part (cloud members are taken out).
+ * @return CE_OK (*out_answer: the 202 answer, caller frees), CE_INVALID (@p err filled;
+ *         code CapabilityNotFound for unknown names), CE_NOMEM, or twin_update's error.
+ */
+int appl_properties_write(struct appl *a, struct appl_device *d, struct device *dev,
+                          const char *component, cJSON *body, bool replace, cJSON **out_answer,
+                          struct appl_error *err);
+/**
  * Validate a writable-properties body for @p component ("" root) and build the desired patch
  * (component values wrapped with "__t":"c"). With @p replace, writable values of the scope
  * that the body omits are set to null.
@@ -274,20 +326,11 @@ int appl_properties_patch(const struct dtdl_model *m, const struct device *dev,
 /** The 202 answer for a write now at desired version @p version. Caller frees. */
 cJSON *appl_properties_written(const char *component, const cJSON *body, int64_t version);
 
-/* ---------------------------------------------------------------- live streams (capi_sse.c) */
-
-/** Deliver an event to the streams of its device. */
-void appl_sse_publish(struct appl *a, const char *device_id, const char *event, const cJSON *data);
-/** Close every stream (shutdown). */
-void appl_sse_close_all(struct appl *a);
-/** Iteration over a->streams (the struct is private to capi_sse.c). */
-const struct appl_sse *appl_sse_next(const struct appl_sse *s);
-const char *appl_sse_device(const struct appl_sse *s);
-
 /* helpers */
 /** Format @p ms as RFC 3339 with milliseconds into @p out. */
 void appl_time(int64_t ms, char out[32]);
-/** Parse RFC 3339 ("2026-11-26T08:00:00Z", fractional seconds and offsets allowed). 0 / -1. */
+/** Parse RFC 3339 ("2026-11-26T08:00:00Z", fractional seconds and offsets allowed). CE_OK /
+ * CE_INVALID. */
 int appl_parse_time(const char *s, int64_t *out_ms);
 /** strdup that accepts NULL. */
 char *appl_strdup(const char *s);

@@ -1,7 +1,8 @@
 /*
- * appl_cmd.c - command history: entries, their JSON (DeviceCommand), persistence, and the
- * completion of asynchronous commands by the reported property named like the command
- * (docs/PROTOCOL.md §7.5, §9).
+ * appl_cmd.c - commands: running one (direct method, or C2D when queued for an offline device)
+ * and its lifecycle (sent, completed, pending, queued, failed), the history entries, their JSON
+ * (DeviceCommand), persistence, and the completion of asynchronous commands by the reported
+ * property named like the command (docs/PROTOCOL.md §7.5, §8, §9).
  */
 #include "central/app/appl.h"
 
@@ -9,8 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <iotc/central.h>
+#include <iotc/codec.h>
+
 #include "central/base/events.h"
+#include "central/hub/c2d.h"
+#include "central/hub/method.h"
 #include "central/store/store_app.h"
+
+#define QUEUE_TTL_MS (24LL * 3600 * 1000) /* IoT Central: offline commands live 24 h */
 
 const char *appl_cmd_status_name(enum appl_cmd_status s)
 {
@@ -151,8 +159,9 @@ void appl_command_changed(struct appl *a, struct appl_command *c)
     save(a, c);
     cJSON *o = appl_command_to_json(c);
     char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
     if (text != NULL) {
-        /* for other subscribers of the bus; the application layer itself ignores EV_COMMAND */
+        /* the live streams show it; the application layer itself ignores EV_COMMAND */
         struct central_event ev = {.type = EV_COMMAND,
                                    .device_id = c->device_id,
                                    .time_ms = app_now_ms(),
@@ -161,9 +170,212 @@ void appl_command_changed(struct appl *a, struct appl_command *c)
         events_publish(a->app, &ev);
     }
     free(text);
-    if (o != NULL)
-        appl_sse_publish(a, c->device_id, "command", o);
-    cJSON_Delete(o);
+}
+
+/* ---------------------------------------------------------------- running a command */
+
+/* A direct-method call in flight. The command is found again by id when the answer comes:
+ * the device (and its history) may be deleted meanwhile. */
+struct appl_command_op {
+    struct appl *a;
+    struct method_call *call;
+    appl_command_done_fn done;
+    void *ctx;
+    char device_id[DEVICE_ID_MAX + 1];
+    char cmd_id[32];
+};
+
+static struct appl_command *find_cmd(struct appl *a, const char *device_id, const char *id)
+{
+    struct appl_device *d = appl_device_find(a, device_id);
+    for (size_t i = d ? d->n_cmds : 0; i-- > 0;) {
+        if (strcmp(d->cmds[i]->id, id) == 0)
+            return d->cmds[i];
+    }
+    return NULL;
+}
+
+/* The command failed with @p rc; @p why (NULL = the code's text) is what the history shows. */
+static void fail(struct appl *a, struct appl_command *cmd, int rc, const char *why)
+{
+    cmd->status = CMD_FAILED;
+    free(cmd->error);
+    cmd->error = strdup(why != NULL ? why : central_strerror(rc));
+    appl_command_changed(a, cmd);
+}
+
+static void on_method_done(void *ctx, int result, int status, const char *payload, size_t len)
+{
+    struct appl_command_op *op = ctx;
+    struct appl *a = op->a;
+    struct appl_command *cmd = find_cmd(a, op->device_id, op->cmd_id);
+    appl_command_done_fn done = op->done;
+    void *done_ctx = op->ctx;
+    free(op);
+    if (cmd == NULL) {
+        done(done_ctx, CE_NOTFOUND, NULL);
+        return;
+    }
+    cmd->completed_ms = app_now_ms();
+    if (result != CE_OK) {
+        fail(a, cmd, result,
+             result == CE_OFFLINE   ? "the device is not connected"
+             : result == CE_TIMEOUT ? "the device did not answer in time"
+                                    : NULL);
+        done(done_ctx, result, cmd);
+        return;
+    }
+    cmd->response_code = status;
+    cJSON_Delete(cmd->response);
+    cmd->response = len > 0 ? cJSON_ParseWithLength(payload, len) : NULL;
+    if (cmd->response == NULL && len > 0) {
+        /* not JSON: keep the text, the operator still wants to see it */
+        char *text = app_strndup(payload, len);
+        if (text != NULL)
+            cmd->response = cJSON_CreateString(text);
+        free(text);
+    }
+    if (status == 202)
+        cmd->status = CMD_PENDING; /* completed later by a reported property (complete()) */
+    else if (status >= 200 && status < 300)
+        cmd->status = CMD_COMPLETED;
+    else
+        cmd->status = CMD_FAILED;
+    appl_command_changed(a, cmd);
+    done(done_ctx, CE_OK, cmd);
+}
+
+void appl_command_cancel(struct appl_command_op *op)
+{
+    if (op == NULL)
+        return;
+    CENTRAL_ASSERT_LOOP(op->a->app);
+    method_cancel(op->call);
+    struct appl_command *cmd = find_cmd(op->a, op->device_id, op->cmd_id);
+    if (cmd != NULL && cmd->status == CMD_SENT) {
+        cmd->status = CMD_FAILED;
+        cmd->error = strdup("the server stopped before the device answered");
+        appl_command_changed(op->a, cmd);
+    }
+    free(op);
+}
+
+/* Offline body (PROTOCOL.md §5.4): object JSON, number text, plain string, "@" for none. */
+static char *queued_payload(const cJSON *req)
+{
+    if (req == NULL || cJSON_IsNull(req))
+        return strdup("@");
+    if (cJSON_IsString(req))
+        return strdup(req->valuestring);
+    return cJSON_PrintUnformatted(req);
+}
+
+/* Check the command against the device's template; fills @p err and returns CE_INVALID. */
+static int check_command(struct appl_template *t, const struct device *dev, const char *comp,
+                         const char *name, const cJSON *req, const struct dtdl_capability **out,
+                         struct appl_error *err)
+{
+    char why[300];
+    *out = NULL;
+    if (t == NULL)
+        return CE_OK;
+    const struct dtdl_capability *cap = dtdl_find(t->model, comp, name);
+    if (cap == NULL || cap->kind != DTDL_COMMAND) {
+        const char *near = appl_closest_name(t->model, comp, DTDL_COMMAND, name);
+        err->code = "CapabilityNotFound";
+        snprintf(err->message, sizeof err->message,
+                 "The template of %s has no command \"%s\"%s%s%s%s%s.", dev->id, name,
+                 comp[0] ? " in component " : "", comp, near ? " (did you mean \"" : "",
+                 near ? near : "", near ? "\"?)" : "");
+        return CE_INVALID;
+    }
+    if (cap->request != NULL && req != NULL && cap->request->schema != NULL &&
+        !dtdl_check_value(cap->request->schema, req, why, sizeof why)) {
+        err->code = "InvalidBody";
+        snprintf(err->message, sizeof err->message, "$.request%s", why[0] == '$' ? why + 1 : why);
+        return CE_INVALID;
+    }
+    *out = cap;
+    return CE_OK;
+}
+
+/* The device is offline and the command may wait: queue it as a C2D message. */
+static void run_queued(struct appl *a, struct appl_command *cmd, struct device *dev,
+                       const char *method, const cJSON *req, appl_command_done_fn done, void *ctx)
+{
+    char *payload = queued_payload(req);
+    struct c2d_prop props[] = {{"method-name", method}, {"iothub-ack", "none"}};
+    int rc = payload ? c2d_send(a->app, dev, payload, strlen(payload), props, 2, QUEUE_TTL_MS)
+                     : CE_NOMEM;
+    free(payload);
+    cmd->queued = true;
+    if (rc != CE_OK) {
+        fail(a, cmd, rc, rc == CE_BUSY ? "the device's message queue is full" : NULL);
+    } else {
+        cmd->status = CMD_QUEUED;
+        appl_command_changed(a, cmd);
+    }
+    done(ctx, rc, cmd);
+}
+
+int appl_command_run(struct appl *a, struct appl_device *d, struct device *dev,
+                     const char *component, const char *name, const cJSON *request,
+                     int conn_timeout, int resp_timeout, appl_command_done_fn done, void *ctx,
+                     struct appl_command_op **out_op, struct appl_error *err)
+{
+    struct appl_template *t = appl_device_template(a, d);
+    const struct dtdl_capability *cap;
+    char method[300];
+    size_t mlen = 0;
+    int rc;
+
+    CENTRAL_ASSERT_LOOP(a->app);
+    *out_op = NULL;
+    rc = check_command(t, dev, component, name, request, &cap, err);
+    if (rc != CE_OK)
+        return rc;
+    if (iotc_central_command_join(iotc_span_from_cstr(component), iotc_span_from_cstr(name), method,
+                                  sizeof method, &mlen) != IOTC_OK) {
+        err->code = "InvalidParameter";
+        snprintf(err->message, sizeof err->message, "Invalid command or component name.");
+        return CE_INVALID;
+    }
+    method[mlen] = '\0';
+    bool queue = dev->session == NULL && cap != NULL && appl_template_queue_if_offline(t, cap);
+    /* allocate what the direct method needs before anything is recorded */
+    struct appl_command_op *op = queue ? NULL : calloc(1, sizeof *op);
+    char *text = !queue && request ? cJSON_PrintUnformatted(request) : NULL;
+    if ((!queue && op == NULL) || (!queue && request && text == NULL)) {
+        free(op);
+        free(text);
+        return CE_NOMEM;
+    }
+    struct appl_command *cmd =
+        appl_command_new(a, d, component, name, request, conn_timeout, resp_timeout);
+    if (cmd == NULL) {
+        free(op);
+        free(text);
+        return CE_NOMEM;
+    }
+    if (queue) {
+        run_queued(a, cmd, dev, method, request, done, ctx);
+        return CE_OK;
+    }
+    *op = (struct appl_command_op){.a = a, .done = done, .ctx = ctx};
+    snprintf(op->device_id, sizeof op->device_id, "%s", dev->id);
+    snprintf(op->cmd_id, sizeof op->cmd_id, "%s", cmd->id);
+    appl_command_changed(a, cmd);
+    op->call = method_invoke(a->app, dev->id, method, text, text ? strlen(text) : 0, conn_timeout,
+                             resp_timeout, on_method_done, op, &rc);
+    free(text);
+    if (op->call == NULL) {
+        free(op);
+        fail(a, cmd, rc, NULL);
+        done(ctx, rc, cmd);
+        return CE_OK;
+    }
+    *out_op = op;
+    return CE_OK;
 }
 
 struct appl_command *appl_command_from_store(const char *json)

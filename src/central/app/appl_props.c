@@ -1,12 +1,15 @@
 /*
  * appl_props.c - the IoT Central properties view of a twin (values + $metadata with the
- * writable-property sync state) and the validation of property writes (docs/PROTOCOL.md §7.4, §8).
+ * writable-property sync state), the validation of property writes and the writes themselves
+ * (device properties through the twin, cloud properties kept here) (docs/PROTOCOL.md §7.4, §8).
  */
 #include "central/app/appl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "central/hub/twin.h"
 
 static bool is_marked_component(const cJSON *v)
 {
@@ -388,17 +391,22 @@ int appl_properties_patch(const struct dtdl_model *m, const struct device *dev,
     return CE_OK;
 }
 
+/* meta[name] = {"desiredValue": value, "desiredVersion": version, "state": "pending"} */
+static void add_pending(cJSON *meta, const cJSON *value, int64_t version)
+{
+    cJSON *md = cJSON_CreateObject();
+    cJSON_AddItemToObject(md, "desiredValue", cJSON_Duplicate(value, 1));
+    cJSON_AddNumberToObject(md, "desiredVersion", (double)version);
+    cJSON_AddStringToObject(md, "state", "pending");
+    cJSON_AddItemToObject(meta, value->string, md);
+}
+
 static cJSON *written_meta(const cJSON *body, int64_t version)
 {
     cJSON *meta = cJSON_CreateObject();
     for (const cJSON *it = body->child; it != NULL; it = it->next) {
-        if (strcmp(it->string, "__t") == 0)
-            continue;
-        cJSON *md = cJSON_CreateObject();
-        cJSON_AddItemToObject(md, "desiredValue", cJSON_Duplicate(it, 1));
-        cJSON_AddNumberToObject(md, "desiredVersion", (double)version);
-        cJSON_AddStringToObject(md, "state", "pending");
-        cJSON_AddItemToObject(meta, it->string, md);
+        if (strcmp(it->string, "__t") != 0)
+            add_pending(meta, it, version);
     }
     return meta;
 }
@@ -426,11 +434,55 @@ cJSON *appl_properties_written(const char *component, const cJSON *patch, int64_
             rootmeta = cJSON_CreateObject();
             cJSON_AddItemToObject(o, "$metadata", rootmeta);
         }
-        cJSON *md = cJSON_CreateObject();
-        cJSON_AddItemToObject(md, "desiredValue", cJSON_Duplicate(it, 1));
-        cJSON_AddNumberToObject(md, "desiredVersion", (double)version);
-        cJSON_AddStringToObject(md, "state", "pending");
-        cJSON_AddItemToObject(rootmeta, it->string, md);
+        add_pending(rootmeta, it, version);
     }
     return o;
+}
+
+/* The stored values of the cloud properties just taken ({"key":{"value","time"}}). */
+static cJSON *stored_cloud(const struct appl_device *d, const cJSON *taken)
+{
+    cJSON *stored = cJSON_CreateObject();
+    for (const cJSON *it = taken->child; stored != NULL && it != NULL; it = it->next) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(d->cloud, it->string);
+        if (e != NULL)
+            cJSON_AddItemToObject(stored, it->string, cJSON_Duplicate(e, 1));
+    }
+    return stored;
+}
+
+int appl_properties_write(struct appl *a, struct appl_device *d, struct device *dev,
+                          const char *component, cJSON *body, bool replace, cJSON **out_answer,
+                          struct appl_error *err)
+{
+    struct appl_template *t = appl_device_template(a, d);
+    const struct dtdl_model *m = t ? t->model : NULL;
+    cJSON *patch = NULL, *cloud = cJSON_CreateObject();
+    int rc = cloud ? appl_properties_take_cloud(m, component, body, cloud, err) : CE_NOMEM;
+
+    *out_answer = NULL;
+    /* a body of cloud properties only does not touch the device */
+    bool device_part =
+        rc == CE_OK && (!cJSON_IsObject(body) || body->child != NULL || cloud->child == NULL);
+    if (device_part)
+        rc = appl_properties_patch(m, dev, component, body, replace, &patch, err);
+    if (rc == CE_OK && patch != NULL)
+        rc = twin_update(a->app, dev, NULL, patch, NULL, false); /* pushes, publishes EV_DESIRED */
+    if (rc == CE_OK) {
+        cJSON *o = patch ? appl_properties_written(component, patch, dev->desired_version)
+                         : cJSON_CreateObject();
+        if (cloud->child != NULL) {
+            appl_properties_store_cloud(d, cloud, app_now_ms());
+            d->etag++;
+            appl_device_save(a, d);
+            cJSON *stored = stored_cloud(d, cloud);
+            if (o != NULL)
+                appl_properties_add_cloud(o, component, stored);
+            cJSON_Delete(stored);
+        }
+        *out_answer = o;
+    }
+    cJSON_Delete(cloud);
+    cJSON_Delete(patch);
+    return rc;
 }

@@ -78,7 +78,7 @@ static int token_sig(const struct appl *a, const char *sr, const char *skn, cons
         HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, (size_t)n, md, &mdlen) ==
             NULL ||
         iotc_base64_encode(md, mdlen, out, 64, &olen) != IOTC_OK)
-        return -1;
+        return CE_INVALID;
     out[olen] = '\0';
     return 0;
 }

@@ -1,11 +1,36 @@
 /*
- * app.c - what every layer of the server shares: wall-clock time and error texts. See app.h.
+ * app.c - what every layer of the server shares: wall-clock time, error texts, the loop
+ * thread check and a bounded string copy. See app.h.
  */
 #include "central/base/app.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
+
+void app_bind_loop(struct app *app)
+{
+    app->loop_thread = pthread_self();
+    app->loop_bound = true;
+}
+
+bool app_in_loop(const struct app *app)
+{
+    return !app->loop_bound || pthread_equal(app->loop_thread, pthread_self());
+}
+
+char *app_strndup(const void *p, size_t len)
+{
+    char *s = malloc(len + 1);
+    if (s == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(s, p, len);
+    s[len] = '\0';
+    return s;
+}
 
 int64_t app_now_ms(void)
 {

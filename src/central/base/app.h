@@ -5,30 +5,21 @@
  * call the functions of registry.h, twin.h, method.h and c2d.h only from libevent callbacks
  * running on app->base (the store's writer thread never touches these structures).
  *
- * ---- Hook for the HTTPS service API (owned by helper h-rest) -------------------------------
- * main.c includes "central/service/service_http.h" when that header exists (via __has_include) and then
- * calls, in this order:
- *     int  service_http_start(struct app *app);  after the MQTT listener is up, before "ready";
- *                                                 return 0 or a negative value (startup fails).
- *     void service_http_stop(struct app *app);   on SIGTERM/SIGINT, before connections close.
- * service_http_start must serve on app->https_fd: a TCP socket that main.c already bound to
- * app->https_port and put in listen mode (non-blocking, close-on-exec). Use app->ssl_ctx
- * (server certificate signed by the local CA) for TLS, e.g. evhttp_accept_socket_with_handle()
- * plus evhttp_set_bevcb() with bufferevent_openssl_socket_new(). service_http_stop must close
- * the listener; the fd is then owned by the HTTP module.
- * The service SAS key for "iothubowner" is app->facts.service_key (base64), the hub host
- * name used in `sr` is app->facts.hub_host, the admin API token hash is
- * app->facts.admin_token_sha256 (lower-case hex of SHA-256 of the token text).
- * ----------------------------------------------------------------------------------------------
+ * main.c creates every module and keeps its pointer here (the bus, the registry, the broker,
+ * the HTTP server, the application layer, the live streams); a module gets what it needs from
+ * this struct, never from a table of its own keyed by the app.
  */
 #ifndef CENTRAL_APP_H
 #define CENTRAL_APP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
+
+#include "central/base/check.h"
 
 struct event_base;
 struct event;
@@ -36,6 +27,14 @@ struct store;
 struct registry;
 struct broker;
 struct method_table;
+struct event_bus;
+struct http_server;
+struct appl;
+struct capi;
+
+/** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
+ *  checks are compiled in. */
+#define CENTRAL_ASSERT_LOOP(app) CENTRAL_ASSERT(app_in_loop(app))
 
 /** Error codes of the central internal API (0 = success, negative = error). */
 enum central_err {
@@ -99,13 +98,32 @@ struct app {
     struct broker *broker;        /**< MQTT listener + sessions */
     struct method_table *methods; /**< pending direct-method calls (method.c) */
     int64_t c2d_seq;              /**< last C2D sequence number handed out */
+    struct event_bus *bus;        /**< events.h: who hears what devices and the application do */
+    struct http_server *http;     /**< http_server.h: HTTPS (+ loopback HTTP) listeners, or NULL */
+    struct appl *appl;            /**< appl.h: the IoT Central application layer, or NULL */
+    struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
-    uint16_t mqtt_port;           /**< actual ports after binding (0 = not listening) */
+    int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
+    pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */
+    bool loop_bound;
+    uint16_t mqtt_port; /**< actual ports after binding (0 = not listening) */
     uint16_t https_port;
     uint16_t plain_mqtt_port;
     uint16_t http_port; /**< plain HTTP loopback listener (web.h), 0 = off */
     bool stopping;
 };
+
+/** Record the calling thread as the event-loop thread (main.c, before the loop runs). */
+void app_bind_loop(struct app *app);
+
+/** True on the event-loop thread, or when no thread was bound (unit tests). */
+bool app_in_loop(const struct app *app);
+
+/**
+ * A NUL-terminated heap copy of @p len bytes at @p p (which may be NULL when @p len is 0).
+ * Bytes after an embedded NUL are kept but invisible to C string functions. NULL on OOM.
+ */
+char *app_strndup(const void *p, size_t len);
 
 /** Current wall-clock time in milliseconds since the epoch. */
 int64_t app_now_ms(void);

@@ -1,61 +1,88 @@
 /*
- * events.c - the event bus (see events.h). A small array of subscribers per app: there are a
- * handful (the application layer plus one per live event stream), so a linear scan is the
- * right structure.
+ * events.c - the event bus (see events.h). A small array of subscribers in app->bus: there
+ * are a handful (the application layer plus the live streams), so a linear scan is the right
+ * structure.
  */
 #include "central/base/events.h"
 
 #include <stdlib.h>
 
 struct sub {
-    struct app *app;
     events_fn fn;
     void *ctx;
     int id;
 };
 
-static struct sub *g_subs;
-static size_t g_n, g_cap;
-static int g_next_id;
+struct event_bus {
+    struct sub *subs;
+    size_t n, cap;
+    int next_id;
+    int publishing; /* > 0 while subscribers run: (un)subscribing then is a bug */
+};
+
+int events_open(struct app *app)
+{
+    CENTRAL_ASSERT(app->bus == NULL);
+    app->bus = calloc(1, sizeof *app->bus);
+    return app->bus != NULL ? CE_OK : CE_NOMEM;
+}
+
+void events_close(struct app *app)
+{
+    struct event_bus *bus = app->bus;
+    if (bus == NULL)
+        return;
+    CENTRAL_ASSERT(bus->n == 0 && bus->publishing == 0);
+    free(bus->subs);
+    free(bus);
+    app->bus = NULL;
+}
 
 int events_subscribe(struct app *app, events_fn fn, void *ctx)
 {
-    if (g_n == g_cap) {
-        size_t cap = g_cap ? g_cap * 2 : 16;
-        struct sub *s = realloc(g_subs, cap * sizeof *s);
+    struct event_bus *bus = app->bus;
+    CENTRAL_ASSERT_LOOP(app);
+    if (bus == NULL)
+        return CE_INVALID;
+    CENTRAL_ASSERT(bus->publishing == 0);
+    if (bus->n == bus->cap) {
+        size_t cap = bus->cap ? bus->cap * 2 : 16;
+        struct sub *s = realloc(bus->subs, cap * sizeof *s);
         if (s == NULL)
             return CE_NOMEM;
-        g_subs = s;
-        g_cap = cap;
+        bus->subs = s;
+        bus->cap = cap;
     }
-    g_subs[g_n] = (struct sub){app, fn, ctx, ++g_next_id};
-    g_n++;
-    return g_next_id;
+    bus->subs[bus->n++] = (struct sub){fn, ctx, ++bus->next_id};
+    return bus->next_id;
 }
 
 void events_unsubscribe(struct app *app, int id)
 {
-    for (size_t i = 0; i < g_n; i++) {
-        if (g_subs[i].id == id && g_subs[i].app == app) {
-            for (size_t j = i + 1; j < g_n; j++)
-                g_subs[j - 1] = g_subs[j];
-            g_n--;
+    struct event_bus *bus = app->bus;
+    if (bus == NULL)
+        return;
+    CENTRAL_ASSERT(bus->publishing == 0);
+    for (size_t i = 0; i < bus->n; i++) {
+        if (bus->subs[i].id == id) {
+            for (size_t j = i + 1; j < bus->n; j++)
+                bus->subs[j - 1] = bus->subs[j];
+            bus->n--;
             break;
         }
-    }
-    if (g_n == 0) {
-        free(g_subs);
-        g_subs = NULL;
-        g_cap = 0;
     }
 }
 
 void events_publish(struct app *app, const struct central_event *ev)
 {
-    for (size_t i = 0; i < g_n; i++) {
-        if (g_subs[i].app == app)
-            g_subs[i].fn(g_subs[i].ctx, ev);
-    }
+    struct event_bus *bus = app->bus;
+    if (bus == NULL)
+        return;
+    CENTRAL_ASSERT_LOOP(app);
+    bus->publishing++; /* a subscriber may publish in turn (EV_COMMAND from EV_REPORTED) */
+    for (size_t i = 0; i < bus->n; i++)
+        bus->subs[i].fn(bus->subs[i].ctx, ev);
+    bus->publishing--;
 }
 
 void events_device(struct app *app, enum ev_type type, const char *device_id)

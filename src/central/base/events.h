@@ -37,19 +37,26 @@ struct central_event {
     int64_t version; /**< reported/desired $version after the change */
 };
 
+/** Create app->bus. @return CE_OK or CE_NOMEM. */
+int events_open(struct app *app);
+
+/** Free app->bus (every subscription must be gone). Safe when not open. */
+void events_close(struct app *app);
+
 /** Subscriber callback. */
 typedef void (*events_fn)(void *ctx, const struct central_event *ev);
 
 /**
- * Subscribe @p fn with @p ctx to the events of @p app.
- * @return a positive subscription id, or CE_NOMEM.
+ * Subscribe @p fn with @p ctx to the events of @p app; subscribers are called in the order
+ * they subscribed.
+ * @return a positive subscription id, CE_NOMEM, or CE_INVALID when app->bus is not open.
  */
 int events_subscribe(struct app *app, events_fn fn, void *ctx);
 
 /** Remove a subscription by id (unknown ids are ignored). */
 void events_unsubscribe(struct app *app, int id);
 
-/** Deliver @p ev to every subscriber of @p app (no-op when there are none). */
+/** Deliver @p ev to every subscriber of @p app (no-op when there are none or no bus). */
 void events_publish(struct app *app, const struct central_event *ev);
 
 /** Convenience for the device plane: publish an event that carries only type, device and time. */

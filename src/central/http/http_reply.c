@@ -1,6 +1,6 @@
 /*
  * http_reply.c - replies in the shapes the IoT Hub service API uses (docs/PROTOCOL.md §6.2, §6.4),
- * and small request helpers for the service handlers.
+ * the CE_* -> HTTP status mapping of both APIs, and small request helpers.
  */
 #include "central/http/http_server.h"
 
@@ -288,41 +288,71 @@ fail:
     reply_bare(c, status, code);
 }
 
+/* The one CE_* -> HTTP mapping; each API keeps the codes of the service it emulates. */
+static const struct {
+    int err;
+    int hub_status;
+    const char *hub_code;
+    int central_status;
+    const char *central_code;
+} ce_map[] = {
+    {CE_NOTFOUND, 404, "DeviceNotFound", 404, "NotFound"},
+    {CE_EXISTS, 409, "DeviceAlreadyExists", 409, "Conflict"},
+    {CE_INVALID, 400, "ArgumentInvalid", 400, "InvalidBody"},
+    {CE_ETAG, 412, "PreconditionFailed", 500, "InternalError"},
+    {CE_OFFLINE, 404, "DeviceNotOnline", 500, "InternalError"},
+    {CE_TIMEOUT, 504, "GatewayTimeout", 500, "InternalError"},
+    {CE_BUSY, 429, "ThrottlingException", 503, "ServiceUnavailable"},
+    {CE_TOOBIG, 413, "MessageTooLarge", 413, "RequestEntityTooLarge"},
+};
+
+int http_status_of(int err, enum http_dialect dialect, const char **out_code)
+{
+    bool hub = dialect == HTTP_DIALECT_HUB;
+    for (size_t i = 0; i < sizeof ce_map / sizeof ce_map[0]; i++) {
+        if (ce_map[i].err == err) {
+            *out_code = hub ? ce_map[i].hub_code : ce_map[i].central_code;
+            return hub ? ce_map[i].hub_status : ce_map[i].central_status;
+        }
+    }
+    *out_code = hub ? "ServerError" : "InternalError";
+    return 500;
+}
+
 void http_reply_central_err(struct http_ctx *c, int err, const char *what)
 {
-    const char *w = what != NULL ? what : "";
+    const char *w = what != NULL ? what : "", *code;
+    int status = http_status_of(err, HTTP_DIALECT_HUB, &code);
     switch (err) {
     case CE_NOTFOUND:
-        http_reply_error(c, 404, "DeviceNotFound", "Device '%s' is not registered.", w);
+        http_reply_error(c, status, code, "Device '%s' is not registered.", w);
         break;
     case CE_EXISTS:
-        http_reply_error(c, 409, "DeviceAlreadyExists",
-                         "A device with ID '%s' is already registered.", w);
+        http_reply_error(c, status, code, "A device with ID '%s' is already registered.", w);
         break;
     case CE_INVALID:
-        http_reply_error(c, 400, "ArgumentInvalid", "Invalid argument: %s.", w);
+        http_reply_error(c, status, code, "Invalid argument: %s.", w);
         break;
     case CE_ETAG:
-        http_reply_error(c, 412, "PreconditionFailed",
+        http_reply_error(c, status, code,
                          "Precondition failed: the If-Match etag does not match '%s'.", w);
         break;
     case CE_OFFLINE:
-        http_reply_error_v2(c, 404, "DeviceNotOnline", 404103,
-                            "Timed out waiting for device to connect.", "{}");
+        http_reply_error_v2(c, status, code, 404103, "Timed out waiting for device to connect.",
+                            "{}");
         break;
     case CE_TIMEOUT:
-        http_reply_error_v2(c, 504, "GatewayTimeout", 504101,
+        http_reply_error_v2(c, status, code, 504101,
                             "Timed out waiting for the response from device.", "{}");
         break;
     case CE_BUSY:
-        http_reply_error(c, 429, "ThrottlingException", "The hub is busy, retry later.");
+        http_reply_error(c, status, code, "The hub is busy, retry later.");
         break;
     case CE_TOOBIG:
-        http_reply_error(c, 413, "MessageTooLarge", "The %s is too large.",
-                         *w != '\0' ? w : "request");
+        http_reply_error(c, status, code, "The %s is too large.", *w != '\0' ? w : "request");
         break;
     default:
-        http_reply_error(c, 500, "ServerError", "Internal error (%s).", central_strerror(err));
+        http_reply_error(c, status, code, "Internal error (%s).", central_strerror(err));
         break;
     }
 }
@@ -383,16 +413,16 @@ int http_query_param(const struct http_ctx *c, const char *name, char *out, size
     if (rc == IOTC_E_NOTFOUND)
         return 0;
     if (rc != IOTC_OK)
-        return -1;
+        return CE_INVALID;
     if (!pair.has_value) {
         if (size == 0)
-            return -1;
+            return CE_INVALID;
         out[0] = '\0';
         return 1;
     }
     rc = iotc_pct_decode(pair.value, out, size, &len);
     if (rc != IOTC_OK || len >= size)
-        return -1;
+        return CE_INVALID;
     out[len] = '\0';
     return 1;
 }

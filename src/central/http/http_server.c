@@ -1,8 +1,9 @@
 /*
- * http_server.c - the HTTPS listener of the IoT Hub service API: evhttp over
- * bufferevent_openssl, service-SAS authentication, routing (docs/PROTOCOL.md §6).
+ * http_server.c - the HTTP server (http_server.h): evhttp over bufferevent_openssl on the HTTPS
+ * socket, plain evhttp on the loopback socket, and the routing of every request to the sites
+ * the upper modules registered.
  */
-#include "central/service/service_http.h"
+#include "central/http/http_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,63 +23,26 @@
 #include <openssl/ssl.h>
 
 #include <iotc/codec.h>
-#include <iotc/sas.h>
 
-#include "central/api/capi.h"
-#include "central/http/http_server.h"
 #include "central/base/log.h"
-#include "central/api/web.h"
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
 /* Idle keep-alive connections are closed after this; while a handler works on a request
  * evhttp does not read from the connection, so long method calls are not cut short. */
 #define HTTP_TIMEOUT_S 120
+#define HTTP_MAX_SITES 4
 
 struct http_server {
     struct app *app;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
-    struct evhttp *plain;        /* plain HTTP on loopback (--http-port, web.h), or NULL */
+    struct evhttp *plain;        /* plain HTTP on loopback (--http-port), or NULL */
     SSL *spare_ssl;              /* see make_bev() */
     struct http_ctx *async_head; /* contexts waiting for an asynchronous completion */
-    struct http_server *next;
+    const struct http_site *sites[HTTP_MAX_SITES];
+    size_t n_sites;
 };
-
-/* One server per app; a process normally has one app, tests may create several. */
-static struct http_server *g_servers;
-
-struct route {
-    unsigned methods;
-    size_t n;
-    const char *pat[HTTP_MAX_SEGS]; /* literal (case-insensitive) or "*" = any one segment */
-    void (*fn)(struct http_ctx *c);
-};
-
-static const struct route routes[] = {
-    {HTTP_GET, 1, {"devices"}, service_device_list},
-    {HTTP_POST, 1, {"devices"}, service_device_bulk},
-    {HTTP_POST, 2, {"devices", "query"}, service_device_query},
-    {HTTP_GET, 2, {"devices", "*"}, service_device_get},
-    {HTTP_PUT, 2, {"devices", "*"}, service_device_put},
-    {HTTP_DELETE, 2, {"devices", "*"}, service_device_delete},
-    {HTTP_POST, 4, {"devices", "*", "messages", "deviceBound"}, service_c2d_send},
-    {HTTP_GET, 2, {"statistics", "devices"}, service_device_stats},
-    {HTTP_GET, 2, {"twins", "*"}, service_twin_get},
-    {HTTP_PATCH, 2, {"twins", "*"}, service_twin_patch},
-    {HTTP_PUT, 2, {"twins", "*"}, service_twin_put},
-    {HTTP_POST, 3, {"twins", "*", "methods"}, service_method_invoke},
-};
-
-static struct http_server *server_of(const struct app *app)
-{
-    struct http_server *s;
-    for (s = g_servers; s != NULL; s = s->next) {
-        if (s->app == app)
-            return s;
-    }
-    return NULL;
-}
 
 void http_ctx_go_async(struct http_ctx *c, void (*cancel)(struct http_ctx *c))
 {
@@ -125,17 +89,17 @@ static void make_tracking_id(char out[40])
     out[o] = '\0';
 }
 
-/* Split the raw path into percent-decoded segments. Returns 0, or -1 (malformed). */
+/* Split the raw path into percent-decoded segments. CE_OK, CE_INVALID (malformed), CE_NOMEM. */
 static int split_path(struct http_ctx *c, const char *path)
 {
     size_t plen = strlen(path), o = 0;
     const char *p = path;
 
     if (plen == 0 || plen > HTTP_MAX_PATH || path[0] != '/')
-        return -1;
+        return CE_INVALID;
     c->seg_buf = malloc(plen + 1);
     if (c->seg_buf == NULL)
-        return -1;
+        return CE_NOMEM;
     p++;
     for (;;) {
         const char *end = strchr(p, '/');
@@ -145,10 +109,10 @@ static int split_path(struct http_ctx *c, const char *path)
         if (end == NULL && len == 0 && c->nseg > 0)
             break; /* "/devices/" == "/devices" (the SDK's list call) */
         if (c->nseg == HTTP_MAX_SEGS)
-            return -1;
+            return CE_INVALID;
         rc = iotc_pct_decode((struct iotc_span){p, len}, c->seg_buf + o, plen + 1 - o, &dlen);
         if (rc != IOTC_OK || memchr(c->seg_buf + o, '\0', dlen) != NULL)
-            return -1;
+            return CE_INVALID;
         c->seg_buf[o + dlen] = '\0';
         c->seg[c->nseg++] = c->seg_buf + o;
         o += dlen + 1;
@@ -160,61 +124,9 @@ static int split_path(struct http_ctx *c, const char *path)
     return 0;
 }
 
-/* True when the decoded sr names this hub: its host, optionally with a ":port" suffix
- * (the SDK signs its HostName verbatim, and a local HostName carries the port). */
-static bool sr_names_hub(const struct app *app, struct iotc_span sr)
+void http_peer(const struct http_ctx *c, char *out, size_t size)
 {
-    char buf[320];
-    size_t len = 0, i;
-    const char *host = app->facts.hub_host;
-    size_t hlen = strlen(host);
-
-    if (iotc_pct_decode(sr, buf, sizeof buf, &len) != IOTC_OK || len >= sizeof buf)
-        return false;
-    buf[len] = '\0';
-    if (memchr(buf, '\0', len) != NULL)
-        return false;
-    if (strcasecmp(buf, host) == 0 || strcasecmp(buf, app->assigned_hub) == 0)
-        return true;
-    if (len < hlen + 2 || strncasecmp(buf, host, hlen) != 0 || buf[hlen] != ':')
-        return false;
-    for (i = hlen + 1; i < len; i++) {
-        if (buf[i] < '0' || buf[i] > '9')
-            return false;
-    }
-    return len - hlen - 1 <= 5;
-}
-
-/* Returns NULL when the Authorization header grants service access, else the reason. */
-static const char *auth_failure(const struct http_ctx *c)
-{
-    const struct app *app = c->app;
-    const char *h = http_header(c, "Authorization");
-    struct iotc_sas_token tok;
-    int rc;
-
-    if (h == NULL || *h == '\0')
-        return "the Authorization header is missing";
-    if (iotc_sas_parse(iotc_span_from_cstr(h), &tok) != IOTC_OK)
-        return "the Authorization header is not a SharedAccessSignature token";
-    if (tok.skn.ptr == NULL)
-        return "the token has no skn: a service policy token is required";
-    if (!iotc_pct_equal(tok.skn, iotc_span_from_cstr(app->facts.service_policy)))
-        return "unknown shared access policy (skn)";
-    if (!sr_names_hub(app, tok.sr))
-        return "the token's sr does not name this hub";
-    rc = iotc_sas_verify(&tok, iotc_span_from_cstr(app->facts.service_key),
-                         (uint64_t)(app_now_ms() / 1000));
-    if (rc == IOTC_E_EXPIRED)
-        return "the token has expired";
-    if (rc != IOTC_OK)
-        return "the token's signature does not verify";
-    return NULL;
-}
-
-static void peer_text(struct evhttp_request *req, char *out, size_t size)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
     char *addr = NULL;
     ev_uint16_t port = 0;
     if (evcon != NULL)
@@ -257,57 +169,84 @@ static const char *method_name(enum http_method m)
     return "?";
 }
 
-static bool route_matches(const struct route *r, const struct http_ctx *c)
+/* Does segment @p i.. of @p c match the pattern @p path ("/a/{x}/{*rest}")? */
+static bool path_matches(const char *path, const struct http_ctx *c, bool case_sensitive)
 {
-    size_t i;
-    if (r->n != c->nseg)
-        return false;
-    for (i = 0; i < r->n; i++) {
-        if (strcmp(r->pat[i], "*") == 0) {
+    const char *p = path + 1;
+    size_t i = 0;
+    for (;;) {
+        const char *end = strchr(p, '/');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len >= 2 && p[0] == '{' && p[1] == '*')
+            return i < c->nseg; /* the rest: one or more segments */
+        if (i == c->nseg)
+            return false;
+        if (len >= 2 && p[0] == '{') {
             if (c->seg[i][0] == '\0')
                 return false;
-        } else if (strcasecmp(r->pat[i], c->seg[i]) != 0) {
+        } else if (strlen(c->seg[i]) != len ||
+                   (case_sensitive ? strncmp(p, c->seg[i], len) : strncasecmp(p, c->seg[i], len)) !=
+                       0) {
             return false;
         }
+        i++;
+        if (end == NULL)
+            return i == c->nseg;
+        p = end + 1;
     }
-    return true;
+}
+
+const struct http_route *http_route_find(const struct http_route *v, size_t n,
+                                         const struct http_ctx *c, bool case_sensitive,
+                                         bool *path_known)
+{
+    *path_known = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!path_matches(v[i].path, c, case_sensitive))
+            continue;
+        *path_known = true;
+        if (v[i].methods & c->method)
+            return &v[i];
+    }
+    return NULL;
+}
+
+static bool site_owns(const struct http_site *site, const struct http_ctx *c)
+{
+    switch (site->scope) {
+    case HTTP_SCOPE_PREFIX:
+        return c->nseg >= 1 && strcmp(c->seg[0], site->prefix) == 0;
+    case HTTP_SCOPE_ROUTES:
+        for (size_t i = 0; i < site->n_routes; i++) {
+            if (path_matches(site->routes[i].path, c, site->case_sensitive))
+                return true;
+        }
+        return false;
+    case HTTP_SCOPE_ALL:
+        return true;
+    }
+    return false;
 }
 
 static void dispatch(struct http_ctx *c)
 {
-    size_t i;
-    bool path_known = false;
-    const char *why;
-
-    if (web_owns(c)) { /* the web UI's files (web.h) */
-        web_dispatch(c);
-        return;
-    }
-    if (capi_owns(c)) { /* /api/: IoT Central data plane with its own tokens (capi.h) */
-        capi_dispatch(c);
-        return;
-    }
-    why = auth_failure(c);
-    if (why != NULL) {
-        char peer[80];
-        peer_text(c->req, peer, sizeof peer);
-        log_warn("https: %s: authentication failed: %s", peer, why);
-        http_reply_error(c, 401, "IotHubUnauthorizedAccess", "Unauthorized: %s", why);
-        return;
-    }
-    for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!route_matches(&routes[i], c))
+    const struct http_server *srv = c->srv;
+    for (size_t i = 0; i < srv->n_sites; i++) {
+        const struct http_site *site = srv->sites[i];
+        bool path_known;
+        if (!site_owns(site, c))
             continue;
-        path_known = true;
-        if (routes[i].methods & c->method) {
-            routes[i].fn(c);
+        if (site->gate != NULL && !site->gate(c))
             return;
-        }
+        const struct http_route *r =
+            http_route_find(site->routes, site->n_routes, c, site->case_sensitive, &path_known);
+        if (r == NULL)
+            site->no_route(c, path_known);
+        else if (site->allow == NULL || site->allow(c, r))
+            r->fn(c);
+        return;
     }
-    if (path_known)
-        http_reply_error(c, 405, "MethodNotAllowed", "The method is not allowed on this resource.");
-    else
-        http_reply_error(c, 404, "NotFound", "No such resource.");
+    http_reply_error(c, 404, "NotFound", "No such resource.");
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -319,6 +258,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t body_len = evbuffer_get_length(in);
+    int rc;
 
     c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -338,8 +278,11 @@ static void on_request(struct evhttp_request *req, void *arg)
                          HTTP_MAX_BODY);
     } else if (c->method == 0) {
         http_reply_error(c, 405, "MethodNotAllowed", "The method is not allowed.");
-    } else if (path == NULL || split_path(c, path) != 0) {
-        http_reply_error(c, 400, "ArgumentInvalid", "The request path is malformed.");
+    } else if ((rc = path != NULL ? split_path(c, path) : CE_INVALID) != CE_OK) {
+        if (rc == CE_NOMEM)
+            http_reply_error(c, 500, "ServerError", "Out of memory.");
+        else
+            http_reply_error(c, 400, "ArgumentInvalid", "The request path is malformed.");
     } else {
         c->body = body_len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
         c->body_len = body_len;
@@ -385,16 +328,57 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     return bev;
 }
 
-int service_http_start(struct app *app)
+/* The listener settings both evhttps share. */
+static struct evhttp *new_evhttp(struct http_server *srv)
+{
+    struct evhttp *http = evhttp_new(srv->app->base);
+    if (http == NULL)
+        return NULL;
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(http, HTTP_MAX_BODY);
+    evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(http, HTTP_TIMEOUT_S);
+    /* On 413, read and drop the rest of the body before closing, so the client sees the
+     * answer instead of a reset while it is still sending. */
+    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_gencb(http, on_request, srv);
+    return http;
+}
+
+/* Plain HTTP for local use on app->http_fd (bound to 127.0.0.1 by main.c). */
+static int plain_listen(struct http_server *srv)
+{
+    struct app *app = srv->app;
+    srv->plain = new_evhttp(srv);
+    if (srv->plain == NULL)
+        return CE_NOMEM;
+    if (evhttp_accept_socket_with_handle(srv->plain, app->http_fd) == NULL) {
+        log_error("http: cannot accept on 127.0.0.1:%u", (unsigned)app->http_port);
+        return CE_NOMEM;
+    }
+    log_info("http: web UI and APIs on http://127.0.0.1:%u/ (loopback only)",
+             (unsigned)app->http_port);
+    return CE_OK;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int http_server_start(struct app *app)
 {
     struct http_server *srv;
-    int one = 1;
+    int one = 1, rc = CE_NOMEM;
 
-    if (app->https_fd < 0)
-        return 0;
-    if (app->ssl_ctx == NULL || server_of(app) != NULL) {
-        log_error("https: cannot start (no TLS context, or already started)");
-        return -1;
+    CENTRAL_ASSERT_LOOP(app);
+    if (app->https_fd < 0 || app->ssl_ctx == NULL || app->http != NULL) {
+        log_error("https: cannot start (no socket or TLS context, or already started)");
+        close_fd(&app->http_fd);
+        return CE_INVALID;
     }
     /* Accepted sockets inherit TCP_NODELAY from the listener (Linux). Without it a response
      * written as several TLS records waits for the client's delayed ACK (~40 ms each). */
@@ -404,36 +388,30 @@ int service_http_start(struct app *app)
     if (srv == NULL)
         goto fail;
     srv->app = app;
-    srv->http = evhttp_new(app->base);
+    srv->http = new_evhttp(srv);
     if (srv->http == NULL)
         goto fail;
     srv->spare_ssl = SSL_new(app->ssl_ctx);
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
-    evhttp_set_max_body_size(srv->http, HTTP_MAX_BODY);
-    evhttp_set_max_headers_size(srv->http, HTTP_MAX_HEADERS);
-    evhttp_set_timeout(srv->http, HTTP_TIMEOUT_S);
-    /* On 413, read and drop the rest of the body before closing, so the client sees the
-     * answer instead of a reset while it is still sending. */
-    evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_bevcb(srv->http, make_bev, srv);
-    evhttp_set_gencb(srv->http, on_request, srv);
-    if (app->cfg.http_on && (srv->plain = web_plain_listen(app, on_request, srv)) == NULL)
-        goto fail;
+    if (app->http_fd >= 0) {
+        rc = plain_listen(srv);
+        if (rc != CE_OK)
+            goto fail;
+        app->http_fd = -1; /* the plain evhttp owns it now */
+    }
     srv->sock = evhttp_accept_socket_with_handle(srv->http, app->https_fd);
-    if (srv->sock == NULL)
+    if (srv->sock == NULL) {
+        rc = CE_NOMEM;
         goto fail;
-    /* The fd now belongs to the evhttp listener (closed by evhttp_free). app->https_fd keeps
-     * its value so main.c knows the API is running and calls service_http_stop. */
-    srv->next = g_servers;
-    g_servers = srv;
-    if (capi_start(app) < 0)
-        log_error("https: the application API (/api/) is not available");
+    }
+    /* The fd now belongs to the evhttp listener (closed by evhttp_free). */
+    app->https_fd = -1;
+    app->http = srv;
     log_info("https: service API listening on port %u", (unsigned)app->https_port);
-    return 0;
+    return CE_OK;
 
 fail:
-    log_error("https: cannot start the service API");
+    log_error("https: cannot start the HTTP server");
     if (srv != NULL) {
         if (srv->http != NULL)
             evhttp_free(srv->http);
@@ -442,20 +420,28 @@ fail:
         SSL_free(srv->spare_ssl);
         free(srv);
     }
-    if (app->https_fd >= 0) {
-        close(app->https_fd);
-        app->https_fd = -1;
-    }
-    return -1;
+    close_fd(&app->https_fd);
+    close_fd(&app->http_fd);
+    return rc;
 }
 
-void service_http_stop(struct app *app)
+int http_server_add_site(struct http_server *srv, const struct http_site *site)
 {
-    struct http_server *srv = server_of(app), **pp;
+    CENTRAL_ASSERT(site->no_route != NULL && (site->scope != HTTP_SCOPE_PREFIX || site->prefix));
+    if (srv->n_sites == HTTP_MAX_SITES)
+        return CE_BUSY;
+    srv->sites[srv->n_sites++] = site;
+    return CE_OK;
+}
+
+void http_server_drain(struct app *app)
+{
+    struct http_server *srv = app->http;
     size_t pending = 0;
 
     if (srv == NULL)
         return;
+    CENTRAL_ASSERT_LOOP(app);
     /* Pending method calls: cancel the operation, then answer so evhttp can release the
      * request (a reply is what frees a request whose client already went away). */
     while (srv->async_head != NULL) {
@@ -471,17 +457,18 @@ void service_http_stop(struct app *app)
         pending++;
     }
     log_info("https: service API stopped (%zu pending requests answered 503)", pending);
-    capi_stop(app);         /* after the pending commands above were answered */
+}
+
+void http_server_free(struct app *app)
+{
+    struct http_server *srv = app->http;
+    if (srv == NULL)
+        return;
+    CENTRAL_ASSERT(srv->async_head == NULL);
     evhttp_free(srv->http); /* closes the listener and every connection */
     if (srv->plain != NULL)
         evhttp_free(srv->plain);
-    app->https_fd = -1;
     SSL_free(srv->spare_ssl);
-    for (pp = &g_servers; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == srv) {
-            *pp = srv->next;
-            break;
-        }
-    }
     free(srv);
+    app->http = NULL;
 }

@@ -1,11 +1,18 @@
 /*
- * http_server.h - plumbing shared by the HTTPS service handlers (service_*.c): the request
- * context, reply helpers that produce IoT Hub-shaped errors, and small parsing helpers.
+ * http_server.h - the HTTP server of iotc-central: evhttp listeners (HTTPS on app->https_fd,
+ * plain HTTP on loopback app->http_fd), one route matcher for every API, the request context,
+ * reply helpers (IoT Hub-shaped errors, the CE_* -> HTTP status mapping) and small parsing
+ * helpers. It knows no API: the modules above register their sites (http_server_add_site).
  *
- * Lifecycle of a request context: http_server.c creates it, authenticates the request, routes
- * it and calls the handler. A handler either replies before returning (synchronous), or calls
- * http_ctx_go_async() and replies later from an event-loop callback; every reply helper sends
- * exactly one response and, for an asynchronous context, frees it. Loop thread only.
+ * Routing: a request goes to the first site that owns it (by its first path segment, by one
+ * of its route paths, or every request); the site's gate runs (authentication), then the first
+ * route whose method and path match is called; otherwise the site answers 404 (no route has
+ * the path) or 405 (one has, for other methods).
+ *
+ * Lifecycle of a request context: http_server.c creates it, routes it and calls the handler. A
+ * handler either replies before returning (synchronous), or calls http_ctx_go_async() and replies
+ * later from an event-loop callback; every reply helper sends exactly one response and, for an
+ * asynchronous context, frees it. Loop thread only.
  */
 #ifndef CENTRAL_HTTP_SERVER_H
 #define CENTRAL_HTTP_SERVER_H
@@ -31,6 +38,73 @@ enum http_method {
 struct evhttp_request;
 struct http_server;
 struct http_deferred;
+struct http_ctx;
+
+/**
+ * One route: @p methods (mask of enum http_method) on @p path, a pattern like
+ * "/api/devices/{id}/commands/{name}": a literal segment, "{name}" = any one non-empty segment,
+ * or a last "{*name}" = one or more segments of any content. The handler finds the values in
+ * c->seg[] at the same positions. @p flags mean what the site says (e.g. admin-only methods).
+ */
+struct http_route {
+    unsigned methods;
+    const char *path;
+    void (*fn)(struct http_ctx *c);
+    unsigned flags;
+};
+
+/** Which requests a site owns. */
+enum http_scope {
+    HTTP_SCOPE_PREFIX, /**< the first path segment equals prefix (case-sensitive) */
+    HTTP_SCOPE_ROUTES, /**< the path matches one of its routes' paths */
+    HTTP_SCOPE_ALL,    /**< every request (register it last) */
+};
+
+/** A set of routes with its own authentication and error shape (an API, the web UI). */
+struct http_site {
+    const char *name; /**< for logs */
+    enum http_scope scope;
+    const char *prefix;  /**< HTTP_SCOPE_PREFIX */
+    bool case_sensitive; /**< literal segments compare exactly (else ignoring case) */
+    const struct http_route *routes;
+    size_t n_routes;
+    /** Before routing (may be NULL): false = it replied (401, 503...). May set c->auth. */
+    bool (*gate)(struct http_ctx *c);
+    /** After matching, before the handler (may be NULL): false = it replied (403). */
+    bool (*allow)(struct http_ctx *c, const struct http_route *r);
+    /** No route: @p path_known true = 405 (the path exists for other methods), else 404. */
+    void (*no_route)(struct http_ctx *c, bool path_known);
+};
+
+/**
+ * Create app->http: HTTPS on app->https_fd (already bound and listening; app->ssl_ctx) and,
+ * when app->http_fd >= 0, plain HTTP on it (loopback only). Takes ownership of both fds: they
+ * are closed by http_server_free, or here on failure (then set to -1).
+ * @return CE_OK, CE_INVALID (no fd or TLS context, or already started), CE_NOMEM.
+ */
+int http_server_start(struct app *app);
+
+/** Route requests to @p site too (after the sites added before). @p site must outlive the server.
+ */
+int http_server_add_site(struct http_server *srv, const struct http_site *site);
+
+/**
+ * First step of stopping: answer every pending asynchronous request (503, after cancelling its
+ * operation; a reply waiting for the store is sent now). Connections stay open. Safe when not
+ * started.
+ */
+void http_server_drain(struct app *app);
+
+/** Close the listeners and every connection, free app->http. Safe when not started. */
+void http_server_free(struct app *app);
+
+/**
+ * The first route of @p v[0..n) that matches the method and path of @p c, or NULL; then
+ * *path_known tells whether some route has the path (for other methods).
+ */
+const struct http_route *http_route_find(const struct http_route *v, size_t n,
+                                         const struct http_ctx *c, bool case_sensitive,
+                                         bool *path_known);
 
 /** One request being served. Fields are read-only for handlers. */
 struct http_ctx {
@@ -38,6 +112,7 @@ struct http_ctx {
     struct http_server *srv;
     struct evhttp_request *req;
     enum http_method method;
+    int auth; /**< what the site's gate established (e.g. the caller's role) */
     /* Percent-decoded path segments ("/devices/a%2Ab" -> "devices", "a*b"); a trailing empty
      * segment ("/devices/") is dropped. Each is NUL-terminated and free of NUL bytes. */
     const char *seg[HTTP_MAX_SEGS];
@@ -106,8 +181,23 @@ void http_reply_error(struct http_ctx *c, int status, const char *code, const ch
 void http_reply_error_v2(struct http_ctx *c, int status, const char *code, long num,
                          const char *message, const char *info_json);
 
-/** Map a central_err (CE_*) to the REST status and error code; @p what names the subject. */
+/** The error dialects of the two REST APIs. */
+enum http_dialect {
+    HTTP_DIALECT_HUB,     /**< IoT Hub service API: DeviceNotFound, ThrottlingException (429) */
+    HTTP_DIALECT_CENTRAL, /**< IoT Central /api/: NotFound, ServiceUnavailable (503) */
+};
+
+/**
+ * The one mapping of a central_err (CE_*) to an HTTP status and the dialect's error code
+ * (*out_code, never NULL). Anything unknown is 500.
+ */
+int http_status_of(int err, enum http_dialect dialect, const char **out_code);
+
+/** Reply with the hub's error for a central_err; @p what names the subject. */
 void http_reply_central_err(struct http_ctx *c, int err, const char *what);
+
+/** "address:port" of the client, for logs. */
+void http_peer(const struct http_ctx *c, char *out, size_t size);
 
 /**
  * Parse the body as JSON (must be an object unless @p any_type). On failure replies 400 and
@@ -124,47 +214,8 @@ const char *http_if_match(const struct http_ctx *c, char *buf, size_t size);
 
 /**
  * Find query parameter @p name and decode its value into @p out.
- * @return 1 found, 0 absent, -1 malformed or too long.
+ * @return 1 found, 0 absent, CE_INVALID malformed or too long.
  */
 int http_query_param(const struct http_ctx *c, const char *name, char *out, size_t size);
-
-/** What a device JSON body asks for (service_devices.c); NULL / -1 = not given. */
-struct service_dev_body {
-    const char *primary_key; /**< borrowed from the parsed JSON */
-    const char *secondary_key;
-    int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
-    const char *status_reason;
-};
-
-/**
- * Validate a device identity JSON object. @p id_field names the member that, when present,
- * must equal @p id ("deviceId" for PUT /devices, "id" for bulk). Unknown members are ignored.
- * @return 0, or -1 with a message for the client in @p err.
- */
-int service_parse_device(const cJSON *j, const char *id_field, const char *id,
-                         struct service_dev_body *out, char *err, size_t size);
-
-struct device;
-
-/**
- * Create (@p create) or update the device @p id as @p b asks; logs the change.
- * @return CE_OK (*out_dev set when non-NULL), CE_EXISTS, CE_NOTFOUND, CE_INVALID, CE_NOMEM.
- */
-int service_apply_device(struct app *app, const char *id, const struct service_dev_body *b,
-                         bool create, struct device **out_dev);
-
-/* Handlers (service_*.c). Each replies or goes async; c->seg[] holds the route's segments. */
-void service_device_put(struct http_ctx *c);
-void service_device_get(struct http_ctx *c);
-void service_device_list(struct http_ctx *c);
-void service_device_delete(struct http_ctx *c);
-void service_device_stats(struct http_ctx *c);
-void service_device_query(struct http_ctx *c);
-void service_device_bulk(struct http_ctx *c);
-void service_twin_get(struct http_ctx *c);
-void service_twin_patch(struct http_ctx *c);
-void service_twin_put(struct http_ctx *c);
-void service_method_invoke(struct http_ctx *c);
-void service_c2d_send(struct http_ctx *c);
 
 #endif /* CENTRAL_HTTP_SERVER_H */

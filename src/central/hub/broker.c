@@ -131,7 +131,7 @@ int session_send(struct session *s, const struct iotc_mqtt_packet *pkt)
 {
     unsigned char buf[512];
     size_t len = 0;
-    HUB_ASSERT_LOOP(s->app);
+    CENTRAL_ASSERT_LOOP(s->app);
     if (s->closing && !s->conn.open)
         return CE_OFFLINE;
     if (iotc_mqtt_encode(pkt, buf, sizeof buf, &len) != IOTC_OK) {
@@ -242,7 +242,7 @@ static void pause_reading(struct session *s, bool throttle)
 void session_ack_done(void *ctx, uint32_t tag, int rc)
 {
     struct session *s = ctx;
-    HUB_ASSERT_LOOP(s->app);
+    CENTRAL_ASSERT_LOOP(s->app);
     CENTRAL_ASSERT(s->pending_acks > 0);
     s->pending_acks--;
     if (!s->closing) {
@@ -545,7 +545,7 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
 {
     struct broker *b = app->broker;
     /* TCP_NODELAY came from the listener (listen_on). */
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);

@@ -110,7 +110,7 @@ static int build_bag(const struct device *dev, const struct c2d_prop *props, siz
 int c2d_send(struct app *app, struct device *dev, const char *payload, size_t len,
              const struct c2d_prop *props, size_t n_props, int64_t ttl_ms)
 {
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     if (len > C2D_MAX_SIZE)
         return CE_TOOBIG;
     if (n_props > C2D_MAX_PROPS)

@@ -155,7 +155,7 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
                                   void *ctx, int *out_err)
 {
     int err_dummy;
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     if (out_err == NULL)
         out_err = &err_dummy;
     struct device *dev = registry_get(app, device_id);

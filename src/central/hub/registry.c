@@ -25,7 +25,6 @@ struct registry {
     size_t count;
     struct device *head, *tail;
     const struct plane_listener *listener; /* the broker's, while it runs (plane.h) */
-    pthread_t loop;                        /* the thread that created the registry */
 };
 
 static uint64_t hash_id(const char *s)
@@ -49,18 +48,9 @@ int registry_new(struct app *app)
         free(r);
         return CE_NOMEM;
     }
-    r->loop = pthread_self();
     app->reg = r;
     return CE_OK;
 }
-
-#if CENTRAL_CHECKS
-void registry_check_loop(const struct app *app)
-{
-    if (app->reg != NULL)
-        CENTRAL_ASSERT_THREAD(app->reg->loop);
-}
-#endif
 
 void registry_device_free(struct device *dev)
 {
@@ -136,7 +126,7 @@ static void insert(struct app *app, struct device *dev)
 struct device *registry_get(struct app *app, const char *id)
 {
     struct registry *r = app->reg;
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     if (id == NULL || r == NULL)
         return NULL;
     for (struct device *d = r->buckets[hash_id(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
@@ -218,7 +208,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
                     const char *secondary_key, bool enabled, const char *group,
                     struct device **out_dev)
 {
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     if (!registry_id_is_valid(id))
         return CE_INVALID;
     if (registry_get(app, id) != NULL)
@@ -270,7 +260,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
 int registry_update(struct app *app, struct device *dev, const struct device_update *upd)
 {
     char pk[DEVICE_KEY_MAX], sk[DEVICE_KEY_MAX];
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     memcpy(pk, dev->primary_key, sizeof pk);
     memcpy(sk, dev->secondary_key, sizeof sk);
     if (upd->primary_key != NULL && set_key(pk, upd->primary_key) != CE_OK)
@@ -419,7 +409,7 @@ cJSON *registry_device_to_json(const struct device *dev)
 
 void plane_listen(struct app *app, const struct plane_listener *l)
 {
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     app->reg->listener = l;
 }
 
@@ -607,7 +597,7 @@ static int load_c2d_row(void *ctx, const struct store_c2d_row *row)
 int registry_load(struct app *app)
 {
     struct load_state ls = {.app = app, .rc = CE_OK};
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     int rc = store_load_devices(app->store, load_device_row, &ls);
     if (rc == CE_OK)
         rc = store_load_c2d(app->store, load_c2d_row, &ls);

@@ -151,12 +151,4 @@ void registry_free(struct app *app);
 /** Free a device that is not (or no longer) in the registry. */
 void registry_device_free(struct device *dev);
 
-/* Loop-thread-only functions of hub/ assert that they run on the thread of registry_new(). */
-#if CENTRAL_CHECKS
-void registry_check_loop(const struct app *app);
-#define HUB_ASSERT_LOOP(app) registry_check_loop(app)
-#else
-#define HUB_ASSERT_LOOP(app) ((void)(app))
-#endif
-
 #endif /* CENTRAL_REGISTRY_H */

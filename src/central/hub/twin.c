@@ -223,7 +223,7 @@ char *twin_device_get_text(const struct device *dev)
 int twin_patch_reported(struct app *app, struct device *dev, const char *json, size_t len,
                         int64_t *out_version)
 {
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     cJSON *patch = cJSON_ParseWithLength(json, len);
     if (patch == NULL)
         return CE_INVALID;
@@ -284,7 +284,7 @@ static char *desired_push_text(const cJSON *patch, const cJSON *old_desired, boo
 int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
                 const cJSON *desired_patch, const char *if_match, bool replace)
 {
-    HUB_ASSERT_LOOP(app);
+    CENTRAL_ASSERT_LOOP(app);
     if (!etag_matches(dev, if_match))
         return CE_ETAG;
     if ((tags_patch && !cJSON_IsObject(tags_patch)) ||

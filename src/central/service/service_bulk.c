@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "central/http/http_server.h"
 #include "central/base/log.h"
 #include "central/hub/registry.h"
+#include "central/service/service_http.h"
 
 #define BULK_MAX 100
 
@@ -35,14 +35,14 @@ static int mode_of(const cJSON *v, enum bulk_mode *out)
                  {"createOrUpdate", B_UPSERT}};
     size_t i;
     if (!cJSON_IsString(v))
-        return -1;
+        return CE_INVALID;
     for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         if (strcasecmp(v->valuestring, modes[i].name) == 0) {
             *out = modes[i].mode;
             return 0;
         }
     }
-    return -1;
+    return CE_INVALID;
 }
 
 static const char *code_of(int err)
@@ -95,7 +95,7 @@ static bool etag_matches(const cJSON *item, const struct device *dev)
     return strlen(have) == len && memcmp(have, want, len) == 0;
 }
 
-/* Process one entry; on failure adds an error and returns -1. */
+/* Process one entry; on failure adds an error and returns CE_INVALID. */
 static int one(struct http_ctx *c, const cJSON *item, cJSON *errors)
 {
     const cJSON *idj = cJSON_GetObjectItemCaseSensitive(item, "id");
@@ -108,19 +108,19 @@ static int one(struct http_ctx *c, const cJSON *item, cJSON *errors)
 
     if (!cJSON_IsObject(item) || !registry_id_is_valid(id)) {
         add_error(errors, id, "ArgumentInvalid", "Each entry needs a valid device id in \"id\".");
-        return -1;
+        return CE_INVALID;
     }
     if (mode_of(cJSON_GetObjectItemCaseSensitive(item, "importMode"), &mode) != 0) {
         add_error(errors, id, "ArgumentInvalid",
                   "importMode must be create, update, updateIfMatchETag, delete, "
                   "deleteIfMatchETag or createOrUpdate.");
-        return -1;
+        return CE_INVALID;
     }
     dev = registry_get(c->app, id);
     if ((mode == B_UPDATE_ETAG || mode == B_DELETE_ETAG) && dev != NULL &&
         !etag_matches(item, dev)) {
         add_error(errors, id, "PreconditionFailed", "The eTag does not match the device's.");
-        return -1;
+        return CE_INVALID;
     }
     if (mode == B_DELETE || mode == B_DELETE_ETAG) {
         rc = registry_delete(c->app, id);
@@ -128,14 +128,14 @@ static int one(struct http_ctx *c, const cJSON *item, cJSON *errors)
             log_info("https: device %s deleted (bulk)", id);
     } else if (service_parse_device(item, "id", id, &b, err, sizeof err) != 0) {
         add_error(errors, id, "ArgumentInvalid", err);
-        return -1;
+        return CE_INVALID;
     } else {
         bool create = mode == B_CREATE || (mode == B_UPSERT && dev == NULL);
         rc = service_apply_device(c->app, id, &b, create, NULL);
     }
     if (rc != CE_OK) {
         add_error(errors, id, code_of(rc), central_strerror(rc));
-        return -1;
+        return CE_INVALID;
     }
     return 0;
 }

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "central/hub/c2d.h"
-#include "central/http/http_server.h"
 #include "central/base/log.h"
+#include "central/hub/c2d.h"
 #include "central/hub/registry.h"
+#include "central/service/service_http.h"
 
 #define C2D_MAX_PROPS 40
 #define C2D_TTL_MAX_S 172800L /* 2 days, the IoT Hub maximum */
@@ -46,7 +46,7 @@ static const struct {
 static int add_prop(struct prop_set *ps, const char *key, const char *value)
 {
     if (ps->n == C2D_MAX_PROPS)
-        return -1;
+        return CE_TOOBIG;
     ps->props[ps->n].key = key;
     ps->props[ps->n].value = value;
     ps->n++;
@@ -68,7 +68,7 @@ static int collect(void *arg, const char *k, const char *v)
         const char *name = k + sizeof APP_PREFIX - 1;
         if (*name == '\0' || name[0] == '$' || add_prop(ps, name, v) != 0) {
             ps->bad = k;
-            return -1;
+            return CE_INVALID;
         }
         return 0;
     }
@@ -82,7 +82,7 @@ static int collect(void *arg, const char *k, const char *v)
         if ((strcmp(sys_map[i].prop, "iothub-ack") == 0 && !ack_is_valid(v)) ||
             add_prop(ps, sys_map[i].prop, v) != 0) {
             ps->bad = k;
-            return -1;
+            return CE_INVALID;
         }
         if (strcmp(sys_map[i].prop, "$.mid") == 0)
             ps->message_id = v;
@@ -91,7 +91,7 @@ static int collect(void *arg, const char *k, const char *v)
     return 0;
 }
 
-/* Parse iothub-ttl; returns the TTL in ms, 0 when absent, -1 when invalid. */
+/* Parse iothub-ttl; returns the TTL in ms, 0 when absent, CE_INVALID when invalid. */
 static int64_t parse_ttl(const char *text)
 {
     char *end = NULL;
@@ -100,7 +100,7 @@ static int64_t parse_ttl(const char *text)
         return 0;
     v = strtol(text, &end, 10);
     if (end == text || *end != '\0' || v < 1 || v > C2D_TTL_MAX_S)
-        return -1;
+        return CE_INVALID;
     return (int64_t)v * 1000;
 }
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "central/http/http_server.h"
 #include "central/base/log.h"
 #include "central/hub/registry.h"
+#include "central/service/service_http.h"
 
 #define LIST_MAX 1000 /* the hub's maximum for GET /devices?top= */
 #define STATS_PAGE 256
@@ -28,7 +28,7 @@ static int bad(char *err, size_t size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, size, fmt, ap);
     va_end(ap);
-    return -1;
+    return CE_INVALID;
 }
 
 /* A key field: absent, null or "" -> NULL (generate on create, keep on update). */
@@ -69,7 +69,7 @@ static int parse_auth(const cJSON *auth, struct service_dev_body *out, char *err
         return bad(err, size, "%s must be an object.", "authentication.symmetricKey");
     if (key_field(sym, "primaryKey", &out->primary_key, err, size) != 0 ||
         key_field(sym, "secondaryKey", &out->secondary_key, err, size) != 0)
-        return -1;
+        return CE_INVALID;
     return 0;
 }
 
@@ -148,6 +148,16 @@ static const char *url_device_id(struct http_ctx *c)
     return id;
 }
 
+/* The URL's device, which must exist: replies 400 / 404 and returns NULL otherwise. */
+static struct device *url_device(struct http_ctx *c)
+{
+    const char *id = url_device_id(c);
+    struct device *dev = id != NULL ? registry_get(c->app, id) : NULL;
+    if (id != NULL && dev == NULL)
+        http_reply_central_err(c, CE_NOTFOUND, id);
+    return dev;
+}
+
 static void reply_device(struct http_ctx *c, const struct device *dev)
 {
     cJSON *j = registry_device_to_json(dev);
@@ -207,31 +217,17 @@ out:
 
 void service_device_get(struct http_ctx *c)
 {
-    const char *id = url_device_id(c);
-    struct device *dev;
-    if (id == NULL)
-        return;
-    dev = registry_get(c->app, id);
-    if (dev == NULL) {
-        http_reply_central_err(c, CE_NOTFOUND, id);
-        return;
-    }
-    reply_device(c, dev);
+    struct device *dev = url_device(c);
+    if (dev != NULL)
+        reply_device(c, dev);
 }
 
 void service_device_delete(struct http_ctx *c)
 {
-    const char *id = url_device_id(c);
-    struct device *dev;
+    struct device *dev = url_device(c);
+    const char *id = c->seg[1];
     int rc;
-    if (id == NULL)
-        return;
-    dev = registry_get(c->app, id);
-    if (dev == NULL) {
-        http_reply_central_err(c, CE_NOTFOUND, id);
-        return;
-    }
-    if (!etag_ok(c, dev))
+    if (dev == NULL || !etag_ok(c, dev))
         return;
     rc = registry_delete(c->app, id);
     if (rc != CE_OK) {

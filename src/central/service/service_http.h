@@ -2,7 +2,8 @@
  * service_http.h - the IoT Hub service REST API over HTTPS (docs/PROTOCOL.md §6), for the official
  * `azure-iothub` SDK and for our own tools.
  *
- * Hook called by main.c (see the comment in central/app.h). Loop thread only.
+ * main.c adds service_site to the HTTP server (http_server.h) after the other sites: it owns
+ * every request they do not. Loop thread only.
  *
  * Endpoints (paths relative to https://{hub}:{https_port}; any api-version is accepted):
  *   PUT    /devices/{id}                 create (no If-Match) or update (If-Match: etag or "*")
@@ -34,20 +35,48 @@
 #define CENTRAL_SERVICE_HTTP_H
 
 #include "central/base/app.h"
+#include "central/http/http_server.h"
+
+/** The routes of this API, behind the service SAS check (service_site.c). */
+extern const struct http_site service_site;
+
+/** What a device JSON body asks for (service_devices.c); NULL / -1 = not given. */
+struct service_dev_body {
+    const char *primary_key; /**< borrowed from the parsed JSON */
+    const char *secondary_key;
+    int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
+    const char *status_reason;
+};
 
 /**
- * Start serving HTTPS on app->https_fd (already bound and listening) with app->ssl_ctx.
- * Takes ownership of the fd: it is closed by service_http_stop (which then sets
- * app->https_fd to -1), or here on failure. While serving, app->https_fd keeps its value.
- * Does nothing and returns 0 when app->https_fd is -1 (HTTPS disabled).
- * @return 0, or -1 (logged) when the HTTP server cannot be created.
+ * Validate a device identity JSON object. @p id_field names the member that, when present,
+ * must equal @p id ("deviceId" for PUT /devices, "id" for bulk). Unknown members are ignored.
+ * @return CE_OK, or CE_INVALID with a message for the client in @p err.
  */
-int service_http_start(struct app *app);
+int service_parse_device(const cJSON *j, const char *id_field, const char *id,
+                         struct service_dev_body *out, char *err, size_t size);
+
+struct device;
 
 /**
- * Stop: answer pending asynchronous requests (method calls) with 503, cancel their
- * operations, close every HTTP connection and the listener. Safe to call when not started.
+ * Create (@p create) or update the device @p id as @p b asks; logs the change.
+ * @return CE_OK (*out_dev set when non-NULL), CE_EXISTS, CE_NOTFOUND, CE_INVALID, CE_NOMEM.
  */
-void service_http_stop(struct app *app);
+int service_apply_device(struct app *app, const char *id, const struct service_dev_body *b,
+                         bool create, struct device **out_dev);
+
+/* Handlers (service_*.c). Each replies or goes async; c->seg[] holds the route's segments. */
+void service_device_put(struct http_ctx *c);
+void service_device_get(struct http_ctx *c);
+void service_device_list(struct http_ctx *c);
+void service_device_delete(struct http_ctx *c);
+void service_device_stats(struct http_ctx *c);
+void service_device_query(struct http_ctx *c);
+void service_device_bulk(struct http_ctx *c);
+void service_twin_get(struct http_ctx *c);
+void service_twin_patch(struct http_ctx *c);
+void service_twin_put(struct http_ctx *c);
+void service_method_invoke(struct http_ctx *c);
+void service_c2d_send(struct http_ctx *c);
 
 #endif /* CENTRAL_SERVICE_HTTP_H */

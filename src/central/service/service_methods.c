@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/http/http_server.h"
 #include "central/base/log.h"
 #include "central/hub/method.h"
+#include "central/service/service_http.h"
 
 #define METHOD_PAYLOAD_MAX 131072 /* 128 KiB each way (§5.5) */
 #define TIMEOUT_MAX_S 300
@@ -106,7 +106,7 @@ static int seconds_field(struct http_ctx *c, const cJSON *j, const char *name, i
         v->valuedouble > hi) {
         http_reply_error(c, 400, "ArgumentInvalid", "%s must be a whole number from %d to %d.",
                          name, lo, hi);
-        return -1;
+        return CE_INVALID;
     }
     *out = (int)v->valuedouble;
     return 0;

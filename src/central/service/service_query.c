@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "central/http/http_server.h"
 #include "central/hub/registry.h"
-#include "central/service/service_query.h"
 #include "central/hub/twin.h"
+#include "central/service/service_http.h"
+#include "central/service/service_query.h"
 
 #define Q_MAX_TEXT 8192
 #define Q_PAGE_DEFAULT 100

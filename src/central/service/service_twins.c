@@ -4,10 +4,10 @@
  */
 #include <string.h>
 
-#include "central/http/http_server.h"
 #include "central/base/log.h"
 #include "central/hub/registry.h"
 #include "central/hub/twin.h"
+#include "central/service/service_http.h"
 
 static struct device *url_device(struct http_ctx *c)
 {
@@ -42,7 +42,7 @@ void service_twin_get(struct http_ctx *c)
 /*
  * Pick tags and properties.desired out of a twin (patch) document. Other top-level members
  * (deviceId, etag, version, ...) are ignored, so a whole twin read with GET can be sent back.
- * Replies 400 and returns -1 on a shape error.
+ * Replies 400 and returns CE_INVALID on a shape error.
  */
 static int twin_parts(struct http_ctx *c, const cJSON *j, bool replace, const cJSON **out_tags,
                       const cJSON **out_desired)
@@ -55,12 +55,12 @@ static int twin_parts(struct http_ctx *c, const cJSON *j, bool replace, const cJ
         tags = NULL;
     if (tags != NULL && !cJSON_IsObject(tags)) {
         http_reply_error(c, 400, "ArgumentInvalid", "tags must be a JSON object.");
-        return -1;
+        return CE_INVALID;
     }
     if (props != NULL && !cJSON_IsNull(props)) {
         if (!cJSON_IsObject(props)) {
             http_reply_error(c, 400, "ArgumentInvalid", "properties must be a JSON object.");
-            return -1;
+            return CE_INVALID;
         }
         desired = cJSON_GetObjectItemCaseSensitive(props, "desired");
         reported = cJSON_GetObjectItemCaseSensitive(props, "reported");
@@ -69,7 +69,7 @@ static int twin_parts(struct http_ctx *c, const cJSON *j, bool replace, const cJ
         if (desired != NULL && !cJSON_IsObject(desired)) {
             http_reply_error(c, 400, "ArgumentInvalid",
                              "properties.desired must be a JSON object.");
-            return -1;
+            return CE_INVALID;
         }
         /* PUT may send back a whole twin read with GET (reported included): ignore it
          * there. A PATCH that carries reported values tries to write them: refuse. */
@@ -79,7 +79,7 @@ static int twin_parts(struct http_ctx *c, const cJSON *j, bool replace, const cJ
                 if (it->string != NULL && it->string[0] != '$') {
                     http_reply_error(c, 400, "ArgumentInvalid",
                                      "Reported properties can only be changed by the device.");
-                    return -1;
+                    return CE_INVALID;
                 }
             }
         }
