@@ -69,13 +69,9 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
         if (iotc_hub_topic_classify(c->will_topic, iotc_span_from_cstr(dev->id), IOTC_SPAN_NULL,
                                     &wk) == IOTC_OK &&
             wk == IOTC_HUB_TOPIC_TELEMETRY && c->will_payload.len <= BROKER_MSG_MAX) {
-            s->will_topic = malloc(c->will_topic.len + 1);
-            s->will_payload = malloc(c->will_payload.len + 1);
+            s->will_topic = app_strndup(c->will_topic.ptr, c->will_topic.len);
+            s->will_payload = app_strndup(c->will_payload.ptr, c->will_payload.len);
             if (s->will_topic != NULL && s->will_payload != NULL) {
-                memcpy(s->will_topic, c->will_topic.ptr, c->will_topic.len);
-                s->will_topic[c->will_topic.len] = '\0';
-                if (c->will_payload.len)
-                    memcpy(s->will_payload, c->will_payload.ptr, c->will_payload.len);
                 s->will_len = c->will_payload.len;
             } else {
                 free(s->will_topic);

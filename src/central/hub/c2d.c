@@ -45,13 +45,11 @@ static struct c2d_msg *msg_new(int64_t seq, int64_t enqueued_ms, int64_t expiry_
         return NULL;
     }
     m->bag = bag;
-    m->payload = malloc(len + 1);
+    m->payload = app_strndup(payload, len);
     if (m->bag == NULL || m->payload == NULL) {
         c2d_msg_free(m);
         return NULL;
     }
-    if (len)
-        memcpy(m->payload, payload, len);
     m->payload_len = len;
     m->seq = seq;
     m->enqueued_ms = enqueued_ms;

@@ -252,12 +252,9 @@ void method_device_response(struct app *app, struct device *dev, const char *rid
          * gets null (IoT Hub refuses non-JSON method responses). */
         struct iotc_json_value v;
         if (len > 0 && iotc_json_parse((struct iotc_span){payload, len}, &v) == IOTC_OK) {
-            c->resp = malloc(len + 1);
-            if (c->resp != NULL) {
-                memcpy(c->resp, payload, len);
-                c->resp[len] = '\0';
+            c->resp = app_strndup(payload, len);
+            if (c->resp != NULL)
                 c->resp_len = len;
-            }
         }
         c->status = status;
         finish_later(c, CE_OK);
