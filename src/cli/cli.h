@@ -51,13 +51,24 @@ struct cli {
 void cli_global_opts(struct cli *c, struct opt out[8]);
 
 /**
+ * The positional arguments of a command: how many it takes and what they are called, and,
+ * after cli_parse(), the ones given. Set .min, .max and .usage.
+ */
+struct cli_args {
+    int min, max;      /* accepted count; max -1: no limit */
+    const char *usage; /* for "expected USAGE (see --help)", e.g. "DEVICE NAME"; unused if max 0 */
+    int n;
+    const char *pos[CLI_MAX_POS];
+};
+
+/**
  * Parse @p argv (after the subcommand words) with util/opt against @p opts (ended by {0}, may
- * be NULL) plus the global options, which are stored in @p c. Positional arguments go to
- * @p out_pos. -h/--help and --version are handled by main() before the command runs.
+ * be NULL) plus the global options, which are stored in @p c, and check the number of
+ * positional arguments against @p a, which gets them. -h/--help and --version are handled by
+ * main() before the command runs.
  * @return 0, or CLI_USAGE after printing the reason on stderr.
  */
-int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, const char **out_pos,
-              int *out_npos);
+int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, struct cli_args *a);
 
 /** Resolve server, token, CA from options, environment and data dir. 0 or an exit code. */
 int cli_setup(struct cli *c);

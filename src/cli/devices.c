@@ -38,14 +38,12 @@ static void print_device(const cJSON *d)
 static int one_device(struct cli *c, int argc, char **argv, const struct opt *o, const char **id,
                       char *path, size_t size, const char *suffix)
 {
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one device ID"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one device ID (see --help)");
-    *id = pos[0];
-    rc = cli_device_path(c, pos[0], suffix, path, size);
+    *id = args.pos[0];
+    rc = cli_device_path(c, args.pos[0], suffix, path, size);
     return rc != 0 ? rc : cli_setup(c);
 }
 

@@ -424,13 +424,11 @@ int cli_list(struct cli *c, int argc, char **argv, const char *path, const char 
 {
     long top = 0;
     const struct opt o[] = {{"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"}, {0}};
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 0, .max = 0};
+    int rc = cli_parse(c, argc, argv, o, &args);
     *out = NULL;
     if (rc != 0)
         return rc;
-    if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument '%s' (see --help)", pos[0]);
     return cli_fetch(c, path, (size_t)top, what, out);
 }
 

@@ -181,22 +181,21 @@ static int do_import(struct cli *c, int argc, char **argv)
         {"publish", 0, OPT_FLAG, &publish_too, .arg = NULL},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one FILE"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one FILE (see --help)");
     rc = cli_setup(c);
     if (rc != 0)
         return rc;
-    cJSON *doc = load_json(c, pos[0], &rc);
+    cJSON *doc = load_json(c, args.pos[0], &rc);
     if (doc == NULL)
         return rc;
     const char *id = opt_id != NULL ? opt_id : doc_id(doc);
     if (id == NULL || id[0] == '\0') {
         cJSON_Delete(doc);
-        return cli_err(c, CLI_USAGE, "%s has no \"@id\": give the template id with --id", pos[0]);
+        return cli_err(c, CLI_USAGE, "%s has no \"@id\": give the template id with --id",
+                       args.pos[0]);
     }
     char *id_copy = strdup(id);
     if (name != NULL) {
@@ -221,7 +220,7 @@ static int do_import(struct cli *c, int argc, char **argv)
         struct cli_resp r;
         if (cli_http(c, "PUT", path, doc, 60, &r) < 0 || r.status != 200) {
             char what[1200];
-            snprintf(what, sizeof what, "cannot import %s", pos[0]);
+            snprintf(what, sizeof what, "cannot import %s", args.pos[0]);
             rc = cli_fail(c, &r, what);
         } else {
             tmpl = r.json;
@@ -365,13 +364,11 @@ static void print_template(const cJSON *t)
 
 static int one_id(struct cli *c, int argc, char **argv, const struct opt *o, const char **out_id)
 {
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one template ID"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one template ID (see --help)");
-    *out_id = pos[0];
+    *out_id = args.pos[0];
     return cli_setup(c);
 }
 
