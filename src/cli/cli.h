@@ -171,8 +171,11 @@ struct cli_table {
 void cli_table_init(struct cli_table *t, int ncols, const char *const *head);
 /** Add a row of @p ncols strings (copied; NULL = "-"). */
 void cli_table_add(struct cli_table *t, const char *const *vals);
-/** Print with aligned columns (cells longer than @p max_width are cut with "..."), free. */
-void cli_table_print(struct cli_table *t, size_t max_width);
+/**
+ * Print with aligned columns (cells longer than @p max_width are cut with "..."), free. A table
+ * without rows prints the line @p none instead ("(no devices)"), or only its header if NULL.
+ */
+void cli_table_print(struct cli_table *t, size_t max_width, const char *none);
 
 /* ---------------------------------------------------------------- subcommands */
 

@@ -226,10 +226,7 @@ static int do_history(struct cli *c, int argc, char **argv)
         free(req);
         free(rt);
     }
-    if (t.rows == 0)
-        printf("(no commands)\n");
-    else
-        cli_table_print(&t, 70);
+    cli_table_print(&t, 70, "(no commands)");
     cJSON_Delete(all);
     return 0;
 }

@@ -159,27 +159,23 @@ static int do_query(struct cli *c, int argc, char **argv)
     rc = cli_fetch(c, path, (size_t)top, what, &all);
     if (rc != 0 || all == NULL)
         return rc;
-    if (cJSON_GetArraySize(all) == 0) {
-        printf("(no values in that range)\n");
-    } else {
-        static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
-        struct cli_table t;
-        cli_table_init(&t, 4, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
-            const cJSON *valid = cJSON_GetObjectItem(e, "valid");
-            const char *row[] = {cli_str(e, "timestamp", ""), v,
-                                 valid == NULL         ? "-"
-                                 : cJSON_IsTrue(valid) ? "yes"
-                                                       : "no",
-                                 cli_str(e, "error", "")};
-            cli_table_add(&t, row);
-            free(v);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
+    struct cli_table t;
+    cli_table_init(&t, 4, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
+        const cJSON *valid = cJSON_GetObjectItem(e, "valid");
+        const char *row[] = {cli_str(e, "timestamp", ""), v,
+                             valid == NULL         ? "-"
+                             : cJSON_IsTrue(valid) ? "yes"
+                                                   : "no",
+                             cli_str(e, "error", "")};
+        cli_table_add(&t, row);
+        free(v);
     }
+    cli_table_print(&t, 60, "(no values in that range)");
     cJSON_Delete(all);
     return 0;
 }
@@ -268,42 +264,34 @@ int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
     if (rc != 0)
         return rc;
     snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
-    rc = cli_setup(c);
     cJSON *all = NULL;
     snprintf(what, sizeof what, "raw data of device %s", args.pos[0]);
-    if (rc == 0)
-        rc = cli_get_all(c, path, (size_t)top, what, &all);
-    if (rc != 0)
+    rc = cli_fetch(c, path, (size_t)top, what, &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else if (cJSON_GetArraySize(all) == 0) {
-        printf("(nothing received in that range)\n");
-    } else {
-        static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
-                                           "PAYLOAD", "UNMODELED", "ERRORS"};
-        struct cli_table t;
-        cli_table_init(&t, 6, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            const cJSON *um = cJSON_GetObjectItem(e, "unmodeled");
-            char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
-            char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
-            char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
-            const char *row[] = {cli_str(e, "time", ""),
-                                 cli_str(e, "type", "?"),
-                                 cli_str(e, "component", ""),
-                                 cJSON_GetObjectItem(e, "payload") ? payload : "",
-                                 unmodeled,
-                                 errs};
-            cli_table_add(&t, row);
-            free(payload);
-            free(unmodeled);
-            free(errs);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
+                                       "PAYLOAD", "UNMODELED", "ERRORS"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        const cJSON *um = cJSON_GetObjectItem(e, "unmodeled");
+        char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
+        char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
+        char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
+        const char *row[] = {cli_str(e, "time", ""),
+                             cli_str(e, "type", "?"),
+                             cli_str(e, "component", ""),
+                             cJSON_GetObjectItem(e, "payload") ? payload : "",
+                             unmodeled,
+                             errs};
+        cli_table_add(&t, row);
+        free(payload);
+        free(unmodeled);
+        free(errs);
     }
+    cli_table_print(&t, 60, "(nothing received in that range)");
     cJSON_Delete(all);
     return 0;
 }
@@ -337,7 +325,7 @@ static void print_conformance(const cJSON *r)
                              cli_str(e, "detail", "")};
         cli_table_add(&t, row);
     }
-    cli_table_print(&t, 80);
+    cli_table_print(&t, 80, NULL);
     const cJSON *mm = cJSON_GetObjectItem(r, "mismatches");
     printf("\nMismatches:%s\n", cJSON_GetArraySize(mm) ? "" : " none");
     cJSON_ArrayForEach(e, mm)

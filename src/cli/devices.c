@@ -122,10 +122,7 @@ static int do_list(struct cli *c, int argc, char **argv)
                              cli_str(e, "lastActivity", "-")};
         cli_table_add(&t, row);
     }
-    if (t.rows == 0)
-        printf("(no devices)\n");
-    else
-        cli_table_print(&t, 50);
+    cli_table_print(&t, 50, "(no devices)");
     cJSON_Delete(all);
     return 0;
 }

@@ -131,10 +131,7 @@ static int do_get(struct cli *c, int argc, char **argv)
         cJSON *custom = customizations(c, args.pos[0]);
         add_rows(&t, p, prefix, custom);
         cJSON_Delete(custom);
-        if (t.rows == 0)
-            printf("(no properties yet)\n");
-        else
-            cli_table_print(&t, 60);
+        cli_table_print(&t, 60, "(no properties yet)");
     }
     cJSON_Delete(p);
     return 0;

@@ -270,10 +270,7 @@ static int do_list(struct cli *c, int argc, char **argv)
                              nview};
         cli_table_add(&t, row);
     }
-    if (t.rows == 0)
-        printf("(no templates)\n");
-    else
-        cli_table_print(&t, 60);
+    cli_table_print(&t, 60, "(no templates)");
     cJSON_Delete(all);
     return 0;
 }
@@ -326,7 +323,7 @@ static void print_template(const cJSON *t)
         cli_table_add(&tab, row);
         free(schema);
     }
-    cli_table_print(&tab, 50);
+    cli_table_print(&tab, 50, NULL);
     printf("\nViews:\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "views"))
     {

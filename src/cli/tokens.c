@@ -78,28 +78,20 @@ static int do_list(struct cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;
-    rc = cli_setup(c);
     cJSON *all = NULL;
-    if (rc == 0)
-        rc = cli_get_all(c, "/api/apiTokens", 0, "cannot list tokens", &all);
-    if (rc != 0)
+    rc = cli_fetch(c, "/api/apiTokens", 0, "cannot list tokens", &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else if (cJSON_GetArraySize(all) == 0) {
-        printf("(no API tokens)\n");
-    } else {
-        static const char *const head[] = {"ID", "ROLE", "EXPIRY"};
-        struct cli_table t;
-        cli_table_init(&t, 3, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            const char *row[] = {cli_str(e, "id", "?"), role_of(e), cli_str(e, "expiry", "")};
-            cli_table_add(&t, row);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"ID", "ROLE", "EXPIRY"};
+    struct cli_table t;
+    cli_table_init(&t, 3, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        const char *row[] = {cli_str(e, "id", "?"), role_of(e), cli_str(e, "expiry", "")};
+        cli_table_add(&t, row);
     }
+    cli_table_print(&t, 60, "(no API tokens)");
     cJSON_Delete(all);
     return 0;
 }

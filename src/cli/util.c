@@ -426,8 +426,12 @@ static void put_cell(const char *s, size_t max_width, size_t pad_to, bool last)
     }
 }
 
-void cli_table_print(struct cli_table *t, size_t max_width)
+void cli_table_print(struct cli_table *t, size_t max_width, const char *none)
 {
+    if (t->rows == 0 && none != NULL) {
+        printf("%s\n", none);
+        return;
+    }
     size_t w[12] = {0};
     for (int i = 0; i < t->ncols; i++) {
         w[i] = shown_len(t->head[i], 0);
