@@ -120,6 +120,12 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what);
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
 
 /**
+ * GET @p path (cli_get) and, with --json, print it. @return an exit code; on 0, *out is the
+ * object for the caller to print as text and free, or NULL when it was already printed as JSON.
+ */
+int cli_show(struct cli *c, const char *path, const char *what, cJSON **out);
+
+/**
  * GET a collection and follow nextLink until @p limit items (0 = all). @p out gets a new
  * array (caller frees). 0 or an exit code (reported).
  */

@@ -195,16 +195,12 @@ static int do_last(struct cli *c, int argc, char **argv)
     cJSON *v = NULL;
     snprintf(what, sizeof what, "telemetry %s of device %s", args.pos[1], args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &v);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &v);
+    if (rc != 0 || v == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(v);
-    } else {
-        char *t = cli_value_text(cJSON_GetObjectItem(v, "value"));
-        printf("%s = %s (at %s)\n", args.pos[1], t, cli_str(v, "timestamp", "?"));
-        free(t);
-    }
+    char *t = cli_value_text(cJSON_GetObjectItem(v, "value"));
+    printf("%s = %s (at %s)\n", args.pos[1], t, cli_str(v, "timestamp", "?"));
+    free(t);
     cJSON_Delete(v);
     return 0;
 }
@@ -354,13 +350,10 @@ int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv)
     cJSON *r = NULL;
     snprintf(what, sizeof what, "conformance of device %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &r);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &r);
+    if (rc != 0 || r == NULL)
         return rc;
-    if (c->json)
-        cli_print_json(r);
-    else
-        print_conformance(r);
+    print_conformance(r);
     cJSON_Delete(r);
     return 0;
 }

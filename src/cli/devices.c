@@ -136,13 +136,9 @@ static int do_show(struct cli *c, int argc, char **argv)
     if (rc != 0)
         return rc;
     snprintf(what, sizeof what, "device %s", id);
-    rc = cli_get(c, path, what, &d);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(d);
-        else
-            print_device(d);
-    }
+    rc = cli_show(c, path, what, &d);
+    if (d != NULL)
+        print_device(d);
     cJSON_Delete(d);
     return rc;
 }

@@ -115,24 +115,19 @@ static int do_get(struct cli *c, int argc, char **argv)
     cJSON *p = NULL;
     snprintf(what, sizeof what, "properties of device %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &p);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &p);
+    if (rc != 0 || p == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(p);
-    } else {
-        static const char *const head[] = {"NAME",    "VALUE", "STATE",
-                                           "DESIRED", "ACK",   "LAST UPDATE"};
-        struct cli_table t;
-        cli_table_init(&t, 6, head);
-        char prefix[300] = "";
-        if (comp != NULL)
-            snprintf(prefix, sizeof prefix, "%s/", comp);
-        cJSON *custom = customizations(c, args.pos[0]);
-        add_rows(&t, p, prefix, custom);
-        cJSON_Delete(custom);
-        cli_table_print(&t, 60, "(no properties yet)");
-    }
+    static const char *const head[] = {"NAME", "VALUE", "STATE", "DESIRED", "ACK", "LAST UPDATE"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    char prefix[300] = "";
+    if (comp != NULL)
+        snprintf(prefix, sizeof prefix, "%s/", comp);
+    cJSON *custom = customizations(c, args.pos[0]);
+    add_rows(&t, p, prefix, custom);
+    cJSON_Delete(custom);
+    cli_table_print(&t, 60, "(no properties yet)");
     cJSON_Delete(p);
     return 0;
 }
