@@ -185,14 +185,31 @@ void cli_table_print(struct cli_table *t, size_t max_width, const char *none);
 
 /* ---------------------------------------------------------------- subcommands */
 
-int cmd_templates(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_devices(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_properties(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_command(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_raw(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv);
+/* One per row of the command table in main.c: cmd_GROUP_VERB, or cmd_GROUP without verbs. */
+int cmd_templates_import(struct cli *c, int argc, char **argv);
+int cmd_templates_list(struct cli *c, int argc, char **argv);
+int cmd_templates_show(struct cli *c, int argc, char **argv);
+int cmd_templates_export(struct cli *c, int argc, char **argv);
+int cmd_templates_publish(struct cli *c, int argc, char **argv);
+int cmd_devices_create(struct cli *c, int argc, char **argv);
+int cmd_devices_list(struct cli *c, int argc, char **argv);
+int cmd_devices_show(struct cli *c, int argc, char **argv);
+int cmd_devices_credentials(struct cli *c, int argc, char **argv);
+int cmd_devices_block(struct cli *c, int argc, char **argv);
+int cmd_devices_unblock(struct cli *c, int argc, char **argv);
+int cmd_devices_delete(struct cli *c, int argc, char **argv);
+int cmd_properties_get(struct cli *c, int argc, char **argv);
+int cmd_properties_set(struct cli *c, int argc, char **argv);
+int cmd_command_run(struct cli *c, int argc, char **argv);
+int cmd_command_history(struct cli *c, int argc, char **argv);
+int cmd_telemetry_tail(struct cli *c, int argc, char **argv);
+int cmd_telemetry_query(struct cli *c, int argc, char **argv);
+int cmd_telemetry_last(struct cli *c, int argc, char **argv);
+int cmd_raw(struct cli *c, int argc, char **argv);
+int cmd_conformance(struct cli *c, int argc, char **argv);
+int cmd_tokens_create(struct cli *c, int argc, char **argv);
+int cmd_tokens_list(struct cli *c, int argc, char **argv);
+int cmd_tokens_delete(struct cli *c, int argc, char **argv);
 
 /** Print the help of one command ("templates import") or of a group (verb NULL). */
 void cli_help(const char *group, const char *verb);

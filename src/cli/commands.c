@@ -85,7 +85,7 @@ static int wait_async(struct cli *c, const char *dev, const char *hist_path, con
     }
 }
 
-static int do_run(struct cli *c, int argc, char **argv)
+int cmd_command_run(struct cli *c, int argc, char **argv)
 {
     const char *request = NULL, *comp = NULL;
     long resp_to = -1, conn_to = -1; /* -1: not given, the server's default */
@@ -178,7 +178,7 @@ static int do_run(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_history(struct cli *c, int argc, char **argv)
+int cmd_command_history(struct cli *c, int argc, char **argv)
 {
     const char *only_comp = NULL;
     long top = 0;
@@ -229,11 +229,4 @@ static int do_history(struct cli *c, int argc, char **argv)
     cli_table_print(&t, 70, "(no commands)");
     cJSON_Delete(all);
     return 0;
-}
-
-int cmd_command(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "run") == 0)
-        return do_run(c, argc, argv);
-    return do_history(c, argc, argv);
 }

@@ -95,7 +95,7 @@ static bool on_event(void *user, const char *event, const char *data)
     return t->count == 0 || t->seen < t->count;
 }
 
-static int do_tail(struct cli *c, int argc, char **argv)
+int cmd_telemetry_tail(struct cli *c, int argc, char **argv)
 {
     struct tail t = {c, false, 0, 0};
     double timeout = -1; /* -1: not given, follow until Ctrl-C */
@@ -130,7 +130,7 @@ static int do_tail(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- query, last */
 
-static int do_query(struct cli *c, int argc, char **argv)
+int cmd_telemetry_query(struct cli *c, int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *comp = NULL;
     long top = 0;
@@ -180,7 +180,7 @@ static int do_query(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-static int do_last(struct cli *c, int argc, char **argv)
+int cmd_telemetry_last(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
@@ -203,15 +203,6 @@ static int do_last(struct cli *c, int argc, char **argv)
     free(t);
     cJSON_Delete(v);
     return 0;
-}
-
-int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "tail") == 0)
-        return do_tail(c, argc, argv);
-    if (strcmp(verb, "query") == 0)
-        return do_query(c, argc, argv);
-    return do_last(c, argc, argv);
 }
 
 /* ---------------------------------------------------------------- raw */
@@ -238,7 +229,7 @@ static char *errors_text(const cJSON *errs)
     return s;
 }
 
-int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
+int cmd_raw(struct cli *c, int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
     long top = 0;
@@ -250,7 +241,6 @@ int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
     };
     struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1400], q[300], what[800];
-    (void)verb;
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
@@ -336,11 +326,10 @@ static void print_conformance(const cJSON *r)
     }
 }
 
-int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv)
+int cmd_conformance(struct cli *c, int argc, char **argv)
 {
     struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1000], what[800];
-    (void)verb;
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;

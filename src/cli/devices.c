@@ -65,7 +65,7 @@ static int send_device(struct cli *c, const char *method, const char *path, cons
     return rc;
 }
 
-static int do_create(struct cli *c, int argc, char **argv)
+int cmd_devices_create(struct cli *c, int argc, char **argv)
 {
     const char *tmpl = NULL, *name = NULL;
     bool simulated = false;
@@ -101,7 +101,7 @@ static int do_create(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_devices_list(struct cli *c, int argc, char **argv)
 {
     cJSON *all = NULL;
     int rc = cli_list(c, argc, argv, "/api/devices", "cannot list devices", &all);
@@ -127,7 +127,7 @@ static int do_list(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-static int do_show(struct cli *c, int argc, char **argv)
+int cmd_devices_show(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -163,7 +163,7 @@ static void env_line(const char *name, const char *value)
     fputc('\n', stdout);
 }
 
-static int do_credentials(struct cli *c, int argc, char **argv)
+int cmd_devices_credentials(struct cli *c, int argc, char **argv)
 {
     bool env = false;
     const struct opt o[] = {{"env", 0, OPT_FLAG, &env, .arg = NULL}, {0}};
@@ -214,7 +214,7 @@ static int do_credentials(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-static int do_enable(struct cli *c, int argc, char **argv, bool enable)
+static int set_enabled(struct cli *c, int argc, char **argv, bool enable)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -229,7 +229,17 @@ static int do_enable(struct cli *c, int argc, char **argv, bool enable)
     return rc;
 }
 
-static int do_delete(struct cli *c, int argc, char **argv)
+int cmd_devices_block(struct cli *c, int argc, char **argv)
+{
+    return set_enabled(c, argc, argv, false);
+}
+
+int cmd_devices_unblock(struct cli *c, int argc, char **argv)
+{
+    return set_enabled(c, argc, argv, true);
+}
+
+int cmd_devices_delete(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -251,21 +261,4 @@ static int do_delete(struct cli *c, int argc, char **argv)
     }
     cli_resp_free(&r);
     return rc;
-}
-
-int cmd_devices(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "create") == 0)
-        return do_create(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    if (strcmp(verb, "show") == 0)
-        return do_show(c, argc, argv);
-    if (strcmp(verb, "credentials") == 0)
-        return do_credentials(c, argc, argv);
-    if (strcmp(verb, "block") == 0)
-        return do_enable(c, argc, argv, false);
-    if (strcmp(verb, "unblock") == 0)
-        return do_enable(c, argc, argv, true);
-    return do_delete(c, argc, argv);
 }

@@ -100,7 +100,7 @@ static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix, 
     }
 }
 
-static int do_get(struct cli *c, int argc, char **argv)
+int cmd_properties_get(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
@@ -138,7 +138,7 @@ struct pending {
     int state;      /* 0 pending, 1 synced, 2 failed */
 };
 
-static int do_set(struct cli *c, int argc, char **argv)
+int cmd_properties_set(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     bool wait_opt = false, no_wait = false;
@@ -294,11 +294,4 @@ static int do_set(struct cli *c, int argc, char **argv)
     cli_resp_free(&r);
     cJSON_Delete(body);
     return rc;
-}
-
-int cmd_properties(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "get") == 0)
-        return do_get(c, argc, argv);
-    return do_set(c, argc, argv);
 }

@@ -170,7 +170,7 @@ static int publish(struct cli *c, const char *id, cJSON **out)
     return rc;
 }
 
-static int do_import(struct cli *c, int argc, char **argv)
+int cmd_templates_import(struct cli *c, int argc, char **argv)
 {
     const char *opt_id = NULL, *views = NULL, *name = NULL;
     bool publish_too = false;
@@ -244,7 +244,7 @@ static int do_import(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_templates_list(struct cli *c, int argc, char **argv)
 {
     cJSON *all = NULL;
     int rc = cli_list(c, argc, argv, "/api/deviceTemplates", "cannot list templates", &all);
@@ -369,7 +369,7 @@ static int one_id(struct cli *c, int argc, char **argv, const struct opt *o, con
     return cli_setup(c);
 }
 
-static int do_show(struct cli *c, int argc, char **argv, bool export)
+static int show(struct cli *c, int argc, char **argv, bool export)
 {
     const char *output = NULL;
     const struct opt o[] = {{"output", 'o', OPT_STR, &output, .arg = "FILE"}, {0}};
@@ -413,7 +413,17 @@ static int do_show(struct cli *c, int argc, char **argv, bool export)
     return 0;
 }
 
-static int do_publish(struct cli *c, int argc, char **argv)
+int cmd_templates_show(struct cli *c, int argc, char **argv)
+{
+    return show(c, argc, argv, false);
+}
+
+int cmd_templates_export(struct cli *c, int argc, char **argv)
+{
+    return show(c, argc, argv, true);
+}
+
+int cmd_templates_publish(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     cJSON *t = NULL;
@@ -428,17 +438,4 @@ static int do_publish(struct cli *c, int argc, char **argv)
     }
     cJSON_Delete(t);
     return rc;
-}
-
-int cmd_templates(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "import") == 0)
-        return do_import(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    if (strcmp(verb, "show") == 0)
-        return do_show(c, argc, argv, false);
-    if (strcmp(verb, "export") == 0)
-        return do_show(c, argc, argv, true);
-    return do_publish(c, argc, argv);
 }

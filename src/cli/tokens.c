@@ -22,7 +22,7 @@ static const char *role_of(const cJSON *t)
     return cli_str(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "roles"), 0), "role", "?");
 }
 
-static int do_create(struct cli *c, int argc, char **argv)
+int cmd_tokens_create(struct cli *c, int argc, char **argv)
 {
     const char *role = "operator", *expiry = NULL;
     const struct opt o[] = {
@@ -72,7 +72,7 @@ static int do_create(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_tokens_list(struct cli *c, int argc, char **argv)
 {
     struct cli_args args = {.min = 0, .max = 0};
     int rc = cli_parse(c, argc, argv, NULL, &args);
@@ -96,7 +96,7 @@ static int do_list(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-static int do_delete(struct cli *c, int argc, char **argv)
+int cmd_tokens_delete(struct cli *c, int argc, char **argv)
 {
     struct cli_args args = {.min = 1, .max = 1, .usage = "one token ID"};
     char path[600], what[600];
@@ -116,13 +116,4 @@ static int do_delete(struct cli *c, int argc, char **argv)
         printf("deleted token %s\n", args.pos[0]);
     cli_resp_free(&r);
     return rc;
-}
-
-int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "create") == 0)
-        return do_create(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    return do_delete(c, argc, argv);
 }
