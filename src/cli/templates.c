@@ -135,8 +135,13 @@ static int add_views(struct cli *c, const char *id, const char *views_file, cJSO
     return rc;
 }
 
-static void print_summary(const char *verb, const cJSON *t)
+/* What import and publish print: the template with --json, else a one-line summary. */
+static void print_summary(const struct cli *c, const char *verb, const cJSON *t)
 {
+    if (c->json) {
+        cli_print_json(t);
+        return;
+    }
     const cJSON *v;
     int ncap = cJSON_GetArraySize(cJSON_GetObjectItem(t, "capabilities"));
     printf("%s template %s (\"%s\"): %d capabilities; views:", verb, cli_str(t, "@id", "?"),
@@ -233,12 +238,8 @@ int cmd_templates_import(struct cli *c, int argc, char **argv)
         rc = add_views(c, id_copy, views, &tmpl);
     if (rc == 0 && publish_too)
         rc = publish(c, id_copy, &tmpl);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(tmpl);
-        else
-            print_summary("imported", tmpl);
-    }
+    if (rc == 0)
+        print_summary(c, "imported", tmpl);
     cJSON_Delete(tmpl);
     free(id_copy);
     return rc;
@@ -430,12 +431,8 @@ int cmd_templates_publish(struct cli *c, int argc, char **argv)
     int rc = one_id(c, argc, argv, NULL, &id);
     if (rc == 0)
         rc = publish(c, id, &t);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(t);
-        else
-            print_summary("published", t);
-    }
+    if (rc == 0)
+        print_summary(c, "published", t);
     cJSON_Delete(t);
     return rc;
 }
