@@ -51,13 +51,24 @@ struct cli {
 void cli_global_opts(struct cli *c, struct opt out[8]);
 
 /**
+ * The positional arguments of a command: how many it takes and what they are called, and,
+ * after cli_parse(), the ones given. Set .min, .max and .usage.
+ */
+struct cli_args {
+    int min, max;      /* accepted count; max -1: no limit */
+    const char *usage; /* for "expected USAGE (see --help)", e.g. "DEVICE NAME"; unused if max 0 */
+    int n;
+    const char *pos[CLI_MAX_POS];
+};
+
+/**
  * Parse @p argv (after the subcommand words) with util/opt against @p opts (ended by {0}, may
- * be NULL) plus the global options, which are stored in @p c. Positional arguments go to
- * @p out_pos. -h/--help and --version are handled by main() before the command runs.
+ * be NULL) plus the global options, which are stored in @p c, and check the number of
+ * positional arguments against @p a, which gets them. -h/--help and --version are handled by
+ * main() before the command runs.
  * @return 0, or CLI_USAGE after printing the reason on stderr.
  */
-int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, const char **out_pos,
-              int *out_npos);
+int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, struct cli_args *a);
 
 /** Resolve server, token, CA from options, environment and data dir. 0 or an exit code. */
 int cli_setup(struct cli *c);
@@ -107,6 +118,12 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what);
 
 /** GET expecting 200 with JSON; on failure reports and returns the exit code (else 0). */
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
+
+/**
+ * GET @p path (cli_get) and, with --json, print it. @return an exit code; on 0, *out is the
+ * object for the caller to print as text and free, or NULL when it was already printed as JSON.
+ */
+int cli_show(struct cli *c, const char *path, const char *what, cJSON **out);
 
 /**
  * GET a collection and follow nextLink until @p limit items (0 = all). @p out gets a new
@@ -160,19 +177,39 @@ struct cli_table {
 void cli_table_init(struct cli_table *t, int ncols, const char *const *head);
 /** Add a row of @p ncols strings (copied; NULL = "-"). */
 void cli_table_add(struct cli_table *t, const char *const *vals);
-/** Print with aligned columns (cells longer than @p max_width are cut with "..."), free. */
-void cli_table_print(struct cli_table *t, size_t max_width);
+/**
+ * Print with aligned columns (cells longer than @p max_width are cut with "..."), free. A table
+ * without rows prints the line @p none instead ("(no devices)"), or only its header if NULL.
+ */
+void cli_table_print(struct cli_table *t, size_t max_width, const char *none);
 
 /* ---------------------------------------------------------------- subcommands */
 
-int cmd_templates(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_devices(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_properties(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_command(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_raw(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv);
-int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv);
+/* One per row of the command table in main.c: cmd_GROUP_VERB, or cmd_GROUP without verbs. */
+int cmd_templates_import(struct cli *c, int argc, char **argv);
+int cmd_templates_list(struct cli *c, int argc, char **argv);
+int cmd_templates_show(struct cli *c, int argc, char **argv);
+int cmd_templates_export(struct cli *c, int argc, char **argv);
+int cmd_templates_publish(struct cli *c, int argc, char **argv);
+int cmd_devices_create(struct cli *c, int argc, char **argv);
+int cmd_devices_list(struct cli *c, int argc, char **argv);
+int cmd_devices_show(struct cli *c, int argc, char **argv);
+int cmd_devices_credentials(struct cli *c, int argc, char **argv);
+int cmd_devices_block(struct cli *c, int argc, char **argv);
+int cmd_devices_unblock(struct cli *c, int argc, char **argv);
+int cmd_devices_delete(struct cli *c, int argc, char **argv);
+int cmd_properties_get(struct cli *c, int argc, char **argv);
+int cmd_properties_set(struct cli *c, int argc, char **argv);
+int cmd_command_run(struct cli *c, int argc, char **argv);
+int cmd_command_history(struct cli *c, int argc, char **argv);
+int cmd_telemetry_tail(struct cli *c, int argc, char **argv);
+int cmd_telemetry_query(struct cli *c, int argc, char **argv);
+int cmd_telemetry_last(struct cli *c, int argc, char **argv);
+int cmd_raw(struct cli *c, int argc, char **argv);
+int cmd_conformance(struct cli *c, int argc, char **argv);
+int cmd_tokens_create(struct cli *c, int argc, char **argv);
+int cmd_tokens_list(struct cli *c, int argc, char **argv);
+int cmd_tokens_delete(struct cli *c, int argc, char **argv);
 
 /** Print the help of one command ("templates import") or of a group (verb NULL). */
 void cli_help(const char *group, const char *verb);

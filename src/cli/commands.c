@@ -85,7 +85,7 @@ static int wait_async(struct cli *c, const char *dev, const char *hist_path, con
     }
 }
 
-static int do_run(struct cli *c, int argc, char **argv)
+int cmd_command_run(struct cli *c, int argc, char **argv)
 {
     const char *request = NULL, *comp = NULL;
     long resp_to = -1, conn_to = -1; /* -1: not given, the server's default */
@@ -100,13 +100,11 @@ static int do_run(struct cli *c, int argc, char **argv)
         {"timeout", 0, OPT_NUM, &timeout, 0, CLI_MAX_SECONDS, .arg = "S"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 2, .max = 2, .usage = "DEVICE NAME"};
     char path[1400], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 2)
-        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
     if (timeout <= 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
     cJSON *body = cJSON_CreateObject();
@@ -125,7 +123,7 @@ static int do_run(struct cli *c, int argc, char **argv)
         cJSON_AddNumberToObject(body, "responseTimeout", (double)resp_to);
     if (conn_to >= 0)
         cJSON_AddNumberToObject(body, "connectionTimeout", (double)conn_to);
-    rc = command_path(c, pos[0], comp, pos[1], path, sizeof path);
+    rc = command_path(c, args.pos[0], comp, args.pos[1], path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0) {
@@ -133,7 +131,7 @@ static int do_run(struct cli *c, int argc, char **argv)
         return rc;
     }
     struct cli_resp r;
-    snprintf(what, sizeof what, "command %s on device %s", pos[1], pos[0]);
+    snprintf(what, sizeof what, "command %s on device %s", args.pos[1], args.pos[0]);
     long http_to = (resp_to >= 0 ? resp_to : 30) + (conn_to >= 0 ? conn_to : 0) + 30;
     if (cli_http(c, "POST", path, body, http_to, &r) < 0 || (r.status != 201 && r.status != 200) ||
         r.json == NULL) {
@@ -149,7 +147,7 @@ static int do_run(struct cli *c, int argc, char **argv)
     const char *status = cli_str(cmd, "status", "");
     if (strcmp(status, "pending") == 0 && wait) {
         if (!c->json) {
-            print_command(pos[0], cmd);
+            print_command(args.pos[0], cmd);
             printf("waiting for the completion...\n");
             fflush(stdout);
         }
@@ -158,29 +156,29 @@ static int do_run(struct cli *c, int argc, char **argv)
         if (id_copy == NULL)
             rc = cli_err(c, CLI_API, "the server gave the command no id");
         else
-            rc = wait_async(c, pos[0], path, id_copy, timeout, &cmd);
+            rc = wait_async(c, args.pos[0], path, id_copy, timeout, &cmd);
         free(id_copy);
     }
     if (rc == 0 || rc == CLI_TIMEOUT) {
         if (c->json)
             cli_print_json(cmd);
         else if (rc == 0)
-            print_command(pos[0], cmd);
+            print_command(args.pos[0], cmd);
     }
     if (rc == 0 && strcmp(cli_str(cmd, "status", ""), "failed") == 0) {
         const cJSON *code = cJSON_GetObjectItem(cmd, "responseCode");
         if (cJSON_IsNumber(code))
-            rc = cli_err(c, CLI_API, "device %s answered %s with %.0f", pos[0], pos[1],
+            rc = cli_err(c, CLI_API, "device %s answered %s with %.0f", args.pos[0], args.pos[1],
                          code->valuedouble);
         else
-            rc = cli_err(c, CLI_API, "command %s on device %s failed: %s", pos[1], pos[0],
+            rc = cli_err(c, CLI_API, "command %s on device %s failed: %s", args.pos[1], args.pos[0],
                          cli_str(cmd, "error", "no reason given"));
     }
     cJSON_Delete(cmd);
     return rc;
 }
 
-static int do_history(struct cli *c, int argc, char **argv)
+int cmd_command_history(struct cli *c, int argc, char **argv)
 {
     const char *only_comp = NULL;
     long top = 0;
@@ -189,18 +187,17 @@ static int do_history(struct cli *c, int argc, char **argv)
         {"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 2, .usage = "DEVICE [NAME]"};
     char path[1400], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos < 1 || npos > 2)
-        return cli_err(c, CLI_USAGE, "expected DEVICE [NAME] (see --help)");
-    if (only_comp != NULL && npos < 2)
+    if (only_comp != NULL && args.n < 2)
         return cli_err(c, CLI_USAGE, "--component needs the command NAME too");
-    rc = command_path(c, pos[0], only_comp, npos > 1 ? pos[1] : NULL, path, sizeof path);
+    rc =
+        command_path(c, args.pos[0], only_comp, args.n > 1 ? args.pos[1] : NULL, path, sizeof path);
     cJSON *all = NULL;
-    snprintf(what, sizeof what, "command history of device %s", pos[0]);
+    snprintf(what, sizeof what, "command history of device %s", args.pos[0]);
     if (rc == 0)
         rc = cli_fetch(c, path, (size_t)top, what, &all);
     if (rc != 0 || all == NULL)
@@ -229,17 +226,7 @@ static int do_history(struct cli *c, int argc, char **argv)
         free(req);
         free(rt);
     }
-    if (t.rows == 0)
-        printf("(no commands)\n");
-    else
-        cli_table_print(&t, 70);
+    cli_table_print(&t, 70, "(no commands)");
     cJSON_Delete(all);
     return 0;
-}
-
-int cmd_command(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "run") == 0)
-        return do_run(c, argc, argv);
-    return do_history(c, argc, argv);
 }

@@ -95,7 +95,7 @@ static bool on_event(void *user, const char *event, const char *data)
     return t->count == 0 || t->seen < t->count;
 }
 
-static int do_tail(struct cli *c, int argc, char **argv)
+int cmd_telemetry_tail(struct cli *c, int argc, char **argv)
 {
     struct tail t = {c, false, 0, 0};
     double timeout = -1; /* -1: not given, follow until Ctrl-C */
@@ -105,25 +105,23 @@ static int do_tail(struct cli *c, int argc, char **argv)
         {"all", 0, OPT_FLAG, &t.all, .arg = NULL},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1000];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
     if (timeout == 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
     if (timeout < 0)
         timeout = 0;
-    rc = cli_device_path(c, pos[0], "/events", path, sizeof path);
+    rc = cli_device_path(c, args.pos[0], "/events", path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0)
         return rc;
     if (!c->json)
         fprintf(stderr, "following %s of device %s (Ctrl-C to stop)\n",
-                t.all ? "the events" : "the telemetry", pos[0]);
+                t.all ? "the events" : "the telemetry", args.pos[0]);
     rc = cli_sse(c, path, timeout, on_event, &t);
     if (rc == 0 && t.count > 0 && t.seen < t.count && !cli_interrupted)
         rc = cli_err(c, CLI_TIMEOUT, "stream ended after %ld of %ld events", t.seen, t.count);
@@ -132,7 +130,7 @@ static int do_tail(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- query, last */
 
-static int do_query(struct cli *c, int argc, char **argv)
+int cmd_telemetry_query(struct cli *c, int argc, char **argv)
 {
     const char *from = NULL, *to = NULL, *comp = NULL;
     long top = 0;
@@ -143,88 +141,68 @@ static int do_query(struct cli *c, int argc, char **argv)
         {"component", 0, OPT_STR, &comp, .arg = "NAME"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 2, .max = 2, .usage = "DEVICE NAME"};
     char path[1400], q[300], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 2)
-        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
     rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = telemetry_path(c, pos[0], comp, pos[1], "/history", path, sizeof path - sizeof q);
+        rc = telemetry_path(c, args.pos[0], comp, args.pos[1], "/history", path,
+                            sizeof path - sizeof q);
     if (rc != 0)
         return rc;
     /* fits: the path was bounded to leave room for q */
     snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
     cJSON *all = NULL;
-    snprintf(what, sizeof what, "telemetry %s of device %s", pos[1], pos[0]);
+    snprintf(what, sizeof what, "telemetry %s of device %s", args.pos[1], args.pos[0]);
     rc = cli_fetch(c, path, (size_t)top, what, &all);
     if (rc != 0 || all == NULL)
         return rc;
-    if (cJSON_GetArraySize(all) == 0) {
-        printf("(no values in that range)\n");
-    } else {
-        static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
-        struct cli_table t;
-        cli_table_init(&t, 4, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
-            const cJSON *valid = cJSON_GetObjectItem(e, "valid");
-            const char *row[] = {cli_str(e, "timestamp", ""), v,
-                                 valid == NULL         ? "-"
-                                 : cJSON_IsTrue(valid) ? "yes"
-                                                       : "no",
-                                 cli_str(e, "error", "")};
-            cli_table_add(&t, row);
-            free(v);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
+    struct cli_table t;
+    cli_table_init(&t, 4, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        char *v = cli_value_text(cJSON_GetObjectItem(e, "value"));
+        const cJSON *valid = cJSON_GetObjectItem(e, "valid");
+        const char *row[] = {cli_str(e, "timestamp", ""), v,
+                             valid == NULL         ? "-"
+                             : cJSON_IsTrue(valid) ? "yes"
+                                                   : "no",
+                             cli_str(e, "error", "")};
+        cli_table_add(&t, row);
+        free(v);
     }
+    cli_table_print(&t, 60, "(no values in that range)");
     cJSON_Delete(all);
     return 0;
 }
 
-static int do_last(struct cli *c, int argc, char **argv)
+int cmd_telemetry_last(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 2, .max = 2, .usage = "DEVICE NAME"};
     char path[1400], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 2)
-        return cli_err(c, CLI_USAGE, "expected DEVICE NAME (see --help)");
-    rc = telemetry_path(c, pos[0], comp, pos[1], "", path, sizeof path);
+    rc = telemetry_path(c, args.pos[0], comp, args.pos[1], "", path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     cJSON *v = NULL;
-    snprintf(what, sizeof what, "telemetry %s of device %s", pos[1], pos[0]);
+    snprintf(what, sizeof what, "telemetry %s of device %s", args.pos[1], args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &v);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &v);
+    if (rc != 0 || v == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(v);
-    } else {
-        char *t = cli_value_text(cJSON_GetObjectItem(v, "value"));
-        printf("%s = %s (at %s)\n", pos[1], t, cli_str(v, "timestamp", "?"));
-        free(t);
-    }
+    char *t = cli_value_text(cJSON_GetObjectItem(v, "value"));
+    printf("%s = %s (at %s)\n", args.pos[1], t, cli_str(v, "timestamp", "?"));
+    free(t);
     cJSON_Delete(v);
     return 0;
-}
-
-int cmd_telemetry(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "tail") == 0)
-        return do_tail(c, argc, argv);
-    if (strcmp(verb, "query") == 0)
-        return do_query(c, argc, argv);
-    return do_last(c, argc, argv);
 }
 
 /* ---------------------------------------------------------------- raw */
@@ -251,7 +229,7 @@ static char *errors_text(const cJSON *errs)
     return s;
 }
 
-int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
+int cmd_raw(struct cli *c, int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
     long top = 0;
@@ -261,56 +239,45 @@ int cmd_raw(struct cli *c, const char *verb, int argc, char **argv)
         {"top", 0, OPT_LONG, &top, 1, 100000000, .arg = "N"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1400], q[300], what[800];
-    (void)verb;
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
     rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = cli_device_path(c, pos[0], "/rawData", path, sizeof path - sizeof q);
+        rc = cli_device_path(c, args.pos[0], "/rawData", path, sizeof path - sizeof q);
     if (rc != 0)
         return rc;
     snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
-    rc = cli_setup(c);
     cJSON *all = NULL;
-    snprintf(what, sizeof what, "raw data of device %s", pos[0]);
-    if (rc == 0)
-        rc = cli_get_all(c, path, (size_t)top, what, &all);
-    if (rc != 0)
+    snprintf(what, sizeof what, "raw data of device %s", args.pos[0]);
+    rc = cli_fetch(c, path, (size_t)top, what, &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else if (cJSON_GetArraySize(all) == 0) {
-        printf("(nothing received in that range)\n");
-    } else {
-        static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
-                                           "PAYLOAD", "UNMODELED", "ERRORS"};
-        struct cli_table t;
-        cli_table_init(&t, 6, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            const cJSON *um = cJSON_GetObjectItem(e, "unmodeled");
-            char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
-            char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
-            char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
-            const char *row[] = {cli_str(e, "time", ""),
-                                 cli_str(e, "type", "?"),
-                                 cli_str(e, "component", ""),
-                                 cJSON_GetObjectItem(e, "payload") ? payload : "",
-                                 unmodeled,
-                                 errs};
-            cli_table_add(&t, row);
-            free(payload);
-            free(unmodeled);
-            free(errs);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
+                                       "PAYLOAD", "UNMODELED", "ERRORS"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        const cJSON *um = cJSON_GetObjectItem(e, "unmodeled");
+        char *payload = cli_value_text(cJSON_GetObjectItem(e, "payload"));
+        char *unmodeled = cJSON_GetArraySize(um) > 0 ? cli_value_text(um) : NULL;
+        char *errs = errors_text(cJSON_GetObjectItem(e, "errors"));
+        const char *row[] = {cli_str(e, "time", ""),
+                             cli_str(e, "type", "?"),
+                             cli_str(e, "component", ""),
+                             cJSON_GetObjectItem(e, "payload") ? payload : "",
+                             unmodeled,
+                             errs};
+        cli_table_add(&t, row);
+        free(payload);
+        free(unmodeled);
+        free(errs);
     }
+    cli_table_print(&t, 60, "(nothing received in that range)");
     cJSON_Delete(all);
     return 0;
 }
@@ -344,7 +311,7 @@ static void print_conformance(const cJSON *r)
                              cli_str(e, "detail", "")};
         cli_table_add(&t, row);
     }
-    cli_table_print(&t, 80);
+    cli_table_print(&t, 80, NULL);
     const cJSON *mm = cJSON_GetObjectItem(r, "mismatches");
     printf("\nMismatches:%s\n", cJSON_GetArraySize(mm) ? "" : " none");
     cJSON_ArrayForEach(e, mm)
@@ -359,29 +326,23 @@ static void print_conformance(const cJSON *r)
     }
 }
 
-int cmd_conformance(struct cli *c, const char *verb, int argc, char **argv)
+int cmd_conformance(struct cli *c, int argc, char **argv)
 {
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1000], what[800];
-    (void)verb;
-    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
-    rc = cli_device_path(c, pos[0], "/conformance", path, sizeof path);
+    rc = cli_device_path(c, args.pos[0], "/conformance", path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     cJSON *r = NULL;
-    snprintf(what, sizeof what, "conformance of device %s", pos[0]);
+    snprintf(what, sizeof what, "conformance of device %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &r);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &r);
+    if (rc != 0 || r == NULL)
         return rc;
-    if (c->json)
-        cli_print_json(r);
-    else
-        print_conformance(r);
+    print_conformance(r);
     cJSON_Delete(r);
     return 0;
 }

@@ -38,14 +38,12 @@ static void print_device(const cJSON *d)
 static int one_device(struct cli *c, int argc, char **argv, const struct opt *o, const char **id,
                       char *path, size_t size, const char *suffix)
 {
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one device ID"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one device ID (see --help)");
-    *id = pos[0];
-    rc = cli_device_path(c, pos[0], suffix, path, size);
+    *id = args.pos[0];
+    rc = cli_device_path(c, args.pos[0], suffix, path, size);
     return rc != 0 ? rc : cli_setup(c);
 }
 
@@ -67,7 +65,7 @@ static int send_device(struct cli *c, const char *method, const char *path, cons
     return rc;
 }
 
-static int do_create(struct cli *c, int argc, char **argv)
+int cmd_devices_create(struct cli *c, int argc, char **argv)
 {
     const char *tmpl = NULL, *name = NULL;
     bool simulated = false;
@@ -103,7 +101,7 @@ static int do_create(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_devices_list(struct cli *c, int argc, char **argv)
 {
     cJSON *all = NULL;
     int rc = cli_list(c, argc, argv, "/api/devices", "cannot list devices", &all);
@@ -124,15 +122,12 @@ static int do_list(struct cli *c, int argc, char **argv)
                              cli_str(e, "lastActivity", "-")};
         cli_table_add(&t, row);
     }
-    if (t.rows == 0)
-        printf("(no devices)\n");
-    else
-        cli_table_print(&t, 50);
+    cli_table_print(&t, 50, "(no devices)");
     cJSON_Delete(all);
     return 0;
 }
 
-static int do_show(struct cli *c, int argc, char **argv)
+int cmd_devices_show(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -141,13 +136,9 @@ static int do_show(struct cli *c, int argc, char **argv)
     if (rc != 0)
         return rc;
     snprintf(what, sizeof what, "device %s", id);
-    rc = cli_get(c, path, what, &d);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(d);
-        else
-            print_device(d);
-    }
+    rc = cli_show(c, path, what, &d);
+    if (d != NULL)
+        print_device(d);
     cJSON_Delete(d);
     return rc;
 }
@@ -172,7 +163,7 @@ static void env_line(const char *name, const char *value)
     fputc('\n', stdout);
 }
 
-static int do_credentials(struct cli *c, int argc, char **argv)
+int cmd_devices_credentials(struct cli *c, int argc, char **argv)
 {
     bool env = false;
     const struct opt o[] = {{"env", 0, OPT_FLAG, &env, .arg = NULL}, {0}};
@@ -223,7 +214,7 @@ static int do_credentials(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-static int do_enable(struct cli *c, int argc, char **argv, bool enable)
+static int set_enabled(struct cli *c, int argc, char **argv, bool enable)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -238,7 +229,17 @@ static int do_enable(struct cli *c, int argc, char **argv, bool enable)
     return rc;
 }
 
-static int do_delete(struct cli *c, int argc, char **argv)
+int cmd_devices_block(struct cli *c, int argc, char **argv)
+{
+    return set_enabled(c, argc, argv, false);
+}
+
+int cmd_devices_unblock(struct cli *c, int argc, char **argv)
+{
+    return set_enabled(c, argc, argv, true);
+}
+
+int cmd_devices_delete(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     char path[1000], what[1000];
@@ -260,21 +261,4 @@ static int do_delete(struct cli *c, int argc, char **argv)
     }
     cli_resp_free(&r);
     return rc;
-}
-
-int cmd_devices(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "create") == 0)
-        return do_create(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    if (strcmp(verb, "show") == 0)
-        return do_show(c, argc, argv);
-    if (strcmp(verb, "credentials") == 0)
-        return do_credentials(c, argc, argv);
-    if (strcmp(verb, "block") == 0)
-        return do_enable(c, argc, argv, false);
-    if (strcmp(verb, "unblock") == 0)
-        return do_enable(c, argc, argv, true);
-    return do_delete(c, argc, argv);
 }

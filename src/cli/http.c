@@ -225,6 +225,27 @@ int cli_get(struct cli *c, const char *path, const char *what, cJSON **out)
     return 0;
 }
 
+/* With --json, print and free @p doc (*out = NULL); else hand it to the caller. Returns 0. */
+static int json_or_out(const struct cli *c, cJSON *doc, cJSON **out)
+{
+    *out = NULL;
+    if (c->json) {
+        cli_print_json(doc);
+        cJSON_Delete(doc);
+    } else {
+        *out = doc;
+    }
+    return 0;
+}
+
+int cli_show(struct cli *c, const char *path, const char *what, cJSON **out)
+{
+    cJSON *doc = NULL;
+    int rc = cli_get(c, path, what, &doc);
+    *out = NULL;
+    return rc != 0 ? rc : json_or_out(c, doc, out);
+}
+
 int cli_get_all(struct cli *c, const char *path, size_t limit, const char *what, cJSON **out)
 {
     cJSON *all = cJSON_CreateArray();
@@ -424,13 +445,11 @@ int cli_list(struct cli *c, int argc, char **argv, const char *path, const char 
 {
     long top = 0;
     const struct opt o[] = {{"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"}, {0}};
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 0, .max = 0};
+    int rc = cli_parse(c, argc, argv, o, &args);
     *out = NULL;
     if (rc != 0)
         return rc;
-    if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument '%s' (see --help)", pos[0]);
     return cli_fetch(c, path, (size_t)top, what, out);
 }
 
@@ -441,13 +460,5 @@ int cli_fetch(struct cli *c, const char *path, size_t limit, const char *what, c
     *out = NULL;
     if (rc == 0)
         rc = cli_get_all(c, path, limit, what, &all);
-    if (rc != 0)
-        return rc;
-    if (c->json) {
-        cli_print_json(all);
-        cJSON_Delete(all);
-        return 0;
-    }
-    *out = all;
-    return 0;
+    return rc != 0 ? rc : json_or_out(c, all, out);
 }

@@ -13,13 +13,13 @@
 struct cmd {
     const char *group;
     const char *verb; /* NULL: the group is the command (raw, conformance) */
-    int (*fn)(struct cli *c, const char *verb, int argc, char **argv);
+    int (*fn)(struct cli *c, int argc, char **argv);
     const char *usage;
     const char *help;
 };
 
 static const struct cmd cmds[] = {
-    {"templates", "import", cmd_templates,
+    {"templates", "import", cmd_templates_import,
      "templates import FILE [--id ID] [--views FILE] [--name NAME] [--publish]",
      "Create or replace a device template from a model file: a DTDL v2 interface (or array),\n"
      "a DTDL v1 capability model, or a template exported by `templates export` (views and\n"
@@ -31,43 +31,43 @@ static const struct cmd cmds[] = {
      "                    id of a generated one (overview, about) replaces it\n"
      "  --name NAME       display name of the template\n"
      "  --publish         publish the template afterwards\n"},
-    {"templates", "list", cmd_templates, "templates list [--top N]",
+    {"templates", "list", cmd_templates_list, "templates list [--top N]",
      "List the device templates.\n"
      "  --top N           at most N templates\n"},
-    {"templates", "show", cmd_templates, "templates show ID",
+    {"templates", "show", cmd_templates_show, "templates show ID",
      "Show a template: capabilities, views, customizations.\n"},
-    {"templates", "export", cmd_templates, "templates export ID [-o FILE]",
+    {"templates", "export", cmd_templates_export, "templates export ID [-o FILE]",
      "Write a template (model, views, customizations, published flag) as JSON that\n"
      "`templates import` accepts unchanged; read-only fields are left out.\n"
      "  -o, --output FILE write to FILE instead of standard output\n"},
-    {"templates", "publish", cmd_templates, "templates publish ID",
+    {"templates", "publish", cmd_templates_publish, "templates publish ID",
      "Publish a template (devices that announce its model id get associated with it).\n"},
-    {"devices", "create", cmd_devices,
+    {"devices", "create", cmd_devices_create,
      "devices create ID [--template ID] [--name NAME] [--simulated]",
      "Create a device. For an existing device, change only what is given (name, template,\n"
      "simulated); its keys stay.\n"
      "  --template ID     associate with this template (default: unassociated)\n"
      "  --name NAME       display name (default: the device id)\n"
      "  --simulated       mark the device simulated\n"},
-    {"devices", "list", cmd_devices, "devices list [--top N]",
+    {"devices", "list", cmd_devices_list, "devices list [--top N]",
      "List devices with template, status, connection and last activity.\n"
      "  --top N           at most N devices\n"},
-    {"devices", "show", cmd_devices, "devices show ID", "Show one device.\n"},
-    {"devices", "credentials", cmd_devices, "devices credentials ID [--env]",
+    {"devices", "show", cmd_devices_show, "devices show ID", "Show one device.\n"},
+    {"devices", "credentials", cmd_devices_credentials, "devices credentials ID [--env]",
      "Show what the device needs to connect: ID scope, device id, keys (and, with --data-dir,\n"
      "the DPS endpoint and CA file).\n"
      "  --env             print them as shell assignments of the variables environmental-sensor\n"
      "                    reads (IOTHUB_DEVICE_DPS_ID_SCOPE, ..._DEVICE_ID, ..._DEVICE_KEY,\n"
      "                    ..._ENDPOINT, IOTC_CA_FILE)\n"},
-    {"devices", "block", cmd_devices, "devices block ID",
+    {"devices", "block", cmd_devices_block, "devices block ID",
      "Block a device: its connection is closed and DPS and the hub refuse it.\n"},
-    {"devices", "unblock", cmd_devices, "devices unblock ID", "Unblock a device.\n"},
-    {"devices", "delete", cmd_devices, "devices delete ID",
+    {"devices", "unblock", cmd_devices_unblock, "devices unblock ID", "Unblock a device.\n"},
+    {"devices", "delete", cmd_devices_delete, "devices delete ID",
      "Delete a device with its twin, queued messages and history.\n"},
-    {"properties", "get", cmd_properties, "properties get DEVICE [--component NAME]",
+    {"properties", "get", cmd_properties_get, "properties get DEVICE [--component NAME]",
      "Show reported and writable properties with their sync state (pending, synced, failed).\n"
      "  --component NAME  only the properties of that component\n"},
-    {"properties", "set", cmd_properties,
+    {"properties", "set", cmd_properties_set,
      "properties set DEVICE NAME=VALUE... [--component NAME] [--no-wait] [--timeout S]",
      "Write writable properties. VALUE is JSON when it parses as JSON (2, true, \"x\", {...}),\n"
      "otherwise a string. Waits until the device acknowledges every value (synced); exits 2 when\n"
@@ -76,7 +76,7 @@ static const struct cmd cmds[] = {
      "  --wait            wait until synced (the default)\n"
      "  --no-wait         return once the server accepted the write (state pending)\n"
      "  --timeout S       seconds to wait (default 30)\n"},
-    {"command", "run", cmd_command,
+    {"command", "run", cmd_command_run,
      "command run DEVICE NAME [--request JSON] [--component NAME] [--response-timeout S]\n"
      "                             [--connect-timeout S] [--wait] [--timeout S]",
      "Run a command and print the device's response. An asynchronous command (the device\n"
@@ -88,21 +88,22 @@ static const struct cmd cmds[] = {
      "  --connect-timeout S   seconds to wait for an offline device to connect (0..30)\n"
      "  --wait                for an asynchronous command, wait until it completes\n"
      "  --timeout S           how long --wait waits (default 60)\n"},
-    {"command", "history", cmd_command,
+    {"command", "history", cmd_command_history,
      "command history DEVICE [NAME] [--component NAME] [--top N]",
      "Show the commands run on a device (all of them, or those named NAME), oldest first.\n"},
-    {"telemetry", "tail", cmd_telemetry, "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
+    {"telemetry", "tail", cmd_telemetry_tail,
+     "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
      "Follow the device's live events (telemetry; with --all also properties, desired\n"
      "patches, commands, connection changes) until Ctrl-C.\n"
      "  --count N         stop after N events (exit 4 if the timeout comes first)\n"
      "  --timeout S       stop after S seconds\n"
      "  --all             every event kind, not only telemetry\n"},
-    {"telemetry", "query", cmd_telemetry,
+    {"telemetry", "query", cmd_telemetry_query,
      "telemetry query DEVICE NAME [--from T] [--to T] [--top N] [--component NAME]",
      "Telemetry values of one name in a time range, oldest first, each checked against the\n"
      "template. T is RFC 3339 (2026-11-26T08:00:00Z) or relative (-30s, -10m, -2h, -1d, now).\n"
      "  --top N           at most N values\n"},
-    {"telemetry", "last", cmd_telemetry, "telemetry last DEVICE NAME [--component NAME]",
+    {"telemetry", "last", cmd_telemetry_last, "telemetry last DEVICE NAME [--component NAME]",
      "The last known value of one telemetry name.\n"},
     {"raw", NULL, cmd_raw, "raw DEVICE [--from T] [--to T] [--top N]",
      "Everything the device sent, as received (telemetry, property reports, connects and\n"
@@ -110,14 +111,15 @@ static const struct cmd cmds[] = {
     {"conformance", NULL, cmd_conformance, "conformance DEVICE",
      "What the device did compared with its template: each capability's status and every\n"
      "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"},
-    {"tokens", "create", cmd_tokens,
+    {"tokens", "create", cmd_tokens_create,
      "tokens create ID [--role operator|administrator] [--expiry T]",
      "Create an API token (administrators only). The token text is printed once, alone on\n"
      "standard output: T=$(iotc tokens create ci --role operator); iotc --token \"$T\" ...\n"
      "  --role ROLE       operator (default) or administrator\n"
      "  --expiry T        RFC 3339 expiry (default: one year)\n"},
-    {"tokens", "list", cmd_tokens, "tokens list", "List the API tokens (without their text).\n"},
-    {"tokens", "delete", cmd_tokens, "tokens delete ID",
+    {"tokens", "list", cmd_tokens_list, "tokens list",
+     "List the API tokens (without their text).\n"},
+    {"tokens", "delete", cmd_tokens_delete, "tokens delete ID",
      "Delete an API token; it stops working at once.\n"},
 };
 
@@ -261,7 +263,7 @@ int main(int argc, char **argv)
         .name = prog, .help = help_cmd, .user = (void *)g, .version = version_text};
     int rc = opt_builtin(&p, globals, k, args);
     if (rc == OPT_CONTINUE)
-        rc = g->fn(&c, verb, k, args);
+        rc = g->fn(&c, k, args);
     free(args);
     if (c.curl != NULL) {
         curl_easy_cleanup(c.curl);

@@ -100,44 +100,34 @@ static void add_rows(struct cli_table *t, const cJSON *obj, const char *prefix, 
     }
 }
 
-static int do_get(struct cli *c, int argc, char **argv)
+int cmd_properties_get(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     const struct opt o[] = {{"component", 0, OPT_STR, &comp, .arg = "NAME"}, {0}};
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
     char path[1200], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one DEVICE (see --help)");
-    rc = props_path(c, pos[0], comp, path, sizeof path);
+    rc = props_path(c, args.pos[0], comp, path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     cJSON *p = NULL;
-    snprintf(what, sizeof what, "properties of device %s", pos[0]);
+    snprintf(what, sizeof what, "properties of device %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_get(c, path, what, &p);
-    if (rc != 0)
+        rc = cli_show(c, path, what, &p);
+    if (rc != 0 || p == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(p);
-    } else {
-        static const char *const head[] = {"NAME",    "VALUE", "STATE",
-                                           "DESIRED", "ACK",   "LAST UPDATE"};
-        struct cli_table t;
-        cli_table_init(&t, 6, head);
-        char prefix[300] = "";
-        if (comp != NULL)
-            snprintf(prefix, sizeof prefix, "%s/", comp);
-        cJSON *custom = customizations(c, pos[0]);
-        add_rows(&t, p, prefix, custom);
-        cJSON_Delete(custom);
-        if (t.rows == 0)
-            printf("(no properties yet)\n");
-        else
-            cli_table_print(&t, 60);
-    }
+    static const char *const head[] = {"NAME", "VALUE", "STATE", "DESIRED", "ACK", "LAST UPDATE"};
+    struct cli_table t;
+    cli_table_init(&t, 6, head);
+    char prefix[300] = "";
+    if (comp != NULL)
+        snprintf(prefix, sizeof prefix, "%s/", comp);
+    cJSON *custom = customizations(c, args.pos[0]);
+    add_rows(&t, p, prefix, custom);
+    cJSON_Delete(custom);
+    cli_table_print(&t, 60, "(no properties yet)");
     cJSON_Delete(p);
     return 0;
 }
@@ -148,7 +138,7 @@ struct pending {
     int state;      /* 0 pending, 1 synced, 2 failed */
 };
 
-static int do_set(struct cli *c, int argc, char **argv)
+int cmd_properties_set(struct cli *c, int argc, char **argv)
 {
     const char *comp = NULL;
     bool wait_opt = false, no_wait = false;
@@ -160,31 +150,29 @@ static int do_set(struct cli *c, int argc, char **argv)
         {"timeout", 0, OPT_NUM, &timeout, 0, CLI_MAX_SECONDS, .arg = "S"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 2, .max = -1, .usage = "DEVICE NAME=VALUE..."};
     char path[1200], what[800];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos < 2)
-        return cli_err(c, CLI_USAGE, "expected DEVICE NAME=VALUE... (see --help)");
     if (wait_opt && no_wait)
         return cli_err(c, CLI_USAGE, "--wait and --no-wait exclude each other");
     if (timeout <= 0)
         return cli_err(c, CLI_USAGE, "--timeout needs a positive number of seconds");
     cJSON *body = cJSON_CreateObject();
-    for (int i = 1; i < npos; i++) {
-        const char *eq = strchr(pos[i], '=');
-        if (eq == NULL || eq == pos[i]) {
+    for (int i = 1; i < args.n; i++) {
+        const char *eq = strchr(args.pos[i], '=');
+        if (eq == NULL || eq == args.pos[i]) {
             cJSON_Delete(body);
-            return cli_err(c, CLI_USAGE, "expected NAME=VALUE, got \"%s\"", pos[i]);
+            return cli_err(c, CLI_USAGE, "expected NAME=VALUE, got \"%s\"", args.pos[i]);
         }
         char name[256];
-        size_t n = (size_t)(eq - pos[i]);
+        size_t n = (size_t)(eq - args.pos[i]);
         if (n >= sizeof name) {
             cJSON_Delete(body);
             return cli_err(c, CLI_USAGE, "property name too long");
         }
-        memcpy(name, pos[i], n);
+        memcpy(name, args.pos[i], n);
         name[n] = '\0';
         cJSON *v = cJSON_Parse(eq + 1);
         if (v == NULL)
@@ -192,7 +180,7 @@ static int do_set(struct cli *c, int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(body, name);
         cJSON_AddItemToObject(body, name, v);
     }
-    rc = props_path(c, pos[0], comp, path, sizeof path);
+    rc = props_path(c, args.pos[0], comp, path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0) {
@@ -200,7 +188,7 @@ static int do_set(struct cli *c, int argc, char **argv)
         return rc;
     }
     struct cli_resp r;
-    snprintf(what, sizeof what, "cannot set properties of device %s", pos[0]);
+    snprintf(what, sizeof what, "cannot set properties of device %s", args.pos[0]);
     if (cli_http(c, "PATCH", path, body, 60, &r) < 0 || (r.status != 202 && r.status != 200)) {
         rc = cli_fail(c, &r, what);
         cli_resp_free(&r);
@@ -235,7 +223,7 @@ static int do_set(struct cli *c, int argc, char **argv)
         cli_catch_signals();
     while (wait && done < np && rc == 0) {
         cJSON *cur = NULL;
-        snprintf(what, sizeof what, "properties of device %s", pos[0]);
+        snprintf(what, sizeof what, "properties of device %s", args.pos[0]);
         rc = cli_get(c, path, what, &cur);
         if (rc != 0)
             break;
@@ -263,7 +251,7 @@ static int do_set(struct cli *c, int argc, char **argv)
                        cJSON_IsNumber(ac) ? ac->valuedouble : 0.0, cli_str(m, "ackDescription", ""),
                        av->valuedouble, (double)(cli_now_ms() - start) / 1000.0);
             if (p[i].state == 2)
-                cli_err(c, CLI_API, "device %s rejected %s: ac %.0f %s", pos[0], p[i].name,
+                cli_err(c, CLI_API, "device %s rejected %s: ac %.0f %s", args.pos[0], p[i].name,
                         cJSON_IsNumber(ac) ? ac->valuedouble : 0.0,
                         cli_str(m, "ackDescription", ""));
             fflush(stdout);
@@ -306,11 +294,4 @@ static int do_set(struct cli *c, int argc, char **argv)
     cli_resp_free(&r);
     cJSON_Delete(body);
     return rc;
-}
-
-int cmd_properties(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "get") == 0)
-        return do_get(c, argc, argv);
-    return do_set(c, argc, argv);
 }

@@ -135,8 +135,13 @@ static int add_views(struct cli *c, const char *id, const char *views_file, cJSO
     return rc;
 }
 
-static void print_summary(const char *verb, const cJSON *t)
+/* What import and publish print: the template with --json, else a one-line summary. */
+static void print_summary(const struct cli *c, const char *verb, const cJSON *t)
 {
+    if (c->json) {
+        cli_print_json(t);
+        return;
+    }
     const cJSON *v;
     int ncap = cJSON_GetArraySize(cJSON_GetObjectItem(t, "capabilities"));
     printf("%s template %s (\"%s\"): %d capabilities; views:", verb, cli_str(t, "@id", "?"),
@@ -170,7 +175,7 @@ static int publish(struct cli *c, const char *id, cJSON **out)
     return rc;
 }
 
-static int do_import(struct cli *c, int argc, char **argv)
+int cmd_templates_import(struct cli *c, int argc, char **argv)
 {
     const char *opt_id = NULL, *views = NULL, *name = NULL;
     bool publish_too = false;
@@ -181,22 +186,21 @@ static int do_import(struct cli *c, int argc, char **argv)
         {"publish", 0, OPT_FLAG, &publish_too, .arg = NULL},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one FILE"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one FILE (see --help)");
     rc = cli_setup(c);
     if (rc != 0)
         return rc;
-    cJSON *doc = load_json(c, pos[0], &rc);
+    cJSON *doc = load_json(c, args.pos[0], &rc);
     if (doc == NULL)
         return rc;
     const char *id = opt_id != NULL ? opt_id : doc_id(doc);
     if (id == NULL || id[0] == '\0') {
         cJSON_Delete(doc);
-        return cli_err(c, CLI_USAGE, "%s has no \"@id\": give the template id with --id", pos[0]);
+        return cli_err(c, CLI_USAGE, "%s has no \"@id\": give the template id with --id",
+                       args.pos[0]);
     }
     char *id_copy = strdup(id);
     if (name != NULL) {
@@ -221,7 +225,7 @@ static int do_import(struct cli *c, int argc, char **argv)
         struct cli_resp r;
         if (cli_http(c, "PUT", path, doc, 60, &r) < 0 || r.status != 200) {
             char what[1200];
-            snprintf(what, sizeof what, "cannot import %s", pos[0]);
+            snprintf(what, sizeof what, "cannot import %s", args.pos[0]);
             rc = cli_fail(c, &r, what);
         } else {
             tmpl = r.json;
@@ -234,18 +238,14 @@ static int do_import(struct cli *c, int argc, char **argv)
         rc = add_views(c, id_copy, views, &tmpl);
     if (rc == 0 && publish_too)
         rc = publish(c, id_copy, &tmpl);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(tmpl);
-        else
-            print_summary("imported", tmpl);
-    }
+    if (rc == 0)
+        print_summary(c, "imported", tmpl);
     cJSON_Delete(tmpl);
     free(id_copy);
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_templates_list(struct cli *c, int argc, char **argv)
 {
     cJSON *all = NULL;
     int rc = cli_list(c, argc, argv, "/api/deviceTemplates", "cannot list templates", &all);
@@ -271,10 +271,7 @@ static int do_list(struct cli *c, int argc, char **argv)
                              nview};
         cli_table_add(&t, row);
     }
-    if (t.rows == 0)
-        printf("(no templates)\n");
-    else
-        cli_table_print(&t, 60);
+    cli_table_print(&t, 60, "(no templates)");
     cJSON_Delete(all);
     return 0;
 }
@@ -327,7 +324,7 @@ static void print_template(const cJSON *t)
         cli_table_add(&tab, row);
         free(schema);
     }
-    cli_table_print(&tab, 50);
+    cli_table_print(&tab, 50, NULL);
     printf("\nViews:\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "views"))
     {
@@ -365,17 +362,15 @@ static void print_template(const cJSON *t)
 
 static int one_id(struct cli *c, int argc, char **argv, const struct opt *o, const char **out_id)
 {
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one template ID"};
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one template ID (see --help)");
-    *out_id = pos[0];
+    *out_id = args.pos[0];
     return cli_setup(c);
 }
 
-static int do_show(struct cli *c, int argc, char **argv, bool export)
+static int show(struct cli *c, int argc, char **argv, bool export)
 {
     const char *output = NULL;
     const struct opt o[] = {{"output", 'o', OPT_STR, &output, .arg = "FILE"}, {0}};
@@ -419,32 +414,25 @@ static int do_show(struct cli *c, int argc, char **argv, bool export)
     return 0;
 }
 
-static int do_publish(struct cli *c, int argc, char **argv)
+int cmd_templates_show(struct cli *c, int argc, char **argv)
+{
+    return show(c, argc, argv, false);
+}
+
+int cmd_templates_export(struct cli *c, int argc, char **argv)
+{
+    return show(c, argc, argv, true);
+}
+
+int cmd_templates_publish(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
     cJSON *t = NULL;
     int rc = one_id(c, argc, argv, NULL, &id);
     if (rc == 0)
         rc = publish(c, id, &t);
-    if (rc == 0) {
-        if (c->json)
-            cli_print_json(t);
-        else
-            print_summary("published", t);
-    }
+    if (rc == 0)
+        print_summary(c, "published", t);
     cJSON_Delete(t);
     return rc;
-}
-
-int cmd_templates(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "import") == 0)
-        return do_import(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    if (strcmp(verb, "show") == 0)
-        return do_show(c, argc, argv, false);
-    if (strcmp(verb, "export") == 0)
-        return do_show(c, argc, argv, true);
-    return do_publish(c, argc, argv);
 }

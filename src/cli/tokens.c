@@ -22,7 +22,7 @@ static const char *role_of(const cJSON *t)
     return cli_str(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "roles"), 0), "role", "?");
 }
 
-static int do_create(struct cli *c, int argc, char **argv)
+int cmd_tokens_create(struct cli *c, int argc, char **argv)
 {
     const char *role = "operator", *expiry = NULL;
     const struct opt o[] = {
@@ -30,13 +30,11 @@ static int do_create(struct cli *c, int argc, char **argv)
         {"expiry", 0, OPT_STR, &expiry, .arg = "T"},
         {0},
     };
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one token ID"};
     char path[600], what[600];
-    int npos, rc = cli_parse(c, argc, argv, o, pos, &npos);
+    int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one token ID (see --help)");
     if (strcmp(role, "operator") != 0 && strcmp(role, "administrator") != 0)
         return cli_err(c, CLI_USAGE, "--role must be operator or administrator");
     if (expiry != NULL) {
@@ -45,7 +43,7 @@ static int do_create(struct cli *c, int argc, char **argv)
         if (n < 10 || expiry[4] != '-' || expiry[7] != '-')
             return cli_err(c, CLI_USAGE, "--expiry needs an RFC 3339 time (2027-11-26T00:00:00Z)");
     }
-    rc = token_path(c, pos[0], path, sizeof path);
+    rc = token_path(c, args.pos[0], path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0)
@@ -58,14 +56,14 @@ static int do_create(struct cli *c, int argc, char **argv)
     if (expiry != NULL)
         cJSON_AddStringToObject(b, "expiry", expiry);
     struct cli_resp r;
-    snprintf(what, sizeof what, "cannot create token %s", pos[0]);
+    snprintf(what, sizeof what, "cannot create token %s", args.pos[0]);
     if (cli_http(c, "PUT", path, b, 60, &r) < 0 || r.status != 200 || r.json == NULL) {
         rc = cli_fail(c, &r, what);
     } else if (c->json) {
         cli_print_json(r.json);
     } else {
         /* the text on stdout alone, so that `T=$(iotc tokens create ...)` works */
-        fprintf(stderr, "token %s: role %s, expires %s (shown only now: keep it)\n", pos[0],
+        fprintf(stderr, "token %s: role %s, expires %s (shown only now: keep it)\n", args.pos[0],
                 role_of(r.json), cli_str(r.json, "expiry", "?"));
         printf("%s\n", cli_str(r.json, "token", ""));
     }
@@ -74,69 +72,48 @@ static int do_create(struct cli *c, int argc, char **argv)
     return rc;
 }
 
-static int do_list(struct cli *c, int argc, char **argv)
+int cmd_tokens_list(struct cli *c, int argc, char **argv)
 {
-    const char *pos[CLI_MAX_POS];
-    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    struct cli_args args = {.min = 0, .max = 0};
+    int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;
-    if (npos != 0)
-        return cli_err(c, CLI_USAGE, "unexpected argument %s", pos[0]);
-    rc = cli_setup(c);
     cJSON *all = NULL;
-    if (rc == 0)
-        rc = cli_get_all(c, "/api/apiTokens", 0, "cannot list tokens", &all);
-    if (rc != 0)
+    rc = cli_fetch(c, "/api/apiTokens", 0, "cannot list tokens", &all);
+    if (rc != 0 || all == NULL)
         return rc;
-    if (c->json) {
-        cli_print_json(all);
-    } else if (cJSON_GetArraySize(all) == 0) {
-        printf("(no API tokens)\n");
-    } else {
-        static const char *const head[] = {"ID", "ROLE", "EXPIRY"};
-        struct cli_table t;
-        cli_table_init(&t, 3, head);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, all)
-        {
-            const char *row[] = {cli_str(e, "id", "?"), role_of(e), cli_str(e, "expiry", "")};
-            cli_table_add(&t, row);
-        }
-        cli_table_print(&t, 60);
+    static const char *const head[] = {"ID", "ROLE", "EXPIRY"};
+    struct cli_table t;
+    cli_table_init(&t, 3, head);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, all)
+    {
+        const char *row[] = {cli_str(e, "id", "?"), role_of(e), cli_str(e, "expiry", "")};
+        cli_table_add(&t, row);
     }
+    cli_table_print(&t, 60, "(no API tokens)");
     cJSON_Delete(all);
     return 0;
 }
 
-static int do_delete(struct cli *c, int argc, char **argv)
+int cmd_tokens_delete(struct cli *c, int argc, char **argv)
 {
-    const char *pos[CLI_MAX_POS];
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one token ID"};
     char path[600], what[600];
-    int npos, rc = cli_parse(c, argc, argv, NULL, pos, &npos);
+    int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;
-    if (npos != 1)
-        return cli_err(c, CLI_USAGE, "expected one token ID (see --help)");
-    rc = token_path(c, pos[0], path, sizeof path);
+    rc = token_path(c, args.pos[0], path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0)
         return rc;
     struct cli_resp r;
-    snprintf(what, sizeof what, "cannot delete token %s", pos[0]);
+    snprintf(what, sizeof what, "cannot delete token %s", args.pos[0]);
     if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200))
         rc = cli_fail(c, &r, what);
     else if (!c->json)
-        printf("deleted token %s\n", pos[0]);
+        printf("deleted token %s\n", args.pos[0]);
     cli_resp_free(&r);
     return rc;
-}
-
-int cmd_tokens(struct cli *c, const char *verb, int argc, char **argv)
-{
-    if (strcmp(verb, "create") == 0)
-        return do_create(c, argc, argv);
-    if (strcmp(verb, "list") == 0)
-        return do_list(c, argc, argv);
-    return do_delete(c, argc, argv);
 }

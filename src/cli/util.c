@@ -72,8 +72,7 @@ void cli_global_opts(struct cli *c, struct opt out[8])
     memcpy(out, g, sizeof g);
 }
 
-int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, const char **out_pos,
-              int *out_npos)
+int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, struct cli_args *a)
 {
     struct opt all[40];
     size_t n = 0;
@@ -85,14 +84,18 @@ int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, cons
     cli_global_opts(c, all + n);
     const struct opt_prog prog = {.name = c->prog ? c->prog : "iotc"};
     int first = 0;
-    *out_npos = 0;
+    a->n = 0;
     int rc = opt_parse(&prog, all, argc, argv, &first);
     if (rc != OPT_CONTINUE)
         return rc == OPT_EXIT_OK ? CLI_USAGE : rc; /* help and version: main() already did */
     if (argc - first > CLI_MAX_POS)
         return opt_error(&prog, "too many arguments");
     for (int i = first; i < argc; i++)
-        out_pos[(*out_npos)++] = argv[i];
+        a->pos[a->n++] = argv[i];
+    if (a->max == 0 && a->n > 0)
+        return cli_err(c, CLI_USAGE, "unexpected argument '%s' (see --help)", a->pos[0]);
+    if (a->n < a->min || (a->max >= 0 && a->n > a->max))
+        return cli_err(c, CLI_USAGE, "expected %s (see --help)", a->usage);
     return 0;
 }
 
@@ -423,8 +426,12 @@ static void put_cell(const char *s, size_t max_width, size_t pad_to, bool last)
     }
 }
 
-void cli_table_print(struct cli_table *t, size_t max_width)
+void cli_table_print(struct cli_table *t, size_t max_width, const char *none)
 {
+    if (t->rows == 0 && none != NULL) {
+        printf("%s\n", none);
+        return;
+    }
     size_t w[12] = {0};
     for (int i = 0; i < t->ncols; i++) {
         w[i] = shown_len(t->head[i], 0);

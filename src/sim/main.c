@@ -351,28 +351,17 @@ static const char *opt_rate(void *dest, const char *v)
     return NULL;
 }
 
-static const char *opt_dps(void *dest, const char *v)
-{
-    struct sim_config *c = dest;
-    return split_hostport(v, c->dps_host, sizeof c->dps_host, &c->dps_port) == 0
-               ? NULL
-               : "a HOST:PORT address";
-}
+/* --dps, --broker, --https: where one HOST:PORT option stores its host and port. */
+struct hostport_arg {
+    char *host;
+    size_t cap;
+    int *port;
+};
 
-static const char *opt_broker(void *dest, const char *v)
+static const char *opt_hostport(void *dest, const char *v)
 {
-    struct sim_config *c = dest;
-    return split_hostport(v, c->broker_host, sizeof c->broker_host, &c->broker_port) == 0
-               ? NULL
-               : "a HOST:PORT address";
-}
-
-static const char *opt_https(void *dest, const char *v)
-{
-    struct sim_config *c = dest;
-    return split_hostport(v, c->https_host, sizeof c->https_host, &c->https_port) == 0
-               ? NULL
-               : "a HOST:PORT address";
+    const struct hostport_arg *h = dest;
+    return split_hostport(v, h->host, h->cap, h->port) == 0 ? NULL : "a HOST:PORT address";
 }
 
 static const char *opt_hub(void *dest, const char *v)
@@ -400,6 +389,9 @@ static const struct opt_prog prog = {
 static int parse_args(int argc, char **argv, struct sim_config *c)
 {
     struct rate_arg rate = {c, false};
+    struct hostport_arg dps = {c->dps_host, sizeof c->dps_host, &c->dps_port};
+    struct hostport_arg broker = {c->broker_host, sizeof c->broker_host, &c->broker_port};
+    struct hostport_arg https = {c->https_host, sizeof c->https_host, &c->https_port};
     struct opt_list exprs = {0};
     const char *subscribe = NULL;
     bool dps_only = false;
@@ -449,7 +441,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
         {"app", 0, OPT_FUNC, c, .arg = "FILE", .fn = opt_app,
          .help = "facts from `iotc-central show --json` (scope, DPS, CA, key)"},
         {"scope", 0, OPT_STR, &c->scope, .arg = "ID", .help = "ID scope"},
-        {"dps", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_dps, .help = "DPS endpoint"},
+        {"dps", 0, OPT_FUNC, &dps, .arg = "HOST:PORT", .fn = opt_hostport, .help = "DPS endpoint"},
         {"ca-file", 0, OPT_STR, &c->ca_file, .arg = "FILE", .help = "CA certificates to trust"},
         {"group-key", 0, OPT_STR, &c->group_key, .arg = "KEY",
          .help = "enrollment group key (device keys are derived)"},
@@ -460,7 +452,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
         {"hub", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_hub,
          .help = "skip DPS: devices already provisioned to this hub"},
         {.kind = OPT_HEADING, .help = "plain MQTT broker:"},
-        {"broker", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_broker,
+        {"broker", 0, OPT_FUNC, &broker, .arg = "HOST:PORT", .fn = opt_hostport,
          .help = "connect to this broker instead"},
         {"tls", 0, OPT_FLAG, &c->tls, .help = "TLS to the broker"},
         {"insecure", 0, OPT_FLAG, &c->insecure, .help = "do not verify its certificate"},
@@ -473,7 +465,7 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
         {.kind = OPT_HEADING, .help = "commands (service side):"},
         {"service", 0, OPT_STR, &c->service_cs, .arg = "CS",
          .help = "IoT Hub service connection string"},
-        {"https", 0, OPT_FUNC, c, .arg = "HOST:PORT", .fn = opt_https,
+        {"https", 0, OPT_FUNC, &https, .arg = "HOST:PORT", .fn = opt_hostport,
          .help = "where the service API listens (default: CS HostName)"},
         {"invoke", 0, OPT_LONG, &c->invoke_count,
          .help = "call N direct methods once all devices are up"},
