@@ -179,7 +179,7 @@ int dtdl__array_each(struct dtdl__ctx *c, const cJSON *arr, const char *key, siz
                      struct dtdl_arena *a, size_t size, void **items, dtdl__item_fn fn, void *arg)
 {
     void *v = NULL;
-    if (n && size) {
+    if (a != NULL && n && size) { /* a caller that allocates nothing passes no arena */
         v = dtdl__alloc(a, n * size);
         if (v == NULL)
             return dtdl__oom(c);
