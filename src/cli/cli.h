@@ -116,6 +116,14 @@ void cli_resp_free(struct cli_resp *r);
  */
 int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what);
 
+/**
+ * Connect (cli_setup) and send @p body with @p method; the answer must be @p created or 200
+ * (and carry JSON when @p need_json). @return 0 with *r for the caller to free, or the exit
+ * code of the failure (reported; nothing left to free in *r).
+ */
+int cli_send(struct cli *c, const char *method, const char *path, const cJSON *body, long timeout_s,
+             int created, bool need_json, const char *what, struct cli_resp *r);
+
 /** GET expecting 200 with JSON; on failure reports and returns the exit code (else 0). */
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
 

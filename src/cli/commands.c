@@ -123,24 +123,15 @@ int cmd_command_run(struct cli *c, int argc, char **argv)
         cJSON_AddNumberToObject(body, "responseTimeout", (double)resp_to);
     if (conn_to >= 0)
         cJSON_AddNumberToObject(body, "connectionTimeout", (double)conn_to);
-    rc = command_path(c, args.pos[0], comp, args.pos[1], path, sizeof path);
-    if (rc == 0)
-        rc = cli_setup(c);
-    if (rc != 0) {
-        cJSON_Delete(body);
-        return rc;
-    }
     struct cli_resp r;
     snprintf(what, sizeof what, "command %s on device %s", args.pos[1], args.pos[0]);
     long http_to = (resp_to >= 0 ? resp_to : 30) + (conn_to >= 0 ? conn_to : 0) + 30;
-    if (cli_http(c, "POST", path, body, http_to, &r) < 0 || (r.status != 201 && r.status != 200) ||
-        r.json == NULL) {
-        rc = cli_fail(c, &r, what);
-        cli_resp_free(&r);
-        cJSON_Delete(body);
-        return rc;
-    }
+    rc = command_path(c, args.pos[0], comp, args.pos[1], path, sizeof path);
+    if (rc == 0)
+        rc = cli_send(c, "POST", path, body, http_to, 201, true, what, &r);
     cJSON_Delete(body);
+    if (rc != 0)
+        return rc;
     cJSON *cmd = r.json;
     r.json = NULL;
     cli_resp_free(&r);

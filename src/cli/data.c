@@ -28,15 +28,39 @@ static int time_query(const struct cli *c, const char *from, const char *to, cha
     return 0;
 }
 
+/* The device sub-path of a telemetry value: [/components/COMP]/telemetry/NAME + suffix. */
+static int telemetry_sub(const struct cli *c, const char *comp, const char *name,
+                         const char *suffix, char *out, size_t size)
+{
+    char ec[300], en[300];
+    if ((comp != NULL && cli_pct(comp, ec, sizeof ec) < 0) || cli_pct(name, en, sizeof en) < 0)
+        return cli_err(c, CLI_USAGE, "component or telemetry name too long");
+    snprintf(out, size, "%s%s/telemetry/%s%s", comp ? "/components/" : "", comp ? ec : "", en,
+             suffix);
+    return 0;
+}
+
 static int telemetry_path(const struct cli *c, const char *dev, const char *comp, const char *name,
                           const char *suffix, char *out, size_t size)
 {
-    char s[800], ec[300], en[300];
-    if ((comp != NULL && cli_pct(comp, ec, sizeof ec) < 0) || cli_pct(name, en, sizeof en) < 0)
-        return cli_err(c, CLI_USAGE, "component or telemetry name too long");
-    snprintf(s, sizeof s, "%s%s/telemetry/%s%s", comp ? "/components/" : "", comp ? ec : "", en,
-             suffix);
-    return cli_device_path(c, dev, s, out, size);
+    char s[800];
+    int rc = telemetry_sub(c, comp, name, suffix, s, sizeof s);
+    return rc != 0 ? rc : cli_device_path(c, dev, s, out, size);
+}
+
+#define TIME_QUERY_MAX 300
+
+/* cli_fetch of up to top entries of the device's sub-path sub, with the query q of time_query. */
+static int fetch_range(struct cli *c, const char *q, long top, const char *dev, const char *sub,
+                       const char *what, cJSON **all)
+{
+    char path[1400];
+    int rc = cli_device_path(c, dev, sub, path, sizeof path - TIME_QUERY_MAX);
+    if (rc != 0)
+        return rc;
+    /* fits: the path was bounded to leave room for q */
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
+    return cli_fetch(c, path, (size_t)top, what, all);
 }
 
 /* ---------------------------------------------------------------- tail */
@@ -142,21 +166,17 @@ int cmd_telemetry_query(struct cli *c, int argc, char **argv)
         {0},
     };
     struct cli_args args = {.min = 2, .max = 2, .usage = "DEVICE NAME"};
-    char path[1400], q[300], what[800];
+    char sub[800], q[TIME_QUERY_MAX], what[800];
+    cJSON *all = NULL;
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
+    snprintf(what, sizeof what, "telemetry %s of device %s", args.pos[1], args.pos[0]);
     rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = telemetry_path(c, args.pos[0], comp, args.pos[1], "/history", path,
-                            sizeof path - sizeof q);
-    if (rc != 0)
-        return rc;
-    /* fits: the path was bounded to leave room for q */
-    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
-    cJSON *all = NULL;
-    snprintf(what, sizeof what, "telemetry %s of device %s", args.pos[1], args.pos[0]);
-    rc = cli_fetch(c, path, (size_t)top, what, &all);
+        rc = telemetry_sub(c, comp, args.pos[1], "/history", sub, sizeof sub);
+    if (rc == 0)
+        rc = fetch_range(c, q, top, args.pos[0], sub, what, &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
@@ -240,19 +260,15 @@ int cmd_raw(struct cli *c, int argc, char **argv)
         {0},
     };
     struct cli_args args = {.min = 1, .max = 1, .usage = "one DEVICE"};
-    char path[1400], q[300], what[800];
+    char q[TIME_QUERY_MAX], what[800];
+    cJSON *all = NULL;
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
+    snprintf(what, sizeof what, "raw data of device %s", args.pos[0]);
     rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = cli_device_path(c, args.pos[0], "/rawData", path, sizeof path - sizeof q);
-    if (rc != 0)
-        return rc;
-    snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
-    cJSON *all = NULL;
-    snprintf(what, sizeof what, "raw data of device %s", args.pos[0]);
-    rc = cli_fetch(c, path, (size_t)top, what, &all);
+        rc = fetch_range(c, q, top, args.pos[0], "/rawData", what, &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",

@@ -209,6 +209,21 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what)
     return ec;
 }
 
+int cli_send(struct cli *c, const char *method, const char *path, const cJSON *body, long timeout_s,
+             int created, bool need_json, const char *what, struct cli_resp *r)
+{
+    int rc = cli_setup(c);
+    if (rc != 0)
+        return rc;
+    if (cli_http(c, method, path, body, timeout_s, r) < 0 ||
+        (r->status != created && r->status != 200) || (need_json && r->json == NULL)) {
+        rc = cli_fail(c, r, what);
+        cli_resp_free(r);
+        return rc;
+    }
+    return 0;
+}
+
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out)
 {
     struct cli_resp r;

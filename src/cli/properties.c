@@ -180,18 +180,12 @@ int cmd_properties_set(struct cli *c, int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(body, name);
         cJSON_AddItemToObject(body, name, v);
     }
-    rc = props_path(c, args.pos[0], comp, path, sizeof path);
-    if (rc == 0)
-        rc = cli_setup(c);
-    if (rc != 0) {
-        cJSON_Delete(body);
-        return rc;
-    }
     struct cli_resp r;
     snprintf(what, sizeof what, "cannot set properties of device %s", args.pos[0]);
-    if (cli_http(c, "PATCH", path, body, 60, &r) < 0 || (r.status != 202 && r.status != 200)) {
-        rc = cli_fail(c, &r, what);
-        cli_resp_free(&r);
+    rc = props_path(c, args.pos[0], comp, path, sizeof path);
+    if (rc == 0)
+        rc = cli_send(c, "PATCH", path, body, 60, 202, false, what, &r);
+    if (rc != 0) {
         cJSON_Delete(body);
         return rc;
     }

@@ -236,19 +236,45 @@ static bool net_read_pending(struct iotc_client *c)
  * errno is EAGAIN after a packet, and what a callback does (a publish whose wake-up byte finds
  * libmosquitto's socketpair full) must not end a read of many PUBACKs after the first.
  */
-static void on_connect_cb(struct mosquitto *m, void *obj, int rc)
+static void on_connect(struct iotc_client *c, int rc)
 {
-    struct iotc_client *c = obj;
-    int saved = errno;
-    (void)m;
     if (rc == 0)
         net_buffer_install(c);
     if (c->phase == PH_DPS)
         iotc__dps_on_connect(c, rc);
     else if (c->phase == PH_HUB)
         iotc__hub_on_connect(c, rc);
-    errno = saved;
 }
+
+static void on_message(struct iotc_client *c, const struct mosquitto_message *msg)
+{
+    if (c->teardown)
+        return;
+    if (c->phase == PH_DPS)
+        iotc__dps_on_message(c, msg);
+    else if (c->phase == PH_HUB)
+        iotc__hub_on_message(c, msg);
+}
+
+static void on_publish(struct iotc_client *c, int mid)
+{
+    if (c->phase == PH_HUB)
+        iotc__hub_on_publish(c, mid);
+}
+
+/* NAME: the libmosquitto callback that runs FN(client, arg) and then puts errno back. */
+#define ERRNO_KEEPING_CB(NAME, FN, ARG_TYPE)                       \
+    static void NAME(struct mosquitto *m, void *obj, ARG_TYPE arg) \
+    {                                                              \
+        int saved = errno;                                         \
+        (void)m;                                                   \
+        FN(obj, arg);                                              \
+        errno = saved;                                             \
+    }
+
+ERRNO_KEEPING_CB(on_connect_cb, on_connect, int)
+ERRNO_KEEPING_CB(on_message_cb, on_message, const struct mosquitto_message *)
+ERRNO_KEEPING_CB(on_publish_cb, on_publish, int)
 
 static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc)
 {
@@ -256,30 +282,6 @@ static void on_disconnect_cb(struct mosquitto *m, void *obj, int rc)
     (void)m;
     iotc__log(c, IOTC_LOG_DEBUG, "mosquitto disconnect: %s", mosquitto_strerror(rc));
     iotc__request_teardown(c, IOTC_REASON_NETWORK, false);
-}
-
-static void on_message_cb(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-    struct iotc_client *c = obj;
-    int saved = errno;
-    (void)m;
-    if (c->teardown)
-        return;
-    if (c->phase == PH_DPS)
-        iotc__dps_on_message(c, msg);
-    else if (c->phase == PH_HUB)
-        iotc__hub_on_message(c, msg);
-    errno = saved;
-}
-
-static void on_publish_cb(struct mosquitto *m, void *obj, int mid)
-{
-    struct iotc_client *c = obj;
-    int saved = errno;
-    (void)m;
-    if (c->phase == PH_HUB)
-        iotc__hub_on_publish(c, mid);
-    errno = saved;
 }
 
 static void on_log_cb(struct mosquitto *m, void *obj, int level, const char *str)

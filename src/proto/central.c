@@ -34,6 +34,24 @@ static void close_component(struct iotc_json_writer *w, struct iotc_span compone
     iotc_json_write_object_end(w);
 }
 
+/* open_component + `"name":{"value":` ... the caller writes the value (and more members of
+ * name's object), then close_value: the envelope of a writable-property ack and of a command's
+ * completion. */
+static void open_value(struct iotc_json_writer *w, struct iotc_span component,
+                       struct iotc_span name)
+{
+    open_component(w, component);
+    iotc_json_write_key(w, name);
+    iotc_json_write_object_begin(w);
+    iotc_json_write_key(w, IOTC_SPAN_LIT("value"));
+}
+
+static void close_value(struct iotc_json_writer *w, struct iotc_span component)
+{
+    iotc_json_write_object_end(w);
+    close_component(w, component);
+}
+
 static int emit_property(struct iotc_json_writer *w, struct iotc_span component,
                          struct iotc_span name, struct iotc_span value)
 {
@@ -63,10 +81,7 @@ static int emit_ack(struct iotc_json_writer *w, const struct ack *a)
 {
     if (!nonempty(a->name) || a->value.ptr == NULL)
         return IOTC_E_ARG;
-    open_component(w, a->component);
-    iotc_json_write_key(w, a->name);
-    iotc_json_write_object_begin(w);
-    iotc_json_write_key(w, IOTC_SPAN_LIT("value"));
+    open_value(w, a->component, a->name);
     iotc_json_write_raw(w, a->value);
     iotc_json_write_key(w, IOTC_SPAN_LIT("ac"));
     iotc_json_write_int(w, a->ac);
@@ -76,8 +91,7 @@ static int emit_ack(struct iotc_json_writer *w, const struct ack *a)
         iotc_json_write_key(w, IOTC_SPAN_LIT("ad"));
         iotc_json_write_string(w, a->desc);
     }
-    iotc_json_write_object_end(w);
-    close_component(w, a->component);
+    close_value(w, a->component);
     return 0;
 }
 
@@ -95,13 +109,9 @@ static int emit_complete(struct iotc_json_writer *w, struct iotc_span component,
 {
     if (!nonempty(command))
         return IOTC_E_ARG;
-    open_component(w, component);
-    iotc_json_write_key(w, command);
-    iotc_json_write_object_begin(w);
-    iotc_json_write_key(w, IOTC_SPAN_LIT("value"));
+    open_value(w, component, command);
     iotc_json_write_string(w, text);
-    iotc_json_write_object_end(w);
-    close_component(w, component);
+    close_value(w, component);
     return 0;
 }
 

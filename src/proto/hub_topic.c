@@ -221,106 +221,93 @@ int iotc_hub_subscription_classify(struct iotc_span filter, struct iotc_span dev
 
 /* ---- per-family wrappers ---- */
 
-static int parse_kind(struct iotc_span topic, enum iotc_hub_topic_kind want,
-                      struct iotc_hub_topic *t)
+/* Where one wrapper wants the fields of its family; a NULL pointer is a field it does not give. */
+struct topic_out {
+    enum iotc_hub_topic_kind *kind;
+    struct iotc_span *device_id, *module_id, *bag, *method_name, *rid;
+    unsigned *status;
+    bool *has_version;
+    uint64_t *version;
+};
+
+/* Parse @p topic; IOTC_E_MALFORMED unless it is of kind @p want or @p also; then copy the fields
+ * @p o asks for. Every family wrapper below is this one call. */
+static int parse_family(struct iotc_span topic, enum iotc_hub_topic_kind want,
+                        enum iotc_hub_topic_kind also, struct topic_out o)
 {
-    if (iotc_hub_topic_parse(topic, t) < 0 || t->kind != want)
+    struct iotc_hub_topic t;
+    if (iotc_hub_topic_parse(topic, &t) < 0 || (t.kind != want && t.kind != also))
         return IOTC_E_MALFORMED;
+    if (o.kind != NULL)
+        *o.kind = t.kind;
+    if (o.device_id != NULL)
+        *o.device_id = t.device_id;
+    if (o.module_id != NULL)
+        *o.module_id = t.module_id;
+    if (o.bag != NULL)
+        *o.bag = t.bag;
+    if (o.method_name != NULL)
+        *o.method_name = t.method_name;
+    if (o.rid != NULL)
+        *o.rid = t.rid;
+    if (o.status != NULL)
+        *o.status = t.status;
+    if (o.has_version != NULL)
+        *o.has_version = t.has_version;
+    if (o.version != NULL)
+        *o.version = t.version;
     return IOTC_OK;
 }
 
 int iotc_hub_telemetry_topic_parse(struct iotc_span topic, struct iotc_span *out_device,
                                    struct iotc_span *out_module, struct iotc_span *out_bag)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_TELEMETRY, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_device != NULL)
-        *out_device = t.device_id;
-    if (out_module != NULL)
-        *out_module = t.module_id;
-    if (out_bag != NULL)
-        *out_bag = t.bag;
-    return IOTC_OK;
+    return parse_family(
+        topic, IOTC_HUB_TOPIC_TELEMETRY, IOTC_HUB_TOPIC_TELEMETRY,
+        (struct topic_out){.device_id = out_device, .module_id = out_module, .bag = out_bag});
 }
 
 int iotc_hub_c2d_topic_parse(struct iotc_span topic, struct iotc_span *out_device,
                              struct iotc_span *out_bag)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_C2D, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_device != NULL)
-        *out_device = t.device_id;
-    if (out_bag != NULL)
-        *out_bag = t.bag;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_C2D, IOTC_HUB_TOPIC_C2D,
+                        (struct topic_out){.device_id = out_device, .bag = out_bag});
 }
 
 int iotc_hub_method_request_topic_parse(struct iotc_span topic, struct iotc_span *out_name,
                                         struct iotc_span *out_rid)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_METHOD_REQUEST, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_name != NULL)
-        *out_name = t.method_name;
-    if (out_rid != NULL)
-        *out_rid = t.rid;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_METHOD_REQUEST, IOTC_HUB_TOPIC_METHOD_REQUEST,
+                        (struct topic_out){.method_name = out_name, .rid = out_rid});
 }
 
 int iotc_hub_method_response_topic_parse(struct iotc_span topic, unsigned *out_status,
                                          struct iotc_span *out_rid)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_METHOD_RESPONSE, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_status != NULL)
-        *out_status = t.status;
-    if (out_rid != NULL)
-        *out_rid = t.rid;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_METHOD_RESPONSE, IOTC_HUB_TOPIC_METHOD_RESPONSE,
+                        (struct topic_out){.status = out_status, .rid = out_rid});
 }
 
 int iotc_hub_twin_request_topic_parse(struct iotc_span topic, enum iotc_hub_topic_kind *out_kind,
                                       struct iotc_span *out_rid)
 {
-    struct iotc_hub_topic t;
-    if (iotc_hub_topic_parse(topic, &t) < 0 ||
-        (t.kind != IOTC_HUB_TOPIC_TWIN_GET && t.kind != IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED))
-        return IOTC_E_MALFORMED;
-    if (out_kind != NULL)
-        *out_kind = t.kind;
-    if (out_rid != NULL)
-        *out_rid = t.rid;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_TWIN_GET, IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED,
+                        (struct topic_out){.kind = out_kind, .rid = out_rid});
 }
 
 int iotc_hub_twin_response_topic_parse(struct iotc_span topic, unsigned *out_status,
                                        struct iotc_span *out_rid, bool *out_has_version,
                                        uint64_t *out_version)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_TWIN_RESPONSE, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_status != NULL)
-        *out_status = t.status;
-    if (out_rid != NULL)
-        *out_rid = t.rid;
-    if (out_has_version != NULL)
-        *out_has_version = t.has_version;
-    if (out_version != NULL)
-        *out_version = t.version;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_TWIN_RESPONSE, IOTC_HUB_TOPIC_TWIN_RESPONSE,
+                        (struct topic_out){.status = out_status,
+                                           .rid = out_rid,
+                                           .has_version = out_has_version,
+                                           .version = out_version});
 }
 
 int iotc_hub_twin_desired_topic_parse(struct iotc_span topic, uint64_t *out_version)
 {
-    struct iotc_hub_topic t;
-    if (parse_kind(topic, IOTC_HUB_TOPIC_TWIN_DESIRED, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_version != NULL)
-        *out_version = t.version;
-    return IOTC_OK;
+    return parse_family(topic, IOTC_HUB_TOPIC_TWIN_DESIRED, IOTC_HUB_TOPIC_TWIN_DESIRED,
+                        (struct topic_out){.version = out_version});
 }

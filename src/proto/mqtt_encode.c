@@ -194,6 +194,24 @@ static uint8_t *put_publish_head(uint8_t *w, const struct iotc_mqtt_publish *m, 
     return w;
 }
 
+/* The body filters_size measured: SUBSCRIBE (subs: filter + QoS byte each) or UNSUBSCRIBE
+ * (unsubs), or the raw entries when there is no list. */
+static void put_filters(uint8_t *w, uint16_t pid, size_t count,
+                        const struct iotc_mqtt_subscription *subs, const struct iotc_span *unsubs,
+                        struct iotc_span raw)
+{
+    w = put_u16(w, pid);
+    if (!subs && !unsubs) {
+        put_raw(w, raw);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        w = put_str(w, subs ? subs[i].filter : unsubs[i]);
+        if (subs)
+            *w++ = subs[i].qos;
+    }
+}
+
 static void put_body(uint8_t *w, const struct iotc_mqtt_packet *pkt)
 {
     switch (pkt->type) {
@@ -205,24 +223,12 @@ static void put_body(uint8_t *w, const struct iotc_mqtt_packet *pkt)
         w[1] = pkt->connack.return_code;
         break;
     case IOTC_MQTT_SUBSCRIBE:
-        w = put_u16(w, pkt->subscribe.packet_id);
-        if (!pkt->subscribe.list) {
-            put_raw(w, pkt->subscribe.raw);
-            break;
-        }
-        for (size_t i = 0; i < pkt->subscribe.count; i++) {
-            w = put_str(w, pkt->subscribe.list[i].filter);
-            *w++ = pkt->subscribe.list[i].qos;
-        }
+        put_filters(w, pkt->subscribe.packet_id, pkt->subscribe.count, pkt->subscribe.list, NULL,
+                    pkt->subscribe.raw);
         break;
     case IOTC_MQTT_UNSUBSCRIBE:
-        w = put_u16(w, pkt->unsubscribe.packet_id);
-        if (!pkt->unsubscribe.list) {
-            put_raw(w, pkt->unsubscribe.raw);
-            break;
-        }
-        for (size_t i = 0; i < pkt->unsubscribe.count; i++)
-            w = put_str(w, pkt->unsubscribe.list[i]);
+        put_filters(w, pkt->unsubscribe.packet_id, pkt->unsubscribe.count, NULL,
+                    pkt->unsubscribe.list, pkt->unsubscribe.raw);
         break;
     case IOTC_MQTT_SUBACK:
         w = put_u16(w, pkt->suback.packet_id);

@@ -35,30 +35,45 @@ int iotc__sb_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n);
 /* NUL-terminate when room and report the length; IOTC_E_NOSPACE if it overflowed. */
 int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);
 
-/* Run EMIT (an int expression using the builder named SB) in count mode, refuse early when it
- * does not fit, then run it again for real. Use only as the whole body tail of a writer. */
-#define IOTC__SB_BUILD(SB, OUT, OUT_SIZE, OUT_LEN, EMIT) \
-    do {                                                 \
-        struct iotc__sb SB##_s;                          \
-        struct iotc__sb *SB = &SB##_s;                   \
-        int rc_;                                         \
-        iotc__sb_init(SB, NULL, 0);                      \
-        rc_ = (EMIT);                                    \
-        if (rc_ < 0)                                     \
-            return rc_;                                  \
-        if (SB->len > (OUT_SIZE) || (OUT) == NULL) {     \
-            if ((OUT_LEN) != NULL)                       \
-                *(OUT_LEN) = SB->len;                    \
-            if (SB->len == 0 && (OUT) == NULL)           \
-                return IOTC_OK;                          \
-            return IOTC_E_NOSPACE;                       \
-        }                                                \
-        iotc__sb_init(SB, (OUT), (OUT_SIZE));            \
-        rc_ = (EMIT);                                    \
-        if (rc_ < 0)                                     \
-            return rc_;                                  \
-        return iotc__sb_finish(SB, (OUT_LEN));           \
+/*
+ * The two-pass tail of a writer, for a builder of type TYPE named B (a pointer) with
+ * INIT(b, buf, size) and FINISH(b, &len): run EMIT (an int expression using B) in count mode,
+ * take the length from FINISH (IOTC_E_ARG there, an invalid document, is returned), refuse early
+ * when it does not fit, then run EMIT again for real. Use only as the whole body tail of a writer,
+ * through IOTC__SB_BUILD or IOTC__JSON_BUILD.
+ */
+#define IOTC__TWO_PASS_BUILD(TYPE, INIT, FINISH, B, OUT, OUT_SIZE, OUT_LEN, EMIT) \
+    do {                                                                          \
+        TYPE B##_s;                                                               \
+        TYPE *B = &B##_s;                                                         \
+        int rc_;                                                                  \
+        size_t len_ = 0;                                                          \
+        INIT(B, NULL, 0);                                                         \
+        rc_ = (EMIT);                                                             \
+        if (rc_ < 0)                                                              \
+            return rc_;                                                           \
+        rc_ = FINISH(B, &len_);                                                   \
+        if (rc_ == IOTC_E_ARG)                                                    \
+            return rc_;                                                           \
+        if (len_ > (OUT_SIZE) || (OUT) == NULL) {                                 \
+            if ((OUT_LEN) != NULL)                                                \
+                *(OUT_LEN) = len_;                                                \
+            if (len_ == 0 && (OUT) == NULL)                                       \
+                return IOTC_OK;                                                   \
+            return IOTC_E_NOSPACE;                                                \
+        }                                                                         \
+        INIT(B, (OUT), (OUT_SIZE));                                               \
+        rc_ = (EMIT);                                                             \
+        if (rc_ < 0)                                                              \
+            return rc_;                                                           \
+        return FINISH(B, (OUT_LEN));                                              \
     } while (0)
+
+/* IOTC__TWO_PASS_BUILD with the string builder named SB. An empty result with OUT NULL is
+ * IOTC_OK (the JSON writer never finishes empty: that is its IOTC_E_ARG). */
+#define IOTC__SB_BUILD(SB, OUT, OUT_SIZE, OUT_LEN, EMIT)                                     \
+    IOTC__TWO_PASS_BUILD(struct iotc__sb, iotc__sb_init, iotc__sb_finish, SB, OUT, OUT_SIZE, \
+                         OUT_LEN, EMIT)
 
 /* Write v in decimal at the end of buf and return the digit count: the digits are the last ones. */
 #define IOTC__U64_DIGITS 20
@@ -134,30 +149,9 @@ bool iotc__split(struct iotc_span *s, char c, struct iotc_span *head);
 int iotc__query_pick(struct iotc_span query, const char *const *keys, struct iotc_span *vals,
                      size_t n);
 
-/* Same two-pass pattern as IOTC__SB_BUILD for the JSON writer named W (a pointer). */
-#define IOTC__JSON_BUILD(W, OUT, OUT_SIZE, OUT_LEN, EMIT) \
-    do {                                                  \
-        struct iotc_json_writer W##_s;                    \
-        struct iotc_json_writer *W = &W##_s;              \
-        int rc_;                                          \
-        size_t len_ = 0;                                  \
-        iotc_json_writer_init(W, NULL, 0);                \
-        rc_ = (EMIT);                                     \
-        if (rc_ < 0)                                      \
-            return rc_;                                   \
-        rc_ = iotc_json_writer_finish(W, &len_);          \
-        if (rc_ == IOTC_E_ARG)                            \
-            return rc_;                                   \
-        if (len_ > (OUT_SIZE) || (OUT) == NULL) {         \
-            if ((OUT_LEN) != NULL)                        \
-                *(OUT_LEN) = len_;                        \
-            return IOTC_E_NOSPACE;                        \
-        }                                                 \
-        iotc_json_writer_init(W, (OUT), (OUT_SIZE));      \
-        rc_ = (EMIT);                                     \
-        if (rc_ < 0)                                      \
-            return rc_;                                   \
-        return iotc_json_writer_finish(W, (OUT_LEN));     \
-    } while (0)
+/* IOTC__TWO_PASS_BUILD with the JSON writer named W. */
+#define IOTC__JSON_BUILD(W, OUT, OUT_SIZE, OUT_LEN, EMIT)                                         \
+    IOTC__TWO_PASS_BUILD(struct iotc_json_writer, iotc_json_writer_init, iotc_json_writer_finish, \
+                         W, OUT, OUT_SIZE, OUT_LEN, EMIT)
 
 #endif /* IOTC_PROTO_STRBUF_H */

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,34 +97,45 @@ void payload_free(struct sim_payload *p)
     free(p);
 }
 
+/* The entry of the array a (*n entries of size bytes, each starting with its const char * key)
+ * whose key is key; else a zeroed entry with that key, appended. NULL when out of memory; a may
+ * move. */
+static void *find_or_add(void **a, size_t *n, size_t size, const char *key)
+{
+    char *e = *a;
+    const char *k;
+    for (size_t i = 0; i < *n; i++, e += size) {
+        memcpy(&k, e, sizeof k);
+        if (strcmp(k, key) == 0)
+            return e;
+    }
+    e = realloc(*a, (*n + 1) * size);
+    if (e == NULL)
+        return NULL;
+    *a = e;
+    e += (*n)++ * size;
+    memset(e, 0, size);
+    memcpy(e, &key, sizeof key);
+    return e;
+}
+
+_Static_assert(offsetof(struct group, component) == 0, "find_or_add: key first");
+_Static_assert(offsetof(struct field, name) == 0, "find_or_add: key first");
+
 static struct group *group_for(struct sim_payload *p, const char *component)
 {
-    for (size_t g = 0; g < p->ng; g++)
-        if (strcmp(p->g[g].component, component) == 0)
-            return &p->g[g];
-    struct group *ng = realloc(p->g, (p->ng + 1) * sizeof *ng);
-    if (ng == NULL)
-        return NULL;
-    p->g = ng;
-    ng = &p->g[p->ng++];
-    memset(ng, 0, sizeof *ng);
-    ng->component = component;
-    return ng;
+    void *a = p->g;
+    struct group *g = find_or_add(&a, &p->ng, sizeof *p->g, component);
+    p->g = a;
+    return g;
 }
 
 static struct field *add_field(struct group *g, const char *name)
 {
-    for (size_t k = 0; k < g->n; k++)
-        if (strcmp(g->f[k].name, name) == 0)
-            return &g->f[k];
-    struct field *nf = realloc(g->f, (g->n + 1) * sizeof *nf);
-    if (nf == NULL)
-        return NULL;
-    g->f = nf;
-    nf = &g->f[g->n++];
-    memset(nf, 0, sizeof *nf);
-    nf->name = name;
-    return nf;
+    void *a = g->f;
+    struct field *f = find_or_add(&a, &g->n, sizeof *g->f, name);
+    g->f = a;
+    return f;
 }
 
 int payload_load_model(struct sim_payload *p, const char *path, char *err, size_t errcap)
