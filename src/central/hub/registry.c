@@ -27,16 +27,6 @@ struct registry {
     const struct plane_listener *listener; /* the broker's, while it runs (plane.h) */
 };
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* A zeroed device with its empty c2d queue; NULL when out of memory. */
 static struct device *device_alloc(void)
 {
@@ -106,7 +96,7 @@ static void grow(struct registry *r)
     struct device *d;
     TAILQ_FOREACH(d, &r->devices, link)
     {
-        size_t i = hash_id(d->id) & (nb - 1);
+        size_t i = app_hash_str(d->id) & (nb - 1);
         d->hash_next = b[i];
         b[i] = d;
     }
@@ -120,7 +110,7 @@ static void insert(struct app *app, struct device *dev)
     struct registry *r = app->reg;
     if (r->count + 1 > r->n_buckets)
         grow(r);
-    size_t i = hash_id(dev->id) & (r->n_buckets - 1);
+    size_t i = app_hash_str(dev->id) & (r->n_buckets - 1);
     dev->hash_next = r->buckets[i];
     r->buckets[i] = dev;
     TAILQ_INSERT_TAIL(&r->devices, dev, link);
@@ -133,7 +123,7 @@ struct device *registry_get(struct app *app, const char *id)
     CENTRAL_ASSERT_LOOP(app);
     if (id == NULL || r == NULL)
         return NULL;
-    for (struct device *d = r->buckets[hash_id(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
+    for (struct device *d = r->buckets[app_hash_str(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
         if (strcmp(d->id, id) == 0)
             return d;
     return NULL;
@@ -321,7 +311,7 @@ int registry_delete(struct app *app, const char *id)
     method_device_removed(app, dev->id);
     /* after the kick: its "disconnected" event must not outlive the deletion */
     events_device(app, EV_DEVICE_DELETED, dev->id);
-    struct device **pp = &r->buckets[hash_id(id) & (r->n_buckets - 1)];
+    struct device **pp = &r->buckets[app_hash_str(id) & (r->n_buckets - 1)];
     while (*pp != dev)
         pp = &(*pp)->hash_next;
     *pp = dev->hash_next;
