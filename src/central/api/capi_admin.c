@@ -121,12 +121,16 @@ void capi_token_delete(struct http_ctx *c)
 
 /* ---------------------------------------------------------------- templates */
 
-static void template_error(struct http_ctx *c, int rc, const struct appl_error *err)
+/* The answer to a template write (PUT, PATCH): @p t, or the refusal @p rc, @p err. */
+static void template_written(struct http_ctx *c, int rc, const struct appl_template *t,
+                             const struct appl_error *err)
 {
     if (rc == CE_INVALID)
         capi_app_error(c, err);
-    else
+    else if (rc != CE_OK)
         capi_error_ce(c, rc, "device template");
+    else
+        capi_reply(c, 200, appl_template_to_json(t, true));
 }
 
 static struct appl_template *template_or_404(struct http_ctx *c, struct appl *a)
@@ -149,13 +153,9 @@ void capi_templates_list(struct http_ctx *c)
     for (const struct appl_template *t = a->templates; t != NULL; t = t->next)
         count++;
     const struct appl_template **v = calloc(count ? count : 1, sizeof *v);
-    cJSON *arr = cJSON_CreateArray();
-    if (v == NULL || arr == NULL) {
-        free(v);
-        cJSON_Delete(arr);
-        capi_oom(c);
+    cJSON *arr = capi_page_array(c, v);
+    if (arr == NULL)
         return;
-    }
     for (const struct appl_template *t = a->templates; t != NULL; t = t->next)
         v[count - 1 - i++] = t;
     for (i = skip; i < count && n < top; i++, n++)
@@ -182,10 +182,7 @@ void capi_template_put(struct http_ctx *c)
         return;
     int rc = appl_template_put(a, c->seg[2], body, &t, &err);
     cJSON_Delete(body);
-    if (rc != CE_OK)
-        template_error(c, rc, &err);
-    else
-        capi_reply(c, 200, appl_template_to_json(t, true));
+    template_written(c, rc, t, &err);
 }
 
 void capi_template_patch(struct http_ctx *c)
@@ -200,10 +197,7 @@ void capi_template_patch(struct http_ctx *c)
         return;
     int rc = appl_template_patch(a, t, body, &err);
     cJSON_Delete(body);
-    if (rc != CE_OK)
-        template_error(c, rc, &err);
-    else
-        capi_reply(c, 200, appl_template_to_json(t, true));
+    template_written(c, rc, t, &err);
 }
 
 void capi_template_delete(struct http_ctx *c)

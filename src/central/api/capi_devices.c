@@ -17,13 +17,9 @@ void capi_devices_list(struct http_ctx *c)
     if (capi_top(c, &top) < 0 || capi_skiptoken(c, UINT64_MAX, &skip) < 0)
         return;
     struct device **v = calloc(top + 1, sizeof *v);
-    cJSON *arr = cJSON_CreateArray();
-    if (v == NULL || arr == NULL) {
-        free(v);
-        cJSON_Delete(arr);
-        capi_oom(c);
+    cJSON *arr = capi_page_array(c, v);
+    if (arr == NULL)
         return;
-    }
     size_t n = registry_list(a->app, (size_t)skip, v, top + 1);
     for (size_t i = 0; i < n && i < top; i++) {
         struct appl_device *d = appl_device_get(a, v[i]->id);
@@ -105,6 +101,16 @@ static int check_device_body(struct http_ctx *c, struct appl *a, const cJSON *bo
     return 0;
 }
 
+/* The answer to a device write (PUT, PATCH): the device, or the error @p rc maps to. */
+static void device_written(struct http_ctx *c, struct appl *a, int rc, struct appl_device *d,
+                           struct device *dev)
+{
+    if (rc != CE_OK)
+        capi_error_ce(c, rc, "device");
+    else
+        capi_reply(c, 200, appl_device_to_json(a, d, dev));
+}
+
 void capi_device_put(struct http_ctx *c)
 {
     struct appl *a = c->app->appl;
@@ -120,10 +126,8 @@ void capi_device_put(struct http_ctx *c)
             capi_error(c, 400, "InvalidParameter",
                        "Invalid device id \"%s\" (at most 128 of A-Za-z0-9 -.%%_*?!(),:=@$').",
                        c->seg[2]);
-        else if (rc != CE_OK)
-            capi_error_ce(c, rc, "device");
         else
-            capi_reply(c, 200, appl_device_to_json(a, d, dev));
+            device_written(c, a, rc, d, dev);
     }
     cJSON_Delete(body);
 }
@@ -138,13 +142,8 @@ void capi_device_patch(struct http_ctx *c)
     cJSON *body = capi_body(c, CAPI_MAX_BODY);
     if (body == NULL)
         return;
-    if (check_device_body(c, a, body) == 0) {
-        int rc = appl_device_update(a, d, dev, body, false);
-        if (rc != CE_OK)
-            capi_error_ce(c, rc, "device");
-        else
-            capi_reply(c, 200, appl_device_to_json(a, d, dev));
-    }
+    if (check_device_body(c, a, body) == 0)
+        device_written(c, a, appl_device_update(a, d, dev, body, false), d, dev);
     cJSON_Delete(body);
 }
 

@@ -45,6 +45,11 @@ int capi_time_param(struct http_ctx *c, const char *name, int64_t dflt, int64_t 
  */
 void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_token,
                const char *extra_query);
+/**
+ * A new array for a page gathered through @p scratch (the caller's heap vector; NULL when its
+ * allocation failed). Out of memory: frees @p scratch, replies 500 and returns NULL.
+ */
+cJSON *capi_page_array(struct http_ctx *c, void *scratch);
 /** Not-found helpers replying 404 with the right code. */
 void capi_no_device(struct http_ctx *c, const char *id);
 

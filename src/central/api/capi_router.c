@@ -98,6 +98,16 @@ void capi_oom(struct http_ctx *c)
     capi_error(c, 500, "InternalError", "Out of memory.");
 }
 
+cJSON *capi_page_array(struct http_ctx *c, void *scratch)
+{
+    cJSON *arr = scratch != NULL ? cJSON_CreateArray() : NULL;
+    if (arr == NULL) {
+        free(scratch);
+        capi_oom(c);
+    }
+    return arr;
+}
+
 void capi_reply(struct http_ctx *c, int status, cJSON *o)
 {
     char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;

@@ -95,17 +95,9 @@ int appl_parse_time(const char *s, int64_t *out_ms)
 
 /* ---------------------------------------------------------------- devices */
 
-static size_t hash_id(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 struct appl_device *appl_device_find(struct appl *a, const char *id)
 {
-    struct appl_device *d = a->buckets[hash_id(id) & (a->n_buckets - 1)];
+    struct appl_device *d = a->buckets[app_hash_str(id) & (a->n_buckets - 1)];
     for (; d != NULL; d = d->hash_next) {
         if (strcmp(d->id, id) == 0)
             return d;
@@ -131,7 +123,7 @@ static struct appl_device *device_new(struct appl *a, const char *id)
         free(d);
         return NULL;
     }
-    size_t b = hash_id(id) & (a->n_buckets - 1);
+    size_t b = app_hash_str(id) & (a->n_buckets - 1);
     d->hash_next = a->buckets[b];
     a->buckets[b] = d;
     return d;
@@ -165,7 +157,7 @@ struct appl_device *appl_device_get(struct appl *a, const char *id)
 
 void appl_device_forget(struct appl *a, const char *id)
 {
-    struct appl_device **pp = &a->buckets[hash_id(id) & (a->n_buckets - 1)];
+    struct appl_device **pp = &a->buckets[app_hash_str(id) & (a->n_buckets - 1)];
     for (; *pp != NULL; pp = &(*pp)->hash_next) {
         if (strcmp((*pp)->id, id) == 0) {
             struct appl_device *d = *pp;

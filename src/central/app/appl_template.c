@@ -232,6 +232,61 @@ static int check_ref(const struct dtdl_model *m, const cJSON *ref, int need, con
     return CE_OK;
 }
 
+/* What the items of one view are checked against. */
+struct view_check {
+    const struct dtdl_model *m;
+    bool dash;      /* a dashboard (tiles of capabilities), else a form (sections of fields) */
+    bool read_only; /* a read-only form */
+};
+
+typedef int (*view_elem_fn)(const struct view_check *vc, const cJSON *e, const char *path,
+                            struct appl_error *err);
+
+/* Member @p name of @p o must be an array of at most VIEW_ITEMS_MAX; @p fn checks each element
+ * at path "<path>.<name>[i]". CE_OK, or the first refusal. */
+static int check_each(const struct view_check *vc, const cJSON *o, const char *name,
+                      const char *path, view_elem_fn fn, struct appl_error *err)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > VIEW_ITEMS_MAX)
+        return fail(err, "InvalidTemplate", "%s.%s: expected an array", path, name);
+    int i = 0;
+    for (const cJSON *e = arr->child; e != NULL; e = e->next, i++) {
+        char epath[420];
+        snprintf(epath, sizeof epath, "%s.%s[%d]", path, name, i);
+        int rc = fn(vc, e, epath, err);
+        if (rc != CE_OK)
+            return rc;
+    }
+    return CE_OK;
+}
+
+/* One capability (tile) or field (section) reference. */
+static int check_item_ref(const struct view_check *vc, const cJSON *r, const char *path,
+                          struct appl_error *err)
+{
+    int need = vc->dash ? 0 : (vc->read_only ? DTDL_PROPERTY : -1);
+    return check_ref(vc->m, r, need, path, err);
+}
+
+/* One tile of a dashboard or section of a form. */
+static int check_item(const struct view_check *vc, const cJSON *it, const char *path,
+                      struct appl_error *err)
+{
+    const cJSON *idn = cJSON_GetObjectItemCaseSensitive(it, "displayName");
+    if (!cJSON_IsObject(it) || (idn != NULL && !cJSON_IsString(idn)))
+        return fail(err, "InvalidTemplate", "%s: expected an object with a displayName", path);
+    if (vc->dash) {
+        const cJSON *tt = cJSON_GetObjectItemCaseSensitive(it, "type");
+        if (!cJSON_IsString(tt) || (strcmp(tt->valuestring, "lineChart") != 0 &&
+                                    strcmp(tt->valuestring, "lastKnownValue") != 0 &&
+                                    strcmp(tt->valuestring, "command") != 0))
+            return fail(err, "InvalidTemplate",
+                        "%s.type: must be lineChart, lastKnownValue or command", path);
+    }
+    return check_each(vc, it, vc->dash ? "capabilities" : "fields", path, check_item_ref, err);
+}
+
 static int check_views(const struct dtdl_model *m, const cJSON *views, const char *base,
                        struct appl_error *err)
 {
@@ -266,40 +321,10 @@ static int check_views(const struct dtdl_model *m, const cJSON *views, const cha
         const cJSON *ro = cJSON_GetObjectItemCaseSensitive(v, "readOnly");
         if (ro != NULL && !cJSON_IsBool(ro))
             return fail(err, "InvalidTemplate", "%s.readOnly: expected a boolean", path);
-        const char *list = dash ? "tiles" : "sections";
-        const cJSON *items = cJSON_GetObjectItemCaseSensitive(v, list);
-        if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) > VIEW_ITEMS_MAX)
-            return fail(err, "InvalidTemplate", "%s.%s: expected an array", path, list);
-        int j = 0;
-        for (const cJSON *it = items->child; it != NULL; it = it->next, j++) {
-            char ipath[360];
-            snprintf(ipath, sizeof ipath, "%s.%s[%d]", path, list, j);
-            const cJSON *idn = cJSON_GetObjectItemCaseSensitive(it, "displayName");
-            if (!cJSON_IsObject(it) || (idn != NULL && !cJSON_IsString(idn)))
-                return fail(err, "InvalidTemplate", "%s: expected an object with a displayName",
-                            ipath);
-            if (dash) {
-                const cJSON *tt = cJSON_GetObjectItemCaseSensitive(it, "type");
-                if (!cJSON_IsString(tt) || (strcmp(tt->valuestring, "lineChart") != 0 &&
-                                            strcmp(tt->valuestring, "lastKnownValue") != 0 &&
-                                            strcmp(tt->valuestring, "command") != 0))
-                    return fail(err, "InvalidTemplate",
-                                "%s.type: must be lineChart, lastKnownValue or command", ipath);
-            }
-            const char *refs = dash ? "capabilities" : "fields";
-            const cJSON *arr = cJSON_GetObjectItemCaseSensitive(it, refs);
-            if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > VIEW_ITEMS_MAX)
-                return fail(err, "InvalidTemplate", "%s.%s: expected an array", ipath, refs);
-            int k = 0;
-            for (const cJSON *r = arr->child; r != NULL; r = r->next, k++) {
-                char rpath[420];
-                snprintf(rpath, sizeof rpath, "%s.%s[%d]", ipath, refs, k);
-                int need = dash ? 0 : (cJSON_IsTrue(ro) ? DTDL_PROPERTY : -1);
-                int rc = check_ref(m, r, need, rpath, err);
-                if (rc != CE_OK)
-                    return rc;
-            }
-        }
+        struct view_check vc = {m, dash, cJSON_IsTrue(ro)};
+        int rc = check_each(&vc, v, dash ? "tiles" : "sections", path, check_item, err);
+        if (rc != CE_OK)
+            return rc;
     }
     return CE_OK;
 }

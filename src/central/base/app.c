@@ -32,6 +32,16 @@ char *app_strndup(const void *p, size_t len)
     return s;
 }
 
+uint64_t app_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 int64_t app_now_ms(void)
 {
     struct timeval tv;

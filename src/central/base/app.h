@@ -125,6 +125,9 @@ bool app_in_loop(const struct app *app);
  */
 char *app_strndup(const void *p, size_t len);
 
+/** FNV-1a hash of the string @p s: the device tables (registry, application) bucket ids by it. */
+uint64_t app_hash_str(const char *s);
+
 /** Current wall-clock time in milliseconds since the epoch. */
 int64_t app_now_ms(void);
 

@@ -114,8 +114,9 @@ void hub_detach(struct session *s, const char *reason)
     dev->session = NULL;
     dev->connected = false;
     dev->connection_state_updated_ms = broker_now_ms(s->app);
-    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next)
-        m->packet_id = 0;          /* unacknowledged: redeliver on the next session */
+    struct c2d_msg *m;
+    STAILQ_FOREACH(m, &dev->c2d, link)
+    m->packet_id = 0;              /* unacknowledged: redeliver on the next session */
     registry_persist(s->app, dev); /* lastActivityTime, connection state */
     events_device(s->app, EV_DISCONNECTED, dev->id);
 }
@@ -469,7 +470,9 @@ static void deliver_c2d(struct session *s)
     if (dev == NULL || !(s->subs & SUB_C2D))
         return;
     c2d_expire(s->app, dev, broker_now_ms(s->app));
-    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+    struct c2d_msg *m;
+    STAILQ_FOREACH(m, &dev->c2d, link)
+    {
         if (m->packet_id != 0)
             continue;
         char topic[1200];
@@ -492,7 +495,9 @@ void hub_on_puback(struct session *s, uint16_t pid)
     struct device *dev = s->dev;
     if (dev == NULL)
         return;
-    for (struct c2d_msg *m = dev->c2d_head; m != NULL; m = m->next) {
+    struct c2d_msg *m;
+    STAILQ_FOREACH(m, &dev->c2d, link)
+    {
         if (m->packet_id == pid) {
             c2d_complete(s->app, dev, m);
             return;

@@ -25,12 +25,7 @@ void c2d_msg_free(struct c2d_msg *m)
 
 static void append(struct device *dev, struct c2d_msg *m)
 {
-    m->next = NULL;
-    if (dev->c2d_tail)
-        dev->c2d_tail->next = m;
-    else
-        dev->c2d_head = m;
-    dev->c2d_tail = m;
+    STAILQ_INSERT_TAIL(&dev->c2d, m, link);
     dev->c2d_count++;
 }
 
@@ -145,18 +140,10 @@ int c2d_send(struct app *app, struct device *dev, const char *payload, size_t le
     return CE_OK;
 }
 
+/* @p m is on @p dev's queue: the broker and c2d_expire find it there. */
 static void unlink_msg(struct device *dev, struct c2d_msg *m)
 {
-    struct c2d_msg **pp = &dev->c2d_head, *prev = NULL;
-    while (*pp != NULL && *pp != m) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (*pp == NULL)
-        return;
-    *pp = m->next;
-    if (dev->c2d_tail == m)
-        dev->c2d_tail = prev;
+    STAILQ_REMOVE(&dev->c2d, m, c2d_msg, link);
     CENTRAL_ASSERT(dev->c2d_count > 0);
     dev->c2d_count--;
 }
@@ -172,9 +159,9 @@ void c2d_complete(struct app *app, struct device *dev, struct c2d_msg *m)
 
 void c2d_expire(struct app *app, struct device *dev, int64_t now_ms)
 {
-    struct c2d_msg *m = dev->c2d_head;
+    struct c2d_msg *m = STAILQ_FIRST(&dev->c2d);
     while (m != NULL) {
-        struct c2d_msg *next = m->next;
+        struct c2d_msg *next = STAILQ_NEXT(m, link);
         if (m->expiry_ms > 0 && m->expiry_ms <= now_ms && m->packet_id == 0) {
             unlink_msg(dev, m);
             if (app->store != NULL)

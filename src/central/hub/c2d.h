@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "central/hub/registry.h"
 
@@ -24,8 +25,8 @@ struct c2d_prop {
 
 /** A queued message (internal to c2d.c and the broker). */
 struct c2d_msg {
-    struct c2d_msg *next;
-    int64_t seq; /**< store row id, unique and increasing */
+    STAILQ_ENTRY(c2d_msg) link; /**< the device's queue (registry.h) */
+    int64_t seq;                /**< store row id, unique and increasing */
     int64_t enqueued_ms;
     int64_t expiry_ms; /**< 0 = never */
     char *bag;         /**< encoded property bag (no leading '/'), may be "" */

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/event.h>
 
@@ -24,7 +25,7 @@
 enum call_state { CALL_WAITING, CALL_SENT, CALL_DONE };
 
 struct method_call {
-    struct method_call *prev, *next;
+    LIST_ENTRY(method_call) link; /* the app's table */
     struct app *app;
     enum call_state state;
     char device_id[DEVICE_ID_MAX + 1];
@@ -44,7 +45,7 @@ struct method_call {
 };
 
 struct method_table {
-    struct method_call *head;
+    LIST_HEAD(method_list, method_call) calls;
     uint64_t next_rid;
 };
 
@@ -53,18 +54,6 @@ static struct method_table *table(struct app *app)
     if (app->methods == NULL)
         app->methods = calloc(1, sizeof *app->methods);
     return app->methods;
-}
-
-static void unlink_call(struct method_call *c)
-{
-    struct method_table *t = c->app->methods;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        t->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
 }
 
 static void free_call(struct method_call *c)
@@ -95,7 +84,7 @@ static void finish_later(struct method_call *c, int result)
 
 static void deliver(struct method_call *c)
 {
-    unlink_call(c);
+    LIST_REMOVE(c, link);
     const char *what = c->result == CE_OK ? "answered" : central_strerror(c->result);
     if (c->result == CE_OK)
         log_info("method: %s on %s (rid %s) answered %d", c->name, c->device_id, c->rid, c->status);
@@ -203,10 +192,7 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
     c->response_timeout_s = response_timeout_s;
     memcpy(c->device_id, dev->id, strlen(dev->id) + 1);
     snprintf(c->rid, sizeof c->rid, "%llu", (unsigned long long)++t->next_rid);
-    c->next = t->head;
-    if (t->head)
-        t->head->prev = c;
-    t->head = c;
+    LIST_INSERT_HEAD(&t->calls, c, link);
     c->state = CALL_WAITING;
     log_info("method: invoke %s on %s (rid %s, connect %ds, response %ds)", c->name, c->device_id,
              c->rid, connect_timeout_s, response_timeout_s);
@@ -224,7 +210,7 @@ void method_cancel(struct method_call *call)
 {
     if (call == NULL)
         return;
-    unlink_call(call);
+    LIST_REMOVE(call, link);
     free_call(call);
 }
 
@@ -232,8 +218,8 @@ void method_device_ready(struct app *app, struct device *dev)
 {
     if (app->methods == NULL)
         return;
-    for (struct method_call *c = app->methods->head, *next; c != NULL; c = next) {
-        next = c->next;
+    for (struct method_call *c = LIST_FIRST(&app->methods->calls), *next; c != NULL; c = next) {
+        next = LIST_NEXT(c, link);
         if (c->state == CALL_WAITING && strcmp(c->device_id, dev->id) == 0)
             (void)try_send(c, dev);
     }
@@ -244,7 +230,9 @@ void method_device_response(struct app *app, struct device *dev, const char *rid
 {
     if (app->methods == NULL)
         return;
-    for (struct method_call *c = app->methods->head; c != NULL; c = c->next) {
+    struct method_call *c;
+    LIST_FOREACH(c, &app->methods->calls, link)
+    {
         if (c->state != CALL_SENT || strlen(c->rid) != rid_len ||
             memcmp(c->rid, rid, rid_len) != 0 || strcmp(c->device_id, dev->id) != 0)
             continue;
@@ -267,17 +255,18 @@ void method_device_removed(struct app *app, const char *device_id)
 {
     if (app->methods == NULL)
         return;
-    for (struct method_call *c = app->methods->head; c != NULL; c = c->next)
-        if (c->state != CALL_DONE && strcmp(c->device_id, device_id) == 0)
-            finish_later(c, CE_NOTFOUND);
+    struct method_call *c;
+    LIST_FOREACH(c, &app->methods->calls, link)
+    if (c->state != CALL_DONE && strcmp(c->device_id, device_id) == 0)
+        finish_later(c, CE_NOTFOUND);
 }
 
 void method_free_all(struct app *app)
 {
     if (app->methods == NULL)
         return;
-    while (app->methods->head != NULL) {
-        struct method_call *c = app->methods->head;
+    while (!LIST_EMPTY(&app->methods->calls)) {
+        struct method_call *c = LIST_FIRST(&app->methods->calls);
         c->result = c->state == CALL_DONE ? c->result : CE_OFFLINE;
         c->state = CALL_DONE;
         deliver(c);

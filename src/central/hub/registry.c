@@ -23,18 +23,17 @@ struct registry {
     struct device **buckets;
     size_t n_buckets;
     size_t count;
-    struct device *head, *tail;
+    TAILQ_HEAD(device_list, device) devices;
     const struct plane_listener *listener; /* the broker's, while it runs (plane.h) */
 };
 
-static uint64_t hash_id(const char *s)
+/* A zeroed device with its empty c2d queue; NULL when out of memory. */
+static struct device *device_alloc(void)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
+    struct device *dev = calloc(1, sizeof *dev);
+    if (dev != NULL)
+        STAILQ_INIT(&dev->c2d);
+    return dev;
 }
 
 int registry_new(struct app *app)
@@ -42,6 +41,7 @@ int registry_new(struct app *app)
     struct registry *r = calloc(1, sizeof *r);
     if (r == NULL)
         return CE_NOMEM;
+    TAILQ_INIT(&r->devices);
     r->n_buckets = 4096;
     r->buckets = calloc(r->n_buckets, sizeof *r->buckets);
     if (r->buckets == NULL) {
@@ -64,11 +64,10 @@ void registry_device_free(struct device *dev)
     cJSON_Delete(dev->desired_meta);
     cJSON_Delete(dev->reported);
     cJSON_Delete(dev->reported_meta);
-    struct c2d_msg *m = dev->c2d_head;
-    while (m != NULL) {
-        struct c2d_msg *next = m->next;
+    while (!STAILQ_EMPTY(&dev->c2d)) {
+        struct c2d_msg *m = STAILQ_FIRST(&dev->c2d);
+        STAILQ_REMOVE_HEAD(&dev->c2d, link);
         c2d_msg_free(m);
-        m = next;
     }
     free(dev);
 }
@@ -78,11 +77,10 @@ void registry_free(struct app *app)
     struct registry *r = app->reg;
     if (r == NULL)
         return;
-    struct device *d = r->head;
-    while (d != NULL) {
-        struct device *next = d->list_next;
+    while (!TAILQ_EMPTY(&r->devices)) {
+        struct device *d = TAILQ_FIRST(&r->devices);
+        TAILQ_REMOVE(&r->devices, d, link);
         registry_device_free(d);
-        d = next;
     }
     free(r->buckets);
     free(r);
@@ -95,8 +93,10 @@ static void grow(struct registry *r)
     struct device **b = calloc(nb, sizeof *b);
     if (b == NULL)
         return; /* keep the old table: slower, still correct */
-    for (struct device *d = r->head; d != NULL; d = d->list_next) {
-        size_t i = hash_id(d->id) & (nb - 1);
+    struct device *d;
+    TAILQ_FOREACH(d, &r->devices, link)
+    {
+        size_t i = app_hash_str(d->id) & (nb - 1);
         d->hash_next = b[i];
         b[i] = d;
     }
@@ -110,16 +110,10 @@ static void insert(struct app *app, struct device *dev)
     struct registry *r = app->reg;
     if (r->count + 1 > r->n_buckets)
         grow(r);
-    size_t i = hash_id(dev->id) & (r->n_buckets - 1);
+    size_t i = app_hash_str(dev->id) & (r->n_buckets - 1);
     dev->hash_next = r->buckets[i];
     r->buckets[i] = dev;
-    dev->list_prev = r->tail;
-    dev->list_next = NULL;
-    if (r->tail)
-        r->tail->list_next = dev;
-    else
-        r->head = dev;
-    r->tail = dev;
+    TAILQ_INSERT_TAIL(&r->devices, dev, link);
     r->count++;
 }
 
@@ -129,7 +123,7 @@ struct device *registry_get(struct app *app, const char *id)
     CENTRAL_ASSERT_LOOP(app);
     if (id == NULL || r == NULL)
         return NULL;
-    for (struct device *d = r->buckets[hash_id(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
+    for (struct device *d = r->buckets[app_hash_str(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
         if (strcmp(d->id, id) == 0)
             return d;
     return NULL;
@@ -213,7 +207,7 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
         return CE_INVALID;
     if (registry_get(app, id) != NULL)
         return CE_EXISTS;
-    struct device *dev = calloc(1, sizeof *dev);
+    struct device *dev = device_alloc();
     if (dev == NULL)
         return CE_NOMEM;
     memcpy(dev->id, id, strlen(id) + 1);
@@ -317,18 +311,11 @@ int registry_delete(struct app *app, const char *id)
     method_device_removed(app, dev->id);
     /* after the kick: its "disconnected" event must not outlive the deletion */
     events_device(app, EV_DEVICE_DELETED, dev->id);
-    struct device **pp = &r->buckets[hash_id(id) & (r->n_buckets - 1)];
+    struct device **pp = &r->buckets[app_hash_str(id) & (r->n_buckets - 1)];
     while (*pp != dev)
         pp = &(*pp)->hash_next;
     *pp = dev->hash_next;
-    if (dev->list_prev)
-        dev->list_prev->list_next = dev->list_next;
-    else
-        r->head = dev->list_next;
-    if (dev->list_next)
-        dev->list_next->list_prev = dev->list_prev;
-    else
-        r->tail = dev->list_prev;
+    TAILQ_REMOVE(&r->devices, dev, link);
     CENTRAL_ASSERT(r->count > 0);
     r->count--;
     if (app->store != NULL)
@@ -341,9 +328,14 @@ int registry_delete(struct app *app, const char *id)
 size_t registry_list(struct app *app, size_t offset, struct device **out, size_t cap)
 {
     size_t n = 0, i = 0;
-    for (struct device *d = app->reg->head; d != NULL && n < cap; d = d->list_next, i++)
-        if (i >= offset)
+    struct device *d;
+    TAILQ_FOREACH(d, &app->reg->devices, link)
+    {
+        if (n == cap)
+            break;
+        if (i++ >= offset)
             out[n++] = d;
+    }
     return n;
 }
 
@@ -513,7 +505,7 @@ struct device *registry_device_from_store_json(const char *id, const char *json)
     cJSON *o = cJSON_Parse(json);
     if (o == NULL)
         return NULL;
-    struct device *dev = calloc(1, sizeof *dev);
+    struct device *dev = device_alloc();
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(o, "pk");
     const cJSON *sk = cJSON_GetObjectItemCaseSensitive(o, "sk");
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(o, "gen");

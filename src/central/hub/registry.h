@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <cjson/cJSON.h>
 
@@ -61,15 +62,14 @@ struct device {
     uint64_t twin_version; /**< whole-twin etag counter */
 
     /* Pending cloud-to-device messages, oldest first (c2d.h). */
-    struct c2d_msg *c2d_head;
-    struct c2d_msg *c2d_tail;
+    STAILQ_HEAD(c2d_queue, c2d_msg) c2d;
     size_t c2d_count;
 
     struct session *session; /**< live hub session or NULL (broker.c) */
 
     /* registry internals */
     struct device *hash_next;
-    struct device *list_prev, *list_next;
+    TAILQ_ENTRY(device) link; /* the registry's list, oldest first */
 };
 
 /** Fields of registry_update; a NULL pointer / negative value leaves the field unchanged. */

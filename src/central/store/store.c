@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <event2/event.h>
 #include <sqlite3.h>
@@ -24,7 +25,7 @@
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
 struct store_op {
-    struct store_op *next;
+    STAILQ_ENTRY(store_op) link; /* the writer's queue, or its batch */
     enum op_kind kind;
     store_done_cb cb;
     void *ctx;
@@ -72,11 +73,11 @@ struct store {
     bool thread_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct store_op *q_head, *q_tail;
+    STAILQ_HEAD(op_queue, store_op) q;
     size_t q_len;
     size_t in_flight; /* taken by the writer, not yet committed */
     bool stop;
-    struct store_op *done_head, *done_tail;
+    struct op_queue done; /* run, waiting for their callbacks on the loop */
     struct event *done_ev;
     struct event *drain_ev; /* one-shot "backlog is low again" notification */
     bool drain_armed;
@@ -230,65 +231,51 @@ static void *writer_main(void *arg)
     struct store *st = arg;
     for (;;) {
         pthread_mutex_lock(&st->mu);
-        while (st->q_head == NULL && !st->stop)
+        while (STAILQ_EMPTY(&st->q) && !st->stop)
             pthread_cond_wait(&st->cv, &st->mu);
-        if (st->q_head == NULL) {
+        if (STAILQ_EMPTY(&st->q)) {
             pthread_mutex_unlock(&st->mu);
             break;
         }
-        struct store_op *batch = st->q_head, *last = batch;
-        size_t n = 1;
-        while (last->next != NULL && n < BATCH_MAX) {
-            last = last->next;
-            n++;
+        struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
+        size_t n = 0;
+        for (struct store_op *op; n < BATCH_MAX && (op = STAILQ_FIRST(&st->q)) != NULL; n++) {
+            STAILQ_REMOVE_HEAD(&st->q, link);
+            STAILQ_INSERT_TAIL(&batch, op, link);
         }
-        st->q_head = last->next;
-        if (st->q_head == NULL)
-            st->q_tail = NULL;
-        last->next = NULL;
         st->q_len -= n;
         st->in_flight = n;
         pthread_mutex_unlock(&st->mu);
 
         int txrc = step_simple(st, ST_BEGIN);
-        for (struct store_op *op = batch; op != NULL; op = op->next)
-            op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
+        struct store_op *op, *next;
+        STAILQ_FOREACH(op, &batch, link)
+        op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
         if (txrc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK) {
             log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
             step_simple(st, ST_ROLLBACK);
             txrc = CE_STORE;
         }
         /* Hand callback-carrying ops back to the loop; free the rest here. */
-        struct store_op *cb_head = NULL, *cb_tail = NULL;
-        for (struct store_op *op = batch, *next; op != NULL; op = next) {
-            next = op->next;
-            op->next = NULL;
+        struct op_queue done = STAILQ_HEAD_INITIALIZER(done);
+        for (op = STAILQ_FIRST(&batch); op != NULL; op = next) {
+            next = STAILQ_NEXT(op, link);
             if (txrc != CE_OK)
                 op->rc = txrc;
-            if (op->cb == NULL) {
+            if (op->cb == NULL)
                 free(op);
-                continue;
-            }
-            if (cb_tail)
-                cb_tail->next = op;
             else
-                cb_head = op;
-            cb_tail = op;
+                STAILQ_INSERT_TAIL(&done, op, link);
         }
+        bool any_done = !STAILQ_EMPTY(&done);
         pthread_mutex_lock(&st->mu);
         st->in_flight = 0;
-        if (cb_head != NULL) {
-            if (st->done_tail)
-                st->done_tail->next = cb_head;
-            else
-                st->done_head = cb_head;
-            st->done_tail = cb_tail;
-        }
+        STAILQ_CONCAT(&st->done, &done);
         bool drained = st->drain_armed && st->q_len <= st->drain_level;
         if (drained)
             st->drain_armed = false;
         pthread_mutex_unlock(&st->mu);
-        if (cb_head != NULL && st->done_ev != NULL)
+        if (any_done && st->done_ev != NULL)
             event_active(st->done_ev, EV_READ, 0);
         if (drained && st->drain_ev != NULL)
             event_active(st->drain_ev, EV_READ, 0);
@@ -302,14 +289,13 @@ static void run_done(struct store *st)
 {
     CENTRAL_ASSERT_THREAD(st->loop);
     pthread_mutex_lock(&st->mu);
-    struct store_op *op = st->done_head;
-    st->done_head = st->done_tail = NULL;
+    struct op_queue done = STAILQ_HEAD_INITIALIZER(done);
+    STAILQ_CONCAT(&done, &st->done);
     pthread_mutex_unlock(&st->mu);
-    while (op != NULL) {
-        struct store_op *next = op->next;
+    for (struct store_op *op = STAILQ_FIRST(&done), *next; op != NULL; op = next) {
+        next = STAILQ_NEXT(op, link);
         op->cb(op->ctx, op->tag, op->rc);
         free(op);
-        op = next;
     }
 }
 
@@ -365,11 +351,7 @@ static void enqueue(struct store *st, struct store_op *op)
 {
     CENTRAL_ASSERT_THREAD(st->loop);
     pthread_mutex_lock(&st->mu);
-    if (st->q_tail)
-        st->q_tail->next = op;
-    else
-        st->q_head = op;
-    st->q_tail = op;
+    STAILQ_INSERT_TAIL(&st->q, op, link);
     st->q_len++;
     pthread_cond_signal(&st->cv);
     pthread_mutex_unlock(&st->mu);
@@ -517,6 +499,8 @@ int store_open(struct app *app)
     st->loop = pthread_self();
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    STAILQ_INIT(&st->q);
+    STAILQ_INIT(&st->done);
     app->store = st;
     char path[1200];
     snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
