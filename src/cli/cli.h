@@ -124,6 +124,12 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what);
 int cli_send(struct cli *c, const char *method, const char *path, const cJSON *body, long timeout_s,
              int created, bool need_json, const char *what, struct cli_resp *r);
 
+/**
+ * DELETE @p path (connected already) and report it: "deleted KIND ID", or {"id","deleted":true}
+ * under --json. @return 0 or the exit code of the failure (reported).
+ */
+int cli_delete(struct cli *c, const char *path, const char *kind, const char *id);
+
 /** GET expecting 200 with JSON; on failure reports and returns the exit code (else 0). */
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out);
 

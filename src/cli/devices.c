@@ -242,23 +242,7 @@ int cmd_devices_unblock(struct cli *c, int argc, char **argv)
 int cmd_devices_delete(struct cli *c, int argc, char **argv)
 {
     const char *id = NULL;
-    char path[1000], what[1000];
-    struct cli_resp r;
+    char path[1000];
     int rc = one_device(c, argc, argv, NULL, &id, path, sizeof path, "");
-    if (rc != 0)
-        return rc;
-    snprintf(what, sizeof what, "cannot delete device %s", id);
-    if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200))
-        rc = cli_fail(c, &r, what);
-    else if (!c->json)
-        printf("deleted device %s\n", id);
-    else {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", id);
-        cJSON_AddBoolToObject(o, "deleted", true);
-        cli_print_json(o);
-        cJSON_Delete(o);
-    }
-    cli_resp_free(&r);
-    return rc;
+    return rc != 0 ? rc : cli_delete(c, path, "device", id);
 }

@@ -224,6 +224,27 @@ int cli_send(struct cli *c, const char *method, const char *path, const cJSON *b
     return 0;
 }
 
+int cli_delete(struct cli *c, const char *path, const char *kind, const char *id)
+{
+    char what[600];
+    struct cli_resp r;
+    int rc = 0;
+    snprintf(what, sizeof what, "cannot delete %s %s", kind, id);
+    if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200)) {
+        rc = cli_fail(c, &r, what);
+    } else if (!c->json) {
+        printf("deleted %s %s\n", kind, id);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddBoolToObject(o, "deleted", true);
+        cli_print_json(o);
+        cJSON_Delete(o);
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
 int cli_get(struct cli *c, const char *path, const char *what, cJSON **out)
 {
     struct cli_resp r;

@@ -99,21 +99,11 @@ int cmd_tokens_list(struct cli *c, int argc, char **argv)
 int cmd_tokens_delete(struct cli *c, int argc, char **argv)
 {
     struct cli_args args = {.min = 1, .max = 1, .usage = "one token ID"};
-    char path[600], what[600];
+    char path[600];
     int rc = cli_parse(c, argc, argv, NULL, &args);
-    if (rc != 0)
-        return rc;
-    rc = token_path(c, args.pos[0], path, sizeof path);
+    if (rc == 0)
+        rc = token_path(c, args.pos[0], path, sizeof path);
     if (rc == 0)
         rc = cli_setup(c);
-    if (rc != 0)
-        return rc;
-    struct cli_resp r;
-    snprintf(what, sizeof what, "cannot delete token %s", args.pos[0]);
-    if (cli_http(c, "DELETE", path, NULL, 60, &r) < 0 || (r.status != 204 && r.status != 200))
-        rc = cli_fail(c, &r, what);
-    else if (!c->json)
-        printf("deleted token %s\n", args.pos[0]);
-    cli_resp_free(&r);
-    return rc;
+    return rc != 0 ? rc : cli_delete(c, path, "token", args.pos[0]);
 }

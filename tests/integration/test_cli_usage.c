@@ -237,6 +237,16 @@ static void test_auth(void **state)
     assert_int_equal(cu_rc("tokens", "delete", "ops1", NULL), 0);
     assert_int_equal(cu_rc("--token", op, "devices", "list", NULL), 5);
     assert_int_equal(cu_rc("tokens", "delete", "ops1", NULL), 3);
+    /* --json: the same {"id","deleted"} answer as devices delete */
+    assert_int_equal(cu_rc("tokens", "create", "ops3", NULL), 0);
+    cu_iotc(&o, "--json", "tokens", "delete", "ops3", NULL);
+    assert_int_equal(o.rc, 0);
+    cJSON *del = cJSON_Parse(o.out);
+    assert_non_null(del);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(del, "id")), "ops3");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(del, "deleted")));
+    cJSON_Delete(del);
+    cu_free(&o);
 }
 
 static void test_not_found(void **state)

@@ -20,29 +20,22 @@
 
 #define QUEUE_TTL_MS (24LL * 3600 * 1000) /* IoT Central: offline commands live 24 h */
 
+/* The one list of the statuses and their names in DeviceCommand JSON and in the store. */
+static const char *const status_names[] = {
+    [CMD_SENT] = "sent",       [CMD_COMPLETED] = "completed", [CMD_FAILED] = "failed",
+    [CMD_PENDING] = "pending", [CMD_QUEUED] = "queued",
+};
+
 const char *appl_cmd_status_name(enum appl_cmd_status s)
 {
-    switch (s) {
-    case CMD_COMPLETED:
-        return "completed";
-    case CMD_FAILED:
-        return "failed";
-    case CMD_PENDING:
-        return "pending";
-    case CMD_QUEUED:
-        return "queued";
-    default:
-        return "sent";
-    }
+    return (size_t)s < sizeof status_names / sizeof status_names[0] ? status_names[s] : "sent";
 }
 
 static enum appl_cmd_status status_parse(const char *s)
 {
-    static const enum appl_cmd_status all[] = {CMD_SENT, CMD_COMPLETED, CMD_FAILED, CMD_PENDING,
-                                               CMD_QUEUED};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(appl_cmd_status_name(all[i]), s) == 0)
-            return all[i];
+    for (size_t i = 0; i < sizeof status_names / sizeof status_names[0]; i++) {
+        if (strcmp(status_names[i], s) == 0)
+            return (enum appl_cmd_status)i;
     }
     return CMD_FAILED;
 }
