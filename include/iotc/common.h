@@ -27,7 +27,8 @@ extern "C" {
 /** Result codes. 0 is success; every error is negative. */
 enum iotc_result {
     IOTC_OK = 0,
-    IOTC_E_AGAIN = -1,     /**< need more bytes (incremental decoders only); not an error in the input */
+    IOTC_E_AGAIN =
+        -1, /**< need more bytes (incremental decoders only); not an error in the input */
     IOTC_E_MALFORMED = -2, /**< the input violates the format */
     IOTC_E_NOSPACE = -3,   /**< the output buffer is too small; nothing useful was written */
     IOTC_E_STATE = -4,     /**< call made in the wrong state, or a programmer error */

@@ -7,7 +7,7 @@
 #ifndef IOTC_IOTC_H
 #define IOTC_IOTC_H
 
-#include <iotc/proto.h>
 #include <iotc/client.h>
+#include <iotc/proto.h>
 
 #endif /* IOTC_IOTC_H */

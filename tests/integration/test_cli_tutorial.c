@@ -16,7 +16,6 @@
 
 #include <cmocka.h>
 
-
 #include <cjson/cJSON.h>
 
 #include "cli_util.h"

@@ -1,10 +1,10 @@
 /*
  * test_central.c - IoT Central property/ack/command conventions (docs/PROTOCOL.md §7).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 

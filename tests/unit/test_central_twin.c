@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "central/hub/registry.h"
-#include "central/store/store.h"
 #include "central/hub/twin.h"
+#include "central/store/store.h"
 
 static struct app app;
 

@@ -1,10 +1,10 @@
 /*
  * test_codec.c - percent-encoding (docs/PROTOCOL.md §1), lenient base64 (§2.3) and property bags.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 

@@ -1,10 +1,10 @@
 /*
  * test_dps.c - DPS username, topics and bodies with the exact strings of docs/PROTOCOL.md §4.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 

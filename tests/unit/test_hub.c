@@ -1,10 +1,10 @@
 /*
  * test_hub.c - IoT Hub username, topics, property bags and authorisation (docs/PROTOCOL.md §5).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 

@@ -1,10 +1,10 @@
 /*
  * test_json.c - the non-allocating JSON reader and writer.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 

@@ -2,10 +2,10 @@
  * test_sas.c - SAS tokens and DPS key derivation against every vector of docs/PROTOCOL.md §2.3,
  * §2.4 and §3, plus parser/verifier edge cases.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 
 #include <cmocka.h>
 
