@@ -287,10 +287,11 @@ function commandPath(ctx, cap) {
 }
 
 function describeCommand(c) {
-    const resp = c.response !== undefined ? JSON.stringify(c.response) : '';
+    // null and absent both mean "no response": nothing is shown for them
+    const resp = c.response !== undefined && c.response !== null ? JSON.stringify(c.response) : '';
     switch (c.status) {
     case 'completed':
-        return c.completion !== undefined
+        return c.completion !== undefined && c.completion !== null
             ? `Completed: ${typeof c.completion === 'string' ? c.completion : JSON.stringify(c.completion)}`
             : `Completed (${c.responseCode})${resp ? `: ${resp}` : ''}`;
     case 'pending':
