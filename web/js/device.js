@@ -181,7 +181,9 @@ function syncText(meta, cap, custom) {
     if (!meta || !meta.state) return ['', ''];
     const want = fmtValue(meta.desiredValue, cap, custom);
     if (meta.state === 'pending') {
-        const ack = meta.ackCode ? ` (the device answered ${meta.ackCode}${meta.ackDescription ? `: ${meta.ackDescription}` : ''})` : '';
+        // an acknowledgement of an earlier version is not an answer to this one
+        const own = meta.ackCode && meta.ackVersion !== undefined && meta.ackVersion >= meta.desiredVersion;
+        const ack = own ? ` (the device answered ${meta.ackCode}${meta.ackDescription ? `: ${meta.ackDescription}` : ''})` : '';
         return ['pending', `Pending: waiting for the device to accept ${want}${ack}.`];
     }
     if (meta.state === 'synced') return ['synced', `Synced${meta.ackDescription ? `: ${meta.ackDescription}` : ''}.`];
@@ -234,7 +236,9 @@ async function renderForm(panel, view, ctx, panelApi) {
                 e.out.textContent = fmtValue(v, e.cap, ctx.custom[e.cap ? capKey(e.cap) : e.f.name]);
                 if (meta && meta.lastUpdateTime) e.out.title = `updated ${fmtTime(meta.lastUpdateTime)}`;
             } else {
-                if (!e.dirty) showValue(e.input, e.cap, v);
+                // while a write is pending the box shows the value asked for, not the old one
+                const pending = meta && meta.state === 'pending' && meta.desiredValue !== undefined;
+                if (!e.dirty) showValue(e.input, e.cap, pending ? meta.desiredValue : v);
                 const [state, text] = syncText(meta, e.cap, ctx.custom[capKey(e.cap)]);
                 e.status.className = `sync ${state}`;
                 e.status.textContent = text;
