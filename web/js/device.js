@@ -39,7 +39,8 @@ export async function render(main, id, tab) {
     const current = tabs.find((t) => t.id === tab) || tabs[0];
 
     const headBox = h('div', { class: 'page-head' });
-    const live = h('span', { class: 'live', role: 'status', 'aria-live': 'polite' }, 'Connecting…');
+    // The page's own live updates (the event stream), not the device's connection: said in words.
+    const live = h('span', { class: 'live', role: 'status', 'aria-live': 'polite', title: 'This page updates by itself while this says "Live updates on"' }, 'Live updates: connecting…');
     const tabNav = h('nav', { class: 'tabs', 'aria-label': 'Device views' }, tabs.map((t) =>
         h('a', { href: `#/devices/${encodeURIComponent(id)}/${encodeURIComponent(t.id)}`, 'aria-current': t === current ? 'page' : null, id: `tab-${t.id}` }, t.label)));
     const panel = h('section', { class: 'panel', 'aria-labelledby': `tab-${current.id}` });
@@ -78,8 +79,8 @@ export async function render(main, id, tab) {
         clear(meta,
             h('code', {}, id), ' · ',
             dev.template ? h('a', { href: `#/templates/${encodeURIComponent(dev.template)}` }, (tpl && tpl.displayName) || dev.template) : h('span', { class: 'muted' }, 'Unassigned'),
-            ' · ', statusBadge(dev), ' ', connBadge(dev), ' · ', live,
-            dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '');
+            ' · ', statusBadge(dev), ' ', connBadge(dev),
+            dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '', ' · ', live);
     }
     drawHead();
 
