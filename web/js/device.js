@@ -13,7 +13,8 @@ const BUILTIN = [
     { id: 'conformance', label: 'Conformance' },
 ];
 
-export async function render(main, id, tab) {
+/** @p onLeave(fn) runs fn when the operator leaves the page (at once if already left). */
+export async function render(main, id, tab, onLeave = () => {}) {
     const devPath = `/api/devices/${seg(id)}`;
     let dev = await get(devPath);
     let tpl = null;
@@ -111,6 +112,11 @@ export async function render(main, id, tab) {
     }, (state, text) => {
         live.textContent = text;
         live.className = `live s-${state}`;
+    });
+    // closed when the page is left, also if that happens before the panel below has rendered
+    onLeave(() => {
+        stop();
+        clearTimeout(headTimer);
     });
 
     try {
