@@ -58,11 +58,17 @@ export function showError(what, err) {
     console.warn(text);
 }
 
-/** A short confirmation that fades by itself. */
+/**
+ * A short confirmation that goes by itself: a notification over the page's corner (the
+ * #toasts region, role=status), so the page does not move. At most four at a time.
+ */
 export function notify(text) {
-    const box = document.getElementById('alerts');
-    const item = h('div', { class: 'alert ok', role: 'status' }, text);
+    const box = document.getElementById('toasts');
+    // the same confirmation again replaces the earlier one instead of stacking
+    for (const old of [...box.children]) if (old.textContent === text) old.remove();
+    const item = h('div', { class: 'toast' }, text);
     box.append(item);
+    while (box.children.length > 4) box.firstElementChild.remove();
     setTimeout(() => item.remove(), 4000);
 }
 
