@@ -2,7 +2,7 @@
 // plus Commands, Raw data and Conformance, all kept current by the device's event stream.
 import { get, list, patch, post, seg, stream } from './api.js';
 import {
-    capKey, capLabel, clear, errorText, fmtTime, fmtValue, h, inline, schemaName, showError,
+    capKey, capLabel, clear, errorText, fmtTime, fmtValue, h, inline, schemaName, showError, valueProblem,
 } from './ui.js';
 import { block, connBadge, connectDialog, remove, statusBadge } from './devices.js';
 import { renderConformance, renderDashboard, renderRaw } from './device_data.js';
@@ -240,7 +240,10 @@ async function renderForm(panel, view, ctx, panelApi) {
             const v = s[e.f.name];
             const meta = (s.$metadata || {})[e.f.name];
             if (e.out) {
-                e.out.textContent = fmtValue(v, e.cap, ctx.custom[e.cap ? capKey(e.cap) : e.f.name]);
+                // judged as the server judges it (the Raw data tab's Errors say the same)
+                const problem = valueProblem(v, e.cap);
+                clear(e.out, fmtValue(v, e.cap, ctx.custom[e.cap ? capKey(e.cap) : e.f.name]),
+                    problem ? h('span', { class: 'bad-text small' }, ` — not as the template says: ${problem}`) : null);
                 if (meta && meta.lastUpdateTime) e.out.title = `updated ${fmtTime(meta.lastUpdateTime)}`;
             } else {
                 // while a write is pending the box shows the value asked for, not the old one
