@@ -144,7 +144,7 @@ export function stream(deviceId, onEvent, onState = () => {}) {
     let stopped = false;
     (async () => {
         while (!stopped) {
-            onState('connecting', 'Connecting to the live stream…');
+            onState('connecting', 'Live updates: connecting…');
             try {
                 const res = await fetch(withVersion(`/api/devices/${seg(deviceId)}/events`), {
                     headers: { Authorization: getToken(), Accept: 'text/event-stream' },
@@ -157,7 +157,7 @@ export function stream(deviceId, onEvent, onState = () => {}) {
                     onState('error', `Live updates unavailable: ${e.describe()}`);
                     if (res.status === 401 || res.status === 403 || res.status === 404) return;
                 } else {
-                    onState('live', 'Live');
+                    onState('live', 'Live updates on');
                     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
                     let buf = '';
                     for (;;) {
@@ -192,11 +192,11 @@ export function stream(deviceId, onEvent, onState = () => {}) {
                             }
                         }
                     }
-                    if (!stopped) onState('error', 'The live stream ended; reconnecting…');
+                    if (!stopped) onState('error', 'Live updates: the stream ended; reconnecting…');
                 }
             } catch (err) {
                 if (stopped) return;
-                onState('error', `The live stream was interrupted (${err.message}); reconnecting…`);
+                onState('error', `Live updates: the stream was interrupted (${err.message}); reconnecting…`);
             }
             await sleep(2000);
         }

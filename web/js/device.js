@@ -2,7 +2,7 @@
 // plus Commands, Raw data and Conformance, all kept current by the device's event stream.
 import { get, list, patch, post, seg, stream } from './api.js';
 import {
-    capKey, capLabel, clear, errorText, fmtTime, fmtValue, h, inline, schemaName, showError,
+    capKey, capLabel, clear, errorText, fmtTime, fmtValue, h, inline, schemaName, showError, valueProblem,
 } from './ui.js';
 import { block, connBadge, connectDialog, remove, statusBadge } from './devices.js';
 import { renderConformance, renderDashboard, renderRaw } from './device_data.js';
@@ -13,7 +13,8 @@ const BUILTIN = [
     { id: 'conformance', label: 'Conformance' },
 ];
 
-export async function render(main, id, tab) {
+/** @p onLeave(fn) runs fn when the operator leaves the page (at once if already left). */
+export async function render(main, id, tab, onLeave = () => {}) {
     const devPath = `/api/devices/${seg(id)}`;
     let dev = await get(devPath);
     let tpl = null;
@@ -39,7 +40,8 @@ export async function render(main, id, tab) {
     const current = tabs.find((t) => t.id === tab) || tabs[0];
 
     const headBox = h('div', { class: 'page-head' });
-    const live = h('span', { class: 'live', role: 'status', 'aria-live': 'polite' }, 'Connecting…');
+    // The page's own live updates (the event stream), not the device's connection: said in words.
+    const live = h('span', { class: 'live', role: 'status', 'aria-live': 'polite', title: 'This page updates by itself while this says "Live updates on"' }, 'Live updates: connecting…');
     const tabNav = h('nav', { class: 'tabs', 'aria-label': 'Device views' }, tabs.map((t) =>
         h('a', { href: `#/devices/${encodeURIComponent(id)}/${encodeURIComponent(t.id)}`, 'aria-current': t === current ? 'page' : null, id: `tab-${t.id}` }, t.label)));
     const panel = h('section', { class: 'panel', 'aria-labelledby': `tab-${current.id}` });
@@ -78,8 +80,8 @@ export async function render(main, id, tab) {
         clear(meta,
             h('code', {}, id), ' · ',
             dev.template ? h('a', { href: `#/templates/${encodeURIComponent(dev.template)}` }, (tpl && tpl.displayName) || dev.template) : h('span', { class: 'muted' }, 'Unassigned'),
-            ' · ', statusBadge(dev), ' ', connBadge(dev), ' · ', live,
-            dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '');
+            ' · ', statusBadge(dev), ' ', connBadge(dev),
+            dev.lastActivity ? ` · last activity ${fmtTime(dev.lastActivity)}` : '', ' · ', live);
     }
     drawHead();
 
@@ -110,6 +112,11 @@ export async function render(main, id, tab) {
     }, (state, text) => {
         live.textContent = text;
         live.className = `live s-${state}`;
+    });
+    // closed when the page is left, also if that happens before the panel below has rendered
+    onLeave(() => {
+        stop();
+        clearTimeout(headTimer);
     });
 
     try {
@@ -181,7 +188,9 @@ function syncText(meta, cap, custom) {
     if (!meta || !meta.state) return ['', ''];
     const want = fmtValue(meta.desiredValue, cap, custom);
     if (meta.state === 'pending') {
-        const ack = meta.ackCode ? ` (the device answered ${meta.ackCode}${meta.ackDescription ? `: ${meta.ackDescription}` : ''})` : '';
+        // an acknowledgement of an earlier version is not an answer to this one
+        const own = meta.ackCode && meta.ackVersion !== undefined && meta.ackVersion >= meta.desiredVersion;
+        const ack = own ? ` (the device answered ${meta.ackCode}${meta.ackDescription ? `: ${meta.ackDescription}` : ''})` : '';
         return ['pending', `Pending: waiting for the device to accept ${want}${ack}.`];
     }
     if (meta.state === 'synced') return ['synced', `Synced${meta.ackDescription ? `: ${meta.ackDescription}` : ''}.`];
@@ -231,10 +240,15 @@ async function renderForm(panel, view, ctx, panelApi) {
             const v = s[e.f.name];
             const meta = (s.$metadata || {})[e.f.name];
             if (e.out) {
-                e.out.textContent = fmtValue(v, e.cap, ctx.custom[e.cap ? capKey(e.cap) : e.f.name]);
+                // judged as the server judges it (the Raw data tab's Errors say the same)
+                const problem = valueProblem(v, e.cap);
+                clear(e.out, fmtValue(v, e.cap, ctx.custom[e.cap ? capKey(e.cap) : e.f.name]),
+                    problem ? h('span', { class: 'bad-text small' }, ` — not as the template says: ${problem}`) : null);
                 if (meta && meta.lastUpdateTime) e.out.title = `updated ${fmtTime(meta.lastUpdateTime)}`;
             } else {
-                if (!e.dirty) showValue(e.input, e.cap, v);
+                // while a write is pending the box shows the value asked for, not the old one
+                const pending = meta && meta.state === 'pending' && meta.desiredValue !== undefined;
+                if (!e.dirty) showValue(e.input, e.cap, pending ? meta.desiredValue : v);
                 const [state, text] = syncText(meta, e.cap, ctx.custom[capKey(e.cap)]);
                 e.status.className = `sync ${state}`;
                 e.status.textContent = text;
@@ -287,10 +301,11 @@ function commandPath(ctx, cap) {
 }
 
 function describeCommand(c) {
-    const resp = c.response !== undefined ? JSON.stringify(c.response) : '';
+    // null and absent both mean "no response": nothing is shown for them
+    const resp = c.response !== undefined && c.response !== null ? JSON.stringify(c.response) : '';
     switch (c.status) {
     case 'completed':
-        return c.completion !== undefined
+        return c.completion !== undefined && c.completion !== null
             ? `Completed: ${typeof c.completion === 'string' ? c.completion : JSON.stringify(c.completion)}`
             : `Completed (${c.responseCode})${resp ? `: ${resp}` : ''}`;
     case 'pending':

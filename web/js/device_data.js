@@ -178,27 +178,47 @@ export async function renderDashboard(panel, view, ctx, panelApi) {
 
 /* ------------------------------------------------------------------ raw data */
 
+/** A writable property's acknowledgement ({value, ac, av, ad}) as the device reported it. */
+function ackOf(cap, v) {
+    return cap && cap.writable && v && typeof v === 'object' && !Array.isArray(v) && 'value' in v && ('ac' in v || 'av' in v) ? v : null;
+}
+
 export async function renderRaw(panel, ctx, panelApi) {
     const state = { range: '30m' };
     // telemetry first, then properties and command completions; a capability column is shown only when a row has it
     const byKind = (k) => ctx.caps.filter((c) => c.kind === k).map((c) => c.name);
     const capNames = [...new Set([...byKind('telemetry'), ...byKind('property'), ...byKind('command')])];
+    const capOf = (n) => ctx.caps.find((c) => c.name === n);
+    const when = (r) => new Date(r.time).toLocaleTimeString();
+    const rowKey = (r) => `${r.time}|${r.type}|${r.component || ''}`;
+    const expanded = new Set(); // rows whose details are open, kept across redraws
     const cols = [
-        {
-            id: 'time', label: 'Time', on: true,
-            cell: (r) => h('time', { datetime: r.time, title: fmtTime(r.time) }, new Date(r.time).toLocaleTimeString()),
-        },
+        { id: 'time', label: 'Time', on: true, cell: (r) => h('time', { datetime: r.time, title: fmtTime(r.time) }, when(r)) },
         { id: 'type', label: 'Message type', on: true, cell: (r) => r.type },
+        // a count here, the messages in the row's details: long texts would hide the column and stretch the rows
+        {
+            id: 'errors', label: 'Errors', on: true,
+            cell: (r) => (r.errors && r.errors.length ? badge(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`, 'bad') : ''),
+        },
         { id: 'component', label: 'Component', on: false, cell: (r) => r.component || '' },
         ...capNames.map((n) => {
-            const cap = ctx.caps.find((c) => c.name === n);
+            const cap = capOf(n);
             return {
                 id: `cap:${n}`, label: ctx.label(cap), on: true, cap: n,
-                cell: (r) => (r.modeled && n in r.modeled ? fmtValue(r.modeled[n], cap, ctx.custom[n]) : ''),
+                cell: (r) => {
+                    if (!r.modeled || !(n in r.modeled)) return '';
+                    const v = r.modeled[n];
+                    const ack = ackOf(cap, v);
+                    const text = fmtValue(ack ? ack.value : v, cap, ctx.custom[n]);
+                    // objects (command completions, complex values) on one line: the details show them whole
+                    return typeof (ack ? ack.value : v) === 'object' ? h('code', { class: 'clip', title: text }, text) : text;
+                },
             };
         }),
-        { id: 'unmodeled', label: 'Unmodeled data', on: true, cell: (r) => (r.unmodeled && Object.keys(r.unmodeled).length ? h('code', {}, JSON.stringify(r.unmodeled)) : '') },
-        { id: 'errors', label: 'Errors', on: true, cell: (r) => (r.errors && r.errors.length ? h('span', { class: 'bad-text' }, r.errors.join('; ')) : '') },
+        {
+            id: 'unmodeled', label: 'Unmodeled data', on: true,
+            cell: (r) => (r.unmodeled && Object.keys(r.unmodeled).length ? h('code', { class: 'clip', title: JSON.stringify(r.unmodeled) }, JSON.stringify(r.unmodeled)) : ''),
+        },
         { id: 'properties', label: 'Message properties', on: false, cell: (r) => (r.messageProperties ? JSON.stringify(r.messageProperties) : '') },
         { id: 'payload', label: 'Raw payload', on: false, cell: (r) => (r.payload !== undefined ? h('code', {}, typeof r.payload === 'string' ? r.payload : JSON.stringify(r.payload)) : '') },
     ];
@@ -214,6 +234,26 @@ export async function renderRaw(panel, ctx, panelApi) {
     clear(panel, h('div', { class: 'toolbar' }, rangeSelect('raw-range', state.range, (v) => { state.range = v; load(); }), refresh, chooser, count), tableBox);
     let rows = [];
 
+    /** The row's details: errors in full, acknowledgements, message properties, the payload. */
+    function details(r, id, name) {
+        const acks = [];
+        for (const [n, v] of Object.entries(r.modeled || {})) {
+            const ack = ackOf(capOf(n), v);
+            if (!ack) continue;
+            const cap = capOf(n);
+            acks.push(h('li', {}, `${ctx.label(cap)}: ${fmtValue(ack.value, cap, ctx.custom[n])}, acknowledged`,
+                ack.ac !== undefined ? ` with code ${ack.ac}` : '', ack.ad ? ` (${ack.ad})` : '',
+                ack.av !== undefined ? ` for version ${ack.av}` : '', '.'));
+        }
+        const json = (x) => h('pre', {}, h('code', {}, typeof x === 'string' ? x : JSON.stringify(x, null, 1)));
+        return h('section', { class: 'raw-detail', id, role: 'region', 'aria-label': name },
+            r.errors && r.errors.length ? [h('h3', {}, 'Errors'), h('ul', { class: 'bad-text' }, r.errors.map((e) => h('li', {}, e)))] : null,
+            acks.length ? [h('h3', {}, 'Acknowledgements'), h('ul', {}, acks)] : null,
+            r.component ? h('p', {}, `Component: ${r.component}`) : null,
+            r.messageProperties && Object.keys(r.messageProperties).length ? [h('h3', {}, 'Message properties'), json(r.messageProperties)] : null,
+            r.payload !== undefined ? [h('h3', {}, 'Payload'), json(r.payload)] : null);
+    }
+
     function draw() {
         const shown = cols.filter((c) => c.on && (!c.cap || rows.some((r) => r.modeled && c.cap in r.modeled)));
         count.textContent = `${rows.length} message${rows.length === 1 ? '' : 's'}`;
@@ -221,9 +261,24 @@ export async function renderRaw(panel, ctx, panelApi) {
             clear(tableBox, h('p', { class: 'muted' }, 'Nothing received in this time range.'));
             return;
         }
-        clear(tableBox, table(null, shown.map((c) => c.label),
-            rows.slice().reverse().slice(0, 500).map((r) => h('tr', { class: `raw-${r.type}` }, shown.map((c) => h('td', {}, c.cell(r))))),
-            { className: 'raw' }));
+        const trs = [];
+        rows.slice().reverse().slice(0, 500).forEach((r, i) => {
+            const key = rowKey(r);
+            const open = expanded.has(key);
+            const id = `raw-detail-${i}`;
+            const name = `Details of the ${r.type} message at ${when(r)}`;
+            const toggle = h('button', {
+                type: 'button', class: 'disclosure', 'aria-expanded': String(open), 'aria-controls': id, 'aria-label': name, title: name,
+            }, open ? '▾' : '▸');
+            toggle.addEventListener('click', () => {
+                if (expanded.has(key)) expanded.delete(key);
+                else expanded.add(key);
+                draw();
+            });
+            trs.push(h('tr', { class: `raw-${r.type}` }, shown.map((c, k) => h('td', {}, k === 0 ? [toggle, ' '] : null, c.cell(r)))));
+            if (open) trs.push(h('tr', { class: 'raw-details' }, h('td', { colspan: shown.length }, details(r, id, name))));
+        });
+        clear(tableBox, table(null, shown.map((c) => c.label), trs, { className: 'raw' }));
     }
     async function load() {
         const from = new Date(Date.now() - rangeMs(state.range)).toISOString();

@@ -71,7 +71,6 @@ function createDialog(templates, preselect, onCreated) {
     const id = newDeviceId();
     const name = h('input', { id: 'new-name', type: 'text', required: true });
     const did = h('input', { id: 'new-id', type: 'text', required: true, value: id, spellcheck: 'false' });
-    const sim = h('input', { id: 'new-simulated', type: 'checkbox' });
     const suggest = () => {
         const t = published.find((x) => x['@id'] === tplSel.value);
         name.value = `${t ? t.displayName || 'Device' : 'Device'} - ${did.value}`;
@@ -84,13 +83,12 @@ function createDialog(templates, preselect, onCreated) {
             published.length === 0 ? h('p', { class: 'muted' }, 'No published template: the device will be unassociated.') : null,
             h('label', { for: 'new-name' }, 'Device name'), name,
             h('label', { for: 'new-id' }, 'Device ID'), did,
-            h('div', { class: 'tick' }, sim, h('label', { for: 'new-simulated' }, 'Simulate this device?')),
             h('p', { class: 'muted' }, 'iotc does not simulate devices: run a real one (e.g. environmental-sensor) with the credentials from Connect.'));
     }, [
         { label: 'Cancel' },
         {
             label: 'Create', primary: true, onclick: async () => {
-                const body = { displayName: name.value.trim() || did.value.trim(), simulated: sim.checked, enabled: true };
+                const body = { displayName: name.value.trim() || did.value.trim(), enabled: true };
                 if (tplSel.value) body.template = tplSel.value;
                 const d = await put(`/api/devices/${seg(did.value.trim())}`, body);
                 notify(`Device ${d.displayName} created.`);

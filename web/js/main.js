@@ -1,6 +1,9 @@
 // Entry point: sign-in, hash routing, navigation. Each page module exports
-// render(main, params) which fills <main> and may return a cleanup function (closing its
-// live stream) that runs when the operator leaves the page.
+// render(root, params) which fills its own container in <main> and may return a cleanup
+// function; a page that opens something before it has finished rendering (the device page's
+// live stream) registers its cleanup at once with onLeave. Leaving a page runs its cleanups
+// whatever the timing: a page left while it is still rendering runs them when it registers
+// them, and draws only into its own container, which is no longer in the document.
 import { application, clearToken, getToken, onUnauthorized, setToken } from './api.js';
 import { clear, clearAlerts, errorText, h, inline } from './ui.js';
 import * as templates from './templates.js';
@@ -12,7 +15,8 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 const signoutBtn = document.getElementById('signout');
-let cleanup = null;
+let cleanups = []; // what leaving the current page must run
+let routeGen = 0; // which call of route() is the current page
 let signinReason = '';
 let signingIn = false; // the sign-in form reports its own 401
 
@@ -99,15 +103,20 @@ signoutBtn.addEventListener('click', () => {
     route();
 });
 
-async function route() {
-    if (cleanup) {
-        try {
-            cleanup();
-        } catch (err) {
-            console.error(err);
-        }
-        cleanup = null;
+function runSafely(fn) {
+    try {
+        fn();
+    } catch (err) {
+        console.error(err);
     }
+}
+
+async function route() {
+    const gen = ++routeGen;
+    const left = () => gen !== routeGen;
+    for (const fn of cleanups.splice(0)) runSafely(fn);
+    // run now when the page was already left, else when it is left
+    const onLeave = (fn) => (left() ? runSafely(fn) : cleanups.push(fn));
     if (!getToken()) {
         showSignin();
         return;
@@ -117,11 +126,13 @@ async function route() {
             session.app = await application();
             session.role = session.app.role;
         } catch (err) {
+            if (left()) return;
             if (!getToken()) return; // 401: the listener already shows the sign-in form
             clear(main, h('p', { class: 'msg error', role: 'alert' }, `The server cannot be reached: ${errorText(err)}`),
                 h('button', { type: 'button', onclick: () => route() }, 'Try again'));
             return;
         }
+        if (left()) return;
     }
     nav.hidden = false;
     signoutBtn.hidden = false;
@@ -129,30 +140,32 @@ async function route() {
     const r = routeOf(location.hash || '#/devices');
     const [section, id, tab] = r;
     clearAlerts();
-    clear(main);
+    const root = h('div', { class: 'page' });
+    clear(main, root);
     let result;
     try {
         if (section === 'templates' && id) {
             setNav('templates');
-            result = await templates.renderOne(main, id);
+            result = await templates.renderOne(root, id);
         } else if (section === 'templates') {
             setNav('templates');
-            result = await templates.renderList(main);
+            result = await templates.renderList(root);
         } else if (section === 'devices' && id) {
             setNav('devices');
-            result = await device.render(main, id, tab);
+            result = await device.render(root, id, tab, onLeave);
         } else if (section === 'admin') {
             setNav('admin');
-            result = await admin.render(main, session);
+            result = await admin.render(root, session);
         } else {
             setNav('devices');
             if (section !== 'devices') history.replaceState(null, '', '#/devices');
-            result = await devices.render(main);
+            result = await devices.render(root);
         }
     } catch (err) {
-        main.append(h('p', { class: 'msg error', role: 'alert' }, `This page cannot be shown: ${errorText(err)}`));
+        root.append(h('p', { class: 'msg error', role: 'alert' }, `This page cannot be shown: ${errorText(err)}`));
     }
-    if (typeof result === 'function') cleanup = result;
+    if (typeof result === 'function') onLeave(result);
+    if (left()) return;
     const heading = main.querySelector('h1');
     document.title = `${heading ? heading.textContent : 'iotc'} · iotc`;
     if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });

@@ -58,11 +58,17 @@ export function showError(what, err) {
     console.warn(text);
 }
 
-/** A short confirmation that fades by itself. */
+/**
+ * A short confirmation that goes by itself: a notification over the page's corner (the
+ * #toasts region, role=status), so the page does not move. At most four at a time.
+ */
 export function notify(text) {
-    const box = document.getElementById('alerts');
-    const item = h('div', { class: 'alert ok', role: 'status' }, text);
+    const box = document.getElementById('toasts');
+    // the same confirmation again replaces the earlier one instead of stacking
+    for (const old of [...box.children]) if (old.textContent === text) old.remove();
+    const item = h('div', { class: 'toast' }, text);
     box.append(item);
+    while (box.children.length > 4) box.firstElementChild.remove();
     setTimeout(() => item.remove(), 4000);
 }
 
@@ -190,12 +196,39 @@ export function unitText(u) {
     return UNITS[last] || v1[last] || last;
 }
 
-/** A value as the operator should read it (boolean names from the template's customization). */
+const TYPE_OK = {
+    boolean: (v) => typeof v === 'boolean',
+    string: (v) => typeof v === 'string',
+    integer: (v) => typeof v === 'number',
+    long: (v) => typeof v === 'number',
+    double: (v) => typeof v === 'number',
+    float: (v) => typeof v === 'number',
+};
+
+/**
+ * Why @p v is not of @p cap's primitive schema, in the server's words (the raw data's errors:
+ * "expected boolean, got string "true""), or '' when it is (or the schema is not primitive:
+ * the server's own checks say more). A string "true" is not a boolean, as the server judges.
+ */
+export function valueProblem(v, cap) {
+    const ok = cap && typeof cap.schema === 'string' ? TYPE_OK[cap.schema] : null;
+    if (!ok || v === undefined || v === null || ok(v)) return '';
+    let got = Array.isArray(v) ? 'array' : typeof v;
+    if (typeof v === 'string') got = `string ${JSON.stringify(v)}`;
+    else if (typeof v === 'number') got = `number ${v}`;
+    return `expected ${cap.schema}, got ${got}`;
+}
+
+/**
+ * A value as the operator should read it (boolean names from the template's customization).
+ * A value that is not of its schema's type is shown as the JSON it is ("true" in quotes).
+ */
 export function fmtValue(v, cap, custom) {
     if (v === undefined) return '—';
     if (v === null) return '(none)';
-    if (typeof v === 'boolean' || (cap && cap.schema === 'boolean' && (v === 'true' || v === 'false'))) {
-        const b = v === true || v === 'true';
+    if (valueProblem(v, cap)) return JSON.stringify(v);
+    if (typeof v === 'boolean') {
+        const b = v;
         const c = custom || {};
         const name = b ? c.trueName : c.falseName;
         return name || String(b);
