@@ -1,5 +1,6 @@
 /*
- * mqtt_topic.c - MQTT UTF-8 strings, topic names, topic filters and matching (§1.5.3, §4.7).
+ * mqtt_topic.c - MQTT UTF-8 strings, topic names, topic filters and matching (MQTT 3.1.1, OASIS
+ * standard, §1.5.3, §4.7).
  */
 #include "proto/mqtt.h"
 

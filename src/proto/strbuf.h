@@ -29,8 +29,8 @@ void iotc__sb_u64(struct iotc__sb *sb, uint64_t v);
 /* Append prefix and v percent-encoded; when v is absent (ptr NULL), prefix and dflt instead, or
  * nothing at all when dflt is NULL too. */
 void iotc__sb_param(struct iotc__sb *sb, const char *prefix, struct iotc_span v, const char *dflt);
-/* Append n application properties as a bag `k=v&k2&...`, both sides percent-encoded (PROTOCOL.md
- * §5.4); IOTC_E_ARG for an empty key. */
+/* Append n application properties as a bag `k=v&k2&...`, both sides percent-encoded
+ * (docs/PROTOCOL.md §5.4); IOTC_E_ARG for an empty key. */
 int iotc__sb_bag(struct iotc__sb *sb, const struct iotc_prop *props, size_t n);
 /* NUL-terminate when room and report the length; IOTC_E_NOSPACE if it overflowed. */
 int iotc__sb_finish(struct iotc__sb *sb, size_t *out_len);

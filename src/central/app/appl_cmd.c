@@ -253,7 +253,7 @@ void appl_command_cancel(struct appl_command_op *op)
     free(op);
 }
 
-/* Offline body (PROTOCOL.md §5.4): object JSON, number text, plain string, "@" for none. */
+/* Offline body (docs/PROTOCOL.md §5.4): object JSON, number text, plain string, "@" for none. */
 static char *queued_payload(const cJSON *req)
 {
     if (req == NULL || cJSON_IsNull(req))

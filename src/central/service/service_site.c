@@ -1,6 +1,6 @@
 /*
  * service_site.c - the routes of the IoT Hub service API (service_http.h) and its gate: the
- * service-SAS check of the Authorization header (PROTOCOL.md §6).
+ * service-SAS check of the Authorization header (docs/PROTOCOL.md §6).
  */
 #include <stdio.h>
 #include <string.h>
