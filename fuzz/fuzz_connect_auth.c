@@ -42,11 +42,12 @@ static const struct {
     {"grp1", {"Z3JwMS1kZXJpdmVkLWtleS1wbGFjZWhvbGRlci0wMTI=", "", true, true}},
 };
 
-static bool lookup(void *ctx, struct iotc_span id, struct auth_identity *out)
+static bool lookup(void *ctx, struct iotc_span id, bool any_case, struct auth_identity *out)
 {
     (void)ctx;
     for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
-        if (iotc_span_eq(id, iotc_span_from_cstr(devices[i].id))) {
+        struct iotc_span want = iotc_span_from_cstr(devices[i].id);
+        if (any_case ? iotc_span_eq_nocase(id, want) : iotc_span_eq(id, want)) {
             *out = devices[i].ident;
             return true;
         }

@@ -129,6 +129,13 @@ IOTC_API int iotc_dps_response_topic_parse(struct iotc_span topic,
 /** True when @p filter is exactly IOTC_DPS_SUBSCRIBE_TOPIC. */
 IOTC_API bool iotc_dps_is_subscribe_filter(struct iotc_span filter);
 
+/**
+ * True when @p registration_id follows DPS's rules (docs/PROTOCOL.md §4.2): 1 to 128 ASCII
+ * alphanumerics and `-._:`, the last one alphanumeric or `-`. DPS compares registration ids
+ * case-insensitively (it lower-cases them); this check accepts either case.
+ */
+IOTC_API bool iotc_dps_registration_id_is_valid(struct iotc_span registration_id);
+
 /* ------------------------------------ register body ------------------------------------- */
 
 /**

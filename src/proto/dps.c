@@ -169,3 +169,21 @@ bool iotc_dps_is_subscribe_filter(struct iotc_span filter)
 {
     return iotc_span_eq(filter, IOTC_SPAN_LIT(IOTC_DPS_SUBSCRIBE_TOPIC));
 }
+
+static bool is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool iotc_dps_registration_id_is_valid(struct iotc_span id)
+{
+    if (id.ptr == NULL || id.len == 0 || id.len > 128)
+        return false;
+    for (size_t i = 0; i < id.len; i++) {
+        unsigned char c = (unsigned char)id.ptr[i];
+        if (!is_alnum(c) && c != '-' && c != '.' && c != '_' && c != ':')
+            return false;
+    }
+    unsigned char last = (unsigned char)id.ptr[id.len - 1];
+    return is_alnum(last) || last == '-';
+}

@@ -1,8 +1,7 @@
 /*
  * test_audit_dps.c - DPS answers in DPS's own shape (docs/PROTOCOL.md §4.5, §4.6): error bodies
  * {errorCode (status * 1000 + n), trackingId, message, timestampUtc} on a status topic with
- * $rid first, and a registration that cannot be assigned ends "failed" with errorCode and
- * errorMessage in registrationState.
+ * $rid first; a registration id outside DPS's rules is refused with 400004 and creates nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,41 +106,67 @@ static void test_dps_error_shapes(void **state)
     th_mqtt_close(&m);
 }
 
-/* A group device whose registration id is not a valid device id ('~'): "failed". */
-static void test_dps_failed_registration(void **state)
+/* The ids of every device the service API lists, as one ", "-separated string. */
+static void list_devices(char *out, size_t size)
+{
+    struct th_http_response resp;
+    assert_int_equal(
+        th_https(&srv, "GET", "/devices?api-version=2021-04-12", NULL, NULL, true, 5000, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    cJSON *arr = cJSON_Parse(resp.body);
+    assert_true(cJSON_IsArray(arr));
+    size_t len = 0;
+    out[0] = '\0';
+    const cJSON *d;
+    cJSON_ArrayForEach(d, arr)
+    {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "deviceId"));
+        assert_non_null(id);
+        int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "", id);
+        assert_true(n > 0 && (size_t)n < size - len);
+        len += (size_t)n;
+    }
+    cJSON_Delete(arr);
+    free(resp.body);
+}
+
+/* A registration id outside DPS's rules (§4.2) gets DPS's own answer, 400 with errorCode
+ * 400004, even with a valid group-derived key, and no device is created. */
+static void test_dps_invalid_registration_id(void **state)
 {
     (void)state;
-    struct th_mqtt m;
-    char topic[300];
-    dps_open(&m, "aud~tilde");
-    cJSON *o = exchange(&m, "$dps/registrations/PUT/iotdps-register/?$rid=r1",
-                        "{\"registrationId\":\"aud~tilde\"}", topic, sizeof topic);
-    const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "operationId"));
-    assert_non_null(op);
-    char poll[400];
-    snprintf(poll, sizeof poll,
-             "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=r2&operationId=%s", op);
-    cJSON_Delete(o);
-    o = exchange(&m, poll, " ", topic, sizeof topic);
-    assert_string_equal(topic, "$dps/registrations/res/200/?$rid=r2");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "status")),
-                        "failed");
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "registrationState");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "status")),
-                        "failed");
-    assert_int_equal(cJSON_GetObjectItemCaseSensitive(rs, "errorCode")->valueint, 400209);
-    assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rs, "errorMessage")));
-    assert_null(cJSON_GetObjectItemCaseSensitive(rs, "assignedHub"));
-    cJSON_Delete(o);
-    th_mqtt_close(&m);
-    assert_true(th_central_log_contains(&srv, "dps: registration aud~tilde -> failed", 2000));
+    char long_id[130];
+    memset(long_id, 'x', 129);
+    long_id[129] = '\0';
+    const char *const ids[] = {"aud~tilde", "..",     "bad..",       "aud.",
+                               "aud:",      "aud:b_", "caf\xc3\xa9", long_id};
+    char before[4096], after[4096];
+    list_devices(before, sizeof before);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        struct th_mqtt m;
+        char topic[300], body[400];
+        dps_open(&m, ids[i]);
+        snprintf(body, sizeof body, "{\"registrationId\":\"%s\"}", ids[i]);
+        cJSON *o = exchange(&m, "$dps/registrations/PUT/iotdps-register/?$rid=r1", body, topic,
+                            sizeof topic);
+        assert_string_equal(topic, "$dps/registrations/res/400/?$rid=r1");
+        check_error_body(o, 400);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "errorCode")->valueint, 400004);
+        assert_null(cJSON_GetObjectItemCaseSensitive(o, "operationId"));
+        cJSON_Delete(o);
+        th_mqtt_close(&m);
+    }
+    list_devices(after, sizeof after);
+    assert_string_equal(after, before);
+    assert_true(
+        th_central_log_contains(&srv, "dps: aud~tilde is not a valid registration id", 2000));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dps_error_shapes),
-        cmocka_unit_test(test_dps_failed_registration),
+        cmocka_unit_test(test_dps_invalid_registration_id),
     };
     return cmocka_run_group_tests_name("audit_dps", tests, setup, teardown);
 }

@@ -172,6 +172,49 @@ static void test_individual_enrollment(void **state)
     assert_int_equal(r.connack, 5);
 }
 
+static int device_status(const char *id)
+{
+    char path[200];
+    struct th_http_response resp;
+    snprintf(path, sizeof path, "/devices/%s?api-version=2021-04-12", id);
+    assert_int_equal(th_https(&srv, "GET", path, NULL, NULL, true, 5000, &resp), 0);
+    free(resp.body);
+    return resp.status;
+}
+
+/* DPS compares registration ids ignoring case and lower-cases them (§4.2): Dev-Case and then
+ * dev-case are one device, dev-case, and each spelling's derived key reaches the hub. An
+ * individual enrollment with capitals resolves to that device whatever case the device sends. */
+static void test_registration_id_case(void **state)
+{
+    (void)state;
+    static const char *const spellings[] = {"Dev-Case", "dev-case", "DEV-CASE"};
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        char key[64];
+        struct th_dps_result r;
+        assert_int_equal(th_derive_key(&srv, spellings[i], key, sizeof key), 0);
+        assert_int_equal(th_dps_register(&srv, spellings[i], key, IOTC_SAS_DPS_NODE, NULL, &r), 0);
+        assert_int_equal(r.connack, 0);
+        assert_int_equal(r.final_status, 200);
+        assert_string_equal(r.status, "assigned");
+        assert_string_equal(r.device_id, "dev-case");
+        struct th_mqtt m;
+        assert_int_equal(th_hub_connect(&m, &srv, r.device_id, key), 0);
+        th_mqtt_close(&m);
+    }
+    assert_int_equal(device_status("dev-case"), 200);
+    assert_int_equal(device_status("Dev-Case"), 404);
+    assert_int_equal(device_status("DEV-CASE"), 404);
+
+    assert_int_equal(create_device("Ind-Upper", k1, k2, true), 200);
+    struct th_dps_result r;
+    assert_int_equal(th_dps_register(&srv, "ind-upper", k1, IOTC_SAS_DPS_NODE, NULL, &r), 0);
+    assert_int_equal(r.connack, 0);
+    assert_string_equal(r.status, "assigned");
+    assert_string_equal(r.device_id, "Ind-Upper");
+    assert_int_equal(device_status("ind-upper"), 404);
+}
+
 /* A blocked (disabled) device authenticates but its registration ends "disabled". */
 static void test_blocked_device(void **state)
 {
@@ -230,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_bad_key_refused),
         cmocka_unit_test(test_wrong_scope_and_expired),
         cmocka_unit_test(test_individual_enrollment),
+        cmocka_unit_test(test_registration_id_case),
         cmocka_unit_test(test_blocked_device),
         cmocka_unit_test(test_unknown_operation_and_topic),
     };

@@ -32,14 +32,14 @@ static const struct auth_config cfg = {
 };
 
 /* Registry: my_device (enabled, own key), off_device (disabled), nothing else. */
-static bool lookup(void *ctx, struct iotc_span id, struct auth_identity *out)
+static bool lookup(void *ctx, struct iotc_span id, bool any_case, struct auth_identity *out)
 {
     (void)ctx;
-    if (iotc_span_eq(id, IOTC_SPAN_LIT("my_device")) ||
-        iotc_span_eq(id, IOTC_SPAN_LIT("off_device"))) {
+    bool (*eq)(struct iotc_span, struct iotc_span) = any_case ? iotc_span_eq_nocase : iotc_span_eq;
+    if (eq(id, IOTC_SPAN_LIT("my_device")) || eq(id, IOTC_SPAN_LIT("off_device"))) {
         out->primary_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
         out->secondary_key = HUB_KEY;
-        out->enabled = id.ptr[0] == 'm';
+        out->enabled = id.ptr[0] == 'm' || id.ptr[0] == 'M';
         out->from_group = false;
         return true;
     }

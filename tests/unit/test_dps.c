@@ -493,13 +493,45 @@ static void test_status_words(void **state)
     assert_int_equal(iotc_dps_status_parse(S("unknown")), IOTC_DPS_STATUS_UNKNOWN);
 }
 
+/* DPS's registration id rule (docs/PROTOCOL.md §4.2): the ids the SDK samples and the tutorial
+ * use pass; path tricks, a trailing '.' or ':', other punctuation and non-ASCII do not. */
+static void test_registration_id_rule(void **state)
+{
+    (void)state;
+    char max[129], over[130];
+    memset(max, 'a', 128);
+    max[128] = '\0';
+    memset(over, 'a', 129);
+    over[129] = '\0';
+    static const char *const good[] = {
+        "sensor-01", "dev-case",        "Dev-Case", "a",    "0",
+        "a-",        "my_device.01:x9", "a..b",     "a:b-", "paho-sample-device1",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!iotc_dps_registration_id_is_valid(S(good[i])))
+            fail_msg("refused '%s'", good[i]);
+    assert_true(iotc_dps_registration_id_is_valid(S(max)));
+    static const char *const bad[] = {
+        "",     "..",     "bad..id.", "a.",  "a:",   "a_", ".",           "a:b:",
+        "a/b",  "a b",    "a$b",      "a@b", "a%2e", "a*", "caf\xc3\xa9", "\xc3\xa9t\xc3\xa9",
+        "a\tb", "../etc",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (iotc_dps_registration_id_is_valid(S(bad[i])))
+            fail_msg("accepted '%s'", bad[i]);
+    assert_false(iotc_dps_registration_id_is_valid(S(over)));
+    assert_false(iotc_dps_registration_id_is_valid(IOTC_SPAN_NULL));
+    assert_false(iotc_dps_registration_id_is_valid((struct iotc_span){"a\0b", 3}));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_username_build),      cmocka_unit_test(test_username_parse),
-        cmocka_unit_test(test_request_topics),      cmocka_unit_test(test_response_topic),
-        cmocka_unit_test(test_register_body),       cmocka_unit_test(test_response_body_build),
-        cmocka_unit_test(test_response_body_parse), cmocka_unit_test(test_status_words),
+        cmocka_unit_test(test_username_build),       cmocka_unit_test(test_username_parse),
+        cmocka_unit_test(test_request_topics),       cmocka_unit_test(test_response_topic),
+        cmocka_unit_test(test_register_body),        cmocka_unit_test(test_response_body_build),
+        cmocka_unit_test(test_response_body_parse),  cmocka_unit_test(test_status_words),
+        cmocka_unit_test(test_registration_id_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

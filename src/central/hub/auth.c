@@ -62,7 +62,7 @@ static int decide_dps(const struct auth_config *cfg, struct iotc_span username,
         return refuse(out, 5, "SAS resource does not name this registration");
 
     struct auth_identity id = {0};
-    out->known = lookup(ctx, u.registration_id, &id);
+    out->known = lookup(ctx, u.registration_id, true, &id);
     out->enabled = !out->known || id.enabled;
     int rc = IOTC_E_AUTH;
     if (out->known && !id.from_group) {
@@ -125,7 +125,7 @@ static int decide_hub(const struct auth_config *cfg, struct iotc_span client_id,
     if (!iotc_span_eq(client_id, u.device_id))
         return refuse(out, 2, "client id differs from the device id");
     struct auth_identity id = {0};
-    out->known = lookup(ctx, u.device_id, &id);
+    out->known = lookup(ctx, u.device_id, false, &id);
     if (!out->known)
         return refuse(out, 5, "device not registered");
     out->enabled = id.enabled;

@@ -34,10 +34,12 @@ struct auth_identity {
 };
 
 /**
- * Look an identity up by exact id (not NUL-terminated). Return true and fill @p out when it
- * exists. For DPS the id is the registration id, for the hub the device id.
+ * Look an identity up by id (not NUL-terminated). Return true and fill @p out when it exists.
+ * For the hub the id is the device id, compared exactly (@p any_case false); for DPS it is the
+ * registration id, which DPS compares ignoring case (@p any_case true, docs/PROTOCOL.md §4.2).
  */
-typedef bool (*auth_lookup_fn)(void *ctx, struct iotc_span id, struct auth_identity *out);
+typedef bool (*auth_lookup_fn)(void *ctx, struct iotc_span id, bool any_case,
+                               struct auth_identity *out);
 
 enum auth_kind { AUTH_NONE = 0, AUTH_DPS = 1, AUTH_HUB = 2 };
 

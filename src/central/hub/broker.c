@@ -279,7 +279,7 @@ void session_ack_durable(struct session *s, uint16_t pid)
 
 /* ---------------------------------------------------------------- CONNECT */
 
-static bool lookup_cb(void *ctx, struct iotc_span id, struct auth_identity *out)
+static bool lookup_cb(void *ctx, struct iotc_span id, bool any_case, struct auth_identity *out)
 {
     struct app *app = ctx;
     char buf[DEVICE_ID_MAX + 1];
@@ -287,7 +287,7 @@ static bool lookup_cb(void *ctx, struct iotc_span id, struct auth_identity *out)
         return false;
     memcpy(buf, id.ptr, id.len);
     buf[id.len] = '\0';
-    struct device *dev = registry_get(app, buf);
+    struct device *dev = any_case ? registry_get_nocase(app, buf) : registry_get(app, buf);
     if (dev == NULL)
         return false;
     out->primary_key = dev->primary_key;

@@ -5,6 +5,11 @@
  * keys; group enrollment = unknown id authenticated with the group-derived key, which creates
  * the device) and the outcome is stored in an operation; the answer is 202 "assigning" with
  * retry-after, and polls by operationId return the outcome (assigned / disabled / failed).
+ *
+ * Registration ids follow DPS's rules (iotc_dps_registration_id_is_valid) and, as in DPS, are
+ * compared ignoring case: DPS lower-cases them, so a device created through the group gets the
+ * lower-cased id, and a registration that differs only in case from an existing device
+ * resolves to that device (docs/PROTOCOL.md §4.2).
  */
 #include "central/hub/broker_int.h"
 
@@ -26,6 +31,7 @@ struct dps_op {
     enum iotc_dps_status status;
     char created[32];
     char updated[32];
+    char device_id[DEVICE_ID_MAX + 1]; /* the device the registration resolved to, or "" */
     int64_t error_code;
     const char *error_message;
 };
@@ -41,7 +47,8 @@ void dps_free_ops(struct session *s)
 
 void dps_on_connect(struct session *s, const struct auth_result *ar)
 {
-    (void)ar;
+    /* Checked on the id as sent: s->ident is cut at DEVICE_ID_MAX. */
+    s->dps_id_ok = iotc_dps_registration_id_is_valid(ar->id);
     log_info("dps: connect %s from %s", s->ident, s->peer);
 }
 
@@ -116,18 +123,30 @@ static void respond_error(struct session *s, unsigned status, struct iotc_span r
     respond(s, status, rid, 0, body, len);
 }
 
+/* DPS's spelling of a registration id: lower case (@p out holds DEVICE_ID_MAX + 1). */
+static void lower_id(const char *id, char *out)
+{
+    size_t i = 0;
+    for (; id[i] != '\0' && i < DEVICE_ID_MAX; i++) {
+        char c = id[i];
+        out[i] = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+    }
+    out[i] = '\0';
+}
+
 static void respond_op(struct session *s, const struct dps_op *op, struct iotc_span rid, bool final)
 {
     struct app *app = s->app;
     struct iotc_dps_registration_state st = {0};
     struct iotc_dps_operation o = {0};
-    char etag[64];
+    char etag[64], reg_id[DEVICE_ID_MAX + 1];
+    lower_id(s->ident, reg_id);
     o.operation_id = iotc_span_from_cstr(op->op_id);
     if (!final) {
         o.status = IOTC_DPS_STATUS_ASSIGNING;
     } else {
         o.status = op->status;
-        st.registration_id = iotc_span_from_cstr(s->ident);
+        st.registration_id = iotc_span_from_cstr(reg_id);
         st.created_utc = iotc_span_from_cstr(op->created);
         st.last_updated_utc = iotc_span_from_cstr(op->updated);
         st.status = op->status;
@@ -137,7 +156,7 @@ static void respond_op(struct session *s, const struct dps_op *op, struct iotc_s
             st.etag = iotc_span_from_cstr(etag);
         if (op->status == IOTC_DPS_STATUS_ASSIGNED) {
             st.assigned_hub = iotc_span_from_cstr(app->assigned_hub);
-            st.device_id = iotc_span_from_cstr(s->ident);
+            st.device_id = iotc_span_from_cstr(op->device_id);
             st.substatus = IOTC_SPAN_LIT("initialAssignment");
         }
         if (op->error_code != 0) {
@@ -157,17 +176,19 @@ static void respond_op(struct session *s, const struct dps_op *op, struct iotc_s
 }
 
 /* A device that registered through the group registers again (auth.c accepted a key derived
- * from the current group keys). When the group keys were regenerated since, its hub identity
- * takes the keys derived from the current ones, as DPS re-provisioning updates the hub
- * identity; otherwise the hub would refuse the new key the device just proved it holds. */
-static int refresh_group_keys(struct app *app, struct device *dev)
+ * from the current group keys and the registration id as the device spells it, @p reg_id).
+ * When the group keys were regenerated since, or the device now spells its id in another
+ * case, its hub identity takes the keys derived from the current ones, as DPS
+ * re-provisioning updates the hub identity; otherwise the hub would refuse the new key the
+ * device just proved it holds. */
+static int refresh_group_keys(struct app *app, struct device *dev, const char *reg_id)
 {
     char pk[64], sk[64];
     size_t l1, l2;
     if (iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_primary_key),
-                                   iotc_span_from_cstr(dev->id), pk, sizeof pk, &l1) != IOTC_OK ||
+                                   iotc_span_from_cstr(reg_id), pk, sizeof pk, &l1) != IOTC_OK ||
         iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_secondary_key),
-                                   iotc_span_from_cstr(dev->id), sk, sizeof sk, &l2) != IOTC_OK)
+                                   iotc_span_from_cstr(reg_id), sk, sizeof sk, &l2) != IOTC_OK)
         return CE_INVALID;
     if (strcmp(pk, dev->primary_key) == 0 && strcmp(sk, dev->secondary_key) == 0)
         return CE_OK;
@@ -182,14 +203,12 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
                                     const struct iotc_dps_register_body *body)
 {
     struct app *app = s->app;
-    struct device *dev = registry_get(app, s->ident);
+    char id[DEVICE_ID_MAX + 1];
+    lower_id(s->ident, id);
+    struct device *dev = registry_get_nocase(app, s->ident); /* as auth.c looked it up */
     if (dev == NULL) {
-        /* Only a group-key authenticated session gets here (unknown ids have no own key). */
-        if (!registry_id_is_valid(s->ident)) {
-            op->error_code = 400209;
-            op->error_message = "Registration id is not a valid device id.";
-            return IOTC_DPS_STATUS_FAILED;
-        }
+        /* Only a group-key authenticated session gets here (unknown ids have no own key). The
+         * device holds the key derived from its own spelling of the id; its hub id is DPS's. */
         char pk[64], sk[64];
         size_t l1, l2;
         if (iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_primary_key),
@@ -198,16 +217,17 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
             iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_secondary_key),
                                        iotc_span_from_cstr(s->ident), sk, sizeof sk,
                                        &l2) != IOTC_OK ||
-            registry_create(app, s->ident, pk, sk, true, app->facts.group_id, &dev) != CE_OK) {
+            registry_create(app, id, pk, sk, true, app->facts.group_id, &dev) != CE_OK) {
             op->error_code = 500000;
             op->error_message = "Device could not be created.";
             return IOTC_DPS_STATUS_FAILED;
         }
-    } else if (dev->enrollment_group != NULL && refresh_group_keys(app, dev) != CE_OK) {
+    } else if (dev->enrollment_group != NULL && refresh_group_keys(app, dev, s->ident) != CE_OK) {
         op->error_code = 500000;
         op->error_message = "Device keys could not be updated.";
         return IOTC_DPS_STATUS_FAILED;
     }
+    memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
     if (body->model_id.ptr != NULL) {
         char model[512];
         size_t mlen;
@@ -237,6 +257,11 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
         respond_error(s, 400, rid, 400004, "registrationId does not match the connection.");
         return;
     }
+    if (!s->dps_id_ok) { /* DPS's answer to an id outside its rules; nothing is created */
+        log_warn("dps: %s is not a valid registration id", s->ident);
+        respond_error(s, 400, rid, 400004, "Invalid RegistrationId.");
+        return;
+    }
     struct dps_op *op = calloc(1, sizeof *op);
     if (op == NULL) {
         respond_error(s, 500, rid, 500000, "Out of memory.");
@@ -256,10 +281,10 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
     app_format_time(app_now_ms(), op->updated);
     op->next = s->ops;
     s->ops = op;
-    log_info("dps: registration %s -> %s (operation %s)", s->ident, iotc_dps_status_str(op->status),
-             op->op_id);
+    log_info("dps: registration %s -> %s (operation %s, device %s)", s->ident,
+             iotc_dps_status_str(op->status), op->op_id, op->device_id[0] ? op->device_id : "-");
     if (op->status == IOTC_DPS_STATUS_ASSIGNED)
-        events_device(s->app, EV_PROVISIONED, s->ident);
+        events_device(s->app, EV_PROVISIONED, op->device_id);
     respond_op(s, op, rid, false);
 }
 

@@ -83,6 +83,7 @@ struct session {
     uint8_t sub_qos[4];
     /* dps */
     bool dps_known;
+    bool dps_id_ok; /* the registration id follows DPS's rules (§4.2) */
     bool dps_subscribed;
     uint8_t dps_qos;
     char peer[56];                 /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */

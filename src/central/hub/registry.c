@@ -27,6 +27,35 @@ struct registry {
     const struct plane_listener *listener; /* the broker's, while it runs (plane.h) */
 };
 
+/* FNV-1a over the id with ASCII letters folded to lower case: ids that differ only in case
+ * share a bucket, so registry_get_nocase() (DPS registration ids) reads one chain like
+ * registry_get(). */
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        h ^= c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static bool id_eq_nocase(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + ('a' - 'A'));
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + ('a' - 'A'));
+        if (x != y)
+            return false;
+        if (x == '\0')
+            return true;
+    }
+}
+
 /* A zeroed device with its empty c2d queue; NULL when out of memory. */
 static struct device *device_alloc(void)
 {
@@ -96,7 +125,7 @@ static void grow(struct registry *r)
     struct device *d;
     TAILQ_FOREACH(d, &r->devices, link)
     {
-        size_t i = app_hash_str(d->id) & (nb - 1);
+        size_t i = id_hash(d->id) & (nb - 1);
         d->hash_next = b[i];
         b[i] = d;
     }
@@ -110,7 +139,7 @@ static void insert(struct app *app, struct device *dev)
     struct registry *r = app->reg;
     if (r->count + 1 > r->n_buckets)
         grow(r);
-    size_t i = app_hash_str(dev->id) & (r->n_buckets - 1);
+    size_t i = id_hash(dev->id) & (r->n_buckets - 1);
     dev->hash_next = r->buckets[i];
     r->buckets[i] = dev;
     TAILQ_INSERT_TAIL(&r->devices, dev, link);
@@ -123,10 +152,26 @@ struct device *registry_get(struct app *app, const char *id)
     CENTRAL_ASSERT_LOOP(app);
     if (id == NULL || r == NULL)
         return NULL;
-    for (struct device *d = r->buckets[app_hash_str(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
+    for (struct device *d = r->buckets[id_hash(id) & (r->n_buckets - 1)]; d; d = d->hash_next)
         if (strcmp(d->id, id) == 0)
             return d;
     return NULL;
+}
+
+struct device *registry_get_nocase(struct app *app, const char *id)
+{
+    struct registry *r = app->reg;
+    CENTRAL_ASSERT_LOOP(app);
+    if (id == NULL || r == NULL)
+        return NULL;
+    struct device *found = NULL;
+    for (struct device *d = r->buckets[id_hash(id) & (r->n_buckets - 1)]; d; d = d->hash_next) {
+        if (strcmp(d->id, id) == 0)
+            return d;
+        if (found == NULL && id_eq_nocase(d->id, id))
+            found = d;
+    }
+    return found;
 }
 
 size_t registry_count(struct app *app)
@@ -311,7 +356,7 @@ int registry_delete(struct app *app, const char *id)
     method_device_removed(app, dev->id);
     /* after the kick: its "disconnected" event must not outlive the deletion */
     events_device(app, EV_DEVICE_DELETED, dev->id);
-    struct device **pp = &r->buckets[app_hash_str(id) & (r->n_buckets - 1)];
+    struct device **pp = &r->buckets[id_hash(id) & (r->n_buckets - 1)];
     while (*pp != dev)
         pp = &(*pp)->hash_next;
     *pp = dev->hash_next;

@@ -89,6 +89,13 @@ bool registry_key_is_valid(const char *key);
 /** Find a device by exact (case-sensitive) id; borrowed pointer or NULL. */
 struct device *registry_get(struct app *app, const char *id);
 
+/**
+ * Find a device by id ignoring ASCII case, as DPS compares registration ids
+ * (docs/PROTOCOL.md §4.2): the exact id when it exists, else one that differs only in case
+ * (IoT Hub ids are case-sensitive, so the registry may hold several). Borrowed pointer or NULL.
+ */
+struct device *registry_get_nocase(struct app *app, const char *id);
+
 /** Number of registered devices. */
 size_t registry_count(struct app *app);
 
