@@ -179,6 +179,14 @@ IOTC_API int iotc_hub_telemetry_topic_parse(struct iotc_span topic, struct iotc_
                                             struct iotc_span *out_bag);
 
 /**
+ * True when @p key (a decoded property-bag key) names a property only the hub sets on a
+ * device-to-cloud message (docs/PROTOCOL.md §5.3): `$.cdid`, `$.cmid`, `iothub-connection-*`,
+ * `iothub-enqueuedtime`, `iothub-message-source` (names compared ignoring case). A device that
+ * sends one must not be believed: the server drops it and sets its own.
+ */
+IOTC_API bool iotc_hub_property_is_hub_set(struct iotc_span key);
+
+/**
  * Server side: `devices/{d}/messages/devicebound/{bag}`.
  * @return IOTC_OK, IOTC_E_ARG, IOTC_E_NOSPACE.
  */

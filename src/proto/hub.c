@@ -232,3 +232,15 @@ int iotc_hub_twin_desired_topic_build(uint64_t version, char *out, size_t out_si
 {
     IOTC__SB_BUILD(sb, out, out_size, out_len, emit_desired(sb, version));
 }
+
+bool iotc_hub_property_is_hub_set(struct iotc_span key)
+{
+    static const char prefix[] = "iothub-connection-";
+    if (key.len >= sizeof prefix - 1 &&
+        iotc_span_eq_nocase((struct iotc_span){key.ptr, sizeof prefix - 1}, IOTC_SPAN_LIT(prefix)))
+        return true;
+    return iotc_span_eq_nocase(key, IOTC_SPAN_LIT("$.cdid")) ||
+           iotc_span_eq_nocase(key, IOTC_SPAN_LIT("$.cmid")) ||
+           iotc_span_eq_nocase(key, IOTC_SPAN_LIT("iothub-enqueuedtime")) ||
+           iotc_span_eq_nocase(key, IOTC_SPAN_LIT("iothub-message-source"));
+}

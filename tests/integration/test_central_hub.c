@@ -166,6 +166,51 @@ static void test_telemetry_stored(void **state)
     sqlite3_close(db);
 }
 
+/* Properties only the hub sets (§5.3) cannot be spoofed from the bag: dropped, and the hub's
+ * own iothub-connection-device-id is the authenticated device. */
+static void test_telemetry_hub_set_properties(void **state)
+{
+    (void)state;
+    struct th_mqtt m;
+    assert_int_equal(th_hub_connect(&m, &srv, "dev-b", KEY), 0);
+    const char *topic =
+        "devices/dev-b/messages/events/"
+        "%24.cdid=evil&iothub-connection-device-id=evil&%24.cmid=evil&"
+        "IoTHub-Connection-Auth-Method=evil&iothub-connection-auth-generation-id="
+        "evil&iothub-enqueuedtime=evil&iothub-message-source=evil&%24.sub=c1&app=ok";
+    int pid = th_mqtt_publish(&m, topic, "{}", 2, 1);
+    assert_true(pid > 0);
+    struct iotc_mqtt_packet p;
+    assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 5000), 0);
+    th_mqtt_close(&m);
+    char path[400];
+    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT props FROM telemetry WHERE device_id='dev-b' AND "
+                                        "component='c1'",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    const char *text = (const char *)sqlite3_column_text(s, 0);
+    assert_null(strstr(text, "evil"));
+    cJSON *props = cJSON_Parse(text);
+    assert_non_null(props);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItemCaseSensitive(props, "iothub-connection-device-id")),
+                        "dev-b");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, "app")), "ok");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, "$.sub")),
+                        "c1");
+    assert_null(cJSON_GetObjectItemCaseSensitive(props, "$.cdid"));
+    cJSON_Delete(props);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 /* ------------------------------------------------------------------ twin */
 
 static void test_twin(void **state)
@@ -638,6 +683,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_codes),
         cmocka_unit_test(test_telemetry_stored),
+        cmocka_unit_test(test_telemetry_hub_set_properties),
         cmocka_unit_test(test_twin),
         cmocka_unit_test(test_method_answered),
         cmocka_unit_test(test_method_offline_and_timeout),

@@ -216,10 +216,13 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
 
 /* ---------------------------------------------------------------- telemetry */
 
-/* Decode the property bag into a JSON object; component gets the "$.sub" value. An extra
- * property (mqtt-retain, iothub-MessageType) is appended when @p xkey is non-NULL. */
-static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out_len,
-                       char *component, size_t comp_size, const char *xkey, const char *xval)
+/* Decode the property bag into a JSON object; component gets the "$.sub" value. Properties
+ * only the hub sets are dropped and the hub's iothub-connection-device-id, @p device_id, is
+ * appended (§5.3): a device cannot pass for another. An extra property (mqtt-retain,
+ * iothub-MessageType) is appended when @p xkey is non-NULL. */
+static int bag_to_json(struct iotc_span bag, const char *device_id, char *out, size_t size,
+                       size_t *out_len, char *component, size_t comp_size, const char *xkey,
+                       const char *xval)
 {
     struct iotc_json_writer w;
     iotc_json_writer_init(&w, out, size);
@@ -234,6 +237,8 @@ static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out
         size_t klen, vlen;
         if (iotc_bag_pair_decode(&pair, key, sizeof key, &klen, val, sizeof val, &vlen) != IOTC_OK)
             return IOTC_E_MALFORMED;
+        if (iotc_hub_property_is_hub_set((struct iotc_span){key, klen}))
+            continue;
         iotc_json_write_key(&w, (struct iotc_span){key, klen});
         if (pair.has_value)
             iotc_json_write_string(&w, (struct iotc_span){val, vlen});
@@ -245,6 +250,8 @@ static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out
     }
     if (rc != IOTC_E_NOTFOUND)
         return IOTC_E_MALFORMED;
+    iotc_json_write_key(&w, IOTC_SPAN_LIT("iothub-connection-device-id"));
+    iotc_json_write_string(&w, iotc_span_from_cstr(device_id));
     if (xkey != NULL) {
         iotc_json_write_key(&w, iotc_span_from_cstr(xkey));
         iotc_json_write_string(&w, iotc_span_from_cstr(xval));
@@ -270,14 +277,16 @@ static const char *record_telemetry(struct session *s, struct iotc_span topic,
     }
     if (iotc_hub_telemetry_topic_parse(topic, &dev_id, &module, &bag) != IOTC_OK)
         return "malformed telemetry topic";
-    /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas. */
+    /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas,
+     * plus the hub's device id property. */
     char stack[4096];
-    size_t cap = bag.len * 6 + 128, len = 0;
+    size_t cap = bag.len * 6 + 128 + 6 * DEVICE_ID_MAX + 64, len = 0;
     char *props = cap <= sizeof stack ? stack : malloc(cap);
     char component[256];
     if (props == NULL)
         return "out of memory";
-    if (bag_to_json(bag, props, cap, &len, component, sizeof component, xkey, xval) != IOTC_OK) {
+    if (bag_to_json(bag, s->dev->id, props, cap, &len, component, sizeof component, xkey, xval) !=
+        IOTC_OK) {
         if (props != stack)
             free(props);
         log_warn("hub: %s sent an undecodable property bag", s->ident);
