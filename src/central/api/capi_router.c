@@ -267,7 +267,7 @@ static bool gate(struct http_ctx *c)
         capi_error(c, 503, "ServiceUnavailable", "The application API is not running.");
         return false;
     }
-    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why);
+    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why, NULL);
     if (role == ROLE_NONE) {
         log_info("capi: unauthorized request: %s", why);
         capi_error(c, 401, "Unauthorized", "Unauthorized: %s.", why);
