@@ -1,6 +1,6 @@
 /*
  * test_capi_security.c - the /api/ surface run as a server (docs/API.md): event streams end
- * when their API token is deleted or expires.
+ * when their API token is deleted or expires; one token cannot take every stream.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,11 +139,36 @@ static void test_stream_ends_when_token_expires(void **state)
     assert_int_equal(admin("DELETE", "/api/apiTokens/sse-exp", NULL), 204);
 }
 
+/* SSE_MAX_PER_TOKEN in capi_sse.c, docs/API.md */
+#define PER_TOKEN 16
+
+static void test_streams_per_token_cap(void **state)
+{
+    (void)state;
+    char op[600], op2[600];
+    struct th_tls s[PER_TOKEN + 1], other;
+    make_token("sse-cap", NULL, op, sizeof op);
+    make_token("sse-cap2", NULL, op2, sizeof op2);
+    for (int i = 0; i < PER_TOKEN; i++)
+        assert_int_equal(open_stream(&s[i], op), 200);
+    assert_int_equal(open_stream(&s[PER_TOKEN], op), 503);
+    assert_int_equal(th_tls_wait(&s[PER_TOKEN], "for this token", 2000), 1);
+    assert_non_null(strstr(s[PER_TOKEN].text, "ServiceUnavailable"));
+    /* another token still gets one */
+    assert_int_equal(open_stream(&other, op2), 200);
+    for (int i = 0; i <= PER_TOKEN; i++)
+        th_tls_close(&s[i]);
+    th_tls_close(&other);
+    assert_int_equal(admin("DELETE", "/api/apiTokens/sse-cap", NULL), 204);
+    assert_int_equal(admin("DELETE", "/api/apiTokens/sse-cap2", NULL), 204);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_ends_when_token_deleted),
         cmocka_unit_test(test_stream_ends_when_token_expires),
+        cmocka_unit_test(test_streams_per_token_cap),
     };
     return cmocka_run_group_tests_name("capi_security", tests, setup, teardown);
 }

@@ -36,6 +36,7 @@
 #include "central/base/log.h"
 
 #define SSE_MAX_STREAMS 64
+#define SSE_MAX_PER_TOKEN 16 /* one token (the administrator token counts as one) */
 #define SSE_PING_S 15
 #define SSE_MAX_BACKLOG (1024 * 1024) /* unsent bytes above which events are dropped */
 
@@ -183,6 +184,16 @@ static void on_token_revoked(struct capi *cp, const char *token_id)
     cp->busy--;
     if (cp->busy == 0)
         sweep(cp);
+}
+
+static size_t token_streams(const struct capi *cp, const char *token_id)
+{
+    size_t n = 0;
+    for (const struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
+        if (!s->dead && strcmp(s->token_id, token_id) == 0)
+            n++;
+    }
+    return n;
 }
 
 static bool has_stream(const struct capi *cp, const char *device_id)
@@ -360,6 +371,11 @@ void capi_events(struct http_ctx *c)
     if (cp->n_streams >= SSE_MAX_STREAMS) {
         capi_error(c, 503, "ServiceUnavailable", "Too many open event streams (%d).",
                    SSE_MAX_STREAMS);
+        return;
+    }
+    if (token_streams(cp, tok != NULL ? tok->id : "") >= SSE_MAX_PER_TOKEN) {
+        capi_error(c, 503, "ServiceUnavailable", "Too many open event streams for this token (%d).",
+                   SSE_MAX_PER_TOKEN);
         return;
     }
     struct sse_stream *s = calloc(1, sizeof *s);
