@@ -1,6 +1,7 @@
 /*
  * test_capi_security.c - the /api/ surface run as a server (docs/API.md): event streams end
- * when their API token is deleted or expires; one token cannot take every stream.
+ * when their API token is deleted or expires; one token cannot take every stream;
+ * malformed HTTP input (duplicate or huge Content-Length, NUL or bad UTF-8 in JSON) is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,12 +164,115 @@ static void test_streams_per_token_cap(void **state)
     assert_int_equal(admin("DELETE", "/api/apiTokens/sse-cap2", NULL), 204);
 }
 
+/* ---------------------------------------------------------------- HTTP input */
+
+/* Send raw request bytes; wait for the whole answer (the server closes). */
+static void raw(const char *bytes, size_t len, struct th_tls *t)
+{
+    assert_int_equal(th_tls_open(&srv, t), 0);
+    assert_int_equal(th_tls_send(t, bytes, len), 0);
+}
+
+static void test_duplicate_content_length(void **state)
+{
+    (void)state;
+    struct th_tls t;
+    char r[1200];
+    int n = snprintf(r, sizeof r,
+                     "PATCH /api/devices/" DEV "?" V " HTTP/1.1\r\nHost: localhost\r\n"
+                     "Authorization: %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}",
+                     srv.admin_token);
+    raw(r, (size_t)n, &t);
+    assert_int_equal(th_tls_wait(&t, "\r\n\r\n", 5000), 1);
+    assert_true(strncmp(t.text, "HTTP/1.1 400", 12) == 0);
+    th_tls_wait(&t, NULL, 2000);
+    assert_true(t.closed);
+    assert_non_null(strstr(t.text, "more than one Content-Length"));
+    th_tls_close(&t);
+}
+
+static void test_huge_content_length_refused_at_once(void **state)
+{
+    (void)state;
+    struct th_tls t;
+    char r[1200];
+    /* the body is never sent: the answer must not wait for it */
+    int n = snprintf(r, sizeof r,
+                     "PUT /api/devices/x?" V " HTTP/1.1\r\nHost: localhost\r\n"
+                     "Authorization: %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 1000000000000\r\n\r\n{",
+                     srv.admin_token);
+    raw(r, (size_t)n, &t);
+    assert_int_equal(th_tls_wait(&t, "\r\n\r\n", 3000), 1);
+    assert_true(strncmp(t.text, "HTTP/1.1 413", 12) == 0);
+    th_tls_close(&t);
+    /* and over the service API too */
+    n = snprintf(r, sizeof r,
+                 "PUT /devices/x?api-version=2021-04-12 HTTP/1.1\r\nHost: localhost\r\n"
+                 "Content-Length: 5000000\r\n\r\n");
+    raw(r, (size_t)n, &t);
+    assert_int_equal(th_tls_wait(&t, "\r\n\r\n", 3000), 1);
+    assert_true(strncmp(t.text, "HTTP/1.1 413", 12) == 0);
+    th_tls_close(&t);
+}
+
+static void test_json_nul_and_utf8_refused(void **state)
+{
+    (void)state;
+#define C(body, message)               \
+    {                                  \
+        body, sizeof body - 1, message \
+    }
+    static const struct {
+        const char *body;
+        size_t len;
+        const char *message;
+    } cases[] = {
+        C("{\"displayName\":\"ab\\u0000cd\"}", "NUL"),
+        C("{\"displayName\":\"ab\0cd\"}", "NUL"),
+        C("{\"displayName\":\"ab\xff\xfe\"}", "UTF-8"),
+        C("{\"displayName\":\"ab\xc0\xaf\"}", "UTF-8"),
+    };
+#undef C
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct th_tls t;
+        char r[1500];
+        int n = snprintf(r, sizeof r,
+                         "PATCH /api/devices/" DEV "?" V " HTTP/1.1\r\nHost: localhost\r\n"
+                         "Authorization: %s\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                         srv.admin_token, cases[i].len);
+        memcpy(r + n, cases[i].body, cases[i].len);
+        raw(r, (size_t)n + cases[i].len, &t);
+        th_tls_wait(&t, NULL, 5000);
+        if (strncmp(t.text, "HTTP/1.1 400", 12) != 0 || strstr(t.text, "InvalidBody") == NULL ||
+            strstr(t.text, cases[i].message) == NULL)
+            fail_msg("case %zu: %s", i, t.text);
+        th_tls_close(&t);
+    }
+    /* an escaped backslash before u0000 is text, not a NUL */
+    assert_int_equal(admin("PATCH", "/api/devices/" DEV, "{\"displayName\":\"a\\\\u0000\"}"), 200);
+    assert_string_equal(capi_jstr(R.json, "displayName"), "a\\u0000");
+    /* the service API refuses them too */
+    struct th_http_response h;
+    assert_int_equal(th_https(&srv, "PUT", "/devices/sec-2?api-version=2021-04-12", NULL,
+                              "{\"deviceId\":\"sec-2\",\"x\":\"\\u0000\"}", true, 5000, &h),
+                     0);
+    assert_int_equal(h.status, 400);
+    assert_non_null(strstr(h.body, "NUL"));
+    free(h.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_ends_when_token_deleted),
         cmocka_unit_test(test_stream_ends_when_token_expires),
         cmocka_unit_test(test_streams_per_token_cap),
+        cmocka_unit_test(test_duplicate_content_length),
+        cmocka_unit_test(test_huge_content_length_refused_at_once),
+        cmocka_unit_test(test_json_nul_and_utf8_refused),
     };
     return cmocka_run_group_tests_name("capi_security", tests, setup, teardown);
 }

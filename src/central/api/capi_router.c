@@ -151,6 +151,11 @@ cJSON *capi_body(struct http_ctx *c, size_t max)
         capi_error(c, 400, "InvalidBody", "The request needs a JSON body.");
         return NULL;
     }
+    const char *why = http_json_text_problem(c->body, c->body_len);
+    if (why != NULL) {
+        capi_error(c, 400, "InvalidBody", "The body %s.", why);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, false);
     if (o == NULL) {
