@@ -150,6 +150,34 @@ int th_https(const struct th_central *c, const char *method, const char *path,
              struct th_http_response *out);
 
 /**
+ * A raw TLS connection to the HTTPS port, for requests th_https cannot send (malformed headers,
+ * a body never sent) and for streams: what arrives is appended to @p text (NUL-terminated).
+ */
+struct th_tls {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    char *text;
+    size_t len, cap;
+    bool closed; /**< the server closed the connection */
+};
+
+/** Connect and handshake (verified against the application's CA). @return 0 or -1. */
+int th_tls_open(const struct th_central *c, struct th_tls *t);
+
+/** Send @p len bytes. @return 0 or -1. */
+int th_tls_send(struct th_tls *t, const void *data, size_t len);
+
+/**
+ * Read until @p until appears in t->text (NULL: until the server closes) or @p timeout_ms
+ * passes. @return 1 when it appeared (or, for NULL, the server closed), 0 otherwise.
+ */
+int th_tls_wait(struct th_tls *t, const char *until, int timeout_ms);
+
+/** Close and free. */
+void th_tls_close(struct th_tls *t);
+
+/**
  * Create or replace device @p id with SAS keys through the service API
  * (PUT /devices/{id}, status enabled or disabled). @return the HTTP status, or -1.
  */

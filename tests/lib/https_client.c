@@ -149,6 +149,89 @@ out:
     return rc;
 }
 
+int th_tls_open(const struct th_central *c, struct th_tls *t)
+{
+    memset(t, 0, sizeof *t);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->https_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    t->cap = 65536;
+    t->text = calloc(1, t->cap);
+    if (t->fd < 0 || t->ctx == NULL || t->text == NULL ||
+        connect(t->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        SSL_CTX_load_verify_locations(t->ctx, c->ca_path, NULL) != 1)
+        goto fail;
+    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    t->ssl = SSL_new(t->ctx);
+    if (t->ssl == NULL)
+        goto fail;
+    SSL_set_tlsext_host_name(t->ssl, "localhost");
+    SSL_set1_host(t->ssl, "localhost");
+    SSL_set_fd(t->ssl, t->fd);
+    if (SSL_connect(t->ssl) != 1)
+        goto fail;
+    return 0;
+fail:
+    th_tls_close(t);
+    return -1;
+}
+
+int th_tls_send(struct th_tls *t, const void *data, size_t len)
+{
+    return t->ssl != NULL ? ssl_write_all(t->ssl, data, len) : -1;
+}
+
+int th_tls_wait(struct th_tls *t, const char *until, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (t->ssl != NULL) {
+        if (until != NULL && strstr(t->text, until) != NULL)
+            return 1;
+        if (t->closed)
+            return until == NULL;
+        if (SSL_pending(t->ssl) == 0) {
+            int64_t left = deadline - mono_ms();
+            struct pollfd p = {t->fd, POLLIN, 0};
+            if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+                return 0;
+        }
+        if (t->len + 4096 + 1 > t->cap) {
+            char *n = realloc(t->text, t->cap * 2);
+            if (n == NULL)
+                return 0;
+            t->text = n;
+            t->cap *= 2;
+        }
+        int n = SSL_read(t->ssl, t->text + t->len, 4096);
+        if (n <= 0) {
+            int err = SSL_get_error(t->ssl, n);
+            if (err == SSL_ERROR_WANT_READ)
+                continue;
+            t->closed = true;
+            continue;
+        }
+        t->len += (size_t)n;
+        t->text[t->len] = '\0';
+    }
+    return 0;
+}
+
+void th_tls_close(struct th_tls *t)
+{
+    if (t->ssl != NULL) {
+        SSL_shutdown(t->ssl);
+        SSL_free(t->ssl);
+    }
+    if (t->ctx != NULL)
+        SSL_CTX_free(t->ctx);
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t->text);
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+}
+
 int th_put_device(const struct th_central *c, const char *id, const char *primary_key,
                   const char *secondary_key, bool enabled)
 {

@@ -151,6 +151,11 @@ cJSON *capi_body(struct http_ctx *c, size_t max)
         capi_error(c, 400, "InvalidBody", "The request needs a JSON body.");
         return NULL;
     }
+    const char *why = http_json_text_problem(c->body, c->body_len);
+    if (why != NULL) {
+        capi_error(c, 400, "InvalidBody", "The body %s.", why);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(c->body, c->body_len, &end, false);
     if (o == NULL) {
@@ -267,7 +272,7 @@ static bool gate(struct http_ctx *c)
         capi_error(c, 503, "ServiceUnavailable", "The application API is not running.");
         return false;
     }
-    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why);
+    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why, NULL);
     if (role == ROLE_NONE) {
         log_info("capi: unauthorized request: %s", why);
         capi_error(c, 401, "Unauthorized", "Unauthorized: %s.", why);

@@ -11,6 +11,11 @@
  * telemetry, property and desired patches and connections from the device plane, commands
  * (EV_COMMAND) from the application layer. app->capi subscribes after the application layer.
  *
+ * A stream belongs to the API token that opened it: it ends when the token is deleted (the
+ * application layer's EV_TOKEN_REVOKED) or reaches its expiry (a timer per stream). Ending a
+ * stream sends the last chunk; the stream's reply says "Connection: close", so libevent then
+ * closes the connection.
+ *
  * A write may fail synchronously and make libevent free the connection (and call on_close)
  * from inside evhttp_send_reply_chunk; so while we write (cp->busy), a closed stream is only
  * marked dead and freed afterwards by sweep().
@@ -26,10 +31,12 @@
 
 #include "central/api/capi.h"
 #include "central/api/capi_int.h"
+#include "central/app/appl.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
 
 #define SSE_MAX_STREAMS 64
+#define SSE_MAX_PER_TOKEN 16 /* one token (the administrator token counts as one) */
 #define SSE_PING_S 15
 #define SSE_MAX_BACKLOG (1024 * 1024) /* unsent bytes above which events are dropped */
 
@@ -38,7 +45,9 @@ struct sse_stream {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     struct event *ping;
+    struct event *expire; /* at the token's expiry; NULL for the administrator token */
     char device_id[DEVICE_ID_MAX + 1];
+    char token_id[APPL_ID_MAX + 1]; /* "" = the administrator token */
     size_t dropped;
     bool dead;     /* the connection is gone; free at the next sweep */
     bool orphaned; /* libevent detached the request: we free it */
@@ -67,6 +76,8 @@ static void sweep(struct capi *cp)
         cp->n_streams--;
         if (s->ping != NULL)
             event_free(s->ping);
+        if (s->expire != NULL)
+            event_free(s->expire);
         if (s->orphaned)
             evhttp_request_free(s->req);
         free(s);
@@ -83,6 +94,8 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     s->orphaned = evhttp_request_get_connection(s->req) == NULL;
     if (s->ping != NULL)
         event_del(s->ping);
+    if (s->expire != NULL)
+        event_del(s->expire);
     if (s->cp->busy == 0)
         sweep(s->cp);
 }
@@ -122,6 +135,65 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
     cp->busy--;
     if (cp->busy == 0)
         sweep(cp);
+}
+
+/* End @p s from our side: a last comment saying @p why, then the end of the reply (the
+ * connection closes). The caller holds cp->busy and sweeps. */
+static void end_stream(struct sse_stream *s, const char *why)
+{
+    char text[96];
+    int n = snprintf(text, sizeof text, ": closed: %s\n\n", why);
+    if (n > 0 && (size_t)n < sizeof text)
+        send_text(s, text, (size_t)n);
+    if (s->dead) /* the write failed and libevent closed the connection */
+        return;
+    log_info("capi: event stream of %s ended: %s", s->device_id, why);
+    s->dead = true;
+    s->orphaned = evhttp_request_get_connection(s->req) == NULL;
+    if (s->ping != NULL)
+        event_del(s->ping);
+    if (s->expire != NULL)
+        event_del(s->expire);
+    if (!s->orphaned) {
+        evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+        evhttp_send_reply_end(s->req); /* the request goes back to libevent */
+    }
+}
+
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct sse_stream *s = arg;
+    struct capi *cp = s->cp;
+    cp->busy++;
+    end_stream(s, "the API token has expired");
+    cp->busy--;
+    if (cp->busy == 0)
+        sweep(cp);
+}
+
+/* The token @p token_id was deleted: end its streams. */
+static void on_token_revoked(struct capi *cp, const char *token_id)
+{
+    cp->busy++;
+    for (struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
+        if (!s->dead && s->token_id[0] != '\0' && strcmp(s->token_id, token_id) == 0)
+            end_stream(s, "the API token was deleted");
+    }
+    cp->busy--;
+    if (cp->busy == 0)
+        sweep(cp);
+}
+
+static size_t token_streams(const struct capi *cp, const char *token_id)
+{
+    size_t n = 0;
+    for (const struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
+        if (!s->dead && strcmp(s->token_id, token_id) == 0)
+            n++;
+    }
+    return n;
 }
 
 static bool has_stream(const struct capi *cp, const char *device_id)
@@ -207,6 +279,10 @@ static void on_patch(struct capi *cp, const struct central_event *ev)
 static void on_event(void *ctx, const struct central_event *ev)
 {
     struct capi *cp = ctx;
+    if (ev->type == EV_TOKEN_REVOKED && ev->token_id != NULL) {
+        on_token_revoked(cp, ev->token_id);
+        return;
+    }
     if (ev->device_id == NULL || !has_stream(cp, ev->device_id))
         return;
     switch (ev->type) {
@@ -278,9 +354,16 @@ void capi_events(struct http_ctx *c)
     struct appl *a = c->app->appl;
     struct capi *cp = c->app->capi;
     struct appl_device *d;
+    const struct appl_token *tok = NULL;
+    const char *why = NULL;
     struct device *dev = capi_device(c, a, &d);
     if (dev == NULL)
         return;
+    /* the gate authenticated the request; this finds the token it names */
+    if (appl_authenticate(a, http_header(c, "Authorization"), &why, &tok) == ROLE_NONE) {
+        capi_error(c, 401, "Unauthorized", "Unauthorized: %s.", why);
+        return;
+    }
     if (cp == NULL) {
         capi_error(c, 503, "ServiceUnavailable", "The application API is not running.");
         return;
@@ -288,6 +371,11 @@ void capi_events(struct http_ctx *c)
     if (cp->n_streams >= SSE_MAX_STREAMS) {
         capi_error(c, 503, "ServiceUnavailable", "Too many open event streams (%d).",
                    SSE_MAX_STREAMS);
+        return;
+    }
+    if (token_streams(cp, tok != NULL ? tok->id : "") >= SSE_MAX_PER_TOKEN) {
+        capi_error(c, 503, "ServiceUnavailable", "Too many open event streams for this token (%d).",
+                   SSE_MAX_PER_TOKEN);
         return;
     }
     struct sse_stream *s = calloc(1, sizeof *s);
@@ -306,8 +394,25 @@ void capi_events(struct http_ctx *c)
         struct timeval tv = {SSE_PING_S, 0};
         event_add(s->ping, &tv);
     }
+    if (tok != NULL) {
+        int64_t left = tok->expiry_ms - app_now_ms();
+        snprintf(s->token_id, sizeof s->token_id, "%s", tok->id);
+        s->expire = evtimer_new(c->app->base, on_expire, s);
+        if (s->expire == NULL) {
+            if (s->ping != NULL)
+                event_free(s->ping);
+            free(s);
+            capi_error(c, 500, "InternalError", "Cannot open the stream.");
+            return;
+        }
+        struct timeval tv = {(time_t)(left > 0 ? left / 1000 : 0),
+                             (suseconds_t)(left > 0 ? (left % 1000) * 1000 : 0)};
+        event_add(s->expire, &tv);
+    }
     http_add_header(c, "Content-Type", "text/event-stream");
     http_add_header(c, "Cache-Control", "no-cache");
+    /* after the last chunk (capi_stop, token revoked or expired) libevent closes */
+    http_add_header(c, "Connection", "close");
     evhttp_send_reply_start(c->req, 200, "OK");
     evhttp_connection_set_closecb(evcon, on_close, s);
     s->next = cp->streams;

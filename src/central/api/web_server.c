@@ -157,7 +157,7 @@ static void serve_application(struct http_ctx *c)
                     "The application API is not running.");
         return;
     }
-    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why);
+    enum appl_role role = appl_authenticate(a, http_header(c, "Authorization"), &why, NULL);
     if (role == ROLE_NONE) {
         snprintf(msg, sizeof msg, "Unauthorized: %s.", why);
         reply_error(c, 401, "Unauthorized", "Unauthorized", msg);

@@ -215,13 +215,16 @@ struct appl_token *appl_token_get(struct appl *a, const char *id);
  */
 int appl_token_create(struct appl *a, const char *id, enum appl_role role, int64_t expiry_ms,
                       char *out_text, size_t size);
+/** Delete a token and announce it on the bus (EV_TOKEN_REVOKED). CE_OK / CE_NOTFOUND. */
 int appl_token_delete(struct appl *a, const char *id);
 cJSON *appl_token_to_json(const struct appl_token *t);
 /**
- * Authenticate an Authorization header value.
+ * Authenticate an Authorization header value. @p out_token (may be NULL) receives the API
+ * token it names, NULL for the administrator token (borrowed: valid until the token is deleted).
  * @return the role (ROLE_NONE when it does not authenticate; then *out_why says why).
  */
-enum appl_role appl_authenticate(struct appl *a, const char *header, const char **out_why);
+enum appl_role appl_authenticate(struct appl *a, const char *header, const char **out_why,
+                                 const struct appl_token **out_token);
 /** store_app_load row callback for app_tokens (ctx = struct appl). */
 int appl_token_load(void *ctx, const char *id, const char *data);
 

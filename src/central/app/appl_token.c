@@ -20,6 +20,7 @@
 
 #include <iotc/codec.h>
 
+#include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/store/store_app.h"
 
@@ -156,8 +157,12 @@ int appl_token_delete(struct appl *a, const char *id)
         if (strcmp((*pp)->id, id) == 0) {
             struct appl_token *t = *pp;
             *pp = t->next;
-            free(t);
             store_app_delete(a->db, "app_tokens", id);
+            /* open event streams of the token end (capi_sse.c) */
+            struct central_event ev = {
+                .type = EV_TOKEN_REVOKED, .time_ms = app_now_ms(), .token_id = t->id};
+            events_publish(a->app, &ev);
+            free(t);
             return CE_OK;
         }
     }
@@ -212,11 +217,14 @@ static bool sas_field(const char *s, const char *key, char *out, size_t size)
     return false;
 }
 
-enum appl_role appl_authenticate(struct appl *a, const char *h, const char **out_why)
+enum appl_role appl_authenticate(struct appl *a, const char *h, const char **out_why,
+                                 const struct appl_token **out_token)
 {
     char sr[64], sig[200], skn[APPL_ID_MAX + 1], se[32], want[64], hex[65];
     size_t len = 0;
     *out_why = "the Authorization header is missing";
+    if (out_token != NULL)
+        *out_token = NULL;
     if (h == NULL || *h == '\0')
         return ROLE_NONE;
     while (*h == ' ')
@@ -263,5 +271,7 @@ enum appl_role appl_authenticate(struct appl *a, const char *h, const char **out
         *out_why = "the API token's signature does not verify";
         return ROLE_NONE;
     }
+    if (out_token != NULL)
+        *out_token = t;
     return t->role;
 }

@@ -23,6 +23,7 @@ enum ev_type {
     EV_COMMAND,        /**< a command was sent, answered, queued, failed (body = DeviceCommand) */
     EV_PROVISIONED,    /**< DPS assigned the device to the hub */
     EV_DEVICE_DELETED, /**< the device identity was removed */
+    EV_TOKEN_REVOKED,  /**< an API token was deleted (token_id; no device) */
 };
 
 /** One event; every pointer is borrowed and may be NULL when not applicable. */
@@ -34,7 +35,8 @@ struct central_event {
     const char *props_json; /**< telemetry: message properties as a JSON object text */
     const char *body; /**< telemetry payload / patch JSON / command JSON (not NUL-terminated) */
     size_t body_len;
-    int64_t version; /**< reported/desired $version after the change */
+    int64_t version;      /**< reported/desired $version after the change */
+    const char *token_id; /**< EV_TOKEN_REVOKED: the id of the API token */
 };
 
 /** Create app->bus. @return CE_OK or CE_NOMEM. */

@@ -17,6 +17,8 @@
 
 #include <iotc/codec.h>
 
+#include "proto/strbuf.h"
+
 #include "central/base/log.h"
 #include "central/store/store.h"
 
@@ -357,11 +359,34 @@ void http_reply_central_err(struct http_ctx *c, int err, const char *what)
     }
 }
 
+const char *http_json_text_problem(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    while (p < end) {
+        size_t n = iotc__utf8_seq(p, (size_t)(end - p));
+        if (n == 0)
+            return "is not valid UTF-8";
+        if (*p == '\0')
+            return "contains a NUL character";
+        /* outside strings a backslash is invalid JSON anyway */
+        if (*p == '\\' && end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0)
+            return "contains a NUL character (\\u0000)";
+        n = *p == '\\' && end - p >= 2 && p[1] == '\\' ? 2 : n;
+        p += n;
+    }
+    return NULL;
+}
+
 cJSON *http_body_json(struct http_ctx *c, bool any_type)
 {
     cJSON *j;
+    const char *why;
     if (c->body_len == 0) {
         http_reply_error(c, 400, "ArgumentNull", "The request body is required.");
+        return NULL;
+    }
+    if ((why = http_json_text_problem(c->body, c->body_len)) != NULL) {
+        http_reply_error(c, 400, "ArgumentInvalid", "The request body %s.", why);
         return NULL;
     }
     j = cJSON_ParseWithLength(c->body, c->body_len);

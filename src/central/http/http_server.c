@@ -19,6 +19,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -249,6 +250,18 @@ static void dispatch(struct http_ctx *c)
     http_reply_error(c, 404, "NotFound", "No such resource.");
 }
 
+static int content_lengths(struct evhttp_request *req)
+{
+    int n = 0;
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    for (const struct evkeyval *kv = h != NULL ? h->tqh_first : NULL; kv != NULL;
+         kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Content-Length") == 0)
+            n++;
+    }
+    return n;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct http_server *srv = arg;
@@ -272,7 +285,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     c->query = query != NULL ? query : "";
     make_tracking_id(c->tracking_id);
 
-    if (body_len > HTTP_MAX_BODY) {
+    if (content_lengths(req) > 1) {
+        /* evhttp frames the body by the first one; a proxy may use another */
+        http_add_header(c, "Connection", "close");
+        http_reply_error(c, 400, "ArgumentInvalid",
+                         "The request has more than one Content-Length.");
+    } else if (body_len > HTTP_MAX_BODY) {
         /* evhttp normally refuses these itself (max body size); chunked bodies end here */
         http_reply_error(c, 413, "RequestEntityTooLarge", "The request body exceeds %d bytes.",
                          HTTP_MAX_BODY);
@@ -339,9 +357,8 @@ static struct evhttp *new_evhttp(struct http_server *srv)
     evhttp_set_max_body_size(http, HTTP_MAX_BODY);
     evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
     evhttp_set_timeout(http, HTTP_TIMEOUT_S);
-    /* On 413, read and drop the rest of the body before closing, so the client sees the
-     * answer instead of a reset while it is still sending. */
-    evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+    /* A Content-Length above the maximum gets 413 as soon as the headers are read, and the
+     * connection closes: no lingering close, which would read the whole declared body first. */
     evhttp_set_gencb(http, on_request, srv);
     return http;
 }

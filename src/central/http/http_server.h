@@ -200,7 +200,15 @@ void http_reply_central_err(struct http_ctx *c, int err, const char *what);
 void http_peer(const struct http_ctx *c, char *out, size_t size);
 
 /**
- * Parse the body as JSON (must be an object unless @p any_type). On failure replies 400 and
+ * Why JSON text @p text / @p len must be refused although a JSON parser would take it: a NUL
+ * byte or a \u0000 escape (strings would be cut short), or bytes that are not UTF-8.
+ * @return NULL when fine, else a sentence fragment for the error message.
+ */
+const char *http_json_text_problem(const char *text, size_t len);
+
+/**
+ * Parse the body as JSON (must be an object unless @p any_type; see http_json_text_problem).
+ * On failure replies 400 and
  * returns NULL. The caller frees the result with cJSON_Delete.
  */
 cJSON *http_body_json(struct http_ctx *c, bool any_type);
