@@ -96,7 +96,7 @@ void session_close(struct session *s, const char *reason, bool flush)
     if (s->kind == S_HUB)
         hub_detach(s, reason);
     else if (s->kind == S_DPS)
-        log_info("dps: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+        log_info("dps: disconnect %s from %s (%s)", LOG_STR(s->ident), s->peer, reason);
     else
         log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
@@ -163,7 +163,7 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
     size_t hlen;
     if (topic_len > 1024 ||
         iotc_mqtt_encode_publish_header(&pub, hdr, sizeof hdr, &hlen) != IOTC_OK) {
-        log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
+        log_error("mqtt: cannot encode PUBLISH %s", LOG_SPAN(topic, topic_len));
         return CE_INVALID;
     }
     int rc = conn_write(&s->conn, hdr, hlen);
@@ -353,15 +353,15 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     s->ident[idlen] = '\0';
     const char *svc = ar.kind == AUTH_DPS ? "dps" : "hub";
     if (ar.connack != 0) {
-        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc, s->ident,
-                 s->peer, ar.reason, ar.connack);
+        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc,
+                 LOG_STR(s->ident), s->peer, ar.reason, ar.connack);
         connack(s, ar.connack, false);
         session_close(s, "authentication failed", true);
         return;
     }
     if (app->stopping || app->broker->count > app->cfg.max_connections ||
         (app->store && store_backlog(app->store) > app->cfg.max_store_backlog)) {
-        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, s->ident,
+        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, LOG_STR(s->ident),
                  s->peer);
         connack(s, IOTC_MQTT_CONNACK_UNAVAILABLE, false);
         session_close(s, "server unavailable", true);
@@ -455,13 +455,13 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
         if (rc == IOTC_E_AGAIN)
             break;
         if (rc == IOTC_E_TOOBIG) {
-            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, s->ident,
+            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, LOG_STR(s->ident),
                      (unsigned)BROKER_PACKET_MAX);
             session_close(s, "packet too large", false);
             break;
         }
         if (rc != IOTC_OK) {
-            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, s->ident);
+            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, LOG_STR(s->ident));
             session_close(s, "malformed packet", false);
             break;
         }
@@ -473,7 +473,7 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
                               &pkt, &used);
         if (rc != IOTC_OK || used != total) {
             log_warn("mqtt: malformed %s from %s '%s'", iotc_mqtt_type_name(type), s->peer,
-                     s->ident);
+                     LOG_STR(s->ident));
             session_close(s, "malformed packet", false);
             break;
         }
