@@ -110,6 +110,10 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"max-store-backlog", 0, OPT_LONG, &max_backlog, 2, 100000000,
          .help = "queued writes above which publishers are paused and new\n"
                  "connections refused with CONNACK 3 (default 200000)"},
+        {"max-keep-alive", 0, OPT_INT, &cfg->max_keep_alive_s, 1, 65535, .arg = "S",
+         .help = "keep-alive cap: a CONNECT asking 0 or more than S seconds\n"
+                 "gets S; idle connections close after 1.5 x keep-alive\n"
+                 "(default 1767, as IoT Hub)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
         {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},

@@ -1,6 +1,6 @@
 /*
  * test_central_security.c - running iotc-central as a server (issue 14): peer-supplied strings
- * cannot forge log lines.
+ * cannot forge log lines; keep-alive 0 does not mean "idle forever".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/harness.h"
+
+static const char KEY[] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+static const char KEY2[] = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Lines of the server log that start with @p prefix; -1 when the log cannot be read. */
 static int log_lines_starting(const struct th_central *c, const char *prefix)
@@ -66,10 +77,75 @@ static void test_log_forging(void **state)
     th_central_cleanup(&srv);
 }
 
+/* With --max-keep-alive 2, keep-alive 0 and keep-alive 60 both count as 2 s: a silent client is
+ * closed after 1.5 x 2 s; a client that pings every second stays. */
+static void test_keepalive_capped(void **state)
+{
+    (void)state;
+    struct th_central srv;
+    static const char *const args[] = {"--max-keep-alive", "2", NULL};
+    assert_int_equal(th_central_start(&srv, args), 0);
+    static const char *const ids[] = {"ka-zero", "ka-high", "ka-ping"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(th_put_device(&srv, ids[i], KEY, KEY2, true), 200);
+
+    struct th_mqtt zero, high, ping;
+    assert_int_equal(th_mqtt_open(&zero, srv.mqtt_port, srv.ca_path), 0);
+    assert_int_equal(th_mqtt_open(&high, srv.mqtt_port, srv.ca_path), 0);
+    assert_int_equal(th_mqtt_open(&ping, srv.mqtt_port, srv.ca_path), 0);
+    char user[300], token[600];
+    uint16_t keepalive[] = {0, 60, 0};
+    struct th_mqtt *m[] = {&zero, &high, &ping};
+    for (int i = 0; i < 3; i++) {
+        snprintf(user, sizeof user, "%s/%s/?api-version=2021-04-12", srv.hub_host, ids[i]);
+        assert_int_equal(th_hub_token(&srv, ids[i], KEY, th_now() + 600, token, sizeof token), 0);
+        assert_int_equal(th_mqtt_connect(m[i], ids[i], user, token, keepalive[i], true), 0);
+    }
+    int64_t t0 = now_ms();
+
+    /* the pinging client: one PINGREQ a second for 5 s, each answered */
+    struct iotc_mqtt_packet req = {.type = IOTC_MQTT_PINGREQ}, p;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(th_mqtt_send(&ping, &req), 0);
+        assert_int_equal(th_mqtt_expect(&ping, IOTC_MQTT_PINGRESP, &p, 2000), 0);
+        usleep(1000 * 1000);
+    }
+    assert_int_equal(th_mqtt_send(&ping, &req), 0);
+    assert_int_equal(th_mqtt_expect(&ping, IOTC_MQTT_PINGRESP, &p, 2000), 0);
+
+    /* the silent ones were closed meanwhile (3 s after CONNECT, checked within 4.5 s) */
+    assert_true(th_mqtt_wait_closed(&zero, 100));
+    assert_true(th_mqtt_wait_closed(&high, 100));
+    assert_true(now_ms() - t0 >= 3000);
+    th_mqtt_close(&zero);
+    th_mqtt_close(&high);
+    th_mqtt_close(&ping);
+    assert_true(th_central_log_contains(&srv, "keep-alive timeout", 1000));
+    th_central_cleanup(&srv);
+}
+
+/* Without --max-keep-alive the cap is 1767 s: the option is in --help. */
+static void test_keepalive_help(void **state)
+{
+    (void)state;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --help 2>&1", th_central_bin());
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char out[16384];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    assert_non_null(strstr(out, "--max-keep-alive S"));
+    assert_non_null(strstr(out, "default 1767"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_forging),
+        cmocka_unit_test(test_keepalive_capped),
+        cmocka_unit_test(test_keepalive_help),
     };
     return cmocka_run_group_tests_name("central_security", tests, NULL, NULL);
 }

@@ -70,6 +70,7 @@ struct app_config {
     int dps_retry_after_s;    /**< retry-after DPS asks for; default 1 */
     size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
     size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
+    int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
 };
 
 /** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */

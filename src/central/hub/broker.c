@@ -311,10 +311,8 @@ static void connack(struct session *s, uint8_t code, bool session_present)
 static void arm_tick(struct session *s, int64_t now)
 {
     int64_t due = s->expiry_ms; /* 0: the token does not expire */
-    if (s->keepalive != 0) {    /* MQTT 3.1.1 §3.1.2.10: keep-alive 0 disables the mechanism */
-        int64_t limit = (int64_t)s->keepalive * 1500;
-        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
-            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
+    if (s->keepalive != 0) {
+        int64_t limit = (int64_t)s->keepalive * 1500; /* MQTT 3.1.1 §3.1.2.10: 1.5 x */
         if (due == 0 || s->last_rx_ms + limit < due)
             due = s->last_rx_ms + limit;
     }
@@ -324,6 +322,17 @@ static void arm_tick(struct session *s, int64_t now)
     int64_t left = due > now ? due - now : 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
     event_add(s->tick, &tv);
+}
+
+/* The keep-alive a session lives by. Keep-alive 0 would turn the check off (MQTT 3.1.1
+ * §3.1.2.10) and let a silent connection hold its socket forever; as IoT Hub caps the
+ * keep-alive at 1767 s (docs/PROTOCOL.md §5.1), 0 and anything above the cap count as the cap. */
+static uint16_t effective_keepalive(const struct app *app, uint16_t asked)
+{
+    int cap = app->cfg.max_keep_alive_s > 0 ? app->cfg.max_keep_alive_s : BROKER_KEEPALIVE_CAP_S;
+    if (cap > UINT16_MAX)
+        cap = UINT16_MAX;
+    return asked == 0 || asked > cap ? (uint16_t)cap : asked;
 }
 
 static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
@@ -367,7 +376,7 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
         session_close(s, "server unavailable", true);
         return;
     }
-    s->keepalive = c->keep_alive;
+    s->keepalive = effective_keepalive(app, c->keep_alive);
     s->expiry_ms = ar.expiry > 0 ? (int64_t)ar.expiry * 1000 : 0;
     arm_tick(s, broker_now_ms(app));
     broker_note_burst(app->broker);
@@ -515,8 +524,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (s->keepalive != 0) {
         int64_t limit = (int64_t)s->keepalive * 1500;
-        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
-            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
         if (now - s->last_rx_ms >= limit) {
             session_close(s, "keep-alive timeout", false);
             return;
