@@ -94,11 +94,13 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
          .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
         {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
-         .help = "also serve MQTT without TLS on N (off by default)"},
+         .help = "also serve MQTT without TLS on N, on 127.0.0.1 unless\n"
+                 "--bind is given (off by default)"},
         {"http-port", 0, OPT_INT, &http_port, 0, 65535,
          .help = "also serve the web UI and APIs over plain HTTP on\n"
                  "127.0.0.1:N only (off by default; 0 = any)"},
-        {"bind", 0, OPT_STR, &bind, .arg = "ADDR", .help = "listen address (default 0.0.0.0)"},
+        {"bind", 0, OPT_STR, &bind, .arg = "ADDR",
+         .help = "listen address (default 0.0.0.0; plain MQTT 127.0.0.1)"},
         {"hub-host", 0, OPT_STR, &hub_host, .arg = "NAME",
          .help = "IoT Hub host name given to devices (default localhost)"},
         {"dns-name", 0, OPT_LIST, &dns, .arg = "NAME",

@@ -1,6 +1,7 @@
 /*
  * test_central_security.c - running iotc-central as a server (issue 14): peer-supplied strings
- * cannot forge log lines; keep-alive 0 does not mean "idle forever".
+ * cannot forge log lines; keep-alive 0 does not mean "idle forever"; plain MQTT listens on
+ * loopback unless --bind says otherwise.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,12 +141,80 @@ static void test_keepalive_help(void **state)
     assert_non_null(strstr(out, "default 1767"));
 }
 
+/* The local address of the listening TCP socket on @p port, from /proc/net/@p table ("tcp" or
+ * "tcp6"), as the kernel prints it (hex); "" when there is none. */
+static void listen_addr(const char *table, uint16_t port, char *out, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/net/%s", table);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        /* "  sl  local_address rem_address   st ...": "0: 0100007F:1F90 00000000:0000 0A ..." */
+        char *local = strchr(line, ':');
+        if (local == NULL)
+            continue;
+        local++;
+        while (*local == ' ')
+            local++;
+        char *colon = strchr(local, ':');
+        char *st = colon ? strchr(colon, ' ') : NULL;
+        if (st == NULL)
+            continue;
+        while (*st == ' ')
+            st++;
+        st = strchr(st, ' ');
+        if (st == NULL)
+            continue;
+        while (*st == ' ')
+            st++;
+        char *end = NULL;
+        unsigned long p = strtoul(colon + 1, &end, 16);
+        if (p == port && strncmp(st, "0A", 2) == 0) { /* 0A: LISTEN */
+            size_t n = (size_t)(colon - local);
+            if (n >= size)
+                n = size - 1;
+            memcpy(out, local, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Without --bind, --plain-mqtt-port listens on 127.0.0.1 only (the TLS port on every
+ * interface, as before); the server logs the address. */
+static void test_plain_mqtt_loopback(void **state)
+{
+    (void)state;
+    struct th_central srv;
+    static const char *const args[] = {"--plain-mqtt-port", "0", NULL};
+    assert_int_equal(th_central_start_default_bind(&srv, args), 0);
+    assert_true(srv.plain_port != 0);
+    char addr[64], addr6[64];
+    listen_addr("tcp", srv.plain_port, addr, sizeof addr);
+    listen_addr("tcp6", srv.plain_port, addr6, sizeof addr6);
+    assert_string_equal(addr, "0100007F");
+    assert_string_equal(addr6, "");
+    listen_addr("tcp", srv.mqtt_port, addr, sizeof addr);
+    assert_string_equal(addr, "00000000");
+    assert_true(th_central_log_contains(&srv, "plain MQTT (no TLS) listening on 127.0.0.1", 1000));
+    struct th_mqtt m; /* and it accepts there */
+    assert_int_equal(th_mqtt_open(&m, srv.plain_port, NULL), 0);
+    th_mqtt_close(&m);
+    th_central_cleanup(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_forging),
         cmocka_unit_test(test_keepalive_capped),
         cmocka_unit_test(test_keepalive_help),
+        cmocka_unit_test(test_plain_mqtt_loopback),
     };
     return cmocka_run_group_tests_name("central_security", tests, NULL, NULL);
 }
