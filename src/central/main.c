@@ -94,11 +94,13 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
          .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
         {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
-         .help = "also serve MQTT without TLS on N (off by default)"},
+         .help = "also serve MQTT without TLS on N, on 127.0.0.1 unless\n"
+                 "--bind is given (off by default)"},
         {"http-port", 0, OPT_INT, &http_port, 0, 65535,
          .help = "also serve the web UI and APIs over plain HTTP on\n"
                  "127.0.0.1:N only (off by default; 0 = any)"},
-        {"bind", 0, OPT_STR, &bind, .arg = "ADDR", .help = "listen address (default 0.0.0.0)"},
+        {"bind", 0, OPT_STR, &bind, .arg = "ADDR",
+         .help = "listen address (default 0.0.0.0; plain MQTT 127.0.0.1)"},
         {"hub-host", 0, OPT_STR, &hub_host, .arg = "NAME",
          .help = "IoT Hub host name given to devices (default localhost)"},
         {"dns-name", 0, OPT_LIST, &dns, .arg = "NAME",
@@ -110,6 +112,10 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"max-store-backlog", 0, OPT_LONG, &max_backlog, 2, 100000000,
          .help = "queued writes above which publishers are paused and new\n"
                  "connections refused with CONNACK 3 (default 200000)"},
+        {"max-keep-alive", 0, OPT_INT, &cfg->max_keep_alive_s, 1, 65535, .arg = "S",
+         .help = "keep-alive cap: a CONNECT asking 0 or more than S seconds\n"
+                 "gets S; idle connections close after 1.5 x keep-alive\n"
+                 "(default 1767, as IoT Hub)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
         {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},

@@ -98,8 +98,10 @@ static int spawn(struct th_central *c, const char *const *extra)
     argv[n++] = "serve";
     argv[n++] = "--data-dir";
     argv[n++] = c->data_dir;
-    argv[n++] = "--bind";
-    argv[n++] = "127.0.0.1";
+    if (!c->default_bind) {
+        argv[n++] = "--bind";
+        argv[n++] = "127.0.0.1";
+    }
     argv[n++] = "--mqtt-port";
     argv[n++] = "0";
     argv[n++] = "--https-port";
@@ -174,9 +176,10 @@ static int spawn(struct th_central *c, const char *const *extra)
     return 0;
 }
 
-int th_central_start(struct th_central *c, const char *const *extra_args)
+static int start(struct th_central *c, const char *const *extra_args, bool default_bind)
 {
     memset(c, 0, sizeof *c);
+    c->default_bind = default_bind;
     const char *tmp = getenv("TMPDIR");
     snprintf(c->root, sizeof c->root, "%s/iotc-central-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(c->root) == NULL)
@@ -184,6 +187,16 @@ int th_central_start(struct th_central *c, const char *const *extra_args)
     snprintf(c->data_dir, sizeof c->data_dir, "%s/app", c->root);
     snprintf(c->log_path, sizeof c->log_path, "%s/server.log", c->root);
     return spawn(c, extra_args);
+}
+
+int th_central_start(struct th_central *c, const char *const *extra_args)
+{
+    return start(c, extra_args, false);
+}
+
+int th_central_start_default_bind(struct th_central *c, const char *const *extra_args)
+{
+    return start(c, extra_args, true);
 }
 
 int th_central_restart(struct th_central *c, const char *const *extra_args)

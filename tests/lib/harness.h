@@ -36,6 +36,7 @@ struct th_central {
     char group_secondary_key[96];
     char service_key[96];
     char admin_token[128]; /**< only after the first start (printed once) */
+    bool default_bind;     /**< started without --bind (th_central_start_default_bind) */
 };
 
 /** Path of the iotc-central binary: $IOTC_CENTRAL_BIN or <test dir>/../iotc-central. */
@@ -47,6 +48,12 @@ const char *th_central_bin(void);
  * @return 0 or -1 (the reason is printed on stderr).
  */
 int th_central_start(struct th_central *c, const char *const *extra_args);
+
+/**
+ * th_central_start() without `--bind 127.0.0.1`: the server's own default listen addresses
+ * (the TLS listeners then accept on every interface). 0 / -1.
+ */
+int th_central_start_default_bind(struct th_central *c, const char *const *extra_args);
 
 /** Start again on the same data dir (after th_central_stop); new ports. 0 / -1. */
 int th_central_restart(struct th_central *c, const char *const *extra_args);

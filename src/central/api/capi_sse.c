@@ -88,7 +88,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 {
     struct sse_stream *s = arg;
     (void)evcon;
-    log_debug("capi: event stream of %s closed", s->device_id);
+    log_debug("capi: event stream of %s closed", LOG_STR(s->device_id));
     s->dead = true;
     /* Detached by libevent (client went away): the request is ours now. */
     s->orphaned = evhttp_request_get_connection(s->req) == NULL;

@@ -197,7 +197,7 @@ static int load_device(void *ctx, const char *id, const char *data)
     cJSON *o = cJSON_Parse(data);
     struct appl_device *d = o != NULL ? device_new(a, id) : NULL;
     if (d == NULL) {
-        log_warn("appl: skipping unreadable device row %s", id);
+        log_warn("appl: skipping unreadable device row %s", LOG_STR(id));
         cJSON_Delete(o);
         return 0;
     }
@@ -284,7 +284,8 @@ void appl_device_associate(struct appl *a, struct appl_device *d, const struct d
     d->template_id = strdup(t->id);
     d->etag++;
     appl_device_save(a, d);
-    log_info("appl: device %s associated with template %s (announced model id)", d->id, t->id);
+    log_info("appl: device %s associated with template %s (announced model id)", LOG_STR(d->id),
+             LOG_STR(t->id));
 }
 
 size_t appl_devices_using(struct appl *a, const char *template_id)

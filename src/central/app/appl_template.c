@@ -532,8 +532,8 @@ int appl_template_put(struct appl *a, const char *id, const cJSON *body,
     appl_template_save(a, t);
     if (t->published)
         appl_template_publish(a, t);
-    log_info("appl: template %s imported (DTDL v%d, %zu capabilities)", t->id, t->model->version,
-             t->model->n_caps);
+    log_info("appl: template %s imported (DTDL v%d, %zu capabilities)", LOG_STR(t->id),
+             t->model->version, t->model->n_caps);
     *out_t = t;
     return CE_OK;
 }
@@ -700,7 +700,7 @@ struct appl_template *appl_template_from_store(const char *id, const char *json)
     cJSON_Delete(o);
     return t;
 bad:
-    log_warn("appl: skipping unreadable template row %s", id);
+    log_warn("appl: skipping unreadable template row %s", LOG_STR(id));
     cJSON_Delete(o);
     appl_template_free(t);
     return NULL;

@@ -110,7 +110,7 @@ int appl_token_load(void *ctx, const char *id, const char *data)
         a->tokens = t;
     } else {
         free(t);
-        log_warn("appl: skipping unreadable token row %s", id);
+        log_warn("appl: skipping unreadable token row %s", LOG_STR(id));
     }
     cJSON_Delete(o);
     return 0;

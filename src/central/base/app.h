@@ -58,7 +58,7 @@ const char *central_strerror(int err);
 /** Command-line configuration (owned strings are heap copies freed by app_release). */
 struct app_config {
     char *data_dir;
-    char *bind_addr;     /**< address the listeners bind to; default "0.0.0.0" */
+    char *bind_addr;     /**< --bind: listen address; NULL: 0.0.0.0, plain MQTT 127.0.0.1 */
     int mqtt_port;       /**< MQTT over TLS; 0 = pick a free port; default 8883 */
     int https_port;      /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
     int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
@@ -70,6 +70,7 @@ struct app_config {
     int dps_retry_after_s;    /**< retry-after DPS asks for; default 1 */
     size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
     size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
+    int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
 };
 
 /** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */

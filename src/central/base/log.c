@@ -2,6 +2,7 @@
 #include "central/base/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -56,4 +57,86 @@ void log_msg(enum log_level level, const char *fmt, ...)
         n = sizeof line - 2;
     line[n++] = '\n';
     fwrite(line, 1, n, stderr);
+}
+
+/* Length of the well-formed UTF-8 sequence starting at p[0] (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when p does not start one. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    }
+    return n;
+}
+
+const char *log_escape(char *out, size_t out_size, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (out_size == 0)
+        return out;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    if (s == NULL)
+        len = 0;
+    bool cut = len > LOG_ESC_MAX;
+    size_t shown = cut ? LOG_ESC_MAX : len;
+    size_t o = 0;
+    for (size_t i = 0; i < shown;) {
+        char esc[4];
+        const unsigned char *copy = p + i;
+        size_t n = 0;
+        size_t u = p[i] >= 0x80 ? utf8_len(p + i, shown - i) : 0;
+        if (u == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0) /* C1 control U+0080..U+009F */
+            u = 0;
+        if (u > 0) {
+            n = u;
+        } else if (p[i] < 0x20 || p[i] >= 0x7F || p[i] == '\\') {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[p[i] >> 4];
+            esc[3] = hex[p[i] & 15];
+            copy = (const unsigned char *)esc;
+            n = 4;
+        } else {
+            n = 1;
+        }
+        if (o + n >= out_size)
+            break;
+        memcpy(out + o, copy, n);
+        o += n;
+        i += u > 0 ? u : 1;
+    }
+    if (cut && o + 3 < out_size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *log_escape_cstr(char *out, size_t out_size, const char *s)
+{
+    return log_escape(out, out_size, s, s ? strlen(s) : 0);
 }

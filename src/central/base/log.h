@@ -7,6 +7,8 @@
 #ifndef CENTRAL_LOG_H
 #define CENTRAL_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 /** Set the most verbose level that is printed (default LOG_INFO). */
@@ -20,6 +22,31 @@ int log_enabled(enum log_level level);
 
 /** Print one line. Thread-safe (one fprintf per line). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Bytes of an untrusted string a log line shows; the rest is cut and marked "...". */
+#define LOG_ESC_MAX 128
+/** Buffer size that always holds log_escape()'s output (every byte as \xNN, "...", NUL). */
+#define LOG_ESC_SIZE (LOG_ESC_MAX * 4 + 4)
+
+/**
+ * Make a peer-supplied string safe for one log line: the one place every client id, username,
+ * topic, registration id, HTTP path or header value, model id... passes through before a log_*
+ * call prints it. Control characters (C0, DEL, C1), backslash (so that a literal "\x0a" in
+ * the input cannot pass for an escape) and bytes that are not well-formed UTF-8 become \xNN;
+ * valid UTF-8 is kept. At most LOG_ESC_MAX input bytes are
+ * shown, a longer input ends in "...". @p s (NULL reads as "") is borrowed for the call, @p len
+ * bytes. Writes at most @p out_size bytes (NUL-terminated when out_size > 0; LOG_ESC_SIZE is
+ * always enough) and returns @p out.
+ */
+const char *log_escape(char *out, size_t out_size, const char *s, size_t len);
+
+/** log_escape() of a NUL-terminated @p s (NULL reads as ""). */
+const char *log_escape_cstr(char *out, size_t out_size, const char *s);
+
+/* Escaped copies in a buffer that lives until the end of the enclosing block, for use as
+ * arguments: log_warn("... '%s'", LOG_STR(s->ident)); */
+#define LOG_STR(s) log_escape_cstr((char[LOG_ESC_SIZE]){0}, LOG_ESC_SIZE, (s))
+#define LOG_SPAN(p, n) log_escape((char[LOG_ESC_SIZE]){0}, LOG_ESC_SIZE, (p), (n))
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -307,7 +307,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (c->body == NULL) {
             http_reply_error(c, 500, "ServerError", "Out of memory.");
         } else {
-            log_debug("https: %s %s", method_name(c->method), evhttp_request_get_uri(req));
+            log_debug("https: %s %s", method_name(c->method), LOG_STR(evhttp_request_get_uri(req)));
             dispatch(c);
         }
     }

@@ -96,7 +96,7 @@ void session_close(struct session *s, const char *reason, bool flush)
     if (s->kind == S_HUB)
         hub_detach(s, reason);
     else if (s->kind == S_DPS)
-        log_info("dps: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+        log_info("dps: disconnect %s from %s (%s)", LOG_STR(s->ident), s->peer, reason);
     else
         log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
@@ -163,7 +163,7 @@ int session_publish(struct session *s, const char *topic, size_t topic_len, cons
     size_t hlen;
     if (topic_len > 1024 ||
         iotc_mqtt_encode_publish_header(&pub, hdr, sizeof hdr, &hlen) != IOTC_OK) {
-        log_error("mqtt: cannot encode PUBLISH %.*s", (int)topic_len, topic);
+        log_error("mqtt: cannot encode PUBLISH %s", LOG_SPAN(topic, topic_len));
         return CE_INVALID;
     }
     int rc = conn_write(&s->conn, hdr, hlen);
@@ -311,10 +311,8 @@ static void connack(struct session *s, uint8_t code, bool session_present)
 static void arm_tick(struct session *s, int64_t now)
 {
     int64_t due = s->expiry_ms; /* 0: the token does not expire */
-    if (s->keepalive != 0) {    /* MQTT 3.1.1 §3.1.2.10: keep-alive 0 disables the mechanism */
-        int64_t limit = (int64_t)s->keepalive * 1500;
-        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
-            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
+    if (s->keepalive != 0) {
+        int64_t limit = (int64_t)s->keepalive * 1500; /* MQTT 3.1.1 §3.1.2.10: 1.5 x */
         if (due == 0 || s->last_rx_ms + limit < due)
             due = s->last_rx_ms + limit;
     }
@@ -324,6 +322,17 @@ static void arm_tick(struct session *s, int64_t now)
     int64_t left = due > now ? due - now : 0;
     struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
     event_add(s->tick, &tv);
+}
+
+/* The keep-alive a session lives by. Keep-alive 0 would turn the check off (MQTT 3.1.1
+ * §3.1.2.10) and let a silent connection hold its socket forever; as IoT Hub caps the
+ * keep-alive at 1767 s (docs/PROTOCOL.md §5.1), 0 and anything above the cap count as the cap. */
+static uint16_t effective_keepalive(const struct app *app, uint16_t asked)
+{
+    int cap = app->cfg.max_keep_alive_s > 0 ? app->cfg.max_keep_alive_s : BROKER_KEEPALIVE_CAP_S;
+    if (cap > UINT16_MAX)
+        cap = UINT16_MAX;
+    return asked == 0 || asked > cap ? (uint16_t)cap : asked;
 }
 
 static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
@@ -353,21 +362,21 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     s->ident[idlen] = '\0';
     const char *svc = ar.kind == AUTH_DPS ? "dps" : "hub";
     if (ar.connack != 0) {
-        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc, s->ident,
-                 s->peer, ar.reason, ar.connack);
+        log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc,
+                 LOG_STR(s->ident), s->peer, ar.reason, ar.connack);
         connack(s, ar.connack, false);
         session_close(s, "authentication failed", true);
         return;
     }
     if (app->stopping || app->broker->count > app->cfg.max_connections ||
         (app->store && store_backlog(app->store) > app->cfg.max_store_backlog)) {
-        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, s->ident,
+        log_warn("%s: refusing '%s' from %s: server overloaded (CONNACK 3)", svc, LOG_STR(s->ident),
                  s->peer);
         connack(s, IOTC_MQTT_CONNACK_UNAVAILABLE, false);
         session_close(s, "server unavailable", true);
         return;
     }
-    s->keepalive = c->keep_alive;
+    s->keepalive = effective_keepalive(app, c->keep_alive);
     s->expiry_ms = ar.expiry > 0 ? (int64_t)ar.expiry * 1000 : 0;
     arm_tick(s, broker_now_ms(app));
     broker_note_burst(app->broker);
@@ -455,13 +464,13 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
         if (rc == IOTC_E_AGAIN)
             break;
         if (rc == IOTC_E_TOOBIG) {
-            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, s->ident,
+            log_warn("mqtt: %s '%s' sent a packet over %u bytes", s->peer, LOG_STR(s->ident),
                      (unsigned)BROKER_PACKET_MAX);
             session_close(s, "packet too large", false);
             break;
         }
         if (rc != IOTC_OK) {
-            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, s->ident);
+            log_warn("mqtt: malformed packet header from %s '%s'", s->peer, LOG_STR(s->ident));
             session_close(s, "malformed packet", false);
             break;
         }
@@ -473,7 +482,7 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
                               &pkt, &used);
         if (rc != IOTC_OK || used != total) {
             log_warn("mqtt: malformed %s from %s '%s'", iotc_mqtt_type_name(type), s->peer,
-                     s->ident);
+                     LOG_STR(s->ident));
             session_close(s, "malformed packet", false);
             break;
         }
@@ -515,8 +524,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (s->keepalive != 0) {
         int64_t limit = (int64_t)s->keepalive * 1500;
-        if (limit > BROKER_KEEPALIVE_CAP_S * 1000LL)
-            limit = BROKER_KEEPALIVE_CAP_S * 1000LL;
         if (now - s->last_rx_ms >= limit) {
             session_close(s, "keep-alive timeout", false);
             return;
@@ -656,10 +663,10 @@ int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
     return fd;
 }
 
-static struct evconnlistener *listen_on(struct app *app, int port, bool tls, uint16_t *out_port)
+static struct evconnlistener *listen_on(struct app *app, const char *addr, int port, bool tls,
+                                        uint16_t *out_port)
 {
-    int fd =
-        broker_bind_socket(app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0", port, out_port);
+    int fd = broker_bind_socket(addr, port, out_port);
     if (fd < 0)
         return NULL;
     /* Accepted sockets inherit TCP_NODELAY from the listener (Linux): one system call per
@@ -691,13 +698,20 @@ int broker_start(struct app *app)
     if (b->accept_ev == NULL || broker_io_init(b, app->base) != CE_OK)
         return CE_NOMEM;
     /* a listener that cannot be made is logged by broker_bind_socket (address, port in use) */
-    b->tls = listen_on(app, app->cfg.mqtt_port, true, &app->mqtt_port);
+    const char *bind_addr = app->cfg.bind_addr;
+    b->tls = listen_on(app, bind_addr ? bind_addr : "0.0.0.0", app->cfg.mqtt_port, true,
+                       &app->mqtt_port);
     if (b->tls == NULL)
         return CE_IO;
     if (app->cfg.plain_mqtt_port >= 0) {
-        b->plain = listen_on(app, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
+        /* Without TLS, SAS tokens cross the network in clear text: loopback only, as plain
+         * HTTP, unless --bind names the address explicitly. */
+        const char *plain = bind_addr ? bind_addr : "127.0.0.1";
+        b->plain = listen_on(app, plain, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
         if (b->plain == NULL)
             return CE_IO;
+        log_info("mqtt: plain MQTT (no TLS) listening on %s port %u", plain,
+                 (unsigned)app->plain_mqtt_port);
     }
     return CE_OK;
 }

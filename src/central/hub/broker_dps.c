@@ -49,7 +49,7 @@ void dps_on_connect(struct session *s, const struct auth_result *ar)
 {
     /* Checked on the id as sent: s->ident is cut at DEVICE_ID_MAX. */
     s->dps_id_ok = iotc_dps_registration_id_is_valid(ar->id);
-    log_info("dps: connect %s from %s", s->ident, s->peer);
+    log_info("dps: connect %s from %s", LOG_STR(s->ident), s->peer);
 }
 
 void dps_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
@@ -61,8 +61,8 @@ void dps_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
     struct iotc_mqtt_subscription sub;
     while (iotc_mqtt_subscribe_next(&it, &sub)) {
         if (!iotc_dps_is_subscribe_filter(sub.filter) || n == sizeof codes) {
-            log_warn("dps: %s subscribed to unsupported filter %.*s", s->ident, (int)sub.filter.len,
-                     sub.filter.ptr);
+            log_warn("dps: %s subscribed to unsupported filter %s", LOG_STR(s->ident),
+                     LOG_SPAN(sub.filter.ptr, sub.filter.len));
             session_close(s, "unsupported subscription", false);
             return;
         }
@@ -193,7 +193,7 @@ static int refresh_group_keys(struct app *app, struct device *dev, const char *r
     if (strcmp(pk, dev->primary_key) == 0 && strcmp(sk, dev->secondary_key) == 0)
         return CE_OK;
     log_info("dps: %s registered again through group %s; its keys follow the group's new keys",
-             dev->id, dev->enrollment_group);
+             LOG_STR(dev->id), LOG_STR(dev->enrollment_group));
     struct device_update upd = {.primary_key = pk, .secondary_key = sk, .status = -1};
     return registry_update(app, dev, &upd);
 }
@@ -281,8 +281,9 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
     app_format_time(app_now_ms(), op->updated);
     op->next = s->ops;
     s->ops = op;
-    log_info("dps: registration %s -> %s (operation %s, device %s)", s->ident,
-             iotc_dps_status_str(op->status), op->op_id, op->device_id[0] ? op->device_id : "-");
+    log_info("dps: registration %s -> %s (operation %s, device %s)", LOG_STR(s->ident),
+             iotc_dps_status_str(op->status), op->op_id,
+             op->device_id[0] ? LOG_STR(op->device_id) : "-");
     if (op->status == IOTC_DPS_STATUS_ASSIGNED)
         events_device(s->app, EV_PROVISIONED, op->device_id);
     respond_op(s, op, rid, false);
@@ -310,8 +311,8 @@ void dps_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
     CENTRAL_ASSERT(s->kind == S_DPS);
     struct iotc_dps_request_topic t;
     if (iotc_dps_request_topic_parse(pub->topic, &t) != IOTC_OK) {
-        log_warn("dps: %s published to unsupported topic %.*s", s->ident, (int)pub->topic.len,
-                 pub->topic.ptr);
+        log_warn("dps: %s published to unsupported topic %s", LOG_STR(s->ident),
+                 LOG_SPAN(pub->topic.ptr, pub->topic.len));
         session_close(s, "unsupported topic", false);
         return;
     }

@@ -79,14 +79,14 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
                 s->will_topic = s->will_payload = NULL;
             }
         } else {
-            log_warn("hub: ignoring the will of %s: not its telemetry topic", dev->id);
+            log_warn("hub: ignoring the will of %s: not its telemetry topic", LOG_STR(dev->id));
         }
     }
     struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNACK};
     p.connack.session_present = present;
     session_send(s, &p);
-    log_info("hub: connect %s from %s (clean=%d keepalive=%u%s%s)", dev->id, s->peer,
-             c->clean_session, c->keep_alive, model[0] ? " model=" : "", model);
+    log_info("hub: connect %s from %s (clean=%d keepalive=%u%s%s)", LOG_STR(dev->id), s->peer,
+             c->clean_session, c->keep_alive, model[0] ? " model=" : "", LOG_STR(model));
     if (s->subs & SUB_C2D)
         deliver_c2d(s);
     if (s->subs & SUB_METHODS)
@@ -97,7 +97,7 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
 void hub_detach(struct session *s, const char *reason)
 {
     struct device *dev = s->dev;
-    log_info("hub: disconnect %s from %s (%s)", s->ident, s->peer, reason);
+    log_info("hub: disconnect %s from %s (%s)", LOG_STR(s->ident), s->peer, reason);
     if (dev == NULL)
         return;
     if (s->will_topic != NULL && !s->graceful && dev->session == s) {
@@ -106,7 +106,7 @@ void hub_detach(struct session *s, const char *reason)
             s, (struct iotc_span){s->will_topic, strlen(s->will_topic)},
             (struct iotc_span){s->will_payload, s->will_len}, "iothub-MessageType", "Will", 0);
         if (err == NULL)
-            log_info("hub: recorded the will message of %s", s->ident);
+            log_info("hub: recorded the will message of %s", LOG_STR(s->ident));
     }
     s->dev = NULL;
     if (dev->session != s)
@@ -163,9 +163,9 @@ void hub_on_subscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
         }
         if (bit < 0 || n == sizeof codes) {
             /* IoT Hub terminates the connection instead of a failure SUBACK (§5.1). */
-            log_warn("hub: %s subscribed to %s filter %.*s", s->ident,
-                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported", (int)sub.filter.len,
-                     sub.filter.ptr);
+            log_warn("hub: %s subscribed to %s filter %s", LOG_STR(s->ident),
+                     rc == IOTC_E_AUTH ? "another identity's" : "unsupported",
+                     LOG_SPAN(sub.filter.ptr, sub.filter.len));
             session_close(
                 s, rc == IOTC_E_AUTH ? "subscription not authorized" : "unsupported subscription",
                 false);
@@ -271,8 +271,8 @@ static const char *record_telemetry(struct session *s, struct iotc_span topic,
 {
     struct iotc_span dev_id, module, bag;
     if (topic.len + payload.len > BROKER_MSG_MAX) {
-        log_warn("hub: %s sent a %zu-byte message (limit %u)", s->ident, topic.len + payload.len,
-                 (unsigned)BROKER_MSG_MAX);
+        log_warn("hub: %s sent a %zu-byte message (limit %u)", LOG_STR(s->ident),
+                 topic.len + payload.len, (unsigned)BROKER_MSG_MAX);
         return "message too large";
     }
     if (iotc_hub_telemetry_topic_parse(topic, &dev_id, &module, &bag) != IOTC_OK)
@@ -289,7 +289,7 @@ static const char *record_telemetry(struct session *s, struct iotc_span topic,
         IOTC_OK) {
         if (props != stack)
             free(props);
-        log_warn("hub: %s sent an undecodable property bag", s->ident);
+        log_warn("hub: %s sent an undecodable property bag", LOG_STR(s->ident));
         return "malformed property bag";
     }
     struct store_telemetry t = {
@@ -445,9 +445,9 @@ void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
     int rc =
         iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
     if (rc != IOTC_OK) {
-        log_warn("hub: %s published to %s topic %.*s", s->ident,
-                 rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported", (int)pub->topic.len,
-                 pub->topic.ptr);
+        log_warn("hub: %s published to %s topic %s", LOG_STR(s->ident),
+                 rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported",
+                 LOG_SPAN(pub->topic.ptr, pub->topic.len));
         session_close(s, rc == IOTC_E_AUTH ? "publish not authorized" : "unsupported topic", false);
         return;
     }
@@ -489,7 +489,7 @@ static void deliver_c2d(struct session *s)
                          m->bag ? m->bag : "");
         if (n < 0 || (size_t)n >= sizeof topic) {
             log_warn("c2d: message %lld for %s has an oversized property bag", (long long)m->seq,
-                     dev->id);
+                     LOG_STR(dev->id));
             continue;
         }
         uint16_t pid = 0;

@@ -134,8 +134,8 @@ int c2d_send(struct app *app, struct device *dev, const char *payload, size_t le
     };
     if (app->store != NULL && store_put_c2d(app->store, &row) != CE_OK)
         log_error("c2d: cannot queue the store write of message %lld", (long long)m->seq);
-    log_info("c2d: queued message %lld for %s (%zu bytes, %zu pending)", (long long)m->seq, dev->id,
-             len, dev->c2d_count);
+    log_info("c2d: queued message %lld for %s (%zu bytes, %zu pending)", (long long)m->seq,
+             LOG_STR(dev->id), len, dev->c2d_count);
     plane_c2d_queued(app, dev);
     return CE_OK;
 }
@@ -153,7 +153,7 @@ void c2d_complete(struct app *app, struct device *dev, struct c2d_msg *m)
     unlink_msg(dev, m);
     if (app->store != NULL)
         store_delete_c2d(app->store, m->seq);
-    log_info("c2d: message %lld delivered to %s", (long long)m->seq, dev->id);
+    log_info("c2d: message %lld delivered to %s", (long long)m->seq, LOG_STR(dev->id));
     c2d_msg_free(m);
 }
 
@@ -166,7 +166,7 @@ void c2d_expire(struct app *app, struct device *dev, int64_t now_ms)
             unlink_msg(dev, m);
             if (app->store != NULL)
                 store_delete_c2d(app->store, m->seq);
-            log_info("c2d: message %lld for %s expired", (long long)m->seq, dev->id);
+            log_info("c2d: message %lld for %s expired", (long long)m->seq, LOG_STR(dev->id));
             c2d_msg_free(m);
         }
         m = next;

@@ -87,9 +87,11 @@ static void deliver(struct method_call *c)
     LIST_REMOVE(c, link);
     const char *what = c->result == CE_OK ? "answered" : central_strerror(c->result);
     if (c->result == CE_OK)
-        log_info("method: %s on %s (rid %s) answered %d", c->name, c->device_id, c->rid, c->status);
+        log_info("method: %s on %s (rid %s) answered %d", LOG_STR(c->name), LOG_STR(c->device_id),
+                 c->rid, c->status);
     else
-        log_info("method: %s on %s (rid %s) failed: %s", c->name, c->device_id, c->rid, what);
+        log_info("method: %s on %s (rid %s) failed: %s", LOG_STR(c->name), LOG_STR(c->device_id),
+                 c->rid, what);
     if (c->result == CE_OK)
         c->cb(c->ctx, CE_OK, c->status, c->resp ? c->resp : "null", c->resp ? c->resp_len : 4);
     else
@@ -194,8 +196,8 @@ struct method_call *method_invoke(struct app *app, const char *device_id, const 
     snprintf(c->rid, sizeof c->rid, "%llu", (unsigned long long)++t->next_rid);
     LIST_INSERT_HEAD(&t->calls, c, link);
     c->state = CALL_WAITING;
-    log_info("method: invoke %s on %s (rid %s, connect %ds, response %ds)", c->name, c->device_id,
-             c->rid, connect_timeout_s, response_timeout_s);
+    log_info("method: invoke %s on %s (rid %s, connect %ds, response %ds)", LOG_STR(c->name),
+             LOG_STR(c->device_id), c->rid, connect_timeout_s, response_timeout_s);
     int rc = try_send(c, dev);
     if (rc == CE_NOMEM)
         finish_later(c, CE_NOMEM);
@@ -248,7 +250,8 @@ void method_device_response(struct app *app, struct device *dev, const char *rid
         finish_later(c, CE_OK);
         return;
     }
-    log_warn("method: response from %s for unknown rid %.*s", dev->id, (int)rid_len, rid);
+    log_warn("method: response from %s for unknown rid %s", LOG_STR(dev->id),
+             LOG_SPAN(rid, rid_len));
 }
 
 void method_device_removed(struct app *app, const char *device_id)

@@ -239,7 +239,7 @@ void registry_persist(struct app *app, struct device *dev)
         return;
     char *record = registry_device_to_store_json(dev);
     if (record == NULL || store_put_device(app->store, dev->id, record) != CE_OK)
-        log_error("cannot queue the store write of device %s", dev->id);
+        log_error("cannot queue the store write of device %s", LOG_STR(dev->id));
     free(record);
 }
 
@@ -289,8 +289,8 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
     cJSON_AddStringToObject(dev->reported_meta, "$lastUpdated", now);
     insert(app, dev);
     registry_persist(app, dev);
-    log_info("registry: created device %s (%s%s)", id, group ? "group " : "individual",
-             group ? group : "");
+    log_info("registry: created device %s (%s%s)", LOG_STR(id), group ? "group " : "individual",
+             LOG_STR(group));
     if (out_dev)
         *out_dev = dev;
     return CE_OK;
@@ -365,7 +365,7 @@ int registry_delete(struct app *app, const char *id)
     r->count--;
     if (app->store != NULL)
         store_delete_device(app->store, dev->id);
-    log_info("registry: deleted device %s", dev->id);
+    log_info("registry: deleted device %s", LOG_STR(dev->id));
     registry_device_free(dev);
     return CE_OK;
 }
@@ -606,7 +606,7 @@ static int load_device_row(void *ctx, const char *id, const char *data)
     struct load_state *ls = ctx;
     struct device *dev = registry_device_from_store_json(id, data);
     if (dev == NULL) {
-        log_warn("skipping unreadable device row %s", id);
+        log_warn("skipping unreadable device row %s", LOG_STR(id));
         return 0;
     }
     insert(ls->app, dev);

@@ -318,7 +318,7 @@ int twin_update(struct app *app, struct device *dev, const cJSON *tags_patch,
         if (push) /* the one announcement: to the live connection and to the event bus */
             plane_desired_changed(app, dev, push, strlen(push), dev->desired_version);
         free(push);
-        log_info("twin: desired properties of %s now at $version %lld", dev->id,
+        log_info("twin: desired properties of %s now at $version %lld", LOG_STR(dev->id),
                  (long long)dev->desired_version);
     }
     cJSON_Delete(old_desired);

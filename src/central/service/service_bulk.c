@@ -125,7 +125,7 @@ static int one(struct http_ctx *c, const cJSON *item, cJSON *errors)
     if (mode == B_DELETE || mode == B_DELETE_ETAG) {
         rc = registry_delete(c->app, id);
         if (rc == CE_OK)
-            log_info("https: device %s deleted (bulk)", id);
+            log_info("https: device %s deleted (bulk)", LOG_STR(id));
     } else if (service_parse_device(item, "id", id, &b, err, sizeof err) != 0) {
         add_error(errors, id, "ArgumentInvalid", err);
         return CE_INVALID;

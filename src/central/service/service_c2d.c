@@ -165,7 +165,8 @@ void service_c2d_send(struct http_ctx *c)
         http_reply_central_err(c, rc, id);
         return;
     }
-    log_info("https: c2d message %s queued for %s (%zu bytes)", ps.message_id, id, c->body_len);
+    log_info("https: c2d message %s queued for %s (%zu bytes)", LOG_STR(ps.message_id), LOG_STR(id),
+             c->body_len);
     http_add_header(c, "iothub-messageid", ps.message_id);
     http_reply_empty(c, 204);
 }

@@ -121,14 +121,14 @@ int service_apply_device(struct app *app, const char *id, const struct service_d
             rc = registry_update(app, dev, &u);
         }
         if (rc == CE_OK)
-            log_info("https: device %s created", id);
+            log_info("https: device %s created", LOG_STR(id));
     } else {
         struct device_update u = {b->primary_key, b->secondary_key, b->status, b->status_reason};
         if (dev == NULL)
             return CE_NOTFOUND;
         rc = registry_update(app, dev, &u);
         if (rc == CE_OK)
-            log_info("https: device %s updated", id);
+            log_info("https: device %s updated", LOG_STR(id));
     }
     if (rc == CE_OK && out_dev != NULL)
         *out_dev = dev;
@@ -234,7 +234,7 @@ void service_device_delete(struct http_ctx *c)
         http_reply_central_err(c, rc, id);
         return;
     }
-    log_info("https: device %s deleted", id);
+    log_info("https: device %s deleted", LOG_STR(id));
     http_reply_empty(c, 204);
 }
 

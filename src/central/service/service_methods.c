@@ -63,7 +63,7 @@ static void on_done(void *ctx, int result, int status, const char *payload, size
     char info[48];
 
     c->op = NULL;
-    log_info("https: method %s on %s: %s (device status %d)", op->name, c->seg[1],
+    log_info("https: method %s on %s: %s (device status %d)", LOG_STR(op->name), LOG_STR(c->seg[1]),
              central_strerror(result), result == CE_OK ? status : 0);
     switch (result) {
     case CE_OK:

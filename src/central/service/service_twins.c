@@ -122,7 +122,7 @@ static void update(struct http_ctx *c, bool replace)
                                rc == CE_INVALID ? "twin patch (shape or size limits)" : dev->id);
         goto out;
     }
-    log_debug("https: twin of %s %s", dev->id, replace ? "replaced" : "patched");
+    log_debug("https: twin of %s %s", LOG_STR(dev->id), replace ? "replaced" : "patched");
     reply_twin(c, dev);
 out:
     cJSON_Delete(empty);
