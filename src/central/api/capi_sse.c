@@ -147,7 +147,7 @@ static void end_stream(struct sse_stream *s, const char *why)
         send_text(s, text, (size_t)n);
     if (s->dead) /* the write failed and libevent closed the connection */
         return;
-    log_info("capi: event stream of %s ended: %s", s->device_id, why);
+    log_info("capi: event stream of %s ended: %s", LOG_STR(s->device_id), why);
     s->dead = true;
     s->orphaned = evhttp_request_get_connection(s->req) == NULL;
     if (s->ping != NULL)

@@ -258,7 +258,7 @@ static void on_register(struct session *s, struct iotc_span rid, struct iotc_spa
         return;
     }
     if (!s->dps_id_ok) { /* DPS's answer to an id outside its rules; nothing is created */
-        log_warn("dps: %s is not a valid registration id", s->ident);
+        log_warn("dps: %s is not a valid registration id", LOG_STR(s->ident));
         respond_error(s, 400, rid, 400004, "Invalid RegistrationId.");
         return;
     }
