@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -351,6 +352,9 @@ static int cmd_show(struct app *app, bool json)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* Everything the server creates (database and its -wal/-shm, keys, app.json, ports.json)
+     * is for its owner only, whatever umask it was started with (docs/OPERATIONS.md). */
+    umask(077);
     /* One descriptor per device connection: use the hard limit, not the default 1024. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -3,6 +3,7 @@
  */
 #include "central/setup/appdata.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -199,14 +200,55 @@ int app_read_file(const char *path, char *buf, size_t size)
     return 0;
 }
 
-int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size)
+/*
+ * The data dir holds device keys, the CA key and the admin token hash in clear: the dir is
+ * 0700 and every file in it 0600, whatever the umask was when something created them. A dir
+ * or file found wider is narrowed (the dir with a warning: someone made it by hand).
+ */
+static int data_dir_secure(const char *dir)
 {
-    const char *dir = app->cfg.data_dir;
-    *out_created = false;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         log_error("cannot create data dir %s: %s", dir, strerror(errno));
         return -1;
     }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        log_error("data dir %s is not a directory", dir);
+        return -1;
+    }
+    if ((st.st_mode & 0777) != 0700) {
+        if ((st.st_mode & 0077) != 0)
+            log_warn("data dir %s had mode %04o, readable by others: now 0700", dir,
+                     (unsigned)(st.st_mode & 0777));
+        if (chmod(dir, 0700) != 0) {
+            log_error("cannot chmod 0700 %s: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        log_error("cannot read data dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int fd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 0777) == 0600)
+            continue;
+        if (fchmodat(fd, e->d_name, 0600, 0) != 0)
+            log_warn("cannot chmod 0600 %s/%s: %s", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+    return 0;
+}
+
+int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size)
+{
+    const char *dir = app->cfg.data_dir;
+    *out_created = false;
+    if (data_dir_secure(dir) < 0)
+        return -1;
     char path[1200];
     snprintf(path, sizeof path, "%s/app.json", dir);
     char buf[8192];

@@ -1,0 +1,105 @@
+/*
+ * test_central_ops.c - running iotc-central as a server: the data directory's modes whatever the
+ * umask.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+
+#include "cli_util.h"
+
+/* A th_central on a data dir of our choosing: root/app, not started yet. */
+static void srv_prepare(struct th_central *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(c->root, sizeof c->root, "%s/iotc-central-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(c->root));
+    snprintf(c->data_dir, sizeof c->data_dir, "%s/app", c->root);
+    snprintf(c->log_path, sizeof c->log_path, "%s/server.log", c->root);
+}
+
+/* Run `iotc-central ARGS...` (NULL-terminated); returns the exit code. */
+static int central(struct cu_out *o, const char *first, ...)
+{
+    const char *argv[CU_MAX_ARGS + 2];
+    int n = 0;
+    argv[n++] = th_central_bin();
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a != NULL && n < CU_MAX_ARGS; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return cu_exec(o, 60000, argv);
+}
+
+static void assert_mode(const char *path, unsigned mode)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    if ((st.st_mode & 0777) != mode)
+        fail_msg("%s: mode %o, want %o", path, st.st_mode & 0777, mode);
+}
+
+/* D4: a data dir that existed with mode 0755 and a umask of 022: the dir becomes 0700 (with
+ * a warning) and every file in it, SQLite's -wal and -shm included, is 0600. */
+static void test_data_dir_modes(void **state)
+{
+    (void)state;
+    struct th_central c;
+    srv_prepare(&c);
+    mode_t old = umask(022);
+    assert_int_equal(mkdir(c.data_dir, 0755), 0);
+    assert_int_equal(chmod(c.data_dir, 0755), 0);
+    struct cu_out o;
+    assert_int_equal(central(&o, "init", "--data-dir", c.data_dir, NULL), 0);
+    assert_non_null(strstr(o.err, "0755"));
+    cu_free(&o);
+    assert_mode(c.data_dir, 0700);
+    /* a file made wide by hand is narrowed by the next start */
+    char path[700];
+    snprintf(path, sizeof path, "%s/ca.pem", c.data_dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(th_central_restart(&c, NULL), 0);
+    assert_int_equal(
+        th_put_device(&c, "modes-1", "MDEyMzQ1Njc4OWFiY2RlZg==", "ZmVkY2JhOTg3NjU0MzIxMA==", true),
+        200);
+    umask(old);
+
+    static const char *const must[] = {"central.db", "central.db-wal", "central.db-shm",
+                                       "app.json",   "server-key.pem", "ca-key.pem",
+                                       "ports.json"};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", c.data_dir, must[i]);
+        assert_mode(path, 0600);
+    }
+    DIR *d = opendir(c.data_dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", c.data_dir, e->d_name);
+        assert_mode(path, 0600);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 8);
+    assert_mode(c.data_dir, 0700);
+    th_central_cleanup(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_data_dir_modes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
