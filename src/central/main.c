@@ -5,8 +5,9 @@
  *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
  *   iotc-central show  --data-dir DIR [--json]
  *
- * `serve` prints one line per listener and then "ready" on stdout (and writes DIR/ports.json
- * first), so scripts and tests can wait for it:
+ * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
+ * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
+ * tests can wait for it:
  *     mqtts-port 8883
  *     https-port 8443
  *     mqtt-port 1883        (only with --plain-mqtt-port)
@@ -160,6 +161,11 @@ static void print_token(const char *token)
            token);
 }
 
+static void ports_path(const struct app *app, char *out, size_t size)
+{
+    snprintf(out, size, "%s/ports.json", app->cfg.data_dir);
+}
+
 static int write_ports(const struct app *app)
 {
     cJSON *o = cJSON_CreateObject();
@@ -172,7 +178,7 @@ static int write_ports(const struct app *app)
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char path[1200], tmp[1300];
-    snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
+    ports_path(app, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = -1;
@@ -245,14 +251,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     broker_shutdown(app);
 }
 
+/* One server per data dir: the lock on DIR/serve.pid is held until the process ends. */
+static int lock_data_dir(const struct app *app)
+{
+    long holder = 0;
+    int fd = app_data_lock(app->cfg.data_dir, &holder);
+    if (fd == -1) {
+        if (holder > 0)
+            log_error("another iotc-central (pid %ld) is serving %s: stop it first", holder,
+                      app->cfg.data_dir);
+        else
+            log_error("another iotc-central is serving %s (%s/serve.pid is locked)",
+                      app->cfg.data_dir, app->cfg.data_dir);
+    }
+    return fd;
+}
+
 static int cmd_serve(struct app *app)
 {
-    bool created = false;
+    bool created = false, ports_written = false;
     char token[128] = "";
     struct event *sigterm = NULL, *sigint = NULL;
     int rc = OPT_EXIT_FAILED;
+    int lock_fd = lock_data_dir(app);
+    if (lock_fd < 0)
+        return OPT_EXIT_FAILED;
     if (evthread_use_pthreads() != 0 || (app->base = event_base_new()) == NULL) {
         log_error("cannot create the event loop");
+        app_data_unlock(lock_fd);
         return OPT_EXIT_FAILED;
     }
     app_bind_loop(app);
@@ -269,6 +295,8 @@ static int cmd_serve(struct app *app)
     app_set_assigned_hub(app);
     if (write_ports(app) < 0)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
+    else
+        ports_written = true;
     sigterm = evsignal_new(app->base, SIGTERM, on_signal, app);
     sigint = evsignal_new(app->base, SIGINT, on_signal, app);
     if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
@@ -300,6 +328,13 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (ports_written) {
+        /* no server behind it any more: `iotc --data-dir` must not try its ports */
+        char path[1200];
+        ports_path(app, path, sizeof path);
+        (void)unlink(path);
+    }
+    app_data_unlock(lock_fd);
     if (rc == 0)
         log_info("stopped");
     return rc;

@@ -1,6 +1,7 @@
 /*
- * test_central_ops.c - running iotc-central as a server: the data directory's modes whatever the
- * umask.
+ * test_central_ops.c - running iotc-central as a server: the data directory's modes whatever
+ * the umask, one server per data directory (lock, refusal naming the pid, ports.json removed
+ * on a clean stop, a stale ports.json recognised by `iotc`).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,7 +75,7 @@ static void test_data_dir_modes(void **state)
 
     static const char *const must[] = {"central.db", "central.db-wal", "central.db-shm",
                                        "app.json",   "server-key.pem", "ca-key.pem",
-                                       "ports.json"};
+                                       "ports.json", "serve.pid"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", c.data_dir, must[i]);
         assert_mode(path, 0600);
@@ -96,10 +97,63 @@ static void test_data_dir_modes(void **state)
     th_central_cleanup(&c);
 }
 
+static bool exists(const struct th_central *c, const char *name)
+{
+    char path[700];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", c->data_dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* One server per data dir: a second serve is refused naming the first one's pid; a clean stop
+ * removes ports.json; a server killed with SIGKILL leaves a ports.json that `iotc` sees is
+ * stale. */
+static void test_one_server(void **state)
+{
+    (void)state;
+    struct th_central c;
+    assert_int_equal(th_central_start(&c, NULL), 0);
+    struct cu_out o;
+    int rc = central(&o, "serve", "--data-dir", c.data_dir, "--bind", "127.0.0.1", "--mqtt-port",
+                     "0", "--https-port", "0", NULL);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld", (long)c.pid);
+    assert_int_equal(rc, 2);
+    if (strstr(o.err, pid) == NULL)
+        fail_msg("no pid %s in: %s", pid, o.err);
+    assert_null(strstr(o.out, "ready"));
+    cu_free(&o);
+    /* the first server still answers and still owns ports.json */
+    assert_true(exists(&c, "ports.json"));
+    assert_int_equal(
+        cu_rc("devices", "list", "--data-dir", c.data_dir, "--token", c.admin_token, NULL), 0);
+
+    assert_int_equal(th_central_stop(&c), 0);
+    assert_false(exists(&c, "ports.json"));
+
+    assert_int_equal(th_central_restart(&c, NULL), 0);
+    assert_true(exists(&c, "ports.json"));
+    snprintf(pid, sizeof pid, "%ld", (long)c.pid);
+    kill(c.pid, SIGKILL);
+    waitpid(c.pid, NULL, 0);
+    c.pid = 0;
+    rc = cu_iotc(&o, "devices", "list", "--data-dir", c.data_dir, NULL);
+    assert_int_equal(rc, 2);
+    if (strstr(o.err, "not running") == NULL || strstr(o.err, pid) == NULL)
+        fail_msg("want 'not running' and pid %s in: %s", pid, o.err);
+    cu_free(&o);
+    /* and a new server starts on the same dir (the lock died with the old one) */
+    assert_int_equal(th_central_restart(&c, NULL), 0);
+    assert_int_equal(
+        cu_rc("devices", "list", "--data-dir", c.data_dir, "--token", c.admin_token, NULL), 0);
+    th_central_cleanup(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_data_dir_modes),
+        cmocka_unit_test(test_one_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -279,6 +280,52 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
         return -1;
     snprintf(app->ca_path, sizeof app->ca_path, "%s/ca.pem", dir);
     return 0;
+}
+
+int app_data_lock(const char *dir, long *out_holder)
+{
+    *out_holder = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create data dir %s: %s", dir, strerror(errno));
+        return -2;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/serve.pid", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("cannot open %s: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK) {
+            char buf[32];
+            ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+            buf[n > 0 ? n : 0] = '\0';
+            *out_holder = strtol(buf, NULL, 10);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        log_error("cannot lock %s: %s", path, strerror(err));
+        return -2;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+void app_data_unlock(int fd)
+{
+    if (fd < 0)
+        return;
+    (void)ftruncate(fd, 0); /* the pid of a server that stopped means nothing */
+    close(fd);
 }
 
 int app_tls_init(struct app *app)

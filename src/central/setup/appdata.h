@@ -36,6 +36,19 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
  */
 int app_group_key_regenerate(struct app *app, bool secondary);
 
+/**
+ * Make sure only one server uses @p dir: create it if needed (0700) and take an exclusive
+ * flock on DIR/serve.pid, writing this process's pid there. The lock lasts as long as the
+ * returned descriptor is open (the process's life; it dies with the process, even on SIGKILL).
+ * @return the descriptor (caller closes, with app_data_unlock), -1 when another process holds
+ * the lock (*out_holder = its pid from the file, 0 if unknown; nothing logged), or -2 on any
+ * other error (logged).
+ */
+int app_data_lock(const char *dir, long *out_holder);
+
+/** Empty DIR/serve.pid and release the lock taken by app_data_lock (@p fd < 0: no-op). */
+void app_data_unlock(int fd);
+
 /** Build app->ssl_ctx from server.pem/server-key.pem. @return 0 or -1 (logged). */
 int app_tls_init(struct app *app);
 
