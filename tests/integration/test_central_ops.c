@@ -1,7 +1,9 @@
 /*
  * test_central_ops.c - running iotc-central as a server: the data directory's modes whatever
  * the umask, one server per data directory (lock, refusal naming the pid, ports.json removed
- * on a clean stop, a stale ports.json recognised by `iotc`).
+ * on a clean stop, a stale ports.json recognised by `iotc`), and the admin token kept in
+ * DIR/admin-token and replaced with `iotc-central rotate-admin-token` on a running or a
+ * stopped server.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,6 +42,24 @@ static int central(struct cu_out *o, const char *first, ...)
     return cu_exec(o, 60000, argv);
 }
 
+static void read_token(const struct th_central *c, char *out, size_t size)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/admin-token", c->data_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(out, (int)size, f));
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    assert_true(strncmp(out, "iotc-admin.", 11) == 0);
+}
+
+/* `iotc devices list` with @p token on the running server: its exit code (0, or 5 on 401). */
+static int list_with(const struct th_central *c, const char *token)
+{
+    return cu_rc("devices", "list", "--data-dir", c->data_dir, "--token", token, NULL);
+}
+
 static void assert_mode(const char *path, unsigned mode)
 {
     struct stat st;
@@ -75,7 +95,7 @@ static void test_data_dir_modes(void **state)
 
     static const char *const must[] = {"central.db", "central.db-wal", "central.db-shm",
                                        "app.json",   "server-key.pem", "ca-key.pem",
-                                       "ports.json", "serve.pid"};
+                                       "ports.json", "serve.pid",      "admin-token"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", c.data_dir, must[i]);
         assert_mode(path, 0600);
@@ -149,11 +169,73 @@ static void test_one_server(void **state)
     th_central_cleanup(&c);
 }
 
+/* init writes DIR/admin-token (0600) and prints or logs no token. */
+static void test_admin_token_file(void **state)
+{
+    (void)state;
+    struct th_central c;
+    srv_prepare(&c);
+    struct cu_out o;
+    assert_int_equal(central(&o, "init", "--data-dir", c.data_dir, NULL), 0);
+    char path[700], token[256];
+    snprintf(path, sizeof path, "%s/admin-token", c.data_dir);
+    assert_mode(path, 0600);
+    read_token(&c, token, sizeof token);
+    assert_null(strstr(o.out, token));
+    assert_null(strstr(o.err, token));
+    assert_null(strstr(o.out, "iotc-admin."));
+    assert_non_null(strstr(o.out, "admin-token"));
+    cu_free(&o);
+    /* --help lists the command */
+    assert_int_equal(central(&o, "--help", NULL), 0);
+    assert_non_null(strstr(o.out, "rotate-admin-token"));
+    cu_free(&o);
+    th_central_cleanup(&c);
+}
+
+/* rotate-admin-token on a running server: the old token is refused at once, the new one
+ * (in DIR/admin-token) works; on a stopped server: the new one works after the start. */
+static void test_rotate_admin_token(void **state)
+{
+    (void)state;
+    struct th_central c;
+    assert_int_equal(th_central_start(&c, NULL), 0);
+    char t0[256], t1[256], t2[256];
+    read_token(&c, t0, sizeof t0);
+    assert_int_equal(list_with(&c, t0), 0);
+    struct cu_out o;
+    assert_int_equal(central(&o, "rotate-admin-token", "--data-dir", c.data_dir, NULL), 0);
+    assert_null(strstr(o.out, "iotc-admin."));
+    cu_free(&o);
+    read_token(&c, t1, sizeof t1);
+    assert_string_not_equal(t0, t1);
+    assert_int_equal(list_with(&c, t0), 5);
+    assert_int_equal(list_with(&c, t1), 0);
+    assert_int_equal(cu_rc("devices", "list", "--data-dir", c.data_dir, NULL), 0); /* the file */
+    assert_true(th_central_log_contains(&c, "admin token replaced", 0));
+
+    assert_int_equal(th_central_stop(&c), 0);
+    assert_int_equal(central(&o, "rotate-admin-token", "--data-dir", c.data_dir, NULL), 0);
+    cu_free(&o);
+    read_token(&c, t2, sizeof t2);
+    assert_string_not_equal(t1, t2);
+    assert_int_equal(th_central_restart(&c, NULL), 0);
+    assert_int_equal(list_with(&c, t1), 5);
+    assert_int_equal(list_with(&c, t2), 0);
+    /* the server log never shows a token */
+    assert_false(th_central_log_contains(&c, t0, 0));
+    assert_false(th_central_log_contains(&c, t1, 0));
+    assert_false(th_central_log_contains(&c, t2, 0));
+    th_central_cleanup(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_data_dir_modes),
         cmocka_unit_test(test_one_server),
+        cmocka_unit_test(test_admin_token_file),
+        cmocka_unit_test(test_rotate_admin_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

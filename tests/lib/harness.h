@@ -35,7 +35,7 @@ struct th_central {
     char group_primary_key[96];
     char group_secondary_key[96];
     char service_key[96];
-    char admin_token[128]; /**< only after the first start (printed once) */
+    char admin_token[128]; /**< from DIR/admin-token, read at each start */
 };
 
 /** Path of the iotc-central binary: $IOTC_CENTRAL_BIN or <test dir>/../iotc-central. */

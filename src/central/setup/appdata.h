@@ -20,12 +20,29 @@ void app_config_defaults(struct app_config *cfg);
 
 /**
  * Load DATA_DIR/app.json into app->facts, or create the application when absent (new ID
- * scope, group keys, service key, admin token) and write it. The certificates are (re)issued
- * as needed (pki_ensure). When @p out_new_token is non-NULL and the application was created,
- * the admin token text is copied there (the only time it exists in clear).
+ * scope, group keys, service key, admin token) and write it, with the admin token in
+ * DATA_DIR/admin-token (0600; app.json keeps only its hash). The dir is made 0700 and its files
+ * 0600. The certificates are (re)issued as needed (pki_ensure).
  * @return 0 (and *out_created), or -1 (logged).
  */
-int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size);
+int app_data_open(struct app *app, bool *out_created);
+
+/**
+ * Replace the admin token of the application in @p dir: a new token's hash into app.json, then
+ * the token into DIR/admin-token (both atomically, 0600). A running server adopts the new hash
+ * on app_admin_token_reload. *out_id = the new hash's id (app_admin_token_id).
+ * @return 0 or -1 (logged).
+ */
+int app_admin_token_rotate(const char *dir, char out_id[9]);
+
+/**
+ * Re-read the admin token hash from app.json into app->facts (after a rotation by another
+ * process). @return 1 changed, 0 unchanged, -1 unreadable (logged; the hash in force stays).
+ */
+int app_admin_token_reload(struct app *app);
+
+/** The first 8 hex digits of the admin token hash: names a token without revealing it. */
+void app_admin_token_id(const struct app_facts *f, char out[9]);
 
 /**
  * Replace the enrollment group's primary (or, with @p secondary, secondary) key with a new
