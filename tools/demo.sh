@@ -19,7 +19,7 @@
 #   --http-port N     plain-HTTP web UI and API on 127.0.0.1 only (default 8080; same rule)
 # Environment: IOTC_DEMO_DIR (default .demo), BUILDDIR (default: the Makefile's).
 #
-# The admin token `iotc-central init` prints once is kept in .demo/app/admin-token (mode 0600);
+# The admin token `iotc-central init` writes is in .demo/app/admin-token (mode 0600);
 # `iotc --data-dir .demo/app ...` reads it from there.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,14 +94,11 @@ stop() {
 trap 'stop 0' INT TERM
 trap 'stop $?' EXIT
 
-# 1. The application: created once; the admin token is shown only then, so keep it.
+# 1. The application: created once, with its admin token in $data/admin-token.
 if [ ! -f "$data/app.json" ]; then
     say "creating the application in $data"
-    out=$("$B/iotc-central" init --data-dir "$data") || die "iotc-central init failed"
-    token=$(printf '%s\n' "$out" | sed -n 's/^admin-token //p' | head -n 1)
-    [ -n "$token" ] || die "iotc-central init printed no admin token"
-    (umask 077 && printf '%s\n' "$token" > "$data/admin-token")
-    chmod 600 "$data/admin-token"
+    "$B/iotc-central" init --data-dir "$data" >/dev/null || die "iotc-central init failed"
+    [ -s "$data/admin-token" ] || die "iotc-central init wrote no $data/admin-token"
 else
     say "reusing the application in $data"
 fi

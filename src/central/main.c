@@ -4,9 +4,11 @@
  *   iotc-central init  --data-dir DIR [--hub-host NAME] [--dns-name NAME]...
  *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
  *   iotc-central show  --data-dir DIR [--json]
+ *   iotc-central rotate-admin-token --data-dir DIR
  *
- * `serve` prints one line per listener and then "ready" on stdout (and writes DIR/ports.json
- * first), so scripts and tests can wait for it:
+ * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
+ * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
+ * tests can wait for it:
  *     mqtts-port 8883
  *     https-port 8443
  *     mqtt-port 1883        (only with --plain-mqtt-port)
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -47,6 +50,9 @@ static const char help_intro[] =
     "          server certificate, service connection string, admin token)\n"
     "  serve   initialise if needed, then run DPS + IoT Hub (MQTT/TLS) and the HTTPS API\n"
     "  show    print what devices and tools need (ID scope, endpoint, keys, CA file)\n"
+    "  rotate-admin-token\n"
+    "          replace the admin token in DIR/admin-token; a running server refuses\n"
+    "          the old one at once (docs/OPERATIONS.md, \"Admin token\")\n"
     "\n"
     "options:\n";
 
@@ -124,15 +130,16 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
     int first = 0;
     int rc = opt_parse(&prog, specs, argc, argv, &first);
     if (rc == OPT_CONTINUE && argc - first != 1)
-        rc = opt_error(&prog, argc == first ? "which command? init, serve or show"
-                                            : "one COMMAND only (init, serve or show)");
+        rc = opt_error(&prog, argc == first
+                                  ? "which command? init, serve, show or rotate-admin-token"
+                                  : "one COMMAND only (init, serve, show or rotate-admin-token)");
     if (rc == OPT_CONTINUE) {
         *cmd = argv[first];
         if (strcmp(*cmd, "help") == 0) {
             opt_print_help(&prog, specs, stdout);
             rc = OPT_EXIT_OK;
         } else if (strcmp(*cmd, "init") != 0 && strcmp(*cmd, "serve") != 0 &&
-                   strcmp(*cmd, "show") != 0) {
+                   strcmp(*cmd, "show") != 0 && strcmp(*cmd, "rotate-admin-token") != 0) {
             rc = opt_error(&prog, "unknown command '%s'", *cmd);
         } else if (data_dir == NULL) {
             rc = opt_error(&prog, "--data-dir DIR is required");
@@ -158,11 +165,17 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
     return rc;
 }
 
-static void print_token(const char *token)
+/* The token itself is never printed or logged: it is in DIR/admin-token, for its owner. */
+static void print_token_file(const struct app *app)
 {
-    printf("admin-token %s\n"
-           "  (printed once; only its hash is stored. Keep it to use the admin API.)\n",
-           token);
+    printf("admin-token-file %s/admin-token\n"
+           "  (the admin API token, mode 0600; app.json keeps only its hash)\n",
+           app->cfg.data_dir);
+}
+
+static void ports_path(const struct app *app, char *out, size_t size)
+{
+    snprintf(out, size, "%s/ports.json", app->cfg.data_dir);
 }
 
 static int write_ports(const struct app *app)
@@ -174,10 +187,14 @@ static int write_ports(const struct app *app)
     cJSON_AddNumberToObject(o, "http", app->http_port);
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddStringToObject(o, "assignedHub", app->assigned_hub);
+    /* which admin token is in force, for rotate-admin-token to see the server took it */
+    char id[9];
+    app_admin_token_id(&app->facts, id);
+    cJSON_AddStringToObject(o, "adminTokenId", id);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char path[1200], tmp[1300];
-    snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
+    ports_path(app, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = -1;
@@ -250,35 +267,79 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     broker_shutdown(app);
 }
 
+/* One server per data dir: the lock on DIR/serve.pid is held until the process ends. */
+static int lock_data_dir(const struct app *app)
+{
+    long holder = 0;
+    int fd = app_data_lock(app->cfg.data_dir, &holder);
+    if (fd == -1) {
+        if (holder > 0)
+            log_error("another iotc-central (pid %ld) is serving %s: stop it first", holder,
+                      app->cfg.data_dir);
+        else
+            log_error("another iotc-central is serving %s (%s/serve.pid is locked)",
+                      app->cfg.data_dir, app->cfg.data_dir);
+    }
+    return fd;
+}
+
+/* SIGHUP: `rotate-admin-token` replaced the admin token in app.json; adopt its hash and say
+ * so in ports.json, which the command waits for. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct app *app = arg;
+    if (app->stopping)
+        return;
+    int rc = app_admin_token_reload(app);
+    if (rc > 0)
+        log_info("admin token replaced (SIGHUP): the previous one is refused from now on");
+    else if (rc == 0)
+        log_info("SIGHUP: admin token unchanged");
+    if (rc >= 0 && write_ports(app) < 0)
+        log_warn("cannot write %s/ports.json", app->cfg.data_dir);
+}
+
 static int cmd_serve(struct app *app)
 {
-    bool created = false;
-    char token[128] = "";
-    struct event *sigterm = NULL, *sigint = NULL;
+    bool created = false, ports_written = false;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     int rc = OPT_EXIT_FAILED;
+    int lock_fd = lock_data_dir(app);
+    if (lock_fd < 0)
+        return OPT_EXIT_FAILED;
+    /* until on_hup is in place, a rotation's SIGHUP must not end the server (the hash is
+     * re-read once the handler is installed) */
+    signal(SIGHUP, SIG_IGN);
     if (evthread_use_pthreads() != 0 || (app->base = event_base_new()) == NULL) {
         log_error("cannot create the event loop");
+        app_data_unlock(lock_fd);
         return OPT_EXIT_FAILED;
     }
     app_bind_loop(app);
-    if (app_data_open(app, &created, token, sizeof token) < 0 || app_tls_init(app) < 0 ||
-        events_open(app) != CE_OK || registry_new(app) < 0 || store_open(app) < 0 ||
-        registry_load(app) < 0 || store_start(app) < 0)
+    if (app_data_open(app, &created) < 0 || app_tls_init(app) < 0 || events_open(app) != CE_OK ||
+        registry_new(app) < 0 || store_open(app) < 0 || registry_load(app) < 0 ||
+        store_start(app) < 0)
         goto out;
     if (created)
-        print_token(token);
+        print_token_file(app);
     if (broker_start(app) < 0)
         goto out;
     if (app->cfg.https_port >= 0 && http_start(app) != CE_OK)
         goto out;
     app_set_assigned_hub(app);
-    if (write_ports(app) < 0)
-        log_warn("cannot write %s/ports.json", app->cfg.data_dir);
     sigterm = evsignal_new(app->base, SIGTERM, on_signal, app);
     sigint = evsignal_new(app->base, SIGINT, on_signal, app);
-    if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
-        evsignal_add(sigint, NULL) != 0)
+    sighup = evsignal_new(app->base, SIGHUP, on_hup, app);
+    if (sigterm == NULL || sigint == NULL || sighup == NULL || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0 || evsignal_add(sighup, NULL) != 0)
         goto out;
+    (void)app_admin_token_reload(app); /* a rotation while starting */
+    if (write_ports(app) < 0)
+        log_warn("cannot write %s/ports.json", app->cfg.data_dir);
+    else
+        ports_written = true;
     log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
              app->facts.id_scope, app->mqtt_port, app->assigned_hub,
              app->https_port ? ", HTTPS API" : "");
@@ -305,6 +366,15 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
+    if (ports_written) {
+        /* no server behind it any more: `iotc --data-dir` must not try its ports */
+        char path[1200];
+        ports_path(app, path, sizeof path);
+        (void)unlink(path);
+    }
+    app_data_unlock(lock_fd);
     if (rc == 0)
         log_info("stopped");
     return rc;
@@ -313,12 +383,11 @@ out:
 static int cmd_init(struct app *app)
 {
     bool created = false;
-    char token[128] = "";
-    if (app_data_open(app, &created, token, sizeof token) < 0)
+    if (app_data_open(app, &created) < 0)
         return OPT_EXIT_FAILED;
     app_set_assigned_hub(app);
     if (created)
-        print_token(token);
+        print_token_file(app);
     else
         printf("application already exists in %s\n", app->cfg.data_dir);
     app_show(app, stdout, false);
@@ -334,7 +403,7 @@ static int cmd_show(struct app *app, bool json)
         return OPT_EXIT_USAGE; /* a missing file named on the command line */
     }
     bool created;
-    if (app_data_open(app, &created, NULL, 0) < 0)
+    if (app_data_open(app, &created) < 0)
         return OPT_EXIT_FAILED;
     /* A running server wrote its actual ports. */
     snprintf(path, sizeof path, "%s/ports.json", app->cfg.data_dir);
@@ -354,9 +423,77 @@ static int cmd_show(struct app *app, bool json)
     return 0;
 }
 
+/* Wait (bounded) until the server @p pid says in ports.json that admin token @p id is in force. */
+static bool server_took_token(const struct app *app, const char *id)
+{
+    char path[1200], buf[2048];
+    ports_path(app, path, sizeof path);
+    for (int i = 0; i < 500; i++) { /* 10 s */
+        bool ok = false;
+        if (app_read_file(path, buf, sizeof buf) == 0) {
+            cJSON *o = cJSON_Parse(buf);
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "adminTokenId");
+            ok = cJSON_IsString(t) && strcmp(t->valuestring, id) == 0;
+            cJSON_Delete(o);
+        }
+        if (ok)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+/*
+ * rotate-admin-token: a new token in app.json (hash) and DIR/admin-token, on a stopped server
+ * (holding the data dir's lock meanwhile, so none starts half-way) or a running one (told with
+ * SIGHUP; the command returns once the server says it took the new token).
+ */
+static int cmd_rotate(struct app *app)
+{
+    const char *dir = app->cfg.data_dir;
+    char path[1200], id[9];
+    snprintf(path, sizeof path, "%s/app.json", dir);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "iotc-central: no application in %s (run init)\n", dir);
+        return OPT_EXIT_USAGE;
+    }
+    long holder = 0;
+    int lock_fd = app_data_lock(dir, &holder);
+    if (lock_fd == -2)
+        return OPT_EXIT_FAILED;
+    if (lock_fd == -1 && holder <= 0) {
+        log_error("a server holds %s/serve.pid but its pid is unknown: not rotating", dir);
+        return OPT_EXIT_FAILED;
+    }
+    if (app_admin_token_rotate(dir, id) < 0) {
+        app_data_unlock(lock_fd);
+        return OPT_EXIT_FAILED;
+    }
+    if (lock_fd >= 0) {
+        app_data_unlock(lock_fd);
+        printf("new admin token in %s/admin-token (the server is stopped: in force when it "
+               "starts)\n",
+               dir);
+        return OPT_EXIT_OK;
+    }
+    if (kill((pid_t)holder, SIGHUP) != 0 || !server_took_token(app, id)) {
+        log_error("the server (pid %ld) did not take the new admin token; it is in %s/admin-token "
+                  "and in force from the server's next start",
+                  holder, dir);
+        return OPT_EXIT_FAILED;
+    }
+    printf("new admin token in %s/admin-token (in force now; the server, pid %ld, refuses the "
+           "old one)\n",
+           dir, holder);
+    return OPT_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* Everything the server creates (database and its -wal/-shm, keys, app.json, ports.json)
+     * is for its owner only, whatever umask it was started with (docs/OPERATIONS.md). */
+    umask(077);
     /* One descriptor per device connection: use the hard limit, not the default 1024. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -378,6 +515,8 @@ int main(int argc, char **argv)
         rc = cmd_init(&app);
     else if (strcmp(cmd, "serve") == 0)
         rc = cmd_serve(&app);
+    else if (strcmp(cmd, "rotate-admin-token") == 0)
+        rc = cmd_rotate(&app);
     else
         rc = cmd_show(&app, json);
     if (app.base)

@@ -115,9 +115,11 @@ static void trim(char *s)
         s[--n] = '\0';
 }
 
-/* ports.json of a running (or last) server: {"mqtts":N,"https":N,...}. */
-static int read_ports(struct cli *c, long *out_https)
+/* ports.json of a running (or last) server: {"mqtts":N,"https":N,"pid":N,...}.
+ * *out_pid: the server's pid when the file names one, else 0. */
+static int read_ports(struct cli *c, long *out_https, long *out_pid)
 {
+    *out_pid = 0;
     char path[1200];
     snprintf(path, sizeof path, "%s/ports.json", c->data_dir);
     char *text = cli_read_file(path, 65536, NULL);
@@ -132,6 +134,9 @@ static int read_ports(struct cli *c, long *out_https)
         *out_https = (long)h->valuedouble;
         rc = 0;
     }
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
+    if (cJSON_IsNumber(p) && p->valuedouble > 0 && p->valuedouble < 2147483648.0)
+        *out_pid = (long)p->valuedouble;
     if (cJSON_IsNumber(m) && m->valuedouble > 0 && m->valuedouble < 65536)
         snprintf(c->dps_endpoint, sizeof c->dps_endpoint, "localhost:%ld", (long)m->valuedouble);
     cJSON_Delete(o);
@@ -157,16 +162,23 @@ int cli_setup(struct cli *c)
         while (n > 0 && c->server[n - 1] == '/')
             c->server[--n] = '\0';
         if (c->data_dir[0] != '\0') {
-            long ignored;
-            (void)read_ports(c, &ignored); /* for the DPS endpoint only */
+            long ignored, ignored_pid;
+            (void)read_ports(c, &ignored, &ignored_pid); /* for the DPS endpoint only */
         }
     } else if (c->data_dir[0] != '\0') {
-        long port = 0;
-        if (read_ports(c, &port) < 0)
+        long port = 0, pid = 0;
+        if (read_ports(c, &port, &pid) < 0)
             return cli_err(c, CLI_USAGE,
                            "no server address in %s/ports.json (is `iotc-central serve "
                            "--data-dir %s` running?)",
                            c->data_dir, c->data_dir);
+        /* A server stopped cleanly removes ports.json; one that was killed leaves it behind.
+         * The data dir is local, so its pid can be checked here. */
+        if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+            return cli_err(c, CLI_API,
+                           "the server of %s is not running: %s/ports.json names pid %ld, "
+                           "which has exited (start it with `iotc-central serve --data-dir %s`)",
+                           c->data_dir, c->data_dir, pid, c->data_dir);
         snprintf(c->server, sizeof c->server, "https://localhost:%ld", port);
     } else {
         return cli_err(c, CLI_USAGE,

@@ -69,7 +69,7 @@ export function startCentral() {
             if (/^ready$/m.test(out)) {
                 const num = (k) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(out)[1]);
                 resolve({
-                    dir, proc: p, token: /^admin-token (\S+)/m.exec(out)[1],
+                    dir, proc: p, token: fs.readFileSync(path.join(dir, 'admin-token'), 'utf8').split('\n')[0],
                     https: num('https-port'), http: num('http-port'), mqtts: num('mqtts-port'), log: () => err,
                 });
             }

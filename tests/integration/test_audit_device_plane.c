@@ -518,7 +518,7 @@ static void test_init_facts(void **state)
     cJSON_Delete(o);
     assert_int_equal(srv.plain_port, 0);
 
-    /* The admin token was printed on the first start and is stored nowhere in clear. */
+    /* The admin token, made by the first start, is in clear in DIR/admin-token only (0600). */
     assert_true(strncmp(srv.admin_token, "iotc-admin.", 11) == 0);
     DIR *d = opendir(srv.data_dir);
     assert_non_null(d);
@@ -532,6 +532,10 @@ static void test_init_facts(void **state)
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         files++;
+        if (strcmp(e->d_name, "admin-token") == 0) {
+            assert_int_equal(st.st_mode & 0777, 0600);
+            continue;
+        }
         if (file_contains(path, srv.admin_token))
             fail_msg("the admin token is stored in %s", e->d_name);
     }

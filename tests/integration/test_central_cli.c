@@ -78,13 +78,18 @@ static void test_init_show(void **state)
     snprintf(args, sizeof args,
              "init --data-dir '%s/app' --hub-host myhub.local --dns-name extra.example", root);
     assert_int_equal(run(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "admin-token iotc-admin."));
+    /* the admin token is in DIR/admin-token, never on stdout */
+    assert_non_null(strstr(out, "admin-token-file "));
+    assert_null(strstr(out, "iotc-admin."));
     assert_non_null(strstr(out, "ID scope:"));
     assert_non_null(strstr(out, "SharedAccessKeyName=iothubowner"));
 
     /* Files and modes. */
     struct stat st;
     snprintf(path, sizeof path, "%s/app/server-key.pem", root);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/app/admin-token", root);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     snprintf(path, sizeof path, "%s/app/app.json", root);

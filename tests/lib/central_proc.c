@@ -165,8 +165,17 @@ static int spawn(struct th_central *c, const char *const *extra)
             c->https_port = (uint16_t)strtoul(line + 11, NULL, 10);
         else if (strncmp(line, "mqtt-port ", 10) == 0)
             c->plain_port = (uint16_t)strtoul(line + 10, NULL, 10);
-        else if (strncmp(line, "admin-token ", 12) == 0)
-            snprintf(c->admin_token, sizeof c->admin_token, "%s", line + 12);
+    }
+    /* the admin token: first line of DIR/admin-token (written by init; replaced by
+     * rotate-admin-token) */
+    char tok_path[400];
+    snprintf(tok_path, sizeof tok_path, "%s/admin-token", c->data_dir);
+    FILE *tf = fopen(tok_path, "r");
+    if (tf != NULL) {
+        if (fgets(c->admin_token, sizeof c->admin_token, tf) == NULL)
+            c->admin_token[0] = '\0';
+        c->admin_token[strcspn(c->admin_token, "\r\n")] = '\0';
+        fclose(tf);
     }
     if (c->mqtt_port == 0 || read_facts(c) != 0) {
         fprintf(stderr, "harness: could not read ports or app.json\n");

@@ -35,7 +35,7 @@ struct th_central {
     char group_primary_key[96];
     char group_secondary_key[96];
     char service_key[96];
-    char admin_token[128]; /**< only after the first start (printed once) */
+    char admin_token[128]; /**< from DIR/admin-token, read at each start */
     bool default_bind;     /**< started without --bind (th_central_start_default_bind) */
 };
 

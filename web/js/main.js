@@ -59,7 +59,7 @@ function showSignin() {
         h('label', { for: 'token' }, 'API token'),
         input,
         h('p', { id: 'token-help', class: 'muted' },
-            'The administrator token that "iotc-central init" printed (iotc-admin.…), or an API token ',
+            'The administrator token that "iotc-central init" wrote to DIR/admin-token (iotc-admin.…), or an API token ',
             '(SharedAccessSignature sr=…). It is kept in this browser tab only and forgotten when the tab closes.'),
         msg,
         h('button', { type: 'submit', class: 'primary' }, 'Sign in'));

@@ -3,16 +3,19 @@
  */
 #include "central/setup/appdata.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -79,27 +82,11 @@ static int facts_parse(struct app_facts *f, const char *text)
     return rc ? -1 : 0;
 }
 
-static int facts_write_to(const char *dir, const struct app_facts *f)
+/* Write DIR/NAME atomically (temp file, fsync, rename, fsync of the dir), mode 0600. */
+static int write_private(const char *dir, const char *name, const char *text)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *grp = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "idScope", f->id_scope);
-    cJSON_AddItemToObject(root, "enrollmentGroup", grp);
-    cJSON_AddStringToObject(grp, "id", f->group_id);
-    cJSON_AddStringToObject(grp, "attestation", "symmetricKey");
-    cJSON_AddStringToObject(grp, "primaryKey", f->group_primary_key);
-    cJSON_AddStringToObject(grp, "secondaryKey", f->group_secondary_key);
-    cJSON_AddStringToObject(root, "servicePolicy", f->service_policy);
-    cJSON_AddStringToObject(root, "serviceKey", f->service_key);
-    cJSON_AddStringToObject(root, "hubHost", f->hub_host);
-    cJSON_AddStringToObject(root, "adminTokenSha256", f->admin_token_sha256);
-    cJSON_AddNumberToObject(root, "createdMs", (double)f->created_ms);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (text == NULL)
-        return -1;
     char path[1200], tmp[1300];
-    snprintf(path, sizeof path, "%s/app.json", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int rc = -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -125,6 +112,29 @@ static int facts_write_to(const char *dir, const struct app_facts *f)
         log_error("cannot write %s: %s", path, strerror(errno));
         (void)unlink(tmp);
     }
+    return rc;
+}
+
+static int facts_write_to(const char *dir, const struct app_facts *f)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *grp = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "idScope", f->id_scope);
+    cJSON_AddItemToObject(root, "enrollmentGroup", grp);
+    cJSON_AddStringToObject(grp, "id", f->group_id);
+    cJSON_AddStringToObject(grp, "attestation", "symmetricKey");
+    cJSON_AddStringToObject(grp, "primaryKey", f->group_primary_key);
+    cJSON_AddStringToObject(grp, "secondaryKey", f->group_secondary_key);
+    cJSON_AddStringToObject(root, "servicePolicy", f->service_policy);
+    cJSON_AddStringToObject(root, "serviceKey", f->service_key);
+    cJSON_AddStringToObject(root, "hubHost", f->hub_host);
+    cJSON_AddStringToObject(root, "adminTokenSha256", f->admin_token_sha256);
+    cJSON_AddNumberToObject(root, "createdMs", (double)f->created_ms);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (text == NULL)
+        return -1;
+    int rc = write_private(dir, "app.json", text);
     free(text);
     return rc;
 }
@@ -152,6 +162,27 @@ int app_group_key_regenerate(struct app *app, bool secondary)
     return 0;
 }
 
+/* A new admin token "iotc-admin.<43 base64url>" into @p out; its hash into f. */
+static int admin_token_new(struct app_facts *f, char *out, size_t size)
+{
+    char token[96];
+    if (random_b64(32, token, sizeof token) < 0)
+        return -1;
+    /* The admin token travels in headers; keep it URL/header safe. */
+    for (char *p = token; *p; p++) {
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+        else if (*p == '=')
+            *p = '\0';
+    }
+    if ((size_t)snprintf(out, size, "iotc-admin.%s", token) >= size)
+        return -1;
+    sha256_hex(out, f->admin_token_sha256);
+    return 0;
+}
+
 static int facts_create(struct app *app, char *out_token, size_t token_size)
 {
     struct app_facts *f = &app->facts;
@@ -164,27 +195,12 @@ static int facts_create(struct app *app, char *out_token, size_t token_size)
     snprintf(f->service_policy, sizeof f->service_policy, "iothubowner");
     snprintf(f->hub_host, sizeof f->hub_host, "%s",
              app->cfg.hub_host ? app->cfg.hub_host : "localhost");
-    char token[96];
     if (random_b64(64, f->group_primary_key, sizeof f->group_primary_key) < 0 ||
         random_b64(64, f->group_secondary_key, sizeof f->group_secondary_key) < 0 ||
         random_b64(32, f->service_key, sizeof f->service_key) < 0 ||
-        random_b64(32, token, sizeof token) < 0)
+        admin_token_new(f, out_token, token_size) < 0)
         return -1;
-    /* The admin token travels in headers; keep it URL/header safe. */
-    for (char *p = token; *p; p++) {
-        if (*p == '+')
-            *p = '-';
-        else if (*p == '/')
-            *p = '_';
-        else if (*p == '=')
-            *p = '\0';
-    }
-    char full[128];
-    snprintf(full, sizeof full, "iotc-admin.%s", token);
-    sha256_hex(full, f->admin_token_sha256);
     f->created_ms = app_now_ms();
-    if (out_token != NULL)
-        snprintf(out_token, token_size, "%s", full);
     return 0;
 }
 
@@ -199,14 +215,56 @@ int app_read_file(const char *path, char *buf, size_t size)
     return 0;
 }
 
-int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size)
+/*
+ * The data dir holds device keys, the CA key and the admin token hash in clear: the dir is
+ * 0700 and every file in it 0600, whatever the umask was when something created them. A dir
+ * or file found wider is narrowed (the dir with a warning: someone made it by hand).
+ */
+static int data_dir_secure(const char *dir)
 {
-    const char *dir = app->cfg.data_dir;
-    *out_created = false;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         log_error("cannot create data dir %s: %s", dir, strerror(errno));
         return -1;
     }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        log_error("data dir %s is not a directory", dir);
+        return -1;
+    }
+    if ((st.st_mode & 0777) != 0700) {
+        if ((st.st_mode & 0077) != 0)
+            log_warn("data dir %s had mode %04o, readable by others: now 0700", dir,
+                     (unsigned)(st.st_mode & 0777));
+        if (chmod(dir, 0700) != 0) {
+            log_error("cannot chmod 0700 %s: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        log_error("cannot read data dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int fd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 0777) == 0600)
+            continue;
+        if (fchmodat(fd, e->d_name, 0600, 0) != 0)
+            log_warn("cannot chmod 0600 %s/%s: %s", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+    return 0;
+}
+
+int app_data_open(struct app *app, bool *out_created)
+{
+    char token[128];
+    const char *dir = app->cfg.data_dir;
+    *out_created = false;
+    if (data_dir_secure(dir) < 0)
+        return -1;
     char path[1200];
     snprintf(path, sizeof path, "%s/app.json", dir);
     char buf[8192];
@@ -221,12 +279,20 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
                 return -1;
         }
     } else {
-        if (facts_create(app, out_new_token, token_size) < 0 || facts_write(app) < 0) {
+        /* app.json first: an admin-token file without it would name a token nobody checks */
+        int rc = facts_create(app, token, sizeof token);
+        if (rc == 0)
+            rc = facts_write(app);
+        if (rc == 0)
+            rc = write_private(dir, "admin-token", token);
+        OPENSSL_cleanse(token, sizeof token);
+        if (rc < 0) {
             log_error("cannot create the application in %s", dir);
             return -1;
         }
         *out_created = true;
-        log_info("created application %s in %s", app->facts.id_scope, dir);
+        log_info("created application %s in %s; admin token in %s/admin-token", app->facts.id_scope,
+                 dir, dir);
     }
     const char *names[66];
     size_t n = 0;
@@ -237,6 +303,105 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
         return -1;
     snprintf(app->ca_path, sizeof app->ca_path, "%s/ca.pem", dir);
     return 0;
+}
+
+static int facts_load(const char *dir, struct app_facts *out)
+{
+    char path[1200], buf[8192];
+    snprintf(path, sizeof path, "%s/app.json", dir);
+    if (app_read_file(path, buf, sizeof buf) < 0) {
+        log_error("cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (facts_parse(out, buf) < 0) {
+        log_error("%s is not a valid application file", path);
+        return -1;
+    }
+    return 0;
+}
+
+int app_admin_token_rotate(const char *dir, char out_id[9])
+{
+    struct app_facts f;
+    char token[128];
+    if (facts_load(dir, &f) < 0)
+        return -1;
+    if (admin_token_new(&f, token, sizeof token) < 0) {
+        log_error("cannot generate a random admin token");
+        return -1;
+    }
+    int rc = facts_write_to(dir, &f);
+    if (rc == 0)
+        rc = write_private(dir, "admin-token", token);
+    OPENSSL_cleanse(token, sizeof token);
+    if (rc < 0)
+        return -1;
+    app_admin_token_id(&f, out_id);
+    return 0;
+}
+
+int app_admin_token_reload(struct app *app)
+{
+    struct app_facts f;
+    if (facts_load(app->cfg.data_dir, &f) < 0)
+        return -1;
+    if (strcmp(f.admin_token_sha256, app->facts.admin_token_sha256) == 0)
+        return 0;
+    memcpy(app->facts.admin_token_sha256, f.admin_token_sha256,
+           sizeof app->facts.admin_token_sha256);
+    return 1;
+}
+
+void app_admin_token_id(const struct app_facts *f, char out[9])
+{
+    memcpy(out, f->admin_token_sha256, 8);
+    out[8] = '\0';
+}
+
+int app_data_lock(const char *dir, long *out_holder)
+{
+    *out_holder = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        log_error("cannot create data dir %s: %s", dir, strerror(errno));
+        return -2;
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/serve.pid", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("cannot open %s: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK) {
+            char buf[32];
+            ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+            buf[n > 0 ? n : 0] = '\0';
+            *out_holder = strtol(buf, NULL, 10);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        log_error("cannot lock %s: %s", path, strerror(err));
+        return -2;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+void app_data_unlock(int fd)
+{
+    if (fd < 0)
+        return;
+    (void)ftruncate(fd, 0); /* the pid of a server that stopped means nothing */
+    close(fd);
 }
 
 int app_tls_init(struct app *app)

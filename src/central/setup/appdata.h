@@ -20,12 +20,29 @@ void app_config_defaults(struct app_config *cfg);
 
 /**
  * Load DATA_DIR/app.json into app->facts, or create the application when absent (new ID
- * scope, group keys, service key, admin token) and write it. The certificates are (re)issued
- * as needed (pki_ensure). When @p out_new_token is non-NULL and the application was created,
- * the admin token text is copied there (the only time it exists in clear).
+ * scope, group keys, service key, admin token) and write it, with the admin token in
+ * DATA_DIR/admin-token (0600; app.json keeps only its hash). The dir is made 0700 and its files
+ * 0600. The certificates are (re)issued as needed (pki_ensure).
  * @return 0 (and *out_created), or -1 (logged).
  */
-int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_t token_size);
+int app_data_open(struct app *app, bool *out_created);
+
+/**
+ * Replace the admin token of the application in @p dir: a new token's hash into app.json, then
+ * the token into DIR/admin-token (both atomically, 0600). A running server adopts the new hash
+ * on app_admin_token_reload. *out_id = the new hash's id (app_admin_token_id).
+ * @return 0 or -1 (logged).
+ */
+int app_admin_token_rotate(const char *dir, char out_id[9]);
+
+/**
+ * Re-read the admin token hash from app.json into app->facts (after a rotation by another
+ * process). @return 1 changed, 0 unchanged, -1 unreadable (logged; the hash in force stays).
+ */
+int app_admin_token_reload(struct app *app);
+
+/** The first 8 hex digits of the admin token hash: names a token without revealing it. */
+void app_admin_token_id(const struct app_facts *f, char out[9]);
 
 /**
  * Replace the enrollment group's primary (or, with @p secondary, secondary) key with a new
@@ -35,6 +52,19 @@ int app_data_open(struct app *app, bool *out_created, char *out_new_token, size_
  * keep the derived keys stored in the registry. Loop thread. @return 0 or -1 (logged).
  */
 int app_group_key_regenerate(struct app *app, bool secondary);
+
+/**
+ * Make sure only one server uses @p dir: create it if needed (0700) and take an exclusive
+ * flock on DIR/serve.pid, writing this process's pid there. The lock lasts as long as the
+ * returned descriptor is open (the process's life; it dies with the process, even on SIGKILL).
+ * @return the descriptor (caller closes, with app_data_unlock), -1 when another process holds
+ * the lock (*out_holder = its pid from the file, 0 if unknown; nothing logged), or -2 on any
+ * other error (logged).
+ */
+int app_data_lock(const char *dir, long *out_holder);
+
+/** Empty DIR/serve.pid and release the lock taken by app_data_lock (@p fd < 0: no-op). */
+void app_data_unlock(int fd);
 
 /** Build app->ssl_ctx from server.pem/server-key.pem. @return 0 or -1 (logged). */
 int app_tls_init(struct app *app);

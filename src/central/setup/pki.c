@@ -88,13 +88,12 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
 
 static int write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, key ? 0600 : 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_error("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    if (key != NULL)
-        (void)fchmod(fd, 0600);
+    (void)fchmod(fd, 0600); /* a file left by an older version may be wider */
     FILE *f = fdopen(fd, "w");
     if (f == NULL) {
         close(fd);
