@@ -84,18 +84,25 @@ static void sweep(struct capi *cp)
     }
 }
 
-static void on_close(struct evhttp_connection *evcon, void *arg)
+/* @p s takes no more events: its timers stop; orphaned when libevent no longer holds its
+ * request (the connection went away), and then it is ours to free. */
+static void mark_dead(struct sse_stream *s)
 {
-    struct sse_stream *s = arg;
-    (void)evcon;
-    log_debug("capi: event stream of %s closed", LOG_STR(s->device_id));
     s->dead = true;
-    /* Detached by libevent (client went away): the request is ours now. */
     s->orphaned = evhttp_request_get_connection(s->req) == NULL;
     if (s->ping != NULL)
         event_del(s->ping);
     if (s->expire != NULL)
         event_del(s->expire);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct sse_stream *s = arg;
+    (void)evcon;
+    log_debug("capi: event stream of %s closed", LOG_STR(s->device_id));
+    /* Detached by libevent (client went away): the request is ours now. */
+    mark_dead(s);
     if (s->cp->busy == 0)
         sweep(s->cp);
 }
@@ -148,12 +155,7 @@ static void end_stream(struct sse_stream *s, const char *why)
     if (s->dead) /* the write failed and libevent closed the connection */
         return;
     log_info("capi: event stream of %s ended: %s", LOG_STR(s->device_id), why);
-    s->dead = true;
-    s->orphaned = evhttp_request_get_connection(s->req) == NULL;
-    if (s->ping != NULL)
-        event_del(s->ping);
-    if (s->expire != NULL)
-        event_del(s->expire);
+    mark_dead(s);
     if (!s->orphaned) {
         evhttp_connection_set_closecb(s->evcon, NULL, NULL);
         evhttp_send_reply_end(s->req); /* the request goes back to libevent */

@@ -8,6 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "proto/strbuf.h" /* iotc__utf8_seq: the one UTF-8 check */
+
 static enum log_level g_level = LOG_INFO;
 
 void log_set_level(enum log_level level)
@@ -59,39 +61,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
     fwrite(line, 1, n, stderr);
 }
 
-/* Length of the well-formed UTF-8 sequence starting at p[0] (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when p does not start one. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    }
-    return n;
-}
-
 const char *log_escape(char *out, size_t out_size, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -107,7 +76,7 @@ const char *log_escape(char *out, size_t out_size, const char *s, size_t len)
         char esc[4];
         const unsigned char *copy = p + i;
         size_t n = 0;
-        size_t u = p[i] >= 0x80 ? utf8_len(p + i, shown - i) : 0;
+        size_t u = p[i] >= 0x80 ? iotc__utf8_seq(p + i, shown - i) : 0;
         if (u == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0) /* C1 control U+0080..U+009F */
             u = 0;
         if (u > 0) {

@@ -127,7 +127,7 @@ static void respond_error(struct session *s, unsigned status, struct iotc_span r
 static void lower_id(const char *id, char *out)
 {
     size_t i = 0;
-    for (; id[i] != '\0' && i < DEVICE_ID_MAX; i++) {
+    for (; i < DEVICE_ID_MAX && id[i] != '\0'; i++) {
         char c = id[i];
         out[i] = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
     }
