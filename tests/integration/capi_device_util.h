@@ -35,13 +35,7 @@ static const char *dev_id = DEV;
 
 static inline long admin(const char *method, const char *path, const char *body)
 {
-    char target[2048];
-    capi_resp_free(&R);
-    snprintf(target, sizeof target, "%s%s" V, path, strchr(path, '?') ? "&" : "?");
-    if (capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 40000, &R) <
-        0)
-        return -1;
-    return R.status;
+    return capi_call(srv.ca_path, srv.https_port, srv.admin_token, method, path, body, 40000, &R);
 }
 
 static inline double jnum(const cJSON *o, const char *path)

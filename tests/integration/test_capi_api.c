@@ -28,12 +28,7 @@ static struct capi_resp R;
 
 static long req(const char *auth, const char *method, const char *path, const char *body)
 {
-    char target[2048];
-    capi_resp_free(&R);
-    snprintf(target, sizeof target, "%s%s" V, path, strchr(path, '?') ? "&" : "?");
-    if (capi_http(srv.ca_path, srv.https_port, auth, method, target, body, 15000, &R) < 0)
-        return -1;
-    return R.status;
+    return capi_call(srv.ca_path, srv.https_port, auth, method, path, body, 15000, &R);
 }
 
 static long admin(const char *method, const char *path, const char *body)

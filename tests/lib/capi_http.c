@@ -193,3 +193,15 @@ const char *capi_jstr(const cJSON *o, const char *path)
     const cJSON *v = capi_jget(o, path);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+long capi_call(const char *ca_path, uint16_t port, const char *auth, const char *method,
+               const char *path, const char *body, long max_ms, struct capi_resp *out)
+{
+    char target[2048];
+    capi_resp_free(out);
+    snprintf(target, sizeof target, "%s%s" CAPI_TEST_API_VERSION, path,
+             strchr(path, '?') ? "&" : "?");
+    if (capi_http(ca_path, port, auth, method, target, body, max_ms, out) < 0)
+        return -1;
+    return out->status;
+}

@@ -28,6 +28,15 @@ struct capi_resp {
 int capi_http(const char *ca_path, uint16_t port, const char *auth, const char *method,
               const char *target, const char *body, long max_ms, struct capi_resp *out);
 
+/**
+ * One /api/ call as the tests make them: frees what @p out held, appends the API version the
+ * server speaks (CAPI_TEST_API_VERSION) to @p path, and sends it like capi_http.
+ * @return the HTTP status, or -1 when no response arrived.
+ */
+#define CAPI_TEST_API_VERSION "api-version=2022-07-31"
+long capi_call(const char *ca_path, uint16_t port, const char *auth, const char *method,
+               const char *path, const char *body, long max_ms, struct capi_resp *out);
+
 /** Member at a dotted path of object members ("error.code"), or NULL. Borrowed from @p o. */
 const cJSON *capi_jget(const cJSON *o, const char *path);
 
