@@ -58,6 +58,17 @@ static bool topic_is(const struct iotc_mqtt_packet *p, const char *topic)
            memcmp(p->publish.topic.ptr, topic, p->publish.topic.len) == 0;
 }
 
+/* The server's database, read-only, on another connection, and @p sql prepared on it. */
+static sqlite3_stmt *db_query(sqlite3 **db, const char *sql)
+{
+    char path[400];
+    sqlite3_stmt *s = NULL;
+    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
+    assert_int_equal(sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(*db, sql, -1, &s, NULL), SQLITE_OK);
+    return s;
+}
+
 /* ------------------------------------------------------------------ CONNECT */
 
 static void test_connect_codes(void **state)
@@ -135,16 +146,9 @@ static void test_telemetry_stored(void **state)
     th_mqtt_close(&m);
 
     /* PUBACK means durable: the row is visible to another reader right now. */
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
     sqlite3 *db;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT component, props, payload FROM telemetry WHERE "
-                                        "device_id='dev-b' ORDER BY seq",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    sqlite3_stmt *s = db_query(&db, "SELECT component, props, payload FROM telemetry WHERE "
+                                    "device_id='dev-b' ORDER BY seq");
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_type(s, 0), SQLITE_NULL);
     assert_int_equal(sqlite3_column_bytes(s, 2), 2);
@@ -183,16 +187,9 @@ static void test_telemetry_hub_set_properties(void **state)
     struct iotc_mqtt_packet p;
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 5000), 0);
     th_mqtt_close(&m);
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
     sqlite3 *db;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT props FROM telemetry WHERE device_id='dev-b' AND "
-                                        "component='c1'",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    sqlite3_stmt *s = db_query(&db, "SELECT props FROM telemetry WHERE device_id='dev-b' AND "
+                                    "component='c1'");
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     const char *text = (const char *)sqlite3_column_text(s, 0);
     assert_null(strstr(text, "evil"));
