@@ -76,6 +76,9 @@ static const char *set_log_level(void *dest, const char *v)
     return NULL;
 }
 
+/* --log-file: where `serve` logs (the other commands talk to the terminal) */
+static char *g_log_file;
+
 static char *dup_or_keep(char *old, const char *v)
 {
     if (v == NULL)
@@ -88,11 +91,16 @@ static char *dup_or_keep(char *old, const char *v)
 static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd)
 {
     struct app_config *cfg = &app->cfg;
-    const char *data_dir = NULL, *bind = NULL, *hub_host = NULL;
+    const char *data_dir = NULL, *bind = NULL, *hub_host = NULL, *log_file = NULL;
     struct opt_list dns = {0};
     int http_port = -1;
     long max_conn = (long)cfg->max_connections, max_backlog = (long)cfg->max_store_backlog;
+    struct opt_config config = {0};
     const struct opt specs[] = {
+        {"config", 0, OPT_CONFIG, &config, .arg = "FILE",
+         .help = "read settings from FILE first: one 'key = value' a line,\n"
+                 "every option below a key (without --); options on the\n"
+                 "command line win (docs/OPERATIONS.md)"},
         {"data-dir", 0, OPT_STR, &data_dir, .arg = "DIR",
          .help = "application data directory (required)"},
         {"mqtt-port", 0, OPT_INT, &cfg->mqtt_port, 0, 65535,
@@ -100,13 +108,14 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
          .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
         {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
-         .help = "also serve MQTT without TLS on N, on 127.0.0.1 unless\n"
-                 "--bind is given (off by default)"},
+         .help = "also serve MQTT without TLS on N (off by default)"},
         {"http-port", 0, OPT_INT, &http_port, 0, 65535,
          .help = "also serve the web UI and APIs over plain HTTP on\n"
                  "127.0.0.1:N only (off by default; 0 = any)"},
         {"bind", 0, OPT_STR, &bind, .arg = "ADDR",
-         .help = "listen address (default 0.0.0.0; plain MQTT 127.0.0.1)"},
+         .help = "listen address of MQTT/TLS, HTTPS and plain MQTT\n"
+                 "(default 127.0.0.1: this machine only; 0.0.0.0: every\n"
+                 "interface, to serve a network)"},
         {"hub-host", 0, OPT_STR, &hub_host, .arg = "NAME",
          .help = "IoT Hub host name given to devices (default localhost)"},
         {"dns-name", 0, OPT_LIST, &dns, .arg = "NAME",
@@ -124,6 +133,9 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
                  "(default 1767, as IoT Hub)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
+        {"log-file", 0, OPT_STR, &log_file, .arg = "FILE",
+         .help = "append the log to FILE (created 0600) instead of stderr;\n"
+                 "SIGHUP reopens it (logrotate)"},
         {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},
         {0},
     };
@@ -149,6 +161,8 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         cfg->data_dir = dup_or_keep(cfg->data_dir, data_dir);
         cfg->bind_addr = dup_or_keep(cfg->bind_addr, bind);
         cfg->hub_host = dup_or_keep(cfg->hub_host, hub_host);
+        if (log_file != NULL)
+            g_log_file = strdup(log_file);
         if (http_port >= 0) {
             cfg->http_on = true;
             cfg->http_port = http_port;
@@ -162,6 +176,7 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         }
     }
     opt_list_free(&dns);
+    opt_config_free(&config);
     return rc;
 }
 
@@ -218,7 +233,7 @@ static int write_ports(const struct app *app)
  */
 static int http_start(struct app *app)
 {
-    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0";
+    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
     app->https_fd = broker_bind_socket(bind, app->cfg.https_port, &app->https_port);
     if (app->https_fd < 0)
         return CE_INVALID;
@@ -283,8 +298,9 @@ static int lock_data_dir(const struct app *app)
     return fd;
 }
 
-/* SIGHUP: `rotate-admin-token` replaced the admin token in app.json; adopt its hash and say
- * so in ports.json, which the command waits for. */
+/* SIGHUP: reopen the log file (logrotate moved it), and `rotate-admin-token` may have replaced
+ * the admin token in app.json: adopt its hash and say so in ports.json, which the command
+ * waits for. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
@@ -292,6 +308,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     struct app *app = arg;
     if (app->stopping)
         return;
+    if (log_reopen() > 0)
+        log_info("SIGHUP: log file reopened");
     int rc = app_admin_token_reload(app);
     if (rc > 0)
         log_info("admin token replaced (SIGHUP): the previous one is refused from now on");
@@ -301,11 +319,35 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
 }
 
+static bool is_loopback_name(const char *h)
+{
+    return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0;
+}
+
+/* DPS hands devices assignedHub (the hub host name): it must name this server as they see it. */
+static void warn_hub_host(const struct app *app, const char *bind)
+{
+    const char *host = app->facts.hub_host;
+    if (!is_loopback_name(bind) && is_loopback_name(host))
+        log_warn("listening on %s but DPS tells devices to connect to %s: devices on other "
+                 "machines need --hub-host NAME (a name or address of this machine)",
+                 bind, host);
+    else if (is_loopback_name(bind) && !is_loopback_name(host))
+        log_warn("listening on %s only: devices told to connect to %s cannot reach this server "
+                 "from other machines (--bind ADDR)",
+                 bind, host);
+}
+
 static int cmd_serve(struct app *app)
 {
     bool created = false, ports_written = false;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     int rc = OPT_EXIT_FAILED;
+    if (g_log_file != NULL && log_open_file(g_log_file) < 0) {
+        fprintf(stderr, "iotc-central: cannot open the log file %s: %s\n", g_log_file,
+                strerror(errno));
+        return OPT_EXIT_FAILED;
+    }
     int lock_fd = lock_data_dir(app);
     if (lock_fd < 0)
         return OPT_EXIT_FAILED;
@@ -340,9 +382,11 @@ static int cmd_serve(struct app *app)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
     else
         ports_written = true;
-    log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
-             app->facts.id_scope, app->mqtt_port, app->assigned_hub,
+    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
+    log_info("serving application %s on %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
+             app->facts.id_scope, bind, app->mqtt_port, app->assigned_hub,
              app->https_port ? ", HTTPS API" : "");
+    warn_hub_host(app, bind);
     printf("mqtts-port %u\n", app->mqtt_port);
     if (app->https_port)
         printf("https-port %u\n", app->https_port);
@@ -521,6 +565,7 @@ int main(int argc, char **argv)
         rc = cmd_show(&app, json);
     if (app.base)
         event_base_free(app.base);
+    free(g_log_file);
     app_release(&app);
     return rc;
 }
