@@ -5,6 +5,8 @@
  *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
  *   iotc-central show  --data-dir DIR [--json]
  *   iotc-central rotate-admin-token --data-dir DIR
+ *   iotc-central backup --data-dir DIR --to FILE [--force]
+ *   iotc-central restore --from FILE --data-dir NEWDIR
  *
  * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
  * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
@@ -41,6 +43,7 @@
 #include "central/service/service_http.h"
 #include "central/setup/appdata.h"
 #include "central/store/store.h"
+#include "central/store/store_backup.h"
 #include "util/opt.h"
 
 static const char help_intro[] =
@@ -53,6 +56,9 @@ static const char help_intro[] =
     "  rotate-admin-token\n"
     "          replace the admin token in DIR/admin-token; a running server refuses\n"
     "          the old one at once (docs/OPERATIONS.md, \"Admin token\")\n"
+    "  backup  --to FILE: copy DIR (database, keys, certificates, admin token) into\n"
+    "          one file, consistently, while the server runs or not\n"
+    "  restore --from FILE: make DIR (new or empty) from a backup; then serve it\n"
     "\n"
     "options:\n";
 
@@ -88,7 +94,25 @@ static char *dup_or_keep(char *old, const char *v)
 }
 
 /* The command line after the program name: COMMAND and options, in any order. */
-static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd)
+/* The options of backup and restore. */
+struct copy_opts {
+    const char *to, *from;
+    bool force;
+};
+
+static const char *const commands[] = {"init",   "serve",  "show", "rotate-admin-token",
+                                       "backup", "restore"};
+
+static bool known_command(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i]) == 0)
+            return true;
+    return false;
+}
+
+static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd,
+                      struct copy_opts *copy)
 {
     struct app_config *cfg = &app->cfg;
     const char *data_dir = NULL, *bind = NULL, *hub_host = NULL, *log_file = NULL;
@@ -137,24 +161,31 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
          .help = "append the log to FILE (created 0600) instead of stderr;\n"
                  "SIGHUP reopens it (logrotate)"},
         {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},
+        {"to", 0, OPT_STR, &copy->to, .arg = "FILE", .help = "(backup) the backup file to write"},
+        {"force", 0, OPT_FLAG, &copy->force, .help = "(backup) replace an existing --to FILE"},
+        {"from", 0, OPT_STR, &copy->from, .arg = "FILE", .help = "(restore) the backup file"},
         {0},
     };
     int first = 0;
     int rc = opt_parse(&prog, specs, argc, argv, &first);
     if (rc == OPT_CONTINUE && argc - first != 1)
-        rc = opt_error(&prog, argc == first
-                                  ? "which command? init, serve, show or rotate-admin-token"
-                                  : "one COMMAND only (init, serve, show or rotate-admin-token)");
+        rc = opt_error(&prog, argc == first ? "which command? init, serve, show, "
+                                              "rotate-admin-token, backup or restore"
+                                            : "one COMMAND only (init, serve, show, "
+                                              "rotate-admin-token, backup or restore)");
     if (rc == OPT_CONTINUE) {
         *cmd = argv[first];
         if (strcmp(*cmd, "help") == 0) {
             opt_print_help(&prog, specs, stdout);
             rc = OPT_EXIT_OK;
-        } else if (strcmp(*cmd, "init") != 0 && strcmp(*cmd, "serve") != 0 &&
-                   strcmp(*cmd, "show") != 0 && strcmp(*cmd, "rotate-admin-token") != 0) {
+        } else if (!known_command(*cmd)) {
             rc = opt_error(&prog, "unknown command '%s'", *cmd);
         } else if (data_dir == NULL) {
             rc = opt_error(&prog, "--data-dir DIR is required");
+        } else if (strcmp(*cmd, "backup") == 0 && copy->to == NULL) {
+            rc = opt_error(&prog, "backup needs --to FILE");
+        } else if (strcmp(*cmd, "restore") == 0 && copy->from == NULL) {
+            rc = opt_error(&prog, "restore needs --from FILE");
         }
     }
     if (rc == OPT_CONTINUE) {
@@ -532,6 +563,41 @@ static int cmd_rotate(struct app *app)
     return OPT_EXIT_OK;
 }
 
+/* backup: the data dir into one file, while the server runs or not (store_backup.h). */
+static int cmd_backup(struct app *app, const struct copy_opts *copy)
+{
+    struct store_backup_info info;
+    char err[1500];
+    int rc = store_backup(app->cfg.data_dir, copy->to, copy->force, &info, err, sizeof err);
+    if (rc != CE_OK) {
+        fprintf(stderr, "iotc-central backup: %s\n", err);
+        return rc == CE_INVALID ? OPT_EXIT_USAGE : OPT_EXIT_FAILED;
+    }
+    printf("backup of %s in %s (%s): database %lld pages, %lld bytes (%lld devices, %lld "
+           "telemetry messages), %d other files\n",
+           app->cfg.data_dir, copy->to, info.created, info.db_pages, info.db_bytes, info.devices,
+           info.telemetry, info.files);
+    return OPT_EXIT_OK;
+}
+
+/* restore: a new data dir from a backup file. */
+static int cmd_restore(struct app *app, const struct copy_opts *copy)
+{
+    struct store_backup_info info;
+    char err[1500];
+    int rc = store_restore(copy->from, app->cfg.data_dir, &info, err, sizeof err);
+    if (rc != CE_OK) {
+        fprintf(stderr, "iotc-central restore: %s\n", err);
+        return rc == CE_INVALID ? OPT_EXIT_USAGE : OPT_EXIT_FAILED;
+    }
+    printf("restored %s (taken %s) into %s: %lld devices, %lld telemetry messages, %d other "
+           "files\n"
+           "serve it with: iotc-central serve --data-dir %s\n",
+           copy->from, info.created, app->cfg.data_dir, info.devices, info.telemetry, info.files,
+           app->cfg.data_dir);
+    return OPT_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -550,7 +616,8 @@ int main(int argc, char **argv)
     app.http_fd = -1;
     bool json = false;
     const char *cmd = NULL;
-    int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd);
+    struct copy_opts copy = {0};
+    int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd, &copy);
     if (rc != OPT_CONTINUE) {
         app_release(&app);
         return rc;
@@ -561,6 +628,10 @@ int main(int argc, char **argv)
         rc = cmd_serve(&app);
     else if (strcmp(cmd, "rotate-admin-token") == 0)
         rc = cmd_rotate(&app);
+    else if (strcmp(cmd, "backup") == 0)
+        rc = cmd_backup(&app, &copy);
+    else if (strcmp(cmd, "restore") == 0)
+        rc = cmd_restore(&app, &copy);
     else
         rc = cmd_show(&app, json);
     if (app.base)
