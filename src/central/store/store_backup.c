@@ -279,9 +279,11 @@ int store_backup(const char *data_dir, const char *to, bool force, struct store_
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", to, (long)getpid());
     /* made here, not by SQLite: 0600 and never through a symlink */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+        return fail(err, size, CE_INVALID, "cannot create %s: its directory does not exist (%s)",
+                    to, strerror(errno));
     if (fd < 0)
-        return fail(err, size, errno == ENOENT || errno == ENOTDIR ? CE_INVALID : CE_IO,
-                    "cannot create %s: %s", tmp, strerror(errno));
+        return fail(err, size, CE_IO, "cannot create %s: %s", tmp, strerror(errno));
     close(fd);
     sqlite3 *dst = NULL;
     int rc = CE_OK;
