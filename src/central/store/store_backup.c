@@ -220,7 +220,8 @@ static int write_backup(sqlite3 *dst, const char *data_dir, bool has_db,
         char db_path[1200];
         snprintf(db_path, sizeof db_path, "%s/central.db", data_dir);
         sqlite3 *src = NULL;
-        /* read-only: a backup never changes the data dir, running server or not */
+        /* read-only: a backup never writes the database, running server or not (SQLite may
+         * leave an empty -wal and -shm next to a stopped server's database) */
         if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
             int rc = fail(err, size, CE_STORE, "cannot open %s: %s", db_path,
                           src ? sqlite3_errmsg(src) : "out of memory");
