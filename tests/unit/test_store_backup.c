@@ -155,6 +155,12 @@ static void test_round_trip(void **state)
     struct stat st;
     assert_int_equal(stat(to, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    /* not into the data dir (the next backup would take it in) */
+    char in_dir[512];
+    path_in(in_dir, sizeof in_dir, "app", "self.backup");
+    assert_int_equal(store_backup(from, in_dir, false, &info, err, sizeof err), CE_INVALID);
+    assert_non_null(strstr(err, "is inside the data directory"));
+    assert_int_not_equal(access(in_dir, F_OK), 0);
     /* not again without force; with force yes */
     assert_int_equal(store_backup(from, to, false, &info, err, sizeof err), CE_INVALID);
     assert_non_null(strstr(err, "exists (--force replaces it)"));
