@@ -156,7 +156,7 @@ await runSteps(async (step) => {
         await page.evaluate(() => document.getElementById('toasts').replaceChildren()); // the shot shows the list
         const low = await lowContrast(page);
         if (low.length) throw new Error(`low contrast: ${JSON.stringify(low.slice(0, 5))}`);
-        await page.shot('devices-list-1280');
+        await page.screenshot({ path: path.join(B, 'screenshots', 'devices-list-1280.png') }); // the first screen
         await page.getByLabel('Select Sensor 001').uncheck();
     });
     step('390 px: name, status and connection on screen, no sideways scrolling; contrast', async () => {
@@ -175,7 +175,7 @@ await runSteps(async (step) => {
         if (w > 392) throw new Error(`page is ${w}px wide`);
         const low = await lowContrast(page);
         if (low.length) throw new Error(`low contrast: ${JSON.stringify(low.slice(0, 5))}`);
-        await page.shot('devices-list-390');
+        await page.screenshot({ path: path.join(B, 'screenshots', 'devices-list-390.png') });
         await page.setViewportSize({ width: 1280, height: 800 });
     });
     step('no script errors in the page', async () => {
