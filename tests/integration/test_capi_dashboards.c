@@ -47,11 +47,11 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-#define HOME                                                                                     \
-    "{\"displayName\":\"Home\",\"tiles\":["                                                      \
-    "{\"type\":\"deviceCounts\",\"displayName\":\"Devices\"},"                                   \
-    "{\"type\":\"lastValue\",\"device\":\"env-01\",\"telemetry\":\"temp\"},"                     \
-    "{\"type\":\"templateChart\",\"template\":\"dtmi:x:y;1\",\"telemetry\":\"temp\"},"           \
+#define HOME                                                                           \
+    "{\"displayName\":\"Home\",\"tiles\":["                                            \
+    "{\"type\":\"deviceCounts\",\"displayName\":\"Devices\"},"                         \
+    "{\"type\":\"lastValue\",\"device\":\"env-01\",\"telemetry\":\"temp\"},"           \
+    "{\"type\":\"templateChart\",\"template\":\"dtmi:x:y;1\",\"telemetry\":\"temp\"}," \
     "{\"type\":\"groupChart\"}]}"
 
 static int array_size(const char *path)
@@ -74,8 +74,8 @@ static void test_dashboard_crud(void **state)
     assert_string_equal(capi_jstr(R.json, "tiles.1.device"), "env-01");
     assert_string_equal(capi_jstr(R.json, "tiles.2.template"), "dtmi:x:y;1");
     /* replace: fewer tiles, no name (the id is the name) */
-    assert_int_equal(admin("PUT", "/api/dashboards/home", "{\"tiles\":[{\"type\":\"deviceCounts\"}]}"),
-                     200);
+    assert_int_equal(
+        admin("PUT", "/api/dashboards/home", "{\"tiles\":[{\"type\":\"deviceCounts\"}]}"), 200);
     assert_string_equal(capi_jstr(R.json, "displayName"), "home");
     assert_int_equal(admin("GET", "/api/dashboards", NULL), 200);
     assert_int_equal(array_size("value"), 1);
@@ -97,8 +97,9 @@ static void test_dashboard_refusals(void **state)
         {"/api/dashboards/a", "{\"displayName\":5}", "$.displayName"},
         {"/api/dashboards/a", "{\"tiles\":{}}", "$.tiles: expected an array"},
         {"/api/dashboards/a", "{\"tiles\":[{\"type\":\"pie\"}]}", "$.tiles[0].type"},
-        {"/api/dashboards/a", "{\"tiles\":[{\"type\":\"deviceCounts\"},{\"type\":\"lastValue\","
-                              "\"telemetry\":\"temp\"}]}",
+        {"/api/dashboards/a",
+         "{\"tiles\":[{\"type\":\"deviceCounts\"},{\"type\":\"lastValue\","
+         "\"telemetry\":\"temp\"}]}",
          "$.tiles[1].device: required"},
         {"/api/dashboards/a", "{\"tiles\":[{\"type\":\"templateChart\",\"template\":\"t\"}]}",
          "$.tiles[0].telemetry: required"},

@@ -186,7 +186,7 @@ const cJSON *capi_jget(const cJSON *o, const char *path)
          k = strtok_r(NULL, ".", &save)) {
         /* a number steps into an array ("value.0.id") */
         if (cJSON_IsArray(cur) && k[0] >= '0' && k[0] <= '9')
-            cur = cJSON_GetArrayItem(cur, atoi(k));
+            cur = cJSON_GetArrayItem(cur, (int)strtol(k, NULL, 10));
         else
             cur = cJSON_GetObjectItemCaseSensitive(cur, k);
     }

@@ -157,9 +157,8 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
         return rc;
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
     if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
-        return refuse(err,
-                      "$.id: the dashboard id is 1 to 128 of A-Za-z0-9 -_. and the same as "
-                      "in the path.");
+        return refuse(err, "$.id: the dashboard id is 1 to 128 of A-Za-z0-9 -_. and the same as "
+                           "in the path.");
     cJSON *d = cJSON_CreateObject();
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "displayName");
     const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(body, "tiles");
