@@ -1,7 +1,8 @@
 /*
  * test_capi_dashboards.c - iotc's own /api/dashboards (docs/API.md "Dashboards") against a
  * real iotc-central: create, read, list, replace and delete a dashboard, the refusals of bad
- * bodies in words, an operator's writes, and a dashboard kept across a restart.
+ * bodies in words, an operator's writes, a dashboard kept across a restart, and the limit of
+ * 100 dashboards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,12 +145,32 @@ static void test_dashboard_operator_and_restart(void **state)
     assert_int_equal(admin("GET", "/api/dashboards/home", NULL), 404);
 }
 
+static void test_dashboard_limit(void **state)
+{
+    (void)state;
+    char path[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(path, sizeof path, "/api/dashboards/d%d", i);
+        assert_int_equal(admin("PUT", path, "{}"), 200);
+    }
+    assert_int_equal(admin("PUT", "/api/dashboards/one-more", "{}"), 409);
+    assert_string_equal(capi_jstr(R.json, "error.code"), "Conflict");
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "at most 100 dashboards"));
+    /* replacing one is not a new one; after a deletion there is room again */
+    assert_int_equal(admin("PUT", "/api/dashboards/d7", HOME), 200);
+    assert_int_equal(admin("DELETE", "/api/dashboards/d0", NULL), 204);
+    assert_int_equal(admin("PUT", "/api/dashboards/one-more", "{}"), 200);
+    assert_int_equal(admin("GET", "/api/dashboards", NULL), 200);
+    assert_int_equal(array_size("value"), 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dashboard_crud),
         cmocka_unit_test(test_dashboard_refusals),
         cmocka_unit_test(test_dashboard_operator_and_restart),
+        cmocka_unit_test(test_dashboard_limit),
     };
     return cmocka_run_group_tests_name("capi_dashboards", tests, setup, teardown);
 }

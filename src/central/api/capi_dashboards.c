@@ -47,6 +47,8 @@ void capi_dashboard(struct http_ctx *c)
     int rc = appl_dashboard_put(a, id, body, &d, &err);
     if (rc == CE_INVALID)
         capi_app_error(c, &err);
+    else if (rc == CE_EXISTS)
+        capi_error(c, 409, "Conflict", "%s", err.message);
     else if (rc != CE_OK)
         capi_oom(c);
     else

@@ -351,7 +351,8 @@ int appl_dashboard_check(const cJSON *body, struct appl_error *err);
 const cJSON *appl_dashboard_get(struct appl *a, const char *id);
 /**
  * Create or replace dashboard @p id from @p body and persist it; *out is the stored dashboard
- * (borrowed). @return CE_OK, CE_INVALID (@p err filled), CE_NOMEM.
+ * (borrowed). @return CE_OK, CE_INVALID (@p err filled), CE_EXISTS (a new id beyond the 100
+ * dashboards an application keeps; @p err filled), CE_NOMEM.
  */
 int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const cJSON **out,
                        struct appl_error *err);

@@ -14,6 +14,7 @@
 #include "central/store/store_app.h"
 
 #define DASH_TILES_MAX 50
+#define DASH_MAX 100 /* dashboards per application */
 #define DASH_TEXT_MAX 512
 
 static const char *const tile_types[] = {"deviceCounts", "lastValue", "templateChart",
@@ -159,6 +160,11 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
     if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
         return refuse(err, "$.id: the dashboard id is 1 to 128 of A-Za-z0-9 -_. and the same as "
                            "in the path.");
+    if (appl_dashboard_get(a, id) == NULL && cJSON_GetArraySize(a->dashboards) >= DASH_MAX) {
+        refuse(err, "An application has at most %d dashboards; delete one first.", DASH_MAX);
+        err->code = "Conflict";
+        return CE_EXISTS;
+    }
     cJSON *d = cJSON_CreateObject();
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "displayName");
     const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(body, "tiles");
