@@ -126,6 +126,16 @@ await runSteps(async (step) => {
         await page.shot('dashboard-390');
         await page.setViewportSize({ width: 1280, height: 800 });
     });
+    step('the other pages keep the contrast too (templates, a template, a device, administration)', async () => {
+        const bad = [];
+        for (const hash of ['#/templates', `#/templates/${encodeURIComponent(TPL)}`, '#/devices/dash-1', '#/devices/dash-1/commands', '#/admin']) {
+            await page.goto(`${origin}/${hash}`);
+            await page.locator('main h1').waitFor();
+            await page.waitForLoadState('networkidle').catch(() => {});
+            for (const x of await lowContrast(page)) bad.push({ hash, ...x });
+        }
+        if (bad.length) throw new Error(`low contrast: ${JSON.stringify(bad.slice(0, 6))}`);
+    });
     step('no script errors in the page', async () => {
         if (page.errors.length) throw new Error(page.errors.join('; '));
     });
