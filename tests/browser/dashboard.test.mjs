@@ -103,6 +103,8 @@ await runSteps(async (step) => {
     step('remove the group tile; Done; a reload shows the saved dashboard', async () => {
         await page.getByRole('button', { name: 'Remove tile Device group chart' }).click();
         await until(async () => (await tile('Device group chart').count()) === 0, 5000, 'the tile removed');
+        const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+        if (focused !== 'Remove tile Temperature · Lobby sensor') throw new Error(`focus after removing: ${focused}`);
         await page.getByRole('button', { name: 'Done' }).click();
         await page.reload();
         await tile('Temperature of every sensor').getByRole('img').waitFor();

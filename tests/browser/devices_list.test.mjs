@@ -128,6 +128,7 @@ await runSteps(async (step) => {
         await page.getByRole('status').getByText('10 devices are blocked.').waitFor();
         for (const id of ['dev-290', 'dev-295', 'dev-299']) if ((await call('GET', `/api/devices/${id}`)).enabled) throw new Error(`${id} not blocked`);
         await until(async () => (await page.textContent('#dev-selected')) === 'None selected', 3000, 'the selection cleared');
+        if ((await page.evaluate(() => document.activeElement.id)) !== 'select-page') throw new Error('the focus left the list after the bulk action');
         await page.getByLabel('Select Sensor 291').check();
         await page.getByLabel('Select Sensor 292').check();
         await page.getByRole('button', { name: 'Unblock selected' }).click();

@@ -367,6 +367,9 @@ export async function render(main) {
         if (done) notify(`${done} device${done === 1 ? ' is' : 's are'} ${past}.`);
         for (const [id, err] of failures) showError(`${id} was not ${past}`, err);
         await refresh();
+        // the bulk buttons are disabled now that nothing is selected: keep the keyboard in the list
+        const next = main.querySelector('#select-page') || search;
+        next.focus();
     }
     bulkBtns.forEach((b, i) => b.addEventListener('click', () => bulkRun(['block', 'unblock', 'delete'][i])));
 

@@ -204,7 +204,17 @@ export async function render(main) {
             const hid = `tile-${i}-h`;
             const rm = editing ? h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove tile ${title}`, dataset: { remove: String(i) } }, 'Remove') : null;
             if (rm) {
-                rm.addEventListener('click', () => save(tiles.filter((_, k) => k !== i)).catch((err) => showError('The dashboard was not saved', err)));
+                rm.addEventListener('click', async () => {
+                    try {
+                        await save(tiles.filter((_, k) => k !== i));
+                    } catch (err) {
+                        showError('The dashboard was not saved', err);
+                        return;
+                    }
+                    // the keyboard goes to the next tile's Remove button (or the editor)
+                    const buttons = tilesBox.querySelectorAll('button[data-remove]');
+                    (buttons[Math.min(i, buttons.length - 1)] || editor.querySelector('#tile-type')).focus();
+                });
             }
             return h('section', { class: `card dash-tile t-${t.type}`, 'aria-labelledby': hid, dataset: { type: t.type } },
                 h('div', { class: 'tile-head' }, h('h2', { id: hid }, title), rm), bodies[i]);
