@@ -100,7 +100,7 @@ await runSteps(async (step) => {
         await until(async () => (await rows().first().locator('td:nth-child(5)').textContent()) === 'Blocked', 3000, 'blocked first by status');
         if (hashParams().get('sort') !== 'status') throw new Error(`address ${page.url()}`);
     });
-    step('a reload keeps search, filters, sort and page', async () => {
+    step('a reload keeps search, filters, sort and page; Clear filters', async () => {
         await page.getByLabel('Search devices').fill('sensor 1');
         await page.getByLabel('Status').selectOption('registered');
         await page.getByRole('button', { name: 'Device ID' }).click();
@@ -111,6 +111,10 @@ await runSteps(async (step) => {
         if ((await page.getByLabel('Search devices').inputValue()) !== 'sensor 1') throw new Error('search lost');
         if ((await page.getByLabel('Status').inputValue()) !== 'registered') throw new Error('status filter lost');
         if ((await firstName()) !== before.first || page.url() !== before.url) throw new Error(`after reload: ${await firstName()} ${page.url()}`);
+        await page.getByRole('button', { name: 'Clear filters' }).click();
+        await until(async () => (await page.textContent('#dev-count')) === `${N} devices`, 5000, 'the list without filters');
+        if ((await page.getByLabel('Search devices').inputValue()) !== '' || (await page.getByLabel('Status').inputValue()) !== '') throw new Error('controls not cleared');
+        if (hashParams().has('q') || hashParams().has('status')) throw new Error(`address ${page.url()}`);
         await page.goto(`${origin}/#/devices`);
         await until(async () => (await page.textContent('#dev-count')) === `${N} devices`, 5000, 'the plain list');
     });

@@ -181,7 +181,8 @@ export async function render(main) {
         select('dev-status', 'Status', [['', 'All statuses'], ['provisioned', 'Provisioned'], ['registered', 'Registered'],
             ['blocked', 'Blocked'], ['unassociated', 'Unassociated']], st.status),
         select('dev-conn', 'Connection', [['', 'All'], ['connected', 'Connected'], ['disconnected', 'Disconnected']], st.conn),
-        select('dev-size', 'Per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(st.size)));
+        select('dev-size', 'Per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(st.size)),
+        h('div', { class: 'field clear' }, h('button', { type: 'button', id: 'dev-clear' }, 'Clear filters')));
     const count = h('p', { id: 'dev-count', class: 'muted', 'aria-live': 'polite' });
     const selected = new Set();
     const selInfo = h('span', { id: 'dev-selected' });
@@ -383,6 +384,13 @@ export async function render(main) {
         }
     }
 
+    main.querySelector('#dev-clear').addEventListener('click', () => {
+        Object.assign(st, { q: '', template: '', status: '', conn: '', page: 1 });
+        search.value = '';
+        for (const id of ['dev-template', 'dev-status', 'dev-conn']) main.querySelector(`#${id}`).value = '';
+        remember();
+        draw();
+    });
     bind('dev-status', 'status');
     bind('dev-conn', 'conn');
     bind('dev-size', 'size', true);
