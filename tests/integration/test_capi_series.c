@@ -20,6 +20,9 @@
 
 #define ROWS 100000
 #define NB 60
+#define SPAN (3600 * 1000)
+
+static int64_t T_FROM; /* the rows cover [T_FROM, T_FROM + SPAN) */
 
 struct agg {
     long count;
@@ -32,6 +35,12 @@ static void iso(int64_t ms, char out[40])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Row i belongs to another device every 500 rows. */
+static const char *row_device(long i)
+{
+    return i % 500 == 12 ? "other-device" : DEV;
 }
 
 /* Value of row i: spread over [-50, 50) with a fraction, so avg/min/max differ per bucket. */
@@ -55,28 +64,28 @@ static int insert_rows(int64_t from, int64_t span, struct agg want[NB])
                                 "INSERT INTO telemetry(device_id, enqueued_ms, component, props, "
                                 "payload) VALUES(?,?,?,NULL,?)",
                                 -1, &s, NULL);
-    for (long i = 0; rc == SQLITE_OK && i < ROWS + 400; i++) {
+    for (long i = 0; rc == SQLITE_OK && i < ROWS; i++) {
         char payload[96];
-        const char *dev = DEV, *comp = NULL;
-        int64_t t = from + (int64_t)(i % ROWS) * span / ROWS;
+        const char *dev = row_device(i), *comp = NULL;
+        int64_t t = from + (int64_t)i * span / ROWS;
         double v = row_value(i);
-        bool counted = i < ROWS;
-        if (i < ROWS && i % 1000 == 7) {
+        bool counted = strcmp(dev, DEV) == 0;
+        if (i % 1000 == 7) {
             snprintf(payload, sizeof payload, "{\"temp\":\"%.2f\",\"humid\":1}", v); /* text */
             counted = false;
-        } else if (i < ROWS && i % 1000 == 8) {
+        } else if (i % 1000 == 8) {
             snprintf(payload, sizeof payload, "{\"temp\":%.2f", v); /* not JSON */
             counted = false;
-        } else if (i < ROWS && i % 1000 == 9) {
+        } else if (i % 1000 == 9) {
             snprintf(payload, sizeof payload, "{\"humid\":%.2f}", v); /* no temp */
             counted = false;
         } else {
             snprintf(payload, sizeof payload, "{\"temp\":%.2f,\"humid\":40}", v);
         }
-        if (i >= ROWS + 200)
-            dev = "other-device";
-        else if (i >= ROWS)
-            comp = "sensor1";
+        if (i % 500 == 11) {
+            comp = "sensor1"; /* another component's temp */
+            counted = false;
+        }
         if (counted) {
             double pv = strtod(strchr(payload, ':') + 1, NULL);
             struct agg *a = &want[(t - from) * NB / span];
@@ -157,8 +166,7 @@ static void test_series_aggregates(void **state)
 {
     (void)state;
     static struct agg want[NB];
-    int64_t now = (int64_t)time(NULL) * 1000;
-    int64_t from = now - 3600 * 1000, span = 3600 * 1000;
+    int64_t from = T_FROM, span = SPAN;
     char q[160], f[40], t[40];
     assert_int_equal(insert_rows(from, span, want), 0);
     iso(from, f);
@@ -167,7 +175,54 @@ static void test_series_aggregates(void **state)
     check_agg(q, "avg", want, from, span);
     check_agg(q, "min", want, from, span);
     check_agg(q, "max", want, from, span);
+}
 
+/* Raw data newest first, page by page (order=desc, nextLink): every row once, in order. */
+static void test_raw_pages_newest_first(void **state)
+{
+    (void)state;
+    int64_t from = T_FROM, win = 90 * 1000;
+    /* row i of the generator lands at from + i * SPAN / ROWS */
+    long want = 0;
+    for (long i = 0; i < ROWS && i * SPAN / ROWS < win; i++)
+        want += strcmp(row_device(i), DEV) == 0;
+    char f[40], t[40], path[600];
+    iso(from, f);
+    iso(from + win, t);
+    snprintf(path, sizeof path, "/api/devices/" DEV "/rawData?from=%s&to=%s&$top=1000&order=desc",
+             f, t);
+    long got = 0;
+    int pages = 0;
+    int64_t prev = INT64_MAX;
+    cJSON *seen = cJSON_CreateObject();
+    for (;;) {
+        assert_int_equal(admin("GET", path, NULL), 200);
+        pages++;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, capi_jget(R.json, "value"))
+        {
+            int64_t ts;
+            const char *id = capi_jstr(it, "id");
+            assert_non_null(id);
+            assert_null(cJSON_GetObjectItemCaseSensitive(seen, id));
+            cJSON_AddTrueToObject(seen, id);
+            assert_int_equal(appl_parse_time(capi_jstr(it, "time"), &ts), 0);
+            assert_true(ts <= prev);
+            prev = ts;
+            got++;
+        }
+        const char *next = capi_jstr(R.json, "nextLink");
+        if (next == NULL)
+            break;
+        assert_non_null(strstr(next, "order=desc"));
+        const char *p = strstr(next, "/api/");
+        assert_non_null(p);
+        snprintf(path, sizeof path, "%s", p);
+        assert_true(pages < 10);
+    }
+    cJSON_Delete(seen);
+    assert_int_equal(got, want);
+    assert_int_equal(pages, (int)(want + 999) / 1000);
 }
 
 /* A message that came the ordinary way (MQTT, the store's writer) is in the series. */
@@ -187,9 +242,8 @@ static void test_series_live_message(void **state)
     assert_int_equal(cJSON_GetArraySize(arr), 1);
     assert_true(fabs(jnum(cJSON_GetArrayItem(arr, 0), "value") - 1000.25) < 1e-9);
     /* without from/to: the past 30 minutes, to now */
-    assert_int_equal(admin("GET", "/api/devices/" DEV "/telemetry/temp/series?buckets=3&agg=max",
-                           NULL),
-                     200);
+    assert_int_equal(
+        admin("GET", "/api/devices/" DEV "/telemetry/temp/series?buckets=3&agg=max", NULL), 200);
     int64_t a, b;
     assert_int_equal(appl_parse_time(capi_jstr(R.json, "from"), &a), 0);
     assert_int_equal(appl_parse_time(capi_jstr(R.json, "to"), &b), 0);
@@ -220,8 +274,7 @@ static void test_series_errors(void **state)
         {"/api/devices/" DEV "/telemetry/temp/series?agg=median", 400, "InvalidParameter"},
         {"/api/devices/" DEV "/telemetry/nosuch/series", 404, "TelemetryNotFound"},
         {"/api/devices/" DEV "/telemetry/state/series", 404, "TelemetryNotFound"},
-        {"/api/devices/" DEV "/components/nosuch/telemetry/temp/series", 404,
-         "TelemetryNotFound"},
+        {"/api/devices/" DEV "/components/nosuch/telemetry/temp/series", 404, "TelemetryNotFound"},
         {"/api/devices/nosuch-device/telemetry/temp/series", 404, "DeviceNotFound"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -236,8 +289,10 @@ static void test_series_errors(void **state)
 
 int main(void)
 {
+    T_FROM = (int64_t)time(NULL) * 1000 - SPAN;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_series_aggregates),
+        cmocka_unit_test(test_raw_pages_newest_first),
         cmocka_unit_test(test_series_live_message),
         cmocka_unit_test(test_series_errors),
     };
