@@ -31,15 +31,38 @@ function telemetryPath(ctx, component, name) {
 
 /* ------------------------------------------------------------------ dashboards */
 
+const AGGS = [['avg', 'Average'], ['min', 'Minimum'], ['max', 'Maximum']];
+
+function aggSelect(id, dflt, onChange) {
+    const sel = h('select', { id }, AGGS.map(([v, label]) => h('option', { value: v, selected: v === dflt }, label)));
+    sel.addEventListener('change', () => onChange(sel.value));
+    return h('div', { class: 'field inline' }, h('label', { for: id }, 'Aggregation'), sel);
+}
+
+/** "6 s", "2 min", "1.5 h": the width of one bucket. */
+function fmtSpan(ms) {
+    if (ms < 60e3) return `${Number((ms / 1e3).toFixed(1))} s`;
+    if (ms < 3600e3) return `${Number((ms / 60e3).toFixed(1))} min`;
+    return `${Number((ms / 3600e3).toFixed(1))} h`;
+}
+
+/**
+ * A line chart of telemetry over the chosen range: the x axis spans the whole range (to now),
+ * the points are the server's buckets (avg/min/max of each, GET .../series), one bucket for
+ * about every 3 pixels, so a week costs the same as five minutes; live messages are added as
+ * they come.
+ */
 function lineTile(ctx, tile, state) {
     const series = (tile.capabilities || []).map((ref, i) => {
         const cap = ctx.cap(ref.component, ref.name);
         return { ref, cap, color: COLORS[i % COLORS.length], unit: cap ? unitText(cap.unit) : '', xs: [], ys: [] };
     });
     const lastBox = h('p', { class: 'last' });
+    const aggLine = h('p', { class: 'muted small agg' });
     const chartBox = h('div', { class: 'chart', role: 'img' });
-    const card = h('section', { class: 'card tile' }, h('h2', {}, tile.displayName), lastBox, chartBox);
+    const card = h('section', { class: 'card tile' }, h('h2', {}, tile.displayName), lastBox, chartBox, aggLine);
     let plot = null;
+    let span = { from: 0, to: 0, bucketMs: 0 };
 
     function label(s) {
         return s.cap ? ctx.label(s.cap) : s.ref.name;
@@ -55,8 +78,15 @@ function lineTile(ctx, tile, state) {
         }));
         const total = series.reduce((a, s) => a + s.ys.length, 0);
         if (total === 0) lastBox.append(h('span', { class: 'muted' }, 'No data in this time range yet.'));
-        chartBox.setAttribute('aria-label', `${tile.displayName}: line chart of ${total} points`);
+        const aggName = (AGGS.find((a) => a[0] === state.agg) || AGGS[0])[1];
+        const rangeName = (RANGES.find((r) => r[0] === state.range) || RANGES[1])[1];
+        aggLine.textContent = span.bucketMs ? `${rangeName}, ${aggName.toLowerCase()} of every ${fmtSpan(span.bucketMs)}` : '';
+        chartBox.setAttribute('aria-label', `${tile.displayName}: line chart of ${total} points, ${rangeName.toLowerCase()}, ${aggName.toLowerCase()} per ${fmtSpan(span.bucketMs || 0)}`);
         card.dataset.points = String(total);
+        if (plot) {
+            card.dataset.xMin = String(plot.scales.x.min);
+            card.dataset.xMax = String(plot.scales.x.max);
+        }
     }
     function data() {
         // one x axis: the union of every series' times, gaps where a series has no value
@@ -74,7 +104,8 @@ function lineTile(ctx, tile, state) {
                 width, height: 220,
                 cursor: { drag: { x: false, y: false } },
                 legend: { show: series.length > 1 },
-                scales: { x: { time: true } },
+                // the chosen range, whatever the data covers
+                scales: { x: { time: true, range: () => [span.from / 1000, span.to / 1000] } },
                 series: [{}, ...series.map((s) => ({
                     label: `${label(s)}${s.unit ? ` (${s.unit})` : ''}`, stroke: s.color, width: 2, spanGaps: true,
                     points: { show: true, size: 4 },
@@ -88,17 +119,21 @@ function lineTile(ctx, tile, state) {
         drawLast();
     }
     async function load() {
-        const from = new Date(Date.now() - rangeMs(state.range)).toISOString();
-        await Promise.all(series.map(async (s) => {
-            const items = await list(`${telemetryPath(ctx, s.ref.component, s.ref.name)}/history?from=${encodeURIComponent(from)}&$top=1000`, { maxItems: 20000 });
+        const to = Date.now();
+        const from = to - rangeMs(state.range);
+        const buckets = Math.max(20, Math.min(1000, Math.floor((chartBox.clientWidth || 600) / 3)));
+        const q = `from=${encodeURIComponent(new Date(from).toISOString())}&to=${encodeURIComponent(new Date(to).toISOString())}&buckets=${buckets}&agg=${state.agg}`;
+        const answers = await Promise.all(series.map((s) => get(`${telemetryPath(ctx, s.ref.component, s.ref.name)}/series?${q}`)));
+        span = { from, to, bucketMs: (to - from) / buckets };
+        series.forEach((s, i) => {
             s.xs = [];
             s.ys = [];
-            for (const it of items) {
-                if (typeof it.value !== 'number') continue;
-                s.xs.push(Date.parse(it.timestamp) / 1000);
-                s.ys.push(it.value);
+            for (const b of answers[i].value || []) {
+                // a bucket's point sits in its middle
+                s.xs.push((Date.parse(b.timestamp) + Date.parse(b.end)) / 2000);
+                s.ys.push(b.value);
             }
-        }));
+        });
         draw();
     }
     function onTelemetry(ev) {
@@ -110,14 +145,19 @@ function lineTile(ctx, tile, state) {
             if (typeof v !== 'number') continue;
             s.xs.push(t);
             s.ys.push(v);
-            const min = Date.now() / 1000 - rangeMs(state.range) / 1000;
-            while (s.xs.length && s.xs[0] < min) {
+            changed = true;
+        }
+        if (!changed) return;
+        // the range slides with the clock
+        span.to = Math.max(span.to, Date.now(), t * 1000);
+        span.from = span.to - rangeMs(state.range);
+        for (const s of series) {
+            while (s.xs.length && s.xs[0] < span.from / 1000) {
                 s.xs.shift();
                 s.ys.shift();
             }
-            changed = true;
         }
-        if (changed) draw();
+        draw();
     }
     const resize = () => plot && plot.setSize({ width: Math.max(260, chartBox.clientWidth), height: 220 });
     return { card, load, onTelemetry, resize, destroy: () => plot && plot.destroy() };
@@ -153,7 +193,7 @@ function valueTile(ctx, tile) {
 }
 
 export async function renderDashboard(panel, view, ctx, panelApi) {
-    const state = { range: '30m' };
+    const state = { range: '30m', agg: 'avg' };
     const tiles = (view.tiles || []).map((t) => {
         if (t.type === 'lineChart') return lineTile(ctx, t, state);
         if (t.type === 'lastKnownValue') return valueTile(ctx, t);
@@ -162,7 +202,8 @@ export async function renderDashboard(panel, view, ctx, panelApi) {
     });
     const reload = () => Promise.all(tiles.map((t) => t.load())).catch((err) => showError('Telemetry cannot be read', err));
     clear(panel,
-        h('div', { class: 'toolbar' }, rangeSelect('range', state.range, (v) => { state.range = v; reload(); })),
+        h('div', { class: 'toolbar' }, rangeSelect('range', state.range, (v) => { state.range = v; reload(); }),
+            aggSelect('agg', state.agg, (v) => { state.agg = v; reload(); })),
         tiles.length ? h('div', { class: 'tiles' }, tiles.map((t) => t.card)) : h('p', { class: 'muted' }, 'This dashboard has no tiles.'));
     const ro = new ResizeObserver(() => tiles.forEach((t) => t.resize()));
     ro.observe(panel);
