@@ -2,7 +2,7 @@
 // Raw data (everything the device sent, with a column chooser and unmodeled data), and the
 // Conformance report.
 import uPlot from '../vendor/uPlot.esm.js';
-import { get, list, seg } from './api.js';
+import { get, sameOrigin, seg } from './api.js';
 import { badge, clear, errorText, fmtTime, fmtValue, h, showError, table, unitText } from './ui.js';
 
 const RANGES = [
@@ -224,6 +224,35 @@ function ackOf(cap, v) {
     return cap && cap.writable && v && typeof v === 'object' && !Array.isArray(v) && 'value' in v && ('ac' in v || 'av' in v) ? v : null;
 }
 
+const RAW_PAGE = 200;
+
+/** Properties of a message that the hub or the device library set ($.ct, $.mid, iothub-*), and the device's own. */
+function splitProperties(props) {
+    const sys = {};
+    const app = {};
+    for (const [k, v] of Object.entries(props || {})) {
+        if (k.startsWith('$.') || k.startsWith('iothub-')) sys[k] = v;
+        else app[k] = v;
+    }
+    return { sys, app };
+}
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+function csvField(v) {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Offer @p text as a file named @p name (generated in the browser, nothing is sent). */
+function download(name, type, text) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 export async function renderRaw(panel, ctx, panelApi) {
     const state = { range: '30m' };
     // telemetry first, then properties and command completions; a capability column is shown only when a row has it
@@ -231,37 +260,45 @@ export async function renderRaw(panel, ctx, panelApi) {
     const capNames = [...new Set([...byKind('telemetry'), ...byKind('property'), ...byKind('command')])];
     const capOf = (n) => ctx.caps.find((c) => c.name === n);
     const when = (r) => new Date(r.time).toLocaleTimeString();
-    const rowKey = (r) => `${r.time}|${r.type}|${r.component || ''}`;
+    const rowKey = (r) => r.id || `${r.time}|${r.type}|${r.component || ''}`;
     const expanded = new Set(); // rows whose details are open, kept across redraws
+    const json1 = (x) => (x === undefined ? '' : typeof x === 'string' ? x : JSON.stringify(x));
     const cols = [
-        { id: 'time', label: 'Time', on: true, cell: (r) => h('time', { datetime: r.time, title: fmtTime(r.time) }, when(r)) },
+        { id: 'time', label: 'Time', on: true, cell: (r) => h('time', { datetime: r.time, title: fmtTime(r.time) }, when(r)), text: (r) => r.time },
         { id: 'type', label: 'Message type', on: true, cell: (r) => r.type },
         // a count here, the messages in the row's details: long texts would hide the column and stretch the rows
         {
             id: 'errors', label: 'Errors', on: true,
             cell: (r) => (r.errors && r.errors.length ? badge(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`, 'bad') : ''),
+            text: (r) => (r.errors || []).join('; '),
         },
         { id: 'component', label: 'Component', on: false, cell: (r) => r.component || '' },
         ...capNames.map((n) => {
             const cap = capOf(n);
+            const valueOf = (r) => {
+                const v = r.modeled[n];
+                const ack = ackOf(cap, v);
+                return ack ? ack.value : v;
+            };
             return {
                 id: `cap:${n}`, label: ctx.label(cap), on: true, cap: n,
                 cell: (r) => {
                     if (!r.modeled || !(n in r.modeled)) return '';
-                    const v = r.modeled[n];
-                    const ack = ackOf(cap, v);
-                    const text = fmtValue(ack ? ack.value : v, cap, ctx.custom[n]);
+                    const v = valueOf(r);
+                    const text = fmtValue(v, cap, ctx.custom[n]);
                     // objects (command completions, complex values) on one line: the details show them whole
-                    return typeof (ack ? ack.value : v) === 'object' ? h('code', { class: 'clip', title: text }, text) : text;
+                    return typeof v === 'object' ? h('code', { class: 'clip', title: text }, text) : text;
                 },
+                text: (r) => (r.modeled && n in r.modeled ? json1(valueOf(r)) : ''),
             };
         }),
         {
             id: 'unmodeled', label: 'Unmodeled data', on: true,
             cell: (r) => (r.unmodeled && Object.keys(r.unmodeled).length ? h('code', { class: 'clip', title: JSON.stringify(r.unmodeled) }, JSON.stringify(r.unmodeled)) : ''),
+            text: (r) => (r.unmodeled && Object.keys(r.unmodeled).length ? JSON.stringify(r.unmodeled) : ''),
         },
         { id: 'properties', label: 'Message properties', on: false, cell: (r) => (r.messageProperties ? JSON.stringify(r.messageProperties) : '') },
-        { id: 'payload', label: 'Raw payload', on: false, cell: (r) => (r.payload !== undefined ? h('code', {}, typeof r.payload === 'string' ? r.payload : JSON.stringify(r.payload)) : '') },
+        { id: 'payload', label: 'Raw payload', on: false, cell: (r) => (r.payload !== undefined ? h('code', {}, json1(r.payload)) : ''), text: (r) => json1(r.payload) },
     ];
     const chooser = h('details', { class: 'chooser' }, h('summary', {}, 'Columns'),
         h('div', { class: 'ticks' }, cols.map((c) => {
@@ -270,12 +307,18 @@ export async function renderRaw(panel, ctx, panelApi) {
             return h('div', { class: 'tick' }, box, h('label', { for: box.id }, c.label));
         })));
     const refresh = h('button', { type: 'button', id: 'raw-refresh' }, 'Refresh');
+    const csvBtn = h('button', { type: 'button', id: 'raw-csv' }, 'Export CSV');
+    const jsonBtn = h('button', { type: 'button', id: 'raw-json' }, 'Export JSON');
     const count = h('span', { class: 'muted', role: 'status' });
     const tableBox = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
-    clear(panel, h('div', { class: 'toolbar' }, rangeSelect('raw-range', state.range, (v) => { state.range = v; load(); }), refresh, chooser, count), tableBox);
-    let rows = [];
+    const more = h('button', { type: 'button', id: 'raw-more', hidden: true }, 'Load older messages');
+    const moreBox = h('p', { class: 'more' }, more);
+    clear(panel, h('div', { class: 'toolbar' }, rangeSelect('raw-range', state.range, (v) => { state.range = v; load(); }), refresh, chooser, csvBtn, jsonBtn, count), tableBox, moreBox);
+    let rows = []; // newest first: the pages read so far
+    let next = null; // nextLink of the last page, or null when every message of the range is here
+    let gen = 0; // a new load() makes older pages' answers void
 
-    /** The row's details: errors in full, acknowledgements, message properties, the payload. */
+    /** The row's details: the whole message (errors in full, acknowledgements, properties, the payload). */
     function details(r, id, name) {
         const acks = [];
         for (const [n, v] of Object.entries(r.modeled || {})) {
@@ -287,23 +330,34 @@ export async function renderRaw(panel, ctx, panelApi) {
                 ack.av !== undefined ? ` for version ${ack.av}` : '', '.'));
         }
         const json = (x) => h('pre', {}, h('code', {}, typeof x === 'string' ? x : JSON.stringify(x, null, 1)));
+        const { sys, app } = splitProperties(r.messageProperties);
+        const facts = [['Received', fmtTime(r.time)], ['Message type', r.type]];
+        if (r.component) facts.push(['Component', r.component]);
+        if (r.id) facts.push(['Stored as', r.id]);
         return h('section', { class: 'raw-detail', id, role: 'region', 'aria-label': name },
-            r.errors && r.errors.length ? [h('h3', {}, 'Errors'), h('ul', { class: 'bad-text' }, r.errors.map((e) => h('li', {}, e)))] : null,
+            h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+            r.errors && r.errors.length ? [h('h3', {}, 'Errors'), h('ul', { class: 'bad-text' }, r.errors.map((e) => h('li', {}, e)))]
+                : (r.errors ? h('p', {}, 'Valid against the template: no errors.') : null),
             acks.length ? [h('h3', {}, 'Acknowledgements'), h('ul', {}, acks)] : null,
-            r.component ? h('p', {}, `Component: ${r.component}`) : null,
-            r.messageProperties && Object.keys(r.messageProperties).length ? [h('h3', {}, 'Message properties'), json(r.messageProperties)] : null,
+            Object.keys(app).length ? [h('h3', {}, 'Application properties'), json(app)] : null,
+            Object.keys(sys).length ? [h('h3', {}, 'System properties'), json(sys)] : null,
             r.payload !== undefined ? [h('h3', {}, 'Payload'), json(r.payload)] : null);
     }
 
+    const shownCols = () => cols.filter((c) => c.on && (!c.cap || rows.some((r) => r.modeled && c.cap in r.modeled)));
+
     function draw() {
-        const shown = cols.filter((c) => c.on && (!c.cap || rows.some((r) => r.modeled && c.cap in r.modeled)));
-        count.textContent = `${rows.length} message${rows.length === 1 ? '' : 's'}`;
-        if (rows.length === 0) {
+        const shown = shownCols();
+        const n = rows.length;
+        count.textContent = `${n} message${n === 1 ? '' : 's'}${next ? ' shown, older ones not loaded yet' : ''}`;
+        more.hidden = !next;
+        csvBtn.disabled = jsonBtn.disabled = n === 0;
+        if (n === 0) {
             clear(tableBox, h('p', { class: 'muted' }, 'Nothing received in this time range.'));
             return;
         }
         const trs = [];
-        rows.slice().reverse().slice(0, 500).forEach((r, i) => {
+        rows.forEach((r, i) => {
             const key = rowKey(r);
             const open = expanded.has(key);
             const id = `raw-detail-${i}`;
@@ -315,27 +369,88 @@ export async function renderRaw(panel, ctx, panelApi) {
                 if (expanded.has(key)) expanded.delete(key);
                 else expanded.add(key);
                 draw();
+                const again = tableBox.querySelector(`[aria-controls="${id}"]`);
+                if (again) again.focus();
             });
             trs.push(h('tr', { class: `raw-${r.type}` }, shown.map((c, k) => h('td', {}, k === 0 ? [toggle, ' '] : null, c.cell(r)))));
             if (open) trs.push(h('tr', { class: 'raw-details' }, h('td', { colspan: shown.length }, details(r, id, name))));
         });
         clear(tableBox, table(null, shown.map((c) => c.label), trs, { className: 'raw' }));
     }
-    async function load() {
+    function firstPage() {
         const from = new Date(Date.now() - rangeMs(state.range)).toISOString();
+        return get(`${ctx.devPath}/rawData?from=${encodeURIComponent(from)}&$top=${RAW_PAGE}&order=desc`);
+    }
+    async function load() {
+        const my = ++gen;
         try {
-            rows = await list(`${ctx.devPath}/rawData?from=${encodeURIComponent(from)}&$top=1000`, { maxItems: 5000 });
+            const page = await firstPage();
+            if (my !== gen) return;
+            rows = page.value || [];
+            next = page.nextLink ? sameOrigin(page.nextLink) : null;
             draw();
         } catch (err) {
-            clear(tableBox, h('p', { class: 'msg error', role: 'alert' }, `Raw data cannot be read: ${errorText(err)}`));
+            if (my === gen) clear(tableBox, h('p', { class: 'msg error', role: 'alert' }, `Raw data cannot be read: ${errorText(err)}`));
         }
     }
+    /** The next page of older messages (the server's cursor), added at the end. */
+    async function loadOlder() {
+        if (!next) return;
+        const my = gen;
+        more.disabled = true;
+        try {
+            const page = await get(next);
+            if (my !== gen) return;
+            const have = new Set(rows.map(rowKey));
+            rows = rows.concat((page.value || []).filter((r) => !have.has(rowKey(r))));
+            next = page.nextLink ? sameOrigin(page.nextLink) : null;
+            draw();
+        } catch (err) {
+            showError('Older raw data cannot be read', err);
+        } finally {
+            more.disabled = false;
+        }
+    }
+    /** New messages (live updates): the newest page, merged in front of what is shown. */
+    async function loadNewer() {
+        const my = gen;
+        try {
+            const page = await firstPage();
+            if (my !== gen) return;
+            const have = new Set(rows.map(rowKey));
+            const fresh = (page.value || []).filter((r) => !have.has(rowKey(r)));
+            if (fresh.length === 0) return;
+            if (rows.length === 0) next = page.nextLink ? sameOrigin(page.nextLink) : null;
+            rows = fresh.concat(rows);
+            draw();
+        } catch (err) {
+            showError('Raw data cannot be read', err);
+        }
+    }
+    function stamp() {
+        return new Date().toISOString().replace(/[:.]/g, '-');
+    }
+    csvBtn.addEventListener('click', () => {
+        const shown = shownCols();
+        const text = (c, r) => {
+            if (c.text) return c.text(r);
+            const v = c.cell(r);
+            return v instanceof Node ? v.textContent : v;
+        };
+        const lines = [shown.map((c) => csvField(c.label)).join(',')]
+            .concat(rows.map((r) => shown.map((c) => csvField(text(c, r))).join(',')));
+        download(`${ctx.id}-raw-data-${stamp()}.csv`, 'text/csv', `${lines.join('\r\n')}\r\n`);
+    });
+    jsonBtn.addEventListener('click', () => {
+        download(`${ctx.id}-raw-data-${stamp()}.json`, 'application/json', `${JSON.stringify(rows, null, 1)}\n`);
+    });
     refresh.addEventListener('click', load);
+    more.addEventListener('click', loadOlder);
     let t = null;
     panelApi.on((type) => {
         if (!['telemetry', 'property', 'connection'].includes(type)) return;
         clearTimeout(t);
-        t = setTimeout(load, 700);
+        t = setTimeout(loadNewer, 700);
     });
     panelApi.cleanup(() => clearTimeout(t));
     await load();
