@@ -103,8 +103,9 @@ void capi_series(struct http_ctx *c)
     struct appl_template *t = appl_device_template(a, d);
     const struct dtdl_capability *cap = t ? dtdl_find(t->model, comp, name) : NULL;
     if (t != NULL && (cap == NULL || cap->kind != DTDL_TELEMETRY)) {
-        capi_error(c, 404, "TelemetryNotFound", "The template of device %s has no telemetry \"%s\"%s%s.",
-                   d->id, name, comp[0] ? " in component " : "", comp);
+        capi_error(c, 404, "TelemetryNotFound",
+                   "The template of device %s has no telemetry \"%s\"%s%s.", d->id, name,
+                   comp[0] ? " in component " : "", comp);
         return;
     }
     struct series_ctx s = {cJSON_CreateArray(), from, to - from, buckets};
