@@ -192,11 +192,49 @@ function valueTile(ctx, tile) {
     };
 }
 
+/** A property's value (the device's report, or the value asked for), with its sync state. */
+function propertyTile(ctx, tile) {
+    const ref = (tile.capabilities || [])[0] || {};
+    const cap = ctx.cap(ref.component, ref.name);
+    const out = h('p', { class: 'bigvalue', dataset: { property: ref.name } }, '—');
+    const when = h('p', { class: 'muted small' });
+    const card = h('section', { class: 'card tile' }, h('h2', {}, tile.displayName), out, when);
+    const path = ref.component ? `${ctx.devPath}/components/${seg(ref.component)}/properties` : `${ctx.devPath}/properties`;
+    let t = null;
+    async function load() {
+        try {
+            const props = await get(path);
+            const md = (props.$metadata || {})[ref.name] || {};
+            if (!(ref.name in props)) {
+                out.textContent = '—';
+                when.textContent = 'Not reported yet.';
+                return;
+            }
+            out.textContent = `${fmtValue(props[ref.name], cap, cap && ctx.custom[ref.name])}${cap && cap.unit ? ` ${unitText(cap.unit)}` : ''}`;
+            when.textContent = [md.state ? `${md.state[0].toUpperCase()}${md.state.slice(1)}` : '', md.lastUpdateTime ? `updated ${fmtTime(md.lastUpdateTime)}` : '']
+                .filter(Boolean).join(', ');
+        } catch (err) {
+            when.textContent = `Cannot be read: ${errorText(err)}`;
+        }
+    }
+    return {
+        card, load,
+        onTelemetry() {},
+        onProperty() {
+            clearTimeout(t);
+            t = setTimeout(load, 500);
+        },
+        resize() {},
+        destroy: () => clearTimeout(t),
+    };
+}
+
 export async function renderDashboard(panel, view, ctx, panelApi) {
     const state = { range: '30m', agg: 'avg' };
     const tiles = (view.tiles || []).map((t) => {
         if (t.type === 'lineChart') return lineTile(ctx, t, state);
         if (t.type === 'lastKnownValue') return valueTile(ctx, t);
+        if (t.type === 'property') return propertyTile(ctx, t);
         const link = h('a', { href: `#/devices/${encodeURIComponent(ctx.id)}/commands` }, 'Open Commands');
         return { card: h('section', { class: 'card tile' }, h('h2', {}, t.displayName), h('p', {}, link)), load: async () => {}, onTelemetry() {}, resize() {}, destroy() {} };
     });
@@ -209,6 +247,7 @@ export async function renderDashboard(panel, view, ctx, panelApi) {
     ro.observe(panel);
     panelApi.on((type, data) => {
         if (type === 'telemetry') tiles.forEach((t) => t.onTelemetry(data));
+        if (type === 'property' || type === 'desired') tiles.forEach((t) => t.onProperty && t.onProperty(data));
     });
     panelApi.cleanup(() => {
         ro.disconnect();
