@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { lowContrast, unnamedControls } from './a11y.mjs';
-import { B, MODEL, launch, runSteps, sleep, spawnTracked, startCentral, until } from './lib.mjs';
+import { B, MODEL, SHOTS, launch, runSteps, sleep, spawnTracked, startCentral, until } from './lib.mjs';
 
 const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
 const DEV = 'view-1';
@@ -61,11 +61,15 @@ await runSteps(async (step) => {
 
     const page = await launch();
     const go = (hash) => page.evaluate((x) => { location.hash = x; }, hash);
-    const shots = async (name) => {
-        await page.shot(`views-${name}-1280`);
+    // full: the whole page; else what is on screen (a page of 1200 rows makes a 4 MB picture)
+    const shot = (file, full) => (full ? page.shot(file) : page.screenshot({ path: path.join(SHOTS, `${file}.png`) }));
+    const shots = async (name, { full = true, at } = {}) => {
+        if (at) await at.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+        await shot(`views-${name}-1280`, full);
         await page.setViewportSize({ width: 390, height: 844 });
         await sleep(400);
-        await page.shot(`views-${name}-390`);
+        if (at) await at.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+        await shot(`views-${name}-390`, full);
         const w = await page.evaluate(() => document.documentElement.scrollWidth);
         const names = await unnamedControls(page);
         const low = await lowContrast(page);
@@ -131,8 +135,7 @@ await runSteps(async (step) => {
         const focused = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('aria-label'));
         if (!/^Details of the telemetry message/.test(focused || '')) throw new Error(`focus on ${focused}`);
         await a11y('raw data');
-        await page.evaluate(() => window.scrollTo(0, 0));
-        await shots('raw');
+        await shots('raw', { full: false, at: page.getByRole('button', { name: 'Export JSON' }) });
     });
 
     step('raw data: export CSV and JSON of what the view holds', async () => {
@@ -242,8 +245,7 @@ await runSteps(async (step) => {
         const want = ['Customer', 'Temperature', 'Turn on', 'Humidity now'];
         if (JSON.stringify(names) !== JSON.stringify(want)) throw new Error(`tiles ${JSON.stringify(names)}`);
         await a11y('the view editor');
-        await editor.scrollIntoViewIfNeeded();
-        await shots('editor');
+        await shots('editor', { full: false, at: editor.getByRole('heading', { name: /^Edit view/ }) });
         await editor.getByRole('button', { name: 'Save view' }).click();
         await page.getByRole('status').filter({ hasText: 'View Fleet health saved.' }).waitFor();
         const tpl = await call('GET', tplPath);
@@ -283,6 +285,7 @@ await runSteps(async (step) => {
         await until(async () => (await prop.locator('.bigvalue').textContent()) === 'Contoso', 10000, 'the Customer Name value');
         await until(async () => /^Synced/.test(await prop.locator('.muted').textContent()), 10000, `the sync state (${await prop.locator('.muted').textContent()})`);
         await a11y('the edited dashboard');
+        await until(async () => (await page.locator('.toast').count()) === 0, 8000, 'the notifications to go');
         await shots('dashboard');
     });
 

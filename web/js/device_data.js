@@ -372,7 +372,7 @@ export async function renderRaw(panel, ctx, panelApi) {
         const { sys, app } = splitProperties(r.messageProperties);
         const facts = [['Received', fmtTime(r.time)], ['Message type', r.type]];
         if (r.component) facts.push(['Component', r.component]);
-        if (r.id) facts.push(['Stored as', r.id]);
+        if (r.id) facts.push(['Store id', r.id]);
         return h('section', { class: 'raw-detail', id, role: 'region', 'aria-label': name },
             h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
             r.errors && r.errors.length ? [h('h3', {}, 'Errors'), h('ul', { class: 'bad-text' }, r.errors.map((e) => h('li', {}, e)))]

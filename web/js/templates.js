@@ -370,7 +370,7 @@ export async function renderOne(main, id) {
                 const tname = h('input', { type: 'text', id: `tile-name-${i}`, value: t.displayName, 'aria-label': `Name of tile ${i + 1}` });
                 tname.addEventListener('input', () => { t.displayName = tname.value; });
                 const btn = (label, text, disabled, fn) => {
-                    const b = h('button', { type: 'button', class: 'small', 'aria-label': label, disabled }, text);
+                    const b = h('button', { type: 'button', class: 'small', 'aria-label': label, title: label, disabled }, text);
                     b.addEventListener('click', fn);
                     return b;
                 };
@@ -379,20 +379,20 @@ export async function renderOne(main, id) {
                     v.tiles.splice(i + d, 0, x);
                     redraw(`Move ${t.displayName} ${d < 0 ? 'up' : 'down'}`, `Move ${t.displayName} ${d < 0 ? 'down' : 'up'}`);
                 };
+                // what the tile shows under its name: three columns fit a phone, five would not
                 return h('tr', {},
                     h('td', {}, String(i + 1)),
-                    h('td', {}, tname),
-                    h('td', {}, TILE_TYPES.get(t.type) || t.type),
-                    h('td', {}, cap ? capName(cap) : (t.capabilities || []).map((r) => r.name).join(', ')),
-                    h('td', { class: 'nowrap' },
-                        btn(`Move ${t.displayName} up`, '↑ Up', i === 0, move(-1)), ' ',
-                        btn(`Move ${t.displayName} down`, '↓ Down', i === v.tiles.length - 1, move(1)), ' ',
+                    h('td', {}, tname, h('div', { class: 'muted small' },
+                        `${TILE_TYPES.get(t.type) || t.type} · ${cap ? capName(cap) : (t.capabilities || []).map((r) => r.name).join(', ')}`)),
+                    h('td', {}, h('div', { class: 'order' },
+                        btn(`Move ${t.displayName} up`, '↑ Up', i === 0, move(-1)),
+                        btn(`Move ${t.displayName} down`, '↓ Down', i === v.tiles.length - 1, move(1)),
                         btn(`Remove ${t.displayName}`, 'Remove', false, () => {
                             v.tiles.splice(i, 1);
                             redraw(v.tiles.length ? `Remove ${v.tiles[Math.min(i, v.tiles.length - 1)].displayName}` : '');
-                        })));
+                        }))));
             });
-            parts.push(rows.length ? table('Tiles, in the order shown', ['#', 'Tile name', 'Type', 'Capability', 'Order'], rows, { className: 'tiles-edit' })
+            parts.push(rows.length ? table('Tiles, in the order shown', ['#', 'Tile', 'Order'], rows, { className: 'tiles-edit' })
                 : h('p', { class: 'muted' }, 'No tiles yet: add one below.'));
 
             const typeSel = h('select', { id: 'tile-type' }, [...TILE_TYPES].map(([k, label]) => h('option', { value: k }, label)));
