@@ -206,11 +206,41 @@ await runSteps(async (step) => {
         if (s.points < 1 || s.points > 20) throw new Error(`${s.points} points`);
         const series = await call('GET', `${u.pathname}${u.search.replace(/&?api-version=[^&]*/, '')}`);
         if (series.value.length > Number(u.searchParams.get('buckets'))) throw new Error('more points than buckets');
+        // buckets of 25 minutes: live messages make the page ask for the buckets again (at most every 10 s)
+        await page.waitForRequest((r) => /\/telemetry\/temp\/series\?/.test(r.url()) && /agg=max/.test(r.url()), { timeout: 15000 });
         await a11y('charts');
         await page.getByLabel('Time range').selectOption({ label: 'Past 30 minutes' });
         await until(async () => Math.abs((await span('Temperature')).seconds - 1800) <= 5, 8000, 'back to 30 minutes');
         await sleep(500);
         await shots('charts');
+    });
+
+    step('raw data: live messages come in at the top, the older pages still follow', async () => {
+        await go(`#/devices/${DEV}/rawdata`);
+        const status = page.getByRole('status').filter({ hasText: /messages?/ });
+        await until(async () => /^\d+ messages shown/.test(await status.textContent()), 10000, 'the first page');
+        const n0 = await dataRows().count();
+        await until(async () => (await dataRows().count()) > n0, 10000, 'a live message');
+        const first = await dataRows().first().textContent();
+        if (!/telemetry|property|connected/.test(first)) throw new Error(`first row: ${first}`);
+        // every message of the range, oldest first, as the API pages it (taken before the page's last pages)
+        let total = 0;
+        for (let next = `/api/devices/${DEV}/rawData?$top=1000&from=${encodeURIComponent(new Date(Date.now() - 1800e3).toISOString())}`; next;) {
+            const pg = await call('GET', next);
+            total += pg.value.length;
+            next = pg.nextLink ? (({ pathname, search }) => `${pathname}${search.replace(/[?&]api-version=[^&]*/, '').replace(/^&/, '?')}`)(new URL(pg.nextLink)) : null;
+        }
+        if (total < ROWS) throw new Error(`the API pages hold ${total} messages`);
+        const more = page.getByRole('button', { name: 'Load older messages' });
+        for (let i = 0; i < 12 && (await more.isVisible()); i++) {
+            const n = await dataRows().count();
+            await more.click();
+            await until(async () => (await dataRows().count()) > n, 10000, 'the next page');
+        }
+        const n = await dataRows().count();
+        if (n < total) throw new Error(`${n} rows shown, the API had ${total}`);
+        const ids = await page.locator('table.raw time').evaluateAll((ts) => ts.map((t) => t.getAttribute('datetime')));
+        for (let i = 1; i < ids.length; i++) if (Date.parse(ids[i]) > Date.parse(ids[i - 1])) throw new Error(`row ${i + 1} is newer than row ${i}`);
     });
 
     step('views editing: rename a view, add, reorder and remove tiles, save', async () => {

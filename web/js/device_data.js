@@ -31,6 +31,8 @@ function telemetryPath(ctx, component, name) {
 
 /* ------------------------------------------------------------------ dashboards */
 
+/** Live messages are drawn as points of their own while a bucket is at most this wide. */
+const LIVE_RAW_MAX_BUCKET_MS = 60e3;
 const AGGS = [['avg', 'Average'], ['min', 'Minimum'], ['max', 'Maximum']];
 
 function aggSelect(id, dflt, onChange) {
@@ -136,8 +138,21 @@ function lineTile(ctx, tile, state) {
         });
         draw();
     }
+    let reloadTimer = null;
+    let lastReload = 0;
     function onTelemetry(ev) {
         const t = Date.parse(ev.time) / 1000;
+        if (span.bucketMs > LIVE_RAW_MAX_BUCKET_MS) {
+            // wide buckets: a raw point would not be one of them; ask for the buckets again, at most every 10 s
+            if (!reloadTimer) {
+                reloadTimer = setTimeout(() => {
+                    reloadTimer = null;
+                    lastReload = Date.now();
+                    load().catch(() => {});
+                }, Math.max(0, lastReload + 10000 - Date.now()));
+            }
+            return;
+        }
         let changed = false;
         for (const s of series) {
             if ((ev.component || '') !== (s.ref.component || '')) continue;
@@ -160,7 +175,13 @@ function lineTile(ctx, tile, state) {
         draw();
     }
     const resize = () => plot && plot.setSize({ width: Math.max(260, chartBox.clientWidth), height: 220 });
-    return { card, load, onTelemetry, resize, destroy: () => plot && plot.destroy() };
+    return {
+        card, load, onTelemetry, resize,
+        destroy: () => {
+            clearTimeout(reloadTimer);
+            if (plot) plot.destroy();
+        },
+    };
 }
 
 function valueTile(ctx, tile) {
@@ -450,17 +471,33 @@ export async function renderRaw(panel, ctx, panelApi) {
             more.disabled = false;
         }
     }
-    /** New messages (live updates): the newest page, merged in front of what is shown. */
+    /** New messages (live updates): the newest pages down to the first row already shown, merged in front. */
     async function loadNewer() {
         const my = gen;
         try {
-            const page = await firstPage();
-            if (my !== gen) return;
             const have = new Set(rows.map(rowKey));
-            const fresh = (page.value || []).filter((r) => !have.has(rowKey(r)));
+            const fresh = [];
+            let page = await firstPage();
+            let link = null;
+            let joined = false;
+            for (let i = 0; ; i++) {
+                if (my !== gen) return;
+                const items = page.value || [];
+                joined = items.some((r) => have.has(rowKey(r)));
+                fresh.push(...items.filter((r) => !have.has(rowKey(r))));
+                link = page.nextLink ? sameOrigin(page.nextLink) : null;
+                if (joined || !link || rows.length === 0 || i === 4) break;
+                page = await get(link);
+            }
             if (fresh.length === 0) return;
-            if (rows.length === 0) next = page.nextLink ? sameOrigin(page.nextLink) : null;
-            rows = fresh.concat(rows);
+            if (joined || (rows.length > 0 && !link)) {
+                rows = fresh.concat(rows);
+            } else {
+                // nothing shown yet, or more than five pages of news: start over from the newest
+                // rows, with the cursor after them (no gap between what is shown and Load older)
+                rows = fresh;
+                next = link;
+            }
             draw();
         } catch (err) {
             showError('Raw data cannot be read', err);
