@@ -7,8 +7,9 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+# sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages
 pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
-      libcurl4-openssl-dev libcmocka-dev nodejs npm chromium"
+      libcurl4-openssl-dev libcmocka-dev nodejs npm chromium sqlite3"
 for a in "$@"; do
     case "$a" in
     --ci) pkgs="$pkgs clang libclang-rt-14-dev mosquitto mosquitto-clients clang-format cppcheck" ;;

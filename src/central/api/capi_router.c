@@ -347,6 +347,8 @@ static const struct http_route routes[] = {
     {HTTP_GET, DEV "/telemetry/{name}/history", capi_telemetry, 0},
     {HTTP_GET, COMP "/telemetry/{name}", capi_telemetry, 0},
     {HTTP_GET, COMP "/telemetry/{name}/history", capi_telemetry, 0},
+    {HTTP_GET, DEV "/telemetry/{name}/series", capi_series, 0},
+    {HTTP_GET, COMP "/telemetry/{name}/series", capi_series, 0},
     {HTTP_GET, DEV "/rawData", capi_raw, 0},
     {HTTP_GET, DEV "/conformance", capi_conformance, 0},
     {HTTP_GET, DEV "/events", capi_events, 0},
