@@ -293,9 +293,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (app->stopping)
         return;
     int rc = app_admin_token_reload(app);
-    if (rc > 0)
+    if (rc > 0) {
         log_info("admin token replaced (SIGHUP): the previous one is refused from now on");
-    else if (rc == 0)
+        capi_admin_token_replaced(app); /* its open event streams end too */
+    } else if (rc == 0)
         log_info("SIGHUP: admin token unchanged");
     if (rc >= 0 && write_ports(app) < 0)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);

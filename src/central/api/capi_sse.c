@@ -175,17 +175,30 @@ static void on_expire(evutil_socket_t fd, short what, void *arg)
         sweep(cp);
 }
 
-/* The token @p token_id was deleted: end its streams. */
-static void on_token_revoked(struct capi *cp, const char *token_id)
+/* The token @p token_id was deleted ("": the administrator token was replaced): end its
+ * streams with @p why. */
+static void end_token_streams(struct capi *cp, const char *token_id, const char *why)
 {
     cp->busy++;
     for (struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
-        if (!s->dead && s->token_id[0] != '\0' && strcmp(s->token_id, token_id) == 0)
-            end_stream(s, "the API token was deleted");
+        if (!s->dead && strcmp(s->token_id, token_id) == 0)
+            end_stream(s, why);
     }
     cp->busy--;
     if (cp->busy == 0)
         sweep(cp);
+}
+
+static void on_token_revoked(struct capi *cp, const char *token_id)
+{
+    if (token_id[0] != '\0') /* "" is the administrator token's streams, not an API token */
+        end_token_streams(cp, token_id, "the API token was deleted");
+}
+
+void capi_admin_token_replaced(struct app *app)
+{
+    if (app->capi != NULL)
+        end_token_streams(app->capi, "", "the administrator token was replaced");
 }
 
 static size_t token_streams(const struct capi *cp, const char *token_id)
