@@ -37,7 +37,7 @@ static void test_plan(void **state)
     assert_int_equal(admit_plan(&in, &l), 100000);
     assert_int_equal(l.open[ADMIT_HTTP], 256);
     assert_int_equal(l.pending[ADMIT_MQTT], 50000);
-    assert_int_equal(l.per_address[ADMIT_MQTT], 12500);
+    assert_int_equal(l.per_address[ADMIT_MQTT], 25000);
     assert_int_equal(l.per_address[ADMIT_HTTP], 128);
     assert_int_equal(l.deadline_ms, 10000);
     /* the case: 20,000 descriptors, 100,000 asked: the cap follows the descriptors */
@@ -67,8 +67,8 @@ static void test_plan(void **state)
 
 static struct admit_limits small(void)
 {
-    struct admit_limits l = {.open = {6, 4}, .pending = {4, 4}, .per_address = {2, 3},
-                             .deadline_ms = 10000};
+    struct admit_limits l = {
+        .open = {6, 4}, .pending = {4, 4}, .per_address = {2, 3}, .deadline_ms = 10000};
     return l;
 }
 

@@ -157,7 +157,7 @@ static void end_stream(struct sse_stream *s, const char *why)
     log_info("capi: event stream of %s ended: %s", LOG_STR(s->device_id), why);
     mark_dead(s);
     if (!s->orphaned) {
-        evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+        http_conn_set_closecb(s->cp->app, s->evcon, NULL, NULL);
         evhttp_send_reply_end(s->req); /* the request goes back to libevent */
     }
 }
@@ -354,7 +354,7 @@ void capi_stop(struct app *app)
         s->dead = true;
         s->orphaned = evhttp_request_get_connection(s->req) == NULL;
         if (!s->orphaned) {
-            evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+            http_conn_set_closecb(s->cp->app, s->evcon, NULL, NULL);
             evhttp_send_reply_end(s->req); /* the request goes back to libevent */
         }
     }
@@ -429,7 +429,7 @@ void capi_events(struct http_ctx *c)
     /* after the last chunk (capi_stop, token revoked or expired) libevent closes */
     http_add_header(c, "Connection", "close");
     evhttp_send_reply_start(c->req, 200, "OK");
-    evhttp_connection_set_closecb(evcon, on_close, s);
+    http_conn_set_closecb(cp->app, evcon, on_close, s);
     s->next = cp->streams;
     cp->streams = s;
     cp->n_streams++;

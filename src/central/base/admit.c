@@ -55,8 +55,8 @@ size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out)
     memset(out, 0, sizeof *out);
     uint64_t avail64 = in->nofile > ADMIT_RESERVED_FDS + 16 ? in->nofile - ADMIT_RESERVED_FDS : 16;
     size_t avail = avail64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)avail64;
-    size_t http = in->max_http > 0 ? in->max_http
-                                   : min_size(ADMIT_DEFAULT_HTTP_MAX, at_least_1(avail / 8));
+    size_t http =
+        in->max_http > 0 ? in->max_http : min_size(ADMIT_DEFAULT_HTTP_MAX, at_least_1(avail / 8));
     http = at_least_1(min_size(http, avail / 2));
     size_t mqtt = avail - http;
     if (in->max_connections > 0)
@@ -71,7 +71,7 @@ size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out)
         out->per_address[ADMIT_MQTT] = min_size(in->max_per_address, out->pending[ADMIT_MQTT]);
         out->per_address[ADMIT_HTTP] = min_size(in->max_per_address, http);
     } else {
-        out->per_address[ADMIT_MQTT] = at_least_1(out->pending[ADMIT_MQTT] / 4);
+        out->per_address[ADMIT_MQTT] = at_least_1(out->pending[ADMIT_MQTT] / 2);
         out->per_address[ADMIT_HTTP] = at_least_1(http / 2);
     }
     int t = in->auth_timeout_s > 0 ? in->auth_timeout_s : ADMIT_DEFAULT_AUTH_TIMEOUT_S;
@@ -306,7 +306,7 @@ size_t admit_pending_count(const struct admit *a, enum admit_class cls)
     return a->n_pending[cls];
 }
 
-static const char *reason_text(enum admit_reason r)
+static const char *reason_text(enum admit_reason r, enum admit_class cls)
 {
     switch (r) {
     case ADMIT_R_REFUSED_ADDR:
@@ -314,9 +314,10 @@ static const char *reason_text(enum admit_reason r)
     case ADMIT_R_REFUSED_FULL:
         return "refused: connection limit reached";
     case ADMIT_R_EVICTED:
-        return "closed to make room: oldest unauthenticated connection of the busiest address";
+        return "closed to make room (the oldest unauthenticated one of the busiest address)";
     case ADMIT_R_DEADLINE:
-        return "closed: not authenticated within the deadline";
+        return cls == ADMIT_MQTT ? "closed: no TLS handshake and CONNECT within the deadline"
+                                 : "closed: no complete request within the deadline";
     case ADMIT_NREASON:
         break;
     }
@@ -327,11 +328,11 @@ static void write_line(enum admit_reason r, enum admit_class cls, const struct a
 {
     log_warn("limits: %s %" PRIu64 " connection%s %s (latest from %s)",
              cls == ADMIT_MQTT ? "mqtt:" : "http:", l->count, l->count == 1 ? "" : "s",
-             reason_text(r), LOG_STR(l->peer));
+             reason_text(r, cls), LOG_STR(l->peer));
 }
 
-uint64_t admit_report(struct admit *a, enum admit_reason r, enum admit_class cls,
-                      const char *peer, int64_t now_ms)
+uint64_t admit_report(struct admit *a, enum admit_reason r, enum admit_class cls, const char *peer,
+                      int64_t now_ms)
 {
     struct admit_log *l = &a->log[r][cls];
     l->count++;

@@ -72,7 +72,7 @@ struct admit_plan_in {
  * The limits for @p in: the descriptors above ADMIT_RESERVED_FDS are split between HTTP
  * (max_http, default min(256, 1/8 of them)) and MQTT (the rest); the MQTT cap is the smaller
  * of max_connections and its share, whatever was asked. Defaults: pending MQTT half the MQTT
- * cap, per address a quarter of the pending MQTT (half the HTTP cap for HTTP), 10 s.
+ * cap, per address half of the pending MQTT (half the HTTP cap for HTTP), 10 s.
  * @return the effective MQTT connection cap (what --max-connections becomes).
  */
 size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out);
@@ -91,7 +91,7 @@ struct admit_addr;
 struct admit_slot {
     struct admit_slot *prev, *next;   /* the class's pending list, oldest first */
     struct admit_slot *aprev, *anext; /* its address's pending list, oldest first */
-    struct admit_addr *addr; /* while pending */
+    struct admit_addr *addr;          /* while pending */
     struct admit_key key;
     int64_t since_ms; /* accepted, or pending again since */
     uint8_t cls;
@@ -130,8 +130,8 @@ size_t admit_pending_count(const struct admit *a, enum admit_class cls);
  * last line) when none was logged for @p r in the last second.
  * @return the number of events the line logged now covers; 0: counted for a later line.
  */
-uint64_t admit_report(struct admit *a, enum admit_reason r, enum admit_class cls,
-                      const char *peer, int64_t now_ms);
+uint64_t admit_report(struct admit *a, enum admit_reason r, enum admit_class cls, const char *peer,
+                      int64_t now_ms);
 /** Logs what was counted but not logged yet, once its second is over (a periodic timer).
  * @return the number of events logged now. */
 uint64_t admit_flush(struct admit *a, int64_t now_ms);
