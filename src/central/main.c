@@ -117,7 +117,7 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
          .help = "retry-after DPS asks devices to wait (default 1)"},
         {"max-connections", 0, OPT_LONG, &max_conn, 1, 10000000,
          .help = "refuse (CONNACK 3) above N MQTT connections (default\n"
-                 "100000, and never more than the descriptor limit allows)"},
+                 "100000, at most what the descriptor limit allows)"},
         {"auth-timeout", 0, OPT_INT, &cfg->auth_timeout_s, 1, 3600, .arg = "S",
          .help = "close an MQTT connection without TLS handshake and\n"
                  "CONNECT S seconds after accept, an HTTP connection\n"
@@ -127,14 +127,14 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"max-pending", 0, OPT_LONG, &max_pending, 1, 10000000,
          .help = "MQTT connections before CONNECT at once; beyond, the\n"
                  "busiest address's oldest is closed (default half the\n"
-                 "connection cap)"},
+                 "MQTT share of the descriptor limit)"},
         {"max-pending-per-address", 0, OPT_LONG, &max_per_addr, 1, 10000000,
          .help = "unauthenticated connections from one address (MQTT\n"
                  "and HTTP each; default half of --max-pending and\n"
                  "half of --max-http-connections)"},
         {"max-http-connections", 0, OPT_LONG, &max_http, 1, 1000000,
          .help = "HTTP(S) connections at once, a budget of their own\n"
-                 "(default 256, at most 1/8 of the descriptors)"},
+                 "(default 256 or 1/8 of the descriptors, the smaller)"},
         {"max-store-backlog", 0, OPT_LONG, &max_backlog, 2, 100000000,
          .help = "queued writes above which publishers are paused and new\n"
                  "connections refused with CONNACK 3 (default 200000)"},
@@ -328,9 +328,10 @@ static int admit_start(struct app *app)
                  "descriptor limit %llu)",
                  cap, app->cfg.max_connections, (unsigned long long)in.nofile);
     app->cfg.max_connections = cap;
-    log_info("limits: descriptors %llu; MQTT %zu connections, %zu before CONNECT, %zu per "
-             "address; HTTP %zu connections, %zu unanswered per address; %lld s to authenticate",
-             (unsigned long long)in.nofile, cap, lim.pending[ADMIT_MQTT],
+    log_info("limits: descriptors %llu; MQTT %zu connections (CONNACK 3 above %zu), %zu before "
+             "CONNECT, %zu per address; HTTP %zu connections, %zu unanswered per address; %lld s "
+             "to authenticate",
+             (unsigned long long)in.nofile, lim.open[ADMIT_MQTT], cap, lim.pending[ADMIT_MQTT],
              lim.per_address[ADMIT_MQTT], lim.open[ADMIT_HTTP], lim.per_address[ADMIT_HTTP],
              (long long)(lim.deadline_ms / 1000));
     app->admit = admit_new(&lim);

@@ -103,12 +103,29 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-/* The effective limits are logged once at start, within the descriptor limit. */
+/* The effective limits are logged once at start, within the descriptor limit; --help names
+ * the options and their defaults. */
 static void test_limits_logged_once(void **state)
 {
     (void)state;
     assert_true(th_central_log_contains(&srv, "limits: descriptors 256;", 2000));
     assert_int_equal(count_log("limits: descriptors"), 1);
+    /* 256 - 64 reserved = 192: HTTP an eighth (24), MQTT the rest (168), within 256 */
+    assert_true(th_central_log_contains(&srv, "MQTT 168 connections", 0));
+    assert_true(th_central_log_contains(&srv, "HTTP 24 connections", 0));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --help 2>&1", th_central_bin());
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    static char out[32768];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    pclose(f);
+    assert_non_null(strstr(out, "--auth-timeout S"));
+    assert_non_null(strstr(out, "(default 10)"));
+    assert_non_null(strstr(out, "--max-pending N"));
+    assert_non_null(strstr(out, "--max-pending-per-address N"));
+    assert_non_null(strstr(out, "--max-http-connections N"));
 }
 
 /* An MQTT CONNECT trickling in a byte every 300 ms is closed AUTH_TIMEOUT_S after the
@@ -274,9 +291,9 @@ static void test_device_connects_under_flood(void **state)
         struct th_mqtt m;
         int64_t t0 = mono_ms();
         int rc = th_hub_connect(&m, &srv, "flood-dev", KEY);
-        int pid = rc == 0 ? th_mqtt_publish(&m, "devices/flood-dev/messages/events/", "{\"t\":1}",
-                                            7, 1)
-                          : -1;
+        int pid = rc == 0
+                      ? th_mqtt_publish(&m, "devices/flood-dev/messages/events/", "{\"t\":1}", 7, 1)
+                      : -1;
         struct iotc_mqtt_packet ack;
         if (pid > 0 && th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &ack, 5000) == 0 &&
             ack.packet_id == pid) {
@@ -292,8 +309,9 @@ static void test_device_connects_under_flood(void **state)
     int64_t flood_ms = 2000 + 3 * 1000 + worst;
     f.stop = 1;
     pthread_join(th, NULL);
-    fprintf(stderr, "device: %d/3 PUBACKs, slowest %lld ms; flood reopened %ld MQTT and %ld "
-                    "HTTPS connections\n",
+    fprintf(stderr,
+            "device: %d/3 PUBACKs, slowest %lld ms; flood reopened %ld MQTT and %ld "
+            "HTTPS connections\n",
             ok, (long long)worst, f.mqtt_reopened, f.http_reopened);
     assert_int_equal(ok, 3);
     assert_true(worst < 5000);

@@ -34,16 +34,19 @@ static void test_plan(void **state)
     struct admit_limits l;
     /* a high limit: --max-connections rules, HTTP gets 256 */
     struct admit_plan_in in = {.nofile = 1048576, .max_connections = 100000};
+    size_t share = 1048576 - ADMIT_RESERVED_FDS - 256;
     assert_int_equal(admit_plan(&in, &l), 100000);
     assert_int_equal(l.open[ADMIT_HTTP], 256);
-    assert_int_equal(l.pending[ADMIT_MQTT], 50000);
-    assert_int_equal(l.per_address[ADMIT_MQTT], 25000);
+    assert_int_equal(l.open[ADMIT_MQTT], share);
+    assert_int_equal(l.pending[ADMIT_MQTT], share / 2);
+    assert_int_equal(l.per_address[ADMIT_MQTT], share / 4);
     assert_int_equal(l.per_address[ADMIT_HTTP], 128);
     assert_int_equal(l.deadline_ms, 10000);
     /* the case: 20,000 descriptors, 100,000 asked: the cap follows the descriptors */
     in.nofile = 20000;
     size_t cap = admit_plan(&in, &l);
     assert_int_equal(cap, 20000 - ADMIT_RESERVED_FDS - 256);
+    assert_int_equal(l.open[ADMIT_MQTT], cap);
     assert_true(cap + l.open[ADMIT_HTTP] + ADMIT_RESERVED_FDS <= 20000);
     /* a small limit: HTTP an eighth of what is left, all of it within the limit */
     in.nofile = 256;
@@ -58,6 +61,7 @@ static void test_plan(void **state)
                               .max_http = 50,
                               .auth_timeout_s = 3};
     assert_int_equal(admit_plan(&o, &l), 1000);
+    assert_int_equal(l.open[ADMIT_MQTT], 4096 - ADMIT_RESERVED_FDS - 50);
     assert_int_equal(l.pending[ADMIT_MQTT], 100);
     assert_int_equal(l.per_address[ADMIT_MQTT], 7);
     assert_int_equal(l.per_address[ADMIT_HTTP], 7);

@@ -58,10 +58,10 @@ size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out)
     size_t http =
         in->max_http > 0 ? in->max_http : min_size(ADMIT_DEFAULT_HTTP_MAX, at_least_1(avail / 8));
     http = at_least_1(min_size(http, avail / 2));
-    size_t mqtt = avail - http;
-    if (in->max_connections > 0)
-        mqtt = min_size(mqtt, in->max_connections);
-    mqtt = at_least_1(mqtt);
+    /* the descriptors bound what is accepted; --max-connections, within them, is where
+     * authenticated sessions get CONNACK 3 (broker.c on_connect) */
+    size_t mqtt = at_least_1(avail - http);
+    size_t cap = in->max_connections > 0 ? min_size(mqtt, in->max_connections) : mqtt;
     out->open[ADMIT_MQTT] = mqtt;
     out->pending[ADMIT_MQTT] =
         at_least_1(in->max_pending > 0 ? min_size(in->max_pending, mqtt) : mqtt / 2);
@@ -76,7 +76,7 @@ size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out)
     }
     int t = in->auth_timeout_s > 0 ? in->auth_timeout_s : ADMIT_DEFAULT_AUTH_TIMEOUT_S;
     out->deadline_ms = (int64_t)t * 1000;
-    return mqtt;
+    return cap;
 }
 
 struct admit_key admit_key_of(const struct sockaddr *sa)

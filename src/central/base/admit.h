@@ -70,10 +70,11 @@ struct admit_plan_in {
 
 /**
  * The limits for @p in: the descriptors above ADMIT_RESERVED_FDS are split between HTTP
- * (max_http, default min(256, 1/8 of them)) and MQTT (the rest); the MQTT cap is the smaller
- * of max_connections and its share, whatever was asked. Defaults: pending MQTT half the MQTT
- * cap, per address half of the pending MQTT (half the HTTP cap for HTTP), 10 s.
- * @return the effective MQTT connection cap (what --max-connections becomes).
+ * (max_http, default min(256, 1/8 of them)) and MQTT (the rest: what is accepted). Defaults:
+ * pending MQTT half the MQTT share, per address half of the pending MQTT (half the HTTP cap
+ * for HTTP), 10 s.
+ * @return the effective --max-connections: the smaller of max_connections and the MQTT share
+ * (above it authenticated sessions get CONNACK 3).
  */
 size_t admit_plan(const struct admit_plan_in *in, struct admit_limits *out);
 
