@@ -196,7 +196,7 @@ struct flood {
 
 static int idle_open(int a)
 {
-    char src[16];
+    char src[24];
     snprintf(src, sizeof src, "127.0.0.%d", 2 + a);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_in from = {.sin_family = AF_INET};
@@ -215,7 +215,7 @@ static int idle_open(int a)
 
 static void http_open(struct flood *f, int i)
 {
-    char src[16];
+    char src[24];
     snprintf(src, sizeof src, "127.0.0.%d", 2 + MQTT_ADDRS + i / HTTP_PER_ADDR);
     f->http_sent[i] = 0;
     if (th_tls_open_from(&srv, &f->http[i], src) != 0)
@@ -329,6 +329,18 @@ static void test_device_connects_under_flood(void **state)
     assert_true(lines <= seconds * 4 * 2); /* reasons x classes */
     assert_true(lines < f.mqtt_reopened / 4);
     assert_false(th_central_log_contains(&srv, "accept failed", 0)); /* never out of fds */
+    /* once the flood has gone, its addresses are served again: nothing of it stays counted */
+    struct th_tls t;
+    assert_int_equal(th_tls_open_from(&srv, &t, "127.0.0.6"), 0);
+    static const char get[] = "GET /api/devices?api-version=2022-07-31 HTTP/1.1\r\n"
+                              "Host: localhost\r\n\r\n";
+    assert_int_equal(th_tls_send(&t, get, sizeof get - 1), 0);
+    assert_int_equal(th_tls_wait(&t, "\r\n\r\n", 5000), 1);
+    assert_int_equal(strncmp(t.text, "HTTP/1.1 401", 12), 0); /* no token: answered, refused */
+    th_tls_close(&t);
+    struct th_mqtt m;
+    assert_int_equal(th_hub_connect(&m, &srv, "flood-dev", KEY), 0);
+    th_mqtt_close(&m);
 }
 
 int main(void)

@@ -679,6 +679,12 @@ void http_server_free(struct app *app)
     evhttp_free(srv->http); /* closes the listener and every connection */
     if (srv->plain != NULL)
         evhttp_free(srv->plain);
+    while (srv->guards != NULL) { /* accepted as the loop ended: guard_init_cb never ran */
+        struct http_guard *g = srv->guards;
+        if (g->evcon == NULL)
+            bufferevent_decref(g->bev);
+        guard_free(g);
+    }
     SSL_free(srv->spare_ssl);
     free(srv);
     app->http = NULL;
