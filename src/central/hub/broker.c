@@ -4,8 +4,8 @@
  *
  * Life of a connection: accept (if app->admit lets it in, admit.h) -> TLS handshake
  * (broker_io.c) -> CONNECT within --auth-timeout of the accept -> authenticated DPS or hub
- * session -> close. A session is
- * reference counted because durable-ack callbacks from the store may outlive it.
+ * session -> close. A session is reference counted because durable-ack callbacks from the
+ * store may outlive it.
  */
 #include "central/hub/broker_int.h"
 
