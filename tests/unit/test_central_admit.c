@@ -168,11 +168,14 @@ static void test_http_pending_again_and_deadline(void **state)
     struct admit_slot *v;
     struct admit_key k = key4("127.0.0.5"), o = key4("127.0.0.6");
     assert_int_equal(admit_enter(a, &h[0], &k, ADMIT_HTTP, 1000), CE_OK);
-    assert_int_equal(admit_due_ms(a, &h[0]), 11000);
+    assert_int_equal(admit_wait_ms(a, &h[0], 1000), 10000);
+    assert_int_equal(admit_wait_ms(a, &h[0], 4000), 7000); /* bytes or not: from the accept */
+    assert_int_equal(admit_wait_ms(a, &h[0], 12000), 0);
     admit_done(a, &h[0]); /* a request is being answered: not pending, no deadline */
     assert_int_equal(admit_pending_count(a, ADMIT_HTTP), 0);
     assert_int_equal(admit_again(a, &h[0], 5000), CE_OK); /* answered: the next one's deadline */
-    assert_int_equal(admit_due_ms(a, &h[0]), 15000);
+    assert_int_equal(admit_wait_ms(a, &h[0], 5000), 10000);
+    assert_int_equal(admit_wait_ms(a, &h[0], 14000), 1000);
     assert_int_equal(admit_pending_count(a, ADMIT_HTTP), 1);
     for (int i = 1; i < 4; i++)
         assert_int_equal(admit_enter(a, &h[i], &o, ADMIT_HTTP, 6000 + i), CE_OK);

@@ -116,11 +116,6 @@ void admit_free(struct admit *a)
     free(a);
 }
 
-const struct admit_limits *admit_limits(const struct admit *a)
-{
-    return &a->lim;
-}
-
 static size_t bucket_of(const struct admit_key *k)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -291,9 +286,12 @@ void admit_leave(struct admit *a, struct admit_slot *s)
     a->n_open[s->cls]--;
 }
 
-int64_t admit_due_ms(const struct admit *a, const struct admit_slot *s)
+int64_t admit_wait_ms(const struct admit *a, const struct admit_slot *s, int64_t now_ms)
 {
-    return s->since_ms + a->lim.deadline_ms;
+    if (!s->pending)
+        return a->lim.deadline_ms;
+    int64_t left = s->since_ms + a->lim.deadline_ms - now_ms;
+    return left > 0 ? left : 0;
 }
 
 size_t admit_open_count(const struct admit *a, enum admit_class cls)

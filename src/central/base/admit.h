@@ -5,7 +5,8 @@
  * Pure policy, no I/O: the MQTT listener (hub/broker.c) and the HTTP listeners
  * (http/http_server.c) ask admit_decide() about every accepted socket, register it with
  * admit_enter(), say when it has authenticated (MQTT CONNECT accepted) or sent its request
- * (HTTP headers and body read) with admit_done(), and close it at admit_due_ms() if it has not.
+ * (HTTP headers and body read) with admit_done(), and close it once admit_wait_ms() has
+ * passed if it has not.
  * Time is always an argument, so the unit test (tests/unit/test_central_admit.c) drives it.
  *
  * Two classes share the process's descriptors, each with its own budget so that a flood of
@@ -104,7 +105,6 @@ struct admit;
 
 struct admit *admit_new(const struct admit_limits *lim);
 void admit_free(struct admit *a);
-const struct admit_limits *admit_limits(const struct admit *a);
 
 /** May a connection of @p cls from @p key be taken now? On ADMIT_EVICT, *victim is the
  * pending connection to close first. */
@@ -120,8 +120,9 @@ void admit_done(struct admit *a, struct admit_slot *s);
 int admit_again(struct admit *a, struct admit_slot *s, int64_t now_ms);
 /** Closed: forget it. Safe on a slot that was never entered or has left. */
 void admit_leave(struct admit *a, struct admit_slot *s);
-/** When a pending @p s is to be closed. */
-int64_t admit_due_ms(const struct admit *a, const struct admit_slot *s);
+/** How long a pending @p s has left at @p now_ms before it is to be closed (0: now); the
+ * whole deadline for a slot that is not pending (not counted: out of memory). */
+int64_t admit_wait_ms(const struct admit *a, const struct admit_slot *s, int64_t now_ms);
 
 size_t admit_open_count(const struct admit *a, enum admit_class cls);
 size_t admit_pending_count(const struct admit *a, enum admit_class cls);

@@ -402,8 +402,7 @@ static void guard_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 static void guard_arm(struct http_guard *g)
 {
-    const struct admit *a = g->srv->app->admit;
-    int64_t ms = admit_limits(a)->deadline_ms;
+    int64_t ms = admit_wait_ms(g->srv->app->admit, &g->slot, app_now_ms());
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     event_add(g->ev, &tv);
 }

@@ -626,7 +626,7 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     b->head = s;
     b->count++;
     /* from the accept, whatever trickles in meanwhile (the timer is not touched by reads) */
-    int64_t wait_ms = app->admit != NULL ? admit_limits(app->admit)->deadline_ms
+    int64_t wait_ms = app->admit != NULL ? admit_wait_ms(app->admit, &s->admit, s->last_rx_ms)
                                          : (int64_t)ADMIT_DEFAULT_AUTH_TIMEOUT_S * 1000;
     struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
     event_add(s->tick, &tv);
