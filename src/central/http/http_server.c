@@ -31,8 +31,10 @@
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
-/* Idle keep-alive connections are closed after this; while a handler works on a request
- * evhttp does not read from the connection, so long method calls are not cut short. */
+/* evhttp's own timeout, started again by every byte read or written: a connection that
+ * neither reads nor writes is closed after this. While a handler works on a request evhttp
+ * does not read from the connection, so long method calls are not cut short. The deadline of
+ * a request (--auth-timeout, which also ends idle keep-alive connections) is the guard's. */
 #define HTTP_TIMEOUT_S 120
 #define HTTP_MAX_SITES 4
 
