@@ -24,6 +24,7 @@
 struct event_base;
 struct event;
 struct store;
+struct admit;
 struct registry;
 struct broker;
 struct method_table;
@@ -75,6 +76,11 @@ struct app_config {
     size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
     size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
     int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
+    /* flood protection (admit.h); 0: the default admit_plan() derives */
+    int auth_timeout_s;          /**< --auth-timeout: TLS + CONNECT, or an HTTP request */
+    size_t max_pending;          /**< --max-pending: MQTT connections before CONNECT */
+    size_t max_pending_per_addr; /**< --max-pending-per-address */
+    size_t max_http;             /**< --max-http-connections */
 };
 
 /** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */
@@ -107,6 +113,7 @@ struct app {
     struct http_server *http;     /**< http_server.h: HTTPS (+ loopback HTTP) listeners, or NULL */
     struct appl *appl;            /**< appl.h: the IoT Central application layer, or NULL */
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
+    struct admit *admit;          /**< admit.h: pre-authentication budgets, or NULL (no limits) */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
     pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */
