@@ -72,14 +72,16 @@ serve_and_check() {
 
 # check_man MANDIR: every page is found by man and renders without a groff warning.
 check_man() {
-    local mandir=$1 page sec out
+    local mandir=$1 page sec out f
     for page in iotc-central.8 iotc.1 iotc-sim.1 environmental-sensor.1; do
         sec=${page##*.}
-        if [ ! -f "$mandir/man$sec/$page" ]; then
+        f=$mandir/man$sec/$page
+        [ -f "$f" ] || f=$f.gz # the Debian package compresses them
+        if [ ! -f "$f" ]; then
             ko "man page $page not installed"
             continue
         fi
-        out=$(groff -man -Tutf8 -ww -z "$mandir/man$sec/$page" 2>&1)
+        out=$(zcat -f "$f" | groff -man -Tutf8 -ww -z 2>&1)
         if [ -n "$out" ]; then
             ko "groff warns on $page: $out"
         elif ! MANWIDTH=80 MANPATH="$mandir" man "$sec" "${page%.*}" 2>/dev/null |

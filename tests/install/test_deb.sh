@@ -104,7 +104,8 @@ if [ "$mode" = install ]; then
     fi
     if getent passwd iotc-central >/dev/null; then ok "postinst created the system user iotc-central"; else ko "no user iotc-central"; fi
     root=""
-    RUN_SERVER=(runuser -u iotc-central --)
+    # setpriv execs (runuser would stay the parent and turn SIGTERM into its own exit)
+    RUN_SERVER=(setpriv --reuid=iotc-central --regid=iotc-central --clear-groups)
     install -d -m 700 -o iotc-central -g iotc-central "$data_parent/iotc-central"
     echo "installed the packages with dpkg -i; the server runs as user iotc-central"
 else
@@ -119,7 +120,7 @@ bin=$root/usr/bin
 conf=$root/etc/iotc-central/iotc-central.conf
 if [ "$mode" = install ]; then
     lib=$(ldd "$bin/iotc-central" | awk '$1 == "libiotc.so.0" {print $3}')
-    [ "$lib" = /usr/lib/libiotc.so.0 ] && ok "/usr/bin/iotc-central uses /usr/lib/libiotc.so.0" ||
+    [ -n "$lib" ] && [ "$(readlink -f "$lib")" = "$(readlink -f /usr/lib/libiotc.so.0)" ] && ok "/usr/bin/iotc-central uses /usr/lib/libiotc.so.0" ||
         ko "iotc-central resolves libiotc.so.0 to '${lib:-nothing}'"
     if command -v systemd-analyze >/dev/null; then
         out=$(systemd-analyze verify /lib/systemd/system/iotc-central.service 2>&1)
