@@ -5,6 +5,8 @@
  *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
  *   iotc-central show  --data-dir DIR [--json]
  *   iotc-central rotate-admin-token --data-dir DIR
+ *   iotc-central backup --data-dir DIR --to FILE [--force]
+ *   iotc-central restore --from FILE --data-dir NEWDIR
  *
  * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
  * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
@@ -41,6 +43,7 @@
 #include "central/service/service_http.h"
 #include "central/setup/appdata.h"
 #include "central/store/store.h"
+#include "central/store/store_backup.h"
 #include "util/opt.h"
 
 static const char help_intro[] =
@@ -53,6 +56,9 @@ static const char help_intro[] =
     "  rotate-admin-token\n"
     "          replace the admin token in DIR/admin-token; a running server refuses\n"
     "          the old one at once (docs/OPERATIONS.md, \"Admin token\")\n"
+    "  backup  --to FILE: copy DIR (database, keys, certificates, admin token) into\n"
+    "          one file, consistently, while the server runs or not\n"
+    "  restore --from FILE: make DIR (new or empty) from a backup; then serve it\n"
     "\n"
     "options:\n";
 
@@ -76,6 +82,9 @@ static const char *set_log_level(void *dest, const char *v)
     return NULL;
 }
 
+/* --log-file: where `serve` logs (the other commands talk to the terminal) */
+static char *g_log_file;
+
 static char *dup_or_keep(char *old, const char *v)
 {
     if (v == NULL)
@@ -85,14 +94,37 @@ static char *dup_or_keep(char *old, const char *v)
 }
 
 /* The command line after the program name: COMMAND and options, in any order. */
-static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd)
+/* The options of backup and restore. */
+struct copy_opts {
+    const char *to, *from;
+    bool force;
+};
+
+static const char *const commands[] = {"init",   "serve",  "show", "rotate-admin-token",
+                                       "backup", "restore"};
+
+static bool known_command(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i]) == 0)
+            return true;
+    return false;
+}
+
+static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd,
+                      struct copy_opts *copy)
 {
     struct app_config *cfg = &app->cfg;
-    const char *data_dir = NULL, *bind = NULL, *hub_host = NULL;
+    const char *data_dir = NULL, *bind = NULL, *hub_host = NULL, *log_file = NULL;
     struct opt_list dns = {0};
     int http_port = -1;
     long max_conn = (long)cfg->max_connections, max_backlog = (long)cfg->max_store_backlog;
+    struct opt_config config = {0};
     const struct opt specs[] = {
+        {"config", 0, OPT_CONFIG, &config, .arg = "FILE",
+         .help = "read settings from FILE first: one 'key = value' a line,\n"
+                 "every option below a key (without --); options on the\n"
+                 "command line win (docs/OPERATIONS.md)"},
         {"data-dir", 0, OPT_STR, &data_dir, .arg = "DIR",
          .help = "application data directory (required)"},
         {"mqtt-port", 0, OPT_INT, &cfg->mqtt_port, 0, 65535,
@@ -100,13 +132,14 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
          .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
         {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
-         .help = "also serve MQTT without TLS on N, on 127.0.0.1 unless\n"
-                 "--bind is given (off by default)"},
+         .help = "also serve MQTT without TLS on N (off by default)"},
         {"http-port", 0, OPT_INT, &http_port, 0, 65535,
          .help = "also serve the web UI and APIs over plain HTTP on\n"
                  "127.0.0.1:N only (off by default; 0 = any)"},
         {"bind", 0, OPT_STR, &bind, .arg = "ADDR",
-         .help = "listen address (default 0.0.0.0; plain MQTT 127.0.0.1)"},
+         .help = "listen address of MQTT/TLS, HTTPS and plain MQTT\n"
+                 "(default 127.0.0.1: this machine only; 0.0.0.0: every\n"
+                 "interface, to serve a network)"},
         {"hub-host", 0, OPT_STR, &hub_host, .arg = "NAME",
          .help = "IoT Hub host name given to devices (default localhost)"},
         {"dns-name", 0, OPT_LIST, &dns, .arg = "NAME",
@@ -124,31 +157,43 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
                  "(default 1767, as IoT Hub)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
+        {"log-file", 0, OPT_STR, &log_file, .arg = "FILE",
+         .help = "append the log to FILE (created 0600) instead of stderr;\n"
+                 "SIGHUP reopens it (logrotate)"},
         {"json", 0, OPT_FLAG, json, .help = "(show) print JSON"},
+        {"to", 0, OPT_STR, &copy->to, .arg = "FILE", .help = "(backup) the backup file to write"},
+        {"force", 0, OPT_FLAG, &copy->force, .help = "(backup) replace an existing --to FILE"},
+        {"from", 0, OPT_STR, &copy->from, .arg = "FILE", .help = "(restore) the backup file"},
         {0},
     };
     int first = 0;
     int rc = opt_parse(&prog, specs, argc, argv, &first);
     if (rc == OPT_CONTINUE && argc - first != 1)
-        rc = opt_error(&prog, argc == first
-                                  ? "which command? init, serve, show or rotate-admin-token"
-                                  : "one COMMAND only (init, serve, show or rotate-admin-token)");
+        rc = opt_error(&prog, argc == first ? "which command? init, serve, show, "
+                                              "rotate-admin-token, backup or restore"
+                                            : "one COMMAND only (init, serve, show, "
+                                              "rotate-admin-token, backup or restore)");
     if (rc == OPT_CONTINUE) {
         *cmd = argv[first];
         if (strcmp(*cmd, "help") == 0) {
             opt_print_help(&prog, specs, stdout);
             rc = OPT_EXIT_OK;
-        } else if (strcmp(*cmd, "init") != 0 && strcmp(*cmd, "serve") != 0 &&
-                   strcmp(*cmd, "show") != 0 && strcmp(*cmd, "rotate-admin-token") != 0) {
+        } else if (!known_command(*cmd)) {
             rc = opt_error(&prog, "unknown command '%s'", *cmd);
         } else if (data_dir == NULL) {
             rc = opt_error(&prog, "--data-dir DIR is required");
+        } else if (strcmp(*cmd, "backup") == 0 && copy->to == NULL) {
+            rc = opt_error(&prog, "backup needs --to FILE");
+        } else if (strcmp(*cmd, "restore") == 0 && copy->from == NULL) {
+            rc = opt_error(&prog, "restore needs --from FILE");
         }
     }
     if (rc == OPT_CONTINUE) {
         cfg->data_dir = dup_or_keep(cfg->data_dir, data_dir);
         cfg->bind_addr = dup_or_keep(cfg->bind_addr, bind);
         cfg->hub_host = dup_or_keep(cfg->hub_host, hub_host);
+        if (log_file != NULL)
+            g_log_file = strdup(log_file);
         if (http_port >= 0) {
             cfg->http_on = true;
             cfg->http_port = http_port;
@@ -162,6 +207,7 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         }
     }
     opt_list_free(&dns);
+    opt_config_free(&config);
     return rc;
 }
 
@@ -218,7 +264,7 @@ static int write_ports(const struct app *app)
  */
 static int http_start(struct app *app)
 {
-    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : "0.0.0.0";
+    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
     app->https_fd = broker_bind_socket(bind, app->cfg.https_port, &app->https_port);
     if (app->https_fd < 0)
         return CE_INVALID;
@@ -283,8 +329,9 @@ static int lock_data_dir(const struct app *app)
     return fd;
 }
 
-/* SIGHUP: `rotate-admin-token` replaced the admin token in app.json; adopt its hash and say
- * so in ports.json, which the command waits for. */
+/* SIGHUP: reopen the log file (logrotate moved it), and `rotate-admin-token` may have replaced
+ * the admin token in app.json: adopt its hash and say so in ports.json, which the command
+ * waits for. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
@@ -292,6 +339,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     struct app *app = arg;
     if (app->stopping)
         return;
+    if (log_reopen() > 0)
+        log_info("SIGHUP: log file reopened");
     int rc = app_admin_token_reload(app);
     if (rc > 0)
         log_info("admin token replaced (SIGHUP): the previous one is refused from now on");
@@ -301,11 +350,35 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
 }
 
+static bool is_loopback_name(const char *h)
+{
+    return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0;
+}
+
+/* DPS hands devices assignedHub (the hub host name): it must name this server as they see it. */
+static void warn_hub_host(const struct app *app, const char *bind)
+{
+    const char *host = app->facts.hub_host;
+    if (!is_loopback_name(bind) && is_loopback_name(host))
+        log_warn("listening on %s but DPS tells devices to connect to %s: devices on other "
+                 "machines need --hub-host NAME (a name or address of this machine)",
+                 bind, host);
+    else if (is_loopback_name(bind) && !is_loopback_name(host))
+        log_warn("listening on %s only: devices told to connect to %s cannot reach this server "
+                 "from other machines (--bind ADDR)",
+                 bind, host);
+}
+
 static int cmd_serve(struct app *app)
 {
     bool created = false, ports_written = false;
     struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     int rc = OPT_EXIT_FAILED;
+    if (g_log_file != NULL && log_open_file(g_log_file) < 0) {
+        fprintf(stderr, "iotc-central: cannot open the log file %s: %s\n", g_log_file,
+                strerror(errno));
+        return OPT_EXIT_FAILED;
+    }
     int lock_fd = lock_data_dir(app);
     if (lock_fd < 0)
         return OPT_EXIT_FAILED;
@@ -340,9 +413,11 @@ static int cmd_serve(struct app *app)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
     else
         ports_written = true;
-    log_info("serving application %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
-             app->facts.id_scope, app->mqtt_port, app->assigned_hub,
+    const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
+    log_info("serving application %s on %s: MQTT/TLS on port %u (DPS + IoT Hub %s)%s",
+             app->facts.id_scope, bind, app->mqtt_port, app->assigned_hub,
              app->https_port ? ", HTTPS API" : "");
+    warn_hub_host(app, bind);
     printf("mqtts-port %u\n", app->mqtt_port);
     if (app->https_port)
         printf("https-port %u\n", app->https_port);
@@ -488,6 +563,41 @@ static int cmd_rotate(struct app *app)
     return OPT_EXIT_OK;
 }
 
+/* backup: the data dir into one file, while the server runs or not (store_backup.h). */
+static int cmd_backup(struct app *app, const struct copy_opts *copy)
+{
+    struct store_backup_info info;
+    char err[1500];
+    int rc = store_backup(app->cfg.data_dir, copy->to, copy->force, &info, err, sizeof err);
+    if (rc != CE_OK) {
+        fprintf(stderr, "iotc-central backup: %s\n", err);
+        return rc == CE_INVALID ? OPT_EXIT_USAGE : OPT_EXIT_FAILED;
+    }
+    printf("backup of %s in %s (%s): database %lld pages, %lld bytes (%lld devices, %lld "
+           "telemetry messages), %d other files\n",
+           app->cfg.data_dir, copy->to, info.created, info.db_pages, info.db_bytes, info.devices,
+           info.telemetry, info.files);
+    return OPT_EXIT_OK;
+}
+
+/* restore: a new data dir from a backup file. */
+static int cmd_restore(struct app *app, const struct copy_opts *copy)
+{
+    struct store_backup_info info;
+    char err[1500];
+    int rc = store_restore(copy->from, app->cfg.data_dir, &info, err, sizeof err);
+    if (rc != CE_OK) {
+        fprintf(stderr, "iotc-central restore: %s\n", err);
+        return rc == CE_INVALID ? OPT_EXIT_USAGE : OPT_EXIT_FAILED;
+    }
+    printf("restored %s (taken %s) into %s: %lld devices, %lld telemetry messages, %d other "
+           "files\n"
+           "serve it with: iotc-central serve --data-dir %s\n",
+           copy->from, info.created, app->cfg.data_dir, info.devices, info.telemetry, info.files,
+           app->cfg.data_dir);
+    return OPT_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -506,7 +616,8 @@ int main(int argc, char **argv)
     app.http_fd = -1;
     bool json = false;
     const char *cmd = NULL;
-    int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd);
+    struct copy_opts copy = {0};
+    int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd, &copy);
     if (rc != OPT_CONTINUE) {
         app_release(&app);
         return rc;
@@ -517,10 +628,15 @@ int main(int argc, char **argv)
         rc = cmd_serve(&app);
     else if (strcmp(cmd, "rotate-admin-token") == 0)
         rc = cmd_rotate(&app);
+    else if (strcmp(cmd, "backup") == 0)
+        rc = cmd_backup(&app, &copy);
+    else if (strcmp(cmd, "restore") == 0)
+        rc = cmd_restore(&app, &copy);
     else
         rc = cmd_show(&app, json);
     if (app.base)
         event_base_free(app.base);
+    free(g_log_file);
     app_release(&app);
     return rc;
 }

@@ -53,6 +53,12 @@ void opt_list_free(struct opt_list *l)
     l->n = 0;
 }
 
+void opt_config_free(struct opt_config *c)
+{
+    free(c->text);
+    c->text = NULL;
+}
+
 __attribute__((format(printf, 2, 0))) static void verror(const struct opt_prog *p, const char *fmt,
                                                          va_list ap)
 {
@@ -235,12 +241,225 @@ static const char *store(const struct opt *o, const char *v, char *buf, size_t s
     }
     case OPT_FUNC:
         return o->fn(o->dest, v);
+    case OPT_CONFIG:
+        ((struct opt_config *)o->dest)->path = v;
+        return NULL;
     default:
         return NULL;
     }
 }
 
+/* ---------------------------------------------------------------- settings file */
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* "true"/"yes"/"1" and "false"/"no"/"0": 1 or 0; anything else -1. */
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "1"}, *const no[] = {"false", "no", "0"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return 1;
+        if (strcmp(v, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* One "key = value" line, blanks trimmed and not a comment; @p set marks the keys stored. */
+static int config_line(const struct opt_prog *p, const struct opt *specs, const char *file,
+                       int line, char *b, bool *set)
+{
+    char *eq = strchr(b, '=');
+    if (eq == NULL)
+        return opt_error(p, "%s:%d: expected 'key = value', not '%.60s'", file, line, b);
+    char *k_end = eq;
+    while (k_end > b && is_blank(k_end[-1]))
+        k_end--;
+    *k_end = '\0';
+    char *v = eq + 1;
+    while (is_blank(*v))
+        v++;
+    if (*b == '\0')
+        return opt_error(p, "%s:%d: no key before '='", file, line);
+    const struct opt *o = find_long(specs, b, strlen(b));
+    if (o == NULL)
+        return opt_error(p, "%s:%d: unknown key '%.60s'", file, line, b);
+    if (o->kind == OPT_CONFIG)
+        return opt_error(p, "%s:%d: key '%s' is for the command line only", file, line, b);
+    if (*v == '\0')
+        return opt_error(p, "%s:%d: key '%s' needs a value", file, line, b);
+    char why[96];
+    const char *bad = NULL;
+    if (o->kind == OPT_FLAG) {
+        int yes = parse_bool(v);
+        if (yes < 0)
+            bad = "one of true, false, yes, no, 1, 0";
+        else
+            *(bool *)o->dest = yes == 1;
+    } else if (o->kind == OPT_COUNT) {
+        const struct opt count = {o->name, 0, OPT_INT, o->dest, 0, 0, .help = NULL};
+        bad = store(&count, v, why, sizeof why);
+    } else {
+        bad = store(o, v, why, sizeof why);
+    }
+    if (bad != NULL)
+        return opt_error(p, "%s:%d: key '%s': '%.60s' is not %s", file, line, b, v, bad);
+    if (set != NULL)
+        set[o - specs] = true;
+    return OPT_CONTINUE;
+}
+
+static int apply_config(const struct opt_prog *p, const struct opt *specs, const char *file,
+                        char *text, bool *set)
+{
+    int line = 0;
+    for (char *s = text; s != NULL;) {
+        line++;
+        char *nl = strchr(s, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        char *next = nl != NULL ? nl + 1 : NULL;
+        while (is_blank(*s))
+            s++;
+        char *e = s + strlen(s);
+        while (e > s && is_blank(e[-1]))
+            *--e = '\0';
+        if (*s != '\0' && *s != '#') {
+            int rc = config_line(p, specs, file, line, s, set);
+            if (rc != OPT_CONTINUE)
+                return rc;
+        }
+        s = next;
+    }
+    return OPT_CONTINUE;
+}
+
+int opt_apply_config(const struct opt_prog *p, const struct opt *specs, const char *file,
+                     char *text)
+{
+    return apply_config(p, specs, file, text, NULL);
+}
+
+/* Settings files are a few hundred bytes; anything this big is not one. */
+#define CONFIG_MAX (1024 * 1024)
+
+/* The whole of @p path as a string, or NULL after printing why. */
+static char *read_config(const struct opt_prog *p, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        opt_error(p, "cannot read config file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(CONFIG_MAX + 1);
+    size_t n = text != NULL ? fread(text, 1, CONFIG_MAX + 1, f) : 0;
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    const char *why = NULL;
+    if (text == NULL)
+        why = "out of memory";
+    else if (err != 0)
+        why = strerror(err);
+    else if (n > CONFIG_MAX)
+        why = "larger than 1 MiB";
+    else if (memchr(text, '\0', n) != NULL)
+        why = "not a text file (a NUL byte)";
+    if (why != NULL) {
+        opt_error(p, "cannot read config file '%s': %s", path, why);
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
 /* ---------------------------------------------------------------- parsing */
+
+/*
+ * Without storing anything: which options @p argv gives (present[k] for specs[k]) and the
+ * OPT_CONFIG option among them (the last one). Mistakes are left to the real parse.
+ */
+static const struct opt *prescan(const struct opt *specs, int argc, char **argv, bool *present,
+                                 const char **config_path)
+{
+    const struct opt *config = NULL;
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i];
+        if (!is_option(a))
+            continue;
+        const struct opt *o = NULL;
+        const char *v = NULL;
+        if (a[1] == '-') {
+            const char *eq = strchr(a, '=');
+            o = find_long(specs, a + 2, eq != NULL ? (size_t)(eq - a - 2) : strlen(a + 2));
+            if (o != NULL && takes_value(o))
+                v = eq != NULL ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        } else {
+            for (const char *c = a + 1; *c != '\0'; c++) {
+                o = find_short(specs, *c);
+                if (o == NULL)
+                    break;
+                present[o - specs] = true;
+                if (takes_value(o)) {
+                    v = c[1] != '\0' ? c + 1 : i + 1 < argc ? argv[++i] : NULL;
+                    break;
+                }
+            }
+        }
+        if (o == NULL)
+            continue;
+        present[o - specs] = true;
+        if (o->kind == OPT_CONFIG && v != NULL) {
+            config = o;
+            *config_path = v;
+        }
+    }
+    return config;
+}
+
+/*
+ * The settings file named on the command line, applied through @p specs; the OPT_LIST and
+ * OPT_COUNT options the command line gives again start from empty.
+ */
+static int config_first(const struct opt_prog *p, const struct opt *specs, int argc, char **argv)
+{
+    size_t n = 0;
+    bool has_config = false;
+    for (const struct opt *o = specs; o->kind != OPT_END; o++, n++)
+        has_config |= o->kind == OPT_CONFIG;
+    if (!has_config)
+        return OPT_CONTINUE;
+    bool *present = calloc(n * 2 + 1, sizeof *present);
+    if (present == NULL) {
+        fprintf(stderr, "%s: out of memory\n", p->name);
+        return OPT_EXIT_FAILED;
+    }
+    bool *set = present + n;
+    const char *path = NULL;
+    const struct opt *co = prescan(specs, argc, argv, present, &path);
+    int rc = OPT_CONTINUE;
+    if (co != NULL) {
+        struct opt_config *c = co->dest;
+        free(c->text);
+        c->path = path;
+        c->text = read_config(p, path);
+        rc = c->text == NULL ? OPT_EXIT_USAGE : apply_config(p, specs, path, c->text, set);
+    }
+    for (size_t k = 0; rc == OPT_CONTINUE && k < n; k++) {
+        if (!present[k] || !set[k])
+            continue;
+        if (specs[k].kind == OPT_LIST)
+            opt_list_free(specs[k].dest);
+        else if (specs[k].kind == OPT_COUNT)
+            *(int *)specs[k].dest = 0;
+    }
+    free(present);
+    return rc;
+}
 
 int opt_first_arg(const struct opt *specs, int argc, char **argv)
 {
@@ -330,6 +549,8 @@ int opt_parse(const struct opt_prog *p, const struct opt *specs, int argc, char 
               int *first_pos)
 {
     int rc = opt_builtin(p, specs, argc, argv);
+    if (rc == OPT_CONTINUE)
+        rc = config_first(p, specs, argc, argv);
     if (rc != OPT_CONTINUE)
         return rc;
     char **pos = malloc(((size_t)argc + 1) * sizeof *pos);

@@ -26,6 +26,20 @@
  *   a value option takes the next argument whatever it looks like;
  *   options and arguments may be mixed (arguments are moved behind the options).
  *
+ * An OPT_CONFIG option (--config FILE) names a settings file that is applied through the same
+ * table before the command line, so options given on the command line win:
+ *   one "key = value" per line, the key being a long option's name without the dashes;
+ *   blanks around key and value are dropped; blank lines and lines starting with '#' are
+ *   skipped (a '#' after a value is part of the value);
+ *   OPT_FLAG keys take true/false/yes/no/1/0, OPT_COUNT keys a count, the others what
+ *   their option takes; a key given twice: the last one wins (OPT_LIST: every value counts);
+ *   an OPT_LIST or OPT_COUNT option also given on the command line starts again from empty.
+ * Its errors name the file and line, exit code OPT_EXIT_USAGE:
+ *   NAME: FILE:3: unknown key 'prot' (see NAME --help)
+ *   NAME: FILE:4: key 'port': 'abc' is not a whole number from 0 to 65535 (see NAME --help)
+ *   NAME: FILE:5: expected 'key = value', not 'port 8883' (see NAME --help)
+ *   NAME: cannot read config file 'FILE': No such file or directory (see NAME --help)
+ *
  * Errors are one line on stderr and exit code OPT_EXIT_USAGE:
  *   NAME: unknown option '--x' (see NAME --help)
  *   NAME: option '--port' needs a value (see NAME --help)
@@ -59,6 +73,7 @@ enum opt_kind {
     OPT_NUM,     /* double *dest, a number (fractions allowed) in [min, max] */
     OPT_FUNC,    /* fn(dest, value) checks and stores the value */
     OPT_HEADING, /* no option: a heading line ("help") in the generated help */
+    OPT_CONFIG,  /* struct opt_config *dest: a settings file applied before the command line */
 };
 
 /* Values of an OPT_LIST option, in command-line order (pointers into argv). */
@@ -67,6 +82,14 @@ struct opt_list {
     int n;
 };
 void opt_list_free(struct opt_list *l);
+
+/* OPT_CONFIG: the file named (last one wins) and its text, which OPT_STR and OPT_LIST values
+ * read from the file point into: keep it until those are used, then opt_config_free(). */
+struct opt_config {
+    const char *path; /* NULL: no file named */
+    char *text;
+};
+void opt_config_free(struct opt_config *c);
 
 /* Give every entry at least one designated field (.help = ...) or all of them: -Wextra warns
  * about positional entries that stop early. */
@@ -112,6 +135,14 @@ int opt_parse(const struct opt_prog *p, const struct opt *specs, int argc, char 
  * help before it knows all its options. Same return values.
  */
 int opt_builtin(const struct opt_prog *p, const struct opt *specs, int argc, char **argv);
+
+/**
+ * Apply the settings in @p text (the contents of the file @p file, named in messages; changed
+ * in place: values point into it) through @p specs, in the format described above.
+ * @return OPT_CONTINUE, or OPT_EXIT_USAGE after printing the file, line and reason on stderr.
+ */
+int opt_apply_config(const struct opt_prog *p, const struct opt *specs, const char *file,
+                     char *text);
 
 /** Index of the first argument of @p argv that is not an option or an option's value. */
 int opt_first_arg(const struct opt *specs, int argc, char **argv);

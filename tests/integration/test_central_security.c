@@ -1,7 +1,7 @@
 /*
  * test_central_security.c - running iotc-central as a server (issue 14): peer-supplied strings
- * cannot forge log lines; keep-alive 0 does not mean "idle forever"; plain MQTT listens on
- * loopback unless --bind says otherwise.
+ * cannot forge log lines; keep-alive 0 does not mean "idle forever"; every listener (MQTT/TLS,
+ * HTTPS, plain MQTT) listens on loopback unless --bind says otherwise.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,7 +187,8 @@ static void listen_addr(const char *table, uint16_t port, char *out, size_t size
 
 /* Without --bind, --plain-mqtt-port listens on 127.0.0.1 only (the TLS port on every
  * interface, as before); the server logs the address. */
-static void test_plain_mqtt_loopback(void **state)
+/* Issue 14: loopback by default (as Mosquitto 2), --bind 0.0.0.0 to serve a network. */
+static void test_listen_loopback_by_default(void **state)
 {
     (void)state;
     struct th_central srv;
@@ -200,11 +201,29 @@ static void test_plain_mqtt_loopback(void **state)
     assert_string_equal(addr, "0100007F");
     assert_string_equal(addr6, "");
     listen_addr("tcp", srv.mqtt_port, addr, sizeof addr);
-    assert_string_equal(addr, "00000000");
+    assert_string_equal(addr, "0100007F");
+    listen_addr("tcp", srv.https_port, addr, sizeof addr);
+    assert_string_equal(addr, "0100007F");
     assert_true(th_central_log_contains(&srv, "plain MQTT (no TLS) listening on 127.0.0.1", 1000));
+    assert_true(th_central_log_contains(&srv, " on 127.0.0.1: MQTT/TLS on port", 1000));
     struct th_mqtt m; /* and it accepts there */
     assert_int_equal(th_mqtt_open(&m, srv.plain_port, NULL), 0);
     th_mqtt_close(&m);
+    assert_int_equal(th_mqtt_open(&m, srv.mqtt_port, srv.ca_path), 0);
+    th_mqtt_close(&m);
+    th_central_cleanup(&srv);
+
+    /* --bind 0.0.0.0 serves a network: all three on every interface, and a warning that
+     * DPS still hands devices "localhost" */
+    static const char *const any[] = {"--plain-mqtt-port", "0", "--bind", "0.0.0.0", NULL};
+    assert_int_equal(th_central_start_default_bind(&srv, any), 0);
+    listen_addr("tcp", srv.plain_port, addr, sizeof addr);
+    assert_string_equal(addr, "00000000");
+    listen_addr("tcp", srv.mqtt_port, addr, sizeof addr);
+    assert_string_equal(addr, "00000000");
+    listen_addr("tcp", srv.https_port, addr, sizeof addr);
+    assert_string_equal(addr, "00000000");
+    assert_true(th_central_log_contains(&srv, "devices on other machines need --hub-host", 1000));
     th_central_cleanup(&srv);
 }
 
@@ -214,7 +233,7 @@ int main(void)
         cmocka_unit_test(test_log_forging),
         cmocka_unit_test(test_keepalive_capped),
         cmocka_unit_test(test_keepalive_help),
-        cmocka_unit_test(test_plain_mqtt_loopback),
+        cmocka_unit_test(test_listen_loopback_by_default),
     };
     return cmocka_run_group_tests_name("central_security", tests, NULL, NULL);
 }

@@ -50,8 +50,8 @@ const char *th_central_bin(void);
 int th_central_start(struct th_central *c, const char *const *extra_args);
 
 /**
- * th_central_start() without `--bind 127.0.0.1`: the server's own default listen addresses
- * (the TLS listeners then accept on every interface). 0 / -1.
+ * th_central_start() without `--bind 127.0.0.1`: the server's own default listen address
+ * (loopback), or the --bind in @p extra_args. 0 / -1.
  */
 int th_central_start_default_bind(struct th_central *c, const char *const *extra_args);
 

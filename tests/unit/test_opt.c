@@ -1,7 +1,8 @@
 /*
  * test_opt.c - the shared option parser (src/util/opt.c): kinds, ranges, the --x=v form,
  * missing values, unknown options, "--", repeatable options, argument order, --version, help,
- * and the wording of every error.
+ * the wording of every error, and settings files (--config: values used, the command line
+ * wins, every bad line refused with its file and line).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -385,6 +386,223 @@ static void test_help(void **state)
     assert_int_equal(opt_builtin(&custom, none, 1, argv3), OPT_CONTINUE);
 }
 
+/* ---------------------------------------------------------------- settings files */
+
+struct cvals {
+    struct vals v;
+    struct opt_config cfg;
+};
+
+/* A settings file with @p text in a temporary directory; its path in @p path. */
+static void write_conf(char *path, size_t size, const char *text)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, size, "%s/test_opt.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+}
+
+/* SPECS with a --config option in front: parse the NULL-terminated words (no positionals). */
+static int run_cfg(struct cvals *cv, struct cap *c, const char *first, ...)
+{
+    static char *argv[32];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)(uintptr_t)a;
+    va_end(ap);
+    opt_list_free(&cv->v.names);
+    opt_config_free(&cv->cfg);
+    memset(cv, 0, sizeof *cv);
+    struct vals *v = &cv->v;
+    const struct opt plain[] = SPECS(v);
+    struct opt specs[16];
+    specs[0] = (struct opt){"config", 'c', OPT_CONFIG, &cv->cfg, .arg = "FILE", .help = "settings"};
+    size_t n = 1;
+    for (const struct opt *o = plain; n < 15; o++) {
+        specs[n++] = *o;
+        if (o->kind == OPT_END)
+            break;
+    }
+    cap_start(c);
+    int rc = opt_parse(&prog, specs, argc, argv, NULL);
+    cap_end(c);
+    return rc;
+}
+
+static void cv_free(struct cvals *cv)
+{
+    opt_list_free(&cv->v.names);
+    opt_config_free(&cv->cfg);
+}
+
+static void test_config_values(void **state)
+{
+    (void)state;
+    char path[256];
+    write_conf(path, sizeof path,
+               "# a comment\n"
+               "\n"
+               "   # an indented comment\n"
+               "  port   =  8883  \n"
+               "json = yes\n"
+               "data-dir = /var/lib/x y\n"
+               "name = a\n"
+               "name=b # not a comment\n"
+               "timeout=2.5\r\n"
+               "verbose = 2\n"
+               "at = host:1\n"
+               "big = 7"); /* no final newline */
+    struct cvals cv = {0};
+    struct cap c;
+    assert_int_equal(run_cfg(&cv, &c, "--config", path, NULL), OPT_CONTINUE);
+    assert_string_equal(c.err_text, "");
+    assert_string_equal(cv.cfg.path, path);
+    assert_int_equal(cv.v.port, 8883);
+    assert_true(cv.v.json);
+    assert_string_equal(cv.v.dir, "/var/lib/x y");
+    assert_int_equal(cv.v.names.n, 2);
+    assert_string_equal(cv.v.names.v[0], "a");
+    assert_string_equal(cv.v.names.v[1], "b # not a comment");
+    assert_true(cv.v.secs == 2.5);
+    assert_int_equal(cv.v.verbose, 2);
+    assert_string_equal(cv.v.hostport, "host:1");
+    assert_int_equal(cv.v.big, 7);
+
+    /* booleans: every spelling, and the last line wins */
+    const char *const bools[][2] = {{"true", "1"}, {"false", "0"}, {"yes", "1"},
+                                    {"no", "0"},   {"1", "1"},     {"0", "0"}};
+    for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "json = %s\nport = 1\nport = 2\n", bools[i][0]);
+        write_conf(path, sizeof path, text);
+        assert_int_equal(run_cfg(&cv, &c, "-c", path, NULL), OPT_CONTINUE);
+        assert_int_equal(cv.v.json, bools[i][1][0] == '1');
+        assert_int_equal(cv.v.port, 2);
+        unlink(path);
+    }
+    cv_free(&cv);
+}
+
+static void test_config_command_line_wins(void **state)
+{
+    (void)state;
+    char path[256];
+    write_conf(path, sizeof path,
+               "port = 1\njson = false\nname = a\nname = b\nverbose = 3\ndata-dir = /f\n");
+    struct cvals cv = {0};
+    struct cap c;
+    /* options before and after --config, either form */
+    assert_int_equal(
+        run_cfg(&cv, &c, "--port", "2", "--config", path, "--name", "c", "-v", "--json", NULL),
+        OPT_CONTINUE);
+    assert_int_equal(cv.v.port, 2);
+    assert_true(cv.v.json);
+    assert_int_equal(cv.v.names.n, 1); /* the command line's list replaces the file's */
+    assert_string_equal(cv.v.names.v[0], "c");
+    assert_int_equal(cv.v.verbose, 1);
+    assert_string_equal(cv.v.dir, "/f"); /* not on the command line: the file's */
+    char eq_form[300];
+    snprintf(eq_form, sizeof eq_form, "--config=%s", path);
+    assert_int_equal(run_cfg(&cv, &c, "-d/cli", eq_form, NULL), OPT_CONTINUE);
+    assert_string_equal(cv.v.dir, "/cli");
+    assert_int_equal(cv.v.names.n, 2);
+    assert_int_equal(cv.v.verbose, 3);
+    /* --help wins and reads no file */
+    assert_int_equal(run_cfg(&cv, &c, "--config", "/nonexistent/x.conf", "--help", NULL),
+                     OPT_EXIT_OK);
+    assert_string_equal(c.err_text, "");
+    /* the value of another option is not a --config */
+    assert_int_equal(run_cfg(&cv, &c, "--data-dir", "--config", NULL), OPT_CONTINUE);
+    assert_string_equal(cv.v.dir, "--config");
+    assert_null(cv.cfg.path);
+    unlink(path);
+    cv_free(&cv);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *err; /* err: after "tool: PATH:" */
+    } cases[] = {
+        {"port = 1\n# c\nprot = 2\n", "3: unknown key 'prot' (see tool --help)\n"},
+        {"\n\nport = abc\n", "3: key 'port': 'abc' is not a whole number from 0 to 65535 "
+                             "(see tool --help)\n"},
+        {"port = 70000\n", "1: key 'port': '70000' is not a whole number from 0 to 65535 "
+                           "(see tool --help)\n"},
+        {"port 8883\n", "1: expected 'key = value', not 'port 8883' (see tool --help)\n"},
+        {"json\n", "1: expected 'key = value', not 'json' (see tool --help)\n"},
+        {" = 5\n", "1: no key before '=' (see tool --help)\n"},
+        {"port =\n", "1: key 'port' needs a value (see tool --help)\n"},
+        {"json = maybe\n", "1: key 'json': 'maybe' is not one of true, false, yes, no, 1, 0 "
+                           "(see tool --help)\n"},
+        {"--port = 1\n", "1: unknown key '--port' (see tool --help)\n"},
+        {"config = /x\n", "1: key 'config' is for the command line only (see tool --help)\n"},
+        {"at = nope\n", "1: key 'at': 'nope' is not a HOST:PORT address (see tool --help)\n"},
+        {"help = 1\n", "1: unknown key 'help' (see tool --help)\n"},
+        {"verbose = -1\n", "1: key 'verbose': '-1' is not a whole number of at least 0 "
+                           "(see tool --help)\n"},
+    };
+    struct cvals cv = {0};
+    struct cap c;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256], want[512];
+        write_conf(path, sizeof path, cases[i].text);
+        /* refused even when the command line gives the key too */
+        assert_int_equal(run_cfg(&cv, &c, "--port", "5", "--config", path, NULL), OPT_EXIT_USAGE);
+        snprintf(want, sizeof want, "tool: %s:%s", path, cases[i].err);
+        assert_string_equal(c.err_text, want);
+        unlink(path);
+    }
+    /* unreadable, a directory, a NUL byte */
+    assert_int_equal(run_cfg(&cv, &c, "--config", "/nonexistent/x.conf", NULL), OPT_EXIT_USAGE);
+    assert_string_equal(c.err_text, "tool: cannot read config file '/nonexistent/x.conf': No such "
+                                    "file or directory (see tool --help)\n");
+    assert_int_equal(run_cfg(&cv, &c, "--config", "/", NULL), OPT_EXIT_USAGE);
+    assert_non_null(strstr(c.err_text, "tool: cannot read config file '/': "));
+    char path[256], want[512];
+    write_conf(path, sizeof path, "port = 1\n");
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputc('\0', f);
+    fclose(f);
+    assert_int_equal(run_cfg(&cv, &c, "--config", path, NULL), OPT_EXIT_USAGE);
+    snprintf(want, sizeof want,
+             "tool: cannot read config file '%s': not a text file (a NUL byte) (see tool --help)\n",
+             path);
+    assert_string_equal(c.err_text, want);
+    unlink(path);
+    cv_free(&cv);
+}
+
+/* opt_apply_config() alone, on text in memory. */
+static void test_config_text(void **state)
+{
+    (void)state;
+    struct vals v = {0};
+    const struct opt specs[] = SPECS(&v);
+    char text[] = "port=9\n\tdata-dir\t=\t/d\t\n";
+    struct cap c;
+    cap_start(&c);
+    int rc = opt_apply_config(&prog, specs, "mem", text);
+    cap_end(&c);
+    assert_int_equal(rc, OPT_CONTINUE);
+    assert_int_equal(v.port, 9);
+    assert_string_equal(v.dir, "/d");
+    char bad[] = "port=9\nport=x\n";
+    cap_start(&c);
+    rc = opt_apply_config(&prog, specs, "mem", bad);
+    cap_end(&c);
+    assert_int_equal(rc, OPT_EXIT_USAGE);
+    assert_string_equal(c.err_text, "tool: mem:2: key 'port': 'x' is not a whole number from 0 "
+                                    "to 65535 (see tool --help)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +614,10 @@ int main(void)
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_config_values),
+        cmocka_unit_test(test_config_command_line_wins),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

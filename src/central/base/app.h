@@ -55,10 +55,14 @@ enum central_err {
 /** Short text for a central_err; never NULL. */
 const char *central_strerror(int err);
 
+/** Where the listeners listen without --bind: loopback only, as Mosquitto 2 does. */
+#define APP_DEFAULT_BIND "127.0.0.1"
+
 /** Command-line configuration (owned strings are heap copies freed by app_release). */
 struct app_config {
     char *data_dir;
-    char *bind_addr;     /**< --bind: listen address; NULL: 0.0.0.0, plain MQTT 127.0.0.1 */
+    char *bind_addr;     /**< --bind: listen address of every listener but plain HTTP;
+                              NULL: APP_DEFAULT_BIND */
     int mqtt_port;       /**< MQTT over TLS; 0 = pick a free port; default 8883 */
     int https_port;      /**< HTTPS service API; 0 = free port; -1 = disabled; default 8443 */
     int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */

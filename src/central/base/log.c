@@ -1,12 +1,16 @@
 /* log.c - see log.h. */
 #include "central/base/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proto/strbuf.h" /* iotc__utf8_seq: the one UTF-8 check */
 
@@ -27,6 +31,54 @@ int log_parse_level(const char *text, enum log_level *out_level)
         }
     }
     return -1;
+}
+
+/* --log-file: the path (for log_reopen), NULL while logging to the original stderr */
+static char *g_path;
+
+/* Open g_path and make it stderr; dup2 swaps the descriptor at once for every thread. */
+static int switch_to(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
+        return -1;
+    fflush(stderr);
+    int rc = 0;
+    if (fd != STDERR_FILENO) {
+        rc = dup2(fd, STDERR_FILENO) < 0 ? -1 : 0;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return rc;
+}
+
+int log_open_file(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -1;
+    if (switch_to(copy) < 0) {
+        int saved = errno;
+        free(copy);
+        errno = saved;
+        return -1;
+    }
+    free(g_path);
+    g_path = copy;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (g_path == NULL)
+        return 0;
+    if (switch_to(g_path) < 0) {
+        log_msg(LOG_ERROR, "cannot reopen the log file %s: %s (still writing to the old one)",
+                g_path, strerror(errno));
+        return -1;
+    }
+    return 1;
 }
 
 int log_enabled(enum log_level level)

@@ -2,7 +2,8 @@
  * log.h - one-line-per-event logging for iotc-central.
  *
  * Lines go to stderr as "2026-01-01T10:00:00.123Z LEVEL message". stdout is reserved for the
- * machine-readable port/ready lines that scripts and the test harness parse.
+ * machine-readable port/ready lines that scripts and the test harness parse. With --log-file,
+ * stderr itself is that file (so whatever a library writes there lands in it too).
  */
 #ifndef CENTRAL_LOG_H
 #define CENTRAL_LOG_H
@@ -19,6 +20,19 @@ int log_parse_level(const char *text, enum log_level *out_level);
 
 /** True when a message at @p level would be printed (to skip building costly arguments). */
 int log_enabled(enum log_level level);
+
+/**
+ * Send stderr (every log line) to @p path from now on: opened to append, created mode 0600.
+ * The path is kept for log_reopen(). @return 0, or -1 (errno set, stderr unchanged).
+ */
+int log_open_file(const char *path);
+
+/**
+ * Open the log file's path again (SIGHUP: logrotate moved the file away) and switch stderr
+ * to it; the old file gets no more lines. @return 1 reopened, 0 no log file, -1 failed (the
+ * old file is kept and the reason logged there).
+ */
+int log_reopen(void);
 
 /** Print one line. Thread-safe (one fprintf per line). */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -698,19 +698,18 @@ int broker_start(struct app *app)
     if (b->accept_ev == NULL || broker_io_init(b, app->base) != CE_OK)
         return CE_NOMEM;
     /* a listener that cannot be made is logged by broker_bind_socket (address, port in use) */
-    const char *bind_addr = app->cfg.bind_addr;
-    b->tls = listen_on(app, bind_addr ? bind_addr : "0.0.0.0", app->cfg.mqtt_port, true,
-                       &app->mqtt_port);
+    const char *bind_addr = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
+    b->tls = listen_on(app, bind_addr, app->cfg.mqtt_port, true, &app->mqtt_port);
     if (b->tls == NULL)
         return CE_IO;
     if (app->cfg.plain_mqtt_port >= 0) {
-        /* Without TLS, SAS tokens cross the network in clear text: loopback only, as plain
-         * HTTP, unless --bind names the address explicitly. */
-        const char *plain = bind_addr ? bind_addr : "127.0.0.1";
-        b->plain = listen_on(app, plain, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
+        /* Without TLS, SAS tokens cross the network in clear text: on the --bind address
+         * like the others, loopback by default. */
+        b->plain =
+            listen_on(app, bind_addr, app->cfg.plain_mqtt_port, false, &app->plain_mqtt_port);
         if (b->plain == NULL)
             return CE_IO;
-        log_info("mqtt: plain MQTT (no TLS) listening on %s port %u", plain,
+        log_info("mqtt: plain MQTT (no TLS) listening on %s port %u", bind_addr,
                  (unsigned)app->plain_mqtt_port);
     }
     return CE_OK;
