@@ -249,7 +249,7 @@ SYSCONFDIR     ?= $(PREFIX)/etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 RUNPATH        ?= $(if $(filter /usr /usr/ /,$(PREFIX)),,$(LIBDIR))
-CONF_EXAMPLE   := $(firstword $(wildcard tools/iotc-central.conf))
+CONF_EXAMPLE   := $(firstword $(wildcard etc/iotc-central.conf))
 MAN_PAGES      := $(sort $(wildcard man/*.1 man/*.8))
 INST_B         := $(B)/inst
 MQTT_OBJ       := $(call obj,$(wildcard src/proto/mqtt*.c))
@@ -288,7 +288,7 @@ install: lib central cli sim examples
 	$(subst_dirs) tools/iotc-central.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/iotc-central.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/iotc-central.service
 	install -m 644 tools/iotc-central.sysusers $(DESTDIR)$(SYSUSERSDIR)/iotc-central.conf
-	$(if $(CONF_EXAMPLE),$(install_conf),@echo "install: TODO: no tools/iotc-central.conf yet, no configuration file installed")
+	$(if $(CONF_EXAMPLE),$(install_conf),@echo "install: TODO: no etc/iotc-central.conf yet, no configuration file installed")
 
 # The configuration file goes only if it is still the one installed.
 uninstall:
