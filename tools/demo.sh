@@ -7,7 +7,7 @@
 # template and device.
 #
 #   tools/demo.sh [--no-build] [--misspell NAME] [--device ID] [--mqtt-port N] [--https-port N]
-#                 [--http-port N]
+#                 [--http-port N] [--bind ADDR --hub-host NAME]
 #
 #   --no-build        skip tools/deps.sh and make (use an existing build)
 #   --misspell NAME   the sensor sends its temperature as NAME instead of "temp" (watch
@@ -17,6 +17,10 @@
 #                     chosen when it is taken)
 #   --https-port N    HTTPS port of the REST API and web UI (default 8443; same rule)
 #   --http-port N     plain-HTTP web UI and API on 127.0.0.1 only (default 8080; same rule)
+#   --bind ADDR       where MQTT/TLS and HTTPS listen (default 127.0.0.1: this machine only);
+#                     0.0.0.0 serves devices and browsers on the network
+#   --hub-host NAME   the host name DPS gives devices (default localhost); with --bind, a name
+#                     or address of this machine that the other machines reach
 # Environment: IOTC_DEMO_DIR (default .demo), BUILDDIR (default: the Makefile's).
 #
 # The admin token `iotc-central init` writes is in .demo/app/admin-token (mode 0600);
@@ -31,6 +35,8 @@ device=sensor-01
 mqtt_port=8883
 https_port=8443
 http_port=8080
+bind=127.0.0.1
+hub_host=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build=0 ;;
@@ -39,7 +45,9 @@ while [ $# -gt 0 ]; do
     --mqtt-port) mqtt_port=${2:?--mqtt-port needs N}; shift ;;
     --https-port) https_port=${2:?--https-port needs N}; shift ;;
     --http-port) http_port=${2:?--http-port needs N}; shift ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --bind) bind=${2:?--bind needs an ADDR}; shift ;;
+    --hub-host) hub_host=${2:?--hub-host needs a NAME}; shift ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
     shift
@@ -115,8 +123,11 @@ if [ -n "$old_pid" ] && kill -0 "$old_pid" 2>/dev/null &&
 fi
 start_central() {
     : > "$demo/central.out"
+    local host=()
+    [ -n "$hub_host" ] && host=(--hub-host "$hub_host")
     "$B/iotc-central" serve --data-dir "$data" --mqtt-port "$1" --https-port "$2" \
-        --http-port "$3" > "$demo/central.out" 2>> "$demo/central.log" < /dev/null &
+        --http-port "$3" --bind "$bind" "${host[@]}" > "$demo/central.out" \
+        2>> "$demo/central.log" < /dev/null &
     central_pid=$!
     for _ in $(seq 1 150); do
         grep -q '^ready$' "$demo/central.out" 2>/dev/null && return 0
@@ -163,6 +174,7 @@ sensor_pid=$!
 cat <<EOF
 
   iotc-central     DPS + IoT Hub on mqtts://localhost:$mqtt_port, REST API on https://localhost:$https_port/api/
+                   listening on $bind$([ "$bind" = 127.0.0.1 ] && echo " (this machine only; --bind 0.0.0.0 --hub-host NAME serves a network)")
   web address      http://127.0.0.1:$http_port/#token=$(cat "$data/admin-token" 2>/dev/null)
                    (loopback only; or https://localhost:$https_port/ with the CA $data/ca.pem)
   device           $device, template $template
