@@ -80,6 +80,12 @@ for f in /usr/bin/iotc-central /usr/bin/iotc /usr/bin/iotc-sim /usr/bin/environm
     grep -qx "$f" "$logs/contents" || missing="$missing $f"
 done
 if [ -z "$missing" ]; then ok "dpkg -c: programs, library, man pages, unit, sysusers, config, headers"; else ko "missing from the packages:$missing"; fi
+if dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles 2>/dev/null |
+    grep -qx /etc/iotc-central/iotc-central.conf; then
+    ok "the configuration is a conffile (dpkg keeps local edits)"
+else
+    ko "/etc/iotc-central/iotc-central.conf is not a conffile"
+fi
 if grep -q '^/usr/local' "$logs/contents"; then ko "files under /usr/local"; else ok "nothing under /usr/local"; fi
 if dpkg-deb -f "$deb" Depends | grep -q libmosquitto1; then ok "iotc depends on its shared libraries (\${shlibs:Depends})"; else ko "Depends: $(dpkg-deb -f "$deb" Depends)"; fi
 
