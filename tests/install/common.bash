@@ -33,7 +33,7 @@ serve_and_check() {
         sleep 0.1
     done
     if grep -q '^ready$' "$logs/serve.out" 2>/dev/null; then
-        ok "installed iotc-central serves ($(grep -c port "$logs/serve.out") listeners)"
+        ok "installed iotc-central serves ($(grep -c port "$logs/serve.out") listeners; options: $*)"
     else
         ko "installed iotc-central did not get ready"
         cat "$logs/serve.out" "$logs/serve.err"

@@ -87,11 +87,12 @@ else
     ko "installed iotc-central init"; cat "$logs/init.err"
 fi
 conf=$prefix/etc/iotc-central/iotc-central.conf
-if [ -f "$conf" ]; then
-    serve_and_check "$prefix/bin" "$data" "$logs" --config "$conf"
+if cmp -s "$conf" "$top/etc/iotc-central.conf"; then
+    ok "configuration installed in PREFIX/etc/iotc-central (SYSCONFDIR's default)"
 else
-    serve_and_check "$prefix/bin" "$data" "$logs"
+    ko "no $conf, or not etc/iotc-central.conf"
 fi
+serve_and_check "$prefix/bin" "$data" "$logs" --config "$conf"
 
 check_man "$prefix/share/man"
 
