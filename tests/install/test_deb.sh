@@ -133,8 +133,8 @@ if [ "$mode" = install ]; then
         [ -z "$out" ] && ok "systemd-analyze verify of the installed unit: no finding" ||
             ko "systemd-analyze verify: $out"
     fi
-    check_man /usr/share/man
 fi
+check_man "$root/usr/share/man"
 if [ -f "$conf" ]; then
     serve_and_check "$bin" "$data_parent/iotc-central" "$logs" --config "$conf"
 else
