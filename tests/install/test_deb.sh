@@ -101,9 +101,9 @@ if [ "$mode" = install ]; then
     # one run of this test at a time on a machine (the lock lasts until the script ends)
     exec 9>/run/lock/iotc-test-deb.lock
     flock -w 180 9 || echo "note: another test_deb.sh holds the lock; going on"
+    installed="iotc libiotc-dev" # purged on the way out, even after a half-done dpkg -i
     if dpkg -i "$deb" "$dev" >"$logs/dpkg-i.log" 2>&1 ||
         { sleep 5 && dpkg -i "$deb" "$dev" >>"$logs/dpkg-i.log" 2>&1; }; then
-        installed="iotc libiotc-dev"
         ok "dpkg -i (systemd not running: the maintainer scripts do not need it)"
     else
         ko "dpkg -i"; cat "$logs/dpkg-i.log"; finish

@@ -25,6 +25,7 @@ tmp=$(mktemp -d)
 RUN_SERVER=()
 RUN_TOOLS=()
 trap 'stop_server; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 prefix=$tmp/prefix
 src=$tmp/src
 logs=$tmp/logs
