@@ -111,6 +111,10 @@ static bool known_command(const char *cmd)
     return false;
 }
 
+/* --config FILE: values read from it (copy->to, copy->from) point into its text, which lives
+ * until main() ends. */
+static struct opt_config g_config;
+
 static int parse_args(int argc, char **argv, struct app *app, bool *json, const char **cmd,
                       struct copy_opts *copy)
 {
@@ -119,9 +123,8 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
     struct opt_list dns = {0};
     int http_port = -1;
     long max_conn = (long)cfg->max_connections, max_backlog = (long)cfg->max_store_backlog;
-    struct opt_config config = {0};
     const struct opt specs[] = {
-        {"config", 0, OPT_CONFIG, &config, .arg = "FILE",
+        {"config", 0, OPT_CONFIG, &g_config, .arg = "FILE",
          .help = "read settings from FILE first: one 'key = value' a line,\n"
                  "every option below a key (without --); options on the\n"
                  "command line win (docs/OPERATIONS.md)"},
@@ -207,7 +210,6 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         }
     }
     opt_list_free(&dns);
-    opt_config_free(&config);
     return rc;
 }
 
@@ -620,6 +622,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc - 1, argv + 1, &app, &json, &cmd, &copy);
     if (rc != OPT_CONTINUE) {
         app_release(&app);
+        opt_config_free(&g_config);
         return rc;
     }
     if (strcmp(cmd, "init") == 0)
@@ -637,6 +640,7 @@ int main(int argc, char **argv)
     if (app.base)
         event_base_free(app.base);
     free(g_log_file);
+    opt_config_free(&g_config);
     app_release(&app);
     return rc;
 }

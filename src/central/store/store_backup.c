@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +221,8 @@ static int write_backup(sqlite3 *dst, const char *data_dir, bool has_db,
         char db_path[1200];
         snprintf(db_path, sizeof db_path, "%s/central.db", data_dir);
         sqlite3 *src = NULL;
-        /* read-only: a backup never changes the data dir, running server or not */
+        /* read-only: a backup never writes the database, running server or not (SQLite may
+         * leave an empty -wal and -shm next to a stopped server's database) */
         if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
             int rc = fail(err, size, CE_STORE, "cannot open %s: %s", db_path,
                           src ? sqlite3_errmsg(src) : "out of memory");
@@ -259,6 +261,25 @@ static int write_backup(sqlite3 *dst, const char *data_dir, bool has_db,
     return rc;
 }
 
+/* Whether the file @p to would be in @p data_dir or below it (where the next backup would
+ * take it in again). Its directory must exist. */
+static bool inside(const char *data_dir, const char *to)
+{
+    char dir[1200], real_dir[PATH_MAX], real_data[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", to);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (realpath(dir, real_dir) == NULL || realpath(data_dir, real_data) == NULL)
+        return false;
+    size_t n = strlen(real_data);
+    return strncmp(real_dir, real_data, n) == 0 && (real_dir[n] == '\0' || real_dir[n] == '/');
+}
+
 int store_backup(const char *data_dir, const char *to, bool force, struct store_backup_info *info,
                  char *err, size_t size)
 {
@@ -272,6 +293,9 @@ int store_backup(const char *data_dir, const char *to, bool force, struct store_
         return fail(err, size, CE_INVALID, "no application in %s (no app.json)", data_dir);
     snprintf(path, sizeof path, "%s/central.db", data_dir);
     bool has_db = stat(path, &st) == 0; /* `init` alone makes no database yet */
+    if (inside(data_dir, to))
+        return fail(err, size, CE_INVALID,
+                    "%s is inside the data directory %s: put backups elsewhere", to, data_dir);
     if (!force && lstat(to, &st) == 0)
         return fail(err, size, CE_INVALID, "%s exists (--force replaces it)", to);
     if (force && lstat(to, &st) == 0 && !S_ISREG(st.st_mode))
