@@ -3,8 +3,9 @@
 #   tools/deps.sh          build and run: the compiler, the libraries, Node and uPlot for the web
 #                          UI (what tools/demo.sh and `make central cli sim examples` need)
 #   tools/deps.sh --test   also what the tests need (tools/test-all.sh): cmocka, Chromium, the
-#                          Azure IoT SDKs and playwright-core (npm devDependencies), mosquitto
-#                          clients, debhelper (the .deb test), man and groff (the man pages)
+#                          Azure IoT SDKs and playwright-core (npm devDependencies), the sqlite3
+#                          command, mosquitto clients, debhelper (the .deb test), man and groff
+#                          (the man pages)
 #   tools/deps.sh --ci     also the tools CI uses (.ci/run): clang, the libFuzzer runtime, the
 #                          mosquitto broker (benchmarks), clang-format, cppcheck; implies --test
 # Debian packages come from apt; Node packages from the npm registry via `npm ci`
@@ -15,7 +16,8 @@ cd "$top"
 
 build_pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
             libcurl4-openssl-dev nodejs npm"
-test_pkgs="libcmocka-dev chromium mosquitto-clients debhelper dpkg-dev git man-db groff-base"
+# sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages
+test_pkgs="libcmocka-dev chromium sqlite3 mosquitto-clients debhelper dpkg-dev git man-db groff-base"
 ci_pkgs="clang libclang-rt-14-dev mosquitto clang-format cppcheck"
 pkgs=$build_pkgs
 test=0

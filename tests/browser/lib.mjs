@@ -173,3 +173,51 @@ export async function runSteps(body, budgetMs = Number(process.env.IOTC_BROWSER_
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(failed ? 1 : 0);
 }
+
+/**
+ * Text of the page whose contrast with its background is below @p min (WCAG 2 ratio of relative
+ * luminances; the background is the first opaque one among the element and its ancestors).
+ * Returns [{text, ratio, fg, bg}] for the visible elements with own text; [] when all pass.
+ */
+export function lowContrast(page, min = 4.5) {
+    return page.evaluate((minRatio) => {
+        const rgb = (s) => {
+            const m = /rgba?\(([^)]+)\)/.exec(s);
+            if (!m) return null;
+            const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+            return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+        };
+        const lum = ({ r, g, b }) => {
+            const f = (c) => {
+                const x = c / 255;
+                return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+            };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const bgOf = (el) => {
+            for (let e = el; e; e = e.parentElement) {
+                const c = rgb(getComputedStyle(e).backgroundColor);
+                if (c && c.a >= 0.99) return c;
+            }
+            return { r: 255, g: 255, b: 255, a: 1 };
+        };
+        const out = [];
+        for (const el of document.querySelectorAll('body *')) {
+            const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+            if (!own || el.closest('[hidden], .sr-only, option, script, style')) continue;
+            const st = getComputedStyle(el);
+            if (st.visibility === 'hidden' || st.display === 'none' || el.getClientRects().length === 0) continue;
+            // a disabled control is exempt from the contrast rule (WCAG 1.4.3)
+            if (el.closest('button:disabled, input:disabled, select:disabled')) continue;
+            const fg = rgb(st.color);
+            const bg = bgOf(el);
+            const opacity = Number(st.opacity);
+            if (!fg || opacity < 1) continue;
+            const mix = { r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a) };
+            const [l1, l2] = [lum(mix), lum(bg)].sort((a, b) => b - a);
+            const ratio = (l1 + 0.05) / (l2 + 0.05);
+            if (ratio < minRatio) out.push({ text: el.textContent.trim().slice(0, 40), ratio: Number(ratio.toFixed(2)), fg: st.color, bg: `rgb(${bg.r},${bg.g},${bg.b})` });
+        }
+        return out;
+    }, min);
+}

@@ -45,8 +45,9 @@ await runSteps(async (step) => {
             if (!/not accepted/.test(text)) throw new Error(`no refusal shown: ${text}`);
             await page.fill('#token', app.token);
             await page.click('#signin-form button[type=submit]');
-            await page.locator('h1', { hasText: 'Devices' }).waitFor();
-            await shot('01-devices-empty');
+            // the home page is the dashboard
+            await page.locator('h1', { hasText: 'Dashboard' }).waitFor();
+            await shot('01-dashboard-empty');
         }],
         ['an invalid model is refused in words', async () => {
             const bad = path.join(work, 'bad-model.json');

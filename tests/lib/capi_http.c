@@ -183,8 +183,13 @@ const cJSON *capi_jget(const cJSON *o, const char *path)
     snprintf(buf, sizeof buf, "%s", path);
     const cJSON *cur = o;
     for (char *k = strtok_r(buf, ".", &save); k != NULL && cur != NULL;
-         k = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, k);
+         k = strtok_r(NULL, ".", &save)) {
+        /* a number steps into an array ("value.0.id") */
+        if (cJSON_IsArray(cur) && k[0] >= '0' && k[0] <= '9')
+            cur = cJSON_GetArrayItem(cur, (int)strtol(k, NULL, 10));
+        else
+            cur = cJSON_GetObjectItemCaseSensitive(cur, k);
+    }
     return cur;
 }
 

@@ -37,7 +37,8 @@ int capi_http(const char *ca_path, uint16_t port, const char *auth, const char *
 long capi_call(const char *ca_path, uint16_t port, const char *auth, const char *method,
                const char *path, const char *body, long max_ms, struct capi_resp *out);
 
-/** Member at a dotted path of object members ("error.code"), or NULL. Borrowed from @p o. */
+/** Member at a dotted path of object members ("error.code"; a number indexes an array:
+ * "value.0.id"), or NULL. Borrowed from @p o. */
 const cJSON *capi_jget(const cJSON *o, const char *path);
 
 /** String at a dotted path, or NULL when absent or not a string. Borrowed from @p o. */

@@ -37,7 +37,7 @@ export function onUnauthorized(fn) {
 }
 
 /** Path and query of a nextLink, so a page served over plain HTTP can follow it too. */
-function sameOrigin(link) {
+export function sameOrigin(link) {
     const u = new URL(link, location.href);
     return u.pathname + u.search;
 }

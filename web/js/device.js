@@ -6,6 +6,7 @@ import {
 } from './ui.js';
 import { block, connBadge, connectDialog, remove, statusBadge } from './devices.js';
 import { renderConformance, renderDashboard, renderRaw } from './device_data.js';
+import { commandHistory, describeCommand, requestText } from './command_history.js';
 
 const BUILTIN = [
     { id: 'commands', label: 'Commands' },
@@ -300,27 +301,6 @@ function commandPath(ctx, cap) {
         : `${ctx.devPath}/commands/${seg(cap.name)}`;
 }
 
-function describeCommand(c) {
-    // null and absent both mean "no response": nothing is shown for them
-    const resp = c.response !== undefined && c.response !== null ? JSON.stringify(c.response) : '';
-    switch (c.status) {
-    case 'completed':
-        return c.completion !== undefined && c.completion !== null
-            ? `Completed: ${typeof c.completion === 'string' ? c.completion : JSON.stringify(c.completion)}`
-            : `Completed (${c.responseCode})${resp ? `: ${resp}` : ''}`;
-    case 'pending':
-        return `Accepted (${c.responseCode}): waiting for the device to report completion…${resp ? ` ${resp}` : ''}`;
-    case 'sent':
-        return 'Sent: waiting for the device to answer…';
-    case 'queued':
-        return 'Queued: the device gets it when it connects.';
-    case 'failed':
-        return `Failed${c.responseCode ? ` (${c.responseCode})` : ''}: ${c.error || resp || 'no answer'}`;
-    default:
-        return `${c.status}${resp ? `: ${resp}` : ''}`;
-    }
-}
-
 function commandCard(ctx, cap) {
     const key = capKey(cap).replace(/[^A-Za-z0-9_-]/g, '_');
     const req = cap.request;
@@ -355,7 +335,7 @@ function commandCard(ctx, cap) {
             }
             clear(histBox, h('ol', { class: 'hist' }, recent.map((c) => h('li', { class: `st-${c.status}` },
                 h('time', { datetime: c.time }, fmtTime(c.time)), ' ',
-                c.request !== undefined ? h('code', {}, JSON.stringify(c.request)) : null, ' ',
+                c.request !== undefined && c.request !== null ? h('code', {}, requestText(c, ctx.caps)) : null, ' ',
                 h('span', {}, describeCommand(c))))));
             const last = recent.find((c) => c.id === lastId);
             if (last) {
@@ -405,17 +385,23 @@ async function renderCommands(panel, ctx, panelApi) {
         return;
     }
     const cards = cmds.map((c) => commandCard(ctx, c));
-    clear(panel, h('div', { class: 'cards' }, cards.map((c) => c.form)));
+    const histBox = h('section', { class: 'card all-commands', 'aria-labelledby': 'all-commands' });
+    clear(panel, h('div', { class: 'cards' }, cards.map((c) => c.form)), histBox);
+    const allHistory = commandHistory(histBox, ctx.devPath, ctx.caps);
     panelApi.on((type, data) => {
         if (type === 'command' && data) {
             for (const c of cards) if (c.cap.name === data.name && (c.cap.component || '') === (data.component || '')) c.history();
+            allHistory();
         } else if (type === 'property' && data && data.payload) {
             for (const c of cards) {
                 const p = c.cap.component ? data.payload[c.cap.component] : data.payload;
-                if (p && Object.prototype.hasOwnProperty.call(p, c.cap.name)) setTimeout(c.history, 100);
+                if (p && Object.prototype.hasOwnProperty.call(p, c.cap.name)) {
+                    setTimeout(c.history, 100);
+                    setTimeout(allHistory, 100);
+                }
             }
         }
     });
-    await Promise.all(cards.map((c) => c.history()));
+    await Promise.all([...cards.map((c) => c.history()), allHistory()]);
 }
 

@@ -1,8 +1,9 @@
-// Devices: the list (status, template, connection), create from a template, the Connect dialog,
-// block / unblock / delete (the tutorial's step 1.4).
+// Devices: the list (search, filters by template / status / connection, sortable columns,
+// pages, bulk block / unblock / delete; all kept in the address), create from a template, the
+// Connect dialog, block / unblock / delete (the tutorial's step 1.4).
 import { application, del, get, list, patch, put, seg } from './api.js';
 import {
-    add, badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError, table,
+    add, badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError,
 } from './ui.js';
 
 const STATUS = {
@@ -98,14 +99,101 @@ function createDialog(templates, preselect, onCreated) {
     ]);
 }
 
+/** What the list shows, kept in the address (#/devices?q=..&status=..): filters, sort, page. */
+export const LIST_DEFAULTS = { q: '', template: '', status: '', conn: '', sort: 'name', dir: 'asc', page: 1, size: 25 };
+const SORT_KEYS = ['name', 'id', 'template', 'status', 'conn', 'activity'];
+const PAGE_SIZES = [25, 50, 100];
+
+export function listState(hash) {
+    const p = new URLSearchParams(hash.split('?')[1] || '');
+    const st = { ...LIST_DEFAULTS };
+    for (const k of ['q', 'template', 'status', 'conn']) st[k] = p.get(k) || '';
+    if (SORT_KEYS.includes(p.get('sort'))) st.sort = p.get('sort');
+    if (p.get('dir') === 'desc') st.dir = 'desc';
+    st.page = Math.max(1, Number.parseInt(p.get('page'), 10) || 1);
+    const size = Number.parseInt(p.get('size'), 10);
+    if (PAGE_SIZES.includes(size)) st.size = size;
+    return st;
+}
+
+export function listHash(st) {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(st)) if (v !== LIST_DEFAULTS[k] && v !== '') p.set(k, String(v));
+    const q = p.toString();
+    return q ? `#/devices?${q}` : '#/devices';
+}
+
+/**
+ * The devices that match @p st (search in name and id, template, status, connection), sorted,
+ * and the page of them to show. Pure: @p tplName names a template id.
+ */
+export function listView(devices, st, tplName) {
+    const q = st.q.trim().toLowerCase();
+    const match = devices.filter((d) => {
+        if (q && !(d.displayName || '').toLowerCase().includes(q) && !d.id.toLowerCase().includes(q)) return false;
+        if (st.template === '-' ? d.template : st.template && d.template !== st.template) return false;
+        if (st.status && d.status !== st.status) return false;
+        if (st.conn && (st.conn === 'connected') !== !!d.connected) return false;
+        return true;
+    });
+    const key = {
+        name: (d) => (d.displayName || d.id).toLowerCase(),
+        id: (d) => d.id.toLowerCase(),
+        template: (d) => (d.template ? tplName(d.template) : '').toLowerCase(),
+        status: (d) => d.status || '',
+        conn: (d) => (d.connected ? 1 : 0),
+        activity: (d) => d.lastActivity || '',
+    }[st.sort];
+    const sign = st.dir === 'desc' ? -1 : 1;
+    match.sort((a, b) => {
+        const x = key(a);
+        const y = key(b);
+        if (x < y) return -sign;
+        if (x > y) return sign;
+        return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    const pages = Math.max(1, Math.ceil(match.length / st.size));
+    const page = Math.min(st.page, pages);
+    return { total: match.length, pages, page, rows: match.slice((page - 1) * st.size, page * st.size) };
+}
+
+const COLUMNS = [
+    ['name', 'Device name', ''],
+    ['id', 'Device ID', 'c-id'],
+    ['template', 'Device template', 'c-tpl'],
+    ['status', 'Status', ''],
+    ['conn', 'Connection', ''],
+    ['activity', 'Last activity', 'c-last'],
+];
+
+function select(id, label, options, value) {
+    return h('div', { class: 'field' }, h('label', { for: id }, label),
+        h('select', { id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text))));
+}
+
 export async function render(main) {
-    const params = new URLSearchParams(location.hash.split('?')[1] || '');
-    const filter = params.get('template') || '';
-    const tplNav = h('nav', { class: 'side', 'aria-label': 'Templates' });
+    const st = listState(location.hash);
+    const search = h('input', { id: 'dev-search', type: 'search', value: st.q, placeholder: 'Name or ID', spellcheck: 'false' });
+    const tplBox = h('div', { class: 'field' });
+    const filters = h('div', { class: 'toolbar filters', role: 'search', 'aria-label': 'Find devices' },
+        h('div', { class: 'field' }, h('label', { for: 'dev-search' }, 'Search devices'), search),
+        tplBox,
+        select('dev-status', 'Status', [['', 'All statuses'], ['provisioned', 'Provisioned'], ['registered', 'Registered'],
+            ['blocked', 'Blocked'], ['unassociated', 'Unassociated']], st.status),
+        select('dev-conn', 'Connection', [['', 'All'], ['connected', 'Connected'], ['disconnected', 'Disconnected']], st.conn),
+        select('dev-size', 'Per page', PAGE_SIZES.map((n) => [String(n), String(n)]), String(st.size)),
+        h('div', { class: 'field clear' }, h('button', { type: 'button', id: 'dev-clear' }, 'Clear filters')));
+    const count = h('p', { id: 'dev-count', class: 'muted', 'aria-live': 'polite' });
+    const selected = new Set();
+    const selInfo = h('span', { id: 'dev-selected' });
+    const bulkBtns = [['block', 'Block'], ['unblock', 'Unblock'], ['delete', 'Delete']].map(([act, label]) =>
+        h('button', { type: 'button', class: `small${act === 'delete' ? ' danger' : ''}`, id: `bulk-${act}`, disabled: true }, `${label} selected`));
+    const bulk = h('div', { class: 'bulk', role: 'group', 'aria-label': 'Selected devices' }, selInfo, bulkBtns);
     const listBox = h('div', { class: 'grow' }, h('p', { class: 'muted' }, 'Loading devices…'));
+    const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of devices' });
     const newBtn = h('button', { type: 'button', class: 'primary', id: 'new-device' }, '+ New');
     clear(main, h('div', { class: 'page-head' }, h('h1', {}, 'Devices'), h('div', { class: 'actions' }, newBtn)),
-        h('div', { class: 'split' }, tplNav, listBox));
+        filters, h('div', { class: 'list-head' }, count, bulk), listBox, pager);
 
     let templates = [];
     let devices = [];
@@ -114,66 +202,199 @@ export async function render(main) {
         return t ? t.displayName || id : id;
     };
 
-    function draw() {
-        const links = [h('a', { href: '#/devices', 'aria-current': filter ? null : 'page' }, 'All devices')];
-        for (const t of templates.filter((x) => x.published)) {
-            links.push(h('a', { href: `#/devices?template=${encodeURIComponent(t['@id'])}`, 'aria-current': filter === t['@id'] ? 'page' : null }, t.displayName || t['@id']));
-        }
-        clear(tplNav, h('h2', {}, 'Templates'), links);
-        const shown = filter ? devices.filter((d) => d.template === filter) : devices;
-        if (shown.length === 0) {
-            clear(listBox, h('p', { class: 'muted' }, filter ? 'No device uses this template yet.' : 'No devices yet: choose + New.'));
-            return;
-        }
-        const rows = shown.map((d) => {
-            const blk = h('button', { type: 'button', class: 'small', dataset: { action: 'block' } }, d.enabled ? 'Block' : 'Unblock');
-            blk.addEventListener('click', async () => {
-                try {
-                    await block(d, !d.enabled);
-                    await refresh();
-                } catch (err) {
-                    showError(`${d.id} was not ${d.enabled ? 'blocked' : 'unblocked'}`, err);
-                }
-            });
-            const rm = h('button', { type: 'button', class: 'small danger', dataset: { action: 'delete' } }, 'Delete');
-            rm.addEventListener('click', async () => {
-                try {
-                    if (await remove(d)) await refresh();
-                } catch (err) {
-                    showError(`${d.id} was not deleted`, err);
-                }
-            });
-            return h('tr', { dataset: { device: d.id } },
-                h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}`, dataset: { action: 'open' } }, d.displayName || d.id)),
-                h('td', {}, h('code', {}, d.id)),
-                h('td', {}, d.template ? tplName(d.template) : h('span', { class: 'muted' }, 'Unassigned')),
-                h('td', {}, statusBadge(d)),
-                h('td', {}, connBadge(d)),
-                h('td', {}, fmtTime(d.lastActivity)),
-                h('td', { class: 'row-actions' }, blk, rm));
+    // The address keeps what the operator chose; replaceState: no page change, no history entry.
+    const remember = () => history.replaceState(null, '', listHash(st));
+    const bind = (id, key, numeric) => {
+        main.querySelector(`#${id}`).addEventListener('change', (ev) => {
+            st[key] = numeric ? Number(ev.target.value) : ev.target.value;
+            st.page = 1;
+            remember();
+            draw();
         });
+    };
+    search.addEventListener('input', () => {
+        st.q = search.value;
+        st.page = 1;
+        remember();
+        draw();
+    });
+
+    function drawTemplates() {
+        const ids = new Set(templates.filter((t) => t.published).map((t) => t['@id']));
+        for (const d of devices) if (d.template) ids.add(d.template);
+        if (st.template && st.template !== '-') ids.add(st.template);
+        const opts = [['', 'All templates'], ...[...ids].map((id) => [id, tplName(id)]), ['-', 'Unassigned']];
+        const key = JSON.stringify(opts);
+        if (tplBox.dataset.key === key) return; // unchanged: keep the control the operator may be using
+        tplBox.dataset.key = key;
+        const had = document.activeElement && document.activeElement.id === 'dev-template';
+        clear(tplBox, h('label', { for: 'dev-template' }, 'Device template'),
+            h('select', { id: 'dev-template' }, opts.map(([v, text]) => h('option', { value: v, selected: v === st.template }, text))));
+        bind('dev-template', 'template');
+        if (had) main.querySelector('#dev-template').focus();
+    }
+
+    function updateBulk() {
+        for (const id of [...selected]) if (!devices.some((d) => d.id === id)) selected.delete(id);
+        selInfo.textContent = selected.size ? `${selected.size} selected` : 'None selected';
+        for (const b of bulkBtns) b.disabled = selected.size === 0;
+    }
+
+    function sortHeader([key, label, cls]) {
+        const on = st.sort === key;
+        const b = h('button', { type: 'button', class: 'sort', id: `sort-${key}` }, label,
+            h('span', { 'aria-hidden': 'true' }, on ? (st.dir === 'asc' ? ' ▲' : ' ▼') : ''));
+        b.addEventListener('click', () => {
+            st.dir = on && st.dir === 'asc' ? 'desc' : 'asc';
+            st.sort = key;
+            remember();
+            draw();
+        });
+        return h('th', { scope: 'col', class: cls || null, 'aria-sort': on ? (st.dir === 'asc' ? 'ascending' : 'descending') : null }, b);
+    }
+
+    function draw() {
+        const v = listView(devices, st, tplName);
+        st.page = v.page;
+        count.textContent = v.total === devices.length
+            ? `${devices.length} device${devices.length === 1 ? '' : 's'}`
+            : `${v.total} of ${devices.length} devices match`;
+        updateBulk();
         // The list is redrawn every few seconds: keep the keyboard focus on the same control.
         const f = document.activeElement;
         const row = f && listBox.contains(f) ? f.closest('tr') : null;
         const focusKey = row && f.dataset.action ? [row.dataset.device, f.dataset.action] : null;
-        clear(listBox, table(null, ['Device name', 'Device ID', 'Device template', 'Status', 'Connection', 'Last activity', 'Actions'], rows, { className: 'devices' }));
+        const focusId = f && (listBox.contains(f) || pager.contains(f)) && f.id ? f.id : null;
+        if (v.total === 0) {
+            clear(listBox, h('p', { class: 'muted' }, devices.length ? 'No device matches: change the search or the filters.' : 'No devices yet: choose + New.'));
+        } else {
+            const rows = v.rows.map((d) => {
+                const name = d.displayName || d.id;
+                const tick = h('input', { type: 'checkbox', checked: selected.has(d.id), 'aria-label': `Select ${name}`, dataset: { action: 'select' } });
+                tick.addEventListener('change', () => {
+                    if (tick.checked) selected.add(d.id);
+                    else selected.delete(d.id);
+                    updateBulk();
+                    const all = listBox.querySelector('#select-page');
+                    if (all) all.checked = v.rows.every((x) => selected.has(x.id));
+                });
+                const blk = h('button', { type: 'button', class: 'small', dataset: { action: 'block' } }, d.enabled ? 'Block' : 'Unblock');
+                blk.addEventListener('click', async () => {
+                    try {
+                        await block(d, !d.enabled);
+                        await refresh();
+                    } catch (err) {
+                        showError(`${d.id} was not ${d.enabled ? 'blocked' : 'unblocked'}`, err);
+                    }
+                });
+                const rm = h('button', { type: 'button', class: 'small danger', dataset: { action: 'delete' } }, 'Delete');
+                rm.addEventListener('click', async () => {
+                    try {
+                        if (await remove(d)) await refresh();
+                    } catch (err) {
+                        showError(`${d.id} was not deleted`, err);
+                    }
+                });
+                return h('tr', { dataset: { device: d.id } },
+                    h('td', { class: 'c-sel' }, tick),
+                    h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.id)}`, dataset: { action: 'open' } }, name)),
+                    h('td', { class: 'c-id' }, h('code', {}, d.id)),
+                    h('td', { class: 'c-tpl' }, d.template ? tplName(d.template) : h('span', { class: 'muted' }, 'Unassigned')),
+                    h('td', {}, statusBadge(d)),
+                    h('td', {}, connBadge(d)),
+                    h('td', { class: 'c-last' }, fmtTime(d.lastActivity)),
+                    h('td', { class: 'row-actions c-act' }, blk, rm));
+            });
+            const all = h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select all devices on this page', checked: v.rows.every((x) => selected.has(x.id)) });
+            all.addEventListener('change', () => {
+                for (const d of v.rows) {
+                    if (all.checked) selected.add(d.id);
+                    else selected.delete(d.id);
+                }
+                draw();
+            });
+            clear(listBox, h('div', { class: 'table-wrap' }, h('table', { class: 'devices' },
+                h('caption', { class: 'sr-only' }, `Devices, page ${v.page} of ${v.pages}`),
+                h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'c-sel' }, all), COLUMNS.map(sortHeader),
+                    h('th', { scope: 'col', class: 'c-act' }, 'Actions'))),
+                h('tbody', {}, rows))));
+        }
+        const go = (n) => {
+            st.page = n;
+            remember();
+            draw();
+            main.querySelector('#dev-count').scrollIntoView({ block: 'nearest' });
+        };
+        const prev = h('button', { type: 'button', id: 'page-prev', disabled: v.page <= 1 }, 'Previous page');
+        const next = h('button', { type: 'button', id: 'page-next', disabled: v.page >= v.pages }, 'Next page');
+        prev.addEventListener('click', () => go(v.page - 1));
+        next.addEventListener('click', () => go(v.page + 1));
+        const first = v.total ? (v.page - 1) * st.size + 1 : 0;
+        clear(pager, prev, h('span', { id: 'page-info' }, `Page ${v.page} of ${v.pages} · ${first}–${first + v.rows.length - (v.total ? 1 : 0)} of ${v.total}`), next);
+        pager.hidden = v.pages <= 1;
         if (focusKey) {
             const again = [...listBox.querySelectorAll('tr')].find((tr) => tr.dataset.device === focusKey[0]);
             const el = again && again.querySelector(`[data-action="${focusKey[1]}"]`);
             if (el) el.focus();
+        } else if (focusId) {
+            const el = main.querySelector(`#${focusId}`);
+            if (el && !el.disabled) el.focus();
+            else if (focusId === 'page-next' || focusId === 'page-prev') main.querySelector(focusId === 'page-next' ? '#page-prev' : '#page-next').focus();
         }
     }
+
+    async function bulkRun(act) {
+        const ids = [...selected];
+        const chosen = devices.filter((d) => selected.has(d.id));
+        const verb = { block: 'Block', unblock: 'Unblock', delete: 'Delete' }[act];
+        const names = chosen.slice(0, 5).map((d) => d.displayName || d.id).join(', ') + (chosen.length > 5 ? `, and ${chosen.length - 5} more` : '');
+        const what = act === 'delete'
+            ? `${names} will be removed with their data (twin, commands history).`
+            : act === 'block' ? `${names} will not be able to connect.` : `${names} will be able to connect again.`;
+        const ok = await confirmAction(`${verb} ${ids.length} device${ids.length === 1 ? '' : 's'}?`, what, verb);
+        if (!ok) return;
+        const failures = [];
+        for (const d of chosen) {
+            try {
+                if (act === 'delete') await del(`/api/devices/${seg(d.id)}`);
+                else await patch(`/api/devices/${seg(d.id)}`, { enabled: act === 'unblock' });
+                selected.delete(d.id);
+            } catch (err) {
+                failures.push([d.id, err]);
+            }
+        }
+        const done = chosen.length - failures.length;
+        const past = { block: 'blocked', unblock: 'unblocked', delete: 'deleted' }[act];
+        if (done) notify(`${done} device${done === 1 ? ' is' : 's are'} ${past}.`);
+        for (const [id, err] of failures) showError(`${id} was not ${past}`, err);
+        await refresh();
+        // the bulk buttons are disabled now that nothing is selected: keep the keyboard in the list
+        const next = main.querySelector('#select-page') || search;
+        next.focus();
+    }
+    bulkBtns.forEach((b, i) => b.addEventListener('click', () => bulkRun(['block', 'unblock', 'delete'][i])));
 
     async function refresh() {
         try {
             [templates, devices] = await Promise.all([list('/api/deviceTemplates'), list('/api/devices')]);
+            drawTemplates();
             draw();
         } catch (err) {
             clear(listBox, h('p', { class: 'msg error', role: 'alert' }, `Devices cannot be listed: ${errorText(err)}`));
         }
     }
 
-    newBtn.addEventListener('click', () => createDialog(templates, filter, (d) => {
+    main.querySelector('#dev-clear').addEventListener('click', () => {
+        Object.assign(st, { q: '', template: '', status: '', conn: '', page: 1 });
+        search.value = '';
+        for (const id of ['dev-template', 'dev-status', 'dev-conn']) main.querySelector(`#${id}`).value = '';
+        remember();
+        draw();
+    });
+    bind('dev-status', 'status');
+    bind('dev-conn', 'conn');
+    bind('dev-size', 'size', true);
+    newBtn.addEventListener('click', () => createDialog(templates, st.template === '-' ? '' : st.template, (d) => {
         location.hash = `#/devices/${encodeURIComponent(d.id)}`;
     }));
     await refresh();

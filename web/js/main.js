@@ -10,6 +10,7 @@ import * as templates from './templates.js';
 import * as devices from './devices.js';
 import * as device from './device.js';
 import * as admin from './admin.js';
+import * as home from './home.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -72,7 +73,7 @@ function showSignin() {
             session.app = await application();
             session.role = session.app.role;
             signinReason = '';
-            if (!location.hash || location.hash.startsWith('#/signin')) location.hash = '#/devices';
+            if (!location.hash || location.hash.startsWith('#/signin')) location.hash = '#/dashboard';
             else route();
         } catch (err) {
             clearToken();
@@ -137,7 +138,7 @@ async function route() {
     nav.hidden = false;
     signoutBtn.hidden = false;
     who.textContent = `Signed in as ${session.role}`;
-    const r = routeOf(location.hash || '#/devices');
+    const r = routeOf(location.hash || '#/dashboard');
     const [section, id, tab] = r;
     clearAlerts();
     const root = h('div', { class: 'page' });
@@ -156,10 +157,14 @@ async function route() {
         } else if (section === 'admin') {
             setNav('admin');
             result = await admin.render(root, session);
-        } else {
+        } else if (section === 'devices') {
             setNav('devices');
-            if (section !== 'devices') history.replaceState(null, '', '#/devices');
             result = await devices.render(root);
+        } else {
+            // the home page: the dashboard
+            setNav('dashboard');
+            if (section !== 'dashboard') history.replaceState(null, '', '#/dashboard');
+            result = await home.render(root);
         }
     } catch (err) {
         root.append(h('p', { class: 'msg error', role: 'alert' }, `This page cannot be shown: ${errorText(err)}`));

@@ -8,6 +8,10 @@ import {
 
 const tplPath = (id) => `/api/deviceTemplates/${seg(id)}`;
 
+/** Dashboard tile types (docs/API.md, Views) and the kind of capability each shows. */
+const TILE_TYPES = new Map([['lineChart', 'Line chart'], ['lastKnownValue', 'Last known value'], ['property', 'Property'], ['command', 'Command']]);
+const TILE_KIND = { lineChart: 'telemetry', lastKnownValue: 'telemetry', property: 'property', command: 'command' };
+
 function modelId(model) {
     const m = Array.isArray(model) ? model[0] : model;
     if (!m || typeof m !== 'object') return '';
@@ -247,15 +251,38 @@ export async function renderOne(main, id) {
             h('div', { class: 'actions' }, saveBtn));
     }
 
+    // The view being edited (a copy until "Save view"), kept across redraws.
+    let editing = null;
+
     function drawViews() {
         const views = tpl.views || [];
+        if (editing && !views.some((v) => v.id === editing.id)) editing = null;
         const items = views.map((v, i) => {
             const rm = h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete view ${v.displayName}` }, 'Delete');
             rm.addEventListener('click', () => save({ views: views.filter((_, j) => j !== i) }, `View ${v.displayName} removal`));
+            const ed = h('button', { type: 'button', class: 'small', 'aria-label': `Edit view ${v.displayName}`, 'aria-expanded': String(!!editing && editing.id === v.id) }, 'Edit');
+            ed.addEventListener('click', () => {
+                editing = editing && editing.id === v.id ? null : structuredClone(v);
+                drawViews();
+                const box = document.getElementById('view-name');
+                if (box) box.focus();
+            });
             const what = v.type === 'dashboard'
                 ? `dashboard: ${(v.tiles || []).map((t) => t.displayName).join(', ') || 'no tiles'}`
                 : `${v.readOnly ? 'read-only ' : ''}form: ${(v.sections || []).flatMap((s) => s.fields || []).map((f) => f.name).join(', ')}`;
-            return h('li', {}, h('strong', {}, v.displayName), ` — ${what} `, rm);
+            return h('li', {}, h('strong', {}, v.displayName), ` — ${what} `, ed, ' ', rm);
+        });
+
+        // A new, empty dashboard, opened in the editor.
+        const dname = h('input', { type: 'text', id: 'dash-name', value: 'Dashboard', required: true });
+        const addDash = h('button', { type: 'button', id: 'add-dashboard' }, 'Add dashboard');
+        const dashMsg = h('p', { class: 'msg', hidden: true, role: 'alert' });
+        addDash.addEventListener('click', async () => {
+            const name = dname.value.trim();
+            if (!name) return inline(dashMsg, 'error', 'Give the dashboard a name.');
+            const view = { id: slug(name, new Set(views.map((v) => v.id))), displayName: name, type: 'dashboard', tiles: [] };
+            editing = structuredClone(view);
+            await save({ views: [...views, view] }, `View ${name}`);
         });
 
         // Generate default views (Overview, About), as the tutorial's first Views tile.
@@ -299,7 +326,10 @@ export async function renderOne(main, id) {
 
         clear(viewsBox, h('h2', { id: 'views-h' }, 'Views'),
             items.length ? h('ul', { class: 'views' }, items) : h('p', { class: 'muted' }, 'No views yet.'),
+            editing ? viewEditor(views) : null,
             h('div', { class: 'grid2' },
+                h('fieldset', {}, h('legend', {}, 'New dashboard'),
+                    h('label', { for: 'dash-name' }, 'Dashboard name'), dname, dashMsg, addDash),
                 h('fieldset', {}, h('legend', {}, 'Generate default views'),
                     h('div', { class: 'tick' }, ov, h('label', { for: 'gen-overview' }, 'Overview (a chart per telemetry)')),
                     h('div', { class: 'tick' }, ab, h('label', { for: 'gen-about' }, 'About (every property, read-only)')),
@@ -312,7 +342,103 @@ export async function renderOne(main, id) {
                     formMsg, add)));
     }
 
+    /** The editor of the view in `editing`: its name, and for a dashboard its tiles (add, remove, reorder). */
+    function viewEditor(views) {
+        const v = editing;
+        const caps = tpl.capabilities || [];
+        const capName = (c) => `${textOf(c.displayName) || c.name}${c.component ? ` (${c.component})` : ''}`;
+        const refCap = (r) => caps.find((c) => (c.component || '') === (r.component || '') && c.name === r.name);
+        const msg = h('p', { class: 'msg', hidden: true, role: 'alert' });
+        const nameBox = h('input', { type: 'text', id: 'view-name', value: v.displayName, required: true });
+        nameBox.addEventListener('input', () => { v.displayName = nameBox.value; });
+        // the heading names the view as saved: the draft's name may be half typed
+        const savedName = (views.find((x) => x.id === v.id) || v).displayName;
+        const parts = [h('h3', { id: 'edit-h' }, `Edit view: ${savedName}`),
+            h('div', { class: 'field' }, h('label', { for: 'view-name' }, 'View name'), nameBox)];
+        /** Redraw, then put the focus on the first enabled button of @p labels (it moved with its tile), else on Add tile. */
+        const redraw = (...labels) => {
+            drawViews();
+            if (!labels.length || labels[0] === null) return;
+            const buttons = [...viewsBox.querySelectorAll('button')];
+            const el = labels.map((l) => buttons.find((b) => b.getAttribute('aria-label') === l && !b.disabled)).find(Boolean);
+            (el || document.getElementById('add-tile')).focus();
+        };
+        if (v.type === 'dashboard') {
+            v.tiles ||= [];
+            const rows = v.tiles.map((t, i) => {
+                const cap = refCap((t.capabilities || [])[0] || {});
+                const tname = h('input', { type: 'text', id: `tile-name-${i}`, value: t.displayName, 'aria-label': `Name of tile ${i + 1}` });
+                tname.addEventListener('input', () => { t.displayName = tname.value; });
+                const btn = (label, text, disabled, fn) => {
+                    const b = h('button', { type: 'button', class: 'small', 'aria-label': label, title: label, disabled }, text);
+                    b.addEventListener('click', fn);
+                    return b;
+                };
+                const move = (d) => () => {
+                    const [x] = v.tiles.splice(i, 1);
+                    v.tiles.splice(i + d, 0, x);
+                    redraw(`Move ${t.displayName} ${d < 0 ? 'up' : 'down'}`, `Move ${t.displayName} ${d < 0 ? 'down' : 'up'}`);
+                };
+                // what the tile shows under its name: three columns fit a phone, five would not
+                return h('tr', {},
+                    h('td', {}, String(i + 1)),
+                    h('td', {}, tname, h('div', { class: 'muted small' },
+                        `${TILE_TYPES.get(t.type) || t.type} · ${cap ? capName(cap) : (t.capabilities || []).map((r) => r.name).join(', ')}`)),
+                    h('td', {}, h('div', { class: 'order' },
+                        btn(`Move ${t.displayName} up`, '↑ Up', i === 0, move(-1)),
+                        btn(`Move ${t.displayName} down`, '↓ Down', i === v.tiles.length - 1, move(1)),
+                        btn(`Remove ${t.displayName}`, 'Remove', false, () => {
+                            v.tiles.splice(i, 1);
+                            redraw(v.tiles.length ? `Remove ${v.tiles[Math.min(i, v.tiles.length - 1)].displayName}` : '');
+                        }))));
+            });
+            parts.push(rows.length ? table('Tiles, in the order shown', ['#', 'Tile', 'Order'], rows, { className: 'tiles-edit' })
+                : h('p', { class: 'muted' }, 'No tiles yet: add one below.'));
+
+            const typeSel = h('select', { id: 'tile-type' }, [...TILE_TYPES].map(([k, label]) => h('option', { value: k }, label)));
+            const capSel = h('select', { id: 'tile-cap' });
+            const tileName = h('input', { type: 'text', id: 'tile-name', placeholder: 'the capability\'s name' });
+            const fillCaps = () => {
+                const kind = TILE_KIND[typeSel.value];
+                clear(capSel, caps.filter((c) => c.kind === kind).map((c) => h('option', { value: capKey(c) }, capName(c))));
+            };
+            typeSel.addEventListener('change', fillCaps);
+            fillCaps();
+            const addTile = h('button', { type: 'button', id: 'add-tile' }, 'Add tile');
+            addTile.addEventListener('click', () => {
+                const cap = caps.find((c) => capKey(c) === capSel.value && c.kind === TILE_KIND[typeSel.value]);
+                if (!cap) return inline(msg, 'error', `The template has no ${TILE_KIND[typeSel.value]} for this tile.`);
+                v.tiles.push({
+                    displayName: tileName.value.trim() || textOf(cap.displayName) || cap.name, type: typeSel.value,
+                    capabilities: [{ component: cap.component || '', name: cap.name }],
+                });
+                redraw(null);
+                const last = document.getElementById(`tile-name-${v.tiles.length - 1}`);
+                if (last) last.focus();
+            });
+            parts.push(h('fieldset', { class: 'add-tile' }, h('legend', {}, 'Add a tile'),
+                h('div', { class: 'inline-fields' },
+                    h('label', { for: 'tile-type' }, 'Tile type'), typeSel,
+                    h('label', { for: 'tile-cap' }, 'Capability'), capSel,
+                    h('label', { for: 'tile-name' }, 'Tile name'), tileName, addTile)));
+        }
+        const saveBtn = h('button', { type: 'button', class: 'primary', id: 'save-view' }, 'Save view');
+        saveBtn.addEventListener('click', () => {
+            const name = v.displayName.trim();
+            if (!name) return inline(msg, 'error', 'Give the view a name.');
+            if (v.type === 'dashboard' && v.tiles.some((t) => !t.displayName.trim())) return inline(msg, 'error', 'Every tile needs a name.');
+            v.displayName = name;
+            const saved = structuredClone(v);
+            save({ views: views.map((x) => (x.id === v.id ? saved : x)) }, `View ${name}`);
+        });
+        const cancel = h('button', { type: 'button', id: 'cancel-view' }, 'Close without saving');
+        cancel.addEventListener('click', () => { editing = null; drawViews(); });
+        parts.push(msg, h('div', { class: 'actions' }, saveBtn, cancel));
+        return h('section', { class: 'view-editor', role: 'region', 'aria-labelledby': 'edit-h' }, parts);
+    }
+
     function draw() {
+        if (editing) editing = structuredClone((tpl.views || []).find((v) => v.id === editing.id) || null);
         drawHead();
         drawCaps();
         drawViews();

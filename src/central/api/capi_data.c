@@ -325,6 +325,27 @@ static int item_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+static int item_cmp_desc(const void *x, const void *y)
+{
+    return item_cmp(y, x);
+}
+
+/* order=asc (default, oldest first) or order=desc (newest first). 0, or CE_INVALID replied. */
+static int parse_order(struct http_ctx *c, bool *desc)
+{
+    char buf[8];
+    int rc = capi_param(c, "order", buf, sizeof buf);
+    *desc = false;
+    if (rc <= 0)
+        return rc;
+    if (strcmp(buf, "desc") == 0 || strcmp(buf, "asc") == 0) {
+        *desc = buf[0] == 'd';
+        return 0;
+    }
+    capi_error(c, 400, "InvalidParameter", "order must be asc or desc.");
+    return CE_INVALID;
+}
+
 void capi_raw(struct http_ctx *c)
 {
     struct appl *a = c->app->appl;
@@ -332,14 +353,18 @@ void capi_raw(struct http_ctx *c)
     struct device *dev = capi_device(c, a, &d);
     size_t top;
     int64_t from, to, tseq, rseq;
-    char extra[300], tok[80];
+    bool desc;
+    char extra[320], tok[80];
     if (dev == NULL || capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
-        capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0)
+        capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0 ||
+        parse_order(c, &desc) < 0)
         return;
     struct appl_template *t = appl_device_template(a, d);
     struct raw_ctx r = {.m = t ? t->model : NULL};
-    if (store_app_scan_telemetry(a->db, d->id, from, to, tseq, false, top + 1, raw_tel, &r) < 0 ||
-        store_app_scan_raw(a->db, d->id, from, to, rseq, false, top + 1, raw_ev, &r) < 0) {
+    /* descending, a token's seq 0 means "from the newest": nothing of that table was taken yet,
+     * so everything of it is older than what the pages before held */
+    if (store_app_scan_telemetry(a->db, d->id, from, to, tseq, desc, top + 1, raw_tel, &r) < 0 ||
+        store_app_scan_raw(a->db, d->id, from, to, rseq, desc, top + 1, raw_ev, &r) < 0) {
         for (size_t i = 0; i < r.n; i++)
             cJSON_Delete(r.items[i].json);
         free(r.items);
@@ -347,10 +372,14 @@ void capi_raw(struct http_ctx *c)
         return;
     }
     if (r.n > 1)
-        qsort(r.items, r.n, sizeof *r.items, item_cmp);
+        qsort(r.items, r.n, sizeof *r.items, desc ? item_cmp_desc : item_cmp);
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < r.n; i++) {
         if (i < top) {
+            char id[32];
+            snprintf(id, sizeof id, "%c%lld", r.items[i].tel ? 't' : 'r',
+                     (long long)r.items[i].seq);
+            cJSON_AddStringToObject(r.items[i].json, "id", id);
             cJSON_AddItemToArray(arr, r.items[i].json);
             if (r.items[i].tel)
                 tseq = r.items[i].seq;
@@ -363,6 +392,9 @@ void capi_raw(struct http_ctx *c)
     bool more = r.n > top;
     free(r.items);
     range_query(c, extra, sizeof extra);
+    if (desc)
+        snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%sorder=desc",
+                 extra[0] ? "&" : "");
     snprintf(tok, sizeof tok, "t%lld.r%lld", (long long)tseq, (long long)rseq);
     capi_page(c, arr, top, more ? tok : NULL, extra);
 }

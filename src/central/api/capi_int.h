@@ -91,6 +91,11 @@ void capi_command(struct http_ctx *c);
 void capi_telemetry(struct http_ctx *c);
 void capi_raw(struct http_ctx *c);
 void capi_conformance(struct http_ctx *c);
+/* capi_dashboards.c (iotc's own) */
+void capi_dashboards_list(struct http_ctx *c);
+void capi_dashboard(struct http_ctx *c);
+/* capi_series.c */
+void capi_series(struct http_ctx *c);
 /* capi_sse.c */
 void capi_events(struct http_ctx *c);
 

@@ -347,9 +347,14 @@ static const struct http_route routes[] = {
     {HTTP_GET, DEV "/telemetry/{name}/history", capi_telemetry, 0},
     {HTTP_GET, COMP "/telemetry/{name}", capi_telemetry, 0},
     {HTTP_GET, COMP "/telemetry/{name}/history", capi_telemetry, 0},
+    {HTTP_GET, DEV "/telemetry/{name}/series", capi_series, 0},
+    {HTTP_GET, COMP "/telemetry/{name}/series", capi_series, 0},
     {HTTP_GET, DEV "/rawData", capi_raw, 0},
     {HTTP_GET, DEV "/conformance", capi_conformance, 0},
     {HTTP_GET, DEV "/events", capi_events, 0},
+    /* iotc's own, not IoT Central's: the web UI's dashboards */
+    {HTTP_GET, "/api/dashboards", capi_dashboards_list, 0},
+    {HTTP_GET | HTTP_PUT | HTTP_DELETE, "/api/dashboards/{id}", capi_dashboard, 0},
 };
 
 const struct http_site capi_site = {

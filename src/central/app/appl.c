@@ -518,11 +518,15 @@ int appl_open(struct app *app)
     a->n_buckets = 4096;
     a->buckets = calloc(a->n_buckets, sizeof *a->buckets);
     a->next_cmd_seq = 1;
-    if (a->buckets == NULL) {
+    a->dashboards = cJSON_CreateArray();
+    if (a->buckets == NULL || a->dashboards == NULL) {
+        cJSON_Delete(a->dashboards);
+        free(a->buckets);
         free(a);
         return CE_NOMEM;
     }
     if (store_app_open(app, &a->db) < 0) {
+        cJSON_Delete(a->dashboards);
         free(a->buckets);
         free(a);
         return CE_STORE;
@@ -532,6 +536,7 @@ int appl_open(struct app *app)
     if (store_app_load(a->db, "app_templates", load_template, a) < 0 ||
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
         store_app_load(a->db, "app_tokens", appl_token_load, a) < 0 ||
+        store_app_load(a->db, "app_dashboards", appl_dashboard_load, a) < 0 ||
         store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0) {
         appl_close(app);
         return CE_STORE;
@@ -566,6 +571,7 @@ void appl_close(struct app *app)
         }
     }
     free(a->buckets);
+    cJSON_Delete(a->dashboards);
     while (a->tokens != NULL) {
         struct appl_token *t = a->tokens;
         a->tokens = t->next;

@@ -112,6 +112,7 @@ struct appl {
     struct appl_token *tokens;
     int64_t next_cmd_seq;
     int events_sub;
+    cJSON *dashboards; /**< array of iotc's own dashboards (appl_dashboard.c) */
 };
 
 /**
@@ -337,5 +338,27 @@ void appl_time(int64_t ms, char out[32]);
 int appl_parse_time(const char *s, int64_t *out_ms);
 /** strdup that accepts NULL. */
 char *appl_strdup(const char *s);
+
+/* ---------------------------------------------------------------- dashboards (appl_dashboard.c) */
+
+/**
+ * Check a dashboard body: {"id"?, "displayName"?, "tiles"?: [{"type", ...}]} with tile types
+ * deviceCounts, lastValue (device, telemetry), templateChart (template, telemetry), groupChart.
+ * Pure. @return CE_OK or CE_INVALID (@p err filled).
+ */
+int appl_dashboard_check(const cJSON *body, struct appl_error *err);
+/** The dashboard @p id, or NULL. Borrowed until the next put/delete. */
+const cJSON *appl_dashboard_get(struct appl *a, const char *id);
+/**
+ * Create or replace dashboard @p id from @p body and persist it; *out is the stored dashboard
+ * (borrowed). @return CE_OK, CE_INVALID (@p err filled), CE_EXISTS (a new id beyond the 100
+ * dashboards an application keeps; @p err filled), CE_NOMEM.
+ */
+int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const cJSON **out,
+                       struct appl_error *err);
+/** Delete; CE_OK / CE_NOTFOUND. */
+int appl_dashboard_delete(struct appl *a, const char *id);
+/** store_app_load row callback for app_dashboards (ctx = struct appl). */
+int appl_dashboard_load(void *ctx, const char *id, const char *data);
 
 #endif /* CENTRAL_APPL_H */

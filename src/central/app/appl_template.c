@@ -278,11 +278,17 @@ static int check_item(const struct view_check *vc, const cJSON *it, const char *
         return fail(err, "InvalidTemplate", "%s: expected an object with a displayName", path);
     if (vc->dash) {
         const cJSON *tt = cJSON_GetObjectItemCaseSensitive(it, "type");
-        if (!cJSON_IsString(tt) || (strcmp(tt->valuestring, "lineChart") != 0 &&
-                                    strcmp(tt->valuestring, "lastKnownValue") != 0 &&
-                                    strcmp(tt->valuestring, "command") != 0))
+        if (!cJSON_IsString(tt) ||
+            (strcmp(tt->valuestring, "lineChart") != 0 &&
+             strcmp(tt->valuestring, "lastKnownValue") != 0 &&
+             strcmp(tt->valuestring, "property") != 0 && strcmp(tt->valuestring, "command") != 0))
             return fail(err, "InvalidTemplate",
-                        "%s.type: must be lineChart, lastKnownValue or command", path);
+                        "%s.type: must be lineChart, lastKnownValue, property or command", path);
+        if (strcmp(tt->valuestring, "property") == 0) {
+            /* a property tile names properties, like the fields of a read-only form */
+            const struct view_check pc = {vc->m, false, true};
+            return check_each(&pc, it, "capabilities", path, check_item_ref, err);
+        }
     }
     return check_each(vc, it, vc->dash ? "capabilities" : "fields", path, check_item_ref, err);
 }

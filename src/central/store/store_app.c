@@ -26,13 +26,16 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS app_commands_device ON app_commands(device_id, seq);"
     "CREATE TABLE IF NOT EXISTS app_raw(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT);"
-    "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);";
+    "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);"
+    "CREATE TABLE IF NOT EXISTS app_dashboards(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    /* time ranges of one device's telemetry (store_app_series) */
+    "CREATE INDEX IF NOT EXISTS telemetry_device_time ON telemetry(device_id, enqueued_ms);";
 
 /* Only these names are ever spliced into SQL text. */
 static bool table_ok(const char *t)
 {
     return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
-           strcmp(t, "app_tokens") == 0;
+           strcmp(t, "app_tokens") == 0 || strcmp(t, "app_dashboards") == 0;
 }
 
 int store_app_open(struct app *app, struct store_app **out)
@@ -292,4 +295,71 @@ long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t fro
     sqlite3_stmt *s = prepare_scan(sa, "seq, time_ms, kind, data", "app_raw", device_id, from_ms,
                                    to_ms, after_seq, descending, limit, "time_ms");
     return run_scan(sa, s, "raw", raw_row, &v);
+}
+
+/* ---------------------------------------------------------------- series */
+
+static bool name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+long store_app_series(struct store_app *sa, const char *device_id, const char *component,
+                      const char *name, int64_t from_ms, int64_t to_ms, int buckets,
+                      enum store_agg agg, store_app_bucket_fn fn, void *ctx)
+{
+    static const char *const fns[] = {"AVG", "MIN", "MAX"};
+    char sql[640], path[80];
+    /* the range times the bucket count must fit in 63 bits (about 290 years of ms at 5000) */
+    if (!name_ok(name) || from_ms < 0 || to_ms <= from_ms || buckets < 1 ||
+        buckets > STORE_SERIES_MAX_BUCKETS || (unsigned)agg > STORE_AGG_MAX ||
+        to_ms - from_ms > INT64_MAX / STORE_SERIES_MAX_BUCKETS)
+        return CE_INVALID;
+    snprintf(path, sizeof path, "$.\"%s\"", name);
+    /* json_valid first: json_extract on a payload that is not JSON would fail the whole query.
+     * The payload column is a BLOB, JSON functions want text. */
+    snprintf(sql, sizeof sql,
+             "SELECT b, COUNT(v), %s(v) FROM (SELECT (enqueued_ms - ?1) * ?2 / (?3 - ?1) AS b,"
+             " CASE WHEN json_valid(CAST(payload AS TEXT))"
+             " THEN json_extract(CAST(payload AS TEXT), ?4) END AS v"
+             " FROM telemetry WHERE device_id=?5 AND enqueued_ms>=?1 AND enqueued_ms<?3"
+             " AND ifnull(component,'')=?6)"
+             " WHERE typeof(v) IN ('integer','real') GROUP BY b ORDER BY b",
+             fns[agg]);
+    sqlite3_stmt *s = prepare(sa, sql);
+    if (s == NULL)
+        return CE_STORE;
+    sqlite3_bind_int64(s, 1, from_ms);
+    sqlite3_bind_int64(s, 2, buckets);
+    sqlite3_bind_int64(s, 3, to_ms);
+    sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, device_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, component ? component : "", -1, SQLITE_STATIC);
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_app_bucket b = {
+            .index = sqlite3_column_int64(s, 0),
+            .count = sqlite3_column_int64(s, 1),
+            .value = sqlite3_column_double(s, 2),
+        };
+        n++;
+        if (fn(ctx, &b) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_warn("appl: series scan: %s", sqlite3_errmsg(sa->db));
+        n = CE_STORE;
+    }
+    sqlite3_finalize(s);
+    return n;
 }

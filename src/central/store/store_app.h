@@ -10,7 +10,8 @@
  *
  * Tables (created at open): app_templates, app_devices, app_tokens (id, data JSON),
  * app_commands (id, device_id, seq, data JSON), app_raw (seq, device_id, time_ms, kind, data):
- * property reports and connect/disconnect events. Telemetry is the store's `telemetry` table.
+ * property reports and connect/disconnect events, app_dashboards (id, data JSON: iotc's own
+ * dashboards, docs/API.md). Telemetry is the store's `telemetry` table.
  * Loop thread only.
  */
 #ifndef CENTRAL_STORE_APP_H
@@ -89,5 +90,31 @@ long store_app_scan_telemetry(struct store_app *sa, const char *device_id, int64
 long store_app_scan_raw(struct store_app *sa, const char *device_id, int64_t from_ms, int64_t to_ms,
                         int64_t after_seq, bool descending, size_t limit, store_app_raw_fn fn,
                         void *ctx);
+
+/** What store_app_series() computes per bucket. */
+enum store_agg { STORE_AGG_AVG, STORE_AGG_MIN, STORE_AGG_MAX };
+
+/** One bucket of a series (borrowed during the callback). */
+struct store_app_bucket {
+    int64_t
+        index; /**< 0 .. buckets-1: [from + index*w, from + (index+1)*w), w = (to-from)/buckets */
+    int64_t count; /**< numeric values in the bucket (>= 1) */
+    double value;  /**< their avg, min or max */
+};
+typedef int (*store_app_bucket_fn)(void *ctx, const struct store_app_bucket *b);
+
+/**
+ * Aggregate the numeric values of telemetry @p name (a DTDL name: letters, digits, '_') of
+ * @p component ("" = the root) sent by @p device_id with from_ms <= time < to_ms into
+ * @p buckets equal time buckets (1..STORE_SERIES_MAX_BUCKETS), one SQL GROUP BY over the
+ * (device_id, enqueued_ms) index: the work is the rows in the range, the answer at most
+ * @p buckets rows. Empty buckets are not reported; @p fn is called in bucket order and may stop.
+ * Rows whose payload is not JSON or whose value is not a number are left out.
+ * @return buckets reported, CE_INVALID (bad name, range or bucket count) or CE_STORE.
+ */
+#define STORE_SERIES_MAX_BUCKETS 5000
+long store_app_series(struct store_app *sa, const char *device_id, const char *component,
+                      const char *name, int64_t from_ms, int64_t to_ms, int buckets,
+                      enum store_agg agg, store_app_bucket_fn fn, void *ctx);
 
 #endif /* CENTRAL_STORE_APP_H */

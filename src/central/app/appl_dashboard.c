@@ -1,0 +1,215 @@
+/*
+ * appl_dashboard.c - iotc's own dashboards (not an IoT Central API; docs/API.md "Dashboards"):
+ * named lists of tiles the web UI's home page draws across devices. Kept in memory as JSON
+ * objects, written through to the app_dashboards table.
+ */
+#include "central/app/appl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/base/log.h"
+#include "central/store/store_app.h"
+
+#define DASH_TILES_MAX 50
+#define DASH_MAX 100 /* dashboards per application */
+#define DASH_TEXT_MAX 512
+
+static const char *const tile_types[] = {"deviceCounts", "lastValue", "templateChart",
+                                         "groupChart"};
+
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > APPL_ID_MAX)
+        return false;
+    for (const char *p = id; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    }
+    return true;
+}
+
+__attribute__((format(printf, 2, 3))) static int refuse(struct appl_error *err, const char *fmt,
+                                                        ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = "InvalidBody";
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return CE_INVALID;
+}
+
+/* A string member no longer than DASH_TEXT_MAX; @p need: it must be there. */
+static bool text_ok(const cJSON *o, const char *name, bool need)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (v == NULL)
+        return !need;
+    return cJSON_IsString(v) && strlen(v->valuestring) <= DASH_TEXT_MAX &&
+           (!need || v->valuestring[0] != '\0');
+}
+
+static int check_tile(const cJSON *t, size_t i, struct appl_error *err)
+{
+    static const char *const fields[] = {"type",      "displayName", "device",
+                                         "component", "telemetry",   "template"};
+    if (!cJSON_IsObject(t))
+        return refuse(err, "$.tiles[%zu]: expected a tile object.", i);
+    for (const cJSON *it = t->child; it != NULL; it = it->next) {
+        size_t k;
+        for (k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            if (strcmp(it->string, fields[k]) == 0)
+                break;
+        }
+        if (k == sizeof fields / sizeof fields[0])
+            return refuse(err, "$.tiles[%zu].%s: unknown tile field.", i, it->string);
+        if (!text_ok(t, it->string, false))
+            return refuse(err, "$.tiles[%zu].%s: expected a string of at most 512 characters.", i,
+                          it->string);
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
+    size_t k;
+    for (k = 0; type != NULL && k < sizeof tile_types / sizeof tile_types[0]; k++) {
+        if (strcmp(type->valuestring, tile_types[k]) == 0)
+            break;
+    }
+    if (type == NULL || k == sizeof tile_types / sizeof tile_types[0])
+        return refuse(err,
+                      "$.tiles[%zu].type: expected deviceCounts, lastValue, templateChart or "
+                      "groupChart.",
+                      i);
+    const char *need[2] = {NULL, NULL};
+    if (strcmp(type->valuestring, "lastValue") == 0) {
+        need[0] = "device";
+        need[1] = "telemetry";
+    } else if (strcmp(type->valuestring, "templateChart") == 0) {
+        need[0] = "template";
+        need[1] = "telemetry";
+    }
+    for (k = 0; k < 2; k++) {
+        if (need[k] != NULL && !text_ok(t, need[k], true))
+            return refuse(err, "$.tiles[%zu].%s: required for this tile type.", i, need[k]);
+    }
+    return CE_OK;
+}
+
+int appl_dashboard_check(const cJSON *body, struct appl_error *err)
+{
+    if (!cJSON_IsObject(body))
+        return refuse(err, "$: expected a dashboard object.");
+    for (const cJSON *it = body->child; it != NULL; it = it->next) {
+        if (strcmp(it->string, "id") != 0 && strcmp(it->string, "displayName") != 0 &&
+            strcmp(it->string, "tiles") != 0)
+            return refuse(err, "$.%s: unknown dashboard field.", it->string);
+    }
+    if (!text_ok(body, "displayName", false))
+        return refuse(err, "$.displayName: expected a string of at most 512 characters.");
+    const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(body, "tiles");
+    if (tiles == NULL)
+        return CE_OK;
+    if (!cJSON_IsArray(tiles) || cJSON_GetArraySize(tiles) > DASH_TILES_MAX)
+        return refuse(err, "$.tiles: expected an array of at most 50 tiles.");
+    size_t i = 0;
+    for (const cJSON *t = tiles->child; t != NULL; t = t->next, i++) {
+        int rc = check_tile(t, i, err);
+        if (rc != CE_OK)
+            return rc;
+    }
+    return CE_OK;
+}
+
+const cJSON *appl_dashboard_get(struct appl *a, const char *id)
+{
+    const cJSON *d;
+    cJSON_ArrayForEach(d, a->dashboards)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "id");
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static void remove_by_id(struct appl *a, const char *id)
+{
+    int i = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, a->dashboards)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "id");
+        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
+            cJSON_DeleteItemFromArray(a->dashboards, i);
+            return;
+        }
+        i++;
+    }
+}
+
+int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const cJSON **out,
+                       struct appl_error *err)
+{
+    int rc = appl_dashboard_check(body, err);
+    if (rc != CE_OK)
+        return rc;
+    const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
+    if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
+        return refuse(err, "$.id: the dashboard id is 1 to 128 of A-Za-z0-9 -_. and the same as "
+                           "in the path.");
+    if (appl_dashboard_get(a, id) == NULL && cJSON_GetArraySize(a->dashboards) >= DASH_MAX) {
+        refuse(err, "An application has at most %d dashboards; delete one first.", DASH_MAX);
+        err->code = "Conflict";
+        return CE_EXISTS;
+    }
+    cJSON *d = cJSON_CreateObject();
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "displayName");
+    const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(body, "tiles");
+    cJSON *tcopy = tiles != NULL ? cJSON_Duplicate(tiles, true) : cJSON_CreateArray();
+    if (d == NULL || tcopy == NULL || cJSON_AddStringToObject(d, "id", id) == NULL ||
+        cJSON_AddStringToObject(d, "displayName", name != NULL ? name->valuestring : id) == NULL) {
+        cJSON_Delete(d);
+        cJSON_Delete(tcopy);
+        return CE_NOMEM;
+    }
+    cJSON_AddItemToObject(d, "tiles", tcopy);
+    char *text = cJSON_PrintUnformatted(d);
+    if (text == NULL) {
+        cJSON_Delete(d);
+        return CE_NOMEM;
+    }
+    remove_by_id(a, id);
+    cJSON_AddItemToArray(a->dashboards, d);
+    store_app_put(a->db, "app_dashboards", id, text);
+    free(text);
+    *out = d;
+    return CE_OK;
+}
+
+int appl_dashboard_delete(struct appl *a, const char *id)
+{
+    if (appl_dashboard_get(a, id) == NULL)
+        return CE_NOTFOUND;
+    remove_by_id(a, id);
+    store_app_delete(a->db, "app_dashboards", id);
+    return CE_OK;
+}
+
+int appl_dashboard_load(void *ctx, const char *id, const char *data)
+{
+    struct appl *a = ctx;
+    cJSON *d = cJSON_Parse(data);
+    struct appl_error err = {0};
+    if (d == NULL || appl_dashboard_check(d, &err) != CE_OK) {
+        /* a row this version cannot read is skipped, not fatal */
+        log_warn("appl: dashboard %s skipped: %s", LOG_STR(id),
+                 d == NULL ? "not JSON" : err.message);
+        cJSON_Delete(d);
+        return 0;
+    }
+    cJSON_AddItemToArray(a->dashboards, d);
+    return 0;
+}
