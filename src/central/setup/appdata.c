@@ -400,7 +400,9 @@ void app_data_unlock(int fd)
 {
     if (fd < 0)
         return;
-    (void)ftruncate(fd, 0); /* the pid of a server that stopped means nothing */
+    /* the pid of a server that stopped means nothing; if it stays, the lock says it is stale */
+    if (ftruncate(fd, 0) != 0)
+        log_debug("data dir lock: cannot empty serve.pid: %s", strerror(errno));
     close(fd);
 }
 
