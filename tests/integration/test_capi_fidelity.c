@@ -1,0 +1,191 @@
+/*
+ * test_capi_fidelity.c - the REST API behaving as IoT Central's does, through a real
+ * iotc-central: $filter / $orderby / $top paging on GET /api/devices (the forms of Microsoft's
+ * devices how-to), PUT /api/deviceTemplates publishing (a device announcing the model id is
+ * associated), device keys derived from the application's SAS enrollment group, enrollment
+ * group create/update/delete/regenerateKey and DPS over every enabled group, role ids, and the
+ * api-versions accepted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/capi_http.h"
+#include "../lib/harness.h"
+#include "iotc/codec.h"
+#include "iotc/sas.h"
+
+#define V "api-version=2022-07-31"
+
+static struct th_central srv;
+static struct capi_resp R;
+
+static long req_v(const char *version, const char *method, const char *path, const char *body)
+{
+    char target[8192];
+    capi_resp_free(&R);
+    snprintf(target, sizeof target, "%s%s%s", path, strchr(path, '?') ? "&" : "?", version);
+    if (capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 15000, &R) <
+        0)
+        return -1;
+    return R.status;
+}
+
+static long req(const char *method, const char *path, const char *body)
+{
+    return req_v(V, method, path, body);
+}
+
+/* GET @p url as it is (a nextLink). */
+static long get_url(const char *url)
+{
+    capi_resp_free(&R);
+    if (capi_http(srv.ca_path, srv.https_port, srv.admin_token, "GET", url, NULL, 15000, &R) < 0)
+        return -1;
+    return R.status;
+}
+
+static void encode(const char *raw, char *out, size_t size)
+{
+    size_t n = 0;
+    assert_int_equal(iotc_pct_encode(iotc_span_from_cstr(raw), out, size, &n), IOTC_OK);
+    out[n] = '\0';
+}
+
+/* The ids of R's "value", comma-separated, in order. */
+static void ids_of(char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(R.json, "value"))
+    {
+        n += (size_t)snprintf(out + n, size - n, "%s%s", n ? "," : "", capi_jstr(it, "id"));
+    }
+}
+
+/* GET /api/devices?$filter=@p filter (encoded here) -> the ids it returned. */
+static long filtered(const char *filter, const char *orderby, char *ids, size_t size)
+{
+    char path[4096], ef[2048], eo[256];
+    encode(filter ? filter : "", ef, sizeof ef);
+    encode(orderby ? orderby : "", eo, sizeof eo);
+    snprintf(path, sizeof path, "/api/devices?%s%s%s%s%s", filter ? "$filter=" : "",
+             filter ? ef : "", filter && orderby ? "&" : "", orderby ? "$orderby=" : "",
+             orderby ? eo : "");
+    long st = req("GET", path, NULL);
+    if (st == 200)
+        ids_of(ids, size);
+    return st;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return th_central_start(&srv, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    capi_resp_free(&R);
+    int rc = th_central_stop(&srv);
+    th_central_cleanup(&srv);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- $filter / $orderby / $top */
+
+static void put_device(const char *id, const char *body)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/api/devices/%s", id);
+    assert_int_equal(req("PUT", path, body), 200);
+}
+
+static void test_filter(void **state)
+{
+    (void)state;
+    char ids[1024];
+    put_device("f-thermo-1", "{\"displayName\":\"thermostat1\",\"simulated\":true,"
+                             "\"organizations\":[\"redmond\"]}");
+    put_device("f-thermo-2", "{\"displayName\":\"thermostat2\",\"enabled\":false}");
+    put_device("f-device1", "{\"displayName\":\"RS40 Occupancy Sensor - device1\"}");
+    put_device("f-zeta", "{\"displayName\":\"Alpha\",\"simulated\":true}");
+
+    /* the forms of the how-to */
+    assert_int_equal(filtered("contains(displayName, 'thermostat')", NULL, ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-thermo-1,f-thermo-2");
+    assert_int_equal(filtered("id eq 'f-device1' and enabled eq true", NULL, ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-device1");
+    assert_int_equal(filtered("id eq 'f-device1' or simulated eq true", NULL, ids, sizeof ids),
+                     200);
+    assert_string_equal(ids, "f-thermo-1,f-device1,f-zeta");
+    assert_int_equal(filtered("Enabled ne true", NULL, ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-thermo-2");
+    assert_int_equal(filtered("indexof(displayName, 'device1') ge 0", NULL, ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-device1");
+    assert_int_equal(filtered("id eq 'f-thermo-1' and scopes eq 'redmond'", NULL, ids, sizeof ids),
+                     200);
+    assert_string_equal(ids, "f-thermo-1");
+    assert_int_equal(
+        filtered("(id eq 'f-zeta' or id eq 'f-thermo-2') and simulated eq true", NULL, ids,
+                 sizeof ids),
+        200);
+    assert_string_equal(ids, "f-zeta");
+    assert_int_equal(filtered("startswith(id, 'f-') eq false", NULL, ids, sizeof ids), 400);
+    assert_string_equal(capi_jstr(R.json, "error.code"), "InvalidParameter");
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "'startswith'"));
+    assert_int_equal(filtered("status eq 'provisioned'", NULL, ids, sizeof ids), 400);
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "'status'"));
+
+    /* $orderby */
+    assert_int_equal(filtered("startswith", NULL, ids, sizeof ids), 400);
+    assert_int_equal(filtered("contains(id, 'f-')", "displayName", ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-zeta,f-device1,f-thermo-1,f-thermo-2");
+    assert_int_equal(filtered("contains(id, 'f-')", "displayName desc", ids, sizeof ids), 200);
+    assert_string_equal(ids, "f-thermo-2,f-thermo-1,f-device1,f-zeta");
+    assert_int_equal(filtered(NULL, "id", ids, sizeof ids), 400);
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "$orderby"));
+
+    /* '+' for a space (form encoding) and the 2022-10-31-preview spelling without '$' */
+    assert_int_equal(req_v("api-version=2022-10-31-preview", "GET",
+                           "/api/devices?filter=simulated+eq+true&orderby=displayName", NULL),
+                     200);
+    ids_of(ids, sizeof ids);
+    assert_string_equal(ids, "f-zeta,f-thermo-1");
+
+    /* $top paging: nextLink keeps the filter, the order and the api-version */
+    char path[512], ef[256], all[1024] = "";
+    encode("contains(id, 'f-')", ef, sizeof ef);
+    snprintf(path, sizeof path, "/api/devices?$top=3&$filter=%s&$orderby=displayName%%20desc", ef);
+    assert_int_equal(req_v("api-version=2022-05-31", "GET", path, NULL), 200);
+    ids_of(ids, sizeof ids);
+    assert_string_equal(ids, "f-thermo-2,f-thermo-1,f-device1");
+    const char *next = capi_jstr(R.json, "nextLink");
+    assert_non_null(next);
+    assert_non_null(strstr(next, "api-version=2022-05-31"));
+    char link[2048];
+    snprintf(link, sizeof link, "%s", next);
+    assert_int_equal(get_url(link), 200);
+    ids_of(all, sizeof all);
+    assert_string_equal(all, "f-zeta");
+    assert_null(capi_jstr(R.json, "nextLink"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filter),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
