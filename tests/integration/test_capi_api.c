@@ -343,7 +343,8 @@ static void test_templates_import_models(void **state)
             fail_msg("%s: %ld %s", cases[i].file, st, R.body);
         assert_int_equal(cJSON_GetObjectItemCaseSensitive(R.json, "dtdlVersion")->valueint,
                          cases[i].version);
-        assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
+        /* PUT creates and publishes, as IoT Central's does */
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
         check_sensor_caps(R.json, cases[i].comp);
         assert_non_null(cJSON_GetObjectItemCaseSensitive(R.json, "capabilityModel"));
         /* GET returns the same */

@@ -182,10 +182,101 @@ static void test_filter(void **state)
     assert_null(capi_jstr(R.json, "nextLink"));
 }
 
+
+/* ---------------------------------------------------------------- device keys from the group */
+
+static void derive(const char *group_key, const char *reg_id, char *out, size_t size)
+{
+    size_t len;
+    assert_int_equal(iotc_sas_derive_device_key(iotc_span_from_cstr(group_key),
+                                                iotc_span_from_cstr(reg_id), out, size, &len),
+                     IOTC_OK);
+}
+
+/* DPS registration of @p reg_id signed with @p key (payload may be NULL): the CONNACK code;
+ * when 0, the registration was assigned. */
+static int dps(const char *reg_id, const char *key, const char *payload)
+{
+    struct th_dps_result r;
+    assert_int_equal(th_dps_register(&srv, reg_id, key, IOTC_SAS_DPS_CSDK, payload, &r), 0);
+    if (r.connack == 0) {
+        assert_int_equal(r.final_status, 200);
+        assert_string_equal(r.status, "assigned");
+    }
+    return r.connack;
+}
+
+static int hub(const char *device_id, const char *key)
+{
+    struct th_mqtt m;
+    int rc = th_hub_connect(&m, &srv, device_id, key);
+    th_mqtt_close(&m);
+    return rc;
+}
+
+/* A device created through the REST API has the keys derived from the application's SAS group:
+ * given the group key alone, it provisions and connects. A device that existed with its own
+ * keys keeps them. */
+static void test_device_keys_derived(void **state)
+{
+    (void)state;
+    char pk[64], sk[64];
+    put_device("Derived-1", "{\"displayName\":\"derived\"}");
+    derive(srv.group_primary_key, "Derived-1", pk, sizeof pk);
+    derive(srv.group_secondary_key, "Derived-1", sk, sizeof sk);
+    assert_int_equal(req("GET", "/api/devices/Derived-1/credentials", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "symmetricKey.primaryKey"), pk);
+    assert_string_equal(capi_jstr(R.json, "symmetricKey.secondaryKey"), sk);
+    assert_int_equal(dps("Derived-1", pk, NULL), 0);
+    assert_int_equal(hub("Derived-1", pk), 0);
+    assert_int_equal(hub("Derived-1", sk), 0);
+    /* a key derived from anything else is refused */
+    derive(srv.group_primary_key, "derived-1", pk, sizeof pk);
+    assert_int_equal(hub("Derived-1", pk), 5);
+
+    /* an identity created earlier with its own keys keeps them when the API writes it */
+    const char *own = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=";
+    assert_int_equal(th_put_device(&srv, "legacy-1", own, own, true), 200);
+    put_device("legacy-1", "{\"displayName\":\"legacy\"}");
+    assert_int_equal(req("GET", "/api/devices/legacy-1/credentials", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "symmetricKey.primaryKey"), own);
+    assert_int_equal(hub("legacy-1", own), 0);
+}
+
+/* ---------------------------------------------------------------- PUT template publishes */
+
+#define MODEL_ID "dtmi:iotc:fidelity:Probe;1"
+#define MODEL_ID_URL "dtmi%3Aiotc%3Afidelity%3AProbe%3B1"
+
+static void test_template_put_publishes(void **state)
+{
+    (void)state;
+    const char *model = "{\"@id\":\"" MODEL_ID "\",\"@type\":\"Interface\","
+                        "\"@context\":\"dtmi:dtdl:context;2\",\"displayName\":\"Probe\","
+                        "\"contents\":[{\"@type\":\"Telemetry\",\"name\":\"temp\","
+                        "\"schema\":\"double\"}]}";
+    assert_int_equal(req("PUT", "/api/deviceTemplates/" MODEL_ID_URL, model), 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
+    /* a device announcing the model id after the PUT is associated with the template */
+    char pk[64];
+    derive(srv.group_primary_key, "probe-1", pk, sizeof pk);
+    assert_int_equal(dps("probe-1", pk, "{\"modelId\":\"" MODEL_ID "\"}"), 0);
+    assert_int_equal(req("GET", "/api/devices/probe-1", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "template"), MODEL_ID);
+    assert_string_equal(capi_jstr(R.json, "status"), "provisioned");
+    /* a body may still ask for a draft (the web UI's import) */
+    char draft[1024];
+    snprintf(draft, sizeof draft, "{\"capabilityModel\":%s,\"published\":false}", model);
+    assert_int_equal(req("PUT", "/api/deviceTemplates/draft-1", draft), 200);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_device_keys_derived),
+        cmocka_unit_test(test_template_put_publishes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

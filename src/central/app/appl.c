@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <iotc/codec.h>
+#include <iotc/sas.h>
+
 #include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/store/store_app.h"
@@ -339,14 +342,29 @@ int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev
     return CE_OK;
 }
 
+bool appl_derive_device_keys(struct appl *a, const char *id, char pk[64], char sk[64])
+{
+    const struct app_facts *f = &a->app->facts;
+    size_t l1, l2;
+    return iotc_sas_derive_device_key(iotc_span_from_cstr(f->group_primary_key),
+                                      iotc_span_from_cstr(id), pk, 64, &l1) == IOTC_OK &&
+           iotc_sas_derive_device_key(iotc_span_from_cstr(f->group_secondary_key),
+                                      iotc_span_from_cstr(id), sk, 64, &l2) == IOTC_OK;
+}
+
 int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
                     struct device **out_dev)
 {
     struct device *dev = registry_get(a->app, id);
     if (dev == NULL) {
         const cJSON *en = cJSON_GetObjectItemCaseSensitive(body, "enabled");
-        int rc =
-            registry_create(a->app, id, NULL, NULL, en == NULL || cJSON_IsTrue(en), NULL, &dev);
+        /* As in IoT Central, the keys are derived from the application's SAS enrollment group
+         * (what `az iot central device compute-device-key` computes), so a device can be given
+         * the group key alone; the identity stores them, so later group key changes leave them. */
+        char pk[64], sk[64];
+        bool derived = appl_derive_device_keys(a, id, pk, sk);
+        int rc = registry_create(a->app, id, derived ? pk : NULL, derived ? sk : NULL,
+                                 en == NULL || cJSON_IsTrue(en), NULL, &dev);
         if (rc != CE_OK)
             return rc;
         /* a record left behind by a device deleted through the service API */

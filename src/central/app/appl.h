@@ -194,8 +194,13 @@ size_t appl_devices_using(struct appl *a, const char *template_id);
 int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev, const cJSON *body,
                        bool replace);
 /**
+ * The SAS keys of device @p id derived from the application's SAS enrollment group's primary and
+ * secondary keys (HMAC-SHA256 of the id, base64). @return false when the keys are unusable.
+ */
+bool appl_derive_device_keys(struct appl *a, const char *id, char pk[64], char sk[64]);
+/**
  * PUT a device: create the identity @p id when it does not exist (enabled unless the body says
- * "enabled": false), then appl_device_update(replace).
+ * "enabled": false; keys from appl_derive_device_keys), then appl_device_update(replace).
  * @return CE_OK (*out_d, *out_dev), CE_INVALID (bad id), CE_NOMEM, the registry's errors.
  */
 int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
