@@ -271,12 +271,134 @@ static void test_template_put_publishes(void **state)
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(R.json, "published")));
 }
 
+/* ---------------------------------------------------------------- enrollment groups */
+
+#define KEY_A "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
+#define KEY_B "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="
+
+static void test_enrollment_groups_crud(void **state)
+{
+    (void)state;
+    char k[64], etag[64];
+    /* create, with the keys given */
+    assert_int_equal(req("PUT", "/api/enrollmentGroups/line-2",
+                         "{\"displayName\":\"Line 2\",\"type\":\"iot\",\"enabled\":true,"
+                         "\"attestation\":{\"type\":\"symmetricKey\",\"symmetricKey\":{"
+                         "\"primaryKey\":\"" KEY_A "\",\"secondaryKey\":\"" KEY_B "\"}}}"),
+                     200);
+    assert_string_equal(capi_jstr(R.json, "id"), "line-2");
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Line 2");
+    assert_string_equal(capi_jstr(R.json, "type"), "iot");
+    assert_true(cJSON_IsTrue(capi_jget(R.json, "enabled")));
+    assert_string_equal(capi_jstr(R.json, "attestation.type"), "symmetricKey");
+    assert_string_equal(capi_jstr(R.json, "attestation.symmetricKey.primaryKey"), KEY_A);
+    assert_string_equal(capi_jstr(R.json, "attestation.symmetricKey.secondaryKey"), KEY_B);
+    snprintf(etag, sizeof etag, "%s", capi_jstr(R.json, "etag"));
+    /* created without keys: generated */
+    assert_int_equal(req("PUT", "/api/enrollmentGroups/edge-1",
+                         "{\"displayName\":\"Edge\",\"type\":\"iotEdge\","
+                         "\"attestation\":{\"type\":\"symmetricKey\"}}"),
+                     200);
+    assert_string_equal(capi_jstr(R.json, "type"), "iotEdge");
+    assert_non_null(capi_jstr(R.json, "attestation.symmetricKey.primaryKey"));
+    assert_int_equal(req("GET", "/api/enrollmentGroups", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 3);
+
+    /* a device registers with a key derived from either enabled group */
+    derive(KEY_A, "line2-dev", k, sizeof k);
+    assert_int_equal(dps("line2-dev", k, NULL), 0);
+    assert_int_equal(hub("line2-dev", k), 0);
+    assert_int_equal(req("GET", "/api/devices/line2-dev", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "enrollmentGroup"), "line-2");
+    derive(KEY_B, "line2-dev-b", k, sizeof k);
+    assert_int_equal(dps("line2-dev-b", k, NULL), 0);
+    derive(srv.group_primary_key, "default-dev", k, sizeof k);
+    assert_int_equal(dps("default-dev", k, NULL), 0);
+
+    /* PATCH: disabled, the group's keys register nothing new; the device it registered keeps
+     * its hub connection key */
+    assert_int_equal(req("PATCH", "/api/enrollmentGroups/line-2", "{\"enabled\":false}"), 200);
+    assert_false(cJSON_IsTrue(capi_jget(R.json, "enabled")));
+    assert_string_equal(capi_jstr(R.json, "displayName"), "Line 2");
+    assert_string_not_equal(capi_jstr(R.json, "etag"), etag);
+    derive(KEY_A, "line2-new", k, sizeof k);
+    assert_int_equal(dps("line2-new", k, NULL), 5);
+    derive(KEY_A, "line2-dev", k, sizeof k);
+    assert_int_equal(dps("line2-dev", k, NULL), 5);
+    assert_int_equal(hub("line2-dev", k), 0);
+    assert_int_equal(req("PATCH", "/api/enrollmentGroups/line-2", "{\"enabled\":true}"), 200);
+    assert_int_equal(dps("line2-dev", k, NULL), 0);
+
+    /* regenerateKey (iotc's own) on a created group */
+    assert_int_equal(req("POST", "/api/enrollmentGroups/line-2/regenerateKey?keyType=primary", NULL),
+                     200);
+    assert_string_not_equal(capi_jstr(R.json, "attestation.symmetricKey.primaryKey"), KEY_A);
+    assert_string_equal(capi_jstr(R.json, "attestation.symmetricKey.secondaryKey"), KEY_B);
+    derive(KEY_A, "line2-after", k, sizeof k);
+    assert_int_equal(dps("line2-after", k, NULL), 5);
+
+    /* refused bodies name the field */
+    static const struct {
+        const char *body;
+        const char *names;
+    } bad[] = {
+        {"{\"type\":\"iot\",\"attestation\":{\"type\":\"symmetricKey\"}}", "$.displayName"},
+        {"{\"displayName\":\"x\",\"type\":\"edge\",\"attestation\":{\"type\":\"symmetricKey\"}}",
+         "$.type"},
+        {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"x509\"}}", "X.509"},
+        {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"symmetricKey\","
+         "\"symmetricKey\":{\"primaryKey\":\"short\",\"secondaryKey\":\"short\"}}}",
+         "$.attestation.symmetricKey"},
+        {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"symmetricKey\"},"
+         "\"color\":1}",
+         "$.color"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(req("PUT", "/api/enrollmentGroups/bad-1", bad[i].body), 400);
+        if (strstr(capi_jstr(R.json, "error.message"), bad[i].names) == NULL)
+            fail_msg("%s: %s", bad[i].body, capi_jstr(R.json, "error.message"));
+    }
+    assert_int_equal(req("GET", "/api/enrollmentGroups/bad-1", NULL), 404);
+
+    /* DELETE, and the groups survive a restart */
+    assert_int_equal(req("DELETE", "/api/enrollmentGroups/edge-1", NULL), 204);
+    assert_int_equal(req("DELETE", "/api/enrollmentGroups/edge-1", NULL), 404);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(req("GET", "/api/enrollmentGroups", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 2);
+    assert_int_equal(req("GET", "/api/enrollmentGroups/line-2", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "attestation.symmetricKey.secondaryKey"), KEY_B);
+    derive(KEY_B, "line2-restart", k, sizeof k);
+    assert_int_equal(dps("line2-restart", k, NULL), 0);
+
+    /* the application's own group can be deleted too; its devices keep their keys */
+    derive(srv.group_primary_key, "default-dev", k, sizeof k);
+    assert_int_equal(req("DELETE", "/api/enrollmentGroups/SAS-IoT-Devices", NULL), 204);
+    assert_int_equal(dps("default-dev", k, NULL), 5);
+    assert_int_equal(hub("default-dev", k), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(req("GET", "/api/enrollmentGroups/SAS-IoT-Devices", NULL), 404);
+    assert_int_equal(dps("default-dev", k, NULL), 5);
+    /* and re-created */
+    assert_int_equal(req("PUT", "/api/enrollmentGroups/SAS-IoT-Devices",
+                         "{\"displayName\":\"SAS-IoT-Devices\",\"type\":\"iot\","
+                         "\"attestation\":{\"type\":\"symmetricKey\",\"symmetricKey\":{"
+                         "\"primaryKey\":\"" KEY_A "\",\"secondaryKey\":\"" KEY_B "\"}}}"),
+                     200);
+    derive(KEY_A, "default-again", k, sizeof k);
+    assert_int_equal(dps("default-again", k, NULL), 0);
+    /* app.json has the keys again (what `iotc-central show` and the simulator read) */
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_string_equal(srv.group_primary_key, KEY_A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_device_keys_derived),
         cmocka_unit_test(test_template_put_publishes),
+        cmocka_unit_test(test_enrollment_groups_crud),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

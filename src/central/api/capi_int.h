@@ -83,6 +83,9 @@ void capi_template_publish(struct http_ctx *c);
 /* capi_groups.c */
 void capi_groups_list(struct http_ctx *c);
 void capi_group_get(struct http_ctx *c);
+void capi_group_put(struct http_ctx *c);
+void capi_group_patch(struct http_ctx *c);
+void capi_group_delete(struct http_ctx *c);
 void capi_group_regenerate(struct http_ctx *c);
 /* capi_devices.c */
 void capi_devices_list(struct http_ctx *c);

@@ -10,11 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <iotc/codec.h>
-#include <iotc/sas.h>
-
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/hub/groups.h"
 #include "central/store/store_app.h"
 
 char *appl_strdup(const char *s)
@@ -342,16 +340,6 @@ int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev
     return CE_OK;
 }
 
-bool appl_derive_device_keys(struct appl *a, const char *id, char pk[64], char sk[64])
-{
-    const struct app_facts *f = &a->app->facts;
-    size_t l1, l2;
-    return iotc_sas_derive_device_key(iotc_span_from_cstr(f->group_primary_key),
-                                      iotc_span_from_cstr(id), pk, 64, &l1) == IOTC_OK &&
-           iotc_sas_derive_device_key(iotc_span_from_cstr(f->group_secondary_key),
-                                      iotc_span_from_cstr(id), sk, 64, &l2) == IOTC_OK;
-}
-
 int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
                     struct device **out_dev)
 {
@@ -550,7 +538,8 @@ int appl_open(struct app *app)
     if (store_app_load(a->db, "app_templates", load_template, a) < 0 ||
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
         store_app_load(a->db, "app_tokens", appl_token_load, a) < 0 ||
-        store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0) {
+        store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0 ||
+        appl_groups_load(a) != CE_OK) {
         appl_close(app);
         return CE_STORE;
     }
@@ -589,6 +578,7 @@ void appl_close(struct app *app)
         a->tokens = t->next;
         free(t);
     }
+    egroups_free(app);
     store_app_close(a->db);
     app->appl = NULL;
     free(a);

@@ -162,6 +162,25 @@ int app_group_key_regenerate(struct app *app, bool secondary)
     return 0;
 }
 
+int app_random_group_key(char *out, size_t size)
+{
+    return random_b64(64, out, size);
+}
+
+int app_group_keys_set(struct app *app, const char *primary, const char *secondary)
+{
+    struct app_facts next = app->facts;
+    if ((size_t)snprintf(next.group_primary_key, sizeof next.group_primary_key, "%s", primary) >=
+            sizeof next.group_primary_key ||
+        (size_t)snprintf(next.group_secondary_key, sizeof next.group_secondary_key, "%s",
+                         secondary) >= sizeof next.group_secondary_key)
+        return -1;
+    if (facts_write_to(app->cfg.data_dir, &next) < 0)
+        return -1;
+    app->facts = next;
+    return 0;
+}
+
 /* A new admin token "iotc-admin.<43 base64url>" into @p out; its hash into f. */
 static int admin_token_new(struct app_facts *f, char *out, size_t size)
 {

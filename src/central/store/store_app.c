@@ -26,13 +26,14 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS app_commands_device ON app_commands(device_id, seq);"
     "CREATE TABLE IF NOT EXISTS app_raw(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
     " time_ms INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT);"
-    "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);";
+    "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);"
+    "CREATE TABLE IF NOT EXISTS app_enrollment_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 
 /* Only these names are ever spliced into SQL text. */
 static bool table_ok(const char *t)
 {
     return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
-           strcmp(t, "app_tokens") == 0;
+           strcmp(t, "app_tokens") == 0 || strcmp(t, "app_enrollment_groups") == 0;
 }
 
 int store_app_open(struct app *app, struct store_app **out)
