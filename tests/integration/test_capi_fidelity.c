@@ -392,12 +392,49 @@ static void test_enrollment_groups_crud(void **state)
     assert_string_equal(srv.group_primary_key, KEY_A);
 }
 
+/* ---------------------------------------------------------------- role ids, api-versions */
+
+static void test_role_ids_and_versions(void **state)
+{
+    (void)state;
+    /* a token created with the role's name or its id answers IoT Central's role id */
+    assert_int_equal(req("PUT", "/api/apiTokens/ops-f", "{\"roles\":[{\"role\":\"operator\"}]}"),
+                     200);
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "roles"), 0), "role"),
+                        "ae2c9854-393b-4f97-8c42-479d70ce626e");
+    assert_int_equal(req("PUT", "/api/apiTokens/adm-f",
+                         "{\"roles\":[{\"role\":\"ca310b8d-2f4a-44e0-a36e-957c202cd8d4\"}]}"),
+                     200);
+    assert_int_equal(req("GET", "/api/apiTokens/adm-f", NULL), 200);
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "roles"), 0), "role"),
+                        "ca310b8d-2f4a-44e0-a36e-957c202cd8d4");
+    /* App Builder has no equivalent here: refused, never silently mapped */
+    assert_int_equal(req("PUT", "/api/apiTokens/bld-f",
+                         "{\"roles\":[{\"role\":\"344138e9-8de4-4497-8c54-5237e96d6aaf\"}]}"),
+                     400);
+
+    /* the api-versions IoT Central scripts use; one clear 400 for the others */
+    const char *ok[] = {"api-version=2022-07-31", "api-version=2022-05-31",
+                        "api-version=2022-10-31-preview", "api-version=1.0"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(req_v(ok[i], "GET", "/api/devices/Derived-1", NULL), 200);
+        assert_string_equal(capi_jstr(R.json, "id"), "Derived-1");
+    }
+    const char *bad[] = {"api-version=2023-01-01", "api-version=1.1-preview", "api-version="};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(req_v(bad[i], "GET", "/api/devices", NULL), 400);
+        assert_string_equal(capi_jstr(R.json, "error.code"), "InvalidApiVersionParameter");
+        assert_non_null(strstr(capi_jstr(R.json, "error.message"), "2022-10-31-preview"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_device_keys_derived),
         cmocka_unit_test(test_template_put_publishes),
+        cmocka_unit_test(test_role_ids_and_versions),
         cmocka_unit_test(test_enrollment_groups_crud),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

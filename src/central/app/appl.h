@@ -233,7 +233,10 @@ int appl_device_delete(struct appl *a, const char *id);
 
 /* ---------------------------------------------------------------- tokens (appl.c) */
 
+/** "administrator" / "operator": for messages and the web UI's session. */
 const char *appl_role_name(enum appl_role r);
+/** IoT Central's role id (GUID) of App Administrator / App Operator: what the API returns. */
+const char *appl_role_id(enum appl_role r);
 /** Parse a role id (name or IoT Central GUID); ROLE_NONE when unknown. */
 enum appl_role appl_role_parse(const char *s);
 struct appl_token *appl_token_get(struct appl *a, const char *id);
