@@ -64,7 +64,8 @@ static int send_group(struct cli *c, const char *method, const char *path, const
 int cmd_groups_list(struct cli *c, int argc, char **argv)
 {
     cJSON *all = NULL;
-    int rc = cli_list(c, argc, argv, "/api/enrollmentGroups", "cannot list enrollment groups", &all);
+    int rc =
+        cli_list(c, argc, argv, "/api/enrollmentGroups", "cannot list enrollment groups", &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"ID", "NAME", "TYPE", "ATTESTATION", "ENABLED"};

@@ -49,8 +49,7 @@ static const struct cmd cmds[] = {
      "  --template ID     associate with this template (default: unassociated)\n"
      "  --name NAME       display name (default: the device id)\n"
      "  --simulated       mark the device simulated\n"},
-    {"devices", "list", cmd_devices_list,
-     "devices list [--top N] [--filter EXPR] [--orderby EXPR]",
+    {"devices", "list", cmd_devices_list, "devices list [--top N] [--filter EXPR] [--orderby EXPR]",
      "List devices with template, status, connection and last activity.\n"
      "  --top N           at most N devices\n"
      "  --filter EXPR     the API's $filter, e.g. \"contains(displayName, 'thermo') and\n"

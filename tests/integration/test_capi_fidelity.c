@@ -137,10 +137,9 @@ static void test_filter(void **state)
     assert_int_equal(filtered("id eq 'f-thermo-1' and scopes eq 'redmond'", NULL, ids, sizeof ids),
                      200);
     assert_string_equal(ids, "f-thermo-1");
-    assert_int_equal(
-        filtered("(id eq 'f-zeta' or id eq 'f-thermo-2') and simulated eq true", NULL, ids,
-                 sizeof ids),
-        200);
+    assert_int_equal(filtered("(id eq 'f-zeta' or id eq 'f-thermo-2') and simulated eq true", NULL,
+                              ids, sizeof ids),
+                     200);
     assert_string_equal(ids, "f-zeta");
     assert_int_equal(filtered("startswith(id, 'f-') eq false", NULL, ids, sizeof ids), 400);
     assert_string_equal(capi_jstr(R.json, "error.code"), "InvalidParameter");
@@ -181,7 +180,6 @@ static void test_filter(void **state)
     assert_string_equal(all, "f-zeta");
     assert_null(capi_jstr(R.json, "nextLink"));
 }
-
 
 /* ---------------------------------------------------------------- device keys from the group */
 
@@ -330,8 +328,8 @@ static void test_enrollment_groups_crud(void **state)
     assert_int_equal(dps("line2-dev", k, NULL), 0);
 
     /* regenerateKey (iotc's own) on a created group */
-    assert_int_equal(req("POST", "/api/enrollmentGroups/line-2/regenerateKey?keyType=primary", NULL),
-                     200);
+    assert_int_equal(
+        req("POST", "/api/enrollmentGroups/line-2/regenerateKey?keyType=primary", NULL), 200);
     assert_string_not_equal(capi_jstr(R.json, "attestation.symmetricKey.primaryKey"), KEY_A);
     assert_string_equal(capi_jstr(R.json, "attestation.symmetricKey.secondaryKey"), KEY_B);
     derive(KEY_A, "line2-after", k, sizeof k);

@@ -148,11 +148,10 @@ static void test_enrollment_groups_and_sim(void **state)
              srv.data_dir, app_json);
     assert_int_equal(system(cmd), 0);
     snprintf(sim, sizeof sim, "%s/iotc-sim", cu_builddir());
-    const char *argv[] = {sim,         "--app",     app_json,  "--group-key", KEY_A,
-                          "--devices", "2",         "--ramp",  "0",           "--rate",
-                          "1",         "--warmup",  "0",       "--measure",   "1",
-                          "--duration", "20",       "--prefix", "plant7-",    "--template",
-                          model,       "--quiet",   NULL};
+    const char *argv[] = {sim,       "--app",      app_json, "--group-key", KEY_A, "--devices",
+                          "2",       "--ramp",     "0",      "--rate",      "1",   "--warmup",
+                          "0",       "--measure",  "1",      "--duration",  "20",  "--prefix",
+                          "plant7-", "--template", model,    "--quiet",     NULL};
     cu_exec(&o, 60000, argv);
     if (o.rc != 0)
         fail_msg("iotc-sim exited %d: %s%s", o.rc, o.out, o.err);

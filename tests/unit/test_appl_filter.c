@@ -80,7 +80,8 @@ static const struct vector vectors[] = {
     {"indexof(id, 'sor') eq 3", false, true},
     {"indexof(template, 'x') eq -1", true, true},
     {"contains(id, '-')", false, true},
-    {"id eq 'device1' or id eq 'sensor-2' and enabled eq true", true, false}, /* and binds tighter */
+    {"id eq 'device1' or id eq 'sensor-2' and enabled eq true", true,
+     false}, /* and binds tighter */
     {"(id eq 'device1' or id eq 'sensor-2') and enabled eq false", false, true},
     {"((id eq 'device1'))", true, false},
     {"ID EQ 'device1' AND ENABLED EQ TRUE", true, false},
@@ -125,7 +126,8 @@ static const struct refusal refusals[] = {
     /* the how-to's typo: index() is no OData function */
     {"index(displayName, 'thermostat')", "'index'"},
     {"startswith(displayName, 'x')", "unsupported function"},
-    {"status eq 'provisioned'", "unsupported field"}, {"status eq 'x'", "position 1: 'status'"},
+    {"status eq 'provisioned'", "unsupported field"},
+    {"status eq 'x'", "position 1: 'status'"},
     {"id eq 'a' xor id eq 'b'", "'xor'"},
     {"not enabled eq true", "unsupported operator"},
     {"id has 'a'", "'has'"},
@@ -200,7 +202,8 @@ static void test_orderby(void **state)
     (void)state;
     bool desc = true;
     char err[256];
-    const char *ok[] = {"displayName", "displayName asc", "  displayname  DESC ", "displayName desc"};
+    const char *ok[] = {"displayName", "displayName asc", "  displayname  DESC ",
+                        "displayName desc"};
     const bool want[] = {false, false, true, true};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(devorder_parse(ok[i], strlen(ok[i]), &desc, err, sizeof err), 0);

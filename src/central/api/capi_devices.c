@@ -88,8 +88,8 @@ static int list_options(struct http_ctx *c, struct devfilter *f, bool *ordered, 
             capi_error(c, 400, "InvalidParameter", "%s is too long.", names[k][0]);
             return CE_INVALID;
         }
-        used += (size_t)snprintf(extra + used, extra_size - used, "%s%%24%s=%.*s",
-                                 used ? "&" : "", names[k][0] + 1, (int)n, enc);
+        used += (size_t)snprintf(extra + used, extra_size - used, "%s%%24%s=%.*s", used ? "&" : "",
+                                 names[k][0] + 1, (int)n, enc);
     }
     return present;
 }

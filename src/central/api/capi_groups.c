@@ -118,6 +118,5 @@ void capi_group_regenerate(struct http_ctx *c)
                    "The query parameter keyType must be primary or secondary.");
         return;
     }
-    written(c, appl_group_regenerate(c->app->appl, g, strcasecmp(kind, "secondary") == 0), g,
-            &err);
+    written(c, appl_group_regenerate(c->app->appl, g, strcasecmp(kind, "secondary") == 0), g, &err);
 }

@@ -112,6 +112,10 @@ struct appl {
     struct appl_token *tokens;
     int64_t next_cmd_seq;
     int events_sub;
+    /** Writes the keys of app.json's enrollment group (app->facts.group_id) before they take
+     * effect; 0 or -1. Set by the layer that may write app.json (capi_start); NULL: those keys
+     * cannot change (CE_IO). */
+    int (*save_group_keys)(struct app *app, const char *primary, const char *secondary);
 };
 
 /**

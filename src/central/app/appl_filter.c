@@ -184,8 +184,9 @@ static int parse_call(struct parser *ps, struct devfilter_node **out, int kind)
     next(ps);
     int field = field_of(&ps->t);
     if (field < 0 || !is_string_field(field))
-        return fail(ps, field < 0 ? "unsupported field"
-                                  : "the function takes a string field (id, displayName, template)");
+        return fail(ps, field < 0
+                            ? "unsupported field"
+                            : "the function takes a string field (id, displayName, template)");
     next(ps);
     if (ps->t.type != T_COMMA)
         return fail(ps, "expected ','");
@@ -346,7 +347,7 @@ int devfilter_parse(struct devfilter *f, const char *text, size_t len, char *err
         return -1;
     if (ps.t.type != T_END)
         return fail(&ps, word_is(&ps.t, "not") ? "unsupported operator"
-                                                : "unexpected text (expected and, or or the end)");
+                                               : "unexpected text (expected and, or or the end)");
     f->root = root;
     return 0;
 }
@@ -392,7 +393,7 @@ static bool eval(const struct devfilter *f, int i, const struct devfilter_device
     case N_OR:
         return eval(f, n->left, d) || eval(f, n->right, d);
     case N_BOOL: {
-        bool v = n->field == F_ENABLED ? d->enabled
+        bool v = n->field == F_ENABLED       ? d->enabled
                  : n->field == F_PROVISIONED ? d->provisioned
                                              : d->simulated;
         return (v == n->bval) == (n->op == OP_EQ);

@@ -13,17 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include <iotc/codec.h>
 #include <iotc/sas.h>
 
 #include "central/app/appl.h"
 #include "central/base/log.h"
 #include "central/hub/groups.h"
-#include "central/setup/appdata.h"
 #include "central/store/store_app.h"
 
 #define TABLE "app_enrollment_groups"
 #define DISPLAY_NAME_MAX 256
+
+/* A new group key: base64 of 64 random bytes, as IoT Central's. */
+static int random_key(char *out, size_t size)
+{
+    unsigned char raw[64];
+    size_t len = 0;
+    if (RAND_bytes(raw, sizeof raw) != 1 ||
+        iotc_base64_encode(raw, sizeof raw, out, size, &len) != IOTC_OK)
+        return -1;
+    return 0;
+}
 
 static bool is_default(const struct app *app, const char *id)
 {
@@ -185,8 +197,7 @@ static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
         return CE_NOMEM;
     char gen_p[EGROUP_KEY_SIZE], gen_s[EGROUP_KEY_SIZE];
     if (pk == NULL && is_new) {
-        if (app_random_group_key(gen_p, sizeof gen_p) < 0 ||
-            app_random_group_key(gen_s, sizeof gen_s) < 0) {
+        if (random_key(gen_p, sizeof gen_p) < 0 || random_key(gen_s, sizeof gen_s) < 0) {
             free(dn);
             return CE_NOMEM;
         }
@@ -220,7 +231,10 @@ static int keep_default_keys(struct appl *a, struct egroup *g)
     if (strcmp(f->group_primary_key, g->primary_key) == 0 &&
         strcmp(f->group_secondary_key, g->secondary_key) == 0)
         return CE_OK;
-    return app_group_keys_set(a->app, g->primary_key, g->secondary_key) < 0 ? CE_IO : CE_OK;
+    if (a->save_group_keys == NULL ||
+        a->save_group_keys(a->app, g->primary_key, g->secondary_key) < 0)
+        return CE_IO;
+    return CE_OK;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -376,8 +390,7 @@ int appl_group_update(struct appl *a, struct egroup *g, const cJSON *body, struc
 int appl_group_delete(struct appl *a, const char *id)
 {
     struct egroups *gs = a->app->groups;
-    for (struct egroup **pp = gs ? &gs->head : NULL; pp != NULL && *pp != NULL;
-         pp = &(*pp)->next) {
+    for (struct egroup **pp = gs ? &gs->head : NULL; pp != NULL && *pp != NULL; pp = &(*pp)->next) {
         struct egroup *g = *pp;
         if (strcmp(g->id, id) != 0)
             continue;
@@ -396,16 +409,16 @@ int appl_group_delete(struct appl *a, const char *id)
 
 int appl_group_regenerate(struct appl *a, struct egroup *g, bool secondary)
 {
-    char key[EGROUP_KEY_SIZE];
-    if (is_default(a->app, g->id)) {
-        if (app_group_key_regenerate(a->app, secondary) < 0)
-            return CE_IO;
-        snprintf(key, sizeof key, "%s",
-                 secondary ? a->app->facts.group_secondary_key : a->app->facts.group_primary_key);
-    } else if (app_random_group_key(key, sizeof key) < 0) {
+    struct egroup next = *g;
+    if (random_key(secondary ? next.secondary_key : next.primary_key, EGROUP_KEY_SIZE) < 0)
         return CE_NOMEM;
-    }
-    snprintf(secondary ? g->secondary_key : g->primary_key, EGROUP_KEY_SIZE, "%s", key);
+    int rc = keep_default_keys(a, &next); /* app.json first: a failure keeps the old key */
+    if (rc != CE_OK)
+        return rc;
+    memcpy(g->primary_key, next.primary_key, sizeof g->primary_key);
+    memcpy(g->secondary_key, next.secondary_key, sizeof g->secondary_key);
+    log_info("appl: enrollment group %s: %s key regenerated", LOG_STR(g->id),
+             secondary ? "secondary" : "primary");
     g->etag++;
     save(a, g);
     return CE_OK;
@@ -452,8 +465,8 @@ bool appl_derive_device_keys(struct appl *a, const char *id, char pk[64], char s
             return false;
     }
     size_t l1, l2;
-    return iotc_sas_derive_device_key(iotc_span_from_cstr(gk.primary_key),
-                                      iotc_span_from_cstr(id), pk, 64, &l1) == IOTC_OK &&
+    return iotc_sas_derive_device_key(iotc_span_from_cstr(gk.primary_key), iotc_span_from_cstr(id),
+                                      pk, 64, &l1) == IOTC_OK &&
            iotc_sas_derive_device_key(iotc_span_from_cstr(gk.secondary_key),
                                       iotc_span_from_cstr(id), sk, 64, &l2) == IOTC_OK;
 }

@@ -23,8 +23,8 @@ struct auth_group {
 
 /** What the server is. All strings borrowed for the duration of the call. */
 struct auth_config {
-    const char *id_scope;          /**< "0ne..." */
-    const char *hub_host;          /**< host name devices put in the username and sr */
+    const char *id_scope;            /**< "0ne..." */
+    const char *hub_host;            /**< host name devices put in the username and sr */
     const struct auth_group *groups; /**< the enabled SAS enrollment groups, tried in order */
     size_t n_groups;
     const char *service_policy; /**< "iothubowner" (hub-scoped policy tokens) */

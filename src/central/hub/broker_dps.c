@@ -186,8 +186,8 @@ static int refresh_group_keys(struct app *app, struct device *dev, const char *r
 {
     char pk[64], sk[64];
     size_t l1, l2;
-    if (iotc_sas_derive_device_key(iotc_span_from_cstr(g->primary_key),
-                                   iotc_span_from_cstr(reg_id), pk, sizeof pk, &l1) != IOTC_OK ||
+    if (iotc_sas_derive_device_key(iotc_span_from_cstr(g->primary_key), iotc_span_from_cstr(reg_id),
+                                   pk, sizeof pk, &l1) != IOTC_OK ||
         iotc_sas_derive_device_key(iotc_span_from_cstr(g->secondary_key),
                                    iotc_span_from_cstr(reg_id), sk, sizeof sk, &l2) != IOTC_OK)
         return CE_INVALID;

@@ -72,8 +72,9 @@ struct session {
     int64_t expiry_ms; /* SAS token expiry (Unix ms); 0: none */
     int refs;
     uint32_t pending_acks;
-    uint32_t subs;      /* hub */
-    uint32_t dps_group; /* dps: serial of the group whose key it proved (groups.h); UINT32_MAX none */
+    uint32_t subs; /* hub */
+    uint32_t
+        dps_group; /* dps: serial of the group whose key it proved (groups.h); UINT32_MAX none */
     uint16_t keepalive;
     uint16_t next_pid;
     uint8_t kind; /* enum session_kind */

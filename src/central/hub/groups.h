@@ -18,7 +18,7 @@
 #include "central/base/app.h"
 
 #define EGROUP_ID_MAX 128
-#define EGROUP_MAX 64     /* groups in one application */
+#define EGROUP_MAX 64      /* groups in one application */
 #define EGROUP_KEY_SIZE 96 /* base64 of up to 64 bytes + NUL */
 
 enum egroup_attestation {

@@ -162,11 +162,6 @@ int app_group_key_regenerate(struct app *app, bool secondary)
     return 0;
 }
 
-int app_random_group_key(char *out, size_t size)
-{
-    return random_b64(64, out, size);
-}
-
 int app_group_keys_set(struct app *app, const char *primary, const char *secondary)
 {
     struct app_facts next = app->facts;

@@ -53,9 +53,6 @@ void app_admin_token_id(const struct app_facts *f, char out[9]);
  */
 int app_group_key_regenerate(struct app *app, bool secondary);
 
-/** A new group key (base64 of 64 random bytes) into @p out. @return 0 or -1. */
-int app_random_group_key(char *out, size_t size);
-
 /**
  * Set both keys of app.json's enrollment group (app->facts.group_id), written as
  * app_group_key_regenerate writes them. @return 0 or -1 (logged; the old keys stay).
