@@ -3,8 +3,8 @@
  * iotc-central: $filter / $orderby / $top paging on GET /api/devices (the forms of Microsoft's
  * devices how-to), PUT /api/deviceTemplates publishing (a device announcing the model id is
  * associated), device keys derived from the application's SAS enrollment group, enrollment
- * group create/update/delete/regenerateKey and DPS over every enabled group, role ids, and the
- * api-versions accepted.
+ * group create/update/delete/regenerateKey and DPS over every enabled group, role ids, the
+ * api-versions accepted, and POST /api/query over stored telemetry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,12 +426,79 @@ static void test_role_ids_and_versions(void **state)
     }
 }
 
+/* ---------------------------------------------------------------- /api/query */
+
+/* probe-1 (template MODEL_ID, test_template_put_publishes) sends three messages; queries over
+ * them through POST /api/query?api-version=2022-10-31-preview. */
+static long query(const char *text)
+{
+    char body[1024];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "query", text);
+    assert_true(cJSON_PrintPreallocated(o, body, sizeof body, false));
+    cJSON_Delete(o);
+    return req_v("api-version=2022-10-31-preview", "POST", "/api/query", body);
+}
+
+static void test_query(void **state)
+{
+    (void)state;
+    char pk[64];
+    struct th_mqtt m;
+    struct iotc_mqtt_packet p;
+    derive(srv.group_primary_key, "probe-1", pk, sizeof pk);
+    assert_int_equal(th_hub_connect(&m, &srv, "probe-1", pk), 0);
+    const char *msgs[] = {"{\"temp\":20.5}", "{\"temp\":35}", "{\"other\":1}", "{\"temp\":28}"};
+    for (size_t i = 0; i < 4; i++) {
+        int pid =
+            th_mqtt_publish(&m, "devices/probe-1/messages/events/", msgs[i], strlen(msgs[i]), 1);
+        assert_true(pid > 0);
+        assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 10000), 0);
+    }
+    th_mqtt_close(&m);
+
+    assert_int_equal(query("SELECT $id, $ts, temp FROM " MODEL_ID " WHERE WITHIN_WINDOW(P1D)"),
+                     200);
+    const cJSON *res = capi_jget(R.json, "results");
+    assert_int_equal(cJSON_GetArraySize(res), 3); /* the message without temp is not a result */
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(res, 0), "$id"), "probe-1");
+    assert_non_null(capi_jstr(cJSON_GetArrayItem(res, 0), "$ts"));
+    assert_true(capi_jget(cJSON_GetArrayItem(res, 1), "temp")->valuedouble == 35);
+
+    assert_int_equal(query("SELECT TOP 2 $id AS ID, temp AS t FROM " MODEL_ID
+                           " WHERE WITHIN_WINDOW(PT1H) AND t > 21 AND $id = 'probe-1' "
+                           "ORDER BY t DESC"),
+                     200);
+    res = capi_jget(R.json, "results");
+    assert_int_equal(cJSON_GetArraySize(res), 2);
+    assert_true(capi_jget(cJSON_GetArrayItem(res, 0), "t")->valuedouble == 35);
+    assert_true(capi_jget(cJSON_GetArrayItem(res, 1), "t")->valuedouble == 28);
+    assert_string_equal(capi_jstr(cJSON_GetArrayItem(res, 0), "ID"), "probe-1");
+    assert_int_equal(query("SELECT temp FROM " MODEL_ID " WHERE $id IN ['nobody']"), 200);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "results")), 0);
+    assert_int_equal(query("SELECT temp FROM " MODEL_ID
+                           " WHERE WITHIN_WINDOW('2020-01-01T00:00:00Z/2020-01-02T00:00:00Z')"),
+                     200);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "results")), 0);
+
+    /* clear errors */
+    assert_int_equal(query("SELECT AVG(temp) FROM " MODEL_ID " GROUP BY WINDOW(PT10M)"), 400);
+    assert_string_equal(capi_jstr(R.json, "error.code"), "InvalidQuery");
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "aggregation"));
+    assert_int_equal(query("SELECT humidity FROM " MODEL_ID), 400);
+    assert_non_null(strstr(capi_jstr(R.json, "error.message"), "humidity"));
+    assert_int_equal(query("SELECT temp FROM dtmi:nobody:Thing;1"), 404);
+    assert_string_equal(capi_jstr(R.json, "error.code"), "DeviceTemplateNotFound");
+    assert_int_equal(req_v("api-version=2022-10-31-preview", "POST", "/api/query", "{}"), 400);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_device_keys_derived),
         cmocka_unit_test(test_template_put_publishes),
+        cmocka_unit_test(test_query),
         cmocka_unit_test(test_role_ids_and_versions),
         cmocka_unit_test(test_enrollment_groups_crud),
     };

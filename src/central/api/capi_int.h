@@ -102,6 +102,8 @@ void capi_command(struct http_ctx *c);
 void capi_telemetry(struct http_ctx *c);
 void capi_raw(struct http_ctx *c);
 void capi_conformance(struct http_ctx *c);
+/* capi_query.c */
+void capi_query(struct http_ctx *c);
 /* capi_sse.c */
 void capi_events(struct http_ctx *c);
 

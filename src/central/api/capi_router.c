@@ -409,6 +409,7 @@ static const struct http_route routes[] = {
     {HTTP_GET, DEV "/rawData", capi_raw, 0},
     {HTTP_GET, DEV "/conformance", capi_conformance, 0},
     {HTTP_GET, DEV "/events", capi_events, 0},
+    {HTTP_POST, "/api/query", capi_query, 0},
 };
 
 const struct http_site capi_site = {
