@@ -179,6 +179,13 @@ static void test_filter(void **state)
     ids_of(all, sizeof all);
     assert_string_equal(all, "f-zeta");
     assert_null(capi_jstr(R.json, "nextLink"));
+    /* maxpagesize, the 2022-10-31-preview name of $top */
+    assert_int_equal(req_v("api-version=2022-10-31-preview", "GET",
+                           "/api/devices?maxpagesize=1&filter=simulated%20eq%20true", NULL),
+                     200);
+    ids_of(ids, sizeof ids);
+    assert_string_equal(ids, "f-thermo-1");
+    assert_non_null(strstr(capi_jstr(R.json, "nextLink"), "filter=simulated"));
 }
 
 /* ---------------------------------------------------------------- device keys from the group */

@@ -41,7 +41,8 @@ cJSON *capi_body(struct http_ctx *c, size_t max);
  * percent-decoding. 1 found, 0 absent; CE_INVALID after replying 400.
  */
 int capi_query_text(struct http_ctx *c, const char *name, char *out, size_t size);
-/** $top: CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns CE_INVALID. */
+/** $top (or maxpagesize): CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns
+ * CE_INVALID. */
 int capi_top(struct http_ctx *c, size_t *out);
 /** Query parameter (decoded) into out; 1 found, 0 absent; CE_INVALID after replying 400. */
 int capi_param(struct http_ctx *c, const char *name, char *out, size_t size);

@@ -222,6 +222,8 @@ int capi_top(struct http_ctx *c, size_t *out)
 {
     char buf[32], *end;
     int rc = capi_param(c, "$top", buf, sizeof buf);
+    if (rc == 0) /* the name api-version 2022-10-31-preview uses */
+        rc = capi_param(c, "maxpagesize", buf, sizeof buf);
     *out = CAPI_TOP_DEFAULT;
     if (rc <= 0)
         return rc;

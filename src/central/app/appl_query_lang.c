@@ -477,7 +477,9 @@ int aq_parse(struct aq_query *q, const char *text, size_t len, char *err, size_t
     next(&s);
     if (is_kw(&s.t, "TOP")) {
         next(&s);
-        long v = s.t.type == T_NUM ? strtol(s.t.p, NULL, 10) : 0;
+        long v = 0; /* the token's digits only: the text need not end with a NUL */
+        for (size_t i = 0; s.t.type == T_NUM && i < s.t.len && v >= 0 && v <= AQ_MAX_RESULTS; i++)
+            v = s.t.p[i] >= '0' && s.t.p[i] <= '9' ? v * 10 + (s.t.p[i] - '0') : -1;
         if (v < 1 || v > AQ_MAX_RESULTS)
             return fail(&s, "TOP takes a number 1..10000");
         q->top = (size_t)v;
