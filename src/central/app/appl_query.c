@@ -177,7 +177,7 @@ int appl_query_run(struct appl *a, const struct aq_query *q, int64_t now_ms, cJS
         }
     }
     cJSON *res = r.oom ? NULL : cJSON_CreateArray();
-    if (res != NULL) {
+    if (res != NULL && r.n > 1) {
         sort_q = q;
         qsort(r.hits, r.n, sizeof *r.hits, by_order);
     }
