@@ -333,6 +333,14 @@ static void test_enrollment_groups_crud(void **state)
     assert_int_equal(hub("line2-dev", k), 0);
     assert_int_equal(req("PATCH", "/api/enrollmentGroups/line-2", "{\"enabled\":true}"), 200);
     assert_int_equal(dps("line2-dev", k, NULL), 0);
+    /* registering again through another group moves the device to that group's keys */
+    char k2[64];
+    derive(srv.group_primary_key, "line2-dev", k2, sizeof k2);
+    assert_int_equal(dps("line2-dev", k2, NULL), 0);
+    assert_int_equal(req("GET", "/api/devices/line2-dev", NULL), 200);
+    assert_string_equal(capi_jstr(R.json, "enrollmentGroup"), "SAS-IoT-Devices");
+    assert_int_equal(hub("line2-dev", k2), 0);
+    assert_int_equal(hub("line2-dev", k), 5);
 
     /* regenerateKey (iotc's own) on a created group */
     assert_int_equal(
