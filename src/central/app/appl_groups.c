@@ -75,6 +75,24 @@ static void append(struct egroups *gs, struct egroup *g)
         g->serial = ++gs->next_serial;
 }
 
+/* The "attestation" member of @p g, as the API shows it and the table keeps it (keys left out
+ * when @p with_keys is false). One case per attestation kind: X.509 adds its certificates here. */
+static void add_attestation(cJSON *o, const struct egroup *g, bool with_keys)
+{
+    cJSON *att = cJSON_AddObjectToObject(o, "attestation");
+    switch (g->attestation) {
+    case EGROUP_SYMMETRIC_KEY:
+    default:
+        cJSON_AddStringToObject(att, "type", "symmetricKey");
+        if (with_keys) {
+            cJSON *sk = cJSON_AddObjectToObject(att, "symmetricKey");
+            cJSON_AddStringToObject(sk, "primaryKey", g->primary_key);
+            cJSON_AddStringToObject(sk, "secondaryKey", g->secondary_key);
+        }
+        break;
+    }
+}
+
 /* The row of @p g (keys left out for the default group: app.json has them). */
 static void save(struct appl *a, const struct egroup *g)
 {
@@ -84,13 +102,7 @@ static void save(struct appl *a, const struct egroup *g)
     cJSON_AddStringToObject(o, "displayName", g->display_name);
     cJSON_AddBoolToObject(o, "enabled", g->enabled);
     cJSON_AddStringToObject(o, "type", g->iot_edge ? "iotEdge" : "iot");
-    cJSON *att = cJSON_AddObjectToObject(o, "attestation");
-    cJSON_AddStringToObject(att, "type", "symmetricKey");
-    if (!is_default(a->app, g->id)) {
-        cJSON *sk = cJSON_AddObjectToObject(att, "symmetricKey");
-        cJSON_AddStringToObject(sk, "primaryKey", g->primary_key);
-        cJSON_AddStringToObject(sk, "secondaryKey", g->secondary_key);
-    }
+    add_attestation(o, g, !is_default(a->app, g->id));
     cJSON_AddNumberToObject(o, "etag", (double)g->etag);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -437,11 +449,7 @@ cJSON *appl_group_to_json(const struct app *app, const struct egroup *g)
     cJSON_AddStringToObject(o, "displayName", g->display_name);
     cJSON_AddBoolToObject(o, "enabled", g->enabled);
     cJSON_AddStringToObject(o, "type", g->iot_edge ? "iotEdge" : "iot");
-    cJSON *att = cJSON_AddObjectToObject(o, "attestation");
-    cJSON_AddStringToObject(att, "type", "symmetricKey");
-    cJSON *sk = cJSON_AddObjectToObject(att, "symmetricKey");
-    cJSON_AddStringToObject(sk, "primaryKey", g->primary_key);
-    cJSON_AddStringToObject(sk, "secondaryKey", g->secondary_key);
+    add_attestation(o, g, true);
     cJSON_AddStringToObject(o, "etag", etag);
     cJSON_AddStringToObject(o, "idScope", app->facts.id_scope);
     return o;
