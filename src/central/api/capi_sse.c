@@ -34,6 +34,7 @@
 #include "central/app/appl.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/setup/appdata.h"
 
 #define SSE_MAX_STREAMS 64
 #define SSE_MAX_PER_TOKEN 16 /* one token (the administrator token counts as one) */
@@ -338,6 +339,8 @@ int capi_start(struct app *app)
         return rc;
     }
     app->capi = cp;
+    if (app->appl != NULL) /* the application layer may not write app.json itself */
+        app->appl->save_group_keys = app_group_keys_set;
     log_info("capi: application API ready under /api/ (api-version %s)", CAPI_API_VERSION);
     return CE_OK;
 }

@@ -31,6 +31,7 @@ struct method_table;
 struct event_bus;
 struct http_server;
 struct appl;
+struct egroups;
 struct capi;
 
 /** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
@@ -112,6 +113,7 @@ struct app {
     struct event_bus *bus;        /**< events.h: who hears what devices and the application do */
     struct http_server *http;     /**< http_server.h: HTTPS (+ loopback HTTP) listeners, or NULL */
     struct appl *appl;            /**< appl.h: the IoT Central application layer, or NULL */
+    struct egroups *groups;       /**< groups.h: enrollment groups; NULL: app.json's one group */
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
     struct admit *admit;          /**< admit.h: pre-authentication budgets, or NULL (no limits) */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */

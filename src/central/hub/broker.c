@@ -347,11 +347,16 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
         session_close(s, "unsupported MQTT protocol level", true);
         return;
     }
+    struct egroup_keys gk[EGROUP_MAX];
+    struct auth_group ag[EGROUP_MAX];
+    size_t n_groups = egroups_sas_keys(app, gk, EGROUP_MAX);
+    for (size_t i = 0; i < n_groups; i++)
+        ag[i] = (struct auth_group){gk[i].primary_key, gk[i].secondary_key};
     struct auth_config cfg = {
         .id_scope = app->facts.id_scope,
         .hub_host = app->facts.hub_host,
-        .group_primary_key = app->facts.group_primary_key,
-        .group_secondary_key = app->facts.group_secondary_key,
+        .groups = ag,
+        .n_groups = n_groups,
         .service_policy = app->facts.service_policy,
         .service_key = app->facts.service_key,
     };
@@ -388,6 +393,7 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     if (ar.kind == AUTH_DPS) {
         s->kind = S_DPS;
         s->dps_known = ar.known;
+        s->dps_group = ar.group >= 0 ? gk[ar.group].serial : UINT32_MAX;
         connack(s, 0, false);
         dps_on_connect(s, &ar);
     } else {

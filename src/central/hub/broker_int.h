@@ -15,6 +15,7 @@
 #include "central/base/app.h"
 #include "central/hub/auth.h"
 #include "central/hub/broker.h"
+#include "central/hub/groups.h"
 #include "central/hub/plane.h"
 #include "central/hub/registry.h"
 #include "proto/mqtt.h"
@@ -72,6 +73,8 @@ struct session {
     int refs;
     uint32_t pending_acks;
     uint32_t subs; /* hub */
+    uint32_t
+        dps_group; /* dps: serial of the group whose key it proved (groups.h); UINT32_MAX none */
     uint16_t keepalive;
     uint16_t next_pid;
     uint8_t kind; /* enum session_kind */

@@ -9,10 +9,10 @@
  * must be read back at once (templates, devices, tokens, command history) in memory.
  *
  * Tables (created at open): app_templates, app_devices, app_tokens (id, data JSON),
- * app_commands (id, device_id, seq, data JSON), app_raw (seq, device_id, time_ms, kind, data):
- * property reports and connect/disconnect events, app_dashboards (id, data JSON: iotc's own
- * dashboards, docs/API.md). Telemetry is the store's `telemetry` table.
- * Loop thread only.
+ * app_enrollment_groups (id, data JSON), app_commands (id, device_id, seq, data JSON), app_raw
+ * (seq, device_id, time_ms, kind, data): property reports and connect/disconnect events,
+ * app_dashboards (id, data JSON: iotc's own dashboards, docs/API.md). Telemetry is the store's
+ * `telemetry` table. Loop thread only.
  */
 #ifndef CENTRAL_STORE_APP_H
 #define CENTRAL_STORE_APP_H
