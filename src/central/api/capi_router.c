@@ -279,17 +279,19 @@ static bool gate(struct http_ctx *c)
         return false;
     }
     c->auth = (int)role;
+    const char *want = c->nseg > 1 && strcmp(c->seg[1], "dataExport") == 0
+                           ? CAPI_EXPORT_API_VERSION
+                           : CAPI_API_VERSION;
     int rc = http_query_param(c, "api-version", ver, sizeof ver);
     if (rc == 0) {
         capi_error(c, 400, "MissingApiVersionParameter",
-                   "The api-version query parameter is required (api-version=%s).",
-                   CAPI_API_VERSION);
+                   "The api-version query parameter is required (api-version=%s).", want);
         return false;
     }
-    if (rc < 0 || strcmp(ver, CAPI_API_VERSION) != 0) {
+    if (rc < 0 || strcmp(ver, want) != 0) {
         capi_error(c, 400, "InvalidApiVersionParameter",
                    "Unsupported api-version; this server implements api-version=%s.",
-                   CAPI_API_VERSION);
+                   want);
         return false;
     }
     return true;
@@ -350,6 +352,12 @@ static const struct http_route routes[] = {
     {HTTP_GET, DEV "/rawData", capi_raw, 0},
     {HTTP_GET, DEV "/conformance", capi_conformance, 0},
     {HTTP_GET, DEV "/events", capi_events, 0},
+    {HTTP_GET, "/api/dataExport/destinations", capi_dx_list, ALL},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, "/api/dataExport/destinations/{id}",
+     capi_dx_one, ALL},
+    {HTTP_GET, "/api/dataExport/exports", capi_dx_list, ALL},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, "/api/dataExport/exports/{id}", capi_dx_one,
+     ALL},
 };
 
 const struct http_site capi_site = {

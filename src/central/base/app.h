@@ -31,6 +31,7 @@ struct event_bus;
 struct http_server;
 struct appl;
 struct capi;
+struct exporter;
 
 /** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
  *  checks are compiled in. */
@@ -103,6 +104,7 @@ struct app {
     struct http_server *http;     /**< http_server.h: HTTPS (+ loopback HTTP) listeners, or NULL */
     struct appl *appl;            /**< appl.h: the IoT Central application layer, or NULL */
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
+    struct exporter *exporter;    /**< export.h: data export, or NULL */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
     pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */
