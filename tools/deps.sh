@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
-      libcurl4-openssl-dev libcmocka-dev nodejs npm chromium"
+      libcurl4-openssl-dev librdkafka-dev libcmocka-dev nodejs npm chromium"
 for a in "$@"; do
     case "$a" in
     --ci) pkgs="$pkgs clang libclang-rt-14-dev mosquitto mosquitto-clients clang-format cppcheck" ;;

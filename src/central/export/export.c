@@ -468,7 +468,10 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             p->saved = -1; /* written by the first advance() */
         }
         p->read_to = p->cursor;
-        rc = export_webhook_new(e->app, d->def, &p->dest);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
+        rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
+                 ? export_webhook_new(e->app, d->def, &p->dest)
+                 : export_kafka_new(e->app, d->def, &p->dest);
         if (rc != CE_OK) {
             pipe_free(p);
             break;
@@ -556,8 +559,11 @@ static const char *pipe_status(const struct pipe *p)
 static void mask_secrets(cJSON *o)
 {
     cJSON *auth = cJSON_GetObjectItemCaseSensitive(o, "authorization");
-    if (cJSON_GetObjectItemCaseSensitive(auth, "value") != NULL)
-        cJSON_ReplaceItemInObjectCaseSensitive(auth, "value", cJSON_CreateString("*****"));
+    static const char *const secret[] = {"value", "password", "connectionString"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(auth, secret[i]) != NULL)
+            cJSON_ReplaceItemInObjectCaseSensitive(auth, secret[i], cJSON_CreateString("*****"));
+    }
     cJSON *hc = cJSON_GetObjectItemCaseSensitive(o, "headerCustomizations"), *h;
     cJSON_ArrayForEach(h, hc)
     {

@@ -48,6 +48,12 @@ struct export_dest {
  */
 int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out);
 
+/**
+ * A Kafka producer for a checked eventhubs@v1 or kafka@v1 definition (export_kafka_conf_of).
+ * @return CE_OK, CE_NOMEM, CE_INVALID or CE_IO.
+ */
+int export_kafka_new(struct app *app, const cJSON *def, struct export_dest **out);
+
 /** Process-wide libcurl set-up/tear-down (export.c calls them once). */
 int export_webhook_global_init(void);
 void export_webhook_global_cleanup(void);

@@ -297,10 +297,19 @@ int export_check_destination(const cJSON *body, char *err, size_t err_size)
         return -1;
     const cJSON *type = member(body, "type");
     if (!cJSON_IsString(type))
-        return fail(err, err_size, "type: required (webhook@v1)");
+        return fail(err, err_size, "type: required (webhook@v1, eventhubs@v1, kafka@v1)");
+    if (strcmp(type->valuestring, "eventhubs@v1") == 0 ||
+        strcmp(type->valuestring, "kafka@v1") == 0) {
+        struct export_kafka_conf *k = malloc(sizeof *k);
+        if (k == NULL)
+            return fail(err, err_size, "body: out of memory");
+        int rc = export_kafka_conf_of(body, k, err, err_size);
+        free(k);
+        return rc;
+    }
     if (strcmp(type->valuestring, "webhook@v1") != 0)
         return fail(err, err_size, "type: unknown or unsupported destination type '%.64s' "
-                                   "(this server supports webhook@v1)",
+                                   "(this server supports webhook@v1, eventhubs@v1, kafka@v1)",
                     type->valuestring);
     const cJSON *url = member(body, "url");
     if (!cJSON_IsString(url))
@@ -348,6 +357,163 @@ int export_check_destination(const cJSON *body, char *err, size_t err_size)
     if (strpbrk(av->valuestring, "\r\n") != NULL)
         return fail(err, err_size, "authorization.value: no line breaks allowed");
     return 0;
+}
+
+/* "host:port[,host:port]...", ports 1..65535, no spaces. */
+static bool bootstrap_ok(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) >= 1024)
+        return false;
+    while (*s != '\0') {
+        size_t n = strcspn(s, ",");
+        const char *colon = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if ((unsigned char)s[i] <= ' ' || s[i] == '/')
+                return false;
+            if (s[i] == ':')
+                colon = s + i;
+        }
+        if (colon == NULL || colon == s || (size_t)(colon - s) + 1 >= n)
+            return false;
+        long port = 0;
+        for (const char *p = colon + 1; p < s + n; p++) {
+            if (*p < '0' || *p > '9')
+                return false;
+            port = port * 10 + (*p - '0');
+            if (port > 65535)
+                return false;
+        }
+        if (port < 1)
+            return false;
+        s += n;
+        if (*s == ',') {
+            s++;
+            if (*s == '\0')
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The value of @p key in a connection string "K=v;K=v" (keys case-insensitive) into @p out. */
+static bool cs_get(const char *cs, const char *key, char *out, size_t size)
+{
+    size_t kl = strlen(key);
+    for (const char *p = cs; *p != '\0';) {
+        size_t n = strcspn(p, ";");
+        if (n > kl && p[kl] == '=' && strncasecmp(p, key, kl) == 0) {
+            size_t vl = n - kl - 1;
+            if (vl == 0 || vl >= size)
+                return false;
+            memcpy(out, p + kl + 1, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        p += n;
+        if (*p == ';')
+            p++;
+    }
+    return false;
+}
+
+static int copy_field(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int eventhubs_conf(const cJSON *body, struct export_kafka_conf *out, char *err, size_t n)
+{
+    const cJSON *auth = member(body, "authorization");
+    if (auth == NULL || cJSON_IsNull(auth))
+        return fail(err, n, "authorization: required ({\"type\": \"connectionString\", "
+                            "\"connectionString\"})");
+    const cJSON *at = member(auth, "type"), *cs = member(auth, "connectionString");
+    if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
+        return fail(err, n, "authorization.type: required (connectionString)");
+    if (strcmp(at->valuestring, "connectionString") != 0)
+        return fail(err, n, "authorization.type: '%.64s' is not supported (connectionString)",
+                    at->valuestring);
+    if (!cJSON_IsString(cs) || strpbrk(cs->valuestring, "\r\n") != NULL)
+        return fail(err, n, "authorization.connectionString: required");
+    char endpoint[512];
+    if (!cs_get(cs->valuestring, "Endpoint", endpoint, sizeof endpoint) ||
+        strncasecmp(endpoint, "sb://", 5) != 0)
+        return fail(err, n, "authorization.connectionString: no Endpoint=sb://{namespace}/");
+    const char *host = endpoint + 5;
+    size_t hl = strcspn(host, "/:");
+    if (hl == 0 || hl + 6 > sizeof out->bootstrap)
+        return fail(err, n, "authorization.connectionString: no namespace host in Endpoint");
+    snprintf(out->bootstrap, sizeof out->bootstrap, "%.*s:9093", (int)hl, host);
+    char tmp[256];
+    if (!cs_get(cs->valuestring, "SharedAccessKeyName", tmp, sizeof tmp) ||
+        !cs_get(cs->valuestring, "SharedAccessKey", tmp, sizeof tmp))
+        return fail(err, n,
+                    "authorization.connectionString: needs SharedAccessKeyName and SharedAccessKey");
+    const cJSON *hub = member(auth, "eventHubName");
+    if (cJSON_IsString(hub) && hub->valuestring[0] != '\0') {
+        if (copy_field(out->topic, sizeof out->topic, hub->valuestring) < 0)
+            return fail(err, n, "authorization.eventHubName: too long");
+    } else if (!cs_get(cs->valuestring, "EntityPath", out->topic, sizeof out->topic)) {
+        return fail(err, n, "authorization.connectionString: no EntityPath (or give "
+                            "authorization.eventHubName)");
+    }
+    out->tls = true;
+    out->sasl = true;
+    snprintf(out->user, sizeof out->user, "$ConnectionString");
+    if (copy_field(out->password, sizeof out->password, cs->valuestring) < 0)
+        return fail(err, n, "authorization.connectionString: too long");
+    return 0;
+}
+
+static int kafka_conf(const cJSON *body, struct export_kafka_conf *out, char *err, size_t n)
+{
+    const cJSON *bs = member(body, "bootstrapServers"), *topic = member(body, "topic");
+    const cJSON *tls = member(body, "tls"), *auth = member(body, "authorization");
+    if (!cJSON_IsString(bs) || !bootstrap_ok(bs->valuestring))
+        return fail(err, n, "bootstrapServers: required, host:port[,host:port...]");
+    snprintf(out->bootstrap, sizeof out->bootstrap, "%s", bs->valuestring);
+    if (!cJSON_IsString(topic) || topic->valuestring[0] == '\0' ||
+        strspn(topic->valuestring, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789._-") != strlen(topic->valuestring) ||
+        copy_field(out->topic, sizeof out->topic, topic->valuestring) < 0)
+        return fail(err, n, "topic: required, letters, digits, '.', '_', '-'");
+    if (tls != NULL && !cJSON_IsBool(tls))
+        return fail(err, n, "tls: a boolean");
+    out->tls = cJSON_IsTrue(tls);
+    if (auth == NULL || cJSON_IsNull(auth))
+        return fail(err, n, "authorization: required ({\"type\": \"none\"} or "
+                            "{\"type\": \"saslPlain\", \"username\", \"password\"})");
+    const cJSON *at = member(auth, "type");
+    if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
+        return fail(err, n, "authorization.type: required (none, saslPlain)");
+    if (strcmp(at->valuestring, "none") == 0)
+        return 0;
+    if (strcmp(at->valuestring, "saslPlain") != 0)
+        return fail(err, n, "authorization.type: unknown type '%.64s'", at->valuestring);
+    const cJSON *u = member(auth, "username"), *pw = member(auth, "password");
+    if (!cJSON_IsString(u) || u->valuestring[0] == '\0' ||
+        copy_field(out->user, sizeof out->user, u->valuestring) < 0)
+        return fail(err, n, "authorization.username: required");
+    if (!cJSON_IsString(pw) || copy_field(out->password, sizeof out->password, pw->valuestring) < 0)
+        return fail(err, n, "authorization.password: required");
+    out->sasl = true;
+    return 0;
+}
+
+int export_kafka_conf_of(const cJSON *body, struct export_kafka_conf *out, char *err,
+                         size_t err_size)
+{
+    const cJSON *type = member(body, "type");
+    memset(out, 0, sizeof *out);
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "eventhubs@v1") == 0)
+        return eventhubs_conf(body, out, err, err_size);
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "kafka@v1") == 0)
+        return kafka_conf(body, out, err, err_size);
+    return fail(err, err_size, "type: not a Kafka destination");
 }
 
 static int check_enrichments(const cJSON *en, char *err, size_t n)

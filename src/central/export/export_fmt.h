@@ -69,8 +69,9 @@ bool export_filter_match(const struct export_filter *f, const char *template_id,
 /* ---------------------------------------------------------------- definitions */
 
 /**
- * Check a destination body as PUT (or as merged by PATCH): displayName, type (webhook@v1),
- * url, headerCustomizations, authorization. @return 0, or -1 with a message naming the field.
+ * Check a destination body as PUT (or as merged by PATCH): displayName, type (webhook@v1,
+ * eventhubs@v1, kafka@v1) and that type's fields (webhook: url, headerCustomizations,
+ * authorization; Kafka: export_kafka_conf_of). @return 0, or -1 with a message naming the field.
  */
 int export_check_destination(const cJSON *body, char *err, size_t err_size);
 
@@ -80,6 +81,26 @@ int export_check_destination(const cJSON *body, char *err, size_t err_size);
  * business. @return 0, or -1 with a message naming the field.
  */
 int export_check_export(const cJSON *body, char *err, size_t err_size);
+
+/** How to reach a Kafka topic: from an eventhubs@v1 or a kafka@v1 destination. */
+struct export_kafka_conf {
+    char bootstrap[1024]; /**< "host:port[,host:port]..." */
+    char topic[256];
+    bool tls;             /**< security.protocol SSL / SASL_SSL */
+    bool sasl;            /**< SASL PLAIN with the user and password below */
+    char user[256];
+    char password[2048];
+};
+
+/**
+ * The Kafka settings of a destination body: eventhubs@v1 with a connection-string
+ * authorization (the namespace's Kafka endpoint {namespace}:9093, SASL PLAIN over TLS, user
+ * "$ConnectionString", the connection string as password, topic = EntityPath or
+ * authorization.eventHubName), or iotc's kafka@v1 (bootstrapServers, topic, tls,
+ * authorization none / saslPlain). @return 0, or -1 with a message naming the field.
+ */
+int export_kafka_conf_of(const cJSON *body, struct export_kafka_conf *out, char *err,
+                         size_t err_size);
 
 /** True for an absolute http:// or https:// URL with a host and no spaces or controls. */
 bool export_url_ok(const char *url);
