@@ -43,8 +43,8 @@ static long dx(const char *method, const char *path, const char *body)
     char target[600];
     snprintf(target, sizeof target, "%s?" XV, path);
     capi_resp_free(&R);
-    int rc = capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 20000,
-                       &R);
+    int rc =
+        capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 20000, &R);
     return rc == 0 ? R.status : -1;
 }
 

@@ -36,10 +36,10 @@ static struct {
     pthread_mutex_t mu;
     char **bodies; /* accepted POST bodies, in arrival order */
     size_t n, cap;
-    int fail_next;     /* answer 503 to this many requests */
-    bool fail_all;     /* answer 503 to every request */
-    int bad_auth;      /* requests without the expected Authorization / custom header */
-    uint16_t port;     /* fixed after the first start */
+    int fail_next; /* answer 503 to this many requests */
+    bool fail_all; /* answer 503 to every request */
+    int bad_auth;  /* requests without the expected Authorization / custom header */
+    uint16_t port; /* fixed after the first start */
     struct event_base *base;
     struct evhttp *http;
     pthread_t thread;
@@ -148,8 +148,8 @@ static long dx(const char *method, const char *path, const char *body)
     char target[600];
     snprintf(target, sizeof target, "%s%s" XV, path, strchr(path, '?') ? "&" : "?");
     capi_resp_free(&R);
-    int rc = capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 20000,
-                       &R);
+    int rc =
+        capi_http(srv.ca_path, srv.https_port, srv.admin_token, method, target, body, 20000, &R);
     return rc == 0 ? R.status : -1;
 }
 

@@ -219,7 +219,7 @@ static const struct match_vec match_vecs[] = {
     {"SELECT * FROM t WHERE temp <= 20", "t", "d", "{\"temp\":20.01}", false},
     {"SELECT * FROM t WHERE temp = 20", "t", "d", "{\"temp\":20}", true},
     {"SELECT * FROM t WHERE temp != 20", "t", "d", "{\"temp\":20}", false},
-    {"SELECT * FROM t WHERE temp > 20", "t", "d", "{\"hum\":50}", false},  /* absent */
+    {"SELECT * FROM t WHERE temp > 20", "t", "d", "{\"hum\":50}", false},      /* absent */
     {"SELECT * FROM t WHERE temp > 20", "t", "d", "{\"temp\":\"30\"}", false}, /* type */
     {"SELECT * FROM t WHERE mode = 'eco'", "t", "d", "{\"mode\":\"eco\"}", true},
     {"SELECT * FROM t WHERE mode = 'eco'", "t", "d", "{\"mode\":\"ECO\"}", false},
@@ -314,8 +314,7 @@ static const struct def_vec export_vecs[] = {
      "destinations[1].id:"},
 };
 
-static void run_defs(const struct def_vec *v, size_t n,
-                     int (*check)(const cJSON *, char *, size_t))
+static void run_defs(const struct def_vec *v, size_t n, int (*check)(const cJSON *, char *, size_t))
 {
     for (size_t i = 0; i < n; i++) {
         cJSON *body = cJSON_Parse(v[i].body);
@@ -380,6 +379,87 @@ static void test_classify_backoff(void **state)
     assert_string_equal(export_status_name(true, 5, 0, true), "error");
 }
 
+#define EH_CS                                                                    \
+    "Endpoint=sb://contoso-ns.servicebus.windows.net/;SharedAccessKeyName=send;" \
+    "SharedAccessKey=abc="
+
+static void test_kafka_conf(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        const char *err; /* NULL: accepted */
+        const char *bootstrap, *topic, *user;
+        bool tls, sasl;
+    } v[] = {
+        /* Event Hubs: the namespace's Kafka endpoint, SASL PLAIN over TLS, $ConnectionString */
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\",\"authorization\":{\"type\":"
+         "\"connectionString\",\"connectionString\":\"" EH_CS ";EntityPath=hub1\"}}",
+         NULL, "contoso-ns.servicebus.windows.net:9093", "hub1", "$ConnectionString", true, true},
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\",\"authorization\":{\"type\":"
+         "\"connectionString\",\"connectionString\":\"" EH_CS "\",\"eventHubName\":\"h2\"}}",
+         NULL, "contoso-ns.servicebus.windows.net:9093", "h2", "$ConnectionString", true, true},
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\",\"authorization\":{\"type\":"
+         "\"connectionString\",\"connectionString\":\"" EH_CS "\"}}",
+         "authorization.connectionString: no EntityPath", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\",\"authorization\":{\"type\":"
+         "\"connectionString\",\"connectionString\":\"SharedAccessKey=x;EntityPath=h\"}}",
+         "authorization.connectionString: no Endpoint", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\",\"authorization\":{\"type\":"
+         "\"systemAssignedManagedIdentity\"}}",
+         "authorization.type:", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"e\",\"type\":\"eventhubs@v1\"}", "authorization:", NULL, NULL, NULL,
+         false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:9092,b:9093\","
+         "\"topic\":\"t.1\",\"authorization\":{\"type\":\"none\"}}",
+         NULL, "a:9092,b:9093", "t.1", "", false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:9093\","
+         "\"topic\":\"t\",\"tls\":true,\"authorization\":{\"type\":\"saslPlain\","
+         "\"username\":\"u\",\"password\":\"p\"}}",
+         NULL, "a:9093", "t", "u", true, true},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a\","
+         "\"topic\":\"t\",\"authorization\":{\"type\":\"none\"}}",
+         "bootstrapServers:", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:70000\","
+         "\"topic\":\"t\",\"authorization\":{\"type\":\"none\"}}",
+         "bootstrapServers:", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:1,\","
+         "\"topic\":\"t\",\"authorization\":{\"type\":\"none\"}}",
+         "bootstrapServers:", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:1\","
+         "\"topic\":\"a b\",\"authorization\":{\"type\":\"none\"}}",
+         "topic:", NULL, NULL, NULL, false, false},
+        {"{\"displayName\":\"k\",\"type\":\"kafka@v1\",\"bootstrapServers\":\"a:1\","
+         "\"topic\":\"t\",\"authorization\":{\"type\":\"saslPlain\",\"username\":\"u\"}}",
+         "authorization.password:", NULL, NULL, NULL, false, false},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        cJSON *body = cJSON_Parse(v[i].body);
+        struct export_kafka_conf k;
+        char err[300] = "";
+        assert_non_null(body);
+        int rc = export_kafka_conf_of(body, &k, err, sizeof err);
+        /* the destination check takes the same path */
+        char err2[300] = "";
+        assert_int_equal(export_check_destination(body, err2, sizeof err2), rc);
+        cJSON_Delete(body);
+        if (v[i].err != NULL) {
+            if (rc != -1 || strncmp(err, v[i].err, strlen(v[i].err)) != 0)
+                fail_msg("%s: rc %d '%s', expected '%s'", v[i].body, rc, err, v[i].err);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: %s", v[i].body, err);
+        assert_string_equal(k.bootstrap, v[i].bootstrap);
+        assert_string_equal(k.topic, v[i].topic);
+        assert_string_equal(k.user, v[i].user);
+        assert_int_equal(k.tls, v[i].tls);
+        assert_int_equal(k.sasl, v[i].sasl);
+        if (strcmp(k.user, "$ConnectionString") == 0)
+            assert_non_null(strstr(k.password, "SharedAccessKey=abc="));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_message_events),    cmocka_unit_test(test_filter_parse),
         cmocka_unit_test(test_filter_match),      cmocka_unit_test(test_check_destination),
         cmocka_unit_test(test_check_export),      cmocka_unit_test(test_classify_backoff),
+        cmocka_unit_test(test_kafka_conf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,9 +279,8 @@ static bool gate(struct http_ctx *c)
         return false;
     }
     c->auth = (int)role;
-    const char *want = c->nseg > 1 && strcmp(c->seg[1], "dataExport") == 0
-                           ? CAPI_EXPORT_API_VERSION
-                           : CAPI_API_VERSION;
+    const char *want = c->nseg > 1 && strcmp(c->seg[1], "dataExport") == 0 ? CAPI_EXPORT_API_VERSION
+                                                                           : CAPI_API_VERSION;
     int rc = http_query_param(c, "api-version", ver, sizeof ver);
     if (rc == 0) {
         capi_error(c, 400, "MissingApiVersionParameter",
@@ -290,8 +289,7 @@ static bool gate(struct http_ctx *c)
     }
     if (rc < 0 || strcmp(ver, want) != 0) {
         capi_error(c, 400, "InvalidApiVersionParameter",
-                   "Unsupported api-version; this server implements api-version=%s.",
-                   want);
+                   "Unsupported api-version; this server implements api-version=%s.", want);
         return false;
     }
     return true;

@@ -206,8 +206,8 @@ static cJSON *enrich(struct exporter *e, const struct xport *x, const char *devi
         return out;
     struct appl *a = e->app->appl;
     struct appl_device *d = a != NULL ? appl_device_find(a, device_id) : NULL;
-    struct appl_template *t = a != NULL && template_id != NULL ? appl_template_get(a, template_id)
-                                                               : NULL;
+    struct appl_template *t =
+        a != NULL && template_id != NULL ? appl_template_get(a, template_id) : NULL;
     cJSON_ArrayForEach(en, spec)
     {
         const cJSON *value = cJSON_GetObjectItemCaseSensitive(en, "value");
@@ -232,8 +232,7 @@ static cJSON *enrich(struct exporter *e, const struct xport *x, const char *devi
         } else if (cJSON_IsString(target) && template_id != NULL &&
                    strcmp(target->valuestring, template_id) == 0) {
             struct device *dev = registry_get(e->app, device_id);
-            item = dev != NULL ? cJSON_GetObjectItemCaseSensitive(dev->reported,
-                                                                  path->valuestring)
+            item = dev != NULL ? cJSON_GetObjectItemCaseSensitive(dev->reported, path->valuestring)
                                : NULL;
             if (item == NULL && d != NULL && d->cloud != NULL) {
                 const cJSON *c = cJSON_GetObjectItemCaseSensitive(d->cloud, path->valuestring);
@@ -267,8 +266,8 @@ static int on_row(void *arg, const struct store_export_row *row)
     struct fill_ctx *fc = arg;
     struct pipe *p = fc->p;
     struct xport *x = p->x;
-    const char *tid = x->src == EXPORT_SRC_TELEMETRY ? device_template(fc->e, row->device_id)
-                                                     : row->template_id;
+    const char *tid =
+        x->src == EXPORT_SRC_TELEMETRY ? device_template(fc->e, row->device_id) : row->template_id;
     bool match = true;
     if (x->filter != NULL) {
         cJSON *fields = NULL;

@@ -136,7 +136,8 @@ static int parse_cond(struct lex *lx, struct export_cond *c, char *err, size_t n
     }
     if (keyword(lx, "true") || keyword(lx, "false")) {
         c->kind = EXPORT_LIT_BOOL;
-        c->b = lx->s[lx->pos - 1] == 'e' && (lx->s[lx->pos - 2] == 'u' || lx->s[lx->pos - 2] == 'U');
+        c->b =
+            lx->s[lx->pos - 1] == 'e' && (lx->s[lx->pos - 2] == 'u' || lx->s[lx->pos - 2] == 'U');
         return 0;
     }
     char *end = NULL;
@@ -182,8 +183,7 @@ int export_filter_parse(const char *text, struct export_filter *out, char *err, 
         return fail(err, err_size, "filter: expected WHERE or the end at offset %zu", lx.pos);
     do {
         if (out->n == EXPORT_FILTER_MAX_CONDS)
-            return fail(err, err_size, "filter: more than %d conditions",
-                        EXPORT_FILTER_MAX_CONDS);
+            return fail(err, err_size, "filter: more than %d conditions", EXPORT_FILTER_MAX_CONDS);
         if (parse_cond(&lx, &out->cond[out->n], err, err_size) < 0)
             return -1;
         out->n++;
@@ -268,8 +268,7 @@ bool export_url_ok(const char *url)
     const char *host = url + skip;
     /* a host: something before the first '/', '?' or '#', and not only a port or userinfo */
     size_t hl = strcspn(host, "/?#");
-    if (hl == 0 || host[0] == ':' || host[0] == '@' || host[hl - 1] == '@' ||
-        host[hl - 1] == ':')
+    if (hl == 0 || host[0] == ':' || host[0] == '@' || host[hl - 1] == '@' || host[hl - 1] == ':')
         return false;
     return strlen(url) < 2048;
 }
@@ -308,8 +307,9 @@ int export_check_destination(const cJSON *body, char *err, size_t err_size)
         return rc;
     }
     if (strcmp(type->valuestring, "webhook@v1") != 0)
-        return fail(err, err_size, "type: unknown or unsupported destination type '%.64s' "
-                                   "(this server supports webhook@v1, eventhubs@v1, kafka@v1)",
+        return fail(err, err_size,
+                    "type: unknown or unsupported destination type '%.64s' "
+                    "(this server supports webhook@v1, eventhubs@v1, kafka@v1)",
                     type->valuestring);
     const cJSON *url = member(body, "url");
     if (!cJSON_IsString(url))
@@ -429,8 +429,9 @@ static int eventhubs_conf(const cJSON *body, struct export_kafka_conf *out, char
 {
     const cJSON *auth = member(body, "authorization");
     if (auth == NULL || cJSON_IsNull(auth))
-        return fail(err, n, "authorization: required ({\"type\": \"connectionString\", "
-                            "\"connectionString\"})");
+        return fail(err, n,
+                    "authorization: required ({\"type\": \"connectionString\", "
+                    "\"connectionString\"})");
     const cJSON *at = member(auth, "type"), *cs = member(auth, "connectionString");
     if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
         return fail(err, n, "authorization.type: required (connectionString)");
@@ -451,15 +452,17 @@ static int eventhubs_conf(const cJSON *body, struct export_kafka_conf *out, char
     char tmp[256];
     if (!cs_get(cs->valuestring, "SharedAccessKeyName", tmp, sizeof tmp) ||
         !cs_get(cs->valuestring, "SharedAccessKey", tmp, sizeof tmp))
-        return fail(err, n,
-                    "authorization.connectionString: needs SharedAccessKeyName and SharedAccessKey");
+        return fail(
+            err, n,
+            "authorization.connectionString: needs SharedAccessKeyName and SharedAccessKey");
     const cJSON *hub = member(auth, "eventHubName");
     if (cJSON_IsString(hub) && hub->valuestring[0] != '\0') {
         if (copy_field(out->topic, sizeof out->topic, hub->valuestring) < 0)
             return fail(err, n, "authorization.eventHubName: too long");
     } else if (!cs_get(cs->valuestring, "EntityPath", out->topic, sizeof out->topic)) {
-        return fail(err, n, "authorization.connectionString: no EntityPath (or give "
-                            "authorization.eventHubName)");
+        return fail(err, n,
+                    "authorization.connectionString: no EntityPath (or give "
+                    "authorization.eventHubName)");
     }
     out->tls = true;
     out->sasl = true;
@@ -485,8 +488,9 @@ static int kafka_conf(const cJSON *body, struct export_kafka_conf *out, char *er
         return fail(err, n, "tls: a boolean");
     out->tls = cJSON_IsTrue(tls);
     if (auth == NULL || cJSON_IsNull(auth))
-        return fail(err, n, "authorization: required ({\"type\": \"none\"} or "
-                            "{\"type\": \"saslPlain\", \"username\", \"password\"})");
+        return fail(err, n,
+                    "authorization: required ({\"type\": \"none\"} or "
+                    "{\"type\": \"saslPlain\", \"username\", \"password\"})");
     const cJSON *at = member(auth, "type");
     if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
         return fail(err, n, "authorization.type: required (none, saslPlain)");
@@ -536,8 +540,7 @@ static int check_enrichments(const cJSON *en, char *err, size_t n)
             continue;
         }
         if (!cJSON_IsString(path) || path->valuestring[0] == '\0')
-            return fail(err, n, "enrichments.%.64s: needs value, or path (with target)",
-                        e->string);
+            return fail(err, n, "enrichments.%.64s: needs value, or path (with target)", e->string);
         if (target != NULL) {
             if (!cJSON_IsString(target) || target->valuestring[0] == '\0')
                 return fail(err, n, "enrichments.%.64s.target: a device template id", e->string);

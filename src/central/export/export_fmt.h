@@ -34,7 +34,14 @@ int export_source_parse(const char *s, enum export_source *out);
 #define EXPORT_FILTER_STR_MAX 256
 #define EXPORT_TEMPLATE_ID_MAX 512
 
-enum export_op { EXPORT_OP_EQ, EXPORT_OP_NE, EXPORT_OP_LT, EXPORT_OP_LE, EXPORT_OP_GT, EXPORT_OP_GE };
+enum export_op {
+    EXPORT_OP_EQ,
+    EXPORT_OP_NE,
+    EXPORT_OP_LT,
+    EXPORT_OP_LE,
+    EXPORT_OP_GT,
+    EXPORT_OP_GE
+};
 enum export_lit { EXPORT_LIT_NUM, EXPORT_LIT_STR, EXPORT_LIT_BOOL };
 
 struct export_cond {
@@ -86,8 +93,8 @@ int export_check_export(const cJSON *body, char *err, size_t err_size);
 struct export_kafka_conf {
     char bootstrap[1024]; /**< "host:port[,host:port]..." */
     char topic[256];
-    bool tls;             /**< security.protocol SSL / SASL_SSL */
-    bool sasl;            /**< SASL PLAIN with the user and password below */
+    bool tls;  /**< security.protocol SSL / SASL_SSL */
+    bool sasl; /**< SASL PLAIN with the user and password below */
     char user[256];
     char password[2048];
 };
@@ -155,7 +162,6 @@ enum export_outcome export_classify(bool transport_ok, long http_status);
 int64_t export_backoff_ms(unsigned attempt, uint32_t rnd);
 
 /** The `status` of an export from its counters (IoT Central's names). */
-const char *export_status_name(bool enabled, uint64_t delivered, uint64_t failed,
-                               bool retrying);
+const char *export_status_name(bool enabled, uint64_t delivered, uint64_t failed, bool retrying);
 
 #endif /* CENTRAL_EXPORT_FMT_H */

@@ -200,8 +200,8 @@ int export_kafka_new(struct app *app, const cJSON *def, struct export_dest **out
     k->pipefd[0] = k->pipefd[1] = -1;
     snprintf(k->topic, sizeof k->topic, "%s", kc.topic);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *proto = kc.tls ? (kc.sasl ? "sasl_ssl" : "ssl")
-                               : (kc.sasl ? "sasl_plaintext" : "plaintext");
+    const char *proto =
+        kc.tls ? (kc.sasl ? "sasl_ssl" : "ssl") : (kc.sasl ? "sasl_plaintext" : "plaintext");
     int rc = conf != NULL ? CE_OK : CE_NOMEM;
     if (rc == CE_OK)
         rc = set(conf, "bootstrap.servers", kc.bootstrap);

@@ -85,8 +85,8 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         }
         return 0;
     }
-    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
-                         EV_PERSIST);
+    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+                         (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
     if (s == NULL) {
         s = calloc(1, sizeof *s);
         if (s == NULL)

@@ -121,8 +121,14 @@ int store_export_load_cursors(struct store_export *se, store_export_cursor_fn fn
     return CE_OK;
 }
 
-#define TEXT(v) {.type = STORE_ARG_TEXT, .s = (v)}
-#define INT(v) {.type = STORE_ARG_INT, .i = (v)}
+#define TEXT(v)                          \
+    {                                    \
+        .type = STORE_ARG_TEXT, .s = (v) \
+    }
+#define INT(v)                          \
+    {                                   \
+        .type = STORE_ARG_INT, .i = (v) \
+    }
 
 static int queue(struct store_export *se, const char *sql, const struct store_arg *a, size_t n)
 {
@@ -157,8 +163,7 @@ int store_export_put_cursor(struct store_export *se, const char *export_id, cons
                  a, 3);
 }
 
-int store_export_delete_cursors(struct store_export *se, const char *export_id,
-                                const char *dest_id)
+int store_export_delete_cursors(struct store_export *se, const char *export_id, const char *dest_id)
 {
     const struct store_arg a[] = {TEXT(export_id), TEXT(dest_id)};
     if (dest_id == NULL)
@@ -170,7 +175,7 @@ int store_export_add_event(struct store_export *se, const char *source, const ch
                            const char *device_id, const char *template_id, int64_t time_ms,
                            const char *data)
 {
-    const struct store_arg a[] = {TEXT(source),      TEXT(type),    TEXT(device_id),
+    const struct store_arg a[] = {TEXT(source),      TEXT(type),   TEXT(device_id),
                                   TEXT(template_id), INT(time_ms), TEXT(data)};
     return queue(se,
                  "INSERT INTO export_events(source, type, device_id, template_id, time_ms, data)"

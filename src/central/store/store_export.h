@@ -53,9 +53,9 @@ struct store_export_row {
     int64_t seq;
     const char *device_id;
     int64_t time_ms;
-    const char *component;   /**< telemetry: "$.sub" or NULL */
-    const char *props_json;  /**< telemetry: message properties or NULL */
-    const char *payload;     /**< telemetry body, or the event's data (may be NULL) */
+    const char *component;  /**< telemetry: "$.sub" or NULL */
+    const char *props_json; /**< telemetry: message properties or NULL */
+    const char *payload;    /**< telemetry body, or the event's data (may be NULL) */
     size_t payload_len;
     const char *type;        /**< events: messageType */
     const char *template_id; /**< events: the device's template when it happened, or NULL */
