@@ -26,6 +26,7 @@
 #include <event2/thread.h>
 
 #include "capi_device_util.h"
+#include "cli_util.h"
 
 #define XV "api-version=2022-10-31-preview"
 #define AUTHV "Bearer export-test"
@@ -345,6 +346,46 @@ static void test_rest_checks(void **state)
     capi_resp_free(&r);
 }
 
+/* `iotc destinations ...` and `iotc exports ...` against the same server. */
+static void test_cli(void **state)
+{
+    (void)state;
+    struct cu_out o;
+    char body[600];
+    cu_env_for(&srv);
+    snprintf(body, sizeof body,
+             "{\"displayName\":\"Cli\",\"type\":\"webhook@v1\",\"url\":\"http://127.0.0.1:%u/\","
+             "\"authorization\":{\"type\":\"header\",\"value\":\"" AUTHV "\"}}",
+             rx.port);
+    assert_int_equal(cu_iotc(&o, "destinations", "put", "cli-d", "--body", body, NULL), 0);
+    assert_non_null(strstr(o.out, "saved destination cli-d: waiting"));
+    cu_free(&o);
+    assert_int_equal(cu_iotc(&o, "exports", "put", "cli-x", "--body",
+                             "{\"displayName\":\"Cli\",\"source\":\"deviceConnectivity\","
+                             "\"destinations\":[{\"id\":\"cli-d\"}]}",
+                             NULL),
+                     0);
+    cu_free(&o);
+    assert_int_equal(
+        cu_iotc(&o, "exports", "put", "cli-x", "--patch", "--body", "{\"enabled\":false}", NULL),
+        0);
+    assert_non_null(strstr(o.out, "saved export cli-x: disabled"));
+    cu_free(&o);
+    assert_int_equal(cu_iotc(&o, "exports", "list", NULL), 0);
+    assert_non_null(strstr(o.out, "cli-x"));
+    assert_non_null(strstr(o.out, "deviceConnectivity"));
+    assert_non_null(strstr(o.out, "LAG MSG"));
+    cu_free(&o);
+    assert_int_equal(cu_iotc(&o, "destinations", "put", "bad", "--body",
+                             "{\"displayName\":\"x\",\"type\":\"nope@v1\"}", NULL),
+                     2);
+    assert_non_null(strstr(o.err, "type:"));
+    cu_free(&o);
+    assert_int_equal(cu_rc("exports", "delete", "cli-x", NULL), 0);
+    assert_int_equal(cu_rc("exports", "show", "cli-x", NULL), 3);
+    assert_int_equal(cu_rc("destinations", "delete", "cli-d", NULL), 0);
+}
+
 static void test_every_source(void **state)
 {
     (void)state;
@@ -530,9 +571,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads(); /* rx_stop breaks the receiver's loop from the test thread */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rest_checks),
-        cmocka_unit_test(test_every_source),
-        cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_rest_checks),  cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_every_source), cmocka_unit_test(test_outage),
         cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
