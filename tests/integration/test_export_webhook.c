@@ -550,6 +550,44 @@ static void test_kill9(void **state)
     assert_int_equal(wait_all("ex-kill", N, 60, true), N);
 }
 
+/* Deleting a device deletes its stored telemetry: what an export had not read yet is counted
+ * and reported, and what it had read is still delivered. */
+static void test_device_deleted_counted(void **state)
+{
+    (void)state;
+    enum { N = 300 }; /* more than a pipe's window (256 rows) */
+    char key[128];
+    struct th_mqtt m;
+    make_device("ex-del", key, sizeof key);
+    put_destination("del");
+    put_export("del", "telemetry", "del", NULL);
+    rx_set(0, true);
+    assert_int_equal(th_hub_connect(&m, &srv, "ex-del", key), 0);
+    for (int i = 0; i < N; i += 50)
+        pub_many(&m, "ex-del", i, i + 50);
+    th_mqtt_close(&m);
+    usleep(500 * 1000); /* the pipe reads what fits in its window */
+    assert_int_equal(admin("DELETE", "/api/devices/ex-del", NULL), 204);
+    rx_set(0, false);
+    int got = 0;
+    double deleted = 0;
+    for (int t = 0; t < 100; t++) {
+        assert_int_equal(dx("GET", "/api/dataExport/exports/del", NULL), 200);
+        deleted = jnum(R.json, "stats.deletedBeforeExport");
+        got = wait_all("ex-del", N, 0, true);
+        if (got + (int)deleted == N && jnum(R.json, "stats.lagMessages") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_true(deleted > 0);
+    assert_int_equal(got + (int)deleted, N);
+    assert_string_equal(capi_jstr(R.json, "status"), "warning");
+    const char *msg = capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "errors"), 0), "message");
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "deleted with the device"));
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/del", NULL), 204);
+}
+
 static int setup_all(void **state)
 {
     rx_start();
@@ -571,8 +609,11 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads(); /* rx_stop breaks the receiver's loop from the test thread */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rest_checks),  cmocka_unit_test(test_cli),
-        cmocka_unit_test(test_every_source), cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_rest_checks),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_every_source),
+        cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_device_deleted_counted),
         cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -55,6 +55,7 @@ struct pipe {
     struct slot win[EXPORT_WINDOW];
     size_t head, n, bytes;
     uint64_t delivered, failed;
+    uint64_t dropped; /* rows deleted with their device before they were read */
     bool retrying;
     struct pipe *next;
 };
@@ -552,7 +553,7 @@ static int rank(const char *status)
 
 static const char *pipe_status(const struct pipe *p)
 {
-    return export_status_name(p->x->enabled, p->delivered, p->failed, p->retrying);
+    return export_status_name(p->x->enabled, p->delivered, p->failed + p->dropped, p->retrying);
 }
 
 static void mask_secrets(cJSON *o)
@@ -599,7 +600,7 @@ static cJSON *export_json(struct exporter *e, const struct xport *x)
         return NULL;
     cJSON_AddStringToObject(o, "id", x->id);
     const char *status = x->enabled ? "starting" : "disabled";
-    uint64_t delivered = 0, failed = 0;
+    uint64_t delivered = 0, failed = 0, dropped = 0;
     int64_t lag_n = 0, lag_s = 0, now = app_now_ms();
     for (const struct pipe *p = x->pipes; p != NULL; p = p->next) {
         const char *ps = pipe_status(p);
@@ -607,6 +608,7 @@ static cJSON *export_json(struct exporter *e, const struct xport *x)
             status = ps;
         delivered += p->delivered;
         failed += p->failed;
+        dropped += p->dropped;
         int64_t n = 0, oldest = 0;
         if (store_export_lag(e->se, log_of(x->src), export_source_name(x->src), p->cursor, &n,
                              &oldest) == CE_OK) {
@@ -630,6 +632,7 @@ static cJSON *export_json(struct exporter *e, const struct xport *x)
     cJSON *st = cJSON_AddObjectToObject(o, "stats");
     cJSON_AddNumberToObject(st, "delivered", (double)delivered);
     cJSON_AddNumberToObject(st, "failed", (double)failed);
+    cJSON_AddNumberToObject(st, "deletedBeforeExport", (double)dropped);
     cJSON_AddNumberToObject(st, "lagMessages", (double)lag_n);
     cJSON_AddNumberToObject(st, "lagSeconds", (double)lag_s);
     return o;
@@ -878,9 +881,33 @@ static bool wanted(struct exporter *e, enum export_source s)
 /* Property changes, connectivity and lifecycle go to export_events in the same loop turn as
  * the change, queued right behind its own write (docs/EXPORT.md). Only while an enabled export
  * of that source exists: a new export starts at the end of its source anyway. */
+/* Deleting a device deletes its telemetry (store_app_forget_device), queued by the application
+ * layer in this same callback and not committed yet: count what each telemetry pipe had not read,
+ * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
+static void count_deleted(struct exporter *e, const char *device_id)
+{
+    for (struct xport *x = e->exports; x != NULL; x = x->next) {
+        for (struct pipe *p = x->pipes; x->src == EXPORT_SRC_TELEMETRY && p != NULL; p = p->next) {
+            int64_t n = 0;
+            if (store_export_count_device(e->se, device_id, p->read_to, &n) != CE_OK || n == 0)
+                continue;
+            char msg[200];
+            p->dropped += (uint64_t)n;
+            snprintf(msg, sizeof msg,
+                     "destination %s: %lld telemetry messages of %s were deleted with the device "
+                     "before they were exported",
+                     p->dest_id, (long long)n, device_id);
+            record_error(x, msg);
+            log_warn("export %s: %s", x->id, msg);
+        }
+    }
+}
+
 static void on_event(void *ctx, const struct central_event *ev)
 {
     struct exporter *e = ctx;
+    if (ev->type == EV_DEVICE_DELETED && ev->device_id != NULL)
+        count_deleted(e, ev->device_id);
     enum export_source s;
     const char *type;
     char *data = NULL;

@@ -23,7 +23,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS export_cursors(export_id TEXT NOT NULL, dest_id TEXT NOT NULL,"
     " seq INTEGER NOT NULL, PRIMARY KEY(export_id, dest_id));";
 
-enum { Q_TEL, Q_EV, Q_TAIL_TEL, Q_TAIL_EV, Q_LAG_TEL, Q_LAG_EV, Q_COUNT };
+enum { Q_TEL, Q_EV, Q_TAIL_TEL, Q_TAIL_EV, Q_LAG_TEL, Q_LAG_EV, Q_DEVICE, Q_COUNT };
 
 static const char *const q_sql[Q_COUNT] = {
     "SELECT seq, device_id, enqueued_ms, component, props, payload, NULL, NULL FROM telemetry"
@@ -34,6 +34,7 @@ static const char *const q_sql[Q_COUNT] = {
     "SELECT COALESCE(MAX(seq), 0) FROM export_events WHERE source = ?1",
     "SELECT COUNT(*), MIN(enqueued_ms) FROM telemetry WHERE seq > ?1",
     "SELECT COUNT(*), MIN(time_ms) FROM export_events WHERE source = ?2 AND seq > ?1",
+    "SELECT COUNT(*) FROM telemetry WHERE device_id = ?1 AND seq > ?2",
 };
 
 struct store_export {
@@ -241,6 +242,19 @@ int store_export_lag(struct store_export *se, enum store_export_log log, const c
     int rc = sqlite3_step(s);
     *out_count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     *out_oldest_ms = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW ? CE_OK : CE_STORE;
+}
+
+int store_export_count_device(struct store_export *se, const char *device_id, int64_t after_seq,
+                              int64_t *out_count)
+{
+    sqlite3_stmt *s = se->q[Q_DEVICE];
+    sqlite3_bind_text(s, 1, device_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after_seq);
+    int rc = sqlite3_step(s);
+    *out_count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_ROW ? CE_OK : CE_STORE;

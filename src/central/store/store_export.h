@@ -77,4 +77,8 @@ int store_export_tail(struct store_export *se, enum store_export_log log, const 
 int store_export_lag(struct store_export *se, enum store_export_log log, const char *source,
                      int64_t after_seq, int64_t *out_count, int64_t *out_oldest_ms);
 
+/** Telemetry rows of @p device_id with seq > @p after_seq (committed ones). CE_OK / CE_STORE. */
+int store_export_count_device(struct store_export *se, const char *device_id, int64_t after_seq,
+                              int64_t *out_count);
+
 #endif /* CENTRAL_STORE_EXPORT_H */
