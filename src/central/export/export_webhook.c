@@ -14,7 +14,7 @@
 
 #include "central/base/log.h"
 
-#define EXPORT_WEBHOOK_CONCURRENCY 8
+#define EXPORT_WEBHOOK_CONCURRENCY 16
 #define EXPORT_WEBHOOK_TIMEOUT_MS 30000L
 
 struct request {
