@@ -32,6 +32,7 @@ struct kafka {
     struct export_dest base;
     struct app *app;
     rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
     char topic[256];
     int pipefd[2];
     struct event *wake, *poll;
@@ -127,11 +128,11 @@ static int k_send(struct export_dest *d, const char *key, const char *body, size
         return CE_NOMEM;
     r->cb = cb;
     r->ctx = ctx;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        k->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE((void *)(uintptr_t)body, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(r), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    /* rd_kafka_produce rather than producev: the latter's type checks are GNU extensions.
+     * The default partitioner maps equal keys to one partition. */
+    if (rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                         (void *)(uintptr_t)body, len, key, strlen(key), r) != 0) {
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
         free(r);
         return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CE_BUSY : CE_IO;
     }
@@ -152,6 +153,8 @@ static void k_free(struct export_dest *d)
     if (k->rk != NULL) {
         rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(k->rk, 0);
+        if (k->rkt != NULL)
+            rd_kafka_topic_destroy(k->rkt);
         rd_kafka_destroy(k->rk);
     }
     for (struct kreq *r = k->reqs, *next; r != NULL; r = next) {
@@ -238,6 +241,12 @@ int export_kafka_new(struct app *app, const cJSON *def, struct export_dest **out
         log_error("export: kafka producer: %s", errstr);
         rd_kafka_conf_destroy(conf);
         free(k);
+        return CE_INVALID;
+    }
+    k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    if (k->rkt == NULL) {
+        log_error("export: kafka topic %s: %s", k->topic, rd_kafka_err2str(rd_kafka_last_error()));
+        k_free(&k->base);
         return CE_INVALID;
     }
     if (pipe(k->pipefd) != 0 || fcntl(k->pipefd[0], F_SETFL, O_NONBLOCK) != 0 ||
