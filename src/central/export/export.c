@@ -869,18 +869,19 @@ int export_def_delete(struct app *app, enum export_kind kind, const char *id, ch
 
 /* ---------------------------------------------------------------- recording events */
 
+/* A disabled export keeps its cursor and resumes from it, so its events are recorded too. */
 static bool wanted(struct exporter *e, enum export_source s)
 {
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
-        if (x->enabled && x->src == s)
+        if (x->src == s)
             return true;
     }
     return false;
 }
 
 /* Property changes, connectivity and lifecycle go to export_events in the same loop turn as
- * the change, queued right behind its own write (docs/EXPORT.md). Only while an enabled export
- * of that source exists: a new export starts at the end of its source anyway. */
+ * the change, in the same seal group as its own write (docs/EXPORT.md). Only while an export of
+ * that source exists: a new export starts at the end of its source anyway. */
 /* Deleting a device deletes its telemetry (store_app_forget_device), queued by the application
  * layer in this same callback and not committed yet: count what each telemetry pipe had not read,
  * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
