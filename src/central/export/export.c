@@ -350,7 +350,9 @@ static void dispatch(struct pipe *p, int64_t now)
     }
 }
 
-static void advance(struct exporter *e, struct pipe *p)
+/* Move the cursor over the done prefix; write it through the store when @p save (the timer:
+ * at most one cursor write per pipe and tick, not one per acknowledgement). */
+static void advance(struct exporter *e, struct pipe *p, bool save)
 {
     while (p->n > 0 && slot_at(p, 0)->st == SLOT_DONE) {
         struct slot *s = slot_at(p, 0);
@@ -359,24 +361,24 @@ static void advance(struct exporter *e, struct pipe *p)
         p->head = (p->head + 1) % EXPORT_WINDOW;
         p->n--;
     }
-    if (p->cursor != p->saved &&
+    if (save && p->cursor != p->saved &&
         store_export_put_cursor(e->se, p->x->id, p->dest_id, p->cursor) == CE_OK)
         p->saved = p->cursor;
 }
 
-static void pump(struct exporter *e, struct pipe *p, int64_t now)
+static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
 {
     fill(e, p);
     dispatch(p, now);
-    advance(e, p);
+    advance(e, p, save);
 }
 
-static void pump_all(struct exporter *e)
+static void pump_all(struct exporter *e, bool save)
 {
     int64_t now = app_now_ms();
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
         for (struct pipe *p = x->pipes; x->enabled && p != NULL; p = p->next)
-            pump(e, p, now);
+            pump(e, p, now, save);
     }
 }
 
@@ -384,7 +386,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    pump_all(arg);
+    pump_all(arg, true);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_all(arg, false);
 }
 
 /* ---------------------------------------------------------------- definitions */
@@ -1013,7 +1022,7 @@ int export_open(struct app *app)
         rc = store_export_open(app, &e->se);
     if (rc == CE_OK) {
         e->tick = event_new(app->base, -1, EV_PERSIST, on_tick, e);
-        e->kick = event_new(app->base, -1, 0, on_tick, e);
+        e->kick = event_new(app->base, -1, 0, on_kick, e);
         rc = e->tick != NULL && e->kick != NULL ? CE_OK : CE_NOMEM;
     }
     if (rc == CE_OK)
@@ -1046,6 +1055,11 @@ void export_close(struct app *app)
         return;
     if (e->sub > 0)
         events_unsubscribe(app, e->sub);
+    /* a clean stop keeps the last acknowledged position (the store commits it before exiting) */
+    for (struct xport *x = e->exports; x != NULL; x = x->next) {
+        for (struct pipe *p = x->pipes; p != NULL; p = p->next)
+            advance(e, p, true);
+    }
     for (struct xport *x = e->exports, *next; x != NULL; x = next) {
         next = x->next;
         xport_free(x);

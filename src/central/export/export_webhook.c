@@ -39,8 +39,10 @@ struct webhook {
     struct event *timer;
     struct curl_slist *headers;
     char *url;
-    struct request *reqs; /* in flight */
-    struct sock *socks;   /* sockets libcurl asked us to watch */
+    struct request *reqs;                   /* in flight */
+    struct sock *socks;                     /* sockets libcurl asked us to watch */
+    CURL *idle[EXPORT_WEBHOOK_CONCURRENCY]; /* finished handles, options set, for reuse */
+    size_t n_idle;
     size_t n_inflight;
 };
 
@@ -132,6 +134,37 @@ static void request_free(struct request *r)
     free(r);
 }
 
+/* A finished request's handle goes back to the pool (its options stay set: keep-alive state and
+ * the per-request allocations of a new handle are what reuse saves). */
+static void request_done(struct webhook *wh, struct request *r)
+{
+    if (r->easy != NULL && wh->n_idle < EXPORT_WEBHOOK_CONCURRENCY) {
+        wh->idle[wh->n_idle++] = r->easy;
+        r->easy = NULL;
+    }
+    request_free(r);
+}
+
+/* A handle with the options every request of this destination shares. */
+static CURL *easy_get(struct webhook *wh)
+{
+    if (wh->n_idle > 0)
+        return wh->idle[--wh->n_idle];
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, wh->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, wh->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_WEBHOOK_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    return e;
+}
+
 static void unlink_req(struct webhook *wh, struct request *r)
 {
     for (struct request **pp = &wh->reqs; *pp != NULL; pp = &(*pp)->next) {
@@ -165,7 +198,7 @@ static void check_done(struct webhook *wh)
         else
             snprintf(why, sizeof why, "webhook: HTTP %ld", status);
         r->cb(r->ctx, out, out == EXPORT_OUT_OK ? NULL : why);
-        request_free(r);
+        request_done(wh, r);
     }
 }
 
@@ -190,7 +223,7 @@ static int wh_send(struct export_dest *d, const char *key, const char *body, siz
     r->cb = cb;
     r->ctx = ctx;
     r->body = malloc(len + 1);
-    r->easy = curl_easy_init();
+    r->easy = r->body != NULL ? easy_get(wh) : NULL;
     if (r->body == NULL || r->easy == NULL) {
         request_free(r);
         return CE_NOMEM;
@@ -198,18 +231,9 @@ static int wh_send(struct export_dest *d, const char *key, const char *body, siz
     memcpy(r->body, body, len);
     r->body[len] = '\0';
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, wh->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, wh->headers);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_WEBHOOK_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
         request_free(r);
         return CE_NOMEM;
@@ -230,6 +254,8 @@ static void wh_free(struct export_dest *d)
         curl_multi_remove_handle(wh->multi, r->easy);
         request_free(r);
     }
+    for (size_t i = 0; i < wh->n_idle; i++)
+        curl_easy_cleanup(wh->idle[i]);
     if (wh->multi != NULL)
         curl_multi_cleanup(wh->multi);
     /* whatever socket libcurl did not say goodbye to */
