@@ -1,5 +1,7 @@
 /*
- * export.c - data export: definitions, pipes, cursors (see export.h and docs/EXPORT.md).
+ * export.c - data export: definitions and their REST answers, the pipes' set-up and cursors,
+ * recording device events, start and stop (see export.h and docs/EXPORT.md); the pipes run in
+ * export_pipe.c.
  *
  * A pipe (one export, one destination) holds a window of rows read from the export's source
  * after its cursor. Rows go to the destination as the destination has room, but never a row
@@ -14,387 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "central/app/appl.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
-#include "central/export/export_dest.h"
-#include "central/export/export_fmt.h"
-#include "central/hub/registry.h"
-#include "central/store/store_export.h"
-
-#define EXPORT_WINDOW 256
-#define EXPORT_WINDOW_BYTES (4u << 20)
-#define EXPORT_TICK_MS 100
-#define EXPORT_ERRORS_MAX 5
-
-enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
-
-struct pipe;
-
-struct slot {
-    struct pipe *p;
-    int64_t seq;
-    uint64_t dev_hash;
-    char *device;
-    char *body;
-    size_t len;
-    enum slot_state st;
-    unsigned attempts;
-    int64_t next_ms;
-};
-
-struct pipe {
-    struct xport *x;
-    char *dest_id;
-    struct export_dest *dest;
-    int64_t cursor; /* every row <= cursor is acknowledged */
-    int64_t saved;  /* the cursor last queued for the store */
-    int64_t read_to;
-    struct slot win[EXPORT_WINDOW];
-    size_t head, n, bytes;
-    uint64_t delivered, failed;
-    uint64_t dropped; /* rows deleted with their device before they were read */
-    bool retrying;
-    struct pipe *next;
-};
-
-struct err_entry {
-    char time[32];
-    char message[200];
-};
-
-struct xport {
-    struct exporter *e;
-    char *id;
-    cJSON *def;
-    bool enabled;
-    enum export_source src;
-    struct export_filter *filter; /* NULL: every message */
-    struct pipe *pipes;
-    struct err_entry errs[EXPORT_ERRORS_MAX];
-    size_t n_errs, err_next;
-    struct xport *next;
-};
-
-struct dest_def {
-    char *id;
-    cJSON *def;
-    struct dest_def *next;
-};
-
-struct saved_cursor {
-    char *export_id, *dest_id;
-    int64_t seq;
-    struct saved_cursor *next;
-};
-
-struct exporter {
-    struct app *app;
-    struct store_export *se;
-    struct dest_def *dests;
-    struct xport *exports;
-    struct saved_cursor *cursors; /* loaded at start, consumed as pipes are made */
-    struct event *tick, *kick;
-    int sub;
-    uint64_t rng;
-};
-
-static enum store_export_log log_of(enum export_source s)
-{
-    return s == EXPORT_SRC_TELEMETRY ? STORE_EXPORT_TELEMETRY : STORE_EXPORT_EVENTS;
-}
-
-static uint32_t rnd(struct exporter *e)
-{
-    e->rng ^= e->rng << 13;
-    e->rng ^= e->rng >> 7;
-    e->rng ^= e->rng << 17;
-    return (uint32_t)(e->rng >> 16);
-}
-
-static void kick(struct exporter *e)
-{
-    if (e->kick != NULL)
-        event_active(e->kick, EV_READ, 0);
-}
-
-static void record_error(struct xport *x, const char *msg)
-{
-    struct err_entry *en = &x->errs[x->err_next];
-    app_format_time(app_now_ms(), en->time);
-    snprintf(en->message, sizeof en->message, "%s", msg);
-    x->err_next = (x->err_next + 1) % EXPORT_ERRORS_MAX;
-    if (x->n_errs < EXPORT_ERRORS_MAX)
-        x->n_errs++;
-}
-
-/* ---------------------------------------------------------------- pipes */
-
-static struct slot *slot_at(struct pipe *p, size_t i)
-{
-    return &p->win[(p->head + i) % EXPORT_WINDOW];
-}
-
-static void slot_clear(struct pipe *p, struct slot *s)
-{
-    p->bytes -= s->len;
-    free(s->body);
-    free(s->device);
-    memset(s, 0, sizeof *s);
-}
-
-static void pipe_free(struct pipe *p)
-{
-    if (p->dest != NULL)
-        p->dest->ops->free(p->dest); /* no callbacks after this */
-    for (size_t i = 0; i < p->n; i++)
-        slot_clear(p, slot_at(p, i));
-    free(p->dest_id);
-    free(p);
-}
-
-static struct exporter *ex_of(struct pipe *p)
-{
-    return p->x->e;
-}
-
-static void on_sent(void *ctx, enum export_outcome out, const char *error)
-{
-    struct slot *s = ctx;
-    struct pipe *p = s->p;
-    struct exporter *e = ex_of(p);
-    if (out == EXPORT_OUT_OK) {
-        s->st = SLOT_DONE;
-        p->delivered++;
-        p->retrying = false;
-    } else if (out == EXPORT_OUT_RETRY) {
-        s->st = SLOT_PENDING;
-        s->attempts++;
-        s->next_ms = app_now_ms() + export_backoff_ms(s->attempts, rnd(e));
-        if (!p->retrying || s->attempts == 1) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "destination %s: %s (retrying)", p->dest_id, error);
-            record_error(p->x, msg);
-        }
-        p->retrying = true;
-    } else {
-        char msg[200];
-        s->st = SLOT_DONE;
-        p->failed++;
-        snprintf(msg, sizeof msg, "destination %s: %s: message of %s (row %lld) refused",
-                 p->dest_id, error, s->device, (long long)s->seq);
-        record_error(p->x, msg);
-        log_warn("export %s: %s", p->x->id, msg);
-    }
-    if (s->st == SLOT_DONE) {
-        p->bytes -= s->len;
-        free(s->body);
-        s->body = NULL;
-        s->len = 0;
-    }
-    kick(e);
-}
-
-/* Enrichments of the export for one device, resolved now: {"name": value}. */
-static cJSON *enrich(struct exporter *e, const struct xport *x, const char *device_id,
-                     const char *template_id)
-{
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(x->def, "enrichments"), *en;
-    cJSON *out = cJSON_CreateObject();
-    if (out == NULL || !cJSON_IsObject(spec))
-        return out;
-    struct appl *a = e->app->appl;
-    struct appl_device *d = a != NULL ? appl_device_find(a, device_id) : NULL;
-    struct appl_template *t =
-        a != NULL && template_id != NULL ? appl_template_get(a, template_id) : NULL;
-    cJSON_ArrayForEach(en, spec)
-    {
-        const cJSON *value = cJSON_GetObjectItemCaseSensitive(en, "value");
-        const cJSON *path = cJSON_GetObjectItemCaseSensitive(en, "path");
-        const cJSON *target = cJSON_GetObjectItemCaseSensitive(en, "target");
-        const char *text = NULL;
-        const cJSON *item = NULL;
-        if (value != NULL) {
-            item = value;
-        } else if (!cJSON_IsString(path)) {
-            continue;
-        } else if (target == NULL) {
-            const char *ps = path->valuestring;
-            if (strcmp(ps, "$templateDisplayName") == 0)
-                text = t != NULL ? (t->display_name ? t->display_name : t->id) : NULL;
-            else if (strcmp(ps, "$templateId") == 0)
-                text = template_id;
-            else if (strcmp(ps, "$displayName") == 0)
-                text = d != NULL && d->display_name ? d->display_name : device_id;
-            else if (strcmp(ps, "$id") == 0)
-                text = device_id;
-        } else if (cJSON_IsString(target) && template_id != NULL &&
-                   strcmp(target->valuestring, template_id) == 0) {
-            struct device *dev = registry_get(e->app, device_id);
-            item = dev != NULL ? cJSON_GetObjectItemCaseSensitive(dev->reported, path->valuestring)
-                               : NULL;
-            if (item == NULL && d != NULL && d->cloud != NULL) {
-                const cJSON *c = cJSON_GetObjectItemCaseSensitive(d->cloud, path->valuestring);
-                item = cJSON_GetObjectItemCaseSensitive(c, "value");
-            }
-            if (cJSON_IsObject(item) && cJSON_GetObjectItemCaseSensitive(item, "ac") != NULL)
-                item = cJSON_GetObjectItemCaseSensitive(item, "value");
-        }
-        if (text != NULL)
-            cJSON_AddStringToObject(out, en->string, text);
-        else if (item != NULL)
-            cJSON_AddItemToObject(out, en->string, cJSON_Duplicate(item, true));
-    }
-    return out;
-}
-
-static const char *device_template(struct exporter *e, const char *device_id)
-{
-    struct appl_device *d = e->app->appl ? appl_device_find(e->app->appl, device_id) : NULL;
-    return d != NULL ? d->template_id : NULL;
-}
-
-struct fill_ctx {
-    struct exporter *e;
-    struct pipe *p;
-};
-
-/* One row of the source into the window: formatted, or done at once when filtered out. */
-static int on_row(void *arg, const struct store_export_row *row)
-{
-    struct fill_ctx *fc = arg;
-    struct pipe *p = fc->p;
-    struct xport *x = p->x;
-    const char *tid =
-        x->src == EXPORT_SRC_TELEMETRY ? device_template(fc->e, row->device_id) : row->template_id;
-    bool match = true;
-    if (x->filter != NULL) {
-        cJSON *fields = NULL;
-        if (x->src == EXPORT_SRC_TELEMETRY && row->payload != NULL)
-            fields = cJSON_ParseWithLength(row->payload, row->payload_len);
-        match = export_filter_match(x->filter, tid, row->device_id, fields);
-        cJSON_Delete(fields);
-    }
-    char *body = NULL, *device = strdup(row->device_id);
-    if (device == NULL)
-        return 1;
-    if (match) {
-        cJSON *enr = enrich(fc->e, x, row->device_id, tid);
-        struct export_msg_in in = {
-            .source = x->src,
-            .app_id = fc->e->app->facts.id_scope,
-            .device_id = row->device_id,
-            .template_id = tid,
-            .type = row->type,
-            .component = row->component,
-            .time_ms = row->time_ms,
-            .props_json = row->props_json,
-            .payload = row->payload,
-            .payload_len = row->payload_len,
-            .enrichments = enr,
-        };
-        cJSON *msg = enr != NULL ? export_message(&in) : NULL;
-        body = msg != NULL ? cJSON_PrintUnformatted(msg) : NULL;
-        cJSON_Delete(msg);
-        cJSON_Delete(enr);
-        if (body == NULL) { /* out of memory: stop here, this row is read again later */
-            free(device);
-            return 1;
-        }
-    }
-    struct slot *s = slot_at(p, p->n);
-    memset(s, 0, sizeof *s);
-    s->p = p;
-    s->seq = row->seq;
-    s->device = device;
-    s->dev_hash = app_hash_str(device);
-    s->body = body;
-    s->len = body != NULL ? strlen(body) : 0;
-    s->st = match ? SLOT_PENDING : SLOT_DONE;
-    p->n++;
-    p->bytes += s->len;
-    p->read_to = row->seq;
-    return p->n == EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES;
-}
-
-static void fill(struct exporter *e, struct pipe *p)
-{
-    if (p->n >= EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES)
-        return;
-    struct fill_ctx fc = {e, p};
-    store_export_scan(e->se, log_of(p->x->src), export_source_name(p->x->src), p->read_to,
-                      EXPORT_WINDOW - p->n, on_row, &fc);
-}
-
-static void dispatch(struct pipe *p, int64_t now)
-{
-    uint64_t busy[EXPORT_WINDOW];
-    size_t n_busy = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        struct slot *s = slot_at(p, i);
-        if (s->st == SLOT_DONE)
-            continue;
-        bool blocked = false;
-        for (size_t j = 0; j < n_busy && !blocked; j++)
-            blocked = busy[j] == s->dev_hash;
-        if (!blocked)
-            busy[n_busy++] = s->dev_hash;
-        if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
-            continue;
-        if (p->dest->ops->room(p->dest) == 0)
-            break;
-        if (p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s) == CE_OK)
-            s->st = SLOT_INFLIGHT;
-    }
-}
-
-/* Move the cursor over the done prefix; write it through the store when @p save (the timer:
- * at most one cursor write per pipe and tick, not one per acknowledgement). */
-static void advance(struct exporter *e, struct pipe *p, bool save)
-{
-    while (p->n > 0 && slot_at(p, 0)->st == SLOT_DONE) {
-        struct slot *s = slot_at(p, 0);
-        p->cursor = s->seq;
-        slot_clear(p, s);
-        p->head = (p->head + 1) % EXPORT_WINDOW;
-        p->n--;
-    }
-    if (save && p->cursor != p->saved &&
-        store_export_put_cursor(e->se, p->x->id, p->dest_id, p->cursor) == CE_OK)
-        p->saved = p->cursor;
-}
-
-static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
-{
-    fill(e, p);
-    dispatch(p, now);
-    advance(e, p, save);
-}
-
-static void pump_all(struct exporter *e, bool save)
-{
-    int64_t now = app_now_ms();
-    for (struct xport *x = e->exports; x != NULL; x = x->next) {
-        for (struct pipe *p = x->pipes; x->enabled && p != NULL; p = p->next)
-            pump(e, p, now, save);
-    }
-}
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pump_all(arg, true);
-}
-
-static void on_kick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pump_all(arg, false);
-}
+#include "central/export/export_int.h"
 
 /* ---------------------------------------------------------------- definitions */
 
@@ -473,8 +98,8 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             p->saved = p->cursor;
         }
         if (!found) {
-            store_export_tail(e->se, log_of(x->src), export_source_name(x->src), &p->cursor);
-            p->saved = -1; /* written by the first advance() */
+            store_export_tail(e->se, export_log_of(x->src), export_source_name(x->src), &p->cursor);
+            p->saved = -1; /* written by the first export_advance() */
         }
         p->read_to = p->cursor;
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
@@ -482,7 +107,7 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
                  ? export_webhook_new(e->app, d->def, &p->dest)
                  : export_kafka_new(e->app, d->def, &p->dest);
         if (rc != CE_OK) {
-            pipe_free(p);
+            export_pipe_free(p);
             break;
         }
         *tail = p;
@@ -490,9 +115,9 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
     }
     for (struct pipe *o = old, *next; o != NULL; o = next) {
         next = o->next;
-        pipe_free(o);
+        export_pipe_free(o);
     }
-    kick(e);
+    export_kick(e);
     return rc;
 }
 
@@ -500,7 +125,7 @@ static void xport_free(struct xport *x)
 {
     for (struct pipe *p = x->pipes, *next; p != NULL; p = next) {
         next = p->next;
-        pipe_free(p);
+        export_pipe_free(p);
     }
     cJSON_Delete(x->def);
     free(x->filter);
@@ -619,8 +244,8 @@ static cJSON *export_json(struct exporter *e, const struct xport *x)
         failed += p->failed;
         dropped += p->dropped;
         int64_t n = 0, oldest = 0;
-        if (store_export_lag(e->se, log_of(x->src), export_source_name(x->src), p->cursor, &n,
-                             &oldest) == CE_OK) {
+        if (store_export_lag(e->se, export_log_of(x->src), export_source_name(x->src), p->cursor,
+                             &n, &oldest) == CE_OK) {
             if (n > lag_n)
                 lag_n = n;
             if (n > 0 && oldest > 0 && (now - oldest) / 1000 > lag_s)
@@ -907,7 +532,7 @@ static void count_deleted(struct exporter *e, const char *device_id)
                      "destination %s: %lld telemetry messages of %s were deleted with the device "
                      "before they were exported",
                      p->dest_id, (long long)n, device_id);
-            record_error(x, msg);
+            export_record_error(x, msg);
             log_warn("export %s: %s", x->id, msg);
         }
     }
@@ -953,11 +578,11 @@ static void on_event(void *ctx, const struct central_event *ev)
         }
     }
     if (store_export_add_event(e->se, export_source_name(s), type, ev->device_id,
-                               device_template(e, ev->device_id),
+                               export_device_template(e, ev->device_id),
                                ev->time_ms > 0 ? ev->time_ms : app_now_ms(), data) != CE_OK)
         log_error("export: cannot record a %s event of %s", type, ev->device_id);
     free(data);
-    kick(e);
+    export_kick(e);
 }
 
 /* ---------------------------------------------------------------- open / close */
@@ -1021,8 +646,8 @@ int export_open(struct app *app)
     if (rc == CE_OK)
         rc = store_export_open(app, &e->se);
     if (rc == CE_OK) {
-        e->tick = event_new(app->base, -1, EV_PERSIST, on_tick, e);
-        e->kick = event_new(app->base, -1, 0, on_kick, e);
+        e->tick = event_new(app->base, -1, EV_PERSIST, export_on_tick, e);
+        e->kick = event_new(app->base, -1, 0, export_on_kick, e);
         rc = e->tick != NULL && e->kick != NULL ? CE_OK : CE_NOMEM;
     }
     if (rc == CE_OK)
@@ -1058,7 +683,7 @@ void export_close(struct app *app)
     /* a clean stop keeps the last acknowledged position (the store commits it before exiting) */
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
         for (struct pipe *p = x->pipes; p != NULL; p = p->next)
-            advance(e, p, true);
+            export_advance(e, p, true);
     }
     for (struct xport *x = e->exports, *next; x != NULL; x = next) {
         next = x->next;
