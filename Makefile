@@ -45,7 +45,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 PKGS_CORE    := openssl
 PKGS_DEVICE  := libmosquitto openssl
-PKGS_CENTRAL := libevent libevent_openssl libevent_pthreads openssl sqlite3 libcjson
+PKGS_CENTRAL := libevent libevent_openssl libevent_pthreads openssl sqlite3 libcjson libcurl rdkafka
 PKGS_CLI     := libcurl libcjson
 PKGS_TEST    := cmocka
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks behind `make bench`: prints a table, never passes or fails on the figures.
 #
-#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5]      (or BENCH_QUICK=1)
+#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5,6]      (or BENCH_QUICK=1)
 #
 # Each row is measured in this one run on this machine with the same load generator
 # (iotc-sim), side by side where there is a reference:
@@ -11,13 +11,15 @@
 #   3 command round trip REST -> device -> REST (POST /twins/{id}/methods), p50/p99
 #   4 DPS registrations per second
 #   5 device side: examples/environmental_sensor (libiotc) vs the Node device SDK
+#   6 data export to a webhook: msg per iotc-central CPU-second (bench/export_bench.sh,
+#     printed after the table)
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 # Raw results (JSON) are kept in BUILDDIR/bench/.
 set -u
 B=${1:?usage: tools/bench.sh BUILDDIR [--quick]}
 shift
 QUICK=${BENCH_QUICK:-0}
-ROWS=1,2,3,4,5
+ROWS=1,2,3,4,5,6
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
@@ -268,3 +270,7 @@ node -e 'const f=process.argv[1];const o=JSON.parse(require("fs").readFileSync(f
 cp "$work"/*.json "$out"/ 2>/dev/null
 cp "$work/sim.log" "$out/sim.log" 2>/dev/null
 node bench/table.mjs "$out"
+if want 6; then
+    log "row 6: data export drain to a webhook"
+    bench/export_bench.sh "$B" $([ "$QUICK" = 1 ] && echo --quick) | tee "$out/export.txt"
+fi

@@ -15,8 +15,9 @@ allowed() {
     http) echo "base store" ;;
     service) echo "base store hub http" ;;
     app) echo "base store hub dtdl" ;;
-    api) echo "base store setup hub http app dtdl" ;;
-    top) echo "base store setup hub http service app api dtdl" ;;
+    export) echo "base store hub app dtdl" ;;
+    api) echo "base store setup hub http app export dtdl" ;;
+    top) echo "base store setup hub http service app export api dtdl" ;;
     *) echo "?" ;;
     esac
 }

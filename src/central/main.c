@@ -38,6 +38,7 @@
 #include "central/base/app.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/export/export.h"
 #include "central/http/http_server.h"
 #include "central/hub/broker.h"
 #include "central/hub/registry.h"
@@ -308,6 +309,8 @@ static int http_start(struct app *app)
         return rc;
     if (appl_open(app) != CE_OK || capi_start(app) != CE_OK)
         log_error("https: the application API (/api/) is not available");
+    else if (export_open(app) != CE_OK)
+        log_error("data export is not available");
     if (http_server_add_site(app->http, &web_site) != CE_OK ||
         http_server_add_site(app->http, &capi_site) != CE_OK ||
         http_server_add_site(app->http, &service_site) != CE_OK)
@@ -321,6 +324,7 @@ static void http_stop(struct app *app)
 {
     http_server_drain(app);
     capi_stop(app);
+    export_close(app);
     appl_close(app);
     http_server_free(app);
 }

@@ -229,6 +229,14 @@ int cmd_telemetry_last(struct cli *c, int argc, char **argv);
 int cmd_raw(struct cli *c, int argc, char **argv);
 int cmd_conformance(struct cli *c, int argc, char **argv);
 int cmd_tokens_create(struct cli *c, int argc, char **argv);
+int cmd_destinations_put(struct cli *c, int argc, char **argv);
+int cmd_destinations_list(struct cli *c, int argc, char **argv);
+int cmd_destinations_show(struct cli *c, int argc, char **argv);
+int cmd_destinations_delete(struct cli *c, int argc, char **argv);
+int cmd_exports_put(struct cli *c, int argc, char **argv);
+int cmd_exports_list(struct cli *c, int argc, char **argv);
+int cmd_exports_show(struct cli *c, int argc, char **argv);
+int cmd_exports_delete(struct cli *c, int argc, char **argv);
 int cmd_tokens_list(struct cli *c, int argc, char **argv);
 int cmd_tokens_delete(struct cli *c, int argc, char **argv);
 

@@ -159,6 +159,36 @@ static const struct cmd cmds[] = {
      "List the API tokens (without their text).\n"},
     {"tokens", "delete", cmd_tokens_delete, "tokens delete ID",
      "Delete an API token; it stops working at once.\n"},
+    {"destinations", "put", cmd_destinations_put,
+     "destinations put ID (--body JSON | --file FILE) [--patch]",
+     "Create or replace a data export destination (administrators only; docs/EXPORT.md):\n"
+     "webhook@v1, eventhubs@v1 or kafka@v1. Prints its status.\n"
+     "  --body JSON       the definition, e.g. {\"displayName\":\"Hook\",\"type\":\"webhook@v1\",\n"
+     "                    "
+     "\"url\":\"https://...\",\"authorization\":{\"type\":\"header\",\"value\":\"...\"}}\n"
+     "  --file FILE       the definition from a file\n"
+     "  --patch           change only the members given\n"},
+    {"destinations", "list", cmd_destinations_list, "destinations list",
+     "List the data export destinations with their status.\n"},
+    {"destinations", "show", cmd_destinations_show, "destinations show ID",
+     "Show one destination (secrets masked).\n"},
+    {"destinations", "delete", cmd_destinations_delete, "destinations delete ID",
+     "Delete a destination no export uses.\n"},
+    {"exports", "put", cmd_exports_put, "exports put ID (--body JSON | --file FILE) [--patch]",
+     "Create or replace a data export (administrators only; docs/EXPORT.md): source\n"
+     "(telemetry, properties, deviceConnectivity, deviceLifecycle), filter, enrichments,\n"
+     "destinations, enabled.\n"
+     "  --body JSON       the definition, e.g. {\"displayName\":\"All\",\"source\":\"telemetry\",\n"
+     "                    \"destinations\":[{\"id\":\"hook\"}]}\n"
+     "  --file FILE       the definition from a file\n"
+     "  --patch           change only the members given (e.g. {\"enabled\":false})\n"},
+    {"exports", "list", cmd_exports_list, "exports list",
+     "List the exports: status, messages delivered and refused, lag (messages and seconds)\n"
+     "and the last error.\n"},
+    {"exports", "show", cmd_exports_show, "exports show ID",
+     "Show one export with its status, stats and last errors.\n"},
+    {"exports", "delete", cmd_exports_delete, "exports delete ID",
+     "Delete an export (its cursors go with it).\n"},
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])

@@ -16,6 +16,8 @@
 
 #define CAPI_API_VERSION "2022-07-31"
 #define CAPI_API_VERSIONS_TEXT "2022-07-31, 2022-05-31, 2022-10-31-preview and 1.0"
+/* the data export routes (/api/dataExport/...) exist in this version only */
+#define CAPI_EXPORT_API_VERSION "2022-10-31-preview"
 #define CAPI_MAX_BODY (256 * 1024)
 #define CAPI_MAX_TEMPLATE_BODY (1024 * 1024)
 #define CAPI_TOP_DEFAULT 100
@@ -112,6 +114,9 @@ void capi_series(struct http_ctx *c);
 void capi_query(struct http_ctx *c);
 /* capi_sse.c */
 void capi_events(struct http_ctx *c);
+/* capi_export.c: GET a list of destinations or exports (c->seg[2]), and one of them */
+void capi_dx_list(struct http_ctx *c);
+void capi_dx_one(struct http_ctx *c);
 
 /** The device of c->seg[2] with its appl record; replies 404 and returns NULL when absent. */
 struct device *capi_device(struct http_ctx *c, struct appl *a, struct appl_device **out_d);

@@ -337,17 +337,23 @@ static bool gate(struct http_ctx *c)
         return false;
     }
     c->auth = (int)role;
+    bool dx = c->nseg > 1 && strcmp(c->seg[1], "dataExport") == 0;
+    const char *want = dx ? CAPI_EXPORT_API_VERSION : CAPI_API_VERSION;
     int rc = http_query_param(c, "api-version", ver, sizeof ver);
     if (rc == 0) {
         capi_error(c, 400, "MissingApiVersionParameter",
-                   "The api-version query parameter is required (api-version=%s).",
-                   CAPI_API_VERSION);
+                   "The api-version query parameter is required (api-version=%s).", want);
         return false;
     }
-    if (rc < 0 || !capi_version_ok(ver)) {
-        capi_error(c, 400, "InvalidApiVersionParameter",
-                   "Unsupported api-version; this server accepts %s (the shapes of %s).",
-                   CAPI_API_VERSIONS_TEXT, CAPI_API_VERSION);
+    if (rc < 0 || (dx ? strcmp(ver, want) != 0 : !capi_version_ok(ver))) {
+        if (dx)
+            capi_error(c, 400, "InvalidApiVersionParameter",
+                       "Unsupported api-version; the data export API exists in api-version=%s.",
+                       want);
+        else
+            capi_error(c, 400, "InvalidApiVersionParameter",
+                       "Unsupported api-version; this server accepts %s (the shapes of %s).",
+                       CAPI_API_VERSIONS_TEXT, CAPI_API_VERSION);
         return false;
     }
     return true;
@@ -417,6 +423,12 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/api/dashboards", capi_dashboards_list, 0},
     {HTTP_GET | HTTP_PUT | HTTP_DELETE, "/api/dashboards/{id}", capi_dashboard, 0},
     {HTTP_POST, "/api/query", capi_query, 0},
+    {HTTP_GET, "/api/dataExport/destinations", capi_dx_list, ALL},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, "/api/dataExport/destinations/{id}",
+     capi_dx_one, ALL},
+    {HTTP_GET, "/api/dataExport/exports", capi_dx_list, ALL},
+    {HTTP_GET | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, "/api/dataExport/exports/{id}", capi_dx_one,
+     ALL},
 };
 
 const struct http_site capi_site = {

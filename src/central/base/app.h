@@ -33,6 +33,7 @@ struct http_server;
 struct appl;
 struct egroups;
 struct capi;
+struct exporter;
 
 /** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
  *  checks are compiled in. */
@@ -116,6 +117,7 @@ struct app {
     struct egroups *groups;       /**< groups.h: enrollment groups; NULL: app.json's one group */
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
     struct admit *admit;          /**< admit.h: pre-authentication budgets, or NULL (no limits) */
+    struct exporter *exporter;    /**< export.h: data export, or NULL */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
     pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */

@@ -5,6 +5,11 @@
  * writer thread takes the whole queue (up to BATCH_MAX ops), runs it in one transaction,
  * commits, then moves the ops that carry a callback to `done` and wakes the loop with
  * event_active() (libevent is initialised with evthread_use_pthreads()).
+ *
+ * Seal groups: the writer only takes ops that are sealed. What one loop callback queues (a
+ * state change and whatever the event bus's subscribers queue about it, e.g. data export's
+ * export_events row) is sealed together when `seal_ev` runs, right after that callback, and a
+ * group is never split between two transactions: a change and the record of it commit together.
  */
 #include "central/store/store.h"
 
@@ -27,6 +32,7 @@ enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, O
 struct store_op {
     STAILQ_ENTRY(store_op) link; /* the writer's queue, or its batch */
     enum op_kind kind;
+    bool group_end; /* the last op of a seal group */
     store_done_cb cb;
     void *ctx;
     uint32_t tag;
@@ -75,10 +81,14 @@ struct store {
     pthread_cond_t cv;
     STAILQ_HEAD(op_queue, store_op) q;
     size_t q_len;
-    size_t in_flight; /* taken by the writer, not yet committed */
+    size_t unsealed;       /* ops at the tail of q the writer may not take yet */
+    struct store_op *tail; /* the op queued last (still in q while unsealed > 0) */
+    size_t in_flight;      /* taken by the writer, not yet committed */
     bool stop;
     struct op_queue done; /* run, waiting for their callbacks on the loop */
     struct event *done_ev;
+    struct event *seal_ev;  /* seals what the current loop callback queued */
+    bool seal_armed;        /* loop thread only */
     struct event *drain_ev; /* one-shot "backlog is low again" notification */
     bool drain_armed;
     size_t drain_level;
@@ -231,17 +241,23 @@ static void *writer_main(void *arg)
     struct store *st = arg;
     for (;;) {
         pthread_mutex_lock(&st->mu);
-        while (STAILQ_EMPTY(&st->q) && !st->stop)
+        while (st->q_len == st->unsealed && !st->stop)
             pthread_cond_wait(&st->cv, &st->mu);
-        if (STAILQ_EMPTY(&st->q)) {
+        if (st->stop)
+            st->unsealed = 0; /* store_close: everything queued goes */
+        if (st->q_len == st->unsealed) {
             pthread_mutex_unlock(&st->mu);
             break;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
         size_t n = 0;
-        for (struct store_op *op; n < BATCH_MAX && (op = STAILQ_FIRST(&st->q)) != NULL; n++) {
+        bool at_end = true; /* BATCH_MAX only cuts between seal groups */
+        for (struct store_op *op; n < st->q_len - st->unsealed && (n < BATCH_MAX || !at_end) &&
+                                  (op = STAILQ_FIRST(&st->q)) != NULL;
+             n++) {
             STAILQ_REMOVE_HEAD(&st->q, link);
             STAILQ_INSERT_TAIL(&batch, op, link);
+            at_end = op->group_end;
         }
         st->q_len -= n;
         st->in_flight = n;
@@ -321,6 +337,27 @@ void store_notify_drain(struct store *st, size_t level, void (*cb)(void *ctx), v
         event_active(st->drain_ev, EV_READ, 0);
 }
 
+/* Seal what is queued: the writer may take it now, as one group. */
+static void seal(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->unsealed > 0) {
+        st->tail->group_end = true;
+        st->unsealed = 0;
+        pthread_cond_signal(&st->cv);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void seal_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct store *st = arg;
+    st->seal_armed = false;
+    seal(st);
+}
+
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -353,8 +390,15 @@ static void enqueue(struct store *st, struct store_op *op)
     pthread_mutex_lock(&st->mu);
     STAILQ_INSERT_TAIL(&st->q, op, link);
     st->q_len++;
-    pthread_cond_signal(&st->cv);
+    st->unsealed++;
+    st->tail = op;
     pthread_mutex_unlock(&st->mu);
+    if (st->seal_ev == NULL) {
+        seal(st); /* no loop (tests): every op is its own group */
+    } else if (!st->seal_armed) {
+        st->seal_armed = true;
+        event_active(st->seal_ev, EV_READ, 0);
+    }
 }
 
 static size_t slen(const char *s)
@@ -527,7 +571,8 @@ int store_open(struct app *app)
     if (app->base != NULL) {
         st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
         st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);
-        if (st->done_ev == NULL || st->drain_ev == NULL)
+        st->seal_ev = event_new(app->base, -1, EV_READ, seal_cb, st);
+        if (st->done_ev == NULL || st->drain_ev == NULL || st->seal_ev == NULL)
             return CE_NOMEM;
     }
     return CE_OK;
@@ -624,6 +669,8 @@ void store_close(struct app *app)
         event_free(st->done_ev);
     if (st->drain_ev)
         event_free(st->drain_ev);
+    if (st->seal_ev)
+        event_free(st->seal_ev);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->st[i]);
     if (st->db != NULL) {

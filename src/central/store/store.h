@@ -6,7 +6,9 @@
  * a row and builds its objects from the rows the loaders hand it. Every write is queued by the
  * loop thread and executed by the writer thread in FIFO order; whatever is queued while a
  * transaction commits goes into the next transaction, so the fsync cost is shared by a whole batch
- * (group commit) and the event loop never waits for the disk. An optional completion callback runs
+ * (group commit) and the event loop never waits for the disk. The writer takes a write only once
+ * the loop callback that queued it has returned, and never splits what one callback queued
+ * between two transactions (store.c, seal groups). An optional completion callback runs
  * back on the loop thread once the write is durable (synchronous=FULL): that is when QoS 1
  * telemetry is PUBACKed.
  */

@@ -1,0 +1,114 @@
+/*
+ * export_int.h - what export.c (definitions, REST answers, event recording, start and stop) and
+ * export_pipe.c (the pipes: window, delivery, cursor) share. Not an interface for other modules.
+ * Loop thread only.
+ */
+#ifndef CENTRAL_EXPORT_INT_H
+#define CENTRAL_EXPORT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "central/base/app.h"
+#include "central/export/export_dest.h"
+#include "central/export/export_fmt.h"
+#include "central/store/store_export.h"
+
+#define EXPORT_WINDOW 256
+#define EXPORT_WINDOW_BYTES (4u << 20)
+#define EXPORT_TICK_MS 100
+#define EXPORT_ERRORS_MAX 5
+
+enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
+
+struct pipe;
+
+struct slot {
+    struct pipe *p;
+    int64_t seq;
+    uint64_t dev_hash;
+    char *device;
+    char *body;
+    size_t len;
+    enum slot_state st;
+    unsigned attempts;
+    int64_t next_ms;
+};
+
+struct pipe {
+    struct xport *x;
+    char *dest_id;
+    struct export_dest *dest;
+    int64_t cursor; /* every row <= cursor is acknowledged */
+    int64_t saved;  /* the cursor last queued for the store */
+    int64_t read_to;
+    struct slot win[EXPORT_WINDOW];
+    size_t head, n, bytes;
+    uint64_t delivered, failed;
+    uint64_t dropped; /* rows deleted with their device before they were read */
+    bool retrying;
+    struct pipe *next;
+};
+
+struct err_entry {
+    char time[32];
+    char message[200];
+};
+
+struct xport {
+    struct exporter *e;
+    char *id;
+    cJSON *def;
+    bool enabled;
+    enum export_source src;
+    struct export_filter *filter; /* NULL: every message */
+    struct pipe *pipes;
+    struct err_entry errs[EXPORT_ERRORS_MAX];
+    size_t n_errs, err_next;
+    struct xport *next;
+};
+
+struct dest_def {
+    char *id;
+    cJSON *def;
+    struct dest_def *next;
+};
+
+struct saved_cursor {
+    char *export_id, *dest_id;
+    int64_t seq;
+    struct saved_cursor *next;
+};
+
+struct exporter {
+    struct app *app;
+    struct store_export *se;
+    struct dest_def *dests;
+    struct xport *exports;
+    struct saved_cursor *cursors; /* loaded at start, consumed as pipes are made */
+    struct event *tick, *kick;
+    int sub;
+    uint64_t rng;
+};
+
+/** The log a source is read from. */
+enum store_export_log export_log_of(enum export_source s);
+/** Run the pipes soon (after the current callback). */
+void export_kick(struct exporter *e);
+/** Keep @p msg (with the time) among the export's last errors. */
+void export_record_error(struct xport *x, const char *msg);
+/** Free a pipe and its destination instance (what was in flight is dropped without callbacks). */
+void export_pipe_free(struct pipe *p);
+/** The template of a device now, or NULL. Borrowed from the application layer. */
+const char *export_device_template(struct exporter *e, const char *device_id);
+/** Move the cursor over the done prefix of the window; write it through the store if @p save. */
+void export_advance(struct exporter *e, struct pipe *p, bool save);
+/** Event callbacks: the tick timer (pumps and saves cursors) and the kick (pumps). */
+void export_on_tick(evutil_socket_t fd, short what, void *arg);
+void export_on_kick(evutil_socket_t fd, short what, void *arg);
+
+#endif /* CENTRAL_EXPORT_INT_H */

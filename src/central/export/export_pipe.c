@@ -1,0 +1,310 @@
+/*
+ * export_pipe.c - the pipes of data export (see export.c for the design): a window of rows read
+ * from the source after the cursor, filtered, enriched and formatted, sent as the destination
+ * has room but one at a time per device, retried with backoff, and the cursor moved over the
+ * done prefix of the window.
+ */
+#include "central/export/export_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "central/app/appl.h"
+#include "central/base/log.h"
+#include "central/hub/registry.h"
+
+enum store_export_log export_log_of(enum export_source s)
+{
+    return s == EXPORT_SRC_TELEMETRY ? STORE_EXPORT_TELEMETRY : STORE_EXPORT_EVENTS;
+}
+
+static uint32_t rnd(struct exporter *e)
+{
+    e->rng ^= e->rng << 13;
+    e->rng ^= e->rng >> 7;
+    e->rng ^= e->rng << 17;
+    return (uint32_t)(e->rng >> 16);
+}
+
+void export_kick(struct exporter *e)
+{
+    if (e->kick != NULL)
+        event_active(e->kick, EV_READ, 0);
+}
+
+void export_record_error(struct xport *x, const char *msg)
+{
+    struct err_entry *en = &x->errs[x->err_next];
+    app_format_time(app_now_ms(), en->time);
+    snprintf(en->message, sizeof en->message, "%s", msg);
+    x->err_next = (x->err_next + 1) % EXPORT_ERRORS_MAX;
+    if (x->n_errs < EXPORT_ERRORS_MAX)
+        x->n_errs++;
+}
+
+/* ---------------------------------------------------------------- pipes */
+
+static struct slot *slot_at(struct pipe *p, size_t i)
+{
+    return &p->win[(p->head + i) % EXPORT_WINDOW];
+}
+
+static void slot_clear(struct pipe *p, struct slot *s)
+{
+    p->bytes -= s->len;
+    free(s->body);
+    free(s->device);
+    memset(s, 0, sizeof *s);
+}
+
+void export_pipe_free(struct pipe *p)
+{
+    if (p->dest != NULL)
+        p->dest->ops->free(p->dest); /* no callbacks after this */
+    for (size_t i = 0; i < p->n; i++)
+        slot_clear(p, slot_at(p, i));
+    free(p->dest_id);
+    free(p);
+}
+
+static struct exporter *ex_of(struct pipe *p)
+{
+    return p->x->e;
+}
+
+static void on_sent(void *ctx, enum export_outcome out, const char *error)
+{
+    struct slot *s = ctx;
+    struct pipe *p = s->p;
+    struct exporter *e = ex_of(p);
+    if (out == EXPORT_OUT_OK) {
+        s->st = SLOT_DONE;
+        p->delivered++;
+        p->retrying = false;
+    } else if (out == EXPORT_OUT_RETRY) {
+        s->st = SLOT_PENDING;
+        s->attempts++;
+        s->next_ms = app_now_ms() + export_backoff_ms(s->attempts, rnd(e));
+        if (!p->retrying || s->attempts == 1) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "destination %s: %s (retrying)", p->dest_id, error);
+            export_record_error(p->x, msg);
+        }
+        p->retrying = true;
+    } else {
+        char msg[200];
+        s->st = SLOT_DONE;
+        p->failed++;
+        snprintf(msg, sizeof msg, "destination %s: %s: message of %s (row %lld) refused",
+                 p->dest_id, error, s->device, (long long)s->seq);
+        export_record_error(p->x, msg);
+        log_warn("export %s: %s", p->x->id, msg);
+    }
+    if (s->st == SLOT_DONE) {
+        p->bytes -= s->len;
+        free(s->body);
+        s->body = NULL;
+        s->len = 0;
+    }
+    export_kick(e);
+}
+
+/* Enrichments of the export for one device, resolved now: {"name": value}. */
+static cJSON *enrich(struct exporter *e, const struct xport *x, const char *device_id,
+                     const char *template_id)
+{
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(x->def, "enrichments"), *en;
+    cJSON *out = cJSON_CreateObject();
+    if (out == NULL || !cJSON_IsObject(spec))
+        return out;
+    struct appl *a = e->app->appl;
+    struct appl_device *d = a != NULL ? appl_device_find(a, device_id) : NULL;
+    struct appl_template *t =
+        a != NULL && template_id != NULL ? appl_template_get(a, template_id) : NULL;
+    cJSON_ArrayForEach(en, spec)
+    {
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(en, "value");
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(en, "path");
+        const cJSON *target = cJSON_GetObjectItemCaseSensitive(en, "target");
+        const char *text = NULL;
+        const cJSON *item = NULL;
+        if (value != NULL) {
+            item = value;
+        } else if (!cJSON_IsString(path)) {
+            continue;
+        } else if (target == NULL) {
+            const char *ps = path->valuestring;
+            if (strcmp(ps, "$templateDisplayName") == 0)
+                text = t != NULL ? (t->display_name ? t->display_name : t->id) : NULL;
+            else if (strcmp(ps, "$templateId") == 0)
+                text = template_id;
+            else if (strcmp(ps, "$displayName") == 0)
+                text = d != NULL && d->display_name ? d->display_name : device_id;
+            else if (strcmp(ps, "$id") == 0)
+                text = device_id;
+        } else if (cJSON_IsString(target) && template_id != NULL &&
+                   strcmp(target->valuestring, template_id) == 0) {
+            struct device *dev = registry_get(e->app, device_id);
+            item = dev != NULL ? cJSON_GetObjectItemCaseSensitive(dev->reported, path->valuestring)
+                               : NULL;
+            if (item == NULL && d != NULL && d->cloud != NULL) {
+                const cJSON *c = cJSON_GetObjectItemCaseSensitive(d->cloud, path->valuestring);
+                item = cJSON_GetObjectItemCaseSensitive(c, "value");
+            }
+            if (cJSON_IsObject(item) && cJSON_GetObjectItemCaseSensitive(item, "ac") != NULL)
+                item = cJSON_GetObjectItemCaseSensitive(item, "value");
+        }
+        if (text != NULL)
+            cJSON_AddStringToObject(out, en->string, text);
+        else if (item != NULL)
+            cJSON_AddItemToObject(out, en->string, cJSON_Duplicate(item, true));
+    }
+    return out;
+}
+
+const char *export_device_template(struct exporter *e, const char *device_id)
+{
+    struct appl_device *d = e->app->appl ? appl_device_find(e->app->appl, device_id) : NULL;
+    return d != NULL ? d->template_id : NULL;
+}
+
+struct fill_ctx {
+    struct exporter *e;
+    struct pipe *p;
+};
+
+/* One row of the source into the window: formatted, or done at once when filtered out. */
+static int on_row(void *arg, const struct store_export_row *row)
+{
+    struct fill_ctx *fc = arg;
+    struct pipe *p = fc->p;
+    struct xport *x = p->x;
+    const char *tid = x->src == EXPORT_SRC_TELEMETRY ? export_device_template(fc->e, row->device_id)
+                                                     : row->template_id;
+    bool match = true;
+    if (x->filter != NULL) {
+        cJSON *fields = NULL;
+        if (x->src == EXPORT_SRC_TELEMETRY && row->payload != NULL)
+            fields = cJSON_ParseWithLength(row->payload, row->payload_len);
+        match = export_filter_match(x->filter, tid, row->device_id, fields);
+        cJSON_Delete(fields);
+    }
+    char *body = NULL, *device = strdup(row->device_id);
+    if (device == NULL)
+        return 1;
+    if (match) {
+        cJSON *enr = enrich(fc->e, x, row->device_id, tid);
+        struct export_msg_in in = {
+            .source = x->src,
+            .app_id = fc->e->app->facts.id_scope,
+            .device_id = row->device_id,
+            .template_id = tid,
+            .type = row->type,
+            .component = row->component,
+            .time_ms = row->time_ms,
+            .props_json = row->props_json,
+            .payload = row->payload,
+            .payload_len = row->payload_len,
+            .enrichments = enr,
+        };
+        cJSON *msg = enr != NULL ? export_message(&in) : NULL;
+        body = msg != NULL ? cJSON_PrintUnformatted(msg) : NULL;
+        cJSON_Delete(msg);
+        cJSON_Delete(enr);
+        if (body == NULL) { /* out of memory: stop here, this row is read again later */
+            free(device);
+            return 1;
+        }
+    }
+    struct slot *s = slot_at(p, p->n);
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->seq = row->seq;
+    s->device = device;
+    s->dev_hash = app_hash_str(device);
+    s->body = body;
+    s->len = body != NULL ? strlen(body) : 0;
+    s->st = match ? SLOT_PENDING : SLOT_DONE;
+    p->n++;
+    p->bytes += s->len;
+    p->read_to = row->seq;
+    return p->n == EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES;
+}
+
+static void fill(struct exporter *e, struct pipe *p)
+{
+    if (p->n >= EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES)
+        return;
+    struct fill_ctx fc = {e, p};
+    store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
+                      EXPORT_WINDOW - p->n, on_row, &fc);
+}
+
+static void dispatch(struct pipe *p, int64_t now)
+{
+    uint64_t busy[EXPORT_WINDOW];
+    size_t n_busy = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        struct slot *s = slot_at(p, i);
+        if (s->st == SLOT_DONE)
+            continue;
+        bool blocked = false;
+        for (size_t j = 0; j < n_busy && !blocked; j++)
+            blocked = busy[j] == s->dev_hash;
+        if (!blocked)
+            busy[n_busy++] = s->dev_hash;
+        if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
+            continue;
+        if (p->dest->ops->room(p->dest) == 0)
+            break;
+        if (p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s) == CE_OK)
+            s->st = SLOT_INFLIGHT;
+    }
+}
+
+/* Move the cursor over the done prefix; write it through the store when @p save (the timer:
+ * at most one cursor write per pipe and tick, not one per acknowledgement). */
+void export_advance(struct exporter *e, struct pipe *p, bool save)
+{
+    while (p->n > 0 && slot_at(p, 0)->st == SLOT_DONE) {
+        struct slot *s = slot_at(p, 0);
+        p->cursor = s->seq;
+        slot_clear(p, s);
+        p->head = (p->head + 1) % EXPORT_WINDOW;
+        p->n--;
+    }
+    if (save && p->cursor != p->saved &&
+        store_export_put_cursor(e->se, p->x->id, p->dest_id, p->cursor) == CE_OK)
+        p->saved = p->cursor;
+}
+
+static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
+{
+    fill(e, p);
+    dispatch(p, now);
+    export_advance(e, p, save);
+}
+
+static void pump_all(struct exporter *e, bool save)
+{
+    int64_t now = app_now_ms();
+    for (struct xport *x = e->exports; x != NULL; x = x->next) {
+        for (struct pipe *p = x->pipes; x->enabled && p != NULL; p = p->next)
+            pump(e, p, now, save);
+    }
+}
+
+void export_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_all(arg, true);
+}
+
+void export_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_all(arg, false);
+}

@@ -1,0 +1,347 @@
+/*
+ * export_webhook.c - the webhook@v1 destination: one HTTP POST per message, libcurl's multi
+ * interface driven by the server's libevent loop (curl_multi_socket_action from socket and
+ * timer events; no thread, no blocking call). Keep-alive comes from the multi handle's
+ * connection cache; EXPORT_WEBHOOK_CONCURRENCY bounds the requests in flight.
+ */
+#include "central/export/export_dest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "central/base/log.h"
+
+#define EXPORT_WEBHOOK_CONCURRENCY 16
+#define EXPORT_WEBHOOK_TIMEOUT_MS 30000L
+
+struct request {
+    struct webhook *wh;
+    CURL *easy;
+    export_sent_fn cb;
+    void *ctx;
+    char *body;
+    struct request *next;
+};
+
+struct sock {
+    struct event *ev;
+    curl_socket_t fd;
+    struct sock *next;
+};
+
+struct webhook {
+    struct export_dest base;
+    struct app *app;
+    CURLM *multi;
+    struct event *timer;
+    struct curl_slist *headers;
+    char *url;
+    struct request *reqs;                   /* in flight */
+    struct sock *socks;                     /* sockets libcurl asked us to watch */
+    CURL *idle[EXPORT_WEBHOOK_CONCURRENCY]; /* finished handles, options set, for reuse */
+    size_t n_idle;
+    size_t n_inflight;
+};
+
+static void check_done(struct webhook *wh);
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct webhook *wh = arg;
+    int running = 0;
+    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    curl_multi_socket_action(wh->multi, fd, flags, &running);
+    check_done(wh);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct webhook *wh = arg;
+    int running = 0;
+    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(wh);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct webhook *wh = userp;
+    struct sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            for (struct sock **pp = &wh->socks; *pp != NULL; pp = &(*pp)->next) {
+                if (*pp == s) {
+                    *pp = s->next;
+                    break;
+                }
+            }
+            if (s->ev != NULL)
+                event_free(s->ev);
+            free(s);
+            curl_multi_assign(wh->multi, fd, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+                         (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
+    if (s == NULL) {
+        s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return -1;
+        s->fd = fd;
+        s->next = wh->socks;
+        wh->socks = s;
+        curl_multi_assign(wh->multi, fd, s);
+    } else if (s->ev != NULL) {
+        event_free(s->ev);
+    }
+    s->ev = event_new(wh->app->base, fd, kind, on_socket_event, wh);
+    if (s->ev == NULL || event_add(s->ev, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct webhook *wh = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(wh->timer);
+        return 0;
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    evtimer_add(wh->timer, &tv);
+    return 0;
+}
+
+static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb;
+}
+
+static void request_free(struct request *r)
+{
+    if (r->easy != NULL)
+        curl_easy_cleanup(r->easy);
+    free(r->body);
+    free(r);
+}
+
+/* A finished request's handle goes back to the pool (its options stay set: keep-alive state and
+ * the per-request allocations of a new handle are what reuse saves). */
+static void request_done(struct webhook *wh, struct request *r)
+{
+    if (r->easy != NULL && wh->n_idle < EXPORT_WEBHOOK_CONCURRENCY) {
+        wh->idle[wh->n_idle++] = r->easy;
+        r->easy = NULL;
+    }
+    request_free(r);
+}
+
+/* A handle with the options every request of this destination shares. */
+static CURL *easy_get(struct webhook *wh)
+{
+    if (wh->n_idle > 0)
+        return wh->idle[--wh->n_idle];
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_URL, wh->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, wh->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_WEBHOOK_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    return e;
+}
+
+static void unlink_req(struct webhook *wh, struct request *r)
+{
+    for (struct request **pp = &wh->reqs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+}
+
+/* Collect finished transfers, classify them, and run their callbacks. */
+static void check_done(struct webhook *wh)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(wh->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct request *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode res = msg->data.result;
+        long status = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_multi_remove_handle(wh->multi, msg->easy_handle);
+        unlink_req(wh, r);
+        wh->n_inflight--;
+        char why[160];
+        enum export_outcome out = export_classify(res == CURLE_OK, status);
+        if (res != CURLE_OK)
+            snprintf(why, sizeof why, "webhook: %s", curl_easy_strerror(res));
+        else
+            snprintf(why, sizeof why, "webhook: HTTP %ld", status);
+        r->cb(r->ctx, out, out == EXPORT_OUT_OK ? NULL : why);
+        request_done(wh, r);
+    }
+}
+
+static size_t wh_room(struct export_dest *d)
+{
+    struct webhook *wh = (struct webhook *)d;
+    return wh->n_inflight < EXPORT_WEBHOOK_CONCURRENCY ? EXPORT_WEBHOOK_CONCURRENCY - wh->n_inflight
+                                                       : 0;
+}
+
+static int wh_send(struct export_dest *d, const char *key, const char *body, size_t len,
+                   export_sent_fn cb, void *ctx)
+{
+    (void)key;
+    struct webhook *wh = (struct webhook *)d;
+    if (wh_room(d) == 0)
+        return CE_BUSY;
+    struct request *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return CE_NOMEM;
+    r->wh = wh;
+    r->cb = cb;
+    r->ctx = ctx;
+    r->body = malloc(len + 1);
+    r->easy = r->body != NULL ? easy_get(wh) : NULL;
+    if (r->body == NULL || r->easy == NULL) {
+        request_free(r);
+        return CE_NOMEM;
+    }
+    memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
+        request_free(r);
+        return CE_NOMEM;
+    }
+    r->next = wh->reqs;
+    wh->reqs = r;
+    wh->n_inflight++;
+    return CE_OK;
+}
+
+static void wh_free(struct export_dest *d)
+{
+    struct webhook *wh = (struct webhook *)d;
+    if (wh == NULL)
+        return;
+    for (struct request *r = wh->reqs, *next; r != NULL; r = next) {
+        next = r->next;
+        curl_multi_remove_handle(wh->multi, r->easy);
+        request_free(r);
+    }
+    for (size_t i = 0; i < wh->n_idle; i++)
+        curl_easy_cleanup(wh->idle[i]);
+    if (wh->multi != NULL)
+        curl_multi_cleanup(wh->multi);
+    /* whatever socket libcurl did not say goodbye to */
+    for (struct sock *s = wh->socks, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->ev != NULL)
+            event_free(s->ev);
+        free(s);
+    }
+    if (wh->timer != NULL)
+        event_free(wh->timer);
+    curl_slist_free_all(wh->headers);
+    free(wh->url);
+    free(wh);
+}
+
+static const struct export_dest_ops webhook_ops = {
+    .room = wh_room,
+    .send = wh_send,
+    .free = wh_free,
+};
+
+static int add_header(struct curl_slist **list, const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *line = malloc(n);
+    if (line == NULL)
+        return CE_NOMEM;
+    snprintf(line, n, "%s: %s", name, value);
+    struct curl_slist *l = curl_slist_append(*list, line);
+    free(line);
+    if (l == NULL)
+        return CE_NOMEM;
+    *list = l;
+    return CE_OK;
+}
+
+int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out)
+{
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(def, "url");
+    const cJSON *auth = cJSON_GetObjectItemCaseSensitive(def, "authorization");
+    const cJSON *av = cJSON_GetObjectItemCaseSensitive(auth, "value");
+    const cJSON *hc = cJSON_GetObjectItemCaseSensitive(def, "headerCustomizations"), *h;
+    *out = NULL;
+    if (!cJSON_IsString(url) || !cJSON_IsString(av))
+        return CE_INVALID;
+    struct webhook *wh = calloc(1, sizeof *wh);
+    if (wh == NULL)
+        return CE_NOMEM;
+    wh->base.ops = &webhook_ops;
+    wh->app = app;
+    wh->url = strdup(url->valuestring);
+    wh->multi = curl_multi_init();
+    wh->timer = evtimer_new(app->base, on_timer, wh);
+    int rc = wh->url && wh->multi && wh->timer ? CE_OK : CE_NOMEM;
+    if (rc == CE_OK)
+        rc = add_header(&wh->headers, "Content-Type", "application/json");
+    if (rc == CE_OK)
+        rc = add_header(&wh->headers, "Authorization", av->valuestring);
+    if (rc == CE_OK)
+        rc = add_header(&wh->headers, "Expect", ""); /* no 100-continue round trip */
+    cJSON_ArrayForEach(h, hc)
+    {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "value");
+        if (rc == CE_OK && cJSON_IsString(v))
+            rc = add_header(&wh->headers, h->string, v->valuestring);
+    }
+    if (rc != CE_OK) {
+        wh_free(&wh->base);
+        return rc;
+    }
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
+    curl_multi_setopt(wh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)EXPORT_WEBHOOK_CONCURRENCY);
+    *out = &wh->base;
+    return CE_OK;
+}
+
+int export_webhook_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? CE_OK : CE_NOMEM;
+}
+
+void export_webhook_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
