@@ -66,6 +66,33 @@ int store_app_open(struct app *app, struct store_app **out)
     return CE_OK;
 }
 
+int store_app_open_readonly(struct app *app, struct store_app **out)
+{
+    struct store_app *sa = calloc(1, sizeof *sa);
+    char path[1200];
+    *out = NULL;
+    if (sa == NULL)
+        return CE_NOMEM;
+    sa->app = app;
+    snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
+    if (sqlite3_open_v2(path, &sa->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_error("appl: cannot open %s for reading: %s", path,
+                  sa->db ? sqlite3_errmsg(sa->db) : "?");
+        store_app_close(sa);
+        return CE_STORE;
+    }
+    sqlite3_busy_timeout(sa->db, 5000);
+    *out = sa;
+    return CE_OK;
+}
+
+void store_app_interrupt(struct store_app *sa)
+{
+    if (sa != NULL && sa->db != NULL)
+        sqlite3_interrupt(sa->db);
+}
+
 void store_app_close(struct store_app *sa)
 {
     if (sa == NULL)
