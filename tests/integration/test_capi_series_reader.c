@@ -3,7 +3,8 @@
  * (store_read.h, capi_read.c), not on the event loop: with 300 000 rows in range,
  * - while a series query runs, GET /api/devices and a device's QoS 1 telemetry PUBACK are
  *   answered before the series answer arrives, and the series answer is still right;
- * - with one reader thread and --max-read-jobs 2, a third query gets 503 + Retry-After;
+ * - with one reader thread and --max-read-jobs 2, a third query gets 503 + Retry-After, and so
+ *   does a raw data page (same reader);
  * - a client that closes its connection mid-query leaves the server serving;
  * - stopping the server with a query running answers it 503 and exits cleanly.
  * Ordering, not timing: "not answered yet" is whether the series response's bytes are in the
@@ -195,6 +196,9 @@ static void test_full_queue_503(void **state)
     assert_non_null(strstr(c.text, "HTTP/1.1 503"));
     assert_non_null(strstr(c.text, "Retry-After: 1"));
     assert_non_null(strstr(c.text, "ServiceUnavailable"));
+    /* raw data pages go through the same reader */
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/rawData?$top=5", NULL), 503);
+    assert_string_equal(R.error_code, "ServiceUnavailable");
     bool early = answered(&a) || answered(&b);
     assert_false(early);
     th_tls_close(&c);
@@ -210,6 +214,8 @@ static void test_full_queue_503(void **state)
     char path[400];
     series_path(path, sizeof path, 1, "max");
     assert_int_equal(admin("GET", path, NULL), 200);
+    assert_int_equal(admin("GET", "/api/devices/" DEV "/rawData?$top=5", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 5);
 }
 
 /* A client gone mid-query: its answer is dropped; the server goes on serving. */
