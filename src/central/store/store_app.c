@@ -353,13 +353,16 @@ long store_app_series(struct store_app *sa, const char *device_id, const char *c
         return CE_INVALID;
     snprintf(path, sizeof path, "$.\"%s\"", name);
     /* json_valid first: json_extract on a payload that is not JSON would fail the whole query.
-     * The payload column is a BLOB, JSON functions want text. */
+     * The payload column is a BLOB, JSON functions want text. The inner query's LIMIT -1 keeps
+     * SQLite from flattening it into the aggregate (a subquery with a LIMIT is not flattened into
+     * an aggregate query), which would evaluate v, the JSON work, once for each of its three uses
+     * (typeof, COUNT, the aggregate) instead of once per row. */
     snprintf(sql, sizeof sql,
              "SELECT b, COUNT(v), %s(v) FROM (SELECT (enqueued_ms - ?1) * ?2 / (?3 - ?1) AS b,"
              " CASE WHEN json_valid(CAST(payload AS TEXT))"
              " THEN json_extract(CAST(payload AS TEXT), ?4) END AS v"
              " FROM telemetry WHERE device_id=?5 AND enqueued_ms>=?1 AND enqueued_ms<?3"
-             " AND ifnull(component,'')=?6)"
+             " AND ifnull(component,'')=?6 LIMIT -1)"
              " WHERE typeof(v) IN ('integer','real') GROUP BY b ORDER BY b",
              fns[agg]);
     sqlite3_stmt *s = prepare(sa, sql);
