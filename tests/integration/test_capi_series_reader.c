@@ -128,9 +128,9 @@ static int series_recv(struct th_tls *t, cJSON **out)
 {
     *out = NULL;
     th_tls_wait(t, NULL, 60000);
-    int status = 0;
-    if (sscanf(t->text, "HTTP/1.1 %d", &status) != 1)
+    if (strncmp(t->text, "HTTP/1.1 ", 9) != 0)
         return -1;
+    int status = (int)strtol(t->text + 9, NULL, 10);
     const char *body = strstr(t->text, "\r\n\r\n");
     if (body != NULL)
         *out = cJSON_Parse(body + 4);
