@@ -156,12 +156,6 @@ int store_read_submit(struct store_read *r, store_read_run_fn run, store_read_do
     return CE_OK;
 }
 
-size_t store_read_jobs(const struct store_read *r)
-{
-    CENTRAL_ASSERT_THREAD(r->loop);
-    return r->jobs;
-}
-
 void store_read_close(struct store_read *r)
 {
     if (r == NULL)

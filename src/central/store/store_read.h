@@ -55,9 +55,6 @@ int store_read_open(struct app *app, int threads, size_t max_jobs, struct store_
 int store_read_submit(struct store_read *r, store_read_run_fn run, store_read_done_fn done,
                       void *arg);
 
-/** Jobs in the reader now (queued, running, or waiting for done). Loop thread. */
-size_t store_read_jobs(const struct store_read *r);
-
 /**
  * Interrupt running queries, stop the workers, then call done for every job (CE_BUSY for the
  * ones that never ran) and close the connections. Loop thread. NULL is fine.
