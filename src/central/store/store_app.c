@@ -87,10 +87,9 @@ int store_app_open_readonly(struct app *app, struct store_app **out)
     return CE_OK;
 }
 
-void store_app_interrupt(struct store_app *sa)
+void store_app_set_stop(struct store_app *sa, int (*stop)(void *arg), void *arg)
 {
-    if (sa != NULL && sa->db != NULL)
-        sqlite3_interrupt(sa->db);
+    sqlite3_progress_handler(sa->db, 4096, stop, arg);
 }
 
 void store_app_close(struct store_app *sa)

@@ -38,8 +38,11 @@ void store_app_close(struct store_app *sa);
  */
 int store_app_open_readonly(struct app *app, struct store_app **out);
 
-/** Make the query running on @p sa's connection stop soon (any thread; store_read_close). */
-void store_app_interrupt(struct store_app *sa);
+/**
+ * Make queries on @p sa stop (failing: the readers return CE_STORE) as soon as @p stop(@p arg)
+ * returns non-zero; SQLite asks every few thousand steps, from the thread running the query.
+ */
+void store_app_set_stop(struct store_app *sa, int (*stop)(void *arg), void *arg);
 
 /** Row callback of the loaders: return non-zero to stop. */
 typedef int (*store_app_row_fn)(void *ctx, const char *id, const char *data);

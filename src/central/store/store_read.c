@@ -8,6 +8,7 @@
 #include "central/store/store_read.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/queue.h>
@@ -40,12 +41,20 @@ struct store_read {
     struct job_queue done; /* run, waiting for done on the loop */
     size_t jobs;           /* accepted and whose done has not run yet */
     size_t max_jobs;
-    bool stop;
+    bool stop;          /* under mu: workers leave */
+    atomic_int abort_q; /* read by the workers' queries: give up now */
     struct event *done_ev;
     struct worker *w;
     int n_w;
     pthread_t loop;
 };
+
+/* SQLite's progress handler on every worker connection: non-zero ends the running query. */
+static int should_abort(void *arg)
+{
+    struct store_read *r = arg;
+    return atomic_load_explicit(&r->abort_q, memory_order_relaxed);
+}
 
 static void *worker_main(void *arg)
 {
@@ -125,6 +134,7 @@ int store_read_open(struct app *app, int threads, size_t max_jobs, struct store_
             store_read_close(r);
             return rc;
         }
+        store_app_set_stop(w->sa, should_abort, r);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             log_error("store: cannot start a reader thread");
             store_read_close(r);
@@ -163,6 +173,7 @@ void store_read_close(struct store_read *r)
     CENTRAL_ASSERT_THREAD(r->loop);
     if (r->jobs > 0)
         log_info("store: stopping the reader with %zu queries not answered", r->jobs);
+    atomic_store(&r->abort_q, 1); /* a running query ends early (CE_STORE) */
     pthread_mutex_lock(&r->mu);
     r->stop = true;
     /* jobs that never ran end with CE_BUSY */
@@ -173,10 +184,6 @@ void store_read_close(struct store_read *r)
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    for (int i = 0; i < r->n_w; i++) {
-        if (r->w[i].sa != NULL)
-            store_app_interrupt(r->w[i].sa); /* a running query ends early (CE_STORE) */
-    }
     for (int i = 0; i < r->n_w; i++) {
         if (r->w[i].started)
             pthread_join(r->w[i].thread, NULL);
