@@ -6,7 +6,7 @@
 #   make SANITIZE=address,undefined test
 #   make CC=clang WERROR=1
 #   make fuzz / fuzz-smoke    libFuzzer targets (clang), bounded smoke run
-#   make install PREFIX=/opt/iotc
+#   make install PREFIX=/opt/iotc  (DESTDIR, SYSCONFDIR: see "install" below)
 #   make bench                benchmarks, print figures
 #
 # Sources are found by wildcard, so adding a file needs no edit here:
@@ -63,7 +63,7 @@ endif
 
 SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 
-CPPFLAGS_ALL := -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\"
+CPPFLAGS_ALL := -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\" $(CPPFLAGS)
 CFLAGS_ALL   := -std=c11 $(OPT) $(WARN) -fno-common -fPIC -fvisibility=hidden $(SAN_FLAGS) $(CFLAGS)
 LDFLAGS_ALL  := $(SAN_FLAGS) $(LDFLAGS)
 
@@ -232,19 +232,74 @@ bench: all
 	@tools/bench.sh $(B)
 
 # ---- install ----
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/iotc
-	install -m 644 include/iotc/*.h $(DESTDIR)$(PREFIX)/include/iotc/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libiotc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so.$(SOVERSION)
-	ln -sf libiotc.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libiotc.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/iotc.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/iotc.pc
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=$(PREFIX)/etc]: the four programs,
+# libiotc with its headers and iotc.pc, the man pages, the systemd unit and sysusers.d entry of
+# iotc-central and its configuration file (kept if it exists). Nothing goes outside
+# $(DESTDIR)$(PREFIX) unless SYSCONFDIR or SYSTEMDUNITDIR say so (the Debian package does).
+#
+# The build tree's programs link libiotc.a; the installed ones are linked again against the
+# installed libiotc.so.$(SOVERSION), found through RUNPATH=$(PREFIX)/lib (none for PREFIX=/usr,
+# where the dynamic linker looks anyway). The MQTT codec (src/proto/mqtt*.c) is not part of
+# libiotc's ABI, so the server and the simulator carry their own copy of it.
+BINDIR         ?= $(PREFIX)/bin
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+MANDIR         ?= $(PREFIX)/share/man
+SYSCONFDIR     ?= $(PREFIX)/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+RUNPATH        ?= $(if $(filter /usr /usr/ /,$(PREFIX)),,$(LIBDIR))
+CONF_EXAMPLE   := $(firstword $(wildcard etc/iotc-central.conf))
+MAN_PAGES      := $(sort $(wildcard man/*.1 man/*.8))
+INST_B         := $(B)/inst
+MQTT_OBJ       := $(call obj,$(wildcard src/proto/mqtt*.c))
+INST_LINK       = $(CC) $(LDFLAGS_ALL) $(if $(RUNPATH),-Wl$(comma)--enable-new-dtags$(comma)-rpath$(comma)$(RUNPATH))
+comma := ,
+subst_dirs = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+                 -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g'
 
+CONF_DEST := $(DESTDIR)$(SYSCONFDIR)/iotc-central/iotc-central.conf
+install_conf = [ -e $(CONF_DEST) ] || install -m 644 $(CONF_EXAMPLE) $(CONF_DEST)
+uninstall_conf = ! cmp -s $(CONF_EXAMPLE) $(CONF_DEST) || rm -f $(CONF_DEST)
+
+install: lib central cli sim examples
+	@mkdir -p $(INST_B)
+	$(INST_LINK) -o $(INST_B)/iotc-central $(call obj,$(CENTRAL_MAIN)) $(MQTT_OBJ) $(CENTRAL_A) \
+	  $(DTDL_A) $(UTIL_A) -L$(B) -liotc $(LIBS_CENTRAL) $(LIBS_DEVICE)
+	$(INST_LINK) -o $(INST_B)/iotc $(CLI_OBJ) $(UTIL_A) -L$(B) -liotc $(LIBS_CLI) $(LIBS_DEVICE)
+	$(INST_LINK) -o $(INST_B)/iotc-sim $(call obj,$(SIM_SRC)) $(MQTT_OBJ) $(DTDL_A) $(UTIL_A) \
+	  -L$(B) -liotc $(call pc_libs,libevent libevent_openssl openssl libcjson) -lm
+	$(INST_LINK) -o $(INST_B)/environmental-sensor $(call obj,$(wildcard examples/environmental_sensor/*.c)) \
+	  $(UTIL_A) -L$(B) -liotc $(LIBS_DEVICE) -lm
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/iotc \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/iotc-central
+	install -m 755 $(INST_B)/iotc-central $(INST_B)/iotc $(INST_B)/iotc-sim \
+	  $(INST_B)/environmental-sensor $(DESTDIR)$(BINDIR)/
+	install -m 644 include/iotc/*.h $(DESTDIR)$(INCLUDEDIR)/iotc/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libiotc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libiotc.so.$(SOVERSION)
+	ln -sf libiotc.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libiotc.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/iotc.pc.in \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/iotc.pc
+	install -m 644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(subst_dirs) tools/iotc-central.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/iotc-central.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/iotc-central.service
+	install -m 644 tools/iotc-central.sysusers $(DESTDIR)$(SYSUSERSDIR)/iotc-central.conf
+	$(if $(CONF_EXAMPLE),$(install_conf),@echo "install: TODO: no etc/iotc-central.conf yet, no configuration file installed")
+
+# The configuration file goes only if it is still the one installed.
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/iotc
-	rm -f $(DESTDIR)$(PREFIX)/lib/libiotc.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/iotc.pc
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,iotc-central iotc iotc-sim environmental-sensor)
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/iotc
+	rm -f $(DESTDIR)$(LIBDIR)/libiotc.* $(DESTDIR)$(LIBDIR)/pkgconfig/iotc.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(filter %.1,$(MAN_PAGES))))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(filter %.8,$(MAN_PAGES))))
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/iotc-central.service $(DESTDIR)$(SYSUSERSDIR)/iotc-central.conf
+	$(if $(CONF_EXAMPLE),$(uninstall_conf))
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/iotc-central 2>/dev/null
 
 # ---- hygiene ----
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -18,13 +18,16 @@
 
 #define NOW_S 1700000000u
 
+static const struct auth_group groups[] = {
+    {"Z3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3I=",
+     "Z3JvdXAtc2Vjb25kYXJ5LWtleS1ncm91cC1zZWNvbmRhcnkta2V5LWdyb3VwLXNlY29uZGE="},
+};
+
 static const struct auth_config cfg = {
     .id_scope = "0ne0000F00D",
     .hub_host = "hub.example",
-    .group_primary_key =
-        "Z3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3JvdXAtcHJpbWFyeS1rZXktZ3I=",
-    .group_secondary_key =
-        "Z3JvdXAtc2Vjb25kYXJ5LWtleS1ncm91cC1zZWNvbmRhcnkta2V5LWdyb3VwLXNlY29uZGE=",
+    .groups = groups,
+    .n_groups = 1,
     .service_policy = "iothubowner",
     .service_key = "c2VydmljZS1rZXktc2VydmljZS1rZXktc2VydmljZS0=",
 };

@@ -9,4 +9,13 @@ if [ -n "$hits" ]; then
     echo "$hits"
     exit 1
 fi
+# The HTTP server keeps its own close callback on every connection (the pre-authentication
+# guard, src/central/http/http_server.c); everyone else goes through http_conn_set_closecb().
+hits=$(git ls-files 'src/*.c' | grep -v '^src/central/http/http_server.c$' |
+    xargs -r grep -n 'evhttp_connection_set_closecb' || true)
+if [ -n "$hits" ]; then
+    echo "evhttp_connection_set_closecb outside http_server.c (use http_conn_set_closecb):"
+    echo "$hits"
+    exit 1
+fi
 echo "check-banned: clean"

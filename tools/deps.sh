@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
-# Install what iotc needs to build, run and test, when it is missing.
-#   tools/deps.sh            build + run dependencies (Debian packages, npm packages)
-#   tools/deps.sh --ci       also the tools CI uses (clang, libFuzzer runtime, mosquitto, clang-format, cppcheck)
-# Debian packages come from apt; Node packages from the npm registry via `npm ci`.
+# Install what iotc needs, when it is missing.
+#   tools/deps.sh          build and run: the compiler, the libraries, Node and uPlot for the web
+#                          UI (what tools/demo.sh and `make central cli sim examples` need)
+#   tools/deps.sh --test   also what the tests need (tools/test-all.sh): cmocka, Chromium, the
+#                          Azure IoT SDKs and playwright-core (npm devDependencies), the sqlite3
+#                          command, mosquitto clients, debhelper (the .deb test), man and groff
+#                          (the man pages)
+#   tools/deps.sh --ci     also the tools CI uses (.ci/run): clang, the libFuzzer runtime, the
+#                          mosquitto broker (benchmarks), clang-format, cppcheck; implies --test
+# Debian packages come from apt; Node packages from the npm registry via `npm ci`
+# (`npm ci --omit=dev` without --test).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
+build_pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
+            libcurl4-openssl-dev nodejs npm"
 # sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages
-pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
-      libcurl4-openssl-dev libcmocka-dev nodejs npm chromium sqlite3"
+test_pkgs="libcmocka-dev chromium sqlite3 mosquitto-clients debhelper dpkg-dev git man-db groff-base"
+ci_pkgs="clang libclang-rt-14-dev mosquitto clang-format cppcheck"
+pkgs=$build_pkgs
+test=0
 for a in "$@"; do
     case "$a" in
-    --ci) pkgs="$pkgs clang libclang-rt-14-dev mosquitto mosquitto-clients clang-format cppcheck" ;;
-    *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
+    --test) test=1 ;;
+    --ci) test=1; pkgs="$pkgs $ci_pkgs" ;;
+    *) echo "deps.sh: unknown option $a (--test, --ci)" >&2; exit 2 ;;
     esac
 done
+[ "$test" = 1 ] && pkgs="$pkgs $test_pkgs"
 
 missing=""
 for p in $pkgs; do
@@ -34,11 +47,21 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# Node packages: reinstall only when the lock file changed since the last install.
-stamp=node_modules/.iotc-lock-stamp
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
-    echo "deps: npm ci"
-    npm ci --no-audit --no-fund --loglevel=error >/dev/null
-    cp package-lock.json "$stamp"
+# Node packages: reinstall only when the lock file changed since the last install. A full
+# install (the stamp "-all") serves the build too; a build-only one (--omit=dev) does not
+# serve the tests.
+stamp_all=node_modules/.iotc-lock-stamp-all
+stamp_build=node_modules/.iotc-lock-stamp-build
+if [ "$test" = 1 ]; then
+    if [ ! -f "$stamp_all" ] || ! cmp -s package-lock.json "$stamp_all"; then
+        echo "deps: npm ci"
+        npm ci --no-audit --no-fund --loglevel=error >/dev/null
+        cp package-lock.json "$stamp_all"
+    fi
+elif ! { [ -f "$stamp_all" ] && cmp -s package-lock.json "$stamp_all"; } &&
+    ! { [ -f "$stamp_build" ] && cmp -s package-lock.json "$stamp_build"; }; then
+    echo "deps: npm ci --omit=dev"
+    npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null
+    cp package-lock.json "$stamp_build"
 fi
 echo "deps: ok"

@@ -13,7 +13,7 @@ for a in "$@"; do
     *) echo "usage: tools/test-all.sh [--sanitize]" >&2; exit 2 ;;
     esac
 done
-tools/deps.sh || exit 1
+tools/deps.sh --test || exit 1
 jobs=$(nproc 2>/dev/null || echo 2)
 if [ -n "$san" ]; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -34,6 +34,7 @@
 #include "central/api/capi.h"
 #include "central/api/web.h"
 #include "central/app/appl.h"
+#include "central/base/admit.h"
 #include "central/base/app.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
@@ -123,6 +124,7 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
     struct opt_list dns = {0};
     int http_port = -1;
     long max_conn = (long)cfg->max_connections, max_backlog = (long)cfg->max_store_backlog;
+    long max_pending = 0, max_per_addr = 0, max_http = 0;
     const struct opt specs[] = {
         {"config", 0, OPT_CONFIG, &g_config, .arg = "FILE",
          .help = "read settings from FILE first: one 'key = value' a line,\n"
@@ -150,7 +152,25 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"dps-retry-after", 0, OPT_INT, &cfg->dps_retry_after_s, 1, 60, .arg = "S",
          .help = "retry-after DPS asks devices to wait (default 1)"},
         {"max-connections", 0, OPT_LONG, &max_conn, 1, 10000000,
-         .help = "refuse (CONNACK 3) above N connections (default 100000)"},
+         .help = "refuse (CONNACK 3) above N MQTT connections (default\n"
+                 "100000, at most what the descriptor limit allows)"},
+        {"auth-timeout", 0, OPT_INT, &cfg->auth_timeout_s, 1, 3600, .arg = "S",
+         .help = "close an MQTT connection without TLS handshake and\n"
+                 "CONNECT S seconds after accept, an HTTP connection\n"
+                 "whose request has not arrived S seconds after accept\n"
+                 "or its last response; bytes trickling in do not\n"
+                 "extend it (default 10)"},
+        {"max-pending", 0, OPT_LONG, &max_pending, 1, 10000000,
+         .help = "MQTT connections before CONNECT at once; beyond, the\n"
+                 "busiest address's oldest is closed (default half the\n"
+                 "MQTT share of the descriptor limit)"},
+        {"max-pending-per-address", 0, OPT_LONG, &max_per_addr, 1, 10000000,
+         .help = "unauthenticated connections from one address (MQTT\n"
+                 "and HTTP each; default half of --max-pending and\n"
+                 "half of --max-http-connections)"},
+        {"max-http-connections", 0, OPT_LONG, &max_http, 1, 1000000,
+         .help = "HTTP(S) connections at once, a budget of their own\n"
+                 "(default 256 or 1/8 of the descriptors, the smaller)"},
         {"max-store-backlog", 0, OPT_LONG, &max_backlog, 2, 100000000,
          .help = "queued writes above which publishers are paused and new\n"
                  "connections refused with CONNACK 3 (default 200000)"},
@@ -208,6 +228,9 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
             cfg->http_port = http_port;
         }
         cfg->max_connections = (size_t)max_conn;
+        cfg->max_pending = (size_t)max_pending;
+        cfg->max_pending_per_addr = (size_t)max_per_addr;
+        cfg->max_http = (size_t)max_http;
         cfg->max_store_backlog = (size_t)max_backlog;
         if (dns.n > 0) {
             cfg->dns_names = calloc((size_t)dns.n, sizeof *cfg->dns_names);
@@ -337,6 +360,38 @@ static int lock_data_dir(const struct app *app)
     return fd;
 }
 
+/* The connection budgets from the descriptor limit (raised to the hard limit in main()) and
+ * the options; logged once. docs/OPERATIONS.md "Limits and flood protection". */
+static int admit_start(struct app *app)
+{
+    struct rlimit rl;
+    struct admit_plan_in in = {
+        .nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                      ? (uint64_t)rl.rlim_cur
+                      : UINT64_MAX,
+        .max_connections = app->cfg.max_connections,
+        .max_pending = app->cfg.max_pending,
+        .max_per_address = app->cfg.max_pending_per_addr,
+        .max_http = app->cfg.max_http,
+        .auth_timeout_s = app->cfg.auth_timeout_s,
+    };
+    struct admit_limits lim;
+    size_t cap = admit_plan(&in, &lim);
+    if (cap < app->cfg.max_connections)
+        log_warn("limits: %zu MQTT connections at most (--max-connections %zu does not fit in the "
+                 "descriptor limit %llu)",
+                 cap, app->cfg.max_connections, (unsigned long long)in.nofile);
+    app->cfg.max_connections = cap;
+    log_info("limits: descriptors %llu; MQTT %zu connections (CONNACK 3 above %zu), %zu before "
+             "CONNECT, %zu per address; HTTP %zu connections, %zu unanswered per address; %lld s "
+             "to authenticate",
+             (unsigned long long)in.nofile, lim.open[ADMIT_MQTT], cap, lim.pending[ADMIT_MQTT],
+             lim.per_address[ADMIT_MQTT], lim.open[ADMIT_HTTP], lim.per_address[ADMIT_HTTP],
+             (long long)(lim.deadline_ms / 1000));
+    app->admit = admit_new(&lim);
+    return app->admit != NULL ? CE_OK : CE_NOMEM;
+}
+
 /* SIGHUP: reopen the log file (logrotate moved it), and `rotate-admin-token` may have replaced
  * the admin token in app.json: adopt its hash and say so in ports.json, which the command
  * waits for. */
@@ -350,9 +405,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (log_reopen() > 0)
         log_info("SIGHUP: log file reopened");
     int rc = app_admin_token_reload(app);
-    if (rc > 0)
+    if (rc > 0) {
         log_info("admin token replaced (SIGHUP): the previous one is refused from now on");
-    else if (rc == 0)
+        capi_admin_token_replaced(app); /* its open event streams end too */
+    } else if (rc == 0)
         log_info("SIGHUP: admin token unchanged");
     if (rc >= 0 && write_ports(app) < 0)
         log_warn("cannot write %s/ports.json", app->cfg.data_dir);
@@ -405,6 +461,8 @@ static int cmd_serve(struct app *app)
         goto out;
     if (created)
         print_token_file(app);
+    if (admit_start(app) != CE_OK)
+        goto out;
     if (broker_start(app) < 0)
         goto out;
     if (app->cfg.https_port >= 0 && http_start(app) != CE_OK)
@@ -441,6 +499,8 @@ out:
     app->stopping = true;
     http_stop(app); /* no-op after on_signal */
     broker_free(app);
+    admit_free(app->admit); /* after the listeners' connections, which leave it as they close */
+    app->admit = NULL;
     method_free_all(app);
     store_close(app);
     registry_free(app);

@@ -1,5 +1,6 @@
 /*
  * devices.c - `iotc devices create|list|show|credentials|block|unblock|delete`
+ * (compute-key is in groups.c)
  * (/api/devices; docs/API.md "Devices").
  */
 #include <stdio.h>
@@ -103,8 +104,30 @@ int cmd_devices_create(struct cli *c, int argc, char **argv)
 
 int cmd_devices_list(struct cli *c, int argc, char **argv)
 {
+    long top = 0;
+    const char *filter = NULL, *orderby = NULL;
+    const struct opt o[] = {
+        {"top", 0, OPT_LONG, &top, 1, 1000000, .arg = "N"},
+        {"filter", 0, OPT_STR, &filter, .arg = "EXPR"},
+        {"orderby", 0, OPT_STR, &orderby, .arg = "EXPR"},
+        {0},
+    };
+    struct cli_args args = {.min = 0, .max = 0};
+    char path[7000], ef[3100], eo[400];
     cJSON *all = NULL;
-    int rc = cli_list(c, argc, argv, "/api/devices", "cannot list devices", &all);
+    int rc = cli_parse(c, argc, argv, o, &args);
+    if (rc != 0)
+        return rc;
+    /* the server checks the expressions ($filter / $orderby of the API) */
+    if (cli_pct(filter ? filter : "", ef, sizeof ef) < 0 ||
+        cli_pct(orderby ? orderby : "", eo, sizeof eo) < 0)
+        return cli_err(c, CLI_USAGE, "--filter or --orderby too long");
+    snprintf(path, sizeof path, "/api/devices%s%s%s%s%s", filter || orderby ? "?" : "",
+             filter ? "$filter=" : "", filter ? ef : "", filter && orderby ? "&" : "",
+             orderby ? "$orderby=" : "");
+    if (orderby)
+        snprintf(path + strlen(path), sizeof path - strlen(path), "%s", eo);
+    rc = cli_fetch(c, path, (size_t)top, "cannot list devices", &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"ID",     "NAME",      "TEMPLATE",

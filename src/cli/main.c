@@ -49,9 +49,12 @@ static const struct cmd cmds[] = {
      "  --template ID     associate with this template (default: unassociated)\n"
      "  --name NAME       display name (default: the device id)\n"
      "  --simulated       mark the device simulated\n"},
-    {"devices", "list", cmd_devices_list, "devices list [--top N]",
+    {"devices", "list", cmd_devices_list, "devices list [--top N] [--filter EXPR] [--orderby EXPR]",
      "List devices with template, status, connection and last activity.\n"
-     "  --top N           at most N devices\n"},
+     "  --top N           at most N devices\n"
+     "  --filter EXPR     the API's $filter, e.g. \"contains(displayName, 'thermo') and\n"
+     "                    enabled eq true\" (docs/API.md, \"List devices\")\n"
+     "  --orderby EXPR    the API's $orderby: displayName [asc|desc]\n"},
     {"devices", "show", cmd_devices_show, "devices show ID", "Show one device.\n"},
     {"devices", "credentials", cmd_devices_credentials, "devices credentials ID [--env]",
      "Show what the device needs to connect: ID scope, device id, keys (and, with --data-dir,\n"
@@ -64,6 +67,41 @@ static const struct cmd cmds[] = {
     {"devices", "unblock", cmd_devices_unblock, "devices unblock ID", "Unblock a device.\n"},
     {"devices", "delete", cmd_devices_delete, "devices delete ID",
      "Delete a device with its twin, queued messages and history.\n"},
+    {"devices", "compute-key", cmd_devices_compute_key,
+     "devices compute-key ID [--key GROUPKEY | --group ID]",
+     "The SAS key of device ID derived from an enrollment group key (HMAC-SHA256 of the id),\n"
+     "as `az iot central device compute-device-key` computes it; printed alone on stdout\n"
+     "(--json: primary and secondary). A device given this key provisions through DPS.\n"
+     "  --key GROUPKEY    derive from this group key, offline (no server needed)\n"
+     "  --group ID        derive from this group's keys on the server (default\n"
+     "                    SAS-IoT-Devices; needs an administrator token)\n"},
+    {"devices", "compute-device-key", cmd_devices_compute_key,
+     "devices compute-device-key ID [--key GROUPKEY | --group ID]",
+     "The same as `devices compute-key` (the name az uses).\n"},
+    {"enrollment-groups", "list", cmd_groups_list, "enrollment-groups list [--top N]",
+     "List the enrollment groups (administrators only).\n"},
+    {"enrollment-groups", "show", cmd_groups_show, "enrollment-groups show ID",
+     "Show an enrollment group with its keys.\n"},
+    {"enrollment-groups", "create", cmd_groups_create,
+     "enrollment-groups create ID [--name NAME] [--type iot|iotEdge] [--enabled true|false]\n"
+     "                             [--primary-key KEY --secondary-key KEY]",
+     "Create (or replace) a SAS enrollment group. Without keys the server generates them;\n"
+     "devices whose key is derived from an enabled group's key provision through DPS.\n"
+     "  --name NAME       display name (default: the id)\n"
+     "  --type TYPE       iot (default) or iotEdge\n"
+     "  --enabled B       true (default) or false\n"
+     "  --primary-key KEY, --secondary-key KEY  base64 keys (16..64 bytes)\n"},
+    {"enrollment-groups", "update", cmd_groups_update,
+     "enrollment-groups update ID [--name NAME] [--type T] [--enabled true|false]\n"
+     "                             [--primary-key KEY --secondary-key KEY]",
+     "Change what is given; a disabled group provisions no device (those it provisioned keep\n"
+     "connecting with their keys).\n"},
+    {"enrollment-groups", "delete", cmd_groups_delete, "enrollment-groups delete ID",
+     "Delete an enrollment group.\n"},
+    {"enrollment-groups", "regenerate-key", cmd_groups_regenerate_key,
+     "enrollment-groups regenerate-key ID [--key primary|secondary]",
+     "Replace the group's primary (default) or secondary key with a new random one. Devices\n"
+     "already provisioned keep their keys; new registrations need the new one.\n"},
     {"properties", "get", cmd_properties_get, "properties get DEVICE [--component NAME]",
      "Show reported and writable properties with their sync state (pending, synced, failed).\n"
      "  --component NAME  only the properties of that component\n"},

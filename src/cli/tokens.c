@@ -17,9 +17,20 @@ static int token_path(const struct cli *c, const char *id, char *out, size_t siz
     return 0;
 }
 
+/* IoT Central's role ids, which the API returns, and the names the CLI shows for them. */
+static const char *const role_ids[][2] = {
+    {"ca310b8d-2f4a-44e0-a36e-957c202cd8d4", "administrator"},
+    {"ae2c9854-393b-4f97-8c42-479d70ce626e", "operator"},
+};
+
 static const char *role_of(const cJSON *t)
 {
-    return cli_str(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "roles"), 0), "role", "?");
+    const char *r = cli_str(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "roles"), 0), "role", "?");
+    for (size_t i = 0; i < sizeof role_ids / sizeof role_ids[0]; i++) {
+        if (strcmp(r, role_ids[i][0]) == 0)
+            return role_ids[i][1];
+    }
+    return r;
 }
 
 int cmd_tokens_create(struct cli *c, int argc, char **argv)
@@ -35,8 +46,11 @@ int cmd_tokens_create(struct cli *c, int argc, char **argv)
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
-    if (strcmp(role, "operator") != 0 && strcmp(role, "administrator") != 0)
-        return cli_err(c, CLI_USAGE, "--role must be operator or administrator");
+    bool role_ok = strcmp(role, "operator") == 0 || strcmp(role, "administrator") == 0;
+    for (size_t i = 0; i < sizeof role_ids / sizeof role_ids[0]; i++)
+        role_ok = role_ok || strcmp(role, role_ids[i][0]) == 0;
+    if (!role_ok)
+        return cli_err(c, CLI_USAGE, "--role must be operator or administrator (or its role id)");
     if (expiry != NULL) {
         /* only the shape is checked here: the server parses the time */
         size_t n = strlen(expiry);

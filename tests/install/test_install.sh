@@ -13,7 +13,8 @@ fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 ko() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
-if make -s BUILDDIR="$B" PREFIX="$tmp/prefix" install >"$tmp/install.log" 2>&1; then
+# make install links the programs again: a sanitized build needs the sanitizer at that link too.
+if make -s BUILDDIR="$B" PREFIX="$tmp/prefix" LDFLAGS="${IOTC_SAN_FLAGS:-}" install >"$tmp/install.log" 2>&1; then
     ok "make install"
 else
     ko "make install"; cat "$tmp/install.log"

@@ -46,11 +46,13 @@ static void test_association_by_model_id(void **state)
     }
     assert_int_equal(admin("GET", "/api/devices/auto-01", NULL), 200);
     assert_string_equal(capi_jstr(R.json, "template"), TID);
-    /* publishing a template with the announced id associates the waiting device */
+    /* publishing a template with the announced id associates the waiting device (a draft,
+     * "published":false, does not; PUT alone publishes, test_capi_fidelity) */
     assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:late:Thing;1",
-                           "{\"@context\":\"dtmi:dtdl:context;2\",\"@id\":\"dtmi:late:Thing;1\","
-                           "\"@type\":\"Interface\",\"contents\":[{\"@type\":\"Telemetry\","
-                           "\"name\":\"t\",\"schema\":\"double\"}]}"),
+                           "{\"capabilityModel\":{\"@context\":\"dtmi:dtdl:context;2\","
+                           "\"@id\":\"dtmi:late:Thing;1\",\"@type\":\"Interface\","
+                           "\"contents\":[{\"@type\":\"Telemetry\",\"name\":\"t\","
+                           "\"schema\":\"double\"}]},\"published\":false}"),
                      200);
     assert_int_equal(admin("GET", "/api/devices/auto-03", NULL), 200);
     assert_string_equal(capi_jstr(R.json, "status"), "unassociated"); /* draft: not yet */

@@ -1,6 +1,7 @@
 /*
  * test_capi_security.c - the /api/ surface run as a server (docs/API.md): event streams end
- * when their API token is deleted or expires; one token cannot take every stream;
+ * when their API token is deleted or expires, and those of the administrator token when it is
+ * rotated; one token cannot take every stream;
  * malformed HTTP input (duplicate or huge Content-Length, NUL or bad UTF-8 in JSON) is refused.
  */
 #include <setjmp.h>
@@ -135,6 +136,39 @@ static void test_stream_ends_when_token_expires(void **state)
     assert_int_equal(admin("DELETE", "/api/apiTokens/sse-exp", NULL), 204);
 }
 
+/* A stream opened with the administrator token ends when `iotc-central rotate-admin-token`
+ * replaces it on the running server; a stream of an API token stays. */
+static void test_admin_stream_ends_when_admin_token_rotated(void **state)
+{
+    (void)state;
+    char op[600];
+    struct th_tls s, other;
+    make_token("sse-rot", NULL, op, sizeof op);
+    assert_int_equal(open_stream(&s, srv.admin_token), 200);
+    assert_int_equal(open_stream(&other, op), 200);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' rotate-admin-token --data-dir '%s' >/dev/null",
+             th_central_bin(), srv.data_dir);
+    int64_t t0 = mono_ms();
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(th_tls_wait(&s, NULL, 2000), 1); /* the server closed it */
+    assert_true(mono_ms() - t0 <= 4000);
+    assert_non_null(strstr(s.text, ": closed: the administrator token was replaced"));
+    assert_int_equal(th_tls_wait(&other, NULL, 500), 0);
+    assert_false(other.closed);
+    th_tls_close(&s);
+    th_tls_close(&other);
+    /* the new token, for the tests after this one */
+    char path[400];
+    snprintf(path, sizeof path, "%s/admin-token", srv.data_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(srv.admin_token, sizeof srv.admin_token, f));
+    fclose(f);
+    srv.admin_token[strcspn(srv.admin_token, "\r\n")] = '\0';
+    assert_int_equal(admin("DELETE", "/api/apiTokens/sse-rot", NULL), 204);
+}
+
 /* SSE_MAX_PER_TOKEN in capi_sse.c, docs/API.md */
 #define PER_TOKEN 16
 
@@ -264,6 +298,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_ends_when_token_deleted),
         cmocka_unit_test(test_stream_ends_when_token_expires),
+        cmocka_unit_test(test_admin_stream_ends_when_admin_token_rotated),
         cmocka_unit_test(test_streams_per_token_cap),
         cmocka_unit_test(test_duplicate_content_length),
         cmocka_unit_test(test_huge_content_length_refused_at_once),

@@ -176,7 +176,7 @@ static void test_get_and_roles(void **state)
                  "InvalidParameter");
     assert_error(req(srv.admin_token, "GET", GROUP_PATH "/regenerateKey?keyType=primary"), 405,
                  "MethodNotAllowed");
-    assert_error(req(srv.admin_token, "DELETE", GROUP_PATH), 405, "MethodNotAllowed");
+    assert_error(req(srv.admin_token, "POST", GROUP_PATH), 405, "MethodNotAllowed");
     assert_int_equal(req(srv.admin_token, "GET", GROUP_PATH), 200);
     assert_group(R.json, srv.group_primary_key, srv.group_secondary_key);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -36,6 +37,8 @@ uint64_t th_now(void)
 {
     return (uint64_t)time(NULL);
 }
+
+unsigned long th_central_nofile;
 
 const char *th_central_bin(void)
 {
@@ -118,6 +121,11 @@ static int spawn(struct th_central *c, const char *const *extra)
     if (pid == 0) {
         /* Never outlive a test that crashed or was killed. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (th_central_nofile > 0) {
+            struct rlimit rl = {th_central_nofile, th_central_nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(126);
+        }
         int logfd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(pipefd[1], 1);
         if (logfd >= 0)

@@ -42,6 +42,10 @@ struct th_central {
 /** Path of the iotc-central binary: $IOTC_CENTRAL_BIN or <test dir>/../iotc-central. */
 const char *th_central_bin(void);
 
+/** When > 0, the servers started from now on run with RLIMIT_NOFILE (soft and hard) at this:
+ * the flood tests keep the descriptor table small. */
+extern unsigned long th_central_nofile;
+
 /**
  * Create a temporary data dir and start `iotc-central serve` on 127.0.0.1 with free ports,
  * plus @p extra_args (NULL-terminated, may be NULL). Waits up to 15 s for "ready".
@@ -171,6 +175,10 @@ struct th_tls {
 
 /** Connect and handshake (verified against the application's CA). @return 0 or -1. */
 int th_tls_open(const struct th_central *c, struct th_tls *t);
+
+/** th_tls_open() from local address @p src (an IPv4 loopback address such as "127.0.0.3";
+ * NULL: the kernel's choice). */
+int th_tls_open_from(const struct th_central *c, struct th_tls *t, const char *src);
 
 /** Send @p len bytes. @return 0 or -1. */
 int th_tls_send(struct th_tls *t, const void *data, size_t len);

@@ -151,17 +151,30 @@ out:
 
 int th_tls_open(const struct th_central *c, struct th_tls *t)
 {
+    return th_tls_open_from(c, t, NULL);
+}
+
+int th_tls_open_from(const struct th_central *c, struct th_tls *t, const char *src)
+{
     memset(t, 0, sizeof *t);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->https_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in from = {.sin_family = AF_INET};
     t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     t->ctx = SSL_CTX_new(TLS_client_method());
     t->cap = 65536;
     t->text = calloc(1, t->cap);
     if (t->fd < 0 || t->ctx == NULL || t->text == NULL ||
+        (src != NULL && (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+                         bind(t->fd, (struct sockaddr *)&from, sizeof from) != 0)) ||
         connect(t->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         SSL_CTX_load_verify_locations(t->ctx, c->ca_path, NULL) != 1)
         goto fail;
+    if (src != NULL) { /* a flood's connection: a server that does not answer is no hang */
+        struct timeval tv = {10, 0};
+        setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
     t->ssl = SSL_new(t->ctx);
     if (t->ssl == NULL)

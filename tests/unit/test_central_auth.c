@@ -21,12 +21,13 @@ static const char HUB_KEY[] = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
 static const char GROUP_KEY[] =
     "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw==";
 static const char REG[] = "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6";
+static const struct auth_group test_groups[] = {{GROUP_KEY, ""}};
 
 static const struct auth_config cfg = {
     .id_scope = "0ne00000A0A",
     .hub_host = "myiothub.azure-devices.net",
-    .group_primary_key = GROUP_KEY,
-    .group_secondary_key = "",
+    .groups = test_groups,
+    .n_groups = 1,
     .service_policy = "iothubowner",
     .service_key = HUB_KEY,
 };

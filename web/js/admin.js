@@ -3,6 +3,9 @@
 import { application, del, list, post, put, seg } from './api.js';
 import { clear, confirmAction, copyField, dialog, errorText, fmtTime, h, inline, notify, showError, table } from './ui.js';
 
+// IoT Central's role ids, which the API returns (App Administrator, App Operator)
+const roleNames = { 'ca310b8d-2f4a-44e0-a36e-957c202cd8d4': 'administrator', 'ae2c9854-393b-4f97-8c42-479d70ce626e': 'operator' };
+
 // A group key field with a Regenerate button (POST /api/enrollmentGroups/{id}/regenerateKey).
 function groupKeyField(group, which, msg) {
     const label = `Group ${which} key`;
@@ -91,7 +94,7 @@ export async function render(main, session) {
                         showError(`${t.id} was not revoked`, err);
                     }
                 });
-                return h('tr', {}, h('td', {}, h('code', {}, t.id)), h('td', {}, (t.roles || []).map((r) => r.role).join(', ')),
+                return h('tr', {}, h('td', {}, h('code', {}, t.id)), h('td', {}, (t.roles || []).map((r) => roleNames[r.role] || r.role).join(', ')),
                     h('td', {}, fmtTime(t.expiry)), h('td', {}, rm));
             })));
         } catch (err) {

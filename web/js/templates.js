@@ -58,6 +58,8 @@ export async function renderList(main) {
         const body = isTemplate ? { ...doc } : { '@id': id, '@type': ['ModelDefinition', 'DeviceModel'], capabilityModel: doc, views: [] };
         for (const k of ['etag', 'capabilities', 'components', 'created', 'dtdlVersion', 'modelId']) delete body[k];
         if (name.value.trim()) body.displayName = name.value.trim();
+        // PUT publishes unless told otherwise; an import here is a draft until "Publish"
+        if (body.published === undefined) body.published = false;
         inline(msg, 'info', `Importing ${f.name}…`);
         try {
             await put(tplPath(id), body);

@@ -22,6 +22,10 @@ extern const struct http_site capi_site;
  */
 int capi_start(struct app *app);
 
+/** The administrator token was replaced (rotate-admin-token, SIGHUP): end the live streams
+ * opened with the old one. Safe when not started. */
+void capi_admin_token_replaced(struct app *app);
+
 /** End every live stream, unsubscribe, free app->capi. Safe when not started. */
 void capi_stop(struct app *app);
 

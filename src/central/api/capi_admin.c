@@ -81,8 +81,9 @@ void capi_token_put(struct http_ctx *c)
     }
     if (r == ROLE_NONE) {
         capi_error(c, 400, "InvalidBody",
-                   "$.roles[0].role: unknown role \"%s\" "
-                   "(administrator or operator).",
+                   "$.roles[0].role: unknown role \"%s\" (App Administrator "
+                   "ca310b8d-2f4a-44e0-a36e-957c202cd8d4 or administrator, App Operator "
+                   "ae2c9854-393b-4f97-8c42-479d70ce626e or operator).",
                    rid->valuestring);
         goto out;
     }

@@ -6,16 +6,147 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <iotc/codec.h>
+
 #include "central/api/capi_int.h"
+#include "central/app/appl_filter.h"
+
+/* One device of a filtered list, with what ordering needs. */
+struct listed {
+    struct device *dev;
+    struct appl_device *d;
+};
+
+static bool order_desc;
+
+static int by_display_name(const void *x, const void *y)
+{
+    const struct listed *a = x, *b = y;
+    const char *na = a->d->display_name ? a->d->display_name : a->d->id;
+    const char *nb = b->d->display_name ? b->d->display_name : b->d->id;
+    int cmp = strcmp(na, nb);
+    if (cmp == 0)
+        cmp = strcmp(a->d->id, b->d->id); /* a stable order for paging */
+    return order_desc ? -cmp : cmp;
+}
+
+static bool device_passes(const struct devfilter *f, const struct appl_device *d,
+                          const struct device *dev)
+{
+    const char *orgs[100];
+    size_t n_orgs = 0;
+    for (const cJSON *o = d->organizations ? d->organizations->child : NULL;
+         o != NULL && n_orgs < 100; o = o->next) {
+        if (cJSON_IsString(o))
+            orgs[n_orgs++] = o->valuestring;
+    }
+    struct devfilter_device view = {
+        .id = d->id,
+        .display_name = d->display_name ? d->display_name : d->id,
+        .template_id = d->template_id,
+        .enabled = dev->status == DEVICE_ENABLED,
+        .provisioned = d->provisioned,
+        .simulated = d->simulated,
+        .orgs = orgs,
+        .n_orgs = n_orgs,
+    };
+    return devfilter_match(f, &view);
+}
+
+/* $filter / $orderby (also without the $, as api-version 2022-10-31-preview spells them):
+ * 1 present and compiled, 0 absent, CE_INVALID after replying 400. */
+static int list_options(struct http_ctx *c, struct devfilter *f, bool *ordered, bool *desc,
+                        char *extra, size_t extra_size)
+{
+    char text[DEVFILTER_MAX_TEXT + 1], err[200];
+    const char *names[2][2] = {{"$filter", "filter"}, {"$orderby", "orderby"}};
+    int present = 0;
+    size_t used = 0;
+    extra[0] = '\0';
+    for (int k = 0; k < 2; k++) {
+        int rc = 0;
+        for (int alt = 0; alt < 2 && rc == 0; alt++)
+            rc = capi_query_text(c, names[k][alt], text, sizeof text);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        int bad = k == 0 ? devfilter_parse(f, text, strlen(text), err, sizeof err)
+                         : devorder_parse(text, strlen(text), desc, err, sizeof err);
+        if (bad < 0) {
+            capi_error(c, 400, "InvalidParameter", "%s is not supported: %s.", names[k][0], err);
+            return CE_INVALID;
+        }
+        if (k == 1)
+            *ordered = true;
+        present = 1;
+        /* the next page keeps the filter and the order */
+        char enc[3 * sizeof text];
+        size_t n = 0;
+        if (iotc_pct_encode(iotc_span_from_cstr(text), enc, sizeof enc, &n) != IOTC_OK ||
+            used + n + 16 >= extra_size) {
+            capi_error(c, 400, "InvalidParameter", "%s is too long.", names[k][0]);
+            return CE_INVALID;
+        }
+        used += (size_t)snprintf(extra + used, extra_size - used, "%s%%24%s=%.*s", used ? "&" : "",
+                                 names[k][0] + 1, (int)n, enc);
+    }
+    return present;
+}
+
+/* GET /api/devices with $filter and/or $orderby: every device is looked at, the matching ones
+ * sorted, and the page cut at $skiptoken (an offset into that result). */
+static void list_filtered(struct http_ctx *c, struct appl *a, const struct devfilter *f,
+                          bool ordered, bool desc, size_t top, uint64_t skip, const char *extra)
+{
+    size_t total = registry_count(a->app), n = 0;
+    struct device **all = calloc(total + 1, sizeof *all);
+    struct listed *hits = calloc(total + 1, sizeof *hits);
+    if (all == NULL || hits == NULL) {
+        free(all);
+        free(hits);
+        capi_oom(c);
+        return;
+    }
+    total = registry_list(a->app, 0, all, total);
+    for (size_t i = 0; i < total; i++) {
+        struct appl_device *d = appl_device_get(a, all[i]->id);
+        if (d != NULL && device_passes(f, d, all[i]))
+            hits[n++] = (struct listed){all[i], d};
+    }
+    free(all);
+    if (ordered) {
+        order_desc = desc;
+        qsort(hits, n, sizeof *hits, by_display_name);
+    }
+    cJSON *arr = capi_page_array(c, hits);
+    if (arr == NULL)
+        return;
+    for (size_t i = (size_t)skip; i < n && i < (size_t)skip + top; i++)
+        cJSON_AddItemToArray(arr, appl_device_to_json(a, hits[i].d, hits[i].dev));
+    free(hits);
+    char tok[32];
+    snprintf(tok, sizeof tok, "%llu", (unsigned long long)(skip + top));
+    capi_page(c, arr, top, skip + top < n ? tok : NULL, extra);
+}
 
 void capi_devices_list(struct http_ctx *c)
 {
     struct appl *a = c->app->appl;
     size_t top;
     uint64_t skip;
-    char tok[32];
+    char tok[32], extra[2 * 3 * (DEVFILTER_MAX_TEXT + 1) + 64];
+    bool ordered = false, desc = false;
+    static struct devfilter f; /* loop thread only; too big for the stack */
     if (capi_top(c, &top) < 0 || capi_skiptoken(c, UINT64_MAX, &skip) < 0)
         return;
+    int rc = list_options(c, &f, &ordered, &desc, extra, sizeof extra);
+    if (rc < 0)
+        return;
+    if (rc > 0) {
+        list_filtered(c, a, &f, ordered, desc, top, skip, extra);
+        return;
+    }
     struct device **v = calloc(top + 1, sizeof *v);
     cJSON *arr = capi_page_array(c, v);
     if (arr == NULL)

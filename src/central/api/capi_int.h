@@ -15,6 +15,7 @@
 #include "central/http/http_server.h"
 
 #define CAPI_API_VERSION "2022-07-31"
+#define CAPI_API_VERSIONS_TEXT "2022-07-31, 2022-05-31, 2022-10-31-preview and 1.0"
 #define CAPI_MAX_BODY (256 * 1024)
 #define CAPI_MAX_TEMPLATE_BODY (1024 * 1024)
 #define CAPI_TOP_DEFAULT 100
@@ -54,9 +55,17 @@ void capi_app_error(struct http_ctx *c, const struct appl_error *err);
 void capi_oom(struct http_ctx *c);
 /** Reply with @p o (takes ownership; NULL = 500 out of memory). */
 void capi_reply(struct http_ctx *c, int status, cJSON *o);
+/** True for an api-version this server accepts (CAPI_API_VERSIONS_TEXT). */
+bool capi_version_ok(const char *v);
 /** Parse the JSON body (max @p max bytes). On failure replies (400/413) and returns NULL. */
 cJSON *capi_body(struct http_ctx *c, size_t max);
-/** $top: CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns CE_INVALID. */
+/**
+ * A text query parameter ($filter, $orderby) decoded as a form field: '+' is a space, then
+ * percent-decoding. 1 found, 0 absent; CE_INVALID after replying 400.
+ */
+int capi_query_text(struct http_ctx *c, const char *name, char *out, size_t size);
+/** $top (or maxpagesize): CAPI_TOP_DEFAULT when absent. On a bad value replies 400 and returns
+ * CE_INVALID. */
 int capi_top(struct http_ctx *c, size_t *out);
 /** Query parameter (decoded) into out; 1 found, 0 absent; CE_INVALID after replying 400. */
 int capi_param(struct http_ctx *c, const char *name, char *out, size_t size);
@@ -98,6 +107,9 @@ void capi_template_publish(struct http_ctx *c);
 /* capi_groups.c */
 void capi_groups_list(struct http_ctx *c);
 void capi_group_get(struct http_ctx *c);
+void capi_group_put(struct http_ctx *c);
+void capi_group_patch(struct http_ctx *c);
+void capi_group_delete(struct http_ctx *c);
 void capi_group_regenerate(struct http_ctx *c);
 /* capi_devices.c */
 void capi_devices_list(struct http_ctx *c);
@@ -119,6 +131,8 @@ void capi_dashboards_list(struct http_ctx *c);
 void capi_dashboard(struct http_ctx *c);
 /* capi_series.c */
 void capi_series(struct http_ctx *c);
+/* capi_query.c */
+void capi_query(struct http_ctx *c);
 /* capi_sse.c */
 void capi_events(struct http_ctx *c);
 

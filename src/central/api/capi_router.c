@@ -185,10 +185,45 @@ int capi_param(struct http_ctx *c, const char *name, char *out, size_t size)
     return rc;
 }
 
+int capi_query_text(struct http_ctx *c, const char *name, char *out, size_t size)
+{
+    struct iotc_bag_pair pair;
+    size_t len = 0;
+    int rc = iotc_bag_find(iotc_span_from_cstr(c->query), iotc_span_from_cstr(name), &pair);
+    if (rc == IOTC_E_NOTFOUND)
+        return 0;
+    if (rc == IOTC_OK && !pair.has_value && size > 0) {
+        out[0] = '\0';
+        return 1;
+    }
+    /* form encoding: '+' is a space (what scripts' HTTP libraries send for one) */
+    char *raw = rc == IOTC_OK ? malloc(pair.value.len * 3 + 1) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; raw != NULL && i < pair.value.len; i++) {
+        if (pair.value.ptr[i] == '+') {
+            memcpy(raw + n, "%20", 3);
+            n += 3;
+        } else {
+            raw[n++] = pair.value.ptr[i];
+        }
+    }
+    rc = raw != NULL ? iotc_pct_decode((struct iotc_span){raw, n}, out, size, &len) : IOTC_E_ARG;
+    free(raw);
+    if (rc != IOTC_OK || len >= size) {
+        capi_error(c, 400, "InvalidParameter", "The query parameter %s is malformed or too long.",
+                   name);
+        return CE_INVALID;
+    }
+    out[len] = '\0';
+    return 1;
+}
+
 int capi_top(struct http_ctx *c, size_t *out)
 {
     char buf[32], *end;
     int rc = capi_param(c, "$top", buf, sizeof buf);
+    if (rc == 0) /* the name api-version 2022-10-31-preview uses */
+        rc = capi_param(c, "maxpagesize", buf, sizeof buf);
     *out = CAPI_TOP_DEFAULT;
     if (rc <= 0)
         return rc;
@@ -246,20 +281,43 @@ void capi_page(struct http_ctx *c, cJSON *value, size_t top, const char *next_to
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
         const char *path = uri ? evhttp_uri_get_path(uri) : "/";
         const char *host = http_header(c, "Host");
-        char tok[400], link[3000];
+        char tok[400], ver[32];
         size_t len = 0;
         if (iotc_pct_encode(iotc_span_from_cstr(next_token), tok, sizeof tok, &len) != IOTC_OK)
             len = 0;
         tok[len] = '\0';
-        snprintf(link, sizeof link, "https://%s%s?api-version=%s&$top=%zu&$skiptoken=%s%s%s",
-                 host ? host : "localhost", path, CAPI_API_VERSION, top, tok,
-                 extra_query && extra_query[0] ? "&" : "", extra_query ? extra_query : "");
+        /* the next page is asked with the api-version of this one (the gate checked it) */
+        if (http_query_param(c, "api-version", ver, sizeof ver) <= 0)
+            snprintf(ver, sizeof ver, "%s", CAPI_API_VERSION);
+        const char *extra = extra_query ? extra_query : "";
+        size_t size = strlen(host ? host : "localhost") + strlen(path) + strlen(extra) + 512;
+        char *link = malloc(size);
+        if (link == NULL) {
+            cJSON_Delete(o);
+            capi_oom(c);
+            return;
+        }
+        snprintf(link, size, "https://%s%s?api-version=%s&$top=%zu&$skiptoken=%s%s%s",
+                 host ? host : "localhost", path, ver, top, tok, extra[0] ? "&" : "", extra);
         cJSON_AddStringToObject(o, "nextLink", link);
+        free(link);
     }
     capi_reply(c, 200, o);
 }
 
 /* ---------------------------------------------------------------- routes */
+
+bool capi_version_ok(const char *v)
+{
+    /* the versions whose shapes agree with 2022-07-31 on every route served here */
+    static const char *const accepted[] = {CAPI_API_VERSION, "2022-05-31", "2022-10-31-preview",
+                                           "1.0"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        if (strcmp(v, accepted[i]) == 0)
+            return true;
+    }
+    return false;
+}
 
 /* Authenticate (API token; c->auth = role) and check api-version before routing. */
 static bool gate(struct http_ctx *c)
@@ -286,10 +344,10 @@ static bool gate(struct http_ctx *c)
                    CAPI_API_VERSION);
         return false;
     }
-    if (rc < 0 || strcmp(ver, CAPI_API_VERSION) != 0) {
+    if (rc < 0 || !capi_version_ok(ver)) {
         capi_error(c, 400, "InvalidApiVersionParameter",
-                   "Unsupported api-version; this server implements api-version=%s.",
-                   CAPI_API_VERSION);
+                   "Unsupported api-version; this server accepts %s (the shapes of %s).",
+                   CAPI_API_VERSIONS_TEXT, CAPI_API_VERSION);
         return false;
     }
     return true;
@@ -324,6 +382,9 @@ static const struct http_route routes[] = {
     {HTTP_DELETE, "/api/apiTokens/{id}", capi_token_delete, ALL},
     {HTTP_GET, "/api/enrollmentGroups", capi_groups_list, ALL},
     {HTTP_GET, "/api/enrollmentGroups/{id}", capi_group_get, ALL},
+    {HTTP_PUT, "/api/enrollmentGroups/{id}", capi_group_put, ALL},
+    {HTTP_PATCH, "/api/enrollmentGroups/{id}", capi_group_patch, ALL},
+    {HTTP_DELETE, "/api/enrollmentGroups/{id}", capi_group_delete, ALL},
     {HTTP_POST, "/api/enrollmentGroups/{id}/regenerateKey", capi_group_regenerate, ALL},
     {HTTP_GET, "/api/deviceTemplates", capi_templates_list, 0},
     {HTTP_GET, "/api/deviceTemplates/{id}", capi_template_get, 0},
@@ -355,6 +416,7 @@ static const struct http_route routes[] = {
     /* iotc's own, not IoT Central's: the web UI's dashboards */
     {HTTP_GET, "/api/dashboards", capi_dashboards_list, 0},
     {HTTP_GET | HTTP_PUT | HTTP_DELETE, "/api/dashboards/{id}", capi_dashboard, 0},
+    {HTTP_POST, "/api/query", capi_query, 0},
 };
 
 const struct http_site capi_site = {

@@ -34,6 +34,7 @@
 #include "central/app/appl.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/setup/appdata.h"
 
 #define SSE_MAX_STREAMS 64
 #define SSE_MAX_PER_TOKEN 16 /* one token (the administrator token counts as one) */
@@ -157,7 +158,7 @@ static void end_stream(struct sse_stream *s, const char *why)
     log_info("capi: event stream of %s ended: %s", LOG_STR(s->device_id), why);
     mark_dead(s);
     if (!s->orphaned) {
-        evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+        http_conn_set_closecb(s->cp->app, s->evcon, NULL, NULL);
         evhttp_send_reply_end(s->req); /* the request goes back to libevent */
     }
 }
@@ -175,17 +176,30 @@ static void on_expire(evutil_socket_t fd, short what, void *arg)
         sweep(cp);
 }
 
-/* The token @p token_id was deleted: end its streams. */
-static void on_token_revoked(struct capi *cp, const char *token_id)
+/* The token @p token_id was deleted ("": the administrator token was replaced): end its
+ * streams with @p why. */
+static void end_token_streams(struct capi *cp, const char *token_id, const char *why)
 {
     cp->busy++;
     for (struct sse_stream *s = cp->streams; s != NULL; s = s->next) {
-        if (!s->dead && s->token_id[0] != '\0' && strcmp(s->token_id, token_id) == 0)
-            end_stream(s, "the API token was deleted");
+        if (!s->dead && strcmp(s->token_id, token_id) == 0)
+            end_stream(s, why);
     }
     cp->busy--;
     if (cp->busy == 0)
         sweep(cp);
+}
+
+static void on_token_revoked(struct capi *cp, const char *token_id)
+{
+    if (token_id[0] != '\0') /* "" is the administrator token's streams, not an API token */
+        end_token_streams(cp, token_id, "the API token was deleted");
+}
+
+void capi_admin_token_replaced(struct app *app)
+{
+    if (app->capi != NULL)
+        end_token_streams(app->capi, "", "the administrator token was replaced");
 }
 
 static size_t token_streams(const struct capi *cp, const char *token_id)
@@ -325,6 +339,8 @@ int capi_start(struct app *app)
         return rc;
     }
     app->capi = cp;
+    if (app->appl != NULL) /* the application layer may not write app.json itself */
+        app->appl->save_group_keys = app_group_keys_set;
     log_info("capi: application API ready under /api/ (api-version %s)", CAPI_API_VERSION);
     return CE_OK;
 }
@@ -341,7 +357,7 @@ void capi_stop(struct app *app)
         s->dead = true;
         s->orphaned = evhttp_request_get_connection(s->req) == NULL;
         if (!s->orphaned) {
-            evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+            http_conn_set_closecb(s->cp->app, s->evcon, NULL, NULL);
             evhttp_send_reply_end(s->req); /* the request goes back to libevent */
         }
     }
@@ -416,7 +432,7 @@ void capi_events(struct http_ctx *c)
     /* after the last chunk (capi_stop, token revoked or expired) libevent closes */
     http_add_header(c, "Connection", "close");
     evhttp_send_reply_start(c->req, 200, "OK");
-    evhttp_connection_set_closecb(evcon, on_close, s);
+    http_conn_set_closecb(cp->app, evcon, on_close, s);
     s->next = cp->streams;
     cp->streams = s;
     cp->n_streams++;

@@ -12,6 +12,7 @@
 
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/hub/groups.h"
 #include "central/store/store_app.h"
 #include "central/store/store_read.h"
 
@@ -346,8 +347,13 @@ int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct ap
     struct device *dev = registry_get(a->app, id);
     if (dev == NULL) {
         const cJSON *en = cJSON_GetObjectItemCaseSensitive(body, "enabled");
-        int rc =
-            registry_create(a->app, id, NULL, NULL, en == NULL || cJSON_IsTrue(en), NULL, &dev);
+        /* As in IoT Central, the keys are derived from the application's SAS enrollment group
+         * (what `az iot central device compute-device-key` computes), so a device can be given
+         * the group key alone; the identity stores them, so later group key changes leave them. */
+        char pk[64], sk[64];
+        bool derived = appl_derive_device_keys(a, id, pk, sk);
+        int rc = registry_create(a->app, id, derived ? pk : NULL, derived ? sk : NULL,
+                                 en == NULL || cJSON_IsTrue(en), NULL, &dev);
         if (rc != CE_OK)
             return rc;
         /* a record left behind by a device deleted through the service API */
@@ -541,7 +547,8 @@ int appl_open(struct app *app)
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
         store_app_load(a->db, "app_tokens", appl_token_load, a) < 0 ||
         store_app_load(a->db, "app_dashboards", appl_dashboard_load, a) < 0 ||
-        store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0) {
+        store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0 ||
+        appl_groups_load(a) != CE_OK) {
         appl_close(app);
         return CE_STORE;
     }
@@ -582,6 +589,7 @@ void appl_close(struct app *app)
         free(t);
     }
     store_read_close(a->reader); /* before the devices' memory goes: done callbacks run */
+    egroups_free(app);
     store_app_close(a->db);
     app->appl = NULL;
     free(a);

@@ -115,6 +115,10 @@ struct appl {
     int64_t next_cmd_seq;
     int events_sub;
     cJSON *dashboards; /**< array of iotc's own dashboards (appl_dashboard.c) */
+    /** Writes the keys of app.json's enrollment group (app->facts.group_id) before they take
+     * effect; 0 or -1. Set by the layer that may write app.json (capi_start); NULL: those keys
+     * cannot change (CE_IO). */
+    int (*save_group_keys)(struct app *app, const char *primary, const char *secondary);
 };
 
 /**
@@ -168,6 +172,34 @@ void appl_template_free(struct appl_template *t);
 /** Rebuild a template from its stored JSON (load at startup). NULL on error (logged). */
 struct appl_template *appl_template_from_store(const char *id, const char *json);
 
+/* ---------------------------------------------------------------- enrollment groups
+ * (appl_groups.c; the list itself is app->groups, groups.h) */
+
+struct egroup;
+/** Build app->groups: app.json's group, then the stored rows. CE_OK, CE_NOMEM, CE_STORE. */
+int appl_groups_load(struct appl *a);
+/**
+ * PUT /api/enrollmentGroups/{id}: create, or replace (keys kept unless given), from an
+ * EnrollmentGroup body (displayName, type, attestation required; symmetricKey keys generated
+ * when absent). @return CE_OK (*out), CE_INVALID (@p err filled), CE_NOMEM, CE_IO.
+ */
+int appl_group_put(struct appl *a, const char *id, const cJSON *body, struct egroup **out,
+                   struct appl_error *err);
+/** PATCH: change what the body has. Same returns. */
+int appl_group_update(struct appl *a, struct egroup *g, const cJSON *body, struct appl_error *err);
+/** Delete group @p id. CE_OK or CE_NOTFOUND. Devices it registered keep their keys. */
+int appl_group_delete(struct appl *a, const char *id);
+/** New random primary (or secondary) key. CE_OK, CE_IO (the old key stays), CE_NOMEM. */
+int appl_group_regenerate(struct appl *a, struct egroup *g, bool secondary);
+/** The EnrollmentGroup JSON of IoT Central (2022-07-31). Caller frees. */
+cJSON *appl_group_to_json(const struct app *app, const struct egroup *g);
+/**
+ * The SAS keys of device @p id derived (HMAC-SHA256 of the id, base64) from the keys of the
+ * application's SAS enrollment group (app.json's; once deleted, the first enabled SAS group for
+ * IoT devices). @return false when there is no such group.
+ */
+bool appl_derive_device_keys(struct appl *a, const char *id, char pk[64], char sk[64]);
+
 /* ---------------------------------------------------------------- devices (appl.c) */
 
 /** The appl record of an existing registry device, created on first use. NULL on OOM. */
@@ -198,7 +230,7 @@ int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev
                        bool replace);
 /**
  * PUT a device: create the identity @p id when it does not exist (enabled unless the body says
- * "enabled": false), then appl_device_update(replace).
+ * "enabled": false; keys from appl_derive_device_keys), then appl_device_update(replace).
  * @return CE_OK (*out_d, *out_dev), CE_INVALID (bad id), CE_NOMEM, the registry's errors.
  */
 int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
@@ -208,7 +240,10 @@ int appl_device_delete(struct appl *a, const char *id);
 
 /* ---------------------------------------------------------------- tokens (appl.c) */
 
+/** "administrator" / "operator": for messages and the web UI's session. */
 const char *appl_role_name(enum appl_role r);
+/** IoT Central's role id (GUID) of App Administrator / App Operator: what the API returns. */
+const char *appl_role_id(enum appl_role r);
 /** Parse a role id (name or IoT Central GUID); ROLE_NONE when unknown. */
 enum appl_role appl_role_parse(const char *s);
 struct appl_token *appl_token_get(struct appl *a, const char *id);

@@ -512,6 +512,9 @@ int appl_template_put(struct appl *a, const char *id, const cJSON *body,
         t->display_name = strdup(t->model->display_name);
     if (rc == CE_OK && t->model->description != NULL)
         t->description = strdup(t->model->description);
+    /* PUT creates and publishes, as IoT Central's does; a body may still say "published":false
+     * (what the web UI's import does: a draft, published in a second step) */
+    t->published = true;
     if (rc == CE_OK)
         rc = apply_data(t, wrapped ? body : NULL, true, err);
     if (rc != CE_OK) {

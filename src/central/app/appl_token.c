@@ -26,18 +26,28 @@
 
 /* ---------------------------------------------------------------- tokens */
 
+/* IoT Central's well-known role ids (App Administrator, App Operator). App Builder
+ * (344138e9-8de4-4497-8c54-5237e96d6aaf) has no equivalent here and is refused. */
+#define ROLE_ID_ADMIN "ca310b8d-2f4a-44e0-a36e-957c202cd8d4"
+#define ROLE_ID_OPERATOR "ae2c9854-393b-4f97-8c42-479d70ce626e"
+
 const char *appl_role_name(enum appl_role r)
 {
     return r == ROLE_ADMIN ? "administrator" : r == ROLE_OPERATOR ? "operator" : "none";
+}
+
+const char *appl_role_id(enum appl_role r)
+{
+    return r == ROLE_ADMIN ? ROLE_ID_ADMIN : r == ROLE_OPERATOR ? ROLE_ID_OPERATOR : "";
 }
 
 enum appl_role appl_role_parse(const char *s)
 {
     if (s == NULL)
         return ROLE_NONE;
-    if (strcmp(s, "administrator") == 0 || strcmp(s, "ca310b8d-2f4a-44e0-a36e-957c202cd8d4") == 0)
+    if (strcmp(s, "administrator") == 0 || strcmp(s, ROLE_ID_ADMIN) == 0)
         return ROLE_ADMIN;
-    if (strcmp(s, "operator") == 0 || strcmp(s, "ae2c9854-393b-4f97-8c42-479d70ce626e") == 0)
+    if (strcmp(s, "operator") == 0 || strcmp(s, ROLE_ID_OPERATOR) == 0)
         return ROLE_OPERATOR;
     return ROLE_NONE;
 }
@@ -180,7 +190,7 @@ cJSON *appl_token_to_json(const struct appl_token *t)
         return NULL;
     }
     cJSON_AddStringToObject(o, "id", t->id);
-    cJSON_AddStringToObject(r, "role", appl_role_name(t->role));
+    cJSON_AddStringToObject(r, "role", appl_role_id(t->role)); /* as IoT Central answers */
     cJSON_AddItemToArray(roles, r);
     cJSON_AddItemToObject(o, "roles", roles);
     appl_time(t->expiry_ms, ts);

@@ -24,12 +24,14 @@
 struct event_base;
 struct event;
 struct store;
+struct admit;
 struct registry;
 struct broker;
 struct method_table;
 struct event_bus;
 struct http_server;
 struct appl;
+struct egroups;
 struct capi;
 
 /** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
@@ -77,6 +79,11 @@ struct app_config {
     int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
     int read_threads;         /**< reader threads for long queries (store_read.h); default 2 */
     int max_read_jobs;        /**< reader jobs at once; more get 503 + Retry-After; default 32 */
+    /* flood protection (admit.h); 0: the default admit_plan() derives */
+    int auth_timeout_s;          /**< --auth-timeout: TLS + CONNECT, or an HTTP request */
+    size_t max_pending;          /**< --max-pending: MQTT connections before CONNECT */
+    size_t max_pending_per_addr; /**< --max-pending-per-address */
+    size_t max_http;             /**< --max-http-connections */
 };
 
 /** Facts created by `init` and persisted in DATA_DIR/app.json (mode 0600). */
@@ -108,7 +115,9 @@ struct app {
     struct event_bus *bus;        /**< events.h: who hears what devices and the application do */
     struct http_server *http;     /**< http_server.h: HTTPS (+ loopback HTTP) listeners, or NULL */
     struct appl *appl;            /**< appl.h: the IoT Central application layer, or NULL */
+    struct egroups *groups;       /**< groups.h: enrollment groups; NULL: app.json's one group */
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
+    struct admit *admit;          /**< admit.h: pre-authentication budgets, or NULL (no limits) */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
     pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -25,17 +26,37 @@
 
 #include <iotc/codec.h>
 
+#include "central/base/admit.h"
 #include "central/base/log.h"
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
-/* Idle keep-alive connections are closed after this; while a handler works on a request
- * evhttp does not read from the connection, so long method calls are not cut short. */
+/* evhttp's own timeout, started again by every byte read or written: a connection that
+ * neither reads nor writes is closed after this. While a handler works on a request evhttp
+ * does not read from the connection, so long method calls are not cut short. The deadline of
+ * a request (--auth-timeout, which also ends idle keep-alive connections) is the guard's. */
 #define HTTP_TIMEOUT_S 120
 #define HTTP_MAX_SITES 4
 
+/* One per accepted connection while app->admit is in use: its place in the HTTP budget and
+ * the deadline of its next request (evhttp's own timeout starts again with every byte read,
+ * so a request trickling in one byte at a time would never end). */
+struct http_guard {
+    struct admit_slot slot;
+    struct http_server *srv;
+    struct bufferevent *bev;
+    struct evhttp_connection *evcon; /* NULL until guard_init_cb */
+    struct event *ev; /* first made active to finish the setup, then the request deadline */
+    struct http_guard *prev, *next;
+    void (*user_closecb)(struct evhttp_connection *, void *); /* http_conn_set_closecb */
+    void *user_arg;
+    char peer[64];
+    bool busy; /* a request is being answered: no deadline */
+};
+
 struct http_server {
     struct app *app;
+    struct http_guard *guards;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     struct evhttp *plain;        /* plain HTTP on loopback (--http-port), or NULL */
@@ -262,6 +283,8 @@ static int content_lengths(struct evhttp_request *req)
     return n;
 }
 
+static void guard_request(struct http_server *srv, struct evhttp_request *req);
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct http_server *srv = arg;
@@ -273,6 +296,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     size_t body_len = evbuffer_get_length(in);
     int rc;
 
+    guard_request(srv, req);
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         evhttp_send_error(req, 500, "Out of memory");
@@ -318,6 +342,170 @@ static void on_request(struct evhttp_request *req, void *arg)
     http_ctx_free(c);
 }
 
+/* ---------------------------------------------------------------- connection budget */
+
+static struct http_guard *guard_of(const struct http_server *srv,
+                                   const struct evhttp_connection *evcon)
+{
+    for (struct http_guard *g = srv->guards; g != NULL; g = g->next) {
+        if (g->evcon == evcon && evcon != NULL)
+            return g;
+    }
+    return NULL;
+}
+
+static void guard_free(struct http_guard *g)
+{
+    struct http_server *srv = g->srv;
+    if (srv->app->admit != NULL)
+        admit_leave(srv->app->admit, &g->slot);
+    if (g->prev != NULL)
+        g->prev->next = g->next;
+    else
+        srv->guards = g->next;
+    if (g->next != NULL)
+        g->next->prev = g->prev;
+    if (g->ev != NULL)
+        event_free(g->ev);
+    free(g);
+}
+
+static void guard_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+    struct http_guard *g = arg;
+    if (g->user_closecb != NULL)
+        g->user_closecb(evcon, g->user_arg);
+    guard_free(g);
+}
+
+void http_conn_set_closecb(struct app *app, struct evhttp_connection *evcon,
+                           void (*cb)(struct evhttp_connection *evcon, void *arg), void *arg)
+{
+    struct http_guard *g = app->http != NULL ? guard_of(app->http, evcon) : NULL;
+    if (g == NULL) {
+        evhttp_connection_set_closecb(evcon, cb, arg);
+        return;
+    }
+    g->user_closecb = cb; /* guard_closed_cb calls it */
+    g->user_arg = arg;
+}
+
+static void guard_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct http_guard *g = arg;
+    struct admit *a = g->srv->app->admit;
+    if (g->busy || g->evcon == NULL || a == NULL)
+        return;
+    admit_report(a, ADMIT_R_DEADLINE, ADMIT_HTTP, g->peer, app_now_ms());
+    evhttp_connection_free(g->evcon); /* guard_closed_cb frees g */
+}
+
+static void guard_arm(struct http_guard *g)
+{
+    int64_t ms = admit_wait_ms(g->srv->app->admit, &g->slot, app_now_ms());
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    event_add(g->ev, &tv);
+}
+
+/* Runs once evhttp has set the connection up around the bufferevent make_bev gave it. */
+static void guard_init_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct http_guard *g = arg;
+    struct http_server *srv = g->srv;
+    struct admit *a = srv->app->admit;
+    bufferevent_event_cb eventcb = NULL;
+    void *cbarg = NULL;
+    bufferevent_getcb(g->bev, NULL, NULL, &eventcb, &cbarg);
+    bool gone = eventcb == NULL || cbarg == NULL; /* evhttp gave it up already */
+    bufferevent_decref(g->bev);                   /* make_bev's reference */
+    if (gone || a == NULL) {
+        guard_free(g);
+        return;
+    }
+    g->evcon = cbarg; /* evhttp's argument to its bufferevent callbacks is the connection */
+    evhttp_connection_set_closecb(g->evcon, guard_closed_cb, g);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(bufferevent_getfd(g->bev), (struct sockaddr *)&ss, &len) != 0)
+        ss.ss_family = AF_UNSPEC;
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(g->evcon, &host, &port);
+    snprintf(g->peer, sizeof g->peer, "%s:%u", host != NULL ? host : "?", (unsigned)port);
+    struct admit_key key = admit_key_of((const struct sockaddr *)&ss);
+    struct admit_slot *victim;
+    int64_t now = app_now_ms();
+    enum admit_verdict v = admit_decide(a, &key, ADMIT_HTTP, &victim);
+    if (v == ADMIT_REFUSE_ADDR || v == ADMIT_REFUSE_FULL) {
+        admit_report(a, v == ADMIT_REFUSE_ADDR ? ADMIT_R_REFUSED_ADDR : ADMIT_R_REFUSED_FULL,
+                     ADMIT_HTTP, g->peer, now);
+        evhttp_connection_free(g->evcon); /* guard_closed_cb frees g */
+        return;
+    }
+    if (v == ADMIT_EVICT) {
+        struct http_guard *old =
+            (struct http_guard *)(void *)((char *)victim - offsetof(struct http_guard, slot));
+        admit_report(a, ADMIT_R_EVICTED, ADMIT_HTTP, old->peer, now);
+        evhttp_connection_free(old->evcon);
+    }
+    (void)admit_enter(a, &g->slot, &key, ADMIT_HTTP, now); /* NOMEM: not counted, still timed */
+    event_assign(g->ev, srv->app->base, -1, 0, guard_deadline_cb, g);
+    guard_arm(g);
+}
+
+/* A guard for @p bev, a new connection's; @p bev as it is when there are no limits. */
+static struct bufferevent *guard_bev(struct http_server *srv, struct bufferevent *bev)
+{
+    if (bev == NULL || srv->app->admit == NULL)
+        return bev;
+    struct http_guard *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return bev;
+    g->srv = srv;
+    g->bev = bev;
+    g->ev = event_new(srv->app->base, -1, 0, guard_init_cb, g);
+    if (g->ev == NULL) {
+        free(g);
+        return bev;
+    }
+    /* evhttp makes the connection around bev once this returns; guard_init_cb runs after that,
+     * in this loop iteration. The reference keeps bev while evhttp could give it up first. */
+    bufferevent_incref(bev);
+    g->next = srv->guards;
+    if (g->next != NULL)
+        g->next->prev = g;
+    srv->guards = g;
+    event_active(g->ev, EV_TIMEOUT, 1);
+    return bev;
+}
+
+/* The response to a request is out: the next request's deadline starts. */
+static void guard_answered_cb(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    struct http_guard *g = arg;
+    g->busy = false;
+    (void)admit_again(g->srv->app->admit, &g->slot, app_now_ms());
+    guard_arm(g);
+}
+
+/* A request has arrived (headers and body): no deadline while it is answered. */
+static void guard_request(struct http_server *srv, struct evhttp_request *req)
+{
+    struct http_guard *g = guard_of(srv, evhttp_request_get_connection(req));
+    if (g == NULL || srv->app->admit == NULL)
+        return;
+    g->busy = true;
+    event_del(g->ev);
+    admit_done(srv->app->admit, &g->slot);
+    evhttp_request_set_on_complete_cb(req, guard_answered_cb, g);
+}
+
 /* evhttp asks for a bufferevent per accepted connection. A NULL return would make evhttp fall
  * back to a plain-TCP bufferevent, so keep one spare SSL object for when SSL_new fails. */
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
@@ -343,7 +531,13 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     if (srv->spare_ssl == NULL)
         srv->spare_ssl = SSL_new(srv->app->ssl_ctx);
-    return bev;
+    return guard_bev(srv, bev);
+}
+
+/* The plain HTTP listener's bufferevents (what evhttp would make itself), guarded the same. */
+static struct bufferevent *make_plain_bev(struct event_base *base, void *arg)
+{
+    return guard_bev(arg, bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 }
 
 /* The listener settings both evhttps share. */
@@ -370,6 +564,7 @@ static int plain_listen(struct http_server *srv)
     srv->plain = new_evhttp(srv);
     if (srv->plain == NULL)
         return CE_NOMEM;
+    evhttp_set_bevcb(srv->plain, make_plain_bev, srv);
     if (evhttp_accept_socket_with_handle(srv->plain, app->http_fd) == NULL) {
         log_error("http: cannot accept on 127.0.0.1:%u", (unsigned)app->http_port);
         return CE_NOMEM;
@@ -485,6 +680,12 @@ void http_server_free(struct app *app)
     evhttp_free(srv->http); /* closes the listener and every connection */
     if (srv->plain != NULL)
         evhttp_free(srv->plain);
+    while (srv->guards != NULL) { /* accepted as the loop ended: guard_init_cb never ran */
+        struct http_guard *g = srv->guards;
+        if (g->evcon == NULL)
+            bufferevent_decref(g->bev);
+        guard_free(g);
+    }
     SSL_free(srv->spare_ssl);
     free(srv);
     app->http = NULL;

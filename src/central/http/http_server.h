@@ -199,6 +199,12 @@ void http_reply_central_err(struct http_ctx *c, int err, const char *what);
 /** "address:port" of the client, for logs. */
 void http_peer(const struct http_ctx *c, char *out, size_t size);
 
+struct evhttp_connection;
+/** evhttp_connection_set_closecb() for a connection of this server: the server keeps its own
+ * close callback on each connection (its place in app->admit) and calls @p cb after it. */
+void http_conn_set_closecb(struct app *app, struct evhttp_connection *evcon,
+                           void (*cb)(struct evhttp_connection *evcon, void *arg), void *arg);
+
 /**
  * Why JSON text @p text / @p len must be refused although a JSON parser would take it: a NUL
  * byte or a \u0000 escape (strings would be cut short), or bytes that are not UTF-8.

@@ -25,6 +25,7 @@ static int verdict(struct auth_result *out, int rc)
         return refuse(out, 5, "SAS token expired");
     if (rc != IOTC_OK) {
         out->key = AUTH_KEY_NONE;
+        out->group = -1;
         return refuse(out, 5, "SAS signature does not verify");
     }
     return refuse(out, 0, "ok");
@@ -77,16 +78,19 @@ static int decide_dps(const struct auth_config *cfg, struct iotc_span username,
         /* Group enrollment: the device key is derived from the group key (§3). An individual
          * enrollment (a device created with its own keys) takes precedence: a group-derived
          * key must not assign it, since the hub would then refuse that key. */
-        const char *gkeys[2] = {cfg->group_primary_key, cfg->group_secondary_key};
-        for (int i = 0; i < 2 && rc == IOTC_E_AUTH; i++) {
-            char derived[64];
-            size_t len;
-            if (!key_present(gkeys[i]) ||
-                iotc_sas_derive_device_key(iotc_span_from_cstr(gkeys[i]), u.registration_id,
-                                           derived, sizeof derived, &len) != IOTC_OK)
-                continue;
-            rc = try_key(&tok, derived, now_s);
-            out->key = i == 0 ? AUTH_KEY_GROUP_PRIMARY : AUTH_KEY_GROUP_SECONDARY;
+        for (size_t g = 0; g < cfg->n_groups && rc == IOTC_E_AUTH; g++) {
+            const char *gkeys[2] = {cfg->groups[g].primary_key, cfg->groups[g].secondary_key};
+            for (int i = 0; i < 2 && rc == IOTC_E_AUTH; i++) {
+                char derived[64];
+                size_t len;
+                if (!key_present(gkeys[i]) ||
+                    iotc_sas_derive_device_key(iotc_span_from_cstr(gkeys[i]), u.registration_id,
+                                               derived, sizeof derived, &len) != IOTC_OK)
+                    continue;
+                rc = try_key(&tok, derived, now_s);
+                out->key = i == 0 ? AUTH_KEY_GROUP_PRIMARY : AUTH_KEY_GROUP_SECONDARY;
+                out->group = (int)g;
+            }
         }
     }
     return verdict(out, rc);
@@ -173,6 +177,7 @@ int auth_decide(const struct auth_config *cfg, struct iotc_span client_id,
                 uint64_t now_s, auth_lookup_fn lookup, void *lookup_ctx, struct auth_result *out)
 {
     memset(out, 0, sizeof *out);
+    out->group = -1;
     out->connack = 5;
     out->reason = "no username";
     if (username.ptr == NULL || username.len == 0)

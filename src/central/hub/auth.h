@@ -15,12 +15,18 @@
 
 #include "iotc/common.h"
 
+/** The base64 keys of one SAS enrollment group (borrowed). */
+struct auth_group {
+    const char *primary_key;
+    const char *secondary_key;
+};
+
 /** What the server is. All strings borrowed for the duration of the call. */
 struct auth_config {
-    const char *id_scope;          /**< "0ne..." */
-    const char *hub_host;          /**< host name devices put in the username and sr */
-    const char *group_primary_key; /**< base64 group keys of the SAS enrollment group */
-    const char *group_secondary_key;
+    const char *id_scope;            /**< "0ne..." */
+    const char *hub_host;            /**< host name devices put in the username and sr */
+    const struct auth_group *groups; /**< the enabled SAS enrollment groups, tried in order */
+    size_t n_groups;
     const char *service_policy; /**< "iothubowner" (hub-scoped policy tokens) */
     const char *service_key;
 };
@@ -60,6 +66,7 @@ struct auth_result {
     struct iotc_span id;       /**< device / registration id (borrowed from the username) */
     struct iotc_span model_id; /**< hub username model-id, still percent-encoded; ptr NULL */
     enum auth_key key;
+    int group;       /**< DPS, group key: index into cfg->groups of the group it was derived from */
     bool known;      /**< the identity exists in the registry */
     bool enabled;    /**< ... and is enabled (DPS answers "disabled" otherwise) */
     uint64_t expiry; /**< token se (seconds) */

@@ -2,9 +2,10 @@
  * broker.c - MQTT/TLS listener, connection lifecycle, packet framing and CONNECT handling.
  * DPS and IoT Hub semantics live in broker_dps.c and broker_hub.c.
  *
- * Life of a connection: accept -> TLS handshake (broker_io.c) -> CONNECT within
- * BROKER_CONNECT_TIMEOUT_S -> authenticated DPS or hub session -> close. A session is
- * reference counted because durable-ack callbacks from the store may outlive it.
+ * Life of a connection: accept (if app->admit lets it in, admit.h) -> TLS handshake
+ * (broker_io.c) -> CONNECT within --auth-timeout of the accept -> authenticated DPS or hub
+ * session -> close. A session is reference counted because durable-ack callbacks from the
+ * store may outlive it.
  */
 #include "central/hub/broker_int.h"
 
@@ -79,6 +80,8 @@ void session_finish(struct session *s)
             s->next->prev = s->prev;
         b->count--;
     }
+    if (s->app->admit != NULL)
+        admit_leave(s->app->admit, &s->admit);
     s->prev = s->next = NULL;
     struct event_base *base = s->app->base;
     session_unref(s);
@@ -98,7 +101,7 @@ void session_close(struct session *s, const char *reason, bool flush)
     else if (s->kind == S_DPS)
         log_info("dps: disconnect %s from %s (%s)", LOG_STR(s->ident), s->peer, reason);
     else
-        log_info("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
+        log_debug("mqtt: closing connection from %s before CONNECT (%s)", s->peer, reason);
     if (s->kind == S_DPS)
         dps_free_ops(s);
     if (flush && s->conn.open && conn_pending_output(&s->conn) > 0) {
@@ -344,11 +347,16 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
         session_close(s, "unsupported MQTT protocol level", true);
         return;
     }
+    struct egroup_keys gk[EGROUP_MAX];
+    struct auth_group ag[EGROUP_MAX];
+    size_t n_groups = egroups_sas_keys(app, gk, EGROUP_MAX);
+    for (size_t i = 0; i < n_groups; i++)
+        ag[i] = (struct auth_group){gk[i].primary_key, gk[i].secondary_key};
     struct auth_config cfg = {
         .id_scope = app->facts.id_scope,
         .hub_host = app->facts.hub_host,
-        .group_primary_key = app->facts.group_primary_key,
-        .group_secondary_key = app->facts.group_secondary_key,
+        .groups = ag,
+        .n_groups = n_groups,
         .service_policy = app->facts.service_policy,
         .service_key = app->facts.service_key,
     };
@@ -376,6 +384,8 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
         session_close(s, "server unavailable", true);
         return;
     }
+    if (app->admit != NULL)
+        admit_done(app->admit, &s->admit); /* authenticated: off the pending budget */
     s->keepalive = effective_keepalive(app, c->keep_alive);
     s->expiry_ms = ar.expiry > 0 ? (int64_t)ar.expiry * 1000 : 0;
     arm_tick(s, broker_now_ms(app));
@@ -383,6 +393,7 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     if (ar.kind == AUTH_DPS) {
         s->kind = S_DPS;
         s->dps_known = ar.known;
+        s->dps_group = ar.group >= 0 ? gk[ar.group].serial : UINT32_MAX;
         connack(s, 0, false);
         dps_on_connect(s, &ar);
     } else {
@@ -514,6 +525,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (s->kind == S_NEW) {
+        if (s->app->admit != NULL)
+            admit_report(s->app->admit, ADMIT_R_DEADLINE, ADMIT_MQTT, s->peer,
+                         broker_now_ms(s->app));
         session_close(s, "no CONNECT in time", false);
         return;
     }
@@ -548,11 +562,45 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t size)
     snprintf(out, size, "%s:%u", host, port);
 }
 
+/* app->admit's word on a new connection from @p sa: true to go on (after closing the
+ * connection it evicted), false when it was refused (and @p fd closed). */
+static bool admit_connection(struct app *app, evutil_socket_t fd, struct sockaddr *sa,
+                             struct admit_key *key)
+{
+    *key = admit_key_of(sa);
+    if (app->admit == NULL)
+        return true;
+    struct admit_slot *victim;
+    enum admit_verdict v = admit_decide(app->admit, key, ADMIT_MQTT, &victim);
+    if (v == ADMIT_OK)
+        return true;
+    char peer[56];
+    format_peer(sa, peer, sizeof peer);
+    int64_t now = broker_now_ms(app);
+    if (v == ADMIT_EVICT) {
+        struct session *old =
+            (struct session *)(void *)((char *)victim - offsetof(struct session, admit));
+        admit_report(app->admit, ADMIT_R_EVICTED, ADMIT_MQTT, old->peer, now);
+        if (old->closing)
+            session_finish(old); /* flushing a refusal: no need to wait for it */
+        else
+            session_close(old, "evicted: too many connections before CONNECT", false);
+        return true;
+    }
+    admit_report(app->admit, v == ADMIT_REFUSE_ADDR ? ADMIT_R_REFUSED_ADDR : ADMIT_R_REFUSED_FULL,
+                 ADMIT_MQTT, peer, now);
+    evutil_closesocket(fd);
+    return false;
+}
+
 static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
 {
     struct broker *b = app->broker;
     /* TCP_NODELAY came from the listener (listen_on). */
     CENTRAL_ASSERT_LOOP(app);
+    struct admit_key key;
+    if (!admit_connection(app, fd, sa, &key))
+        return;
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);
@@ -572,7 +620,9 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
         }
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
-    if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK) {
+    if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK ||
+        (app->admit != NULL &&
+         admit_enter(app->admit, &s->admit, &key, ADMIT_MQTT, s->last_rx_ms) != CE_OK)) {
         session_unref(s);
         return;
     }
@@ -581,7 +631,10 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
         b->head->prev = s;
     b->head = s;
     b->count++;
-    struct timeval tv = {BROKER_CONNECT_TIMEOUT_S, 0};
+    /* from the accept, whatever trickles in meanwhile (the timer is not touched by reads) */
+    int64_t wait_ms = app->admit != NULL ? admit_wait_ms(app->admit, &s->admit, s->last_rx_ms)
+                                         : (int64_t)ADMIT_DEFAULT_AUTH_TIMEOUT_S * 1000;
+    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
     event_add(s->tick, &tv);
     if (tls)
         broker_note_burst(b);
@@ -602,6 +655,15 @@ static void accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct so
     (void)l;
     (void)len;
     accept_common(arg, fd, sa, false);
+}
+
+static void report_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct app *app = arg;
+    if (app->admit != NULL)
+        admit_flush(app->admit, broker_now_ms(app));
 }
 
 static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -695,8 +757,11 @@ int broker_start(struct app *app)
     if (app->reg != NULL)
         plane_listen(app, &hub_plane_listener);
     b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
-    if (b->accept_ev == NULL || broker_io_init(b, app->base) != CE_OK)
+    b->report_ev = event_new(app->base, -1, EV_PERSIST, report_cb, app);
+    if (b->accept_ev == NULL || b->report_ev == NULL || broker_io_init(b, app->base) != CE_OK)
         return CE_NOMEM;
+    struct timeval every = {1, 0};
+    event_add(b->report_ev, &every);
     /* a listener that cannot be made is logged by broker_bind_socket (address, port in use) */
     const char *bind_addr = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;
     b->tls = listen_on(app, bind_addr, app->cfg.mqtt_port, true, &app->mqtt_port);
@@ -727,6 +792,8 @@ void broker_stop_accepting(struct app *app)
     b->tls = b->plain = NULL;
     if (b->accept_ev)
         event_del(b->accept_ev);
+    if (b->report_ev)
+        event_del(b->report_ev);
     if (b->trim_ev)
         event_del(b->trim_ev);
 }
@@ -786,6 +853,8 @@ void broker_free(struct app *app)
     }
     if (b->accept_ev)
         event_free(b->accept_ev);
+    if (b->report_ev)
+        event_free(b->report_ev);
     broker_io_free(b);
     free(b);
     app->broker = NULL;

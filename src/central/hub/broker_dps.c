@@ -181,21 +181,26 @@ static void respond_op(struct session *s, const struct dps_op *op, struct iotc_s
  * case, its hub identity takes the keys derived from the current ones, as DPS
  * re-provisioning updates the hub identity; otherwise the hub would refuse the new key the
  * device just proved it holds. */
-static int refresh_group_keys(struct app *app, struct device *dev, const char *reg_id)
+static int refresh_group_keys(struct app *app, struct device *dev, const char *reg_id,
+                              const struct egroup_keys *g)
 {
     char pk[64], sk[64];
     size_t l1, l2;
-    if (iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_primary_key),
-                                   iotc_span_from_cstr(reg_id), pk, sizeof pk, &l1) != IOTC_OK ||
-        iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_secondary_key),
+    if (iotc_sas_derive_device_key(iotc_span_from_cstr(g->primary_key), iotc_span_from_cstr(reg_id),
+                                   pk, sizeof pk, &l1) != IOTC_OK ||
+        iotc_sas_derive_device_key(iotc_span_from_cstr(g->secondary_key),
                                    iotc_span_from_cstr(reg_id), sk, sizeof sk, &l2) != IOTC_OK)
         return CE_INVALID;
-    if (strcmp(pk, dev->primary_key) == 0 && strcmp(sk, dev->secondary_key) == 0)
+    bool same_group = dev->enrollment_group != NULL && strcmp(dev->enrollment_group, g->id) == 0;
+    if (same_group && strcmp(pk, dev->primary_key) == 0 && strcmp(sk, dev->secondary_key) == 0)
         return CE_OK;
-    log_info("dps: %s registered again through group %s; its keys follow the group's new keys",
-             LOG_STR(dev->id), LOG_STR(dev->enrollment_group));
+    log_info("dps: %s registered again through group %s; its keys follow that group's keys",
+             LOG_STR(dev->id), LOG_STR(g->id));
     struct device_update upd = {.primary_key = pk, .secondary_key = sk, .status = -1};
-    return registry_update(app, dev, &upd);
+    int rc = registry_update(app, dev, &upd);
+    if (rc == CE_OK && !same_group)
+        rc = registry_set_group(app, dev, g->id);
+    return rc;
 }
 
 /* Resolve the registration into a device; returns the final status for the operation. */
@@ -206,23 +211,33 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
     char id[DEVICE_ID_MAX + 1];
     lower_id(s->ident, id);
     struct device *dev = registry_get_nocase(app, s->ident); /* as auth.c looked it up */
+    struct egroup_keys g;
+    bool through_group = s->dps_group != UINT32_MAX;
+    if (through_group && !egroups_keys_by_serial(app, s->dps_group, &g)) {
+        /* the group was deleted or disabled since the CONNECT */
+        op->error_code = 401002;
+        op->error_message = "The enrollment group is disabled or gone.";
+        return IOTC_DPS_STATUS_FAILED;
+    }
     if (dev == NULL) {
         /* Only a group-key authenticated session gets here (unknown ids have no own key). The
          * device holds the key derived from its own spelling of the id; its hub id is DPS's. */
         char pk[64], sk[64];
         size_t l1, l2;
-        if (iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_primary_key),
+        if (!through_group ||
+            iotc_sas_derive_device_key(iotc_span_from_cstr(g.primary_key),
                                        iotc_span_from_cstr(s->ident), pk, sizeof pk,
                                        &l1) != IOTC_OK ||
-            iotc_sas_derive_device_key(iotc_span_from_cstr(app->facts.group_secondary_key),
+            iotc_sas_derive_device_key(iotc_span_from_cstr(g.secondary_key),
                                        iotc_span_from_cstr(s->ident), sk, sizeof sk,
                                        &l2) != IOTC_OK ||
-            registry_create(app, id, pk, sk, true, app->facts.group_id, &dev) != CE_OK) {
+            registry_create(app, id, pk, sk, true, g.id, &dev) != CE_OK) {
             op->error_code = 500000;
             op->error_message = "Device could not be created.";
             return IOTC_DPS_STATUS_FAILED;
         }
-    } else if (dev->enrollment_group != NULL && refresh_group_keys(app, dev, s->ident) != CE_OK) {
+    } else if (dev->enrollment_group != NULL && through_group &&
+               refresh_group_keys(app, dev, s->ident, &g) != CE_OK) {
         op->error_code = 500000;
         op->error_message = "Device keys could not be updated.";
         return IOTC_DPS_STATUS_FAILED;

@@ -11,9 +11,11 @@
 
 #include <event2/util.h>
 
+#include "central/base/admit.h"
 #include "central/base/app.h"
 #include "central/hub/auth.h"
 #include "central/hub/broker.h"
+#include "central/hub/groups.h"
 #include "central/hub/plane.h"
 #include "central/hub/registry.h"
 #include "proto/mqtt.h"
@@ -22,7 +24,6 @@
 #define BROKER_MSG_MAX (256 * 1024)
 #define BROKER_PACKET_MAX (BROKER_MSG_MAX + 2 * 1024)
 #define BROKER_OUT_MAX (4 * 1024 * 1024)
-#define BROKER_CONNECT_TIMEOUT_S 30
 #define BROKER_KEEPALIVE_CAP_S 1767
 #define BROKER_ACK_PAUSE 2000 /* pending durable acks above which reading pauses */
 #define BROKER_ACK_RESUME 500
@@ -72,6 +73,8 @@ struct session {
     int refs;
     uint32_t pending_acks;
     uint32_t subs; /* hub */
+    uint32_t
+        dps_group; /* dps: serial of the group whose key it proved (groups.h); UINT32_MAX none */
     uint16_t keepalive;
     uint16_t next_pid;
     uint8_t kind; /* enum session_kind */
@@ -93,8 +96,9 @@ struct session {
     char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
     char *will_payload;
     size_t will_len;
-    struct dps_op *ops; /* dps */
-    struct conn conn;   /* socket, TLS, buffers (broker_io.c) */
+    struct dps_op *ops;      /* dps */
+    struct admit_slot admit; /* pending (before CONNECT) and open, in app->admit */
+    struct conn conn;        /* socket, TLS, buffers (broker_io.c) */
 };
 
 static inline struct session *conn_session(struct conn *c)
@@ -113,6 +117,7 @@ struct broker {
     struct event *accept_ev; /* re-enables accepting after EMFILE */
     struct event *trim_ev;   /* returns freed heap pages after a burst of handshakes */
     struct event *flush_ev;  /* made active when a session has output to write */
+    struct event *report_ev; /* each second: admit_flush() of refusals counted meanwhile */
     struct conn *dirty;      /* connections with output to write (each holds a session ref) */
     uint32_t burst_total;    /* handshakes and CONNECTs since the last trim */
     uint32_t burst_recent;   /* ... since trim_ev last fired */

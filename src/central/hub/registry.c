@@ -346,6 +346,17 @@ void registry_set_model_id(struct app *app, struct device *dev, const char *mode
     registry_persist(app, dev);
 }
 
+int registry_set_group(struct app *app, struct device *dev, const char *group)
+{
+    char *copy = strdup(group);
+    if (copy == NULL)
+        return CE_NOMEM;
+    free(dev->enrollment_group);
+    dev->enrollment_group = copy;
+    registry_persist(app, dev);
+    return CE_OK;
+}
+
 int registry_delete(struct app *app, const char *id)
 {
     struct registry *r = app->reg;

@@ -117,6 +117,9 @@ int registry_update(struct app *app, struct device *dev, const struct device_upd
 /** Record the model id a device announced (DPS payload or hub username); NULL clears. */
 void registry_set_model_id(struct app *app, struct device *dev, const char *model_id);
 
+/** Record that a group-registered device now registered through group @p group. CE_OK/CE_NOMEM. */
+int registry_set_group(struct app *app, struct device *dev, const char *group);
+
 /** Delete a device, its twin and pending C2D; closes its live connection. CE_OK/CE_NOTFOUND. */
 int registry_delete(struct app *app, const char *id);
 

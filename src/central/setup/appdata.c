@@ -146,21 +146,17 @@ static int facts_write(const struct app *app)
     return facts_write_to(app->cfg.data_dir, &app->facts);
 }
 
-int app_group_key_regenerate(struct app *app, bool secondary)
+int app_group_keys_set(struct app *app, const char *primary, const char *secondary)
 {
-    /* Write the new facts first and adopt them only once app.json holds them, so the key
-     * in use is always the one a restart would load. */
     struct app_facts next = app->facts;
-    char *key = secondary ? next.group_secondary_key : next.group_primary_key;
-    if (random_b64(64, key, sizeof next.group_primary_key) < 0) {
-        log_error("cannot generate a random group key");
+    if ((size_t)snprintf(next.group_primary_key, sizeof next.group_primary_key, "%s", primary) >=
+            sizeof next.group_primary_key ||
+        (size_t)snprintf(next.group_secondary_key, sizeof next.group_secondary_key, "%s",
+                         secondary) >= sizeof next.group_secondary_key)
         return -1;
-    }
     if (facts_write_to(app->cfg.data_dir, &next) < 0)
         return -1;
     app->facts = next;
-    log_info("enrollment group %s: %s key regenerated", next.group_id,
-             secondary ? "secondary" : "primary");
     return 0;
 }
 
@@ -402,7 +398,9 @@ void app_data_unlock(int fd)
 {
     if (fd < 0)
         return;
-    (void)ftruncate(fd, 0); /* the pid of a server that stopped means nothing */
+    /* the pid of a server that stopped means nothing; if it stays, the lock says it is stale */
+    if (ftruncate(fd, 0) != 0)
+        log_debug("data dir lock: cannot empty serve.pid: %s", strerror(errno));
     close(fd);
 }
 

@@ -45,13 +45,12 @@ int app_admin_token_reload(struct app *app);
 void app_admin_token_id(const struct app_facts *f, char out[9]);
 
 /**
- * Replace the enrollment group's primary (or, with @p secondary, secondary) key with a new
- * base64 key of 64 random bytes. app.json is rewritten atomically (temp file, fsync, rename,
- * mode 0600) before app->facts changes, so a failure leaves the old key in force. DPS
- * group registrations verify against app->facts from then on; devices already registered
- * keep the derived keys stored in the registry. Loop thread. @return 0 or -1 (logged).
+ * Set both keys of app.json's enrollment group (app->facts.group_id). app.json is rewritten
+ * atomically (temp file, fsync, rename, mode 0600) before app->facts changes, so a failure leaves
+ * the old keys in force. Devices already registered keep the derived keys stored in the
+ * registry. Loop thread. @return 0 or -1 (logged).
  */
-int app_group_key_regenerate(struct app *app, bool secondary);
+int app_group_keys_set(struct app *app, const char *primary, const char *secondary);
 
 /**
  * Make sure only one server uses @p dir: create it if needed (0700) and take an exclusive
