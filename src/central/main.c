@@ -179,6 +179,12 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
          .help = "keep-alive cap: a CONNECT asking 0 or more than S seconds\n"
                  "gets S; idle connections close after 1.5 x keep-alive\n"
                  "(default 1767, as IoT Hub)"},
+        {"read-threads", 0, OPT_INT, &cfg->read_threads, 1, 64,
+         .help = "threads running long read-only queries (chart series)\n"
+                 "off the event loop (default 2)"},
+        {"max-read-jobs", 0, OPT_INT, &cfg->max_read_jobs, 1, 100000,
+         .help = "such queries at once, queued or running; more are\n"
+                 "answered 503 with Retry-After (default 32)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
         {"log-file", 0, OPT_STR, &log_file, .arg = "FILE",

@@ -1,7 +1,9 @@
 // Accessibility basics checked in the page, for the browser tests: every visible form control
 // and button has an accessible name, and visible text has a contrast of at least 4.5:1 against
 // the background it is drawn on (WCAG 2 relative luminance; text over an image or a gradient is
-// not judged). Each returns a list of problems in words, empty when all is well.
+// not judged). unnamedControls returns a list of problems in words, lowContrast one object per
+// text (text, ratio, colours, element); both are empty when all is well. The one contrast check of
+// the browser tests.
 
 /** Problems of the controls under @p scope (a CSS selector): no name from label, aria-label(ledby) or text. */
 export async function unnamedControls(page, scope = 'main') {
@@ -22,12 +24,21 @@ export async function unnamedControls(page, scope = 'main') {
     }, scope);
 }
 
-/** Text under @p scope whose contrast with its background is below @p min. */
-export async function lowContrast(page, scope = 'main', min = 4.5) {
+/**
+ * Text under @p scope (a CSS selector, default the whole body) whose contrast with the background
+ * it is drawn on is below @p min (WCAG 2 ratio of relative luminances). The background is every
+ * (translucent) layer of the element and its ancestors composed over white; text over an image or
+ * a gradient, hidden, screen-reader-only or disabled (WCAG 1.4.3 exempts inactive controls) is not
+ * judged. Returns [{text, ratio, fg, bg, el}] for each element with its own text; [] when all pass.
+ */
+export async function lowContrast(page, { scope = 'body', min = 4.5 } = {}) {
     return page.evaluate(([sel, minRatio]) => {
+        // rgb(1, 2, 3), rgba(1, 2, 3, 0.5) and rgb(1 2 3 / 0.5)
         const parse = (c) => {
-            const m = /rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)/.exec(c);
-            return m ? [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])] : null;
+            const m = /rgba?\(([^)]+)\)/.exec(c);
+            if (!m) return null;
+            const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+            return p.length >= 3 ? [p[0], p[1], p[2], p.length > 3 ? p[3] : 1] : null;
         };
         const lum = ([r, g, b]) => {
             const f = (v) => {
@@ -51,24 +62,33 @@ export async function lowContrast(page, scope = 'main', min = 4.5) {
             return bg;
         };
         const root = document.querySelector(sel);
-        if (!root) return [`no ${sel}`];
+        if (!root) return [{ text: `no ${sel}`, ratio: 0 }];
         const out = [];
         const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
         const seen = new Set();
         for (let n = walker.nextNode(); n; n = walker.nextNode()) {
             const el = n.parentElement;
-            if (!n.textContent.trim() || seen.has(el) || !el.getClientRects().length) continue;
-            if (el.closest('button:disabled, select:disabled, input:disabled')) continue; // WCAG exempts inactive controls
+            if (!el || !n.textContent.trim() || seen.has(el) || !el.getClientRects().length) continue;
             seen.add(el);
+            if (el.closest('[hidden], .sr-only, option, script, style')) continue;
+            if (el.closest('button:disabled, select:disabled, input:disabled')) continue;
             const st = getComputedStyle(el);
-            if (st.visibility === 'hidden' || Number(st.opacity) === 0) continue;
+            if (st.visibility === 'hidden' || st.display === 'none' || Number(st.opacity) === 0) continue;
             const bg = background(el);
             const fg = parse(st.color);
             if (!bg || !fg) continue;
             const c = over(fg, bg);
             const [a, b] = [lum(c), lum(bg)].sort((x, y) => y - x);
             const ratio = (a + 0.05) / (b + 0.05);
-            if (ratio < minRatio) out.push(`"${n.textContent.trim().slice(0, 40)}" (${el.tagName.toLowerCase()}.${el.className}): ${ratio.toFixed(2)}:1`);
+            if (ratio < minRatio) {
+                out.push({
+                    text: n.textContent.trim().slice(0, 40),
+                    ratio: Number(ratio.toFixed(2)),
+                    fg: st.color,
+                    bg: `rgb(${bg.slice(0, 3).map(Math.round).join(',')})`,
+                    el: `${el.tagName.toLowerCase()}${el.className ? `.${el.className}` : ''}`,
+                });
+            }
         }
         return out;
     }, [scope, min]);

@@ -7,7 +7,8 @@
 // scrolling, contrast at least 4.5:1). Screenshots: $IOTC_BUILDDIR/screenshots/dashboard-{1280,390}.png.
 import fs from 'node:fs';
 import path from 'node:path';
-import { B, MODEL, launch, lowContrast, runSteps, spawnTracked, startCentral, until } from './lib.mjs';
+import { lowContrast } from './a11y.mjs';
+import { B, MODEL, launch, runSteps, spawnTracked, startCentral, until } from './lib.mjs';
 
 const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
 

@@ -30,6 +30,7 @@ static bool M_open;
 static char KEY[128];
 static int RID;
 static const char *dev_id = DEV;
+static const char *const *SRV_ARGS; /* extra iotc-central options for setup(), or NULL */
 
 /* ---------------------------------------------------------------- REST helpers */
 
@@ -213,7 +214,7 @@ static inline char *repo_file(const char *rel)
 static inline int setup(void **state)
 {
     (void)state;
-    if (th_central_start(&srv, NULL) < 0)
+    if (th_central_start(&srv, SRV_ARGS) < 0)
         return -1;
     char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
     if (doc == NULL)

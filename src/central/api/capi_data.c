@@ -1,6 +1,7 @@
 /*
  * capi_data.c - telemetry (last value, time-range history), raw data and the conformance
- * report of a device.
+ * report of a device. Raw data pages are read on a reader thread (capi_read_start): the rows
+ * are copied there and turned into JSON, classified against the template, back on the loop.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,33 +347,156 @@ static int parse_order(struct http_ctx *c, bool *desc)
     return CE_INVALID;
 }
 
-void capi_raw(struct http_ctx *c)
-{
-    struct appl *a = c->app->appl;
-    struct appl_device *d;
-    struct device *dev = capi_device(c, a, &d);
-    size_t top;
+/* The query's copy of one row (filled on a reader thread; text fields NUL-terminated). */
+struct raw_copy {
+    int64_t seq, time_ms;
+    bool tel;
+    char *component, *props, *kind; /* NULL when the column was */
+    char *data;                     /* telemetry payload or raw event data; may be NULL */
+    size_t data_len;
+};
+
+struct raw_job {
+    struct capi_read base;
+    char *device_id;
     int64_t from, to, tseq, rseq;
     bool desc;
-    char extra[320], tok[80];
-    if (dev == NULL || capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
-        capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0 ||
-        parse_order(c, &desc) < 0)
-        return;
-    struct appl_template *t = appl_device_template(a, d);
-    struct raw_ctx r = {.m = t ? t->model : NULL};
+    size_t top;
+    struct raw_copy *rows;
+    size_t n, cap;
+    bool oom;
+};
+
+static char *dup_or_null(const char *s, size_t len, bool *oom)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = app_strndup(s, len);
+    if (d == NULL)
+        *oom = true;
+    return d;
+}
+
+static struct raw_copy *raw_add(struct raw_job *j)
+{
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 64;
+        struct raw_copy *v = realloc(j->rows, cap * sizeof *v);
+        if (v == NULL) {
+            j->oom = true;
+            return NULL;
+        }
+        j->rows = v;
+        j->cap = cap;
+    }
+    struct raw_copy *r = &j->rows[j->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* Reader thread: copy a telemetry row. */
+static int copy_tel(void *ctx, const struct store_app_telemetry *row)
+{
+    struct raw_job *j = ctx;
+    struct raw_copy *r = raw_add(j);
+    if (r == NULL)
+        return 1;
+    r->seq = row->seq;
+    r->time_ms = row->time_ms;
+    r->tel = true;
+    r->component =
+        row->component ? dup_or_null(row->component, strlen(row->component), &j->oom) : NULL;
+    r->props =
+        row->props_json ? dup_or_null(row->props_json, strlen(row->props_json), &j->oom) : NULL;
+    r->data = dup_or_null(row->payload, row->payload_len, &j->oom);
+    r->data_len = row->payload_len;
+    return j->oom;
+}
+
+/* Reader thread: copy a raw-event row. */
+static int copy_ev(void *ctx, const struct store_app_raw *row)
+{
+    struct raw_job *j = ctx;
+    struct raw_copy *r = raw_add(j);
+    if (r == NULL)
+        return 1;
+    r->seq = row->seq;
+    r->time_ms = row->time_ms;
+    r->kind = dup_or_null(row->kind, strlen(row->kind), &j->oom);
+    r->data = row->data ? dup_or_null(row->data, strlen(row->data), &j->oom) : NULL;
+    r->data_len = row->data ? strlen(row->data) : 0;
+    return j->oom;
+}
+
+/* Reader thread: both scans (each may walk far: ORDER BY seq with a time filter). */
+static long raw_run(struct store_app *sa, void *arg)
+{
+    struct raw_job *j = arg;
     /* descending, a token's seq 0 means "from the newest": nothing of that table was taken yet,
      * so everything of it is older than what the pages before held */
-    if (store_app_scan_telemetry(a->db, d->id, from, to, tseq, desc, top + 1, raw_tel, &r) < 0 ||
-        store_app_scan_raw(a->db, d->id, from, to, rseq, desc, top + 1, raw_ev, &r) < 0) {
-        for (size_t i = 0; i < r.n; i++)
-            cJSON_Delete(r.items[i].json);
-        free(r.items);
+    if (store_app_scan_telemetry(sa, j->device_id, j->from, j->to, j->tseq, j->desc, j->top + 1,
+                                 copy_tel, j) < 0 ||
+        store_app_scan_raw(sa, j->device_id, j->from, j->to, j->rseq, j->desc, j->top + 1, copy_ev,
+                           j) < 0)
+        return CE_STORE;
+    return j->oom ? CE_NOMEM : CE_OK;
+}
+
+static void raw_release(struct capi_read *job)
+{
+    struct raw_job *j = (struct raw_job *)job;
+    for (size_t i = 0; i < j->n; i++) {
+        free(j->rows[i].component);
+        free(j->rows[i].props);
+        free(j->rows[i].kind);
+        free(j->rows[i].data);
+    }
+    free(j->rows);
+    free(j->device_id);
+    free(j);
+}
+
+/* Loop thread: classify the rows against the device's template (as it is now) and answer. */
+static void raw_finish(struct capi_read *job, struct http_ctx *c, long rc)
+{
+    struct raw_job *j = (struct raw_job *)job;
+    struct appl *a = c->app->appl;
+    struct appl_device *d;
+    char extra[320], tok[80];
+    if (rc == CE_BUSY) {
+        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+        return;
+    }
+    if (rc == CE_NOMEM) {
+        capi_oom(c);
+        return;
+    }
+    if (rc < 0) {
         capi_error(c, 500, "InternalError", "The data store failed.");
         return;
     }
+    if (capi_device(c, a, &d) == NULL) /* deleted meanwhile: replied 404 */
+        return;
+    struct appl_template *t = appl_device_template(a, d);
+    struct raw_ctx r = {.m = t ? t->model : NULL};
+    for (size_t i = 0; i < j->n; i++) {
+        const struct raw_copy *w = &j->rows[i];
+        int stop;
+        if (w->tel) {
+            struct store_app_telemetry row = {
+                w->seq, w->time_ms, w->component, w->props, w->data ? w->data : "", w->data_len};
+            stop = raw_tel(&r, &row);
+        } else {
+            struct store_app_raw row = {w->seq, w->time_ms, w->kind, w->data};
+            stop = row.kind != NULL ? raw_ev(&r, &row) : 0;
+        }
+        if (stop)
+            break;
+    }
     if (r.n > 1)
-        qsort(r.items, r.n, sizeof *r.items, desc ? item_cmp_desc : item_cmp);
+        qsort(r.items, r.n, sizeof *r.items, j->desc ? item_cmp_desc : item_cmp);
+    int64_t tseq = j->tseq, rseq = j->rseq;
+    size_t top = j->top;
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < r.n; i++) {
         if (i < top) {
@@ -392,11 +516,45 @@ void capi_raw(struct http_ctx *c)
     bool more = r.n > top;
     free(r.items);
     range_query(c, extra, sizeof extra);
-    if (desc)
+    if (j->desc)
         snprintf(extra + strlen(extra), sizeof extra - strlen(extra), "%sorder=desc",
                  extra[0] ? "&" : "");
     snprintf(tok, sizeof tok, "t%lld.r%lld", (long long)tseq, (long long)rseq);
     capi_page(c, arr, top, more ? tok : NULL, extra);
+}
+
+void capi_raw(struct http_ctx *c)
+{
+    struct appl *a = c->app->appl;
+    struct appl_device *d;
+    struct device *dev = capi_device(c, a, &d);
+    size_t top;
+    int64_t from, to, tseq, rseq;
+    bool desc;
+    if (dev == NULL || capi_top(c, &top) < 0 || capi_time_param(c, "from", 0, &from) < 0 ||
+        capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0 ||
+        parse_order(c, &desc) < 0)
+        return;
+    struct raw_job *j = calloc(1, sizeof *j);
+    if (j != NULL) {
+        j->base.finish = raw_finish;
+        j->base.release = raw_release;
+        j->device_id = strdup(d->id);
+    }
+    if (j == NULL || j->device_id == NULL) {
+        if (j != NULL)
+            raw_release(&j->base);
+        capi_oom(c);
+        return;
+    }
+    j->from = from;
+    j->to = to;
+    j->tseq = tseq;
+    j->rseq = rseq;
+    j->desc = desc;
+    j->top = top;
+    /* the scans may walk many rows to fill a page: a reader thread runs them */
+    capi_read_start(c, &j->base, raw_run);
 }
 
 void capi_conformance(struct http_ctx *c)

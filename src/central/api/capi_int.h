@@ -23,6 +23,29 @@
 #define CAPI_TOP_DEFAULT 100
 #define CAPI_TOP_MAX 1000
 
+struct store_app;
+
+/**
+ * A request answered from a long read-only query (capi_read.c): the handler embeds this as the
+ * first member of its job, which holds copies of what the query needs and room for its result
+ * (the query runs on a reader thread and must not touch the loop's state).
+ */
+struct capi_read {
+    struct http_ctx *c; /**< NULL once the request was answered without the result (shutdown) */
+    /** Loop thread: reply to @p c from the job's result; @p rc is what run returned. */
+    void (*finish)(struct capi_read *job, struct http_ctx *c, long rc);
+    /** Free the job (always called once, after finish or without it). */
+    void (*release)(struct capi_read *job);
+};
+
+/**
+ * Run @p run(store handle, job) on the store's reader threads and reply later with
+ * job->finish (asynchronous context); 503 + Retry-After when the reader's queue is full.
+ * Without reader threads the query runs here. The job is released in every case.
+ */
+void capi_read_start(struct http_ctx *c, struct capi_read *job,
+                     long (*run)(struct store_app *sa, void *job));
+
 /** IoT Central error: {"error":{"code","message","requestId","time"}} + x-ms-error-code. */
 void capi_error(struct http_ctx *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -3,6 +3,8 @@
  * GET /api/devices/{id}[/components/{c}]/telemetry/{name}/series?from=&to=&buckets=&agg=
  * answers at most `buckets` aggregated points over the time range, whatever the number of rows
  * in it, from one SQL GROUP BY in the store (store_app_series()). The web UI's charts use it.
+ * The query runs on a reader thread (capi_read_start, store_read.h); the request is answered
+ * when it ends, and meanwhile the loop serves devices and other requests.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,32 +15,111 @@
 
 #define SERIES_DEFAULT_BUCKETS 200
 
-struct series_ctx {
-    cJSON *arr;
-    int64_t from, width_num; /* bucket i starts at from + i * width_num / buckets */
+/* The query's copy of the request and its result (capi_read.h: filled on a reader thread). */
+struct series_job {
+    struct capi_read base;
+    char *device_id, *comp, *name;
+    int64_t from, to;
     int buckets;
+    enum store_agg agg;
+    const char *agg_name; /* static */
+    struct store_app_bucket *b;
+    size_t n, cap;
+    bool oom;
 };
 
-static int64_t bucket_start(const struct series_ctx *s, int64_t i)
+static int64_t bucket_start(const struct series_job *s, int64_t i)
 {
-    return s->from + i * s->width_num / s->buckets;
+    return s->from + i * (s->to - s->from) / s->buckets;
 }
 
-static int series_row(void *ctx, const struct store_app_bucket *b)
+/* Reader thread: keep the bucket (at most s->buckets of them). */
+static int collect(void *ctx, const struct store_app_bucket *b)
 {
-    struct series_ctx *s = ctx;
+    struct series_job *s = ctx;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct store_app_bucket *v = realloc(s->b, cap * sizeof *v);
+        if (v == NULL) {
+            s->oom = true;
+            return 1;
+        }
+        s->b = v;
+        s->cap = cap;
+    }
+    s->b[s->n++] = *b;
+    return 0;
+}
+
+/* Reader thread. */
+static long series_run(struct store_app *sa, void *arg)
+{
+    struct series_job *s = arg;
+    return store_app_series(sa, s->device_id, s->comp, s->name, s->from, s->to, s->buckets, s->agg,
+                            collect, s);
+}
+
+static cJSON *bucket_json(const struct series_job *s, const struct store_app_bucket *b)
+{
     char ts[32], te[32];
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
-        return 1;
+        return NULL;
     appl_time(bucket_start(s, b->index), ts);
     appl_time(bucket_start(s, b->index + 1), te);
     cJSON_AddStringToObject(o, "timestamp", ts);
     cJSON_AddStringToObject(o, "end", te);
     cJSON_AddNumberToObject(o, "count", (double)b->count);
     cJSON_AddNumberToObject(o, "value", b->value);
-    cJSON_AddItemToArray(s->arr, o);
-    return 0;
+    return o;
+}
+
+/* Loop thread: the answer. */
+static void series_finish(struct capi_read *job, struct http_ctx *c, long n)
+{
+    struct series_job *s = (struct series_job *)job;
+    if (n == CE_INVALID) {
+        capi_error(c, 400, "InvalidParameter",
+                   "The telemetry name or the time range cannot be used for a series.");
+        return;
+    }
+    if (n == CE_BUSY) {
+        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+        return;
+    }
+    if (n < 0) {
+        capi_error(c, 500, "InternalError", "The telemetry store failed.");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    if (o == NULL || arr == NULL || s->oom) {
+        cJSON_Delete(o);
+        cJSON_Delete(arr);
+        capi_oom(c);
+        return;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        cJSON_AddItemToArray(arr, bucket_json(s, &s->b[i]));
+    char tf[32], tt[32];
+    appl_time(s->from, tf);
+    appl_time(s->to, tt);
+    cJSON_AddStringToObject(o, "from", tf);
+    cJSON_AddStringToObject(o, "to", tt);
+    cJSON_AddNumberToObject(o, "buckets", s->buckets);
+    cJSON_AddNumberToObject(o, "bucketMs", (double)(s->to - s->from) / s->buckets);
+    cJSON_AddStringToObject(o, "agg", s->agg_name);
+    cJSON_AddItemToObject(o, "value", arr);
+    capi_reply(c, 200, o);
+}
+
+static void series_release(struct capi_read *job)
+{
+    struct series_job *s = (struct series_job *)job;
+    free(s->device_id);
+    free(s->comp);
+    free(s->name);
+    free(s->b);
+    free(s);
 }
 
 static int parse_buckets(struct http_ctx *c, int *out)
@@ -108,36 +189,25 @@ void capi_series(struct http_ctx *c)
                    comp[0] ? " in component " : "", comp);
         return;
     }
-    struct series_ctx s = {cJSON_CreateArray(), from, to - from, buckets};
-    cJSON *o = cJSON_CreateObject();
-    if (s.arr == NULL || o == NULL) {
-        cJSON_Delete(s.arr);
-        cJSON_Delete(o);
+    struct series_job *s = calloc(1, sizeof *s);
+    if (s != NULL) {
+        s->base.finish = series_finish;
+        s->base.release = series_release;
+        s->device_id = strdup(d->id);
+        s->comp = strdup(comp);
+        s->name = strdup(name);
+    }
+    if (s == NULL || s->device_id == NULL || s->comp == NULL || s->name == NULL) {
+        if (s != NULL)
+            series_release(&s->base);
         capi_oom(c);
         return;
     }
-    long n = store_app_series(a->db, d->id, comp, name, from, to, buckets, agg, series_row, &s);
-    if (n == CE_INVALID) {
-        cJSON_Delete(s.arr);
-        cJSON_Delete(o);
-        capi_error(c, 400, "InvalidParameter",
-                   "The telemetry name or the time range cannot be used for a series.");
-        return;
-    }
-    if (n < 0) {
-        cJSON_Delete(s.arr);
-        cJSON_Delete(o);
-        capi_error(c, 500, "InternalError", "The telemetry store failed.");
-        return;
-    }
-    char tf[32], tt[32];
-    appl_time(from, tf);
-    appl_time(to, tt);
-    cJSON_AddStringToObject(o, "from", tf);
-    cJSON_AddStringToObject(o, "to", tt);
-    cJSON_AddNumberToObject(o, "buckets", buckets);
-    cJSON_AddNumberToObject(o, "bucketMs", (double)(to - from) / buckets);
-    cJSON_AddStringToObject(o, "agg", agg_name);
-    cJSON_AddItemToObject(o, "value", s.arr);
-    capi_reply(c, 200, o);
+    s->from = from;
+    s->to = to;
+    s->buckets = buckets;
+    s->agg = agg;
+    s->agg_name = agg_name;
+    /* the query visits every row in the range: a reader thread runs it, the loop goes on */
+    capi_read_start(c, &s->base, series_run);
 }

@@ -14,6 +14,7 @@
 #include "central/base/log.h"
 #include "central/hub/groups.h"
 #include "central/store/store_app.h"
+#include "central/store/store_read.h"
 
 char *appl_strdup(const char *s)
 {
@@ -538,6 +539,9 @@ int appl_open(struct app *app)
         return CE_STORE;
     }
     app->appl = a;
+    if (app->base != NULL &&
+        store_read_open(app, app->cfg.read_threads, (size_t)app->cfg.max_read_jobs, &a->reader) < 0)
+        log_error("appl: no reader threads: long reads (series) run on the loop thread");
     /* Templates first: devices and commands refer to them. */
     if (store_app_load(a->db, "app_templates", load_template, a) < 0 ||
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
@@ -584,6 +588,7 @@ void appl_close(struct app *app)
         a->tokens = t->next;
         free(t);
     }
+    store_read_close(a->reader); /* before the devices' memory goes: done callbacks run */
     egroups_free(app);
     store_app_close(a->db);
     app->appl = NULL;

@@ -30,6 +30,7 @@
 #define APPL_CMD_HISTORY_MAX 1000 /* commands kept in memory per device (all are stored) */
 
 struct store_app;
+struct store_read;
 struct appl_command_op;
 
 struct appl_template {
@@ -106,6 +107,7 @@ struct appl_command {
 struct appl {
     struct app *app;
     struct store_app *db;
+    struct store_read *reader; /**< long reads off the loop thread (store_read.h); may be NULL */
     struct appl_template *templates;
     struct appl_device **buckets; /* hash of devices */
     size_t n_buckets;

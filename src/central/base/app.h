@@ -78,6 +78,8 @@ struct app_config {
     size_t max_connections;   /**< above this CONNACK 3 (server unavailable); default 100000 */
     size_t max_store_backlog; /**< queued store writes above which new telemetry gets CONNACK 3 */
     int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
+    int read_threads;         /**< reader threads for long queries (store_read.h); default 2 */
+    int max_read_jobs;        /**< reader jobs at once; more get 503 + Retry-After; default 32 */
     /* flood protection (admit.h); 0: the default admit_plan() derives */
     int auth_timeout_s;          /**< --auth-timeout: TLS + CONNECT, or an HTTP request */
     size_t max_pending;          /**< --max-pending: MQTT connections before CONNECT */

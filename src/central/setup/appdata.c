@@ -32,6 +32,8 @@ void app_config_defaults(struct app_config *cfg)
     cfg->dps_retry_after_s = 1;
     cfg->max_connections = 100000;
     cfg->max_store_backlog = 200000;
+    cfg->read_threads = 2;
+    cfg->max_read_jobs = 32;
 }
 
 static int random_b64(size_t nbytes, char *out, size_t out_size)

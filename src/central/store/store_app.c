@@ -68,6 +68,32 @@ int store_app_open(struct app *app, struct store_app **out)
     return CE_OK;
 }
 
+int store_app_open_readonly(struct app *app, struct store_app **out)
+{
+    struct store_app *sa = calloc(1, sizeof *sa);
+    char path[1200];
+    *out = NULL;
+    if (sa == NULL)
+        return CE_NOMEM;
+    sa->app = app;
+    snprintf(path, sizeof path, "%s/central.db", app->cfg.data_dir);
+    if (sqlite3_open_v2(path, &sa->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        log_error("appl: cannot open %s for reading: %s", path,
+                  sa->db ? sqlite3_errmsg(sa->db) : "?");
+        store_app_close(sa);
+        return CE_STORE;
+    }
+    sqlite3_busy_timeout(sa->db, 5000);
+    *out = sa;
+    return CE_OK;
+}
+
+void store_app_set_stop(struct store_app *sa, int (*stop)(void *arg), void *arg)
+{
+    sqlite3_progress_handler(sa->db, 4096, stop, arg);
+}
+
 void store_app_close(struct store_app *sa)
 {
     if (sa == NULL)
@@ -328,13 +354,16 @@ long store_app_series(struct store_app *sa, const char *device_id, const char *c
         return CE_INVALID;
     snprintf(path, sizeof path, "$.\"%s\"", name);
     /* json_valid first: json_extract on a payload that is not JSON would fail the whole query.
-     * The payload column is a BLOB, JSON functions want text. */
+     * The payload column is a BLOB, JSON functions want text. The inner query's LIMIT -1 keeps
+     * SQLite from flattening it into the aggregate (a subquery with a LIMIT is not flattened into
+     * an aggregate query), which would evaluate v, the JSON work, once for each of its three uses
+     * (typeof, COUNT, the aggregate) instead of once per row. */
     snprintf(sql, sizeof sql,
              "SELECT b, COUNT(v), %s(v) FROM (SELECT (enqueued_ms - ?1) * ?2 / (?3 - ?1) AS b,"
              " CASE WHEN json_valid(CAST(payload AS TEXT))"
              " THEN json_extract(CAST(payload AS TEXT), ?4) END AS v"
              " FROM telemetry WHERE device_id=?5 AND enqueued_ms>=?1 AND enqueued_ms<?3"
-             " AND ifnull(component,'')=?6)"
+             " AND ifnull(component,'')=?6 LIMIT -1)"
              " WHERE typeof(v) IN ('integer','real') GROUP BY b ORDER BY b",
              fns[agg]);
     sqlite3_stmt *s = prepare(sa, sql);

@@ -12,7 +12,9 @@
  * app_enrollment_groups (id, data JSON), app_commands (id, device_id, seq, data JSON), app_raw
  * (seq, device_id, time_ms, kind, data): property reports and connect/disconnect events,
  * app_dashboards (id, data JSON: iotc's own dashboards, docs/API.md). Telemetry is the store's
- * `telemetry` table. Loop thread only.
+ * `telemetry` table. Loop thread only, except handles from store_app_open_readonly: each belongs
+ * to one reader thread (store_read.h), which runs long reads (series, raw data pages) so the loop
+ * never waits for them.
  */
 #ifndef CENTRAL_STORE_APP_H
 #define CENTRAL_STORE_APP_H
@@ -29,6 +31,19 @@ struct store_app;
  * @return CE_OK, CE_NOMEM or CE_STORE (logged). */
 int store_app_open(struct app *app, struct store_app **out);
 void store_app_close(struct store_app *sa);
+
+/**
+ * Open DATA_DIR/central.db read-only (no schema work): a handle for one reader thread
+ * (store_read.c), usable with the scan and series readers below from that thread only.
+ * @return CE_OK, CE_NOMEM or CE_STORE (logged).
+ */
+int store_app_open_readonly(struct app *app, struct store_app **out);
+
+/**
+ * Make queries on @p sa stop (failing: the readers return CE_STORE) as soon as @p stop(@p arg)
+ * returns non-zero; SQLite asks every few thousand steps, from the thread running the query.
+ */
+void store_app_set_stop(struct store_app *sa, int (*stop)(void *arg), void *arg);
 
 /** Row callback of the loaders: return non-zero to stop. */
 typedef int (*store_app_row_fn)(void *ctx, const char *id, const char *data);
