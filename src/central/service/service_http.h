@@ -36,6 +36,7 @@
 
 #include "central/base/app.h"
 #include "central/http/http_server.h"
+#include "central/hub/registry.h"
 
 /** The routes of this API, behind the service SAS check (service_site.c). */
 extern const struct http_site service_site;
@@ -46,6 +47,8 @@ struct service_dev_body {
     const char *secondary_key;
     int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
     const char *status_reason;
+    bool has_auth;         /**< authentication.type (or thumbprints) given: x509 applies */
+    struct device_x509 x509; /**< the authentication type and thumbprints (borrowed) */
 };
 
 /**
