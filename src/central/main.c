@@ -5,6 +5,7 @@
  *   iotc-central serve --data-dir DIR [--mqtt-port N] [--https-port N] [--plain-mqtt-port N] ...
  *   iotc-central show  --data-dir DIR [--json]
  *   iotc-central rotate-admin-token --data-dir DIR
+ *   iotc-central certs root|device|verify-code|thumbprint ...   (setup/certs.c)
  *
  * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
  * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
@@ -40,6 +41,7 @@
 #include "central/hub/registry.h"
 #include "central/service/service_http.h"
 #include "central/setup/appdata.h"
+#include "central/setup/certs.h"
 #include "central/store/store.h"
 #include "util/opt.h"
 
@@ -53,6 +55,7 @@ static const char help_intro[] =
     "  rotate-admin-token\n"
     "          replace the admin token in DIR/admin-token; a running server refuses\n"
     "          the old one at once (docs/OPERATIONS.md, \"Admin token\")\n"
+    "  certs   development certificates for X.509 devices (see iotc-central certs --help)\n"
     "\n"
     "options:\n";
 
@@ -500,6 +503,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (argc >= 2 && strcmp(argv[1], "certs") == 0)
+        return certs_main(argc - 2, argv + 2); /* needs no application */
     static struct app app;
     app_config_defaults(&app.cfg);
     app.https_fd = -1;
