@@ -81,5 +81,12 @@ void service_twin_patch(struct http_ctx *c);
 void service_twin_put(struct http_ctx *c);
 void service_method_invoke(struct http_ctx *c);
 void service_c2d_send(struct http_ctx *c);
+/* service_certs.c: the application's CA certificates */
+void service_cert_list(struct http_ctx *c);
+void service_cert_get(struct http_ctx *c);
+void service_cert_put(struct http_ctx *c);
+void service_cert_delete(struct http_ctx *c);
+void service_cert_code(struct http_ctx *c);
+void service_cert_verify(struct http_ctx *c);
 
 #endif /* CENTRAL_SERVICE_HTTP_H */
