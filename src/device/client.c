@@ -334,8 +334,8 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     if (rc == MOSQ_ERR_SUCCESS && c->cert_file != NULL) {
         /* X.509: libmosquitto wants a CA file or directory beside a client certificate; the
          * system's directory stands for the system trust store. */
-        rc = mosquitto_tls_set(c->mosq, c->ca_file, c->ca_file ? NULL : SYSTEM_CA_DIR,
-                               c->cert_file, c->key_file, key_pass_cb);
+        rc = mosquitto_tls_set(c->mosq, c->ca_file, c->ca_file ? NULL : SYSTEM_CA_DIR, c->cert_file,
+                               c->key_file, key_pass_cb);
     } else if (rc == MOSQ_ERR_SUCCESS) {
         if (c->ca_file != NULL)
             rc = mosquitto_tls_set(c->mosq, c->ca_file, NULL, NULL, NULL, NULL);

@@ -112,8 +112,8 @@ static int put_selfsigned(const char *id, const char *t1, const char *t2)
     snprintf(body, sizeof body,
              "{\"deviceId\":\"%s\",\"authentication\":{\"x509Thumbprint\":"
              "{\"primaryThumbprint\":%s%s%s,\"secondaryThumbprint\":%s%s%s}}}",
-             id, t1 ? "\"" : "", t1 ? t1 : "null", t1 ? "\"" : "", t2 ? "\"" : "",
-             t2 ? t2 : "null", t2 ? "\"" : "");
+             id, t1 ? "\"" : "", t1 ? t1 : "null", t1 ? "\"" : "", t2 ? "\"" : "", t2 ? t2 : "null",
+             t2 ? "\"" : "");
     snprintf(path, sizeof path, "/devices/%s", id);
     return service("PUT", path, body, NULL);
 }
@@ -348,9 +348,8 @@ static void test_certificate_authority(void **state)
     cJSON_Delete(j);
     expect_refused("ca-dev", "ca-dev", 5, "chains to a CA that is not verified");
 
-    assert_int_equal(service("POST", "/certificates/test-root/generateVerificationCode", NULL,
-                             &answer),
-                     200);
+    assert_int_equal(
+        service("POST", "/certificates/test-root/generateVerificationCode", NULL, &answer), 200);
     j = cJSON_Parse(answer);
     free(answer);
     char code[64];
@@ -371,8 +370,8 @@ static void test_certificate_authority(void **state)
         snprintf(body, sizeof body, "{\"certificate\":\"%s\"}", esc);
         assert_int_equal(service("POST", "/certificates/test-root/verify", body, NULL), want[i]);
     }
-    assert_true(th_central_log_contains(&srv, "the certificate's CN is not the verification code",
-                                        3000));
+    assert_true(
+        th_central_log_contains(&srv, "the certificate's CN is not the verification code", 3000));
     assert_true(th_central_log_contains(&srv, "not signed with the CA's key", 3000));
 
     struct th_mqtt m;

@@ -59,8 +59,8 @@ static void make_device(const char *id, bool register_it)
 {
     char cert[400], key[400], sha1[41], sha256[65], body[400], path[200];
     cert_paths(id, cert, key, sizeof cert);
-    struct pki_req req = {.cert_path = cert, .key_path = key, .cn = id, .start_s = -3600,
-                          .days = 30};
+    struct pki_req req = {
+        .cert_path = cert, .key_path = key, .cn = id, .start_s = -3600, .days = 30};
     assert_int_equal(pki_issue(&req), 0);
     assert_int_equal(pki_thumbprints(cert, sha1, sha256), 0);
     if (!register_it)
@@ -95,11 +95,15 @@ static int run_sensor(const char *log_name, const char *const *env, const char *
         dup2(in, 0);
         dup2(out, 1);
         dup2(out, 2);
-        static const char *const clear[] = {
-            "IOTHUB_DEVICE_SECURITY_TYPE",  "IOTHUB_DEVICE_DPS_ID_SCOPE",
-            "IOTHUB_DEVICE_CONNECTION_STRING", "IOTHUB_DEVICE_DPS_DEVICE_KEY",
-            "X509_CERT_FILE", "X509_KEY_FILE", "PASS_PHRASE",
-            "AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH", "IOTC_GROUP_KEY"};
+        static const char *const clear[] = {"IOTHUB_DEVICE_SECURITY_TYPE",
+                                            "IOTHUB_DEVICE_DPS_ID_SCOPE",
+                                            "IOTHUB_DEVICE_CONNECTION_STRING",
+                                            "IOTHUB_DEVICE_DPS_DEVICE_KEY",
+                                            "X509_CERT_FILE",
+                                            "X509_KEY_FILE",
+                                            "PASS_PHRASE",
+                                            "AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH",
+                                            "IOTC_GROUP_KEY"};
         for (size_t i = 0; i < sizeof clear / sizeof clear[0]; i++)
             unsetenv(clear[i]);
         for (int i = 0; env != NULL && env[i] != NULL; i++)
@@ -154,9 +158,8 @@ static void test_dps_env_encrypted_key(void **state)
     assert_non_null(pkey);
     f = fopen(enc, "w");
     assert_non_null(f);
-    assert_int_equal(PEM_write_PrivateKey(f, pkey, EVP_aes_256_cbc(), NULL, 0, NULL,
-                                          (void *)"open sesame"),
-                     1);
+    assert_int_equal(
+        PEM_write_PrivateKey(f, pkey, EVP_aes_256_cbc(), NULL, 0, NULL, (void *)"open sesame"), 1);
     fclose(f);
     EVP_PKEY_free(pkey);
 
@@ -210,20 +213,24 @@ static void test_options_and_refusal(void **state)
     make_device("x509-opt-1", true);
     cert_paths("x509-opt-1", cert, key, sizeof cert);
     snprintf(ep, sizeof ep, "localhost:%u", (unsigned)srv.mqtt_port);
-    const char *args[] = {"--id-scope", srv.id_scope, "--device-id", "x509-opt-1",
-                          "--dps-endpoint", ep, "--ca-file", srv.ca_path, "--cert-file", cert,
-                          "--key-file", key, "--interval", "0.1", "--count", "2", NULL};
+    const char *args[] = {
+        "--id-scope", srv.id_scope, "--device-id", "x509-opt-1",  "--dps-endpoint",
+        ep,           "--ca-file",  srv.ca_path,   "--cert-file", cert,
+        "--key-file", key,          "--interval",  "0.1",         "--count",
+        "2",          NULL};
     assert_int_equal(run_sensor("opt-1.log", NULL, args, 30000), 0);
     assert_int_equal(th_count_telemetry(&srv, "x509-opt-1"), 2);
 
     make_device("x509-unknown", false);
     cert_paths("x509-unknown", cert, key, sizeof cert);
-    const char *args2[] = {"--id-scope", srv.id_scope, "--device-id", "x509-unknown",
-                           "--dps-endpoint", ep, "--ca-file", srv.ca_path, "--cert-file", cert,
-                           "--key-file", key, "--interval", "0.1", "--count", "1", NULL};
+    const char *args2[] = {
+        "--id-scope", srv.id_scope, "--device-id", "x509-unknown", "--dps-endpoint",
+        ep,           "--ca-file",  srv.ca_path,   "--cert-file",  cert,
+        "--key-file", key,          "--interval",  "0.1",          "--count",
+        "1",          NULL};
     assert_int_equal(run_sensor("unknown.log", NULL, args2, 3000), -1);
-    assert_true(th_central_log_contains(&srv, "no X.509 enrollment for this registration id",
-                                        1000));
+    assert_true(
+        th_central_log_contains(&srv, "no X.509 enrollment for this registration id", 1000));
     assert_int_equal(th_count_telemetry(&srv, "x509-unknown"), 0);
 }
 

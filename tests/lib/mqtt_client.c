@@ -61,9 +61,8 @@ int th_mqtt_open_cert(struct th_mqtt *m, uint16_t port, const char *ca_path, con
     if (m->ctx == NULL || SSL_CTX_load_verify_locations(m->ctx, ca_path, NULL) != 1)
         goto fail;
     SSL_CTX_set_verify(m->ctx, SSL_VERIFY_PEER, NULL);
-    if (cert_path != NULL &&
-        (SSL_CTX_use_certificate_chain_file(m->ctx, cert_path) != 1 ||
-         SSL_CTX_use_PrivateKey_file(m->ctx, key_path, SSL_FILETYPE_PEM) != 1))
+    if (cert_path != NULL && (SSL_CTX_use_certificate_chain_file(m->ctx, cert_path) != 1 ||
+                              SSL_CTX_use_PrivateKey_file(m->ctx, key_path, SSL_FILETYPE_PEM) != 1))
         goto fail;
     m->ssl = SSL_new(m->ctx);
     if (m->ssl == NULL)

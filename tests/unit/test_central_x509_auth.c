@@ -131,8 +131,8 @@ static const struct cert_case cases[] = {
      AUTH_HUB, 5, AUTH_KEY_NONE, "unknown certificate"},
     {"expired", "ss-prim", HUB("ss-prim"), "ss-prim", -20, -10, AUTH_CHAIN_UNKNOWN, AUTH_HUB, 5,
      AUTH_KEY_NONE, "expired"},
-    {"not yet valid", "ss-prim", HUB("ss-prim"), "ss-prim", 10, 20, AUTH_CHAIN_UNKNOWN, AUTH_HUB,
-     5, AUTH_KEY_NONE, "not yet valid"},
+    {"not yet valid", "ss-prim", HUB("ss-prim"), "ss-prim", 10, 20, AUTH_CHAIN_UNKNOWN, AUTH_HUB, 5,
+     AUTH_KEY_NONE, "not yet valid"},
     {"CA ok", "ca-dev", HUB("ca-dev"), "ca-dev", -10, 10, AUTH_CHAIN_VERIFIED, AUTH_HUB, 0,
      AUTH_KEY_CERT_CA, NULL},
     {"CA: CN is another device", "ca-dev", HUB("ca-dev"), "ss-prim", -10, 10, AUTH_CHAIN_VERIFIED,
@@ -147,8 +147,8 @@ static const struct cert_case cases[] = {
      AUTH_KEY_NONE, "disabled"},
     {"SAS device with a certificate", "sas-dev", HUB("sas-dev"), "sas-dev", -10, 10,
      AUTH_CHAIN_VERIFIED, AUTH_HUB, 5, AUTH_KEY_NONE, "SAS, not X.509"},
-    {"not registered", "nobody", HUB("nobody"), "nobody", -10, 10, AUTH_CHAIN_VERIFIED, AUTH_HUB,
-     5, AUTH_KEY_NONE, "not registered"},
+    {"not registered", "nobody", HUB("nobody"), "nobody", -10, 10, AUTH_CHAIN_VERIFIED, AUTH_HUB, 5,
+     AUTH_KEY_NONE, "not registered"},
     {"client id differs", "ca-devX", HUB("ca-dev"), "ca-dev", -10, 10, AUTH_CHAIN_VERIFIED,
      AUTH_HUB, 2, AUTH_KEY_NONE, "client id"},
     {"another hub", "ca-dev", "other.example/ca-dev/?api-version=1", "ca-dev", -10, 10,
@@ -166,8 +166,8 @@ static const struct cert_case cases[] = {
      5, AUTH_KEY_NONE, "no X.509 enrollment"},
     {"DPS SAS enrollment", "sas-dev", DPS("sas-dev"), "sas-dev", -10, 10, AUTH_CHAIN_VERIFIED,
      AUTH_DPS, 5, AUTH_KEY_NONE, "SAS, not X.509"},
-    {"DPS bad scope", "ca-dev", "0ne00000B0B/registrations/ca-dev/api-version=1", "ca-dev", -10,
-     10, AUTH_CHAIN_VERIFIED, AUTH_DPS, 5, AUTH_KEY_NONE, "scope"},
+    {"DPS bad scope", "ca-dev", "0ne00000B0B/registrations/ca-dev/api-version=1", "ca-dev", -10, 10,
+     AUTH_CHAIN_VERIFIED, AUTH_DPS, 5, AUTH_KEY_NONE, "scope"},
 };
 
 static void test_cert_decisions(void **state)

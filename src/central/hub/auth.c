@@ -261,8 +261,9 @@ static int cert_verdict(const struct auth_identity *ident, struct iotc_span id,
     if (now > cert->not_after_s)
         return refuse(out, 5, "client certificate expired");
     if (ident->type == AUTH_TYPE_SAS)
-        return refuse(out, 5, dps ? "enrollment uses SAS, not X.509"
-                                  : "device authenticates with SAS, not X.509");
+        return refuse(out, 5,
+                      dps ? "enrollment uses SAS, not X.509"
+                          : "device authenticates with SAS, not X.509");
     struct iotc_span cn = iotc_span_from_cstr(cert->cn ? cert->cn : "");
     bool cn_ok = dps ? iotc_span_eq_nocase(cn, id) : iotc_span_eq(cn, id);
     if (ident->type == AUTH_TYPE_SELF_SIGNED) {
@@ -280,8 +281,9 @@ static int cert_verdict(const struct auth_identity *ident, struct iotc_span id,
         return refuse(out, 0, "ok");
     }
     if (!cn_ok)
-        return refuse(out, 5, dps ? "certificate CN is not the registration id"
-                                  : "certificate CN is not the device id");
+        return refuse(out, 5,
+                      dps ? "certificate CN is not the registration id"
+                          : "certificate CN is not the device id");
     if (cert->chain == AUTH_CHAIN_UNVERIFIED)
         return refuse(out, 5, "certificate chains to a CA that is not verified");
     if (cert->chain != AUTH_CHAIN_VERIFIED)

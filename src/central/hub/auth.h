@@ -60,7 +60,7 @@ enum auth_key {
     AUTH_KEY_DEVICE_SECONDARY,
     AUTH_KEY_GROUP_PRIMARY, /**< DPS: key derived from the group primary key */
     AUTH_KEY_GROUP_SECONDARY,
-    AUTH_KEY_SERVICE, /**< hub-scoped policy token (skn = service policy) */
+    AUTH_KEY_SERVICE,        /**< hub-scoped policy token (skn = service policy) */
     AUTH_KEY_CERT_PRIMARY,   /**< client certificate matching the primary thumbprint */
     AUTH_KEY_CERT_SECONDARY, /**< ... the secondary thumbprint */
     AUTH_KEY_CERT_CA,        /**< client certificate chaining to a verified CA */

@@ -388,8 +388,8 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     if ((!c->has_password || c->password.len == 0) && peer_cert(s, &cf, &cert))
         auth_decide_cert(&cfg, c->client_id, c->username, &cert, now_s, lookup_cb, app, &ar);
     else
-        auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s,
-                    lookup_cb, app, &ar);
+        auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
+                    app, &ar);
     size_t idlen = ar.id.len < DEVICE_ID_MAX ? ar.id.len : DEVICE_ID_MAX;
     if (ar.id.ptr)
         memcpy(s->ident, ar.id.ptr, idlen);

@@ -38,8 +38,8 @@ struct device {
     char primary_key[DEVICE_KEY_MAX]; /**< base64 symmetric keys */
     char secondary_key[DEVICE_KEY_MAX];
     enum device_status status;
-    enum auth_type auth_type;                      /**< sas, selfSigned, certificateAuthority */
-    char thumb_primary[AUTH_THUMB_MAX + 1];        /**< selfSigned: normalised hex, "" = none */
+    enum auth_type auth_type;               /**< sas, selfSigned, certificateAuthority */
+    char thumb_primary[AUTH_THUMB_MAX + 1]; /**< selfSigned: normalised hex, "" = none */
     char thumb_secondary[AUTH_THUMB_MAX + 1];
     char *status_reason; /**< heap, may be NULL */
     char generation_id[24];

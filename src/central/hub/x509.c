@@ -206,7 +206,8 @@ static X509_STORE *make_store(struct x509_cas *cas, bool verified_only)
     /* An uploaded intermediate is a trust anchor of its own, as in IoT Hub. */
     X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
     for (size_t i = 0; i < cas->n; i++)
-        if ((!verified_only || cas->v[i]->verified) && X509_STORE_add_cert(st, cas->v[i]->cert) != 1)
+        if ((!verified_only || cas->v[i]->verified) &&
+            X509_STORE_add_cert(st, cas->v[i]->cert) != 1)
             ERR_clear_error(); /* the same certificate under two names */
     return st;
 }
@@ -430,7 +431,7 @@ int x509_ca_verify(struct app *app, const char *name, const char *proof_text,
     return CE_OK;
 }
 
-static bool verifies(X509_STORE *st, X509 *leaf, STACK_OF(X509) *untrusted)
+static bool verifies(X509_STORE *st, X509 *leaf, STACK_OF(X509) * untrusted)
 {
     if (st == NULL)
         return false;
@@ -442,7 +443,7 @@ static bool verifies(X509_STORE *st, X509 *leaf, STACK_OF(X509) *untrusted)
     return ok;
 }
 
-enum auth_chain x509_ca_chain(struct app *app, X509 *leaf, STACK_OF(X509) *untrusted)
+enum auth_chain x509_ca_chain(struct app *app, X509 *leaf, STACK_OF(X509) * untrusted)
 {
     struct x509_cas *cas = app->cas;
     if (cas == NULL || cas->n == 0)

@@ -23,7 +23,8 @@ static cJSON *cert_json(const struct x509_ca_info *ca, const char *code)
     cJSON *p = cJSON_AddObjectToObject(o, "properties");
     size_t i;
     for (i = 0; i < 40; i++) /* IoT Hub shows the SHA-1 thumbprint in upper case */
-        tp[i] = (char)(ca->facts.sha1[i] >= 'a' ? ca->facts.sha1[i] - 'a' + 'A' : ca->facts.sha1[i]);
+        tp[i] =
+            (char)(ca->facts.sha1[i] >= 'a' ? ca->facts.sha1[i] - 'a' + 'A' : ca->facts.sha1[i]);
     tp[40] = '\0';
     cJSON_AddStringToObject(o, "name", ca->name);
     cJSON_AddStringToObject(p, "subject", ca->facts.cn);

@@ -47,7 +47,7 @@ struct service_dev_body {
     const char *secondary_key;
     int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
     const char *status_reason;
-    bool has_auth;         /**< authentication.type (or thumbprints) given: x509 applies */
+    bool has_auth;           /**< authentication.type (or thumbprints) given: x509 applies */
     struct device_x509 x509; /**< the authentication type and thumbprints (borrowed) */
 };
 

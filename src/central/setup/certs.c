@@ -90,8 +90,8 @@ int certs_main(int argc, char **argv)
     if (out == NULL)
         return opt_error(&prog, "%s needs --out DIR", what);
     char cert[1200], key[1200], ca_cert[1200], ca_key[1200];
-    struct pki_req req = {.cert_path = cert, .key_path = key, .start_s = from * 86400L - 3600,
-                          .days = days};
+    struct pki_req req = {
+        .cert_path = cert, .key_path = key, .start_s = from * 86400L - 3600, .days = days};
     if (ca != NULL) {
         snprintf(ca_cert, sizeof ca_cert, "%s/root.pem", ca);
         snprintf(ca_key, sizeof ca_key, "%s/root-key.pem", ca);

@@ -173,8 +173,8 @@ out:
 static int issue(const char *cert_path, const char *key_path, const char *cn, long days,
                  X509 *issuer, EVP_PKEY *issuer_key, const struct ext *exts, size_t n_exts)
 {
-    return issue_at(cert_path, key_path, "iotc local CA", cn, -3600, days, issuer, issuer_key,
-                    exts, n_exts);
+    return issue_at(cert_path, key_path, "iotc local CA", cn, -3600, days, issuer, issuer_key, exts,
+                    n_exts);
 }
 
 static int create_ca(const char *ca_path, const char *key_path)
@@ -286,7 +286,8 @@ int pki_issue(const struct pki_req *req)
         }
     }
     const struct ext *exts = req->ca ? ca_exts : leaf_exts;
-    size_t n = req->ca ? sizeof ca_exts / sizeof ca_exts[0] : sizeof leaf_exts / sizeof leaf_exts[0];
+    size_t n =
+        req->ca ? sizeof ca_exts / sizeof ca_exts[0] : sizeof leaf_exts / sizeof leaf_exts[0];
     int rc = issue_at(req->cert_path, req->key_path, "iotc development", req->cn, req->start_s,
                       req->days, issuer, issuer_key, exts, n);
     X509_free(issuer);

@@ -18,9 +18,9 @@ int pki_ensure(const char *dir, const char *const *names, size_t n_names);
 
 /** A development certificate to issue (X.509 devices; `iotc-central certs`). */
 struct pki_req {
-    const char *cert_path; /**< PEM certificate written here */
-    const char *key_path;  /**< PEM private key (ECDSA P-256) written here, 0600 */
-    const char *cn;        /**< subject CN: device id, CA name or verification code */
+    const char *cert_path;   /**< PEM certificate written here */
+    const char *key_path;    /**< PEM private key (ECDSA P-256) written here, 0600 */
+    const char *cn;          /**< subject CN: device id, CA name or verification code */
     const char *issuer_cert; /**< signing CA (PEM certificate and key); NULL: self-signed */
     const char *issuer_key;
     long start_s; /**< notBefore relative to now (seconds; negative: in the past) */
