@@ -108,6 +108,24 @@ static int64_t asn1_seconds(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
+/* The subject's one CN as text; "" when there is none, more than one, or it holds a NUL (a CN
+ * "dev\0x" must not pass for "dev") or does not fit. */
+static void cn_of(X509 *cert, char out[X509_CN_MAX + 1])
+{
+    const X509_NAME *name = X509_get_subject_name(cert);
+    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    out[0] = '\0';
+    if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+        return;
+    unsigned char *utf8 = NULL;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (n > 0 && n <= X509_CN_MAX && memchr(utf8, '\0', (size_t)n) == NULL) {
+        memcpy(out, utf8, (size_t)n);
+        out[n] = '\0';
+    }
+    OPENSSL_free(utf8);
+}
+
 int x509_facts_of(X509 *cert, struct x509_facts *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -119,10 +137,7 @@ int x509_facts_of(X509 *cert, struct x509_facts *out)
     if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
         return -1;
     hex_of(md, n, out->sha256);
-    int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out->cn,
-                                        (int)sizeof out->cn);
-    if (len < 0 || (size_t)len >= sizeof out->cn)
-        out->cn[0] = '\0';
+    cn_of(cert, out->cn);
     out->not_before_s = asn1_seconds(X509_get0_notBefore(cert));
     out->not_after_s = asn1_seconds(X509_get0_notAfter(cert));
     return 0;
