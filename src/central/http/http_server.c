@@ -26,6 +26,7 @@
 #include <iotc/codec.h>
 
 #include "central/base/log.h"
+#include "central/http/http_ws.h"
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
@@ -41,6 +42,7 @@ struct http_server {
     struct evhttp *plain;        /* plain HTTP on loopback (--http-port), or NULL */
     SSL *spare_ssl;              /* see make_bev() */
     struct http_ctx *async_head; /* contexts waiting for an asynchronous completion */
+    struct ws_conn *ws_head;     /* MQTT over WebSockets connections (http_ws.c) */
     const struct http_site *sites[HTTP_MAX_SITES];
     size_t n_sites;
 };
@@ -273,6 +275,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     size_t body_len = evbuffer_get_length(in);
     int rc;
 
+    /* MQTT over WebSockets: before any site's gate, as the SDKs send no API credentials */
+    if (http_ws_is_endpoint(path) && srv->http != NULL &&
+        evhttp_request_get_connection(req) != NULL) {
+        http_ws_upgrade(srv->app, req, &srv->ws_head);
+        return;
+    }
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         evhttp_send_error(req, 500, "Out of memory");
@@ -482,6 +490,7 @@ void http_server_free(struct app *app)
     if (srv == NULL)
         return;
     CENTRAL_ASSERT(srv->async_head == NULL);
+    http_ws_close_all(&srv->ws_head);
     evhttp_free(srv->http); /* closes the listener and every connection */
     if (srv->plain != NULL)
         evhttp_free(srv->plain);

@@ -601,7 +601,9 @@ static void request_client_cert(SSL *ssl)
     SSL_set_session_id_context(ssl, sid, sizeof sid - 1);
 }
 
-static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+/* A new session on @p fd (which it owns from here), named @p peer in logs. CE_OK or an error
+ * (then fd is closed). */
+static int adopt(struct app *app, evutil_socket_t fd, const char *peer, bool tls)
 {
     struct broker *b = app->broker;
     /* TCP_NODELAY came from the listener (listen_on). */
@@ -609,26 +611,26 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);
-        return;
+        return CE_NOMEM;
     }
     s->app = app;
     s->refs = 1;
     s->id = ++b->next_id;
-    format_peer(sa, s->peer, sizeof s->peer);
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
     s->last_rx_ms = broker_now_ms(app);
     s->conn.fd = fd;
     if (tls) {
         s->conn.ssl = SSL_new(app->ssl_ctx);
         if (s->conn.ssl == NULL) {
             session_unref(s); /* closes fd */
-            return;
+            return CE_NOMEM;
         }
         request_client_cert(s->conn.ssl);
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
     if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK) {
         session_unref(s);
-        return;
+        return CE_NOMEM;
     }
     s->next = b->head;
     if (b->head)
@@ -640,6 +642,23 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     if (tls)
         broker_note_burst(b);
     log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
+    return CE_OK;
+}
+
+static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+{
+    char peer[sizeof((struct session *)NULL)->peer];
+    format_peer(sa, peer, sizeof peer);
+    (void)adopt(app, fd, peer, tls);
+}
+
+int broker_adopt(struct app *app, int fd, const char *peer)
+{
+    if (app->broker == NULL || app->broker->draining) {
+        evutil_closesocket(fd);
+        return CE_BUSY;
+    }
+    return adopt(app, fd, peer, false);
 }
 
 static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
