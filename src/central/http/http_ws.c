@@ -153,7 +153,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 {
     struct ws_conn *w = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    unsigned char *scratch = NULL;
+    unsigned char *scratch;
     while (!w->closing && evbuffer_get_length(in) > 0) {
         size_t avail = evbuffer_get_length(in);
         const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)avail);
@@ -170,16 +170,19 @@ static void client_read(struct bufferevent *bev, void *arg)
             ws_close(w, IOTC_WS_CLOSE_PROTOCOL, "malformed frame");
             break;
         }
-        if (scratch == NULL && (scratch = malloc(WS_FRAME_MAX)) == NULL) {
+        /* unmasked copy, sized to the frame (most are a packet or two) */
+        scratch = malloc(f.payload.len > 0 ? f.payload.len : 1);
+        if (scratch == NULL) {
             ws_close(w, IOTC_WS_CLOSE_GOING_AWAY, "out of memory");
             break;
         }
         bool go_on = on_frame(w, &f, scratch);
+        free(scratch);
+        scratch = NULL;
         evbuffer_drain(in, used);
         if (!go_on)
             break;
     }
-    free(scratch);
 }
 
 static void client_write(struct bufferevent *bev, void *arg)
