@@ -238,6 +238,7 @@ static int http_start(struct app *app)
     int rc = http_server_start(app);
     if (rc != CE_OK)
         return rc;
+    http_server_set_mqtt_sink(app->http, broker_adopt); /* MQTT over WebSockets */
     if (appl_open(app) != CE_OK || capi_start(app) != CE_OK)
         log_error("https: the application API (/api/) is not available");
     if (http_server_add_site(app->http, &web_site) != CE_OK ||

@@ -43,6 +43,7 @@ struct http_server {
     SSL *spare_ssl;              /* see make_bev() */
     struct http_ctx *async_head; /* contexts waiting for an asynchronous completion */
     struct ws_conn *ws_head;     /* MQTT over WebSockets connections (http_ws.c) */
+    http_mqtt_sink_fn mqtt_sink; /* who serves them; NULL: no WebSocket endpoint */
     const struct http_site *sites[HTTP_MAX_SITES];
     size_t n_sites;
 };
@@ -276,9 +277,9 @@ static void on_request(struct evhttp_request *req, void *arg)
     int rc;
 
     /* MQTT over WebSockets: before any site's gate, as the SDKs send no API credentials */
-    if (http_ws_is_endpoint(path) && srv->http != NULL &&
+    if (srv->mqtt_sink != NULL && http_ws_is_endpoint(path) &&
         evhttp_request_get_connection(req) != NULL) {
-        http_ws_upgrade(srv->app, req, &srv->ws_head);
+        http_ws_upgrade(srv->app, req, srv->mqtt_sink, &srv->ws_head);
         return;
     }
     c = calloc(1, sizeof *c);
@@ -448,6 +449,11 @@ fail:
     close_fd(&app->https_fd);
     close_fd(&app->http_fd);
     return rc;
+}
+
+void http_server_set_mqtt_sink(struct http_server *srv, http_mqtt_sink_fn sink)
+{
+    srv->mqtt_sink = sink;
 }
 
 int http_server_add_site(struct http_server *srv, const struct http_site *site)

@@ -1,8 +1,9 @@
 /*
  * http_ws.c - MQTT over WebSockets (see http_ws.h). RFC 6455 framing is the pure core's
  * (proto/ws.h); this file is the I/O: it takes the connection over from evhttp after the
- * upgrade request, decodes the client's frames and hands their bytes to a broker session
- * through a socket pair, and frames what the broker writes back as binary messages.
+ * upgrade request, decodes the client's frames and hands their bytes to the MQTT sink (a broker
+ * session, hub/broker.h broker_adopt()) through a socket pair, and frames what the broker writes
+ * back as binary messages.
  *
  * Why a socket pair: the broker's sessions own a socket (and its TLS) directly
  * (hub/broker_io.c); giving one a socket end keeps every rule of the MQTT listener for
@@ -25,7 +26,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "central/base/log.h"
-#include "central/hub/broker.h"
 #include "iotc/codec.h"
 #include "proto/ws.h"
 
@@ -257,7 +257,8 @@ static const char *header(struct evhttp_request *req, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);
 }
 
-void http_ws_upgrade(struct app *app, struct evhttp_request *req, struct ws_conn **list)
+void http_ws_upgrade(struct app *app, struct evhttp_request *req, http_mqtt_sink_fn sink,
+                     struct ws_conn **list)
 {
     const char *key = header(req, "Sec-WebSocket-Key");
     const char *version = header(req, "Sec-WebSocket-Version");
@@ -302,7 +303,7 @@ void http_ws_upgrade(struct app *app, struct evhttp_request *req, struct ws_conn
         refuse(req, 503, "Service Unavailable");
         return;
     }
-    if (broker_adopt(app, sp[1], peer) != CE_OK) { /* closed sp[1] */
+    if (sink(app, sp[1], peer) != CE_OK) { /* closed sp[1] */
         bufferevent_free(w->pair);
         free(w);
         refuse(req, 503, "Service Unavailable");
