@@ -211,7 +211,8 @@ unit: tests
 FUZZ_B := build/fuzz
 FUZZ_CFLAGS := -std=c11 -O1 -g -Iinclude -Isrc -D_DEFAULT_SOURCE -DIOTC_VERSION=\"$(VERSION)\" \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
-FUZZ_LIB_SRC := $(CORE_SRC) $(DTDL_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)) $(FUZZ_B)/gen/web_assets.c
+FUZZ_LIB_SRC := $(CORE_SRC) $(DTDL_SRC) $(UTIL_SRC) $(filter-out $(CENTRAL_MAIN),$(CENTRAL_SRC)) \
+                $(FUZZ_B)/gen/web_assets.c
 .SECONDARY: $(FUZZ_B)/gen/web_assets.c
 FUZZ_BINS := $(patsubst fuzz/fuzz_%.c,$(FUZZ_B)/fuzz_%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 30

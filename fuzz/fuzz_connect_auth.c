@@ -4,7 +4,9 @@
  * registry (a device, a disabled device, a group-registered device) and a fixed clock.
  *
  * Input: byte 0 selects the mode. Mode 'M': the rest is a raw MQTT packet; a decoded CONNECT
- * feeds its client id / username / password. Otherwise: the rest is
+ * feeds its client id / username / password. Mode 'X': the rest is "clientid\nusername\ncn"
+ * for auth_decide_cert() with a fixed certificate (thumbprint of x509ss, chain to a verified
+ * CA) bearing that CN. Otherwise: the rest is
  * "clientid\nusername\npassword" (so seeds can carry readable, valid SAS tokens).
  * Checks invariants: an accepted decision names a known, enabled identity (hub) or a key.
  */
@@ -38,11 +40,15 @@ static const struct {
 } devices[] = {
     {"dev1",
      {"ZGV2aWNlLW9uZS1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
-      "ZGV2aWNlLW9uZS1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", true, false}},
+      "ZGV2aWNlLW9uZS1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", true, false, AUTH_TYPE_SAS, NULL, NULL}},
     {"dev2",
      {"ZGV2aWNlLXR3by1wcmltYXJ5LWtleS0wMTIzNDU2Nzg=",
-      "ZGV2aWNlLXR3by1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", false, false}},
-    {"grp1", {"Z3JwMS1kZXJpdmVkLWtleS1wbGFjZWhvbGRlci0wMTI=", "", true, true}},
+      "ZGV2aWNlLXR3by1zZWNvbmRhcnkta2V5LTAxMjM0NTY=", false, false, AUTH_TYPE_SAS, NULL, NULL}},
+    {"grp1",
+     {"Z3JwMS1kZXJpdmVkLWtleS1wbGFjZWhvbGRlci0wMTI=", "", true, true, AUTH_TYPE_SAS, NULL, NULL}},
+    {"x509ss",
+     {"", "", true, false, AUTH_TYPE_SELF_SIGNED, "00112233445566778899aabbccddeeff00112233", ""}},
+    {"x509ca", {"", "", true, false, AUTH_TYPE_CA, "", ""}},
 };
 
 static bool lookup(void *ctx, struct iotc_span id, bool any_case, struct auth_identity *out)
@@ -67,9 +73,37 @@ static void check(const struct auth_result *r)
             abort();
         if (r->kind == AUTH_HUB && (!r->known || !r->enabled))
             abort();
-        if (r->expiry <= NOW_S)
+        bool cert = r->key == AUTH_KEY_CERT_PRIMARY || r->key == AUTH_KEY_CERT_SECONDARY ||
+                    r->key == AUTH_KEY_CERT_CA;
+        if (!cert && r->expiry <= NOW_S)
             abort();
     }
+}
+
+static void decide_cert(struct iotc_span cid, struct iotc_span user, struct iotc_span cn)
+{
+    char cn_buf[160];
+    if (cn.len >= sizeof cn_buf || memchr(cn.ptr, '\0', cn.len) != NULL)
+        return;
+    memcpy(cn_buf, cn.ptr, cn.len);
+    cn_buf[cn.len] = '\0';
+    const struct auth_cert cert = {
+        .sha1 = "00112233445566778899aabbccddeeff00112233",
+        .sha256 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        .cn = cn_buf,
+        .not_before_s = NOW_S - 10,
+        .not_after_s = NOW_S + 10,
+        .chain = AUTH_CHAIN_VERIFIED,
+    };
+    struct auth_result r;
+    auth_decide_cert(&cfg, cid, user, &cert, NOW_S, lookup, NULL, &r);
+    check(&r);
+    if (r.connack == 0 && r.key != AUTH_KEY_CERT_PRIMARY && r.key != AUTH_KEY_CERT_CA)
+        abort();
+    /* a CA identity is accepted only for a CN equal to its id */
+    if (r.connack == 0 && r.key == AUTH_KEY_CERT_CA && r.kind == AUTH_HUB &&
+        !iotc_span_eq(r.id, iotc_span_from_cstr(cn_buf)))
+        abort();
 }
 
 static void decide(struct iotc_span cid, struct iotc_span user, struct iotc_span pass,
@@ -110,6 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct iotc_span cid = next_line(&in);
     struct iotc_span user = next_line(&in);
     struct iotc_span pass = in;
+    if (data[0] == 'X') {
+        decide_cert(cid, user, pass);
+        return 0;
+    }
     decide(cid, user, pass, true);
     return 0;
 }

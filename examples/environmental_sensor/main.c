@@ -423,6 +423,15 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
          .help = "model id announced to DPS and the hub"},
         {"ca-file", 0, OPT_STR, &cfg->ca_file, .arg = "FILE",
          .help = "trusted CA certificates (default: the system store)"},
+        {"cert-file", 0, OPT_STR, &cfg->cert_file, .arg = "FILE",
+         .help = "X.509: the device certificate (PEM) instead of a key;\n"
+                 "the certificate's CN is the device id"},
+        {"key-file", 0, OPT_STR, &cfg->key_file, .arg = "FILE",
+         .help = "X.509: the certificate's private key (PEM; default:\nin --cert-file)"},
+        {"key-pass", 0, OPT_STR, &cfg->key_pass, .arg = "PHRASE",
+         .help = "X.509: pass phrase of an encrypted key"},
+        {"hub-host", 0, OPT_STR, &cfg->hub_host, .arg = "HOST[:PORT]",
+         .help = "X.509 without DPS: the hub (with --device-id, --cert-file)"},
         {"interval", 0, OPT_NUM, &interval, 0, 86400, .arg = "SECONDS",
          .help = "telemetry period (default 2, fractions allowed); 0: send\n"
                  "as fast as acknowledgements come (see --window)"},
@@ -463,6 +472,11 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
         cfg->sas_lifetime_s = (uint32_t)sas;
     if (queue > 0)
         cfg->queue_max_msgs = (size_t)queue;
+    if (cfg->hub_host != NULL) { /* a hub without DPS: the device id names the identity */
+        cfg->id_scope = NULL;
+        if (cfg->registration_id != NULL)
+            cfg->device_id = cfg->registration_id;
+    }
     return OPT_CONTINUE;
 }
 
@@ -485,8 +499,8 @@ int main(int argc, char **argv)
     iotc_config_init(&cfg);
     rc = iotc_config_from_env(&cfg);
     if (rc == IOTC_E_ARG) {
-        fprintf(stderr, "environmental-sensor: IOTHUB_DEVICE_SECURITY_TYPE must be DPS or "
-                        "connectionString\n");
+        fprintf(stderr, "environmental-sensor: IOTHUB_DEVICE_SECURITY_TYPE must be DPS, "
+                        "connectionString or x509\n");
         return OPT_EXIT_USAGE;
     }
     rc = parse_args(argc, argv, &a, &cfg);
@@ -497,7 +511,8 @@ int main(int argc, char **argv)
     if (rc != IOTC_OK) {
         return opt_error(&prog,
                          "configuration refused (%s): give --id-scope, --device-id and "
-                         "--device-key/--group-key, or --connection-string",
+                         "--device-key/--group-key/--cert-file, --hub-host, --device-id and "
+                         "--cert-file, or --connection-string",
                          iotc_strerror(rc));
     }
     iotc_client_set_log(a.client, log_cb, NULL,

@@ -93,6 +93,13 @@ struct iotc_config {
     uint32_t op_timeout_ms;   /**< CONNACK / DPS answer / twin GET timeout; default 30000 */
     size_t queue_max_msgs; /**< outgoing queue cap in messages (telemetry + reported); default 64 */
     size_t queue_max_bytes; /**< outgoing queue cap in payload bytes; default 65536 */
+
+    /* --- X.509 (instead of a key): DPS with id_scope + registration_id, or hub_host +
+     * device_id; the registration id / device id is the certificate's CN for DPS and for
+     * certificateAuthority devices --- */
+    const char *cert_file; /**< PEM client certificate (chain after it allowed); selects X.509 */
+    const char *key_file;  /**< PEM private key; NULL: the key is in cert_file (Embedded C SDK) */
+    const char *key_pass;  /**< pass phrase of an encrypted key, or NULL */
 };
 
 /** Fill @p cfg with zeros, i.e. every default. Never fails. */
@@ -105,6 +112,10 @@ IOTC_API void iotc_config_init(struct iotc_config *cfg);
  * IOTHUB_DEVICE_DPS_ID_SCOPE is set), IOTHUB_DEVICE_DPS_ID_SCOPE, IOTHUB_DEVICE_DPS_DEVICE_ID,
  * IOTHUB_DEVICE_DPS_DEVICE_KEY, IOTHUB_DEVICE_DPS_ENDPOINT, IOTHUB_DEVICE_CONNECTION_STRING;
  * plus two iotc extensions, IOTC_GROUP_KEY (group key to derive from) and IOTC_CA_FILE.
+ * X.509 as the samples set it: X509_CERT_FILE, X509_KEY_FILE and PASS_PHRASE (Python SDK
+ * samples), or AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH (Embedded C SDK samples: certificate and
+ * key in one PEM file); for a hub without DPS, IOTHUB_DEVICE_SECURITY_TYPE=x509 with
+ * IOTHUB_HOSTNAME (or AZ_IOT_HUB_HOSTNAME) and IOTHUB_DEVICE_ID (or AZ_IOT_HUB_DEVICE_ID).
  * Only variables that are set overwrite fields.
  * @return IOTC_OK; IOTC_E_NOTFOUND when no identity variable is set at all; IOTC_E_ARG when
  *         IOTHUB_DEVICE_SECURITY_TYPE has an unknown value.

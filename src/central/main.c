@@ -7,6 +7,7 @@
  *   iotc-central rotate-admin-token --data-dir DIR
  *   iotc-central backup --data-dir DIR --to FILE [--force]
  *   iotc-central restore --from FILE --data-dir NEWDIR
+ *   iotc-central certs root|device|verify-code|thumbprint ...   (setup/certs.c)
  *
  * `serve` locks DIR/serve.pid (one server per data dir), prints one line per listener and then
  * "ready" on stdout (and writes DIR/ports.json first, removed on a clean stop), so scripts and
@@ -44,6 +45,7 @@
 #include "central/hub/registry.h"
 #include "central/service/service_http.h"
 #include "central/setup/appdata.h"
+#include "central/setup/certs.h"
 #include "central/store/store.h"
 #include "central/store/store_backup.h"
 #include "util/opt.h"
@@ -61,6 +63,7 @@ static const char help_intro[] =
     "  backup  --to FILE: copy DIR (database, keys, certificates, admin token) into\n"
     "          one file, consistently, while the server runs or not\n"
     "  restore --from FILE: make DIR (new or empty) from a backup; then serve it\n"
+    "  certs   development certificates for X.509 devices (see iotc-central certs --help)\n"
     "\n"
     "options:\n";
 
@@ -313,6 +316,7 @@ static int http_start(struct app *app)
     int rc = http_server_start(app);
     if (rc != CE_OK)
         return rc;
+    http_server_set_mqtt_sink(app->http, broker_adopt); /* MQTT over WebSockets */
     if (appl_open(app) != CE_OK || capi_start(app) != CE_OK)
         log_error("https: the application API (/api/) is not available");
     else if (export_open(app) != CE_OK)
@@ -682,6 +686,8 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (argc >= 2 && strcmp(argv[1], "certs") == 0)
+        return certs_main(argc - 2, argv + 2); /* needs no application */
     static struct app app;
     app_config_defaults(&app.cfg);
     app.https_fd = -1;

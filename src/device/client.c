@@ -34,6 +34,7 @@
 #define DEFAULT_OP_TIMEOUT_MS 30000u
 #define DEFAULT_MQTT_PORT 8883u
 #define MAX_POLL_MS 1000
+#define SYSTEM_CA_DIR "/etc/ssl/certs" /* Debian/Ubuntu: the system trust store, hashed */
 
 static pthread_once_t mosq_once = PTHREAD_ONCE_INIT;
 
@@ -296,6 +297,21 @@ static void on_log_cb(struct mosquitto *m, void *obj, int level, const char *str
         iotc__log(c, IOTC_LOG_INFO, "mosquitto: %s", str);
 }
 
+/* OpenSSL's pass phrase callback, through libmosquitto, which hands it the mosquitto handle
+ * (whose user data is the client). */
+static int key_pass_cb(char *buf, int size, int rwflag, void *userdata)
+{
+    const struct iotc_client *c = userdata ? mosquitto_userdata(userdata) : NULL;
+    (void)rwflag;
+    if (c == NULL || c->key_pass == NULL || size <= 0)
+        return 0;
+    size_t n = strlen(c->key_pass);
+    if (n >= (size_t)size)
+        return 0;
+    memcpy(buf, c->key_pass, n + 1);
+    return (int)n;
+}
+
 int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_session,
                     const char *username, const char *password, const char *host, uint16_t port)
 {
@@ -315,7 +331,12 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)TELEMETRY_WINDOW + 4);
 
     rc = mosquitto_username_pw_set(c->mosq, username, password);
-    if (rc == MOSQ_ERR_SUCCESS) {
+    if (rc == MOSQ_ERR_SUCCESS && c->cert_file != NULL) {
+        /* X.509: libmosquitto wants a CA file or directory beside a client certificate; the
+         * system's directory stands for the system trust store. */
+        rc = mosquitto_tls_set(c->mosq, c->ca_file, c->ca_file ? NULL : SYSTEM_CA_DIR, c->cert_file,
+                               c->key_file, key_pass_cb);
+    } else if (rc == MOSQ_ERR_SUCCESS) {
         if (c->ca_file != NULL)
             rc = mosquitto_tls_set(c->mosq, c->ca_file, NULL, NULL, NULL, NULL);
         else
@@ -694,6 +715,8 @@ static int setup_identity(struct iotc_client *c, const struct iotc_config *cfg)
                            &c->dps_host, &c->dps_port, &c->dps_port_explicit);
         if (rc != IOTC_OK)
             return rc;
+        if (cfg->cert_file != NULL && cfg->device_key == NULL)
+            return IOTC_OK; /* X.509 */
         if (cfg->device_key == NULL && cfg->group_key != NULL) {
             char key[64];
             size_t n;
@@ -709,6 +732,14 @@ static int setup_identity(struct iotc_client *c, const struct iotc_config *cfg)
             return IOTC_E_ARG;
         c->device_key = iotc__strdup(cfg->device_key);
         return c->device_key ? IOTC_OK : IOTC_E_NOMEM;
+    }
+    if (cfg->hub_host != NULL && cfg->device_id != NULL && cfg->device_key == NULL &&
+        cfg->cert_file != NULL) {
+        rc = copy_endpoint(cfg->hub_host, &c->hub_host, &c->hub_port, NULL);
+        if (rc != IOTC_OK)
+            return rc;
+        c->device_id = iotc__strdup(cfg->device_id);
+        return c->device_id ? IOTC_OK : IOTC_E_NOMEM;
     }
     if (cfg->hub_host != NULL && cfg->device_id != NULL && cfg->device_key != NULL) {
         rc = copy_endpoint(cfg->hub_host, &c->hub_host, &c->hub_port, NULL);
@@ -750,8 +781,15 @@ int iotc_client_new(const struct iotc_config *cfg, struct iotc_client **out)
     c->next_rid = 1;
 
     rc = setup_identity(c, cfg);
-    if (rc == IOTC_OK && !key_is_valid(c->device_key))
+    if (rc == IOTC_OK && cfg->cert_file != NULL && c->device_key == NULL) {
+        c->cert_file = iotc__strdup(cfg->cert_file);
+        c->key_file = iotc__strdup(cfg->key_file ? cfg->key_file : cfg->cert_file);
+        c->key_pass = cfg->key_pass ? iotc__strdup(cfg->key_pass) : NULL;
+        if (c->cert_file == NULL || c->key_file == NULL || (cfg->key_pass && !c->key_pass))
+            rc = IOTC_E_NOMEM;
+    } else if (rc == IOTC_OK && !key_is_valid(c->device_key)) {
         rc = IOTC_E_ARG;
+    }
     if (rc == IOTC_OK && cfg->model_id != NULL) {
         c->model_id = iotc__strdup(cfg->model_id);
         rc = c->model_id ? IOTC_OK : IOTC_E_NOMEM;
@@ -802,6 +840,11 @@ void iotc_client_free(struct iotc_client *c)
     free(c->device_id);
     free(c->model_id);
     free(c->ca_file);
+    free(c->cert_file);
+    free(c->key_file);
+    if (c->key_pass)
+        memset(c->key_pass, 0, strlen(c->key_pass));
+    free(c->key_pass);
     free(c->topic_buf);
     if (c->wake_fd >= 0)
         close(c->wake_fd);

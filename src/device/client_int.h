@@ -85,6 +85,9 @@ struct iotc_client {
     char *device_id; /* assigned by DPS or configured */
     char *model_id;
     char *ca_file;
+    char *cert_file; /* X.509: client certificate (NULL: SAS keys) */
+    char *key_file;  /* its key (the certificate file when the key is in it) */
+    char *key_pass;  /* pass phrase of the key, or NULL */
 
     uint32_t sas_lifetime_s;
     uint32_t keepalive_s;

@@ -128,6 +128,30 @@ static void env_set(const char **field, const char *name)
         *field = v;
 }
 
+/* The client certificate as the Azure samples name it (Python: X509_CERT_FILE, X509_KEY_FILE,
+ * PASS_PHRASE; Embedded C: AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH, certificate and key in one
+ * file). True when one is set. */
+static bool env_x509(struct iotc_config *cfg)
+{
+    env_set(&cfg->cert_file, "AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH");
+    env_set(&cfg->cert_file, "X509_CERT_FILE");
+    env_set(&cfg->key_file, "X509_KEY_FILE");
+    env_set(&cfg->key_pass, "PASS_PHRASE");
+    return cfg->cert_file != NULL;
+}
+
+/* IOTHUB_DEVICE_SECURITY_TYPE=x509: a hub without DPS, authenticated by the certificate. */
+static int env_hub_x509(struct iotc_config *cfg)
+{
+    env_set(&cfg->hub_host, "AZ_IOT_HUB_HOSTNAME");
+    env_set(&cfg->hub_host, "IOTHUB_HOSTNAME");
+    env_set(&cfg->device_id, "AZ_IOT_HUB_DEVICE_ID");
+    env_set(&cfg->device_id, "IOTHUB_DEVICE_ID");
+    if (!env_x509(cfg) || cfg->hub_host == NULL || cfg->device_id == NULL)
+        return IOTC_E_NOTFOUND;
+    return IOTC_OK;
+}
+
 int iotc_config_from_env(struct iotc_config *cfg)
 {
     const char *type = env_nonempty("IOTHUB_DEVICE_SECURITY_TYPE");
@@ -140,7 +164,10 @@ int iotc_config_from_env(struct iotc_config *cfg)
             dps = true;
         else if (strcmp(type, "connectionString") == 0 || strcmp(type, "connectionstring") == 0)
             dps = false;
-        else
+        else if (strcmp(type, "x509") == 0 || strcmp(type, "X509") == 0) {
+            env_set(&cfg->ca_file, "IOTC_CA_FILE");
+            return env_hub_x509(cfg);
+        } else
             return IOTC_E_ARG;
     } else {
         dps = scope != NULL || conn == NULL;
@@ -160,5 +187,6 @@ int iotc_config_from_env(struct iotc_config *cfg)
     env_set(&cfg->device_key, "IOTHUB_DEVICE_DPS_DEVICE_KEY");
     env_set(&cfg->group_key, "IOTC_GROUP_KEY");
     env_set(&cfg->dps_endpoint, "IOTHUB_DEVICE_DPS_ENDPOINT");
+    (void)env_x509(cfg);
     return IOTC_OK;
 }

@@ -49,6 +49,8 @@ int iotc__dps_begin(struct iotc_client *c)
                                  IOTC_SPAN_LIT(IOTC_CLIENT_VERSION), user, sizeof(user), &n);
     if (rc != IOTC_OK)
         return IOTC_E_ARG;
+    if (c->cert_file != NULL) /* X.509: the TLS handshake's certificate is the credential */
+        return iotc__mosq_open(c, c->registration_id, true, user, NULL, c->dps_host, c->dps_port);
     rc = iotc_sas_token_dps(iotc_span_from_cstr(c->device_key), iotc_span_from_cstr(c->id_scope),
                             iotc_span_from_cstr(c->registration_id), IOTC_SAS_DPS_CSDK,
                             (uint64_t)time(NULL) + c->sas_lifetime_s, token, sizeof(token), &n);

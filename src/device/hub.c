@@ -50,6 +50,9 @@ int iotc__hub_begin(struct iotc_client *c)
                                 iotc_span_from_cstr(c->model_id), user, sizeof(user), &n);
     if (rc != IOTC_OK)
         return IOTC_E_ARG;
+    c->token_created_ms = iotc__now_ms();
+    if (c->cert_file != NULL) /* X.509: no token, nothing to renew */
+        return iotc__mosq_open(c, c->device_id, false, user, NULL, c->hub_host, c->hub_port);
     rc = iotc_sas_token_hub(iotc_span_from_cstr(c->device_key), iotc_span_from_cstr(c->hub_host),
                             iotc_span_from_cstr(c->device_id), IOTC_SPAN_NULL, IOTC_SPAN_NULL,
                             (uint64_t)time(NULL) + c->sas_lifetime_s, token, sizeof(token), &n);
@@ -133,6 +136,8 @@ void iotc__hub_on_connect(struct iotc_client *c, int rc)
     uint64_t margin = renewal_margin_ms(c);
     uint64_t at = life > margin ? life - margin : 0;
     c->renew_ms = c->token_created_ms + (at > life / 2 ? at : life / 2);
+    if (c->cert_file != NULL)
+        c->renew_ms = 0; /* a certificate does not expire with a token lifetime */
     iotc__set_state(c, IOTC_STATE_CONNECTED, IOTC_REASON_CONNECTED);
     send_twin_get(c);
     iotc__hub_flush(c);

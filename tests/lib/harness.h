@@ -103,6 +103,10 @@ struct th_mqtt {
 /** TCP + TLS (verifying "localhost" against @p ca_path) to 127.0.0.1:@p port. 0 / -1.
  * With @p ca_path NULL: plain TCP (for --plain-mqtt-port). */
 int th_mqtt_open(struct th_mqtt *m, uint16_t port, const char *ca_path);
+/** th_mqtt_open() presenting a client certificate: @p cert_path (PEM, the chain after the leaf)
+ * and its key @p key_path. 0 / -1. */
+int th_mqtt_open_cert(struct th_mqtt *m, uint16_t port, const char *ca_path, const char *cert_path,
+                      const char *key_path);
 void th_mqtt_close(struct th_mqtt *m);
 
 /** Send raw bytes. 0 / -1. */

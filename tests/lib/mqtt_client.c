@@ -31,6 +31,12 @@ static int64_t mono_ms(void)
 
 int th_mqtt_open(struct th_mqtt *m, uint16_t port, const char *ca_path)
 {
+    return th_mqtt_open_cert(m, port, ca_path, NULL, NULL);
+}
+
+int th_mqtt_open_cert(struct th_mqtt *m, uint16_t port, const char *ca_path, const char *cert_path,
+                      const char *key_path)
+{
     memset(m, 0, sizeof *m);
     m->fd = -1;
     /* The server closes on purpose in many tests; a write into that must fail, not kill us. */
@@ -55,6 +61,9 @@ int th_mqtt_open(struct th_mqtt *m, uint16_t port, const char *ca_path)
     if (m->ctx == NULL || SSL_CTX_load_verify_locations(m->ctx, ca_path, NULL) != 1)
         goto fail;
     SSL_CTX_set_verify(m->ctx, SSL_VERIFY_PEER, NULL);
+    if (cert_path != NULL && (SSL_CTX_use_certificate_chain_file(m->ctx, cert_path) != 1 ||
+                              SSL_CTX_use_PrivateKey_file(m->ctx, key_path, SSL_FILETYPE_PEM) != 1))
+        goto fail;
     m->ssl = SSL_new(m->ctx);
     if (m->ssl == NULL)
         goto fail;

@@ -206,7 +206,7 @@ static void test_registry_rules(void **state)
                         dev->primary_key);
     cJSON_Delete(j);
 
-    struct device_update upd = {NULL, NULL, DEVICE_DISABLED, "maintenance"};
+    struct device_update upd = {NULL, NULL, DEVICE_DISABLED, "maintenance", NULL};
     uint64_t etag_before = dev->etag_version;
     assert_int_equal(registry_update(&app, dev, &upd), CE_OK);
     assert_int_equal(dev->status, DEVICE_DISABLED);

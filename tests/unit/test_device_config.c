@@ -114,6 +114,14 @@ static void clear_env(void)
     unsetenv("IOTHUB_DEVICE_CONNECTION_STRING");
     unsetenv("IOTC_GROUP_KEY");
     unsetenv("IOTC_CA_FILE");
+    unsetenv("X509_CERT_FILE");
+    unsetenv("X509_KEY_FILE");
+    unsetenv("PASS_PHRASE");
+    unsetenv("AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH");
+    unsetenv("AZ_IOT_HUB_HOSTNAME");
+    unsetenv("AZ_IOT_HUB_DEVICE_ID");
+    unsetenv("IOTHUB_HOSTNAME");
+    unsetenv("IOTHUB_DEVICE_ID");
 }
 
 static void test_env(void **state)
@@ -149,8 +157,42 @@ static void test_env(void **state)
     assert_string_equal(cfg.connection_string, "HostName=h;DeviceId=d;SharedAccessKey=k");
     assert_null(cfg.id_scope);
 
-    setenv("IOTHUB_DEVICE_SECURITY_TYPE", "x509", 1);
+    setenv("IOTHUB_DEVICE_SECURITY_TYPE", "tpm", 1);
     assert_int_equal(iotc_config_from_env(&cfg), IOTC_E_ARG);
+
+    /* x509 without DPS: hub, device id and certificate must all be there */
+    setenv("IOTHUB_DEVICE_SECURITY_TYPE", "x509", 1);
+    iotc_config_init(&cfg);
+    assert_int_equal(iotc_config_from_env(&cfg), IOTC_E_NOTFOUND);
+    setenv("AZ_IOT_HUB_HOSTNAME", "hub.example", 1);
+    setenv("AZ_IOT_HUB_DEVICE_ID", "dev-x", 1);
+    assert_int_equal(iotc_config_from_env(&cfg), IOTC_E_NOTFOUND);
+    setenv("AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH", "store.pem", 1);
+    iotc_config_init(&cfg);
+    assert_int_equal(iotc_config_from_env(&cfg), IOTC_OK);
+    assert_string_equal(cfg.hub_host, "hub.example");
+    assert_string_equal(cfg.device_id, "dev-x");
+    assert_string_equal(cfg.cert_file, "store.pem");
+    assert_null(cfg.key_file);
+    /* the Python samples' names win over the Embedded C one */
+    setenv("X509_CERT_FILE", "cert.pem", 1);
+    setenv("X509_KEY_FILE", "key.pem", 1);
+    setenv("PASS_PHRASE", "pw", 1);
+    iotc_config_init(&cfg);
+    assert_int_equal(iotc_config_from_env(&cfg), IOTC_OK);
+    assert_string_equal(cfg.cert_file, "cert.pem");
+    assert_string_equal(cfg.key_file, "key.pem");
+    assert_string_equal(cfg.key_pass, "pw");
+    /* DPS picks the certificate up too */
+    setenv("IOTHUB_DEVICE_SECURITY_TYPE", "DPS", 1);
+    iotc_config_init(&cfg);
+    assert_int_equal(iotc_config_from_env(&cfg), IOTC_OK);
+    assert_string_equal(cfg.id_scope, "0ne00000A0A");
+    assert_string_equal(cfg.cert_file, "cert.pem");
+    unsetenv("X509_CERT_FILE");
+    unsetenv("X509_KEY_FILE");
+    unsetenv("PASS_PHRASE");
+    unsetenv("AZ_IOT_DEVICE_X509_CERT_PEM_FILE_PATH");
 
     /* No type: DPS when a scope is set. */
     unsetenv("IOTHUB_DEVICE_SECURITY_TYPE");

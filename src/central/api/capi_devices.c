@@ -302,9 +302,18 @@ void capi_device_credentials(struct http_ctx *c)
         return;
     }
     cJSON_AddStringToObject(o, "idScope", a->app->facts.id_scope);
-    cJSON_AddStringToObject(k, "primaryKey", dev->primary_key);
-    cJSON_AddStringToObject(k, "secondaryKey", dev->secondary_key);
-    cJSON_AddItemToObject(o, "symmetricKey", k);
+    if (dev->auth_type == AUTH_TYPE_SAS) {
+        cJSON_AddStringToObject(k, "primaryKey", dev->primary_key);
+        cJSON_AddStringToObject(k, "secondaryKey", dev->secondary_key);
+        cJSON_AddItemToObject(o, "symmetricKey", k);
+    } else { /* X.509: what the device's certificate must match, as the attestation shows it */
+        cJSON_Delete(k);
+        cJSON *att = capi_attestation_json(dev);
+        cJSON *x = att ? cJSON_DetachItemFromObjectCaseSensitive(att, "x509") : NULL;
+        if (x != NULL)
+            cJSON_AddItemToObject(o, "x509", x);
+        cJSON_Delete(att);
+    }
     /* iotc: where this server's DPS listens (DPS and the hub share the MQTT/TLS port) */
     cJSON_AddStringToObject(o, "provisioningEndpoint", a->app->assigned_hub);
     capi_reply(c, 200, o);

@@ -113,6 +113,10 @@ void capi_group_put(struct http_ctx *c);
 void capi_group_patch(struct http_ctx *c);
 void capi_group_delete(struct http_ctx *c);
 void capi_group_regenerate(struct http_ctx *c);
+/* capi_attestation.c */
+void capi_attestation(struct http_ctx *c);
+/** The device's attestation as IoT Central shows it (caller frees with cJSON_Delete). */
+cJSON *capi_attestation_json(const struct device *dev);
 /* capi_devices.c */
 void capi_devices_list(struct http_ctx *c);
 void capi_device_get(struct http_ctx *c);

@@ -404,6 +404,7 @@ static const struct http_route routes[] = {
     {HTTP_PATCH, DEV, capi_device_patch, 0},
     {HTTP_DELETE, DEV, capi_device_delete, 0},
     {HTTP_GET, DEV "/credentials", capi_device_credentials, 0},
+    {HTTP_GET | HTTP_PUT, DEV "/attestation", capi_attestation, 0},
     {HTTP_GET, DEV "/components", capi_device_components, 0},
     {HTTP_GET | HTTP_PUT | HTTP_PATCH, DEV "/properties", capi_properties, 0},
     {HTTP_GET | HTTP_PUT | HTTP_PATCH, COMP "/properties", capi_properties, 0},

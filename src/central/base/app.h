@@ -110,6 +110,7 @@ struct app {
     SSL_CTX *ssl_ctx;             /**< server TLS context (server.pem + server-key.pem) */
     struct store *store;          /**< SQLite + writer thread; NULL in pure unit tests */
     struct registry *reg;         /**< devices, twins and pending C2D, in memory, write-through */
+    struct x509_cas *cas;         /**< x509.h: the application's CA certificates */
     struct broker *broker;        /**< MQTT listener + sessions */
     struct method_table *methods; /**< pending direct-method calls (method.c) */
     int64_t c2d_seq;              /**< last C2D sequence number handed out */

@@ -28,6 +28,7 @@
 
 #include "central/base/admit.h"
 #include "central/base/log.h"
+#include "central/http/http_ws.h"
 
 #define HTTP_MAX_HEADERS 65536
 #define HTTP_MAX_PATH 2048
@@ -62,6 +63,8 @@ struct http_server {
     struct evhttp *plain;        /* plain HTTP on loopback (--http-port), or NULL */
     SSL *spare_ssl;              /* see make_bev() */
     struct http_ctx *async_head; /* contexts waiting for an asynchronous completion */
+    struct ws_conn *ws_head;     /* MQTT over WebSockets connections (http_ws.c) */
+    http_mqtt_sink_fn mqtt_sink; /* who serves them; NULL: no WebSocket endpoint */
     const struct http_site *sites[HTTP_MAX_SITES];
     size_t n_sites;
 };
@@ -297,6 +300,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     int rc;
 
     guard_request(srv, req);
+    /* MQTT over WebSockets: before any site's gate, as the SDKs send no API credentials. The
+     * connection keeps its HTTP slot (open, no longer pending) until the tunnel ends; the
+     * broker's session behind it has the MQTT deadline for its CONNECT. */
+    if (srv->mqtt_sink != NULL && http_ws_is_endpoint(path) &&
+        evhttp_request_get_connection(req) != NULL) {
+        http_ws_upgrade(srv->app, req, srv->mqtt_sink, &srv->ws_head);
+        return;
+    }
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         evhttp_send_error(req, 500, "Out of memory");
@@ -637,6 +648,11 @@ fail:
     return rc;
 }
 
+void http_server_set_mqtt_sink(struct http_server *srv, http_mqtt_sink_fn sink)
+{
+    srv->mqtt_sink = sink;
+}
+
 int http_server_add_site(struct http_server *srv, const struct http_site *site)
 {
     CENTRAL_ASSERT(site->no_route != NULL && (site->scope != HTTP_SCOPE_PREFIX || site->prefix));
@@ -677,6 +693,7 @@ void http_server_free(struct app *app)
     if (srv == NULL)
         return;
     CENTRAL_ASSERT(srv->async_head == NULL);
+    http_ws_close_all(&srv->ws_head);
     evhttp_free(srv->http); /* closes the listener and every connection */
     if (srv->plain != NULL)
         evhttp_free(srv->plain);

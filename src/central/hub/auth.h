@@ -31,12 +31,22 @@ struct auth_config {
     const char *service_key;
 };
 
+/** How an identity authenticates (IoT Hub's authentication.type). */
+enum auth_type {
+    AUTH_TYPE_SAS = 0,         /**< "sas": symmetric keys */
+    AUTH_TYPE_SELF_SIGNED = 1, /**< "selfSigned": X.509, by thumbprint */
+    AUTH_TYPE_CA = 2,          /**< "certificateAuthority": X.509, chain to a verified CA + CN */
+};
+
 /** One identity the lookup returns (borrowed strings). */
 struct auth_identity {
     const char *primary_key;
     const char *secondary_key;
     bool enabled;
-    bool from_group; /**< registered through the enrollment group */
+    bool from_group;           /**< registered through the enrollment group */
+    enum auth_type type;       /**< sas unless set */
+    const char *thumb_primary; /**< selfSigned: normalised hex thumbprints (NULL/"" = none) */
+    const char *thumb_secondary;
 };
 
 /**
@@ -56,7 +66,10 @@ enum auth_key {
     AUTH_KEY_DEVICE_SECONDARY,
     AUTH_KEY_GROUP_PRIMARY, /**< DPS: key derived from the group primary key */
     AUTH_KEY_GROUP_SECONDARY,
-    AUTH_KEY_SERVICE, /**< hub-scoped policy token (skn = service policy) */
+    AUTH_KEY_SERVICE,        /**< hub-scoped policy token (skn = service policy) */
+    AUTH_KEY_CERT_PRIMARY,   /**< client certificate matching the primary thumbprint */
+    AUTH_KEY_CERT_SECONDARY, /**< ... the secondary thumbprint */
+    AUTH_KEY_CERT_CA,        /**< client certificate chaining to a verified CA */
 };
 
 struct auth_result {
@@ -86,5 +99,51 @@ struct auth_result {
 int auth_decide(const struct auth_config *cfg, struct iotc_span client_id,
                 struct iotc_span username, struct iotc_span password, bool has_password,
                 uint64_t now_s, auth_lookup_fn lookup, void *lookup_ctx, struct auth_result *out);
+
+/* ---------------------------------------------------------------- X.509 */
+
+#define AUTH_THUMB_MAX 64 /* SHA-256 in hex; SHA-1 is 40 */
+
+/** Where the client certificate's chain leads (found by the broker against the CA store). */
+enum auth_chain {
+    AUTH_CHAIN_UNKNOWN = 0,    /**< to no CA the application knows (or does not verify) */
+    AUTH_CHAIN_VERIFIED = 1,   /**< to a CA whose possession was proven */
+    AUTH_CHAIN_UNVERIFIED = 2, /**< to a CA uploaded but not verified */
+};
+
+/** What the TLS handshake's client certificate says. Strings NUL-terminated, borrowed. */
+struct auth_cert {
+    const char *sha1;   /**< 40 lower-case hex digits of SHA-1(DER) */
+    const char *sha256; /**< 64 lower-case hex digits of SHA-256(DER) */
+    const char *cn;     /**< subject CN ("" when none) */
+    int64_t not_before_s, not_after_s;
+    enum auth_chain chain;
+};
+
+/**
+ * Normalise a thumbprint as IoT Hub compares them: colons (and spaces) dropped, hex digits
+ * lower-cased; the result must be 40 (SHA-1) or 64 (SHA-256) hex digits.
+ * @param out room for AUTH_THUMB_MAX + 1 bytes. @return the length (40 or 64), or -1 when
+ * @p in is not a thumbprint (out is then "").
+ */
+int auth_thumbprint_normalize(const char *in, char out[AUTH_THUMB_MAX + 1]);
+
+/** True when @p stored (normalised, "" = none) names the certificate: equal to its SHA-1
+ * or its SHA-256 thumbprint, by length. */
+bool auth_thumbprint_matches(const char *stored, const struct auth_cert *cert);
+
+/**
+ * Decide a CONNECT that brings no password but a client certificate (X.509 attestation).
+ * Username shapes and hub checks as auth_decide(); then: the certificate must be within its
+ * validity, the identity must be X.509 (selfSigned: the certificate's SHA-1 or SHA-256 equals
+ * the primary or secondary thumbprint; certificateAuthority: CN equals the device id and the
+ * chain leads to a verified CA). DPS: the CN must be the registration id (compared as DPS
+ * compares ids) and the enrollment must exist and be X.509. Refusals are CONNACK 5 (2 for a
+ * client id that differs from the device id) with the reason.
+ * @return 0 (the decision in @p out, always filled).
+ */
+int auth_decide_cert(const struct auth_config *cfg, struct iotc_span client_id,
+                     struct iotc_span username, const struct auth_cert *cert, uint64_t now_s,
+                     auth_lookup_fn lookup, void *lookup_ctx, struct auth_result *out);
 
 #endif /* CENTRAL_AUTH_H */

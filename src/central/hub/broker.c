@@ -23,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "central/base/log.h"
+#include "central/hub/x509.h"
 #include "central/store/store.h"
 #include "iotc/codec.h"
 
@@ -295,9 +296,37 @@ static bool lookup_cb(void *ctx, struct iotc_span id, bool any_case, struct auth
         return false;
     out->primary_key = dev->primary_key;
     out->secondary_key = dev->secondary_key;
+    out->type = dev->auth_type;
+    out->thumb_primary = dev->thumb_primary;
+    out->thumb_secondary = dev->thumb_secondary;
     out->enabled = dev->status == DEVICE_ENABLED;
     out->from_group = dev->enrollment_group != NULL;
     return true;
+}
+
+/* The TLS client certificate's facts (SHA-1/SHA-256 thumbprints, CN, validity, where its
+ * chain leads among the application's CAs). False when the peer sent none. */
+static bool peer_cert(struct session *s, struct x509_facts *f, struct auth_cert *out)
+{
+    if (s->conn.ssl == NULL)
+        return false;
+    X509 *leaf = SSL_get1_peer_certificate(s->conn.ssl);
+    if (leaf == NULL)
+        return false;
+    bool ok = x509_facts_of(leaf, f) == 0;
+    if (ok) {
+        *out = (struct auth_cert){.sha1 = f->sha1,
+                                  .sha256 = f->sha256,
+                                  .cn = f->cn,
+                                  .not_before_s = f->not_before_s,
+                                  .not_after_s = f->not_after_s};
+        /* the peer's chain, as sent (its leaf included): intermediates for the CA check */
+        out->chain = x509_ca_chain(s->app, leaf, SSL_get_peer_cert_chain(s->conn.ssl));
+        log_debug("mqtt: %s presented a certificate CN=%s sha1=%s", s->peer, LOG_STR(f->cn),
+                  f->sha1);
+    }
+    X509_free(leaf);
+    return ok;
 }
 
 static void connack(struct session *s, uint8_t code, bool session_present)
@@ -362,8 +391,13 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     };
     struct auth_result ar;
     uint64_t now_s = (uint64_t)(broker_now_ms(app) / 1000);
-    auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
-                app, &ar);
+    struct x509_facts cf;
+    struct auth_cert cert;
+    if ((!c->has_password || c->password.len == 0) && peer_cert(s, &cf, &cert))
+        auth_decide_cert(&cfg, c->client_id, c->username, &cert, now_s, lookup_cb, app, &ar);
+    else
+        auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
+                    app, &ar);
     size_t idlen = ar.id.len < DEVICE_ID_MAX ? ar.id.len : DEVICE_ID_MAX;
     if (ar.id.ptr)
         memcpy(s->ident, ar.id.ptr, idlen);
@@ -593,38 +627,60 @@ static bool admit_connection(struct app *app, evutil_socket_t fd, struct sockadd
     return false;
 }
 
-static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+/* Any chain passes the handshake: the certificate is judged at CONNECT against the registry
+ * and the application's CAs, where a refusal can say why (a failed handshake cannot). */
+static int accept_any_cert(int preverify_ok, X509_STORE_CTX *ctx)
+{
+    (void)preverify_ok;
+    (void)ctx;
+    return 1;
+}
+
+/* X.509 devices: ask for a client certificate on the MQTT listener only, without requiring
+ * one (SAS devices send none). A session id context is needed for resumption once a peer
+ * certificate is asked for. */
+static void request_client_cert(SSL *ssl)
+{
+    static const unsigned char sid[] = "iotc-mqtt";
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, accept_any_cert);
+    SSL_set_session_id_context(ssl, sid, sizeof sid - 1);
+}
+
+/* A new session on @p fd (which it owns from here), named @p peer in logs. @p key: its source
+ * address, admitted by admit_connection(); NULL for a connection the HTTPS listener handed over
+ * (MQTT over WebSockets), which the HTTP budget already covers: it gets the same deadline but
+ * no MQTT slot. CE_OK or an error (then fd is closed). */
+static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *key, const char *peer,
+                 bool tls)
 {
     struct broker *b = app->broker;
     /* TCP_NODELAY came from the listener (listen_on). */
     CENTRAL_ASSERT_LOOP(app);
-    struct admit_key key;
-    if (!admit_connection(app, fd, sa, &key))
-        return;
     struct session *s = calloc(1, sizeof *s);
     if (s == NULL) {
         evutil_closesocket(fd);
-        return;
+        return CE_NOMEM;
     }
     s->app = app;
     s->refs = 1;
     s->id = ++b->next_id;
-    format_peer(sa, s->peer, sizeof s->peer);
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
     s->last_rx_ms = broker_now_ms(app);
     s->conn.fd = fd;
     if (tls) {
         s->conn.ssl = SSL_new(app->ssl_ctx);
         if (s->conn.ssl == NULL) {
             session_unref(s); /* closes fd */
-            return;
+            return CE_NOMEM;
         }
+        request_client_cert(s->conn.ssl);
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
     if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK ||
-        (app->admit != NULL &&
-         admit_enter(app->admit, &s->admit, &key, ADMIT_MQTT, s->last_rx_ms) != CE_OK)) {
+        (app->admit != NULL && key != NULL &&
+         admit_enter(app->admit, &s->admit, key, ADMIT_MQTT, s->last_rx_ms) != CE_OK)) {
         session_unref(s);
-        return;
+        return CE_NOMEM;
     }
     s->next = b->head;
     if (b->head)
@@ -639,6 +695,26 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     if (tls)
         broker_note_burst(b);
     log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
+    return CE_OK;
+}
+
+static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *sa, bool tls)
+{
+    struct admit_key key;
+    if (!admit_connection(app, fd, sa, &key))
+        return;
+    char peer[sizeof((struct session *)NULL)->peer];
+    format_peer(sa, peer, sizeof peer);
+    (void)adopt(app, fd, &key, peer, tls);
+}
+
+int broker_adopt(struct app *app, int fd, const char *peer)
+{
+    if (app->broker == NULL || app->broker->draining) {
+        evutil_closesocket(fd);
+        return CE_BUSY;
+    }
+    return adopt(app, fd, NULL, peer, false);
 }
 
 static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,

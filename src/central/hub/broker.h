@@ -38,6 +38,14 @@ void broker_shutdown(struct app *app);
 /** Close every connection (graceful shutdown) and free the broker. */
 void broker_free(struct app *app);
 
+/**
+ * Serve MQTT on @p fd, a connected stream socket that carries the bytes of a connection already
+ * secured and framed elsewhere (MQTT over WebSockets, http/http_ws.c); the session is a plain
+ * one, under every rule of the listener's (authentication, limits). Takes ownership of @p fd
+ * (closed on failure). @p peer names the client in logs. @return CE_OK, CE_NOMEM, CE_BUSY.
+ */
+int broker_adopt(struct app *app, int fd, const char *peer);
+
 /** Number of open connections. */
 size_t broker_connection_count(const struct app *app);
 

@@ -16,6 +16,7 @@
 #include "central/hub/c2d.h"
 #include "central/hub/method.h"
 #include "central/hub/plane.h"
+#include "central/hub/x509.h"
 #include "central/store/store.h"
 #include "iotc/codec.h"
 
@@ -104,6 +105,7 @@ void registry_device_free(struct device *dev)
 void registry_free(struct app *app)
 {
     struct registry *r = app->reg;
+    x509_ca_free(app);
     if (r == NULL)
         return;
     while (!TAILQ_EMPTY(&r->devices)) {
@@ -296,10 +298,44 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
     return CE_OK;
 }
 
+/* A thumbprint field: NULL or "" -> none (""), else it must normalise. CE_OK / CE_INVALID. */
+static int set_thumb(char out[AUTH_THUMB_MAX + 1], const char *in)
+{
+    out[0] = '\0';
+    if (in == NULL || in[0] == '\0')
+        return CE_OK;
+    return auth_thumbprint_normalize(in, out) < 0 ? CE_INVALID : CE_OK;
+}
+
+/* Applies @p x to @p dev when valid; sets *changed when anything differs. */
+static int apply_x509(struct device *dev, const struct device_x509 *x, bool *changed)
+{
+    char t1[AUTH_THUMB_MAX + 1], t2[AUTH_THUMB_MAX + 1];
+    if (x->type > AUTH_TYPE_CA || set_thumb(t1, x->primary) != CE_OK ||
+        set_thumb(t2, x->secondary) != CE_OK)
+        return CE_INVALID;
+    if (x->type == AUTH_TYPE_SELF_SIGNED && t1[0] == '\0')
+        return CE_INVALID;
+    if (x->type != AUTH_TYPE_SELF_SIGNED)
+        t1[0] = t2[0] = '\0';
+    *changed = x->type != dev->auth_type || strcmp(t1, dev->thumb_primary) != 0 ||
+               strcmp(t2, dev->thumb_secondary) != 0;
+    dev->auth_type = x->type;
+    memcpy(dev->thumb_primary, t1, sizeof t1);
+    memcpy(dev->thumb_secondary, t2, sizeof t2);
+    return CE_OK;
+}
+
 int registry_update(struct app *app, struct device *dev, const struct device_update *upd)
 {
     char pk[DEVICE_KEY_MAX], sk[DEVICE_KEY_MAX];
     CENTRAL_ASSERT_LOOP(app);
+    if (upd->x509 != NULL) {
+        struct device probe = {0};
+        bool unused;
+        if (apply_x509(&probe, upd->x509, &unused) != CE_OK)
+            return CE_INVALID;
+    }
     memcpy(pk, dev->primary_key, sizeof pk);
     memcpy(sk, dev->secondary_key, sizeof sk);
     if (upd->primary_key != NULL && set_key(pk, upd->primary_key) != CE_OK)
@@ -316,6 +352,9 @@ int registry_update(struct app *app, struct device *dev, const struct device_upd
         dev->status_reason = r;
     }
     bool keys_changed = strcmp(pk, dev->primary_key) != 0 || strcmp(sk, dev->secondary_key) != 0;
+    bool auth_changed = false;
+    if (upd->x509 != NULL)
+        (void)apply_x509(dev, upd->x509, &auth_changed); /* validated above */
     memcpy(dev->primary_key, pk, sizeof pk);
     memcpy(dev->secondary_key, sk, sizeof sk);
     bool disable = upd->status == DEVICE_DISABLED && dev->status != DEVICE_DISABLED;
@@ -329,6 +368,8 @@ int registry_update(struct app *app, struct device *dev, const struct device_upd
         plane_device_blocked(app, dev, "device disabled");
     else if (keys_changed)
         plane_device_blocked(app, dev, "device keys changed");
+    else if (auth_changed)
+        plane_device_blocked(app, dev, "device authentication (type or thumbprints) changed");
     return CE_OK;
 }
 
@@ -435,13 +476,24 @@ cJSON *registry_device_to_json(const struct device *dev)
     add_time(o, "lastActivityTime", dev->last_activity_ms);
     cJSON_AddNumberToObject(o, "cloudToDeviceMessageCount", (double)dev->c2d_count);
     cJSON *auth = cJSON_AddObjectToObject(o, "authentication");
-    cJSON_AddStringToObject(auth, "type", "sas");
+    cJSON_AddStringToObject(auth, "type", registry_auth_type_name(dev->auth_type));
     cJSON *sk = cJSON_AddObjectToObject(auth, "symmetricKey");
-    cJSON_AddStringToObject(sk, "primaryKey", dev->primary_key);
-    cJSON_AddStringToObject(sk, "secondaryKey", dev->secondary_key);
     cJSON *x = cJSON_AddObjectToObject(auth, "x509Thumbprint");
-    cJSON_AddNullToObject(x, "primaryThumbprint");
-    cJSON_AddNullToObject(x, "secondaryThumbprint");
+    if (dev->auth_type == AUTH_TYPE_SAS) {
+        cJSON_AddStringToObject(sk, "primaryKey", dev->primary_key);
+        cJSON_AddStringToObject(sk, "secondaryKey", dev->secondary_key);
+    } else {
+        cJSON_AddNullToObject(sk, "primaryKey");
+        cJSON_AddNullToObject(sk, "secondaryKey");
+    }
+    if (dev->thumb_primary[0] != '\0')
+        cJSON_AddStringToObject(x, "primaryThumbprint", dev->thumb_primary);
+    else
+        cJSON_AddNullToObject(x, "primaryThumbprint");
+    if (dev->thumb_secondary[0] != '\0')
+        cJSON_AddStringToObject(x, "secondaryThumbprint", dev->thumb_secondary);
+    else
+        cJSON_AddNullToObject(x, "secondaryThumbprint");
     cJSON *cap = cJSON_AddObjectToObject(o, "capabilities");
     cJSON_AddFalseToObject(cap, "iotEdge");
     if (dev->model_id)
@@ -451,6 +503,13 @@ cJSON *registry_device_to_json(const struct device *dev)
     if (dev->enrollment_group)
         cJSON_AddStringToObject(o, "enrollmentGroupId", dev->enrollment_group);
     return o;
+}
+
+const char *registry_auth_type_name(enum auth_type t)
+{
+    return t == AUTH_TYPE_SELF_SIGNED ? "selfSigned"
+           : t == AUTH_TYPE_CA        ? "certificateAuthority"
+                                      : "sas";
 }
 
 /* ---------------------------------------------------------------- plane announcements */
@@ -506,6 +565,11 @@ char *registry_device_to_store_json(const struct device *dev)
     cJSON_AddStringToObject(o, "pk", dev->primary_key);
     cJSON_AddStringToObject(o, "sk", dev->secondary_key);
     cJSON_AddNumberToObject(o, "status", dev->status);
+    if (dev->auth_type != AUTH_TYPE_SAS) {
+        cJSON_AddNumberToObject(o, "auth", dev->auth_type);
+        cJSON_AddStringToObject(o, "tp1", dev->thumb_primary);
+        cJSON_AddStringToObject(o, "tp2", dev->thumb_secondary);
+    }
     if (dev->status_reason)
         cJSON_AddStringToObject(o, "statusReason", dev->status_reason);
     cJSON_AddStringToObject(o, "gen", dev->generation_id);
@@ -577,6 +641,14 @@ struct device *registry_device_from_store_json(const char *id, const char *json)
     if (cJSON_IsString(gen))
         snprintf(dev->generation_id, sizeof dev->generation_id, "%s", gen->valuestring);
     dev->status = num(o, "status") == 1 ? DEVICE_DISABLED : DEVICE_ENABLED;
+    double auth = num(o, "auth");
+    if (auth == AUTH_TYPE_SELF_SIGNED || auth == AUTH_TYPE_CA) {
+        const cJSON *t1 = cJSON_GetObjectItemCaseSensitive(o, "tp1");
+        const cJSON *t2 = cJSON_GetObjectItemCaseSensitive(o, "tp2");
+        dev->auth_type = (enum auth_type)auth;
+        (void)set_thumb(dev->thumb_primary, cJSON_IsString(t1) ? t1->valuestring : NULL);
+        (void)set_thumb(dev->thumb_secondary, cJSON_IsString(t2) ? t2->valuestring : NULL);
+    }
     dev->status_reason = str_dup(o, "statusReason");
     dev->etag_version = (uint64_t)num(o, "etagv");
     dev->model_id = str_dup(o, "modelId");
@@ -649,6 +721,8 @@ int registry_load(struct app *app)
     int rc = store_load_devices(app->store, load_device_row, &ls);
     if (rc == CE_OK)
         rc = store_load_c2d(app->store, load_c2d_row, &ls);
+    if (rc == CE_OK)
+        rc = x509_ca_init(app); /* the CA certificates X.509 identities chain to */
     if (rc != CE_OK)
         return rc;
     if (ls.rc != CE_OK)

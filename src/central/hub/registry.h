@@ -22,6 +22,7 @@
 
 #include "central/base/app.h"
 #include "central/base/check.h"
+#include "central/hub/auth.h"
 
 #define DEVICE_ID_MAX 128
 #define DEVICE_KEY_MAX 96 /* base64 of up to 64 bytes + NUL */
@@ -37,6 +38,9 @@ struct device {
     char primary_key[DEVICE_KEY_MAX]; /**< base64 symmetric keys */
     char secondary_key[DEVICE_KEY_MAX];
     enum device_status status;
+    enum auth_type auth_type;               /**< sas, selfSigned, certificateAuthority */
+    char thumb_primary[AUTH_THUMB_MAX + 1]; /**< selfSigned: normalised hex, "" = none */
+    char thumb_secondary[AUTH_THUMB_MAX + 1];
     char *status_reason; /**< heap, may be NULL */
     char generation_id[24];
     uint64_t etag_version;  /**< device etag counter (bumped on every identity change) */
@@ -72,12 +76,20 @@ struct device {
     TAILQ_ENTRY(device) link; /* the registry's list, oldest first */
 };
 
+/** An identity's X.509 settings (borrowed strings). */
+struct device_x509 {
+    enum auth_type type;
+    const char *primary; /**< selfSigned thumbprints, any case, colons allowed; NULL or "" = none */
+    const char *secondary;
+};
+
 /** Fields of registry_update; a NULL pointer / negative value leaves the field unchanged. */
 struct device_update {
     const char *primary_key; /**< new base64 key ("" = generate) */
     const char *secondary_key;
     int status; /**< DEVICE_ENABLED / DEVICE_DISABLED, or -1 */
     const char *status_reason;
+    const struct device_x509 *x509; /**< authentication type and thumbprints, or NULL */
 };
 
 /** True if @p id is a valid IoT Hub device id (§6.3: ≤128 of alnum and -.%_*?!(),:=@$'). */
@@ -109,7 +121,9 @@ int registry_create(struct app *app, const char *id, const char *primary_key,
                     struct device **out_dev);
 
 /**
- * Update keys and/or status. Disabling a device closes its live connection.
+ * Update keys, authentication and/or status. Disabling a device, or changing its keys,
+ * authentication type or thumbprints, closes its live connection. A selfSigned identity needs
+ * a valid primary thumbprint (and a valid secondary, when given).
  * @return CE_OK, CE_INVALID, CE_NOMEM.
  */
 int registry_update(struct app *app, struct device *dev, const struct device_update *upd);
@@ -136,6 +150,9 @@ size_t registry_list(struct app *app, size_t offset, struct device **out, size_t
  * capabilities, modelId. @return a new object the caller frees with cJSON_Delete, or NULL.
  */
 cJSON *registry_device_to_json(const struct device *dev);
+
+/** IoT Hub's name of an authentication type: "sas", "selfSigned", "certificateAuthority". */
+const char *registry_auth_type_name(enum auth_type t);
 
 /** The device etag string (quoted form is the caller's business), e.g. "MTI=" style. */
 void registry_device_etag(const struct device *dev, char out[32]);

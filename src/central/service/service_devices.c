@@ -49,27 +49,81 @@ static int key_field(const cJSON *sym, const char *name, const char **out, char 
     return 0;
 }
 
+/* A thumbprint field: absent, null or "" -> NULL; else it must be SHA-1 or SHA-256 hex. */
+static int thumb_field(const cJSON *x, const char *name, const char **out, char *err, size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, name);
+    char norm[AUTH_THUMB_MAX + 1];
+    *out = NULL;
+    if (is_null_or_absent(v))
+        return 0;
+    if (!cJSON_IsString(v))
+        return bad(err, size, "authentication.x509Thumbprint.%s must be a string.", name);
+    if (v->valuestring[0] == '\0')
+        return 0;
+    if (auth_thumbprint_normalize(v->valuestring, norm) < 0)
+        return bad(err, size,
+                   "authentication.x509Thumbprint.%s must be a SHA-1 (40) or SHA-256 (64) hex "
+                   "thumbprint.",
+                   name);
+    *out = v->valuestring;
+    return 0;
+}
+
+/* authentication.type: given, or inferred as IoT Hub does (thumbprints: selfSigned; keys: sas). */
+static int auth_type_of(const cJSON *type, const struct service_dev_body *b, bool *out_given,
+                        enum auth_type *out, char *err, size_t size)
+{
+    *out_given = true;
+    if (is_null_or_absent(type)) {
+        *out = b->x509.primary != NULL ? AUTH_TYPE_SELF_SIGNED : AUTH_TYPE_SAS;
+        *out_given = b->x509.primary != NULL || b->primary_key != NULL || b->secondary_key != NULL;
+        return 0;
+    }
+    if (cJSON_IsString(type) && strcasecmp(type->valuestring, "sas") == 0)
+        *out = AUTH_TYPE_SAS;
+    else if (cJSON_IsString(type) && strcasecmp(type->valuestring, "selfSigned") == 0)
+        *out = AUTH_TYPE_SELF_SIGNED;
+    else if (cJSON_IsString(type) && strcasecmp(type->valuestring, "certificateAuthority") == 0)
+        *out = AUTH_TYPE_CA;
+    else
+        return bad(err, size, "authentication.type must be %s.",
+                   "\"sas\", \"selfSigned\" or \"certificateAuthority\"");
+    return 0;
+}
+
 static int parse_auth(const cJSON *auth, struct service_dev_body *out, char *err, size_t size)
 {
-    const cJSON *type, *sym;
+    const cJSON *sym, *x;
 
     if (is_null_or_absent(auth))
         return 0;
     if (!cJSON_IsObject(auth))
         return bad(err, size, "%s must be an object.", "authentication");
-    type = cJSON_GetObjectItemCaseSensitive(auth, "type");
-    if (!is_null_or_absent(type) &&
-        (!cJSON_IsString(type) || strcasecmp(type->valuestring, "sas") != 0))
-        return bad(err, size, "Only authentication type '%s' (symmetric keys) is supported.",
-                   "sas");
     sym = cJSON_GetObjectItemCaseSensitive(auth, "symmetricKey");
-    if (is_null_or_absent(sym))
-        return 0;
-    if (!cJSON_IsObject(sym))
-        return bad(err, size, "%s must be an object.", "authentication.symmetricKey");
-    if (key_field(sym, "primaryKey", &out->primary_key, err, size) != 0 ||
-        key_field(sym, "secondaryKey", &out->secondary_key, err, size) != 0)
+    if (!is_null_or_absent(sym)) {
+        if (!cJSON_IsObject(sym))
+            return bad(err, size, "%s must be an object.", "authentication.symmetricKey");
+        if (key_field(sym, "primaryKey", &out->primary_key, err, size) != 0 ||
+            key_field(sym, "secondaryKey", &out->secondary_key, err, size) != 0)
+            return CE_INVALID;
+    }
+    x = cJSON_GetObjectItemCaseSensitive(auth, "x509Thumbprint");
+    if (!is_null_or_absent(x)) {
+        if (!cJSON_IsObject(x))
+            return bad(err, size, "%s must be an object.", "authentication.x509Thumbprint");
+        if (thumb_field(x, "primaryThumbprint", &out->x509.primary, err, size) != 0 ||
+            thumb_field(x, "secondaryThumbprint", &out->x509.secondary, err, size) != 0)
+            return CE_INVALID;
+    }
+    if (auth_type_of(cJSON_GetObjectItemCaseSensitive(auth, "type"), out, &out->has_auth,
+                     &out->x509.type, err, size) != 0)
         return CE_INVALID;
+    if (out->x509.type == AUTH_TYPE_SELF_SIGNED && out->x509.primary == NULL)
+        return bad(err, size, "A %s device needs authentication.x509Thumbprint.%s.", "selfSigned",
+                   "primaryThumbprint");
+    if (out->x509.type != AUTH_TYPE_SELF_SIGNED && out->x509.primary != NULL)
+        return bad(err, size, "Thumbprints belong to %s devices.", "selfSigned");
     return 0;
 }
 
@@ -80,6 +134,8 @@ int service_parse_device(const cJSON *j, const char *id_field, const char *id,
 
     out->primary_key = out->secondary_key = out->status_reason = NULL;
     out->status = -1;
+    out->has_auth = false;
+    out->x509 = (struct device_x509){AUTH_TYPE_SAS, NULL, NULL};
     v = cJSON_GetObjectItemCaseSensitive(j, id_field);
     if (!is_null_or_absent(v) && (!cJSON_IsString(v) || strcmp(v->valuestring, id) != 0))
         return bad(err, size, "The %s in the body does not match the device id of the URL.",
@@ -116,14 +172,18 @@ int service_apply_device(struct app *app, const char *id, const struct service_d
             return CE_EXISTS;
         rc = registry_create(app, id, b->primary_key, b->secondary_key,
                              b->status != DEVICE_DISABLED, NULL, &dev);
-        if (rc == CE_OK && b->status_reason != NULL) {
-            struct device_update u = {NULL, NULL, -1, b->status_reason};
+        if (rc == CE_OK && (b->status_reason != NULL || b->has_auth)) {
+            struct device_update u = {NULL, NULL, -1, b->status_reason,
+                                      b->has_auth ? &b->x509 : NULL};
             rc = registry_update(app, dev, &u);
+            if (rc != CE_OK)
+                (void)registry_delete(app, id); /* created half: not at all */
         }
         if (rc == CE_OK)
             log_info("https: device %s created", LOG_STR(id));
     } else {
-        struct device_update u = {b->primary_key, b->secondary_key, b->status, b->status_reason};
+        struct device_update u = {b->primary_key, b->secondary_key, b->status, b->status_reason,
+                                  b->has_auth ? &b->x509 : NULL};
         if (dev == NULL)
             return CE_NOTFOUND;
         rc = registry_update(app, dev, &u);

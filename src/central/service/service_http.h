@@ -36,6 +36,7 @@
 
 #include "central/base/app.h"
 #include "central/http/http_server.h"
+#include "central/hub/registry.h"
 
 /** The routes of this API, behind the service SAS check (service_site.c). */
 extern const struct http_site service_site;
@@ -46,6 +47,8 @@ struct service_dev_body {
     const char *secondary_key;
     int status; /**< DEVICE_ENABLED / DEVICE_DISABLED / -1 */
     const char *status_reason;
+    bool has_auth;           /**< authentication.type (or thumbprints) given: x509 applies */
+    struct device_x509 x509; /**< the authentication type and thumbprints (borrowed) */
 };
 
 /**
@@ -78,5 +81,12 @@ void service_twin_patch(struct http_ctx *c);
 void service_twin_put(struct http_ctx *c);
 void service_method_invoke(struct http_ctx *c);
 void service_c2d_send(struct http_ctx *c);
+/* service_certs.c: the application's CA certificates */
+void service_cert_list(struct http_ctx *c);
+void service_cert_get(struct http_ctx *c);
+void service_cert_put(struct http_ctx *c);
+void service_cert_delete(struct http_ctx *c);
+void service_cert_code(struct http_ctx *c);
+void service_cert_verify(struct http_ctx *c);
 
 #endif /* CENTRAL_SERVICE_HTTP_H */

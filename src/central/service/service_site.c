@@ -97,6 +97,12 @@ static const struct http_route routes[] = {
     {HTTP_PATCH, "/twins/{id}", service_twin_patch, 0},
     {HTTP_PUT, "/twins/{id}", service_twin_put, 0},
     {HTTP_POST, "/twins/{id}/methods", service_method_invoke, 0},
+    {HTTP_GET, "/certificates", service_cert_list, 0},
+    {HTTP_GET, "/certificates/{name}", service_cert_get, 0},
+    {HTTP_PUT, "/certificates/{name}", service_cert_put, 0},
+    {HTTP_DELETE, "/certificates/{name}", service_cert_delete, 0},
+    {HTTP_POST, "/certificates/{name}/generateVerificationCode", service_cert_code, 0},
+    {HTTP_POST, "/certificates/{name}/verify", service_cert_verify, 0},
 };
 
 const struct http_site service_site = {

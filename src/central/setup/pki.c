@@ -66,18 +66,18 @@ static int set_serial(X509 *cert)
     return ok ? 0 : -1;
 }
 
-static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
+static X509 *new_cert_at(EVP_PKEY *key, const char *org, const char *cn, long start_s, long days)
 {
     X509 *cert = X509_new();
     if (cert == NULL)
         return NULL;
     X509_NAME *name = X509_get_subject_name(cert);
     if (X509_set_version(cert, 2) != 1 || set_serial(cert) < 0 ||
-        X509_gmtime_adj(X509_getm_notBefore(cert), -3600) == NULL ||
-        X509_gmtime_adj(X509_getm_notAfter(cert), days * 86400L) == NULL ||
+        X509_gmtime_adj(X509_getm_notBefore(cert), start_s) == NULL ||
+        X509_gmtime_adj(X509_getm_notAfter(cert), start_s + 3600 + days * 86400L) == NULL ||
         X509_set_pubkey(cert, key) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"iotc local CA",
-                                   -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1,
+                                   0) != 1 ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
                                    0) != 1) {
         X509_free(cert);
@@ -141,12 +141,13 @@ struct ext {
 
 /* Issue a certificate for a new key, with the extensions, signed by issuer (NULL: self-signed);
  * write the key to key_path, then the certificate to cert_path. */
-static int issue(const char *cert_path, const char *key_path, const char *cn, long days,
-                 X509 *issuer, EVP_PKEY *issuer_key, const struct ext *exts, size_t n_exts)
+static int issue_at(const char *cert_path, const char *key_path, const char *org, const char *cn,
+                    long start_s, long days, X509 *issuer, EVP_PKEY *issuer_key,
+                    const struct ext *exts, size_t n_exts)
 {
     int rc = -1;
     EVP_PKEY *key = make_key();
-    X509 *cert = key ? new_cert(key, cn, days) : NULL;
+    X509 *cert = key ? new_cert_at(key, org, cn, start_s, days) : NULL;
     if (cert == NULL)
         goto out;
     if (issuer == NULL) {
@@ -167,6 +168,13 @@ out:
     X509_free(cert);
     EVP_PKEY_free(key);
     return rc;
+}
+
+static int issue(const char *cert_path, const char *key_path, const char *cn, long days,
+                 X509 *issuer, EVP_PKEY *issuer_key, const struct ext *exts, size_t n_exts)
+{
+    return issue_at(cert_path, key_path, "iotc local CA", cn, -3600, days, issuer, issuer_key, exts,
+                    n_exts);
 }
 
 static int create_ca(const char *ca_path, const char *key_path)
@@ -248,5 +256,71 @@ out:
     EVP_PKEY_free(ca_key);
     X509_free(srv);
     EVP_PKEY_free(srv_key);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- development certificates */
+
+int pki_issue(const struct pki_req *req)
+{
+    static const struct ext ca_exts[] = {
+        {NID_basic_constraints, "critical,CA:TRUE"},
+        {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
+        {NID_subject_key_identifier, "hash"},
+    };
+    static const struct ext leaf_exts[] = {
+        {NID_basic_constraints, "critical,CA:FALSE"},
+        {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+        {NID_ext_key_usage, "clientAuth"},
+    };
+    X509 *issuer = NULL;
+    EVP_PKEY *issuer_key = NULL;
+    if (req->issuer_cert != NULL) {
+        read_pem(req->issuer_cert, &issuer, NULL);
+        read_pem(req->issuer_key, NULL, &issuer_key);
+        if (issuer == NULL || issuer_key == NULL) {
+            log_error("cannot read the issuing CA %s / %s", req->issuer_cert, req->issuer_key);
+            X509_free(issuer);
+            EVP_PKEY_free(issuer_key);
+            return -1;
+        }
+    }
+    const struct ext *exts = req->ca ? ca_exts : leaf_exts;
+    size_t n =
+        req->ca ? sizeof ca_exts / sizeof ca_exts[0] : sizeof leaf_exts / sizeof leaf_exts[0];
+    int rc = issue_at(req->cert_path, req->key_path, "iotc development", req->cn, req->start_s,
+                      req->days, issuer, issuer_key, exts, n);
+    X509_free(issuer);
+    EVP_PKEY_free(issuer_key);
+    return rc;
+}
+
+static void hex(const unsigned char *d, unsigned n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int pki_thumbprints(const char *cert_path, char sha1[41], char sha256[65])
+{
+    X509 *cert = NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    read_pem(cert_path, &cert, NULL);
+    if (cert == NULL)
+        return -1;
+    int rc = -1;
+    if (X509_digest(cert, EVP_sha1(), md, &n) == 1 && n == 20) {
+        hex(md, n, sha1);
+        if (X509_digest(cert, EVP_sha256(), md, &n) == 1 && n == 32) {
+            hex(md, n, sha256);
+            rc = 0;
+        }
+    }
+    X509_free(cert);
     return rc;
 }

@@ -106,6 +106,10 @@ static const char schema_v1[] =
     " enqueued_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL, bag TEXT NOT NULL, payload BLOB);"
     "CREATE INDEX IF NOT EXISTS c2d_device ON c2d(device_id, seq);";
 
+/* The application's CA certificates (hub/x509.c), one JSON record per name. */
+static const char schema_cas[] =
+    "CREATE TABLE IF NOT EXISTS x509_cas(name TEXT PRIMARY KEY, data TEXT NOT NULL);";
+
 static int exec(sqlite3 *db, const char *sql)
 {
     char *err = NULL;
@@ -559,7 +563,8 @@ int store_open(struct app *app)
      * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
     if (exec(st->db, "PRAGMA journal_mode=WAL") != CE_OK ||
         exec(st->db, "PRAGMA synchronous=FULL") != CE_OK ||
-        exec(st->db, "PRAGMA foreign_keys=OFF") != CE_OK || migrate(st->db) != CE_OK)
+        exec(st->db, "PRAGMA foreign_keys=OFF") != CE_OK || migrate(st->db) != CE_OK ||
+        exec(st->db, schema_cas) != CE_OK)
         return CE_STORE;
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
@@ -618,6 +623,21 @@ int store_load_devices(struct store *st, store_row_fn fn, void *ctx)
             continue;
         }
         if (fn(ctx, id, data) != 0)
+            break;
+    }
+    sqlite3_finalize(s);
+    return CE_OK;
+}
+
+int store_load_cas(struct store *st, store_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = prepare_load(st, "SELECT name, data FROM x509_cas ORDER BY rowid");
+    if (s == NULL)
+        return CE_STORE;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        const char *data = (const char *)sqlite3_column_text(s, 1);
+        if (name != NULL && data != NULL && fn(ctx, name, data) != 0)
             break;
     }
     sqlite3_finalize(s);

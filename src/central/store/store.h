@@ -59,6 +59,8 @@ typedef int (*store_c2d_row_fn)(void *ctx, const struct store_c2d_row *row);
  */
 int store_load_devices(struct store *st, store_row_fn fn, void *ctx);
 int store_load_c2d(struct store *st, store_c2d_row_fn fn, void *ctx);
+/** The x509_cas rows (name, JSON record), oldest first; written with store_exec(). */
+int store_load_cas(struct store *st, store_row_fn fn, void *ctx);
 
 /** Start the writer thread (after loading). @return CE_OK or CE_STORE (logged). */
 int store_start(struct app *app);

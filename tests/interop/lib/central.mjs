@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const FILE_BUDGET_MS = Number(process.env.IOTC_INTEROP_BUDGET_MS || 55000);
 const SUMMARY = /^[0-9]+ passed, [0-9]+ failed$/;
 
-function builddir() {
+export function builddir() {
     const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
     const b = process.env.IOTC_BUILDDIR || path.join(top, 'build', 'release');
     return path.resolve(top, b);

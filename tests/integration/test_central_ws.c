@@ -1,0 +1,219 @@
+/*
+ * test_central_ws.c - MQTT over WebSockets on iotc-central's HTTPS listener, frame by frame:
+ * the upgrade, a CONNECT split over two masked binary frames with a ping between them,
+ * telemetry acknowledged after the commit, and the closes (an unmasked frame 1002, a text
+ * frame 1003, a refused CONNECT then 1000); the server stops cleanly with a WebSocket open.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/harness.h"
+#include "iotc/codec.h"
+#include "proto/mqtt.h"
+#include "proto/ws.h"
+
+static struct th_central srv;
+static const char KEY[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/* Upgrade a raw TLS connection; leaves t->text empty for the frames. */
+static void ws_open(struct th_tls *t)
+{
+    assert_int_equal(th_tls_open(&srv, t), 0);
+    static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /$iothub/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n",
+                     key);
+    assert_int_equal(th_tls_send(t, req, (size_t)n), 0);
+    assert_int_equal(th_tls_wait(t, "\r\n\r\n", 5000), 1);
+    assert_non_null(strstr(t->text, "HTTP/1.1 101"));
+    assert_non_null(strstr(t->text, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert_non_null(strstr(t->text, "Sec-WebSocket-Protocol: mqtt"));
+    size_t head = (size_t)(strstr(t->text, "\r\n\r\n") + 4 - t->text);
+    memmove(t->text, t->text + head, t->len - head);
+    t->len -= head;
+}
+
+/* A client frame, masked unless @p unmasked. */
+static void ws_send(struct th_tls *t, uint8_t op, bool fin, const void *data, size_t len,
+                    bool unmasked)
+{
+    unsigned char buf[4096];
+    size_t n = 0;
+    assert_int_equal(iotc_ws_encode_header(op, fin, len, buf, sizeof buf, &n), IOTC_OK);
+    static const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    if (!unmasked) {
+        buf[1] |= 0x80;
+        memcpy(buf + n, mask, 4);
+        n += 4;
+    }
+    for (size_t i = 0; i < len; i++)
+        buf[n + i] =
+            (unsigned char)(((const unsigned char *)data)[i] ^ (unmasked ? 0 : mask[i & 3]));
+    assert_int_equal(th_tls_send(t, buf, n + len), 0);
+}
+
+/* The next server frame (waits up to 5 s); its payload is copied to @p out. */
+static struct iotc_ws_frame ws_next(struct th_tls *t, unsigned char *out, size_t *out_len)
+{
+    for (int i = 0; i < 100; i++) {
+        struct iotc_ws_frame f;
+        size_t used = 0;
+        int rc = iotc_ws_decode((struct iotc_span){t->text, t->len}, 1 << 20, false, &f, &used);
+        if (rc == IOTC_OK) {
+            iotc_ws_unmask(&f, out);
+            *out_len = f.payload.len;
+            memmove(t->text, t->text + used, t->len - used);
+            t->len -= used;
+            return f;
+        }
+        assert_int_equal(rc, IOTC_E_AGAIN);
+        if (t->closed)
+            break;
+        th_tls_wait(t, "\xff\xfe never", 50);
+    }
+    fail_msg("no frame from the server");
+    return (struct iotc_ws_frame){0};
+}
+
+static size_t connect_packet(const char *id, const char *password, unsigned char *out, size_t size)
+{
+    char user[300];
+    snprintf(user, sizeof user, "%s/%s/?api-version=2021-04-12", srv.hub_host, id);
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNECT};
+    p.connect.protocol_name = IOTC_SPAN_LIT("MQTT");
+    p.connect.protocol_level = 4;
+    p.connect.clean_session = true;
+    p.connect.keep_alive = 60;
+    p.connect.client_id = iotc_span_from_cstr(id);
+    p.connect.has_username = p.connect.has_password = true;
+    p.connect.username = iotc_span_from_cstr(user);
+    p.connect.password = iotc_span_from_cstr(password);
+    size_t n = 0;
+    assert_int_equal(iotc_mqtt_encode(&p, out, size, &n), IOTC_OK);
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (th_central_start(&srv, NULL) != 0)
+        return -1;
+    return th_put_device(&srv, "ws-c-1", KEY, KEY, true) == 200 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    th_central_cleanup(&srv);
+    return 0;
+}
+
+static void test_mqtt_over_frames(void **state)
+{
+    (void)state;
+    struct th_tls t;
+    ws_open(&t);
+    char token[512];
+    assert_int_equal(th_hub_token(&srv, "ws-c-1", KEY, th_now() + 3600, token, sizeof token), 0);
+    unsigned char pkt[1024], got[4096];
+    size_t n = connect_packet("ws-c-1", token, pkt, sizeof pkt), len;
+    /* CONNECT in two fragments of one binary message, a ping between them */
+    ws_send(&t, IOTC_WS_BINARY, false, pkt, 10, false);
+    ws_send(&t, IOTC_WS_PING, true, "hi", 2, false);
+    ws_send(&t, IOTC_WS_CONTINUATION, true, pkt + 10, n - 10, false);
+    struct iotc_ws_frame f = ws_next(&t, got, &len);
+    assert_int_equal(f.opcode, IOTC_WS_PONG);
+    assert_int_equal(len, 2);
+    assert_memory_equal(got, "hi", 2);
+    f = ws_next(&t, got, &len);
+    assert_int_equal(f.opcode, IOTC_WS_BINARY);
+    static const unsigned char connack_ok[] = {0x20, 0x02, 0x00, 0x00};
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, connack_ok, 4);
+
+    /* telemetry at QoS 1: PUBACK once stored */
+    struct iotc_mqtt_packet p = {.type = IOTC_MQTT_PUBLISH};
+    p.publish.qos = 1;
+    p.publish.packet_id = 7;
+    p.publish.topic = IOTC_SPAN_LIT("devices/ws-c-1/messages/events/");
+    p.publish.payload = IOTC_SPAN_LIT("{\"t\":1}");
+    assert_int_equal(iotc_mqtt_encode(&p, pkt, sizeof pkt, &n), IOTC_OK);
+    ws_send(&t, IOTC_WS_BINARY, true, pkt, n, false);
+    f = ws_next(&t, got, &len);
+    static const unsigned char puback[] = {0x40, 0x02, 0x00, 0x07};
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, puback, 4);
+    assert_int_equal(th_count_telemetry(&srv, "ws-c-1"), 1);
+    assert_true(th_central_log_contains(&srv, "upgraded to MQTT over WebSockets", 1000));
+
+    /* the server stops cleanly with this WebSocket still open */
+    assert_int_equal(th_central_stop(&srv), 0);
+    th_tls_close(&t);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+}
+
+/* Each bad input closes with its code. */
+static void test_closes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint8_t op;
+        bool unmasked;
+        uint16_t code;
+    } cases[] = {
+        {"unmasked", IOTC_WS_BINARY, true, 1002},
+        {"text", IOTC_WS_TEXT, false, 1003},
+        {"continuation first", IOTC_WS_CONTINUATION, false, 1002},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct th_tls t;
+        unsigned char got[256];
+        size_t len;
+        ws_open(&t);
+        ws_send(&t, cases[i].op, true, "\x10\x00", 2, cases[i].unmasked);
+        struct iotc_ws_frame f = ws_next(&t, got, &len);
+        if (f.opcode != IOTC_WS_CLOSE || len != 2 || (got[0] << 8 | got[1]) != cases[i].code)
+            fail_msg("%s: opcode %u len %zu", cases[i].name, f.opcode, len);
+        th_tls_wait(&t, NULL, 3000);
+        assert_true(t.closed);
+        th_tls_close(&t);
+    }
+
+    /* a refused CONNECT: CONNACK 5 as a binary frame, then close 1000 */
+    struct th_tls t;
+    unsigned char pkt[1024], got[256];
+    size_t len;
+    ws_open(&t);
+    size_t n = connect_packet("ws-c-1", "SharedAccessSignature sr=x&sig=y&se=1", pkt, sizeof pkt);
+    ws_send(&t, IOTC_WS_BINARY, true, pkt, n, false);
+    struct iotc_ws_frame f = ws_next(&t, got, &len);
+    assert_int_equal(f.opcode, IOTC_WS_BINARY);
+    assert_int_equal(len, 4);
+    assert_int_equal(got[3], 5);
+    f = ws_next(&t, got, &len);
+    assert_int_equal(f.opcode, IOTC_WS_CLOSE);
+    assert_int_equal(got[0] << 8 | got[1], 1000);
+    th_tls_close(&t);
+    assert_true(th_central_log_contains(&srv, "authentication failed for 'ws-c-1' from ws:", 2000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mqtt_over_frames),
+        cmocka_unit_test(test_closes),
+    };
+    return cmocka_run_group_tests_name("central_ws", tests, setup, teardown);
+}
