@@ -23,8 +23,8 @@
 static const struct auth_config cfg = {
     .id_scope = "0ne00000A0A",
     .hub_host = "hub.example",
-    .group_primary_key = "",
-    .group_secondary_key = "",
+    .groups = NULL,
+    .n_groups = 0,
     .service_policy = "iothubowner",
     .service_key = "",
 };
