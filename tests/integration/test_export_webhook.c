@@ -312,10 +312,11 @@ static void test_rest_checks(void **state)
             fail_msg("%s: message '%s' does not name %s", bad[i].body, msg ? msg : "",
                      bad[i].field);
     }
-    /* the other api-version is refused here, and this one elsewhere */
+    /* 2022-07-31 is refused here; 2022-10-31-preview also serves the other routes (their shapes
+     * agree with 2022-07-31's) */
     assert_int_equal(admin("GET", "/api/dataExport/destinations", NULL), 400);
     assert_string_equal(R.error_code, "InvalidApiVersionParameter");
-    assert_int_equal(dx("GET", "/api/devices", NULL), 400);
+    assert_int_equal(dx("GET", "/api/devices", NULL), 200);
     /* list, get, status, patch, delete */
     assert_int_equal(dx("GET", "/api/dataExport/destinations", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 1);
