@@ -240,8 +240,9 @@ bench: all
 #
 # The build tree's programs link libiotc.a; the installed ones are linked again against the
 # installed libiotc.so.$(SOVERSION), found through RUNPATH=$(PREFIX)/lib (none for PREFIX=/usr,
-# where the dynamic linker looks anyway). The MQTT codec (src/proto/mqtt*.c) is not part of
-# libiotc's ABI, so the server and the simulator carry their own copy of it.
+# where the dynamic linker looks anyway). The MQTT codec (src/proto/mqtt*.c) and the WebSocket
+# framing (src/proto/ws.c) are not part of libiotc's ABI, so the server (both) and the simulator
+# (the MQTT codec) carry their own copy.
 BINDIR         ?= $(PREFIX)/bin
 LIBDIR         ?= $(PREFIX)/lib
 INCLUDEDIR     ?= $(PREFIX)/include
@@ -254,6 +255,7 @@ CONF_EXAMPLE   := $(firstword $(wildcard etc/iotc-central.conf))
 MAN_PAGES      := $(sort $(wildcard man/*.1 man/*.8))
 INST_B         := $(B)/inst
 MQTT_OBJ       := $(call obj,$(wildcard src/proto/mqtt*.c))
+WS_OBJ         := $(call obj,$(wildcard src/proto/ws.c))
 INST_LINK       = $(CC) $(LDFLAGS_ALL) $(if $(RUNPATH),-Wl$(comma)--enable-new-dtags$(comma)-rpath$(comma)$(RUNPATH))
 comma := ,
 subst_dirs = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -265,7 +267,7 @@ uninstall_conf = ! cmp -s $(CONF_EXAMPLE) $(CONF_DEST) || rm -f $(CONF_DEST)
 
 install: lib central cli sim examples
 	@mkdir -p $(INST_B)
-	$(INST_LINK) -o $(INST_B)/iotc-central $(call obj,$(CENTRAL_MAIN)) $(MQTT_OBJ) $(CENTRAL_A) \
+	$(INST_LINK) -o $(INST_B)/iotc-central $(call obj,$(CENTRAL_MAIN)) $(MQTT_OBJ) $(WS_OBJ) $(CENTRAL_A) \
 	  $(DTDL_A) $(UTIL_A) -L$(B) -liotc $(LIBS_CENTRAL) $(LIBS_DEVICE)
 	$(INST_LINK) -o $(INST_B)/iotc $(CLI_OBJ) $(UTIL_A) -L$(B) -liotc $(LIBS_CLI) $(LIBS_DEVICE)
 	$(INST_LINK) -o $(INST_B)/iotc-sim $(call obj,$(SIM_SRC)) $(MQTT_OBJ) $(DTDL_A) $(UTIL_A) \
