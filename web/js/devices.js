@@ -394,10 +394,17 @@ export async function render(main) {
     bind('dev-status', 'status');
     bind('dev-conn', 'conn');
     bind('dev-size', 'size', true);
-    newBtn.addEventListener('click', () => createDialog(templates, st.template === '-' ? '' : st.template, (d) => {
-        location.hash = `#/devices/${encodeURIComponent(d.id)}`;
-    }));
-    await refresh();
+    // The button is on the page before the first list arrives: a click that early waits for the
+    // templates, so the dialog never offers "Unassigned" only because they were still loading.
+    let first = null;
+    newBtn.addEventListener('click', async () => {
+        await first;
+        createDialog(templates, st.template === '-' ? '' : st.template, (d) => {
+            location.hash = `#/devices/${encodeURIComponent(d.id)}`;
+        });
+    });
+    first = refresh();
+    await first;
     // Connection states change without the operator doing anything: refresh every 5 s.
     const timer = setInterval(() => {
         if (!document.querySelector('dialog[open]')) refresh();
