@@ -42,6 +42,8 @@ static const struct cmd cmds[] = {
      "  -o, --output FILE write to FILE instead of standard output\n"},
     {"templates", "publish", cmd_templates_publish, "templates publish ID",
      "Publish a template (devices that announce its model id get associated with it).\n"},
+    {"templates", "delete", cmd_templates_delete, "templates delete ID",
+     "Delete a device template (the server refuses while devices use it).\n"},
     {"devices", "create", cmd_devices_create,
      "devices create ID [--template ID] [--name NAME] [--simulated]",
      "Create a device. For an existing device, change only what is given (name, template,\n"
@@ -67,6 +69,11 @@ static const struct cmd cmds[] = {
     {"devices", "unblock", cmd_devices_unblock, "devices unblock ID", "Unblock a device.\n"},
     {"devices", "delete", cmd_devices_delete, "devices delete ID",
      "Delete a device with its twin, queued messages and history.\n"},
+    {"devices", "update", cmd_devices_update,
+     "devices update ID [--name NAME] [--enabled true|false]",
+     "Change a device's display name and/or whether it is enabled (PATCH; the rest stays).\n"
+     "  --name NAME       new display name\n"
+     "  --enabled B       false blocks the device (as `devices block`), true unblocks it\n"},
     {"devices", "compute-key", cmd_devices_compute_key,
      "devices compute-key ID [--key GROUPKEY | --group ID]",
      "The SAS key of device ID derived from an enrollment group key (HMAC-SHA256 of the id),\n"
@@ -157,6 +164,8 @@ static const struct cmd cmds[] = {
      "  --expiry T        RFC 3339 expiry (default: one year)\n"},
     {"tokens", "list", cmd_tokens_list, "tokens list",
      "List the API tokens (without their text).\n"},
+    {"tokens", "show", cmd_tokens_show, "tokens show ID",
+     "Show one API token: role and expiry (not its text).\n"},
     {"tokens", "delete", cmd_tokens_delete, "tokens delete ID",
      "Delete an API token; it stops working at once.\n"},
     {"destinations", "put", cmd_destinations_put,
@@ -203,7 +212,9 @@ static const char global_help[] =
     "  --data-dir DIR    a local iotc-central data dir (env IOTC_DATA_DIR): the server address\n"
     "                    comes from DIR/ports.json, the CA from DIR/ca.pem and the token from\n"
     "                    DIR/admin-token (first line) unless given otherwise\n"
-    "  --json            print the API's JSON instead of tables\n"
+    "  -o, --output FMT  json (the API's JSON; a list as {\"value\": [...]} with the pages\n"
+    "                    merged), table (the default) or tsv (tab-separated rows, no header)\n"
+    "  --json            the same as -o json\n"
     "  -v, --verbose     print requests on stderr (twice: libcurl's trace)\n"
     "  -h, --help        help (also after any command)\n"
     "  --version         print the version\n"
@@ -240,7 +251,8 @@ void cli_help(const char *group, const char *verb)
     }
     if (any)
         printf("\nGlobal options: --server URL, --token TOKEN, --ca-file FILE, --data-dir DIR,\n"
-               "--json, -v; exit codes 0 ok, 1 usage, 2 API error, 3 not found, 4 timeout or\n"
+               "-o json|table|tsv, --json, -v; exit codes 0 ok, 1 usage, 2 API error, 3 not found, "
+               "4 timeout or\n"
                "pending, 5 auth (see iotc --help).\n");
 }
 
@@ -269,7 +281,7 @@ int main(int argc, char **argv)
     struct cli c;
     memset(&c, 0, sizeof c);
     c.prog = "iotc";
-    struct opt globals[8];
+    struct opt globals[CLI_GLOBAL_OPTS];
     cli_global_opts(&c, globals);
     /* Global options may come before the command: the command word is the first argument. */
     int i = 1 + opt_first_arg(globals, argc - 1, argv + 1);

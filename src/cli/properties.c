@@ -189,6 +189,15 @@ int cmd_properties_set(struct cli *c, int argc, char **argv)
         cJSON_Delete(body);
         return rc;
     }
+    /* an offline device gets the write when it connects: say so now, not after the wait */
+    char dpath[1000];
+    cJSON *dev = NULL;
+    if (cli_device_path(c, args.pos[0], "", dpath, sizeof dpath) == 0 &&
+        cli_get(c, dpath, "device", &dev) == 0 &&
+        cJSON_IsFalse(cJSON_GetObjectItem(dev, "connected")))
+        cli_err(c, 0, "queued: the device is offline; it gets the value when it connects");
+    cJSON_Delete(dev);
+    fflush(stderr);
     /* what the server assigned: one desired version per written name */
     size_t np = (size_t)cJSON_GetArraySize(body), done = 0;
     struct pending *p = calloc(np ? np : 1, sizeof *p);

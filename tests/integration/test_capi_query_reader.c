@@ -22,7 +22,7 @@
 #define DEVS 40
 #define ROWS_PER 10000 /* the scan's limit per device (AQ_MAX_RESULTS) */
 #define QV "api-version=2022-10-31-preview"
-#define QUERY                                                                                  \
+#define QUERY                                                                                     \
     "SELECT TOP 3 $id, temp FROM " TID " WHERE WITHIN_WINDOW(P1D) AND temp > -100 ORDER BY temp " \
     "DESC"
 
