@@ -115,8 +115,9 @@ static const struct cmd cmds[] = {
     {"properties", "set", cmd_properties_set,
      "properties set DEVICE NAME=VALUE... [--component NAME] [--no-wait] [--timeout S]",
      "Write writable properties. VALUE is JSON when it parses as JSON (2, true, \"x\", {...}),\n"
-     "otherwise a string. Waits until the device acknowledges every value (synced); exits 2 when\n"
-     "the device rejects one (failed), 4 when the wait times out.\n"
+     "otherwise a string. An offline device is reported at once (\"queued: the device is\n"
+     "offline; ...\"); the write waits for it. Waits until the device acknowledges every value\n"
+     "(synced); exits 2 when the device rejects one (failed), 4 when the wait times out.\n"
      "  --component NAME  properties of that component\n"
      "  --wait            wait until synced (the default)\n"
      "  --no-wait         return once the server accepted the write (state pending)\n"
@@ -140,13 +141,14 @@ static const struct cmd cmds[] = {
      "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
      "Follow the device's live events (telemetry; with --all also properties, desired\n"
      "patches, commands, connection changes) until Ctrl-C.\n"
-     "  --count N         stop after N events (exit 4 if the timeout comes first)\n"
+     "  --count N         stop after N events (exit 4, \"timed out\", if the timeout comes first)\n"
      "  --timeout S       stop after S seconds\n"
      "  --all             every event kind, not only telemetry\n"},
     {"telemetry", "query", cmd_telemetry_query,
      "telemetry query DEVICE NAME [--from T] [--to T] [--top N] [--component NAME]",
      "Telemetry values of one name in a time range, oldest first, each checked against the\n"
      "template. T is RFC 3339 (2026-11-26T08:00:00Z) or relative (-30s, -10m, -2h, -1d, now).\n"
+     "A name the device never sent exits 3, as `telemetry last` does.\n"
      "  --top N           at most N values\n"},
     {"telemetry", "last", cmd_telemetry_last, "telemetry last DEVICE NAME [--component NAME]",
      "The last known value of one telemetry name.\n"},
@@ -155,7 +157,9 @@ static const struct cmd cmds[] = {
      "disconnects), with the fields the template does not model (unmodeled) and schema errors.\n"},
     {"conformance", NULL, cmd_conformance, "conformance DEVICE",
      "What the device did compared with its template: each capability's status and every\n"
-     "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"},
+     "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"
+     "Exits 0 when the device is conformant, 2 when it is not (the report is printed either\n"
+     "way).\n"},
     {"tokens", "create", cmd_tokens_create,
      "tokens create ID [--role operator|administrator] [--expiry T]",
      "Create an API token (administrators only). The token text is printed once, alone on\n"
@@ -223,7 +227,8 @@ static const char global_help[] =
     "  0  ok\n"
     "  1  usage error (bad command line, missing server or file)\n"
     "  2  server or API error (the API's error code and message are printed), server not\n"
-    "     reachable, or the device reported a failure (property rejected, command error)\n"
+    "     reachable, or the device reported a failure (property rejected, command error) or\n"
+    "     failed a check (conformance: not conformant)\n"
     "  3  not found (device, template, capability, telemetry)\n"
     "  4  timed out, or still pending when the wait ended\n"
     "  5  authentication or authorization failed (no token, bad token, role not allowed)\n"

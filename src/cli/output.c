@@ -59,7 +59,6 @@ void cli_print_tsv_object(const cJSON *o)
     }
 }
 
-
 void cli_print_json(const cJSON *v)
 {
     char *s = cJSON_Print(v);

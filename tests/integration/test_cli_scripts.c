@@ -303,9 +303,9 @@ static void test_one_unauthorized(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exit_codes),      cmocka_unit_test(test_output_formats),
-        cmocka_unit_test(test_verbs),           cmocka_unit_test(test_offline_write),
-        cmocka_unit_test(test_tail_timeout),    cmocka_unit_test(test_one_unauthorized),
+        cmocka_unit_test(test_exit_codes),   cmocka_unit_test(test_output_formats),
+        cmocka_unit_test(test_verbs),        cmocka_unit_test(test_offline_write),
+        cmocka_unit_test(test_tail_timeout), cmocka_unit_test(test_one_unauthorized),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
