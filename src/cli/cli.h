@@ -35,7 +35,9 @@ struct cli {
     char dps_endpoint[300]; /* host:port from the data dir's ports.json, "" if unknown */
     /* from the command line (NULL when not given) */
     const char *opt_server, *opt_token, *opt_ca, *opt_data_dir;
-    bool json;
+    const char *opt_output; /* -o/--output json|table|tsv */
+    bool json;              /* --json, or -o json */
+    bool tsv;               /* -o tsv */
     bool help;
     int verbose;
     const char *prog; /* "iotc templates import" for messages */
@@ -48,7 +50,8 @@ struct cli {
 #define CLI_MAX_SECONDS (365L * 86400) /* longest --timeout */
 
 /** The global options (--server, --token, ...), storing into @p c; ends with {0}. */
-void cli_global_opts(struct cli *c, struct opt out[8]);
+#define CLI_GLOBAL_OPTS 9
+void cli_global_opts(struct cli *c, struct opt out[CLI_GLOBAL_OPTS]);
 
 /**
  * The positional arguments of a command: how many it takes and what they are called, and,
@@ -173,7 +176,18 @@ void cli_catch_signals(void);
 void cli_sleep_ms(int ms);
 int64_t cli_now_ms(void);
 
-/* ---------------------------------------------------------------- output */
+/* ---------------------------------------------------------------- output (output.c) */
+
+enum cli_format { CLI_FMT_TABLE = 0, CLI_FMT_JSON, CLI_FMT_TSV };
+
+/** Settle the output format from --json / -o (cli_parse calls it). 0 or CLI_USAGE (reported). */
+int cli_set_format(struct cli *c);
+/** The format cli_set_format settled. */
+enum cli_format cli_format(void);
+/** A list in the API's shape: {"value": [...]} (pages merged, so no nextLink). */
+void cli_print_list(const cJSON *items);
+/** -o tsv of one object: a "name<TAB>value" line per member (objects as compact JSON). */
+void cli_print_tsv_object(const cJSON *o);
 
 /** Print a JSON value (pretty) on stdout. */
 void cli_print_json(const cJSON *v);
@@ -194,6 +208,7 @@ void cli_table_add(struct cli_table *t, const char *const *vals);
 /**
  * Print with aligned columns (cells longer than @p max_width are cut with "..."), free. A table
  * without rows prints the line @p none instead ("(no devices)"), or only its header if NULL.
+ * Under -o tsv: the rows only, tab-separated, values whole, no header, no @p none line.
  */
 void cli_table_print(struct cli_table *t, size_t max_width, const char *none);
 
@@ -205,6 +220,7 @@ int cmd_templates_list(struct cli *c, int argc, char **argv);
 int cmd_templates_show(struct cli *c, int argc, char **argv);
 int cmd_templates_export(struct cli *c, int argc, char **argv);
 int cmd_templates_publish(struct cli *c, int argc, char **argv);
+int cmd_templates_delete(struct cli *c, int argc, char **argv);
 int cmd_devices_create(struct cli *c, int argc, char **argv);
 int cmd_devices_list(struct cli *c, int argc, char **argv);
 int cmd_devices_show(struct cli *c, int argc, char **argv);
@@ -212,6 +228,7 @@ int cmd_devices_credentials(struct cli *c, int argc, char **argv);
 int cmd_devices_block(struct cli *c, int argc, char **argv);
 int cmd_devices_unblock(struct cli *c, int argc, char **argv);
 int cmd_devices_delete(struct cli *c, int argc, char **argv);
+int cmd_devices_update(struct cli *c, int argc, char **argv);
 int cmd_devices_compute_key(struct cli *c, int argc, char **argv);
 int cmd_groups_list(struct cli *c, int argc, char **argv);
 int cmd_groups_show(struct cli *c, int argc, char **argv);
@@ -239,6 +256,7 @@ int cmd_exports_show(struct cli *c, int argc, char **argv);
 int cmd_exports_delete(struct cli *c, int argc, char **argv);
 int cmd_tokens_list(struct cli *c, int argc, char **argv);
 int cmd_tokens_delete(struct cli *c, int argc, char **argv);
+int cmd_tokens_show(struct cli *c, int argc, char **argv);
 
 /** Print the help of one command ("templates import") or of a group (verb NULL). */
 void cli_help(const char *group, const char *verb);

@@ -50,9 +50,10 @@ static int telemetry_path(const struct cli *c, const char *dev, const char *comp
 
 #define TIME_QUERY_MAX 300
 
-/* cli_fetch of up to top entries of the device's sub-path sub, with the query q of time_query. */
+/* cli_fetch of up to top entries of the device's sub-path sub, with the query q of time_query;
+ * with @p keep, cli_get_all (connected already; nothing printed). */
 static int fetch_range(struct cli *c, const char *q, long top, const char *dev, const char *sub,
-                       const char *what, cJSON **all)
+                       const char *what, bool keep, cJSON **all)
 {
     char path[1400];
     int rc = cli_device_path(c, dev, sub, path, sizeof path - TIME_QUERY_MAX);
@@ -60,6 +61,8 @@ static int fetch_range(struct cli *c, const char *q, long top, const char *dev, 
         return rc;
     /* fits: the path was bounded to leave room for q */
     snprintf(path + strlen(path), sizeof path - strlen(path), "%s", q);
+    if (keep)
+        return cli_get_all(c, path, (size_t)top, what, all);
     return cli_fetch(c, path, (size_t)top, what, all);
 }
 
@@ -146,8 +149,18 @@ int cmd_telemetry_tail(struct cli *c, int argc, char **argv)
     if (!c->json)
         fprintf(stderr, "following %s of device %s (Ctrl-C to stop)\n",
                 t.all ? "the events" : "the telemetry", args.pos[0]);
+    int64_t start = cli_now_ms();
     rc = cli_sse(c, path, timeout, on_event, &t);
-    if (rc == 0 && t.count > 0 && t.seen < t.count && !cli_interrupted)
+    bool timed_out = rc == 0 && timeout > 0 && !cli_interrupted &&
+                     cli_now_ms() - start >= (int64_t)(timeout * 1000) &&
+                     (t.count == 0 || t.seen < t.count);
+    if (timed_out && t.count > 0)
+        rc = cli_err(c, CLI_TIMEOUT, "timed out after %g s: %ld of %ld events", timeout, t.seen,
+                     t.count);
+    else if (timed_out) /* the end asked for: said, but exit 0 */
+        cli_err(c, 0, "timed out after %g s (%ld event%s)", timeout, t.seen,
+                t.seen == 1 ? "" : "s");
+    else if (rc == 0 && t.count > 0 && t.seen < t.count && !cli_interrupted)
         rc = cli_err(c, CLI_TIMEOUT, "stream ended after %ld of %ld events", t.seen, t.count);
     return rc;
 }
@@ -176,9 +189,30 @@ int cmd_telemetry_query(struct cli *c, int argc, char **argv)
     if (rc == 0)
         rc = telemetry_sub(c, comp, args.pos[1], "/history", sub, sizeof sub);
     if (rc == 0)
-        rc = fetch_range(c, q, top, args.pos[0], sub, what, &all);
-    if (rc != 0 || all == NULL)
+        rc = cli_setup(c);
+    if (rc == 0)
+        rc = fetch_range(c, q, top, args.pos[0], sub, what, true, &all);
+    if (rc != 0)
         return rc;
+    if (cJSON_GetArraySize(all) == 0) {
+        /* nothing in the range: a name the device never sent is an error (exit 3), as for
+         * `telemetry last`, which asks the same question of the server */
+        char lpath[1400];
+        cJSON *lv = NULL;
+        rc = telemetry_path(c, args.pos[0], comp, args.pos[1], "", lpath, sizeof lpath);
+        if (rc == 0)
+            rc = cli_get(c, lpath, what, &lv);
+        cJSON_Delete(lv);
+        if (rc != 0) {
+            cJSON_Delete(all);
+            return rc;
+        }
+    }
+    if (c->json) {
+        cli_print_list(all);
+        cJSON_Delete(all);
+        return 0;
+    }
     static const char *const head[] = {"TIMESTAMP", "VALUE", "VALID", "ERROR"};
     struct cli_table t;
     cli_table_init(&t, 4, head);
@@ -268,7 +302,7 @@ int cmd_raw(struct cli *c, int argc, char **argv)
     snprintf(what, sizeof what, "raw data of device %s", args.pos[0]);
     rc = time_query(c, from, to, q, sizeof q);
     if (rc == 0)
-        rc = fetch_range(c, q, top, args.pos[0], "/rawData", what, &all);
+        rc = fetch_range(c, q, top, args.pos[0], "/rawData", what, false, &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"TIME",    "TYPE",      "COMPONENT",
@@ -355,10 +389,21 @@ int cmd_conformance(struct cli *c, int argc, char **argv)
     cJSON *r = NULL;
     snprintf(what, sizeof what, "conformance of device %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_show(c, path, what, &r);
-    if (rc != 0 || r == NULL)
+        rc = cli_get(c, path, what, &r);
+    if (rc != 0)
         return rc;
-    print_conformance(r);
+    bool ok = cJSON_IsTrue(cJSON_GetObjectItem(r, "conformant"));
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(r, "mismatches"));
+    if (cli_format() == CLI_FMT_JSON)
+        cli_print_json(r);
+    else if (cli_format() == CLI_FMT_TSV)
+        cli_print_tsv_object(r);
+    else
+        print_conformance(r);
     cJSON_Delete(r);
-    return 0;
+    if (ok)
+        return 0;
+    /* checked and found wanting: the device failed, as a rejected property does (exit 2) */
+    return cli_err(c, CLI_API, "device %s is not conformant (%d mismatch%s)", args.pos[0], n,
+                   n == 1 ? "" : "es");
 }

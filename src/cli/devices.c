@@ -269,3 +269,31 @@ int cmd_devices_delete(struct cli *c, int argc, char **argv)
     int rc = one_device(c, argc, argv, NULL, &id, path, sizeof path, "");
     return rc != 0 ? rc : cli_delete(c, path, "device", id);
 }
+
+int cmd_devices_update(struct cli *c, int argc, char **argv)
+{
+    const char *name = NULL, *enabled = NULL;
+    const struct opt o[] = {
+        {"name", 0, OPT_STR, &name, .arg = "NAME"},
+        {"enabled", 0, OPT_STR, &enabled, .arg = "true|false"},
+        {0},
+    };
+    const char *id = NULL;
+    char path[1000], what[1000];
+    int rc = one_device(c, argc, argv, o, &id, path, sizeof path, "");
+    if (rc != 0)
+        return rc;
+    if (enabled != NULL && strcmp(enabled, "true") != 0 && strcmp(enabled, "false") != 0)
+        return cli_err(c, CLI_USAGE, "option '--enabled': '%s' is not true or false", enabled);
+    if (name == NULL && enabled == NULL)
+        return cli_err(c, CLI_USAGE, "nothing to change: give --name and/or --enabled");
+    cJSON *b = cJSON_CreateObject();
+    if (name != NULL)
+        cJSON_AddStringToObject(b, "displayName", name);
+    if (enabled != NULL)
+        cJSON_AddBoolToObject(b, "enabled", strcmp(enabled, "true") == 0);
+    snprintf(what, sizeof what, "cannot update device %s", id);
+    rc = send_device(c, "PATCH", path, b, what, "updated device");
+    cJSON_Delete(b);
+    return rc;
+}

@@ -198,7 +198,10 @@ int cli_fail(const struct cli *c, const struct cli_resp *r, const char *what)
         ec = CLI_NOTFOUND;
     else if (r->status == 504)
         ec = CLI_TIMEOUT;
-    if (code != NULL)
+    size_t cl = code != NULL ? strlen(code) : 0;
+    if (code != NULL && msg != NULL && strncmp(msg, code, cl) == 0 && msg[cl] == ':')
+        cli_err(c, ec, "%s: %s (HTTP %ld)", what, msg, r->status); /* the message names it */
+    else if (code != NULL)
         cli_err(c, ec, "%s: %s: %s (HTTP %ld)", what, code, msg ? msg : "", r->status);
     else
         cli_err(c, ec, "%s: HTTP %ld from the server%s%.200s", what, r->status,
@@ -261,16 +264,21 @@ int cli_get(struct cli *c, const char *path, const char *what, cJSON **out)
     return 0;
 }
 
-/* With --json, print and free @p doc (*out = NULL); else hand it to the caller. Returns 0. */
+/* With -o json, print and free @p doc (*out = NULL): a list as {"value": [...]}; with -o tsv,
+ * an object as name/value lines; else hand it to the caller. Returns 0. */
 static int json_or_out(const struct cli *c, cJSON *doc, cJSON **out)
 {
     *out = NULL;
-    if (c->json) {
+    if (c->json && cJSON_IsArray(doc))
+        cli_print_list(doc);
+    else if (c->json)
         cli_print_json(doc);
-        cJSON_Delete(doc);
-    } else {
+    else if (c->tsv && cJSON_IsObject(doc))
+        cli_print_tsv_object(doc);
+    else
         *out = doc;
-    }
+    if (*out == NULL)
+        cJSON_Delete(doc);
     return 0;
 }
 

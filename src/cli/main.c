@@ -42,6 +42,8 @@ static const struct cmd cmds[] = {
      "  -o, --output FILE write to FILE instead of standard output\n"},
     {"templates", "publish", cmd_templates_publish, "templates publish ID",
      "Publish a template (devices that announce its model id get associated with it).\n"},
+    {"templates", "delete", cmd_templates_delete, "templates delete ID",
+     "Delete a device template (the server refuses while devices use it).\n"},
     {"devices", "create", cmd_devices_create,
      "devices create ID [--template ID] [--name NAME] [--simulated]",
      "Create a device. For an existing device, change only what is given (name, template,\n"
@@ -67,6 +69,11 @@ static const struct cmd cmds[] = {
     {"devices", "unblock", cmd_devices_unblock, "devices unblock ID", "Unblock a device.\n"},
     {"devices", "delete", cmd_devices_delete, "devices delete ID",
      "Delete a device with its twin, queued messages and history.\n"},
+    {"devices", "update", cmd_devices_update,
+     "devices update ID [--name NAME] [--enabled true|false]",
+     "Change a device's display name and/or whether it is enabled (PATCH; the rest stays).\n"
+     "  --name NAME       new display name\n"
+     "  --enabled B       false blocks the device (as `devices block`), true unblocks it\n"},
     {"devices", "compute-key", cmd_devices_compute_key,
      "devices compute-key ID [--key GROUPKEY | --group ID]",
      "The SAS key of device ID derived from an enrollment group key (HMAC-SHA256 of the id),\n"
@@ -108,8 +115,9 @@ static const struct cmd cmds[] = {
     {"properties", "set", cmd_properties_set,
      "properties set DEVICE NAME=VALUE... [--component NAME] [--no-wait] [--timeout S]",
      "Write writable properties. VALUE is JSON when it parses as JSON (2, true, \"x\", {...}),\n"
-     "otherwise a string. Waits until the device acknowledges every value (synced); exits 2 when\n"
-     "the device rejects one (failed), 4 when the wait times out.\n"
+     "otherwise a string. An offline device is reported at once (\"queued: the device is\n"
+     "offline; ...\"); the write waits for it. Waits until the device acknowledges every value\n"
+     "(synced); exits 2 when the device rejects one (failed), 4 when the wait times out.\n"
      "  --component NAME  properties of that component\n"
      "  --wait            wait until synced (the default)\n"
      "  --no-wait         return once the server accepted the write (state pending)\n"
@@ -133,13 +141,14 @@ static const struct cmd cmds[] = {
      "telemetry tail DEVICE [--count N] [--timeout S] [--all]",
      "Follow the device's live events (telemetry; with --all also properties, desired\n"
      "patches, commands, connection changes) until Ctrl-C.\n"
-     "  --count N         stop after N events (exit 4 if the timeout comes first)\n"
+     "  --count N         stop after N events (exit 4, \"timed out\", if the timeout comes first)\n"
      "  --timeout S       stop after S seconds\n"
      "  --all             every event kind, not only telemetry\n"},
     {"telemetry", "query", cmd_telemetry_query,
      "telemetry query DEVICE NAME [--from T] [--to T] [--top N] [--component NAME]",
      "Telemetry values of one name in a time range, oldest first, each checked against the\n"
      "template. T is RFC 3339 (2026-11-26T08:00:00Z) or relative (-30s, -10m, -2h, -1d, now).\n"
+     "A name the device never sent exits 3, as `telemetry last` does.\n"
      "  --top N           at most N values\n"},
     {"telemetry", "last", cmd_telemetry_last, "telemetry last DEVICE NAME [--component NAME]",
      "The last known value of one telemetry name.\n"},
@@ -148,7 +157,9 @@ static const struct cmd cmds[] = {
      "disconnects), with the fields the template does not model (unmodeled) and schema errors.\n"},
     {"conformance", NULL, cmd_conformance, "conformance DEVICE",
      "What the device did compared with its template: each capability's status and every\n"
-     "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"},
+     "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"
+     "Exits 0 when the device is conformant, 2 when it is not (the report is printed either\n"
+     "way).\n"},
     {"tokens", "create", cmd_tokens_create,
      "tokens create ID [--role operator|administrator] [--expiry T]",
      "Create an API token (administrators only). The token text is printed once, alone on\n"
@@ -157,6 +168,8 @@ static const struct cmd cmds[] = {
      "  --expiry T        RFC 3339 expiry (default: one year)\n"},
     {"tokens", "list", cmd_tokens_list, "tokens list",
      "List the API tokens (without their text).\n"},
+    {"tokens", "show", cmd_tokens_show, "tokens show ID",
+     "Show one API token: role and expiry (not its text).\n"},
     {"tokens", "delete", cmd_tokens_delete, "tokens delete ID",
      "Delete an API token; it stops working at once.\n"},
     {"destinations", "put", cmd_destinations_put,
@@ -203,7 +216,9 @@ static const char global_help[] =
     "  --data-dir DIR    a local iotc-central data dir (env IOTC_DATA_DIR): the server address\n"
     "                    comes from DIR/ports.json, the CA from DIR/ca.pem and the token from\n"
     "                    DIR/admin-token (first line) unless given otherwise\n"
-    "  --json            print the API's JSON instead of tables\n"
+    "  -o, --output FMT  json (the API's JSON; a list as {\"value\": [...]} with the pages\n"
+    "                    merged), table (the default) or tsv (tab-separated rows, no header)\n"
+    "  --json            the same as -o json\n"
     "  -v, --verbose     print requests on stderr (twice: libcurl's trace)\n"
     "  -h, --help        help (also after any command)\n"
     "  --version         print the version\n"
@@ -212,7 +227,8 @@ static const char global_help[] =
     "  0  ok\n"
     "  1  usage error (bad command line, missing server or file)\n"
     "  2  server or API error (the API's error code and message are printed), server not\n"
-    "     reachable, or the device reported a failure (property rejected, command error)\n"
+    "     reachable, or the device reported a failure (property rejected, command error) or\n"
+    "     failed a check (conformance: not conformant)\n"
     "  3  not found (device, template, capability, telemetry)\n"
     "  4  timed out, or still pending when the wait ended\n"
     "  5  authentication or authorization failed (no token, bad token, role not allowed)\n"
@@ -240,7 +256,8 @@ void cli_help(const char *group, const char *verb)
     }
     if (any)
         printf("\nGlobal options: --server URL, --token TOKEN, --ca-file FILE, --data-dir DIR,\n"
-               "--json, -v; exit codes 0 ok, 1 usage, 2 API error, 3 not found, 4 timeout or\n"
+               "-o json|table|tsv, --json, -v; exit codes 0 ok, 1 usage, 2 API error, 3 not found, "
+               "4 timeout or\n"
                "pending, 5 auth (see iotc --help).\n");
 }
 
@@ -269,7 +286,7 @@ int main(int argc, char **argv)
     struct cli c;
     memset(&c, 0, sizeof c);
     c.prog = "iotc";
-    struct opt globals[8];
+    struct opt globals[CLI_GLOBAL_OPTS];
     cli_global_opts(&c, globals);
     /* Global options may come before the command: the command word is the first argument. */
     int i = 1 + opt_first_arg(globals, argc - 1, argv + 1);

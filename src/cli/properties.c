@@ -189,6 +189,16 @@ int cmd_properties_set(struct cli *c, int argc, char **argv)
         cJSON_Delete(body);
         return rc;
     }
+    /* an offline device gets the write when it connects: say so now, not after the wait */
+    char dpath[1000];
+    struct cli_resp dr;
+    if (cli_device_path(c, args.pos[0], "", dpath, sizeof dpath) == 0 &&
+        cli_http(c, "GET", dpath, NULL, 60, &dr) == 0) {
+        if (dr.status == 200 && cJSON_IsFalse(cJSON_GetObjectItem(dr.json, "connected")))
+            cli_err(c, 0, "queued: the device is offline; it gets the value when it connects");
+        cli_resp_free(&dr);
+    }
+    fflush(stderr);
     /* what the server assigned: one desired version per written name */
     size_t np = (size_t)cJSON_GetArraySize(body), done = 0;
     struct pending *p = calloc(np ? np : 1, sizeof *p);

@@ -388,6 +388,8 @@ static int show(struct cli *c, int argc, char **argv, bool export)
     if (!export) {
         if (c->json)
             cli_print_json(t);
+        else if (c->tsv)
+            cli_print_tsv_object(t);
         else
             print_template(t);
         cJSON_Delete(t);
@@ -435,4 +437,14 @@ int cmd_templates_publish(struct cli *c, int argc, char **argv)
         print_summary(c, "published", t);
     cJSON_Delete(t);
     return rc;
+}
+
+int cmd_templates_delete(struct cli *c, int argc, char **argv)
+{
+    const char *id = NULL;
+    char path[1200];
+    int rc = one_id(c, argc, argv, NULL, &id);
+    if (rc == 0)
+        rc = template_path(c, id, "", path, sizeof path);
+    return rc != 0 ? rc : cli_delete(c, path, "template", id);
 }

@@ -121,3 +121,25 @@ int cmd_tokens_delete(struct cli *c, int argc, char **argv)
         rc = cli_setup(c);
     return rc != 0 ? rc : cli_delete(c, path, "token", args.pos[0]);
 }
+
+int cmd_tokens_show(struct cli *c, int argc, char **argv)
+{
+    struct cli_args args = {.min = 1, .max = 1, .usage = "one token ID"};
+    char path[600], what[600];
+    int rc = cli_parse(c, argc, argv, NULL, &args);
+    if (rc == 0)
+        rc = token_path(c, args.pos[0], path, sizeof path);
+    if (rc == 0)
+        rc = cli_setup(c);
+    cJSON *t = NULL;
+    snprintf(what, sizeof what, "token %s", args.n > 0 ? args.pos[0] : "");
+    if (rc == 0)
+        rc = cli_show(c, path, what, &t);
+    if (rc != 0 || t == NULL)
+        return rc;
+    printf("Token:  %s\n", cli_str(t, "id", "?"));
+    printf("Role:   %s\n", role_of(t));
+    printf("Expiry: %s\n", cli_str(t, "expiry", "-"));
+    cJSON_Delete(t);
+    return 0;
+}

@@ -57,14 +57,15 @@ int cli_err(const struct cli *c, int code, const char *fmt, ...)
 
 /* ---------------------------------------------------------------- arguments */
 
-void cli_global_opts(struct cli *c, struct opt out[8])
+void cli_global_opts(struct cli *c, struct opt out[CLI_GLOBAL_OPTS])
 {
-    const struct opt g[8] = {
+    const struct opt g[CLI_GLOBAL_OPTS] = {
         {"server", 0, OPT_STR, &c->opt_server, .arg = "URL", .help = "iotc-central's address"},
         {"token", 0, OPT_STR, &c->opt_token, .arg = "TOKEN", .help = "API token"},
         {"ca-file", 0, OPT_STR, &c->opt_ca, .arg = "FILE", .help = "CA certificates to trust"},
         {"data-dir", 0, OPT_STR, &c->opt_data_dir, .arg = "DIR", .help = "a local data dir"},
-        {"json", 0, OPT_FLAG, &c->json, .help = "print JSON"},
+        {"json", 0, OPT_FLAG, &c->json, .help = "print JSON (-o json)"},
+        {"output", 'o', OPT_STR, &c->opt_output, .arg = "FMT", .help = "json, table or tsv"},
         {"verbose", 'v', OPT_COUNT, &c->verbose, .help = "print requests"},
         {"help", 'h', OPT_FLAG, &c->help, .help = "help"},
         {0},
@@ -77,7 +78,7 @@ int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, stru
     struct opt all[40];
     size_t n = 0;
     for (const struct opt *o = opts; o != NULL && o->kind != OPT_END; o++) {
-        if (n >= sizeof all / sizeof all[0] - 8)
+        if (n >= sizeof all / sizeof all[0] - CLI_GLOBAL_OPTS)
             return cli_err(c, CLI_USAGE, "too many options");
         all[n++] = *o;
     }
@@ -92,6 +93,8 @@ int cli_parse(struct cli *c, int argc, char **argv, const struct opt *opts, stru
         return opt_error(&prog, "too many arguments");
     for (int i = first; i < argc; i++)
         a->pos[a->n++] = argv[i];
+    if (cli_set_format(c) != 0)
+        return CLI_USAGE;
     if (a->max == 0 && a->n > 0)
         return cli_err(c, CLI_USAGE, "unexpected argument '%s' (see --help)", a->pos[0]);
     if (a->n < a->min || (a->max >= 0 && a->n > a->max))
@@ -335,136 +338,4 @@ char *cli_read_file(const char *path, size_t max, size_t *out_len)
             *out_len = len;
     }
     return buf;
-}
-
-/* ---------------------------------------------------------------- output */
-
-void cli_print_json(const cJSON *v)
-{
-    char *s = cJSON_Print(v);
-    if (s != NULL) {
-        /* cJSON indents with tabs; two spaces read better in a terminal and in files. */
-        for (const char *p = s; *p != '\0'; p++) {
-            if (*p == '\t')
-                fputs("  ", stdout);
-            else if (*p == ':' && p[1] == '\t') {
-                fputs(": ", stdout);
-                p++;
-            } else
-                fputc(*p, stdout);
-        }
-        fputc('\n', stdout);
-    }
-    free(s);
-}
-
-char *cli_value_text(const cJSON *v)
-{
-    if (v == NULL || cJSON_IsNull(v))
-        return strdup("-");
-    if (cJSON_IsString(v))
-        return strdup(v->valuestring);
-    char *s = cJSON_PrintUnformatted(v);
-    return s != NULL ? s : strdup("?");
-}
-
-const char *cli_str(const cJSON *o, const char *name, const char *dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
-void cli_table_init(struct cli_table *t, int ncols, const char *const *head)
-{
-    memset(t, 0, sizeof *t);
-    t->ncols = ncols > 12 ? 12 : ncols;
-    for (int i = 0; i < t->ncols; i++)
-        t->head[i] = head[i];
-}
-
-void cli_table_add(struct cli_table *t, const char *const *vals)
-{
-    if (t->rows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **nc = realloc(t->cells, cap * (size_t)t->ncols * sizeof *nc);
-        if (nc == NULL)
-            return;
-        t->cells = nc;
-        t->cap = cap;
-    }
-    for (int i = 0; i < t->ncols; i++) {
-        const char *v = vals[i] != NULL && vals[i][0] != '\0' ? vals[i] : "-";
-        char *s = strdup(v);
-        /* one line per row: newlines and tabs in values become spaces */
-        for (char *p = s; p != NULL && *p != '\0'; p++) {
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-        }
-        t->cells[t->rows * (size_t)t->ncols + (size_t)i] = s;
-    }
-    t->rows++;
-}
-
-static size_t shown_len(const char *s, size_t max_width)
-{
-    size_t n = 0;
-    /* count UTF-8 code points so that columns line up */
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if ((*p & 0xC0) != 0x80)
-            n++;
-    }
-    return max_width > 0 && n > max_width ? max_width : n;
-}
-
-static void put_cell(const char *s, size_t max_width, size_t pad_to, bool last)
-{
-    size_t n = 0, shown = shown_len(s, max_width);
-    bool cut = max_width > 0 && shown == max_width && shown_len(s, 0) > max_width;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if ((*p & 0xC0) != 0x80) {
-            if (cut && n + 3 >= max_width)
-                break;
-            n++;
-        }
-        fputc(*p, stdout);
-    }
-    if (cut) {
-        fputs("...", stdout);
-        n += 3;
-    }
-    if (!last) {
-        for (; n < pad_to + 2; n++)
-            fputc(' ', stdout);
-    }
-}
-
-void cli_table_print(struct cli_table *t, size_t max_width, const char *none)
-{
-    if (t->rows == 0 && none != NULL) {
-        printf("%s\n", none);
-        return;
-    }
-    size_t w[12] = {0};
-    for (int i = 0; i < t->ncols; i++) {
-        w[i] = shown_len(t->head[i], 0);
-        for (size_t r = 0; r < t->rows; r++) {
-            size_t n = shown_len(t->cells[r * (size_t)t->ncols + (size_t)i], max_width);
-            if (n > w[i])
-                w[i] = n;
-        }
-    }
-    for (int i = 0; i < t->ncols; i++)
-        put_cell(t->head[i], 0, w[i], i == t->ncols - 1);
-    fputc('\n', stdout);
-    for (size_t r = 0; r < t->rows; r++) {
-        for (int i = 0; i < t->ncols; i++)
-            put_cell(t->cells[r * (size_t)t->ncols + (size_t)i], max_width, w[i],
-                     i == t->ncols - 1);
-        fputc('\n', stdout);
-    }
-    for (size_t k = 0; k < t->rows * (size_t)t->ncols; k++)
-        free(t->cells[k]);
-    free(t->cells);
-    t->cells = NULL;
-    t->rows = t->cap = 0;
 }

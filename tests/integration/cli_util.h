@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "../lib/harness.h"
 
 #define CU_MAX_ARGS 40
@@ -30,6 +32,20 @@ struct cu_out {
     char *out; /* stdout, NUL-terminated (free with cu_free) */
     char *err; /* stderr */
 };
+
+/* The array of a list printed with -o json / --json: {"value": [...]} (pages merged). NULL when
+ * the text is not that shape. Caller frees. */
+static inline cJSON *cu_list(const char *text)
+{
+    cJSON *doc = text != NULL ? cJSON_Parse(text) : NULL;
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(doc, "value");
+    cJSON_Delete(doc);
+    if (!cJSON_IsArray(v)) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return v;
+}
 
 static inline int64_t cu_now_ms(void)
 {

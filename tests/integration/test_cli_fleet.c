@@ -98,7 +98,7 @@ static void test_compute_key_and_filter(void **state)
     /* devices list --filter / --orderby */
     iotc_expect(&o, 0, "--json", "devices", "list", "--filter", "contains(id, 'cli-f')",
                 "--orderby", "displayName desc", NULL);
-    j = cJSON_Parse(o.out);
+    j = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(j), 2);
     assert_string_equal(capi_jstr(cJSON_GetArrayItem(j, 0), "id"), "cli-f1");
     assert_string_equal(capi_jstr(cJSON_GetArrayItem(j, 1), "id"), "cli-f2");

@@ -397,7 +397,7 @@ static void test_commands(void **state)
     cu_free(&o);
 
     cu_iotc(&o, "command", "history", DEVICE, "--json", NULL);
-    cJSON *h = json_of(&o);
+    cJSON *h = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(h), 5);
     static const char *const names[] = {"blink", "turnon", "turnoff", "rundiagnostics",
                                         "rundiagnostics"};
@@ -417,7 +417,7 @@ static void test_commands(void **state)
     assert_non_null(strstr(o.out, "Diagnostics run complete"));
     cu_free(&o);
     cu_iotc(&o, "command", "history", DEVICE, "blink", "--json", NULL);
-    h = json_of(&o);
+    h = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(h), 1);
     cJSON_Delete(h);
     cu_free(&o);
@@ -465,7 +465,7 @@ static void test_telemetry(void **state)
 
     cu_iotc(&o, "telemetry", "query", DEVICE, "humid", "--from", "-5m", "--top", "3", "--json",
             NULL);
-    cJSON *q = json_of(&o);
+    cJSON *q = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(q), 3);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(q, 0), "valid")));
     cJSON_Delete(q);
@@ -481,7 +481,7 @@ static void test_raw_and_conformance(void **state)
     (void)state;
     struct cu_out o;
     cu_iotc(&o, "raw", DEVICE, "--json", NULL);
-    cJSON *r = json_of(&o);
+    cJSON *r = cu_list(o.out);
     int unmodeled = 0, connected = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, r)
@@ -505,6 +505,9 @@ static void test_raw_and_conformance(void **state)
     cu_free(&o);
 
     cu_iotc(&o, "conformance", DEVICE, "--json", NULL);
+    assert_int_equal(o.rc, 2); /* not conformant: exit 2, the report on stdout */
+    assert_non_null(strstr(o.err, "is not conformant"));
+    o.rc = 0;
     cJSON *c = json_of(&o);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(c, "conformant")));
     bool flagged = false;
@@ -530,6 +533,8 @@ static void test_raw_and_conformance(void **state)
     cJSON_Delete(c);
     cu_free(&o);
     cu_iotc(&o, "conformance", DEVICE, NULL);
+    assert_int_equal(o.rc, 2);
+    o.rc = 0;
     expect_ok(&o, "NOT conformant");
     assert_non_null(strstr(o.out, "unmodeledTelemetry"));
     assert_non_null(strstr(o.out, "did you mean \"temp\"?"));

@@ -67,6 +67,9 @@ static const char *const commands[][2] = {
     {"tokens", "create"},
     {"tokens", "list"},
     {"tokens", "delete"},
+    {"tokens", "show"},
+    {"templates", "delete"},
+    {"devices", "update"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -407,7 +410,7 @@ static void test_paging(void **state)
     struct cu_out o;
     cu_iotc(&o, "devices", "list", "--json", NULL);
     assert_int_equal(o.rc, 0);
-    cJSON *all = cJSON_Parse(o.out);
+    cJSON *all = cu_list(o.out);
     int pages = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, all)
@@ -419,7 +422,7 @@ static void test_paging(void **state)
     cJSON_Delete(all);
     cu_free(&o);
     cu_iotc(&o, "devices", "list", "--top", "7", "--json", NULL);
-    all = cJSON_Parse(o.out);
+    all = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(all), 7);
     cJSON_Delete(all);
     cu_free(&o);
@@ -491,7 +494,7 @@ static void test_components(void **state)
     assert_non_null(strstr(o.out, "queued"));
     cu_free(&o);
     cu_iotc(&o, "command", "history", "comp-1", "turnon", "--component", "sensor", "--json", NULL);
-    t = cJSON_Parse(o.out);
+    t = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(t), 1);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(t, 0), "status")->valuestring,
                         "queued");

@@ -15,6 +15,7 @@
 #define DEFAULT_WINDOW_MS (30LL * 86400000) /* without WITHIN_WINDOW: the last 30 days */
 
 struct hit {
+    const struct aq_query *q; /* for the sort (qsort has no context argument) */
     cJSON *obj;
     int64_t time_ms;
     const char *device_id; /* borrowed from the appl device */
@@ -23,8 +24,7 @@ struct hit {
 
 struct run {
     const struct aq_query *q;
-    struct appl_device *d;
-    const struct device *dev;
+    const struct aq_device *d;
     struct hit *hits;
     size_t n, cap;
     bool oom;
@@ -69,7 +69,7 @@ static int on_row(void *ctx, const struct store_app_telemetry *row)
     }
     cJSON *o = cJSON_CreateObject();
     struct hit *h = &r->hits[r->n];
-    *h = (struct hit){o, row->time_ms, r->d->id, NULL};
+    *h = (struct hit){q, o, row->time_ms, r->d->id, NULL};
     for (size_t i = 0; o != NULL && i < q->n_items; i++) {
         const struct aq_item *it = &q->items[i];
         char ts[32];
@@ -106,12 +106,10 @@ static int on_row(void *ctx, const struct store_app_telemetry *row)
     return 0;
 }
 
-static const struct aq_query *sort_q;
-
 static int by_order(const void *x, const void *y)
 {
     const struct hit *a = x, *b = y;
-    const struct aq_query *q = sort_q;
+    const struct aq_query *q = a->q;
     int c = 0;
     if (q->has_order && q->order_kind == AQ_ID) {
         c = strcmp(a->device_id, b->device_id);
@@ -134,8 +132,19 @@ static int by_order(const void *x, const void *y)
     return q->desc ? -c : c;
 }
 
-int appl_query_run(struct appl *a, const struct aq_query *q, int64_t now_ms, cJSON **out,
-                   struct appl_error *err)
+void appl_query_plan_free(struct aq_plan *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n_devs; i++)
+        free(p->devs[i].id);
+    free(p->devs);
+    cJSON_Delete(p->out);
+    free(p);
+}
+
+int appl_query_plan(struct appl *a, const struct aq_query *q, int64_t now_ms, struct aq_plan **out,
+                    struct appl_error *err)
 {
     *out = NULL;
     struct appl_template *t = appl_template_get(a, q->from);
@@ -155,32 +164,60 @@ int appl_query_run(struct appl *a, const struct aq_query *q, int64_t now_ms, cJS
             return CE_INVALID;
         }
     }
-    int64_t from = q->window_absolute ? q->from_ms
-                                      : now_ms - (q->has_window ? q->window_ms : DEFAULT_WINDOW_MS);
-    int64_t to = q->window_absolute ? q->to_ms : now_ms + 1;
-    struct run r = {.q = q};
-    for (size_t b = 0; b < a->n_buckets && !r.oom; b++) {
-        for (struct appl_device *d = a->buckets[b]; d != NULL && !r.oom; d = d->hash_next) {
-            const struct device *dev = registry_get(a->app, d->id);
-            if (dev == NULL || d->template_id == NULL || strcmp(d->template_id, q->from) != 0)
+    struct aq_plan *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return CE_NOMEM;
+    p->q = *q;
+    p->from = q->window_absolute ? q->from_ms
+                                 : now_ms - (q->has_window ? q->window_ms : DEFAULT_WINDOW_MS);
+    p->to = q->window_absolute ? q->to_ms : now_ms + 1;
+    /* the devices of the template as they are now: the scan must not touch the loop's state */
+    size_t cap = 0;
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        for (struct appl_device *d = a->buckets[b]; d != NULL; d = d->hash_next) {
+            if (registry_get(a->app, d->id) == NULL || d->template_id == NULL ||
+                strcmp(d->template_id, q->from) != 0)
                 continue;
-            r.d = d;
-            r.dev = dev;
-            if (store_app_scan_telemetry(a->db, d->id, from, to, 0, false, AQ_MAX_RESULTS, on_row,
-                                         &r) < 0 &&
-                !r.oom) {
-                for (size_t i = 0; i < r.n; i++)
-                    cJSON_Delete(r.hits[i].obj);
-                free(r.hits);
-                return CE_STORE;
+            if (p->n_devs == cap) {
+                cap = cap ? cap * 2 : 16;
+                struct aq_device *nd = realloc(p->devs, cap * sizeof *nd);
+                if (nd == NULL) {
+                    appl_query_plan_free(p);
+                    return CE_NOMEM;
+                }
+                p->devs = nd;
             }
+            struct aq_device *ad = &p->devs[p->n_devs];
+            *ad = (struct aq_device){strdup(d->id), d->provisioned, d->simulated};
+            if (ad->id == NULL) {
+                appl_query_plan_free(p);
+                return CE_NOMEM;
+            }
+            p->n_devs++;
+        }
+    }
+    *out = p;
+    return CE_OK;
+}
+
+int appl_query_scan(struct store_app *sa, struct aq_plan *p)
+{
+    const struct aq_query *q = &p->q;
+    struct run r = {.q = q};
+    for (size_t i = 0; i < p->n_devs && !r.oom; i++) {
+        r.d = &p->devs[i];
+        if (store_app_scan_telemetry(sa, r.d->id, p->from, p->to, 0, false, AQ_MAX_RESULTS, on_row,
+                                     &r) < 0 &&
+            !r.oom) {
+            for (size_t k = 0; k < r.n; k++)
+                cJSON_Delete(r.hits[k].obj);
+            free(r.hits);
+            return CE_STORE;
         }
     }
     cJSON *res = r.oom ? NULL : cJSON_CreateArray();
-    if (res != NULL && r.n > 1) {
-        sort_q = q;
+    if (res != NULL && r.n > 1)
         qsort(r.hits, r.n, sizeof *r.hits, by_order);
-    }
     for (size_t i = 0; i < r.n; i++) {
         if (res != NULL && i < q->top)
             cJSON_AddItemToArray(res, r.hits[i].obj);
@@ -194,6 +231,7 @@ int appl_query_run(struct appl *a, const struct aq_query *q, int64_t now_ms, cJS
         return CE_NOMEM;
     }
     cJSON_AddItemToObject(o, "results", res);
-    *out = o;
+    cJSON_Delete(p->out);
+    p->out = o;
     return CE_OK;
 }

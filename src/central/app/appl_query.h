@@ -96,13 +96,39 @@ bool aq_match(const struct aq_query *q, const struct aq_row *row);
 
 struct appl;
 struct appl_error;
+struct store_app;
+
+/** A device the query visits, copied from the application (the scan may run on another thread). */
+struct aq_device {
+    char *id;
+    bool provisioned, simulated;
+};
+
+/** A query ready to scan: everything it needs, owned, nothing of the loop thread's state. */
+struct aq_plan {
+    struct aq_query q;
+    int64_t from, to; /* the window, ms */
+    struct aq_device *devs;
+    size_t n_devs;
+    cJSON *out; /* appl_query_scan's result: {"results":[...]} */
+};
 
 /**
- * Run @p q over the stored telemetry of the devices of template q->from, now being @p now_ms.
- * @return CE_OK with *out = {"results":[...]} (caller frees), CE_NOTFOUND (no such template),
- * CE_INVALID (@p err: a name the template does not have as telemetry), CE_NOMEM, CE_STORE.
+ * Loop thread: check the query against its template (every name telemetry of it) and copy what
+ * the scan needs (the window from @p now_ms, the template's devices).
+ * @return CE_OK with *out (appl_query_plan_free), CE_NOTFOUND (no such template), CE_INVALID
+ * (@p err says why) or CE_NOMEM.
  */
-int appl_query_run(struct appl *a, const struct aq_query *q, int64_t now_ms, cJSON **out,
-                   struct appl_error *err);
+int appl_query_plan(struct appl *a, const struct aq_query *q, int64_t now_ms, struct aq_plan **out,
+                    struct appl_error *err);
+
+/**
+ * Any thread, with a store handle of that thread (a reader's, store_read.h): scan the stored
+ * telemetry of the plan's devices, keep the matching rows, order, cut at TOP into p->out.
+ * @return CE_OK, CE_STORE or CE_NOMEM.
+ */
+int appl_query_scan(struct store_app *sa, struct aq_plan *p);
+
+void appl_query_plan_free(struct aq_plan *p);
 
 #endif /* CENTRAL_APPL_QUERY_H */
