@@ -183,8 +183,8 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
                  "gets S; idle connections close after 1.5 x keep-alive\n"
                  "(default 1767, as IoT Hub)"},
         {"read-threads", 0, OPT_INT, &cfg->read_threads, 1, 64,
-         .help = "threads running long read-only queries (chart series)\n"
-                 "off the event loop (default 2)"},
+         .help = "threads running long read-only queries (chart series,\n"
+                 "raw data pages, /api/query) off the event loop (default 2)"},
         {"max-read-jobs", 0, OPT_INT, &cfg->max_read_jobs, 1, 100000,
          .help = "such queries at once, queued or running; more are\n"
                  "answered 503 with Retry-After (default 32)"},
