@@ -258,8 +258,23 @@ static void dispatch(struct pipe *p, int64_t now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
             break;
-        if (p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s) == CE_OK)
+        int rc = p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s);
+        if (rc == CE_OK) {
             s->st = SLOT_INFLIGHT;
+            continue;
+        }
+        if (rc != CE_BUSY) { /* kept pending: shown in the status, tried again later */
+            s->attempts++;
+            s->next_ms = now + export_backoff_ms(s->attempts, rnd(p->x->e));
+            if (!p->retrying) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "destination %s: cannot send (%s, retrying)", p->dest_id,
+                         rc == CE_NOMEM ? "out of memory" : "destination refused the message");
+                export_record_error(p->x, msg);
+            }
+            p->retrying = true;
+        }
+        break;
     }
 }
 
