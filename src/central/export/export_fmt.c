@@ -14,8 +14,8 @@
 
 #include "central/base/app.h"
 
-static const char *const source_names[EXPORT_SRC_COUNT] = {"telemetry", "properties",
-                                                           "deviceConnectivity", "deviceLifecycle"};
+static const char *const source_names[EXPORT_SRC_COUNT] = {
+    "telemetry", "properties", "deviceConnectivity", "deviceLifecycle", "deviceTemplateLifecycle"};
 
 const char *export_source_name(enum export_source s)
 {
@@ -702,7 +702,8 @@ cJSON *export_message(const struct export_msg_in *in)
     ok = ok && add_str(o, "messageSource", export_source_name(in->source));
     if (in->source != EXPORT_SRC_TELEMETRY && in->type != NULL)
         ok = ok && add_str(o, "messageType", in->type);
-    ok = ok && add_str(o, "deviceId", in->device_id ? in->device_id : "");
+    if (in->source != EXPORT_SRC_TEMPLATE_LIFECYCLE)
+        ok = ok && add_str(o, "deviceId", in->device_id ? in->device_id : "");
     ok = ok && add_str(o, "schema", "default@v1");
     if (in->template_id != NULL)
         ok = ok && add_str(o, "templateId", in->template_id);

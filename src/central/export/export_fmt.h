@@ -18,6 +18,7 @@ enum export_source {
     EXPORT_SRC_PROPERTIES,
     EXPORT_SRC_CONNECTIVITY,
     EXPORT_SRC_LIFECYCLE,
+    EXPORT_SRC_TEMPLATE_LIFECYCLE, /**< deviceTemplateLifecycle: no deviceId in its messages */
     EXPORT_SRC_COUNT
 };
 
