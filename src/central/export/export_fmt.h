@@ -137,6 +137,13 @@ struct export_msg_in {
 cJSON *export_message(const struct export_msg_in *in);
 
 /**
+ * The same message as compact JSON text (caller frees), the device's telemetry object and the
+ * message properties spliced in as received when each is one valid JSON object (else as
+ * export_message() writes them). NULL when out of memory.
+ */
+char *export_message_text(const struct export_msg_in *in);
+
+/**
  * The `properties` array of a twin patch: [{"name","value","component"?}], top-level `$`-names
  * skipped, components (objects marked "__t":"c") flattened, a writable-property
  * acknowledgement {"value","ac",...} unwrapped to its value. NULL when out of memory.

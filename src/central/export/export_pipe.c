@@ -208,9 +208,7 @@ static int on_row(void *arg, const struct store_export_row *row)
             .payload_len = row->payload_len,
             .enrichments = enr,
         };
-        cJSON *msg = enr != NULL ? export_message(&in) : NULL;
-        body = msg != NULL ? cJSON_PrintUnformatted(msg) : NULL;
-        cJSON_Delete(msg);
+        body = enr != NULL ? export_message_text(&in) : NULL;
         cJSON_Delete(enr);
         if (body == NULL) { /* out of memory: stop here, this row is read again later */
             free(device);
@@ -234,7 +232,8 @@ static int on_row(void *arg, const struct store_export_row *row)
 
 static void fill(struct exporter *e, struct pipe *p)
 {
-    if (p->n >= EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES)
+    /* read in batches: only once half the window is free (not one query per acknowledgement) */
+    if (p->n > EXPORT_WINDOW / 2 || p->bytes >= EXPORT_WINDOW_BYTES / 2)
         return;
     struct fill_ctx fc = {e, p};
     store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
