@@ -1,8 +1,8 @@
 // The Data export page in headless Chromium, found by labels and roles: a bad webhook URL is
 // refused with the server's words naming the field; a webhook destination (a Node receiver on
 // loopback inside this test) and a deviceLifecycle export are created through the forms; a
-// device deleted through the API arrives at the receiver and the page shows the export healthy
-// with 1 delivered and no lag; disable / enable; delete the export and the destination.
+// device created and deleted through the API arrives at the receiver (registered, deleted) and
+// the page shows the export healthy with 2 delivered and no lag; disable / enable; delete the export and the destination.
 // Checked at 1280 and 390 px (no sideways scrolling, contrast, named controls); screenshots
 // $IOTC_BUILDDIR/screenshots/exports-{1280,390}.png. Ends with "N passed, N failed".
 import http from 'node:http';
@@ -71,19 +71,22 @@ await runSteps(async (step) => {
         await row('Lifecycle to receiver').waitFor();
     });
 
-    step('a deleted device reaches the receiver; the page shows healthy, 1 delivered, no lag', async () => {
+    step('a device created and deleted reaches the receiver; the page shows healthy, 2 delivered, no lag', async () => {
         await call('PUT', '/api/devices/ex-1', { displayName: 'ex 1' });
         await call('DELETE', '/api/devices/ex-1');
-        await until(async () => got.length >= 1, 15000, 'the message at the receiver');
-        const m = got[0];
-        if (m.auth !== 'Bearer t0ken') throw new Error(`authorization header: ${m.auth}`);
-        if (m.body.messageSource !== 'deviceLifecycle' || m.body.messageType !== 'deleted' || m.body.deviceId !== 'ex-1'
-            || m.body.enrichments?.site !== 'Berlin') throw new Error(`message: ${JSON.stringify(m.body)}`);
+        await until(async () => got.length >= 2, 15000, 'the messages at the receiver');
+        const types = got.map((m) => m.body.messageType).join(',');
+        if (types !== 'registered,deleted') throw new Error(`message types: ${types}`);
+        for (const m of got) {
+            if (m.auth !== 'Bearer t0ken') throw new Error(`authorization header: ${m.auth}`);
+            if (m.body.messageSource !== 'deviceLifecycle' || m.body.deviceId !== 'ex-1'
+                || m.body.enrichments?.site !== 'Berlin') throw new Error(`message: ${JSON.stringify(m.body)}`);
+        }
         const r = row('Lifecycle to receiver');
         await until(async () => {
             const cells = await r.getByRole('cell').allTextContents();
-            return cells[2] === 'healthy' && cells[3] === '0 messages, 0 s' && cells[4] === '1';
-        }, 15000, 'healthy, no lag and 1 delivered in the row');
+            return cells[2] === 'healthy' && cells[3] === '0 messages, 0 s' && cells[4] === '2';
+        }, 15000, 'healthy, no lag and 2 delivered in the row');
     });
 
     step('1280 and 390 px: named controls, contrast, no sideways scrolling', async () => {
