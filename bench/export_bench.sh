@@ -6,6 +6,10 @@
 # figure is the export path alone: read from the store, format, POST, acknowledge, cursor.
 #
 #   bench/export_bench.sh BUILDDIR [--quick]
+#   EXPORT_CALLGRIND=1 bench/export_bench.sh BUILDDIR --quick
+#       runs iotc-central under valgrind's callgrind with instrumentation on only during the
+#       drain and prints the instructions executed per exported message (repeatable, unlike
+#       CPU time on a shared machine; the wall-clock and CPU figures are then meaningless).
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 set -u
 B=${1:?usage: bench/export_bench.sh BUILDDIR [--quick]}
@@ -21,7 +25,15 @@ bench_workdir export
 log() { printf 'bench-export: %s\n' "$*" >&2; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-bench_central_start "$B/iotc-central" "$work/app" || exit 1
+CENTRAL=$B/iotc-central
+CG=${EXPORT_CALLGRIND:-0}
+if [ "$CG" = 1 ]; then
+    CENTRAL=$work/central-cg
+    printf '#!/bin/sh\nif [ "$1" = serve ]; then exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=%s "%s" "$@"; fi\nexec "%s" "$@"\n' \
+        "$work/cg.out" "$B/iotc-central" "$B/iotc-central" >"$CENTRAL"
+    chmod +x "$CENTRAL"
+fi
+bench_central_start "$CENTRAL" "$work/app" || exit 1
 IOTC=("$B/iotc" --data-dir "$work/app")
 
 # The receiver: answers 200 to every POST and keeps the count in a file.
@@ -56,6 +68,7 @@ log "ingest: $DEVICES devices x $RATE msg/s for ${SECS}s (export disabled)"
 N=$(bench_jget "$work/before.json" stats.lagMessages)
 [ -n "$N" ] && [ "$N" -gt 0 ] || { log "nothing ingested"; exit 1; }
 
+[ "$CG" = 1 ] && { callgrind_control -i on "$CPID" >/dev/null || exit 1; }
 c0=$(cpu_ticks "$CPID")
 t0=$(date +%s.%N)
 "${IOTC[@]}" exports put all --patch --body '{"enabled":true}' >/dev/null || exit 1
@@ -69,6 +82,14 @@ done
 t1=$(date +%s.%N)
 c1=$(cpu_ticks "$CPID")
 [ "$got" -ge "$N" ] || { log "only $got of $N delivered in 60 s"; exit 1; }
+if [ "$CG" = 1 ]; then
+    callgrind_control -i off "$CPID" >/dev/null && callgrind_control -d "$CPID" >/dev/null || exit 1
+    sleep 1
+    ir=$(cat "$work"/cg.out* 2>/dev/null | awk '/^totals:/ {s += $2} END {print s + 0}')
+    echo "export (webhook@v1, callgrind): $N messages drained, $ir instructions of iotc-central: $((ir / N)) per message"
+    [ -n "${EXPORT_CALLGRIND_KEEP:-}" ] && cp "$work"/cg.out* "$EXPORT_CALLGRIND_KEEP"/
+    exit 0
+fi
 hz=$(getconf CLK_TCK)
 node -e '
 const [n, c0, c1, hz, t0, t1] = process.argv.slice(1).map(Number);

@@ -189,8 +189,8 @@ static const struct cmd cmds[] = {
      "Delete a destination no export uses.\n"},
     {"exports", "put", cmd_exports_put, "exports put ID (--body JSON | --file FILE) [--patch]",
      "Create or replace a data export (administrators only; docs/EXPORT.md): source\n"
-     "(telemetry, properties, deviceConnectivity, deviceLifecycle), filter, enrichments,\n"
-     "destinations, enabled.\n"
+     "(telemetry, properties, deviceConnectivity, deviceLifecycle, deviceTemplateLifecycle),\n"
+     "filter, enrichments, destinations, enabled.\n"
      "  --body JSON       the definition, e.g. {\"displayName\":\"All\",\"source\":\"telemetry\",\n"
      "                    \"destinations\":[{\"id\":\"hook\"}]}\n"
      "  --file FILE       the definition from a file\n"

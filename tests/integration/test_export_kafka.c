@@ -3,7 +3,8 @@
  * (no real broker runs here): MQTT devices -> iotc-central -> a kafka@v1 destination -> the mock
  * cluster this test runs -> a librdkafka consumer in this test. Every message arrives with the
  * device id as key, each device's messages in one partition and in order; brokers down for a
- * while, then up: everything arrives; kill -9 of iotc-central and a restart: every acknowledged
+ * while, then up: everything arrives; a fatal producer error: the producer is made again and
+ * everything arrives; kill -9 of iotc-central and a restart: every acknowledged
  * message arrives at least once.
  */
 #include <setjmp.h>
@@ -205,6 +206,30 @@ static void test_deliver_outage_kill9(void **state)
     for (int b = 1; b <= 3; b++)
         assert_int_equal(rd_kafka_mock_broker_set_up(mc, b), 0);
     assert_int_equal(wait_all("kf-2", N, 60), N);
+
+    /* 2b. a fatal producer error (the broker answers a first Produce with
+     * OUT_OF_ORDER_SEQUENCE_NUMBER: sequence desynchronisation, which an idempotent producer
+     * cannot recover from): the export shows the error, makes a new
+     * producer and resends from its cursor; nothing of kf-2 is missing afterwards */
+    rd_kafka_mock_push_request_errors(mc, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    pub_many(&m2, "kf-2", N, N + N / 2);
+    assert_int_equal(wait_all("kf-2", N + N / 2, 60), N + N / 2);
+    bool shown = false;
+    for (int i = 0; i < 100 && !shown; i++) { /* among the last errors (bounded wait) */
+        assert_int_equal(dx("GET", "/api/dataExport/exports/k", NULL), 200);
+        for (int j = 0; j < 5 && !shown; j++) {
+            char path[32];
+            snprintf(path, sizeof path, "errors.%d.message", j);
+            const char *msg = capi_jstr(R.json, path);
+            shown = msg != NULL && strstr(msg, "fatal producer error") != NULL;
+        }
+        if (!shown)
+            usleep(100 * 1000);
+    }
+    if (!shown)
+        fail_msg("the fatal producer error is not in the export's errors");
+    assert_true(th_central_log_contains(&srv, "kafka fatal error (producer 1)", 1000));
 
     /* 3. kill -9 right after the acknowledgements, restart: at least once */
     pub_many(&m3, "kf-3", N / 2, N);

@@ -480,6 +480,99 @@ static void test_every_source(void **state)
     }
 }
 
+/* The application's own changes (IoT Central's other deviceLifecycle types, cloud properties,
+ * device template lifecycle): each operator action through the REST API arrives once, in the
+ * documented shape (a template message has no deviceId). */
+static void test_app_changes(void **state)
+{
+    (void)state;
+    static const char tpl[] =
+        "{\"@context\":[\"dtmi:dtdl:context;2\",\"dtmi:iotcentral:context;2\"],"
+        "\"@id\":\"dtmi:t:exp;1\",\"@type\":\"Interface\",\"displayName\":\"Exp\",\"contents\":["
+        "{\"@type\":[\"Property\",\"Cloud\"],\"name\":\"customerName\",\"schema\":\"string\"}]}";
+    put_destination("app");
+    put_export("life2", "deviceLifecycle", "app", NULL);
+    put_export("props2", "properties", "app", NULL);
+    put_export("tpls", "deviceTemplateLifecycle", "app", NULL);
+
+    assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:t:exp;1", tpl), 200);
+    assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:t:exp;1", tpl), 200);
+    assert_int_equal(admin("PUT", "/api/devices/ex-app", "{\"displayName\":\"A\"}"), 200);
+    assert_int_equal(admin("PATCH", "/api/devices/ex-app", "{\"displayName\":\"B\"}"), 200);
+    assert_int_equal(admin("PATCH", "/api/devices/ex-app", "{\"enabled\":false}"), 200);
+    assert_int_equal(admin("PATCH", "/api/devices/ex-app", "{\"enabled\":true}"), 200);
+    assert_int_equal(admin("PATCH", "/api/devices/ex-app", "{\"template\":\"dtmi:t:exp;1\"}"), 200);
+    assert_int_equal(
+        admin("PATCH", "/api/devices/ex-app/properties", "{\"customerName\":\"Contoso\"}"), 202);
+    assert_int_equal(admin("DELETE", "/api/devices/ex-app", NULL), 204);
+    assert_int_equal(admin("DELETE", "/api/deviceTemplates/dtmi:t:exp;1", NULL), 204);
+
+    static const char *const types[] = {"registered", "displayNameChanged",    "disabled",
+                                        "enabled",    "deviceTemplateChanged", "deleted"};
+    cJSON *msgs = NULL;
+    int tpl_msgs = 0;
+    for (int t = 0; t < 150; t++) {
+        cJSON_Delete(msgs);
+        msgs = rx_messages();
+        tpl_msgs = 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, msgs)
+        {
+            const char *src = capi_jstr(m, "messageSource");
+            tpl_msgs += src != NULL && strcmp(src, "deviceTemplateLifecycle") == 0;
+        }
+        if (tpl_msgs >= 3 && find_msg(msgs, "deviceLifecycle", "deleted", "ex-app") &&
+            find_msg(msgs, "properties", "cloudPropertyChange", "ex-app"))
+            break;
+        usleep(100 * 1000);
+    }
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        int n = 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, msgs)
+        {
+            const char *src = capi_jstr(m, "messageSource"), *ty = capi_jstr(m, "messageType");
+            const char *d = capi_jstr(m, "deviceId");
+            n += src && ty && d && strcmp(src, "deviceLifecycle") == 0 &&
+                 strcmp(ty, types[i]) == 0 && strcmp(d, "ex-app") == 0;
+        }
+        if (n != 1)
+            fail_msg("deviceLifecycle %s of ex-app arrived %d times", types[i], n);
+    }
+    const cJSON *cp = find_msg(msgs, "properties", "cloudPropertyChange", "ex-app");
+    assert_non_null(cp);
+    assert_string_equal(capi_jstr(cp, "templateId"), "dtmi:t:exp;1");
+    assert_string_equal(capi_jstr(cp, "properties.0.name"), "customerName");
+    assert_string_equal(capi_jstr(cp, "properties.0.value"), "Contoso");
+    /* created, updated, deleted in this order, no deviceId */
+    static const char *const tt[] = {"created", "updated", "deleted"};
+    int k = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const char *src = capi_jstr(m, "messageSource");
+        if (src == NULL || strcmp(src, "deviceTemplateLifecycle") != 0)
+            continue;
+        if (k >= 3)
+            fail_msg("more than three template messages");
+        assert_string_equal(capi_jstr(m, "messageType"), tt[k]);
+        assert_string_equal(capi_jstr(m, "templateId"), "dtmi:t:exp;1");
+        assert_string_equal(capi_jstr(m, "schema"), "default@v1");
+        assert_string_equal(capi_jstr(m, "applicationId"), srv.id_scope);
+        assert_non_null(capi_jstr(m, "enqueuedTime"));
+        assert_null(capi_jget(m, "deviceId"));
+        k++;
+    }
+    assert_int_equal(k, 3);
+    cJSON_Delete(msgs);
+    for (const char *const *id = (const char *const[]){"life2", "props2", "tpls", NULL}; *id;
+         id++) {
+        char path[100];
+        snprintf(path, sizeof path, "/api/dataExport/exports/%s", *id);
+        assert_int_equal(dx("DELETE", path, NULL), 204);
+    }
+}
+
 /* Receiver down (connection refused), then 503 for a while, then back: every message of two
  * devices arrives, each device's in order; meanwhile the export reports error and lag. */
 static void test_outage(void **state)
@@ -697,9 +790,13 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads(); /* rx_stop breaks the receiver's loop from the test thread */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rest_checks),  cmocka_unit_test(test_cli),
-        cmocka_unit_test(test_every_source), cmocka_unit_test(test_sensor_every_source),
-        cmocka_unit_test(test_outage),       cmocka_unit_test(test_device_deleted_counted),
+        cmocka_unit_test(test_rest_checks),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_every_source),
+        cmocka_unit_test(test_app_changes),
+        cmocka_unit_test(test_sensor_every_source),
+        cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_device_deleted_counted),
         cmocka_unit_test(test_kill9),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -11,6 +11,7 @@ import * as devices from './devices.js';
 import * as device from './device.js';
 import * as admin from './admin.js';
 import * as home from './home.js';
+import * as exportsPage from './exports.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -157,6 +158,9 @@ async function route() {
         } else if (section === 'admin') {
             setNav('admin');
             result = await admin.render(root, session);
+        } else if (section === 'exports') {
+            setNav('exports');
+            result = await exportsPage.render(root);
         } else if (section === 'devices') {
             setNav('devices');
             result = await devices.render(root);

@@ -309,10 +309,20 @@ static void set_str(char **dst, const cJSON *v)
     *dst = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
-int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev, const cJSON *body,
-                       bool replace)
+static bool str_differs(const char *x, const char *y)
+{
+    return (x == NULL) != (y == NULL) || (x != NULL && strcmp(x, y) != 0);
+}
+
+/* The update of a device, publishing what changed (data export's deviceLifecycle types) unless
+ * the device was only just @p created (then it is "registered" alone). */
+static int device_update(struct appl *a, struct appl_device *d, struct device *dev,
+                         const cJSON *body, bool replace, bool created)
 {
     const cJSON *v;
+    char *old_name = appl_strdup(d->display_name), *old_tpl = appl_strdup(d->template_id);
+    int old_status = (int)dev->status;
+    int rc = CE_OK;
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "displayName")) != NULL || replace)
         set_str(&d->display_name, v);
     if ((v = cJSON_GetObjectItemCaseSensitive(body, "template")) != NULL || replace)
@@ -331,20 +341,41 @@ int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev
         int want = v == NULL || cJSON_IsTrue(v) ? DEVICE_ENABLED : DEVICE_DISABLED;
         if ((int)dev->status != want) {
             struct device_update upd = {.status = want};
-            int rc = registry_update(a->app, dev, &upd);
-            if (rc != CE_OK)
-                return rc;
+            rc = registry_update(a->app, dev, &upd);
         }
     }
-    d->etag++;
-    appl_device_save(a, d);
-    return CE_OK;
+    if (rc == CE_OK) {
+        d->etag++;
+        appl_device_save(a, d);
+    }
+    if (rc == CE_OK && created) {
+        events_device(a->app, EV_DEVICE_REGISTERED, d->id);
+    } else if (rc == CE_OK) {
+        if (str_differs(old_name, d->display_name))
+            events_device(a->app, EV_DEVICE_RENAMED, d->id);
+        if (str_differs(old_tpl, d->template_id))
+            events_device(a->app, EV_DEVICE_TEMPLATE_CHANGED, d->id);
+        if ((int)dev->status != old_status)
+            events_device(a->app,
+                          dev->status == DEVICE_ENABLED ? EV_DEVICE_ENABLED : EV_DEVICE_DISABLED,
+                          d->id);
+    }
+    free(old_name);
+    free(old_tpl);
+    return rc;
+}
+
+int appl_device_update(struct appl *a, struct appl_device *d, struct device *dev, const cJSON *body,
+                       bool replace)
+{
+    return device_update(a, d, dev, body, replace, false);
 }
 
 int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct appl_device **out_d,
                     struct device **out_dev)
 {
     struct device *dev = registry_get(a->app, id);
+    bool created = dev == NULL;
     if (dev == NULL) {
         const cJSON *en = cJSON_GetObjectItemCaseSensitive(body, "enabled");
         /* As in IoT Central, the keys are derived from the application's SAS enrollment group
@@ -365,7 +396,7 @@ int appl_device_put(struct appl *a, const char *id, const cJSON *body, struct ap
         return CE_NOMEM;
     *out_d = d;
     *out_dev = dev;
-    return appl_device_update(a, d, dev, body, true);
+    return device_update(a, d, dev, body, true, created);
 }
 
 int appl_device_delete(struct appl *a, const char *id)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "central/base/events.h"
 #include "central/hub/twin.h"
 
 static bool is_marked_component(const cJSON *v)
@@ -451,6 +452,39 @@ static cJSON *stored_cloud(const struct appl_device *d, const cJSON *taken)
     return stored;
 }
 
+/* EV_CLOUD_PROPERTIES for data export: the values set, as a patch ({"name": v}, a component's
+ * under {"comp": {"__t": "c", ...}}) like the device's own property events. */
+static void publish_cloud(struct appl *a, const struct appl_device *d, const cJSON *cloud)
+{
+    cJSON *patch = cJSON_CreateObject();
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cloud)
+    {
+        const char *slash = patch != NULL ? strchr(it->string, '/') : NULL;
+        cJSON *into = patch;
+        if (slash != NULL) {
+            char comp[128];
+            snprintf(comp, sizeof comp, "%.*s", (int)(slash - it->string), it->string);
+            into = cJSON_GetObjectItemCaseSensitive(patch, comp);
+            if (into == NULL && (into = cJSON_AddObjectToObject(patch, comp)) != NULL)
+                cJSON_AddStringToObject(into, "__t", "c");
+        }
+        if (into != NULL)
+            cJSON_AddItemToObject(into, slash ? slash + 1 : it->string, cJSON_Duplicate(it, true));
+    }
+    char *text = patch != NULL ? cJSON_PrintUnformatted(patch) : NULL;
+    if (text != NULL) {
+        struct central_event ev = {.type = EV_CLOUD_PROPERTIES,
+                                   .device_id = d->id,
+                                   .time_ms = app_now_ms(),
+                                   .body = text,
+                                   .body_len = strlen(text)};
+        events_publish(a->app, &ev);
+    }
+    free(text);
+    cJSON_Delete(patch);
+}
+
 int appl_properties_write(struct appl *a, struct appl_device *d, struct device *dev,
                           const char *component, cJSON *body, bool replace, cJSON **out_answer,
                           struct appl_error *err)
@@ -472,6 +506,7 @@ int appl_properties_write(struct appl *a, struct appl_device *d, struct device *
         cJSON *o = patch ? appl_properties_written(component, patch, dev->desired_version)
                          : cJSON_CreateObject();
         if (cloud->child != NULL) {
+            publish_cloud(a, d, cloud);
             appl_properties_store_cloud(d, cloud, app_now_ms());
             d->etag++;
             appl_device_save(a, d);

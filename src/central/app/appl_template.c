@@ -13,6 +13,7 @@
 
 #include <iotc/common.h>
 
+#include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/store/store_app.h"
 
@@ -543,6 +544,7 @@ int appl_template_put(struct appl *a, const char *id, const cJSON *body,
         appl_template_publish(a, t);
     log_info("appl: template %s imported (DTDL v%d, %zu capabilities)", LOG_STR(t->id),
              t->model->version, t->model->n_caps);
+    events_template(a->app, t->etag == 1 ? EV_TEMPLATE_CREATED : EV_TEMPLATE_UPDATED, t->id);
     *out_t = t;
     return CE_OK;
 }
@@ -579,6 +581,7 @@ int appl_template_patch(struct appl *a, struct appl_template *t, const cJSON *bo
     appl_template_save(a, t);
     if (t->published && !was)
         appl_template_publish(a, t);
+    events_template(a->app, EV_TEMPLATE_UPDATED, t->id);
     return CE_OK;
 }
 
@@ -608,6 +611,7 @@ int appl_template_delete(struct appl *a, const char *id)
             struct appl_template *t = *pp;
             *pp = t->next;
             store_app_delete(a->db, "app_templates", id);
+            events_template(a->app, EV_TEMPLATE_DELETED, t->id);
             appl_template_free(t);
             return CE_OK;
         }

@@ -91,6 +91,12 @@ void events_device(struct app *app, enum ev_type type, const char *device_id)
     events_publish(app, &ev);
 }
 
+void events_template(struct app *app, enum ev_type type, const char *template_id)
+{
+    struct central_event ev = {.type = type, .template_id = template_id, .time_ms = app_now_ms()};
+    events_publish(app, &ev);
+}
+
 void events_telemetry(struct app *app, const char *device_id, int64_t time_ms,
                       const char *component, const char *props_json, const void *payload,
                       size_t len)

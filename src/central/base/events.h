@@ -24,6 +24,16 @@ enum ev_type {
     EV_PROVISIONED,    /**< DPS assigned the device to the hub */
     EV_DEVICE_DELETED, /**< the device identity was removed */
     EV_TOKEN_REVOKED,  /**< an API token was deleted (token_id; no device) */
+    /* the application layer's changes (appl_*.c), for data export */
+    EV_DEVICE_REGISTERED,       /**< a device was created in the application */
+    EV_DEVICE_ENABLED,          /**< the device was unblocked */
+    EV_DEVICE_DISABLED,         /**< the device was blocked */
+    EV_DEVICE_RENAMED,          /**< its display name changed */
+    EV_DEVICE_TEMPLATE_CHANGED, /**< it was assigned another (or no) template */
+    EV_CLOUD_PROPERTIES,        /**< cloud properties set (body = {"name": value}, component) */
+    EV_TEMPLATE_CREATED,        /**< a device template was created (template_id; no device) */
+    EV_TEMPLATE_UPDATED,        /**< a device template was replaced or changed (template_id) */
+    EV_TEMPLATE_DELETED,        /**< a device template was deleted (template_id) */
 };
 
 /** One event; every pointer is borrowed and may be NULL when not applicable. */
@@ -35,8 +45,9 @@ struct central_event {
     const char *props_json; /**< telemetry: message properties as a JSON object text */
     const char *body; /**< telemetry payload / patch JSON / command JSON (not NUL-terminated) */
     size_t body_len;
-    int64_t version;      /**< reported/desired $version after the change */
-    const char *token_id; /**< EV_TOKEN_REVOKED: the id of the API token */
+    int64_t version;         /**< reported/desired $version after the change */
+    const char *token_id;    /**< EV_TOKEN_REVOKED: the id of the API token */
+    const char *template_id; /**< EV_TEMPLATE_*: the device template's id */
 };
 
 /** Create app->bus. @return CE_OK or CE_NOMEM. */
@@ -68,6 +79,9 @@ void events_device(struct app *app, enum ev_type type, const char *device_id);
 void events_telemetry(struct app *app, const char *device_id, int64_t time_ms,
                       const char *component, const char *props_json, const void *payload,
                       size_t len);
+
+/** A device template's lifecycle (@p type EV_TEMPLATE_CREATED / _UPDATED / _DELETED). */
+void events_template(struct app *app, enum ev_type type, const char *template_id);
 
 /** A reported or desired patch (@p type EV_REPORTED / EV_DESIRED) now at @p version. */
 void events_patch(struct app *app, enum ev_type type, const char *device_id, const char *json,

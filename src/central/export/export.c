@@ -538,6 +538,27 @@ static void count_deleted(struct exporter *e, const char *device_id)
     }
 }
 
+/* deviceLifecycle's messageType for a bus event (IoT Central's names). */
+static const char *lifecycle_type(enum ev_type t)
+{
+    switch (t) {
+    case EV_PROVISIONED:
+        return "provisioned";
+    case EV_DEVICE_REGISTERED:
+        return "registered";
+    case EV_DEVICE_ENABLED:
+        return "enabled";
+    case EV_DEVICE_DISABLED:
+        return "disabled";
+    case EV_DEVICE_RENAMED:
+        return "displayNameChanged";
+    case EV_DEVICE_TEMPLATE_CHANGED:
+        return "deviceTemplateChanged";
+    default:
+        return "deleted";
+    }
+}
+
 static void on_event(void *ctx, const struct central_event *ev)
 {
     struct exporter *e = ctx;
@@ -560,11 +581,35 @@ static void on_event(void *ctx, const struct central_event *ev)
         s = EXPORT_SRC_CONNECTIVITY;
         type = ev->type == EV_CONNECTED ? "connected" : "disconnected";
         break;
+    case EV_CLOUD_PROPERTIES:
+        s = EXPORT_SRC_PROPERTIES;
+        type = "cloudPropertyChange";
+        break;
     case EV_PROVISIONED:
     case EV_DEVICE_DELETED:
+    case EV_DEVICE_REGISTERED:
+    case EV_DEVICE_ENABLED:
+    case EV_DEVICE_DISABLED:
+    case EV_DEVICE_RENAMED:
+    case EV_DEVICE_TEMPLATE_CHANGED:
         s = EXPORT_SRC_LIFECYCLE;
-        type = ev->type == EV_PROVISIONED ? "provisioned" : "deleted";
+        type = lifecycle_type(ev->type);
         break;
+    case EV_TEMPLATE_CREATED:
+    case EV_TEMPLATE_UPDATED:
+    case EV_TEMPLATE_DELETED:
+        if (ev->template_id == NULL || !wanted(e, EXPORT_SRC_TEMPLATE_LIFECYCLE))
+            return;
+        /* no device: the events log's device column is empty, one lane for all templates */
+        if (store_export_add_event(e->se, export_source_name(EXPORT_SRC_TEMPLATE_LIFECYCLE),
+                                   ev->type == EV_TEMPLATE_CREATED   ? "created"
+                                   : ev->type == EV_TEMPLATE_UPDATED ? "updated"
+                                                                     : "deleted",
+                                   "", ev->template_id,
+                                   ev->time_ms > 0 ? ev->time_ms : app_now_ms(), NULL) != CE_OK)
+            log_error("export: cannot record a template event of %s", ev->template_id);
+        export_kick(e);
+        return;
     default:
         return;
     }

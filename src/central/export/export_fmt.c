@@ -14,8 +14,8 @@
 
 #include "central/base/app.h"
 
-static const char *const source_names[EXPORT_SRC_COUNT] = {"telemetry", "properties",
-                                                           "deviceConnectivity", "deviceLifecycle"};
+static const char *const source_names[EXPORT_SRC_COUNT] = {
+    "telemetry", "properties", "deviceConnectivity", "deviceLifecycle", "deviceTemplateLifecycle"};
 
 const char *export_source_name(enum export_source s)
 {
@@ -693,7 +693,49 @@ cJSON *export_patch_properties(const cJSON *patch)
     return arr;
 }
 
+/*
+ * The text of a JSON object as a raw item (printed verbatim), or NULL when @p text is not one
+ * object with nothing but white space after it. Splicing the device's own text spares
+ * re-printing its numbers (cJSON prints a double with two sprintf calls and a check).
+ */
+static cJSON *raw_object(const char *text, size_t len)
+{
+    const char *end = NULL;
+    if (text == NULL || len == 0 || memchr(text, '\0', len) != NULL)
+        return NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    bool ok = cJSON_IsObject(v) && end != NULL;
+    cJSON_Delete(v);
+    for (const char *p = end; ok && p < text + len; p++)
+        ok = *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n';
+    if (!ok)
+        return NULL;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    cJSON *raw = cJSON_CreateRaw(copy);
+    free(copy);
+    return raw;
+}
+
+static cJSON *build_message(const struct export_msg_in *in, bool raw);
+
 cJSON *export_message(const struct export_msg_in *in)
+{
+    return build_message(in, false);
+}
+
+char *export_message_text(const struct export_msg_in *in)
+{
+    cJSON *o = build_message(in, true);
+    char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+static cJSON *build_message(const struct export_msg_in *in, bool raw)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
@@ -702,15 +744,20 @@ cJSON *export_message(const struct export_msg_in *in)
     ok = ok && add_str(o, "messageSource", export_source_name(in->source));
     if (in->source != EXPORT_SRC_TELEMETRY && in->type != NULL)
         ok = ok && add_str(o, "messageType", in->type);
-    ok = ok && add_str(o, "deviceId", in->device_id ? in->device_id : "");
+    if (in->source != EXPORT_SRC_TEMPLATE_LIFECYCLE)
+        ok = ok && add_str(o, "deviceId", in->device_id ? in->device_id : "");
     ok = ok && add_str(o, "schema", "default@v1");
     if (in->template_id != NULL)
         ok = ok && add_str(o, "templateId", in->template_id);
     ok = ok && add_time(o, in->time_ms);
     if (in->source == EXPORT_SRC_TELEMETRY) {
-        cJSON *tel = parse_object(in->payload, in->payload_len);
-        cJSON *props =
-            in->props_json != NULL ? parse_object(in->props_json, strlen(in->props_json)) : NULL;
+        size_t props_len = in->props_json != NULL ? strlen(in->props_json) : 0;
+        cJSON *tel = raw ? raw_object(in->payload, in->payload_len) : NULL;
+        cJSON *props = raw ? raw_object(in->props_json, props_len) : NULL;
+        if (tel == NULL)
+            tel = parse_object(in->payload, in->payload_len);
+        if (props == NULL)
+            props = parse_object(in->props_json, props_len);
         if (ok) {
             ok = add_item(o, "telemetry", tel != NULL ? tel : cJSON_CreateObject());
             tel = NULL;

@@ -18,6 +18,7 @@ enum export_source {
     EXPORT_SRC_PROPERTIES,
     EXPORT_SRC_CONNECTIVITY,
     EXPORT_SRC_LIFECYCLE,
+    EXPORT_SRC_TEMPLATE_LIFECYCLE, /**< deviceTemplateLifecycle: no deviceId in its messages */
     EXPORT_SRC_COUNT
 };
 
@@ -134,6 +135,13 @@ struct export_msg_in {
  * @return a new object (caller frees with cJSON_Delete) or NULL when out of memory.
  */
 cJSON *export_message(const struct export_msg_in *in);
+
+/**
+ * The same message as compact JSON text (caller frees), the device's telemetry object and the
+ * message properties spliced in as received when each is one valid JSON object (else as
+ * export_message() writes them). NULL when out of memory.
+ */
+char *export_message_text(const struct export_msg_in *in);
 
 /**
  * The `properties` array of a twin patch: [{"name","value","component"?}], top-level `$`-names

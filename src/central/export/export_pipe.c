@@ -208,9 +208,7 @@ static int on_row(void *arg, const struct store_export_row *row)
             .payload_len = row->payload_len,
             .enrichments = enr,
         };
-        cJSON *msg = enr != NULL ? export_message(&in) : NULL;
-        body = msg != NULL ? cJSON_PrintUnformatted(msg) : NULL;
-        cJSON_Delete(msg);
+        body = enr != NULL ? export_message_text(&in) : NULL;
         cJSON_Delete(enr);
         if (body == NULL) { /* out of memory: stop here, this row is read again later */
             free(device);
@@ -234,7 +232,8 @@ static int on_row(void *arg, const struct store_export_row *row)
 
 static void fill(struct exporter *e, struct pipe *p)
 {
-    if (p->n >= EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES)
+    /* read in batches: only once half the window is free (not one query per acknowledgement) */
+    if (p->n > EXPORT_WINDOW / 2 || p->bytes >= EXPORT_WINDOW_BYTES / 2)
         return;
     struct fill_ctx fc = {e, p};
     store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
@@ -258,8 +257,23 @@ static void dispatch(struct pipe *p, int64_t now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
             break;
-        if (p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s) == CE_OK)
+        int rc = p->dest->ops->send(p->dest, s->device, s->body, s->len, on_sent, s);
+        if (rc == CE_OK) {
             s->st = SLOT_INFLIGHT;
+            continue;
+        }
+        if (rc != CE_BUSY) { /* kept pending: shown in the status, tried again later */
+            s->attempts++;
+            s->next_ms = now + export_backoff_ms(s->attempts, rnd(p->x->e));
+            if (!p->retrying) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "destination %s: cannot send (%s, retrying)", p->dest_id,
+                         rc == CE_NOMEM ? "out of memory" : "destination refused the message");
+                export_record_error(p->x, msg);
+            }
+            p->retrying = true;
+        }
+        break;
     }
 }
 
