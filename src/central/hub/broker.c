@@ -322,6 +322,7 @@ static bool peer_cert(struct session *s, struct x509_facts *f, struct auth_cert 
                                   .not_after_s = f->not_after_s};
         /* the peer's chain, as sent (its leaf included): intermediates for the CA check */
         out->chain = x509_ca_chain(s->app, leaf, SSL_get_peer_cert_chain(s->conn.ssl));
+        egroups_cert_match(s->app, leaf, SSL_get_peer_cert_chain(s->conn.ssl), out);
         log_debug("mqtt: %s presented a certificate CN=%s sha1=%s", s->peer, LOG_STR(f->cn),
                   f->sha1);
     }
@@ -427,7 +428,9 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     if (ar.kind == AUTH_DPS) {
         s->kind = S_DPS;
         s->dps_known = ar.known;
-        s->dps_group = ar.group >= 0 ? gk[ar.group].serial : UINT32_MAX;
+        s->dps_group = ar.key == AUTH_KEY_CERT_GROUP ? ar.group_serial
+                       : ar.group >= 0               ? gk[ar.group].serial
+                                                     : UINT32_MAX;
         connack(s, 0, false);
         dps_on_connect(s, &ar);
     } else {

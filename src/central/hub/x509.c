@@ -21,7 +21,7 @@
 #include "central/store/store.h"
 
 #define X509_TEXT_MAX (64 * 1024) /* a certificate, with its PEM armour and base64 */
-#define CA_MAX 64
+#define CA_MAX 256                /* the service API's CAs and two per X.509 enrollment group */
 #define CA_NAME_MAX 128
 
 /* ---------------------------------------------------------------- certificate text */
@@ -161,7 +161,7 @@ const char *x509_pop_check(X509 *ca, X509 *proof, const char *code)
 /* ---------------------------------------------------------------- the CA list */
 
 struct x509_ca {
-    char name[CA_NAME_MAX + 1];
+    char name[X509_CA_KEY_MAX + 1];
     char *pem;
     X509 *cert;
     struct x509_facts facts;
@@ -176,9 +176,13 @@ struct x509_cas {
     X509_STORE *all;
 };
 
-static bool name_ok(const char *name)
+/* A name of the service API (1..128 of letters, digits, '-', '_', '.'), or, with @p internal, an
+ * enrollment group's certificate too ("g:{group}:{slot}", x509_group_ca_name()). */
+static bool name_ok_as(const char *name, bool internal)
 {
     size_t n = name ? strlen(name) : 0;
+    if (internal && n > 2 && n <= X509_CA_KEY_MAX && strncmp(name, "g:", 2) == 0)
+        return true;
     if (n == 0 || n > CA_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -188,6 +192,23 @@ static bool name_ok(const char *name)
             return false;
     }
     return true;
+}
+
+static bool name_ok(const char *name)
+{
+    return name_ok_as(name, true);
+}
+
+bool x509_ca_is_group(const char *name)
+{
+    return name != NULL && strncmp(name, "g:", 2) == 0;
+}
+
+int x509_group_ca_name(const char *group, bool secondary, char out[X509_CA_KEY_MAX + 1])
+{
+    int n =
+        snprintf(out, X509_CA_KEY_MAX + 1, "g:%s:%s", group, secondary ? "secondary" : "primary");
+    return n > 0 && n <= X509_CA_KEY_MAX ? 0 : -1;
 }
 
 static void ca_free(struct x509_ca *ca)
@@ -213,7 +234,10 @@ static struct x509_ca *ca_find(struct x509_cas *cas, const char *name, size_t *o
     return NULL;
 }
 
-static X509_STORE *make_store(struct x509_cas *cas, bool verified_only)
+/* A trust store of the CAs @p pick accepts (NULL: all). */
+static X509_STORE *make_store_of(struct x509_cas *cas,
+                                 bool (*pick)(const struct x509_ca *, const void *),
+                                 const void *arg)
 {
     X509_STORE *st = X509_STORE_new();
     if (st == NULL)
@@ -221,10 +245,25 @@ static X509_STORE *make_store(struct x509_cas *cas, bool verified_only)
     /* An uploaded intermediate is a trust anchor of its own, as in IoT Hub. */
     X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
     for (size_t i = 0; i < cas->n; i++)
-        if ((!verified_only || cas->v[i]->verified) &&
-            X509_STORE_add_cert(st, cas->v[i]->cert) != 1)
+        if ((pick == NULL || pick(cas->v[i], arg)) && X509_STORE_add_cert(st, cas->v[i]->cert) != 1)
             ERR_clear_error(); /* the same certificate under two names */
     return st;
+}
+
+static bool pick_verified(const struct x509_ca *ca, const void *arg)
+{
+    (void)arg;
+    return ca->verified;
+}
+
+static bool pick_named(const struct x509_ca *ca, const void *arg)
+{
+    return ca == arg;
+}
+
+static X509_STORE *make_store(struct x509_cas *cas, bool verified_only)
+{
+    return make_store_of(cas, verified_only ? pick_verified : NULL, NULL);
 }
 
 static void rebuild(struct x509_cas *cas)
@@ -349,7 +388,7 @@ int x509_ca_put(struct app *app, const char *name, const char *text)
     CENTRAL_ASSERT_LOOP(app);
     if (cas == NULL)
         return CE_NOMEM;
-    if (!name_ok(name))
+    if (!name_ok_as(name, x509_ca_is_group(name)))
         return CE_INVALID;
     size_t i = 0;
     struct x509_ca *old = ca_find(cas, name, &i);
@@ -468,4 +507,16 @@ enum auth_chain x509_ca_chain(struct app *app, X509 *leaf, STACK_OF(X509) * untr
     if (verifies(cas->all, leaf, untrusted))
         return AUTH_CHAIN_UNVERIFIED;
     return AUTH_CHAIN_UNKNOWN;
+}
+
+enum auth_chain x509_ca_chain_to(struct app *app, const char *name, X509 *leaf,
+                                 STACK_OF(X509) * untrusted)
+{
+    struct x509_ca *ca = ca_find(app->cas, name, NULL);
+    if (ca == NULL)
+        return AUTH_CHAIN_UNKNOWN;
+    X509_STORE *st = make_store_of(app->cas, pick_named, ca);
+    bool ok = verifies(st, leaf, untrusted);
+    X509_STORE_free(st);
+    return !ok ? AUTH_CHAIN_UNKNOWN : ca->verified ? AUTH_CHAIN_VERIFIED : AUTH_CHAIN_UNVERIFIED;
 }
