@@ -503,7 +503,7 @@ static void test_x509_groups(void **state)
     char body[12000], status[32], dev_id[130], s1[41], s256[65];
     issue("g-root", "group root", NULL, true, -3600, 30);
     issue("g-inter", "group intermediate", "g-root", true, -3600, 30);
-    issue("g-other", "other root", NULL, true, -3600, 30);
+    issue("g-other", "group root", NULL, true, -3600, 30); /* same subject, another key */
     issue("gdev-1", "gdev-1", "g-root", false, -3600, 30);
     issue("gdev-2", "gdev-2", "g-inter", false, -3600, 30);
     issue("gdev-cn", "someone", "g-root", false, -3600, 30);
@@ -568,6 +568,21 @@ static void test_x509_groups(void **state)
     assert_null(strstr(answer, s1));
     free(answer);
 
+    /* a verified CA of the service API with the group root's subject name does not hide it */
+    char *dpem = slurp("g-other"), desc[8192], dbody[9000];
+    json_escape(dpem, desc, sizeof desc);
+    free(dpem);
+    snprintf(dbody, sizeof dbody, "{\"properties\":{\"certificate\":\"%s\"}}", desc);
+    assert_int_equal(service("PUT", "/certificates/decoy", dbody, NULL), 200);
+    assert_int_equal(service("POST", "/certificates/decoy/generateVerificationCode", NULL, &answer),
+                     200);
+    cJSON *dj = cJSON_Parse(answer);
+    free(answer);
+    issue("decoy-proof", capi_jstr(dj, "properties.verificationCode"), "g-other", false, -3600, 1);
+    cJSON_Delete(dj);
+    cert_body("decoy-proof", dbody, sizeof dbody);
+    assert_int_equal(service("POST", "/certificates/decoy/verify", dbody, NULL), 200);
+
     /* DPS through the group: registered with CN = registration id, then the hub */
     assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 0);
     assert_string_equal(status, "assigned");
@@ -630,6 +645,7 @@ static void test_x509_groups(void **state)
                      404);
     assert_int_equal(capi("DELETE", "/api/enrollmentGroups/g509", NULL, &r), 204);
     assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 5);
+    assert_int_equal(service("DELETE", "/certificates/decoy", NULL, NULL), 204);
     capi_resp_free(&r);
 }
 
