@@ -20,9 +20,10 @@ struct x509_st;
 struct stack_st_X509;
 
 #define X509_CN_MAX 128
-#define X509_CODE_LEN 32    /* verification code: 16 random bytes in hex */
-#define X509_CA_KEY_MAX 160 /* a CA's name in the store: a service-API name or "g:{group}:{slot}" \
-                             */
+/* verification code: 16 random bytes in hex */
+#define X509_CODE_LEN 32
+/* a CA's name in the store: a service-API name or "g:{group}:{slot}" */
+#define X509_CA_KEY_MAX 160
 
 /** Facts of one certificate, for auth_cert and for answers (sha1Thumbprint). */
 struct x509_facts {
