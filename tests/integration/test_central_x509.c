@@ -22,6 +22,7 @@
 #include "../lib/capi_http.h"
 #include "../lib/harness.h"
 #include "central/setup/pki.h"
+#include "iotc/codec.h"
 
 static struct th_central srv;
 static char dir[300]; /* the certificates (inside srv.root) */
@@ -649,6 +650,45 @@ static void test_x509_groups(void **state)
     capi_resp_free(&r);
 }
 
+/* paho's fallback: after a refused certificate CONNECT it retries with MQTT 3.1 (MQIsdp, level
+ * 3); the server answers CONNACK 1 and logs the retry as the fallback it is. MQTT 5: a warning. */
+static void test_mqtt31_fallback(void **state)
+{
+    (void)state;
+    issue("fb-unknown", "fb-dev", NULL, false, -3600, 30);
+    assert_int_equal(put_selfsigned("fb-dev", "ffffffffffffffffffffffffffffffffffffffff", NULL),
+                     200);
+    expect_refused("fb-unknown", "fb-dev", 5, "unknown certificate");
+    static const struct {
+        const char *name;
+        uint8_t level;
+        const char *log;
+    } tries[] = {
+        {"MQIsdp", 3, "fell back to MQTT 3.1 (MQIsdp) after a refused CONNECT"},
+        {"MQTT", 5, "asked for MQTT protocol level 5"},
+    };
+    for (int i = 0; i < 2; i++) {
+        char cert[400], key[400];
+        path_of(cert, sizeof cert, "fb-unknown", ".pem");
+        path_of(key, sizeof key, "fb-unknown", "-key.pem");
+        struct th_mqtt m;
+        assert_int_equal(th_mqtt_open_cert(&m, srv.mqtt_port, srv.ca_path, cert, key), 0);
+        struct iotc_mqtt_packet c = {.type = IOTC_MQTT_CONNECT}, p;
+        c.connect.protocol_name = iotc_span_from_cstr(tries[i].name);
+        c.connect.protocol_level = tries[i].level;
+        c.connect.clean_session = true;
+        c.connect.keep_alive = 60;
+        c.connect.client_id = IOTC_SPAN_LIT("fb-dev");
+        c.connect.has_username = true;
+        c.connect.username = IOTC_SPAN_LIT("hub/fb-dev/?api-version=2021-04-12");
+        assert_int_equal(th_mqtt_send(&m, &c), 0);
+        assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_CONNACK, &p, 5000), 0);
+        assert_int_equal(p.connack.return_code, 1);
+        th_mqtt_close(&m);
+        assert_true(th_central_log_contains(&srv, tries[i].log, 3000));
+    }
+}
+
 /* IoT Central's attestation API: PEM, base64 DER and base64 of PEM, answered with
  * info.sha1Thumbprint; the device then connects with that certificate. */
 static void test_attestation_api(void **state)
@@ -731,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_dps_x509),
         cmocka_unit_test(test_attestation_api),
         cmocka_unit_test(test_x509_groups),
+        cmocka_unit_test(test_mqtt31_fallback),
         cmocka_unit_test(test_certificate_authority), /* restarts the server: last */
     };
     return cmocka_run_group_tests_name("central_x509", tests, setup, teardown);

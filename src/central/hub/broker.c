@@ -373,8 +373,20 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     struct app *app = s->app;
     CENTRAL_ASSERT(s->kind == S_NEW && !s->closing);
     if (!c->protocol_ok) {
+        /* paho clients (the Azure SDKs' C samples) retry with MQTT 3.1 after a refused
+         * CONNECT: that retry is a fallback, the reason is the refusal logged before it */
+        bool v31 = c->protocol_level == 3 && c->protocol_name.len == 6 &&
+                   memcmp(c->protocol_name.ptr, "MQIsdp", 6) == 0;
+        if (v31)
+            log_info("mqtt: %s fell back to MQTT 3.1 (MQIsdp) after a refused CONNECT, as paho "
+                     "clients do; only MQTT 3.1.1 is served (CONNACK 1)",
+                     s->peer);
+        else
+            log_warn("mqtt: %s asked for MQTT protocol level %u; only MQTT 3.1.1 (level 4) is "
+                     "served (CONNACK 1)",
+                     s->peer, (unsigned)c->protocol_level);
         connack(s, IOTC_MQTT_CONNACK_BAD_PROTOCOL, false);
-        session_close(s, "unsupported MQTT protocol level", true);
+        session_close(s, v31 ? "MQTT 3.1 fallback" : "unsupported MQTT protocol level", true);
         return;
     }
     struct egroup_keys gk[EGROUP_MAX];
