@@ -46,8 +46,8 @@ int cmd_groups_certificate(struct cli *c, int argc, char **argv)
         return cli_err(c, CLI_USAGE, "--entry must be primary or secondary");
     if (!needs_file && strcmp(act, "show") != 0 && strcmp(act, "verify-code") != 0 &&
         strcmp(act, "delete") != 0)
-        return cli_err(c, CLI_USAGE,
-                       "unknown action '%s' (set, show, verify-code, verify, delete)", act);
+        return cli_err(c, CLI_USAGE, "unknown action '%s' (set, show, verify-code, verify, delete)",
+                       act);
     if (needs_file != (file != NULL))
         return cli_err(c, CLI_USAGE, "%s %s a certificate FILE", act,
                        needs_file ? "needs" : "takes no");
@@ -161,8 +161,8 @@ int cmd_devices_attestation(struct cli *c, int argc, char **argv)
         body = cJSON_CreateObject();
         cJSON_AddStringToObject(body, "type", sas ? "symmetricKey" : "x509");
         if (cert != NULL) {
-            cJSON *cc =
-                cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "x509"), "clientCertificates");
+            cJSON *cc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(body, "x509"),
+                                                "clientCertificates");
             rc = cert_body(c, cert, "certificate", cJSON_AddObjectToObject(cc, "primary"));
             if (rc == 0 && cert2 != NULL)
                 rc = cert_body(c, cert2, "certificate", cJSON_AddObjectToObject(cc, "secondary"));
