@@ -623,6 +623,9 @@ static void test_x509_groups(void **state)
     snprintf(body, sizeof body, "{\"certificate\":\"%s\"}", pem_b64);
     assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/secondary", body, &r),
                      200);
+    char s1_inter[41];
+    thumbs("g-inter", s1_inter, s256);
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1_inter);
     assert_int_equal(dps_cert_register("gdev-2", "gdev-2", status, dev_id), 5);
     assert_int_equal(group_prove("g509", "secondary", "g-inter", "g-proof2"), 204);
     assert_int_equal(dps_cert_register("gdev-2", "gdev-2", status, dev_id), 0);
@@ -637,6 +640,17 @@ static void test_x509_groups(void **state)
     assert_true(th_central_log_contains(&srv, "X.509 enrollment group is disabled", 3000));
     assert_int_equal(capi("PATCH", "/api/enrollmentGroups/g509", "{\"enabled\":true}", &r), 200);
     assert_int_equal(dps_cert_register("gdev-3", "gdev-3", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+
+    /* the group, its certificates and their verification survive a restart */
+    assert_int_equal(th_central_stop(&srv), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(capi("GET", "/api/enrollmentGroups/g509/certificates/secondary", NULL, &r),
+                     200);
+    assert_true(cJSON_IsTrue(capi_jget(r.json, "verified")));
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1_inter);
+    issue("gdev-4", "gdev-4", "g-root", false, -3600, 30);
+    assert_int_equal(dps_cert_register("gdev-4", "gdev-4", status, dev_id), 0);
     assert_string_equal(status, "assigned");
 
     /* deleting a certificate: 204, then 404; deleting the group removes the primary too */
