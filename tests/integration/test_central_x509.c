@@ -603,6 +603,26 @@ static void test_x509_groups(void **state)
     assert_int_equal(dps_cert_register("gdev-other", "gdev-other", status, dev_id), 5);
     assert_int_equal(capi("GET", "/api/devices/gdev-other", NULL, &r), 404);
 
+    /* base64 of the DER is taken too (another group, then gone) */
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509-der",
+                          "{\"displayName\":\"der\",\"type\":\"iot\",\"attestation\":"
+                          "{\"type\":\"x509\"}}",
+                          &r),
+                     200);
+    char *rpem = slurp("g-root"), der_b64[4096];
+    size_t nd = 0;
+    const char *bb = strstr(rpem, "-----\n") + 6, *be = strstr(bb, "-----END");
+    for (const char *q = bb; q < be; q++)
+        if (*q != '\n')
+            der_b64[nd++] = *q;
+    der_b64[nd] = '\0';
+    free(rpem);
+    snprintf(body, sizeof body, "{\"certificate\":\"%s\"}", der_b64);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509-der/certificates/primary", body, &r),
+                     200);
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1);
+    assert_int_equal(capi("DELETE", "/api/enrollmentGroups/g509-der", NULL, &r), 204);
+
     /* the secondary: an intermediate, sent as base64 of the PEM */
     char *pem = slurp("g-inter"), pem_b64[8192];
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
