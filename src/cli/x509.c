@@ -79,7 +79,10 @@ int cmd_groups_certificate(struct cli *c, int argc, char **argv)
             print_cert(entry, shown);
         cJSON_Delete(shown);
     } else if (strcmp(act, "delete") == 0) {
-        rc = cli_delete(c, path, "certificate", what);
+        char which[600];
+        snprintf(which, sizeof which, "%s of enrollment group %s", entry, group);
+        rc = cli_delete(c, path, "CA certificate",
+                        which); /* "deleted CA certificate primary of ..." */
     } else if (strcmp(act, "verify") == 0) {
         if (cli_http(c, "POST", path, body, 60, &r) < 0 || r.status != 204) {
             rc = cli_fail(c, &r, "cannot verify the certificate");

@@ -130,6 +130,7 @@ static void test_group_certificate(void **state)
     cJSON_Delete(j);
     cu_free(&o);
     iotc_expect(&o, 0, "enrollment-groups", "certificate", "delete", "fleet", NULL);
+    assert_non_null(strstr(o.out, "CA certificate primary of enrollment group fleet"));
     cu_free(&o);
     iotc_expect(&o, 3, "enrollment-groups", "certificate", "show", "fleet", NULL);
     cu_free(&o);
