@@ -236,6 +236,9 @@ int cmd_groups_create(struct cli *c, int argc, char **argv);
 int cmd_groups_update(struct cli *c, int argc, char **argv);
 int cmd_groups_delete(struct cli *c, int argc, char **argv);
 int cmd_groups_regenerate_key(struct cli *c, int argc, char **argv);
+/* x509.c */
+int cmd_groups_certificate(struct cli *c, int argc, char **argv);
+int cmd_devices_attestation(struct cli *c, int argc, char **argv);
 int cmd_properties_get(struct cli *c, int argc, char **argv);
 int cmd_properties_set(struct cli *c, int argc, char **argv);
 int cmd_command_run(struct cli *c, int argc, char **argv);

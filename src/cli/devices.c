@@ -201,6 +201,7 @@ int cmd_devices_credentials(struct cli *c, int argc, char **argv)
     if (rc != 0)
         return rc;
     const cJSON *keys = cJSON_GetObjectItem(cr, "symmetricKey");
+    const cJSON *x509 = keys == NULL ? cJSON_GetObjectItem(cr, "x509") : NULL;
     const char *scope = cli_str(cr, "idScope", "");
     const char *pk = cli_str(keys, "primaryKey", "");
     const char *sk = cli_str(keys, "secondaryKey", "");
@@ -218,11 +219,33 @@ int cmd_devices_credentials(struct cli *c, int argc, char **argv)
         env_line("IOTHUB_DEVICE_SECURITY_TYPE", "DPS");
         env_line("IOTHUB_DEVICE_DPS_ID_SCOPE", scope);
         env_line("IOTHUB_DEVICE_DPS_DEVICE_ID", id);
-        env_line("IOTHUB_DEVICE_DPS_DEVICE_KEY", pk);
+        if (x509 == NULL)
+            env_line("IOTHUB_DEVICE_DPS_DEVICE_KEY", pk);
+        else /* the certificate files are the operator's; environmental-sensor reads these */
+            printf(
+                "# X.509 device: export X509_CERT_FILE=... X509_KEY_FILE=... (its certificate)\n");
         if (ep[0] != '\0')
             env_line("IOTHUB_DEVICE_DPS_ENDPOINT", ep);
         if (c->ca_file[0] != '\0')
             env_line("IOTC_CA_FILE", c->ca_file);
+    } else if (x509 != NULL) { /* what an X.509 device needs: the id and which certificate */
+        const cJSON *certs = cJSON_GetObjectItem(x509, "clientCertificates");
+        printf("ID scope:       %s\n", scope);
+        printf("Registration:   %s (the certificate's CN when it chains to a CA)\n", id);
+        if (certs == NULL)
+            printf("Certificate:    CN = %s, chaining to a verified CA of the application\n", id);
+        static const char *const slots[] = {"primary", "secondary"};
+        for (int i = 0; certs != NULL && i < 2; i++) {
+            const cJSON *info = cJSON_GetObjectItem(cJSON_GetObjectItem(certs, slots[i]), "info");
+            const char *t =
+                cli_str(info, "sha1Thumbprint", cli_str(info, "sha256Thumbprint", NULL));
+            if (t != NULL)
+                printf("%-15s %s\n", i == 0 ? "Certificate:" : "Or certificate:", t);
+        }
+        if (ep[0] != '\0')
+            printf("DPS endpoint:   %s\n", ep);
+        if (c->ca_file[0] != '\0')
+            printf("CA file:        %s\n", c->ca_file);
     } else {
         printf("ID scope:       %s\n", scope);
         printf("Device id:      %s\n", id);

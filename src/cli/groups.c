@@ -37,6 +37,18 @@ static void print_group(const cJSON *g)
         printf("Primary key:   %s\n", cli_str(sk, "primaryKey", ""));
         printf("Secondary key: %s\n", cli_str(sk, "secondaryKey", ""));
     }
+    const cJSON *sc = cJSON_GetObjectItem(cJSON_GetObjectItem(att, "x509"), "signingCertificates");
+    static const char *const slots[] = {"primary", "secondary"};
+    for (int i = 0; sc != NULL && i < 2; i++) {
+        const cJSON *e = cJSON_GetObjectItem(sc, slots[i]);
+        printf("%-14s %s\n", i == 0 ? "Primary CA:" : "Secondary CA:",
+               e == NULL                                          ? "(none)"
+               : cJSON_IsTrue(cJSON_GetObjectItem(e, "verified")) ? "verified"
+                                                                  : "unverified");
+        if (e != NULL)
+            printf("  sha1         %s\n",
+                   cli_str(cJSON_GetObjectItem(e, "info"), "sha1Thumbprint", "?"));
+    }
     printf("ID scope:      %s\n", cli_str(g, "idScope", "-"));
 }
 
@@ -107,7 +119,7 @@ int cmd_groups_show(struct cli *c, int argc, char **argv)
 
 /* The fields create and update share; NULL/absent options leave a field out. */
 struct group_opts {
-    const char *name, *type, *enabled, *pk, *sk;
+    const char *name, *type, *enabled, *pk, *sk, *att;
 };
 
 static int group_body(const struct cli *c, const struct group_opts *o, bool create, cJSON **out)
@@ -117,6 +129,11 @@ static int group_body(const struct cli *c, const struct group_opts *o, bool crea
         return cli_err(c, CLI_USAGE, "--type must be iot or iotEdge");
     if (o->enabled != NULL && strcmp(o->enabled, "true") != 0 && strcmp(o->enabled, "false") != 0)
         return cli_err(c, CLI_USAGE, "--enabled must be true or false");
+    if (o->att != NULL && strcmp(o->att, "symmetricKey") != 0 && strcmp(o->att, "x509") != 0)
+        return cli_err(c, CLI_USAGE, "--attestation must be symmetricKey or x509");
+    bool x509 = o->att != NULL && strcmp(o->att, "x509") == 0;
+    if (x509 && o->pk != NULL)
+        return cli_err(c, CLI_USAGE, "an x509 group has no keys (see `certificate set`)");
     if ((o->pk == NULL) != (o->sk == NULL))
         return cli_err(c, CLI_USAGE, "give both --primary-key and --secondary-key, or neither");
     cJSON *b = cJSON_CreateObject();
@@ -128,9 +145,9 @@ static int group_body(const struct cli *c, const struct group_opts *o, bool crea
         cJSON_AddStringToObject(b, "type", o->type != NULL ? o->type : "iot");
     if (o->enabled != NULL)
         cJSON_AddBoolToObject(b, "enabled", strcmp(o->enabled, "true") == 0);
-    if (o->pk != NULL || create) {
+    if (o->pk != NULL || o->att != NULL || create) {
         cJSON *att = cJSON_AddObjectToObject(b, "attestation");
-        cJSON_AddStringToObject(att, "type", "symmetricKey");
+        cJSON_AddStringToObject(att, "type", x509 ? "x509" : "symmetricKey");
         if (o->pk != NULL) {
             cJSON *k = cJSON_AddObjectToObject(att, "symmetricKey");
             cJSON_AddStringToObject(k, "primaryKey", o->pk);
@@ -150,6 +167,7 @@ static int create_or_update(struct cli *c, int argc, char **argv, bool create)
         {"enabled", 0, OPT_STR, &g.enabled, .arg = "true|false"},
         {"primary-key", 0, OPT_STR, &g.pk, .arg = "KEY"},
         {"secondary-key", 0, OPT_STR, &g.sk, .arg = "KEY"},
+        {"attestation", 0, OPT_STR, &g.att, .arg = "symmetricKey|x509"},
         {0},
     };
     struct cli_args args = {.min = 1, .max = 1, .usage = "one group ID"};

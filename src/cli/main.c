@@ -64,6 +64,12 @@ static const struct cmd cmds[] = {
      "  --env             print them as shell assignments of the variables environmental-sensor\n"
      "                    reads (IOTHUB_DEVICE_DPS_ID_SCOPE, ..._DEVICE_ID, ..._DEVICE_KEY,\n"
      "                    ..._ENDPOINT, IOTC_CA_FILE)\n"},
+    {"devices", "attestation", cmd_devices_attestation,
+     "devices attestation show ID | set ID (--cert FILE [--secondary-cert FILE] | --ca | --sas)",
+     "Show or set how a device authenticates. --cert: X.509 with this client certificate\n"
+     "(selfSigned: its thumbprint is registered; PEM or base64 DER file), --secondary-cert a\n"
+     "second one; --ca: X.509 with any certificate whose CN is the device id and which chains\n"
+     "to a verified CA; --sas: back to symmetric keys.\n"},
     {"devices", "block", cmd_devices_block, "devices block ID",
      "Block a device: its connection is closed and DPS and the hub refuse it.\n"},
     {"devices", "unblock", cmd_devices_unblock, "devices unblock ID", "Unblock a device.\n"},
@@ -91,9 +97,11 @@ static const struct cmd cmds[] = {
      "Show an enrollment group with its keys.\n"},
     {"enrollment-groups", "create", cmd_groups_create,
      "enrollment-groups create ID [--name NAME] [--type iot|iotEdge] [--enabled true|false]\n"
-     "                             [--primary-key KEY --secondary-key KEY]",
-     "Create (or replace) a SAS enrollment group. Without keys the server generates them;\n"
-     "devices whose key is derived from an enabled group's key provision through DPS.\n"
+     "                             [--primary-key KEY --secondary-key KEY] [--attestation x509]",
+     "Create (or replace) an enrollment group. SAS (the default): without keys the server\n"
+     "generates them; devices whose key is derived from an enabled group's key provision\n"
+     "through DPS. X.509: --attestation x509, then `enrollment-groups certificate`.\n"
+     "  --attestation A   symmetricKey (default) or x509\n"
      "  --name NAME       display name (default: the id)\n"
      "  --type TYPE       iot (default) or iotEdge\n"
      "  --enabled B       true (default) or false\n"
@@ -109,6 +117,15 @@ static const struct cmd cmds[] = {
      "enrollment-groups regenerate-key ID [--key primary|secondary]",
      "Replace the group's primary (default) or secondary key with a new random one. Devices\n"
      "already provisioned keep their keys; new registrations need the new one.\n"},
+    {"enrollment-groups", "certificate", cmd_groups_certificate,
+     "enrollment-groups certificate set GROUP FILE | show GROUP | verify-code GROUP |\n"
+     "                             verify GROUP FILE | delete GROUP  [--entry primary|secondary]",
+     "The CA certificates of an X.509 enrollment group (create it with --attestation x509).\n"
+     "set uploads a CA (PEM or base64 DER file; unverified until proven); verify-code prints a\n"
+     "new verification code alone on stdout; verify uploads the proof: a certificate whose CN\n"
+     "is the code, signed with the CA's key (`iotc-central certs verify-code`). Devices whose\n"
+     "certificate chains to a verified CA (CN = registration id) then provision through DPS.\n"
+     "  --entry E         primary (default) or secondary\n"},
     {"properties", "get", cmd_properties_get, "properties get DEVICE [--component NAME]",
      "Show reported and writable properties with their sync state (pending, synced, failed).\n"
      "  --component NAME  only the properties of that component\n"},

@@ -358,7 +358,8 @@ static void test_enrollment_groups_crud(void **state)
         {"{\"type\":\"iot\",\"attestation\":{\"type\":\"symmetricKey\"}}", "$.displayName"},
         {"{\"displayName\":\"x\",\"type\":\"edge\",\"attestation\":{\"type\":\"symmetricKey\"}}",
          "$.type"},
-        {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"x509\"}}", "X.509"},
+        {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"tpm\"}}",
+         "unknown attestation"},
         {"{\"displayName\":\"x\",\"type\":\"iot\",\"attestation\":{\"type\":\"symmetricKey\","
          "\"symmetricKey\":{\"primaryKey\":\"short\",\"secondaryKey\":\"short\"}}}",
          "$.attestation.symmetricKey"},

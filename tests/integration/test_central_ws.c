@@ -11,11 +11,14 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/harness.h"
+#include "central/setup/pki.h"
 #include "iotc/codec.h"
 #include "proto/mqtt.h"
 #include "proto/ws.h"
@@ -23,10 +26,18 @@
 static struct th_central srv;
 static const char KEY[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/* Send the upgrade on an open TLS connection to @p c; 101 expected. */
+static void ws_upgrade(struct th_tls *t);
+
 /* Upgrade a raw TLS connection; leaves t->text empty for the frames. */
 static void ws_open(struct th_tls *t)
 {
     assert_int_equal(th_tls_open(&srv, t), 0);
+    ws_upgrade(t);
+}
+
+static void ws_upgrade(struct th_tls *t)
+{
     static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
     char req[512];
     int n = snprintf(req, sizeof req,
@@ -86,22 +97,31 @@ static struct iotc_ws_frame ws_next(struct th_tls *t, unsigned char *out, size_t
     return (struct iotc_ws_frame){0};
 }
 
-static size_t connect_packet(const char *id, const char *password, unsigned char *out, size_t size)
+/* A CONNECT for hub device @p id of @p c; @p password NULL: none (X.509). */
+static size_t connect_packet_to(const struct th_central *c, const char *id, const char *password,
+                                unsigned char *out, size_t size)
 {
     char user[300];
-    snprintf(user, sizeof user, "%s/%s/?api-version=2021-04-12", srv.hub_host, id);
+    snprintf(user, sizeof user, "%s/%s/?api-version=2021-04-12", c->hub_host, id);
     struct iotc_mqtt_packet p = {.type = IOTC_MQTT_CONNECT};
     p.connect.protocol_name = IOTC_SPAN_LIT("MQTT");
     p.connect.protocol_level = 4;
     p.connect.clean_session = true;
     p.connect.keep_alive = 60;
     p.connect.client_id = iotc_span_from_cstr(id);
-    p.connect.has_username = p.connect.has_password = true;
+    p.connect.has_username = true;
+    p.connect.has_password = password != NULL;
     p.connect.username = iotc_span_from_cstr(user);
-    p.connect.password = iotc_span_from_cstr(password);
+    if (password != NULL)
+        p.connect.password = iotc_span_from_cstr(password);
     size_t n = 0;
     assert_int_equal(iotc_mqtt_encode(&p, out, size, &n), IOTC_OK);
     return n;
+}
+
+static size_t connect_packet(const char *id, const char *password, unsigned char *out, size_t size)
+{
+    return connect_packet_to(&srv, id, password, out, size);
 }
 
 static int setup(void **state)
@@ -209,11 +229,128 @@ static void test_closes(void **state)
     assert_true(th_central_log_contains(&srv, "authentication failed for 'ws-c-1' from ws:", 2000));
 }
 
+/* CONNACK code of a CONNECT for @p id (password NULL: X.509) through an upgraded @p t. */
+static int ws_connack(struct th_tls *t, const struct th_central *c, const char *id,
+                      const char *password)
+{
+    unsigned char pkt[1024], got[4096];
+    size_t len, n = connect_packet_to(c, id, password, pkt, sizeof pkt);
+    ws_send(t, IOTC_WS_BINARY, true, pkt, n, false);
+    struct iotc_ws_frame f = ws_next(t, got, &len);
+    assert_int_equal(f.opcode, IOTC_WS_BINARY);
+    assert_int_equal(len, 4);
+    assert_int_equal(got[0], 0x20);
+    return got[3];
+}
+
+/* X.509 over WebSockets: the HTTPS listener asks for a client certificate (SAS clients send
+ * none and are unaffected); the broker session gets its facts: a selfSigned device connects with
+ * its certificate and no password, another certificate is refused with the reason. */
+static void test_x509_over_ws(void **state)
+{
+    (void)state;
+    char cert[600], key[600], other[600], okey[600], sha1[41], sha256[65], body[400];
+    snprintf(cert, sizeof cert, "%s/ws-x1.pem", srv.root);
+    snprintf(key, sizeof key, "%s/ws-x1-key.pem", srv.root);
+    snprintf(other, sizeof other, "%s/ws-other.pem", srv.root);
+    snprintf(okey, sizeof okey, "%s/ws-other-key.pem", srv.root);
+    struct pki_req r1 = {
+        .cert_path = cert, .key_path = key, .cn = "ws-x1", .start_s = -3600, .days = 30};
+    struct pki_req r2 = {
+        .cert_path = other, .key_path = okey, .cn = "ws-x1", .start_s = -3600, .days = 30};
+    assert_int_equal(pki_issue(&r1), 0);
+    assert_int_equal(pki_issue(&r2), 0);
+    assert_int_equal(pki_thumbprints(cert, sha1, sha256), 0);
+    snprintf(body, sizeof body,
+             "{\"deviceId\":\"ws-x1\",\"authentication\":{\"type\":\"selfSigned\","
+             "\"x509Thumbprint\":{\"primaryThumbprint\":\"%s\"}}}",
+             sha1);
+    struct th_http_response hr;
+    assert_int_equal(th_https(&srv, "PUT", "/devices/ws-x1?api-version=2021-04-12", NULL, body,
+                              true, 10000, &hr),
+                     0);
+    assert_int_equal(hr.status, 200);
+    free(hr.body);
+
+    struct th_tls t;
+    assert_int_equal(th_tls_open_cert(&srv, &t, NULL, cert, key), 0);
+    ws_upgrade(&t);
+    assert_int_equal(ws_connack(&t, &srv, "ws-x1", NULL), 0);
+    th_tls_close(&t);
+
+    assert_int_equal(th_tls_open_cert(&srv, &t, NULL, other, okey), 0);
+    ws_upgrade(&t);
+    assert_int_equal(ws_connack(&t, &srv, "ws-x1", NULL), 5);
+    th_tls_close(&t);
+    assert_true(th_central_log_contains(&srv, "authentication failed for 'ws-x1' from ws:", 3000));
+    assert_true(th_central_log_contains(&srv, "unknown certificate", 3000));
+
+    /* without a certificate and without a password: refused as on the MQTT listener */
+    ws_open(&t);
+    assert_int_equal(ws_connack(&t, &srv, "ws-x1", NULL), 5);
+    th_tls_close(&t);
+    assert_true(th_central_log_contains(&srv, "no password and no client certificate", 3000));
+}
+
+/* WebSocket sessions count in the MQTT pre-authentication budget under the HTTP peer's address:
+ * a flood of upgrades from one address that never CONNECT gets its per-address share and no
+ * more (the rest are refused, 503), and a device from another address still connects. */
+static void test_ws_flood_admission(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"--max-pending-per-address", "4", "--auth-timeout", "20",
+                                       NULL};
+    struct th_central c2;
+    assert_int_equal(th_central_start(&c2, args), 0);
+    assert_int_equal(th_put_device(&c2, "ws-f-1", KEY, KEY, true), 200);
+    enum { FLOOD = 12 };
+    struct th_tls flood[FLOOD];
+    static const char req[] =
+        "GET /$iothub/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+    int upgraded = 0, refused = 0;
+    bool open[FLOOD] = {false};
+    for (int i = 0; i < FLOOD; i++) {
+        /* refused: 503, or closed by the HTTP listener's own budget */
+        open[i] = th_tls_open_from(&c2, &flood[i], "127.0.0.9") == 0;
+        if (open[i] && th_tls_send(&flood[i], req, sizeof req - 1) == 0 &&
+            th_tls_wait(&flood[i], "\r\n\r\n", 5000) == 1 &&
+            strstr(flood[i].text, "HTTP/1.1 101") != NULL)
+            upgraded++;
+        else
+            refused++;
+    }
+    print_message("flood from 127.0.0.9: %d upgraded, %d refused\n", upgraded, refused);
+    assert_true(upgraded >= 1 && upgraded <= 4);
+    assert_int_equal(upgraded + refused, FLOOD);
+    /* refused by the MQTT budget (before the change, WebSocket sessions were not counted) */
+    assert_true(th_central_log_contains(
+        &c2, "too many unauthenticated connections from one address (latest from 127.0.0.9", 3000));
+    assert_true(th_central_log_contains(&c2, "limits: mqtt:", 3000));
+
+    /* another address: upgraded and authenticated while the flood holds its slots */
+    struct th_tls t;
+    char token[512];
+    assert_int_equal(th_tls_open_from(&c2, &t, "127.0.0.1"), 0);
+    ws_upgrade(&t);
+    assert_int_equal(th_hub_token(&c2, "ws-f-1", KEY, th_now() + 3600, token, sizeof token), 0);
+    assert_int_equal(ws_connack(&t, &c2, "ws-f-1", token), 0);
+    th_tls_close(&t);
+    for (int i = 0; i < FLOOD; i++)
+        if (open[i])
+            th_tls_close(&flood[i]);
+    th_central_cleanup(&c2);
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* a refused flood connection may be closed under a write */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mqtt_over_frames),
         cmocka_unit_test(test_closes),
+        cmocka_unit_test(test_x509_over_ws),
+        cmocka_unit_test(test_ws_flood_admission),
     };
     return cmocka_run_group_tests_name("central_ws", tests, setup, teardown);
 }

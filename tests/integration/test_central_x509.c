@@ -22,6 +22,7 @@
 #include "../lib/capi_http.h"
 #include "../lib/harness.h"
 #include "central/setup/pki.h"
+#include "iotc/codec.h"
 
 static struct th_central srv;
 static char dir[300]; /* the certificates (inside srv.root) */
@@ -393,24 +394,23 @@ static void test_certificate_authority(void **state)
     expect_refused("ca-dev", "ca-dev", 5, "does not chain to a known CA");
 }
 
-/* DPS individual enrollment with a certificate (registration id = CN), then the hub with the
- * same certificate. */
-static void test_dps_x509(void **state)
+/* Register @p reg with DPS over MQTT/TLS presenting certificate @p name. @return the CONNACK
+ * code; when 0, the operation's final status is in @p status and the device id in @p dev_id. */
+static int dps_cert_register(const char *name, const char *reg, char status[32], char dev_id[130])
 {
-    (void)state;
-    char s1[41], s256[65], cert[400], key[400], user[400], body[200], topic[300];
-    issue("dps-dev", "dps-dev", NULL, false, -3600, 30);
-    thumbs("dps-dev", s1, s256);
-    assert_int_equal(put_selfsigned("dps-dev", s1, NULL), 200);
-    path_of(cert, sizeof cert, "dps-dev", ".pem");
-    path_of(key, sizeof key, "dps-dev", "-key.pem");
-
+    char cert[400], key[400], user[400], body[300], topic[400];
+    path_of(cert, sizeof cert, name, ".pem");
+    path_of(key, sizeof key, name, "-key.pem");
     struct th_mqtt m;
-    snprintf(user, sizeof user, "%s/registrations/dps-dev/api-version=2019-03-31", srv.id_scope);
+    snprintf(user, sizeof user, "%s/registrations/%s/api-version=2019-03-31", srv.id_scope, reg);
     assert_int_equal(th_mqtt_open_cert(&m, srv.mqtt_port, srv.ca_path, cert, key), 0);
-    assert_int_equal(th_mqtt_connect(&m, "dps-dev", user, NULL, 60, true), 0);
+    int rc = th_mqtt_connect(&m, reg, user, NULL, 60, true);
+    if (rc != 0) {
+        th_mqtt_close(&m);
+        return rc;
+    }
     assert_int_equal(th_mqtt_subscribe(&m, "$dps/registrations/res/#", 1), 1);
-    snprintf(body, sizeof body, "{\"registrationId\":\"dps-dev\"}");
+    snprintf(body, sizeof body, "{\"registrationId\":\"%s\"}", reg);
     assert_true(th_mqtt_publish(&m, "$dps/registrations/PUT/iotdps-register/?$rid=1", body,
                                 strlen(body), 1) >= 0);
     struct iotc_mqtt_packet p;
@@ -423,11 +423,29 @@ static void test_dps_x509(void **state)
     assert_true(th_mqtt_publish(&m, topic, " ", 1, 1) >= 0);
     assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBLISH, &p, 5000), 0);
     j = cJSON_ParseWithLength(p.publish.payload.ptr, p.publish.payload.len);
-    assert_string_equal(capi_jstr(j, "status"), "assigned");
-    assert_string_equal(capi_jstr(j, "registrationState.deviceId"), "dps-dev");
-    assert_non_null(capi_jstr(j, "registrationState.assignedHub"));
+    const char *st = capi_jstr(j, "status"), *id = capi_jstr(j, "registrationState.deviceId");
+    snprintf(status, 32, "%s", st ? st : "");
+    snprintf(dev_id, 130, "%s", id ? id : "");
+    if (strcmp(status, "assigned") == 0)
+        assert_non_null(capi_jstr(j, "registrationState.assignedHub"));
     cJSON_Delete(j);
     th_mqtt_close(&m);
+    return 0;
+}
+
+/* DPS individual enrollment with a certificate (registration id = CN), then the hub with the
+ * same certificate. */
+static void test_dps_x509(void **state)
+{
+    (void)state;
+    char s1[41], s256[65], status[32], dev_id[130];
+    issue("dps-dev", "dps-dev", NULL, false, -3600, 30);
+    thumbs("dps-dev", s1, s256);
+    assert_int_equal(put_selfsigned("dps-dev", s1, NULL), 200);
+    struct th_mqtt m;
+    assert_int_equal(dps_cert_register("dps-dev", "dps-dev", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+    assert_string_equal(dev_id, "dps-dev");
 
     assert_int_equal(hub_cert_connect(&m, "dps-dev", "dps-dev"), 0);
     send_telemetry(&m, "dps-dev");
@@ -437,13 +455,272 @@ static void test_dps_x509(void **state)
     issue("dps-cn", "someone-else", NULL, false, -3600, 30);
     thumbs("dps-cn", s1, s256);
     assert_int_equal(put_selfsigned("dps-cn", s1, NULL), 200);
-    path_of(cert, sizeof cert, "dps-cn", ".pem");
-    path_of(key, sizeof key, "dps-cn", "-key.pem");
-    snprintf(user, sizeof user, "%s/registrations/dps-cn/api-version=2019-03-31", srv.id_scope);
-    assert_int_equal(th_mqtt_open_cert(&m, srv.mqtt_port, srv.ca_path, cert, key), 0);
-    assert_int_equal(th_mqtt_connect(&m, "dps-cn", user, NULL, 60, true), 5);
-    th_mqtt_close(&m);
+    assert_int_equal(dps_cert_register("dps-cn", "dps-cn", status, dev_id), 5);
     assert_true(th_central_log_contains(&srv, "certificate CN is not the registration id", 3000));
+}
+
+/* IoT Central's API as admin: the status, the answer in @p r. */
+static int capi(const char *method, const char *path, const char *body, struct capi_resp *r)
+{
+    return capi_call(srv.ca_path, srv.https_port, srv.admin_token, method, path, body, 10000, r);
+}
+
+/* {"certificate": the PEM of @p name} into @p body. */
+static void cert_body(const char *name, char *body, size_t size)
+{
+    char esc[8192];
+    char *pem = slurp(name);
+    json_escape(pem, esc, sizeof esc);
+    free(pem);
+    snprintf(body, size, "{\"certificate\":\"%s\"}", esc);
+}
+
+/* Proof of possession for the group's @p slot: code, a certificate with that CN signed by
+ * @p ca's key (named @p proof), verify: the status of verify. */
+static int group_prove(const char *group, const char *slot, const char *ca, const char *proof)
+{
+    struct capi_resp r = {0};
+    char path[300], code[64], body[9000];
+    snprintf(path, sizeof path, "/api/enrollmentGroups/%s/certificates/%s/generateVerificationCode",
+             group, slot);
+    assert_int_equal(capi("POST", path, NULL, &r), 200);
+    snprintf(code, sizeof code, "%s", capi_jstr(r.json, "verificationCode"));
+    assert_int_equal(strlen(code), 32);
+    issue(proof, code, ca, false, -3600, 1);
+    cert_body(proof, body, sizeof body);
+    snprintf(path, sizeof path, "/api/enrollmentGroups/%s/certificates/%s/verify", group, slot);
+    int st = capi("POST", path, body, &r);
+    capi_resp_free(&r);
+    return st;
+}
+
+/* X.509 enrollment groups (IoT Central 2022-07-31): the group, its CA certificates (PEM, base64
+ * of PEM), proof of possession, DPS registration through the primary (root) and the secondary
+ * (intermediate), the hub with the same certificate, and every refusal with its reason. */
+static void test_x509_groups(void **state)
+{
+    (void)state;
+    struct capi_resp r = {0};
+    char body[12000], status[32], dev_id[130], s1[41], s256[65];
+    issue("g-root", "group root", NULL, true, -3600, 30);
+    issue("g-inter", "group intermediate", "g-root", true, -3600, 30);
+    issue("g-other", "group root", NULL, true, -3600, 30); /* same subject, another key */
+    issue("gdev-1", "gdev-1", "g-root", false, -3600, 30);
+    issue("gdev-2", "gdev-2", "g-inter", false, -3600, 30);
+    issue("gdev-cn", "someone", "g-root", false, -3600, 30);
+    issue("gdev-other", "gdev-other", "g-other", false, -3600, 30);
+    issue("gdev-3", "gdev-3", "g-root", false, -3600, 30);
+
+    /* a SAS group has no certificates; an x509 group has no keys */
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509",
+                          "{\"displayName\":\"X.509 fleet\",\"type\":\"iot\",\"attestation\":"
+                          "{\"type\":\"x509\",\"symmetricKey\":{}}}",
+                          &r),
+                     400);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509",
+                          "{\"displayName\":\"X.509 fleet\",\"type\":\"iot\",\"attestation\":"
+                          "{\"type\":\"x509\"}}",
+                          &r),
+                     200);
+    assert_string_equal(capi_jstr(r.json, "attestation.type"), "x509");
+    assert_null(capi_jget(r.json, "attestation.symmetricKey"));
+    assert_null(capi_jget(r.json, "attestation.x509.signingCertificates.primary"));
+    cert_body("g-root", body, sizeof body);
+    assert_int_equal(
+        capi("PUT", "/api/enrollmentGroups/SAS-IoT-Devices/certificates/primary", body, &r), 400);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/tertiary", body, &r),
+                     404);
+    assert_int_equal(capi("GET", "/api/enrollmentGroups/g509/certificates/primary", NULL, &r), 404);
+
+    /* no certificate yet: DPS knows no enrollment for the id */
+    assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 5);
+    assert_true(
+        th_central_log_contains(&srv, "no X.509 enrollment for this registration id", 3000));
+
+    /* the primary: PEM; unverified, and verified:true on upload is refused */
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/primary",
+                          "{\"certificate\":\"bm90IGEgY2VydA==\"}", &r),
+                     400);
+    char vbody[12100];
+    snprintf(vbody, sizeof vbody, "{\"verified\":true,%s", body + 1);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/primary", vbody, &r),
+                     400);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/primary", body, &r), 200);
+    thumbs("g-root", s1, s256);
+    assert_false(cJSON_IsTrue(capi_jget(r.json, "verified")));
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1);
+    assert_non_null(capi_jstr(r.json, "etag"));
+    assert_non_null(strstr(capi_jstr(r.json, "certificate"), "BEGIN CERTIFICATE"));
+    assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 5);
+    assert_true(th_central_log_contains(&srv, "chains to a CA that is not verified", 3000));
+
+    /* proof of possession: signed by another key is refused, then the right one */
+    assert_int_equal(group_prove("g509", "primary", "g-other", "g-proof-bad"), 400);
+    assert_true(th_central_log_contains(&srv, "not signed with the CA's key", 3000));
+    assert_int_equal(group_prove("g509", "primary", "g-root", "g-proof"), 204);
+    assert_int_equal(capi("GET", "/api/enrollmentGroups/g509", NULL, &r), 200);
+    assert_true(
+        cJSON_IsTrue(capi_jget(r.json, "attestation.x509.signingCertificates.primary.verified")));
+    assert_string_equal(
+        capi_jstr(r.json, "attestation.x509.signingCertificates.primary.info.sha1Thumbprint"), s1);
+    /* the group's CAs are not the service API's /certificates */
+    char *answer = NULL;
+    assert_int_equal(service("GET", "/certificates", NULL, &answer), 200);
+    assert_null(strstr(answer, s1));
+    free(answer);
+
+    /* a verified CA of the service API with the group root's subject name does not hide it */
+    char *dpem = slurp("g-other"), desc[8192], dbody[9000];
+    json_escape(dpem, desc, sizeof desc);
+    free(dpem);
+    snprintf(dbody, sizeof dbody, "{\"properties\":{\"certificate\":\"%s\"}}", desc);
+    assert_int_equal(service("PUT", "/certificates/decoy", dbody, NULL), 200);
+    assert_int_equal(service("POST", "/certificates/decoy/generateVerificationCode", NULL, &answer),
+                     200);
+    cJSON *dj = cJSON_Parse(answer);
+    free(answer);
+    issue("decoy-proof", capi_jstr(dj, "properties.verificationCode"), "g-other", false, -3600, 1);
+    cJSON_Delete(dj);
+    cert_body("decoy-proof", dbody, sizeof dbody);
+    assert_int_equal(service("POST", "/certificates/decoy/verify", dbody, NULL), 200);
+
+    /* DPS through the group: registered with CN = registration id, then the hub */
+    assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+    assert_string_equal(dev_id, "gdev-1");
+    struct th_mqtt m;
+    assert_int_equal(hub_cert_connect(&m, "gdev-1", "gdev-1"), 0);
+    send_telemetry(&m, "gdev-1");
+    th_mqtt_close(&m);
+    assert_int_equal(capi("GET", "/api/devices/gdev-1", NULL, &r), 200);
+    /* and again: the device is kept */
+    assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+
+    /* refusals: CN not the registration id, a CA that is not the group's */
+    assert_int_equal(dps_cert_register("gdev-cn", "gdev-cn", status, dev_id), 5);
+    assert_true(th_central_log_contains(&srv, "certificate CN is not the registration id", 3000));
+    assert_int_equal(dps_cert_register("gdev-other", "gdev-other", status, dev_id), 5);
+    assert_int_equal(capi("GET", "/api/devices/gdev-other", NULL, &r), 404);
+
+    /* base64 of the DER is taken too (another group, then gone) */
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509-der",
+                          "{\"displayName\":\"der\",\"type\":\"iot\",\"attestation\":"
+                          "{\"type\":\"x509\"}}",
+                          &r),
+                     200);
+    char *rpem = slurp("g-root"), der_b64[4096];
+    size_t nd = 0;
+    const char *bb = strstr(rpem, "-----\n") + 6, *be = strstr(bb, "-----END");
+    for (const char *q = bb; q < be; q++)
+        if (*q != '\n')
+            der_b64[nd++] = *q;
+    der_b64[nd] = '\0';
+    free(rpem);
+    snprintf(body, sizeof body, "{\"certificate\":\"%s\"}", der_b64);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509-der/certificates/primary", body, &r),
+                     200);
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1);
+    assert_int_equal(capi("DELETE", "/api/enrollmentGroups/g509-der", NULL, &r), 204);
+
+    /* the secondary: an intermediate, sent as base64 of the PEM */
+    char *pem = slurp("g-inter"), pem_b64[8192];
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = strlen(pem), o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned char)pem[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned char)pem[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)pem[i + 2];
+        pem_b64[o++] = tbl[(v >> 18) & 63];
+        pem_b64[o++] = tbl[(v >> 12) & 63];
+        pem_b64[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        pem_b64[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    pem_b64[o] = '\0';
+    free(pem);
+    snprintf(body, sizeof body, "{\"certificate\":\"%s\"}", pem_b64);
+    assert_int_equal(capi("PUT", "/api/enrollmentGroups/g509/certificates/secondary", body, &r),
+                     200);
+    char s1_inter[41];
+    thumbs("g-inter", s1_inter, s256);
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1_inter);
+    assert_int_equal(dps_cert_register("gdev-2", "gdev-2", status, dev_id), 5);
+    assert_int_equal(group_prove("g509", "secondary", "g-inter", "g-proof2"), 204);
+    assert_int_equal(dps_cert_register("gdev-2", "gdev-2", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+    assert_int_equal(hub_cert_connect(&m, "gdev-2", "gdev-2"), 0);
+    th_mqtt_close(&m);
+
+    /* a disabled group registers nobody; enabled again, it does */
+    assert_int_equal(capi("PATCH", "/api/enrollmentGroups/g509", "{\"enabled\":false}", &r), 200);
+    assert_string_equal(capi_jstr(r.json, "attestation.type"), "x509");
+    assert_int_equal(dps_cert_register("gdev-3", "gdev-3", status, dev_id), 5);
+    assert_true(th_central_log_contains(&srv, "X.509 enrollment group is disabled", 3000));
+    assert_int_equal(capi("PATCH", "/api/enrollmentGroups/g509", "{\"enabled\":true}", &r), 200);
+    assert_int_equal(dps_cert_register("gdev-3", "gdev-3", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+
+    /* the group, its certificates and their verification survive a restart */
+    assert_int_equal(th_central_stop(&srv), 0);
+    assert_int_equal(th_central_restart(&srv, NULL), 0);
+    assert_int_equal(capi("GET", "/api/enrollmentGroups/g509/certificates/secondary", NULL, &r),
+                     200);
+    assert_true(cJSON_IsTrue(capi_jget(r.json, "verified")));
+    assert_string_equal(capi_jstr(r.json, "info.sha1Thumbprint"), s1_inter);
+    issue("gdev-4", "gdev-4", "g-root", false, -3600, 30);
+    assert_int_equal(dps_cert_register("gdev-4", "gdev-4", status, dev_id), 0);
+    assert_string_equal(status, "assigned");
+
+    /* deleting a certificate: 204, then 404; deleting the group removes the primary too */
+    assert_int_equal(capi("DELETE", "/api/enrollmentGroups/g509/certificates/secondary", NULL, &r),
+                     204);
+    assert_int_equal(capi("GET", "/api/enrollmentGroups/g509/certificates/secondary", NULL, &r),
+                     404);
+    assert_int_equal(capi("DELETE", "/api/enrollmentGroups/g509", NULL, &r), 204);
+    assert_int_equal(dps_cert_register("gdev-1", "gdev-1", status, dev_id), 5);
+    assert_int_equal(service("DELETE", "/certificates/decoy", NULL, NULL), 204);
+    capi_resp_free(&r);
+}
+
+/* paho's fallback: after a refused certificate CONNECT it retries with MQTT 3.1 (MQIsdp, level
+ * 3); the server answers CONNACK 1 and logs the retry as the fallback it is. MQTT 5: a warning. */
+static void test_mqtt31_fallback(void **state)
+{
+    (void)state;
+    issue("fb-unknown", "fb-dev", NULL, false, -3600, 30);
+    assert_int_equal(put_selfsigned("fb-dev", "ffffffffffffffffffffffffffffffffffffffff", NULL),
+                     200);
+    expect_refused("fb-unknown", "fb-dev", 5, "unknown certificate");
+    static const struct {
+        const char *name;
+        uint8_t level;
+        const char *log;
+    } tries[] = {
+        {"MQIsdp", 3, "fell back to MQTT 3.1 (MQIsdp) after a refused CONNECT"},
+        {"MQTT", 5, "asked for MQTT protocol level 5"},
+    };
+    for (int i = 0; i < 2; i++) {
+        char cert[400], key[400];
+        path_of(cert, sizeof cert, "fb-unknown", ".pem");
+        path_of(key, sizeof key, "fb-unknown", "-key.pem");
+        struct th_mqtt m;
+        assert_int_equal(th_mqtt_open_cert(&m, srv.mqtt_port, srv.ca_path, cert, key), 0);
+        struct iotc_mqtt_packet c = {.type = IOTC_MQTT_CONNECT}, p;
+        c.connect.protocol_name = iotc_span_from_cstr(tries[i].name);
+        c.connect.protocol_level = tries[i].level;
+        c.connect.clean_session = true;
+        c.connect.keep_alive = 60;
+        c.connect.client_id = IOTC_SPAN_LIT("fb-dev");
+        c.connect.has_username = true;
+        c.connect.username = IOTC_SPAN_LIT("hub/fb-dev/?api-version=2021-04-12");
+        assert_int_equal(th_mqtt_send(&m, &c), 0);
+        assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_CONNACK, &p, 5000), 0);
+        assert_int_equal(p.connack.return_code, 1);
+        th_mqtt_close(&m);
+        assert_true(th_central_log_contains(&srv, tries[i].log, 3000));
+    }
 }
 
 /* IoT Central's attestation API: PEM, base64 DER and base64 of PEM, answered with
@@ -527,6 +804,8 @@ int main(void)
         cmocka_unit_test(test_thumbprint_update),
         cmocka_unit_test(test_dps_x509),
         cmocka_unit_test(test_attestation_api),
+        cmocka_unit_test(test_x509_groups),
+        cmocka_unit_test(test_mqtt31_fallback),
         cmocka_unit_test(test_certificate_authority), /* restarts the server: last */
     };
     return cmocka_run_group_tests_name("central_x509", tests, setup, teardown);

@@ -7,7 +7,11 @@ import crypto from 'node:crypto';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 
-import { interopMain } from './lib/central.mjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { builddir, interopMain } from './lib/central.mjs';
 import { createSuite } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -82,6 +86,33 @@ await interopMain(import.meta.url, async (app) => {
             `HostName=${wsHost};DeviceId=ws-dev-1;SharedAccessKey=${Buffer.alloc(32, 1).toString('base64')}`, MqttWs);
         await assert.rejects(client.open());
         await client.close().catch(() => {});
+    }, { timeout: 20000 });
+
+    s.test('MqttWs with X.509: a selfSigned device connects over wss with its certificate; another is refused', async () => {
+        const dir = path.join(app.dataDir, 'ws-certs');
+        const certs = (...args) => {
+            const r = spawnSync(path.join(builddir(), 'iotc-central'), ['certs', ...args], { encoding: 'utf8' });
+            if (r.status !== 0) throw new Error(`certs ${args.join(' ')}: ${r.stderr}`);
+        };
+        certs('device', '--id', 'ws-x509-1', '--out', dir);
+        certs('device', '--id', 'ws-x509-other', '--out', dir);
+        const read = (n) => fs.readFileSync(path.join(dir, n), 'utf8');
+        const sha1 = new crypto.X509Certificate(read('ws-x509-1.pem')).fingerprint.replace(/:/g, '');
+        await registry.create({ deviceId: 'ws-x509-1', authentication: { x509Thumbprint: { primaryThumbprint: sha1 } } });
+        const open = async (name) => {
+            const client = Client.fromConnectionString(`HostName=${wsHost};DeviceId=ws-x509-1;x509=true`, MqttWs);
+            client.setOptions({ cert: read(`${name}.pem`), key: read(`${name}-key.pem`) });
+            try {
+                await client.open();
+                await client.sendEvent(new Message('{"t":3}'));
+            } finally {
+                await client.close().catch(() => {});
+            }
+        };
+        await open('ws-x509-1');
+        await assert.rejects(open('ws-x509-other'));
+        const { responseBody: g } = await registry.get('ws-x509-1');
+        assert.ok(g.lastActivityTime > '2000');
     }, { timeout: 20000 });
 
     s.test('provisioning MqttWs: group enrollment over wss, then the hub over wss', async () => {

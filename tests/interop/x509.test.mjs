@@ -120,5 +120,39 @@ await interopMain(import.meta.url, async (app) => {
         await connectAndSend(app.assignedHub, 'node-ca-1', cert, key);
     }, { timeout: 20000 });
 
+    s.test('DPS X.509 enrollment group: CA on the group, proven, then X509Security registers a new device', async () => {
+        const admin = fs.readFileSync(path.join(app.dataDir, 'admin-token'), 'utf8').split('\n')[0];
+        const capi = (method, p, body) => rest(app, method, `${p}?api-version=2022-07-31`,
+            { token: admin, body });
+        const grp = '/api/enrollmentGroups/node-x509';
+        certs('root', '--out', path.join(dir, 'groot'));
+        certs('device', '--ca', path.join(dir, 'groot'), '--id', 'node-grp-1', '--out', dir);
+        const cert = read('node-grp-1.pem');
+        const key = read('node-grp-1-key.pem');
+        let r = await capi('PUT', grp, { displayName: 'Node X.509', type: 'iot', attestation: { type: 'x509' } });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.attestation.type, 'x509');
+        r = await capi('PUT', `${grp}/certificates/primary`, { certificate: read('groot/root.pem') });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.verified, false);
+        assert.equal(r.json.info.sha1Thumbprint, sha1Of(read('groot/root.pem')).toLowerCase());
+        const register = (id) => ProvisioningDeviceClient.create(app.dpsHost, app.idScope, new ProvMqtt(),
+            new X509Security(id, { cert, key })).register();
+        await assert.rejects(register('node-grp-1')); // the CA is not verified yet
+        r = await capi('POST', `${grp}/certificates/primary/generateVerificationCode`);
+        assert.equal(r.status, 200, r.text);
+        certs('verify-code', '--ca', path.join(dir, 'groot'), '--code', r.json.verificationCode,
+            '--out', path.join(dir, 'gproof'));
+        r = await capi('POST', `${grp}/certificates/primary/verify`, { certificate: read('gproof/verification.pem') });
+        assert.equal(r.status, 204, r.text);
+        r = await capi('GET', grp);
+        assert.equal(r.json.attestation.x509.signingCertificates.primary.verified, true);
+        const result = await register('node-grp-1');
+        assert.equal(result.status, 'assigned');
+        assert.equal(result.deviceId, 'node-grp-1');
+        assert.equal(result.assignedHub, app.assignedHub);
+        await connectAndSend(result.assignedHub, result.deviceId, cert, key);
+    }, { timeout: 30000 });
+
     return s.run();
 });

@@ -184,6 +184,11 @@ int th_tls_open(const struct th_central *c, struct th_tls *t);
  * NULL: the kernel's choice). */
 int th_tls_open_from(const struct th_central *c, struct th_tls *t, const char *src);
 
+/** th_tls_open_from() presenting the client certificate @p cert_path (chain file) with its key
+ * @p key_path (NULL: none). */
+int th_tls_open_cert(const struct th_central *c, struct th_tls *t, const char *src,
+                     const char *cert_path, const char *key_path);
+
 /** Send @p len bytes. @return 0 or -1. */
 int th_tls_send(struct th_tls *t, const void *data, size_t len);
 

@@ -156,6 +156,12 @@ int th_tls_open(const struct th_central *c, struct th_tls *t)
 
 int th_tls_open_from(const struct th_central *c, struct th_tls *t, const char *src)
 {
+    return th_tls_open_cert(c, t, src, NULL, NULL);
+}
+
+int th_tls_open_cert(const struct th_central *c, struct th_tls *t, const char *src,
+                     const char *cert_path, const char *key_path)
+{
     memset(t, 0, sizeof *t);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->https_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -169,6 +175,9 @@ int th_tls_open_from(const struct th_central *c, struct th_tls *t, const char *s
                          bind(t->fd, (struct sockaddr *)&from, sizeof from) != 0)) ||
         connect(t->fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         SSL_CTX_load_verify_locations(t->ctx, c->ca_path, NULL) != 1)
+        goto fail;
+    if (cert_path != NULL && (SSL_CTX_use_certificate_chain_file(t->ctx, cert_path) != 1 ||
+                              SSL_CTX_use_PrivateKey_file(t->ctx, key_path, SSL_FILETYPE_PEM) != 1))
         goto fail;
     if (src != NULL) { /* a flood's connection: a server that does not answer is no hang */
         struct timeval tv = {10, 0};

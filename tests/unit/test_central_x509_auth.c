@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "central/hub/auth.h"
@@ -193,6 +194,59 @@ static void test_cert_decisions(void **state)
     }
 }
 
+/* DPS X.509 enrollment groups: an id without an individual enrollment registers when the chain
+ * leads to a verified CA of an enabled group and the CN is the registration id. */
+static void test_group_decisions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *reg, *cn;
+        enum auth_group_chain group;
+        long nb, na;
+        int connack;
+        enum auth_key key;
+        const char *reason;
+    } rows[] = {
+        {"verified group CA", "new-dev", "new-dev", AUTH_GROUP_VERIFIED, -10, 10, 0,
+         AUTH_KEY_CERT_GROUP, NULL},
+        {"CN in another case", "new-dev", "NEW-dev", AUTH_GROUP_VERIFIED, -10, 10, 0,
+         AUTH_KEY_CERT_GROUP, NULL},
+        {"CN another id", "new-dev", "other", AUTH_GROUP_VERIFIED, -10, 10, 5, AUTH_KEY_NONE,
+         "CN is not the registration id"},
+        {"unverified group CA", "new-dev", "new-dev", AUTH_GROUP_UNVERIFIED, -10, 10, 5,
+         AUTH_KEY_NONE, "not verified"},
+        {"disabled group", "new-dev", "new-dev", AUTH_GROUP_DISABLED, -10, 10, 5, AUTH_KEY_NONE,
+         "group is disabled"},
+        {"expired", "new-dev", "new-dev", AUTH_GROUP_VERIFIED, -20, -10, 5, AUTH_KEY_NONE,
+         "expired"},
+        {"no group", "new-dev", "new-dev", AUTH_GROUP_NONE, -10, 10, 5, AUTH_KEY_NONE,
+         "no X.509 enrollment"},
+        /* an individual enrollment comes first: its own rules hold */
+        {"individual SAS enrollment", "sas-dev", "sas-dev", AUTH_GROUP_VERIFIED, -10, 10, 5,
+         AUTH_KEY_NONE, "SAS, not X.509"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char user[200];
+        snprintf(user, sizeof user, "0ne00000A0A/registrations/%s/api-version=2019-03-31",
+                 rows[i].reg);
+        struct auth_cert cert = {.sha1 = SHA1,
+                                 .sha256 = SHA256,
+                                 .cn = rows[i].cn,
+                                 .not_before_s = (int64_t)NOW + rows[i].nb,
+                                 .not_after_s = (int64_t)NOW + rows[i].na,
+                                 .chain = AUTH_CHAIN_UNKNOWN,
+                                 .group = rows[i].group,
+                                 .group_serial = 42};
+        struct auth_result r;
+        auth_decide_cert(&cfg, iotc_span_from_cstr(rows[i].reg), iotc_span_from_cstr(user), &cert,
+                         NOW, lookup, NULL, &r);
+        if (r.kind != AUTH_DPS || r.connack != rows[i].connack || r.key != rows[i].key ||
+            strstr(r.reason, rows[i].reason ? rows[i].reason : "ok") == NULL ||
+            (r.connack == 0 && r.group_serial != 42))
+            fail_msg("%s: connack %d key %d reason '%s'", rows[i].name, r.connack, r.key, r.reason);
+    }
+}
+
 /* A password still means SAS: an X.509 identity is refused by the SAS path, and the SAS path
  * without a password names both missing credentials. */
 static void test_sas_path_refuses_x509(void **state)
@@ -213,9 +267,8 @@ static void test_sas_path_refuses_x509(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thumbprint_normalize),
-        cmocka_unit_test(test_thumbprint_matches),
-        cmocka_unit_test(test_cert_decisions),
+        cmocka_unit_test(test_thumbprint_normalize),  cmocka_unit_test(test_thumbprint_matches),
+        cmocka_unit_test(test_cert_decisions),        cmocka_unit_test(test_group_decisions),
         cmocka_unit_test(test_sas_path_refuses_x509),
     };
     return cmocka_run_group_tests_name("central_x509_auth", tests, NULL, NULL);

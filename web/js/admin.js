@@ -1,6 +1,7 @@
 // Administration: the application's device connection facts (ID scope, the SAS enrollment
 // group and its keys, the CA certificate) and API tokens (create, revoke).
 import { application, del, list, post, put, seg } from './api.js';
+import { x509Groups } from './x509.js';
 import { clear, confirmAction, copyField, dialog, errorText, fmtTime, h, inline, notify, showError, table } from './ui.js';
 
 // IoT Central's role ids, which the API returns (App Administrator, App Operator)
@@ -56,7 +57,7 @@ export async function render(main, session) {
         conn.append(h('p', { class: 'muted' }, 'The enrollment group keys are shown to administrators only.'));
     }
     const tokensBox = h('section', { class: 'card', 'aria-labelledby': 'tok-h' }, h('h2', { id: 'tok-h' }, 'API tokens'));
-    clear(main, h('h1', {}, 'Administration'), conn, tokensBox);
+    clear(main, h('h1', {}, 'Administration'), conn, app.enrollmentGroup ? x509Groups() : null, tokensBox);
     if (session.role !== 'administrator') {
         tokensBox.append(h('p', { class: 'muted' }, 'Only administrators manage API tokens.'));
         return;

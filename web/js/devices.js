@@ -5,6 +5,7 @@ import { application, del, get, list, patch, put, seg } from './api.js';
 import {
     add, badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError,
 } from './ui.js';
+import { certificateForm, x509Facts } from './x509.js';
 
 const STATUS = {
     registered: ['Registered', ''],
@@ -40,13 +41,22 @@ export async function connectDialog(deviceId) {
         extra = null;
     }
     dialog('Device connection', (body) => {
+        const facts = h('div', { id: 'conn-facts' });
+        const show = (c) => {
+            clear(facts, ...(c.symmetricKey
+                ? [h('p', { class: 'muted' }, 'Give these to the device: it registers through DPS with its own symmetric key (SAS).'),
+                    copyField('Primary key', c.symmetricKey.primaryKey, { id: 'conn-primary' }),
+                    copyField('Secondary key', c.symmetricKey.secondaryKey, { id: 'conn-secondary' })]
+                : [h('p', { class: 'muted' }, 'Give these to the device: it registers through DPS with its client certificate (X.509), the device ID as CN.'),
+                    ...x509Facts(deviceId, c.x509)]));
+        };
+        show(creds);
         add(body,
-            h('p', { class: 'muted' }, 'Give these to the device: it registers through DPS with its own symmetric key (SAS).'),
             copyField('ID scope', creds.idScope, { id: 'conn-scope' }),
             copyField('Device ID', deviceId, { id: 'conn-device' }),
-            copyField('Primary key', creds.symmetricKey.primaryKey, { id: 'conn-primary' }),
-            copyField('Secondary key', creds.symmetricKey.secondaryKey, { id: 'conn-secondary' }),
-            extra ? h('p', { class: 'muted' }, extra) : null);
+            facts,
+            extra ? h('p', { class: 'muted' }, extra) : null,
+            certificateForm(deviceId, (att) => show({ x509: att.x509 })));
     }, [{ label: 'Close', primary: true }]);
 }
 

@@ -11,6 +11,7 @@
 
 #include "central/api/capi_int.h"
 #include "central/hub/groups.h"
+#include "central/hub/x509.h"
 
 /* The group of c->seg[2] (ids are case-sensitive, as device ids are), or 404. */
 static struct egroup *group_or_404(struct http_ctx *c)
@@ -119,4 +120,113 @@ void capi_group_regenerate(struct http_ctx *c)
         return;
     }
     written(c, appl_group_regenerate(c->app->appl, g, strcasecmp(kind, "secondary") == 0), g, &err);
+}
+
+/* ---------------------------------------------------------------- X.509 certificates
+ * /api/enrollmentGroups/{id}/certificates/{primary|secondary}[/generateVerificationCode|/verify]
+ */
+
+/* The group and the slot of the path, or false (answered). */
+static bool cert_target(struct http_ctx *c, struct egroup **g, bool *secondary)
+{
+    *g = group_or_404(c);
+    if (*g == NULL)
+        return false;
+    if (strcmp(c->seg[4], "primary") != 0 && strcmp(c->seg[4], "secondary") != 0) {
+        capi_error(c, 404, "NotFound", "The certificate entry must be primary or secondary.");
+        return false;
+    }
+    *secondary = strcmp(c->seg[4], "secondary") == 0;
+    return true;
+}
+
+static void cert_reply(struct http_ctx *c, int rc, const struct egroup *g, bool secondary,
+                       const struct appl_error *err)
+{
+    cJSON *o = NULL;
+    if (rc == CE_INVALID && err->code != NULL)
+        capi_app_error(c, err);
+    else if (rc == CE_NOTFOUND)
+        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
+                   g->id, secondary ? "secondary" : "primary");
+    else if (rc != CE_OK)
+        capi_error_ce(c, rc, "certificate");
+    else if ((o = appl_group_cert_json(c->app, g, secondary)) == NULL)
+        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
+                   g->id, secondary ? "secondary" : "primary");
+    else
+        capi_reply(c, 200, o);
+}
+
+void capi_group_cert_get(struct http_ctx *c)
+{
+    struct appl_error err = {0};
+    struct egroup *g;
+    bool sec;
+    if (cert_target(c, &g, &sec))
+        cert_reply(c, CE_OK, g, sec, &err);
+}
+
+void capi_group_cert_put(struct http_ctx *c)
+{
+    struct appl_error err = {0};
+    struct egroup *g;
+    bool sec;
+    if (!cert_target(c, &g, &sec))
+        return;
+    cJSON *body = capi_body(c, CAPI_MAX_BODY);
+    if (body == NULL)
+        return;
+    int rc = appl_group_cert_put(c->app->appl, g, sec, body, &err);
+    cJSON_Delete(body);
+    cert_reply(c, rc, g, sec, &err);
+}
+
+void capi_group_cert_delete(struct http_ctx *c)
+{
+    struct egroup *g;
+    bool sec;
+    if (!cert_target(c, &g, &sec))
+        return;
+    if (appl_group_cert_delete(c->app->appl, g, sec) != CE_OK)
+        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
+                   g->id, sec ? "secondary" : "primary");
+    else
+        http_reply_empty(c, 204);
+}
+
+void capi_group_cert_code(struct http_ctx *c)
+{
+    struct egroup *g;
+    bool sec;
+    char code[X509_CODE_LEN + 1];
+    if (!cert_target(c, &g, &sec))
+        return;
+    if (appl_group_cert_code(c->app->appl, g, sec, code) != CE_OK) {
+        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
+                   g->id, sec ? "secondary" : "primary");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (o != NULL)
+        cJSON_AddStringToObject(o, "verificationCode", code);
+    capi_reply(c, 200, o);
+}
+
+void capi_group_cert_verify(struct http_ctx *c)
+{
+    struct appl_error err = {0};
+    struct egroup *g;
+    bool sec;
+    if (!cert_target(c, &g, &sec))
+        return;
+    cJSON *body = capi_body(c, CAPI_MAX_BODY);
+    if (body == NULL)
+        return;
+    int rc = appl_group_cert_verify(c->app->appl, g, sec, body, &err);
+    cJSON_Delete(body);
+    if (rc == CE_OK)
+        http_reply_empty(c, 204);
+    else
+        cert_reply(c, rc, g, sec, &err);
 }

@@ -113,6 +113,11 @@ void capi_group_put(struct http_ctx *c);
 void capi_group_patch(struct http_ctx *c);
 void capi_group_delete(struct http_ctx *c);
 void capi_group_regenerate(struct http_ctx *c);
+void capi_group_cert_get(struct http_ctx *c);
+void capi_group_cert_put(struct http_ctx *c);
+void capi_group_cert_delete(struct http_ctx *c);
+void capi_group_cert_code(struct http_ctx *c);
+void capi_group_cert_verify(struct http_ctx *c);
 /* capi_attestation.c */
 void capi_attestation(struct http_ctx *c);
 /** The device's attestation as IoT Central shows it (caller frees with cJSON_Delete). */

@@ -192,7 +192,22 @@ int appl_group_delete(struct appl *a, const char *id);
 /** New random primary (or secondary) key. CE_OK, CE_IO (the old key stays), CE_NOMEM. */
 int appl_group_regenerate(struct appl *a, struct egroup *g, bool secondary);
 /** The EnrollmentGroup JSON of IoT Central (2022-07-31). Caller frees. */
-cJSON *appl_group_to_json(const struct app *app, const struct egroup *g);
+cJSON *appl_group_to_json(struct app *app, const struct egroup *g);
+/*
+ * An X.509 group's CA certificates (slot primary / secondary), kept in the CA store (hub/x509.h,
+ * x509_group_ca_name()): the SigningX509Certificate JSON {verified, certificate, info:
+ * {sha1Thumbprint}, etag} or NULL when the slot is empty; set from {"certificate"} (PEM,
+ * base64 DER, base64 of PEM; a new certificate is unverified); delete; a new verification
+ * code; verify with a certificate signed by the CA's key whose CN is the code.
+ * Returns CE_OK, CE_INVALID (@p err filled), CE_NOTFOUND (empty slot), CE_NOMEM.
+ */
+cJSON *appl_group_cert_json(struct app *app, const struct egroup *g, bool secondary);
+int appl_group_cert_put(struct appl *a, struct egroup *g, bool secondary, const cJSON *body,
+                        struct appl_error *err);
+int appl_group_cert_delete(struct appl *a, struct egroup *g, bool secondary);
+int appl_group_cert_code(struct appl *a, struct egroup *g, bool secondary, char code[33]);
+int appl_group_cert_verify(struct appl *a, struct egroup *g, bool secondary, const cJSON *body,
+                           struct appl_error *err);
 /**
  * The SAS keys of device @p id derived (HMAC-SHA256 of the id, base64) from the keys of the
  * application's SAS enrollment group (app.json's; once deleted, the first enabled SAS group for

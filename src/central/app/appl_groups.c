@@ -21,6 +21,7 @@
 #include "central/app/appl.h"
 #include "central/base/log.h"
 #include "central/hub/groups.h"
+#include "central/hub/x509.h"
 #include "central/store/store_app.h"
 
 #define TABLE "app_enrollment_groups"
@@ -75,16 +76,55 @@ static void append(struct egroups *gs, struct egroup *g)
         g->serial = ++gs->next_serial;
 }
 
-/* The "attestation" member of @p g, as the API shows it and the table keeps it (keys left out
- * when @p with_keys is false). One case per attestation kind: X.509 adds its certificates here. */
-static void add_attestation(cJSON *o, const struct egroup *g, bool with_keys)
+/* The CA-store name of @p g's certificate in @p slot. */
+static bool cert_name(const struct egroup *g, bool secondary, char out[X509_CA_KEY_MAX + 1])
+{
+    return x509_group_ca_name(g->id, secondary, out) == 0;
+}
+
+cJSON *appl_group_cert_json(struct app *app, const struct egroup *g, bool secondary)
+{
+    char name[X509_CA_KEY_MAX + 1], etag[40];
+    struct x509_ca_info ca;
+    if (g->attestation != EGROUP_X509 || !cert_name(g, secondary, name) ||
+        !x509_ca_get(app, name, &ca))
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    /* the etag follows the certificate and its verification */
+    snprintf(etag, sizeof etag, "\"%.16s-%c\"", ca.facts.sha1, ca.verified ? 'v' : 'u');
+    cJSON_AddBoolToObject(o, "verified", ca.verified);
+    cJSON_AddStringToObject(o, "certificate", ca.pem);
+    cJSON *info = cJSON_AddObjectToObject(o, "info");
+    cJSON_AddStringToObject(info, "sha1Thumbprint", ca.facts.sha1);
+    cJSON_AddStringToObject(o, "etag", etag);
+    return o;
+}
+
+/* The "attestation" member of @p g, as the API shows it (@p full) and the table keeps it (keys
+ * and certificates left out when @p full is false). One case per attestation kind. */
+static void add_attestation(struct app *app, cJSON *o, const struct egroup *g, bool full)
 {
     cJSON *att = cJSON_AddObjectToObject(o, "attestation");
     switch (g->attestation) {
+    case EGROUP_X509:
+        cJSON_AddStringToObject(att, "type", "x509");
+        if (full) {
+            cJSON *sc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(att, "x509"),
+                                                "signingCertificates");
+            cJSON *p = appl_group_cert_json(app, g, false);
+            cJSON *q = appl_group_cert_json(app, g, true);
+            if (p != NULL)
+                cJSON_AddItemToObject(sc, "primary", p);
+            if (q != NULL)
+                cJSON_AddItemToObject(sc, "secondary", q);
+        }
+        break;
     case EGROUP_SYMMETRIC_KEY:
     default:
         cJSON_AddStringToObject(att, "type", "symmetricKey");
-        if (with_keys) {
+        if (full) {
             cJSON *sk = cJSON_AddObjectToObject(att, "symmetricKey");
             cJSON_AddStringToObject(sk, "primaryKey", g->primary_key);
             cJSON_AddStringToObject(sk, "secondaryKey", g->secondary_key);
@@ -102,7 +142,7 @@ static void save(struct appl *a, const struct egroup *g)
     cJSON_AddStringToObject(o, "displayName", g->display_name);
     cJSON_AddBoolToObject(o, "enabled", g->enabled);
     cJSON_AddStringToObject(o, "type", g->iot_edge ? "iotEdge" : "iot");
-    add_attestation(o, g, !is_default(a->app, g->id));
+    add_attestation(a->app, o, g, !is_default(a->app, g->id) && g->attestation != EGROUP_X509);
     cJSON_AddNumberToObject(o, "etag", (double)g->etag);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -143,7 +183,7 @@ static bool key_ok(const char *k)
  * displayName, type and attestation are required; otherwise (PATCH) only what is present
  * changes. Keys absent from a new group are generated. Nothing is changed on error.
  */
-static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
+static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new, bool is_dflt,
                  struct appl_error *err)
 {
     static const char *const known[] = {"id",   "etag",        "displayName", "enabled",
@@ -179,15 +219,21 @@ static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
     if (att == NULL && replace)
         return fail(err, "InvalidBody", "$.attestation: required");
     const char *pk = NULL, *sk = NULL;
+    enum egroup_attestation kind = g->attestation;
     if (att != NULL) {
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(att, "type");
         if (!cJSON_IsObject(att) || !cJSON_IsString(at))
             return fail(err, "InvalidBody", "$.attestation.type: required");
-        if (strcmp(at->valuestring, "x509") == 0)
+        kind = strcmp(at->valuestring, "x509") == 0 ? EGROUP_X509 : EGROUP_SYMMETRIC_KEY;
+        if (kind == EGROUP_X509 && is_dflt)
             return fail(err, "InvalidBody",
-                        "$.attestation.type: X.509 enrollment groups are not supported by this "
-                        "server yet; use \"symmetricKey\"");
-        if (strcmp(at->valuestring, "symmetricKey") != 0)
+                        "$.attestation.type: the application's SAS group (%s) stays symmetricKey",
+                        g->id);
+        if (kind == EGROUP_X509 && cJSON_GetObjectItemCaseSensitive(att, "symmetricKey") != NULL)
+            return fail(err, "InvalidBody",
+                        "$.attestation.symmetricKey: not for an x509 attestation");
+        /* certificates are set through /certificates/{primary|secondary}; x509 here is ignored */
+        if (kind != EGROUP_X509 && strcmp(at->valuestring, "symmetricKey") != 0)
             return fail(err, "InvalidBody", "$.attestation.type: unknown attestation \"%s\"",
                         at->valuestring);
         const cJSON *keys = cJSON_GetObjectItemCaseSensitive(att, "symmetricKey");
@@ -226,7 +272,7 @@ static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
         g->enabled = true;
     if (type != NULL)
         g->iot_edge = strcmp(type->valuestring, "iotEdge") == 0;
-    g->attestation = EGROUP_SYMMETRIC_KEY;
+    g->attestation = kind;
     if (pk != NULL) {
         snprintf(g->primary_key, sizeof g->primary_key, "%s", pk);
         snprintf(g->secondary_key, sizeof g->secondary_key, "%s", sk);
@@ -287,7 +333,7 @@ static int load_row(void *ctx, const char *id, const char *data)
     struct appl_error err = {0};
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "etag");
     g->etag = cJSON_IsNumber(e) ? (uint64_t)e->valuedouble : 1;
-    int rc = apply(g, o, true, is_new && !is_default(a->app, id), &err);
+    int rc = apply(g, o, true, is_new && !is_default(a->app, id), is_default(a->app, id), &err);
     cJSON_Delete(o);
     if (rc != CE_OK) {
         log_warn("appl: enrollment group %s: %s; skipped", LOG_STR(id), err.message);
@@ -349,7 +395,9 @@ int appl_group_put(struct appl *a, const char *id, const cJSON *body, struct egr
         memcpy(g->primary_key, old->primary_key, sizeof g->primary_key);
         memcpy(g->secondary_key, old->secondary_key, sizeof g->secondary_key);
     }
-    int rc = apply(g, body, true, old == NULL, err);
+    if (old != NULL)
+        g->attestation = old->attestation;
+    int rc = apply(g, body, true, old == NULL, is_default(a->app, id), err);
     if (rc == CE_OK)
         rc = keep_default_keys(a, g);
     if (rc != CE_OK) {
@@ -385,7 +433,7 @@ int appl_group_update(struct appl *a, struct egroup *g, const cJSON *body, struc
     tmp.display_name = strdup(g->display_name);
     if (tmp.display_name == NULL)
         return CE_NOMEM;
-    int rc = apply(&tmp, body, false, false, err);
+    int rc = apply(&tmp, body, false, false, is_default(a->app, g->id), err);
     if (rc == CE_OK)
         rc = keep_default_keys(a, &tmp);
     if (rc != CE_OK) {
@@ -408,6 +456,11 @@ int appl_group_delete(struct appl *a, const char *id)
             continue;
         *pp = g->next;
         gs->count--;
+        for (int slot = 0; slot < 2; slot++) { /* an X.509 group's CAs go with it */
+            char name[X509_CA_KEY_MAX + 1];
+            if (cert_name(g, slot == 1, name))
+                x509_ca_delete(a->app, name);
+        }
         if (is_default(a->app, id))
             store_app_put(a->db, TABLE, id, "{\"deleted\":true}");
         else
@@ -436,9 +489,103 @@ int appl_group_regenerate(struct appl *a, struct egroup *g, bool secondary)
     return CE_OK;
 }
 
+/* ---------------------------------------------------------------- X.509 certificates */
+
+static int not_x509(const struct egroup *g, struct appl_error *err)
+{
+    return fail(err, "InvalidParameter",
+                "Enrollment group %s attests with symmetric keys; certificates are for x509 groups",
+                g->id);
+}
+
+/* The "certificate" string of @p body, or NULL (err filled). */
+static const char *body_cert(const cJSON *body, struct appl_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "certificate");
+    if (!cJSON_IsObject(body) || !cJSON_IsString(v) || v->valuestring[0] == '\0') {
+        fail(err, "InvalidBody", "$.certificate: required (PEM, base64 DER or base64 of PEM)");
+        return NULL;
+    }
+    return v->valuestring;
+}
+
+int appl_group_cert_put(struct appl *a, struct egroup *g, bool secondary, const cJSON *body,
+                        struct appl_error *err)
+{
+    char name[X509_CA_KEY_MAX + 1];
+    if (g->attestation != EGROUP_X509)
+        return not_x509(g, err);
+    const char *text = body_cert(body, err);
+    if (text == NULL)
+        return CE_INVALID;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "verified")))
+        return fail(err, "InvalidBody",
+                    "$.verified: a certificate is verified by proof of possession "
+                    "(generateVerificationCode, then verify), not on upload");
+    if (!cert_name(g, secondary, name))
+        return fail(err, "InvalidParameter", "Enrollment group id too long for a certificate");
+    int rc = x509_ca_put(a->app, name, text);
+    if (rc == CE_INVALID)
+        return fail(err, "InvalidBody",
+                    "$.certificate: not a certificate (PEM, base64 DER or base64 of PEM)");
+    if (rc == CE_BUSY)
+        return fail(err, "InvalidParameter", "Too many CA certificates in this application");
+    if (rc == CE_OK) {
+        g->etag++;
+        save(a, g);
+    }
+    return rc;
+}
+
+int appl_group_cert_delete(struct appl *a, struct egroup *g, bool secondary)
+{
+    char name[X509_CA_KEY_MAX + 1];
+    if (g->attestation != EGROUP_X509 || !cert_name(g, secondary, name))
+        return CE_NOTFOUND;
+    int rc = x509_ca_delete(a->app, name);
+    if (rc == CE_OK) {
+        g->etag++;
+        save(a, g);
+    }
+    return rc;
+}
+
+int appl_group_cert_code(struct appl *a, struct egroup *g, bool secondary, char code[33])
+{
+    char name[X509_CA_KEY_MAX + 1];
+    if (g->attestation != EGROUP_X509 || !cert_name(g, secondary, name))
+        return CE_NOTFOUND;
+    return x509_ca_new_code(a->app, name, code);
+}
+
+int appl_group_cert_verify(struct appl *a, struct egroup *g, bool secondary, const cJSON *body,
+                           struct appl_error *err)
+{
+    char name[X509_CA_KEY_MAX + 1];
+    const char *why = NULL;
+    if (g->attestation != EGROUP_X509)
+        return not_x509(g, err);
+    const char *text = body_cert(body, err);
+    if (text == NULL)
+        return CE_INVALID;
+    if (!cert_name(g, secondary, name))
+        return CE_NOTFOUND;
+    int rc = x509_ca_verify(a->app, name, text, &why);
+    if (rc == CE_INVALID) {
+        log_warn("appl: enrollment group %s: proof of possession of the %s certificate refused: %s",
+                 LOG_STR(g->id), secondary ? "secondary" : "primary", why ? why : "?");
+        return fail(err, "InvalidCertificate", "Verification failed: %s.", why ? why : "?");
+    }
+    if (rc == CE_OK) {
+        g->etag++;
+        save(a, g);
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------------- JSON, device keys */
 
-cJSON *appl_group_to_json(const struct app *app, const struct egroup *g)
+cJSON *appl_group_to_json(struct app *app, const struct egroup *g)
 {
     char etag[32];
     cJSON *o = cJSON_CreateObject();
@@ -449,7 +596,7 @@ cJSON *appl_group_to_json(const struct app *app, const struct egroup *g)
     cJSON_AddStringToObject(o, "displayName", g->display_name);
     cJSON_AddBoolToObject(o, "enabled", g->enabled);
     cJSON_AddStringToObject(o, "type", g->iot_edge ? "iotEdge" : "iot");
-    add_attestation(o, g, true);
+    add_attestation(app, o, g, true);
     cJSON_AddStringToObject(o, "etag", etag);
     cJSON_AddStringToObject(o, "idScope", app->facts.id_scope);
     return o;

@@ -153,4 +153,24 @@ int64_t app_now_ms(void);
 /** Format @p ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (25 bytes incl. NUL) into @p out. */
 void app_format_time(int64_t ms, char out[32]);
 
+/**
+ * Ask the peer of @p ssl (a server side) for a TLS client certificate without requiring one
+ * (X.509 devices; SAS devices and browsers send none): any chain passes the handshake, the
+ * certificate is judged at MQTT CONNECT (hub/auth.h) where a refusal can say why. @p sid_ctx:
+ * the session id context resumption needs once a certificate is asked for (one per listener).
+ * Used by the MQTT/TLS listener and the HTTPS listener (MQTT over WebSockets).
+ */
+void app_request_client_cert(SSL *ssl, const char *sid_ctx);
+
+struct x509_st;
+struct stack_st_X509;
+/** Who is behind an MQTT connection the HTTPS listener hands to the broker (MQTT over
+ * WebSockets: http/http_ws.c to hub/broker.h broker_adopt()). Borrowed for the call. */
+struct mqtt_peer {
+    const char *name;            /**< for logs, e.g. "ws:127.0.0.1:41000" */
+    const struct sockaddr *addr; /**< the HTTP peer's address (admission budget); NULL unknown */
+    struct x509_st *cert;        /**< its TLS client certificate, or NULL */
+    struct stack_st_X509 *chain; /**< the chain it sent, or NULL */
+};
+
 #endif /* CENTRAL_APP_H */

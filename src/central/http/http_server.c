@@ -532,6 +532,9 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     }
     if (ssl == NULL)
         return NULL;
+    /* X.509 devices over WebSockets: ask for (never require) a client certificate; the broker
+     * judges it at CONNECT (http_ws.c hands it over) */
+    app_request_client_cert(ssl, "iotc-https");
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {

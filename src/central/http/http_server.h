@@ -90,7 +90,7 @@ int http_server_add_site(struct http_server *srv, const struct http_site *site);
 
 /** Who serves the MQTT bytes of a WebSocket connection (http_ws.c): takes ownership of @p fd,
  * one end of a connected stream socket; CE_OK or an error (fd closed). */
-typedef int (*http_mqtt_sink_fn)(struct app *app, int fd, const char *peer);
+typedef int (*http_mqtt_sink_fn)(struct app *app, int fd, const struct mqtt_peer *peer);
 
 /** Serve MQTT over WebSockets at /$iothub/websocket with @p sink (main.c: broker_adopt); until
  * this is called, that path is an ordinary one. */

@@ -19,8 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -303,7 +306,17 @@ void http_ws_upgrade(struct app *app, struct evhttp_request *req, http_mqtt_sink
         refuse(req, 503, "Service Unavailable");
         return;
     }
-    if (sink(app, sp[1], peer) != CE_OK) { /* closed sp[1] */
+    /* the HTTPS handshake's client certificate (X.509 devices) and the peer's address (the MQTT
+     * pre-authentication budget) go with the bytes to the broker session */
+    SSL *ssl = bufferevent_openssl_get_ssl(client);
+    X509 *cert = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
+    const struct mqtt_peer bp = {.name = peer,
+                                 .addr = evhttp_connection_get_addr(evcon),
+                                 .cert = cert,
+                                 .chain = ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL};
+    int sunk = sink(app, sp[1], &bp);
+    X509_free(cert);
+    if (sunk != CE_OK) { /* closed sp[1] */
         bufferevent_free(w->pair);
         free(w);
         refuse(req, 503, "Service Unavailable");

@@ -309,8 +309,23 @@ static int decide_dps_cert(const struct auth_config *cfg, struct iotc_span usern
     if (!iotc_span_eq_nocase(u.id_scope, iotc_span_from_cstr(cfg->id_scope)))
         return refuse(out, 5, "unknown ID scope");
     struct auth_identity id = {0};
+    out->group = -1;
     out->known = lookup(ctx, u.registration_id, true, &id);
     out->enabled = !out->known || id.enabled;
+    if ((!out->known || id.from_group) && cert->group != AUTH_GROUP_NONE) {
+        /* an X.509 enrollment group: its CA stands for the identity (certificateAuthority) */
+        if (cert->group == AUTH_GROUP_DISABLED)
+            return refuse(out, 5, "the certificate's X.509 enrollment group is disabled");
+        struct auth_identity gi = {.type = AUTH_TYPE_CA, .enabled = true};
+        struct auth_cert gc = *cert;
+        gc.chain = cert->group == AUTH_GROUP_VERIFIED ? AUTH_CHAIN_VERIFIED : AUTH_CHAIN_UNVERIFIED;
+        cert_verdict(&gi, u.registration_id, &gc, now_s, true, out);
+        if (out->connack == 0) {
+            out->key = AUTH_KEY_CERT_GROUP;
+            out->group_serial = cert->group_serial;
+        }
+        return 0;
+    }
     if (!out->known)
         return refuse(out, 5, "no X.509 enrollment for this registration id");
     return cert_verdict(&id, u.registration_id, cert, now_s, true, out);

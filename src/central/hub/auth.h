@@ -70,6 +70,7 @@ enum auth_key {
     AUTH_KEY_CERT_PRIMARY,   /**< client certificate matching the primary thumbprint */
     AUTH_KEY_CERT_SECONDARY, /**< ... the secondary thumbprint */
     AUTH_KEY_CERT_CA,        /**< client certificate chaining to a verified CA */
+    AUTH_KEY_CERT_GROUP,     /**< DPS: ... to a verified CA of an X.509 enrollment group */
 };
 
 struct auth_result {
@@ -83,6 +84,7 @@ struct auth_result {
     bool known;      /**< the identity exists in the registry */
     bool enabled;    /**< ... and is enabled (DPS answers "disabled" otherwise) */
     uint64_t expiry; /**< token se (seconds) */
+    uint32_t group_serial; /**< AUTH_KEY_CERT_GROUP: the X.509 group's serial (groups.h) */
 };
 
 /**
@@ -111,6 +113,14 @@ enum auth_chain {
     AUTH_CHAIN_UNVERIFIED = 2, /**< to a CA uploaded but not verified */
 };
 
+/** Where the chain leads among the X.509 enrollment groups' CA certificates (DPS). */
+enum auth_group_chain {
+    AUTH_GROUP_NONE = 0,       /**< to no group's certificate */
+    AUTH_GROUP_VERIFIED = 1,   /**< to a verified certificate of an enabled group */
+    AUTH_GROUP_UNVERIFIED = 2, /**< only to certificates not verified (of enabled groups) */
+    AUTH_GROUP_DISABLED = 3,   /**< only to certificates of disabled groups */
+};
+
 /** What the TLS handshake's client certificate says. Strings NUL-terminated, borrowed. */
 struct auth_cert {
     const char *sha1;   /**< 40 lower-case hex digits of SHA-1(DER) */
@@ -118,6 +128,8 @@ struct auth_cert {
     const char *cn;     /**< subject CN ("" when none) */
     int64_t not_before_s, not_after_s;
     enum auth_chain chain;
+    enum auth_group_chain group; /**< DPS: X.509 enrollment groups */
+    uint32_t group_serial;       /**< AUTH_GROUP_VERIFIED: the group's serial */
 };
 
 /**
@@ -138,8 +150,9 @@ bool auth_thumbprint_matches(const char *stored, const struct auth_cert *cert);
  * validity, the identity must be X.509 (selfSigned: the certificate's SHA-1 or SHA-256 equals
  * the primary or secondary thumbprint; certificateAuthority: CN equals the device id and the
  * chain leads to a verified CA). DPS: the CN must be the registration id (compared as DPS
- * compares ids) and the enrollment must exist and be X.509. Refusals are CONNACK 5 (2 for a
- * client id that differs from the device id) with the reason.
+ * compares ids) and the enrollment must exist and be X.509, or (no individual enrollment, or one
+ * a group made) the chain leads to a verified CA of an enabled X.509 group. Refusals are CONNACK 5
+ * (2 for a client id that differs from the device id) with the reason.
  * @return 0 (the decision in @p out, always filled).
  */
 int auth_decide_cert(const struct auth_config *cfg, struct iotc_span client_id,

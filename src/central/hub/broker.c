@@ -48,11 +48,27 @@ void session_ref(struct session *s)
     s->refs++;
 }
 
+/* The client certificate of the HTTPS handshake a WebSocket session came through. */
+struct ws_cert {
+    X509 *cert;
+    STACK_OF(X509) * chain;
+};
+
+static void ws_cert_free(struct ws_cert *w)
+{
+    if (w == NULL)
+        return;
+    X509_free(w->cert);
+    sk_X509_pop_free(w->chain, X509_free);
+    free(w);
+}
+
 void session_unref(struct session *s)
 {
     CENTRAL_ASSERT(s->refs > 0);
     if (--s->refs > 0)
         return;
+    ws_cert_free(s->ws_cert);
     conn_release(&s->conn);
     if (s->tick)
         event_free(s->tick);
@@ -308,9 +324,15 @@ static bool lookup_cb(void *ctx, struct iotc_span id, bool any_case, struct auth
  * chain leads among the application's CAs). False when the peer sent none. */
 static bool peer_cert(struct session *s, struct x509_facts *f, struct auth_cert *out)
 {
-    if (s->conn.ssl == NULL)
-        return false;
-    X509 *leaf = SSL_get1_peer_certificate(s->conn.ssl);
+    X509 *leaf = NULL;
+    STACK_OF(X509) *chain = NULL;
+    if (s->conn.ssl != NULL) {
+        leaf = SSL_get1_peer_certificate(s->conn.ssl);
+        chain = SSL_get_peer_cert_chain(s->conn.ssl);
+    } else if (s->ws_cert != NULL && X509_up_ref(s->ws_cert->cert) == 1) {
+        leaf = s->ws_cert->cert; /* from the HTTPS handshake (MQTT over WebSockets) */
+        chain = s->ws_cert->chain;
+    }
     if (leaf == NULL)
         return false;
     bool ok = x509_facts_of(leaf, f) == 0;
@@ -321,7 +343,8 @@ static bool peer_cert(struct session *s, struct x509_facts *f, struct auth_cert 
                                   .not_before_s = f->not_before_s,
                                   .not_after_s = f->not_after_s};
         /* the peer's chain, as sent (its leaf included): intermediates for the CA check */
-        out->chain = x509_ca_chain(s->app, leaf, SSL_get_peer_cert_chain(s->conn.ssl));
+        out->chain = x509_ca_chain(s->app, leaf, chain);
+        egroups_cert_match(s->app, leaf, chain, out);
         log_debug("mqtt: %s presented a certificate CN=%s sha1=%s", s->peer, LOG_STR(f->cn),
                   f->sha1);
     }
@@ -372,8 +395,20 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     struct app *app = s->app;
     CENTRAL_ASSERT(s->kind == S_NEW && !s->closing);
     if (!c->protocol_ok) {
+        /* paho clients (the Azure SDKs' C samples) retry with MQTT 3.1 after a refused
+         * CONNECT: that retry is a fallback, the reason is the refusal logged before it */
+        bool v31 = c->protocol_level == 3 && c->protocol_name.len == 6 &&
+                   memcmp(c->protocol_name.ptr, "MQIsdp", 6) == 0;
+        if (v31)
+            log_info("mqtt: %s fell back to MQTT 3.1 (MQIsdp) after a refused CONNECT, as paho "
+                     "clients do; only MQTT 3.1.1 is served (CONNACK 1)",
+                     s->peer);
+        else
+            log_warn("mqtt: %s asked for MQTT protocol level %u; only MQTT 3.1.1 (level 4) is "
+                     "served (CONNACK 1)",
+                     s->peer, (unsigned)c->protocol_level);
         connack(s, IOTC_MQTT_CONNACK_BAD_PROTOCOL, false);
-        session_close(s, "unsupported MQTT protocol level", true);
+        session_close(s, v31 ? "MQTT 3.1 fallback" : "unsupported MQTT protocol level", true);
         return;
     }
     struct egroup_keys gk[EGROUP_MAX];
@@ -427,7 +462,9 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     if (ar.kind == AUTH_DPS) {
         s->kind = S_DPS;
         s->dps_known = ar.known;
-        s->dps_group = ar.group >= 0 ? gk[ar.group].serial : UINT32_MAX;
+        s->dps_group = ar.key == AUTH_KEY_CERT_GROUP ? ar.group_serial
+                       : ar.group >= 0               ? gk[ar.group].serial
+                                                     : UINT32_MAX;
         connack(s, 0, false);
         dps_on_connect(s, &ar);
     } else {
@@ -627,29 +664,9 @@ static bool admit_connection(struct app *app, evutil_socket_t fd, struct sockadd
     return false;
 }
 
-/* Any chain passes the handshake: the certificate is judged at CONNECT against the registry
- * and the application's CAs, where a refusal can say why (a failed handshake cannot). */
-static int accept_any_cert(int preverify_ok, X509_STORE_CTX *ctx)
-{
-    (void)preverify_ok;
-    (void)ctx;
-    return 1;
-}
-
-/* X.509 devices: ask for a client certificate on the MQTT listener only, without requiring
- * one (SAS devices send none). A session id context is needed for resumption once a peer
- * certificate is asked for. */
-static void request_client_cert(SSL *ssl)
-{
-    static const unsigned char sid[] = "iotc-mqtt";
-    SSL_set_verify(ssl, SSL_VERIFY_PEER, accept_any_cert);
-    SSL_set_session_id_context(ssl, sid, sizeof sid - 1);
-}
-
 /* A new session on @p fd (which it owns from here), named @p peer in logs. @p key: its source
- * address, admitted by admit_connection(); NULL for a connection the HTTPS listener handed over
- * (MQTT over WebSockets), which the HTTP budget already covers: it gets the same deadline but
- * no MQTT slot. CE_OK or an error (then fd is closed). */
+ * address, admitted by admit_connection() (for MQTT over WebSockets, the HTTP peer's; NULL when
+ * unknown: the same deadline but no MQTT slot). CE_OK or an error (then fd is closed). */
 static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *key, const char *peer,
                  bool tls)
 {
@@ -673,7 +690,7 @@ static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *ke
             session_unref(s); /* closes fd */
             return CE_NOMEM;
         }
-        request_client_cert(s->conn.ssl);
+        app_request_client_cert(s->conn.ssl, "iotc-mqtt");
     }
     s->tick = evtimer_new(app->base, tick_cb, s);
     if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK ||
@@ -708,13 +725,36 @@ static void accept_common(struct app *app, evutil_socket_t fd, struct sockaddr *
     (void)adopt(app, fd, &key, peer, tls);
 }
 
-int broker_adopt(struct app *app, int fd, const char *peer)
+int broker_adopt(struct app *app, int fd, const struct mqtt_peer *peer)
 {
     if (app->broker == NULL || app->broker->draining) {
         evutil_closesocket(fd);
         return CE_BUSY;
     }
-    return adopt(app, fd, NULL, peer, false);
+    struct ws_cert *wc = NULL;
+    if (peer->cert != NULL) {
+        wc = calloc(1, sizeof *wc);
+        if (wc == NULL || X509_up_ref(peer->cert) != 1) {
+            free(wc);
+            evutil_closesocket(fd);
+            return CE_NOMEM;
+        }
+        wc->cert = peer->cert;
+        wc->chain = peer->chain != NULL ? X509_chain_up_ref(peer->chain) : NULL;
+    }
+    /* the HTTP peer's address counts in the MQTT budget, as a listener's connection does */
+    struct admit_key key = {0};
+    bool keyed = peer->addr != NULL;
+    if (keyed && !admit_connection(app, fd, (struct sockaddr *)(uintptr_t)peer->addr, &key)) {
+        ws_cert_free(wc);
+        return CE_BUSY; /* fd closed, reported */
+    }
+    int rc = adopt(app, fd, keyed ? &key : NULL, peer->name, false);
+    if (rc == CE_OK)
+        app->broker->head->ws_cert = wc; /* adopt() put the new session first */
+    else
+        ws_cert_free(wc);
+    return rc;
 }
 
 static void accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,

@@ -41,10 +41,12 @@ void broker_free(struct app *app);
 /**
  * Serve MQTT on @p fd, a connected stream socket that carries the bytes of a connection already
  * secured and framed elsewhere (MQTT over WebSockets, http/http_ws.c); the session is a plain
- * one, under every rule of the listener's (authentication, limits). Takes ownership of @p fd
- * (closed on failure). @p peer names the client in logs. @return CE_OK, CE_NOMEM, CE_BUSY.
+ * one, under every rule of the listener's (authentication, limits): it counts in the MQTT
+ * pre-authentication budget under @p peer's address, and a client certificate of the HTTPS
+ * handshake authenticates a CONNECT without a password as on the MQTT listener. Takes ownership
+ * of @p fd (closed on failure). @return CE_OK, CE_NOMEM, CE_BUSY (also: the budget refused it).
  */
-int broker_adopt(struct app *app, int fd, const char *peer);
+int broker_adopt(struct app *app, int fd, const struct mqtt_peer *peer);
 
 /** Number of open connections. */
 size_t broker_connection_count(const struct app *app);

@@ -203,6 +203,58 @@ static int refresh_group_keys(struct app *app, struct device *dev, const char *r
     return rc;
 }
 
+static void set_model(struct app *app, struct device *dev,
+                      const struct iotc_dps_register_body *body);
+
+/* A registration through an X.509 enrollment group (the certificate chained to its verified CA
+ * and its CN is the registration id, auth.c): the device is created, or kept, as a
+ * certificateAuthority identity of that group; the hub checks the same chain and CN. */
+static enum iotc_dps_status resolve_x509_group(struct session *s, struct dps_op *op,
+                                               const struct iotc_dps_register_body *body,
+                                               const struct egroup *g, struct device *dev,
+                                               const char *id)
+{
+    struct app *app = s->app;
+    const struct device_x509 ca = {.type = AUTH_TYPE_CA};
+    const struct device_update upd = {.status = -1, .x509 = &ca};
+    int rc = CE_OK;
+    if (dev == NULL) {
+        rc = registry_create(app, id, NULL, NULL, true, g->id, &dev);
+        if (rc == CE_OK)
+            rc = registry_update(app, dev, &upd);
+    } else {
+        if (dev->auth_type != AUTH_TYPE_CA)
+            rc = registry_update(app, dev, &upd);
+        if (rc == CE_OK &&
+            (dev->enrollment_group == NULL || strcmp(dev->enrollment_group, g->id) != 0))
+            rc = registry_set_group(app, dev, g->id);
+    }
+    if (rc != CE_OK || dev == NULL) {
+        op->error_code = 500000;
+        op->error_message = "Device could not be created.";
+        return IOTC_DPS_STATUS_FAILED;
+    }
+    memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
+    set_model(app, dev, body);
+    if (dev->status != DEVICE_ENABLED) {
+        op->error_code = 0;
+        return IOTC_DPS_STATUS_DISABLED;
+    }
+    return IOTC_DPS_STATUS_ASSIGNED;
+}
+
+static void set_model(struct app *app, struct device *dev,
+                      const struct iotc_dps_register_body *body)
+{
+    if (body->model_id.ptr != NULL) {
+        char model[512];
+        size_t mlen;
+        if (iotc_json_unescape(body->model_id, model, sizeof model, &mlen) == IOTC_OK &&
+            mlen < sizeof model && memchr(model, '\0', mlen) == NULL)
+            registry_set_model_id(app, dev, model);
+    }
+}
+
 /* Resolve the registration into a device; returns the final status for the operation. */
 static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
                                     const struct iotc_dps_register_body *body)
@@ -213,6 +265,9 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
     struct device *dev = registry_get_nocase(app, s->ident); /* as auth.c looked it up */
     struct egroup_keys g;
     bool through_group = s->dps_group != UINT32_MAX;
+    const struct egroup *xg = through_group ? egroups_enabled_by_serial(app, s->dps_group) : NULL;
+    if (xg != NULL && xg->attestation == EGROUP_X509)
+        return resolve_x509_group(s, op, body, xg, dev, id);
     if (through_group && !egroups_keys_by_serial(app, s->dps_group, &g)) {
         /* the group was deleted or disabled since the CONNECT */
         op->error_code = 401002;
@@ -243,13 +298,7 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
         return IOTC_DPS_STATUS_FAILED;
     }
     memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
-    if (body->model_id.ptr != NULL) {
-        char model[512];
-        size_t mlen;
-        if (iotc_json_unescape(body->model_id, model, sizeof model, &mlen) == IOTC_OK &&
-            mlen < sizeof model && memchr(model, '\0', mlen) == NULL)
-            registry_set_model_id(app, dev, model);
-    }
+    set_model(app, dev, body);
     if (dev->status != DEVICE_ENABLED) {
         op->error_code = 0;
         return IOTC_DPS_STATUS_DISABLED;

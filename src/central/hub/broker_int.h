@@ -97,6 +97,7 @@ struct session {
     char *will_payload;
     size_t will_len;
     struct dps_op *ops;      /* dps */
+    struct ws_cert *ws_cert; /* MQTT over WebSockets: the HTTPS client certificate, or NULL */
     struct admit_slot admit; /* pending (before CONNECT) and open, in app->admit */
     struct conn conn;        /* socket, TLS, buffers (broker_io.c) */
 };

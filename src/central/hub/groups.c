@@ -2,6 +2,7 @@
  * groups.c - lookups over the in-memory enrollment groups (groups.h).
  */
 #include "central/hub/groups.h"
+#include "central/hub/x509.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,43 @@ bool egroups_keys_by_serial(const struct app *app, uint32_t serial, struct egrou
         }
     }
     return false;
+}
+
+const struct egroup *egroups_enabled_by_serial(const struct app *app, uint32_t serial)
+{
+    for (const struct egroup *g = app->groups ? app->groups->head : NULL; g != NULL; g = g->next)
+        if (g->serial == serial && g->enabled)
+            return g;
+    return NULL;
+}
+
+void egroups_cert_match(struct app *app, struct x509_st *leaf, struct stack_st_X509 *untrusted,
+                        struct auth_cert *cert)
+{
+    cert->group = AUTH_GROUP_NONE;
+    cert->group_serial = 0;
+    for (const struct egroup *g = app->groups ? app->groups->head : NULL; g != NULL; g = g->next) {
+        if (g->attestation != EGROUP_X509)
+            continue;
+        for (int slot = 0; slot < 2; slot++) {
+            char name[X509_CA_KEY_MAX + 1];
+            if (x509_group_ca_name(g->id, slot == 1, name) < 0)
+                continue;
+            enum auth_chain ch = x509_ca_chain_to(app, name, leaf, untrusted);
+            if (ch == AUTH_CHAIN_UNKNOWN)
+                continue;
+            if (!g->enabled) {
+                if (cert->group == AUTH_GROUP_NONE)
+                    cert->group = AUTH_GROUP_DISABLED;
+            } else if (ch == AUTH_CHAIN_VERIFIED) {
+                cert->group = AUTH_GROUP_VERIFIED;
+                cert->group_serial = g->serial;
+                return;
+            } else {
+                cert->group = AUTH_GROUP_UNVERIFIED;
+            }
+        }
+    }
 }
 
 void egroups_free(struct app *app)

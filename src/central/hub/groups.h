@@ -23,6 +23,7 @@
 
 enum egroup_attestation {
     EGROUP_SYMMETRIC_KEY = 0, /* "symmetricKey": device keys derived from the group keys */
+    EGROUP_X509 = 1,          /* "x509": devices whose certificate chains to the group's CAs */
 };
 
 struct egroup {
@@ -63,6 +64,21 @@ size_t egroups_sas_keys(const struct app *app, struct egroup_keys *out, size_t c
 
 /** The symmetric-key group of @p serial if it still exists and is enabled. @return found. */
 bool egroups_keys_by_serial(const struct app *app, uint32_t serial, struct egroup_keys *out);
+
+/** The enabled group of @p serial (either attestation), or NULL. Borrowed. */
+const struct egroup *egroups_enabled_by_serial(const struct app *app, uint32_t serial);
+
+struct x509_st;
+struct stack_st_X509;
+struct auth_cert;
+/**
+ * Where @p leaf's chain (with the peer's @p untrusted) leads among the X.509 groups' CA
+ * certificates (primary and secondary, root or intermediate; hub/x509.c checks each chain):
+ * sets cert->group (verified CA of an enabled group first, then unverified, then disabled
+ * group) and cert->group_serial.
+ */
+void egroups_cert_match(struct app *app, struct x509_st *leaf, struct stack_st_X509 *untrusted,
+                        struct auth_cert *cert);
 
 /** Free the list and set app->groups to NULL. */
 void egroups_free(struct app *app);

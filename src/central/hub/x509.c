@@ -21,7 +21,7 @@
 #include "central/store/store.h"
 
 #define X509_TEXT_MAX (64 * 1024) /* a certificate, with its PEM armour and base64 */
-#define CA_MAX 64
+#define CA_MAX 256                /* the service API's CAs and two per X.509 enrollment group */
 #define CA_NAME_MAX 128
 
 /* ---------------------------------------------------------------- certificate text */
@@ -161,7 +161,7 @@ const char *x509_pop_check(X509 *ca, X509 *proof, const char *code)
 /* ---------------------------------------------------------------- the CA list */
 
 struct x509_ca {
-    char name[CA_NAME_MAX + 1];
+    char name[X509_CA_KEY_MAX + 1];
     char *pem;
     X509 *cert;
     struct x509_facts facts;
@@ -172,13 +172,15 @@ struct x509_ca {
 struct x509_cas {
     struct x509_ca *v[CA_MAX];
     size_t n;
-    X509_STORE *verified; /* trust stores rebuilt on every change; NULL: none yet */
-    X509_STORE *all;
 };
 
-static bool name_ok(const char *name)
+/* A name of the service API (1..128 of letters, digits, '-', '_', '.'), or, with @p internal, an
+ * enrollment group's certificate too ("g:{group}:{slot}", x509_group_ca_name()). */
+static bool name_ok_as(const char *name, bool internal)
 {
     size_t n = name ? strlen(name) : 0;
+    if (internal && n > 2 && n <= X509_CA_KEY_MAX && strncmp(name, "g:", 2) == 0)
+        return true;
     if (n == 0 || n > CA_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -188,6 +190,23 @@ static bool name_ok(const char *name)
             return false;
     }
     return true;
+}
+
+static bool name_ok(const char *name)
+{
+    return name_ok_as(name, true);
+}
+
+bool x509_ca_is_group(const char *name)
+{
+    return name != NULL && strncmp(name, "g:", 2) == 0;
+}
+
+int x509_group_ca_name(const char *group, bool secondary, char out[X509_CA_KEY_MAX + 1])
+{
+    int n =
+        snprintf(out, X509_CA_KEY_MAX + 1, "g:%s:%s", group, secondary ? "secondary" : "primary");
+    return n > 0 && n <= X509_CA_KEY_MAX ? 0 : -1;
 }
 
 static void ca_free(struct x509_ca *ca)
@@ -213,26 +232,22 @@ static struct x509_ca *ca_find(struct x509_cas *cas, const char *name, size_t *o
     return NULL;
 }
 
-static X509_STORE *make_store(struct x509_cas *cas, bool verified_only)
+/* A trust store of the one CA @p ca. Each CA is tried on its own: several CAs may share a
+ * subject name (development roots often do), and a store holding them all would try only the
+ * first one whose name matches the issuer. */
+static X509_STORE *store_of(const struct x509_ca *ca)
 {
     X509_STORE *st = X509_STORE_new();
     if (st == NULL)
         return NULL;
     /* An uploaded intermediate is a trust anchor of its own, as in IoT Hub. */
     X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-    for (size_t i = 0; i < cas->n; i++)
-        if ((!verified_only || cas->v[i]->verified) &&
-            X509_STORE_add_cert(st, cas->v[i]->cert) != 1)
-            ERR_clear_error(); /* the same certificate under two names */
+    if (X509_STORE_add_cert(st, ca->cert) != 1) {
+        ERR_clear_error();
+        X509_STORE_free(st);
+        return NULL;
+    }
     return st;
-}
-
-static void rebuild(struct x509_cas *cas)
-{
-    X509_STORE_free(cas->verified);
-    X509_STORE_free(cas->all);
-    cas->verified = make_store(cas, true);
-    cas->all = make_store(cas, false);
 }
 
 static char *ca_record(const struct x509_ca *ca)
@@ -317,8 +332,7 @@ int x509_ca_init(struct app *app)
     app->cas = cas;
     if (app->store != NULL && store_load_cas(app->store, load_row, cas) != CE_OK)
         return CE_STORE;
-    rebuild(cas);
-    return cas->verified != NULL && cas->all != NULL ? CE_OK : CE_NOMEM;
+    return CE_OK;
 }
 
 void x509_ca_free(struct app *app)
@@ -328,8 +342,6 @@ void x509_ca_free(struct app *app)
         return;
     for (size_t i = 0; i < cas->n; i++)
         ca_free(cas->v[i]);
-    X509_STORE_free(cas->verified);
-    X509_STORE_free(cas->all);
     free(cas);
     app->cas = NULL;
 }
@@ -349,7 +361,7 @@ int x509_ca_put(struct app *app, const char *name, const char *text)
     CENTRAL_ASSERT_LOOP(app);
     if (cas == NULL)
         return CE_NOMEM;
-    if (!name_ok(name))
+    if (!name_ok_as(name, x509_ca_is_group(name)))
         return CE_INVALID;
     size_t i = 0;
     struct x509_ca *old = ca_find(cas, name, &i);
@@ -364,7 +376,6 @@ int x509_ca_put(struct app *app, const char *name, const char *text)
     } else {
         cas->v[cas->n++] = ca;
     }
-    rebuild(cas);
     persist(app, ca);
     log_info("x509: CA %s uploaded (sha1 %s, unverified)", LOG_STR(name), ca->facts.sha1);
     return CE_OK;
@@ -379,7 +390,6 @@ int x509_ca_delete(struct app *app, const char *name)
         return CE_NOTFOUND;
     memmove(&cas->v[i], &cas->v[i + 1], (cas->n - i - 1) * sizeof cas->v[0]);
     cas->n--;
-    rebuild(cas);
     if (app->store != NULL) {
         struct store_arg args[] = {{.type = STORE_ARG_TEXT, .s = ca->name}};
         store_exec(app->store, "DELETE FROM x509_cas WHERE name=?", args, 1);
@@ -440,7 +450,6 @@ int x509_ca_verify(struct app *app, const char *name, const char *proof_text,
         return CE_INVALID;
     ca->verified = true;
     ca->code[0] = '\0'; /* one proof per code */
-    rebuild(app->cas);
     persist(app, ca);
     log_info("x509: CA %s verified (proof of possession)", LOG_STR(name));
     return CE_OK;
@@ -458,14 +467,30 @@ static bool verifies(X509_STORE *st, X509 *leaf, STACK_OF(X509) * untrusted)
     return ok;
 }
 
+/* Where @p leaf's chain leads with @p ca as the only trust anchor. */
+static enum auth_chain chain_to(const struct x509_ca *ca, X509 *leaf, STACK_OF(X509) * untrusted)
+{
+    X509_STORE *st = store_of(ca);
+    bool ok = verifies(st, leaf, untrusted);
+    X509_STORE_free(st);
+    return !ok ? AUTH_CHAIN_UNKNOWN : ca->verified ? AUTH_CHAIN_VERIFIED : AUTH_CHAIN_UNVERIFIED;
+}
+
 enum auth_chain x509_ca_chain(struct app *app, X509 *leaf, STACK_OF(X509) * untrusted)
 {
     struct x509_cas *cas = app->cas;
-    if (cas == NULL || cas->n == 0)
-        return AUTH_CHAIN_UNKNOWN;
-    if (verifies(cas->verified, leaf, untrusted))
-        return AUTH_CHAIN_VERIFIED;
-    if (verifies(cas->all, leaf, untrusted))
-        return AUTH_CHAIN_UNVERIFIED;
-    return AUTH_CHAIN_UNKNOWN;
+    enum auth_chain best = AUTH_CHAIN_UNKNOWN;
+    for (size_t i = 0; cas != NULL && i < cas->n && best != AUTH_CHAIN_VERIFIED; i++) {
+        enum auth_chain ch = chain_to(cas->v[i], leaf, untrusted);
+        if (ch != AUTH_CHAIN_UNKNOWN)
+            best = ch;
+    }
+    return best;
+}
+
+enum auth_chain x509_ca_chain_to(struct app *app, const char *name, X509 *leaf,
+                                 STACK_OF(X509) * untrusted)
+{
+    struct x509_ca *ca = ca_find(app->cas, name, NULL);
+    return ca != NULL ? chain_to(ca, leaf, untrusted) : AUTH_CHAIN_UNKNOWN;
 }

@@ -20,7 +20,10 @@ struct x509_st;
 struct stack_st_X509;
 
 #define X509_CN_MAX 128
-#define X509_CODE_LEN 32 /* verification code: 16 random bytes in hex */
+/* verification code: 16 random bytes in hex */
+#define X509_CODE_LEN 32
+/* a CA's name in the store: a service-API name or "g:{group}:{slot}" */
+#define X509_CA_KEY_MAX 160
 
 /** Facts of one certificate, for auth_cert and for answers (sha1Thumbprint). */
 struct x509_facts {
@@ -82,8 +85,22 @@ int x509_ca_new_code(struct app *app, const char *name, char out[X509_CODE_LEN +
 int x509_ca_verify(struct app *app, const char *name, const char *proof_text,
                    const char **out_reason);
 
+/**
+ * The store name of an X.509 enrollment group's CA certificate: "g:{group}:primary" or
+ * ":secondary" (the ':' keeps these apart from the service API's names, which cannot hold one).
+ * x509_ca_put / _get / _new_code / _verify / _delete take it. 0, or -1 when it does not fit.
+ */
+int x509_group_ca_name(const char *group, bool secondary, char out[X509_CA_KEY_MAX + 1]);
+/** True when @p name is an enrollment group's certificate (not one of the service API). */
+bool x509_ca_is_group(const char *name);
+
 /** Where @p leaf's chain (with the peer's @p untrusted certificates) leads among the CAs. */
 enum auth_chain x509_ca_chain(struct app *app, struct x509_st *leaf,
                               struct stack_st_X509 *untrusted);
+
+/** The same for the one CA @p name (UNKNOWN also when there is no such CA): which of an
+ * enrollment group's certificates the device's chain leads to. */
+enum auth_chain x509_ca_chain_to(struct app *app, const char *name, struct x509_st *leaf,
+                                 struct stack_st_X509 *untrusted);
 
 #endif /* CENTRAL_X509_H */

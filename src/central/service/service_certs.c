@@ -39,8 +39,19 @@ static cJSON *cert_json(const struct x509_ca_info *ca, const char *code)
     return o;
 }
 
+/* The enrollment groups' CA certificates share the store but are not the service API's. */
+static bool not_found_if_group(struct http_ctx *c)
+{
+    if (!x509_ca_is_group(c->seg[1]))
+        return false;
+    http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+    return true;
+}
+
 static bool get_ca(struct http_ctx *c, struct x509_ca_info *out)
 {
+    if (not_found_if_group(c))
+        return false;
     if (x509_ca_get(c->app, c->seg[1], out))
         return true;
     http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
@@ -63,7 +74,8 @@ void service_cert_list(struct http_ctx *c)
     cJSON *arr = cJSON_AddArrayToObject(o, "value");
     struct x509_ca_info ca;
     for (size_t i = 0; x509_ca_at(c->app, i, &ca); i++)
-        cJSON_AddItemToArray(arr, cert_json(&ca, NULL));
+        if (!x509_ca_is_group(ca.name))
+            cJSON_AddItemToArray(arr, cert_json(&ca, NULL));
     http_reply_json(c, 200, o);
     cJSON_Delete(o);
 }
@@ -83,6 +95,8 @@ static const char *body_cert(const cJSON *j)
 
 void service_cert_put(struct http_ctx *c)
 {
+    if (not_found_if_group(c))
+        return;
     cJSON *j = http_body_json(c, false);
     if (j == NULL)
         return;
@@ -101,6 +115,8 @@ void service_cert_put(struct http_ctx *c)
 
 void service_cert_delete(struct http_ctx *c)
 {
+    if (not_found_if_group(c))
+        return;
     if (x509_ca_delete(c->app, c->seg[1]) != CE_OK)
         http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
     else
@@ -110,6 +126,8 @@ void service_cert_delete(struct http_ctx *c)
 void service_cert_code(struct http_ctx *c)
 {
     char code[X509_CODE_LEN + 1];
+    if (not_found_if_group(c))
+        return;
     if (x509_ca_new_code(c->app, c->seg[1], code) != CE_OK) {
         http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
         return;
@@ -120,6 +138,8 @@ void service_cert_code(struct http_ctx *c)
 void service_cert_verify(struct http_ctx *c)
 {
     const char *why = NULL;
+    if (not_found_if_group(c))
+        return;
     cJSON *j = http_body_json(c, false);
     if (j == NULL)
         return;
