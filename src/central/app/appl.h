@@ -114,7 +114,8 @@ struct appl {
     struct appl_token *tokens;
     int64_t next_cmd_seq;
     int events_sub;
-    cJSON *dashboards; /**< array of iotc's own dashboards (appl_dashboard.c) */
+    cJSON *dashboards;    /**< array of iotc's own dashboards (appl_dashboard.c) */
+    cJSON *device_groups; /**< array of device groups (appl_devgroups.c) */
     /** Writes the keys of app.json's enrollment group (app->facts.group_id) before they take
      * effect; 0 or -1. Set by the layer that may write app.json (capi_start); NULL: those keys
      * cannot change (CE_IO). */
@@ -397,5 +398,31 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
 int appl_dashboard_delete(struct appl *a, const char *id);
 /** store_app_load row callback for app_dashboards (ctx = struct appl). */
 int appl_dashboard_load(void *ctx, const char *id, const char *data);
+
+/* ---------------------------------------------------------------- device groups
+ * (appl_devgroups.c; IoT Central's /api/deviceGroups) */
+
+struct devfilter;
+/** Check a DeviceGroup body without id/etag (displayName and filter required) and compile its
+ * filter into @p f. CE_OK or CE_INVALID (@p err: InvalidBody, InvalidFilter). */
+int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *err);
+/** The group (its IoT Central JSON, borrowed), or NULL. */
+const cJSON *appl_devgroup_get(struct appl *a, const char *id);
+/**
+ * PUT (create or replace) or, with @p patch, PATCH (merge into the stored group; null removes a
+ * member) device group @p id. @return CE_OK (*out borrowed), CE_INVALID (@p err), CE_NOTFOUND
+ * (PATCH of a missing group), CE_EXISTS (too many groups, @p err), CE_NOMEM.
+ */
+int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool patch,
+                      const cJSON **out, struct appl_error *err);
+/** Delete device group @p id. CE_OK or CE_NOTFOUND. */
+int appl_devgroup_delete(struct appl *a, const char *id);
+/** store_app_load row callback for app_device_groups (ctx = struct appl). */
+int appl_devgroups_load(void *ctx, const char *id, const char *data);
+/** Compile the filter of a stored group @p g into @p f. CE_OK or CE_INVALID. */
+int appl_devgroup_filter(const cJSON *g, struct devfilter *f);
+/** True when the device passes @p f (what the filter sees of it: appl_filter.h). */
+bool appl_device_passes(const struct devfilter *f, const struct appl_device *d,
+                        const struct device *dev);
 
 #endif /* CENTRAL_APPL_H */

@@ -29,6 +29,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);"
     "CREATE TABLE IF NOT EXISTS app_dashboards(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_enrollment_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_device_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     /* time ranges of one device's telemetry (store_app_series) */
     "CREATE INDEX IF NOT EXISTS telemetry_device_time ON telemetry(device_id, enqueued_ms);";
 
@@ -37,7 +38,7 @@ static bool table_ok(const char *t)
 {
     return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
            strcmp(t, "app_tokens") == 0 || strcmp(t, "app_dashboards") == 0 ||
-           strcmp(t, "app_enrollment_groups") == 0;
+           strcmp(t, "app_enrollment_groups") == 0 || strcmp(t, "app_device_groups") == 0;
 }
 
 int store_app_open(struct app *app, struct store_app **out)
