@@ -41,13 +41,12 @@ static void put_or_patch(struct http_ctx *c, bool patch)
     cJSON *body = capi_body(c, CAPI_MAX_BODY);
     if (body == NULL)
         return;
-    bool existed = appl_devgroup_get(c->app->appl, c->seg[2]) != NULL;
     struct appl_error err = {0};
     const cJSON *g = NULL;
     int rc = appl_devgroup_put(c->app->appl, c->seg[2], body, patch, &g, &err);
     cJSON_Delete(body);
     if (rc == CE_OK)
-        capi_reply(c, patch || existed ? 200 : 201, cJSON_Duplicate(g, true));
+        capi_reply(c, 200, cJSON_Duplicate(g, true));
     else if (rc == CE_NOTFOUND)
         capi_error(c, 404, "DeviceGroupNotFound", "Device group %s was not found.", c->seg[2]);
     else if (rc == CE_EXISTS)
