@@ -170,8 +170,8 @@ static void test_limits(void **state)
 
     /* too many conditions: the matcher's limit, reported as such */
     for (int i = 0; i < DEVFILTER_MAX_NODES && len + 40 < DGFILTER_MAX_TEXT; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "%s$id = \"d%d\"", i ? " OR " : "",
-                                i);
+        len +=
+            (size_t)snprintf(text + len, sizeof text - len, "%s$id = \"d%d\"", i ? " OR " : "", i);
     assert_int_equal(dgfilter_parse(&f, text, len, err, sizeof err), -1);
     assert_non_null(strstr(err, "conditions"));
 

@@ -48,8 +48,8 @@ __attribute__((format(printf, 3, 4))) static int refuse(struct appl_error *err, 
 
 int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *err)
 {
-    static const char *const known[] = {"id",          "etag",         "displayName", "filter",
-                                        "description", "organizations"};
+    static const char *const known[] = {"id",     "etag",        "displayName",
+                                        "filter", "description", "organizations"};
     if (!cJSON_IsObject(g))
         return refuse(err, "InvalidBody", "$: expected a device group object.");
     for (const cJSON *it = g->child; it != NULL; it = it->next) {
@@ -67,8 +67,10 @@ int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *
                       "$.displayName: required, a string of 1 to %d characters.", DG_NAME_MAX);
     v = cJSON_GetObjectItemCaseSensitive(g, "description");
     if (v != NULL && (!cJSON_IsString(v) || strlen(v->valuestring) > DG_DESCRIPTION_MAX))
-        return refuse(err, "InvalidBody", "$.description: expected a string of at most %d "
-                      "characters.", DG_DESCRIPTION_MAX);
+        return refuse(err, "InvalidBody",
+                      "$.description: expected a string of at most %d "
+                      "characters.",
+                      DG_DESCRIPTION_MAX);
     v = cJSON_GetObjectItemCaseSensitive(g, "organizations");
     if (v != NULL) {
         if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > DG_ORGS_MAX)
@@ -77,13 +79,13 @@ int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *
         cJSON_ArrayForEach(o, v)
         {
             if (!cJSON_IsString(o) || o->valuestring[0] == '\0')
-                return refuse(err, "InvalidBody",
-                              "$.organizations: expected an array of strings.");
+                return refuse(err, "InvalidBody", "$.organizations: expected an array of strings.");
         }
     }
     v = cJSON_GetObjectItemCaseSensitive(g, "filter");
     if (!cJSON_IsString(v))
-        return refuse(err, "InvalidBody", "$.filter: required, a string such as SELECT * FROM "
+        return refuse(err, "InvalidBody",
+                      "$.filter: required, a string such as SELECT * FROM "
                       "devices WHERE $template = \"dtmi:...\".");
     char why[200];
     if (dgfilter_parse(f, v->valuestring, strlen(v->valuestring), why, sizeof why) < 0)
@@ -127,8 +129,10 @@ int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool pa
         return refuse(err, "InvalidBody", "$: expected a device group object.");
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
     if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
-        return refuse(err, "InvalidBody", "$.id: a device group id is 1 to %d of A-Za-z0-9 -_. "
-                      "and the same as in the path.", APPL_ID_MAX);
+        return refuse(err, "InvalidBody",
+                      "$.id: a device group id is 1 to %d of A-Za-z0-9 -_. "
+                      "and the same as in the path.",
+                      APPL_ID_MAX);
     if (patch && old == NULL)
         return CE_NOTFOUND;
     if (old == NULL && cJSON_GetArraySize(a->device_groups) >= DG_MAX) {

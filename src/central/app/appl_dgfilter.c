@@ -278,10 +278,10 @@ int dgfilter_parse(struct devfilter *f, const char *text, size_t len, char *err,
         if (parse_or(&x) < 0)
             return -1;
         if (x.t.type != T_END)
-            return fail(&x, word_is(&x.t, "ORDER") || word_is(&x.t, "LIMIT") ||
-                                    word_is(&x.t, "GROUP")
-                                ? "unsupported clause"
-                                : "unexpected text");
+            return fail(&x,
+                        word_is(&x.t, "ORDER") || word_is(&x.t, "LIMIT") || word_is(&x.t, "GROUP")
+                            ? "unsupported clause"
+                            : "unexpected text");
     }
     char sub[200];
     if (devfilter_parse(f, x.out, x.out_len, sub, sizeof sub) < 0) {
