@@ -120,6 +120,14 @@ void capi_devgroup_put(struct http_ctx *c);
 void capi_devgroup_patch(struct http_ctx *c);
 void capi_devgroup_delete(struct http_ctx *c);
 void capi_devgroup_devices(struct http_ctx *c);
+/* capi_jobs.c */
+void capi_jobs_list(struct http_ctx *c);
+void capi_job_get(struct http_ctx *c);
+void capi_job_put(struct http_ctx *c);
+void capi_job_devices(struct http_ctx *c);
+void capi_job_stop(struct http_ctx *c);
+void capi_job_resume(struct http_ctx *c);
+void capi_job_rerun(struct http_ctx *c);
 /* capi_attestation.c */
 void capi_attestation(struct http_ctx *c);
 /** The device's attestation as IoT Central shows it (caller frees with cJSON_Delete). */

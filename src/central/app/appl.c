@@ -552,7 +552,7 @@ int appl_open(struct app *app)
         store_app_load(a->db, "app_dashboards", appl_dashboard_load, a) < 0 ||
         store_app_load(a->db, "app_device_groups", appl_devgroups_load, a) < 0 ||
         store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0 ||
-        appl_groups_load(a) != CE_OK) {
+        appl_groups_load(a) != CE_OK || appl_jobs_load(a) != CE_OK) {
         appl_close(app);
         return CE_STORE;
     }
@@ -573,6 +573,7 @@ void appl_close(struct app *app)
     CENTRAL_ASSERT_LOOP(app);
     if (a->events_sub > 0)
         events_unsubscribe(app, a->events_sub);
+    appl_jobs_free(a); /* first: commands in flight are cancelled while their devices exist */
     while (a->templates != NULL) {
         struct appl_template *t = a->templates;
         a->templates = t->next;
