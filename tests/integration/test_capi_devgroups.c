@@ -17,9 +17,9 @@
 
 #define TID "dtmi:iotc:example:EnvironmentalSensor;1"
 #define TID_URL "dtmi%3Aiotc%3Aexample%3AEnvironmentalSensor%3B1"
-#define EXAMPLE                                                                          \
-    "{\"displayName\":\"Environmental sensors\",\"description\":\"provisioned ones\","   \
-    "\"filter\":\"SELECT * FROM devices WHERE $template = \\\"" TID "\\\" AND "          \
+#define EXAMPLE                                                                        \
+    "{\"displayName\":\"Environmental sensors\",\"description\":\"provisioned ones\"," \
+    "\"filter\":\"SELECT * FROM devices WHERE $template = \\\"" TID "\\\" AND "        \
     "$provisioned = true\",\"organizations\":[]}"
 
 static struct th_central srv;
@@ -232,8 +232,8 @@ static void test_devgroup_refusals(void **state)
         {"{\"displayName\":\"x\",\"filter\":\"SELECT $id FROM devices\"}", 400, "only SELECT *"},
         {"{\"displayName\":\"x\",\"filter\":\"SELECT * FROM devices WHERE $id > 'a'\"}", 400,
          "unsupported operator"},
-        {"{\"displayName\":\"x\",\"filter\":\"SELECT * FROM devices WHERE $provisioned = 1\"}",
-         400, "true or false"},
+        {"{\"displayName\":\"x\",\"filter\":\"SELECT * FROM devices WHERE $provisioned = 1\"}", 400,
+         "true or false"},
         {"{\"displayName\":\"x\"}", 400, "$.filter: required"},
         {"{\"filter\":\"SELECT * FROM devices\"}", 400, "$.displayName: required"},
         {"{\"displayName\":\"x\",\"filter\":\"SELECT * FROM devices\",\"color\":1}", 400,

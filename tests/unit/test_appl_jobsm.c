@@ -182,9 +182,12 @@ static void test_recover(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch_size),        cmocka_unit_test(test_bounded_concurrency),
-        cmocka_unit_test(test_all_failed_and_empty), cmocka_unit_test(test_threshold_job),
-        cmocka_unit_test(test_threshold_batch),   cmocka_unit_test(test_stop_resume),
+        cmocka_unit_test(test_batch_size),
+        cmocka_unit_test(test_bounded_concurrency),
+        cmocka_unit_test(test_all_failed_and_empty),
+        cmocka_unit_test(test_threshold_job),
+        cmocka_unit_test(test_threshold_batch),
+        cmocka_unit_test(test_stop_resume),
         cmocka_unit_test(test_recover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,8 +86,7 @@ void jobsm_finish(struct jobsm *m, size_t i, bool ok)
     if (i >= m->n || m->dev[i] != JD_STARTED)
         return;
     m->dev[i] = ok ? JD_COMPLETED : JD_FAILED;
-    if (!ok && over_threshold(m, i) &&
-        (m->status == JS_RUNNING || m->status == JS_STOPPED)) {
+    if (!ok && over_threshold(m, i) && (m->status == JS_RUNNING || m->status == JS_STOPPED)) {
         for (size_t k = 0; k < m->n; k++) {
             if (m->dev[k] == JD_PENDING)
                 m->dev[k] = JD_CANCELLED;

@@ -21,10 +21,10 @@ enum jobsm_dev { JD_PENDING = 0, JD_STARTED, JD_COMPLETED, JD_FAILED, JD_CANCELL
 enum jobsm_status { JS_RUNNING = 0, JS_STOPPED, JS_COMPLETE, JS_FAILED, JS_CANCELLED };
 
 struct jobsm {
-    uint8_t *dev;    /**< n device states (caller's array) */
-    size_t n;        /**< devices in the job */
-    size_t batch;    /**< devices at most in flight (>= 1) */
-    bool threshold;  /**< a cancellation threshold is set */
+    uint8_t *dev;   /**< n device states (caller's array) */
+    size_t n;       /**< devices in the job */
+    size_t batch;   /**< devices at most in flight (>= 1) */
+    bool threshold; /**< a cancellation threshold is set */
     bool thr_percent, thr_batch;
     double thr_value;
     int status; /**< enum jobsm_status */
