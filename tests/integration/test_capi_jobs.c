@@ -177,7 +177,7 @@ static void device_statuses(const char *id, char st[N_DEV][16], char err[N_DEV][
         const cJSON *v;
         cJSON_ArrayForEach(v, capi_jget(R.json, "value"))
         {
-            int k = atoi(capi_jstr(v, "id") + strlen("job-dev-"));
+            int k = (int)strtol(capi_jstr(v, "id") + strlen("job-dev-"), NULL, 10);
             assert_true(k >= 0 && k < N_DEV);
             snprintf(st[k], 16, "%s", capi_jstr(v, "status"));
             const char *e = capi_jstr(v, "error");
@@ -188,8 +188,8 @@ static void device_statuses(const char *id, char st[N_DEV][16], char err[N_DEV][
             return;
         const char *tok = strstr(next, "$skiptoken=");
         assert_non_null(tok);
-        snprintf(path, sizeof path, "/api/jobs/%s/devices?$top=7&%.*s", id,
-                 (int)strcspn(tok, "&"), tok);
+        snprintf(path, sizeof path, "/api/jobs/%s/devices?$top=7&%.*s", id, (int)strcspn(tok, "&"),
+                 tok);
     }
     fail_msg("too many pages");
 }
@@ -353,9 +353,10 @@ static void test_restart_mid_job(void **state)
         completed++;
     }
     assert_true(interrupted >= 1 && interrupted <= 5);
-    assert_int_equal(completed + interrupted + (strcmp(st[FAILING], "failed") == 0 &&
-                                                strstr(err[FAILING], "interrupted") == NULL),
-                     N_DEV);
+    assert_int_equal(
+        completed + interrupted +
+            (strcmp(st[FAILING], "failed") == 0 && strstr(err[FAILING], "interrupted") == NULL),
+        N_DEV);
     fprintf(stderr, "restart: %d interrupted, %d completed\n", interrupted, completed);
 
     /* a property job across a kill -9: everything written, the value is the job's */

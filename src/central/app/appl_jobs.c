@@ -137,8 +137,10 @@ static int check_number_obj(const cJSON *o, const char *what, bool with_batch,
                             struct appl_error *err)
 {
     if (!cJSON_IsObject(o))
-        return refuse(err, "InvalidBody", "$.%s: expected {\"type\": \"number\" or \"percentage\", "
-                      "\"value\"}.", what);
+        return refuse(err, "InvalidBody",
+                      "$.%s: expected {\"type\": \"number\" or \"percentage\", "
+                      "\"value\"}.",
+                      what);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
     if (!cJSON_IsString(t) ||
@@ -163,9 +165,9 @@ static int check_number_obj(const cJSON *o, const char *what, bool with_batch,
 
 static int check_body(struct appl *a, const cJSON *body, bool *command, struct appl_error *err)
 {
-    static const char *const known[] = {"id",    "displayName",           "description", "group",
-                                        "batch", "cancellationThreshold", "data",        "status",
-                                        "etag"};
+    static const char *const known[] = {"id",    "displayName", "description",
+                                        "group", "batch",       "cancellationThreshold",
+                                        "data",  "status",      "etag"};
     if (!cJSON_IsObject(body))
         return refuse(err, "InvalidBody", "$: expected a Job object.");
     for (const cJSON *it = body->child; it != NULL; it = it->next) {
@@ -175,15 +177,19 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
                 break;
         }
         if (k == sizeof known / sizeof known[0])
-            return refuse(err, "InvalidBody", "$.%s: not supported in a job (scheduled jobs "
-                          "and device lists are not).", it->string);
+            return refuse(err, "InvalidBody",
+                          "$.%s: not supported in a job (scheduled jobs "
+                          "and device lists are not).",
+                          it->string);
     }
     const char *texts[] = {"displayName", "description"};
     for (size_t k = 0; k < 2; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, texts[k]);
         if (v != NULL && (!cJSON_IsString(v) || strlen(v->valuestring) > JOB_TEXT_MAX))
-            return refuse(err, "InvalidBody", "$.%s: expected a string of at most %d "
-                          "characters.", texts[k], JOB_TEXT_MAX);
+            return refuse(err, "InvalidBody",
+                          "$.%s: expected a string of at most %d "
+                          "characters.",
+                          texts[k], JOB_TEXT_MAX);
     }
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(body, "group");
     if (!cJSON_IsString(g))
@@ -220,8 +226,10 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
         if (!cJSON_IsString(tg) || tg->valuestring[0] == '\0')
             return refuse(err, "InvalidBody", "$.data[%d].target: required, a template id.", i);
         if (!cJSON_IsString(p) || p->valuestring[0] == '\0' || strlen(p->valuestring) > 256)
-            return refuse(err, "InvalidBody", "$.data[%d].path: required, a property or command "
-                          "name (component/name in a component).", i);
+            return refuse(err, "InvalidBody",
+                          "$.data[%d].path: required, a property or command "
+                          "name (component/name in a component).",
+                          i);
         if (kind == 1 && cJSON_GetObjectItemCaseSensitive(d, "value") == NULL)
             return refuse(err, "InvalidBody", "$.data[%d].value: required for a property.", i);
         n_cmd += kind == 2;
@@ -229,7 +237,8 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
         i++;
     }
     if (n_cmd > 1 || (n_cmd && n_prop))
-        return refuse(err, "InvalidBody", "$.data: a job runs one command, or writes properties; "
+        return refuse(err, "InvalidBody",
+                      "$.data: a job runs one command, or writes properties; "
                       "not both and not several commands (split it into jobs).");
     *command = n_cmd > 0;
     return CE_OK;
@@ -320,18 +329,19 @@ static void on_command_done(void *ctx, int rc, const struct appl_command *cmd)
         return;
     size_t i = op->idx;
     j->ops[i] = NULL;
-    bool ok = rc == CE_OK && cmd != NULL &&
-              (cmd->status == CMD_COMPLETED || cmd->status == CMD_QUEUED);
+    bool ok =
+        rc == CE_OK && cmd != NULL && (cmd->status == CMD_COMPLETED || cmd->status == CMD_QUEUED);
     if (!ok) {
         if (cmd != NULL && cmd->error != NULL)
             set_error(j, i, "%s", cmd->error);
         else if (cmd != NULL && cmd->response_code != 0)
             set_error(j, i, "the device answered %d", cmd->response_code);
         else
-            set_error(j, i, "the command failed (%s)", rc == CE_NOTFOUND ? "device deleted"
-                                                        : rc == CE_OFFLINE ? "device offline"
-                                                        : rc == CE_TIMEOUT ? "timed out"
-                                                                           : "error");
+            set_error(j, i, "the command failed (%s)",
+                      rc == CE_NOTFOUND  ? "device deleted"
+                      : rc == CE_OFFLINE ? "device offline"
+                      : rc == CE_TIMEOUT ? "timed out"
+                                         : "error");
     }
     finish(op->a, j, i, ok);
     pump(op->a, j);
@@ -436,8 +446,7 @@ static struct appl_job *job_new(const char *id, cJSON *def, size_t n)
     j->st = calloc(n + 1, 1);
     j->ops = calloc(n + 1, sizeof *j->ops);
     j->ctx = calloc(n + 1, sizeof *j->ctx);
-    if (j->devs == NULL || j->errors == NULL || j->st == NULL || j->ops == NULL ||
-        j->ctx == NULL) {
+    if (j->devs == NULL || j->errors == NULL || j->st == NULL || j->ops == NULL || j->ctx == NULL) {
         j->n = 0;
         job_free(j);
         return NULL;
@@ -511,8 +520,10 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
     if (!id_ok(id))
         return refuse(err, "InvalidBody", "A job id is 1 to %d of A-Za-z0-9 -_.", APPL_ID_MAX);
     if (appl_job_get(a, id) != NULL) {
-        refuse(err, "Conflict", "Job %s exists; a job cannot be changed (stop, resume or rerun "
-               "it).", id);
+        refuse(err, "Conflict",
+               "Job %s exists; a job cannot be changed (stop, resume or rerun "
+               "it).",
+               id);
         return CE_EXISTS;
     }
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
@@ -521,8 +532,8 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
     int rc = check_body(a, body, &command, err);
     if (rc != CE_OK)
         return rc;
-    const cJSON *g = appl_devgroup_get(
-        a, cJSON_GetObjectItemCaseSensitive(body, "group")->valuestring);
+    const cJSON *g =
+        appl_devgroup_get(a, cJSON_GetObjectItemCaseSensitive(body, "group")->valuestring);
     if (appl_devgroup_filter(g, &f) != CE_OK)
         return refuse(err, "InvalidBody", "$.group: the group's filter cannot be used.");
     /* the group's members now */
@@ -539,8 +550,8 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
     }
     if (n > JOB_DEVICES_MAX) {
         free(all);
-        return refuse(err, "InvalidBody", "The group has %zu devices; a job runs on at most %d.",
-                      n, JOB_DEVICES_MAX);
+        return refuse(err, "InvalidBody", "The group has %zu devices; a job runs on at most %d.", n,
+                      JOB_DEVICES_MAX);
     }
     cJSON *def = definition(id, body);
     struct appl_job *j = def != NULL ? job_new(id, def, n) : NULL;
@@ -566,8 +577,7 @@ int appl_job_rerun(struct appl *a, struct appl_job *from, const char *rerun_id,
                    struct appl_job **out, struct appl_error *err)
 {
     if (!id_ok(rerun_id))
-        return refuse(err, "InvalidBody", "A rerun id is 1 to %d of A-Za-z0-9 -_.",
-                      APPL_ID_MAX);
+        return refuse(err, "InvalidBody", "A rerun id is 1 to %d of A-Za-z0-9 -_.", APPL_ID_MAX);
     if (appl_job_get(a, rerun_id) != NULL) {
         refuse(err, "Conflict", "Job %s exists.", rerun_id);
         return CE_EXISTS;
@@ -766,7 +776,8 @@ int appl_jobs_load(struct appl *a)
         int before = j->sm.status;
         for (size_t i = 0; i < j->n; i++) {
             if (j->st[i] == JD_STARTED && j->command)
-                set_error(j, i, "interrupted by restart: the command may or may not have "
+                set_error(j, i,
+                          "interrupted by restart: the command may or may not have "
                           "reached the device; it is not sent twice");
         }
         jobsm_recover(&j->sm, !j->command);
