@@ -4,7 +4,8 @@
  * sensor's model): a property job and a command job over a device group with batch size 5
  * (each device counts what it received; the command handlers measure how many run at once),
  * per-device status, stop and resume, a command job and a property job across a kill -9 of the
- * server (no command reaches a device twice, no device is left out), and bad input.
+ * server (no command reaches a device twice, no device is left out), the restart of devices left
+ * "started" (a property write redone, a command failed, not sent), and bad input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -374,6 +375,100 @@ static void test_restart_mid_job(void **state)
     handler_ms = 100;
 }
 
+/* Set job device rows to "started" in the stopped server's database, as a kill between the
+ * "started" mark and the outcome leaves them. */
+static void mark_started(const char *const *keys, size_t n)
+{
+    char path[400];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "UPDATE app_job_devices SET data = '{\"s\":1}' "
+                                            "WHERE id = ?",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* The restart path for devices "started" without an outcome, made exact: the property write of
+ * device 3 is done again (its desired version moves on), the command of device 4 is failed with
+ * "interrupted by restart" and not sent again; nothing else is redone. */
+static void test_restart_started_rows(void **state)
+{
+    (void)state;
+    char st[N_DEV][16], err[N_DEV][200];
+    handler_ms = 20;
+    reset_counts();
+    assert_int_equal(admin("PUT", "/api/jobs/bright-5",
+                           "{\"group\":\"env\",\"data\":[{\"type\":\"property\",\"target\":\"" TID
+                           "\",\"path\":\"brightness\",\"value\":5}]}"),
+                     200);
+    assert_true(job_becomes("bright-5", "complete", 20000));
+    assert_int_equal(admin("PUT", "/api/jobs/blink-x",
+                           "{\"group\":\"env\",\"data\":[{\"type\":\"command\",\"target\":\"" TID
+                           "\",\"path\":\"blink\",\"value\":1}]}"),
+                     200);
+    assert_true(job_becomes("blink-x", "complete", 30000));
+    for (int t = 0; t < 100; t++) {
+        int got = 0;
+        for (int i = 0; i < N_DEV; i++) {
+            pthread_mutex_lock(&seen[i].mu);
+            got += seen[i].last_brightness == 5;
+            pthread_mutex_unlock(&seen[i].mu);
+        }
+        if (got == N_DEV)
+            break;
+        du_sleep_ms(100);
+    }
+    long version[4] = {0};
+    for (int i = 2; i <= 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "job-dev-%02d", i);
+        cJSON *tw = du_get_twin(&srv, id);
+        assert_non_null(tw);
+        const cJSON *v = du_twin_prop(tw, "desired", "$version");
+        assert_true(cJSON_IsNumber(v));
+        version[i] = (long)v->valuedouble;
+        cJSON_Delete(tw);
+    }
+    assert_int_equal(th_central_stop(&srv), 0);
+    const char *const keys[] = {"bright-5/job-dev-03", "blink-x/job-dev-04"};
+    mark_started(keys, 2);
+    reset_counts();
+    assert_int_equal(du_restart_same_ports(&srv), 0);
+    assert_true(job_becomes("bright-5", "complete", 20000));
+    assert_true(job_becomes("blink-x", "complete", 20000));
+    device_statuses("blink-x", st, err);
+    assert_string_equal(st[4], "failed");
+    assert_non_null(strstr(err[4], "interrupted by restart"));
+    device_statuses("bright-5", st, err);
+    assert_string_equal(st[3], "completed");
+    /* device 3's write was done again (its desired version moved on), no other one's; no
+     * device got a command */
+    for (int i = 2; i <= 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "job-dev-%02d", i);
+        cJSON *tw = du_get_twin(&srv, id);
+        assert_non_null(tw);
+        const cJSON *v = du_twin_prop(tw, "desired", "$version");
+        assert_true(cJSON_IsNumber(v));
+        assert_int_equal((long)v->valuedouble, version[i] + (i == 3));
+        cJSON_Delete(tw);
+    }
+    du_sleep_ms(300);
+    for (int i = 0; i < N_DEV; i++)
+        assert_int_equal(blinks(i), 0);
+    handler_ms = 100;
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -426,9 +521,9 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_property_job), cmocka_unit_test(test_command_job),
-        cmocka_unit_test(test_stop_resume),  cmocka_unit_test(test_restart_mid_job),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_property_job),         cmocka_unit_test(test_command_job),
+        cmocka_unit_test(test_stop_resume),          cmocka_unit_test(test_restart_mid_job),
+        cmocka_unit_test(test_restart_started_rows), cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
