@@ -126,6 +126,37 @@ static const struct cmd cmds[] = {
      "is the code, signed with the CA's key (`iotc-central certs verify-code`). Devices whose\n"
      "certificate chains to a verified CA (CN = registration id) then provision through DPS.\n"
      "  --entry E         primary (default) or secondary\n"},
+    {"device-groups", "list", cmd_devgroups_list, "device-groups list [--top N]",
+     "List the device groups.\n"},
+    {"device-groups", "show", cmd_devgroups_show, "device-groups show ID",
+     "Show a device group.\n"},
+    {"device-groups", "create", cmd_devgroups_create,
+     "device-groups create ID [--template TEMPLATE] [--provisioned true|false] [--name NAME]\n"
+     "                         [--filter QUERY] [--description TEXT]",
+     "Create (or replace) a device group. Its filter is IoT Central's form,\n"
+     "SELECT * FROM devices WHERE $template = \"dtmi:...\" AND $provisioned = true: give it\n"
+     "with --filter, or let --template and --provisioned build it. Members follow the filter\n"
+     "as devices change.\n"},
+    {"device-groups", "delete", cmd_devgroups_delete, "device-groups delete ID",
+     "Delete a device group (its devices stay).\n"},
+    {"device-groups", "devices", cmd_devgroups_devices, "device-groups devices ID [--top N]",
+     "List the devices the group's filter selects now.\n"},
+    {"jobs", "list", cmd_jobs_list, "jobs list [--top N]", "List the jobs with their status.\n"},
+    {"jobs", "show", cmd_jobs_show, "jobs show ID", "Show a job, its status and progress.\n"},
+    {"jobs", "create", cmd_jobs_create,
+     "jobs create ID --group GROUP --template TEMPLATE (--property NAME=VALUE | --command NAME\n"
+     "            [--request JSON]) [--batch N|N%] [--cancel-threshold N|N%] [--name NAME]",
+     "Create and start a job on the group's devices (the members when it starts): write a\n"
+     "property (VALUE is JSON when it parses as JSON) or run a command. --batch bounds how\n"
+     "many devices run at once; --cancel-threshold cancels the job after that many failures.\n"},
+    {"jobs", "devices", cmd_jobs_devices, "jobs devices ID",
+     "Each device of the job with its status (pending, running, completed, failed,\n"
+     "cancelled) and why it failed.\n"},
+    {"jobs", "stop", cmd_jobs_stop, "jobs stop ID",
+     "Stop a running job (devices in flight finish; no new ones start).\n"},
+    {"jobs", "resume", cmd_jobs_resume, "jobs resume ID", "Resume a stopped job.\n"},
+    {"jobs", "rerun", cmd_jobs_rerun, "jobs rerun ID RERUN_ID",
+     "Start job RERUN_ID over the devices that failed or were cancelled in job ID.\n"},
     {"properties", "get", cmd_properties_get, "properties get DEVICE [--component NAME]",
      "Show reported and writable properties with their sync state (pending, synced, failed).\n"
      "  --component NAME  only the properties of that component\n"},

@@ -1,8 +1,8 @@
 // The application's home page: a dashboard of tiles across devices, kept on the server per
 // application (iotc's own GET/PUT /api/dashboards/home, docs/API.md "Dashboards"): device
 // counts by state (each a link to the devices list so filtered), last known values of chosen
-// devices' telemetry, a chart of one telemetry across a template's devices, and the tile a
-// device group chart will be (device groups do not exist yet). Edit adds and removes tiles.
+// devices' telemetry, a chart of one telemetry across a template's devices, and one across the
+// devices of a device group (its members now). Edit adds and removes tiles.
 import uPlot from '../vendor/uPlot.esm.js';
 import { ApiError, get, list, put, seg } from './api.js';
 import { clear, errorText, fmtTime, fmtValue, h, notify, showError, unitText } from './ui.js';
@@ -64,6 +64,7 @@ export async function render(main) {
     let saved = false;
     let devices = [];
     let templates = [];
+    let groups = [];
     const tplCache = new Map();
     const charts = [];
     let editing = false;
@@ -138,8 +139,11 @@ export async function render(main) {
 
     async function templateChartTile(t) {
         await template(t.template);
-        const cap = ctx.cap(t.template, t.component, t.telemetry);
-        const of = devices.filter((d) => d.template === t.template);
+        return chartOf(t, devices.filter((d) => d.template === t.template), ctx.cap(t.template, t.component, t.telemetry), `devices of ${ctx.tplName(t.template)}`);
+    }
+
+    // One telemetry of devices @p of (the first CHART_DEVICES) over the past hour.
+    async function chartOf(t, of, cap, whose) {
         const shown = of.slice(0, CHART_DEVICES);
         const from = new Date(Date.now() - CHART_MS).toISOString();
         const series = await Promise.all(shown.map(async (d) => {
@@ -151,7 +155,7 @@ export async function render(main) {
             }
         }));
         const points = series.reduce((a, s) => a + s.length, 0);
-        const note = h('p', { class: 'muted small' }, `Past hour · ${shown.length} of ${of.length} devices of ${ctx.tplName(t.template)}`,
+        const note = h('p', { class: 'muted small' }, `Past hour · ${shown.length} of ${of.length} ${whose}`,
             of.length > shown.length ? ` (the first ${CHART_DEVICES})` : '', ` · ${points} points`);
         if (points === 0) return h('div', {}, note, h('p', { class: 'muted' }, 'No data in the past hour.'));
         // one x axis for all devices: the union of the times, a gap where a device has none
@@ -178,10 +182,20 @@ export async function render(main) {
         return wrap;
     }
 
-    function groupChartTile() {
-        return h('div', {},
-            h('p', {}, 'A chart across a device group needs device groups, which iotc does not have yet.'),
-            h('p', { class: 'muted' }, 'Meanwhile, Edit → "Chart of a telemetry across a template\'s devices" charts every device of one template.'));
+    async function groupChartTile(t) {
+        if (!t.group || !t.telemetry) {
+            return h('p', { class: 'muted' }, 'Choose a device group and a telemetry: Edit, remove this tile and add a "Chart across a device group" tile.');
+        }
+        let of;
+        try {
+            of = await list(`/api/deviceGroups/${seg(t.group)}/devices`);
+        } catch (err) {
+            if (err instanceof ApiError && err.status === 404) return h('p', { class: 'muted' }, `Device group ${t.group} does not exist (any more).`);
+            throw err;
+        }
+        const tpl = t.template || (of.find((d) => d.template) || {}).template;
+        if (tpl) await template(tpl);
+        return chartOf(t, of, tpl ? ctx.cap(tpl, t.component, t.telemetry) : null, `devices of group ${t.group}`);
     }
 
     async function tileBody(t) {
@@ -189,14 +203,14 @@ export async function render(main) {
             if (t.type === 'deviceCounts') return countsTile(t);
             if (t.type === 'lastValue') return await lastValueTile(t);
             if (t.type === 'templateChart') return await templateChartTile(t);
-            return groupChartTile(t);
+            return await groupChartTile(t);
         } catch (err) {
             return h('p', { class: 'msg error' }, errorText(err));
         }
     }
 
     async function draw() {
-        [devices, templates] = await Promise.all([list('/api/devices'), list('/api/deviceTemplates')]);
+        [devices, templates, groups] = await Promise.all([list('/api/devices'), list('/api/deviceTemplates'), list('/api/deviceGroups').catch(() => [])]);
         const bodies = await Promise.all(tiles.map(tileBody));
         while (charts.length) charts.pop().destroy();
         const cards = tiles.map((t, i) => {
@@ -231,6 +245,8 @@ export async function render(main) {
         const typeSel = h('select', { id: 'tile-type' }, TYPES.map(([v, label]) => h('option', { value: v }, label)));
         const nameIn = h('input', { id: 'tile-name', type: 'text', placeholder: 'Optional' });
         const devSel = h('select', { id: 'tile-device' }, devices.map((d) => h('option', { value: d.id }, `${d.displayName || d.id} (${d.id})`)));
+        const grpSel = h('select', { id: 'tile-group' }, groups.map((g) => h('option', { value: g.id }, g.displayName || g.id)));
+        const grpField = h('div', { class: 'field' }, h('label', { for: 'tile-group' }, 'Device group'), grpSel);
         const tplSel = h('select', { id: 'tile-template' }, templates.filter((t) => t.published).map((t) => h('option', { value: t['@id'] }, t.displayName || t['@id'])));
         const telSel = h('select', { id: 'tile-telemetry' });
         const devField = h('div', { class: 'field' }, h('label', { for: 'tile-device' }, 'Device'), devSel);
@@ -249,11 +265,13 @@ export async function render(main) {
         const onType = async () => {
             const ty = typeSel.value;
             devField.hidden = ty !== 'lastValue';
-            tplField.hidden = ty !== 'templateChart';
-            telField.hidden = !(ty === 'lastValue' || ty === 'templateChart');
+            tplField.hidden = !(ty === 'templateChart' || ty === 'groupChart');
+            grpField.hidden = ty !== 'groupChart';
+            telField.hidden = !(ty === 'lastValue' || ty === 'templateChart' || ty === 'groupChart');
             add.disabled = false;
-            hint.textContent = ty === 'groupChart' ? 'Device groups do not exist yet: this tile says so until they do.' : '';
+            hint.textContent = ty === 'groupChart' && groups.length === 0 ? 'There are no device groups yet: create one on the Device groups page.' : '';
             if (!telField.hidden) await fillTelemetry();
+            if (ty === 'groupChart' && groups.length === 0) add.disabled = true;
         };
         typeSel.addEventListener('change', onType);
         devSel.addEventListener('change', fillTelemetry);
@@ -261,7 +279,7 @@ export async function render(main) {
         const form = h('form', { id: 'tile-form', novalidate: true },
             h('div', { class: 'toolbar' },
                 h('div', { class: 'field' }, h('label', { for: 'tile-type' }, 'Tile'), typeSel),
-                devField, tplField, telField,
+                devField, grpField, tplField, telField,
                 h('div', { class: 'field' }, h('label', { for: 'tile-name' }, 'Tile name'), nameIn)),
             hint, h('div', { class: 'actions' }, add, h('button', { type: 'button', id: 'done-editing', onclick: () => setEditing(false) }, 'Done')));
         form.addEventListener('submit', async (ev) => {
@@ -269,8 +287,9 @@ export async function render(main) {
             const t = { type: typeSel.value };
             if (nameIn.value.trim()) t.displayName = nameIn.value.trim();
             if (t.type === 'lastValue') t.device = devSel.value;
-            if (t.type === 'templateChart') t.template = tplSel.value;
-            if (t.type === 'lastValue' || t.type === 'templateChart') {
+            if (t.type === 'templateChart' || t.type === 'groupChart') t.template = tplSel.value;
+            if (t.type === 'groupChart') t.group = grpSel.value;
+            if (t.type === 'lastValue' || t.type === 'templateChart' || t.type === 'groupChart') {
                 const [component, name] = telSel.value.split('/');
                 if (!name) return;
                 if (component) t.component = component;

@@ -12,6 +12,7 @@ import * as device from './device.js';
 import * as admin from './admin.js';
 import * as home from './home.js';
 import * as exportsPage from './exports.js';
+import * as fleet from './fleet.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -155,6 +156,12 @@ async function route() {
         } else if (section === 'devices' && id) {
             setNav('devices');
             result = await device.render(root, id, tab, onLeave);
+        } else if (section === 'groups') {
+            setNav('groups');
+            result = await fleet.renderGroups(root, session, id);
+        } else if (section === 'jobs') {
+            setNav('jobs');
+            result = await fleet.renderJobs(root, session, id);
         } else if (section === 'admin') {
             setNav('admin');
             result = await admin.render(root, session);

@@ -30,29 +30,6 @@ static int by_display_name(const void *x, const void *y)
     return order_desc ? -cmp : cmp;
 }
 
-static bool device_passes(const struct devfilter *f, const struct appl_device *d,
-                          const struct device *dev)
-{
-    const char *orgs[100];
-    size_t n_orgs = 0;
-    for (const cJSON *o = d->organizations ? d->organizations->child : NULL;
-         o != NULL && n_orgs < 100; o = o->next) {
-        if (cJSON_IsString(o))
-            orgs[n_orgs++] = o->valuestring;
-    }
-    struct devfilter_device view = {
-        .id = d->id,
-        .display_name = d->display_name ? d->display_name : d->id,
-        .template_id = d->template_id,
-        .enabled = dev->status == DEVICE_ENABLED,
-        .provisioned = d->provisioned,
-        .simulated = d->simulated,
-        .orgs = orgs,
-        .n_orgs = n_orgs,
-    };
-    return devfilter_match(f, &view);
-}
-
 /* $filter / $orderby (also without the $, as api-version 2022-10-31-preview spells them):
  * 1 present and compiled, 0 absent, CE_INVALID after replying 400. */
 static int list_options(struct http_ctx *c, struct devfilter *f, bool *ordered, bool *desc,
@@ -94,10 +71,11 @@ static int list_options(struct http_ctx *c, struct devfilter *f, bool *ordered, 
     return present;
 }
 
-/* GET /api/devices with $filter and/or $orderby: every device is looked at, the matching ones
- * sorted, and the page cut at $skiptoken (an offset into that result). */
-static void list_filtered(struct http_ctx *c, struct appl *a, const struct devfilter *f,
-                          bool ordered, bool desc, size_t top, uint64_t skip, const char *extra)
+/* GET /api/devices with $filter and/or $orderby (and a device group's devices): every device is
+ * looked at, the matching ones sorted, and the page cut at $skiptoken (an offset into that
+ * result). */
+void capi_devices_page(struct http_ctx *c, struct appl *a, const struct devfilter *f, bool ordered,
+                       bool desc, size_t top, uint64_t skip, const char *extra)
 {
     size_t total = registry_count(a->app), n = 0;
     struct device **all = calloc(total + 1, sizeof *all);
@@ -111,7 +89,7 @@ static void list_filtered(struct http_ctx *c, struct appl *a, const struct devfi
     total = registry_list(a->app, 0, all, total);
     for (size_t i = 0; i < total; i++) {
         struct appl_device *d = appl_device_get(a, all[i]->id);
-        if (d != NULL && device_passes(f, d, all[i]))
+        if (d != NULL && appl_device_passes(f, d, all[i]))
             hits[n++] = (struct listed){all[i], d};
     }
     free(all);
@@ -144,7 +122,7 @@ void capi_devices_list(struct http_ctx *c)
     if (rc < 0)
         return;
     if (rc > 0) {
-        list_filtered(c, a, &f, ordered, desc, top, skip, extra);
+        capi_devices_page(c, a, &f, ordered, desc, top, skip, extra);
         return;
     }
     struct device **v = calloc(top + 1, sizeof *v);

@@ -118,12 +118,32 @@ void capi_group_cert_put(struct http_ctx *c);
 void capi_group_cert_delete(struct http_ctx *c);
 void capi_group_cert_code(struct http_ctx *c);
 void capi_group_cert_verify(struct http_ctx *c);
+/* capi_devgroups.c */
+void capi_devgroups_list(struct http_ctx *c);
+void capi_devgroup_get(struct http_ctx *c);
+void capi_devgroup_put(struct http_ctx *c);
+void capi_devgroup_patch(struct http_ctx *c);
+void capi_devgroup_delete(struct http_ctx *c);
+void capi_devgroup_devices(struct http_ctx *c);
+/* capi_jobs.c */
+void capi_jobs_list(struct http_ctx *c);
+void capi_job_get(struct http_ctx *c);
+void capi_job_put(struct http_ctx *c);
+void capi_job_devices(struct http_ctx *c);
+void capi_job_stop(struct http_ctx *c);
+void capi_job_resume(struct http_ctx *c);
+void capi_job_rerun(struct http_ctx *c);
 /* capi_attestation.c */
 void capi_attestation(struct http_ctx *c);
 /** The device's attestation as IoT Central shows it (caller frees with cJSON_Delete). */
 cJSON *capi_attestation_json(const struct device *dev);
 /* capi_devices.c */
 void capi_devices_list(struct http_ctx *c);
+struct devfilter;
+/** Reply with the page of devices passing @p f (sorted by display name when @p ordered) from
+ * offset @p skip; @p extra is kept in nextLink (NULL: nothing). */
+void capi_devices_page(struct http_ctx *c, struct appl *a, const struct devfilter *f, bool ordered,
+                       bool desc, size_t top, uint64_t skip, const char *extra);
 void capi_device_get(struct http_ctx *c);
 void capi_device_put(struct http_ctx *c);
 void capi_device_patch(struct http_ctx *c);

@@ -341,6 +341,8 @@ int capi_start(struct app *app)
     app->capi = cp;
     if (app->appl != NULL) /* the application layer may not write app.json itself */
         app->appl->save_group_keys = app_group_keys_set;
+    if (app->appl != NULL) /* jobs interrupted by a restart go on */
+        appl_jobs_start(app->appl);
     log_info("capi: application API ready under /api/ (api-version %s)", CAPI_API_VERSION);
     return CE_OK;
 }

@@ -557,14 +557,17 @@ int appl_open(struct app *app)
     a->buckets = calloc(a->n_buckets, sizeof *a->buckets);
     a->next_cmd_seq = 1;
     a->dashboards = cJSON_CreateArray();
-    if (a->buckets == NULL || a->dashboards == NULL) {
+    a->device_groups = cJSON_CreateArray();
+    if (a->buckets == NULL || a->dashboards == NULL || a->device_groups == NULL) {
         cJSON_Delete(a->dashboards);
+        cJSON_Delete(a->device_groups);
         free(a->buckets);
         free(a);
         return CE_NOMEM;
     }
     if (store_app_open(app, &a->db) < 0) {
         cJSON_Delete(a->dashboards);
+        cJSON_Delete(a->device_groups);
         free(a->buckets);
         free(a);
         return CE_STORE;
@@ -578,8 +581,9 @@ int appl_open(struct app *app)
         store_app_load(a->db, "app_devices", load_device, a) < 0 ||
         store_app_load(a->db, "app_tokens", appl_token_load, a) < 0 ||
         store_app_load(a->db, "app_dashboards", appl_dashboard_load, a) < 0 ||
+        store_app_load(a->db, "app_device_groups", appl_devgroups_load, a) < 0 ||
         store_app_load_commands(a->db, APPL_CMD_HISTORY_MAX, load_command, a) < 0 ||
-        appl_groups_load(a) != CE_OK) {
+        appl_groups_load(a) != CE_OK || appl_jobs_load(a) != CE_OK) {
         appl_close(app);
         return CE_STORE;
     }
@@ -600,6 +604,7 @@ void appl_close(struct app *app)
     CENTRAL_ASSERT_LOOP(app);
     if (a->events_sub > 0)
         events_unsubscribe(app, a->events_sub);
+    appl_jobs_free(a); /* first: commands in flight are cancelled while their devices exist */
     while (a->templates != NULL) {
         struct appl_template *t = a->templates;
         a->templates = t->next;
@@ -614,6 +619,7 @@ void appl_close(struct app *app)
     }
     free(a->buckets);
     cJSON_Delete(a->dashboards);
+    cJSON_Delete(a->device_groups);
     while (a->tokens != NULL) {
         struct appl_token *t = a->tokens;
         a->tokens = t->next;

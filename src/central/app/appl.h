@@ -114,7 +114,9 @@ struct appl {
     struct appl_token *tokens;
     int64_t next_cmd_seq;
     int events_sub;
-    cJSON *dashboards; /**< array of iotc's own dashboards (appl_dashboard.c) */
+    cJSON *dashboards;     /**< array of iotc's own dashboards (appl_dashboard.c) */
+    cJSON *device_groups;  /**< array of device groups (appl_devgroups.c) */
+    struct appl_job *jobs; /**< jobs, newest first (appl_jobs.c) */
     /** Writes the keys of app.json's enrollment group (app->facts.group_id) before they take
      * effect; 0 or -1. Set by the layer that may write app.json (capi_start); NULL: those keys
      * cannot change (CE_IO). */
@@ -412,5 +414,64 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
 int appl_dashboard_delete(struct appl *a, const char *id);
 /** store_app_load row callback for app_dashboards (ctx = struct appl). */
 int appl_dashboard_load(void *ctx, const char *id, const char *data);
+
+/* ---------------------------------------------------------------- device groups
+ * (appl_devgroups.c; IoT Central's /api/deviceGroups) */
+
+struct devfilter;
+/** Check a DeviceGroup body without id/etag (displayName and filter required) and compile its
+ * filter into @p f. CE_OK or CE_INVALID (@p err: InvalidBody, InvalidFilter). */
+int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *err);
+/** The group (its IoT Central JSON, borrowed), or NULL. */
+const cJSON *appl_devgroup_get(struct appl *a, const char *id);
+/**
+ * PUT (create or replace) or, with @p patch, PATCH (merge into the stored group; null removes a
+ * member) device group @p id. @return CE_OK (*out borrowed), CE_INVALID (@p err), CE_NOTFOUND
+ * (PATCH of a missing group), CE_EXISTS (too many groups, @p err), CE_NOMEM.
+ */
+int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool patch,
+                      const cJSON **out, struct appl_error *err);
+/** Delete device group @p id. CE_OK or CE_NOTFOUND. */
+int appl_devgroup_delete(struct appl *a, const char *id);
+/** store_app_load row callback for app_device_groups (ctx = struct appl). */
+int appl_devgroups_load(void *ctx, const char *id, const char *data);
+/** Compile the filter of a stored group @p g into @p f. CE_OK or CE_INVALID. */
+int appl_devgroup_filter(const cJSON *g, struct devfilter *f);
+/** True when the device passes @p f (what the filter sees of it: appl_filter.h). */
+bool appl_device_passes(const struct devfilter *f, const struct appl_device *d,
+                        const struct device *dev);
+
+/* ---------------------------------------------------------------- jobs
+ * (appl_jobs.c; IoT Central's /api/jobs, state machine in appl_jobsm.h) */
+
+struct appl_job;
+struct appl_job *appl_job_get(struct appl *a, const char *id);
+/** Iterate the jobs, newest first. */
+struct appl_job *appl_jobs_first(struct appl *a);
+struct appl_job *appl_job_next(struct appl_job *j);
+/**
+ * PUT /api/jobs/{id}: check a Job body, take the group's members now, store the job and start
+ * it. @return CE_OK (*out borrowed), CE_INVALID (@p err), CE_EXISTS (the id is taken, @p err),
+ * CE_NOMEM, CE_STORE.
+ */
+int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct appl_job **out,
+                    struct appl_error *err);
+/** A new job @p rerun_id over the failed and cancelled devices of @p from (not running). */
+int appl_job_rerun(struct appl *a, struct appl_job *from, const char *rerun_id,
+                   struct appl_job **out, struct appl_error *err);
+/** Stop a running job / resume a stopped one. CE_OK or CE_INVALID (not in that state). */
+int appl_job_stop(struct appl *a, struct appl_job *j);
+int appl_job_resume(struct appl *a, struct appl_job *j);
+const char *appl_job_status(const struct appl_job *j);
+/** The Job JSON (definition, status, iotc's progress). Caller frees. */
+cJSON *appl_job_to_json(const struct appl_job *j);
+size_t appl_job_count_devices(const struct appl_job *j);
+/** {"id","status"[,"error"]} of the job's device @p i. Caller frees. */
+cJSON *appl_job_device_json(const struct appl_job *j, size_t i);
+/** Load the stored jobs (appl_open); devices in flight at the restart are settled. */
+int appl_jobs_load(struct appl *a);
+/** Run the running jobs (once the planes are up: capi_start). */
+void appl_jobs_start(struct appl *a);
+void appl_jobs_free(struct appl *a);
 
 #endif /* CENTRAL_APPL_H */

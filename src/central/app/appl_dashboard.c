@@ -56,8 +56,8 @@ static bool text_ok(const cJSON *o, const char *name, bool need)
 
 static int check_tile(const cJSON *t, size_t i, struct appl_error *err)
 {
-    static const char *const fields[] = {"type",      "displayName", "device",
-                                         "component", "telemetry",   "template"};
+    static const char *const fields[] = {"type",      "displayName", "device", "component",
+                                         "telemetry", "template",    "group"};
     if (!cJSON_IsObject(t))
         return refuse(err, "$.tiles[%zu]: expected a tile object.", i);
     for (const cJSON *it = t->child; it != NULL; it = it->next) {
@@ -90,6 +90,9 @@ static int check_tile(const cJSON *t, size_t i, struct appl_error *err)
     } else if (strcmp(type->valuestring, "templateChart") == 0) {
         need[0] = "template";
         need[1] = "telemetry";
+    } else if (strcmp(type->valuestring, "groupChart") == 0 &&
+               cJSON_GetObjectItemCaseSensitive(t, "group") != NULL) {
+        need[0] = "telemetry"; /* a tile without a group (older dashboards) asks for one */
     }
     for (k = 0; k < 2; k++) {
         if (need[k] != NULL && !text_ok(t, need[k], true))

@@ -29,6 +29,9 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS app_raw_device ON app_raw(device_id, seq);"
     "CREATE TABLE IF NOT EXISTS app_dashboards(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_enrollment_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_device_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_jobs(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_job_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     /* time ranges of one device's telemetry (store_app_series) */
     "CREATE INDEX IF NOT EXISTS telemetry_device_time ON telemetry(device_id, enqueued_ms);";
 
@@ -37,7 +40,8 @@ static bool table_ok(const char *t)
 {
     return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
            strcmp(t, "app_tokens") == 0 || strcmp(t, "app_dashboards") == 0 ||
-           strcmp(t, "app_enrollment_groups") == 0;
+           strcmp(t, "app_enrollment_groups") == 0 || strcmp(t, "app_device_groups") == 0 ||
+           strcmp(t, "app_jobs") == 0 || strcmp(t, "app_job_devices") == 0;
 }
 
 int store_app_open(struct app *app, struct store_app **out)
@@ -134,6 +138,26 @@ int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn,
     snprintf(sql, sizeof sql, "SELECT id, data FROM %s ORDER BY rowid", table);
     sqlite3_stmt *s = prepare(sa, sql);
     return s != NULL ? each_pair(s, fn, ctx) : CE_STORE;
+}
+
+int store_app_put_sync(struct store_app *sa, const char *table, const char *id, const char *data)
+{
+    char sql[128];
+    if (!table_ok(table))
+        return CE_INVALID;
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s(id, data) VALUES(?, ?)", table);
+    sqlite3_stmt *s = prepare(sa, sql);
+    if (s == NULL)
+        return CE_STORE;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, data, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        log_error("appl: cannot write %s %s: %s", table, id, sqlite3_errmsg(sa->db));
+        return CE_STORE;
+    }
+    return CE_OK;
 }
 
 static void exec_queued(struct store_app *sa, const char *sql, const struct store_arg *args,

@@ -54,6 +54,12 @@ int store_app_load(struct store_app *sa, const char *table, store_app_row_fn fn,
 
 /** Upsert (id, data) into @p table (queued). */
 void store_app_put(struct store_app *sa, const char *table, const char *id, const char *data);
+/**
+ * Upsert (id, data) into @p table now, on this connection (committed when it returns): for the
+ * few writes that must be durable before the loop acts on them (a job's "started" mark).
+ * CE_OK, CE_INVALID (table), CE_STORE.
+ */
+int store_app_put_sync(struct store_app *sa, const char *table, const char *id, const char *data);
 /** Delete row @p id of @p table (queued). */
 void store_app_delete(struct store_app *sa, const char *table, const char *id);
 
