@@ -58,13 +58,13 @@ static int set_field(struct iotc_span *dst, struct iotc_span v)
 int iotc__assignment_parse(struct iotc_span text, struct iotc__assignment *out)
 {
     struct iotc_span port = {0};
-    const char *p = text.ptr, *end = text.ptr + text.len;
     size_t magic = sizeof MAGIC - 1;
 
     memset(out, 0, sizeof *out);
-    if (text.ptr == NULL || text.len <= magic || memcmp(p, MAGIC, magic) != 0 || p[magic] != '\n')
+    if (text.ptr == NULL || text.len <= magic || memcmp(text.ptr, MAGIC, magic) != 0 ||
+        text.ptr[magic] != '\n')
         return IOTC_E_MALFORMED;
-    p += magic + 1;
+    const char *p = text.ptr + magic + 1, *end = text.ptr + text.len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (nl == NULL)
