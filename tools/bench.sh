@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks behind `make bench`: prints a table, never passes or fails on the figures.
 #
-#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5,6]      (or BENCH_QUICK=1)
+#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5,6,7,8]      (or BENCH_QUICK=1)
+#   BENCH_CONNS=100000 tools/bench.sh BUILDDIR --rows 8   (row 8's connection count)
 #
 # Each row is measured in this one run on this machine with the same load generator
 # (iotc-sim), side by side where there is a reference:
@@ -13,13 +14,19 @@
 #   5 device side: examples/environmental_sensor (libiotc) vs the Node device SDK
 #   6 data export to a webhook: msg per iotc-central CPU-second (bench/export_bench.sh,
 #     printed after the table)
+#   7 ingest as devices send: one QoS 1 message in flight per device, at 100 and at 1,000
+#     devices, iotc-central (durable) vs mosquitto (persistence off) WITHOUT a subscriber: the
+#     primary comparison; acked msg/s, msg per server CPU-second, PUBACK p99
+#   8 many connections: BENCH_CONNS TLS devices (default 20,000; 2,000 with --quick) each
+#     sending one message a minute, from several loopback source addresses, connects paced;
+#     server KB per connection and messages acked / sent, iotc-central vs mosquitto
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 # Raw results (JSON) are kept in BUILDDIR/bench/.
 set -u
 B=${1:?usage: tools/bench.sh BUILDDIR [--quick]}
 shift
 QUICK=${BENCH_QUICK:-0}
-ROWS=1,2,3,4,5,6
+ROWS=1,2,3,4,5,6,7,8
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
@@ -29,8 +36,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 want() { case ",$ROWS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
-# Rows 1-3 connect devices that row 4 registered.
-if want 1 || want 2 || want 3; then ROWS=$ROWS,4; fi
+# Rows 1-3 and 7 connect devices that row 4 registered.
+if want 1 || want 2 || want 3 || want 7; then ROWS=$ROWS,4; fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 B=$(cd "$B" && pwd) || exit 2
@@ -44,11 +51,15 @@ command -v node >/dev/null || { echo "bench: node is needed for the table"; exit
 
 if [ "$QUICK" = 1 ]; then
     N_INGEST=100 N_IDLE=1000 N_CMD=100 N_DPS=1000 CALLS=300 MSGS=2000 MEASURE=3 RAMP=500
-    CONC=200 DPS_CONC=1000
+    CONC=200 DPS_CONC=1000 N_CONNS=${BENCH_CONNS:-2000} ONE_SIZES="100 1000"
 else
     N_INGEST=1000 N_IDLE=10000 N_CMD=1000 N_DPS=10000 CALLS=2000 MSGS=10000 MEASURE=10 RAMP=1000
-    CONC=500 DPS_CONC=3000
+    CONC=500 DPS_CONC=3000 N_CONNS=${BENCH_CONNS:-20000} ONE_SIZES="100 1000"
 fi
+# Row 8: one loopback source address per 20,000 connections (one address has ~28,000 ports per
+# server address and port), connects paced at CONN_RAMP per second.
+CONN_ADDRS=$(((N_CONNS + 19999) / 20000))
+CONN_RAMP=2000
 # --concurrency: at most that many devices handshaking/registering at once, so an overloaded
 # server slows the ramp down instead of timing devices out (a closed loop, like a fleet that
 # backs off). DPS answers 202 + retry-after >= 1 s, so its rate is at most DPS_CONC per second:
@@ -59,6 +70,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N_IDLE + 200)) ]; then
     N_IDLE=$(($(ulimit -n) - 200))
     echo "bench: open-file limit $(ulimit -n): idle connections reduced to $N_IDLE"
+fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N_CONNS + 200)) ]; then
+    N_CONNS=$(($(ulimit -n) - 200))
+    echo "bench: open-file limit $(ulimit -n): row 8 connections reduced to $N_CONNS"
 fi
 
 . bench/lib.sh
@@ -140,9 +155,9 @@ sim() { # OUTFILE ARGS...: run iotc-sim, summary to OUTFILE, progress lines to t
 }
 
 # ---------------------------------------------------------------- run
-node -e 'console.log(JSON.stringify({date:new Date().toISOString().replace(/\..*/,"Z"),cpus:require("os").cpus().length,quick:process.argv[1]==="1",load_start:process.argv[2],node:process.version,mosquitto:process.argv[3]||null,n_ingest:+process.argv[4],n_idle:+process.argv[5],n_cmd:+process.argv[6],n_dps:+process.argv[7],msgs:+process.argv[8],rows:process.argv[9].split(",").map(Number)}))' \
+node -e 'console.log(JSON.stringify({date:new Date().toISOString().replace(/\..*/,"Z"),cpus:require("os").cpus().length,quick:process.argv[1]==="1",load_start:process.argv[2],node:process.version,mosquitto:process.argv[3]||null,n_ingest:+process.argv[4],n_idle:+process.argv[5],n_cmd:+process.argv[6],n_dps:+process.argv[7],msgs:+process.argv[8],rows:process.argv[9].split(",").map(Number),n_conns:+process.argv[10]}))' \
     "$QUICK" "$(load)" "$([ -n "$MOSQ" ] && "$MOSQ" -h 2>/dev/null | head -1 | sed 's/ is an MQTT.*//')" \
-    "$N_INGEST" "$N_IDLE" "$N_CMD" "$N_DPS" "$MSGS" "$ROWS" >"$work/meta.json"
+    "$N_INGEST" "$N_IDLE" "$N_CMD" "$N_DPS" "$MSGS" "$ROWS" "$N_CONNS" >"$work/meta.json"
 have_mosq=0
 if [ -n "$MOSQ" ] && mosq_certs; then have_mosq=1; else log "mosquitto or openssl missing: reference rows are n/a"; fi
 
@@ -192,6 +207,43 @@ if [ "$have_mosq" = 1 ]; then
 fi
 fi
 
+if want 7; then
+for n in $ONE_SIZES; do
+    [ "$n" -le "$N_DPS" ] || continue
+    # The same sim flags for both servers: n devices, one QoS 1 message in flight each.
+    one=(--devices "$n" --ramp "$RAMP" --concurrency "$CONC" --rate max --inflight 1 --qos 1 --warmup 2
+        --measure "$MEASURE" --duration 600)
+    log "row 7: ingest, $n devices, one message in flight (iotc-central)"
+    start_central || exit 1
+    sim "$work/r7-$n-central.json" --app "$work/app.json" --hub "$HUB" "${one[@]}" --server-pid "$CPID"
+    stop_central
+    if [ "$have_mosq" = 1 ]; then
+        log "row 7: ingest, $n devices, one message in flight (mosquitto, no subscriber)"
+        start_mosquitto && sim "$work/r7-$n-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls \
+            --ca-file "$work/mosq/ca.pem" "${one[@]}" --server-pid "$MPID"
+        stop_mosquitto
+    fi
+done
+fi
+
+if want 8; then
+# One message a minute per device; the window lasts 70 s so that every device sends at least once.
+conns=(--devices "$N_CONNS" --ramp "$CONN_RAMP" --concurrency "$CONC" --source-addrs "$CONN_ADDRS"
+    --rate 0.0166667 --qos 1 --warmup 3 --measure 70 --duration 1800)
+log "row 8: $N_CONNS TLS connections, one message a minute each (iotc-central; $N_CONNS DPS registrations first)"
+start_central || exit 1
+sim "$work/r8-dps.json" --app "$work/app.json" --dps-only --devices "$N_CONNS" --ramp 0 --concurrency "$DPS_CONC" \
+    --duration 1800
+sim "$work/r8-central.json" --app "$work/app.json" --hub "$HUB" "${conns[@]}" --server-pid "$CPID"
+stop_central
+if [ "$have_mosq" = 1 ]; then
+    log "row 8: $N_CONNS TLS connections (mosquitto)"
+    start_mosquitto && sim "$work/r8-mosquitto.json" --broker "127.0.0.1:$MPORT" --tls \
+        --ca-file "$work/mosq/ca.pem" "${conns[@]}" --server-pid "$MPID"
+    stop_mosquitto
+fi
+fi
+
 if want 3; then
 log "row 3: $CALLS method calls over the service API, $N_CMD devices connected"
 start_central || exit 1
@@ -233,8 +285,13 @@ if [ -x "$SENSOR" ]; then
     log "row 5: environmental-sensor (libiotc)"
     # The same job as bench/node_device.mjs: no line per message, and COUNT messages sent as
     # fast as acknowledgements allow with at most INFLIGHT unacknowledged.
+    # Start to the first ack twice: through DPS (the assignment is then kept in the state
+    # directory), and again with the kept assignment, straight to the hub.
+    mkdir -p "$work/sensor-state"
     timed "$work/r5-c-first.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-1 --group-key "$gkey" \
-        --dps-endpoint "$dps" --ca-file "$ca" --count 1 --quiet
+        --dps-endpoint "$dps" --ca-file "$ca" --count 1 --quiet --state-dir "$work/sensor-state"
+    timed "$work/r5-c-cached.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-1 --group-key "$gkey" \
+        --dps-endpoint "$dps" --ca-file "$ca" --count 1 --quiet --state-dir "$work/sensor-state"
     timed "$work/r5-c-msgs.json" "$SENSOR" --id-scope "$scope" --device-id bench-c-2 --group-key "$gkey" \
         --dps-endpoint "$dps" --ca-file "$ca" --interval 0 --window "$INFLIGHT" --count "$MSGS" --quiet
     # The floor any client on the same shared libraries has: Debian's mosquitto_pub (libmosquitto,

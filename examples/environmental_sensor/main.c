@@ -56,6 +56,10 @@ struct app {
     uint64_t name_delay_ms, brightness_delay_ms, diag_delay_ms;
     int verbose;
     bool stdin_open;
+    const char *state_dir;       /* --state-dir or $STATE_DIRECTORY */
+    const char *assignment_file; /* --assignment-file, or assignment_path */
+    bool no_cache;
+    char assignment_path[4096];
     struct pending pending[MAX_PENDING];
     unsigned rand_state;
 };
@@ -432,6 +436,14 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
          .help = "X.509: pass phrase of an encrypted key"},
         {"hub-host", 0, OPT_STR, &cfg->hub_host, .arg = "HOST[:PORT]",
          .help = "X.509 without DPS: the hub (with --device-id, --cert-file)"},
+        {"state-dir", 0, OPT_STR, &a->state_dir, .arg = "DIR",
+         .help = "keep the DPS assignment in DIR/dps-assignment-ID and\n"
+                 "connect straight to that hub at the next start\n"
+                 "(default $STATE_DIRECTORY, as systemd sets it)"},
+        {"assignment-file", 0, OPT_STR, &a->assignment_file, .arg = "FILE",
+         .help = "keep the DPS assignment in FILE instead"},
+        {"no-assignment-cache", 0, OPT_FLAG, &a->no_cache,
+         .help = "provision through DPS at every start"},
         {"interval", 0, OPT_NUM, &interval, 0, 86400, .arg = "SECONDS",
          .help = "telemetry period (default 2, fractions allowed); 0: send\n"
                  "as fast as acknowledgements come (see --window)"},
@@ -472,6 +484,19 @@ static int parse_args(int argc, char **argv, struct app *a, struct iotc_config *
         cfg->sas_lifetime_s = (uint32_t)sas;
     if (queue > 0)
         cfg->queue_max_msgs = (size_t)queue;
+    /* The DPS assignment, kept as the SDKs advise (iotc_config.assignment_file). */
+    if (a->state_dir == NULL)
+        a->state_dir = getenv("STATE_DIRECTORY");
+    if (a->state_dir != NULL && strchr(a->state_dir, ':') != NULL)
+        a->state_dir = NULL; /* systemd joins several directories with ':' */
+    if (!a->no_cache && a->assignment_file == NULL && a->state_dir != NULL &&
+        a->state_dir[0] != '\0' && cfg->registration_id != NULL &&
+        strchr(cfg->registration_id, '/') == NULL) {
+        snprintf(a->assignment_path, sizeof a->assignment_path, "%s/dps-assignment-%s",
+                 a->state_dir, cfg->registration_id);
+        a->assignment_file = a->assignment_path;
+    }
+    cfg->assignment_file = a->no_cache ? NULL : a->assignment_file;
     if (cfg->hub_host != NULL) { /* a hub without DPS: the device id names the identity */
         cfg->id_scope = NULL;
         if (cfg->registration_id != NULL)

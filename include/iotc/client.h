@@ -100,6 +100,15 @@ struct iotc_config {
     const char *cert_file; /**< PEM client certificate (chain after it allowed); selects X.509 */
     const char *key_file;  /**< PEM private key; NULL: the key is in cert_file (Embedded C SDK) */
     const char *key_pass;  /**< pass phrase of an encrypted key, or NULL */
+
+    /**
+     * DPS mode: a file that keeps the assignment (assigned hub, port, device id) between runs,
+     * as the Azure SDKs advise. When it holds this scope's and registration id's assignment the
+     * client connects straight to that hub, without DPS; it provisions again when the hub
+     * refuses the device, or when the first attempt on a cached assignment fails. Written
+     * (replaced) after every successful registration. NULL: provision at every start.
+     */
+    const char *assignment_file;
 };
 
 /** Fill @p cfg with zeros, i.e. every default. Never fails. */

@@ -25,6 +25,7 @@
 #include <iotc/sas.h>
 
 #include "device/alloc.h"
+#include "device/assignment.h"
 #include "device/backoff.h"
 #include "device/config.h"
 
@@ -414,9 +415,16 @@ static void do_teardown(struct iotc_client *c)
     }
     if (c->phase == PH_DPS)
         iotc__dps_reset(c);
-    if (r == IOTC_REASON_REPROVISION && c->use_dps) {
+    /* A cached assignment (assignment.h) whose first attempt failed may be stale (the device
+     * moved, the hub is gone): DPS knows better, as it does when the hub refuses us. */
+    bool stale = c->assignment_cached && c->phase == PH_HUB && r != IOTC_REASON_STOP &&
+                 r != IOTC_REASON_CONFIG && r != IOTC_REASON_PROVISIONED;
+    if ((r == IOTC_REASON_REPROVISION || stale) && c->use_dps) {
+        if (stale)
+            iotc__log(c, IOTC_LOG_INFO, "the cached hub assignment failed: provisioning");
         free(c->hub_host);
         c->hub_host = NULL;
+        c->assignment_cached = false;
     }
     if (r == IOTC_REASON_STOP || r == IOTC_REASON_CONFIG) {
         c->phase = PH_STOPPED;
@@ -798,6 +806,13 @@ int iotc_client_new(const struct iotc_config *cfg, struct iotc_client **out)
         c->ca_file = iotc__strdup(cfg->ca_file);
         rc = c->ca_file ? IOTC_OK : IOTC_E_NOMEM;
     }
+    if (rc == IOTC_OK && c->use_dps && cfg->assignment_file != NULL) {
+        c->assignment_file = iotc__strdup(cfg->assignment_file);
+        if (c->assignment_file == NULL)
+            rc = IOTC_E_NOMEM;
+        else
+            iotc__assignment_load(c);
+    }
     if (rc == IOTC_OK) {
         c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (c->wake_fd < 0)
@@ -838,6 +853,7 @@ void iotc_client_free(struct iotc_client *c)
     free(c->dps_host);
     free(c->hub_host);
     free(c->device_id);
+    free(c->assignment_file);
     free(c->model_id);
     free(c->ca_file);
     free(c->cert_file);

@@ -82,7 +82,9 @@ struct iotc_client {
     char *hub_host; /* assigned by DPS or configured; NULL until known */
     uint16_t hub_port;
     uint16_t hub_port_cfg;
-    char *device_id; /* assigned by DPS or configured */
+    char *device_id;        /* assigned by DPS or configured */
+    char *assignment_file;  /* iotc_config.assignment_file, or NULL */
+    bool assignment_cached; /* hub_host/device_id come from it; not yet connected once */
     char *model_id;
     char *ca_file;
     char *cert_file; /* X.509: client certificate (NULL: SAS keys) */

@@ -19,6 +19,7 @@
 #include <iotc/sas.h>
 
 #include "device/alloc.h"
+#include "device/assignment.h"
 #include "device/config.h"
 
 #ifndef IOTC_VERSION
@@ -186,6 +187,8 @@ static void on_assigned(struct iotc_client *c, const struct iotc_dps_response_vi
     c->hub_host = h;
     c->device_id = dev;
     c->stats.provisionings++;
+    if (c->assignment_file != NULL)
+        iotc__assignment_save(c);
     iotc__log(c, IOTC_LOG_INFO, "provisioned: device %s on hub %s:%u", dev, h,
               (unsigned)c->hub_port);
     iotc__set_state(c, IOTC_STATE_PROVISIONING, IOTC_REASON_PROVISIONED);

@@ -129,6 +129,7 @@ void iotc__hub_on_connect(struct iotc_client *c, int rc)
         return;
     }
     c->attempt = 0;
+    c->assignment_cached = false; /* it worked: later failures are the network's */
     c->stats.connects++;
     /* se is whole seconds, so the token may live up to 1 s less than its lifetime; renew a
      * margin before that, but never in the first half of its life (no reconnect storm). */

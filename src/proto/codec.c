@@ -227,11 +227,24 @@ int iotc__pct_step(const char *p, size_t len, size_t *i, unsigned char *out)
     return 0;
 }
 
+/* The bytes before the next '%' at or after @p i (all of the rest when there is none). Runs
+ * without escapes are the common case (property bags, SAS signatures): memchr/memcpy them. */
+static size_t plain_run(struct iotc_span in, size_t i)
+{
+    const char *pct = memchr(in.ptr + i, '%', in.len - i);
+    return pct != NULL ? (size_t)(pct - (in.ptr + i)) : in.len - i;
+}
+
 int iotc_pct_decoded_len(struct iotc_span in, size_t *out_len)
 {
     size_t i = 0, n = 0;
     unsigned char c;
     while (i < in.len) {
+        size_t run = plain_run(in, i);
+        i += run;
+        n += run;
+        if (i == in.len)
+            break;
         if (iotc__pct_step(in.ptr, in.len, &i, &c) < 0)
             return IOTC_E_MALFORMED;
         n++;
@@ -254,6 +267,13 @@ int iotc_pct_decode(struct iotc_span in, char *out, size_t out_size, size_t *out
     size_t i = 0, o = 0;
     unsigned char c;
     while (i < in.len) {
+        size_t run = plain_run(in, i);
+        if (run > 0)
+            memcpy(out + o, in.ptr + i, run);
+        i += run;
+        o += run;
+        if (i == in.len)
+            break;
         (void)iotc__pct_step(in.ptr, in.len, &i, &c);
         out[o++] = (char)c;
     }

@@ -117,7 +117,24 @@ SSL_CTX *conn_ssl_ctx(const char *ca_file, bool verify)
     return ctx;
 }
 
-static int make_socket(const struct sockaddr *sa)
+/* --source-addrs N: one TCP source address has only the ephemeral port range (about 28,000
+ * ports) per server address and port, so device k binds to 127.0.0.(2 + k mod N) first; the
+ * port is still chosen at connect() (IP_BIND_ADDRESS_NO_PORT). Loopback IPv4 targets only. */
+static int bind_source(int fd, const struct sockaddr *sa, int n_addrs, int index)
+{
+    if (n_addrs <= 1 || sa->sa_family != AF_INET ||
+        (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) != 127)
+        return 0;
+    int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl((127u << 24) | (uint32_t)(2 + index % n_addrs));
+    return bind(fd, (const struct sockaddr *)&src, sizeof src);
+}
+
+static int make_socket(const struct sim_device *d, const struct sockaddr *sa)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -125,6 +142,10 @@ static int make_socket(const struct sockaddr *sa)
         return -1;
     /* MQTT is request/response: Nagle would hold PUBACKs and method answers back. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (bind_source(fd, sa, d->sim->cfg.source_addrs, d->index) != 0) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -135,7 +156,7 @@ int conn_open(struct sim_device *d, const struct sockaddr *sa, socklen_t salen, 
     int fd;
 
     conn_close(d);
-    fd = make_socket(sa);
+    fd = make_socket(d, sa);
     if (fd < 0)
         return -1;
     d->conn.tls = s->ssl != NULL;

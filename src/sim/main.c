@@ -408,6 +408,9 @@ static int parse_args(int argc, char **argv, struct sim_config *c)
          .help = "connections started per second (default 100; 0 = all at once)"},
         {"concurrency", 0, OPT_INT, &c->concurrency, .arg = "K",
          .help = "at most K devices connecting or registering at once"},
+        {"source-addrs", 0, OPT_INT, &c->source_addrs, 0, 250, .arg = "N",
+         .help = "bind device k to 127.0.0.(2 + k mod N) (loopback targets;\n"
+                 "one source address holds about 28,000 connections)"},
         {"threads", 0, OPT_INT, &c->threads, 0, 1024,
          .help = "event loops (one per core), devices split between them"},
         {"rate", 0, OPT_FUNC, &rate, .arg = "R[/total]|max", .fn = opt_rate,

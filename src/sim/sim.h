@@ -45,6 +45,7 @@ struct sim_config {
     const char *prefix; /* device/registration id prefix */
     double ramp;        /* connections started per second; 0 = all at once */
     int concurrency;    /* most devices connecting/registering at once; 0 = no limit */
+    int source_addrs;   /* > 1: bind device k to 127.0.0.(2 + k mod source_addrs) */
     double rate;        /* telemetry messages per second per device; 0 = none (idle) */
     bool rate_max;      /* closed loop: keep `inflight` messages outstanding per device */
     int inflight;       /* QoS 1 window per device */

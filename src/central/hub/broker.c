@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -807,6 +808,35 @@ static void accept_error(struct evconnlistener *l, void *arg)
     }
 }
 
+/* The accept queue of the MQTT and HTTPS listeners: as long as the kernel allows
+ * (net.core.somaxconn, which caps whatever listen() asks for; 4096 by default since Linux 5.4),
+ * at least 1024, so that a connect storm waits in the queue for the handshakes instead of
+ * overflowing it (dropped SYNs are retransmitted after 1 s, 3 s...: handshake timeouts). */
+#define LISTEN_BACKLOG_MIN 1024
+#define LISTEN_BACKLOG_MAX 65535
+
+static int listen_backlog(void)
+{
+    static int backlog;
+    if (backlog > 0)
+        return backlog;
+    long v = 0;
+    char line[32];
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    if (f != NULL) {
+        if (fgets(line, sizeof line, f) != NULL)
+            v = strtol(line, NULL, 10);
+        fclose(f);
+    }
+    backlog = v < LISTEN_BACKLOG_MIN   ? LISTEN_BACKLOG_MIN
+              : v > LISTEN_BACKLOG_MAX ? LISTEN_BACKLOG_MAX
+                                       : (int)v;
+    if (v > 0 && v < 4096)
+        log_info("listen backlog %d (net.core.somaxconn %ld caps it; raise it for connect storms)",
+                 backlog, v);
+    return backlog;
+}
+
 int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
 {
     struct sockaddr_storage ss;
@@ -830,7 +860,7 @@ int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
     if (fd < 0)
         return -1;
     evutil_make_listen_socket_reuseable(fd);
-    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 1024) != 0) {
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, listen_backlog()) != 0) {
         log_error("cannot listen on %s port %d: %s", addr, port, strerror(errno));
         close(fd);
         return -1;
