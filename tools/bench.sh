@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks behind `make bench`: prints a table, never passes or fails on the figures.
 #
-#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5,6,7,8]      (or BENCH_QUICK=1)
+#   tools/bench.sh BUILDDIR [--quick] [--rows 1,2,3,4,5,6,7,8,9]      (or BENCH_QUICK=1)
 #   BENCH_CONNS=100000 tools/bench.sh BUILDDIR --rows 8   (row 8's connection count)
 #
 # Each row is measured in this one run on this machine with the same load generator
@@ -20,13 +20,15 @@
 #   8 many connections: BENCH_CONNS TLS devices (default 20,000; 2,000 with --quick) each
 #     sending one message a minute, from several loopback source addresses, connects paced;
 #     server KB per connection and messages acked / sent, iotc-central vs mosquitto
+#   9 TLS handshake + CONNECT per server CPU-second, SAS devices next to X.509 (selfSigned)
+#     devices with client certificates (bench/x509_handshakes.mjs, printed after the table)
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 # Raw results (JSON) are kept in BUILDDIR/bench/.
 set -u
 B=${1:?usage: tools/bench.sh BUILDDIR [--quick]}
 shift
 QUICK=${BENCH_QUICK:-0}
-ROWS=1,2,3,4,5,6,7,8
+ROWS=1,2,3,4,5,6,7,8,9
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
@@ -330,4 +332,13 @@ node bench/table.mjs "$out"
 if want 6; then
     log "row 6: data export drain to a webhook"
     bench/export_bench.sh "$B" $([ "$QUICK" = 1 ] && echo --quick) | tee "$out/export.txt"
+fi
+if want 9; then
+    if [ -d node_modules/azure-iot-common ]; then
+        log "row 9: TLS handshakes with SAS and with X.509 client certificates"
+        IOTC_BUILDDIR="$B" node bench/x509_handshakes.mjs --count "$([ "$QUICK" = 1 ] && echo 300 || echo 2000)" |
+            tee "$out/x509.txt"
+    else
+        log "row 9: node_modules missing (npm ci): n/a"
+    fi
 fi
