@@ -9,16 +9,6 @@
 
 #include "cli/cli.h"
 
-static int id_path(const struct cli *c, const char *base, const char *id, const char *suffix,
-                   char *out, size_t size)
-{
-    char enc[400];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "id too long");
-    snprintf(out, size, "%s/%s%s", base, enc, suffix);
-    return 0;
-}
-
 /* `show ID`: GET base/ID and print it with @p print (or as JSON). */
 static int show_one(struct cli *c, int argc, char **argv, const char *usage, const char *base,
                     const char *noun, void (*print)(const cJSON *))
@@ -28,7 +18,7 @@ static int show_one(struct cli *c, int argc, char **argv, const char *usage, con
     cJSON *o = NULL;
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc == 0)
-        rc = id_path(c, base, args.pos[0], "", path, sizeof path);
+        rc = cli_id_path(c, base, args.pos[0], "", path, sizeof path, noun);
     if (rc == 0)
         rc = cli_setup(c);
     if (rc != 0)
@@ -50,7 +40,7 @@ static int fetch_devices(struct cli *c, int argc, char **argv, const struct opt 
     char path[600], what[600];
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc == 0)
-        rc = id_path(c, base, args.pos[0], "/devices", path, sizeof path);
+        rc = cli_id_path(c, base, args.pos[0], "/devices", path, sizeof path, noun);
     if (rc != 0)
         return rc;
     snprintf(what, sizeof what, "cannot list the devices of %s %s", noun, args.pos[0]);
@@ -144,7 +134,7 @@ int cmd_devgroups_create(struct cli *c, int argc, char **argv)
                      tmpl != NULL ? "AND" : "WHERE", prov);
         filter = built;
     }
-    rc = id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path);
+    rc = cli_id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path, "device group");
     if (rc != 0)
         return rc;
     cJSON *b = cJSON_CreateObject();
@@ -167,7 +157,8 @@ int cmd_devgroups_delete(struct cli *c, int argc, char **argv)
     char path[600];
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc == 0)
-        rc = id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path);
+        rc =
+            cli_id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path, "device group");
     if (rc == 0)
         rc = cli_setup(c);
     return rc != 0 ? rc : cli_delete(c, path, "device group", args.pos[0]);
@@ -341,7 +332,7 @@ int cmd_jobs_create(struct cli *c, int argc, char **argv)
         cJSON_AddBoolToObject(x, "batch", false);
         cJSON_AddItemToObject(b, "cancellationThreshold", x);
     }
-    rc = id_path(c, "/api/jobs", args.pos[0], "", path, sizeof path);
+    rc = cli_id_path(c, "/api/jobs", args.pos[0], "", path, sizeof path, "job");
     snprintf(what, sizeof what, "cannot create job %s", args.pos[0]);
     snprintf(said, sizeof said, "started job %s", args.pos[0]);
     if (rc == 0)
@@ -378,7 +369,7 @@ static int job_action(struct cli *c, int argc, char **argv, const char *action)
     int rc = cli_parse(c, argc, argv, NULL, &args);
     snprintf(suffix, sizeof suffix, "/%s", action);
     if (rc == 0)
-        rc = id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path);
+        rc = cli_id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path, "job");
     if (rc != 0)
         return rc;
     struct cli_resp r;
@@ -416,7 +407,7 @@ int cmd_jobs_rerun(struct cli *c, int argc, char **argv)
         return cli_err(c, CLI_USAGE, "id too long");
     char suffix[420];
     snprintf(suffix, sizeof suffix, "/rerun/%s", enc);
-    rc = id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path);
+    rc = cli_id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path, "job");
     if (rc != 0)
         return rc;
     snprintf(what, sizeof what, "cannot rerun job %s", args.pos[0]);
