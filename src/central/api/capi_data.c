@@ -463,18 +463,8 @@ static void raw_finish(struct capi_read *job, struct http_ctx *c, long rc)
     struct appl *a = c->app->appl;
     struct appl_device *d;
     char extra[320], tok[80];
-    if (rc == CE_BUSY) {
-        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+    if (capi_read_failed(c, rc, "data"))
         return;
-    }
-    if (rc == CE_NOMEM) {
-        capi_oom(c);
-        return;
-    }
-    if (rc < 0) {
-        capi_error(c, 500, "InternalError", "The data store failed.");
-        return;
-    }
     if (capi_device(c, a, &d) == NULL) /* deleted meanwhile: replied 404 */
         return;
     struct appl_template *t = appl_device_template(a, d);
@@ -535,26 +525,18 @@ void capi_raw(struct http_ctx *c)
         capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0 ||
         parse_order(c, &desc) < 0)
         return;
-    struct raw_job *j = calloc(1, sizeof *j);
+    struct raw_job *j = capi_read_new(sizeof *j, raw_finish, raw_release);
     if (j != NULL) {
-        j->base.finish = raw_finish;
-        j->base.release = raw_release;
         j->device_id = strdup(d->id);
+        j->from = from;
+        j->to = to;
+        j->tseq = tseq;
+        j->rseq = rseq;
+        j->desc = desc;
+        j->top = top;
     }
-    if (j == NULL || j->device_id == NULL) {
-        if (j != NULL)
-            raw_release(&j->base);
-        capi_oom(c);
-        return;
-    }
-    j->from = from;
-    j->to = to;
-    j->tseq = tseq;
-    j->rseq = rseq;
-    j->desc = desc;
-    j->top = top;
     /* the scans may walk many rows to fill a page: a reader thread runs them */
-    capi_read_start(c, &j->base, raw_run);
+    capi_read_go(c, j ? &j->base : NULL, j && j->device_id, raw_run);
 }
 
 void capi_conformance(struct http_ctx *c)
