@@ -377,7 +377,8 @@ static char *dup_or_null(const char *s, size_t len, bool *oom)
     return d;
 }
 
-static struct raw_copy *raw_add(struct raw_job *j)
+/* A new zeroed row of @p j with its sequence and time; NULL when out of memory. */
+static struct raw_copy *raw_add(struct raw_job *j, int64_t seq, int64_t time_ms)
 {
     if (j->n == j->cap) {
         size_t cap = j->cap ? j->cap * 2 : 64;
@@ -391,6 +392,8 @@ static struct raw_copy *raw_add(struct raw_job *j)
     }
     struct raw_copy *r = &j->rows[j->n++];
     memset(r, 0, sizeof *r);
+    r->seq = seq;
+    r->time_ms = time_ms;
     return r;
 }
 
@@ -398,11 +401,9 @@ static struct raw_copy *raw_add(struct raw_job *j)
 static int copy_tel(void *ctx, const struct store_app_telemetry *row)
 {
     struct raw_job *j = ctx;
-    struct raw_copy *r = raw_add(j);
+    struct raw_copy *r = raw_add(j, row->seq, row->time_ms);
     if (r == NULL)
         return 1;
-    r->seq = row->seq;
-    r->time_ms = row->time_ms;
     r->tel = true;
     r->component =
         row->component ? dup_or_null(row->component, strlen(row->component), &j->oom) : NULL;
@@ -417,11 +418,9 @@ static int copy_tel(void *ctx, const struct store_app_telemetry *row)
 static int copy_ev(void *ctx, const struct store_app_raw *row)
 {
     struct raw_job *j = ctx;
-    struct raw_copy *r = raw_add(j);
+    struct raw_copy *r = raw_add(j, row->seq, row->time_ms);
     if (r == NULL)
         return 1;
-    r->seq = row->seq;
-    r->time_ms = row->time_ms;
     r->kind = dup_or_null(row->kind, strlen(row->kind), &j->oom);
     r->data = row->data ? dup_or_null(row->data, strlen(row->data), &j->oom) : NULL;
     r->data_len = row->data ? strlen(row->data) : 0;
