@@ -173,14 +173,21 @@ static void history(struct http_ctx *c, struct appl *a, struct appl_device *d, c
     capi_page(c, h.arr, top, exhausted ? NULL : tok, extra);
 }
 
+bool capi_telemetry_path(const struct http_ctx *c, const char **comp, const char **name)
+{
+    bool comp_path = strcmp(c->seg[3], "components") == 0;
+    *comp = comp_path ? c->seg[4] : "";
+    *name = comp_path ? c->seg[6] : c->seg[4];
+    return comp_path;
+}
+
 void capi_telemetry(struct http_ctx *c)
 {
     struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    bool comp_path = strcmp(c->seg[3], "components") == 0;
-    const char *comp = comp_path ? c->seg[4] : "";
-    const char *name = comp_path ? c->seg[6] : c->seg[4];
+    const char *comp, *name;
+    bool comp_path = capi_telemetry_path(c, &comp, &name);
     bool hist = strcmp(c->seg[c->nseg - 1], "history") == 0 && c->nseg == (comp_path ? 8u : 6u);
     if (dev == NULL)
         return;

@@ -46,6 +46,12 @@ struct capi_read {
 void capi_read_start(struct http_ctx *c, struct capi_read *job,
                      long (*run)(struct store_app *sa, void *job));
 
+/**
+ * The component ("" when none) and telemetry name of a .../telemetry/NAME or
+ * .../components/COMP/telemetry/NAME path; true for the component form.
+ */
+bool capi_telemetry_path(const struct http_ctx *c, const char **comp, const char **name);
+
 /** A zeroed job of @p size bytes (a struct beginning with struct capi_read) with its callbacks. */
 void *capi_read_new(size_t size, void (*finish)(struct capi_read *, struct http_ctx *, long),
                     void (*release)(struct capi_read *));

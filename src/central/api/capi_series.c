@@ -160,9 +160,8 @@ void capi_series(struct http_ctx *c)
     struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    bool comp_path = strcmp(c->seg[3], "components") == 0;
-    const char *comp = comp_path ? c->seg[4] : "";
-    const char *name = comp_path ? c->seg[6] : c->seg[4];
+    const char *comp, *name;
+    capi_telemetry_path(c, &comp, &name);
     int64_t now = app_now_ms(), from, to;
     int buckets;
     enum store_agg agg;
