@@ -86,6 +86,13 @@ int cli_parse_time(const char *s, char *out, size_t size);
 /** Percent-encode a path segment (keeps A-Za-z0-9-._~). 0 / -1 if it does not fit. */
 int cli_pct(const char *s, char *out, size_t size);
 
+/**
+ * "{base}/{id}{suffix}" with the id percent-encoded into @p out. 0, or CLI_USAGE reported as
+ * "@p noun id too long" when it does not fit.
+ */
+int cli_id_path(const struct cli *c, const char *base, const char *id, const char *suffix,
+                char *out, size_t size, const char *noun);
+
 /** "/api/devices/{id}{suffix}" with the id percent-encoded. 0 or CLI_USAGE (reported). */
 int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out,
                     size_t size);

@@ -11,11 +11,7 @@
 
 int cli_device_path(const struct cli *c, const char *id, const char *suffix, char *out, size_t size)
 {
-    char enc[800];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "device id too long");
-    snprintf(out, size, "/api/devices/%s%s", enc, suffix);
-    return 0;
+    return cli_id_path(c, "/api/devices", id, suffix, out, size, "device");
 }
 
 static void print_device(const cJSON *d)

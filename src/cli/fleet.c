@@ -9,13 +9,60 @@
 
 #include "cli/cli.h"
 
-static int id_path(const struct cli *c, const char *base, const char *id, const char *suffix,
-                   char *out, size_t size)
+/* `show ID`: GET base/ID and print it with @p print (or as JSON). */
+static int show_one(struct cli *c, int argc, char **argv, const char *usage, const char *base,
+                    const char *noun, void (*print)(const cJSON *))
 {
-    char enc[400];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "id too long");
-    snprintf(out, size, "%s/%s%s", base, enc, suffix);
+    struct cli_args args = {.min = 1, .max = 1, .usage = usage};
+    char path[600], what[600];
+    cJSON *o = NULL;
+    int rc = cli_parse(c, argc, argv, NULL, &args);
+    if (rc == 0)
+        rc = cli_id_path(c, base, args.pos[0], "", path, sizeof path, noun);
+    if (rc == 0)
+        rc = cli_setup(c);
+    if (rc != 0)
+        return rc;
+    snprintf(what, sizeof what, "%s %s", noun, args.pos[0]);
+    rc = cli_show(c, path, what, &o);
+    if (rc == 0 && o != NULL)
+        print(o);
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* `devices ID`: the list at base/ID/devices, at most *top (0: all) rows. */
+static int fetch_devices(struct cli *c, int argc, char **argv, const struct opt *o,
+                         const char *usage, const char *base, const char *noun, const int *top,
+                         cJSON **all)
+{
+    struct cli_args args = {.min = 1, .max = 1, .usage = usage};
+    char path[600], what[600];
+    int rc = cli_parse(c, argc, argv, o, &args);
+    if (rc == 0)
+        rc = cli_id_path(c, base, args.pos[0], "/devices", path, sizeof path, noun);
+    if (rc != 0)
+        return rc;
+    snprintf(what, sizeof what, "cannot list the devices of %s %s", noun, args.pos[0]);
+    return cli_fetch(c, path, top != NULL ? (size_t)*top : 0, what, all);
+}
+
+/* PUT @p b (kept by the caller) to @p path; print the answer as JSON or as "@p said" and @p print.
+ */
+static int put_print(struct cli *c, const char *path, const cJSON *b, const char *what,
+                     const char *said, void (*print)(const cJSON *))
+{
+    struct cli_resp r;
+    int rc = cli_send(c, "PUT", path, b, 60, 200, true, what, &r);
+    if (rc != 0)
+        return rc;
+    if (c->json) {
+        cli_print_json(r.json);
+    } else {
+        printf("%s\n", said);
+        print(r.json);
+    }
+    cli_resp_free(&r);
     return 0;
 }
 
@@ -52,22 +99,8 @@ int cmd_devgroups_list(struct cli *c, int argc, char **argv)
 
 int cmd_devgroups_show(struct cli *c, int argc, char **argv)
 {
-    struct cli_args args = {.min = 1, .max = 1, .usage = "one group ID"};
-    char path[600], what[600];
-    cJSON *g = NULL;
-    int rc = cli_parse(c, argc, argv, NULL, &args);
-    if (rc == 0)
-        rc = id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path);
-    if (rc == 0)
-        rc = cli_setup(c);
-    if (rc != 0)
-        return rc;
-    snprintf(what, sizeof what, "device group %s", args.pos[0]);
-    rc = cli_show(c, path, what, &g);
-    if (rc == 0 && g != NULL)
-        print_devgroup(g);
-    cJSON_Delete(g);
-    return rc;
+    return show_one(c, argc, argv, "one group ID", "/api/deviceGroups", "device group",
+                    print_devgroup);
 }
 
 int cmd_devgroups_create(struct cli *c, int argc, char **argv)
@@ -82,7 +115,7 @@ int cmd_devgroups_create(struct cli *c, int argc, char **argv)
         {0},
     };
     struct cli_args args = {.min = 1, .max = 1, .usage = "one group ID"};
-    char path[600], what[600], built[1200];
+    char path[600], what[600], said[600], built[1200];
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
@@ -101,7 +134,7 @@ int cmd_devgroups_create(struct cli *c, int argc, char **argv)
                      tmpl != NULL ? "AND" : "WHERE", prov);
         filter = built;
     }
-    rc = id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path);
+    rc = cli_id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path, "device group");
     if (rc != 0)
         return rc;
     cJSON *b = cJSON_CreateObject();
@@ -111,20 +144,11 @@ int cmd_devgroups_create(struct cli *c, int argc, char **argv)
     cJSON_AddStringToObject(b, "filter", filter);
     if (desc != NULL)
         cJSON_AddStringToObject(b, "description", desc);
-    struct cli_resp r;
     snprintf(what, sizeof what, "cannot create device group %s", args.pos[0]);
-    rc = cli_send(c, "PUT", path, b, 60, 200, true, what, &r);
+    snprintf(said, sizeof said, "created device group %s", args.pos[0]);
+    rc = put_print(c, path, b, what, said, print_devgroup);
     cJSON_Delete(b);
-    if (rc != 0)
-        return rc;
-    if (c->json) {
-        cli_print_json(r.json);
-    } else {
-        printf("created device group %s\n", args.pos[0]);
-        print_devgroup(r.json);
-    }
-    cli_resp_free(&r);
-    return 0;
+    return rc;
 }
 
 int cmd_devgroups_delete(struct cli *c, int argc, char **argv)
@@ -133,7 +157,8 @@ int cmd_devgroups_delete(struct cli *c, int argc, char **argv)
     char path[600];
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc == 0)
-        rc = id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path);
+        rc =
+            cli_id_path(c, "/api/deviceGroups", args.pos[0], "", path, sizeof path, "device group");
     if (rc == 0)
         rc = cli_setup(c);
     return rc != 0 ? rc : cli_delete(c, path, "device group", args.pos[0]);
@@ -143,16 +168,9 @@ int cmd_devgroups_devices(struct cli *c, int argc, char **argv)
 {
     int top = 0;
     const struct opt o[] = {{"top", 0, OPT_INT, &top, 0, 1000000, .arg = "N"}, {0}};
-    struct cli_args args = {.min = 1, .max = 1, .usage = "one group ID"};
-    char path[600], what[600];
     cJSON *all = NULL;
-    int rc = cli_parse(c, argc, argv, o, &args);
-    if (rc == 0)
-        rc = id_path(c, "/api/deviceGroups", args.pos[0], "/devices", path, sizeof path);
-    if (rc != 0)
-        return rc;
-    snprintf(what, sizeof what, "cannot list the devices of group %s", args.pos[0]);
-    rc = cli_fetch(c, path, (size_t)top, what, &all);
+    int rc =
+        fetch_devices(c, argc, argv, o, "one group ID", "/api/deviceGroups", "group", &top, &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"ID", "NAME", "TEMPLATE", "PROVISIONED"};
@@ -222,22 +240,7 @@ int cmd_jobs_list(struct cli *c, int argc, char **argv)
 
 int cmd_jobs_show(struct cli *c, int argc, char **argv)
 {
-    struct cli_args args = {.min = 1, .max = 1, .usage = "one job ID"};
-    char path[600], what[600];
-    cJSON *j = NULL;
-    int rc = cli_parse(c, argc, argv, NULL, &args);
-    if (rc == 0)
-        rc = id_path(c, "/api/jobs", args.pos[0], "", path, sizeof path);
-    if (rc == 0)
-        rc = cli_setup(c);
-    if (rc != 0)
-        return rc;
-    snprintf(what, sizeof what, "job %s", args.pos[0]);
-    rc = cli_show(c, path, what, &j);
-    if (rc == 0 && j != NULL)
-        print_job(j);
-    cJSON_Delete(j);
-    return rc;
+    return show_one(c, argc, argv, "one job ID", "/api/jobs", "job", print_job);
 }
 
 /* "5" -> number 5, "25%" -> percentage 25. */
@@ -272,7 +275,7 @@ int cmd_jobs_create(struct cli *c, int argc, char **argv)
         {0},
     };
     struct cli_args args = {.min = 1, .max = 1, .usage = "one job ID"};
-    char path[600], what[600];
+    char path[600], what[600], said[600];
     int rc = cli_parse(c, argc, argv, o, &args);
     if (rc != 0)
         return rc;
@@ -329,36 +332,19 @@ int cmd_jobs_create(struct cli *c, int argc, char **argv)
         cJSON_AddBoolToObject(x, "batch", false);
         cJSON_AddItemToObject(b, "cancellationThreshold", x);
     }
-    rc = id_path(c, "/api/jobs", args.pos[0], "", path, sizeof path);
-    struct cli_resp r;
+    rc = cli_id_path(c, "/api/jobs", args.pos[0], "", path, sizeof path, "job");
     snprintf(what, sizeof what, "cannot create job %s", args.pos[0]);
+    snprintf(said, sizeof said, "started job %s", args.pos[0]);
     if (rc == 0)
-        rc = cli_send(c, "PUT", path, b, 60, 200, true, what, &r);
+        rc = put_print(c, path, b, what, said, print_job);
     cJSON_Delete(b);
-    if (rc != 0)
-        return rc;
-    if (c->json) {
-        cli_print_json(r.json);
-    } else {
-        printf("started job %s\n", args.pos[0]);
-        print_job(r.json);
-    }
-    cli_resp_free(&r);
-    return 0;
+    return rc;
 }
 
 int cmd_jobs_devices(struct cli *c, int argc, char **argv)
 {
-    struct cli_args args = {.min = 1, .max = 1, .usage = "one job ID"};
-    char path[600], what[600];
     cJSON *all = NULL;
-    int rc = cli_parse(c, argc, argv, NULL, &args);
-    if (rc == 0)
-        rc = id_path(c, "/api/jobs", args.pos[0], "/devices", path, sizeof path);
-    if (rc != 0)
-        return rc;
-    snprintf(what, sizeof what, "cannot list the devices of job %s", args.pos[0]);
-    rc = cli_fetch(c, path, 0, what, &all);
+    int rc = fetch_devices(c, argc, argv, NULL, "one job ID", "/api/jobs", "job", NULL, &all);
     if (rc != 0 || all == NULL)
         return rc;
     static const char *const head[] = {"DEVICE", "STATUS", "ERROR"};
@@ -383,7 +369,7 @@ static int job_action(struct cli *c, int argc, char **argv, const char *action)
     int rc = cli_parse(c, argc, argv, NULL, &args);
     snprintf(suffix, sizeof suffix, "/%s", action);
     if (rc == 0)
-        rc = id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path);
+        rc = cli_id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path, "job");
     if (rc != 0)
         return rc;
     struct cli_resp r;
@@ -413,7 +399,7 @@ int cmd_jobs_resume(struct cli *c, int argc, char **argv)
 int cmd_jobs_rerun(struct cli *c, int argc, char **argv)
 {
     struct cli_args args = {.min = 2, .max = 2, .usage = "JOB RERUN_ID"};
-    char path[900], what[600], enc[400];
+    char path[900], what[600], said[900], enc[400];
     int rc = cli_parse(c, argc, argv, NULL, &args);
     if (rc != 0)
         return rc;
@@ -421,20 +407,10 @@ int cmd_jobs_rerun(struct cli *c, int argc, char **argv)
         return cli_err(c, CLI_USAGE, "id too long");
     char suffix[420];
     snprintf(suffix, sizeof suffix, "/rerun/%s", enc);
-    rc = id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path);
+    rc = cli_id_path(c, "/api/jobs", args.pos[0], suffix, path, sizeof path, "job");
     if (rc != 0)
         return rc;
-    struct cli_resp r;
     snprintf(what, sizeof what, "cannot rerun job %s", args.pos[0]);
-    rc = cli_send(c, "PUT", path, NULL, 60, 200, true, what, &r);
-    if (rc != 0)
-        return rc;
-    if (c->json) {
-        cli_print_json(r.json);
-    } else {
-        printf("started job %s (rerun of %s)\n", args.pos[1], args.pos[0]);
-        print_job(r.json);
-    }
-    cli_resp_free(&r);
-    return 0;
+    snprintf(said, sizeof said, "started job %s (rerun of %s)", args.pos[1], args.pos[0]);
+    return put_print(c, path, NULL, what, said, print_job);
 }

@@ -17,11 +17,7 @@
 static int group_path(const struct cli *c, const char *id, const char *suffix, char *out,
                       size_t size)
 {
-    char enc[400];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "enrollment group id too long");
-    snprintf(out, size, "/api/enrollmentGroups/%s%s", enc, suffix);
-    return 0;
+    return cli_id_path(c, "/api/enrollmentGroups", id, suffix, out, size, "enrollment group");
 }
 
 static void print_group(const cJSON *g)

@@ -14,11 +14,7 @@
 static int template_path(const struct cli *c, const char *id, const char *suffix, char *out,
                          size_t size)
 {
-    char enc[1024];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "template id too long");
-    snprintf(out, size, "/api/deviceTemplates/%s%s", enc, suffix);
-    return 0;
+    return cli_id_path(c, "/api/deviceTemplates", id, suffix, out, size, "template");
 }
 
 /* Parse a JSON file; on failure say where (line and column) and return NULL. */

@@ -10,11 +10,7 @@
 
 static int token_path(const struct cli *c, const char *id, char *out, size_t size)
 {
-    char enc[400];
-    if (cli_pct(id, enc, sizeof enc) < 0)
-        return cli_err(c, CLI_USAGE, "token id too long");
-    snprintf(out, size, "/api/apiTokens/%s", enc);
-    return 0;
+    return cli_id_path(c, "/api/apiTokens", id, "", out, size, "token");
 }
 
 /* IoT Central's role ids, which the API returns, and the names the CLI shows for them. */

@@ -296,6 +296,24 @@ int cli_pct(const char *s, char *out, size_t size)
     return 0;
 }
 
+int cli_id_path(const struct cli *c, const char *base, const char *id, const char *suffix,
+                char *out, size_t size, const char *noun)
+{
+    size_t n = strlen(base);
+    if (n + 1 < size) {
+        memcpy(out, base, n);
+        out[n++] = '/';
+        if (cli_pct(id, out + n, size - n) == 0) {
+            n += strlen(out + n);
+            if (n + strlen(suffix) < size) {
+                memcpy(out + n, suffix, strlen(suffix) + 1);
+                return 0;
+            }
+        }
+    }
+    return cli_err(c, CLI_USAGE, "%s id too long", noun);
+}
+
 char *cli_read_file(const char *path, size_t max, size_t *out_len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");

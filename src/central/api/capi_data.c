@@ -173,14 +173,21 @@ static void history(struct http_ctx *c, struct appl *a, struct appl_device *d, c
     capi_page(c, h.arr, top, exhausted ? NULL : tok, extra);
 }
 
+bool capi_telemetry_path(const struct http_ctx *c, const char **comp, const char **name)
+{
+    bool comp_path = strcmp(c->seg[3], "components") == 0;
+    *comp = comp_path ? c->seg[4] : "";
+    *name = comp_path ? c->seg[6] : c->seg[4];
+    return comp_path;
+}
+
 void capi_telemetry(struct http_ctx *c)
 {
     struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    bool comp_path = strcmp(c->seg[3], "components") == 0;
-    const char *comp = comp_path ? c->seg[4] : "";
-    const char *name = comp_path ? c->seg[6] : c->seg[4];
+    const char *comp, *name;
+    bool comp_path = capi_telemetry_path(c, &comp, &name);
     bool hist = strcmp(c->seg[c->nseg - 1], "history") == 0 && c->nseg == (comp_path ? 8u : 6u);
     if (dev == NULL)
         return;
@@ -377,7 +384,8 @@ static char *dup_or_null(const char *s, size_t len, bool *oom)
     return d;
 }
 
-static struct raw_copy *raw_add(struct raw_job *j)
+/* A new zeroed row of @p j with its sequence and time; NULL when out of memory. */
+static struct raw_copy *raw_add(struct raw_job *j, int64_t seq, int64_t time_ms)
 {
     if (j->n == j->cap) {
         size_t cap = j->cap ? j->cap * 2 : 64;
@@ -391,6 +399,8 @@ static struct raw_copy *raw_add(struct raw_job *j)
     }
     struct raw_copy *r = &j->rows[j->n++];
     memset(r, 0, sizeof *r);
+    r->seq = seq;
+    r->time_ms = time_ms;
     return r;
 }
 
@@ -398,11 +408,9 @@ static struct raw_copy *raw_add(struct raw_job *j)
 static int copy_tel(void *ctx, const struct store_app_telemetry *row)
 {
     struct raw_job *j = ctx;
-    struct raw_copy *r = raw_add(j);
+    struct raw_copy *r = raw_add(j, row->seq, row->time_ms);
     if (r == NULL)
         return 1;
-    r->seq = row->seq;
-    r->time_ms = row->time_ms;
     r->tel = true;
     r->component =
         row->component ? dup_or_null(row->component, strlen(row->component), &j->oom) : NULL;
@@ -417,11 +425,9 @@ static int copy_tel(void *ctx, const struct store_app_telemetry *row)
 static int copy_ev(void *ctx, const struct store_app_raw *row)
 {
     struct raw_job *j = ctx;
-    struct raw_copy *r = raw_add(j);
+    struct raw_copy *r = raw_add(j, row->seq, row->time_ms);
     if (r == NULL)
         return 1;
-    r->seq = row->seq;
-    r->time_ms = row->time_ms;
     r->kind = dup_or_null(row->kind, strlen(row->kind), &j->oom);
     r->data = row->data ? dup_or_null(row->data, strlen(row->data), &j->oom) : NULL;
     r->data_len = row->data ? strlen(row->data) : 0;
@@ -463,18 +469,8 @@ static void raw_finish(struct capi_read *job, struct http_ctx *c, long rc)
     struct appl *a = c->app->appl;
     struct appl_device *d;
     char extra[320], tok[80];
-    if (rc == CE_BUSY) {
-        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+    if (capi_read_failed(c, rc, "data"))
         return;
-    }
-    if (rc == CE_NOMEM) {
-        capi_oom(c);
-        return;
-    }
-    if (rc < 0) {
-        capi_error(c, 500, "InternalError", "The data store failed.");
-        return;
-    }
     if (capi_device(c, a, &d) == NULL) /* deleted meanwhile: replied 404 */
         return;
     struct appl_template *t = appl_device_template(a, d);
@@ -535,26 +531,18 @@ void capi_raw(struct http_ctx *c)
         capi_time_param(c, "to", INT64_MAX, &to) < 0 || parse_raw_token(c, &tseq, &rseq) < 0 ||
         parse_order(c, &desc) < 0)
         return;
-    struct raw_job *j = calloc(1, sizeof *j);
+    struct raw_job *j = capi_read_new(sizeof *j, raw_finish, raw_release);
     if (j != NULL) {
-        j->base.finish = raw_finish;
-        j->base.release = raw_release;
         j->device_id = strdup(d->id);
+        j->from = from;
+        j->to = to;
+        j->tseq = tseq;
+        j->rseq = rseq;
+        j->desc = desc;
+        j->top = top;
     }
-    if (j == NULL || j->device_id == NULL) {
-        if (j != NULL)
-            raw_release(&j->base);
-        capi_oom(c);
-        return;
-    }
-    j->from = from;
-    j->to = to;
-    j->tseq = tseq;
-    j->rseq = rseq;
-    j->desc = desc;
-    j->top = top;
     /* the scans may walk many rows to fill a page: a reader thread runs them */
-    capi_read_start(c, &j->base, raw_run);
+    capi_read_go(c, j ? &j->base : NULL, j && j->device_id, raw_run);
 }
 
 void capi_conformance(struct http_ctx *c)

@@ -167,19 +167,37 @@ void capi_group_cert_get(struct http_ctx *c)
         cert_reply(c, CE_OK, g, sec, &err);
 }
 
+/* The body of a PUT certificate or POST verify: the target, the body, then *rc = @p op on them.
+ * False when the request was answered already (no such group or certificate slot, bad body). */
+static bool cert_body_op(struct http_ctx *c, struct egroup **g, bool *sec, struct appl_error *err,
+                         int (*op)(struct appl *a, struct egroup *g, bool secondary,
+                                   const cJSON *body, struct appl_error *err),
+                         int *rc)
+{
+    if (!cert_target(c, g, sec))
+        return false;
+    cJSON *body = capi_body(c, CAPI_MAX_BODY);
+    if (body == NULL)
+        return false;
+    *rc = op(c->app->appl, *g, *sec, body, err);
+    cJSON_Delete(body);
+    return true;
+}
+
+static void no_cert(struct http_ctx *c, const struct egroup *g, bool sec)
+{
+    capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.", g->id,
+               sec ? "secondary" : "primary");
+}
+
 void capi_group_cert_put(struct http_ctx *c)
 {
     struct appl_error err = {0};
     struct egroup *g;
     bool sec;
-    if (!cert_target(c, &g, &sec))
-        return;
-    cJSON *body = capi_body(c, CAPI_MAX_BODY);
-    if (body == NULL)
-        return;
-    int rc = appl_group_cert_put(c->app->appl, g, sec, body, &err);
-    cJSON_Delete(body);
-    cert_reply(c, rc, g, sec, &err);
+    int rc;
+    if (cert_body_op(c, &g, &sec, &err, appl_group_cert_put, &rc))
+        cert_reply(c, rc, g, sec, &err);
 }
 
 void capi_group_cert_delete(struct http_ctx *c)
@@ -189,8 +207,7 @@ void capi_group_cert_delete(struct http_ctx *c)
     if (!cert_target(c, &g, &sec))
         return;
     if (appl_group_cert_delete(c->app->appl, g, sec) != CE_OK)
-        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
-                   g->id, sec ? "secondary" : "primary");
+        no_cert(c, g, sec);
     else
         http_reply_empty(c, 204);
 }
@@ -203,8 +220,7 @@ void capi_group_cert_code(struct http_ctx *c)
     if (!cert_target(c, &g, &sec))
         return;
     if (appl_group_cert_code(c->app->appl, g, sec, code) != CE_OK) {
-        capi_error(c, 404, "CertificateNotFound", "Enrollment group %s has no %s certificate.",
-                   g->id, sec ? "secondary" : "primary");
+        no_cert(c, g, sec);
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -218,13 +234,9 @@ void capi_group_cert_verify(struct http_ctx *c)
     struct appl_error err = {0};
     struct egroup *g;
     bool sec;
-    if (!cert_target(c, &g, &sec))
+    int rc;
+    if (!cert_body_op(c, &g, &sec, &err, appl_group_cert_verify, &rc))
         return;
-    cJSON *body = capi_body(c, CAPI_MAX_BODY);
-    if (body == NULL)
-        return;
-    int rc = appl_group_cert_verify(c->app->appl, g, sec, body, &err);
-    cJSON_Delete(body);
     if (rc == CE_OK)
         http_reply_empty(c, 204);
     else

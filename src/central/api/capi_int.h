@@ -46,6 +46,29 @@ struct capi_read {
 void capi_read_start(struct http_ctx *c, struct capi_read *job,
                      long (*run)(struct store_app *sa, void *job));
 
+/**
+ * The component ("" when none) and telemetry name of a .../telemetry/NAME or
+ * .../components/COMP/telemetry/NAME path; true for the component form.
+ */
+bool capi_telemetry_path(const struct http_ctx *c, const char **comp, const char **name);
+
+/** A zeroed job of @p size bytes (a struct beginning with struct capi_read) with its callbacks. */
+void *capi_read_new(size_t size, void (*finish)(struct capi_read *, struct http_ctx *, long),
+                    void (*release)(struct capi_read *));
+
+/**
+ * capi_read_start when @p ok; otherwise (the job or a copy it needed could not be allocated)
+ * release @p job when there is one and answer 500.
+ */
+void capi_read_go(struct http_ctx *c, struct capi_read *job, bool ok,
+                  long (*run)(struct store_app *sa, void *job));
+
+/**
+ * For a finish callback: answer a failed read (@p rc < 0): 503 when the server is shutting down,
+ * 500 out of memory, else 500 "The @p store store failed.". True when it answered.
+ */
+bool capi_read_failed(struct http_ctx *c, long rc, const char *store);
+
 /** IoT Central error: {"error":{"code","message","requestId","time"}} + x-ms-error-code. */
 void capi_error(struct http_ctx *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

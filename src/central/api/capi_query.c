@@ -71,14 +71,12 @@ void capi_query(struct http_ctx *c)
     cJSON_Delete(body);
     if (rc != CE_OK)
         return;
-    struct query_job *j = calloc(1, sizeof *j);
+    struct query_job *j = capi_read_new(sizeof *j, query_finish, query_release);
     if (j == NULL) {
         appl_query_plan_free(plan);
         capi_oom(c);
         return;
     }
-    j->base.finish = query_finish;
-    j->base.release = query_release;
     j->plan = plan;
     capi_read_start(c, &j->base, query_run);
 }

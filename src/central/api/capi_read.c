@@ -4,6 +4,7 @@
  * server keeps serving devices and other requests meanwhile (see capi_int.h, capi_read_start).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "central/api/capi_int.h"
 #include "central/store/store_read.h"
@@ -57,4 +58,37 @@ void capi_read_start(struct http_ctx *c, struct capi_read *job, store_read_run_f
     }
     c->op = job;
     http_ctx_go_async(c, read_cancel);
+}
+
+void *capi_read_new(size_t size, void (*finish)(struct capi_read *, struct http_ctx *, long),
+                    void (*release)(struct capi_read *))
+{
+    struct capi_read *job = calloc(1, size);
+    if (job != NULL) {
+        job->finish = finish;
+        job->release = release;
+    }
+    return job;
+}
+
+void capi_read_go(struct http_ctx *c, struct capi_read *job, bool ok, store_read_run_fn run)
+{
+    if (job != NULL && ok) {
+        capi_read_start(c, job, run);
+        return;
+    }
+    if (job != NULL)
+        job->release(job);
+    capi_oom(c);
+}
+
+bool capi_read_failed(struct http_ctx *c, long rc, const char *store)
+{
+    if (rc == CE_BUSY)
+        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+    else if (rc == CE_NOMEM)
+        capi_oom(c);
+    else if (rc < 0)
+        capi_error(c, 500, "InternalError", "The %s store failed.", store);
+    return rc < 0;
 }

@@ -83,14 +83,8 @@ static void series_finish(struct capi_read *job, struct http_ctx *c, long n)
                    "The telemetry name or the time range cannot be used for a series.");
         return;
     }
-    if (n == CE_BUSY) {
-        capi_error(c, 503, "ServiceUnavailable", "The server is shutting down.");
+    if (capi_read_failed(c, n, "telemetry"))
         return;
-    }
-    if (n < 0) {
-        capi_error(c, 500, "InternalError", "The telemetry store failed.");
-        return;
-    }
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
     if (o == NULL || arr == NULL || s->oom) {
         cJSON_Delete(o);
@@ -166,9 +160,8 @@ void capi_series(struct http_ctx *c)
     struct appl *a = c->app->appl;
     struct appl_device *d;
     struct device *dev = capi_device(c, a, &d);
-    bool comp_path = strcmp(c->seg[3], "components") == 0;
-    const char *comp = comp_path ? c->seg[4] : "";
-    const char *name = comp_path ? c->seg[6] : c->seg[4];
+    const char *comp, *name;
+    capi_telemetry_path(c, &comp, &name);
     int64_t now = app_now_ms(), from, to;
     int buckets;
     enum store_agg agg;
@@ -189,25 +182,17 @@ void capi_series(struct http_ctx *c)
                    comp[0] ? " in component " : "", comp);
         return;
     }
-    struct series_job *s = calloc(1, sizeof *s);
+    struct series_job *s = capi_read_new(sizeof *s, series_finish, series_release);
     if (s != NULL) {
-        s->base.finish = series_finish;
-        s->base.release = series_release;
         s->device_id = strdup(d->id);
         s->comp = strdup(comp);
         s->name = strdup(name);
+        s->from = from;
+        s->to = to;
+        s->buckets = buckets;
+        s->agg = agg;
+        s->agg_name = agg_name;
     }
-    if (s == NULL || s->device_id == NULL || s->comp == NULL || s->name == NULL) {
-        if (s != NULL)
-            series_release(&s->base);
-        capi_oom(c);
-        return;
-    }
-    s->from = from;
-    s->to = to;
-    s->buckets = buckets;
-    s->agg = agg;
-    s->agg_name = agg_name;
     /* the query visits every row in the range: a reader thread runs it, the loop goes on */
-    capi_read_start(c, &s->base, series_run);
+    capi_read_go(c, s ? &s->base : NULL, s && s->device_id && s->comp && s->name, series_run);
 }

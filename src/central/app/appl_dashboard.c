@@ -4,8 +4,8 @@
  * objects, written through to the app_dashboards table.
  */
 #include "central/app/appl.h"
+#include "central/app/appl_docs.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,29 +20,10 @@
 static const char *const tile_types[] = {"deviceCounts", "lastValue", "templateChart",
                                          "groupChart"};
 
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > APPL_ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return false;
-    }
-    return true;
-}
+#define TABLE "app_dashboards"
 
-__attribute__((format(printf, 2, 3))) static int refuse(struct appl_error *err, const char *fmt,
-                                                        ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = "InvalidBody";
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return CE_INVALID;
-}
+/* Every refusal of a dashboard body is InvalidBody. */
+#define refuse(err, ...) appl_refuse(err, "InvalidBody", __VA_ARGS__)
 
 /* A string member no longer than DASH_TEXT_MAX; @p need: it must be there. */
 static bool text_ok(const cJSON *o, const char *name, bool need)
@@ -128,29 +109,7 @@ int appl_dashboard_check(const cJSON *body, struct appl_error *err)
 
 const cJSON *appl_dashboard_get(struct appl *a, const char *id)
 {
-    const cJSON *d;
-    cJSON_ArrayForEach(d, a->dashboards)
-    {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "id");
-        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0)
-            return d;
-    }
-    return NULL;
-}
-
-static void remove_by_id(struct appl *a, const char *id)
-{
-    int i = 0;
-    const cJSON *d;
-    cJSON_ArrayForEach(d, a->dashboards)
-    {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "id");
-        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
-            cJSON_DeleteItemFromArray(a->dashboards, i);
-            return;
-        }
-        i++;
-    }
+    return appl_docs_find(a->dashboards, id);
 }
 
 int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const cJSON **out,
@@ -160,7 +119,8 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
     if (rc != CE_OK)
         return rc;
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
-    if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
+    if (!appl_id_ok(id, APPL_ID_MAX, "-_.") ||
+        (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
         return refuse(err, "$.id: the dashboard id is 1 to 128 of A-Za-z0-9 -_. and the same as "
                            "in the path.");
     if (appl_dashboard_get(a, id) == NULL && cJSON_GetArraySize(a->dashboards) >= DASH_MAX) {
@@ -179,40 +139,20 @@ int appl_dashboard_put(struct appl *a, const char *id, const cJSON *body, const 
         return CE_NOMEM;
     }
     cJSON_AddItemToObject(d, "tiles", tcopy);
-    char *text = cJSON_PrintUnformatted(d);
-    if (text == NULL) {
-        cJSON_Delete(d);
-        return CE_NOMEM;
-    }
-    remove_by_id(a, id);
-    cJSON_AddItemToArray(a->dashboards, d);
-    store_app_put(a->db, "app_dashboards", id, text);
-    free(text);
-    *out = d;
-    return CE_OK;
+    rc = appl_docs_put(a, a->dashboards, TABLE, id, d);
+    if (rc == CE_OK)
+        *out = d;
+    return rc;
 }
 
 int appl_dashboard_delete(struct appl *a, const char *id)
 {
-    if (appl_dashboard_get(a, id) == NULL)
-        return CE_NOTFOUND;
-    remove_by_id(a, id);
-    store_app_delete(a->db, "app_dashboards", id);
-    return CE_OK;
+    return appl_docs_delete(a, a->dashboards, TABLE, id);
 }
 
 int appl_dashboard_load(void *ctx, const char *id, const char *data)
 {
     struct appl *a = ctx;
-    cJSON *d = cJSON_Parse(data);
-    struct appl_error err = {0};
-    if (d == NULL || appl_dashboard_check(d, &err) != CE_OK) {
-        /* a row this version cannot read is skipped, not fatal */
-        log_warn("appl: dashboard %s skipped: %s", LOG_STR(id),
-                 d == NULL ? "not JSON" : err.message);
-        cJSON_Delete(d);
-        return 0;
-    }
-    cJSON_AddItemToArray(a->dashboards, d);
+    appl_docs_load(a->dashboards, "dashboard", id, data, appl_dashboard_check);
     return 0;
 }

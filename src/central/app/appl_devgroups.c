@@ -7,12 +7,12 @@
  */
 #include "central/app/appl.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "central/app/appl_dgfilter.h"
+#include "central/app/appl_docs.h"
 #include "central/base/log.h"
 #include "central/store/store_app.h"
 
@@ -22,36 +22,12 @@
 #define DG_DESCRIPTION_MAX 1024
 #define DG_ORGS_MAX 100
 
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > APPL_ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return false;
-    }
-    return true;
-}
-
-__attribute__((format(printf, 3, 4))) static int refuse(struct appl_error *err, const char *code,
-                                                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return CE_INVALID;
-}
-
 int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *err)
 {
     static const char *const known[] = {"id",     "etag",        "displayName",
                                         "filter", "description", "organizations"};
     if (!cJSON_IsObject(g))
-        return refuse(err, "InvalidBody", "$: expected a device group object.");
+        return appl_refuse(err, "InvalidBody", "$: expected a device group object.");
     for (const cJSON *it = g->child; it != NULL; it = it->next) {
         size_t k;
         for (k = 0; k < sizeof known / sizeof known[0]; k++) {
@@ -59,65 +35,45 @@ int appl_devgroup_check(const cJSON *g, struct devfilter *f, struct appl_error *
                 break;
         }
         if (k == sizeof known / sizeof known[0])
-            return refuse(err, "InvalidBody", "$.%s: unknown device group field.", it->string);
+            return appl_refuse(err, "InvalidBody", "$.%s: unknown device group field.", it->string);
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, "displayName");
     if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strlen(v->valuestring) > DG_NAME_MAX)
-        return refuse(err, "InvalidBody",
-                      "$.displayName: required, a string of 1 to %d characters.", DG_NAME_MAX);
+        return appl_refuse(err, "InvalidBody",
+                           "$.displayName: required, a string of 1 to %d characters.", DG_NAME_MAX);
     v = cJSON_GetObjectItemCaseSensitive(g, "description");
     if (v != NULL && (!cJSON_IsString(v) || strlen(v->valuestring) > DG_DESCRIPTION_MAX))
-        return refuse(err, "InvalidBody",
-                      "$.description: expected a string of at most %d "
-                      "characters.",
-                      DG_DESCRIPTION_MAX);
+        return appl_refuse(err, "InvalidBody",
+                           "$.description: expected a string of at most %d "
+                           "characters.",
+                           DG_DESCRIPTION_MAX);
     v = cJSON_GetObjectItemCaseSensitive(g, "organizations");
     if (v != NULL) {
         if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > DG_ORGS_MAX)
-            return refuse(err, "InvalidBody", "$.organizations: expected an array of strings.");
+            return appl_refuse(err, "InvalidBody",
+                               "$.organizations: expected an array of strings.");
         const cJSON *o;
         cJSON_ArrayForEach(o, v)
         {
             if (!cJSON_IsString(o) || o->valuestring[0] == '\0')
-                return refuse(err, "InvalidBody", "$.organizations: expected an array of strings.");
+                return appl_refuse(err, "InvalidBody",
+                                   "$.organizations: expected an array of strings.");
         }
     }
     v = cJSON_GetObjectItemCaseSensitive(g, "filter");
     if (!cJSON_IsString(v))
-        return refuse(err, "InvalidBody",
-                      "$.filter: required, a string such as SELECT * FROM "
-                      "devices WHERE $template = \"dtmi:...\".");
+        return appl_refuse(err, "InvalidBody",
+                           "$.filter: required, a string such as SELECT * FROM "
+                           "devices WHERE $template = \"dtmi:...\".");
     char why[200];
     if (dgfilter_parse(f, v->valuestring, strlen(v->valuestring), why, sizeof why) < 0)
-        return refuse(err, "InvalidFilter", "$.filter is not supported: %s.", why);
+        return appl_refuse(err, "InvalidFilter", "$.filter is not supported: %s.", why);
     return CE_OK;
 }
 
 const cJSON *appl_devgroup_get(struct appl *a, const char *id)
 {
-    const cJSON *g;
-    cJSON_ArrayForEach(g, a->device_groups)
-    {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, "id");
-        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0)
-            return g;
-    }
-    return NULL;
-}
-
-static void remove_by_id(struct appl *a, const char *id)
-{
-    int i = 0;
-    const cJSON *g;
-    cJSON_ArrayForEach(g, a->device_groups)
-    {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, "id");
-        if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
-            cJSON_DeleteItemFromArray(a->device_groups, i);
-            return;
-        }
-        i++;
-    }
+    return appl_docs_find(a->device_groups, id);
 }
 
 int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool patch,
@@ -126,18 +82,19 @@ int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool pa
     static struct devfilter f; /* loop thread only; too big for the stack */
     const cJSON *old = appl_devgroup_get(a, id);
     if (!cJSON_IsObject(body))
-        return refuse(err, "InvalidBody", "$: expected a device group object.");
+        return appl_refuse(err, "InvalidBody", "$: expected a device group object.");
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
-    if (!id_ok(id) || (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
-        return refuse(err, "InvalidBody",
-                      "$.id: a device group id is 1 to %d of A-Za-z0-9 -_. "
-                      "and the same as in the path.",
-                      APPL_ID_MAX);
+    if (!appl_id_ok(id, APPL_ID_MAX, "-_.") ||
+        (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0)))
+        return appl_refuse(err, "InvalidBody",
+                           "$.id: a device group id is 1 to %d of A-Za-z0-9 -_. "
+                           "and the same as in the path.",
+                           APPL_ID_MAX);
     if (patch && old == NULL)
         return CE_NOTFOUND;
     if (old == NULL && cJSON_GetArraySize(a->device_groups) >= DG_MAX) {
-        refuse(err, "Conflict", "An application has at most %d device groups; delete one first.",
-               DG_MAX);
+        appl_refuse(err, "Conflict",
+                    "An application has at most %d device groups; delete one first.", DG_MAX);
         return CE_EXISTS;
     }
     /* PATCH: the stored group with the body's members over it */
@@ -186,49 +143,35 @@ int appl_devgroup_put(struct appl *a, const char *id, const cJSON *body, bool pa
         cJSON_Delete(g);
         return CE_NOMEM;
     }
-    char *text = cJSON_PrintUnformatted(g);
-    if (text == NULL) {
-        cJSON_Delete(g);
-        return CE_NOMEM;
-    }
-    remove_by_id(a, id);
-    cJSON_AddItemToArray(a->device_groups, g);
-    store_app_put(a->db, TABLE, id, text);
-    free(text);
-    *out = g;
-    return CE_OK;
+    rc = appl_docs_put(a, a->device_groups, TABLE, id, g);
+    if (rc == CE_OK)
+        *out = g;
+    return rc;
 }
 
 int appl_devgroup_delete(struct appl *a, const char *id)
 {
-    if (appl_devgroup_get(a, id) == NULL)
-        return CE_NOTFOUND;
-    remove_by_id(a, id);
-    store_app_delete(a->db, TABLE, id);
-    return CE_OK;
+    return appl_docs_delete(a, a->device_groups, TABLE, id);
+}
+
+/* A stored row is checked as a body: without the id and etag the server adds. */
+static int check_row(const cJSON *g, struct appl_error *err)
+{
+    static struct devfilter f; /* loop thread only; too big for the stack */
+    cJSON *body = cJSON_Duplicate(g, true);
+    if (body == NULL)
+        return appl_refuse(err, "InvalidBody", "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "id");
+    cJSON_DeleteItemFromObjectCaseSensitive(body, "etag");
+    int rc = appl_devgroup_check(body, &f, err);
+    cJSON_Delete(body);
+    return rc;
 }
 
 int appl_devgroups_load(void *ctx, const char *id, const char *data)
 {
-    static struct devfilter f;
     struct appl *a = ctx;
-    cJSON *g = cJSON_Parse(data);
-    struct appl_error err = {0};
-    cJSON *body = g != NULL ? cJSON_Duplicate(g, true) : NULL;
-    if (body != NULL) {
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "id");
-        cJSON_DeleteItemFromObjectCaseSensitive(body, "etag");
-    }
-    if (body == NULL || appl_devgroup_check(body, &f, &err) != CE_OK) {
-        /* a row this version cannot read is skipped, not fatal */
-        log_warn("appl: device group %s skipped: %s", LOG_STR(id),
-                 g == NULL ? "not JSON" : err.message);
-        cJSON_Delete(g);
-        cJSON_Delete(body);
-        return 0;
-    }
-    cJSON_Delete(body);
-    cJSON_AddItemToArray(a->device_groups, g);
+    appl_docs_load(a->device_groups, "device group", id, data, check_row);
     return 0;
 }
 

@@ -8,7 +8,6 @@
  * `show` and the simulator read them; its row (when there is one) holds the rest, or
  * {"deleted":true} once it was deleted.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <iotc/sas.h>
 
 #include "central/app/appl.h"
+#include "central/app/appl_docs.h"
 #include "central/base/log.h"
 #include "central/hub/groups.h"
 #include "central/hub/x509.h"
@@ -41,19 +41,6 @@ static int random_key(char *out, size_t size)
 static bool is_default(const struct app *app, const char *id)
 {
     return strcmp(id, app->facts.group_id) == 0;
-}
-
-static int fail(struct appl_error *err, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct appl_error *err, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return CE_INVALID;
 }
 
 static void free_group(struct egroup *g)
@@ -153,21 +140,6 @@ static void save(struct appl *a, const struct egroup *g)
 
 /* ---------------------------------------------------------------- validation */
 
-/* A group id: 1..EGROUP_ID_MAX of A-Za-z0-9 - . _ : (a URL path segment as is). */
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > EGROUP_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '.' || ch == '_' || ch == ':'))
-            return false;
-    }
-    return true;
-}
-
 /* A SAS key: base64 of 16..64 bytes. */
 static bool key_ok(const char *k)
 {
@@ -189,13 +161,14 @@ static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
     static const char *const known[] = {"id",   "etag",        "displayName", "enabled",
                                         "type", "attestation", "idScope"};
     if (!cJSON_IsObject(body))
-        return fail(err, "InvalidBody", "$: expected an enrollment group object");
+        return appl_refuse(err, "InvalidBody", "$: expected an enrollment group object");
     for (const cJSON *it = body->child; it != NULL; it = it->next) {
         size_t i = 0;
         while (i < sizeof known / sizeof known[0] && strcmp(it->string, known[i]) != 0)
             i++;
         if (i == sizeof known / sizeof known[0])
-            return fail(err, "InvalidBody", "$.%s: unknown enrollment group field", it->string);
+            return appl_refuse(err, "InvalidBody", "$.%s: unknown enrollment group field",
+                               it->string);
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(body, "displayName");
     const cJSON *en = cJSON_GetObjectItemCaseSensitive(body, "enabled");
@@ -203,49 +176,52 @@ static int apply(struct egroup *g, const cJSON *body, bool replace, bool is_new,
     const cJSON *att = cJSON_GetObjectItemCaseSensitive(body, "attestation");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(body, "id");
     if (id != NULL && (!cJSON_IsString(id) || strcmp(id->valuestring, g->id) != 0))
-        return fail(err, "InvalidBody", "$.id: must be the id of the path (%s)", g->id);
+        return appl_refuse(err, "InvalidBody", "$.id: must be the id of the path (%s)", g->id);
     if (name != NULL && (!cJSON_IsString(name) || name->valuestring[0] == '\0' ||
                          strlen(name->valuestring) > DISPLAY_NAME_MAX))
-        return fail(err, "InvalidBody", "$.displayName: expected a string of 1..256 characters");
+        return appl_refuse(err, "InvalidBody",
+                           "$.displayName: expected a string of 1..256 characters");
     if (name == NULL && replace)
-        return fail(err, "InvalidBody", "$.displayName: required");
+        return appl_refuse(err, "InvalidBody", "$.displayName: required");
     if (en != NULL && !cJSON_IsBool(en))
-        return fail(err, "InvalidBody", "$.enabled: expected a boolean");
+        return appl_refuse(err, "InvalidBody", "$.enabled: expected a boolean");
     if (type != NULL && (!cJSON_IsString(type) || (strcmp(type->valuestring, "iot") != 0 &&
                                                    strcmp(type->valuestring, "iotEdge") != 0)))
-        return fail(err, "InvalidBody", "$.type: expected \"iot\" or \"iotEdge\"");
+        return appl_refuse(err, "InvalidBody", "$.type: expected \"iot\" or \"iotEdge\"");
     if (type == NULL && replace)
-        return fail(err, "InvalidBody", "$.type: required (\"iot\" or \"iotEdge\")");
+        return appl_refuse(err, "InvalidBody", "$.type: required (\"iot\" or \"iotEdge\")");
     if (att == NULL && replace)
-        return fail(err, "InvalidBody", "$.attestation: required");
+        return appl_refuse(err, "InvalidBody", "$.attestation: required");
     const char *pk = NULL, *sk = NULL;
     enum egroup_attestation kind = g->attestation;
     if (att != NULL) {
         const cJSON *at = cJSON_GetObjectItemCaseSensitive(att, "type");
         if (!cJSON_IsObject(att) || !cJSON_IsString(at))
-            return fail(err, "InvalidBody", "$.attestation.type: required");
+            return appl_refuse(err, "InvalidBody", "$.attestation.type: required");
         kind = strcmp(at->valuestring, "x509") == 0 ? EGROUP_X509 : EGROUP_SYMMETRIC_KEY;
         if (kind == EGROUP_X509 && is_dflt)
-            return fail(err, "InvalidBody",
-                        "$.attestation.type: the application's SAS group (%s) stays symmetricKey",
-                        g->id);
+            return appl_refuse(
+                err, "InvalidBody",
+                "$.attestation.type: the application's SAS group (%s) stays symmetricKey", g->id);
         if (kind == EGROUP_X509 && cJSON_GetObjectItemCaseSensitive(att, "symmetricKey") != NULL)
-            return fail(err, "InvalidBody",
-                        "$.attestation.symmetricKey: not for an x509 attestation");
+            return appl_refuse(err, "InvalidBody",
+                               "$.attestation.symmetricKey: not for an x509 attestation");
         /* certificates are set through /certificates/{primary|secondary}; x509 here is ignored */
         if (kind != EGROUP_X509 && strcmp(at->valuestring, "symmetricKey") != 0)
-            return fail(err, "InvalidBody", "$.attestation.type: unknown attestation \"%s\"",
-                        at->valuestring);
+            return appl_refuse(err, "InvalidBody", "$.attestation.type: unknown attestation \"%s\"",
+                               at->valuestring);
         const cJSON *keys = cJSON_GetObjectItemCaseSensitive(att, "symmetricKey");
         if (keys != NULL && !cJSON_IsNull(keys)) {
             const cJSON *p = cJSON_GetObjectItemCaseSensitive(keys, "primaryKey");
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(keys, "secondaryKey");
             if (!cJSON_IsObject(keys) || !cJSON_IsString(p) || !cJSON_IsString(s))
-                return fail(err, "InvalidBody",
-                            "$.attestation.symmetricKey: expected primaryKey and secondaryKey");
+                return appl_refuse(
+                    err, "InvalidBody",
+                    "$.attestation.symmetricKey: expected primaryKey and secondaryKey");
             if (!key_ok(p->valuestring) || !key_ok(s->valuestring))
-                return fail(err, "InvalidBody",
-                            "$.attestation.symmetricKey: a key must be base64 of 16..64 bytes");
+                return appl_refuse(
+                    err, "InvalidBody",
+                    "$.attestation.symmetricKey: a key must be base64 of 16..64 bytes");
             pk = p->valuestring;
             sk = s->valuestring;
         }
@@ -304,7 +280,7 @@ static int load_row(void *ctx, const char *id, const char *data)
     cJSON *o = cJSON_Parse(data);
     struct egroup *g = egroups_find(a->app, id);
     bool deleted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "deleted"));
-    if (o == NULL || !id_ok(id)) {
+    if (o == NULL || !appl_id_ok(id, EGROUP_ID_MAX, "-._:")) {
         log_warn("appl: enrollment group %s: unreadable row skipped", LOG_STR(id));
         cJSON_Delete(o);
         return 0;
@@ -381,12 +357,13 @@ int appl_group_put(struct appl *a, const char *id, const cJSON *body, struct egr
     *out = NULL;
     if (gs == NULL)
         return CE_NOMEM;
-    if (!id_ok(id))
-        return fail(err, "InvalidParameter",
-                    "Invalid enrollment group id \"%s\" (1..128 of A-Za-z0-9 - . _ :)", id);
+    if (!appl_id_ok(id, EGROUP_ID_MAX, "-._:"))
+        return appl_refuse(err, "InvalidParameter",
+                           "Invalid enrollment group id \"%s\" (1..128 of A-Za-z0-9 - . _ :)", id);
     struct egroup *old = egroups_find(a->app, id);
     if (old == NULL && gs->count >= EGROUP_MAX)
-        return fail(err, "InvalidParameter", "An application has at most 64 enrollment groups");
+        return appl_refuse(err, "InvalidParameter",
+                           "An application has at most 64 enrollment groups");
     struct egroup *g = calloc(1, sizeof *g);
     if (g == NULL)
         return CE_NOMEM;
@@ -493,9 +470,9 @@ int appl_group_regenerate(struct appl *a, struct egroup *g, bool secondary)
 
 static int not_x509(const struct egroup *g, struct appl_error *err)
 {
-    return fail(err, "InvalidParameter",
-                "Enrollment group %s attests with symmetric keys; certificates are for x509 groups",
-                g->id);
+    return appl_refuse(
+        err, "InvalidParameter",
+        "Enrollment group %s attests with symmetric keys; certificates are for x509 groups", g->id);
 }
 
 /* The "certificate" string of @p body, or NULL (err filled). */
@@ -503,7 +480,8 @@ static const char *body_cert(const cJSON *body, struct appl_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "certificate");
     if (!cJSON_IsObject(body) || !cJSON_IsString(v) || v->valuestring[0] == '\0') {
-        fail(err, "InvalidBody", "$.certificate: required (PEM, base64 DER or base64 of PEM)");
+        appl_refuse(err, "InvalidBody",
+                    "$.certificate: required (PEM, base64 DER or base64 of PEM)");
         return NULL;
     }
     return v->valuestring;
@@ -519,17 +497,18 @@ int appl_group_cert_put(struct appl *a, struct egroup *g, bool secondary, const 
     if (text == NULL)
         return CE_INVALID;
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "verified")))
-        return fail(err, "InvalidBody",
-                    "$.verified: a certificate is verified by proof of possession "
-                    "(generateVerificationCode, then verify), not on upload");
+        return appl_refuse(err, "InvalidBody",
+                           "$.verified: a certificate is verified by proof of possession "
+                           "(generateVerificationCode, then verify), not on upload");
     if (!cert_name(g, secondary, name))
-        return fail(err, "InvalidParameter", "Enrollment group id too long for a certificate");
+        return appl_refuse(err, "InvalidParameter",
+                           "Enrollment group id too long for a certificate");
     int rc = x509_ca_put(a->app, name, text);
     if (rc == CE_INVALID)
-        return fail(err, "InvalidBody",
-                    "$.certificate: not a certificate (PEM, base64 DER or base64 of PEM)");
+        return appl_refuse(err, "InvalidBody",
+                           "$.certificate: not a certificate (PEM, base64 DER or base64 of PEM)");
     if (rc == CE_BUSY)
-        return fail(err, "InvalidParameter", "Too many CA certificates in this application");
+        return appl_refuse(err, "InvalidParameter", "Too many CA certificates in this application");
     if (rc == CE_OK) {
         g->etag++;
         save(a, g);
@@ -574,7 +553,7 @@ int appl_group_cert_verify(struct appl *a, struct egroup *g, bool secondary, con
     if (rc == CE_INVALID) {
         log_warn("appl: enrollment group %s: proof of possession of the %s certificate refused: %s",
                  LOG_STR(g->id), secondary ? "secondary" : "primary", why ? why : "?");
-        return fail(err, "InvalidCertificate", "Verification failed: %s.", why ? why : "?");
+        return appl_refuse(err, "InvalidCertificate", "Verification failed: %s.", why ? why : "?");
     }
     if (rc == CE_OK) {
         g->etag++;

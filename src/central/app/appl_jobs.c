@@ -14,6 +14,7 @@
  * taken when the job is created, as IoT Central does.
  */
 #include "central/app/appl.h"
+#include "central/app/appl_docs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,30 +52,6 @@ struct appl_job {
     struct job_op **ctx;
     struct appl_job *next;
 };
-
-__attribute__((format(printf, 3, 4))) static int refuse(struct appl_error *err, const char *code,
-                                                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return CE_INVALID;
-}
-
-static bool id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > APPL_ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            return false;
-    }
-    return true;
-}
 
 static void job_free(struct appl_job *j)
 {
@@ -137,29 +114,29 @@ static int check_number_obj(const cJSON *o, const char *what, bool with_batch,
                             struct appl_error *err)
 {
     if (!cJSON_IsObject(o))
-        return refuse(err, "InvalidBody",
-                      "$.%s: expected {\"type\": \"number\" or \"percentage\", "
-                      "\"value\"}.",
-                      what);
+        return appl_refuse(err, "InvalidBody",
+                           "$.%s: expected {\"type\": \"number\" or \"percentage\", "
+                           "\"value\"}.",
+                           what);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
     if (!cJSON_IsString(t) ||
         (strcmp(t->valuestring, "number") != 0 && strcmp(t->valuestring, "percentage") != 0))
-        return refuse(err, "InvalidBody", "$.%s.type: expected \"number\" or \"percentage\".",
-                      what);
+        return appl_refuse(err, "InvalidBody", "$.%s.type: expected \"number\" or \"percentage\".",
+                           what);
     bool pct = strcmp(t->valuestring, "percentage") == 0;
     if (!cJSON_IsNumber(v) || v->valuedouble < (pct ? 0 : 1) || (pct && v->valuedouble > 100) ||
         v->valuedouble > 1e9)
-        return refuse(err, "InvalidBody", "$.%s.value: expected %s.", what,
-                      pct ? "a percentage 0..100" : "a number of devices, at least 1");
+        return appl_refuse(err, "InvalidBody", "$.%s.value: expected %s.", what,
+                           pct ? "a percentage 0..100" : "a number of devices, at least 1");
     for (const cJSON *it = o->child; it != NULL; it = it->next) {
         if (strcmp(it->string, "type") != 0 && strcmp(it->string, "value") != 0 &&
             !(with_batch && strcmp(it->string, "batch") == 0))
-            return refuse(err, "InvalidBody", "$.%s.%s: unknown field.", what, it->string);
+            return appl_refuse(err, "InvalidBody", "$.%s.%s: unknown field.", what, it->string);
     }
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "batch");
     if (b != NULL && !cJSON_IsBool(b))
-        return refuse(err, "InvalidBody", "$.%s.batch: expected true or false.", what);
+        return appl_refuse(err, "InvalidBody", "$.%s.batch: expected true or false.", what);
     return CE_OK;
 }
 
@@ -169,7 +146,7 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
                                         "group", "batch",       "cancellationThreshold",
                                         "data",  "status",      "etag"};
     if (!cJSON_IsObject(body))
-        return refuse(err, "InvalidBody", "$: expected a Job object.");
+        return appl_refuse(err, "InvalidBody", "$: expected a Job object.");
     for (const cJSON *it = body->child; it != NULL; it = it->next) {
         size_t k;
         for (k = 0; k < sizeof known / sizeof known[0]; k++) {
@@ -177,26 +154,26 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
                 break;
         }
         if (k == sizeof known / sizeof known[0])
-            return refuse(err, "InvalidBody",
-                          "$.%s: not supported in a job (scheduled jobs "
-                          "and device lists are not).",
-                          it->string);
+            return appl_refuse(err, "InvalidBody",
+                               "$.%s: not supported in a job (scheduled jobs "
+                               "and device lists are not).",
+                               it->string);
     }
     const char *texts[] = {"displayName", "description"};
     for (size_t k = 0; k < 2; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, texts[k]);
         if (v != NULL && (!cJSON_IsString(v) || strlen(v->valuestring) > JOB_TEXT_MAX))
-            return refuse(err, "InvalidBody",
-                          "$.%s: expected a string of at most %d "
-                          "characters.",
-                          texts[k], JOB_TEXT_MAX);
+            return appl_refuse(err, "InvalidBody",
+                               "$.%s: expected a string of at most %d "
+                               "characters.",
+                               texts[k], JOB_TEXT_MAX);
     }
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(body, "group");
     if (!cJSON_IsString(g))
-        return refuse(err, "InvalidBody", "$.group: required, the id of a device group.");
+        return appl_refuse(err, "InvalidBody", "$.group: required, the id of a device group.");
     if (appl_devgroup_get(a, g->valuestring) == NULL)
-        return refuse(err, "InvalidBody", "$.group: device group %.200s was not found.",
-                      g->valuestring);
+        return appl_refuse(err, "InvalidBody", "$.group: device group %.200s was not found.",
+                           g->valuestring);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "batch");
     if (v != NULL && check_number_obj(v, "batch", false, err) != CE_OK)
         return CE_INVALID;
@@ -206,8 +183,8 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "data");
     if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) == 0 ||
         cJSON_GetArraySize(data) > JOB_DATA_MAX)
-        return refuse(err, "InvalidBody", "$.data: required, an array of 1 to %d items.",
-                      JOB_DATA_MAX);
+        return appl_refuse(err, "InvalidBody", "$.data: required, an array of 1 to %d items.",
+                           JOB_DATA_MAX);
     int i = 0, n_cmd = 0, n_prop = 0;
     const cJSON *d;
     cJSON_ArrayForEach(d, data)
@@ -216,30 +193,31 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
         const cJSON *tg = cJSON_GetObjectItemCaseSensitive(d, "target");
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(d, "path");
         if (!cJSON_IsObject(d) || !cJSON_IsString(t))
-            return refuse(err, "InvalidBody", "$.data[%d].type: required.", i);
+            return appl_refuse(err, "InvalidBody", "$.data[%d].type: required.", i);
         int kind = data_kind(t->valuestring);
         if (kind == 0)
-            return refuse(err, "InvalidBody",
-                          "$.data[%d].type: '%.60s' is not supported (property, command, "
-                          "PropertyJobData or CommandJobData).",
-                          i, t->valuestring);
+            return appl_refuse(err, "InvalidBody",
+                               "$.data[%d].type: '%.60s' is not supported (property, command, "
+                               "PropertyJobData or CommandJobData).",
+                               i, t->valuestring);
         if (!cJSON_IsString(tg) || tg->valuestring[0] == '\0')
-            return refuse(err, "InvalidBody", "$.data[%d].target: required, a template id.", i);
+            return appl_refuse(err, "InvalidBody", "$.data[%d].target: required, a template id.",
+                               i);
         if (!cJSON_IsString(p) || p->valuestring[0] == '\0' || strlen(p->valuestring) > 256)
-            return refuse(err, "InvalidBody",
-                          "$.data[%d].path: required, a property or command "
-                          "name (component/name in a component).",
-                          i);
+            return appl_refuse(err, "InvalidBody",
+                               "$.data[%d].path: required, a property or command "
+                               "name (component/name in a component).",
+                               i);
         if (kind == 1 && cJSON_GetObjectItemCaseSensitive(d, "value") == NULL)
-            return refuse(err, "InvalidBody", "$.data[%d].value: required for a property.", i);
+            return appl_refuse(err, "InvalidBody", "$.data[%d].value: required for a property.", i);
         n_cmd += kind == 2;
         n_prop += kind == 1;
         i++;
     }
     if (n_cmd > 1 || (n_cmd && n_prop))
-        return refuse(err, "InvalidBody",
-                      "$.data: a job runs one command, or writes properties; "
-                      "not both and not several commands (split it into jobs).");
+        return appl_refuse(err, "InvalidBody",
+                           "$.data: a job runs one command, or writes properties; "
+                           "not both and not several commands (split it into jobs).");
     *command = n_cmd > 0;
     return CE_OK;
 }
@@ -517,25 +495,25 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
 {
     static struct devfilter f; /* loop thread only */
     bool command = false;
-    if (!id_ok(id))
-        return refuse(err, "InvalidBody", "A job id is 1 to %d of A-Za-z0-9 -_.", APPL_ID_MAX);
+    if (!appl_id_ok(id, APPL_ID_MAX, "-_."))
+        return appl_refuse(err, "InvalidBody", "A job id is 1 to %d of A-Za-z0-9 -_.", APPL_ID_MAX);
     if (appl_job_get(a, id) != NULL) {
-        refuse(err, "Conflict",
-               "Job %s exists; a job cannot be changed (stop, resume or rerun "
-               "it).",
-               id);
+        appl_refuse(err, "Conflict",
+                    "Job %s exists; a job cannot be changed (stop, resume or rerun "
+                    "it).",
+                    id);
         return CE_EXISTS;
     }
     const cJSON *bid = cJSON_GetObjectItemCaseSensitive(body, "id");
     if (bid != NULL && (!cJSON_IsString(bid) || strcmp(bid->valuestring, id) != 0))
-        return refuse(err, "InvalidBody", "$.id: must be the id of the path.");
+        return appl_refuse(err, "InvalidBody", "$.id: must be the id of the path.");
     int rc = check_body(a, body, &command, err);
     if (rc != CE_OK)
         return rc;
     const cJSON *g =
         appl_devgroup_get(a, cJSON_GetObjectItemCaseSensitive(body, "group")->valuestring);
     if (appl_devgroup_filter(g, &f) != CE_OK)
-        return refuse(err, "InvalidBody", "$.group: the group's filter cannot be used.");
+        return appl_refuse(err, "InvalidBody", "$.group: the group's filter cannot be used.");
     /* the group's members now */
     size_t total = registry_count(a->app);
     struct device **all = calloc(total + 1, sizeof *all);
@@ -550,8 +528,9 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
     }
     if (n > JOB_DEVICES_MAX) {
         free(all);
-        return refuse(err, "InvalidBody", "The group has %zu devices; a job runs on at most %d.", n,
-                      JOB_DEVICES_MAX);
+        return appl_refuse(err, "InvalidBody",
+                           "The group has %zu devices; a job runs on at most %d.", n,
+                           JOB_DEVICES_MAX);
     }
     cJSON *def = definition(id, body);
     struct appl_job *j = def != NULL ? job_new(id, def, n) : NULL;
@@ -576,15 +555,16 @@ int appl_job_create(struct appl *a, const char *id, const cJSON *body, struct ap
 int appl_job_rerun(struct appl *a, struct appl_job *from, const char *rerun_id,
                    struct appl_job **out, struct appl_error *err)
 {
-    if (!id_ok(rerun_id))
-        return refuse(err, "InvalidBody", "A rerun id is 1 to %d of A-Za-z0-9 -_.", APPL_ID_MAX);
+    if (!appl_id_ok(rerun_id, APPL_ID_MAX, "-_."))
+        return appl_refuse(err, "InvalidBody", "A rerun id is 1 to %d of A-Za-z0-9 -_.",
+                           APPL_ID_MAX);
     if (appl_job_get(a, rerun_id) != NULL) {
-        refuse(err, "Conflict", "Job %s exists.", rerun_id);
+        appl_refuse(err, "Conflict", "Job %s exists.", rerun_id);
         return CE_EXISTS;
     }
     if (from->sm.status == JS_RUNNING) {
-        refuse(err, "Conflict", "Job %s is still running; stop it or wait for it to end.",
-               from->id);
+        appl_refuse(err, "Conflict", "Job %s is still running; stop it or wait for it to end.",
+                    from->id);
         return CE_EXISTS;
     }
     size_t n = 0;

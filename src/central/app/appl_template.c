@@ -3,9 +3,9 @@
  * defaults and custom forms), customizations, publishing, JSON in and out.
  */
 #include "central/app/appl.h"
+#include "central/app/appl_docs.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +20,6 @@
 #define VIEW_ID_MAX 64
 #define VIEWS_MAX 64
 #define VIEW_ITEMS_MAX 1000
-
-static int fail(struct appl_error *err, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct appl_error *err, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-    return CE_INVALID;
-}
 
 void appl_template_free(struct appl_template *t)
 {
@@ -135,18 +122,6 @@ const char *appl_closest_name(const struct dtdl_model *m, const char *component,
 
 /* ---------------------------------------------------------------- views */
 
-static bool view_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > VIEW_ID_MAX)
-        return false;
-    for (; *s; s++) {
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
-            return false;
-    }
-    return true;
-}
-
 static cJSON *cap_ref(const char *component, const char *name)
 {
     cJSON *r = cJSON_CreateObject();
@@ -211,8 +186,8 @@ static int check_ref(const struct dtdl_model *m, const cJSON *ref, int need, con
     const cJSON *comp = cJSON_GetObjectItemCaseSensitive(ref, "component");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(ref, "name");
     if (!cJSON_IsObject(ref) || !cJSON_IsString(name) || (comp && !cJSON_IsString(comp)))
-        return fail(err, "InvalidTemplate", "%s: expected {\"component\":string,\"name\":string}",
-                    path);
+        return appl_refuse(err, "InvalidTemplate",
+                           "%s: expected {\"component\":string,\"name\":string}", path);
     const char *c = comp ? comp->valuestring : "";
     const struct dtdl_capability *cap = dtdl_find(m, c, name->valuestring);
     enum dtdl_kind kind = need == 0 ? 0 : DTDL_PROPERTY;
@@ -221,15 +196,15 @@ static int check_ref(const struct dtdl_model *m, const cJSON *ref, int need, con
         char hint[200] = "";
         if (near != NULL)
             snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
-        return fail(err, "InvalidTemplate", "%s: no %s \"%s\"%s%s in the template%s", path,
-                    kind ? "property" : "capability", name->valuestring,
-                    c[0] ? " in component " : "", c, hint);
+        return appl_refuse(err, "InvalidTemplate", "%s: no %s \"%s\"%s%s in the template%s", path,
+                           kind ? "property" : "capability", name->valuestring,
+                           c[0] ? " in component " : "", c, hint);
     }
     if (need < 0 && !cap->writable && !cap->cloud)
-        return fail(err, "InvalidTemplate",
-                    "%s: property \"%s\" is not writable (an editable form holds writable "
-                    "properties; use \"readOnly\":true for a read-only form)",
-                    path, name->valuestring);
+        return appl_refuse(err, "InvalidTemplate",
+                           "%s: property \"%s\" is not writable (an editable form holds writable "
+                           "properties; use \"readOnly\":true for a read-only form)",
+                           path, name->valuestring);
     return CE_OK;
 }
 
@@ -250,7 +225,7 @@ static int check_each(const struct view_check *vc, const cJSON *o, const char *n
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > VIEW_ITEMS_MAX)
-        return fail(err, "InvalidTemplate", "%s.%s: expected an array", path, name);
+        return appl_refuse(err, "InvalidTemplate", "%s.%s: expected an array", path, name);
     int i = 0;
     for (const cJSON *e = arr->child; e != NULL; e = e->next, i++) {
         char epath[420];
@@ -276,15 +251,17 @@ static int check_item(const struct view_check *vc, const cJSON *it, const char *
 {
     const cJSON *idn = cJSON_GetObjectItemCaseSensitive(it, "displayName");
     if (!cJSON_IsObject(it) || (idn != NULL && !cJSON_IsString(idn)))
-        return fail(err, "InvalidTemplate", "%s: expected an object with a displayName", path);
+        return appl_refuse(err, "InvalidTemplate", "%s: expected an object with a displayName",
+                           path);
     if (vc->dash) {
         const cJSON *tt = cJSON_GetObjectItemCaseSensitive(it, "type");
         if (!cJSON_IsString(tt) ||
             (strcmp(tt->valuestring, "lineChart") != 0 &&
              strcmp(tt->valuestring, "lastKnownValue") != 0 &&
              strcmp(tt->valuestring, "property") != 0 && strcmp(tt->valuestring, "command") != 0))
-            return fail(err, "InvalidTemplate",
-                        "%s.type: must be lineChart, lastKnownValue, property or command", path);
+            return appl_refuse(err, "InvalidTemplate",
+                               "%s.type: must be lineChart, lastKnownValue, property or command",
+                               path);
         if (strcmp(tt->valuestring, "property") == 0) {
             /* a property tile names properties, like the fields of a read-only form */
             const struct view_check pc = {vc->m, false, true};
@@ -300,34 +277,35 @@ static int check_views(const struct dtdl_model *m, const cJSON *views, const cha
     char path[300];
     int i = 0;
     if (!cJSON_IsArray(views))
-        return fail(err, "InvalidTemplate", "%s: expected an array of views", base);
+        return appl_refuse(err, "InvalidTemplate", "%s: expected an array of views", base);
     if (cJSON_GetArraySize(views) > VIEWS_MAX)
-        return fail(err, "InvalidTemplate", "%s: at most %d views", base, VIEWS_MAX);
+        return appl_refuse(err, "InvalidTemplate", "%s: at most %d views", base, VIEWS_MAX);
     for (const cJSON *v = views->child; v != NULL; v = v->next, i++) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
         const cJSON *dn = cJSON_GetObjectItemCaseSensitive(v, "displayName");
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "type");
         snprintf(path, sizeof path, "%s[%d]", base, i);
         if (!cJSON_IsObject(v))
-            return fail(err, "InvalidTemplate", "%s: expected a view object", path);
-        if (!cJSON_IsString(id) || !view_id_ok(id->valuestring))
-            return fail(err, "InvalidTemplate", "%s.id: required, 1..%d of [A-Za-z0-9_-]", path,
-                        VIEW_ID_MAX);
+            return appl_refuse(err, "InvalidTemplate", "%s: expected a view object", path);
+        if (!cJSON_IsString(id) || !appl_id_ok(id->valuestring, VIEW_ID_MAX, "_-"))
+            return appl_refuse(err, "InvalidTemplate", "%s.id: required, 1..%d of [A-Za-z0-9_-]",
+                               path, VIEW_ID_MAX);
         for (const cJSON *w = views->child; w != v; w = w->next) {
             const cJSON *wid = cJSON_GetObjectItemCaseSensitive(w, "id");
             if (strcmp(wid->valuestring, id->valuestring) == 0)
-                return fail(err, "InvalidTemplate", "%s.id: duplicate view id \"%s\"", path,
-                            id->valuestring);
+                return appl_refuse(err, "InvalidTemplate", "%s.id: duplicate view id \"%s\"", path,
+                                   id->valuestring);
         }
         if (!cJSON_IsString(dn) || dn->valuestring[0] == '\0')
-            return fail(err, "InvalidTemplate", "%s.displayName: required string", path);
+            return appl_refuse(err, "InvalidTemplate", "%s.displayName: required string", path);
         bool dash = cJSON_IsString(type) && strcmp(type->valuestring, "dashboard") == 0;
         bool form = cJSON_IsString(type) && strcmp(type->valuestring, "form") == 0;
         if (!dash && !form)
-            return fail(err, "InvalidTemplate", "%s.type: must be \"dashboard\" or \"form\"", path);
+            return appl_refuse(err, "InvalidTemplate", "%s.type: must be \"dashboard\" or \"form\"",
+                               path);
         const cJSON *ro = cJSON_GetObjectItemCaseSensitive(v, "readOnly");
         if (ro != NULL && !cJSON_IsBool(ro))
-            return fail(err, "InvalidTemplate", "%s.readOnly: expected a boolean", path);
+            return appl_refuse(err, "InvalidTemplate", "%s.readOnly: expected a boolean", path);
         struct view_check vc = {m, dash, cJSON_IsTrue(ro)};
         int rc = check_each(&vc, v, dash ? "tiles" : "sections", path, check_item, err);
         if (rc != CE_OK)
@@ -340,7 +318,8 @@ static int check_customizations(const struct dtdl_model *m, const cJSON *cz, con
                                 struct appl_error *err)
 {
     if (!cJSON_IsObject(cz))
-        return fail(err, "InvalidTemplate", "%s: expected an object keyed by capability", base);
+        return appl_refuse(err, "InvalidTemplate", "%s: expected an object keyed by capability",
+                           base);
     for (const cJSON *e = cz->child; e != NULL; e = e->next) {
         char comp[256] = "", path[400];
         const char *name = e->string, *slash = strchr(e->string, '/');
@@ -348,7 +327,7 @@ static int check_customizations(const struct dtdl_model *m, const cJSON *cz, con
         if (slash != NULL) {
             size_t cl = (size_t)(slash - e->string);
             if (cl >= sizeof comp)
-                return fail(err, "InvalidTemplate", "%s: component name too long", path);
+                return appl_refuse(err, "InvalidTemplate", "%s: component name too long", path);
             memcpy(comp, e->string, cl);
             comp[cl] = '\0';
             name = slash + 1;
@@ -356,38 +335,39 @@ static int check_customizations(const struct dtdl_model *m, const cJSON *cz, con
         const struct dtdl_capability *cap = dtdl_find(m, comp, name);
         if (cap == NULL) {
             const char *near = appl_closest_name(m, comp, 0, name);
-            return fail(err, "InvalidTemplate", "%s: no capability \"%s\" in the template%s%s%s",
-                        path, e->string, near ? " (did you mean \"" : "", near ? near : "",
-                        near ? "\"?)" : "");
+            return appl_refuse(
+                err, "InvalidTemplate", "%s: no capability \"%s\" in the template%s%s%s", path,
+                e->string, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
         }
         if (!cJSON_IsObject(e))
-            return fail(err, "InvalidTemplate", "%s: expected an object", path);
+            return appl_refuse(err, "InvalidTemplate", "%s: expected an object", path);
         for (const cJSON *f = e->child; f != NULL; f = f->next) {
             bool is_bool = cap->schema != NULL && cap->schema->type == DTDL_SCHEMA_BOOLEAN;
             if (strcmp(f->string, "displayName") == 0 || strcmp(f->string, "description") == 0) {
                 if (!cJSON_IsString(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path,
-                                f->string);
+                    return appl_refuse(err, "InvalidTemplate", "%s.%s: expected a string", path,
+                                       f->string);
             } else if (strcmp(f->string, "trueName") == 0 || strcmp(f->string, "falseName") == 0) {
                 if (!cJSON_IsString(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a string", path,
-                                f->string);
+                    return appl_refuse(err, "InvalidTemplate", "%s.%s: expected a string", path,
+                                       f->string);
                 if (!is_bool)
-                    return fail(err, "InvalidTemplate",
-                                "%s.%s: only boolean capabilities have true/false names", path,
-                                f->string);
+                    return appl_refuse(err, "InvalidTemplate",
+                                       "%s.%s: only boolean capabilities have true/false names",
+                                       path, f->string);
             } else if (strcmp(f->string, "queueIfOffline") == 0) {
                 if (!cJSON_IsBool(f))
-                    return fail(err, "InvalidTemplate", "%s.%s: expected a boolean", path,
-                                f->string);
+                    return appl_refuse(err, "InvalidTemplate", "%s.%s: expected a boolean", path,
+                                       f->string);
                 if (cap->kind != DTDL_COMMAND)
-                    return fail(err, "InvalidTemplate", "%s.%s: only commands can be queued", path,
-                                f->string);
+                    return appl_refuse(err, "InvalidTemplate", "%s.%s: only commands can be queued",
+                                       path, f->string);
             } else {
-                return fail(err, "InvalidTemplate",
-                            "%s.%s: unknown customization (displayName, description, trueName, "
-                            "falseName, queueIfOffline)",
-                            path, f->string);
+                return appl_refuse(
+                    err, "InvalidTemplate",
+                    "%s.%s: unknown customization (displayName, description, trueName, "
+                    "falseName, queueIfOffline)",
+                    path, f->string);
             }
         }
     }
@@ -426,7 +406,7 @@ static int opt_string(const cJSON *body, const char *key, char **out, const char
     if (v == NULL || cJSON_IsNull(v))
         return CE_OK;
     if (!cJSON_IsString(v))
-        return fail(err, "InvalidTemplate", "%s.%s: expected a string", path, key);
+        return appl_refuse(err, "InvalidTemplate", "%s.%s: expected a string", path, key);
     free(*out);
     *out = strdup(v->valuestring);
     return *out ? CE_OK : CE_NOMEM;
@@ -442,9 +422,9 @@ static int import_model(const cJSON *doc, bool wrapped, struct dtdl_model **out,
     if (rc == IOTC_E_NOMEM)
         return CE_NOMEM;
     const char *p = de.path[0] ? de.path : "$";
-    return fail(err, "InvalidModel", "%s%s: %s", wrapped ? "$.capabilityModel" : "",
-                wrapped ? p + 1 : p,
-                de.message[0] ? de.message : "not a model this server accepts");
+    return appl_refuse(err, "InvalidModel", "%s%s: %s", wrapped ? "$.capabilityModel" : "",
+                       wrapped ? p + 1 : p,
+                       de.message[0] ? de.message : "not a model this server accepts");
 }
 
 static int apply_data(struct appl_template *t, const cJSON *body, bool defaults,
@@ -458,7 +438,7 @@ static int apply_data(struct appl_template *t, const cJSON *body, bool defaults,
         (rc = opt_string(body, "description", &t->description, "$", err)) != CE_OK)
         return rc;
     if (pub != NULL && !cJSON_IsBool(pub))
-        return fail(err, "InvalidTemplate", "$.published: expected a boolean");
+        return appl_refuse(err, "InvalidTemplate", "$.published: expected a boolean");
     if (views != NULL && !cJSON_IsNull(views)) {
         if ((rc = check_views(t->model, views, "$.views", err)) != CE_OK)
             return rc;
@@ -493,12 +473,12 @@ int appl_template_put(struct appl *a, const char *id, const cJSON *body,
     int rc;
     *out_t = NULL;
     if (strlen(id) == 0 || strlen(id) > APPL_TEMPLATE_ID_MAX)
-        return fail(err, "InvalidParameter", "the template id must have 1..%d characters",
-                    APPL_TEMPLATE_ID_MAX);
+        return appl_refuse(err, "InvalidParameter", "the template id must have 1..%d characters",
+                           APPL_TEMPLATE_ID_MAX);
     if (wrapped && !cJSON_IsObject(cm) && !cJSON_IsArray(cm))
-        return fail(err, "InvalidModel", "$.capabilityModel: expected a model object");
+        return appl_refuse(err, "InvalidModel", "$.capabilityModel: expected a model object");
     if (!wrapped && !cJSON_IsArray(body) && !cJSON_IsObject(body))
-        return fail(err, "InvalidBody", "$: expected a device template or a model");
+        return appl_refuse(err, "InvalidBody", "$: expected a device template or a model");
     t = calloc(1, sizeof *t);
     if (t == NULL)
         return CE_NOMEM;
@@ -553,10 +533,10 @@ int appl_template_patch(struct appl *a, struct appl_template *t, const cJSON *bo
                         struct appl_error *err)
 {
     if (!cJSON_IsObject(body))
-        return fail(err, "InvalidBody", "$: expected an object");
+        return appl_refuse(err, "InvalidBody", "$: expected an object");
     if (cJSON_GetObjectItemCaseSensitive(body, "capabilityModel") != NULL)
-        return fail(err, "InvalidBody",
-                    "$.capabilityModel: the model cannot be patched; PUT the template");
+        return appl_refuse(err, "InvalidBody",
+                           "$.capabilityModel: the model cannot be patched; PUT the template");
     /* Validate on a scratch copy so a failed patch changes nothing. */
     struct appl_template tmp = *t;
     tmp.display_name = appl_strdup(t->display_name);

@@ -7,6 +7,7 @@
  * makes a re-created id invalidate the old text.
  */
 #include "central/app/appl.h"
+#include "central/app/appl_docs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,19 +60,6 @@ struct appl_token *appl_token_get(struct appl *a, const char *id)
             return t;
     }
     return NULL;
-}
-
-static bool token_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > APPL_ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '.' || *p == '_' || *p == '-'))
-            return false;
-    }
-    return true;
 }
 
 /* sig = base64(HMAC-SHA256(service key, "sr\nskn\nse\nnonce")): nothing secret is stored. */
@@ -132,7 +120,7 @@ int appl_token_create(struct appl *a, const char *id, enum appl_role role, int64
     unsigned char rnd[18];
     char se[32], sig[64], sig_enc[200];
     size_t len = 0;
-    if (!token_id_ok(id) || role == ROLE_NONE)
+    if (!appl_id_ok(id, APPL_ID_MAX, ".-_") || role == ROLE_NONE)
         return CE_INVALID;
     if (appl_token_get(a, id) != NULL)
         return CE_EXISTS;

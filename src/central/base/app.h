@@ -147,6 +147,9 @@ char *app_strndup(const void *p, size_t len);
 /** FNV-1a hash of the string @p s: the device tables (registry, application) bucket ids by it. */
 uint64_t app_hash_str(const char *s);
 
+/** Lower-case hex of the @p n bytes at @p d into @p out (2 * n + 1 bytes with the NUL). */
+void app_hex(const void *d, size_t n, char *out);
+
 /** Current wall-clock time in milliseconds since the epoch. */
 int64_t app_now_ms(void);
 

@@ -203,8 +203,16 @@ static int refresh_group_keys(struct app *app, struct device *dev, const char *r
     return rc;
 }
 
-static void set_model(struct app *app, struct device *dev,
-                      const struct iotc_dps_register_body *body);
+static enum iotc_dps_status assign(struct app *app, struct dps_op *op, struct device *dev,
+                                   const struct iotc_dps_register_body *body);
+
+/* The operation fails with 500000 and @p why. */
+static enum iotc_dps_status failed(struct dps_op *op, const char *why)
+{
+    op->error_code = 500000;
+    op->error_message = why;
+    return IOTC_DPS_STATUS_FAILED;
+}
 
 /* A registration through an X.509 enrollment group (the certificate chained to its verified CA
  * and its CN is the registration id, auth.c): the device is created, or kept, as a
@@ -229,23 +237,17 @@ static enum iotc_dps_status resolve_x509_group(struct session *s, struct dps_op 
             (dev->enrollment_group == NULL || strcmp(dev->enrollment_group, g->id) != 0))
             rc = registry_set_group(app, dev, g->id);
     }
-    if (rc != CE_OK || dev == NULL) {
-        op->error_code = 500000;
-        op->error_message = "Device could not be created.";
-        return IOTC_DPS_STATUS_FAILED;
-    }
-    memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
-    set_model(app, dev, body);
-    if (dev->status != DEVICE_ENABLED) {
-        op->error_code = 0;
-        return IOTC_DPS_STATUS_DISABLED;
-    }
-    return IOTC_DPS_STATUS_ASSIGNED;
+    if (rc != CE_OK || dev == NULL)
+        return failed(op, "Device could not be created.");
+    return assign(app, op, dev, body);
 }
 
-static void set_model(struct app *app, struct device *dev,
-                      const struct iotc_dps_register_body *body)
+/* The registration resolved to @p dev: its id and the model id it announced are recorded; a
+ * disabled device is told so. */
+static enum iotc_dps_status assign(struct app *app, struct dps_op *op, struct device *dev,
+                                   const struct iotc_dps_register_body *body)
 {
+    memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
     if (body->model_id.ptr != NULL) {
         char model[512];
         size_t mlen;
@@ -253,6 +255,11 @@ static void set_model(struct app *app, struct device *dev,
             mlen < sizeof model && memchr(model, '\0', mlen) == NULL)
             registry_set_model_id(app, dev, model);
     }
+    if (dev->status != DEVICE_ENABLED) {
+        op->error_code = 0;
+        return IOTC_DPS_STATUS_DISABLED;
+    }
+    return IOTC_DPS_STATUS_ASSIGNED;
 }
 
 /* Resolve the registration into a device; returns the final status for the operation. */
@@ -286,24 +293,12 @@ static enum iotc_dps_status resolve(struct session *s, struct dps_op *op,
             iotc_sas_derive_device_key(iotc_span_from_cstr(g.secondary_key),
                                        iotc_span_from_cstr(s->ident), sk, sizeof sk,
                                        &l2) != IOTC_OK ||
-            registry_create(app, id, pk, sk, true, g.id, &dev) != CE_OK) {
-            op->error_code = 500000;
-            op->error_message = "Device could not be created.";
-            return IOTC_DPS_STATUS_FAILED;
-        }
+            registry_create(app, id, pk, sk, true, g.id, &dev) != CE_OK)
+            return failed(op, "Device could not be created.");
     } else if (dev->enrollment_group != NULL && through_group &&
-               refresh_group_keys(app, dev, s->ident, &g) != CE_OK) {
-        op->error_code = 500000;
-        op->error_message = "Device keys could not be updated.";
-        return IOTC_DPS_STATUS_FAILED;
-    }
-    memcpy(op->device_id, dev->id, strlen(dev->id) + 1);
-    set_model(app, dev, body);
-    if (dev->status != DEVICE_ENABLED) {
-        op->error_code = 0;
-        return IOTC_DPS_STATUS_DISABLED;
-    }
-    return IOTC_DPS_STATUS_ASSIGNED;
+               refresh_group_keys(app, dev, s->ident, &g) != CE_OK)
+        return failed(op, "Device keys could not be updated.");
+    return assign(app, op, dev, body);
 }
 
 static void on_register(struct session *s, struct iotc_span rid, struct iotc_span payload)

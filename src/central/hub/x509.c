@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "central/base/app.h"
 #include "central/base/check.h"
 #include "central/base/log.h"
 #include "central/store/store.h"
@@ -90,16 +91,6 @@ out:
     return cert;
 }
 
-static void hex_of(const unsigned char *d, unsigned n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int64_t asn1_seconds(const ASN1_TIME *t)
 {
     struct tm tm;
@@ -133,10 +124,10 @@ int x509_facts_of(X509 *cert, struct x509_facts *out)
     memset(out, 0, sizeof *out);
     if (X509_digest(cert, EVP_sha1(), md, &n) != 1 || n != 20)
         return -1;
-    hex_of(md, n, out->sha1);
+    app_hex(md, n, out->sha1);
     if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
         return -1;
-    hex_of(md, n, out->sha256);
+    app_hex(md, n, out->sha256);
     cn_of(cert, out->cn);
     out->not_before_s = asn1_seconds(X509_get0_notBefore(cert));
     out->not_after_s = asn1_seconds(X509_get0_notAfter(cert));
@@ -423,7 +414,7 @@ int x509_ca_new_code(struct app *app, const char *name, char out[X509_CODE_LEN +
         return CE_NOTFOUND;
     if (RAND_bytes(r, sizeof r) != 1)
         return CE_NOMEM;
-    hex_of(r, sizeof r, ca->code);
+    app_hex(r, sizeof r, ca->code);
     for (char *p = ca->code; *p; p++) /* upper case, as IoT Hub's codes */
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');

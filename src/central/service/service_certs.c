@@ -39,12 +39,17 @@ static cJSON *cert_json(const struct x509_ca_info *ca, const char *code)
     return o;
 }
 
+static void no_ca(struct http_ctx *c)
+{
+    http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+}
+
 /* The enrollment groups' CA certificates share the store but are not the service API's. */
 static bool not_found_if_group(struct http_ctx *c)
 {
     if (!x509_ca_is_group(c->seg[1]))
         return false;
-    http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+    no_ca(c);
     return true;
 }
 
@@ -54,7 +59,7 @@ static bool get_ca(struct http_ctx *c, struct x509_ca_info *out)
         return false;
     if (x509_ca_get(c->app, c->seg[1], out))
         return true;
-    http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+    no_ca(c);
     return false;
 }
 
@@ -93,14 +98,24 @@ static const char *body_cert(const cJSON *j)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-void service_cert_put(struct http_ctx *c)
+/* The body of a PUT or verify and its certificate text (NULL when there is none); NULL when the
+ * request was answered already (a group's path, a body that is not JSON). */
+static cJSON *cert_request(struct http_ctx *c, const char **text)
 {
     if (not_found_if_group(c))
-        return;
+        return NULL;
     cJSON *j = http_body_json(c, false);
+    if (j != NULL)
+        *text = body_cert(j);
+    return j;
+}
+
+void service_cert_put(struct http_ctx *c)
+{
+    const char *text = NULL;
+    cJSON *j = cert_request(c, &text);
     if (j == NULL)
         return;
-    const char *text = body_cert(j);
     int rc = text ? x509_ca_put(c->app, c->seg[1], text) : CE_INVALID;
     if (rc == CE_INVALID)
         http_reply_error(c, 400, "ArgumentInvalid",
@@ -118,7 +133,7 @@ void service_cert_delete(struct http_ctx *c)
     if (not_found_if_group(c))
         return;
     if (x509_ca_delete(c->app, c->seg[1]) != CE_OK)
-        http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+        no_ca(c);
     else
         http_reply_empty(c, 204);
 }
@@ -129,7 +144,7 @@ void service_cert_code(struct http_ctx *c)
     if (not_found_if_group(c))
         return;
     if (x509_ca_new_code(c->app, c->seg[1], code) != CE_OK) {
-        http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+        no_ca(c);
         return;
     }
     reply_ca(c, 200, code);
@@ -137,16 +152,13 @@ void service_cert_code(struct http_ctx *c)
 
 void service_cert_verify(struct http_ctx *c)
 {
-    const char *why = NULL;
-    if (not_found_if_group(c))
-        return;
-    cJSON *j = http_body_json(c, false);
+    const char *why = NULL, *text = NULL;
+    cJSON *j = cert_request(c, &text);
     if (j == NULL)
         return;
-    const char *text = body_cert(j);
     int rc = text ? x509_ca_verify(c->app, c->seg[1], text, &why) : CE_INVALID;
     if (rc == CE_NOTFOUND) {
-        http_reply_error(c, 404, "CertificateNotFound", "No CA certificate named %s.", c->seg[1]);
+        no_ca(c);
     } else if (rc != CE_OK) {
         log_warn("x509: proof of possession for CA %s refused: %s", LOG_STR(c->seg[1]),
                  why ? why : "no certificate in the body");

@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "central/base/app.h"
 #include "central/base/log.h"
 
 #define CA_DAYS 3650
@@ -295,16 +296,6 @@ int pki_issue(const struct pki_req *req)
     return rc;
 }
 
-static void hex(const unsigned char *d, unsigned n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int pki_thumbprints(const char *cert_path, char sha1[41], char sha256[65])
 {
     X509 *cert = NULL;
@@ -315,9 +306,9 @@ int pki_thumbprints(const char *cert_path, char sha1[41], char sha256[65])
         return -1;
     int rc = -1;
     if (X509_digest(cert, EVP_sha1(), md, &n) == 1 && n == 20) {
-        hex(md, n, sha1);
+        app_hex(md, n, sha1);
         if (X509_digest(cert, EVP_sha256(), md, &n) == 1 && n == 32) {
-            hex(md, n, sha256);
+            app_hex(md, n, sha256);
             rc = 0;
         }
     }

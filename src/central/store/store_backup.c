@@ -39,6 +39,31 @@ __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t size, in
     return rc;
 }
 
+/* Open the SQLite database @p path with @p flags into *@p db; on failure *@p db is NULL and @p code
+ * is returned with the reason in @p err. */
+static int open_db(const char *path, int flags, int code, sqlite3 **db, char *err, size_t size)
+{
+    *db = NULL;
+    if (sqlite3_open_v2(path, db, flags, NULL) == SQLITE_OK)
+        return CE_OK;
+    int rc = fail(err, size, code, "cannot open %s: %s", path,
+                  *db ? sqlite3_errmsg(*db) : "out of memory");
+    sqlite3_close(*db);
+    *db = NULL;
+    return rc;
+}
+
+/* Create the empty file @p path for a database: here, not by SQLite, so it is 0600, never made
+ * through a symlink and never an existing file. 0, or -1 with errno set. */
+static int create_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 bool store_backup_wants(const char *name)
 {
     size_t n = strlen(name);
@@ -223,12 +248,9 @@ static int write_backup(sqlite3 *dst, const char *data_dir, bool has_db,
         sqlite3 *src = NULL;
         /* read-only: a backup never writes the database, running server or not (SQLite may
          * leave an empty -wal and -shm next to a stopped server's database) */
-        if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-            int rc = fail(err, size, CE_STORE, "cannot open %s: %s", db_path,
-                          src ? sqlite3_errmsg(src) : "out of memory");
-            sqlite3_close(src);
-            return rc;
-        }
+        int orc = open_db(db_path, SQLITE_OPEN_READONLY, CE_STORE, &src, err, size);
+        if (orc != CE_OK)
+            return orc;
         sqlite3_busy_timeout(src, BUSY_WAIT_MS);
         int rc = copy_db(dst, src, info, err, size);
         sqlite3_close(src);
@@ -301,19 +323,14 @@ int store_backup(const char *data_dir, const char *to, bool force, struct store_
     if (force && lstat(to, &st) == 0 && !S_ISREG(st.st_mode))
         return fail(err, size, CE_INVALID, "%s exists and is not a file", to);
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", to, (long)getpid());
-    /* made here, not by SQLite: 0600 and never through a symlink */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
-        return fail(err, size, CE_INVALID, "cannot create %s: its directory does not exist (%s)",
-                    to, strerror(errno));
-    if (fd < 0)
+    if (create_private(tmp) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return fail(err, size, CE_INVALID,
+                        "cannot create %s: its directory does not exist (%s)", to, strerror(errno));
         return fail(err, size, CE_IO, "cannot create %s: %s", tmp, strerror(errno));
-    close(fd);
+    }
     sqlite3 *dst = NULL;
-    int rc = CE_OK;
-    if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        rc = fail(err, size, CE_STORE, "cannot open %s: %s", tmp,
-                  dst ? sqlite3_errmsg(dst) : "out of memory");
+    int rc = open_db(tmp, SQLITE_OPEN_READWRITE, CE_STORE, &dst, err, size);
     if (rc == CE_OK)
         rc = write_backup(dst, data_dir, has_db, info, err, size);
     if (sqlite3_close(dst) != SQLITE_OK && rc == CE_OK)
@@ -478,15 +495,10 @@ static int restore_into(sqlite3 *src, const char *data_dir, struct store_backup_
 {
     char db_path[1200];
     snprintf(db_path, sizeof db_path, "%s/central.db", data_dir);
-    int fd = open(db_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
+    if (create_private(db_path) != 0)
         return fail(err, size, CE_IO, "cannot create %s: %s", db_path, strerror(errno));
-    close(fd);
     sqlite3 *dst = NULL;
-    int rc = CE_OK;
-    if (sqlite3_open_v2(db_path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        rc = fail(err, size, CE_STORE, "cannot open %s: %s", db_path,
-                  dst ? sqlite3_errmsg(dst) : "out of memory");
+    int rc = open_db(db_path, SQLITE_OPEN_READWRITE, CE_STORE, &dst, err, size);
     if (rc == CE_OK)
         rc = copy_db(dst, src, info, err, size);
     if (rc == CE_OK)
@@ -528,12 +540,9 @@ int store_restore(const char *from, const char *data_dir, struct store_backup_in
     if (rc != CE_OK)
         return rc;
     sqlite3 *src = NULL;
-    if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        rc = fail(err, size, CE_INVALID, "cannot open %s: %s", from,
-                  src ? sqlite3_errmsg(src) : "out of memory");
-        sqlite3_close(src);
+    rc = open_db(from, SQLITE_OPEN_READONLY, CE_INVALID, &src, err, size);
+    if (rc != CE_OK)
         return rc;
-    }
     rc = check_backup(src, from, info, err, size);
     if (rc == CE_OK) {
         if (!existed && mkdir(data_dir, 0700) != 0)
