@@ -84,6 +84,9 @@ export function commandHistory(box, devPath, caps = []) {
         body, pager);
 
     function draw() {
+        // Live updates redraw the table: the row button the keyboard was on keeps the focus.
+        const had = document.activeElement;
+        const focusCmd = had && body.contains(had) && had.dataset ? had.dataset.cmd : undefined;
         const pages = Math.max(1, Math.ceil(all.length / PAGE));
         page = Math.min(page, pages);
         if (all.length === 0) {
@@ -126,6 +129,10 @@ export function commandHistory(box, devPath, caps = []) {
         next.addEventListener('click', () => { page++; draw(); pager.querySelector(page >= pages ? '#hist-prev' : '#hist-next').focus(); });
         clear(pager, prev, h('span', { id: 'hist-info' }, `Page ${page} of ${pages} · ${all.length} commands`), next);
         pager.hidden = pages <= 1;
+        if (focusCmd !== undefined) {
+            const again = body.querySelector(`button[data-cmd="${CSS.escape(focusCmd)}"]`);
+            if (again) again.focus();
+        }
     }
 
     async function refresh() {
