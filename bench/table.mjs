@@ -37,7 +37,7 @@ const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
 
 // 1. ingest
 {
-    const c = read('r1-central.json'), m = read('r1-mosquitto.json'), sub = read('r1-subscriber.json');
+    const c = read('r1-central.json'), m = read('r1-mosquitto.json');
     const n = get(c, 'window.connected') ?? meta.n_ingest;
     const ci = get(c, 'window.acked_per_s'), mi = get(m, 'window.acked_per_s');
     const ok = ci > 0 && mi > 0 ? ci >= mi : undefined;
@@ -47,7 +47,6 @@ const verdict = (ok) => (ok === undefined ? '' : ok ? 'met' : 'MISSED');
     row('1', '  messages per server CPU-second', fmt(cc), fmt(mc), ratio(cc, mc), '', '');
     row('1', '  server CPU use (cores)', fmt(get(c, 'server.cpu_util'), 2), fmt(get(m, 'server.cpu_util'), 2), '', '', '');
     row('1', '  PUBACK latency p50 / p99 (ms)', pair(c, 'latency_ms.puback'), pair(m, 'latency_ms.puback'), '', '', '');
-    if (sub) row('1', '  mosquitto: subscriber received / publishers acked (whole run)', '', `${fmt(get(sub, 'received'))} / ${fmt(get(m, 'acked'))}`, '', '', '');
 }
 // 2. idle connections
 {
