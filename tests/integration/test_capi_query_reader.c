@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "capi_device_util.h"
+#include "telemetry_fill.h"
 
 #define DEVS 40
 #define ROWS_PER 10000 /* the scan's limit per device (AQ_MAX_RESULTS) */
@@ -67,41 +68,23 @@ static int make_fleet(void)
         if (admin("PUT", path, "{\"template\":\"" TID "\"}") != 200)
             return -1;
     }
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO telemetry(device_id, enqueued_ms, component, props, "
-                                "payload) VALUES(?,?,NULL,NULL,?)",
-                                -1, &s, NULL);
+    struct tfill f;
+    if (tfill_begin(&f, srv.data_dir) != 0)
+        return tfill_end(&f);
     int64_t t0 = (int64_t)time(NULL) * 1000 - 3600 * 1000;
-    for (int d = 0; d < DEVS && rc == SQLITE_OK; d++) {
+    for (int d = 0; d < DEVS && f.rc == SQLITE_OK; d++) {
         char id[16];
         snprintf(id, sizeof id, "q-%02d", d);
-        for (long i = 0; rc == SQLITE_OK && i < ROWS_PER; i++) {
+        for (long i = 0; f.rc == SQLITE_OK && i < ROWS_PER; i++) {
             char payload[64];
             long k = (long)d * ROWS_PER + i;
             double v = (double)((k * 7919L) % 100003L) / 100.0 - 50.0;
             snprintf(payload, sizeof payload, "{\"temp\":%.2f,\"humid\":40}", v);
             keep_best(strtod(payload + 8, NULL));
-            sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(s, 2, t0 + i * 100);
-            sqlite3_bind_blob(s, 3, payload, (int)strlen(payload), SQLITE_TRANSIENT);
-            rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-            sqlite3_reset(s);
+            tfill_add(&f, id, t0 + i * 100, NULL, payload);
         }
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : -1;
+    return tfill_end(&f);
 }
 
 /* Send the query on a raw TLS connection (Connection: close); wait until the server's log

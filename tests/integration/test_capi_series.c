@@ -17,6 +17,7 @@
 
 #include "capi_device_util.h"
 #include "central/app/appl.h"
+#include "telemetry_fill.h"
 
 #define ROWS 100000
 #define NB 60
@@ -51,20 +52,10 @@ static double row_value(long i)
 
 static int insert_rows(int64_t from, int64_t span, struct agg want[NB])
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO telemetry(device_id, enqueued_ms, component, props, "
-                                "payload) VALUES(?,?,?,NULL,?)",
-                                -1, &s, NULL);
-    for (long i = 0; rc == SQLITE_OK && i < ROWS; i++) {
+    struct tfill f;
+    if (tfill_begin(&f, srv.data_dir) != 0)
+        return tfill_end(&f);
+    for (long i = 0; f.rc == SQLITE_OK && i < ROWS; i++) {
         char payload[96];
         const char *dev = row_device(i), *comp = NULL;
         int64_t t = from + (int64_t)i * span / ROWS;
@@ -96,21 +87,9 @@ static int insert_rows(int64_t from, int64_t span, struct agg want[NB])
             a->sum += pv;
             a->count++;
         }
-        sqlite3_bind_text(s, 1, dev, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, t);
-        if (comp)
-            sqlite3_bind_text(s, 3, comp, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(s, 3);
-        sqlite3_bind_blob(s, 4, payload, (int)strlen(payload), SQLITE_STATIC);
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        sqlite3_reset(s);
+        tfill_add(&f, dev, t, comp, payload);
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : -1;
+    return tfill_end(&f);
 }
 
 static double mono_ms(void)

@@ -23,6 +23,7 @@
 
 #include "capi_device_util.h"
 #include "central/app/appl.h"
+#include "telemetry_fill.h"
 
 #define ROWS 500000
 #define NB 60
@@ -54,20 +55,10 @@ static void iso(int64_t ms, char out[40])
 /* ROWS rows of DEV straight into the server's database (as test_capi_series.c does). */
 static int insert_rows(void)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/central.db", srv.data_dir);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO telemetry(device_id, enqueued_ms, component, props, "
-                                "payload) VALUES(?,?,NULL,NULL,?)",
-                                -1, &s, NULL);
-    for (long i = 0; rc == SQLITE_OK && i < ROWS; i++) {
+    struct tfill f;
+    if (tfill_begin(&f, srv.data_dir) != 0)
+        return tfill_end(&f);
+    for (long i = 0; f.rc == SQLITE_OK && i < ROWS; i++) {
         char payload[64];
         int64_t t = T_FROM + (int64_t)i * SPAN / ROWS;
         snprintf(payload, sizeof payload, "{\"temp\":%.2f,\"humid\":40}",
@@ -80,17 +71,9 @@ static int insert_rows(void)
             a->max = v;
         a->sum += v;
         a->count++;
-        sqlite3_bind_text(s, 1, DEV, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, t);
-        sqlite3_bind_blob(s, 3, payload, (int)strlen(payload), SQLITE_STATIC);
-        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        sqlite3_reset(s);
+        tfill_add(&f, DEV, t, NULL, payload);
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(db);
-    return rc == SQLITE_OK ? 0 : -1;
+    return tfill_end(&f);
 }
 
 /* The series path over the whole range; @p tag (the bucket count, NB or NB + k) makes the
