@@ -203,6 +203,33 @@ await interopMain(import.meta.url, async (app) => {
         await client.close();
     }, { timeout: 20000 });
 
+    s.test('provisioning MqttWs with X509Security: individual enrollment over wss, then the hub over wss', async () => {
+        const { X509Security } = require('azure-iot-security-x509');
+        const dir = path.join(app.dataDir, 'ws-certs');
+        const r0 = spawnSync(bin, ['certs', 'device', '--id', 'ws-dps-x509', '--out', dir], { encoding: 'utf8' });
+        assert.equal(r0.status, 0, r0.stderr);
+        const cert = fs.readFileSync(path.join(dir, 'ws-dps-x509.pem'), 'utf8');
+        const key = fs.readFileSync(path.join(dir, 'ws-dps-x509-key.pem'), 'utf8');
+        const sha256 = new crypto.X509Certificate(cert).fingerprint256.replace(/:/g, '');
+        await registry.create({ deviceId: 'ws-dps-x509', authentication: { x509Thumbprint: { primaryThumbprint: sha256 } } });
+        const prov = ProvisioningDeviceClient.create(wsHost, app.idScope, new ProvMqttWs(),
+            new X509Security('ws-dps-x509', { cert, key }));
+        const r = await prov.register();
+        assert.equal(r.status, 'assigned');
+        assert.equal(r.deviceId, 'ws-dps-x509');
+        assert.equal(r.assignedHub, 'localhost');
+        const client = Client.fromConnectionString(`HostName=${r.assignedHub};DeviceId=${r.deviceId};x509=true`, MqttWs);
+        client.setOptions({ cert, key });
+        try {
+            await client.open();
+            await client.sendEvent(new Message('{"t":4}'));
+        } finally {
+            await client.close().catch(() => {});
+        }
+        assert.match(serverLog(), /dps: connect ws-dps-x509 from ws:127\.0\.0\.1:/);
+        assert.match(serverLog(), /hub: connect ws-dps-x509 from ws:127\.0\.0\.1:/);
+    }, { timeout: 20000 });
+
     s.test('raw upgrade: 101 with the accept key and mqtt on 443 and 8443; errors without auth', async () => {
         const key = crypto.randomBytes(16).toString('base64');
         assert.equal((await upgrade(app, app.httpsPort, wsHeaders())).status, 101);
