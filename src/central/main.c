@@ -311,11 +311,6 @@ static int write_ports(const struct app *app)
     return rc;
 }
 
-/*
- * The HTTP side: bind the sockets, start the server, the application layer and the live
- * streams, and route to the web UI, /api/ and the service API (in that order: the service API
- * owns whatever the others do not).
- */
 /* What wssport_decide() needs to know about this process: CAP_NET_BIND_SERVICE (bit 10) in
  * the effective set, and the lowest port anyone may bind in its network namespace. */
 static void wss_facts(struct wssport_in *in)
@@ -367,6 +362,11 @@ static int wss_bind(struct app *app, const char *bind)
     return CE_OK;
 }
 
+/*
+ * The HTTP side: bind the sockets, start the server, the application layer and the live
+ * streams, and route to the web UI, /api/ and the service API (in that order: the service API
+ * owns whatever the others do not).
+ */
 static int http_start(struct app *app)
 {
     const char *bind = app->cfg.bind_addr ? app->cfg.bind_addr : APP_DEFAULT_BIND;

@@ -22,11 +22,21 @@ static void test_parse(void **state)
         bool ok;
         int value;
     } rows[] = {
-        {"auto", true, WSSPORT_AUTO}, {"off", true, WSSPORT_OFF}, {"443", true, 443},
-        {"1", true, 1},               {"65535", true, 65535},     {"0", false, 0},
-        {"65536", false, 0},          {"-1", false, 0},           {"+443", false, 0},
-        {"443x", false, 0},           {"", false, 0},             {"Auto", false, 0},
-        {"on", false, 0},             {"000443", false, 0},       {" 443", false, 0},
+        {"auto", true, WSSPORT_AUTO},
+        {"off", true, WSSPORT_OFF},
+        {"443", true, 443},
+        {"1", true, 1},
+        {"65535", true, 65535},
+        {"0", false, 0},
+        {"65536", false, 0},
+        {"-1", false, 0},
+        {"+443", false, 0},
+        {"443x", false, 0},
+        {"", false, 0},
+        {"Auto", false, 0},
+        {"on", false, 0},
+        {"000443", false, 0},
+        {" 443", false, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         int v = 12345;
@@ -93,8 +103,8 @@ static void test_decide(void **state)
         char why[512];
         enum wssport_action a = wssport_decide(&rows[i].in, &port, why, sizeof why);
         if (a != rows[i].action || port != rows[i].port)
-            fail_msg("row %zu: action %d port %d, want %d %d", i, (int)a, port,
-                     (int)rows[i].action, rows[i].port);
+            fail_msg("row %zu: action %d port %d, want %d %d", i, (int)a, port, (int)rows[i].action,
+                     rows[i].port);
         if (rows[i].why == NULL)
             assert_string_equal(why, "");
         else if (strstr(why, rows[i].why) == NULL)
