@@ -29,7 +29,7 @@ dir=$work/central
 cg=$work/callgrind.out
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$cg" \
-    "$B/iotc-central" serve --data-dir "$dir" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 \
+    "$B/iotc-central" serve --data-dir "$dir" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 --wss-port off \
     --log-level warn >"$dir.out" 2>>"$dir.log" &
 CPID=$!
 bench_pids+=("$CPID")

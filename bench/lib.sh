@@ -30,7 +30,7 @@ bench_jget() {
 bench_central_start() {
     local bin=$1 dir=$2 i
     shift 2
-    "$bin" serve --data-dir "$dir" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 --log-level warn "$@" \
+    "$bin" serve --data-dir "$dir" --bind 127.0.0.1 --mqtt-port 0 --https-port 0 --wss-port off --log-level warn "$@" \
         >"$dir.out" 2>>"$dir.log" &
     CPID=$!
     bench_pids+=("$CPID")

@@ -7,7 +7,7 @@
 # template and device.
 #
 #   tools/demo.sh [--no-build] [--misspell NAME] [--device ID] [--mqtt-port N] [--https-port N]
-#                 [--http-port N] [--bind ADDR --hub-host NAME]
+#                 [--http-port N] [--wss-port auto|off|N] [--bind ADDR --hub-host NAME]
 #
 #   --no-build        skip tools/deps.sh and make (use an existing build)
 #   --misspell NAME   the sensor sends its temperature as NAME instead of "temp" (watch
@@ -17,6 +17,8 @@
 #                     chosen when it is taken)
 #   --https-port N    HTTPS port of the REST API and web UI (default 8443; same rule)
 #   --http-port N     plain-HTTP web UI and API on 127.0.0.1 only (default 8080; same rule)
+#   --wss-port V      iotc-central's --wss-port: auto (default; 443 too when it may bind it),
+#                     off or a port
 #   --bind ADDR       where MQTT/TLS and HTTPS listen (default 127.0.0.1: this machine only);
 #                     0.0.0.0 serves devices and browsers on the network
 #   --hub-host NAME   the host name DPS gives devices (default localhost); with --bind, a name
@@ -35,6 +37,7 @@ device=sensor-01
 mqtt_port=8883
 https_port=8443
 http_port=8080
+wss_port=auto
 bind=127.0.0.1
 hub_host=""
 while [ $# -gt 0 ]; do
@@ -45,9 +48,10 @@ while [ $# -gt 0 ]; do
     --mqtt-port) mqtt_port=${2:?--mqtt-port needs N}; shift ;;
     --https-port) https_port=${2:?--https-port needs N}; shift ;;
     --http-port) http_port=${2:?--http-port needs N}; shift ;;
+    --wss-port) wss_port=${2:?--wss-port needs auto, off or N}; shift ;;
     --bind) bind=${2:?--bind needs an ADDR}; shift ;;
     --hub-host) hub_host=${2:?--hub-host needs a NAME}; shift ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 1 ;;
     esac
     shift
@@ -126,7 +130,7 @@ start_central() {
     local host=()
     [ -n "$hub_host" ] && host=(--hub-host "$hub_host")
     "$B/iotc-central" serve --data-dir "$data" --mqtt-port "$1" --https-port "$2" \
-        --http-port "$3" --bind "$bind" "${host[@]}" > "$demo/central.out" \
+        --http-port "$3" --wss-port "$wss_port" --bind "$bind" "${host[@]}" > "$demo/central.out" \
         2>> "$demo/central.log" < /dev/null &
     central_pid=$!
     for _ in $(seq 1 150); do

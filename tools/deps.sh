@@ -5,7 +5,7 @@
 #   tools/deps.sh --test   also what the tests need (tools/test-all.sh): cmocka, Chromium, the
 #                          Azure IoT SDKs and playwright-core (npm devDependencies), the sqlite3
 #                          command, mosquitto clients, debhelper (the .deb test), man and groff
-#                          (the man pages)
+#                          (the man pages), ip and unshare (a private network for the 443 test)
 #   tools/deps.sh --ci     also the tools CI uses (.ci/run): clang, the libFuzzer runtime, the
 #                          mosquitto broker (benchmarks), clang-format, cppcheck; implies --test
 # Debian packages come from apt; Node packages from the npm registry via `npm ci`
@@ -16,8 +16,10 @@ cd "$top"
 
 build_pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
             libcurl4-openssl-dev librdkafka-dev nodejs npm"
-# sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages
-test_pkgs="libcmocka-dev chromium sqlite3 mosquitto-clients debhelper dpkg-dev git man-db groff-base"
+# sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages;
+# iproute2 (`ip`) and util-linux (unshare, setpriv): tests/interop/lib/netns.mjs
+test_pkgs="libcmocka-dev chromium sqlite3 mosquitto-clients debhelper dpkg-dev git man-db groff-base
+           iproute2 util-linux"
 ci_pkgs="clang libclang-rt-14-dev mosquitto clang-format cppcheck"
 pkgs=$build_pkgs
 test=0

@@ -14,6 +14,7 @@
  * tests can wait for it:
  *     mqtts-port 8883
  *     https-port 8443
+ *     wss-port 443          (the HTTPS listener's second port: --wss-port, wssport.h)
  *     mqtt-port 1883        (only with --plain-mqtt-port)
  *     http-port 8080        (only with --http-port: web UI + APIs, plain HTTP, 127.0.0.1)
  *     ready
@@ -39,6 +40,7 @@
 #include "central/base/app.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/base/wssport.h"
 #include "central/export/export.h"
 #include "central/http/http_server.h"
 #include "central/hub/broker.h"
@@ -85,6 +87,11 @@ static const char *set_log_level(void *dest, const char *v)
         return "one of error, warn, info, debug";
     log_set_level(lvl);
     return NULL;
+}
+
+static const char *set_wss_port(void *dest, const char *v)
+{
+    return wssport_parse(v, dest);
 }
 
 /* --log-file: where `serve` logs (the other commands talk to the terminal) */
@@ -140,6 +147,12 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
          .help = "MQTT over TLS port, DPS and IoT Hub (default 8883; 0 = any)"},
         {"https-port", 0, OPT_INT, &cfg->https_port, -1, 65535,
          .help = "HTTPS service API port (default 8443; 0 = any; -1 = off)"},
+        {"wss-port", 0, OPT_FUNC, &cfg->wss_port, .arg = "auto|off|N", .fn = set_wss_port,
+         .help = "a second port of the HTTPS listener, the one the Azure\n"
+                 "SDKs dial for MQTT over WebSockets (and the web UI and\n"
+                 "APIs, as on Azure): auto (default) 443 when the process\n"
+                 "may bind it (root, CAP_NET_BIND_SERVICE), else none; off\n"
+                 "none; N that port, or the server does not start"},
         {"plain-mqtt-port", 0, OPT_INT, &cfg->plain_mqtt_port, 0, 65535,
          .help = "also serve MQTT without TLS on N (off by default)"},
         {"http-port", 0, OPT_INT, &http_port, 0, 65535,
@@ -219,6 +232,11 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
             rc = opt_error(&prog, "backup needs --to FILE");
         } else if (strcmp(*cmd, "restore") == 0 && copy->from == NULL) {
             rc = opt_error(&prog, "restore needs --from FILE");
+        } else if (cfg->wss_port > 0 && cfg->https_port < 0) {
+            rc = opt_error(&prog,
+                           "--wss-port %d needs the HTTPS listener (--https-port -1 "
+                           "turns it off)",
+                           cfg->wss_port);
         }
     }
     if (rc == OPT_CONTINUE) {
@@ -266,6 +284,7 @@ static int write_ports(const struct app *app)
     cJSON_AddNumberToObject(o, "https", app->https_port);
     cJSON_AddNumberToObject(o, "mqtt", app->plain_mqtt_port);
     cJSON_AddNumberToObject(o, "http", app->http_port);
+    cJSON_AddNumberToObject(o, "wss", app->wss_port); /* 0: WebSockets on "https" only */
     cJSON_AddNumberToObject(o, "pid", (double)getpid());
     cJSON_AddStringToObject(o, "assignedHub", app->assigned_hub);
     /* which admin token is in force, for rotate-admin-token to see the server took it */
@@ -292,6 +311,57 @@ static int write_ports(const struct app *app)
     return rc;
 }
 
+/* What wssport_decide() needs to know about this process: CAP_NET_BIND_SERVICE (bit 10) in
+ * the effective set, and the lowest port anyone may bind in its network namespace. */
+static void wss_facts(struct wssport_in *in)
+{
+    char buf[4096];
+    in->cap_net_bind = false;
+    in->unprivileged_port_start = -1;
+    if (app_read_file("/proc/self/status", buf, sizeof buf) == 0) {
+        const char *eff = strstr(buf, "\nCapEff:");
+        if (eff != NULL) {
+            unsigned long long caps = strtoull(eff + 8, NULL, 16);
+            in->cap_net_bind = (caps >> 10) & 1u;
+        }
+    }
+    if (app_read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start", buf, 64) == 0) {
+        char *end = NULL;
+        long v = strtol(buf, &end, 10);
+        if (end != buf && v >= 0 && v <= 65536)
+            in->unprivileged_port_start = (int)v;
+    }
+}
+
+/* The HTTPS listener's second port (443 by default, where the Azure SDKs' WebSocket transports
+ * dial): bound now, served by the same evhttp (http_server_start). CE_OK also when auto could
+ * not have it (logged once); CE_INVALID when a port named by --wss-port cannot be bound. */
+static int wss_bind(struct app *app, const char *bind)
+{
+    struct wssport_in in = {.option = app->cfg.wss_port, .https_port = app->https_port};
+    int port = 0, err = 0;
+    char why[512];
+    wss_facts(&in);
+    enum wssport_action act = wssport_decide(&in, &port, why, sizeof why);
+    if (act == WSSPORT_NONE) {
+        if (why[0] != '\0')
+            log_warn("%s", why);
+        return CE_OK;
+    }
+    if (act == WSSPORT_MUST) {
+        app->wss_fd = broker_bind_socket(bind, port, &app->wss_port);
+        return app->wss_fd >= 0 ? CE_OK : CE_INVALID;
+    }
+    app->wss_fd = broker_bind_socket_quiet(bind, port, &app->wss_port, &err);
+    if (app->wss_fd < 0) {
+        app->wss_port = 0;
+        wssport_try_failed(port, app->https_port, bind, err == EADDRINUSE, strerror(err), why,
+                           sizeof why);
+        log_warn("%s", why);
+    }
+    return CE_OK;
+}
+
 /*
  * The HTTP side: bind the sockets, start the server, the application layer and the live
  * streams, and route to the web UI, /api/ and the service API (in that order: the service API
@@ -303,6 +373,11 @@ static int http_start(struct app *app)
     app->https_fd = broker_bind_socket(bind, app->cfg.https_port, &app->https_port);
     if (app->https_fd < 0)
         return CE_INVALID;
+    if (wss_bind(app, bind) != CE_OK) {
+        close(app->https_fd);
+        app->https_fd = -1;
+        return CE_INVALID;
+    }
     if (app->cfg.http_on) {
         /* Loopback only, whatever --bind says: plain HTTP carries tokens in clear text. */
         app->http_fd = broker_bind_socket("127.0.0.1", app->cfg.http_port, &app->http_port);
@@ -310,6 +385,9 @@ static int http_start(struct app *app)
             log_error("http: cannot listen on 127.0.0.1:%d", app->cfg.http_port);
             close(app->https_fd);
             app->https_fd = -1;
+            if (app->wss_fd >= 0)
+                close(app->wss_fd);
+            app->wss_fd = -1;
             return CE_INVALID;
         }
     }
@@ -495,6 +573,8 @@ static int cmd_serve(struct app *app)
     printf("mqtts-port %u\n", app->mqtt_port);
     if (app->https_port)
         printf("https-port %u\n", app->https_port);
+    if (app->wss_port)
+        printf("wss-port %u\n", app->wss_port);
     if (app->plain_mqtt_port)
         printf("mqtt-port %u\n", app->plain_mqtt_port);
     if (app->http_port)
@@ -563,10 +643,13 @@ static int cmd_show(struct app *app, bool json)
         cJSON *o = cJSON_Parse(buf);
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mqtts");
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "https");
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wss");
         if (cJSON_IsNumber(m))
             app->mqtt_port = (uint16_t)m->valueint;
         if (cJSON_IsNumber(h))
             app->https_port = (uint16_t)h->valueint;
+        if (cJSON_IsNumber(w))
+            app->wss_port = (uint16_t)w->valueint;
         cJSON_Delete(o);
     }
     app_set_assigned_hub(app);
@@ -692,6 +775,7 @@ int main(int argc, char **argv)
     app_config_defaults(&app.cfg);
     app.https_fd = -1;
     app.http_fd = -1;
+    app.wss_fd = -1;
     bool json = false;
     const char *cmd = NULL;
     struct copy_opts copy = {0};

@@ -80,6 +80,7 @@ await runSteps(async (step) => {
         const a = JSON.parse(admin.body);
         expect(admin.status === 200 && /^0ne[0-9A-F]{8}$/.test(a.idScope) && a.enrollmentGroup.primaryKey.length > 40, admin.body);
         expect(a.httpPort === app.http && a.httpsPort === app.https && a.mqttsPort === app.mqtts, 'ports');
+        expect(a.wssPort === 0, `wssPort ${a.wssPort} (the test server runs with --wss-port off)`);
         const put = await fetch(`http://127.0.0.1:${app.http}/api/apiTokens/ops?api-version=2022-07-31`, {
             method: 'PUT', headers: { Authorization: app.token, 'Content-Type': 'application/json' },
             body: JSON.stringify({ roles: [{ role: 'operator' }] }),

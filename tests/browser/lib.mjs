@@ -58,7 +58,7 @@ export function startCentral() {
     const bin = path.join(B, 'iotc-central');
     if (!fs.existsSync(bin)) throw new Error(`${bin} not found (set IOTC_BUILDDIR)`);
     const p = spawnTracked(bin, ['serve', '--data-dir', dir, '--mqtt-port', '0', '--https-port', '0',
-        '--http-port', '0', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        '--http-port', '0', '--wss-port', 'off', '--bind', '127.0.0.1', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stderr.on('data', (d) => (err += d));

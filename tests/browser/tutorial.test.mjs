@@ -129,6 +129,9 @@ await runSteps(async (step) => {
                 key: await page.inputValue('#conn-primary'),
                 key2: await page.inputValue('#conn-secondary'),
             };
+            // the test server has no second HTTPS port (--wss-port off): WebSockets on the HTTPS port
+            const wss = await page.textContent('#conn-wss');
+            if (!wss.includes(`wss://localhost:${app.https}/$iothub/websocket`) || !wss.includes('--wss-port')) throw new Error(`WebSocket line: ${wss}`);
             await shot('04-connect');
             await page.click('dialog button.primary');
             if (creds.id !== deviceId || !/^0ne[0-9A-F]{8}$/.test(creds.scope) || creds.key.length < 40 || creds.key2 === creds.key) {

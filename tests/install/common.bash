@@ -24,7 +24,7 @@ serve_and_check() {
     local bin=$1 data=$2 logs=$3
     shift 3
     "${RUN_SERVER[@]}" "$bin/iotc-central" serve --data-dir "$data" --bind 127.0.0.1 \
-        --mqtt-port 0 --https-port 0 "$@" >"$logs/serve.out" 2>"$logs/serve.err" &
+        --mqtt-port 0 --https-port 0 --wss-port off "$@" >"$logs/serve.out" 2>"$logs/serve.err" &
     server_pid=$!
     local i
     for i in $(seq 1 200); do

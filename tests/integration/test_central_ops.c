@@ -135,7 +135,7 @@ static void test_one_server(void **state)
     assert_int_equal(th_central_start(&c, NULL), 0);
     struct cu_out o;
     int rc = central(&o, "serve", "--data-dir", c.data_dir, "--bind", "127.0.0.1", "--mqtt-port",
-                     "0", "--https-port", "0", NULL);
+                     "0", "--https-port", "0", "--wss-port", "off", NULL);
     char pid[32];
     snprintf(pid, sizeof pid, "%ld", (long)c.pid);
     assert_int_equal(rc, 2);

@@ -2,7 +2,9 @@
  * test_central_ws.c - MQTT over WebSockets on iotc-central's HTTPS listener, frame by frame:
  * the upgrade, a CONNECT split over two masked binary frames with a ping between them,
  * telemetry acknowledged after the commit, and the closes (an unmasked frame 1002, a text
- * frame 1003, a refused CONNECT then 1000); the server stops cleanly with a WebSocket open.
+ * frame 1003, a refused CONNECT then 1000); the server stops cleanly with a WebSocket open;
+ * X.509 through the HTTPS handshake, isolation between devices and the pre-authentication
+ * budget hold as on the MQTT listener.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +294,66 @@ static void test_x509_over_ws(void **state)
     assert_true(th_central_log_contains(&srv, "no password and no client certificate", 3000));
 }
 
+/* Isolation holds over WebSockets as on the MQTT listener (test_central_hub.c
+ * test_authorization_refusals): a device's session may use its own topics only; another
+ * device's telemetry or C2D topic, a server-to-device topic or a wildcard closes the session
+ * (close 1000 after the MQTT close), nothing reaches the other device's data, and the log says
+ * why. Its own C2D subscription is granted (the control). */
+static void test_isolation_over_ws(void **state)
+{
+    (void)state;
+    assert_int_equal(th_put_device(&srv, "ws-c-2", KEY, KEY, true), 200);
+    char token[512];
+    assert_int_equal(th_hub_token(&srv, "ws-c-1", KEY, th_now() + 3600, token, sizeof token), 0);
+    static const struct {
+        bool subscribe;
+        const char *topic;
+        bool allowed;
+    } cases[] = {
+        {true, "devices/ws-c-1/messages/devicebound/#", true},  /* its own C2D */
+        {false, "devices/ws-c-2/messages/events/", false},      /* another device's telemetry */
+        {false, "devices/ws-c-1/messages/devicebound/", false}, /* server-to-device topic */
+        {true, "devices/ws-c-2/messages/devicebound/#", false}, /* another device's C2D */
+        {true, "#", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct th_tls t;
+        ws_open(&t);
+        assert_int_equal(ws_connack(&t, &srv, "ws-c-1", token), 0);
+        struct iotc_mqtt_packet p;
+        struct iotc_mqtt_subscription sub = {iotc_span_from_cstr(cases[i].topic), 1};
+        if (cases[i].subscribe) {
+            p = (struct iotc_mqtt_packet){.type = IOTC_MQTT_SUBSCRIBE};
+            p.subscribe.packet_id = 9;
+            p.subscribe.count = 1;
+            p.subscribe.list = &sub;
+        } else {
+            p = (struct iotc_mqtt_packet){.type = IOTC_MQTT_PUBLISH};
+            p.publish.qos = 1;
+            p.publish.packet_id = 3;
+            p.publish.topic = iotc_span_from_cstr(cases[i].topic);
+            p.publish.payload = IOTC_SPAN_LIT("{\"t\":9}");
+        }
+        unsigned char pkt[512], got[256];
+        size_t n = 0, len = 0;
+        assert_int_equal(iotc_mqtt_encode(&p, pkt, sizeof pkt, &n), IOTC_OK);
+        ws_send(&t, IOTC_WS_BINARY, true, pkt, n, false);
+        struct iotc_ws_frame f = ws_next(&t, got, &len);
+        if (cases[i].allowed) {
+            /* SUBACK 9 granting QoS 1 */
+            static const unsigned char suback[] = {0x90, 0x03, 0x00, 0x09, 0x01};
+            if (f.opcode != IOTC_WS_BINARY || len != sizeof suback || memcmp(got, suback, len) != 0)
+                fail_msg("case %zu (%s): no SUBACK", i, cases[i].topic);
+        } else if (f.opcode != IOTC_WS_CLOSE || len < 2 || (got[0] << 8 | got[1]) != 1000) {
+            fail_msg("case %zu (%s): opcode %u, not close 1000", i, cases[i].topic, f.opcode);
+        }
+        th_tls_close(&t);
+    }
+    assert_int_equal(th_count_telemetry(&srv, "ws-c-2"), 0);
+    assert_true(th_central_log_contains(&srv, "publish not authorized", 1000));
+    assert_true(th_central_log_contains(&srv, "subscription not authorized", 1000));
+}
+
 /* WebSocket sessions count in the MQTT pre-authentication budget under the HTTP peer's address:
  * a flood of upgrades from one address that never CONNECT gets its per-address share and no
  * more (the rest are refused, 503), and a device from another address still connects. */
@@ -347,9 +409,8 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a refused flood connection may be closed under a write */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mqtt_over_frames),
-        cmocka_unit_test(test_closes),
-        cmocka_unit_test(test_x509_over_ws),
+        cmocka_unit_test(test_mqtt_over_frames),   cmocka_unit_test(test_closes),
+        cmocka_unit_test(test_x509_over_ws),       cmocka_unit_test(test_isolation_over_ws),
         cmocka_unit_test(test_ws_flood_admission),
     };
     return cmocka_run_group_tests_name("central_ws", tests, setup, teardown);

@@ -283,6 +283,12 @@ static void test_refusals(void **state)
     th_mqtt_close(&m);
     assert_true(th_central_log_contains(&srv, "no password and no client certificate", 3000));
 
+    /* a SAS token, even one signed right, for an X.509 identity */
+    assert_int_equal(
+        th_hub_connect(&m, &srv, "rf-dev", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 5);
+    th_mqtt_close(&m);
+    assert_true(th_central_log_contains(&srv, "device authenticates with X.509, not SAS", 3000));
+
     /* bad thumbprints are refused by the service API */
     assert_int_equal(put_selfsigned("rf-bad", "12:34", NULL), 400);
     assert_int_equal(put_selfsigned("rf-bad", NULL, NULL), 200); /* no thumbprint: SAS */
@@ -793,6 +799,38 @@ static void test_attestation_api(void **state)
     assert_int_equal(hub_cert_connect(&m, "att", "att-dev"), 0);
     send_telemetry(&m, "att-dev");
     th_mqtt_close(&m);
+
+    /* primary and secondary: both answered with their thumbprints, in the credentials too, and
+     * the device connects with either; a certificate that is neither is refused */
+    char t1[41], t256[65];
+    issue("att-2", "att-dev", NULL, false, -3600, 30);
+    issue("att-3", "att-dev", NULL, false, -3600, 30);
+    thumbs("att-2", t1, t256);
+    char *pem2 = slurp("att-2"), esc2[8192];
+    json_escape(pem2, esc2, sizeof esc2);
+    free(pem2);
+    char both[17000];
+    snprintf(both, sizeof both,
+             "{\"type\":\"x509\",\"x509\":{\"clientCertificates\":{\"primary\":"
+             "{\"certificate\":\"%s\"},\"secondary\":{\"certificate\":\"%s\"}}}}",
+             esc, esc2);
+    assert_int_equal(capi_call(srv.ca_path, srv.https_port, srv.admin_token, "PUT",
+                               "/api/devices/att-dev/attestation", both, 10000, &r),
+                     200);
+    assert_string_equal(capi_jstr(r.json, "x509.clientCertificates.primary.info.sha1Thumbprint"),
+                        s1);
+    assert_string_equal(capi_jstr(r.json, "x509.clientCertificates.secondary.info.sha1Thumbprint"),
+                        t1);
+    assert_int_equal(capi_call(srv.ca_path, srv.https_port, srv.admin_token, "GET",
+                               "/api/devices/att-dev/credentials", NULL, 10000, &r),
+                     200);
+    assert_string_equal(capi_jstr(r.json, "x509.clientCertificates.secondary.info.sha1Thumbprint"),
+                        t1);
+    assert_int_equal(hub_cert_connect(&m, "att-2", "att-dev"), 0);
+    th_mqtt_close(&m);
+    assert_int_equal(hub_cert_connect(&m, "att", "att-dev"), 0);
+    th_mqtt_close(&m);
+    expect_refused("att-3", "att-dev", 5, "unknown certificate");
     capi_resp_free(&r);
 }
 

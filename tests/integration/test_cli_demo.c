@@ -97,8 +97,8 @@ static void start_demo(struct demo *d, int run)
         if (in >= 0)
             dup2(in, 0);
         execl("/bin/bash", "bash", script, "--no-build", "--mqtt-port", "0", "--https-port", "0",
-              "--http-port", "0", "--device", "demo-sensor", "--misspell", "temperature",
-              (char *)NULL);
+              "--http-port", "0", "--wss-port", "off", "--device", "demo-sensor", "--misspell",
+              "temperature", (char *)NULL);
         _exit(127);
     }
     setpgid(d->pid, d->pid);

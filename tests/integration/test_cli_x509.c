@@ -76,6 +76,13 @@ static void test_group_certificate(void **state)
     snprintf(proof, sizeof proof, "%s/verification.pem", proof_dir);
     certs("root", "--out", root, NULL, NULL, NULL, NULL);
     assert_int_equal(pki_thumbprints(root_pem, s1, s256), 0);
+    /* its help: the commands, then the options on lines of their own */
+    char bin[700];
+    snprintf(bin, sizeof bin, "%s/iotc-central", cu_builddir());
+    const char *help[] = {bin, "certs", "--help", NULL};
+    assert_int_equal(cu_exec(&o, 30000, help), 0);
+    assert_non_null(strstr(o.out, "SHA-1 and SHA-256 thumbprints\n\noptions:\n  --out DIR"));
+    cu_free(&o);
 
     iotc_expect(&o, 1, "enrollment-groups", "create", "fleet", "--attestation", "tpm", NULL);
     cu_free(&o);

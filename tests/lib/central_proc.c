@@ -111,6 +111,10 @@ static int spawn(struct th_central *c, const char *const *extra)
     argv[n++] = "0";
     argv[n++] = "--log-level";
     argv[n++] = "debug";
+    /* never the host's port 443 (as root --wss-port auto would take it); a test that wants
+     * it passes --wss-port itself, inside a network namespace of its own */
+    argv[n++] = "--wss-port";
+    argv[n++] = "off";
     for (int i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

@@ -1,6 +1,6 @@
 // Administration: the application's device connection facts (ID scope, the SAS enrollment
 // group and its keys, the CA certificate) and API tokens (create, revoke).
-import { application, del, list, post, put, seg } from './api.js';
+import { application, del, list, post, put, seg, webSocketText } from './api.js';
 import { x509Groups } from './x509.js';
 import { clear, confirmAction, copyField, dialog, errorText, fmtTime, h, inline, notify, showError, table } from './ui.js';
 
@@ -45,6 +45,7 @@ export async function render(main, session) {
         h('h2', { id: 'conn-h' }, 'Device connection'),
         copyField('ID scope', app.idScope, { id: 'admin-scope' }),
         h('p', { class: 'muted' }, `DPS and IoT Hub: ${app.hubHost}:${app.mqttsPort} (MQTT over TLS). Devices must trust the application's CA certificate.`),
+        app.httpsPort ? h('p', { class: 'muted', id: 'admin-wss' }, webSocketText(app)) : null,
         h('p', {}, h('a', { class: 'button', href: '/ui/ca.pem', download: 'iotc-ca.pem', id: 'download-ca' }, 'Download the CA certificate')));
     if (app.enrollmentGroup) {
         const keyMsg = h('p', { class: 'msg', hidden: true, role: 'alert', id: 'group-msg' });

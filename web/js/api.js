@@ -133,6 +133,17 @@ export async function application() {
     return res.json();
 }
 
+/**
+ * Where devices reach MQTT over WebSockets, from the application facts: the HTTPS listener's
+ * second port (wssPort, 443 by default) or else the HTTPS port. The SDKs always dial 443, so on
+ * any other port the text says so.
+ */
+export function webSocketText(app) {
+    const port = app.wssPort || app.httpsPort;
+    if (port === 443) return `MQTT over WebSockets (the SDKs' WebSocket option, port 443): wss://${app.hubHost}/$iothub/websocket.`;
+    return `MQTT over WebSockets: wss://${app.hubHost}:${port}/$iothub/websocket. The SDKs' WebSocket option always dials port 443: forward 443 here, or let iotc-central listen on 443 (--wss-port).`;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**

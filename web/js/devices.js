@@ -1,7 +1,7 @@
 // Devices: the list (search, filters by template / status / connection, sortable columns,
 // pages, bulk block / unblock / delete; all kept in the address), create from a template, the
 // Connect dialog, block / unblock / delete (the tutorial's step 1.4).
-import { application, del, get, list, patch, put, seg } from './api.js';
+import { application, del, get, list, patch, put, seg, webSocketText } from './api.js';
 import {
     add, badge, clear, confirmAction, copyField, dialog, errorText, fmtTime, h, notify, showError,
 } from './ui.js';
@@ -34,9 +34,11 @@ function newDeviceId() {
 export async function connectDialog(deviceId) {
     const creds = await get(`/api/devices/${seg(deviceId)}/credentials`);
     let extra = null;
+    let wss = null;
     try {
         const appFacts = await application();
         extra = `DPS endpoint: ${appFacts.hubHost}:${appFacts.mqttsPort} (MQTT over TLS; trust the CA certificate from Administration).`;
+        if (appFacts.httpsPort) wss = webSocketText(appFacts);
     } catch {
         extra = null;
     }
@@ -56,6 +58,7 @@ export async function connectDialog(deviceId) {
             copyField('Device ID', deviceId, { id: 'conn-device' }),
             facts,
             extra ? h('p', { class: 'muted' }, extra) : null,
+            wss ? h('p', { class: 'muted', id: 'conn-wss' }, wss) : null,
             certificateForm(deviceId, (att) => show({ x509: att.x509 })));
     }, [{ label: 'Close', primary: true }]);
 }

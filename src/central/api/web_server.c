@@ -170,6 +170,7 @@ static void serve_application(struct http_ctx *c)
     cJSON_AddNumberToObject(o, "mqttsPort", app->mqtt_port);
     cJSON_AddNumberToObject(o, "httpsPort", app->https_port);
     cJSON_AddNumberToObject(o, "httpPort", app->http_port);
+    cJSON_AddNumberToObject(o, "wssPort", app->wss_port); /* 0: WebSockets on httpsPort only */
     cJSON_AddStringToObject(o, "role", appl_role_name(role));
     if (role == ROLE_ADMIN) {
         cJSON *g = cJSON_AddObjectToObject(o, "enrollmentGroup");

@@ -71,6 +71,8 @@ struct app_config {
     int plain_mqtt_port; /**< plain TCP MQTT; -1 = disabled (default); 0 = free port */
     bool http_on;        /**< --http-port given: plain HTTP (web UI + APIs) on 127.0.0.1 */
     int http_port;       /**< its port when http_on; 0 = free port */
+    int wss_port;        /**< --wss-port: WSSPORT_AUTO (default), WSSPORT_OFF or a port
+                              (wssport.h): the HTTPS listener's second port */
     char *hub_host;      /**< assigned hub host name; default "localhost" */
     char **dns_names;    /**< extra SANs for the server certificate */
     size_t n_dns_names;
@@ -123,12 +125,14 @@ struct app {
     struct exporter *exporter;    /**< export.h: data export, or NULL */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
+    int wss_fd;                   /**< bound socket of the HTTPS listener's second port, or -1 */
     pthread_t loop_thread;        /**< the thread that runs app->base (see app_bind_loop) */
     bool loop_bound;
     uint16_t mqtt_port; /**< actual ports after binding (0 = not listening) */
     uint16_t https_port;
     uint16_t plain_mqtt_port;
     uint16_t http_port; /**< plain HTTP loopback listener (web.h), 0 = off */
+    uint16_t wss_port;  /**< the HTTPS listener's second port (443 by default), 0 = none */
     bool stopping;
 };
 

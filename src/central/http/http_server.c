@@ -604,11 +604,14 @@ int http_server_start(struct app *app)
     if (app->https_fd < 0 || app->ssl_ctx == NULL || app->http != NULL) {
         log_error("https: cannot start (no socket or TLS context, or already started)");
         close_fd(&app->http_fd);
+        close_fd(&app->wss_fd);
         return CE_INVALID;
     }
     /* Accepted sockets inherit TCP_NODELAY from the listener (Linux). Without it a response
      * written as several TLS records waits for the client's delayed ACK (~40 ms each). */
-    if (setsockopt(app->https_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+    if (setsockopt(app->https_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        (app->wss_fd >= 0 &&
+         setsockopt(app->wss_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0))
         log_warn("https: cannot set TCP_NODELAY on the listener");
     srv = calloc(1, sizeof *srv);
     if (srv == NULL)
@@ -632,8 +635,21 @@ int http_server_start(struct app *app)
     }
     /* The fd now belongs to the evhttp listener (closed by evhttp_free). */
     app->https_fd = -1;
+    /* The second port (--wss-port, 443 by default): the same evhttp, so the same sites, the
+     * WebSocket endpoint and the same guards; Azure serves its APIs and WebSockets on 443. */
+    if (app->wss_fd >= 0) {
+        if (evhttp_accept_socket_with_handle(srv->http, app->wss_fd) == NULL) {
+            rc = CE_NOMEM;
+            goto fail; /* evhttp_free closes the HTTPS socket it took */
+        }
+        app->wss_fd = -1;
+    }
     app->http = srv;
     log_info("https: service API listening on port %u", (unsigned)app->https_port);
+    if (app->wss_port != 0)
+        log_info("https: also on port %u, where the Azure SDKs dial MQTT over WebSockets "
+                 "(wss://HOST/$iothub/websocket)",
+                 (unsigned)app->wss_port);
     return CE_OK;
 
 fail:
@@ -648,6 +664,7 @@ fail:
     }
     close_fd(&app->https_fd);
     close_fd(&app->http_fd);
+    close_fd(&app->wss_fd);
     return rc;
 }
 

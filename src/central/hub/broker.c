@@ -837,13 +837,14 @@ static int listen_backlog(void)
     return backlog;
 }
 
-int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
+int broker_bind_socket_quiet(const char *addr, int port, uint16_t *out_port, int *out_errno)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    *out_errno = 0;
     if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)port);
@@ -853,21 +854,34 @@ int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
         in6->sin6_port = htons((uint16_t)port);
         sslen = sizeof *in6;
     } else {
-        log_error("bad listen address %s (give a numeric IPv4 or IPv6 address)", addr);
+        *out_errno = EINVAL;
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        *out_errno = errno;
         return -1;
+    }
     evutil_make_listen_socket_reuseable(fd);
     if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, listen_backlog()) != 0) {
-        log_error("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+        *out_errno = errno;
         close(fd);
         return -1;
     }
     socklen_t len = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &len);
     *out_port = ntohs(ss.ss_family == AF_INET6 ? in6->sin6_port : in4->sin_port);
+    return fd;
+}
+
+int broker_bind_socket(const char *addr, int port, uint16_t *out_port)
+{
+    int err = 0;
+    int fd = broker_bind_socket_quiet(addr, port, out_port, &err);
+    if (fd < 0 && err == EINVAL)
+        log_error("bad listen address %s (give a numeric IPv4 or IPv6 address)", addr);
+    else if (fd < 0)
+        log_error("cannot listen on %s port %d: %s", addr, port, strerror(err));
     return fd;
 }
 

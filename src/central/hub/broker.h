@@ -26,6 +26,9 @@ int broker_start(struct app *app);
  * and listening. @return the fd and *out_port, or -1 (logged).
  */
 int broker_bind_socket(const char *addr, int port, uint16_t *out_port);
+/** broker_bind_socket() that logs nothing: on failure -1 and the reason in *out_errno (EINVAL:
+ *  not a numeric address), for a caller that says it itself. */
+int broker_bind_socket_quiet(const char *addr, int port, uint16_t *out_port, int *out_errno);
 
 /** Stop accepting new connections. */
 void broker_stop_accepting(struct app *app);

@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "central/base/log.h"
+#include "central/base/wssport.h"
 #include "central/setup/pki.h"
 #include "iotc/codec.h"
 
@@ -28,6 +29,7 @@ void app_config_defaults(struct app_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->mqtt_port = 8883;
     cfg->https_port = 8443;
+    cfg->wss_port = WSSPORT_AUTO;
     cfg->plain_mqtt_port = -1;
     cfg->dps_retry_after_s = 1;
     cfg->max_connections = 100000;
@@ -449,13 +451,23 @@ void app_show(const struct app *app, FILE *out, bool json)
     const struct app_facts *f = &app->facts;
     char conn[512];
     int https = app->https_port ? app->https_port : app->cfg.https_port;
-    if (https == 443 || https <= 0)
+    /* a server serving the HTTPS site on 443 too (--wss-port): the port-less HostName that
+     * azure-iothub can use, as on Azure */
+    if (https == 443 || https <= 0 || app->wss_port == WSSPORT_AZURE)
         snprintf(conn, sizeof conn, "HostName=%s;SharedAccessKeyName=%s;SharedAccessKey=%s",
                  f->hub_host, f->service_policy, f->service_key);
     else
         snprintf(conn, sizeof conn, "HostName=%s:%d;SharedAccessKeyName=%s;SharedAccessKey=%s",
                  f->hub_host, https, f->service_policy, f->service_key);
     int mqtt = app->mqtt_port ? app->mqtt_port : app->cfg.mqtt_port;
+    /* MQTT over WebSockets: on the second port when the server has one (ports.json), else on
+     * the HTTPS port; the SDKs dial 443, where the URL then needs no port */
+    char wss[400];
+    int wss_port = app->wss_port ? app->wss_port : https;
+    if (wss_port == WSSPORT_AZURE)
+        snprintf(wss, sizeof wss, "wss://%s/$iothub/websocket", f->hub_host);
+    else
+        snprintf(wss, sizeof wss, "wss://%s:%d/$iothub/websocket", f->hub_host, wss_port);
     if (json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "idScope", f->id_scope);
@@ -466,6 +478,9 @@ void app_show(const struct app *app, FILE *out, bool json)
         cJSON_AddStringToObject(root, "assignedHub", app->assigned_hub);
         cJSON_AddNumberToObject(root, "mqttPort", mqtt);
         cJSON_AddNumberToObject(root, "httpsPort", https);
+        cJSON_AddNumberToObject(root, "wssPort", app->wss_port); /* 0: none, see "https" */
+        if (https > 0)
+            cJSON_AddStringToObject(root, "webSocketUrl", wss);
         cJSON_AddStringToObject(root, "caFile", app->ca_path);
         cJSON *grp = cJSON_AddObjectToObject(root, "enrollmentGroup");
         cJSON_AddStringToObject(grp, "id", f->group_id);
@@ -483,13 +498,18 @@ void app_show(const struct app *app, FILE *out, bool json)
             "ID scope:                 %s\n"
             "DPS endpoint:             %s:%d  (MQTT over TLS; DPS and IoT Hub share this port)\n"
             "Assigned IoT Hub:         %s\n"
+            "%s%s%s"
             "CA certificate:           %s\n"
             "Enrollment group:         %s (symmetric key)\n"
             "  primary key:            %s\n"
             "  secondary key:          %s\n"
             "Service connection string:\n  %s\n",
-            f->id_scope, f->hub_host, mqtt, app->assigned_hub, app->ca_path, f->group_id,
-            f->group_primary_key, f->group_secondary_key, conn);
+            f->id_scope, f->hub_host, mqtt, app->assigned_hub,
+            https > 0 ? "MQTT over WebSockets:     " : "", https > 0 ? wss : "",
+            https <= 0                  ? ""
+            : wss_port == WSSPORT_AZURE ? "\n"
+                                        : "  (the Azure SDKs dial 443: see --wss-port)\n",
+            app->ca_path, f->group_id, f->group_primary_key, f->group_secondary_key, conn);
 }
 
 void app_release(struct app *app)

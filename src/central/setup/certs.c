@@ -70,7 +70,9 @@ int certs_main(int argc, char **argv)
                  "                                   DIR/ID-key.pem (self-signed without --ca)\n"
                  "  verify-code --ca CADIR --code CODE --out DIR\n"
                  "                                   proof of possession: DIR/verification.pem\n"
-                 "  thumbprint FILE                  SHA-1 and SHA-256 thumbprints",
+                 "  thumbprint FILE                  SHA-1 and SHA-256 thumbprints\n"
+                 "\n"
+                 "options:\n",
     };
     int first = 0;
     int rc = opt_parse(&prog, specs, argc, argv, &first);

@@ -31,18 +31,24 @@ function readPorts(file) {
     }
     const mqtt = j.mqtts; // "mqtt" is the plain-TCP port (0 = off)
     const https = j.https;
-    return mqtt && https ? { mqtt: Number(mqtt), https: Number(https) } : null;
+    return mqtt && https ? { mqtt: Number(mqtt), https: Number(https), wss: Number(j.wss || 0) } : null;
 }
 
-/** Start iotc-central; resolves with {facts, stop(), log(), cleanup()} once its ports are known. */
-export async function startCentral() {
+/** Free loopback ports, and never the host's 443 (as root, --wss-port auto would take it). */
+const DEFAULT_SERVE_ARGS = ['--mqtt-port', '0', '--https-port', '0', '--wss-port', 'off', '--bind', '127.0.0.1'];
+
+/**
+ * Start iotc-central; resolves with {facts, stop(), log(), cleanup()} once its ports are known.
+ * @p serveArgs replaces DEFAULT_SERVE_ARGS (a test in a network namespace of its own may take
+ * the default ports).
+ */
+export async function startCentral(serveArgs = DEFAULT_SERVE_ARGS) {
     const bin = path.join(builddir(), 'iotc-central');
     if (!fs.existsSync(bin)) throw new Error(`${bin} not found (set IOTC_BUILDDIR)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotc-interop-'));
     const logFile = path.join(dir, 'central.log');
     const logFd = fs.openSync(logFile, 'w');
-    const args = ['serve', '--data-dir', dir, '--mqtt-port', '0', '--https-port', '0',
-        '--bind', '127.0.0.1'];
+    const args = ['serve', '--data-dir', dir, ...serveArgs];
     const proc = spawn(bin, args, { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     let exited = null;
@@ -96,6 +102,7 @@ export async function startCentral() {
         hubHost,
         mqttPort: ports.mqtt,
         httpsPort: ports.https,
+        wssPort: ports.wss, // the HTTPS listener's second port (--wss-port), 0 = none
         dpsHost: `${hubHost}:${ports.mqtt}`,
         assignedHub: shown.assignedHub,
         serviceHost: `${hubHost}:${ports.https}`,
@@ -110,8 +117,9 @@ export async function startCentral() {
 /**
  * Entry point of every interop test file: `await interopMain(import.meta.url, async (app) => ...)`.
  * In the child, calls body(app) which must run the suite and return true when all passed.
+ * @p opts.serveArgs: the server's options instead of the free-port defaults.
  */
-export async function interopMain(fileUrl, body) {
+export async function interopMain(fileUrl, body, opts = {}) {
     if (process.env.IOTC_INTEROP_APP) {
         let ok = false;
         try {
@@ -125,7 +133,7 @@ export async function interopMain(fileUrl, body) {
 
     let central;
     try {
-        central = await startCentral();
+        central = await startCentral(opts.serveArgs);
     } catch (err) {
         console.log(`cannot start iotc-central: ${err.message}`);
         console.log('0 passed, 1 failed');
