@@ -371,6 +371,38 @@ static struct appl_device *job_device(struct appl *a, struct appl_job *j, size_t
     return d;
 }
 
+/* Write {name: value} to component @p comp of the device. CE_OK, CE_INVALID (err), ... */
+static int write_one(struct appl *a, struct appl_device *d, struct device *dev, const char *comp,
+                     const char *name, const cJSON *value, struct appl_error *err)
+{
+    cJSON *body = cJSON_CreateObject(), *answer = NULL;
+    if (body == NULL || !cJSON_AddItemToObject(body, name, cJSON_Duplicate(value, true))) {
+        cJSON_Delete(body);
+        return CE_NOMEM;
+    }
+    int rc = appl_properties_write(a, d, dev, comp, body, false, &answer, err);
+    cJSON_Delete(body);
+    cJSON_Delete(answer);
+    return rc;
+}
+
+/* A job's value given as a string that reads as a number or a boolean ("56", "true"): that
+ * number or boolean (caller frees), else NULL. IoT Central's jobs how-to writes a double
+ * property's value as a string; the property's schema, checked by the write, decides. */
+static cJSON *typed_value(const cJSON *value)
+{
+    if (!cJSON_IsString(value) || value->valuestring[0] == '\0')
+        return NULL;
+    const char *s = value->valuestring;
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+        return cJSON_CreateBool(s[0] == 't');
+    cJSON *n = cJSON_Parse(s); /* JSON's number syntax, nothing around it */
+    if (cJSON_IsNumber(n))
+        return n;
+    cJSON_Delete(n);
+    return NULL;
+}
+
 /* Write every property of the job to device @p i (its twin writes are queued in the store).
  * @return true when all were written, else false with the device's error set. */
 static bool write_properties(struct appl *a, struct appl_job *j, size_t i)
@@ -393,15 +425,12 @@ static bool write_properties(struct appl *a, struct appl_job *j, size_t i)
             return false;
         }
         split_path(path, comp, sizeof comp, &name);
-        cJSON *body = cJSON_CreateObject(), *answer = NULL;
-        if (body == NULL || !cJSON_AddItemToObject(body, name, cJSON_Duplicate(value, true))) {
-            cJSON_Delete(body);
-            set_error(j, i, "out of memory");
-            return false;
+        int rc = write_one(a, d, dev, comp, name, value, &err);
+        cJSON *typed = rc == CE_INVALID ? typed_value(value) : NULL;
+        if (typed != NULL) { /* "56" for a number, as the jobs how-to sends it */
+            rc = write_one(a, d, dev, comp, name, typed, &err);
+            cJSON_Delete(typed);
         }
-        int rc = appl_properties_write(a, d, dev, comp, body, false, &answer, &err);
-        cJSON_Delete(body);
-        cJSON_Delete(answer);
         if (rc != CE_OK) {
             set_error(j, i, "%s", rc == CE_INVALID ? err.message : "the write failed");
             return false;
