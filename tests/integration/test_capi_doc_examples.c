@@ -4,7 +4,8 @@
  * pages show for device templates, devices, enrollment groups, device groups and jobs, in their
  * documented shapes (api-version 2022-07-31 on every call, the bodies' members as the pages
  * name them, PropertyJobData with a number sent as a string), and the members of the answers
- * such a script reads (id, etag, @id/@type, attestation.symmetricKey, value/nextLink, status).
+ * such a script reads (id, etag, @id/@type, attestation.symmetricKey, value/nextLink, status);
+ * and the API reference's job path "component.property".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +14,10 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -92,7 +93,11 @@ static void test_device_templates(void **state)
              "{\"@type\":\"Property\",\"name\":\"targetTemperature\",\"schema\":\"double\","
              "\"writable\":true},"
              "{\"@type\":\"Command\",\"name\":\"reboot\",\"request\":{\"name\":\"delay\","
-             "\"schema\":\"integer\"}}]}}"),
+             "\"schema\":\"integer\"}},"
+             "{\"@type\":\"Component\",\"name\":\"settings\",\"schema\":{"
+             "\"@id\":\"dtmi:docs:Settings;1\",\"@type\":\"Interface\",\"contents\":["
+             "{\"@type\":\"Property\",\"name\":\"mode\",\"schema\":\"string\","
+             "\"writable\":true}]}}]}}"),
         200);
     assert_string_equal(capi_jstr(R.json, "@id"), TID);
     assert_string_equal(capi_jstr(R.json, "@type.0"), "ModelDefinition");
@@ -153,9 +158,8 @@ static void test_devices(void **state)
     assert_int_equal(R.status, 200);
     assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 1);
     /* the filter and order forms the page shows */
-    assert_int_equal(call("GET",
-                          "/api/devices?$filter=contains(displayName,%20'Thermostat%202')", NULL),
-                     200);
+    assert_int_equal(
+        call("GET", "/api/devices?$filter=contains(displayName,%20'Thermostat%202')", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 1);
     assert_string_equal(capi_jstr(R.json, "value.0.id"), "docs-therm-2");
     assert_int_equal(call("GET",
@@ -219,9 +223,8 @@ static void test_device_groups(void **state)
     assert_int_equal(call("GET", "/api/deviceGroups/docs-thermostats/devices", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 3);
     assert_true(value_has_id("docs-therm-1"));
-    assert_int_equal(call("PATCH", "/api/deviceGroups/docs-provisioned",
-                          "{\"description\":\"Changed\"}"),
-                     200);
+    assert_int_equal(
+        call("PATCH", "/api/deviceGroups/docs-provisioned", "{\"description\":\"Changed\"}"), 200);
     assert_string_equal(capi_jstr(R.json, "description"), "Changed");
     assert_int_equal(call("GET", "/api/deviceGroups", NULL), 200);
     assert_true(value_has_id("docs-thermostats"));
@@ -243,7 +246,9 @@ static void test_jobs(void **state)
                           "\"cancellationThreshold\":{\"type\":\"percentage\",\"value\":10,"
                           "\"batch\":false},"
                           "\"data\":[{\"type\":\"PropertyJobData\",\"target\":\"" TID "\","
-                          "\"path\":\"targetTemperature\",\"value\":\"56\"}]}"),
+                          "\"path\":\"targetTemperature\",\"value\":\"56\"},"
+                          "{\"type\":\"property\",\"target\":\"" TID "\","
+                          "\"path\":\"settings.mode\",\"value\":\"eco\"}]}"),
                      200);
     assert_string_equal(capi_jstr(R.json, "id"), "docs-job-1");
     assert_string_equal(capi_jstr(R.json, "group"), "docs-thermostats");
@@ -268,6 +273,10 @@ static void test_jobs(void **state)
     assert_int_equal(call("GET", "/api/devices/docs-therm-2/properties", NULL), 200);
     const cJSON *v = capi_jget(R.json, "targetTemperature");
     assert_true(cJSON_IsNumber(v) && v->valuedouble == 56);
+    /* the API reference's "component.property" path */
+    assert_int_equal(call("GET", "/api/devices/docs-therm-2/components/settings/properties", NULL),
+                     200);
+    assert_string_equal(capi_jstr(R.json, "mode"), "eco");
     assert_int_equal(call("GET", "/api/jobs", NULL), 200);
     assert_true(value_has_id("docs-job-1"));
     assert_int_equal(call("POST", "/api/jobs/docs-job-1/stop", NULL), 409);
@@ -279,8 +288,10 @@ static void test_jobs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_templates),  cmocka_unit_test(test_devices),
-        cmocka_unit_test(test_enrollment_groups), cmocka_unit_test(test_device_groups),
+        cmocka_unit_test(test_device_templates),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_enrollment_groups),
+        cmocka_unit_test(test_device_groups),
         cmocka_unit_test(test_jobs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

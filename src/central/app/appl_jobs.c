@@ -111,15 +111,16 @@ struct appl_job *appl_job_get(struct appl *a, const char *id)
 
 /* ---------------------------------------------------------------- checking a Job body */
 
-/* "comp/name" or "name" of a data item's path. */
+/* "comp.name" (the API reference's form), "comp/name" or "name" of a data item's path: DTDL
+ * names hold neither '.' nor '/'. */
 static void split_path(const char *path, char *comp, size_t csize, const char **name)
 {
-    const char *slash = strchr(path, '/');
+    const char *sep = strpbrk(path, "./");
     comp[0] = '\0';
     *name = path;
-    if (slash != NULL) {
-        snprintf(comp, csize, "%.*s", (int)(slash - path), path);
-        *name = slash + 1;
+    if (sep != NULL) {
+        snprintf(comp, csize, "%.*s", (int)(sep - path), path);
+        *name = sep + 1;
     }
 }
 
@@ -230,7 +231,7 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
         if (!cJSON_IsString(p) || p->valuestring[0] == '\0' || strlen(p->valuestring) > 256)
             return appl_refuse(err, "InvalidBody",
                                "$.data[%d].path: required, a property or command "
-                               "name (component/name in a component).",
+                               "name (component.name or component/name in a component).",
                                i);
         if (kind == 1 && cJSON_GetObjectItemCaseSensitive(d, "value") == NULL)
             return appl_refuse(err, "InvalidBody", "$.data[%d].value: required for a property.", i);
