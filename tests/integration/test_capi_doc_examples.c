@@ -202,18 +202,20 @@ static void test_enrollment_groups(void **state)
     assert_int_equal(call("GET", "/api/enrollmentGroups/docs-group", NULL), 404);
 }
 
-/* The device groups how-to: PUT {displayName, description, filter}, GET, its devices, PATCH,
- * the list, DELETE. */
+/* The device groups how-to: PUT {displayName, description, filter, organizations}, GET, its
+ * devices, PATCH, the list, DELETE. */
 static void test_device_groups(void **state)
 {
     (void)state;
     assert_int_equal(call("PUT", "/api/deviceGroups/docs-provisioned",
                           "{\"displayName\":\"Provisioned thermostats\",\"description\":\"Every "
                           "provisioned thermostat\",\"filter\":\"SELECT * FROM devices WHERE "
-                          "$template = \\\"" TID "\\\" AND $provisioned = true\"}"),
+                          "$template = \\\"" TID
+                          "\\\" AND $provisioned = true\",\"organizations\":[\"seattle\"]}"),
                      200);
     assert_string_equal(capi_jstr(R.json, "id"), "docs-provisioned");
     assert_non_null(capi_jstr(R.json, "filter"));
+    assert_string_equal(capi_jstr(R.json, "organizations.0"), "seattle");
     assert_int_equal(call("GET", "/api/deviceGroups/docs-provisioned/devices", NULL), 200);
     assert_int_equal(cJSON_GetArraySize(capi_jget(R.json, "value")), 0); /* none provisioned */
     assert_int_equal(call("PUT", "/api/deviceGroups/docs-thermostats",
