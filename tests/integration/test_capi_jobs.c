@@ -3,9 +3,10 @@
  * iotc-central and 20 real libiotc devices (DPS with the group key, announcing the environmental
  * sensor's model): a property job and a command job over a device group with batch size 5
  * (each device counts what it received; the command handlers measure how many run at once),
- * per-device status, stop and resume, a command job and a property job across a kill -9 of the
- * server (no command reaches a device twice, no device is left out), the restart of devices left
- * "started" (a property write redone, a command failed, not sent), and bad input.
+ * per-device status, the cancellation threshold, stop and resume, a command job and a property job
+ * across a kill -9 of the server (no command reaches a device twice, no device is left out), the
+ * restart of devices left "started" (a property write redone, a command failed, not sent), and bad
+ * input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -286,6 +287,42 @@ static void test_command_job(void **state)
     assert_int_equal(blinks(0), 1);
 }
 
+/* The cancellation threshold on the pump: one failure cancels the job; the devices not yet
+ * started are "cancelled" (never sent the command), those in flight finish. */
+static void test_threshold_cancels(void **state)
+{
+    (void)state;
+    char st[N_DEV][16], err[N_DEV][200];
+    reset_counts();
+    assert_int_equal(admin("PUT", "/api/jobs/blink-thr",
+                           "{\"group\":\"env\",\"batch\":{\"type\":\"number\",\"value\":5},"
+                           "\"cancellationThreshold\":{\"type\":\"number\",\"value\":1,"
+                           "\"batch\":false},"
+                           "\"data\":[{\"type\":\"command\",\"target\":\"" TID "\","
+                           "\"path\":\"blink\",\"value\":1}]}"),
+                     200);
+    assert_true(job_becomes("blink-thr", "cancelled", 30000));
+    du_sleep_ms(500); /* the devices in flight at the cancel finish */
+    device_statuses("blink-thr", st, err);
+    assert_string_equal(st[FAILING], "failed");
+    int cancelled = 0;
+    for (int i = 0; i < N_DEV; i++) {
+        if (strcmp(st[i], "cancelled") == 0) {
+            assert_non_null(strstr(err[i], "cancellation threshold"));
+            assert_int_equal(blinks(i), 0);
+            cancelled++;
+        } else if (i != FAILING) {
+            assert_string_equal(st[i], "completed");
+            assert_int_equal(blinks(i), 1);
+        }
+    }
+    /* at most 5 in flight when device 13 failed: 18 and 19 had not started */
+    assert_true(cancelled >= 2);
+    assert_string_equal(st[N_DEV - 1], "cancelled");
+    assert_int_equal(admin("GET", "/api/jobs/blink-thr", NULL), 200);
+    assert_int_equal((int)capi_jget(R.json, "progress.cancelled")->valuedouble, cancelled);
+}
+
 static void test_stop_resume(void **state)
 {
     (void)state;
@@ -521,9 +558,10 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_property_job),         cmocka_unit_test(test_command_job),
-        cmocka_unit_test(test_stop_resume),          cmocka_unit_test(test_restart_mid_job),
-        cmocka_unit_test(test_restart_started_rows), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_property_job),      cmocka_unit_test(test_command_job),
+        cmocka_unit_test(test_threshold_cancels), cmocka_unit_test(test_stop_resume),
+        cmocka_unit_test(test_restart_mid_job),   cmocka_unit_test(test_restart_started_rows),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

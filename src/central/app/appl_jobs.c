@@ -5,13 +5,23 @@
  * (appl_properties_write, appl_command_run). The decisions are appl_jobsm.c's (pure); this file
  * does the I/O.
  *
- * Durability: the job (definition, device list, stopped or not) is a row of app_jobs, each
- * device's state a row of app_job_devices ("jobId/deviceId"), both written synchronously: a
- * device is recorded "started" before its operation is sent and its outcome after. After a
- * restart a device found "started" but not finished is written again when the job only writes
- * properties (a desired-property write is idempotent) and failed with "interrupted by restart"
- * when the job runs a command (a command is never sent twice). The members of the group are
- * taken when the job is created, as IoT Central does.
+ * The pump works in turns: a turn takes up to TURN_MAX devices the state machine lets start
+ * (never more than the batch in flight), queues its store writes through the store's writer and
+ * a barrier behind them, and the next turn starts from the barrier's callback once they are
+ * committed. The loop serves other requests and devices between turns; no device's write waits
+ * for the disk on the loop.
+ *
+ * Durability: the job (definition, device list, stopped or not) is a row of app_jobs, written
+ * synchronously (once per job and per stop, resume or end); each device's state is a row of
+ * app_job_devices ("jobId/deviceId", absent: pending), queued. A property job's turn writes the
+ * devices' twins and their outcome rows in one loop callback, so they commit in one transaction
+ * (store.c seal groups): after a kill -9 a device is either written and "completed" or neither,
+ * and is written again only in the second case, so no device is written twice and none is
+ * skipped. A command job's turn first commits the devices' "started" rows and sends the commands
+ * from the barrier's callback: after a restart a device found "started" without an outcome is
+ * failed with "interrupted by restart" (a command is never sent twice). A "started" row of a
+ * property job (left by an older version) is written again: a desired-property write is
+ * idempotent. The members of the group are taken when the job is created, as IoT Central does.
  */
 #include "central/app/appl.h"
 #include "central/app/appl_docs.h"
@@ -24,6 +34,7 @@
 #include "central/app/appl_filter.h"
 #include "central/app/appl_jobsm.h"
 #include "central/base/log.h"
+#include "central/store/store.h"
 #include "central/store/store_app.h"
 
 #define T_JOBS "app_jobs"
@@ -31,11 +42,21 @@
 #define JOB_DEVICES_MAX 100000
 #define JOB_DATA_MAX 20
 #define JOB_TEXT_MAX 1024
+#define TURN_MAX 64 /* devices started in one loop callback */
 
 struct job_op {
     struct appl *a;
     char job_id[APPL_ID_MAX + 1];
     size_t idx;
+};
+
+/* One turn of the pump: devices whose writes wait for the commit of a store barrier. */
+struct job_turn {
+    struct appl *a;
+    struct appl_job *j; /* NULL once the job is freed (shutdown): the callback only frees */
+    size_t n;
+    size_t idx[TURN_MAX];
+    bool ok[TURN_MAX];
 };
 
 struct appl_job {
@@ -50,6 +71,7 @@ struct appl_job {
     int64_t start_ms, end_ms;
     struct appl_command_op **ops; /* commands in flight */
     struct job_op **ctx;
+    struct job_turn *turn; /* the turn waiting for its commit, or NULL */
     struct appl_job *next;
 };
 
@@ -57,6 +79,8 @@ static void job_free(struct appl_job *j)
 {
     if (j == NULL)
         return;
+    if (j->turn != NULL)
+        j->turn->j = NULL; /* its barrier callback frees it */
     for (size_t i = 0; i < j->n; i++) {
         if (j->ops != NULL && j->ops[i] != NULL)
             appl_command_cancel(j->ops[i]);
@@ -87,15 +111,16 @@ struct appl_job *appl_job_get(struct appl *a, const char *id)
 
 /* ---------------------------------------------------------------- checking a Job body */
 
-/* "comp/name" or "name" of a data item's path. */
+/* "comp.name" (the API reference's form), "comp/name" or "name" of a data item's path: DTDL
+ * names hold neither '.' nor '/'. */
 static void split_path(const char *path, char *comp, size_t csize, const char **name)
 {
-    const char *slash = strchr(path, '/');
+    const char *sep = strpbrk(path, "./");
     comp[0] = '\0';
     *name = path;
-    if (slash != NULL) {
-        snprintf(comp, csize, "%.*s", (int)(slash - path), path);
-        *name = slash + 1;
+    if (sep != NULL) {
+        snprintf(comp, csize, "%.*s", (int)(sep - path), path);
+        *name = sep + 1;
     }
 }
 
@@ -206,7 +231,7 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
         if (!cJSON_IsString(p) || p->valuestring[0] == '\0' || strlen(p->valuestring) > 256)
             return appl_refuse(err, "InvalidBody",
                                "$.data[%d].path: required, a property or command "
-                               "name (component/name in a component).",
+                               "name (component.name or component/name in a component).",
                                i);
         if (kind == 1 && cJSON_GetObjectItemCaseSensitive(d, "value") == NULL)
             return appl_refuse(err, "InvalidBody", "$.data[%d].value: required for a property.", i);
@@ -224,19 +249,27 @@ static int check_body(struct appl *a, const cJSON *body, bool *command, struct a
 
 /* ---------------------------------------------------------------- persistence */
 
-static void save_device(struct appl *a, struct appl_job *j, size_t i)
+/* Queue device @p i's state row (state @p s: what it will be once the queued writes commit). */
+static void save_device_as(struct appl *a, struct appl_job *j, size_t i, int s)
 {
     char key[2 * APPL_ID_MAX + 8];
     cJSON *o = cJSON_CreateObject();
     snprintf(key, sizeof key, "%s/%s", j->id, j->devs[i]);
-    cJSON_AddNumberToObject(o, "s", j->st[i]);
+    cJSON_AddNumberToObject(o, "s", s);
     if (j->errors[i] != NULL)
         cJSON_AddStringToObject(o, "error", j->errors[i]);
     char *text = cJSON_PrintUnformatted(o);
-    if (text == NULL || store_app_put_sync(a->db, T_DEVS, key, text) != CE_OK)
+    if (text != NULL)
+        store_app_put(a->db, T_DEVS, key, text);
+    else
         log_error("jobs: job %s device %s: state not stored", j->id, j->devs[i]);
     free(text);
     cJSON_Delete(o);
+}
+
+static void save_device(struct appl *a, struct appl_job *j, size_t i)
+{
+    save_device_as(a, j, i, j->st[i]);
 }
 
 static int save_job(struct appl *a, struct appl_job *j)
@@ -279,11 +312,13 @@ static void set_error(struct appl_job *j, size_t i, const char *fmt, ...)
     j->errors[i] = appl_strdup(buf);
 }
 
-static void finish(struct appl *a, struct appl_job *j, size_t i, bool ok)
+/* Device @p i finished; its row is queued here unless the turn queued it already (@p saved). */
+static void finish(struct appl *a, struct appl_job *j, size_t i, bool ok, bool saved)
 {
     int before = j->sm.status;
     jobsm_finish(&j->sm, i, ok);
-    save_device(a, j, i);
+    if (!saved)
+        save_device(a, j, i);
     if (j->sm.status == JS_CANCELLED) { /* the devices cancelled with it */
         for (size_t k = 0; k < j->n; k++) {
             if (j->st[k] == JD_CANCELLED && j->errors[k] == NULL) {
@@ -321,20 +356,62 @@ static void on_command_done(void *ctx, int rc, const struct appl_command *cmd)
                       : rc == CE_TIMEOUT ? "timed out"
                                          : "error");
     }
-    finish(op->a, j, i, ok);
+    finish(op->a, j, i, ok, false);
     pump(op->a, j);
 }
 
-/* Start the operation of device @p i; its outcome goes to finish() now or later. */
-static void run_device(struct appl *a, struct appl_job *j, size_t i)
+/* The job's device @p i and its application record, or NULL (error set). */
+static struct appl_device *job_device(struct appl *a, struct appl_job *j, size_t i,
+                                      struct device **out_dev)
 {
     struct device *dev = registry_get(a->app, j->devs[i]);
     struct appl_device *d = dev != NULL ? appl_device_get(a, dev->id) : NULL;
-    if (d == NULL) {
+    *out_dev = dev;
+    if (d == NULL)
         set_error(j, i, "the device no longer exists");
-        finish(a, j, i, false);
-        return;
+    return d;
+}
+
+/* Write {name: value} to component @p comp of the device. CE_OK, CE_INVALID (err), ... */
+static int write_one(struct appl *a, struct appl_device *d, struct device *dev, const char *comp,
+                     const char *name, const cJSON *value, struct appl_error *err)
+{
+    cJSON *body = cJSON_CreateObject(), *answer = NULL;
+    if (body == NULL || !cJSON_AddItemToObject(body, name, cJSON_Duplicate(value, true))) {
+        cJSON_Delete(body);
+        return CE_NOMEM;
     }
+    int rc = appl_properties_write(a, d, dev, comp, body, false, &answer, err);
+    cJSON_Delete(body);
+    cJSON_Delete(answer);
+    return rc;
+}
+
+/* A job's value given as a string that reads as a number or a boolean ("56", "true"): that
+ * number or boolean (caller frees), else NULL. IoT Central's jobs how-to writes a double
+ * property's value as a string; the property's schema, checked by the write, decides. */
+static cJSON *typed_value(const cJSON *value)
+{
+    if (!cJSON_IsString(value) || value->valuestring[0] == '\0')
+        return NULL;
+    const char *s = value->valuestring;
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+        return cJSON_CreateBool(s[0] == 't');
+    cJSON *n = cJSON_Parse(s); /* JSON's number syntax, nothing around it */
+    if (cJSON_IsNumber(n))
+        return n;
+    cJSON_Delete(n);
+    return NULL;
+}
+
+/* Write every property of the job to device @p i (its twin writes are queued in the store).
+ * @return true when all were written, else false with the device's error set. */
+static bool write_properties(struct appl *a, struct appl_job *j, size_t i)
+{
+    struct device *dev;
+    struct appl_device *d = job_device(a, j, i, &dev);
+    if (d == NULL)
+        return false;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(j->def, "data"), *it;
     cJSON_ArrayForEach(it, data)
     {
@@ -346,67 +423,129 @@ static void run_device(struct appl *a, struct appl_job *j, size_t i)
         struct appl_error err = {0};
         if (d->template_id == NULL || strcmp(d->template_id, target) != 0) {
             set_error(j, i, "the device's template is not %s", target);
-            finish(a, j, i, false);
-            return;
+            return false;
         }
         split_path(path, comp, sizeof comp, &name);
-        if (!j->command) {
-            cJSON *body = cJSON_CreateObject(), *answer = NULL;
-            if (body == NULL ||
-                cJSON_AddItemToObject(body, name, cJSON_Duplicate(value, true)) == false) {
-                cJSON_Delete(body);
-                set_error(j, i, "out of memory");
-                finish(a, j, i, false);
-                return;
-            }
-            int rc = appl_properties_write(a, d, dev, comp, body, false, &answer, &err);
-            cJSON_Delete(body);
-            cJSON_Delete(answer);
-            if (rc != CE_OK) {
-                set_error(j, i, "%s", rc == CE_INVALID ? err.message : "the write failed");
-                finish(a, j, i, false);
-                return;
-            }
-            continue;
+        int rc = write_one(a, d, dev, comp, name, value, &err);
+        cJSON *typed = rc == CE_INVALID ? typed_value(value) : NULL;
+        if (typed != NULL) { /* "56" for a number, as the jobs how-to sends it */
+            rc = write_one(a, d, dev, comp, name, typed, &err);
+            cJSON_Delete(typed);
         }
-        struct job_op *op = calloc(1, sizeof *op);
-        struct appl_command_op *inflight = NULL;
-        if (op == NULL) {
-            set_error(j, i, "out of memory");
-            finish(a, j, i, false);
-            return;
-        }
-        op->a = a;
-        op->idx = i;
-        snprintf(op->job_id, sizeof op->job_id, "%s", j->id);
-        free(j->ctx[i]);
-        j->ctx[i] = op;
-        /* a device gets 30 s to come online, as IoT Central's jobs wait for it */
-        int rc = appl_command_run(a, d, dev, comp, name, value, 30, 30, on_command_done, op,
-                                  &inflight, &err);
         if (rc != CE_OK) {
-            set_error(j, i, "%s", rc == CE_INVALID ? err.message : "the command failed");
-            finish(a, j, i, false);
-            return;
+            set_error(j, i, "%s", rc == CE_INVALID ? err.message : "the write failed");
+            return false;
         }
-        if (j->st[i] == JD_STARTED) /* not answered yet */
-            j->ops[i] = inflight;
+    }
+    return true;
+}
+
+/* Send the job's command to device @p i; its outcome goes to finish() now or later. */
+static void send_command(struct appl *a, struct appl_job *j, size_t i)
+{
+    struct device *dev;
+    struct appl_device *d = job_device(a, j, i, &dev);
+    if (d == NULL) {
+        finish(a, j, i, false, false);
         return;
     }
-    finish(a, j, i, true); /* every property written */
+    const cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->def, "data"), 0);
+    const char *target = cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring;
+    const char *path = cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring;
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(it, "value");
+    char comp[260];
+    const char *name;
+    struct appl_error err = {0};
+    if (d->template_id == NULL || strcmp(d->template_id, target) != 0) {
+        set_error(j, i, "the device's template is not %s", target);
+        finish(a, j, i, false, false);
+        return;
+    }
+    split_path(path, comp, sizeof comp, &name);
+    struct job_op *op = calloc(1, sizeof *op);
+    struct appl_command_op *inflight = NULL;
+    if (op == NULL) {
+        set_error(j, i, "out of memory");
+        finish(a, j, i, false, false);
+        return;
+    }
+    op->a = a;
+    op->idx = i;
+    snprintf(op->job_id, sizeof op->job_id, "%s", j->id);
+    free(j->ctx[i]);
+    j->ctx[i] = op;
+    /* a device gets 30 s to come online, as IoT Central's jobs wait for it */
+    int rc = appl_command_run(a, d, dev, comp, name, value, 30, 30, on_command_done, op, &inflight,
+                              &err);
+    if (rc != CE_OK) {
+        set_error(j, i, "%s", rc == CE_INVALID ? err.message : "the command failed");
+        finish(a, j, i, false, false);
+        return;
+    }
+    if (j->st[i] == JD_STARTED) /* not answered yet */
+        j->ops[i] = inflight;
+}
+
+/* The turn's writes are committed: a property job's devices are finished, a command job's
+ * commands are sent; then the next turn. */
+static void turn_done(void *ctx, uint32_t tag, int rc)
+{
+    struct job_turn *t = ctx;
+    struct appl_job *j = t->j;
+    (void)tag;
+    if (j == NULL) {
+        free(t);
+        return;
+    }
+    struct appl *a = t->a;
+    j->turn = NULL;
+    if (rc != CE_OK)
+        log_error("jobs: job %s: the store failed to commit a turn of %zu devices", j->id, t->n);
+    j->pumping = true; /* outcomes arriving inside send_command do not start a turn */
+    for (size_t k = 0; k < t->n; k++) {
+        if (j->command)
+            send_command(a, j, t->idx[k]);
+        else
+            finish(a, j, t->idx[k], t->ok[k], true);
+    }
+    j->pumping = false;
+    free(t);
+    pump(a, j);
 }
 
 static void pump(struct appl *a, struct appl_job *j)
 {
-    if (j->pumping)
-        return; /* a synchronous outcome inside run_device: the loop below goes on */
-    j->pumping = true;
-    long i;
-    while ((i = jobsm_next(&j->sm)) >= 0) {
-        save_device(a, j, (size_t)i); /* "started" is durable before anything is sent */
-        run_device(a, j, (size_t)i);
+    if (j->pumping || j->turn != NULL)
+        return; /* the turn under way starts the next one when it is done */
+    struct job_turn *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        log_error("jobs: job %s: out of memory, the job waits", j->id);
+        return;
     }
-    j->pumping = false;
+    t->a = a;
+    t->j = j;
+    long i;
+    while (t->n < TURN_MAX && (i = jobsm_next(&j->sm)) >= 0) {
+        size_t k = (size_t)i;
+        if (j->command) {
+            save_device(a, j, k); /* "started" commits before the command is sent */
+        } else {
+            t->ok[t->n] = write_properties(a, j, k);
+            /* the outcome row commits with the twin writes, in this callback's transaction */
+            save_device_as(a, j, k, t->ok[t->n] ? JD_COMPLETED : JD_FAILED);
+        }
+        t->idx[t->n++] = k;
+    }
+    if (t->n == 0) {
+        free(t);
+        return;
+    }
+    j->turn = t;
+    if (a->app->store == NULL || store_barrier(a->app->store, turn_done, t, 0) != CE_OK) {
+        log_error("jobs: job %s: cannot queue a store barrier; the turn goes on uncommitted",
+                  j->id);
+        turn_done(t, 0, CE_STORE);
+    }
 }
 
 /* ---------------------------------------------------------------- building a job */
@@ -478,9 +617,7 @@ static int add_job(struct appl *a, struct appl_job *j, struct appl_job **out)
         job_free(j);
         return rc;
     }
-    for (size_t i = 0; i < j->n; i++)
-        save_device(a, j, i);
-    j->next = a->jobs;
+    j->next = a->jobs; /* no device rows yet: a device without one is pending */
     a->jobs = j;
     *out = j;
     log_info("jobs: job %s started over %zu devices, %zu at a time", j->id, j->n, j->sm.batch);

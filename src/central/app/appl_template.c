@@ -488,7 +488,12 @@ int appl_template_put(struct appl *a, const char *id, const cJSON *body,
         appl_template_free(t);
         return CE_NOMEM;
     }
-    rc = import_model(doc, wrapped, &t->model, err);
+    /* a wrapped model object is imported with its template (dtdl.h): the template's @context
+     * serves a capabilityModel that has none, as in IoT Central's device templates how-to */
+    if (wrapped && cJSON_IsObject(cm))
+        rc = import_model(body, false, &t->model, err);
+    else
+        rc = import_model(doc, wrapped, &t->model, err);
     if (rc == CE_OK && t->model->display_name != NULL)
         t->display_name = strdup(t->model->display_name);
     if (rc == CE_OK && t->model->description != NULL)
