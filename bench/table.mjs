@@ -112,16 +112,28 @@ for (const n of [100, 1000]) {
     row('7', '  PUBACK latency p50 / p99 (ms)', pair(c, 'latency_ms.puback'), pair(m, 'latency_ms.puback'), '',
         'p99 <= mosquitto', verdict(cp > 0 && mp > 0 ? cp <= mp : undefined));
 }
-// 8. many connections, one message a minute each
+// 8. many connections, one message a minute each (bench/conns.sh; sums over its processes)
 {
     const c = read('r8-central.json'), m = read('r8-mosquitto.json');
     const cb = get(c, 'server.rss_per_connection_bytes'), mb = get(m, 'server.rss_per_connection_bytes');
-    row('8', `${fmt(meta.n_conns)} TLS devices, 1 msg/min each: server KB/conn`, fmt(cb / 1024, 1),
+    const n = get(c, 'devices') ?? get(m, 'devices') ?? meta.n_conns;
+    const procs = Math.max(get(c, 'processes') ?? 1, get(m, 'processes') ?? 1);
+    row('8', `${fmt(n)} TLS devices, 1 msg/min each: server KB/conn`, fmt(cb / 1024, 1),
         `mosquitto ${fmt(mb / 1024, 1)}`, ratio(cb, mb), '<= mosquitto', verdict(cb > 0 && mb > 0 ? cb <= mb : undefined));
-    row('8', '  connections held (iotc / mosquitto)', fmt(get(c, 'window.connected')), fmt(get(m, 'window.connected')), '', '', '');
+    if (procs > 1) row('8', '  server processes (open-file limit per process)', fmt(get(c, 'processes')), fmt(get(m, 'processes')), '', '', '');
+    const held = (o) => get(o, 'window.connected');
+    row('8', '  connections held (iotc / mosquitto)', fmt(held(c)), fmt(held(m)), '', 'all',
+        verdict(c ? held(c) === n : undefined));
+    row('8', '  connect storm: seconds, connects/s', `${fmt(get(c, 'storm.seconds'), 1)}, ${fmt(get(c, 'storm.connects_per_s'))}`,
+        `${fmt(get(m, 'storm.seconds'), 1)}, ${fmt(get(m, 'storm.connects_per_s'))}`, '', '', '');
+    const errs = (o) => (o ? `${fmt(get(o, 'errors.timeout') ?? 0)} / ${fmt(get(o, 'errors_total'))} / ${fmt(get(o, 'reconnects'))}` : 'n/a');
+    row('8', '  connect timeouts / errors / reconnects', errs(c), errs(m), '', 'no timeouts',
+        verdict(c ? (get(c, 'errors.timeout') ?? 0) === 0 : undefined));
     row('8', '  messages acked / sent (whole run)', `${fmt(get(c, 'acked'))} / ${fmt(get(c, 'sent'))}`,
-        `${fmt(get(m, 'acked'))} / ${fmt(get(m, 'sent'))}`, '', '', '');
-    row('8', '  connect errors (iotc / mosquitto)', fmt(get(c, 'errors_total')), fmt(get(m, 'errors_total')), '', '', '');
+        `${fmt(get(m, 'acked'))} / ${fmt(get(m, 'sent'))}`, '', 'all acked',
+        verdict(c ? get(c, 'acked') === get(c, 'sent') && get(c, 'sent') > 0 : undefined));
+    row('8', '  devices with >= 2 messages acked', fmt(get(c, 'devices_acked.two_or_more')),
+        fmt(get(m, 'devices_acked.two_or_more')), '', 'all', verdict(c ? get(c, 'devices_acked.two_or_more') === n : undefined));
 }
 
 const head = ['row', 'measurement', 'iotc', 'reference', 'ratio', 'goal', 'status'];

@@ -402,6 +402,7 @@ static void on_puback(struct sim_device *d, uint16_t pid)
         return;
     d->win_pid[slot] = 0;
     d->inflight--;
+    d->acked++;
     s->st.acked++;
     hist_add(&s->st.puback, (sim_now_ns() - d->win_t[slot]) / 1000);
     if (s->cfg.rate_max && !s->stopping)

@@ -116,6 +116,16 @@ static void close_window(struct sim *s)
     sample_server(s, &s->srv_cpu1, &s->srv_rss1_kb);
 }
 
+/* The first moment every device of this loop is up or has given up ends the connect storm. */
+static void note_storm(struct sim *s)
+{
+    if (s->st.storm_s > 0 || s->next_to_start < s->cfg.devices ||
+        s->running + s->n_finished < s->cfg.devices)
+        return;
+    s->st.storm_s = sim_elapsed_s(s);
+    s->st.storm_connected = (uint64_t)s->running;
+}
+
 void sim_device_up(struct sim *s, struct sim_device *d)
 {
     s->st.connected++;
@@ -123,6 +133,7 @@ void sim_device_up(struct sim *s, struct sim_device *d)
     s->running++;
     d->counted = true;
     d->renewing = false;
+    note_storm(s);
     tel_start(d);
 }
 
@@ -137,6 +148,7 @@ void sim_device_finished(struct sim *s, struct sim_device *d)
 {
     (void)d;
     s->n_finished++;
+    note_storm(s);
     sim_maybe_finish(s);
 }
 
@@ -687,6 +699,25 @@ int main(int argc, char **argv)
     return ok ? OPT_EXIT_OK : OPT_EXIT_FAILED;
 }
 
+/* Acknowledged messages per device, once the loop has ended (the run's summary). */
+static void tally_acked(struct sim *s)
+{
+    if (s->cfg.mode != SIM_MODE_CENTRAL && s->cfg.mode != SIM_MODE_BROKER)
+        return;
+    for (int i = 0; i < s->cfg.devices; i++) {
+        uint64_t a = s->devs[i].acked;
+        if (!s->st.have_dev_acked || a < s->st.dev_acked_min)
+            s->st.dev_acked_min = a;
+        s->st.have_dev_acked = true;
+        if (a == 0)
+            s->st.dev_acked_0++;
+        else if (a == 1)
+            s->st.dev_acked_1++;
+        else
+            s->st.dev_acked_2plus++;
+    }
+}
+
 /* Run one event loop until the run ends (the whole run, or one shard of it). */
 int sim_run(struct sim *s)
 {
@@ -719,6 +750,7 @@ int sim_run(struct sim *s)
         event_add(s->end_ev, &end_tv); /* 0: run until interrupted */
     on_ramp(-1, 0, s);
     event_base_dispatch(s->base);
+    tally_acked(s);
     if (sigint != NULL)
         event_free(sigint);
     if (sigterm != NULL)

@@ -146,6 +146,15 @@ struct sim_stats {
     struct sim_hist dps_connect; /* DPS: start to CONNACK (TCP + TLS + auth) */
     struct sim_hist rest;
     double first_reg_s, last_reg_s; /* registration completion times (rate) */
+    /* The connect storm: seconds from the start to the moment every device was up (or had
+     * given up) for the first time, and how many were connected then; 0 until it happened. */
+    double storm_s;
+    uint64_t storm_connected;
+    /* Acknowledged telemetry per device, filled when the loop ends: the fewest any device
+     * got, and how many devices got none, one, two or more. */
+    bool have_dev_acked;
+    uint64_t dev_acked_min;
+    uint64_t dev_acked_0, dev_acked_1, dev_acked_2plus;
 };
 
 void hist_add(struct sim_hist *h, uint64_t us);
@@ -205,6 +214,7 @@ struct sim_device {
     uint16_t *win_pid; /* QoS 1 window: pid and send time per slot */
     uint64_t *win_t;
     uint32_t seq;
+    uint32_t acked; /* PUBACKs received over the whole run */
     uint32_t rid;
     uint32_t twin_get_rid;
     bool tel_phased; /* the telemetry timer already runs at its period */

@@ -108,6 +108,17 @@ void stats_add(struct sim_stats *dst, const struct sim_stats *src)
     hist_merge(&dst->connect, &src->connect);
     hist_merge(&dst->dps_connect, &src->dps_connect);
     hist_merge(&dst->rest, &src->rest);
+    if (src->storm_s > dst->storm_s)
+        dst->storm_s = src->storm_s; /* shards share the start: the storm ends with the last */
+    dst->storm_connected += src->storm_connected;
+    if (src->have_dev_acked) {
+        if (!dst->have_dev_acked || src->dev_acked_min < dst->dev_acked_min)
+            dst->dev_acked_min = src->dev_acked_min;
+        dst->have_dev_acked = true;
+    }
+    dst->dev_acked_0 += src->dev_acked_0;
+    dst->dev_acked_1 += src->dev_acked_1;
+    dst->dev_acked_2plus += src->dev_acked_2plus;
     if (src->provisioned > 0) {
         if (!had_reg || src->first_reg_s < dst->first_reg_s)
             dst->first_reg_s = src->first_reg_s;
@@ -271,6 +282,22 @@ void stats_summary(struct sim *s, FILE *out)
         cJSON_AddNumberToObject(
             root, "registrations_per_s",
             rnd((double)(s->st.provisioned - 1) / (s->st.last_reg_s - s->st.first_reg_s), 0.1));
+    if (s->st.storm_s > 0) {
+        /* Every device was up (or had given up) storm.seconds after the start; handshakes
+         * that failed or timed out on the way are in errors and reconnects. */
+        cJSON *sm = cJSON_AddObjectToObject(root, "storm");
+        cJSON_AddNumberToObject(sm, "seconds", rnd(s->st.storm_s, 0.001));
+        cJSON_AddNumberToObject(sm, "connected", (double)s->st.storm_connected);
+        cJSON_AddNumberToObject(sm, "connects_per_s",
+                                rnd((double)s->st.storm_connected / s->st.storm_s, 0.1));
+    }
+    if (s->st.have_dev_acked) {
+        cJSON *da = cJSON_AddObjectToObject(root, "devices_acked");
+        cJSON_AddNumberToObject(da, "min", (double)s->st.dev_acked_min);
+        cJSON_AddNumberToObject(da, "none", (double)s->st.dev_acked_0);
+        cJSON_AddNumberToObject(da, "one", (double)s->st.dev_acked_1);
+        cJSON_AddNumberToObject(da, "two_or_more", (double)s->st.dev_acked_2plus);
+    }
     add_window(s, root);
     if (s->cfg.server_pid > 0) {
         cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "server");

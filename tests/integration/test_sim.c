@@ -185,6 +185,17 @@ static void test_group_keys_telemetry_and_methods(void **state)
     assert_true(num(j, "latency_ms.puback.p50") > 0);
     /* Every device read its twin on connect. */
     assert_true(num(j, "twin.responses") >= 20);
+    /* The connect storm ended with all 20 up, within the run. */
+    assert_int_equal((int)num(j, "storm.connected"), 20);
+    assert_true(num(j, "storm.seconds") > 0 && num(j, "storm.seconds") <= num(j, "elapsed_s"));
+    /* Per-device acknowledgements account for every device and every ack. */
+    assert_int_equal((int)(num(j, "devices_acked.none") + num(j, "devices_acked.one") +
+                           num(j, "devices_acked.two_or_more")),
+                     20);
+    assert_true(num(j, "devices_acked.min") >= 0 &&
+                num(j, "devices_acked.min") * 20 <= num(j, "acked"));
+    assert_true(num(j, "devices_acked.one") + 2 * num(j, "devices_acked.two_or_more") <=
+                num(j, "acked"));
     cJSON_Delete(j);
     free(out);
 }
@@ -241,6 +252,9 @@ static void test_wrong_group_key_fails(void **state)
     assert_true(num(j, "errors_total") >= 3);
     /* All failed, so the run ended early instead of waiting out --duration. */
     assert_true(num(j, "elapsed_s") < 25);
+    /* Giving up ends the storm too; none of the devices was connected then. */
+    assert_int_equal((int)num(j, "storm.connected"), 0);
+    assert_int_equal((int)num(j, "devices_acked.none"), 3);
     cJSON_Delete(j);
     free(out);
 }
