@@ -320,6 +320,7 @@ static int step_simple(struct store *st, enum stmt_id id)
  * them all staged, after it all moved; a reader's snapshot sees each row exactly once. */
 static void move_staged(struct store *st)
 {
+    int64_t t0 = mono_ms();
     int rc = step_simple(st, ST_BEGIN);
     if (rc == CE_OK &&
         (step_simple(st, ST_MOVE) != CE_OK || step_simple(st, ST_MOVE_CLEAR) != CE_OK ||
@@ -335,6 +336,8 @@ static void move_staged(struct store *st)
         st->move_failed = true; /* retried after MOVE_AGE_MS, logged once */
         return;
     }
+    log_debug("store: moved %zu staged telemetry rows in %lld ms", st->staged,
+              (long long)(st->staged_since - t0));
     st->staged = 0;
     pthread_mutex_lock(&st->mu);
     st->moves++;
@@ -731,6 +734,10 @@ int store_open(struct app *app)
      * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
     if (exec(st->db, "PRAGMA journal_mode=WAL") != CE_OK ||
         exec(st->db, "PRAGMA synchronous=FULL") != CE_OK ||
+        /* A move writes a leaf page of each index per device (2,000 pages at 1,000 devices)
+         * plus the rows: they must stay cached through it, or they are spilled to the WAL and
+         * read back (2 MB by default; this is a bound, the cache grows only as it is used). */
+        exec(st->db, "PRAGMA cache_size=-16384") != CE_OK ||
         exec(st->db, "PRAGMA foreign_keys=OFF") != CE_OK || migrate(st->db) != CE_OK ||
         exec(st->db, schema_cas) != CE_OK)
         return CE_STORE;
