@@ -76,7 +76,7 @@ void store_close(struct app *app);
 
 /**
  * When staged telemetry moves into the indexed table: once @p rows rows are staged or the oldest
- * is @p age_ms old (defaults 8192 and 1000 ms); @p rows 0 stops moving (tests: rows stay staged,
+ * is @p age_ms old (defaults 8192 and 10,000 ms); @p rows 0 stops moving (tests: rows stay staged,
  * as after a crash right after their commit). Any thread.
  */
 void store_set_move(struct store *st, size_t rows, int64_t age_ms);
