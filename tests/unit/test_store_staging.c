@@ -299,6 +299,45 @@ static void test_crash_between_commit_and_move(void **state)
     store_close(app);
 }
 
+/* Run @p sql on a connection of its own (waits for the writer's lock). */
+static void exec_sql(const char *dir, const char *sql)
+{
+    char path[128];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/central.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A move that fails (here a row put into telemetry_main by hand with a staged row's seq) is rolled
+ * back whole: the rows stay staged and readable; it is tried again after the age, and succeeds
+ * once the obstacle is gone. */
+static void test_failed_move_keeps_rows_staged(void **state)
+{
+    struct fixture *f = *state;
+    struct app *app = &f->app;
+    assert_int_equal(store_open(app), CE_OK);
+    store_set_move(app->store, 0, 0);
+    assert_int_equal(store_start(app), CE_OK);
+    for (int i = 0; i < 3; i++)
+        add(app->store, "e", i);
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging", 3), 3);
+    exec_sql(f->dir, "INSERT INTO telemetry_main(seq, device_id, enqueued_ms)"
+                     " VALUES(2, 'intruder', 0)");
+    store_set_move(app->store, 1, 50);
+    usleep(300 * 1000); /* several attempts */
+    assert_int_equal(store_moves(app->store), 0);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging"), 3);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM telemetry WHERE device_id='e'"), 3);
+    exec_sql(f->dir, "DELETE FROM telemetry_main WHERE device_id='intruder'");
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_main", 3), 3);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging"), 0);
+    assert_true(store_moves(app->store) >= 1);
+    store_close(app);
+}
+
 /* ------------------------------------------------ killed while moving, many times over */
 
 struct child {
@@ -462,6 +501,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_app_readers_see_both_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_cursor_across_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_between_commit_and_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_move_keeps_rows_staged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_while_moving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
     };

@@ -333,9 +333,10 @@ static void move_staged(struct store *st)
     }
     st->staged_since = mono_ms();
     if (rc != CE_OK) {
-        st->move_failed = true; /* retried after MOVE_AGE_MS, logged once */
+        st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
         return;
     }
+    st->move_failed = false;
     log_debug("store: moved %zu staged telemetry rows in %lld ms", st->staged,
               (long long)(st->staged_since - t0));
     st->staged = 0;
@@ -348,7 +349,8 @@ static void move_staged(struct store *st)
 static bool move_due(const struct store *st, int64_t now)
 {
     return st->staged > 0 && st->move_rows > 0 &&
-           (st->staged >= st->move_rows || now - st->staged_since >= st->move_age_ms);
+           ((st->staged >= st->move_rows && !st->move_failed) ||
+            now - st->staged_since >= st->move_age_ms);
 }
 
 /* Wait on cv (mu held) until ops are sealed, stop is set, or a staged move is due. */
