@@ -43,7 +43,8 @@ for run in $(seq "$RUNS"); do
     acked=$(bench_jget "$work/sim.json" acked)
     bench_stop_pid "$CPID"
     us=$(node -e 'console.log(((process.argv[1] - process.argv[2]) / process.argv[3] * 1e6 / process.argv[4]).toFixed(2))' "$t1" "$t0" "$hz" "$acked")
-    echo "run $run: $acked messages acknowledged, server CPU $us us per message"
+    p99=$(bench_jget "$work/sim.json" latency_ms.puback.p99)
+    echo "run $run: $acked messages acknowledged, server CPU $us us per message, PUBACK p99 $p99 ms"
     results+=("$us")
 done
 best=$(printf '%s\n' "${results[@]}" | sort -n | head -1)

@@ -6,6 +6,14 @@
  * commits, then moves the ops that carry a callback to `done` and wakes the loop with
  * event_active() (libevent is initialised with evthread_use_pthreads()).
  *
+ * Telemetry is staged (see store.h): the writer inserts each row into telemetry_staging, which has
+ * no index but its row id, so a commit writes the table's last page or two whatever the devices;
+ * between commits, once MOVE_ROWS rows are staged or the oldest is MOVE_AGE_MS old (the writer
+ * waits with a timeout for that while idle), one transaction copies the staged rows into
+ * telemetry_main with their seq and empties the staging table, so each leaf page of the
+ * per-device indexes is written once per move for all the rows it receives, not once per commit.
+ * The writer assigns seq itself, above the highest of both tables, read once per transaction.
+ *
  * Seal groups: the writer only takes ops that are sealed. What one loop callback queues (a
  * state change and whatever the event bus's subscribers queue about it, e.g. data export's
  * export_events row) is sealed together when `seal_ev` runs, right after that callback, and a
@@ -17,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <sqlite3.h>
@@ -25,7 +34,9 @@
 #include "central/base/log.h"
 
 #define BATCH_MAX 8192
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define MOVE_ROWS 8192
+#define MOVE_AGE_MS 10000
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -53,6 +64,9 @@ enum stmt_id {
     ST_DEL_DEVICE_C2D,
     ST_PUT_C2D,
     ST_DEL_C2D,
+    ST_MAX_SEQ,
+    ST_MOVE,
+    ST_MOVE_CLEAR,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -60,13 +74,20 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    "INSERT INTO telemetry(device_id, enqueued_ms, component, props, payload) VALUES(?,?,?,?,?)",
+    ("INSERT INTO telemetry_staging(seq, device_id, enqueued_ms, component, props, payload)"
+     " VALUES(?,?,?,?,?,?)"),
     "INSERT INTO devices(id, data) VALUES(?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data",
     "DELETE FROM devices WHERE id=?",
     "DELETE FROM c2d WHERE device_id=?",
     ("INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
      "VALUES(?,?,?,?,?,?)"),
     "DELETE FROM c2d WHERE seq=?",
+    ("SELECT MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
+     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0))"),
+    ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
+     " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
+     " ORDER BY seq"),
+    "DELETE FROM telemetry_staging",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -95,6 +116,15 @@ struct store {
     void (*drain_cb)(void *ctx);
     void *drain_ctx;
     pthread_t loop; /* the thread that opened the store: every store_* call but the writer's */
+    /* writer thread only: */
+    int64_t next_seq;     /* the seq of the next telemetry row of this transaction, 0: unknown */
+    size_t staged;        /* rows in telemetry_staging (an upper bound) */
+    int64_t staged_since; /* monotonic ms when the oldest of them was committed */
+    bool move_failed;     /* logged once */
+    /* under mu: */
+    size_t move_rows; /* move once this many rows are staged (0: never) */
+    int64_t move_age_ms;
+    uint64_t moves; /* moves committed */
 };
 
 static const char schema_v1[] =
@@ -105,6 +135,28 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS c2d(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
     " enqueued_ms INTEGER NOT NULL, expiry_ms INTEGER NOT NULL, bag TEXT NOT NULL, payload BLOB);"
     "CREATE INDEX IF NOT EXISTS c2d_device ON c2d(device_id, seq);";
+
+/* Version 2: telemetry becomes two tables behind a view of the old name and columns. New rows
+ * are committed into telemetry_staging (no index), and moved in batches into telemetry_main
+ * (the old table, with its per-device indexes). The view is what every reader queries: each row
+ * is in exactly one of the two tables in any snapshot, with the same seq before and after its
+ * move. An INSERT into the view (a test, a tool) goes straight to telemetry_main, above every
+ * seq of both tables. */
+static const char schema_v2[] =
+    "ALTER TABLE telemetry RENAME TO telemetry_main;"
+    "CREATE INDEX IF NOT EXISTS telemetry_device_time ON telemetry_main(device_id, enqueued_ms);"
+    "CREATE TABLE telemetry_staging(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL,"
+    " enqueued_ms INTEGER NOT NULL, component TEXT, props TEXT, payload BLOB);"
+    "CREATE VIEW telemetry AS"
+    " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_main"
+    " UNION ALL"
+    " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging;"
+    "CREATE TRIGGER telemetry_insert INSTEAD OF INSERT ON telemetry BEGIN"
+    " INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
+    " VALUES(COALESCE(NEW.seq, MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
+    " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) + 1),"
+    " NEW.device_id, NEW.enqueued_ms, NEW.component, NEW.props, NEW.payload);"
+    " END;";
 
 /* The application's CA certificates (hub/x509.c), one JSON record per name. */
 static const char schema_cas[] =
@@ -137,10 +189,23 @@ static int migrate(sqlite3 *db)
     if (version < 1 && (exec(db, "BEGIN") != CE_OK || exec(db, schema_v1) != CE_OK ||
                         exec(db, "PRAGMA user_version=1") != CE_OK || exec(db, "COMMIT") != CE_OK))
         return CE_STORE;
+    if (version < 2 &&
+        (exec(db, "BEGIN") != CE_OK || exec(db, schema_v2) != CE_OK ||
+         exec(db, "PRAGMA user_version=2") != CE_OK || exec(db, "COMMIT") != CE_OK)) {
+        exec(db, "ROLLBACK");
+        return CE_STORE;
+    }
     return CE_OK;
 }
 
 /* ---------------------------------------------------------------- writer thread */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Step a prepared statement once and make it ready for the next use. SQLITE_DONE or error. */
 static int step_reset(sqlite3_stmt *s)
@@ -191,12 +256,23 @@ static int run_op(struct store *st, struct store_op *op)
     case OP_NOP:
         return CE_OK;
     case OP_TELEMETRY:
+        if (st->next_seq == 0) { /* first row of this transaction: above both tables */
+            sqlite3_stmt *m = st->st[ST_MAX_SEQ];
+            if (sqlite3_step(m) == SQLITE_ROW)
+                st->next_seq = sqlite3_column_int64(m, 0) + 1;
+            sqlite3_reset(m);
+            if (st->next_seq == 0) {
+                log_error("sqlite: cannot read the last telemetry seq: %s", sqlite3_errmsg(st->db));
+                return CE_STORE;
+            }
+        }
         s = st->st[ST_TELEMETRY];
-        bind_text(s, 1, op->s1);
-        sqlite3_bind_int64(s, 2, op->i1);
-        bind_text(s, 3, op->s2);
-        bind_text(s, 4, op->s3);
-        sqlite3_bind_blob(s, 5, op->blob, (int)op->blob_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 1, st->next_seq++);
+        bind_text(s, 2, op->s1);
+        sqlite3_bind_int64(s, 3, op->i1);
+        bind_text(s, 4, op->s2);
+        bind_text(s, 5, op->s3);
+        sqlite3_bind_blob(s, 6, op->blob, (int)op->blob_len, SQLITE_STATIC);
         break;
     case OP_PUT_DEVICE:
         s = st->st[ST_PUT_DEVICE];
@@ -240,18 +316,76 @@ static int step_simple(struct store *st, enum stmt_id id)
     return step_reset(st->st[id]) == SQLITE_DONE ? CE_OK : CE_STORE;
 }
 
+/* Move every staged row into telemetry_main, in one transaction: a crash before its commit leaves
+ * them all staged, after it all moved; a reader's snapshot sees each row exactly once. */
+static void move_staged(struct store *st)
+{
+    int64_t t0 = mono_ms();
+    int rc = step_simple(st, ST_BEGIN);
+    if (rc == CE_OK &&
+        (step_simple(st, ST_MOVE) != CE_OK || step_simple(st, ST_MOVE_CLEAR) != CE_OK ||
+         step_simple(st, ST_COMMIT) != CE_OK)) {
+        if (!st->move_failed)
+            log_error("sqlite: moving staged telemetry failed (the rows stay staged): %s",
+                      sqlite3_errmsg(st->db));
+        step_simple(st, ST_ROLLBACK);
+        rc = CE_STORE;
+    }
+    st->staged_since = mono_ms();
+    if (rc != CE_OK) {
+        st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
+        return;
+    }
+    st->move_failed = false;
+    log_debug("store: moved %zu staged telemetry rows in %lld ms", st->staged,
+              (long long)(st->staged_since - t0));
+    st->staged = 0;
+    pthread_mutex_lock(&st->mu);
+    st->moves++;
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Whether the staged rows are due for a move (mu held). */
+static bool move_due(const struct store *st, int64_t now)
+{
+    return st->staged > 0 && st->move_rows > 0 &&
+           ((st->staged >= st->move_rows && !st->move_failed) ||
+            now - st->staged_since >= st->move_age_ms);
+}
+
+/* Wait on cv (mu held) until ops are sealed, stop is set, or a staged move is due. */
+static void writer_wait(struct store *st)
+{
+    while (st->q_len == st->unsealed && !st->stop) {
+        int64_t now = mono_ms();
+        if (move_due(st, now))
+            return;
+        if (st->staged == 0 || st->move_rows == 0) {
+            pthread_cond_wait(&st->cv, &st->mu);
+            continue;
+        }
+        int64_t at = st->staged_since + st->move_age_ms;
+        struct timespec ts = {.tv_sec = (time_t)(at / 1000),
+                              .tv_nsec = (long)(at % 1000) * 1000000};
+        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct store *st = arg;
     for (;;) {
         pthread_mutex_lock(&st->mu);
-        while (st->q_len == st->unsealed && !st->stop)
-            pthread_cond_wait(&st->cv, &st->mu);
+        writer_wait(st);
         if (st->stop)
             st->unsealed = 0; /* store_close: everything queued goes */
         if (st->q_len == st->unsealed) {
+            bool move = !st->stop && move_due(st, mono_ms());
             pthread_mutex_unlock(&st->mu);
-            break;
+            if (!move)
+                break;
+            move_staged(st); /* idle: nothing waits for it */
+            continue;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
         size_t n = 0;
@@ -269,12 +403,22 @@ static void *writer_main(void *arg)
 
         int txrc = step_simple(st, ST_BEGIN);
         struct store_op *op, *next;
+        size_t staged = 0;
+        st->next_seq = 0;
         STAILQ_FOREACH(op, &batch, link)
-        op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
+        {
+            op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
+            staged += op->kind == OP_TELEMETRY && op->rc == CE_OK;
+        }
         if (txrc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK) {
             log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
             step_simple(st, ST_ROLLBACK);
             txrc = CE_STORE;
+        }
+        if (txrc == CE_OK && staged > 0) {
+            if (st->staged == 0)
+                st->staged_since = mono_ms();
+            st->staged += staged;
         }
         /* Hand callback-carrying ops back to the loop; free the rest here. */
         struct op_queue done = STAILQ_HEAD_INITIALIZER(done);
@@ -299,6 +443,12 @@ static void *writer_main(void *arg)
             event_active(st->done_ev, EV_READ, 0);
         if (drained && st->drain_ev != NULL)
             event_active(st->drain_ev, EV_READ, 0);
+        /* After the completions are handed back: the PUBACKs of this commit do not wait for it. */
+        pthread_mutex_lock(&st->mu);
+        bool move = move_due(st, mono_ms());
+        pthread_mutex_unlock(&st->mu);
+        if (move)
+            move_staged(st);
     }
     return NULL;
 }
@@ -531,6 +681,23 @@ int store_delete_c2d(struct store *st, int64_t seq)
     return CE_OK;
 }
 
+void store_set_move(struct store *st, size_t rows, int64_t age_ms)
+{
+    pthread_mutex_lock(&st->mu);
+    st->move_rows = rows;
+    st->move_age_ms = age_ms;
+    pthread_cond_signal(&st->cv); /* a due move starts now */
+    pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t store_moves(const struct store *st)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+    uint64_t n = st->moves;
+    pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+    return n;
+}
+
 size_t store_backlog(const struct store *st)
 {
     pthread_mutex_lock((pthread_mutex_t *)&st->mu);
@@ -546,7 +713,13 @@ int store_open(struct app *app)
         return CE_NOMEM;
     st->loop = pthread_self();
     pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the move's deadline (writer_wait) */
+    pthread_cond_init(&st->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    st->move_rows = MOVE_ROWS;
+    st->move_age_ms = MOVE_AGE_MS;
     STAILQ_INIT(&st->q);
     STAILQ_INIT(&st->done);
     app->store = st;
@@ -563,6 +736,10 @@ int store_open(struct app *app)
      * promise behind every PUBACK. Readers (tests, later the REST API) never block us. */
     if (exec(st->db, "PRAGMA journal_mode=WAL") != CE_OK ||
         exec(st->db, "PRAGMA synchronous=FULL") != CE_OK ||
+        /* A move writes a leaf page of each index per device (2,000 pages at 1,000 devices)
+         * plus the rows: they must stay cached through it, or they are spilled to the WAL and
+         * read back (2 MB by default; this is a bound, the cache grows only as it is used). */
+        exec(st->db, "PRAGMA cache_size=-16384") != CE_OK ||
         exec(st->db, "PRAGMA foreign_keys=OFF") != CE_OK || migrate(st->db) != CE_OK ||
         exec(st->db, schema_cas) != CE_OK)
         return CE_STORE;
@@ -573,6 +750,18 @@ int store_open(struct app *app)
             return CE_STORE;
         }
     }
+    /* Rows a previous run committed but did not move yet: moved once MOVE_AGE_MS has passed. */
+    sqlite3_stmt *c = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM telemetry_staging", -1, &c, NULL) !=
+            SQLITE_OK ||
+        sqlite3_step(c) != SQLITE_ROW) {
+        log_error("sqlite: %s", sqlite3_errmsg(st->db));
+        sqlite3_finalize(c);
+        return CE_STORE;
+    }
+    st->staged = (size_t)sqlite3_column_int64(c, 0);
+    st->staged_since = mono_ms();
+    sqlite3_finalize(c);
     if (app->base != NULL) {
         st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
         st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);

@@ -11,6 +11,12 @@
  * between two transactions (store.c, seal groups). An optional completion callback runs
  * back on the loop thread once the write is durable (synchronous=FULL): that is when QoS 1
  * telemetry is PUBACKed.
+ *
+ * Telemetry is committed into telemetry_staging, a table without secondary indexes, and moved by
+ * the writer thread in large batches (one transaction each) into telemetry_main, which carries
+ * the per-device indexes; readers query the view `telemetry` (both tables, the old name and
+ * columns). A row keeps its seq through the move, and a committed row is on disk in one of the
+ * two tables whether or not a crash came before its move. docs/PERFORMANCE.md has the figures.
  */
 #ifndef CENTRAL_STORE_H
 #define CENTRAL_STORE_H
@@ -67,6 +73,16 @@ int store_start(struct app *app);
 
 /** Commit everything queued, stop the writer thread, run pending completions, close. */
 void store_close(struct app *app);
+
+/**
+ * When staged telemetry moves into the indexed table: once @p rows rows are staged or the oldest
+ * is @p age_ms old (defaults 8192 and 10,000 ms); @p rows 0 stops moving (tests: rows stay staged,
+ * as after a crash right after their commit). Any thread.
+ */
+void store_set_move(struct store *st, size_t rows, int64_t age_ms);
+
+/** Moves committed since store_open (tests). Any thread. */
+uint64_t store_moves(const struct store *st);
 
 /** Number of writes queued but not yet committed (for overload decisions). */
 size_t store_backlog(const struct store *st);

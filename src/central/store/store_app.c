@@ -31,9 +31,11 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS app_enrollment_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_device_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_jobs(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS app_job_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
-    /* time ranges of one device's telemetry (store_app_series) */
-    "CREATE INDEX IF NOT EXISTS telemetry_device_time ON telemetry(device_id, enqueued_ms);";
+    "CREATE TABLE IF NOT EXISTS app_job_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);";
+/* Telemetry is the store's view `telemetry` (store.h): the indexed telemetry_main, with
+ * telemetry_device_time for store_app_series' time ranges, and the recent rows of
+ * telemetry_staging; SQLite flattens the view into each query below, so every scan reads both,
+ * through the indexes of telemetry_main and the row ids of the staging table. */
 
 /* Only these names are ever spliced into SQL text. */
 static bool table_ok(const char *t)
@@ -234,7 +236,8 @@ void store_app_forget_device(struct store_app *sa, const char *device_id)
     struct store_arg args[] = {ARG_TEXT(device_id)};
     exec_queued(sa, "DELETE FROM app_commands WHERE device_id=?", args, 1);
     exec_queued(sa, "DELETE FROM app_raw WHERE device_id=?", args, 1);
-    exec_queued(sa, "DELETE FROM telemetry WHERE device_id=?", args, 1);
+    exec_queued(sa, "DELETE FROM telemetry_main WHERE device_id=?", args, 1);
+    exec_queued(sa, "DELETE FROM telemetry_staging WHERE device_id=?", args, 1);
     exec_queued(sa, "DELETE FROM app_devices WHERE id=?", args, 1);
 }
 

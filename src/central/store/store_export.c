@@ -30,7 +30,9 @@ static const char *const q_sql[Q_COUNT] = {
     " WHERE seq > ?1 ORDER BY seq LIMIT ?3",
     "SELECT seq, device_id, time_ms, NULL, NULL, data, type, template_id FROM export_events"
     " WHERE source = ?2 AND seq > ?1 ORDER BY seq LIMIT ?3",
-    "SELECT COALESCE(MAX(seq), 0) FROM telemetry",
+    /* an aggregate over the view would read every row: each table's last row id instead */
+    ("SELECT MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
+     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0))"),
     "SELECT COALESCE(MAX(seq), 0) FROM export_events WHERE source = ?1",
     "SELECT COUNT(*), MIN(enqueued_ms) FROM telemetry WHERE seq > ?1",
     "SELECT COUNT(*), MIN(time_ms) FROM export_events WHERE source = ?2 AND seq > ?1",
