@@ -102,6 +102,10 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             p->saved = -1; /* written by the first export_advance() */
         }
         p->read_to = p->cursor;
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(dd, "transform");
+        if (cJSON_IsString(tr) && tr->valuestring[0] != '\0' &&
+            export_transform_new(tr->valuestring, &p->xf, NULL, 0) != 0)
+            log_warn("export %s: the transform of destination %s does not compile", x->id, d->id);
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
         rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
                  ? export_webhook_new(e->app, d->def, &p->dest)
@@ -193,7 +197,7 @@ static const char *pipe_status(const struct pipe *p)
 static void mask_secrets(cJSON *o)
 {
     cJSON *auth = cJSON_GetObjectItemCaseSensitive(o, "authorization");
-    static const char *const secret[] = {"value", "password", "connectionString"};
+    static const char *const secret[] = {"value", "password", "connectionString", "clientSecret"};
     for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
         if (cJSON_GetObjectItemCaseSensitive(auth, secret[i]) != NULL)
             cJSON_ReplaceItemInObjectCaseSensitive(auth, secret[i], cJSON_CreateString("*****"));
@@ -362,6 +366,21 @@ static int put_export(struct exporter *e, const char *id, cJSON *def, bool *crea
     return xport_set(e, x, def);
 }
 
+/* A destination's transform compiles now, or the export is refused with jq's message. */
+static int check_transform(const cJSON *tr, int i, char *err, size_t err_size)
+{
+    if (!cJSON_IsString(tr) || tr->valuestring[0] == '\0')
+        return 0;
+    struct export_transform *t = NULL;
+    char why[256];
+    if (export_transform_new(tr->valuestring, &t, why, sizeof why) != 0) {
+        snprintf(err, err_size, "destinations[%d].transform: %s", i, why);
+        return -1;
+    }
+    export_transform_free(t);
+    return 0;
+}
+
 int export_def_put(struct app *app, enum export_kind kind, const char *id, const cJSON *body,
                    bool patch, cJSON **out, bool *out_created, char *err, size_t err_size)
 {
@@ -400,6 +419,11 @@ int export_def_put(struct app *app, enum export_kind kind, const char *id, const
             if (find_dest(e, did->valuestring) == NULL) {
                 snprintf(err, err_size, "destinations[%d].id: no destination '%.128s'", i,
                          did->valuestring);
+                rc = -1;
+                break;
+            }
+            if (check_transform(cJSON_GetObjectItemCaseSensitive(dd, "transform"), i, err,
+                                err_size) != 0) {
                 rc = -1;
                 break;
             }
