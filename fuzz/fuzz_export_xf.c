@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         }
         cJSON *o = cJSON_Parse(text);
-        if (o != NULL && export_oauth_check(o, err, sizeof err) == 0) {
+        if (cJSON_IsObject(o) && export_oauth_check(o, err, sizeof err) == 0) {
             const char *ct = NULL;
             free(export_oauth_request_body(o, &ct));
         }

@@ -62,10 +62,9 @@ static void test_docs_examples(void **state)
 {
     (void)state;
     /* Example 1: each telemetry value as its own message */
-    const char *const ex1[] = {
-        "{\"name\":\"Acceleration\",\"value\":{\"x\":19.212770659918583,"
-        "\"y\":20.596296675217335,\"z\":54.04859440697045}}",
-        "{\"name\":\"RangeOfMotion\",\"value\":110}"};
+    const char *const ex1[] = {"{\"name\":\"Acceleration\",\"value\":{\"x\":19.212770659918583,"
+                               "\"y\":20.596296675217335,\"z\":54.04859440697045}}",
+                               "{\"name\":\"RangeOfMotion\",\"value\":110}"};
     run_vector(".telemetry[]", MSG, ex1, 2);
     /* Example 2: telemetry names as keys */
     const char *const ex2[] = {"{\"Acceleration\":{\"x\":19.212770659918583,"
@@ -87,8 +86,8 @@ static void test_docs_examples(void **state)
                MSG, ex4, 1);
     /* the module's find on its own, and `.` (the message as IoT Central's transform sees it) */
     const char *const find[] = {"{\"name\":\"RangeOfMotion\",\"value\":110}"};
-    run_vector("import \"iotc\" as iotc; .telemetry | iotc::find(.name == \"RangeOfMotion\")",
-               MSG, find, 1);
+    run_vector("import \"iotc\" as iotc; .telemetry | iotc::find(.name == \"RangeOfMotion\")", MSG,
+               find, 1);
     const char *const dev[] = {
         "{\"id\":\"31edabe6\",\"templateId\":\"urn:sbq3croo:modelDefinition:nf7st1wn3\"}"};
     run_vector(".device", MSG, dev, 1);
@@ -155,8 +154,7 @@ static void test_transform_errors(void **state)
     assert_int_equal(export_transform_new("import \"other\" as o; .", &t, err, sizeof err), -1);
     assert_true(err[0] != '\0');
     /* iotc::find without the import is not defined */
-    assert_int_equal(export_transform_new(".telemetry | iotc::find(.x)", &t, err, sizeof err),
-                     -1);
+    assert_int_equal(export_transform_new(".telemetry | iotc::find(.x)", &t, err, sizeof err), -1);
 
     struct export_transform_out out;
     /* a runtime error for one message */
@@ -285,8 +283,9 @@ static void test_oauth_check(void **state)
 static void test_oauth_request(void **state)
 {
     (void)state;
-    cJSON *a = cJSON_Parse("{\"type\":\"oauth\",\"tokenUrl\":\"http://x/t\",\"clientId\":\"my app\","
-                           "\"clientSecret\":\"p&ss=w%rd\",\"scope\":\"https://x/.default\"}");
+    cJSON *a =
+        cJSON_Parse("{\"type\":\"oauth\",\"tokenUrl\":\"http://x/t\",\"clientId\":\"my app\","
+                    "\"clientSecret\":\"p&ss=w%rd\",\"scope\":\"https://x/.default\"}");
     const char *ct = NULL;
     char *b = export_oauth_request_body(a, &ct);
     assert_string_equal(ct, "application/x-www-form-urlencoded");
@@ -320,10 +319,15 @@ static void test_oauth_token(void **state)
     const char *t3 = "{\"access_token\":\"x\"}";
     assert_int_equal(export_oauth_parse_token(t3, strlen(t3), h, sizeof h, &exp, err, 128), 0);
     assert_int_equal(exp, 3600);
-    static const char *const bad[] = {
-        "not json", "{\"token_type\":\"Bearer\"}", "{\"access_token\":\"a\\r\\nX-Evil: 1\"}",
-        "{\"access_token\":\"a b\"}", "{\"access_token\":\"a\",\"expires_in\":-5}",
-        "{\"access_token\":\"a\",\"token_type\":7}"};
+    const char *t4 = "{\"access_token\":\"x\",\"expires_in\":0.5}";
+    assert_int_equal(export_oauth_parse_token(t4, strlen(t4), h, sizeof h, &exp, err, 128), 0);
+    assert_int_equal(exp, 1);
+    static const char *const bad[] = {"not json",
+                                      "{\"token_type\":\"Bearer\"}",
+                                      "{\"access_token\":\"a\\r\\nX-Evil: 1\"}",
+                                      "{\"access_token\":\"a b\"}",
+                                      "{\"access_token\":\"a\",\"expires_in\":-5}",
+                                      "{\"access_token\":\"a\",\"token_type\":7}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_int_equal(

@@ -147,8 +147,9 @@ int export_oauth_parse_token(const char *body, size_t len, char *header, size_t 
     /* the token goes into a header line: printable ASCII only, no spaces in the type */
     for (const char *p = rc == 0 ? tok->valuestring : ""; rc == 0 && *p; p++) {
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-            rc = fail(err, n, "the token answer's access_token has a character not allowed in "
-                              "a header");
+            rc = fail(err, n,
+                      "the token answer's access_token has a character not allowed in "
+                      "a header");
     }
     for (const char *p = rc == 0 ? t : ""; rc == 0 && *p; p++) {
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
@@ -161,11 +162,11 @@ int export_oauth_parse_token(const char *body, size_t len, char *header, size_t 
         secs = strtod(exp->valuestring, NULL);
     if (rc == 0 && exp != NULL && !(isfinite(secs) && secs > 0 && secs < 1e9))
         rc = fail(err, n, "the token answer's expires_in is not a positive number");
-    if (rc == 0 && (size_t)snprintf(header, header_size, "%s %s", t, tok->valuestring) >=
-                       header_size)
+    if (rc == 0 &&
+        (size_t)snprintf(header, header_size, "%s %s", t, tok->valuestring) >= header_size)
         rc = fail(err, n, "the token answer's access_token is too long");
     if (rc == 0)
-        *expires_in_s = (int64_t)secs;
+        *expires_in_s = secs < 1 ? 1 : (int64_t)secs;
     cJSON_Delete(o);
     return rc;
 }
