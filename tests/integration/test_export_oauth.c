@@ -70,8 +70,7 @@ static void on_token(struct evhttp_request *req, void *arg)
     char body[1024] = "";
     if (len < sizeof body)
         evbuffer_remove(in, body, len);
-    const char *ct =
-        evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     char json[256];
     pthread_mutex_lock(&rx.mu);
     bool down = rx.token_down;
@@ -428,6 +427,9 @@ static void test_token_server_down(void **state)
     assert_null(strstr(R.body, "s3cr"));
     assert_int_equal(dx("GET", "/api/dataExport/destinations/oa", NULL), 200);
     assert_string_equal(capi_jstr(R.json, "status"), "error");
+    const char *dm = capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "errors"), 0), "message");
+    assert_non_null(dm);
+    assert_non_null(strstr(dm, "destination oa: webhook: oauth token request answered HTTP 503"));
     assert_true(rx_get(&rx.token_refused) >= 1);
     pthread_mutex_lock(&rx.mu);
     rx.token_down = false;
@@ -499,10 +501,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rest),
-        cmocka_unit_test(test_token_reused_then_expired),
-        cmocka_unit_test(test_401_refetch),
-        cmocka_unit_test(test_token_server_down),
+        cmocka_unit_test(test_rest),        cmocka_unit_test(test_token_reused_then_expired),
+        cmocka_unit_test(test_401_refetch), cmocka_unit_test(test_token_server_down),
         cmocka_unit_test(test_transform),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -210,6 +210,41 @@ static void mask_secrets(cJSON *o)
     }
 }
 
+/* The destination's own errors, as IoT Central answers them on a destination: those of the
+ * exports' errors that name it (a token request that failed, a refused message), newest first. */
+static void add_dest_errors(struct exporter *e, const char *dest_id, cJSON *o)
+{
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "destination %s: ", dest_id);
+    size_t plen = strlen(prefix), n = 0;
+    const struct err_entry *pick[EXPORT_ERRORS_MAX];
+    for (const struct xport *x = e->exports; x != NULL; x = x->next) {
+        for (size_t i = 0; i < x->n_errs; i++) {
+            const struct err_entry *en =
+                &x->errs[(x->err_next + EXPORT_ERRORS_MAX - 1 - i) % EXPORT_ERRORS_MAX];
+            if (strncmp(en->message, prefix, plen) != 0)
+                continue;
+            /* keep the newest EXPORT_ERRORS_MAX, newest first (times sort as text) */
+            size_t at = n;
+            while (at > 0 && strcmp(pick[at - 1]->time, en->time) < 0)
+                at--;
+            if (at == EXPORT_ERRORS_MAX)
+                continue;
+            if (n < EXPORT_ERRORS_MAX)
+                n++;
+            memmove(&pick[at + 1], &pick[at], (n - 1 - at) * sizeof pick[0]);
+            pick[at] = en;
+        }
+    }
+    cJSON *errs = cJSON_AddArrayToObject(o, "errors");
+    for (size_t i = 0; errs != NULL && i < n; i++) {
+        cJSON *eo = cJSON_CreateObject();
+        cJSON_AddStringToObject(eo, "time", pick[i]->time);
+        cJSON_AddStringToObject(eo, "message", pick[i]->message);
+        cJSON_AddItemToArray(errs, eo);
+    }
+}
+
 static cJSON *dest_json(struct exporter *e, const struct dest_def *d)
 {
     cJSON *o = cJSON_Duplicate(d->def, true);
@@ -228,6 +263,7 @@ static cJSON *dest_json(struct exporter *e, const struct dest_def *d)
         }
     }
     cJSON_AddStringToObject(o, "status", status);
+    add_dest_errors(e, d->id, o);
     return o;
 }
 
