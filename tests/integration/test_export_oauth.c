@@ -440,6 +440,65 @@ static void test_token_server_down(void **state)
     assert_int_equal(dx("DELETE", "/api/dataExport/exports/down", NULL), 204);
 }
 
+/* A port on 127.0.0.1 where nothing listens (bound, then closed). */
+static unsigned closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static size_t rx_count(void)
+{
+    pthread_mutex_lock(&rx.mu);
+    size_t n = rx.n;
+    pthread_mutex_unlock(&rx.mu);
+    return n;
+}
+
+/* The token server cannot be reached at all (connection refused): shown in status; once the
+ * destination names a reachable one (PATCH), everything is delivered. */
+static void test_token_server_unreachable(void **state)
+{
+    (void)state;
+    rx_clear();
+    char body[900];
+    snprintf(body, sizeof body,
+             "{\"displayName\":\"Dead token server\",\"type\":\"webhook@v1\","
+             "\"url\":\"http://127.0.0.1:%u/hook\","
+             "\"headerCustomizations\":{\"x-secret-header\":{\"value\":\"hidden\"}},"
+             "\"authorization\":{\"type\":\"oauth\",\"tokenUrl\":\"http://127.0.0.1:%u/token\","
+             "\"clientId\":\"iotc-test\",\"clientSecret\":\"" SECRET "\",\"scope\":\"export\"}}",
+             rx.port, closed_port());
+    assert_int_equal(dx("PUT", "/api/dataExport/destinations/dead", body), 200);
+    put_export("unreach", "dead", NULL);
+    pub_many(0, 10);
+    bool shown = false;
+    for (int t = 0; t < 100 && !shown; t++) {
+        usleep(100 * 1000);
+        assert_int_equal(dx("GET", "/api/dataExport/exports/unreach", NULL), 200);
+        const char *m = capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "errors"), 0), "message");
+        shown = m != NULL && strstr(m, "oauth token request failed") != NULL;
+    }
+    if (!shown)
+        fail_msg("the token error is not in the export's status: %s", R.body);
+    assert_int_equal(rx_count(), 0);
+    snprintf(body, sizeof body,
+             "{\"authorization\":{\"type\":\"oauth\",\"tokenUrl\":\"http://127.0.0.1:%u/token\","
+             "\"clientId\":\"iotc-test\",\"clientSecret\":\"" SECRET "\",\"scope\":\"export\"}}",
+             rx.port);
+    assert_int_equal(dx("PATCH", "/api/dataExport/destinations/dead", body), 200);
+    wait_ns("telemetry.n", 0, 10, 90);
+    wait_drained("/api/dataExport/exports/unreach");
+    assert_int_equal((int)jnum(R.json, "stats.failed"), 0);
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/unreach", NULL), 204);
+    assert_int_equal(dx("DELETE", "/api/dataExport/destinations/dead", NULL), 204);
+}
+
 /* A transform with two outputs per message; the message whose transform fails is counted as
  * failed and named in errors; the rest arrive, in order, and the export does not stall. */
 static void test_transform(void **state)
@@ -501,8 +560,11 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rest),        cmocka_unit_test(test_token_reused_then_expired),
-        cmocka_unit_test(test_401_refetch), cmocka_unit_test(test_token_server_down),
+        cmocka_unit_test(test_rest),
+        cmocka_unit_test(test_token_reused_then_expired),
+        cmocka_unit_test(test_401_refetch),
+        cmocka_unit_test(test_token_server_down),
+        cmocka_unit_test(test_token_server_unreachable),
         cmocka_unit_test(test_transform),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
