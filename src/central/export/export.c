@@ -105,7 +105,9 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(dd, "transform");
         if (cJSON_IsString(tr) && tr->valuestring[0] != '\0' &&
             export_transform_new(tr->valuestring, &p->xf, NULL, 0) != 0)
-            log_warn("export %s: the transform of destination %s does not compile", x->id, d->id);
+            log_error("export %s: the transform of destination %s does not compile; its messages "
+                      "go out untransformed",
+                      x->id, d->id); /* checked when saved: only a different libjq gets here */
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
         rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
                  ? export_webhook_new(e->app, d->def, &p->dest)
