@@ -108,7 +108,8 @@ INTEG_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(INTEG_SRC))
 REPLAY_BINS := $(patsubst fuzz/fuzz_%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 
 LIBS_DEVICE  := $(call pc_libs,$(PKGS_DEVICE))
-LIBS_CENTRAL := $(call pc_libs,$(PKGS_CENTRAL)) -lpthread -lm
+# libjq (jq 1.6, export transforms) ships no pkg-config file in Debian 12
+LIBS_CENTRAL := $(call pc_libs,$(PKGS_CENTRAL)) -ljq -lpthread -lm
 LIBS_CLI     := $(call pc_libs,$(PKGS_CLI))
 LIBS_TEST    := $(call pc_libs,$(PKGS_TEST))
 PKG_CFLAGS   := $(call pc_cflags,$(PKGS_DEVICE) $(PKGS_CENTRAL) $(PKGS_CLI) $(PKGS_TEST))

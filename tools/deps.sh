@@ -15,7 +15,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 build_pkgs="make gcc pkg-config libssl-dev libevent-dev libmosquitto-dev libsqlite3-dev libcjson-dev
-            libcurl4-openssl-dev librdkafka-dev nodejs npm"
+            libcurl4-openssl-dev librdkafka-dev libjq-dev nodejs npm"
 # sqlite3 (the command): tests/browser/views.test.mjs fills a store with 1200 messages;
 # iproute2 (`ip`) and util-linux (unshare, setpriv): tests/interop/lib/netns.mjs
 test_pkgs="libcmocka-dev chromium sqlite3 mosquitto-clients debhelper dpkg-dev git man-db groff-base

@@ -1,6 +1,7 @@
 // The Data export page in headless Chromium, found by labels and roles: a bad webhook URL is
 // refused with the server's words naming the field; a webhook destination (a Node receiver on
-// loopback inside this test) and a deviceLifecycle export are created through the forms; a
+// loopback inside this test) and a deviceLifecycle export are created through the forms (a jq
+// transform that does not compile is refused with jq's words, one that does shapes what arrives); a
 // device created and deleted through the API arrives at the receiver (registered, deleted) and
 // the page shows the export healthy with 2 delivered and no lag; disable / enable; delete the export and the destination.
 // Checked at 1280 and 390 px (no sideways scrolling, contrast, named controls); screenshots
@@ -67,6 +68,11 @@ await runSteps(async (step) => {
         await xf.getByLabel('Source').selectOption('deviceLifecycle');
         await xf.getByLabel('Destination').selectOption('rx');
         await xf.getByLabel('Enrichments (optional)').fill('site: Berlin');
+        await xf.getByLabel('Transform (optional)').fill('{a: .b');
+        await xf.getByRole('button', { name: 'Create export' }).click();
+        await until(async () => /destinations\[0\]\.transform: syntax error/.test(await xf.getByRole('alert').textContent()),
+            10000, 'the transform refused with jq\'s message');
+        await xf.getByLabel('Transform (optional)').fill('{messageSource, messageType, deviceId, enrichments, transformed: true}');
         await xf.getByRole('button', { name: 'Create export' }).click();
         await row('Lifecycle to receiver').waitFor();
     });
@@ -80,7 +86,8 @@ await runSteps(async (step) => {
         for (const m of got) {
             if (m.auth !== 'Bearer t0ken') throw new Error(`authorization header: ${m.auth}`);
             if (m.body.messageSource !== 'deviceLifecycle' || m.body.deviceId !== 'ex-1'
-                || m.body.enrichments?.site !== 'Berlin') throw new Error(`message: ${JSON.stringify(m.body)}`);
+                || m.body.enrichments?.site !== 'Berlin' || m.body.transformed !== true
+                || m.body.applicationId !== undefined) throw new Error(`message: ${JSON.stringify(m.body)}`);
         }
         const r = row('Lifecycle to receiver');
         await until(async () => {

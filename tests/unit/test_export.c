@@ -324,7 +324,7 @@ static const struct def_vec dest_vecs[] = {
     {"{\"displayName\":\"W\",\"type\":\"webhook@v1\",\"url\":\"https://e/\"}", "authorization:"},
     {"{\"displayName\":\"W\",\"type\":\"webhook@v1\",\"url\":\"https://e/\","
      "\"authorization\":{\"type\":\"oauth\"}}",
-     "authorization.type: oauth"},
+     "authorization.tokenUrl: required"},
     {"{\"displayName\":\"W\",\"type\":\"webhook@v1\",\"url\":\"https://e/\","
      "\"authorization\":{\"type\":\"header\"}}",
      "authorization.value:"},

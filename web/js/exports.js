@@ -1,7 +1,8 @@
 // Data export (docs/EXPORT.md): the exports with their status, lag (messages and seconds),
 // delivered and failed counts and last error; the destinations; forms to create a destination
 // (webhook URL and authorization header, or Kafka bootstrap servers and topic) and an export
-// (source, optional filter, enrichments, destination); enable/disable and delete. Everything
+// (source, optional filter, enrichments, destination and its jq transform); enable/disable and
+// delete. Everything
 // goes through /api/dataExport/ at the api-version that has it.
 import { del, list, patch, put, seg } from './api.js';
 import { badge, clear, confirmAction, errorText, fmtTime, h, inline, notify, showError, table } from './ui.js';
@@ -85,6 +86,7 @@ export async function render(main) {
     const xSource = h('select', { id: 'export-source' }, SOURCES.map(([v, t]) => h('option', { value: v }, t)));
     const xFilter = h('input', { id: 'export-filter', type: 'text', spellcheck: 'false', placeholder: 'SELECT * FROM dtmi:… WHERE temperature > 20' });
     const xEnrich = h('textarea', { id: 'export-enrichments', rows: 3, spellcheck: 'false', placeholder: 'site: Berlin\nmodel: $templateDisplayName' });
+    const xTransform = h('textarea', { id: 'export-transform', rows: 3, spellcheck: 'false', placeholder: 'import "iotc" as iotc; {deviceId: .device.id, temperature: (.telemetry | iotc::find(.name == "temperature").value)}' });
     const xMsg = h('p', { class: 'msg', hidden: true, role: 'alert' });
     const xForm = h('form', { id: 'export-form', novalidate: true, 'aria-labelledby': 'export-form-h' },
         h('h3', { id: 'export-form-h' }, 'New export'),
@@ -94,6 +96,8 @@ export async function render(main) {
         h('div', { class: 'fields' },
             field('export-filter', 'Filter (optional)', xFilter, 'IoT Central\'s query form: SELECT * FROM <template id> [WHERE <field> <op> <value> [AND …]].'),
             field('export-enrichments', 'Enrichments (optional)', xEnrich, 'One "name: value" a line; a value starting with $ is a path: $templateDisplayName, $displayName, $id, $templateId.')),
+        h('div', { class: 'fields' },
+            field('export-transform', 'Transform (optional)', xTransform, 'A jq program run on each message for this destination, as in IoT Central: each output is one message.')),
         xMsg,
         h('button', { type: 'submit', class: 'primary' }, 'Create export'));
     exportsBox.after(xForm);
@@ -200,6 +204,7 @@ export async function render(main) {
         if (!destSelect.value) return inline(xMsg, 'error', 'Destination: create a destination first.');
         const body = { displayName: xName.value || xId.value, source: xSource.value, enabled: true, destinations: [{ id: destSelect.value }] };
         if (xFilter.value.trim()) body.filter = xFilter.value.trim();
+        if (xTransform.value.trim()) body.destinations[0].transform = xTransform.value.trim();
         try {
             const en = parseEnrichments(xEnrich.value);
             if (Object.keys(en).length) body.enrichments = en;

@@ -102,6 +102,12 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             p->saved = -1; /* written by the first export_advance() */
         }
         p->read_to = p->cursor;
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(dd, "transform");
+        if (cJSON_IsString(tr) && tr->valuestring[0] != '\0' &&
+            export_transform_new(tr->valuestring, &p->xf, NULL, 0) != 0)
+            log_error("export %s: the transform of destination %s does not compile; its messages "
+                      "go out untransformed",
+                      x->id, d->id); /* checked when saved: only a different libjq gets here */
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
         rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
                  ? export_webhook_new(e->app, d->def, &p->dest)
@@ -193,7 +199,7 @@ static const char *pipe_status(const struct pipe *p)
 static void mask_secrets(cJSON *o)
 {
     cJSON *auth = cJSON_GetObjectItemCaseSensitive(o, "authorization");
-    static const char *const secret[] = {"value", "password", "connectionString"};
+    static const char *const secret[] = {"value", "password", "connectionString", "clientSecret"};
     for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
         if (cJSON_GetObjectItemCaseSensitive(auth, secret[i]) != NULL)
             cJSON_ReplaceItemInObjectCaseSensitive(auth, secret[i], cJSON_CreateString("*****"));
@@ -203,6 +209,41 @@ static void mask_secrets(cJSON *o)
     {
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "secret")))
             cJSON_ReplaceItemInObjectCaseSensitive(h, "value", cJSON_CreateString("*****"));
+    }
+}
+
+/* The destination's own errors, as IoT Central answers them on a destination: those of the
+ * exports' errors that name it (a token request that failed, a refused message), newest first. */
+static void add_dest_errors(struct exporter *e, const char *dest_id, cJSON *o)
+{
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "destination %s: ", dest_id);
+    size_t plen = strlen(prefix), n = 0;
+    const struct err_entry *pick[EXPORT_ERRORS_MAX];
+    for (const struct xport *x = e->exports; x != NULL; x = x->next) {
+        for (size_t i = 0; i < x->n_errs; i++) {
+            const struct err_entry *en =
+                &x->errs[(x->err_next + EXPORT_ERRORS_MAX - 1 - i) % EXPORT_ERRORS_MAX];
+            if (strncmp(en->message, prefix, plen) != 0)
+                continue;
+            /* keep the newest EXPORT_ERRORS_MAX, newest first (times sort as text) */
+            size_t at = n;
+            while (at > 0 && strcmp(pick[at - 1]->time, en->time) < 0)
+                at--;
+            if (at == EXPORT_ERRORS_MAX)
+                continue;
+            if (n < EXPORT_ERRORS_MAX)
+                n++;
+            memmove(&pick[at + 1], &pick[at], (n - 1 - at) * sizeof pick[0]);
+            pick[at] = en;
+        }
+    }
+    cJSON *errs = cJSON_AddArrayToObject(o, "errors");
+    for (size_t i = 0; errs != NULL && i < n; i++) {
+        cJSON *eo = cJSON_CreateObject();
+        cJSON_AddStringToObject(eo, "time", pick[i]->time);
+        cJSON_AddStringToObject(eo, "message", pick[i]->message);
+        cJSON_AddItemToArray(errs, eo);
     }
 }
 
@@ -224,6 +265,7 @@ static cJSON *dest_json(struct exporter *e, const struct dest_def *d)
         }
     }
     cJSON_AddStringToObject(o, "status", status);
+    add_dest_errors(e, d->id, o);
     return o;
 }
 
@@ -362,6 +404,21 @@ static int put_export(struct exporter *e, const char *id, cJSON *def, bool *crea
     return xport_set(e, x, def);
 }
 
+/* A destination's transform compiles now, or the export is refused with jq's message. */
+static int check_transform(const cJSON *tr, int i, char *err, size_t err_size)
+{
+    if (!cJSON_IsString(tr) || tr->valuestring[0] == '\0')
+        return 0;
+    struct export_transform *t = NULL;
+    char why[256];
+    if (export_transform_new(tr->valuestring, &t, why, sizeof why) != 0) {
+        snprintf(err, err_size, "destinations[%d].transform: %s", i, why);
+        return -1;
+    }
+    export_transform_free(t);
+    return 0;
+}
+
 int export_def_put(struct app *app, enum export_kind kind, const char *id, const cJSON *body,
                    bool patch, cJSON **out, bool *out_created, char *err, size_t err_size)
 {
@@ -400,6 +457,11 @@ int export_def_put(struct app *app, enum export_kind kind, const char *id, const
             if (find_dest(e, did->valuestring) == NULL) {
                 snprintf(err, err_size, "destinations[%d].id: no destination '%.128s'", i,
                          did->valuestring);
+                rc = -1;
+                break;
+            }
+            if (check_transform(cJSON_GetObjectItemCaseSensitive(dd, "transform"), i, err,
+                                err_size) != 0) {
                 rc = -1;
                 break;
             }

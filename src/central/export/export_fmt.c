@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "central/base/app.h"
+#include "central/export/export_oauth.h"
 
 static const char *const source_names[EXPORT_SRC_COUNT] = {
     "telemetry", "properties", "deviceConnectivity", "deviceLifecycle", "deviceTemplateLifecycle"};
@@ -346,9 +347,9 @@ int export_check_destination(const cJSON *body, char *err, size_t err_size)
         return fail(err, err_size, "authorization: an object is required");
     const cJSON *at = member(auth, "type");
     if (!cJSON_IsString(at))
-        return fail(err, err_size, "authorization.type: required (header)");
+        return fail(err, err_size, "authorization.type: required (header, oauth)");
     if (strcmp(at->valuestring, "oauth") == 0)
-        return fail(err, err_size, "authorization.type: oauth is not supported by this server yet");
+        return export_oauth_check(auth, err, err_size);
     if (strcmp(at->valuestring, "header") != 0)
         return fail(err, err_size, "authorization.type: unknown type '%.64s'", at->valuestring);
     const cJSON *av = member(auth, "value");

@@ -16,6 +16,7 @@
 #include "central/base/app.h"
 #include "central/export/export_dest.h"
 #include "central/export/export_fmt.h"
+#include "central/export/export_transform.h"
 #include "central/store/store_export.h"
 
 #define EXPORT_WINDOW 256
@@ -43,8 +44,9 @@ struct pipe {
     struct xport *x;
     char *dest_id;
     struct export_dest *dest;
-    int64_t cursor; /* every row <= cursor is acknowledged */
-    int64_t saved;  /* the cursor last queued for the store */
+    struct export_transform *xf; /* the destination's `transform`, or NULL */
+    int64_t cursor;              /* every row <= cursor is acknowledged */
+    int64_t saved;               /* the cursor last queued for the store */
     int64_t read_to;
     struct slot win[EXPORT_WINDOW];
     size_t head, n, bytes;

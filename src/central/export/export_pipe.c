@@ -64,6 +64,7 @@ void export_pipe_free(struct pipe *p)
         p->dest->ops->free(p->dest); /* no callbacks after this */
     for (size_t i = 0; i < p->n; i++)
         slot_clear(p, slot_at(p, i));
+    export_transform_free(p->xf);
     free(p->dest_id);
     free(p);
 }
@@ -169,6 +170,50 @@ const char *export_device_template(struct exporter *e, const char *device_id)
     return d != NULL ? d->template_id : NULL;
 }
 
+/* A row through the destination's transform (export_transform.h): each output becomes a slot of
+ * the row's device, in order. Every output but the last carries the previous row's seq, so the
+ * cursor passes the row only once its last output is done. A transform error, or more outputs
+ * than allowed, fails that message for good (counted, shown in errors): it would fail the same
+ * way on every retry, and holding the pipe for it would stop the export. No output: nothing to
+ * send, like a message the filter drops. Takes @p body and @p device. */
+static int transform_row(struct pipe *p, const struct store_export_row *row, char *body,
+                         char *device)
+{
+    struct export_transform_out out;
+    char why[160];
+    int rc = export_transform_run(p->xf, body, strlen(body), &out, why, sizeof why);
+    free(body);
+    if (rc == 0 && p->n + (out.n > 0 ? out.n : 1) > EXPORT_WINDOW) {
+        export_transform_out_free(&out); /* no room for all of them: read again later */
+        free(device);
+        return 1;
+    }
+    if (rc != 0) {
+        char msg[512];
+        p->failed++;
+        snprintf(msg, sizeof msg, "destination %s: transform: %s: message of %s (row %lld)",
+                 p->dest_id, why, device, (long long)row->seq);
+        export_record_error(p->x, msg);
+        log_warn("export %s: %s", p->x->id, msg);
+    }
+    size_t n = rc == 0 && out.n > 0 ? out.n : 1;
+    for (size_t i = 0; i < n; i++) {
+        struct slot *s = slot_at(p, p->n);
+        memset(s, 0, sizeof *s);
+        s->p = p;
+        s->seq = i + 1 < n ? p->read_to : row->seq;
+        s->device = i + 1 < n ? strdup(device) : device;
+        s->dev_hash = app_hash_str(device);
+        s->body = rc == 0 && out.n > 0 ? out.text[i] : NULL;
+        s->len = s->body != NULL ? strlen(s->body) : 0;
+        s->st = s->body != NULL && s->device != NULL ? SLOT_PENDING : SLOT_DONE;
+        p->n++;
+        p->bytes += s->len;
+    }
+    p->read_to = row->seq;
+    return p->n == EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES;
+}
+
 struct fill_ctx {
     struct exporter *e;
     struct pipe *p;
@@ -214,6 +259,8 @@ static int on_row(void *arg, const struct store_export_row *row)
             free(device);
             return 1;
         }
+        if (p->xf != NULL)
+            return transform_row(p, row, body, device);
     }
     struct slot *s = slot_at(p, p->n);
     memset(s, 0, sizeof *s);

@@ -13,9 +13,17 @@
 #include <event2/event.h>
 
 #include "central/base/log.h"
+#include "central/export/export_oauth.h"
 
 #define EXPORT_WEBHOOK_CONCURRENCY 16
 #define EXPORT_WEBHOOK_TIMEOUT_MS 30000L
+
+/* An Authorization header list of one oauth token, shared by the requests sent with it. */
+struct token_hdrs {
+    struct curl_slist *list;
+    unsigned gen;
+    unsigned refs;
+};
 
 struct request {
     struct webhook *wh;
@@ -23,7 +31,24 @@ struct request {
     export_sent_fn cb;
     void *ctx;
     char *body;
+    struct token_hdrs *hdrs; /* oauth: the token it was sent with */
+    bool retried_401;        /* oauth: already sent again after a 401 with a new token */
     struct request *next;
+    struct request *wnext; /* oauth: in the waiting list */
+};
+
+/* webhook@v1 `oauth` (export_oauth.h): a client-credentials token fetched on the same multi
+ * handle, used until shortly before it expires or until the receiver answers 401. */
+struct oauth {
+    char *url, *body;
+    struct curl_slist *req_headers; /* the token request's Content-Type */
+    CURL *fetch;                    /* the token request in flight, or NULL */
+    char *answer;
+    size_t answer_len;
+    struct token_hdrs *current; /* NULL: no usable token */
+    int64_t use_until_ms;
+    unsigned gen;
+    struct request *waiting, **waiting_tail; /* accepted sends waiting for a token */
 };
 
 struct sock {
@@ -43,10 +68,12 @@ struct webhook {
     struct sock *socks;                     /* sockets libcurl asked us to watch */
     CURL *idle[EXPORT_WEBHOOK_CONCURRENCY]; /* finished handles, options set, for reuse */
     size_t n_idle;
-    size_t n_inflight;
+    size_t n_inflight;   /* in the multi handle or waiting for a token */
+    struct oauth *oauth; /* NULL unless authorization.type is oauth */
 };
 
 static void check_done(struct webhook *wh);
+static int add_header(struct curl_slist **list, const char *name, const char *value);
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -126,8 +153,17 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
+static void hdrs_release(struct token_hdrs *h)
+{
+    if (h != NULL && --h->refs == 0) {
+        curl_slist_free_all(h->list);
+        free(h);
+    }
+}
+
 static void request_free(struct request *r)
 {
+    hdrs_release(r->hdrs);
     if (r->easy != NULL)
         curl_easy_cleanup(r->easy);
     free(r->body);
@@ -175,6 +211,44 @@ static void unlink_req(struct webhook *wh, struct request *r)
     }
 }
 
+static bool oauth_token_ok(const struct webhook *wh);
+static int oauth_fetch(struct webhook *wh);
+static void oauth_flush(struct webhook *wh);
+static void oauth_failed(struct webhook *wh, const char *why);
+static void oauth_done(struct webhook *wh, CURLcode res, long status);
+
+static void link_req(struct webhook *wh, struct request *r)
+{
+    r->next = wh->reqs;
+    wh->reqs = r;
+}
+
+static void oauth_wait(struct webhook *wh, struct request *r)
+{
+    r->wnext = NULL;
+    *wh->oauth->waiting_tail = r;
+    wh->oauth->waiting_tail = &r->wnext;
+}
+
+/* A 401 from the receiver with an oauth token: that token is dropped (when it is still the
+ * current one) and the message sent once more with a new one. */
+static void oauth_on_401(struct webhook *wh, struct request *r)
+{
+    struct oauth *o = wh->oauth;
+    if (o->current != NULL && r->hdrs != NULL && r->hdrs->gen == o->current->gen) {
+        hdrs_release(o->current);
+        o->current = NULL;
+    }
+    hdrs_release(r->hdrs);
+    r->hdrs = NULL;
+    r->retried_401 = true;
+    oauth_wait(wh, r);
+    if (oauth_token_ok(wh))
+        oauth_flush(wh);
+    else if (o->fetch == NULL && oauth_fetch(wh) != CE_OK)
+        oauth_failed(wh, "webhook: oauth: cannot start the token request");
+}
+
 /* Collect finished transfers, classify them, and run their callbacks. */
 static void check_done(struct webhook *wh)
 {
@@ -183,12 +257,20 @@ static void check_done(struct webhook *wh)
     while ((msg = curl_multi_info_read(wh->multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
-        struct request *r = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode res = msg->data.result;
         long status = 0;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        if (wh->oauth != NULL && msg->easy_handle == wh->oauth->fetch) {
+            oauth_done(wh, res, status);
+            continue;
+        }
+        struct request *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         curl_multi_remove_handle(wh->multi, msg->easy_handle);
+        if (wh->oauth != NULL && res == CURLE_OK && status == 401 && !r->retried_401) {
+            oauth_on_401(wh, r);
+            continue;
+        }
         unlink_req(wh, r);
         wh->n_inflight--;
         char why[160];
@@ -200,6 +282,150 @@ static void check_done(struct webhook *wh)
         r->cb(r->ctx, out, out == EXPORT_OUT_OK ? NULL : why);
         request_done(wh, r);
     }
+}
+
+/* ---------------------------------------------------------------- oauth */
+
+#define OAUTH_ANSWER_MAX 65536
+
+static size_t on_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct oauth *o = userdata;
+    size_t n = size * nmemb;
+    if (o->answer_len + n > OAUTH_ANSWER_MAX)
+        return 0; /* too large: the transfer fails */
+    char *a = realloc(o->answer, o->answer_len + n + 1);
+    if (a == NULL)
+        return 0;
+    memcpy(a + o->answer_len, ptr, n);
+    o->answer = a;
+    o->answer_len += n;
+    a[o->answer_len] = '\0';
+    return n;
+}
+
+static bool oauth_token_ok(const struct webhook *wh)
+{
+    return wh->oauth->current != NULL && app_now_ms() < wh->oauth->use_until_ms;
+}
+
+/* Start the token request (client credentials) on the multi handle. */
+static int oauth_fetch(struct webhook *wh)
+{
+    struct oauth *o = wh->oauth;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return CE_NOMEM;
+    free(o->answer);
+    o->answer = NULL;
+    o->answer_len = 0;
+    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, o->req_headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, o);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, EXPORT_WEBHOOK_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return CE_NOMEM;
+    }
+    o->fetch = e;
+    return CE_OK;
+}
+
+/* Send with the current token. */
+static int oauth_attach(struct webhook *wh, struct request *r)
+{
+    struct token_hdrs *h = wh->oauth->current;
+    h->refs++;
+    r->hdrs = h;
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, h->list);
+    return curl_multi_add_handle(wh->multi, r->easy) == CURLM_OK ? CE_OK : CE_NOMEM;
+}
+
+/* Take every waiting send out of the list; each is still counted in flight. */
+static struct request *oauth_take_waiting(struct oauth *o)
+{
+    struct request *w = o->waiting;
+    o->waiting = NULL;
+    o->waiting_tail = &o->waiting;
+    return w;
+}
+
+static void fail_request(struct webhook *wh, struct request *r, const char *why)
+{
+    unlink_req(wh, r);
+    wh->n_inflight--;
+    r->cb(r->ctx, EXPORT_OUT_RETRY, why);
+    request_done(wh, r);
+}
+
+static void oauth_flush(struct webhook *wh)
+{
+    for (struct request *r = oauth_take_waiting(wh->oauth), *next; r != NULL; r = next) {
+        next = r->wnext;
+        if (oauth_attach(wh, r) != CE_OK)
+            fail_request(wh, r, "webhook: cannot start the request");
+    }
+}
+
+/* No token: every waiting send completes as "retry" with @p why (the pipe backs off; its next
+ * send asks for a token again), so the error shows in the export's status and nothing is lost. */
+static void oauth_failed(struct webhook *wh, const char *why)
+{
+    for (struct request *r = oauth_take_waiting(wh->oauth), *next; r != NULL; r = next) {
+        next = r->wnext;
+        fail_request(wh, r, why);
+    }
+}
+
+static void oauth_done(struct webhook *wh, CURLcode res, long status)
+{
+    struct oauth *o = wh->oauth;
+    curl_multi_remove_handle(wh->multi, o->fetch);
+    curl_easy_cleanup(o->fetch);
+    o->fetch = NULL;
+    char why[200], reason[128], header[8192];
+    int64_t expires_in = 0;
+    if (res != CURLE_OK) {
+        snprintf(why, sizeof why, "webhook: oauth token request failed: %s",
+                 curl_easy_strerror(res));
+    } else if (status < 200 || status > 299) {
+        snprintf(why, sizeof why, "webhook: oauth token request answered HTTP %ld", status);
+    } else if (export_oauth_parse_token(o->answer != NULL ? o->answer : "", o->answer_len, header,
+                                        sizeof header, &expires_in, reason, sizeof reason) != 0) {
+        snprintf(why, sizeof why, "webhook: oauth: %s", reason);
+    } else {
+        struct token_hdrs *h = calloc(1, sizeof *h);
+        bool ok = h != NULL;
+        for (struct curl_slist *l = wh->headers; ok && l != NULL; l = l->next) {
+            struct curl_slist *n = curl_slist_append(h->list, l->data);
+            ok = n != NULL;
+            h->list = ok ? n : h->list;
+        }
+        if (ok)
+            ok = add_header(&h->list, "Authorization", header) == CE_OK;
+        explicit_bzero(header, sizeof header);
+        if (ok) {
+            h->refs = 1;
+            h->gen = ++o->gen;
+            hdrs_release(o->current);
+            o->current = h;
+            o->use_until_ms = app_now_ms() + export_oauth_use_ms(expires_in);
+            oauth_flush(wh);
+            return;
+        }
+        if (h != NULL)
+            curl_slist_free_all(h->list);
+        free(h);
+        snprintf(why, sizeof why, "webhook: oauth: out of memory");
+    }
+    oauth_failed(wh, why);
 }
 
 static size_t wh_room(struct export_dest *d)
@@ -234,12 +460,20 @@ static int wh_send(struct export_dest *d, const char *key, const char *body, siz
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
-    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
+    if (wh->oauth != NULL && !oauth_token_ok(wh)) {
+        /* no token yet (or it is about to expire): wait for the one being fetched */
+        if (wh->oauth->fetch == NULL && oauth_fetch(wh) != CE_OK) {
+            request_free(r);
+            return CE_NOMEM;
+        }
+        oauth_wait(wh, r);
+    } else if ((wh->oauth != NULL                                 ? oauth_attach(wh, r)
+                : curl_multi_add_handle(wh->multi, e) == CURLM_OK ? CE_OK
+                                                                  : CE_NOMEM) != CE_OK) {
         request_free(r);
         return CE_NOMEM;
     }
-    r->next = wh->reqs;
-    wh->reqs = r;
+    link_req(wh, r);
     wh->n_inflight++;
     return CE_OK;
 }
@@ -249,6 +483,10 @@ static void wh_free(struct export_dest *d)
     struct webhook *wh = (struct webhook *)d;
     if (wh == NULL)
         return;
+    if (wh->oauth != NULL && wh->oauth->fetch != NULL) {
+        curl_multi_remove_handle(wh->multi, wh->oauth->fetch);
+        curl_easy_cleanup(wh->oauth->fetch);
+    }
     for (struct request *r = wh->reqs, *next; r != NULL; r = next) {
         next = r->next;
         curl_multi_remove_handle(wh->multi, r->easy);
@@ -267,6 +505,17 @@ static void wh_free(struct export_dest *d)
     }
     if (wh->timer != NULL)
         event_free(wh->timer);
+    if (wh->oauth != NULL) {
+        struct oauth *o = wh->oauth;
+        hdrs_release(o->current);
+        curl_slist_free_all(o->req_headers);
+        free(o->url);
+        if (o->body != NULL)
+            explicit_bzero(o->body, strlen(o->body)); /* it holds the client secret */
+        free(o->body);
+        free(o->answer);
+        free(o);
+    }
     curl_slist_free_all(wh->headers);
     free(wh->url);
     free(wh);
@@ -293,6 +542,27 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
     return CE_OK;
 }
 
+static int oauth_new(struct webhook *wh, const cJSON *auth)
+{
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(auth, "tokenUrl");
+    struct oauth *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return CE_NOMEM;
+    wh->oauth = o;
+    o->waiting_tail = &o->waiting;
+    const char *ctype = NULL;
+    o->url = cJSON_IsString(url) ? strdup(url->valuestring) : NULL;
+    o->body = export_oauth_request_body(auth, &ctype);
+    if (o->url == NULL || o->body == NULL)
+        return CE_NOMEM;
+    int rc = add_header(&o->req_headers, "Content-Type", ctype);
+    if (rc == CE_OK)
+        rc = add_header(&o->req_headers, "Accept", "application/json");
+    if (rc == CE_OK)
+        rc = add_header(&o->req_headers, "Expect", "");
+    return rc;
+}
+
 int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out)
 {
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(def, "url");
@@ -300,7 +570,9 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     const cJSON *av = cJSON_GetObjectItemCaseSensitive(auth, "value");
     const cJSON *hc = cJSON_GetObjectItemCaseSensitive(def, "headerCustomizations"), *h;
     *out = NULL;
-    if (!cJSON_IsString(url) || !cJSON_IsString(av))
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(auth, "type");
+    bool oauth = cJSON_IsString(at) && strcmp(at->valuestring, "oauth") == 0;
+    if (!cJSON_IsString(url) || (!oauth && !cJSON_IsString(av)))
         return CE_INVALID;
     struct webhook *wh = calloc(1, sizeof *wh);
     if (wh == NULL)
@@ -313,8 +585,10 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     int rc = wh->url && wh->multi && wh->timer ? CE_OK : CE_NOMEM;
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Content-Type", "application/json");
-    if (rc == CE_OK)
+    if (rc == CE_OK && !oauth)
         rc = add_header(&wh->headers, "Authorization", av->valuestring);
+    if (rc == CE_OK && oauth)
+        rc = oauth_new(wh, auth);
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Expect", ""); /* no 100-continue round trip */
     cJSON_ArrayForEach(h, hc)
