@@ -20,6 +20,7 @@
 
 #include "../lib/capi_http.h"
 #include "../lib/harness.h"
+#include "cli_util.h"
 #include "iotc/codec.h"
 
 static struct th_central srv;
@@ -218,7 +219,7 @@ static void get_stats(struct capi_resp *out)
     assert_non_null(out->json);
 }
 
-static double stat(const struct capi_resp *r, const char *path)
+static double counter(const struct capi_resp *r, const char *path)
 {
     const cJSON *v = capi_jget(r->json, path);
     if (!cJSON_IsNumber(v))
@@ -271,21 +272,34 @@ static void test_bag_cache_and_stats(void **state)
     sqlite3_close(db);
 
     get_stats(&r1);
-    assert_true(stat(&r1, "hub.parsed") - stat(&r0, "hub.parsed") == 6);
-    assert_true(stat(&r1, "hub.handedOff") - stat(&r0, "hub.handedOff") == 6);
+    assert_true(counter(&r1, "hub.parsed") - counter(&r0, "hub.parsed") == 6);
+    assert_true(counter(&r1, "hub.handedOff") - counter(&r0, "hub.handedOff") == 6);
     /* the first message decoded the bag; the other five, of either device, found it */
-    assert_true(stat(&r1, "hub.bagCacheHits") - stat(&r0, "hub.bagCacheHits") == 5);
-    assert_true(stat(&r1, "hub.acksReleased") - stat(&r0, "hub.acksReleased") == 6);
-    assert_true(stat(&r1, "hub.writes") - stat(&r0, "hub.writes") >= 6);
-    assert_true(stat(&r1, "hub.flushTurns") - stat(&r0, "hub.flushTurns") >= 1);
-    assert_true(stat(&r1, "store.committed") - stat(&r0, "store.committed") >= 6);
-    assert_true(stat(&r1, "store.commits") - stat(&r0, "store.commits") >= 1);
-    assert_true(stat(&r1, "store.wakeups") - stat(&r0, "store.wakeups") >= 1);
-    assert_true(stat(&r1, "store.completions") - stat(&r0, "store.completions") >= 6);
-    assert_true(stat(&r1, "store.commitMs") > stat(&r0, "store.commitMs"));
-    assert_true(stat(&r1, "store.queueMax") >= 1);
-    assert_true(stat(&r1, "store.rowsPerCommit") >= 1);
-    assert_true(stat(&r1, "store.batchMax") >= stat(&r1, "store.rowsPerCommit"));
+    assert_true(counter(&r1, "hub.bagCacheHits") - counter(&r0, "hub.bagCacheHits") == 5);
+    assert_true(counter(&r1, "hub.acksReleased") - counter(&r0, "hub.acksReleased") == 6);
+    assert_true(counter(&r1, "hub.writes") - counter(&r0, "hub.writes") >= 6);
+    assert_true(counter(&r1, "hub.flushTurns") - counter(&r0, "hub.flushTurns") >= 1);
+    assert_true(counter(&r1, "store.committed") - counter(&r0, "store.committed") >= 6);
+    assert_true(counter(&r1, "store.commits") - counter(&r0, "store.commits") >= 1);
+    assert_true(counter(&r1, "store.wakeups") - counter(&r0, "store.wakeups") >= 1);
+    assert_true(counter(&r1, "store.completions") - counter(&r0, "store.completions") >= 6);
+    assert_true(counter(&r1, "store.commitMs") > counter(&r0, "store.commitMs"));
+    assert_true(counter(&r1, "store.queueMax") >= 1);
+    assert_true(counter(&r1, "store.rowsPerCommit") >= 1);
+    assert_true(counter(&r1, "store.batchMax") >= counter(&r1, "store.rowsPerCommit"));
+    /* `iotc stats` prints the same counters, one row each */
+    struct cu_out o;
+    assert_int_equal(cu_iotc(&o, "stats", "--data-dir", srv.data_dir, NULL), 0);
+    assert_non_null(strstr(o.out, "COUNTER"));
+    assert_non_null(strstr(o.out, "hub.parsed"));
+    assert_non_null(strstr(o.out, "store.rowsPerCommit"));
+    cu_free(&o);
+    assert_int_equal(cu_iotc(&o, "stats", "--data-dir", srv.data_dir, "-o", "json", NULL), 0);
+    cJSON *j = cJSON_Parse(o.out);
+    assert_true(cJSON_IsNumber(capi_jget(j, "hub.handedOff")));
+    assert_true(capi_jget(j, "hub.handedOff")->valuedouble >= counter(&r1, "hub.handedOff"));
+    cJSON_Delete(j);
+    cu_free(&o);
     /* not without a token */
     assert_int_equal(
         capi_call(srv.ca_path, srv.https_port, NULL, "GET", "/api/stats", NULL, 10000, &r0), 401);
