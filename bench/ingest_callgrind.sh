@@ -153,17 +153,18 @@ const rows = [
     ["libevent loop itself: event_base_loop self + epoll_wait", (self.m.get("event_base_loop") || 0) + incl("epoll_wait")],
     ["allocation: malloc/calloc/realloc/free (self, every caller)", selfs(/^(malloc|calloc|realloc|free|_int_malloc|_int_free|malloc_consolidate|_int_realloc|cfree)$/)],
     ["locks: pthread_mutex_* / pthread_cond_* (self)", selfs(/^(__)?pthread_(mutex|cond)_/)],
-    ["system calls made from libc (self of the wrappers)", selfs(/^(__libc_)?(read|write|fsync|fdatasync|epoll_wait|pwrite64|pread64|__write_nocancel|__read_nocancel)$/)],
+    ["system calls made from libc (self of the wrappers)", selfs(/^(__libc_)?(read|write|recv|send|fsync|fdatasync|epoll_wait|pwrite64|pread64|__write_nocancel|__read_nocancel)$/)],
 ];
 console.log(`ingest callgrind: ${devices} devices, ${inflight} in flight, QoS 1 over TLS, ${n} messages acknowledged while counting`);
 console.log(`(sim status file: ${msgs} acknowledged; user-space instructions only: the kernel's share of system calls is not counted)`);
 console.log("instructions per message  stage");
 for (const [name, v] of rows) console.log(`${per(v)}  ${name}`);
 const commits = ncalls("fdatasync") + ncalls("fsync");
+const rd = ncalls("read") + ncalls("recv"), wr = ncalls("write") + ncalls("send");
 const r = (a, b) => (b ? a / b : 0).toFixed(2);
 console.log(`per message: ${r(ncalls("malloc") + ncalls("calloc") + ncalls("realloc"), n)} allocations, ` +
-    `${r(ncalls("read") + ncalls("write") + ncalls("epoll_wait") + ncalls("pwrite") + ncalls("pwrite64") + commits, n)} system calls ` +
-    `(read ${r(ncalls("read"), n)}, write ${r(ncalls("write"), n)}, epoll_wait ${r(ncalls("epoll_wait"), n)}, pwrite ${r(ncalls("pwrite") + ncalls("pwrite64"), n)}), ` +
+    `${r(rd + wr + ncalls("epoll_wait") + ncalls("pwrite") + ncalls("pwrite64") + commits, n)} system calls ` +
+    `(read/recv ${r(rd, n)}, write/send ${r(wr, n)}, epoll_wait ${r(ncalls("epoll_wait"), n)}, pwrite ${r(ncalls("pwrite") + ncalls("pwrite64"), n)}), ` +
     `loop wake-ups done_cb ${r(ncalls("done_cb"), n)}, PUBACK flushes flush_dirty_cb ${r(ncalls("flush_dirty_cb"), n)}`);
 console.log(`commits (fdatasync): ${commits}, ${r(n, commits)} messages per commit, ${r(ncalls("pwrite") + ncalls("pwrite64"), commits)} WAL pwrites per commit (2 per page frame)`);
 fs.writeFileSync(summaryF, JSON.stringify({
