@@ -20,7 +20,7 @@
 #include <openssl/crypto.h>
 
 #define TLS_ALLOC_MIN 16384   /* requests from here ... */
-#define TLS_ALLOC_BLOCK 24576 /* ... to here get a block of this size: record buffers */
+#define TLS_ALLOC_BLOCK 17408 /* ... to here get a block of this size: record buffers */
 #define TLS_ALLOC_KEEP 8
 
 static pthread_t owner;
