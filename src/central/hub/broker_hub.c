@@ -278,7 +278,8 @@ static void put_json_string(char *out, size_t size, size_t *len, const char *s)
 
 /* The message's properties: the bag's object @p obj ("{...}") with the hub's
  * iothub-connection-device-id, @p device_id, appended, and an extra property (mqtt-retain,
- * iothub-MessageType) when @p xkey is non-NULL. @p out holds obj_len + props_extra(). */
+ * iothub-MessageType) when @p xkey is non-NULL. @p out (@p size bytes) holds obj_len +
+ * PROPS_EXTRA; @p obj may be @p out itself. */
 #define PROPS_EXTRA (6 * DEVICE_ID_MAX + 160)
 static size_t props_finish(const char *obj, size_t obj_len, const char *device_id, const char *xkey,
                            const char *xval, char *out, size_t size)
