@@ -8,6 +8,10 @@
 # to its store while counting. Prints instructions per message of the whole process, of each stage
 # (inclusive counts of the functions named below; stages nest, see docs/PERFORMANCE.md).
 #
+# Then Mosquitto (the system's, persistence off, no subscriber, TLS) is counted the same way
+# with the same iotc-sim flags: instructions per message (messages = its handle__publish calls)
+# and the same split, printed next to iotc-central's; MOSQUITTO=0 skips it.
+#
 #   bench/ingest_callgrind.sh BUILDDIR [DEVICES] [SECONDS] [INFLIGHT]      (50 20 1)
 #   KEEP=DIR bench/ingest_callgrind.sh ...   keep callgrind.out in DIR (callgrind_annotate it)
 #   PREFILL=N bench/ingest_callgrind.sh ...  N rows of history in the table before the run
@@ -95,9 +99,9 @@ callgrind_annotate --inclusive=no --threshold=100 "$part" >"$work/self.txt" 2>/d
 [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$part" "$work/incl.txt" "$work/self.txt" "$KEEP"/
 
 # Inclusive counts of the functions named (callgrind_annotate's "file:function [object]" lines).
-node - "$work/incl.txt" "$work/self.txt" "$part" "$DEVICES" "$INFLIGHT" "$msgs" <<'EOF'
+node - "$work/incl.txt" "$work/self.txt" "$part" "$DEVICES" "$INFLIGHT" "$msgs" "$work/ours.json" <<'EOF' || exit 1
 const fs = require("fs");
-const [incF, selfF, rawF, devices, inflight, msgs] = process.argv.slice(2);
+const [incF, selfF, rawF, devices, inflight, msgs, summaryF] = process.argv.slice(2);
 // Call counts from the raw file: "cfn=(id) name" (the name only the first time) then "calls=N".
 const calls = new Map();
 {
@@ -146,7 +150,7 @@ const rows = [
     ["  TLS decrypt: SSL_read (incl. the read system call)", incl("SSL_read")],
     ["  MQTT parse: iotc_mqtt_frame + iotc_mqtt_decode", incl("iotc_mqtt_frame", "iotc_mqtt_decode")],
     ["  broker dispatch: hub_on_publish (incl. everything below)", incl("hub_on_publish")],
-    ["    topic parse: iotc_hub_topic_classify + iotc_hub_telemetry_topic_parse", incl("iotc_hub_topic_classify", "iotc_hub_telemetry_topic_parse")],
+    ["    topic parse: iotc_hub_topic_parse (inside classify where that is called)", incl("iotc_hub_topic_parse")],
     ["    property bag -> JSON + hand-off: record_telemetry", incl("record_telemetry")],
     ["    hand-off to the store thread: store_add_telemetry", incl("store_add_telemetry")],
     ["    event bus: events_telemetry", incl("events_telemetry")],
@@ -164,18 +168,176 @@ const rows = [
     ["libevent loop itself: event_base_loop self + epoll_wait", (self.m.get("event_base_loop") || 0) + incl("epoll_wait")],
     ["allocation: malloc/calloc/realloc/free (self, every caller)", selfs(/^(malloc|calloc|realloc|free|_int_malloc|_int_free|malloc_consolidate|_int_realloc|cfree)$/)],
     ["locks: pthread_mutex_* / pthread_cond_* (self)", selfs(/^(__)?pthread_(mutex|cond)_/)],
-    ["system calls made from libc (self of the wrappers)", selfs(/^(__libc_)?(read|write|fsync|fdatasync|epoll_wait|pwrite64|pread64|__write_nocancel|__read_nocancel)$/)],
+    ["system calls made from libc (self of the wrappers)", selfs(/^(__libc_)?(read|write|recv|send|fsync|fdatasync|epoll_wait|pwrite64|pread64|__write_nocancel|__read_nocancel)$/)],
 ];
 console.log(`ingest callgrind: ${devices} devices, ${inflight} in flight, QoS 1 over TLS, ${n} messages acknowledged while counting`);
 console.log(`(sim status file: ${msgs} acknowledged; user-space instructions only: the kernel's share of system calls is not counted)`);
 console.log("instructions per message  stage");
 for (const [name, v] of rows) console.log(`${per(v)}  ${name}`);
 const commits = ncalls("fdatasync") + ncalls("fsync");
+const rd = ncalls("read") + ncalls("recv"), wr = ncalls("write") + ncalls("send");
 const r = (a, b) => (b ? a / b : 0).toFixed(2);
 console.log(`per message: ${r(ncalls("malloc") + ncalls("calloc") + ncalls("realloc"), n)} allocations, ` +
-    `${r(ncalls("read") + ncalls("write") + ncalls("epoll_wait") + ncalls("pwrite") + ncalls("pwrite64") + commits, n)} system calls ` +
-    `(read ${r(ncalls("read"), n)}, write ${r(ncalls("write"), n)}, epoll_wait ${r(ncalls("epoll_wait"), n)}, pwrite ${r(ncalls("pwrite") + ncalls("pwrite64"), n)}), ` +
+    `${r(rd + wr + ncalls("epoll_wait") + ncalls("pwrite") + ncalls("pwrite64") + commits, n)} system calls ` +
+    `(read/recv ${r(rd, n)}, write/send ${r(wr, n)}, epoll_wait ${r(ncalls("epoll_wait"), n)}, pwrite ${r(ncalls("pwrite") + ncalls("pwrite64"), n)}), ` +
     `loop wake-ups done_cb ${r(ncalls("done_cb"), n)}, PUBACK flushes flush_dirty_cb ${r(ncalls("flush_dirty_cb"), n)}`);
 console.log(`staged-row moves: ${ncalls("move_staged")}, ${r(n, ncalls("move_staged"))} messages per move`);
 console.log(`commits (fdatasync): ${commits}, ${r(n, commits)} messages per commit, ${r(ncalls("pwrite") + ncalls("pwrite64"), commits)} WAL pwrites per commit (2 per page frame)`);
+fs.writeFileSync(summaryF, JSON.stringify({
+    n, whole: inc.total, tls_read: incl("SSL_read"), tls_write: incl("SSL_write"),
+    store: incl("writer_main"),
+    alloc: selfs(/^(malloc|calloc|realloc|free|_int_malloc|_int_free|malloc_consolidate|_int_realloc|cfree)$/),
+    allocs: ncalls("malloc") + ncalls("calloc") + ncalls("realloc"),
+}));
+EOF
+[ "${MOSQUITTO:-1}" = 0 ] && exit 0
+
+# ---------------------------------------------------------------- Mosquitto, the same way
+MOSQ=$(command -v mosquitto || ls /usr/sbin/mosquitto 2>/dev/null || true)
+[ -n "$MOSQ" ] || { echo "ingest_callgrind: mosquitto is missing: no comparison (MOSQUITTO=0 skips it)"; exit 0; }
+m=$work/mosq
+mkdir -p "$m" || exit 1
+{ openssl ecparam -name prime256v1 -genkey -noout -out "$m/ca.key" &&
+    openssl req -x509 -new -key "$m/ca.key" -subj "/CN=bench CA" -days 2 -out "$m/ca.pem" &&
+    openssl ecparam -name prime256v1 -genkey -noout -out "$m/server.key" &&
+    openssl req -new -key "$m/server.key" -subj "/CN=localhost" -out "$m/server.csr" &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$m/ext.cnf" &&
+    openssl x509 -req -in "$m/server.csr" -CA "$m/ca.pem" -CAkey "$m/ca.key" -CAcreateserial \
+        -days 2 -extfile "$m/ext.cnf" -out "$m/server.pem"; } 2>>"$m/log" ||
+    { echo "ingest_callgrind: openssl could not make Mosquitto's certificate"; exit 1; }
+mport=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+# As tools/bench.sh runs it: persistence off, no subscriber, TCP_NODELAY like iotc-central.
+cat >"$m/mosquitto.conf" <<CONF
+listener $mport 127.0.0.1
+cafile $m/ca.pem
+certfile $m/server.pem
+keyfile $m/server.key
+allow_anonymous true
+max_connections -1
+persistence false
+set_tcp_nodelay true
+max_queued_messages 100000
+log_dest stderr
+log_type error
+log_type warning
+CONF
+# Started as root, mosquitto would switch to its own user, which cannot read this directory.
+[ "$(id -u)" = 0 ] && echo "user root" >>"$m/mosquitto.conf"
+mcg=$work/mosq-callgrind.out
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$mcg" "$MOSQ" -c "$m/mosquitto.conf" \
+    >"$m/out" 2>>"$m/log" &
+MPID=$!
+bench_pids+=("$MPID")
+for ((i = 0; i < 300; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break
+    kill -0 "$MPID" 2>/dev/null || { echo "ingest_callgrind: mosquitto exited"; tail -5 "$m/log"; exit 1; }
+    sleep 0.1
+done
+mstatus=$work/mosq-status.json
+"$B/iotc-sim" --quiet --broker "127.0.0.1:$mport" --tls --ca-file "$m/ca.pem" --devices "$DEVICES" \
+    --ramp 0 --concurrency 100 --rate max --inflight "$INFLIGHT" --qos 1 --warmup 0 \
+    --duration $((SECONDS_RUN + 60)) --status-file "$mstatus" >"$work/mosq-sim.json" 2>>"$work/sim.log" &
+SPID=$!
+bench_pids+=("$SPID")
+on=
+for ((i = 0; i < 600; i++)); do
+    if [ -s "$mstatus" ] && [ "$(bench_jget "$mstatus" connected)" = "$DEVICES" ]; then
+        callgrind_control -i on "$MPID" >/dev/null 2>&1 || { echo "ingest_callgrind: callgrind_control failed (mosquitto)"; exit 1; }
+        on=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$on" ] || { echo "ingest_callgrind: devices did not connect to mosquitto"; tail -3 "$work/sim.log"; exit 1; }
+sleep "$SECONDS_RUN"
+callgrind_control -i off "$MPID" >/dev/null 2>&1
+bench_stop_pid "$SPID"
+callgrind_control -d "$MPID" >/dev/null 2>&1
+bench_stop_pid "$MPID"
+mpart=$mcg.1
+[ -s "$mpart" ] || { echo "ingest_callgrind: no callgrind output (mosquitto)"; exit 1; }
+callgrind_annotate --inclusive=yes --threshold=100 "$mpart" >"$work/mosq-incl.txt" 2>/dev/null
+callgrind_annotate --inclusive=no --threshold=100 "$mpart" >"$work/mosq-self.txt" 2>/dev/null
+[ -n "${KEEP:-}" ] && cp "$mpart" "$KEEP/mosq-callgrind.out.1" && cp "$work/mosq-incl.txt" "$work/mosq-self.txt" "$KEEP"/
+
+node - "$work/mosq-incl.txt" "$work/mosq-self.txt" "$mpart" "$work/ours.json" <<'EOF'
+const fs = require("fs");
+const [incF, selfF, rawF, oursF] = process.argv.slice(2);
+const ours = JSON.parse(fs.readFileSync(oursF, "utf8"));
+// The same readers as above: call counts from the raw file, inclusive/self from the annotations.
+const calls = new Map();
+{
+    const names = new Map();
+    let cur = null;
+    for (const l of fs.readFileSync(rawF, "utf8").split("\n")) {
+        let m = /^c?fn=\((\d+)\)(?: (.*))?$/.exec(l);
+        if (m) {
+            if (m[2]) names.set(m[1], m[2]);
+            cur = l.startsWith("cfn") ? names.get(m[1]) : null;
+            continue;
+        }
+        m = /^calls=(\d+)/.exec(l);
+        if (m && cur) {
+            const k = cur.replace(/'\d+$/, "").replace(/@.*$/, "");
+            calls.set(k, (calls.get(k) || 0) + +m[1]);
+            cur = null;
+        }
+    }
+}
+const ncalls = (f) => calls.get(f) || 0;
+function parse(f) {
+    const m = new Map();
+    let total = 0;
+    for (const line of fs.readFileSync(f, "utf8").split("\n")) {
+        let r = /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+PROGRAM TOTALS/.exec(line);
+        if (r) { total = +r[1].replace(/,/g, ""); continue; }
+        r = /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:\S*?):(\S+?)(?:'\d+)?\s+\[([^\]]*)\]/.exec(line) ||
+            /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:\S*?):(\S+?)(?:'\d+)?\s*$/.exec(line);
+        if (!r) continue;
+        const v = +r[1].replace(/,/g, "");
+        m.set(r[2], Math.max(m.get(r[2]) || 0, v));
+    }
+    return { m, total };
+}
+const inc = parse(incF), self = parse(selfF);
+// Messages: the PUBLISH packets Mosquitto handled while counting (handle__publish is exported).
+const n = ncalls("handle__publish");
+if (!n) { console.log("ingest_callgrind: mosquitto handled no PUBLISH while counting"); process.exit(1); }
+const incl = (...fs) => fs.reduce((a, f) => a + (inc.m.get(f) || 0), 0);
+const selfs = (re) => [...self.m].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0);
+const m = {
+    n, whole: inc.total, tls_read: incl("SSL_read"), tls_write: incl("SSL_write"), store: 0,
+    alloc: selfs(/^(malloc|calloc|realloc|free|_int_malloc|_int_free|malloc_consolidate|_int_realloc|cfree)$/),
+    allocs: ncalls("malloc") + ncalls("calloc") + ncalls("realloc"),
+};
+const per = (v, k) => (k ? v / k : 0).toFixed(0).padStart(9);
+const f2 = (v, k) => (k ? v / k : 0).toFixed(2);
+console.log("");
+console.log(`mosquitto, the same load: ${n} PUBLISH handled while counting (persistence off, no subscriber)`);
+console.log("instructions per message  stage");
+const mrows = [
+    ["whole process", m.whole],
+    ["  TLS decrypt: SSL_read (incl. the read system call)", m.tls_read],
+    ["  PUBACK encrypt + write: SSL_write (incl. the write system call)", m.tls_write],
+    ["  packet read: packet__read (incl. SSL_read and handle__publish)", incl("packet__read")],
+    ["  PUBLISH handling: handle__publish (incl. queueing the PUBACK)", incl("handle__publish")],
+    ["  packet write: packet__write (incl. SSL_write)", incl("packet__write")],
+    ["  allocation: malloc/calloc/realloc/free (self, every caller)", m.alloc],
+];
+for (const [name, v] of mrows) console.log(`${per(v, n)}  ${name}`);
+console.log(`per message: ${f2(m.allocs, n)} allocations, read ${f2(ncalls("read"), n)}, ` +
+    `write ${f2(ncalls("write"), n)}, epoll_wait ${f2(ncalls("epoll_wait"), n)} system calls`);
+console.log("");
+console.log("instructions per message           iotc-central  mosquitto");
+const row = (name, a, b) => console.log(`${name.padEnd(34)}${per(a, ours.n).padStart(12)}${per(b, n).padStart(11)}`);
+const rest = (o) => o.whole - o.tls_read - o.tls_write - o.store;
+row("whole process", ours.whole, m.whole);
+row("TLS decrypt (SSL_read)", ours.tls_read, m.tls_read);
+row("PUBACK encrypt + write (SSL_write)", ours.tls_write, m.tls_write);
+row("storing (the writer thread)", ours.store, 0);
+row("everything else", rest(ours), rest(m));
+row("  of which allocation (self)", ours.alloc, m.alloc);
+console.log(`${"allocations per message".padEnd(34)}${f2(ours.allocs, ours.n).padStart(12)}${f2(m.allocs, n).padStart(11)}`);
+console.log(`TLS floor (SSL_read + SSL_write): iotc-central ${per(ours.tls_read + ours.tls_write, ours.n).trim()}, ` +
+    `mosquitto ${per(m.tls_read + m.tls_write, n).trim()} instructions per message`);
 EOF

@@ -137,6 +137,14 @@ IOTC_API int iotc_hub_topic_classify(struct iotc_span topic, struct iotc_span de
                                      struct iotc_span module_id,
                                      enum iotc_hub_topic_kind *out_kind);
 
+/**
+ * The authorisation of iotc_hub_topic_classify() for a topic already parsed by
+ * iotc_hub_topic_parse(): a server that needs the topic's fields parses once and asks this.
+ * @return IOTC_OK; IOTC_E_AUTH (another identity's topic, or a server->device kind).
+ */
+IOTC_API int iotc_hub_topic_authorize(const struct iotc_hub_topic *t, struct iotc_span device_id,
+                                      struct iotc_span module_id);
+
 /** Subscription filters a hub client may use. */
 enum iotc_hub_sub_kind {
     IOTC_HUB_SUB_UNKNOWN = 0,

@@ -48,6 +48,7 @@
 #include "central/service/service_http.h"
 #include "central/setup/appdata.h"
 #include "central/setup/certs.h"
+#include "central/setup/tls_alloc.h"
 #include "central/store/store.h"
 #include "central/store/store_backup.h"
 #include "util/opt.h"
@@ -760,6 +761,7 @@ static int cmd_restore(struct app *app, const struct copy_opts *copy)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    (void)tls_alloc_install(); /* before anything uses OpenSSL (setup/tls_alloc.c) */
     /* Everything the server creates (database and its -wal/-shm, keys, app.json, ports.json)
      * is for its owner only, whatever umask it was started with (docs/OPERATIONS.md). */
     umask(077);

@@ -267,6 +267,7 @@ int cmd_telemetry_query(struct cli *c, int argc, char **argv);
 int cmd_telemetry_last(struct cli *c, int argc, char **argv);
 int cmd_raw(struct cli *c, int argc, char **argv);
 int cmd_conformance(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_tokens_create(struct cli *c, int argc, char **argv);
 int cmd_destinations_put(struct cli *c, int argc, char **argv);
 int cmd_destinations_list(struct cli *c, int argc, char **argv);

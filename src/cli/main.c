@@ -208,6 +208,10 @@ static const struct cmd cmds[] = {
      "mismatch (unmodeled telemetry, wrong schema, missing acks, failed commands...).\n"
      "Exits 0 when the device is conformant, 2 when it is not (the report is printed either\n"
      "way).\n"},
+    {"stats", NULL, cmd_stats, "stats",
+     "The server's counters of the device-to-cloud path (administrators): messages parsed,\n"
+     "handed to the store, committed, PUBACKs released, commits and rows per commit, the\n"
+     "hand-off queue, wake-ups, time in commit. Counted since the server started.\n"},
     {"tokens", "create", cmd_tokens_create,
      "tokens create ID [--role operator|administrator] [--expiry T]",
      "Create an API token (administrators only). The token text is printed once, alone on\n"

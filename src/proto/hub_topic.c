@@ -155,21 +155,16 @@ int iotc_hub_topic_parse(struct iotc_span topic, struct iotc_hub_topic *out)
     return IOTC_OK;
 }
 
-int iotc_hub_topic_classify(struct iotc_span topic, struct iotc_span device_id,
-                            struct iotc_span module_id, enum iotc_hub_topic_kind *out_kind)
+int iotc_hub_topic_authorize(const struct iotc_hub_topic *t, struct iotc_span device_id,
+                             struct iotc_span module_id)
 {
-    struct iotc_hub_topic t;
-    if (iotc_hub_topic_parse(topic, &t) < 0)
-        return IOTC_E_MALFORMED;
-    if (out_kind != NULL)
-        *out_kind = t.kind;
-    switch (t.kind) {
+    switch (t->kind) {
     case IOTC_HUB_TOPIC_TELEMETRY:
-        if (device_id.len == 0 || !iotc_span_eq(t.device_id, device_id))
+        if (device_id.len == 0 || !iotc_span_eq(t->device_id, device_id))
             return IOTC_E_AUTH;
-        if ((module_id.ptr == NULL) != (t.module_id.ptr == NULL))
+        if ((module_id.ptr == NULL) != (t->module_id.ptr == NULL))
             return IOTC_E_AUTH;
-        if (module_id.ptr != NULL && !iotc_span_eq(t.module_id, module_id))
+        if (module_id.ptr != NULL && !iotc_span_eq(t->module_id, module_id))
             return IOTC_E_AUTH;
         return IOTC_OK;
     case IOTC_HUB_TOPIC_METHOD_RESPONSE:
@@ -179,6 +174,17 @@ int iotc_hub_topic_classify(struct iotc_span topic, struct iotc_span device_id,
     default:
         return IOTC_E_AUTH; /* hub -> device topics are never published by a device */
     }
+}
+
+int iotc_hub_topic_classify(struct iotc_span topic, struct iotc_span device_id,
+                            struct iotc_span module_id, enum iotc_hub_topic_kind *out_kind)
+{
+    struct iotc_hub_topic t;
+    if (iotc_hub_topic_parse(topic, &t) < 0)
+        return IOTC_E_MALFORMED;
+    if (out_kind != NULL)
+        *out_kind = t.kind;
+    return iotc_hub_topic_authorize(&t, device_id, module_id);
 }
 
 int iotc_hub_subscription_classify(struct iotc_span filter, struct iotc_span device_id,

@@ -18,7 +18,9 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "../lib/capi_http.h"
 #include "../lib/harness.h"
+#include "cli_util.h"
 #include "iotc/codec.h"
 
 static struct th_central srv;
@@ -33,9 +35,9 @@ static int create_device(const char *id, bool enabled)
 static int setup(void **state)
 {
     (void)state;
-    static const char *const ids[] = {"dev-a",   "dev-b",   "dev-twin", "dev-m1",  "dev-m2",
-                                      "dev-m3",  "dev-m4",  "dev-c2d",  "dev-exp", "dev-auth",
-                                      "dev-big", "dev-dup", "dev-ka",   "dev-will"};
+    static const char *const ids[] = {
+        "dev-a",   "dev-b",    "dev-twin", "dev-m1",  "dev-m2", "dev-m3",   "dev-m4", "dev-c2d",
+        "dev-exp", "dev-auth", "dev-big",  "dev-dup", "dev-ka", "dev-will", "dev-s1", "dev-s2"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -206,6 +208,103 @@ static void test_telemetry_hub_set_properties(void **state)
     assert_int_equal(sqlite3_step(s), SQLITE_DONE);
     sqlite3_finalize(s);
     sqlite3_close(db);
+}
+
+/* GET /api/stats (administrator) into @p out: the counters by "group.name". */
+static void get_stats(struct capi_resp *out)
+{
+    assert_int_equal(capi_call(srv.ca_path, srv.https_port, srv.admin_token, "GET", "/api/stats",
+                               NULL, 10000, out),
+                     200);
+    assert_non_null(out->json);
+}
+
+static double counter(const struct capi_resp *r, const char *path)
+{
+    const cJSON *v = capi_jget(r->json, path);
+    if (!cJSON_IsNumber(v))
+        fail_msg("no number at %s in %s", path, r->body);
+    return v->valuedouble;
+}
+
+/* Devices send the same property bag with every message and the broker keeps the bag's JSON
+ * (hub/broker_hub.c bag_object()): each row still carries its own device id, and the counters
+ * of GET /api/stats count every stage of the path. */
+static void test_bag_cache_and_stats(void **state)
+{
+    (void)state;
+    struct capi_resp r0 = {0}, r1 = {0};
+    get_stats(&r0);
+    /* A value that JSON must escape: %22 is '"', %5C is '\'. */
+    const char *bag = "%24.ct=application%2Fjson&%24.ce=utf-8&%24.sub=c7&q=%22x%5C";
+    static const char *const devs[] = {"dev-s1", "dev-s2"};
+    for (size_t d = 0; d < 2; d++) {
+        struct th_mqtt m;
+        char topic[300];
+        snprintf(topic, sizeof topic, "devices/%s/messages/events/%s", devs[d], bag);
+        assert_int_equal(th_hub_connect(&m, &srv, devs[d], KEY), 0);
+        for (int i = 0; i < 3; i++) {
+            int pid = th_mqtt_publish(&m, topic, "{\"t\":1}", 7, 1);
+            assert_true(pid > 0);
+            struct iotc_mqtt_packet p;
+            assert_int_equal(th_mqtt_expect(&m, IOTC_MQTT_PUBACK, &p, 5000), 0);
+            assert_int_equal(p.packet_id, pid);
+        }
+        th_mqtt_close(&m);
+    }
+    sqlite3 *db;
+    sqlite3_stmt *s = db_query(&db, "SELECT device_id, component, props FROM telemetry WHERE "
+                                    "component='c7' ORDER BY seq");
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        const char *dev = (const char *)sqlite3_column_text(s, 0);
+        assert_string_equal(dev, devs[i / 3]);
+        assert_string_equal((const char *)sqlite3_column_text(s, 1), "c7");
+        char want[300];
+        snprintf(want, sizeof want,
+                 "{\"$.ct\":\"application/json\",\"$.ce\":\"utf-8\",\"$.sub\":\"c7\","
+                 "\"q\":\"\\\"x\\\\\",\"iothub-connection-device-id\":\"%s\"}",
+                 dev);
+        assert_string_equal((const char *)sqlite3_column_text(s, 2), want);
+    }
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+
+    get_stats(&r1);
+    assert_true(counter(&r1, "hub.parsed") - counter(&r0, "hub.parsed") == 6);
+    assert_true(counter(&r1, "hub.handedOff") - counter(&r0, "hub.handedOff") == 6);
+    /* the first message decoded the bag; the other five, of either device, found it */
+    assert_true(counter(&r1, "hub.bagCacheHits") - counter(&r0, "hub.bagCacheHits") == 5);
+    assert_true(counter(&r1, "hub.acksReleased") - counter(&r0, "hub.acksReleased") == 6);
+    assert_true(counter(&r1, "hub.writes") - counter(&r0, "hub.writes") >= 6);
+    assert_true(counter(&r1, "hub.flushTurns") - counter(&r0, "hub.flushTurns") >= 1);
+    assert_true(counter(&r1, "store.committed") - counter(&r0, "store.committed") >= 6);
+    assert_true(counter(&r1, "store.commits") - counter(&r0, "store.commits") >= 1);
+    assert_true(counter(&r1, "store.wakeups") - counter(&r0, "store.wakeups") >= 1);
+    assert_true(counter(&r1, "store.completions") - counter(&r0, "store.completions") >= 6);
+    assert_true(counter(&r1, "store.commitMs") > counter(&r0, "store.commitMs"));
+    assert_true(counter(&r1, "store.queueMax") >= 1);
+    assert_true(counter(&r1, "store.rowsPerCommit") >= 1);
+    assert_true(counter(&r1, "store.batchMax") >= counter(&r1, "store.rowsPerCommit"));
+    /* `iotc stats` prints the same counters, one row each */
+    struct cu_out o;
+    assert_int_equal(cu_iotc(&o, "stats", "--data-dir", srv.data_dir, NULL), 0);
+    assert_non_null(strstr(o.out, "COUNTER"));
+    assert_non_null(strstr(o.out, "hub.parsed"));
+    assert_non_null(strstr(o.out, "store.rowsPerCommit"));
+    cu_free(&o);
+    assert_int_equal(cu_iotc(&o, "stats", "--data-dir", srv.data_dir, "-o", "json", NULL), 0);
+    cJSON *j = cJSON_Parse(o.out);
+    assert_true(cJSON_IsNumber(capi_jget(j, "hub.handedOff")));
+    assert_true(capi_jget(j, "hub.handedOff")->valuedouble >= counter(&r1, "hub.handedOff"));
+    cJSON_Delete(j);
+    cu_free(&o);
+    /* not without a token */
+    assert_int_equal(
+        capi_call(srv.ca_path, srv.https_port, NULL, "GET", "/api/stats", NULL, 10000, &r0), 401);
+    capi_resp_free(&r0);
+    capi_resp_free(&r1);
 }
 
 /* ------------------------------------------------------------------ twin */
@@ -681,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_connect_codes),
         cmocka_unit_test(test_telemetry_stored),
         cmocka_unit_test(test_telemetry_hub_set_properties),
+        cmocka_unit_test(test_bag_cache_and_stats),
         cmocka_unit_test(test_twin),
         cmocka_unit_test(test_method_answered),
         cmocka_unit_test(test_method_offline_and_timeout),

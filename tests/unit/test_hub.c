@@ -436,6 +436,15 @@ static void test_classify(void **state)
         if (rc != v->rc || kind != v->kind)
             fail_msg("vector %zu '%s': rc %d kind %d want %d %d", i, v->topic, rc, kind, v->rc,
                      v->kind);
+        /* Parsing once and authorizing the parsed topic decides the same. */
+        struct iotc_hub_topic t;
+        if (iotc_hub_topic_parse(S(v->topic), &t) == IOTC_OK) {
+            rc = iotc_hub_topic_authorize(&t, S(v->dev), S(v->mod));
+            if (rc != v->rc || t.kind != v->kind)
+                fail_msg("vector %zu '%s': authorize %d kind %d", i, v->topic, rc, t.kind);
+        } else if (v->rc != IOTC_E_MALFORMED) {
+            fail_msg("vector %zu '%s': parse failed", i, v->topic);
+        }
     }
     assert_string_equal(iotc_hub_topic_kind_str(IOTC_HUB_TOPIC_TELEMETRY), "telemetry");
     assert_string_equal(iotc_hub_topic_kind_str((enum iotc_hub_topic_kind)77), "unknown");

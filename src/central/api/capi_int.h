@@ -118,6 +118,9 @@ int capi_skiptoken(struct http_ctx *c, uint64_t max, uint64_t *out);
 
 /* Handlers (the routes of capi_router.c): c->seg[] holds the path ("api", ...), c->auth the
  * caller's role; the application layer is c->app->appl. */
+/* capi_stats.c: GET /api/stats */
+void capi_stats(struct http_ctx *c);
+
 /* capi_admin.c */
 void capi_tokens_list(struct http_ctx *c);
 void capi_token_get(struct http_ctx *c);

@@ -446,6 +446,7 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/api/dashboards", capi_dashboards_list, 0},
     {HTTP_GET | HTTP_PUT | HTTP_DELETE, "/api/dashboards/{id}", capi_dashboard, 0},
     {HTTP_POST, "/api/query", capi_query, 0},
+    {HTTP_GET, "/api/stats", capi_stats, ALL},
     {HTTP_GET, "/api/dataExport/destinations", capi_dx_list, ALL},
     {HTTP_GET | HTTP_PUT | HTTP_PATCH | HTTP_DELETE, "/api/dataExport/destinations/{id}",
      capi_dx_one, ALL},

@@ -36,6 +36,14 @@ int64_t broker_now_ms(struct app *app)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+void broker_stats_get(const struct app *app, struct broker_stats *out)
+{
+    if (app->broker != NULL)
+        *out = app->broker->stats;
+    else
+        *out = (struct broker_stats){0};
+}
+
 size_t broker_connection_count(const struct app *app)
 {
     return app->broker ? app->broker->count : 0;
@@ -272,7 +280,8 @@ void session_ack_done(void *ctx, uint32_t tag, int rc)
         } else {
             struct iotc_mqtt_packet ack = {.type = IOTC_MQTT_PUBACK};
             ack.packet_id = (uint16_t)tag;
-            session_send(s, &ack);
+            if (session_send(s, &ack) == CE_OK && s->app->broker != NULL)
+                s->app->broker->stats.acks_released++;
             if (s->read_paused && !s->throttled && s->pending_acks < BROKER_ACK_RESUME)
                 session_resume(s);
         }

@@ -51,6 +51,20 @@ void broker_free(struct app *app);
  */
 int broker_adopt(struct app *app, int fd, const struct mqtt_peer *peer);
 
+/** What the loop thread did with device-to-cloud messages since the start (operators'
+ * counters, docs/OPERATIONS.md). Plain counters: the loop thread alone writes and reads them. */
+struct broker_stats {
+    uint64_t parsed;        /**< telemetry PUBLISHes parsed and authorized */
+    uint64_t handed_off;    /**< telemetry messages queued for the store */
+    uint64_t bag_hits;      /**< ... whose property bag's JSON came from the bag cache */
+    uint64_t acks_released; /**< PUBACKs sent once what they acknowledge was durable */
+    uint64_t flush_turns;   /**< loop turns that wrote output (each writes every connection once) */
+    uint64_t writes;        /**< TLS records / socket writes of those turns */
+};
+
+/** Copy the broker's counters into @p out (zeros before broker_start()). Loop thread. */
+void broker_stats_get(const struct app *app, struct broker_stats *out);
+
 /** Number of open connections. */
 size_t broker_connection_count(const struct app *app);
 

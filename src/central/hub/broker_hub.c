@@ -22,9 +22,9 @@
 enum { SUBI_C2D, SUBI_METHODS, SUBI_TWIN_RES, SUBI_TWIN_DESIRED };
 
 static void deliver_c2d(struct session *s);
-static const char *record_telemetry(struct session *s, struct iotc_span topic,
+static const char *record_telemetry(struct session *s, struct iotc_span bag, size_t msg_len,
                                     struct iotc_span payload, const char *xkey, const char *xval,
-                                    uint16_t pid);
+                                    uint16_t pid, int64_t now_ms);
 
 void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
                     const struct auth_result *ar)
@@ -102,9 +102,12 @@ void hub_detach(struct session *s, const char *reason)
         return;
     if (s->will_topic != NULL && !s->graceful && dev->session == s) {
         /* §5.1: on an ungraceful close the will is routed as telemetry. */
-        const char *err = record_telemetry(
-            s, (struct iotc_span){s->will_topic, strlen(s->will_topic)},
-            (struct iotc_span){s->will_payload, s->will_len}, "iothub-MessageType", "Will", 0);
+        struct iotc_span topic = {s->will_topic, strlen(s->will_topic)}, wdev, wmod, bag;
+        const char *err = "malformed telemetry topic";
+        if (iotc_hub_telemetry_topic_parse(topic, &wdev, &wmod, &bag) == IOTC_OK)
+            err = record_telemetry(s, bag, topic.len + s->will_len,
+                                   (struct iotc_span){s->will_payload, s->will_len},
+                                   "iothub-MessageType", "Will", 0, broker_now_ms(s->app));
         if (err == NULL)
             log_info("hub: recorded the will message of %s", LOG_STR(s->ident));
     }
@@ -216,13 +219,11 @@ void hub_on_unsubscribe(struct session *s, const struct iotc_mqtt_packet *pkt)
 
 /* ---------------------------------------------------------------- telemetry */
 
-/* Decode the property bag into a JSON object; component gets the "$.sub" value. Properties
- * only the hub sets are dropped and the hub's iothub-connection-device-id, @p device_id, is
- * appended (§5.3): a device cannot pass for another. An extra property (mqtt-retain,
- * iothub-MessageType) is appended when @p xkey is non-NULL. */
-static int bag_to_json(struct iotc_span bag, const char *device_id, char *out, size_t size,
-                       size_t *out_len, char *component, size_t comp_size, const char *xkey,
-                       const char *xval)
+/* Decode the property bag into a JSON object of its pairs, "{...}"; component gets the "$.sub"
+ * value. Properties only the hub sets are dropped (§5.3): a device cannot pass for another. The
+ * result depends on the bag's bytes alone, so it is kept in the broker's bag cache. */
+static int bag_to_json(struct iotc_span bag, char *out, size_t size, size_t *out_len,
+                       char *component, size_t comp_size)
 {
     struct iotc_json_writer w;
     iotc_json_writer_init(&w, out, size);
@@ -250,52 +251,156 @@ static int bag_to_json(struct iotc_span bag, const char *device_id, char *out, s
     }
     if (rc != IOTC_E_NOTFOUND)
         return IOTC_E_MALFORMED;
-    iotc_json_write_key(&w, IOTC_SPAN_LIT("iothub-connection-device-id"));
-    iotc_json_write_string(&w, iotc_span_from_cstr(device_id));
-    if (xkey != NULL) {
-        iotc_json_write_key(&w, iotc_span_from_cstr(xkey));
-        iotc_json_write_string(&w, iotc_span_from_cstr(xval));
-    }
     iotc_json_write_object_end(&w);
     return iotc_json_writer_finish(&w, out_len);
 }
 
+/* Append @p s to out[*len] as a JSON string; @p size was checked by the caller to hold the
+ * longest escape. Plain ASCII (device ids) is copied as is. */
+static void put_json_string(char *out, size_t size, size_t *len, const char *s)
+{
+    size_t n = strlen(s), i = 0, w;
+    while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' &&
+           s[i] != '\\')
+        i++;
+    if (i == n) {
+        out[(*len)++] = '"';
+        memcpy(out + *len, s, n);
+        *len += n;
+        out[(*len)++] = '"';
+    } else if (iotc_json_escape(iotc_span_from_cstr(s), out + *len, size - *len, &w) == IOTC_OK) {
+        *len += w;
+    } else {
+        memcpy(out + *len, "null", 4); /* not UTF-8: cannot happen for ids the registry took */
+        *len += 4;
+    }
+}
+
+/* The message's properties: the bag's object @p obj ("{...}") with the hub's
+ * iothub-connection-device-id, @p device_id, appended, and an extra property (mqtt-retain,
+ * iothub-MessageType) when @p xkey is non-NULL. @p out (@p size bytes) holds obj_len +
+ * PROPS_EXTRA; @p obj may be @p out itself. */
+#define PROPS_EXTRA (6 * DEVICE_ID_MAX + 160)
+static size_t props_finish(const char *obj, size_t obj_len, const char *device_id, const char *xkey,
+                           const char *xval, char *out, size_t size)
+{
+    static const char hub_key[] = "\"iothub-connection-device-id\":";
+    size_t len = obj_len - 1; /* without the closing brace */
+    memmove(out, obj, len);
+    if (obj_len > 2)
+        out[len++] = ',';
+    memcpy(out + len, hub_key, sizeof hub_key - 1);
+    len += sizeof hub_key - 1;
+    put_json_string(out, size, &len, device_id);
+    if (xkey != NULL) {
+        out[len++] = ',';
+        put_json_string(out, size, &len, xkey);
+        out[len++] = ':';
+        put_json_string(out, size, &len, xval);
+    }
+    out[len++] = '}';
+    out[len] = '\0';
+    return len;
+}
+
+/* Devices send the same property bag with every message (content type and encoding, a
+ * component), so the JSON of the last few bags is kept: a message whose bag was seen costs a
+ * hash and a compare instead of decoding and escaping every pair (docs/PERFORMANCE.md). */
+static struct bag_entry *bag_lookup(struct broker *b, struct iotc_span bag, bool *out_hit)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < bag.len; i++)
+        h = (h ^ (unsigned char)bag.ptr[i]) * 16777619u;
+    struct bag_entry *e = &b->bags[(h ^ h >> 16) % BROKER_BAG_SLOTS];
+    *out_hit = e->used && e->bag_len == bag.len && memcmp(e->bag, bag.ptr, bag.len) == 0;
+    return e;
+}
+
+/* The bag's "{...}" and component, from the cache or decoded (and then cached when it fits).
+ * @p obj holds @p size bytes; *out_obj points at the result (the cache's or @p obj). */
+static int bag_object(struct broker *b, struct iotc_span bag, char *obj, size_t size,
+                      const char **out_obj, size_t *out_len, const char **out_component)
+{
+    bool hit = false;
+    struct bag_entry *e = b != NULL && bag.len <= BROKER_BAG_MAX ? bag_lookup(b, bag, &hit) : NULL;
+    if (hit) {
+        b->stats.bag_hits++;
+        *out_obj = e->json;
+        *out_len = e->json_len;
+        *out_component = e->component[0] ? e->component : NULL;
+        return IOTC_OK;
+    }
+    char component[256];
+    size_t len = 0;
+    if (bag_to_json(bag, obj, size, &len, component, sizeof component) != IOTC_OK)
+        return IOTC_E_MALFORMED;
+    *out_obj = obj;
+    *out_len = len;
+    *out_component = NULL;
+    if (e != NULL && len < sizeof e->json && strlen(component) < sizeof e->component) {
+        memcpy(e->bag, bag.ptr, bag.len);
+        e->bag_len = (uint16_t)bag.len;
+        memcpy(e->json, obj, len + 1);
+        e->json_len = (uint16_t)len;
+        memcpy(e->component, component, strlen(component) + 1);
+        e->used = true;
+        *out_obj = e->json;
+        *out_component = e->component[0] ? e->component : NULL;
+        return IOTC_OK;
+    }
+    if (component[0] != '\0') { /* not cached: keep the component beside the object */
+        size_t clen = strlen(component);
+        if (len + 1 + clen + 1 <= size) {
+            memcpy(obj + len + 1, component, clen + 1);
+            *out_component = obj + len + 1;
+        }
+    }
+    return IOTC_OK;
+}
+
 /*
  * Queue one device-to-cloud message for the store. QoS 1 (@p pid != 0) is PUBACKed by the
- * store once durable. @return NULL or the reason the connection must close (not closed here,
- * because the will message is recorded from a session that is already closing).
+ * store once durable. @p bag is the topic's property bag, @p msg_len the topic's and payload's
+ * length; @p now_ms the message's enqueued time. @return NULL or the reason the connection must
+ * close (not closed here, because the will message is recorded from a session that is already
+ * closing).
  */
-static const char *record_telemetry(struct session *s, struct iotc_span topic,
+static const char *record_telemetry(struct session *s, struct iotc_span bag, size_t msg_len,
                                     struct iotc_span payload, const char *xkey, const char *xval,
-                                    uint16_t pid)
+                                    uint16_t pid, int64_t now_ms)
 {
-    struct iotc_span dev_id, module, bag;
-    if (topic.len + payload.len > BROKER_MSG_MAX) {
-        log_warn("hub: %s sent a %zu-byte message (limit %u)", LOG_STR(s->ident),
-                 topic.len + payload.len, (unsigned)BROKER_MSG_MAX);
+    struct broker *b = s->app->broker;
+    if (msg_len > BROKER_MSG_MAX) {
+        log_warn("hub: %s sent a %zu-byte message (limit %u)", LOG_STR(s->ident), msg_len,
+                 (unsigned)BROKER_MSG_MAX);
         return "message too large";
     }
-    if (iotc_hub_telemetry_topic_parse(topic, &dev_id, &module, &bag) != IOTC_OK)
-        return "malformed telemetry topic";
     /* The decoded JSON is at most ~6x the encoded bag (\u00XX escapes) plus quotes/commas,
-     * plus the hub's device id property. */
+     * plus the component kept beside it and the hub's device id property. */
     char stack[4096];
-    size_t cap = bag.len * 6 + 128 + 6 * DEVICE_ID_MAX + 64, len = 0;
+    size_t cap = bag.len * 6 + 128 + 256 + PROPS_EXTRA;
     char *props = cap <= sizeof stack ? stack : malloc(cap);
-    char component[256];
     if (props == NULL)
         return "out of memory";
-    if (bag_to_json(bag, s->dev->id, props, cap, &len, component, sizeof component, xkey, xval) !=
-        IOTC_OK) {
+    const char *obj, *component;
+    size_t obj_len;
+    if (bag_object(b, bag, props, cap, &obj, &obj_len, &component) != IOTC_OK) {
         if (props != stack)
             free(props);
         log_warn("hub: %s sent an undecodable property bag", LOG_STR(s->ident));
         return "malformed property bag";
     }
+    /* A component kept in props (not cached) moves out of the way of the finished object. */
+    char comp_copy[256];
+    if (component != NULL && component >= props && component < props + cap) {
+        memcpy(comp_copy, component, strlen(component) + 1);
+        component = comp_copy;
+    }
+    props_finish(obj, obj_len, s->dev->id, xkey, xval, props, cap);
     struct store_telemetry t = {
         .device_id = s->dev->id,
-        .enqueued_ms = broker_now_ms(s->app),
-        .component = component[0] ? component : NULL,
+        .enqueued_ms = now_ms,
+        .component = component,
         .props_json = props,
         .payload = payload.ptr,
         .payload_len = payload.len,
@@ -315,20 +420,27 @@ static const char *record_telemetry(struct session *s, struct iotc_span topic,
     } else if (store_add_telemetry(s->app->store, &t, NULL, NULL, 0) != CE_OK) {
         err = "out of memory";
     }
-    if (err == NULL)
+    if (err == NULL) {
+        if (b != NULL)
+            b->stats.handed_off++;
         events_telemetry(s->app, s->dev->id, t.enqueued_ms, t.component, props, payload.ptr,
                          payload.len);
+    }
     if (props != stack)
         free(props);
     return err;
 }
 
-static void on_telemetry(struct session *s, const struct iotc_mqtt_publish *pub)
+static void on_telemetry(struct session *s, const struct iotc_hub_topic *t,
+                         const struct iotc_mqtt_publish *pub)
 {
-    /* A retained D2C message is forwarded with mqtt-retain=true (§5.1). */
-    const char *err =
-        record_telemetry(s, pub->topic, pub->payload, pub->retain ? "mqtt-retain" : NULL, "true",
-                         pub->qos == 1 ? pub->packet_id : 0);
+    /* A retained D2C message is forwarded with mqtt-retain=true (§5.1). The enqueued time is
+     * the loop's time of the read that brought the message (no clock read per message). */
+    if (s->app->broker != NULL)
+        s->app->broker->stats.parsed++;
+    const char *err = record_telemetry(s, t->bag, pub->topic.len + pub->payload.len, pub->payload,
+                                       pub->retain ? "mqtt-retain" : NULL, "true",
+                                       pub->qos == 1 ? pub->packet_id : 0, s->last_rx_ms);
     if (err != NULL)
         session_close(s, err, false);
 }
@@ -440,10 +552,14 @@ static void on_twin(struct session *s, enum iotc_hub_topic_kind kind, struct iot
 
 void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
 {
-    enum iotc_hub_topic_kind kind = IOTC_HUB_TOPIC_UNKNOWN;
     CENTRAL_ASSERT(s->kind == S_HUB && s->dev != NULL && !s->closing);
-    int rc =
-        iotc_hub_topic_classify(pub->topic, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL, &kind);
+    /* One parse gives the kind, the identity to authorize and the fields (the bag). */
+    struct iotc_hub_topic t;
+    int rc = iotc_hub_topic_parse(pub->topic, &t);
+    if (rc == IOTC_OK)
+        rc = iotc_hub_topic_authorize(&t, iotc_span_from_cstr(s->dev->id), IOTC_SPAN_NULL);
+    else
+        rc = IOTC_E_MALFORMED;
     if (rc != IOTC_OK) {
         log_warn("hub: %s published to %s topic %s", LOG_STR(s->ident),
                  rc == IOTC_E_AUTH ? "an unauthorized" : "an unsupported",
@@ -452,18 +568,13 @@ void hub_on_publish(struct session *s, const struct iotc_mqtt_publish *pub)
         return;
     }
     s->dev->last_activity_ms = s->last_rx_ms;
-    if (kind == IOTC_HUB_TOPIC_TELEMETRY) {
-        on_telemetry(s, pub);
+    if (t.kind == IOTC_HUB_TOPIC_TELEMETRY) {
+        on_telemetry(s, &t, pub);
         return; /* PUBACK comes from the store once durable */
     }
-    struct iotc_hub_topic t;
-    if (iotc_hub_topic_parse(pub->topic, &t) != IOTC_OK) {
-        session_close(s, "malformed topic", false);
-        return;
-    }
-    if (kind == IOTC_HUB_TOPIC_TWIN_GET || kind == IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED) {
-        on_twin(s, kind, t.rid, pub);
-    } else if (kind == IOTC_HUB_TOPIC_METHOD_RESPONSE) {
+    if (t.kind == IOTC_HUB_TOPIC_TWIN_GET || t.kind == IOTC_HUB_TOPIC_TWIN_PATCH_REPORTED) {
+        on_twin(s, t.kind, t.rid, pub);
+    } else if (t.kind == IOTC_HUB_TOPIC_METHOD_RESPONSE) {
         method_device_response(s->app, s->dev, t.rid.ptr, t.rid.len, (int)t.status,
                                pub->payload.ptr, pub->payload.len);
     }

@@ -44,16 +44,22 @@ struct conn {
     const char *io_reason;   /* why the last read or write failed, for the close */
     evutil_socket_t fd;      /* -1 once closed */
     short io_events;         /* what io is registered for */
-    bool open;               /* socket open (until session_finish()) */
-    bool handshaking;
-    bool hs_wants_write;
-    bool flushing;   /* closing as soon as the output is written */
-    bool dirty;      /* on the broker's dirty list */
-    bool processing; /* handling input: conn_process_buffered() is not re-entered */
-    bool read_wants_write;
-    bool write_wants_read;
-    bool write_blocked; /* the socket is full: waiting for EV_WRITE */
-    bool rx_drained;    /* the last read of the socket got less than it asked for */
+    /* One bit each, so that small[] fits in the bytes they took as bools. */
+    bool open : 1; /* socket open (until session_finish()) */
+    bool handshaking : 1;
+    bool hs_wants_write : 1;
+    bool flushing : 1;   /* closing as soon as the output is written */
+    bool dirty : 1;      /* on the broker's dirty list */
+    bool processing : 1; /* handling input: conn_process_buffered() is not re-entered */
+    bool read_wants_write : 1;
+    bool write_wants_read : 1;
+    bool write_blocked : 1; /* the socket is full: waiting for EV_WRITE */
+    bool rx_drained : 1;    /* the last read of the socket got less than it asked for */
+    /* Output of a few bytes (a PUBACK, a PINGRESP) waits here instead of in an evbuffer,
+     * which would be made, filled and freed for every acknowledgement; `out` takes over
+     * when more comes. */
+    uint8_t small_len;
+    unsigned char small[7];
 };
 
 /* Where a session is in its life: NEW until CONNECT is accepted, then DPS or HUB for good;
@@ -107,6 +113,17 @@ static inline struct session *conn_session(struct conn *c)
     return (struct session *)(void *)((char *)c - offsetof(struct session, conn));
 }
 
+/* The broker's cache of property bags and their JSON (broker_hub.c bag_object()). */
+#define BROKER_BAG_SLOTS 8
+#define BROKER_BAG_MAX 192
+struct bag_entry {
+    uint16_t bag_len, json_len;
+    bool used;
+    char component[64];
+    char bag[BROKER_BAG_MAX];
+    char json[448];
+};
+
 struct broker {
     struct evconnlistener *tls;
     struct evconnlistener *plain;
@@ -123,6 +140,8 @@ struct broker {
     uint32_t burst_total;    /* handshakes and CONNECTs since the last trim */
     uint32_t burst_recent;   /* ... since trim_ev last fired */
     bool draining;           /* broker_shutdown(): leave the loop once the last one closes */
+    struct broker_stats stats;
+    struct bag_entry bags[BROKER_BAG_SLOTS];
 };
 
 /* broker.c */

@@ -124,7 +124,8 @@ struct store {
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
-    uint64_t moves; /* moves committed */
+    uint64_t moves;           /* moves committed */
+    struct store_stats stats; /* under mu; queue_depth is filled in by store_stats_get() */
 };
 
 static const char schema_v1[] =
@@ -401,6 +402,8 @@ static void *writer_main(void *arg)
         st->in_flight = n;
         pthread_mutex_unlock(&st->mu);
 
+        struct timespec t0, t1; /* one clock pair per transaction, not per row */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int txrc = step_simple(st, ST_BEGIN);
         struct store_op *op, *next;
         size_t staged = 0;
@@ -432,8 +435,17 @@ static void *writer_main(void *arg)
                 STAILQ_INSERT_TAIL(&done, op, link);
         }
         bool any_done = !STAILQ_EMPTY(&done);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         pthread_mutex_lock(&st->mu);
         st->in_flight = 0;
+        if (txrc == CE_OK) {
+            st->stats.commits++;
+            st->stats.committed += n;
+            if (n > st->stats.batch_max)
+                st->stats.batch_max = n;
+            st->stats.commit_ns +=
+                (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        }
         STAILQ_CONCAT(&st->done, &done);
         bool drained = st->drain_armed && st->q_len <= st->drain_level;
         if (drained)
@@ -461,12 +473,16 @@ static void run_done(struct store *st)
     pthread_mutex_lock(&st->mu);
     struct op_queue done = STAILQ_HEAD_INITIALIZER(done);
     STAILQ_CONCAT(&done, &st->done);
+    st->stats.wakeups++;
     pthread_mutex_unlock(&st->mu);
+    uint64_t n = 0;
     for (struct store_op *op = STAILQ_FIRST(&done), *next; op != NULL; op = next) {
         next = STAILQ_NEXT(op, link);
         op->cb(op->ctx, op->tag, op->rc);
         free(op);
+        n++;
     }
+    st->stats.completions += n; /* the writer never touches this one */
 }
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -544,6 +560,8 @@ static void enqueue(struct store *st, struct store_op *op)
     pthread_mutex_lock(&st->mu);
     STAILQ_INSERT_TAIL(&st->q, op, link);
     st->q_len++;
+    if (st->q_len + st->in_flight > st->stats.queue_max)
+        st->stats.queue_max = st->q_len + st->in_flight;
     st->unsealed++;
     st->tail = op;
     pthread_mutex_unlock(&st->mu);
@@ -704,6 +722,14 @@ size_t store_backlog(const struct store *st)
     size_t n = st->q_len + st->in_flight;
     pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
     return n;
+}
+
+void store_stats_get(const struct store *st, struct store_stats *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+    *out = st->stats;
+    out->queue_depth = st->q_len + st->in_flight;
+    pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
 }
 
 int store_open(struct app *app)

@@ -87,6 +87,22 @@ uint64_t store_moves(const struct store *st);
 /** Number of writes queued but not yet committed (for overload decisions). */
 size_t store_backlog(const struct store *st);
 
+/** The writer's counters since the store opened (operators', docs/OPERATIONS.md). */
+struct store_stats {
+    uint64_t committed;   /**< writes (telemetry rows, barriers, ...) in committed transactions */
+    uint64_t commits;     /**< transactions committed (each one fsync in WAL mode) */
+    uint64_t batch_max;   /**< the most writes one transaction carried */
+    uint64_t commit_ns;   /**< writer time from BEGIN to the end of COMMIT, summed */
+    uint64_t wakeups;     /**< loop wake-ups that ran completions (PUBACKs) of commits */
+    uint64_t completions; /**< completions (callbacks) those wake-ups ran */
+    uint64_t queue_max;   /**< the longest the hand-off queue was (queued + in the writer) */
+    uint64_t queue_depth; /**< queued + in the writer now */
+};
+
+/** Copy the writer's counters. Loop thread (completions is the loop's own); takes the queue's
+ * lock once. */
+void store_stats_get(const struct store *st, struct store_stats *out);
+
 /**
  * Call @p cb(@p ctx) once on the loop thread as soon as at most @p level writes are queued
  * (immediately, i.e. on the next loop iteration, if that is already the case). One pending
