@@ -630,6 +630,27 @@ static void on_event(void *ctx, const struct central_event *ev)
     export_kick(e);
 }
 
+void export_prune_events(struct exporter *e)
+{
+    for (int s = 0; s < EXPORT_SRC_COUNT; s++) {
+        if (s == EXPORT_SRC_TELEMETRY) /* telemetry is the device data itself: never pruned here */
+            continue;
+        int64_t upto = INT64_MAX;
+        for (const struct xport *x = e->exports; x != NULL; x = x->next) {
+            for (const struct pipe *p = x->pipes; x->src == (enum export_source)s && p != NULL;
+                 p = p->next) {
+                if (p->cursor < upto)
+                    upto = p->cursor;
+            }
+        }
+        if (upto == e->pruned[s]) /* unchanged (a lower bound than last time deletes nothing) */
+            continue;
+        if (store_export_prune_events(e->se, export_source_name((enum export_source)s), upto) ==
+            CE_OK)
+            e->pruned[s] = upto;
+    }
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 struct load_ctx {

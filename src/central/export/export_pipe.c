@@ -313,7 +313,13 @@ void export_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    pump_all(arg, true);
+    struct exporter *e = arg;
+    pump_all(e, true);
+    int64_t now = app_now_ms();
+    if (now >= e->next_prune_ms) {
+        e->next_prune_ms = now + EXPORT_PRUNE_MS;
+        export_prune_events(e);
+    }
 }
 
 void export_on_kick(evutil_socket_t fd, short what, void *arg)

@@ -48,6 +48,12 @@ int store_export_add_event(struct store_export *se, const char *source, const ch
                            const char *device_id, const char *template_id, int64_t time_ms,
                            const char *data);
 
+/**
+ * Queue the deletion of @p source's rows of export_events up to @p upto_seq (inclusive), except
+ * the table's newest row (kept so that row ids never go back below a cursor).
+ */
+int store_export_prune_events(struct store_export *se, const char *source, int64_t upto_seq);
+
 /** One row of a log (borrowed during the callback). */
 struct store_export_row {
     int64_t seq;
