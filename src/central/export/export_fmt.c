@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "central/base/app.h"
+#include "iotc/json.h"
 
 static const char *const source_names[EXPORT_SRC_COUNT] = {
     "telemetry", "properties", "deviceConnectivity", "deviceLifecycle", "deviceTemplateLifecycle"};
@@ -727,8 +728,108 @@ cJSON *export_message(const struct export_msg_in *in)
     return build_message(in, false);
 }
 
+static struct iotc_span span_of(const char *s)
+{
+    return (struct iotc_span){s, s != NULL ? strlen(s) : 0};
+}
+
+/* One JSON object as text, or NULL: its first byte is '{' and it is valid JSON (checked again,
+ * without allocating, by iotc_json_write_raw, which then fails the writer). */
+static bool looks_object(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return text != NULL && i < len && text[i] == '{' && memchr(text, '\0', len) == NULL;
+}
+
+static void write_str_member(struct iotc_json_writer *w, const char *key, const char *v)
+{
+    iotc_json_write_key(w, span_of(key));
+    iotc_json_write_string(w, span_of(v));
+}
+
+/* The telemetry message written directly (no cJSON tree): the device's object, the message
+ * properties and the printed enrichments spliced in. */
+static void emit_telemetry(struct iotc_json_writer *w, const struct export_msg_in *in,
+                           struct iotc_span props, struct iotc_span enr)
+{
+    char t[32];
+    app_format_time(in->time_ms, t);
+    iotc_json_write_object_begin(w);
+    write_str_member(w, "applicationId", in->app_id ? in->app_id : "");
+    write_str_member(w, "messageSource", "telemetry");
+    write_str_member(w, "deviceId", in->device_id ? in->device_id : "");
+    write_str_member(w, "schema", "default@v1");
+    if (in->template_id != NULL)
+        write_str_member(w, "templateId", in->template_id);
+    write_str_member(w, "enqueuedTime", t);
+    iotc_json_write_key(w, IOTC_SPAN_LIT("telemetry"));
+    iotc_json_write_raw(w, (struct iotc_span){in->payload, in->payload_len});
+    iotc_json_write_key(w, IOTC_SPAN_LIT("messageProperties"));
+    iotc_json_write_raw(w, props);
+    iotc_json_write_key(w, IOTC_SPAN_LIT("enrichments"));
+    iotc_json_write_raw(w, enr);
+    if (in->component != NULL && in->component[0] != '\0')
+        write_str_member(w, "component", in->component);
+    iotc_json_write_object_end(w);
+}
+
+/* NULL when the direct writer does not apply (a body or the properties are not one JSON object,
+ * bad UTF-8) or memory ran out; the caller then builds the message through cJSON. */
+static char *telemetry_text(const struct export_msg_in *in)
+{
+    struct iotc_span props = in->props_json != NULL && in->props_json[0] != '\0'
+                                 ? span_of(in->props_json)
+                                 : IOTC_SPAN_LIT("{}");
+    if (!looks_object(in->payload, in->payload_len) || !looks_object(props.ptr, props.len))
+        return NULL;
+    char *enr_text = NULL;
+    struct iotc_span enr = IOTC_SPAN_LIT("{}");
+    if (in->enrichments != NULL && in->enrichments->child != NULL) {
+        enr_text = cJSON_PrintUnformatted(in->enrichments);
+        if (enr_text == NULL)
+            return NULL;
+        enr = span_of(enr_text);
+    }
+    /* the strings may grow when escaped (6 bytes per control byte at worst): a first guess,
+     * then the exact size the writer reports */
+    size_t size =
+        in->payload_len + props.len + enr.len + 256 +
+        2 * (strlen(in->app_id ? in->app_id : "") + strlen(in->device_id ? in->device_id : "") +
+             strlen(in->template_id ? in->template_id : "") +
+             strlen(in->component ? in->component : ""));
+    char *out = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        char *buf = realloc(out, size + 1);
+        if (buf == NULL)
+            break;
+        out = buf;
+        struct iotc_json_writer w;
+        size_t len = 0;
+        iotc_json_writer_init(&w, out, size + 1);
+        emit_telemetry(&w, in, props, enr);
+        int rc = iotc_json_writer_finish(&w, &len);
+        if (rc == IOTC_OK) {
+            free(enr_text);
+            return out;
+        }
+        if (rc != IOTC_E_NOSPACE)
+            break;
+        size = len;
+    }
+    free(out);
+    free(enr_text);
+    return NULL;
+}
+
 char *export_message_text(const struct export_msg_in *in)
 {
+    if (in->source == EXPORT_SRC_TELEMETRY) {
+        char *text = telemetry_text(in);
+        if (text != NULL)
+            return text;
+    }
     cJSON *o = build_message(in, true);
     char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);

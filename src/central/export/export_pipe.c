@@ -194,7 +194,10 @@ static int on_row(void *arg, const struct store_export_row *row)
     if (device == NULL)
         return 1;
     if (match) {
-        cJSON *enr = enrich(fc->e, x, row->device_id, tid);
+        /* no enrichments: no object to build (the message writes {}) */
+        const cJSON *spec = cJSON_GetObjectItemCaseSensitive(x->def, "enrichments");
+        bool has_enr = cJSON_IsObject(spec) && spec->child != NULL;
+        cJSON *enr = has_enr ? enrich(fc->e, x, row->device_id, tid) : NULL;
         struct export_msg_in in = {
             .source = x->src,
             .app_id = fc->e->app->facts.id_scope,
@@ -208,7 +211,7 @@ static int on_row(void *arg, const struct store_export_row *row)
             .payload_len = row->payload_len,
             .enrichments = enr,
         };
-        body = enr != NULL ? export_message_text(&in) : NULL;
+        body = enr != NULL || !has_enr ? export_message_text(&in) : NULL;
         cJSON_Delete(enr);
         if (body == NULL) { /* out of memory: stop here, this row is read again later */
             free(device);
