@@ -728,99 +728,120 @@ cJSON *export_message(const struct export_msg_in *in)
     return build_message(in, false);
 }
 
-static struct iotc_span span_of(const char *s)
+/* A growing text buffer; once out of memory it stays failed. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void tb_put(struct tbuf *b, const char *s, size_t n)
 {
-    return (struct iotc_span){s, s != NULL ? strlen(s) : 0};
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
 }
 
-/* One JSON object as text, or NULL: its first byte is '{' and it is valid JSON (checked again,
- * without allocating, by iotc_json_write_raw, which then fails the writer). */
-static bool looks_object(const char *text, size_t len)
+#define TB_LIT(b, lit) tb_put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string: copied as is when nothing in it needs escaping, else escaped by the core. */
+static void tb_str(struct tbuf *b, const char *s)
 {
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+    size_t n = strlen(s), i = 0;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
         i++;
-    return text != NULL && i < len && text[i] == '{' && memchr(text, '\0', len) == NULL;
+    if (i == n) {
+        TB_LIT(b, "\"");
+        tb_put(b, s, n);
+        TB_LIT(b, "\"");
+        return;
+    }
+    size_t need = 0;
+    iotc_json_escape((struct iotc_span){s, n}, NULL, 0, &need);
+    char *tmp = malloc(need + 1);
+    if (tmp == NULL || iotc_json_escape((struct iotc_span){s, n}, tmp, need + 1, &need) != IOTC_OK)
+        b->failed = true;
+    else
+        tb_put(b, tmp, need);
+    free(tmp);
 }
 
-static void write_str_member(struct iotc_json_writer *w, const char *key, const char *v)
+/* @p text is exactly one JSON object (whitespace around it allowed): its span without the
+ * whitespace, checked by the core's allocation-free parser. */
+static bool object_span(const char *text, size_t len, struct iotc_span *out)
 {
-    iotc_json_write_key(w, span_of(key));
-    iotc_json_write_string(w, span_of(v));
+    struct iotc_json_value v;
+    if (text == NULL || len == 0 || memchr(text, '\0', len) != NULL ||
+        iotc_json_parse((struct iotc_span){text, len}, &v) != IOTC_OK || v.type != IOTC_JSON_OBJECT)
+        return false;
+    *out = v.raw;
+    return true;
 }
 
-/* The telemetry message written directly (no cJSON tree): the device's object, the message
- * properties and the printed enrichments spliced in. */
-static void emit_telemetry(struct iotc_json_writer *w, const struct export_msg_in *in,
-                           struct iotc_span props, struct iotc_span enr)
-{
-    char t[32];
-    app_format_time(in->time_ms, t);
-    iotc_json_write_object_begin(w);
-    write_str_member(w, "applicationId", in->app_id ? in->app_id : "");
-    write_str_member(w, "messageSource", "telemetry");
-    write_str_member(w, "deviceId", in->device_id ? in->device_id : "");
-    write_str_member(w, "schema", "default@v1");
-    if (in->template_id != NULL)
-        write_str_member(w, "templateId", in->template_id);
-    write_str_member(w, "enqueuedTime", t);
-    iotc_json_write_key(w, IOTC_SPAN_LIT("telemetry"));
-    iotc_json_write_raw(w, (struct iotc_span){in->payload, in->payload_len});
-    iotc_json_write_key(w, IOTC_SPAN_LIT("messageProperties"));
-    iotc_json_write_raw(w, props);
-    iotc_json_write_key(w, IOTC_SPAN_LIT("enrichments"));
-    iotc_json_write_raw(w, enr);
-    if (in->component != NULL && in->component[0] != '\0')
-        write_str_member(w, "component", in->component);
-    iotc_json_write_object_end(w);
-}
-
-/* NULL when the direct writer does not apply (a body or the properties are not one JSON object,
- * bad UTF-8) or memory ran out; the caller then builds the message through cJSON. */
+/* The telemetry message written directly (no cJSON tree), in export_message()'s member order;
+ * NULL when this writer does not apply (a body or the properties are not one JSON object) or
+ * memory ran out: the caller then builds the message through cJSON. */
 static char *telemetry_text(const struct export_msg_in *in)
 {
-    struct iotc_span props = in->props_json != NULL && in->props_json[0] != '\0'
-                                 ? span_of(in->props_json)
-                                 : IOTC_SPAN_LIT("{}");
-    if (!looks_object(in->payload, in->payload_len) || !looks_object(props.ptr, props.len))
+    struct iotc_span tel, props = IOTC_SPAN_LIT("{}");
+    if (!object_span(in->payload, in->payload_len, &tel))
         return NULL;
-    char *enr_text = NULL;
-    struct iotc_span enr = IOTC_SPAN_LIT("{}");
+    if (in->props_json != NULL && in->props_json[0] != '\0' &&
+        !object_span(in->props_json, strlen(in->props_json), &props))
+        return NULL;
+    struct tbuf b = {0};
+    char t[32];
+    app_format_time(in->time_ms, t);
+    TB_LIT(&b, "{\"applicationId\":");
+    tb_str(&b, in->app_id ? in->app_id : "");
+    TB_LIT(&b, ",\"messageSource\":\"telemetry\",\"deviceId\":");
+    tb_str(&b, in->device_id ? in->device_id : "");
+    TB_LIT(&b, ",\"schema\":\"default@v1\"");
+    if (in->template_id != NULL) {
+        TB_LIT(&b, ",\"templateId\":");
+        tb_str(&b, in->template_id);
+    }
+    TB_LIT(&b, ",\"enqueuedTime\":");
+    tb_str(&b, t);
+    TB_LIT(&b, ",\"telemetry\":");
+    tb_put(&b, tel.ptr, tel.len);
+    TB_LIT(&b, ",\"messageProperties\":");
+    tb_put(&b, props.ptr, props.len);
+    TB_LIT(&b, ",\"enrichments\":");
     if (in->enrichments != NULL && in->enrichments->child != NULL) {
-        enr_text = cJSON_PrintUnformatted(in->enrichments);
-        if (enr_text == NULL)
-            return NULL;
-        enr = span_of(enr_text);
+        char *enr = cJSON_PrintUnformatted(in->enrichments);
+        if (enr == NULL)
+            b.failed = true;
+        else
+            tb_put(&b, enr, strlen(enr));
+        free(enr);
+    } else {
+        TB_LIT(&b, "{}");
     }
-    /* the strings may grow when escaped (6 bytes per control byte at worst): a first guess,
-     * then the exact size the writer reports */
-    size_t size =
-        in->payload_len + props.len + enr.len + 256 +
-        2 * (strlen(in->app_id ? in->app_id : "") + strlen(in->device_id ? in->device_id : "") +
-             strlen(in->template_id ? in->template_id : "") +
-             strlen(in->component ? in->component : ""));
-    char *out = NULL;
-    for (int pass = 0; pass < 2; pass++) {
-        char *buf = realloc(out, size + 1);
-        if (buf == NULL)
-            break;
-        out = buf;
-        struct iotc_json_writer w;
-        size_t len = 0;
-        iotc_json_writer_init(&w, out, size + 1);
-        emit_telemetry(&w, in, props, enr);
-        int rc = iotc_json_writer_finish(&w, &len);
-        if (rc == IOTC_OK) {
-            free(enr_text);
-            return out;
-        }
-        if (rc != IOTC_E_NOSPACE)
-            break;
-        size = len;
+    if (in->component != NULL && in->component[0] != '\0') {
+        TB_LIT(&b, ",\"component\":");
+        tb_str(&b, in->component);
     }
-    free(out);
-    free(enr_text);
-    return NULL;
+    TB_LIT(&b, "}");
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 char *export_message_text(const struct export_msg_in *in)
