@@ -243,19 +243,32 @@ static void fill(struct exporter *e, struct pipe *p)
                       EXPORT_WINDOW - p->n, on_row, &fc);
 }
 
+/* The devices with an unacknowledged row earlier in the window: an open-addressing set of their
+ * hashes (twice the window's size, so never full; 0 marks a free place). */
+#define BUSY_SLOTS (2 * EXPORT_WINDOW)
+
+/* Add @p h; @return true when it was there already. */
+static bool busy_test_add(uint64_t *set, uint64_t h)
+{
+    h = h != 0 ? h : 1;
+    for (size_t i = (size_t)(h % BUSY_SLOTS);; i = (i + 1) % BUSY_SLOTS) {
+        if (set[i] == h)
+            return true;
+        if (set[i] == 0) {
+            set[i] = h;
+            return false;
+        }
+    }
+}
+
 static void dispatch(struct pipe *p, int64_t now)
 {
-    uint64_t busy[EXPORT_WINDOW];
-    size_t n_busy = 0;
+    uint64_t busy[BUSY_SLOTS] = {0};
     for (size_t i = 0; i < p->n; i++) {
         struct slot *s = slot_at(p, i);
         if (s->st == SLOT_DONE)
             continue;
-        bool blocked = false;
-        for (size_t j = 0; j < n_busy && !blocked; j++)
-            blocked = busy[j] == s->dev_hash;
-        if (!blocked)
-            busy[n_busy++] = s->dev_hash;
+        bool blocked = busy_test_add(busy, s->dev_hash);
         if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
