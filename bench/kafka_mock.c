@@ -62,8 +62,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *topic = argv[1], *count_path = argv[3];
-    int parts = atoi(argv[2]);
-    if (parts < 1 || parts > 1000) {
+    char *end = NULL;
+    long parts = strtol(argv[2], &end, 10);
+    if (end == argv[2] || *end != '\0' || parts < 1 || parts > 1000) {
         fprintf(stderr, "kafka-mock: PARTITIONS must be 1-1000\n");
         return 2;
     }
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
         return 1;
     }
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 3);
-    if (mc == NULL || rd_kafka_mock_topic_create(mc, topic, parts, 3) != 0) {
+    if (mc == NULL || rd_kafka_mock_topic_create(mc, topic, (int)parts, 3) != 0) {
         fprintf(stderr, "kafka-mock: cannot start the mock cluster\n");
         return 1;
     }
@@ -88,8 +89,8 @@ int main(int argc, char **argv)
 
     conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", bootstrap) != 0 ||
-        conf_set(conf, "group.id", "iotc-bench") != 0 ||
-        conf_set(conf, "log_level", "2") != 0 || conf_set(conf, "enable.auto.commit", "false") != 0)
+        conf_set(conf, "group.id", "iotc-bench") != 0 || conf_set(conf, "log_level", "2") != 0 ||
+        conf_set(conf, "enable.auto.commit", "false") != 0)
         return 1;
     rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (consumer == NULL) {
@@ -98,8 +99,8 @@ int main(int argc, char **argv)
     }
     rd_kafka_poll_set_consumer(consumer);
     /* every partition from its first offset, no group coordination to wait for */
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(parts);
-    for (int p = 0; p < parts; p++)
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new((int)parts);
+    for (int p = 0; p < (int)parts; p++)
         rd_kafka_topic_partition_list_add(tp, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t rc = rd_kafka_assign(consumer, tp);
     rd_kafka_topic_partition_list_destroy(tp);
