@@ -770,6 +770,34 @@ static void test_sensor_every_source(void **state)
     }
 }
 
+/* Deleting the device whose rows are the newest of the telemetry table must not make later rows
+ * reuse row numbers the export has passed (SQLite numbers a row after the highest present): the
+ * next device's messages all arrive. */
+static void test_delete_newest_no_gap(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    char key[128];
+    struct th_mqtt m;
+    put_destination("gap");
+    put_export("gap", "telemetry", "gap", NULL);
+    make_device("ex-gap1", key, sizeof key);
+    assert_int_equal(th_hub_connect(&m, &srv, "ex-gap1", key), 0);
+    pub_many(&m, "ex-gap1", 0, N);
+    th_mqtt_close(&m);
+    assert_int_equal(wait_all("ex-gap1", N, 30, true), N);
+    assert_int_equal(admin("DELETE", "/api/devices/ex-gap1", NULL), 204);
+    make_device("ex-gap2", key, sizeof key);
+    assert_int_equal(th_hub_connect(&m, &srv, "ex-gap2", key), 0);
+    pub_many(&m, "ex-gap2", 0, N);
+    th_mqtt_close(&m);
+    assert_int_equal(wait_all("ex-gap2", N, 30, true), N);
+    assert_int_equal(dx("GET", "/api/dataExport/exports/gap", NULL), 200);
+    assert_int_equal((int)jnum(R.json, "stats.lagMessages"), 0);
+    assert_int_equal((int)jnum(R.json, "stats.deletedBeforeExport"), 0);
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/gap", NULL), 204);
+}
+
 /* Rows of @p source in export_events, read through SQLite as another reader of the WAL. */
 static long events_rows(const char *source)
 {
@@ -900,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_device_deleted_counted),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_events_pruned),
+        cmocka_unit_test(test_delete_newest_no_gap),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

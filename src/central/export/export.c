@@ -521,9 +521,12 @@ static bool wanted(struct exporter *e, enum export_source s)
  * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
 static void count_deleted(struct exporter *e, const char *device_id)
 {
+    int64_t hold = 0; /* the highest row id a telemetry pipe has read */
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
         for (struct pipe *p = x->pipes; x->src == EXPORT_SRC_TELEMETRY && p != NULL; p = p->next) {
             int64_t n = 0;
+            if (p->read_to > hold)
+                hold = p->read_to;
             if (store_export_count_device(e->se, device_id, p->read_to, &n) != CE_OK || n == 0)
                 continue;
             char msg[200];
@@ -536,6 +539,10 @@ static void count_deleted(struct exporter *e, const char *device_id)
             log_warn("export %s: %s", x->id, msg);
         }
     }
+    /* if the deleted rows were the newest, new rows would be numbered again from below what the
+     * pipes have read, and those would skip them: keep the number taken */
+    if (hold > 0 && store_export_hold_telemetry_seq(e->se, hold) != CE_OK)
+        log_error("export: cannot keep the telemetry row numbers after deleting %s", device_id);
 }
 
 /* deviceLifecycle's messageType for a bus event (IoT Central's names). */

@@ -182,8 +182,9 @@ static int on_row(void *arg, const struct store_export_row *row)
     struct xport *x = p->x;
     const char *tid = x->src == EXPORT_SRC_TELEMETRY ? export_device_template(fc->e, row->device_id)
                                                      : row->template_id;
-    bool match = true;
-    if (x->filter != NULL) {
+    /* a placeholder that keeps row numbers from going back (store_export_hold_telemetry_seq) */
+    bool match = x->src != EXPORT_SRC_TELEMETRY || row->device_id[0] != '\0';
+    if (match && x->filter != NULL) {
         cJSON *fields = NULL;
         if (x->src == EXPORT_SRC_TELEMETRY && row->payload != NULL)
             fields = cJSON_ParseWithLength(row->payload, row->payload_len);
