@@ -20,6 +20,7 @@
 #include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/export/export_int.h"
+#include "central/store/store.h"
 
 /* ---------------------------------------------------------------- definitions */
 
@@ -516,6 +517,20 @@ static bool wanted(struct exporter *e, enum export_source s)
 /* Property changes, connectivity and lifecycle go to export_events in the same loop turn as
  * the change, in the same seal group as its own write (docs/EXPORT.md). Only while an export of
  * that source exists: a new export starts at the end of its source anyway. */
+/* The deletion and the placeholder are durable: the telemetry pipes read on. Through the app: the
+ * exporter may be gone by then. */
+static void on_deleted(void *ctx, uint32_t tag, int rc)
+{
+    (void)tag;
+    (void)rc;
+    struct app *app = ctx;
+    struct exporter *e = app->exporter;
+    if (e != NULL && e->deleting > 0) {
+        e->deleting--;
+        export_kick(e);
+    }
+}
+
 /* Deleting a device deletes its telemetry (store_app_forget_device), queued by the application
  * layer in this same callback and not committed yet: count what each telemetry pipe had not read,
  * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
@@ -543,6 +558,10 @@ static void count_deleted(struct exporter *e, const char *device_id)
      * pipes have read, and those would skip them: keep the number taken */
     if (hold > 0 && store_export_hold_telemetry_seq(e->se, hold) != CE_OK)
         log_error("export: cannot keep the telemetry row numbers after deleting %s", device_id);
+    /* until both are committed the pipes read no further: a row of the device committed meanwhile
+     * and read would raise a cursor above the placeholder */
+    if (hold > 0 && store_barrier(e->app->store, on_deleted, e->app, 0) == CE_OK)
+        e->deleting++;
 }
 
 /* deviceLifecycle's messageType for a bus event (IoT Central's names). */

@@ -239,6 +239,8 @@ static void fill(struct exporter *e, struct pipe *p)
     /* read in batches: only once half the window is free (not one query per acknowledgement) */
     if (p->n > EXPORT_WINDOW / 2 || p->bytes >= EXPORT_WINDOW_BYTES / 2)
         return;
+    if (e->deleting > 0 && p->x->src == EXPORT_SRC_TELEMETRY)
+        return; /* export.c on_deleted() kicks when the deletion is committed */
     struct fill_ctx fc = {e, p};
     store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
                       EXPORT_WINDOW - p->n, on_row, &fc);
