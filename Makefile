@@ -123,7 +123,7 @@ central: $(if $(wildcard $(CENTRAL_MAIN)),$(CENTRAL_BIN),)
 cli: $(if $(CLI_SRC),$(CLI_BIN),)
 sim: $(if $(SIM_SRC),$(SIM_BIN),)
 examples: $(EXAMPLE_BINS)
-tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec
+tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec $(B)/tests/kafka-mock
 
 print-builddir:
 	@echo $(B)
@@ -198,6 +198,12 @@ $(B)/tests/sasvec: $(B)/obj/tests/interop/sasvec.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_DEVICE)
 
+# The export benchmark's Kafka side (bench/export_bench.sh): librdkafka's mock cluster and a
+# consumer that counts what arrives.
+$(B)/tests/kafka-mock: $(B)/obj/bench/kafka_mock.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL)
+
 $(B)/iotc.pc: tools/iotc.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
@@ -230,7 +236,7 @@ $(FUZZ_B)/fuzz_%: fuzz/fuzz_%.c $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC)
 fuzz-smoke: $(FUZZ_BINS)
 	@tools/fuzz-smoke.sh $(FUZZ_B) $(FUZZ_SECONDS)
 
-bench: all
+bench: all $(B)/tests/kafka-mock
 	@tools/bench.sh $(B)
 
 # ---- install ----

@@ -13,8 +13,9 @@
 #   3 command round trip REST -> device -> REST (POST /twins/{id}/methods), p50/p99
 #   4 DPS registrations per second
 #   5 device side: examples/environmental_sensor (libiotc) vs the Node device SDK
-#   6 data export to a webhook: msg per iotc-central CPU-second (bench/export_bench.sh,
-#     printed after the table)
+#   6 data export to a webhook and to Kafka (librdkafka's mock cluster): msg per iotc-central
+#     CPU-second of a drain, then the export lag while 1,000 devices send at row 7's rate
+#     (bench/export_bench.sh, printed after the table)
 #   7 ingest as devices send: one QoS 1 message in flight per device, at 100 and at 1,000
 #     devices, iotc-central (durable) vs mosquitto (persistence off) WITHOUT a subscriber: the
 #     primary comparison; acked msg/s, msg per server CPU-second, PUBACK p99
@@ -316,8 +317,9 @@ cp "$work"/*.json "$out"/ 2>/dev/null
 cp "$work/sim.log" "$out/sim.log" 2>/dev/null
 node bench/table.mjs "$out"
 if want 6; then
-    log "row 6: data export drain to a webhook"
+    log "row 6: data export drain to a webhook and to Kafka, then the lag while devices send"
     bench/export_bench.sh "$B" $([ "$QUICK" = 1 ] && echo --quick) | tee "$out/export.txt"
+    bench/export_bench.sh "$B" --live $([ "$QUICK" = 1 ] && echo --quick) | tee -a "$out/export.txt"
 fi
 if want 9; then
     if [ -d node_modules/azure-iot-common ]; then

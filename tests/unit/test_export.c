@@ -90,17 +90,29 @@ static void test_message_text(void **state)
         "[1,2]",
         "not json",
         "{\"t\":1",
+        "{\"bad utf-8\":\"\xff\"}",
+        "",
     };
-    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+    /* the direct writer's other inputs: escaped strings, enrichments, component, no template,
+     * message properties absent or not an object */
+    cJSON *enr = cJSON_Parse("{\"site\":\"B\\\"erlin\",\"n\":3,\"o\":{\"a\":[true]}}");
+    static const char *const props[] = {"{\"p\":\"v\"}", NULL, "[1]", ""};
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0] * 4; i++) {
+        size_t v = i / (sizeof payloads / sizeof payloads[0]);
+        const char *pl = payloads[i % (sizeof payloads / sizeof payloads[0])];
         struct export_msg_in in = {
             .source = EXPORT_SRC_TELEMETRY,
             .app_id = "app",
-            .device_id = "d1",
-            .template_id = "dtmi:x;1",
+            .device_id = v == 1 ? "d\"1\\\n" : "d1",
+            .template_id = v == 2 ? NULL : "dtmi:x;1",
+            .component = v == 1   ? "c\t1"
+                         : v == 3 ? ""
+                                  : NULL,
             .time_ms = T0,
-            .props_json = "{\"p\":\"v\"}",
-            .payload = payloads[i],
-            .payload_len = strlen(payloads[i]),
+            .props_json = props[v],
+            .payload = pl,
+            .payload_len = strlen(pl),
+            .enrichments = v % 2 == 1 ? enr : NULL,
         };
         char *text = export_message_text(&in);
         assert_non_null(text);
@@ -114,6 +126,7 @@ static void test_message_text(void **state)
         cJSON_Delete(want);
         free(text);
     }
+    cJSON_Delete(enr);
     struct export_msg_in t = {.source = EXPORT_SRC_TEMPLATE_LIFECYCLE,
                               .app_id = "app",
                               .device_id = "",

@@ -20,6 +20,7 @@
 #include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/export/export_int.h"
+#include "central/store/store.h"
 
 /* ---------------------------------------------------------------- definitions */
 
@@ -578,14 +579,31 @@ static bool wanted(struct exporter *e, enum export_source s)
 /* Property changes, connectivity and lifecycle go to export_events in the same loop turn as
  * the change, in the same seal group as its own write (docs/EXPORT.md). Only while an export of
  * that source exists: a new export starts at the end of its source anyway. */
+/* The deletion and the placeholder are durable: the telemetry pipes read on. Through the app: the
+ * exporter may be gone by then. */
+static void on_deleted(void *ctx, uint32_t tag, int rc)
+{
+    (void)tag;
+    (void)rc;
+    struct app *app = ctx;
+    struct exporter *e = app->exporter;
+    if (e != NULL && e->deleting > 0) {
+        e->deleting--;
+        export_kick(e);
+    }
+}
+
 /* Deleting a device deletes its telemetry (store_app_forget_device), queued by the application
  * layer in this same callback and not committed yet: count what each telemetry pipe had not read,
  * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
 static void count_deleted(struct exporter *e, const char *device_id)
 {
+    int64_t hold = 0; /* the highest row id a telemetry pipe has read */
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
         for (struct pipe *p = x->pipes; x->src == EXPORT_SRC_TELEMETRY && p != NULL; p = p->next) {
             int64_t n = 0;
+            if (p->read_to > hold)
+                hold = p->read_to;
             if (store_export_count_device(e->se, device_id, p->read_to, &n) != CE_OK || n == 0)
                 continue;
             char msg[200];
@@ -598,6 +616,14 @@ static void count_deleted(struct exporter *e, const char *device_id)
             log_warn("export %s: %s", x->id, msg);
         }
     }
+    /* if the deleted rows were the newest, new rows would be numbered again from below what the
+     * pipes have read, and those would skip them: keep the number taken */
+    if (hold > 0 && store_export_hold_telemetry_seq(e->se, hold) != CE_OK)
+        log_error("export: cannot keep the telemetry row numbers after deleting %s", device_id);
+    /* until both are committed the pipes read no further: a row of the device committed meanwhile
+     * and read would raise a cursor above the placeholder */
+    if (hold > 0 && store_barrier(e->app->store, on_deleted, e->app, 0) == CE_OK)
+        e->deleting++;
 }
 
 /* deviceLifecycle's messageType for a bus event (IoT Central's names). */
@@ -690,6 +716,27 @@ static void on_event(void *ctx, const struct central_event *ev)
         log_error("export: cannot record a %s event of %s", type, ev->device_id);
     free(data);
     export_kick(e);
+}
+
+void export_prune_events(struct exporter *e)
+{
+    for (int s = 0; s < EXPORT_SRC_COUNT; s++) {
+        if (s == EXPORT_SRC_TELEMETRY) /* telemetry is the device data itself: never pruned here */
+            continue;
+        int64_t upto = INT64_MAX;
+        for (const struct xport *x = e->exports; x != NULL; x = x->next) {
+            for (const struct pipe *p = x->pipes; x->src == (enum export_source)s && p != NULL;
+                 p = p->next) {
+                if (p->cursor < upto)
+                    upto = p->cursor;
+            }
+        }
+        if (upto == e->pruned[s]) /* unchanged (a lower bound than last time deletes nothing) */
+            continue;
+        if (store_export_prune_events(e->se, export_source_name((enum export_source)s), upto) ==
+            CE_OK)
+            e->pruned[s] = upto;
+    }
 }
 
 /* ---------------------------------------------------------------- open / close */

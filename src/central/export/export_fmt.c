@@ -14,6 +14,7 @@
 
 #include "central/base/app.h"
 #include "central/export/export_oauth.h"
+#include "iotc/json.h"
 
 static const char *const source_names[EXPORT_SRC_COUNT] = {
     "telemetry", "properties", "deviceConnectivity", "deviceLifecycle", "deviceTemplateLifecycle"};
@@ -728,8 +729,129 @@ cJSON *export_message(const struct export_msg_in *in)
     return build_message(in, false);
 }
 
+/* A growing text buffer; once out of memory it stays failed. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void tb_put(struct tbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+#define TB_LIT(b, lit) tb_put((b), (lit), sizeof(lit) - 1)
+
+/* A JSON string: copied as is when nothing in it needs escaping, else escaped by the core. */
+static void tb_str(struct tbuf *b, const char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    if (i == n) {
+        TB_LIT(b, "\"");
+        tb_put(b, s, n);
+        TB_LIT(b, "\"");
+        return;
+    }
+    size_t need = 0;
+    iotc_json_escape((struct iotc_span){s, n}, NULL, 0, &need);
+    char *tmp = malloc(need + 1);
+    if (tmp == NULL || iotc_json_escape((struct iotc_span){s, n}, tmp, need + 1, &need) != IOTC_OK)
+        b->failed = true;
+    else
+        tb_put(b, tmp, need);
+    free(tmp);
+}
+
+/* @p text is exactly one JSON object (whitespace around it allowed): its span without the
+ * whitespace, checked by the core's allocation-free parser. */
+static bool object_span(const char *text, size_t len, struct iotc_span *out)
+{
+    struct iotc_json_value v;
+    if (text == NULL || len == 0 || memchr(text, '\0', len) != NULL ||
+        iotc_json_parse((struct iotc_span){text, len}, &v) != IOTC_OK || v.type != IOTC_JSON_OBJECT)
+        return false;
+    *out = v.raw;
+    return true;
+}
+
+/* The telemetry message written directly (no cJSON tree), in export_message()'s member order;
+ * NULL when this writer does not apply (a body or the properties are not one JSON object) or
+ * memory ran out: the caller then builds the message through cJSON. */
+static char *telemetry_text(const struct export_msg_in *in)
+{
+    struct iotc_span tel, props = IOTC_SPAN_LIT("{}");
+    if (!object_span(in->payload, in->payload_len, &tel))
+        return NULL;
+    if (in->props_json != NULL && in->props_json[0] != '\0' &&
+        !object_span(in->props_json, strlen(in->props_json), &props))
+        return NULL;
+    struct tbuf b = {0};
+    char t[32];
+    app_format_time(in->time_ms, t);
+    TB_LIT(&b, "{\"applicationId\":");
+    tb_str(&b, in->app_id ? in->app_id : "");
+    TB_LIT(&b, ",\"messageSource\":\"telemetry\",\"deviceId\":");
+    tb_str(&b, in->device_id ? in->device_id : "");
+    TB_LIT(&b, ",\"schema\":\"default@v1\"");
+    if (in->template_id != NULL) {
+        TB_LIT(&b, ",\"templateId\":");
+        tb_str(&b, in->template_id);
+    }
+    TB_LIT(&b, ",\"enqueuedTime\":");
+    tb_str(&b, t);
+    TB_LIT(&b, ",\"telemetry\":");
+    tb_put(&b, tel.ptr, tel.len);
+    TB_LIT(&b, ",\"messageProperties\":");
+    tb_put(&b, props.ptr, props.len);
+    TB_LIT(&b, ",\"enrichments\":");
+    if (in->enrichments != NULL && in->enrichments->child != NULL) {
+        char *enr = cJSON_PrintUnformatted(in->enrichments);
+        if (enr == NULL)
+            b.failed = true;
+        else
+            tb_put(&b, enr, strlen(enr));
+        free(enr);
+    } else {
+        TB_LIT(&b, "{}");
+    }
+    if (in->component != NULL && in->component[0] != '\0') {
+        TB_LIT(&b, ",\"component\":");
+        tb_str(&b, in->component);
+    }
+    TB_LIT(&b, "}");
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
 char *export_message_text(const struct export_msg_in *in)
 {
+    if (in->source == EXPORT_SRC_TELEMETRY) {
+        char *text = telemetry_text(in);
+        if (text != NULL)
+            return text;
+    }
     cJSON *o = build_message(in, true);
     char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);

@@ -23,6 +23,7 @@
 #define EXPORT_WINDOW_BYTES (4u << 20)
 #define EXPORT_TICK_MS 100
 #define EXPORT_ERRORS_MAX 5
+#define EXPORT_PRUNE_MS 1000
 
 enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
 
@@ -95,6 +96,9 @@ struct exporter {
     struct event *tick, *kick;
     int sub;
     uint64_t rng;
+    int64_t pruned[EXPORT_SRC_COUNT]; /* export_events: rows up to this were deleted (queued) */
+    int64_t next_prune_ms;
+    unsigned deleting; /* device deletions not committed yet: telemetry pipes do not read */
 };
 
 /** The log a source is read from. */
@@ -109,6 +113,12 @@ void export_pipe_free(struct pipe *p);
 const char *export_device_template(struct exporter *e, const char *device_id);
 /** Move the cursor over the done prefix of the window; write it through the store if @p save. */
 void export_advance(struct exporter *e, struct pipe *p, bool save);
+/**
+ * Delete the export_events rows that no export of their source still needs: those up to the
+ * lowest cursor among that source's exports (enabled or disabled: a disabled export resumes from
+ * its cursor), and every row of a source no export reads.
+ */
+void export_prune_events(struct exporter *e);
 /** Event callbacks: the tick timer (pumps and saves cursors) and the kick (pumps). */
 void export_on_tick(evutil_socket_t fd, short what, void *arg);
 void export_on_kick(evutil_socket_t fd, short what, void *arg);

@@ -227,8 +227,9 @@ static int on_row(void *arg, const struct store_export_row *row)
     struct xport *x = p->x;
     const char *tid = x->src == EXPORT_SRC_TELEMETRY ? export_device_template(fc->e, row->device_id)
                                                      : row->template_id;
-    bool match = true;
-    if (x->filter != NULL) {
+    /* a placeholder that keeps row numbers from going back (store_export_hold_telemetry_seq) */
+    bool match = x->src != EXPORT_SRC_TELEMETRY || row->device_id[0] != '\0';
+    if (match && x->filter != NULL) {
         cJSON *fields = NULL;
         if (x->src == EXPORT_SRC_TELEMETRY && row->payload != NULL)
             fields = cJSON_ParseWithLength(row->payload, row->payload_len);
@@ -239,7 +240,10 @@ static int on_row(void *arg, const struct store_export_row *row)
     if (device == NULL)
         return 1;
     if (match) {
-        cJSON *enr = enrich(fc->e, x, row->device_id, tid);
+        /* no enrichments: no object to build (the message writes {}) */
+        const cJSON *spec = cJSON_GetObjectItemCaseSensitive(x->def, "enrichments");
+        bool has_enr = cJSON_IsObject(spec) && spec->child != NULL;
+        cJSON *enr = has_enr ? enrich(fc->e, x, row->device_id, tid) : NULL;
         struct export_msg_in in = {
             .source = x->src,
             .app_id = fc->e->app->facts.id_scope,
@@ -253,7 +257,7 @@ static int on_row(void *arg, const struct store_export_row *row)
             .payload_len = row->payload_len,
             .enrichments = enr,
         };
-        body = enr != NULL ? export_message_text(&in) : NULL;
+        body = enr != NULL || !has_enr ? export_message_text(&in) : NULL;
         cJSON_Delete(enr);
         if (body == NULL) { /* out of memory: stop here, this row is read again later */
             free(device);
@@ -282,24 +286,39 @@ static void fill(struct exporter *e, struct pipe *p)
     /* read in batches: only once half the window is free (not one query per acknowledgement) */
     if (p->n > EXPORT_WINDOW / 2 || p->bytes >= EXPORT_WINDOW_BYTES / 2)
         return;
+    if (e->deleting > 0 && p->x->src == EXPORT_SRC_TELEMETRY)
+        return; /* export.c on_deleted() kicks when the deletion is committed */
     struct fill_ctx fc = {e, p};
     store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
                       EXPORT_WINDOW - p->n, on_row, &fc);
 }
 
+/* The devices with an unacknowledged row earlier in the window: an open-addressing set of their
+ * hashes (twice the window's size, so never full; 0 marks a free place). */
+#define BUSY_SLOTS (2 * EXPORT_WINDOW)
+
+/* Add @p h; @return true when it was there already. */
+static bool busy_test_add(uint64_t *set, uint64_t h)
+{
+    h = h != 0 ? h : 1;
+    for (size_t i = (size_t)(h % BUSY_SLOTS);; i = (i + 1) % BUSY_SLOTS) {
+        if (set[i] == h)
+            return true;
+        if (set[i] == 0) {
+            set[i] = h;
+            return false;
+        }
+    }
+}
+
 static void dispatch(struct pipe *p, int64_t now)
 {
-    uint64_t busy[EXPORT_WINDOW];
-    size_t n_busy = 0;
+    uint64_t busy[BUSY_SLOTS] = {0};
     for (size_t i = 0; i < p->n; i++) {
         struct slot *s = slot_at(p, i);
         if (s->st == SLOT_DONE)
             continue;
-        bool blocked = false;
-        for (size_t j = 0; j < n_busy && !blocked; j++)
-            blocked = busy[j] == s->dev_hash;
-        if (!blocked)
-            busy[n_busy++] = s->dev_hash;
+        bool blocked = busy_test_add(busy, s->dev_hash);
         if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
@@ -360,7 +379,13 @@ void export_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    pump_all(arg, true);
+    struct exporter *e = arg;
+    pump_all(e, true);
+    int64_t now = app_now_ms();
+    if (now >= e->next_prune_ms) {
+        e->next_prune_ms = now + EXPORT_PRUNE_MS;
+        export_prune_events(e);
+    }
 }
 
 void export_on_kick(evutil_socket_t fd, short what, void *arg)

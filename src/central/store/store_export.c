@@ -186,6 +186,27 @@ int store_export_add_event(struct store_export *se, const char *source, const ch
                  a, 6);
 }
 
+int store_export_prune_events(struct store_export *se, const char *source, int64_t upto_seq)
+{
+    const struct store_arg a[] = {TEXT(source), INT(upto_seq)};
+    /* the table's newest row stays: SQLite hands out MAX(seq)+1, and a cursor past a deleted
+     * newest row would skip the rows that reuse its number */
+    return queue(se,
+                 "DELETE FROM export_events WHERE source=?1 AND seq<=?2"
+                 " AND seq<(SELECT MAX(seq) FROM export_events)",
+                 a, 2);
+}
+
+int store_export_hold_telemetry_seq(struct store_export *se, int64_t seq)
+{
+    const struct store_arg a[] = {INT(seq)};
+    /* an empty device id: no device has it (ids are checked), exports skip the row */
+    return queue(se,
+                 "INSERT INTO telemetry(seq, device_id, enqueued_ms)"
+                 " SELECT ?1, '', 0 WHERE NOT EXISTS (SELECT 1 FROM telemetry WHERE seq >= ?1)",
+                 a, 1);
+}
+
 long store_export_scan(struct store_export *se, enum store_export_log log, const char *source,
                        int64_t after_seq, size_t limit, store_export_row_fn fn, void *ctx)
 {

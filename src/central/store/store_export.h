@@ -48,6 +48,19 @@ int store_export_add_event(struct store_export *se, const char *source, const ch
                            const char *device_id, const char *template_id, int64_t time_ms,
                            const char *data);
 
+/**
+ * Queue the deletion of @p source's rows of export_events up to @p upto_seq (inclusive), except
+ * the table's newest row (kept so that row ids never go back below a cursor).
+ */
+int store_export_prune_events(struct store_export *se, const char *source, int64_t upto_seq);
+
+/**
+ * Queue, after whatever deletion of telemetry was queued before, a placeholder row (empty device
+ * id) at @p seq when no row at or above @p seq is left: SQLite numbers a new row after the highest
+ * one present, so without it new rows would reuse numbers an export's cursor has passed.
+ */
+int store_export_hold_telemetry_seq(struct store_export *se, int64_t seq);
+
 /** One row of a log (borrowed during the callback). */
 struct store_export_row {
     int64_t seq;
