@@ -300,7 +300,7 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     const cJSON *av = cJSON_GetObjectItemCaseSensitive(auth, "value");
     const cJSON *hc = cJSON_GetObjectItemCaseSensitive(def, "headerCustomizations"), *h;
     *out = NULL;
-    if (!cJSON_IsString(url) || !cJSON_IsString(av))
+    if (!cJSON_IsString(url) || (auth != NULL && !cJSON_IsString(av)))
         return CE_INVALID;
     struct webhook *wh = calloc(1, sizeof *wh);
     if (wh == NULL)
@@ -313,7 +313,7 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     int rc = wh->url && wh->multi && wh->timer ? CE_OK : CE_NOMEM;
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Content-Type", "application/json");
-    if (rc == CE_OK)
+    if (rc == CE_OK && av != NULL) /* a rule's webhook may have none */
         rc = add_header(&wh->headers, "Authorization", av->valuestring);
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Expect", ""); /* no 100-continue round trip */
