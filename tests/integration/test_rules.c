@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
 
 #include "../lib/capi_http.h"
 #include "cli_util.h"
@@ -84,6 +85,7 @@ static void *rx_main(void *arg)
 
 static int rx_start(void)
 {
+    evthread_use_pthreads(); /* rx_stop breaks the receiver's loop from the test thread */
     rx.base = event_base_new();
     rx.http = rx.base ? evhttp_new(rx.base) : NULL;
     if (rx.http == NULL)
