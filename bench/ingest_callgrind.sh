@@ -15,6 +15,8 @@
 #   bench/ingest_callgrind.sh BUILDDIR [DEVICES] [SECONDS] [INFLIGHT]      (50 20 1)
 #   KEEP=DIR bench/ingest_callgrind.sh ...   keep callgrind.out in DIR (callgrind_annotate it)
 #   PREFILL=N bench/ingest_callgrind.sh ...  N rows of history in the table before the run
+#   RULES=N bench/ingest_callgrind.sh ...    N rules (temperature > 1000, never true) on a group
+#                                            of every device, evaluated on each message
 #
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 set -u
@@ -45,6 +47,14 @@ for ((i = 0; i < 1200; i++)); do
 done
 "$B/iotc-central" show --data-dir "$dir" --json >"$work/app.json" || exit 1
 hub=$(bench_jget "$dir/ports.json" assignedHub)
+if [ "${RULES:-0}" -gt 0 ]; then
+    "$B/iotc" --data-dir "$dir" device-groups create all --filter 'SELECT * FROM devices' >/dev/null ||
+        { echo "ingest_callgrind: cannot create the device group"; exit 1; }
+    for ((r = 1; r <= RULES; r++)); do
+        "$B/iotc" --data-dir "$dir" rules create "r$r" --group all --telemetry temperature \
+            --operator '>' --value 1000 >/dev/null || { echo "ingest_callgrind: cannot create rule r$r"; exit 1; }
+    done
+fi
 "$B/iotc-sim" --quiet --app "$work/app.json" --dps-only --devices "$DEVICES" --ramp 0 \
     --concurrency 100 --duration 300 >/dev/null 2>>"$work/sim.log" ||
     { echo "ingest_callgrind: registration failed"; tail -3 "$work/sim.log"; exit 1; }
@@ -154,6 +164,7 @@ const rows = [
     ["    property bag -> JSON + hand-off: record_telemetry", incl("record_telemetry")],
     ["    hand-off to the store thread: store_add_telemetry", incl("store_add_telemetry")],
     ["    event bus: events_telemetry", incl("events_telemetry")],
+    ["      rules: rules_telemetry (RULES=N)", incl("rules_telemetry")],
     ["  seal for the writer: seal_cb", incl("seal_cb")],
     ["store writer thread: writer_main", incl("writer_main")],
     ["  SQLite, every statement: sqlite3_step", incl("sqlite3_step")],

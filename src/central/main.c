@@ -42,6 +42,7 @@
 #include "central/base/log.h"
 #include "central/base/wssport.h"
 #include "central/export/export.h"
+#include "central/export/rules.h"
 #include "central/http/http_server.h"
 #include "central/hub/broker.h"
 #include "central/hub/registry.h"
@@ -400,6 +401,8 @@ static int http_start(struct app *app)
         log_error("https: the application API (/api/) is not available");
     else if (export_open(app) != CE_OK)
         log_error("data export is not available");
+    if (app->appl != NULL && rules_open(app) != CE_OK)
+        log_error("rules are not available");
     if (http_server_add_site(app->http, &web_site) != CE_OK ||
         http_server_add_site(app->http, &capi_site) != CE_OK ||
         http_server_add_site(app->http, &service_site) != CE_OK)
@@ -413,6 +416,7 @@ static void http_stop(struct app *app)
 {
     http_server_drain(app);
     capi_stop(app);
+    rules_close(app);
     export_close(app);
     appl_close(app);
     http_server_free(app);

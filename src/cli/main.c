@@ -157,6 +157,30 @@ static const struct cmd cmds[] = {
     {"jobs", "resume", cmd_jobs_resume, "jobs resume ID", "Resume a stopped job.\n"},
     {"jobs", "rerun", cmd_jobs_rerun, "jobs rerun ID RERUN_ID",
      "Start job RERUN_ID over the devices that failed or were cancelled in job ID.\n"},
+    {"rules", "list", cmd_rules_list, "rules list [--top N]",
+     "List the rules (iotc's own; IoT Central has no rules API) with how many devices fired.\n"},
+    {"rules", "show", cmd_rules_show, "rules show ID", "Show a rule.\n"},
+    {"rules", "create", cmd_rules_create,
+     "rules create ID (--group GROUP | --template TEMPLATE) --telemetry NAME --operator OP\n"
+     "             --value NUMBER [--aggregation avg|min|max|count|sum --window DURATION\n"
+     "             [--window-type tumbling|sliding]] [--component NAME] [--webhook URL]...\n"
+     "             [--name NAME] [--disable]",
+     "Create (or replace) a rule: it fires once per device when the condition becomes true\n"
+     "(an alert, and a POST to each --webhook) and clears when it becomes false. OP is one\n"
+     "of < <= > >= == !=; DURATION is ISO 8601 (PT5M). With --aggregation the condition is\n"
+     "on the aggregate over the window, per device.\n"},
+    {"rules", "update", cmd_rules_update,
+     "rules update ID [the options of create] [--enable | --disable] [--no-webhooks]",
+     "Change a rule: only what is given changes (a changed scope or condition starts every\n"
+     "device over; --webhook replaces the webhooks, --no-webhooks removes them).\n"},
+    {"rules", "delete", cmd_rules_delete, "rules delete ID",
+     "Delete a rule (its active alerts are closed; the alerts stay listed).\n"},
+    {"rules", "devices", cmd_rules_devices, "rules devices ID [--top N]",
+     "The rule's state per device (fired or normal), since when, and the last value.\n"},
+    {"alerts", "list", cmd_alerts_list,
+     "alerts list [--rule RULE] [--device DEVICE] [--state active|cleared] [--top N]",
+     "The alerts rules raised, newest first.\n"},
+    {"alerts", "ack", cmd_alerts_ack, "alerts ack ID", "Acknowledge an alert.\n"},
     {"properties", "get", cmd_properties_get, "properties get DEVICE [--component NAME]",
      "Show reported and writable properties with their sync state (pending, synced, failed).\n"
      "  --component NAME  only the properties of that component\n"},

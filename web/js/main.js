@@ -13,6 +13,7 @@ import * as admin from './admin.js';
 import * as home from './home.js';
 import * as exportsPage from './exports.js';
 import * as fleet from './fleet.js';
+import * as rules from './rules.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -162,6 +163,12 @@ async function route() {
         } else if (section === 'jobs') {
             setNav('jobs');
             result = await fleet.renderJobs(root, session, id);
+        } else if (section === 'rules') {
+            setNav('rules');
+            result = await rules.renderRules(root, session, id);
+        } else if (section === 'alerts') {
+            setNav('alerts');
+            result = await rules.renderAlerts(root);
         } else if (section === 'admin') {
             setNav('admin');
             result = await admin.render(root, session);

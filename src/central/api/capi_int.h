@@ -159,6 +159,12 @@ void capi_job_devices(struct http_ctx *c);
 void capi_job_stop(struct http_ctx *c);
 void capi_job_resume(struct http_ctx *c);
 void capi_job_rerun(struct http_ctx *c);
+/* capi_rules.c (iotc's own) */
+void capi_rules_list(struct http_ctx *c);
+void capi_rule(struct http_ctx *c);
+void capi_rule_devices(struct http_ctx *c);
+void capi_alerts_list(struct http_ctx *c);
+void capi_alert(struct http_ctx *c);
 /* capi_attestation.c */
 void capi_attestation(struct http_ctx *c);
 /** The device's attestation as IoT Central shows it (caller frees with cJSON_Delete). */

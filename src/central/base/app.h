@@ -34,6 +34,7 @@ struct appl;
 struct egroups;
 struct capi;
 struct exporter;
+struct rules;
 
 /** Check that the caller runs on the event-loop thread (see app_in_loop); check.h says when
  *  checks are compiled in. */
@@ -123,6 +124,7 @@ struct app {
     struct capi *capi;            /**< capi.h: the /api/ live event streams, or NULL */
     struct admit *admit;          /**< admit.h: pre-authentication budgets, or NULL (no limits) */
     struct exporter *exporter;    /**< export.h: data export, or NULL */
+    struct rules *rules;          /**< export/rules.h: rules and alerts, or NULL */
     int https_fd;                 /**< bound, listening socket for the HTTPS API, or -1 */
     int http_fd;                  /**< bound loopback socket for plain HTTP (--http-port), or -1 */
     int wss_fd;                   /**< bound socket of the HTTPS listener's second port, or -1 */

@@ -44,7 +44,8 @@ struct export_dest {
 
 /**
  * A webhook@v1 instance for the checked definition @p def (export_check_destination) on
- * @p app's loop. @return CE_OK, CE_NOMEM or CE_INVALID.
+ * @p app's loop; without "authorization" (a rule's webhook action, rules.c) no Authorization
+ * header is sent. @return CE_OK, CE_NOMEM or CE_INVALID.
  */
 int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out);
 

@@ -572,7 +572,8 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     *out = NULL;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(auth, "type");
     bool oauth = cJSON_IsString(at) && strcmp(at->valuestring, "oauth") == 0;
-    if (!cJSON_IsString(url) || (!oauth && !cJSON_IsString(av)))
+    /* a rule's webhook may have no authorization at all; an export's always has one */
+    if (!cJSON_IsString(url) || (auth != NULL && !oauth && !cJSON_IsString(av)))
         return CE_INVALID;
     struct webhook *wh = calloc(1, sizeof *wh);
     if (wh == NULL)
@@ -585,7 +586,7 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     int rc = wh->url && wh->multi && wh->timer ? CE_OK : CE_NOMEM;
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Content-Type", "application/json");
-    if (rc == CE_OK && !oauth)
+    if (rc == CE_OK && !oauth && av != NULL)
         rc = add_header(&wh->headers, "Authorization", av->valuestring);
     if (rc == CE_OK && oauth)
         rc = oauth_new(wh, auth);

@@ -31,7 +31,11 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS app_enrollment_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_device_groups(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS app_jobs(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS app_job_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS app_job_devices(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    /* rules (export/rules.c): definitions, fired state per (rule, device), alerts */
+    "CREATE TABLE IF NOT EXISTS app_rules(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_rule_states(id TEXT PRIMARY KEY, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS app_alerts(id TEXT PRIMARY KEY, data TEXT NOT NULL);";
 /* Telemetry is the store's view `telemetry` (store.h): the indexed telemetry_main, with
  * telemetry_device_time for store_app_series' time ranges, and the recent rows of
  * telemetry_staging; SQLite flattens the view into each query below, so every scan reads both,
@@ -43,7 +47,9 @@ static bool table_ok(const char *t)
     return strcmp(t, "app_templates") == 0 || strcmp(t, "app_devices") == 0 ||
            strcmp(t, "app_tokens") == 0 || strcmp(t, "app_dashboards") == 0 ||
            strcmp(t, "app_enrollment_groups") == 0 || strcmp(t, "app_device_groups") == 0 ||
-           strcmp(t, "app_jobs") == 0 || strcmp(t, "app_job_devices") == 0;
+           strcmp(t, "app_jobs") == 0 || strcmp(t, "app_job_devices") == 0 ||
+           strcmp(t, "app_rules") == 0 || strcmp(t, "app_rule_states") == 0 ||
+           strcmp(t, "app_alerts") == 0;
 }
 
 int store_app_open(struct app *app, struct store_app **out)

@@ -11,7 +11,8 @@
  * Tables (created at open): app_templates, app_devices, app_tokens (id, data JSON),
  * app_enrollment_groups (id, data JSON), app_commands (id, device_id, seq, data JSON), app_raw
  * (seq, device_id, time_ms, kind, data): property reports and connect/disconnect events,
- * app_dashboards (id, data JSON: iotc's own dashboards, docs/API.md). Telemetry is the store's
+ * app_dashboards (id, data JSON: iotc's own dashboards, docs/API.md), app_rules,
+ * app_rule_states and app_alerts (id, data JSON: iotc's own rules). Telemetry is the store's
  * `telemetry` table. Loop thread only, except handles from store_app_open_readonly: each belongs
  * to one reader thread (store_read.h), which runs long reads (series, raw data pages) so the loop
  * never waits for them.
