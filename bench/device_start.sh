@@ -69,14 +69,17 @@ for i in $(seq "$RUNS"); do
         END { for (j = 1; j <= n; j++) print (j in at) ? at[j] : "-"; printf "%.2f\n", (t1 - t0) * 1000 }' \
         "$work/trace" >>"$work/steps"
 done
-echo "kept-assignment start, step by step (medians over $RUNS starts; a step's time is the"
-echo "difference of the medians; the debug log itself adds a little):"
+echo "kept-assignment start, step by step (medians over $RUNS starts of the moment a step ends"
+echo "and of its own time in that start; the debug log itself adds a little):"
 printf '  %-16s %10s %10s\n' "step" "ends at ms" "takes ms"
-prev=0
+n=${#names[@]}
+med_of() { sort -n | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "-" }'; }
 for j in "${!names[@]}"; do
-    m=$(awk -v j="$j" -v n="${#names[@]}" '(NR - 1) % n == j && $1 != "-"' "$work/steps" | sort -n |
-        awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "-" }')
-    d=$(awk -v a="$m" -v b="$prev" 'BEGIN { if (a == "-") print "-"; else printf "%.2f", a - b }')
-    printf '  %-16s %10s %10s\n' "${names[$j]}" "$m" "$d"
-    [ "$m" != "-" ] && prev=$m
+    ends=$(awk -v j="$j" -v n="$n" '(NR - 1) % n == j && $1 != "-"' "$work/steps" | med_of)
+    takes=$(awk -v j="$j" -v n="$n" '
+        { r = int((NR - 1) / n); v[r, (NR - 1) % n] = $1 }
+        END { for (q = 0; q <= r; q++) {
+                  p = 0; for (i = j - 1; i >= 0; i--) if (v[q, i] != "-") { p = v[q, i]; break }
+                  if (v[q, j] != "-") printf "%.2f\n", v[q, j] - p } }' "$work/steps" | med_of)
+    printf '  %-16s %10s %10s\n' "${names[$j]}" "$ends" "$takes"
 done
