@@ -86,10 +86,21 @@ static int rand_between(struct app *a, int lo, int hi)
     return lo + (int)((a->rand_state >> 8) % (unsigned)(hi - lo + 1));
 }
 
+/* IOTC_START_TIME (seconds since the epoch, e.g. bash's $EPOCHREALTIME taken just before the
+ * start): log lines then carry the milliseconds since that moment (bench/device_start.sh). */
+static double g_t0;
+
 static void log_cb(void *user, enum iotc_log_level level, const char *msg)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     (void)user;
+    if (g_t0 > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double ms = ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - g_t0) * 1000.0;
+        fprintf(stderr, "+%.2f ms iotc %s: %s\n", ms, names[level], msg);
+        return;
+    }
     fprintf(stderr, "iotc %s: %s\n", names[level], msg);
 }
 
@@ -511,6 +522,11 @@ int main(int argc, char **argv)
     struct iotc_config cfg;
     int rc;
 
+    const char *t0 = getenv("IOTC_START_TIME");
+    if (t0 != NULL)
+        g_t0 = strtod(t0, NULL);
+    if (g_t0 > 0)
+        log_cb(NULL, IOTC_LOG_DEBUG, "main");
     memset(&a, 0, sizeof(a));
     a.interval_ms = 2000;
     a.window = 16;
@@ -543,6 +559,8 @@ int main(int argc, char **argv)
     iotc_client_set_log(a.client, log_cb, NULL,
                         a.verbose >= 2 ? IOTC_LOG_DEBUG
                                        : (a.verbose ? IOTC_LOG_INFO : IOTC_LOG_WARN));
+    if (a.verbose >= 2)
+        log_cb(NULL, IOTC_LOG_DEBUG, "client created (configuration, keys, kept assignment)");
     iotc_client_set_state_cb(a.client, state_cb, NULL);
     iotc_client_on_command(a.client, "blink", on_blink, &a);
     iotc_client_on_command(a.client, "turnon", on_turn, &a);

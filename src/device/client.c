@@ -238,8 +238,25 @@ static bool net_read_pending(struct iotc_client *c)
  * errno is EAGAIN after a packet, and what a callback does (a publish whose wake-up byte finds
  * libmosquitto's socketpair full) must not end a read of many PUBACKs after the first.
  */
+/* Debug only: the moment the TLS handshake is seen finished (the CONNECT follows it). */
+static void log_tls_done(struct iotc_client *c)
+{
+    SSL *ssl;
+
+    if (c->tls_logged || c->log_fn == NULL || c->log_level < IOTC_LOG_DEBUG)
+        return;
+    ssl = net_ssl(c);
+    if (ssl == NULL || !SSL_is_init_finished(ssl))
+        return;
+    c->tls_logged = true;
+    iotc__log(c, IOTC_LOG_DEBUG, "TLS handshake done (%s, %s%s)", SSL_get_version(ssl),
+              SSL_get_cipher_name(ssl), SSL_session_reused(ssl) ? ", resumed" : "");
+}
+
 static void on_connect(struct iotc_client *c, int rc)
 {
+    log_tls_done(c);
+    iotc__log(c, IOTC_LOG_DEBUG, "CONNACK %d", rc);
     if (rc == 0)
         net_buffer_install(c);
     if (c->phase == PH_DPS)
@@ -348,12 +365,15 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
         return rc == MOSQ_ERR_NOMEM ? IOTC_E_NOMEM : IOTC_E_ARG;
     }
     iotc__log(c, IOTC_LOG_DEBUG, "connecting to %s:%u as %s", host, (unsigned)port, client_id);
+    c->tls_logged = false;
     rc = mosquitto_connect(c->mosq, host, port, (int)c->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         iotc__log(c, IOTC_LOG_WARN, "connect to %s:%u failed: %s", host, (unsigned)port,
                   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         return IOTC_E_IO;
     }
+    /* mosquitto_connect() resolved the name, connected, set up TLS and sent its first flight. */
+    iotc__log(c, IOTC_LOG_DEBUG, "TCP connected, TLS handshake started");
     return IOTC_OK;
 }
 
@@ -523,6 +543,8 @@ int iotc_client_process(struct iotc_client *c, bool readable, bool writable)
         if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown &&
             (writable || mosquitto_want_write(c->mosq)))
             mrc = mosquitto_loop_write(c->mosq, 100);
+        if (c->mosq != NULL)
+            log_tls_done(c);
         if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown)
             mrc = mosquitto_loop_misc(c->mosq);
         if (mrc == MOSQ_ERR_SUCCESS && c->mosq != NULL && !c->teardown)

@@ -114,6 +114,7 @@ struct iotc_client {
     enum iotc_state state;
     struct mosquitto *mosq;
     bool mosq_connected; /* CONNACK 0 received on c->mosq */
+    bool tls_logged;     /* the end of c->mosq's TLS handshake was logged (debug) */
     bool teardown;       /* close c->mosq after the current libmosquitto call */
     enum iotc_reason teardown_reason;
     bool teardown_retry_now; /* reconnect without backoff (renewal, provisioned) */

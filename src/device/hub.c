@@ -181,6 +181,7 @@ static int publish_entry(struct iotc_client *c, struct iotc__qentry *e)
             return IOTC_E_IO;
         e->mid = mid;
         c->tele_in_flight++;
+        iotc__log(c, IOTC_LOG_DEBUG, "PUBLISH telemetry %d", mid);
     } else {
         char rid[16];
         uint32_t r = take_rid(c);
@@ -256,6 +257,8 @@ void iotc__hub_on_publish(struct iotc_client *c, int mid)
 {
     struct iotc__qentry *e = iotc__queue_find_mid(&c->queue, mid);
     if (e != NULL) {
+        if (e->kind == IOTC__Q_TELEMETRY) /* QoS 1: a PUBACK (QoS 0 reports come here once sent) */
+            iotc__log(c, IOTC_LOG_DEBUG, "PUBACK telemetry %d", mid);
         iotc__hub_finish_entry(c, e, IOTC_OK, 0, 0);
         iotc__hub_flush(c); /* the window moved */
     }

@@ -1,7 +1,8 @@
 /*
  * test_store_seal.c - the store's seal groups (src/central/store/store.c): the writer thread
  * takes no op before the loop callback that queued it has returned, so what one callback queues
- * (a change and, through the event bus, data export's record of it) commits in one transaction.
+ * (a change and, through the event bus, data export's record of it) commits in one transaction;
+ * a deferred group (store_defer_seal) commits with the next one, or alone after a while.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,11 +81,104 @@ static void test_group_waits_for_seal(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void open_store(struct app *app, char *dir)
+{
+    assert_non_null(mkdtemp(dir));
+    memset(app, 0, sizeof *app);
+    app->cfg.data_dir = dir;
+    app->base = event_base_new();
+    assert_non_null(app->base);
+    assert_int_equal(store_open(app), CE_OK);
+    assert_int_equal(store_start(app), CE_OK);
+}
+
+static void close_store(struct app *app, const char *dir)
+{
+    store_close(app);
+    event_base_free(app->base);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int wait_rows(struct app *app, const char *dir, int want)
+{
+    int n = 0;
+    for (int i = 0; i < 300 && (n = count_rows(dir)) < want; i++) {
+        event_base_loop(app->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(10 * 1000);
+    }
+    return n;
+}
+
+/* A deferred group (a hub connection's bookkeeping) is not committed on its own: it goes with
+ * the next callback's group, in the same transaction. */
+static void test_deferred_group_rides_along(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/iotc-seal-XXXXXX";
+    struct app app;
+    open_store(&app, dir);
+
+    size_t before = store_unsealed(app.store);
+    assert_int_equal(before, 0);
+    add(&app, "connect");
+    store_defer_seal(app.store, before);
+    event_base_loop(app.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* its seal_cb: deferred */
+    usleep(30 * 1000);
+    assert_int_equal(count_rows(dir), 0);
+    assert_int_equal(store_backlog(app.store), 1);
+
+    add(&app, "telemetry"); /* the next callback */
+    event_base_loop(app.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    assert_int_equal(wait_rows(&app, dir, 2), 2);
+    struct store_stats st;
+    store_stats_get(app.store, &st);
+    assert_int_equal(st.commits, 1); /* one transaction, one fsync */
+    close_store(&app, dir);
+}
+
+/* Alone, a deferred group still commits (within DEFER_MS). */
+static void test_deferred_group_commits_alone(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/iotc-seal-XXXXXX";
+    struct app app;
+    open_store(&app, dir);
+    add(&app, "connect");
+    store_defer_seal(app.store, 0);
+    assert_int_equal(wait_rows(&app, dir, 1), 1);
+    close_store(&app, dir);
+}
+
+/* A callback cannot defer writes another callback queued before it: they are sealed as usual. */
+static void test_defer_keeps_others_writes(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/iotc-seal-XXXXXX";
+    struct app app;
+    open_store(&app, dir);
+    add(&app, "telemetry"); /* an earlier callback of the same loop turn */
+    size_t before = store_unsealed(app.store);
+    assert_int_equal(before, 1);
+    add(&app, "connect");
+    store_defer_seal(app.store, before);
+    event_base_loop(app.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* sealed, not deferred */
+    int n = 0;
+    for (int i = 0; i < 300 && (n = count_rows(dir)) < 2; i++)
+        usleep(1000); /* no loop turn: a deferral timer could not fire */
+    assert_int_equal(n, 2);
+    close_store(&app, dir);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_waits_for_seal),
+        cmocka_unit_test(test_deferred_group_rides_along),
+        cmocka_unit_test(test_deferred_group_commits_alone),
+        cmocka_unit_test(test_defer_keeps_others_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
 {
     struct app *app = s->app;
     CENTRAL_ASSERT(s->kind == S_HUB && s->dev == NULL);
+    size_t unsealed = app->store != NULL ? store_unsealed(app->store) : 0;
     struct device *dev = registry_get(app, s->ident);
     if (dev == NULL) { /* cannot happen: auth just looked it up */
         session_close(s, "device vanished", false);
@@ -92,6 +93,10 @@ void hub_on_connect(struct session *s, const struct iotc_mqtt_connect *c,
     if (s->subs & SUB_METHODS)
         method_device_ready(app, dev);
     events_device(app, EV_CONNECTED, dev->id);
+    /* The connection's bookkeeping (device row, connected event) acknowledges nothing: it commits
+     * with the device's first telemetry instead of making it wait for a commit of its own. */
+    if (app->store != NULL)
+        store_defer_seal(app->store, unsealed);
 }
 
 void hub_detach(struct session *s, const char *reason)

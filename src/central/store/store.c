@@ -18,6 +18,8 @@
  * state change and whatever the event bus's subscribers queue about it, e.g. data export's
  * export_events row) is sealed together when `seal_ev` runs, right after that callback, and a
  * group is never split between two transactions: a change and the record of it commit together.
+ * A callback whose writes nothing waits on may defer its group (store_defer_seal): it is then
+ * sealed with the next group that is not deferred, or after DEFER_MS.
  */
 #include "central/store/store.h"
 
@@ -37,6 +39,7 @@
 #define SCHEMA_VERSION 2
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
+#define DEFER_MS 100 /* the longest a deferred group waits (store_defer_seal) */
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -110,6 +113,8 @@ struct store {
     struct event *done_ev;
     struct event *seal_ev;  /* seals what the current loop callback queued */
     bool seal_armed;        /* loop thread only */
+    struct event *defer_ev; /* timer: seals a deferred group nothing sealed since */
+    bool defer;             /* loop thread only: what is unsealed may wait (store_defer_seal) */
     struct event *drain_ev; /* one-shot "backlog is low again" notification */
     bool drain_armed;
     size_t drain_level;
@@ -525,7 +530,38 @@ static void seal_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct store *st = arg;
     st->seal_armed = false;
+    if (st->defer) {
+        if (!evtimer_pending(st->defer_ev, NULL)) {
+            struct timeval tv = {0, DEFER_MS * 1000};
+            evtimer_add(st->defer_ev, &tv);
+        }
+        return;
+    }
     seal(st);
+}
+
+static void defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct store *st = arg;
+    st->defer = false;
+    seal(st);
+}
+
+size_t store_unsealed(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    size_t n = st->unsealed;
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+void store_defer_seal(struct store *st, size_t unsealed_before)
+{
+    CENTRAL_ASSERT_THREAD(st->loop);
+    if (unsealed_before == 0 && st->seal_ev != NULL && st->defer_ev != NULL)
+        st->defer = true;
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
@@ -565,6 +601,7 @@ static void enqueue(struct store *st, struct store_op *op)
     st->unsealed++;
     st->tail = op;
     pthread_mutex_unlock(&st->mu);
+    st->defer = false; /* a write of any other callback seals the deferred group with its own */
     if (st->seal_ev == NULL) {
         seal(st); /* no loop (tests): every op is its own group */
     } else if (!st->seal_armed) {
@@ -792,7 +829,9 @@ int store_open(struct app *app)
         st->done_ev = event_new(app->base, -1, EV_READ, done_cb, st);
         st->drain_ev = event_new(app->base, -1, EV_READ, drain_cb, st);
         st->seal_ev = event_new(app->base, -1, EV_READ, seal_cb, st);
-        if (st->done_ev == NULL || st->drain_ev == NULL || st->seal_ev == NULL)
+        st->defer_ev = evtimer_new(app->base, defer_cb, st);
+        if (st->done_ev == NULL || st->drain_ev == NULL || st->seal_ev == NULL ||
+            st->defer_ev == NULL)
             return CE_NOMEM;
     }
     return CE_OK;
@@ -906,6 +945,8 @@ void store_close(struct app *app)
         event_free(st->drain_ev);
     if (st->seal_ev)
         event_free(st->seal_ev);
+    if (st->defer_ev)
+        event_free(st->defer_ev);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->st[i]);
     if (st->db != NULL) {

@@ -137,6 +137,19 @@ struct store_arg {
  */
 int store_exec(struct store *st, const char *sql, const struct store_arg *args, size_t n);
 
+/** The number of queued writes not sealed yet (loop thread): taken at the start of a loop
+ * callback, it tells store_defer_seal() whether that callback's writes are the only ones. */
+size_t store_unsealed(struct store *st);
+
+/**
+ * Let the writes the current loop callback queued (@p unsealed_before == 0: no one else's are
+ * unsealed) wait to commit in the transaction of the next write that is not deferred, or
+ * within 100 ms. For writes nothing is acknowledged after, e.g. a hub connection's bookkeeping:
+ * a device's first telemetry then waits for one fsync, not for that one's and then its own.
+ * Loop thread; a no-op without an event loop.
+ */
+void store_defer_seal(struct store *st, size_t unsealed_before);
+
 /** Queue an upsert of the device row @p id with its record text @p data (copied). */
 int store_put_device(struct store *st, const char *id, const char *data);
 
