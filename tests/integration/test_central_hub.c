@@ -35,9 +35,10 @@ static int create_device(const char *id, bool enabled)
 static int setup(void **state)
 {
     (void)state;
-    static const char *const ids[] = {
-        "dev-a",   "dev-b",    "dev-twin", "dev-m1",  "dev-m2", "dev-m3",   "dev-m4", "dev-c2d",
-        "dev-exp", "dev-auth", "dev-big",  "dev-dup", "dev-ka", "dev-will", "dev-s1", "dev-s2"};
+    static const char *const ids[] = {"dev-a",   "dev-b",   "dev-twin", "dev-m1",   "dev-m2",
+                                      "dev-m3",  "dev-m4",  "dev-c2d",  "dev-exp",  "dev-auth",
+                                      "dev-big", "dev-dup", "dev-ka",   "dev-will", "dev-s1",
+                                      "dev-s2",  "dev-k1",  "dev-k2",   "dev-k60",  "dev-kp"};
     if (th_central_start(&srv, NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
@@ -704,6 +705,49 @@ static void test_keepalive_enforced(void **state)
     assert_true(th_central_log_contains(&srv, "keep-alive timeout", 1000));
 }
 
+static void connect_ka(struct th_mqtt *m, const char *id, uint16_t keepalive)
+{
+    char user[300], token[600];
+    snprintf(user, sizeof user, "%s/%s/?api-version=2021-04-12", srv.hub_host, id);
+    assert_int_equal(th_hub_token(&srv, id, KEY, th_now() + 600, token, sizeof token), 0);
+    assert_int_equal(th_mqtt_open(m, srv.mqtt_port, srv.ca_path), 0);
+    assert_int_equal(th_mqtt_connect(m, id, user, token, keepalive, true), 0);
+}
+
+static void ping(struct th_mqtt *m)
+{
+    struct iotc_mqtt_packet req = {.type = IOTC_MQTT_PINGREQ}, p;
+    assert_int_equal(th_mqtt_send(m, &req), 0);
+    assert_int_equal(th_mqtt_expect(m, IOTC_MQTT_PINGRESP, &p, 3000), 0);
+}
+
+/* The sessions' deadlines share one timer: each fires on its own, a packet moves one later,
+ * and the sessions whose deadline is far stay. */
+static void test_keepalive_deadlines_shared(void **state)
+{
+    (void)state;
+    struct th_mqtt k60, k2, k1, kp;
+    connect_ka(&k60, "dev-k60", 60);
+    connect_ka(&k2, "dev-k2", 2);
+    connect_ka(&k1, "dev-k1", 1);
+    connect_ka(&kp, "dev-kp", 1);
+    /* 4 s of a packet every 0.5 s keeps kp (1.5 s without one would close it) ... */
+    for (int i = 0; i < 8; i++) {
+        ping(&kp);
+        usleep(500 * 1000);
+    }
+    /* ... while k1 (1.5 s) and k2 (3 s) were closed meanwhile, */
+    assert_true(th_mqtt_wait_closed(&k1, 1000));
+    assert_true(th_mqtt_wait_closed(&k2, 1000));
+    /* and k60 is still there. */
+    ping(&k60);
+    ping(&kp);
+    th_mqtt_close(&k1);
+    th_mqtt_close(&k2);
+    th_mqtt_close(&kp);
+    th_mqtt_close(&k60);
+}
+
 /* ------------------------------------------------------------------ will */
 
 static int will_rows(void)
@@ -791,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_malformed_and_oversized),
         cmocka_unit_test(test_second_connection_drops_first),
         cmocka_unit_test(test_keepalive_enforced),
+        cmocka_unit_test(test_keepalive_deadlines_shared),
         cmocka_unit_test(test_will_message),
     };
     return cmocka_run_group_tests_name("central_hub", tests, setup, teardown);

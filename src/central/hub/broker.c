@@ -72,6 +72,136 @@ static void ws_cert_free(struct ws_cert *w)
     free(w);
 }
 
+/* s->ident before CONNECT, and when the id is empty: not freed. */
+static const char no_ident[] = "";
+
+/* s->ident becomes a copy of @p id, cut at DEVICE_ID_MAX: made to its length, as most ids are
+ * far shorter than the most a session could otherwise hold for each. */
+static int set_ident(struct session *s, struct iotc_span id)
+{
+    size_t len = id.ptr == NULL ? 0 : id.len < DEVICE_ID_MAX ? id.len : DEVICE_ID_MAX;
+    if (s->ident != no_ident)
+        free((void *)(uintptr_t)s->ident);
+    s->ident = no_ident;
+    if (len == 0)
+        return CE_OK;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return CE_NOMEM;
+    memcpy(copy, id.ptr, len);
+    copy[len] = '\0';
+    s->ident = copy;
+    return CE_OK;
+}
+
+/* ---------------------------------------------------------------- deadlines */
+
+static void timer_place(struct broker *b, uint32_t i, struct session *s)
+{
+    b->timers[i] = s;
+    s->timer_pos = i + 1;
+}
+
+/* Moves the session at @p i up or down the heap to where its due_ms belongs. */
+static void timer_fix(struct broker *b, uint32_t i)
+{
+    struct session *s = b->timers[i];
+    while (i > 0 && b->timers[(i - 1) / 2]->due_ms > s->due_ms) {
+        timer_place(b, i, b->timers[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= b->n_timers)
+            break;
+        if (c + 1 < b->n_timers && b->timers[c + 1]->due_ms < b->timers[c]->due_ms)
+            c++;
+        if (b->timers[c]->due_ms >= s->due_ms)
+            break;
+        timer_place(b, i, b->timers[c]);
+        i = c;
+    }
+    timer_place(b, i, s);
+}
+
+/* Arms the broker's timer for the earliest deadline (none: disarmed). */
+static void timer_arm(struct app *app)
+{
+    struct broker *b = app->broker;
+    if (b->n_timers == 0) {
+        event_del(b->timer_ev);
+        return;
+    }
+    int64_t now = broker_now_ms(app);
+    int64_t due = b->timers[0]->due_ms;
+    int64_t left = due > now ? due - now : 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    event_add(b->timer_ev, &tv);
+}
+
+/* Sets when session_tick() is to be called for @p s (Unix ms, broker_now_ms()'s clock); 0: not
+ * at all. CE_NOMEM when the heap cannot grow (only when the session had no deadline). */
+static int timer_set(struct session *s, int64_t due_ms)
+{
+    struct broker *b = s->app->broker;
+    if (b == NULL || b->timer_ev == NULL)
+        return due_ms == 0 ? CE_OK : CE_NOMEM;
+    struct session *top = b->n_timers > 0 ? b->timers[0] : NULL;
+    int64_t top_due = top != NULL ? top->due_ms : 0;
+    if (due_ms == 0) {
+        if (s->timer_pos == 0)
+            return CE_OK;
+        uint32_t i = s->timer_pos - 1;
+        s->timer_pos = 0;
+        struct session *last = b->timers[--b->n_timers];
+        if (i < b->n_timers) {
+            b->timers[i] = last;
+            last->timer_pos = i + 1;
+            timer_fix(b, i);
+        }
+    } else if (s->timer_pos != 0) {
+        s->due_ms = due_ms;
+        timer_fix(b, s->timer_pos - 1);
+    } else {
+        if (b->n_timers == b->cap_timers) {
+            uint32_t cap = b->cap_timers ? b->cap_timers * 2 : 256;
+            struct session **t = realloc(b->timers, cap * sizeof *t);
+            if (t == NULL)
+                return CE_NOMEM;
+            b->timers = t;
+            b->cap_timers = cap;
+        }
+        s->due_ms = due_ms;
+        timer_place(b, b->n_timers++, s);
+        timer_fix(b, b->n_timers - 1);
+    }
+    if (b->n_timers == 0 || b->timers[0] != top || b->timers[0]->due_ms != top_due)
+        timer_arm(s->app);
+    return CE_OK;
+}
+
+static void session_tick(struct session *s);
+
+/* The broker's timer: calls every session whose deadline has come, earliest first. */
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct app *app = arg;
+    struct broker *b = app->broker;
+    int64_t now = broker_now_ms(app);
+    /* A session's tick sets a later deadline or none; the bound only guards against one that
+     * would be due again at once. */
+    for (uint32_t n = b->n_timers; n > 0 && b->n_timers > 0 && b->timers[0]->due_ms <= now; n--) {
+        struct session *s = b->timers[0];
+        session_ref(s);
+        timer_set(s, 0);
+        session_tick(s);
+        session_unref(s);
+    }
+    timer_arm(app);
+}
+
 void session_unref(struct session *s)
 {
     CENTRAL_ASSERT(s->refs > 0);
@@ -79,8 +209,9 @@ void session_unref(struct session *s)
         return;
     ws_cert_free(s->ws_cert);
     conn_release(&s->conn);
-    if (s->tick)
-        event_free(s->tick);
+    timer_set(s, 0);
+    if (s->ident != no_ident)
+        free((void *)(uintptr_t)s->ident);
     free(s->will_topic);
     free(s->will_payload);
     free(s);
@@ -91,8 +222,7 @@ void session_finish(struct session *s)
     struct broker *b = s->app->broker;
     CENTRAL_ASSERT(s->closing); /* session_close() comes first, once */
     conn_close(&s->conn);
-    if (s->tick)
-        event_del(s->tick);
+    timer_set(s, 0);
     if (b != NULL && s->throttled) {
         s->throttled = false;
         b->n_throttled--;
@@ -115,8 +245,6 @@ void session_finish(struct session *s)
         event_base_loopexit(base, NULL);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg);
-
 void session_close(struct session *s, const char *reason, bool flush)
 {
     if (s->closing)
@@ -134,9 +262,7 @@ void session_close(struct session *s, const char *reason, bool flush)
         /* Let the CONNACK (or last response) reach the peer, but not forever. */
         s->conn.flushing = true;
         conn_update(&s->conn); /* stops reading */
-        struct timeval tv = {2, 0};
-        event_del(s->tick);
-        event_add(s->tick, &tv);
+        timer_set(s, broker_now_ms(s->app) + 2000);
         return;
     }
     session_finish(s);
@@ -370,9 +496,8 @@ static void connack(struct session *s, uint8_t code, bool session_present)
     session_send(s, &p);
 }
 
-/* One timer per connection serves both deadlines of a connected session, the keep-alive and
- * the SAS token's expiry: a timer is 128 bytes, which counts at tens of thousands of idle
- * connections. Arms s->tick for whichever comes first; neither: no timer. */
+/* Both deadlines of a connected session, the keep-alive and the SAS token's expiry, share its
+ * place in the broker's timer heap: sets it to whichever comes first; neither: no deadline. */
 static void arm_tick(struct session *s, int64_t now)
 {
     int64_t due = s->expiry_ms; /* 0: the token does not expire */
@@ -381,12 +506,8 @@ static void arm_tick(struct session *s, int64_t now)
         if (due == 0 || s->last_rx_ms + limit < due)
             due = s->last_rx_ms + limit;
     }
-    event_del(s->tick);
-    if (due == 0)
-        return;
-    int64_t left = due > now ? due - now : 0;
-    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
-    event_add(s->tick, &tv);
+    (void)now;
+    timer_set(s, due);
 }
 
 /* The keep-alive a session lives by. Keep-alive 0 would turn the check off (MQTT 3.1.1
@@ -443,10 +564,10 @@ static void on_connect(struct session *s, const struct iotc_mqtt_connect *c)
     else
         auth_decide(&cfg, c->client_id, c->username, c->password, c->has_password, now_s, lookup_cb,
                     app, &ar);
-    size_t idlen = ar.id.len < DEVICE_ID_MAX ? ar.id.len : DEVICE_ID_MAX;
-    if (ar.id.ptr)
-        memcpy(s->ident, ar.id.ptr, idlen);
-    s->ident[idlen] = '\0';
+    if (set_ident(s, ar.id) != CE_OK) {
+        session_close(s, "out of memory", false);
+        return;
+    }
     const char *svc = ar.kind == AUTH_DPS ? "dps" : "hub";
     if (ar.connack != 0) {
         log_warn("%s: authentication failed for '%s' from %s: %s (CONNACK %u)", svc,
@@ -596,11 +717,9 @@ size_t session_process(struct session *s, const unsigned char *p, size_t len)
     return off;
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg)
+/* The session's deadline has come (timer_cb() took it off the heap). */
+static void session_tick(struct session *s)
 {
-    (void)fd;
-    (void)what;
-    struct session *s = arg;
     if (s->closing) {
         session_finish(s); /* flush did not complete in time */
         return;
@@ -690,6 +809,7 @@ static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *ke
     }
     s->app = app;
     s->refs = 1;
+    s->ident = no_ident;
     s->id = ++b->next_id;
     snprintf(s->peer, sizeof s->peer, "%s", peer);
     s->last_rx_ms = broker_now_ms(app);
@@ -702,8 +822,7 @@ static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *ke
         }
         app_request_client_cert(s->conn.ssl, "iotc-mqtt");
     }
-    s->tick = evtimer_new(app->base, tick_cb, s);
-    if (s->tick == NULL || conn_open(&s->conn, app->base) != CE_OK ||
+    if (conn_open(&s->conn, app->base) != CE_OK ||
         (app->admit != NULL && key != NULL &&
          admit_enter(app->admit, &s->admit, key, ADMIT_MQTT, s->last_rx_ms) != CE_OK)) {
         session_unref(s);
@@ -717,8 +836,11 @@ static int adopt(struct app *app, evutil_socket_t fd, const struct admit_key *ke
     /* from the accept, whatever trickles in meanwhile (the timer is not touched by reads) */
     int64_t wait_ms = app->admit != NULL ? admit_wait_ms(app->admit, &s->admit, s->last_rx_ms)
                                          : (int64_t)ADMIT_DEFAULT_AUTH_TIMEOUT_S * 1000;
-    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
-    event_add(s->tick, &tv);
+    if (timer_set(s, s->last_rx_ms + wait_ms) != CE_OK) {
+        s->closing = true; /* nothing to announce: not even a CONNECT yet */
+        session_finish(s);
+        return CE_NOMEM;
+    }
     if (tls)
         broker_note_burst(b);
     log_debug("mqtt: accepted %s (%s)", s->peer, tls ? "TLS" : "plain");
@@ -927,7 +1049,9 @@ int broker_start(struct app *app)
         plane_listen(app, &hub_plane_listener);
     b->accept_ev = evtimer_new(app->base, accept_resume_cb, app);
     b->report_ev = event_new(app->base, -1, EV_PERSIST, report_cb, app);
-    if (b->accept_ev == NULL || b->report_ev == NULL || broker_io_init(b, app->base) != CE_OK)
+    b->timer_ev = evtimer_new(app->base, timer_cb, app);
+    if (b->accept_ev == NULL || b->report_ev == NULL || b->timer_ev == NULL ||
+        broker_io_init(b, app->base) != CE_OK)
         return CE_NOMEM;
     struct timeval every = {1, 0};
     event_add(b->report_ev, &every);
@@ -1024,6 +1148,9 @@ void broker_free(struct app *app)
         event_free(b->accept_ev);
     if (b->report_ev)
         event_free(b->report_ev);
+    if (b->timer_ev)
+        event_free(b->timer_ev);
+    free(b->timers);
     broker_io_free(b);
     free(b);
     app->broker = NULL;

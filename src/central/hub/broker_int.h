@@ -71,11 +71,13 @@ enum session_kind { S_NEW = 0, S_DPS, S_HUB };
 struct session {
     struct app *app;
     struct session *prev, *next;
-    /* CONNECT timeout, then keep-alive and SAS expiry; flush timeout while closing */
-    struct event *tick;
     uint64_t id;
     int64_t last_rx_ms;
     int64_t expiry_ms; /* SAS token expiry (Unix ms); 0: none */
+    /* CONNECT timeout, then keep-alive and SAS expiry; flush timeout while closing: when the
+     * broker's one timer (broker.c timer_set()) calls the session next (Unix ms) */
+    int64_t due_ms;
+    uint32_t timer_pos; /* 1 + its place in the broker's timer heap; 0: no deadline */
     int refs;
     uint32_t pending_acks;
     uint32_t subs; /* hub */
@@ -95,8 +97,10 @@ struct session {
     bool dps_id_ok; /* the registration id follows DPS's rules (§4.2) */
     bool dps_subscribed;
     uint8_t dps_qos;
-    char peer[56];                 /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
-    char ident[DEVICE_ID_MAX + 1]; /* device or registration id, for logs */
+    char peer[56]; /* "address:port"; the longest, IPv6, takes 45 + 1 + 5 + 1 */
+    /* device or registration id, for logs: a heap copy of its length (at most DEVICE_ID_MAX)
+     * from CONNECT on, "" before */
+    const char *ident;
     /* hub */
     struct device *dev;
     char *will_topic; /* heap, NUL-terminated; NULL without a (valid) will */
@@ -136,10 +140,15 @@ struct broker {
     struct event *trim_ev;   /* returns freed heap pages after a burst of handshakes */
     struct event *flush_ev;  /* made active when a session has output to write */
     struct event *report_ev; /* each second: admit_flush() of refusals counted meanwhile */
-    struct conn *dirty;      /* connections with output to write (each holds a session ref) */
-    uint32_t burst_total;    /* handshakes and CONNECTs since the last trim */
-    uint32_t burst_recent;   /* ... since trim_ev last fired */
-    bool draining;           /* broker_shutdown(): leave the loop once the last one closes */
+    /* Every session's deadline in one min-heap on due_ms, served by one timer: a libevent
+     * timer per session would take ~150 bytes of each idle connection. */
+    struct event *timer_ev;
+    struct session **timers;
+    uint32_t n_timers, cap_timers;
+    struct conn *dirty;    /* connections with output to write (each holds a session ref) */
+    uint32_t burst_total;  /* handshakes and CONNECTs since the last trim */
+    uint32_t burst_recent; /* ... since trim_ev last fired */
+    bool draining;         /* broker_shutdown(): leave the loop once the last one closes */
     struct broker_stats stats;
     struct bag_entry bags[BROKER_BAG_SLOTS];
 };
