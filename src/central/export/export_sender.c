@@ -13,7 +13,9 @@
  * A proxy's free is a job too: the sender frees the inner instance (which drops what it had in
  * flight without callbacks), then answers with a FREED entry behind every completion of that
  * instance, and only then is the proxy itself freed on the loop. Until then the proxy is marked
- * dead and its completions are dropped, so no callback runs for a freed destination.
+ * dead and its completions are dropped, so no callback runs for a freed destination. The sender
+ * keeps each proxy's sends that the inner instance holds (`sent`), and frees those the instance
+ * dropped when it was freed.
  */
 #include "central/export/export_sender.h"
 
@@ -34,6 +36,7 @@ struct proxy;
 
 struct job {
     STAILQ_ENTRY(job) link;
+    LIST_ENTRY(job) live; /* sender thread: in its proxy's `sent` while the inner has it */
     enum job_kind kind;
     struct proxy *px;
     export_sent_fn cb;
@@ -50,6 +53,7 @@ struct proxy {
     struct export_dest base;
     struct export_sender *s;
     struct export_dest *inner; /* used on the sender thread only once handed over */
+    LIST_HEAD(, job) sent;     /* sender thread: sends the inner took and has not answered */
     size_t room_max;
     size_t inflight; /* sends accepted whose completion has not been taken on the loop */
     bool dead;       /* freed on the loop: completions are dropped, FREED frees it */
@@ -84,6 +88,7 @@ static void push_out(struct export_sender *s, struct job *j)
 static void on_inner_sent(void *ctx, enum export_outcome out, const char *error)
 {
     struct job *j = ctx;
+    LIST_REMOVE(j, live);
     j->out = out;
     snprintf(j->error, sizeof j->error, "%s", error != NULL ? error : "");
     push_out(j->px->s, j);
@@ -94,12 +99,20 @@ static void run_job(struct export_sender *s, struct job *j)
     struct export_dest *d = j->px->inner;
     if (j->kind == JOB_FREE) {
         d->ops->free(d);
+        /* what the inner dropped unanswered: its jobs are ours to free */
+        for (struct job *k = LIST_FIRST(&j->px->sent), *next; k != NULL; k = next) {
+            next = LIST_NEXT(k, live);
+            free(k);
+        }
+        LIST_INIT(&j->px->sent);
         j->kind = JOB_FREED;
         push_out(s, j);
         return;
     }
+    LIST_INSERT_HEAD(&j->px->sent, j, live);
     int rc = d->ops->send(d, j->key, j->body, j->len, on_inner_sent, j);
     if (rc != CE_OK) {
+        LIST_REMOVE(j, live);
         j->out = EXPORT_OUT_RETRY;
         snprintf(j->error, sizeof j->error, "export: cannot start the request: %s",
                  central_strerror(rc));
@@ -248,6 +261,7 @@ int export_sender_wrap(struct export_sender *s, struct export_dest *inner, size_
     px->s = s;
     px->inner = inner;
     px->room_max = room;
+    LIST_INIT(&px->sent);
     *out = &px->base;
     return CE_OK;
 }
