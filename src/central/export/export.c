@@ -20,6 +20,7 @@
 #include "central/base/events.h"
 #include "central/base/log.h"
 #include "central/export/export_int.h"
+#include "central/export/export_sender.h"
 #include "central/store/store.h"
 
 /* ---------------------------------------------------------------- definitions */
@@ -111,7 +112,7 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
                       x->id, d->id); /* checked when saved: only a different libjq gets here */
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
         rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
-                 ? export_webhook_new(e->app, d->def, &p->dest)
+                 ? export_webhook_new(e->sender, d->def, &p->dest)
                  : export_kafka_new(e->app, d->def, &p->dest);
         if (rc != CE_OK) {
             export_pipe_free(p);
@@ -787,6 +788,11 @@ static void free_cursors(struct exporter *e)
     e->cursors = NULL;
 }
 
+struct export_sender *export_sender_of(const struct exporter *e)
+{
+    return e->sender;
+}
+
 int export_open(struct app *app)
 {
     struct exporter *e = calloc(1, sizeof *e);
@@ -797,6 +803,8 @@ int export_open(struct app *app)
     e->rng = (uint64_t)app_now_ms() * 0x9E3779B97F4A7C15ull | 1;
     app->exporter = e;
     int rc = export_webhook_global_init();
+    if (rc == CE_OK)
+        rc = export_sender_open(app, &e->sender);
     if (rc == CE_OK)
         rc = store_export_open(app, &e->se);
     if (rc == CE_OK) {
@@ -854,6 +862,7 @@ void export_close(struct app *app)
         event_free(e->tick);
     if (e->kick != NULL)
         event_free(e->kick);
+    export_sender_close(e->sender); /* after the pipes: joins once their instances are freed */
     store_export_close(e->se);
     export_webhook_global_cleanup();
     free(e);

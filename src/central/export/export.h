@@ -26,6 +26,10 @@ int export_open(struct app *app);
 /** Stop every pipe (what is in flight is sent again after the next start) and free. */
 void export_close(struct app *app);
 
+struct export_sender;
+/** The sender thread webhook@v1 instances run on; rules' webhook actions (rules.c) share it. */
+struct export_sender *export_sender_of(const struct exporter *e);
+
 /**
  * Create or replace (@p patch false) or merge into (@p patch true) the definition @p id of
  * @p kind with @p body. On success *@p out is the definition as GET answers it (caller frees

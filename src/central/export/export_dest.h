@@ -1,6 +1,7 @@
 /*
  * export_dest.h - the one interface every export destination type implements (webhook@v1
- * today; Kafka and others plug in the same way). Loop thread only.
+ * today; Kafka and others plug in the same way). Loop thread only (a webhook@v1 instance is the
+ * sender thread's proxy, export_sender.h; its libcurl work runs on that thread).
  *
  * A destination instance belongs to one pipe (one export and one destination definition), so
  * freeing it drops whatever it still had in flight without calling back: the pipe's cursor
@@ -17,6 +18,7 @@
 #include "central/export/export_fmt.h"
 
 struct export_dest;
+struct export_sender;
 
 /**
  * Completion of one send: @p out says acknowledged, retry later, or refused for good;
@@ -43,11 +45,12 @@ struct export_dest {
 };
 
 /**
- * A webhook@v1 instance for the checked definition @p def (export_check_destination) on
- * @p app's loop; without "authorization" (a rule's webhook action, rules.c) no Authorization
- * header is sent. @return CE_OK, CE_NOMEM or CE_INVALID.
+ * A webhook@v1 instance for the checked definition @p def (export_check_destination): its
+ * requests run on the sender thread @p s, its completions come back on the loop thread. Without
+ * "authorization" (a rule's webhook action, rules.c) no Authorization header is sent.
+ * @return CE_OK, CE_NOMEM or CE_INVALID.
  */
-int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out);
+int export_webhook_new(struct export_sender *s, const cJSON *def, struct export_dest **out);
 
 /**
  * A Kafka producer for a checked eventhubs@v1 or kafka@v1 definition (export_kafka_conf_of).

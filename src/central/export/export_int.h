@@ -94,6 +94,7 @@ struct exporter {
     struct xport *exports;
     struct saved_cursor *cursors; /* loaded at start, consumed as pipes are made */
     struct event *tick, *kick;
+    struct export_sender *sender; /* the thread webhook@v1 requests run on */
     int sub;
     uint64_t rng;
     int64_t pruned[EXPORT_SRC_COUNT]; /* export_events: rows up to this were deleted (queued) */

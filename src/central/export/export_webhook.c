@@ -1,8 +1,10 @@
 /*
  * export_webhook.c - the webhook@v1 destination: one HTTP POST per message, libcurl's multi
- * interface driven by the server's libevent loop (curl_multi_socket_action from socket and
- * timer events; no thread, no blocking call). Keep-alive comes from the multi handle's
- * connection cache; EXPORT_WEBHOOK_CONCURRENCY bounds the requests in flight.
+ * interface driven by the export's sender thread's libevent loop (export_sender.h;
+ * curl_multi_socket_action from socket and timer events, no blocking call). The instance below
+ * runs on that thread only; the pipes on the loop thread talk to it through the sender's proxy.
+ * Keep-alive comes from the multi handle's connection cache; EXPORT_WEBHOOK_CONCURRENCY bounds
+ * the requests in flight.
  */
 #include "central/export/export_dest.h"
 
@@ -14,6 +16,7 @@
 
 #include "central/base/log.h"
 #include "central/export/export_oauth.h"
+#include "central/export/export_sender.h"
 
 #define EXPORT_WEBHOOK_CONCURRENCY 16
 #define EXPORT_WEBHOOK_TIMEOUT_MS 30000L
@@ -59,7 +62,7 @@ struct sock {
 
 struct webhook {
     struct export_dest base;
-    struct app *app;
+    struct event_base *ev_base; /* the sender thread's */
     CURLM *multi;
     struct event *timer;
     struct curl_slist *headers;
@@ -127,7 +130,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     } else if (s->ev != NULL) {
         event_free(s->ev);
     }
-    s->ev = event_new(wh->app->base, fd, kind, on_socket_event, wh);
+    s->ev = event_new(wh->ev_base, fd, kind, on_socket_event, wh);
     if (s->ev == NULL || event_add(s->ev, NULL) != 0)
         return -1;
     return 0;
@@ -563,7 +566,7 @@ static int oauth_new(struct webhook *wh, const cJSON *auth)
     return rc;
 }
 
-int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **out)
+int export_webhook_new(struct export_sender *s, const cJSON *def, struct export_dest **out)
 {
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(def, "url");
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(def, "authorization");
@@ -579,10 +582,10 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     if (wh == NULL)
         return CE_NOMEM;
     wh->base.ops = &webhook_ops;
-    wh->app = app;
+    wh->ev_base = export_sender_base(s);
     wh->url = strdup(url->valuestring);
     wh->multi = curl_multi_init();
-    wh->timer = evtimer_new(app->base, on_timer, wh);
+    wh->timer = evtimer_new(wh->ev_base, on_timer, wh);
     int rc = wh->url && wh->multi && wh->timer ? CE_OK : CE_NOMEM;
     if (rc == CE_OK)
         rc = add_header(&wh->headers, "Content-Type", "application/json");
@@ -607,8 +610,7 @@ int export_webhook_new(struct app *app, const cJSON *def, struct export_dest **o
     curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
     curl_multi_setopt(wh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)EXPORT_WEBHOOK_CONCURRENCY);
-    *out = &wh->base;
-    return CE_OK;
+    return export_sender_wrap(s, &wh->base, EXPORT_WEBHOOK_CONCURRENCY, out);
 }
 
 int export_webhook_global_init(void)

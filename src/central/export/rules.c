@@ -21,6 +21,7 @@
 #include "central/app/appl_filter.h"
 #include "central/base/events.h"
 #include "central/base/log.h"
+#include "central/export/export.h"
 #include "central/export/export_dest.h"
 #include "central/export/export_fmt.h"
 #include "central/export/rules_eval.h"
@@ -692,7 +693,8 @@ static int make_hooks(struct rules *rs, struct rule *r)
         cJSON *def = cJSON_Duplicate(r->def.webhooks[i], true);
         if (def == NULL)
             return CE_NOMEM;
-        int rc = export_webhook_new(rs->app, def, &r->hooks[i]);
+        struct export_sender *snd = rs->app->exporter ? export_sender_of(rs->app->exporter) : NULL;
+        int rc = snd ? export_webhook_new(snd, def, &r->hooks[i]) : CE_INVALID;
         cJSON_Delete(def);
         if (rc != CE_OK)
             return rc;
