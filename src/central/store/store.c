@@ -9,10 +9,13 @@
  * Telemetry is staged (see store.h): the writer inserts each row into telemetry_staging, which has
  * no index but its row id, so a commit writes the table's last page or two whatever the devices;
  * between commits, once MOVE_ROWS rows are staged or the oldest is MOVE_AGE_MS old (the writer
- * waits with a timeout for that while idle), one transaction copies the staged rows into
- * telemetry_main with their seq and empties the staging table, so each leaf page of the
- * per-device indexes is written once per move for all the rows it receives, not once per commit.
- * The writer assigns seq itself, above the highest of both tables, read once per transaction.
+ * waits with a timeout for that while idle), the staged rows move into telemetry_main with their
+ * seq, in slices of MOVE_SLICE rows, one transaction each, the writer committing what was queued
+ * between two slices: each leaf page of the per-device indexes is written once per slice for all
+ * the rows it receives, not once per commit, and a commit waits for one slice at most.
+ * The writer assigns seq itself, above the highest of both tables and of telemetry_seq's mark
+ * (read once per transaction; the mark is raised in the same transaction), so a seq is never
+ * given twice, even after the rows that held the highest were deleted.
  *
  * Seal groups: the writer only takes ops that are sealed. What one loop callback queues (a
  * state change and whatever the event bus's subscribers queue about it, e.g. data export's
@@ -34,9 +37,10 @@
 #include "central/base/log.h"
 
 #define BATCH_MAX 8192
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
+#define MOVE_SLICE 1024
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -65,6 +69,8 @@ enum stmt_id {
     ST_PUT_C2D,
     ST_DEL_C2D,
     ST_MAX_SEQ,
+    ST_SET_SEQ,
+    ST_MOVE_BOUND,
     ST_MOVE,
     ST_MOVE_CLEAR,
     ST_BEGIN,
@@ -82,12 +88,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     ("INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
      "VALUES(?,?,?,?,?,?)"),
     "DELETE FROM c2d WHERE seq=?",
-    ("SELECT MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
-     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0))"),
+    ("SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
+     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq"),
+    "UPDATE telemetry_seq SET last=?1 WHERE last < ?1",
+    "SELECT MAX(seq) FROM (SELECT seq FROM telemetry_staging ORDER BY seq LIMIT ?1)",
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
-     " ORDER BY seq"),
-    "DELETE FROM telemetry_staging",
+     " WHERE seq <= ?1 ORDER BY seq"),
+    "DELETE FROM telemetry_staging WHERE seq <= ?1",
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -121,10 +129,13 @@ struct store {
     size_t staged;        /* rows in telemetry_staging (an upper bound) */
     int64_t staged_since; /* monotonic ms when the oldest of them was committed */
     bool move_failed;     /* logged once */
+    size_t move_left;     /* rows the move under way still has to move (0: none under way) */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
-    uint64_t moves; /* moves committed */
+    size_t move_slice;          /* rows per move transaction */
+    uint64_t moves;             /* moves completed */
+    struct store_move_stats ms; /* slices: the writer's pauses */
 };
 
 static const char schema_v1[] =
@@ -156,6 +167,23 @@ static const char schema_v2[] =
     " VALUES(COALESCE(NEW.seq, MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) + 1),"
     " NEW.device_id, NEW.enqueued_ms, NEW.component, NEW.props, NEW.payload);"
+    " END;";
+
+/* Version 3: the highest telemetry seq ever given, kept in the transactions that give seqs. The
+ * tables' MAX(seq) goes back when the device that held the newest rows is deleted; seq may not
+ * (an export cursor past those rows would skip the next ones), so the writer numbers above
+ * this mark too. Being a row of the database, it goes through restarts, backup and restore. */
+static const char schema_v3[] =
+    "CREATE TABLE telemetry_seq(id INTEGER PRIMARY KEY CHECK(id = 1), last INTEGER NOT NULL);"
+    "INSERT INTO telemetry_seq(id, last) VALUES(1, MAX(COALESCE((SELECT MAX(seq) FROM"
+    " telemetry_main), 0), COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)));"
+    "DROP TRIGGER telemetry_insert;"
+    "CREATE TRIGGER telemetry_insert INSTEAD OF INSERT ON telemetry BEGIN"
+    " INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
+    " VALUES(COALESCE(NEW.seq, (SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM telemetry_main),"
+    " 0), COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq) + 1),"
+    " NEW.device_id, NEW.enqueued_ms, NEW.component, NEW.props, NEW.payload);"
+    " UPDATE telemetry_seq SET last = MAX(last, (SELECT MAX(seq) FROM telemetry_main));"
     " END;";
 
 /* The application's CA certificates (hub/x509.c), one JSON record per name. */
@@ -195,16 +223,27 @@ static int migrate(sqlite3 *db)
         exec(db, "ROLLBACK");
         return CE_STORE;
     }
+    if (version < 3 &&
+        (exec(db, "BEGIN") != CE_OK || exec(db, schema_v3) != CE_OK ||
+         exec(db, "PRAGMA user_version=3") != CE_OK || exec(db, "COMMIT") != CE_OK)) {
+        exec(db, "ROLLBACK");
+        return CE_STORE;
+    }
     return CE_OK;
 }
 
 /* ---------------------------------------------------------------- writer thread */
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 /* Step a prepared statement once and make it ready for the next use. SQLITE_DONE or error. */
@@ -316,32 +355,70 @@ static int step_simple(struct store *st, enum stmt_id id)
     return step_reset(st->st[id]) == SQLITE_DONE ? CE_OK : CE_STORE;
 }
 
-/* Move every staged row into telemetry_main, in one transaction: a crash before its commit leaves
- * them all staged, after it all moved; a reader's snapshot sees each row exactly once. */
-static void move_staged(struct store *st)
+/* One slice of a move: the oldest move_slice staged rows (at most) into telemetry_main, in one
+ * transaction: a crash before its commit leaves them staged, after it moved; a reader's snapshot
+ * sees each row exactly once. A move is the rows staged when it starts, moved slice after slice;
+ * the writer commits what was queued between two slices, so a commit waits for one slice at
+ * most, not for the whole move. */
+static void move_slice(struct store *st)
 {
-    int64_t t0 = mono_ms();
+    pthread_mutex_lock(&st->mu);
+    int64_t slice = (int64_t)st->move_slice;
+    pthread_mutex_unlock(&st->mu);
+    if (st->move_left == 0)
+        st->move_left = st->staged;
+    int64_t t0 = mono_us(), moved = 0, bound = 0;
     int rc = step_simple(st, ST_BEGIN);
-    if (rc == CE_OK &&
-        (step_simple(st, ST_MOVE) != CE_OK || step_simple(st, ST_MOVE_CLEAR) != CE_OK ||
-         step_simple(st, ST_COMMIT) != CE_OK)) {
+    if (rc == CE_OK) {
+        sqlite3_stmt *b = st->st[ST_MOVE_BOUND];
+        sqlite3_bind_int64(b, 1, slice);
+        int brc = sqlite3_step(b);
+        bound = brc == SQLITE_ROW ? sqlite3_column_int64(b, 0) : -1; /* 0: nothing staged */
+        sqlite3_reset(b);
+        if (bound < 0)
+            rc = CE_STORE;
+    }
+    if (rc == CE_OK && bound > 0) {
+        sqlite3_bind_int64(st->st[ST_MOVE], 1, bound);
+        sqlite3_bind_int64(st->st[ST_MOVE_CLEAR], 1, bound);
+        if (step_simple(st, ST_MOVE) != CE_OK)
+            rc = CE_STORE;
+        else
+            moved = sqlite3_changes(st->db);
+        if (rc == CE_OK && step_simple(st, ST_MOVE_CLEAR) != CE_OK)
+            rc = CE_STORE;
+    }
+    if (rc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK)
+        rc = CE_STORE;
+    int64_t t1 = mono_us();
+    if (rc != CE_OK) {
         if (!st->move_failed)
             log_error("sqlite: moving staged telemetry failed (the rows stay staged): %s",
                       sqlite3_errmsg(st->db));
         step_simple(st, ST_ROLLBACK);
-        rc = CE_STORE;
-    }
-    st->staged_since = mono_ms();
-    if (rc != CE_OK) {
         st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
+        st->move_left = 0;
+        st->staged_since = t1 / 1000;
         return;
     }
     st->move_failed = false;
-    log_debug("store: moved %zu staged telemetry rows in %lld ms", st->staged,
-              (long long)(st->staged_since - t0));
-    st->staged = 0;
+    bool done = moved < slice || (size_t)moved >= st->move_left; /* emptied, or the move's rows */
+    if (moved < slice)
+        st->staged = 0;
+    else
+        st->staged = st->staged > (size_t)moved ? st->staged - (size_t)moved : 0;
+    st->move_left = done ? 0 : st->move_left - (size_t)moved;
+    if (done)
+        st->staged_since = t1 / 1000; /* what is staged now ages from here */
+    log_debug("store: moved %lld staged telemetry rows in %lld us%s", (long long)moved,
+              (long long)(t1 - t0), done ? " (move done)" : "");
     pthread_mutex_lock(&st->mu);
-    st->moves++;
+    st->moves += done;
+    st->ms.slices++;
+    st->ms.rows += (uint64_t)moved;
+    st->ms.total_us += (uint64_t)(t1 - t0);
+    if ((uint64_t)(t1 - t0) > st->ms.max_us)
+        st->ms.max_us = (uint64_t)(t1 - t0);
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -349,7 +426,7 @@ static void move_staged(struct store *st)
 static bool move_due(const struct store *st, int64_t now)
 {
     return st->staged > 0 && st->move_rows > 0 &&
-           ((st->staged >= st->move_rows && !st->move_failed) ||
+           (st->move_left > 0 || (st->staged >= st->move_rows && !st->move_failed) ||
             now - st->staged_since >= st->move_age_ms);
 }
 
@@ -384,7 +461,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&st->mu);
             if (!move)
                 break;
-            move_staged(st); /* idle: nothing waits for it */
+            move_slice(st); /* idle: nothing waits for it */
             continue;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
@@ -409,6 +486,14 @@ static void *writer_main(void *arg)
         {
             op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
             staged += op->kind == OP_TELEMETRY && op->rc == CE_OK;
+        }
+        if (txrc == CE_OK && st->next_seq != 0) { /* the high-water mark, in the same commit */
+            sqlite3_bind_int64(st->st[ST_SET_SEQ], 1, st->next_seq - 1);
+            if (step_simple(st, ST_SET_SEQ) != CE_OK) {
+                log_error("sqlite: cannot keep the last telemetry seq: %s", sqlite3_errmsg(st->db));
+                step_simple(st, ST_ROLLBACK);
+                txrc = CE_STORE;
+            }
         }
         if (txrc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK) {
             log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
@@ -448,7 +533,7 @@ static void *writer_main(void *arg)
         bool move = move_due(st, mono_ms());
         pthread_mutex_unlock(&st->mu);
         if (move)
-            move_staged(st);
+            move_slice(st); /* one slice; what was queued meanwhile is committed first */
     }
     return NULL;
 }
@@ -690,6 +775,20 @@ void store_set_move(struct store *st, size_t rows, int64_t age_ms)
     pthread_mutex_unlock(&st->mu);
 }
 
+void store_set_move_slice(struct store *st, size_t rows)
+{
+    pthread_mutex_lock(&st->mu);
+    st->move_slice = rows > 0 ? rows : MOVE_SLICE;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void store_move_stats(const struct store *st, struct store_move_stats *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+    *out = st->ms;
+    pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+}
+
 uint64_t store_moves(const struct store *st)
 {
     pthread_mutex_lock((pthread_mutex_t *)&st->mu);
@@ -720,6 +819,7 @@ int store_open(struct app *app)
     pthread_condattr_destroy(&ca);
     st->move_rows = MOVE_ROWS;
     st->move_age_ms = MOVE_AGE_MS;
+    st->move_slice = MOVE_SLICE;
     STAILQ_INIT(&st->q);
     STAILQ_INIT(&st->done);
     app->store = st;
