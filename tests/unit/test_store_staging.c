@@ -573,8 +573,9 @@ static void test_seq_never_goes_back(void **state)
     app->cfg.data_dir = f->dir;
 }
 
-/* A move runs in slices, one transaction each, and a row queued while it runs is committed
- * between two slices, before the move is done; the slices are counted and timed. */
+/* A move runs in slices (a range of devices each), one transaction each, and a row queued while
+ * it runs is committed between two slices, before the move is done; the slices are counted and
+ * timed; every row is moved once with its seq. */
 static void test_move_in_slices(void **state)
 {
     struct fixture *f = *state;
@@ -584,8 +585,11 @@ static void test_move_in_slices(void **state)
     store_set_move(app->store, 0, 0);
     store_set_move_slice(app->store, 2);
     assert_int_equal(store_start(app), CE_OK);
-    for (int i = 0; i < STAGED; i++)
-        add(app->store, i % 2 ? "s1" : "s2", i);
+    for (int i = 0; i < STAGED; i++) { /* 500 devices, 2 rows each: a slice of 2 is one device */
+        char dev[16];
+        snprintf(dev, sizeof dev, "d%03d", i % (STAGED / 2));
+        add(app->store, dev, i);
+    }
     assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging", STAGED), STAGED);
 
     struct store_move_stats ms;

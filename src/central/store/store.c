@@ -10,9 +10,10 @@
  * no index but its row id, so a commit writes the table's last page or two whatever the devices;
  * between commits, once MOVE_ROWS rows are staged or the oldest is MOVE_AGE_MS old (the writer
  * waits with a timeout for that while idle), the staged rows move into telemetry_main with their
- * seq, in slices of MOVE_SLICE rows, one transaction each, the writer committing what was queued
- * between two slices: each leaf page of the per-device indexes is written once per slice for all
- * the rows it receives, not once per commit, and a commit waits for one slice at most.
+ * seq, in slices of about MOVE_SLICE rows (the rows of a range of devices), one transaction each,
+ * the writer committing what was queued between two slices: each leaf page of the per-device
+ * indexes is written once per move for all the rows it receives, not once per commit, and a
+ * commit waits for one slice at most.
  * The writer assigns seq itself, above the highest of both tables and of telemetry_seq's mark
  * (read once per transaction; the mark is raised in the same transaction), so a seq is never
  * given twice, even after the rows that held the highest were deleted.
@@ -40,7 +41,7 @@
 #define SCHEMA_VERSION 3
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
-#define MOVE_SLICE 4096
+#define MOVE_SLICE 2048
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -70,6 +71,7 @@ enum stmt_id {
     ST_DEL_C2D,
     ST_MAX_SEQ,
     ST_SET_SEQ,
+    ST_MOVE_END,
     ST_MOVE_BOUND,
     ST_MOVE,
     ST_MOVE_CLEAR,
@@ -91,11 +93,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     ("SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
      " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq"),
     "UPDATE telemetry_seq SET last=?1 WHERE last < ?1",
-    "SELECT MAX(seq) FROM (SELECT seq FROM telemetry_staging ORDER BY seq LIMIT ?1)",
+    ("SELECT COALESCE(MAX(seq), 0) FROM telemetry_staging"),
+    ("SELECT device_id FROM telemetry_staging WHERE seq <= ?1 AND device_id > ?2"
+     " ORDER BY device_id LIMIT 1 OFFSET ?3"),
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
-     " WHERE seq <= ?1 ORDER BY seq"),
-    "DELETE FROM telemetry_staging WHERE seq <= ?1",
+     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3) ORDER BY seq"),
+    ("DELETE FROM telemetry_staging"
+     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3)"),
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -129,7 +134,9 @@ struct store {
     size_t staged;        /* rows in telemetry_staging (an upper bound) */
     int64_t staged_since; /* monotonic ms when the oldest of them was committed */
     bool move_failed;     /* logged once */
-    size_t move_left;     /* rows the move under way still has to move (0: none under way) */
+    bool moving;          /* a move is under way: */
+    int64_t move_end;     /* it moves the rows staged when it began, seq <= move_end, */
+    char *move_lo;        /* of the devices above this id (in device id order), a slice at a time */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
@@ -355,59 +362,87 @@ static int step_simple(struct store *st, enum stmt_id id)
     return step_reset(st->st[id]) == SQLITE_DONE ? CE_OK : CE_STORE;
 }
 
-/* One slice of a move: the oldest move_slice staged rows (at most) into telemetry_main, in one
- * transaction: a crash before its commit leaves them staged, after it moved; a reader's snapshot
- * sees each row exactly once. A move is the rows staged when it starts, moved slice after slice;
- * the writer commits what was queued between two slices, so a commit waits for one slice at
- * most, not for the whole move. */
+/* One slice of a move, in one transaction: a crash before its commit leaves its rows staged, after
+ * it moved; a reader's snapshot sees each row exactly once. A move takes the rows staged when it
+ * begins, device after device in id order, about move_slice rows (all of a device's rows) per
+ * slice: each slice writes the index leaves of its own devices only, so a move writes each leaf
+ * once whatever the count of slices, as a move in one transaction did. The writer commits what
+ * was queued between two slices, so a commit waits for one slice at most. */
+static int slice_step(struct store *st, int64_t slice, int64_t *moved, char **hi)
+{
+    sqlite3_stmt *e = st->st[ST_MOVE_END], *b = st->st[ST_MOVE_BOUND];
+    if (!st->moving) {
+        int rc = sqlite3_step(e);
+        st->move_end = rc == SQLITE_ROW ? sqlite3_column_int64(e, 0) : -1;
+        sqlite3_reset(e);
+        if (st->move_end < 0)
+            return CE_STORE;
+    }
+    const char *lo = st->move_lo ? st->move_lo : "";
+    sqlite3_bind_int64(b, 1, st->move_end);
+    sqlite3_bind_text(b, 2, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(b, 3, slice - 1);
+    int rc = sqlite3_step(b);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(b, 0);
+        *hi = v ? strdup(v) : NULL;
+        if (*hi == NULL)
+            rc = SQLITE_NOMEM;
+    }
+    sqlite3_reset(b);
+    sqlite3_clear_bindings(b);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) /* DONE: no such row, the last slice */
+        return CE_STORE;
+    for (int id = ST_MOVE; id <= ST_MOVE_CLEAR; id++) {
+        sqlite3_stmt *m = st->st[id];
+        sqlite3_bind_int64(m, 1, st->move_end);
+        sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
+        bind_text(m, 3, *hi);
+        if (step_reset(m) != SQLITE_DONE)
+            return CE_STORE;
+        if (id == ST_MOVE)
+            *moved = sqlite3_changes(st->db);
+    }
+    return CE_OK;
+}
+
 static void move_slice(struct store *st)
 {
     pthread_mutex_lock(&st->mu);
     int64_t slice = (int64_t)st->move_slice;
     pthread_mutex_unlock(&st->mu);
-    if (st->move_left == 0)
-        st->move_left = st->staged;
-    int64_t t0 = mono_us(), moved = 0, bound = 0;
+    int64_t t0 = mono_us(), moved = 0;
+    char *hi = NULL;
     int rc = step_simple(st, ST_BEGIN);
-    if (rc == CE_OK) {
-        sqlite3_stmt *b = st->st[ST_MOVE_BOUND];
-        sqlite3_bind_int64(b, 1, slice);
-        int brc = sqlite3_step(b);
-        bound = brc == SQLITE_ROW ? sqlite3_column_int64(b, 0) : -1; /* 0: nothing staged */
-        sqlite3_reset(b);
-        if (bound < 0)
-            rc = CE_STORE;
-    }
-    if (rc == CE_OK && bound > 0) {
-        sqlite3_bind_int64(st->st[ST_MOVE], 1, bound);
-        sqlite3_bind_int64(st->st[ST_MOVE_CLEAR], 1, bound);
-        if (step_simple(st, ST_MOVE) != CE_OK)
-            rc = CE_STORE;
-        else
-            moved = sqlite3_changes(st->db);
-        if (rc == CE_OK && step_simple(st, ST_MOVE_CLEAR) != CE_OK)
-            rc = CE_STORE;
-    }
+    if (rc == CE_OK)
+        rc = slice_step(st, slice, &moved, &hi);
     if (rc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK)
         rc = CE_STORE;
     int64_t t1 = mono_us();
+    free(st->move_lo);
+    st->move_lo = hi; /* NULL after the last slice */
     if (rc != CE_OK) {
         if (!st->move_failed)
             log_error("sqlite: moving staged telemetry failed (the rows stay staged): %s",
                       sqlite3_errmsg(st->db));
         step_simple(st, ST_ROLLBACK);
         st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
-        st->move_left = 0;
+        st->moving = false;
+        free(st->move_lo);
+        st->move_lo = NULL;
         st->staged_since = t1 / 1000;
         return;
     }
     st->move_failed = false;
-    bool done = moved < slice || (size_t)moved >= st->move_left; /* emptied, or the move's rows */
-    if (moved < slice)
-        st->staged = 0;
-    else
-        st->staged = st->staged > (size_t)moved ? st->staged - (size_t)moved : 0;
-    st->move_left = done ? 0 : st->move_left - (size_t)moved;
+    bool done = hi == NULL;
+    st->moving = !done;
+    st->staged = st->staged > (size_t)moved ? st->staged - (size_t)moved : 0;
+    if (st->staged == 0 && !done) { /* nothing left (staged is an upper bound) */
+        done = true;
+        st->moving = false;
+        free(st->move_lo);
+        st->move_lo = NULL;
+    }
     if (done)
         st->staged_since = t1 / 1000; /* what is staged now ages from here */
     log_debug("store: moved %lld staged telemetry rows in %lld us%s", (long long)moved,
@@ -426,7 +461,7 @@ static void move_slice(struct store *st)
 static bool move_due(const struct store *st, int64_t now)
 {
     return st->staged > 0 && st->move_rows > 0 &&
-           (st->move_left > 0 || (st->staged >= st->move_rows && !st->move_failed) ||
+           (st->moving || (st->staged >= st->move_rows && !st->move_failed) ||
             now - st->staged_since >= st->move_age_ms);
 }
 
@@ -988,6 +1023,7 @@ void store_close(struct app *app)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    free(st->move_lo);
     free(st);
     app->store = NULL;
 }

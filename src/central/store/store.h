@@ -85,9 +85,10 @@ void store_set_move(struct store *st, size_t rows, int64_t age_ms);
 uint64_t store_moves(const struct store *st);
 
 /**
- * Rows per move transaction (default 4,096; 0 restores it): a move is done in slices of this
- * many rows, and what was queued meanwhile is committed between two slices, so no commit waits
- * longer than one slice. Any thread.
+ * Rows per move transaction (default 2,048; 0 restores it): a move is done in slices of about
+ * this many rows (all the rows of a range of devices, in device id order), and what was queued
+ * meanwhile is committed between two slices, so no commit waits longer than one slice. Any
+ * thread.
  */
 void store_set_move_slice(struct store *st, size_t rows);
 
