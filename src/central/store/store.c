@@ -94,8 +94,8 @@ static const char *const stmt_sql[ST_COUNT] = {
      " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq"),
     "UPDATE telemetry_seq SET last=?1 WHERE last < ?1",
     ("SELECT COALESCE(MAX(seq), 0) FROM telemetry_staging"),
-    ("SELECT device_id FROM telemetry_staging WHERE seq <= ?1 AND device_id > ?2"
-     " ORDER BY device_id LIMIT 1 OFFSET ?3"),
+    ("SELECT device_id, COUNT(*) FROM telemetry_staging WHERE seq <= ?1"
+     " GROUP BY device_id ORDER BY device_id"),
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
      " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3) ORDER BY seq"),
@@ -136,7 +136,9 @@ struct store {
     bool move_failed;     /* logged once */
     bool moving;          /* a move is under way: */
     int64_t move_end;     /* it moves the rows staged when it began, seq <= move_end, */
-    char *move_lo;        /* of the devices above this id (in device id order), a slice at a time */
+    char **move_cut;      /* device after device in id order; slice i moves the devices above */
+    size_t move_cuts;     /* move_cut[i - 1] up to move_cut[i] (the last one: all the rest) */
+    size_t move_i;        /* the next slice */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
@@ -365,39 +367,70 @@ static int step_simple(struct store *st, enum stmt_id id)
 /* One slice of a move, in one transaction: a crash before its commit leaves its rows staged, after
  * it moved; a reader's snapshot sees each row exactly once. A move takes the rows staged when it
  * begins, device after device in id order, about move_slice rows (all of a device's rows) per
- * slice: each slice writes the index leaves of its own devices only, so a move writes each leaf
- * once whatever the count of slices, as a move in one transaction did. The writer commits what
- * was queued between two slices, so a commit waits for one slice at most. */
-static int slice_step(struct store *st, int64_t slice, int64_t *moved, char **hi)
+ * slice, cut where cuts_plan() found at its first slice: each slice writes the index leaves of its
+ * own devices only, so a move writes each leaf once whatever the count of slices, as a move in one
+ * transaction did. The writer commits what was queued between two slices, so a commit waits for one
+ * slice at most. */
+static void cuts_free(struct store *st)
+{
+    for (size_t i = 0; i < st->move_cuts; i++)
+        free(st->move_cut[i]);
+    free(st->move_cut);
+    st->move_cut = NULL;
+    st->move_cuts = 0;
+    st->move_i = 0;
+}
+
+/* A move begins: the rows staged now, and where to cut them (one sort of their device ids). */
+static int cuts_plan(struct store *st, int64_t slice)
 {
     sqlite3_stmt *e = st->st[ST_MOVE_END], *b = st->st[ST_MOVE_BOUND];
-    if (!st->moving) {
-        int rc = sqlite3_step(e);
-        st->move_end = rc == SQLITE_ROW ? sqlite3_column_int64(e, 0) : -1;
-        sqlite3_reset(e);
-        if (st->move_end < 0)
-            return CE_STORE;
-    }
-    const char *lo = st->move_lo ? st->move_lo : "";
+    int rc = sqlite3_step(e);
+    st->move_end = rc == SQLITE_ROW ? sqlite3_column_int64(e, 0) : -1;
+    sqlite3_reset(e);
+    if (st->move_end < 0)
+        return CE_STORE;
     sqlite3_bind_int64(b, 1, st->move_end);
-    sqlite3_bind_text(b, 2, lo, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(b, 3, slice - 1);
-    int rc = sqlite3_step(b);
-    if (rc == SQLITE_ROW) {
+    int64_t acc = 0;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
+        acc += sqlite3_column_int64(b, 1);
+        if (acc < slice)
+            continue;
+        acc = 0;
         const char *v = (const char *)sqlite3_column_text(b, 0);
-        *hi = v ? strdup(v) : NULL;
-        if (*hi == NULL)
-            rc = SQLITE_NOMEM;
+        if (st->move_cuts == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **n = realloc(st->move_cut, cap * sizeof *n);
+            if (n == NULL)
+                break;
+            st->move_cut = n;
+        }
+        if (v == NULL || (st->move_cut[st->move_cuts] = strdup(v)) == NULL)
+            break;
+        st->move_cuts++;
     }
     sqlite3_reset(b);
     sqlite3_clear_bindings(b);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) /* DONE: no such row, the last slice */
+    if (rc != SQLITE_DONE) {
+        cuts_free(st);
         return CE_STORE;
+    }
+    return CE_OK;
+}
+
+static int slice_step(struct store *st, int64_t slice, int64_t *moved, bool *last)
+{
+    if (!st->moving && cuts_plan(st, slice) != CE_OK)
+        return CE_STORE;
+    const char *lo = st->move_i > 0 ? st->move_cut[st->move_i - 1] : "";
+    const char *hi = st->move_i < st->move_cuts ? st->move_cut[st->move_i] : NULL;
+    *last = hi == NULL;
     for (int id = ST_MOVE; id <= ST_MOVE_CLEAR; id++) {
         sqlite3_stmt *m = st->st[id];
         sqlite3_bind_int64(m, 1, st->move_end);
         sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
-        bind_text(m, 3, *hi);
+        bind_text(m, 3, hi);
         if (step_reset(m) != SQLITE_DONE)
             return CE_STORE;
         if (id == ST_MOVE)
@@ -412,15 +445,13 @@ static void move_slice(struct store *st)
     int64_t slice = (int64_t)st->move_slice;
     pthread_mutex_unlock(&st->mu);
     int64_t t0 = mono_us(), moved = 0;
-    char *hi = NULL;
+    bool done = false;
     int rc = step_simple(st, ST_BEGIN);
     if (rc == CE_OK)
-        rc = slice_step(st, slice, &moved, &hi);
+        rc = slice_step(st, slice, &moved, &done);
     if (rc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK)
         rc = CE_STORE;
     int64_t t1 = mono_us();
-    free(st->move_lo);
-    st->move_lo = hi; /* NULL after the last slice */
     if (rc != CE_OK) {
         if (!st->move_failed)
             log_error("sqlite: moving staged telemetry failed (the rows stay staged): %s",
@@ -428,20 +459,19 @@ static void move_slice(struct store *st)
         step_simple(st, ST_ROLLBACK);
         st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
         st->moving = false;
-        free(st->move_lo);
-        st->move_lo = NULL;
+        cuts_free(st);
         st->staged_since = t1 / 1000;
         return;
     }
     st->move_failed = false;
-    bool done = hi == NULL;
+    st->move_i++;
     st->moving = !done;
     st->staged = st->staged > (size_t)moved ? st->staged - (size_t)moved : 0;
-    if (st->staged == 0 && !done) { /* nothing left (staged is an upper bound) */
+    if (st->staged == 0) /* nothing left (staged is an upper bound) */
         done = true;
+    if (done) {
         st->moving = false;
-        free(st->move_lo);
-        st->move_lo = NULL;
+        cuts_free(st);
     }
     if (done)
         st->staged_since = t1 / 1000; /* what is staged now ages from here */
@@ -1023,7 +1053,7 @@ void store_close(struct app *app)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
-    free(st->move_lo);
+    cuts_free(st);
     free(st);
     app->store = NULL;
 }
