@@ -57,14 +57,12 @@ gen() {
                 if (left == 0 && mv > 0 && staged >= mv) {
                     left = staged
                     print "DELETE FROM mv; INSERT INTO mv VALUES(\x27\x27, (SELECT MAX(seq) FROM s));"
+                    # the cuts, planned once: where the running count of rows passes a multiple of S
+                    printf "DELETE FROM cuts; INSERT INTO cuts SELECT device_id FROM (SELECT device_id, c, SUM(c) OVER (ORDER BY device_id) AS run FROM (SELECT device_id, COUNT(*) AS c FROM s WHERE seq <= (SELECT e FROM mv) GROUP BY device_id)) WHERE run / %d > (run - c) / %d;\n", sl, sl
                 }
                 if (left > 0) {
-                    last = left <= sl
                     print "BEGIN IMMEDIATE; DELETE FROM hi;"
-                    if (last)
-                        print "INSERT INTO hi SELECT MAX(device_id) FROM s;"
-                    else
-                        printf "INSERT INTO hi SELECT COALESCE((SELECT device_id FROM s, mv WHERE s.seq <= mv.e AND s.device_id > mv.lo ORDER BY s.device_id LIMIT 1 OFFSET %d), (SELECT MAX(device_id) FROM s));\n", sl - 1
+                    print "INSERT INTO hi SELECT COALESCE((SELECT MIN(v) FROM cuts, mv WHERE v > mv.lo), (SELECT MAX(device_id) FROM s));"
                     print "INSERT INTO m SELECT s.* FROM s, mv, hi WHERE s.seq <= mv.e AND s.device_id > mv.lo AND s.device_id <= hi.v ORDER BY s.seq;"
                     print "DELETE FROM s WHERE seq <= (SELECT e FROM mv) AND device_id > (SELECT lo FROM mv) AND device_id <= (SELECT v FROM hi);"
                     print "UPDATE mv SET lo = (SELECT v FROM hi); COMMIT;"
@@ -102,7 +100,7 @@ run() { # name table move_rows [slice [by_device]]
     # one shell process, the pragmas again (they are per connection), then the script
     { echo ".filectrl persist_wal 1"
       echo "PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;"
-      echo "CREATE TEMP TABLE mv(lo TEXT, e INTEGER); CREATE TEMP TABLE hi(v TEXT);"
+      echo "CREATE TEMP TABLE mv(lo TEXT, e INTEGER); CREATE TEMP TABLE hi(v TEXT); CREATE TEMP TABLE cuts(v TEXT);"
       cat "$work/run.sql"; } | sqlite3 "$db" >/dev/null || exit 1
     t1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
     wal=$(stat -c %s "$db-wal")
