@@ -171,7 +171,7 @@ const rows = [
     ["    SQLite row + index b-tree inserts: sqlite3BtreeInsert", incl("sqlite3BtreeInsert")],
     ["    COMMIT: sqlite3VdbeHalt (WAL frames, checksums, write, fsync)", incl("sqlite3VdbeHalt")],
     ["      WAL frames written: sqlite3WalFrames", incl("sqlite3WalFrames")],
-    ["  move of staged rows into the indexed table: move_staged (its share)", incl("move_staged")],
+    ["  move of staged rows into the indexed table: move_slice (its share)", incl("move_staged", "move_slice")],
     ["  wake the loop: event_active (both threads)", incl("event_active")],
     ["wake-up on the loop: done_cb (incl. PUBACK encode + queue)", incl("done_cb")],
     ["PUBACK write: flush_dirty_cb (encrypt + write)", incl("flush_dirty_cb")],
@@ -192,7 +192,8 @@ console.log(`per message: ${r(ncalls("malloc") + ncalls("calloc") + ncalls("real
     `${r(rd + wr + ncalls("epoll_wait") + ncalls("pwrite") + ncalls("pwrite64") + commits, n)} system calls ` +
     `(read/recv ${r(rd, n)}, write/send ${r(wr, n)}, epoll_wait ${r(ncalls("epoll_wait"), n)}, pwrite ${r(ncalls("pwrite") + ncalls("pwrite64"), n)}), ` +
     `loop wake-ups done_cb ${r(ncalls("done_cb"), n)}, PUBACK flushes flush_dirty_cb ${r(ncalls("flush_dirty_cb"), n)}`);
-console.log(`staged-row moves: ${ncalls("move_staged")}, ${r(n, ncalls("move_staged"))} messages per move`);
+const mv = ncalls("move_staged") + ncalls("move_slice");
+console.log(`staged-row move transactions (slices): ${mv}, ${r(n, mv)} messages per move transaction`);
 console.log(`commits (fdatasync): ${commits}, ${r(n, commits)} messages per commit, ${r(ncalls("pwrite") + ncalls("pwrite64"), commits)} WAL pwrites per commit (2 per page frame)`);
 fs.writeFileSync(summaryF, JSON.stringify({
     n, whole: inc.total, tls_read: incl("SSL_read"), tls_write: incl("SSL_write"),

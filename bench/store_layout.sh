@@ -8,13 +8,16 @@
 # and CPU microseconds per message (the sqlite3 shell's own statement parsing included, the same
 # for every layout).
 #
-#   bench/store_layout.sh [DEVICES] [PREFILL] [COMMITS] [BATCH] [MOVE_ROWS...]  (50 200000 2000 30 8192)
+#   bench/store_layout.sh [DEVICES] [PREFILL] [COMMITS] [BATCH] [MOVE_ROWS[/SLICE]...]
+#                                                               (50 200000 2000 30 8192)
 #
 # Layouts: "direct" = the rows into the table with both per-device indexes (schema 1);
 # "staged N" = the rows into an unindexed table, moved into the indexed one every N rows (schema 2,
 # src/central/store/store.c); "staged 0" = never moved, so (staged N - staged 0) x N is the CPU
-# of one move, the time the writer commits nothing. Everything is in a temporary directory,
-# removed at the end.
+# of one move; "staged N/S" = the move in slices of S rows, one transaction each, one slice after
+# each commit while a move is under way (as the server's writer does), so the longest time the
+# writer commits nothing is one slice: (staged N/S - staged 0) x N / ceil(N/S) CPU on average.
+# Everything is in a temporary directory, removed at the end.
 set -u
 DEVICES=${1:-50}
 PREFILL=${2:-200000}
@@ -37,8 +40,9 @@ CREATE TABLE s(seq INTEGER PRIMARY KEY, device_id TEXT NOT NULL, enqueued_ms INT
 
 # The measured part as one SQL script: TABLE gets the rows, every MOVE rows (0: never) move.
 gen() {
-    awk -v dev="$DEVICES" -v pre="$PREFILL" -v n="$COMMITS" -v b="$BATCH" -v tbl="$1" -v mv="$2" 'BEGIN {
-        seq = pre; staged = 0
+    awk -v dev="$DEVICES" -v pre="$PREFILL" -v n="$COMMITS" -v b="$BATCH" -v tbl="$1" -v mv="$2" \
+        -v sl="${3:-0}" -v bydev="${4:-0}" 'BEGIN {
+        seq = pre; staged = 0; left = 0
         for (c = 0; c < n; c++) {
             print "BEGIN IMMEDIATE;"
             for (k = 0; k < b; k++) {
@@ -49,7 +53,32 @@ gen() {
             }
             print "COMMIT;"
             staged += b
-            if (mv > 0 && staged >= mv) {
+            if (sl > 0 && bydev) { # sliced by device: the rows of the next devices in order
+                if (left == 0 && mv > 0 && staged >= mv) {
+                    left = staged
+                    print "DELETE FROM mv; INSERT INTO mv VALUES(\x27\x27, (SELECT MAX(seq) FROM s));"
+                    # the cuts, planned once: where the running count of rows passes a multiple of S
+                    printf "DELETE FROM cuts; INSERT INTO cuts SELECT device_id FROM (SELECT device_id, c, SUM(c) OVER (ORDER BY device_id) AS run FROM (SELECT device_id, COUNT(*) AS c FROM s WHERE seq <= (SELECT e FROM mv) GROUP BY device_id)) WHERE run / %d > (run - c) / %d;\n", sl, sl
+                }
+                if (left > 0) {
+                    print "BEGIN IMMEDIATE; DELETE FROM hi;"
+                    print "INSERT INTO hi SELECT COALESCE((SELECT MIN(v) FROM cuts, mv WHERE v > mv.lo), (SELECT MAX(device_id) FROM s));"
+                    print "INSERT INTO m SELECT s.* FROM s, mv, hi WHERE s.seq <= mv.e AND s.device_id > mv.lo AND s.device_id <= hi.v ORDER BY s.seq;"
+                    print "DELETE FROM s WHERE seq <= (SELECT e FROM mv) AND device_id > (SELECT lo FROM mv) AND device_id <= (SELECT v FROM hi);"
+                    print "UPDATE mv SET lo = (SELECT v FROM hi); COMMIT;"
+                    staged -= (left < sl ? left : sl); left -= sl
+                    if (left <= 0) left = 0
+                }
+            } else if (sl > 0) { # sliced: a move is the rows staged when it starts, S rows at a time
+                if (left == 0 && mv > 0 && staged >= mv)
+                    left = staged
+                if (left > 0) {
+                    printf "BEGIN IMMEDIATE; INSERT INTO m SELECT * FROM s WHERE seq <= (SELECT MAX(seq) FROM (SELECT seq FROM s ORDER BY seq LIMIT %d)) ORDER BY seq; DELETE FROM s WHERE seq <= (SELECT MAX(seq) FROM (SELECT seq FROM s ORDER BY seq LIMIT %d)); COMMIT;\n", sl, sl
+                    k = staged < sl ? staged : sl
+                    staged -= k; left -= k
+                    if (left < 0 || staged == 0) left = 0
+                }
+            } else if (mv > 0 && staged >= mv) {
                 print "BEGIN IMMEDIATE; INSERT INTO m SELECT * FROM s ORDER BY seq; DELETE FROM s; COMMIT;"
                 staged = 0
             }
@@ -57,7 +86,7 @@ gen() {
     }'
 }
 
-run() { # name table move_rows
+run() { # name table move_rows [slice [by_device]]
     local db=$work/t.db
     rm -f "$db" "$db-wal" "$db-shm"
     sqlite3 "$db" "$schema
@@ -65,12 +94,13 @@ run() { # name table move_rows
       INSERT INTO m SELECT i, printf('sim-device-%05d', i % $DEVICES), i, NULL,
         '{\"\$.ct\":\"application/json\"}', '{\"temperature\":21.5,\"n\":12345}' FROM n;
       PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null || exit 1
-    gen "$2" "$3" >"$work/run.sql"
+    gen "$2" "$3" "${4:-0}" "${5:-0}" >"$work/run.sql"
     local t0 t1 wal
     t0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
     # one shell process, the pragmas again (they are per connection), then the script
     { echo ".filectrl persist_wal 1"
       echo "PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;"
+      echo "CREATE TEMP TABLE mv(lo TEXT, e INTEGER); CREATE TEMP TABLE hi(v TEXT); CREATE TEMP TABLE cuts(v TEXT);"
       cat "$work/run.sql"; } | sqlite3 "$db" >/dev/null || exit 1
     t1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
     wal=$(stat -c %s "$db-wal")
@@ -83,5 +113,8 @@ run() { # name table move_rows
 echo "store layouts: $DEVICES devices, $PREFILL rows of history, $COMMITS commits of $BATCH rows"
 run "direct" m 0
 for mv in "${MOVES[@]}"; do
-    if [ "$mv" = 0 ]; then run "staged, never" s 0; else run "staged $mv" s "$mv"; fi
+    if [ "$mv" = 0 ]; then run "staged, never" s 0
+    elif [ "${mv%d}" != "$mv" ]; then m2=${mv%d}; run "staged $mv" s "${m2%/*}" "${m2#*/}" 1
+    elif [ "${mv#*/}" != "$mv" ]; then run "staged $mv" s "${mv%/*}" "${mv#*/}"
+    else run "staged $mv" s "$mv"; fi
 done

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -488,11 +489,138 @@ static void test_migrates_schema_1(void **state)
     add(app->store, "old", 5);
     assert_int_equal(wait_q1(f->dir, "SELECT MAX(seq) FROM telemetry_staging", 6), 6);
     store_close(app);
-    assert_int_equal(q1(f->dir, "PRAGMA user_version"), 2);
+    assert_int_equal(q1(f->dir, "PRAGMA user_version"), 3);
+    assert_int_equal(q1(f->dir, "SELECT last FROM telemetry_seq"), 6);
     assert_int_equal(q1(f->dir, "SELECT seq FROM telemetry_main"), 5);
     assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND"
                                 " tbl_name='telemetry_main'"),
                      2);
+}
+
+/* seq never goes back: the device that holds the newest rows (moved and staged) is deleted, the
+ * server restarts, another device sends; an export cursor past the deleted rows receives every
+ * new row. The same holds in a copy made with SQLite's backup API (iotc-central backup). */
+static void test_seq_never_goes_back(void **state)
+{
+    struct fixture *f = *state;
+    struct app *app = &f->app;
+    assert_int_equal(store_open(app), CE_OK);
+    store_set_move(app->store, 0, 0);
+    assert_int_equal(store_start(app), CE_OK);
+    for (int i = 0; i < 5; i++) /* keep: seq 1..3; gone: seq 4, 5 (moved) */
+        add(app->store, i < 3 ? "keep" : "gone", i);
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging", 5), 5);
+    store_set_move(app->store, 1, 0);
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_main", 5), 5);
+    store_set_move(app->store, 0, 0);
+    add(app->store, "gone", 5); /* seq 6, staged */
+    assert_int_equal(wait_q1(f->dir, "SELECT MAX(seq) FROM telemetry_staging", 6), 6);
+
+    struct store_export *se;
+    assert_int_equal(store_export_open(app, &se), CE_OK);
+    struct exported got = {0};
+    assert_int_equal(store_export_scan(se, STORE_EXPORT_TELEMETRY, NULL, 0, 100, on_export, &got),
+                     6);
+    int64_t cursor = got.seq[5];
+    assert_int_equal(cursor, 6);
+    store_export_close(se);
+
+    struct store_app *sa;
+    assert_int_equal(store_app_open(app, &sa), CE_OK);
+    store_app_forget_device(sa, "gone");
+    store_app_close(sa);
+    store_close(app); /* commits the deletion */
+    assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM telemetry"), 3);
+    assert_int_equal(q1(f->dir, "SELECT MAX(seq) FROM telemetry"), 3);
+
+    /* A backup of the database as it is now, taken with SQLite's backup API. */
+    char copy[96], path[128], copy_db[128];
+    snprintf(copy, sizeof copy, "%s/copy", f->dir);
+    assert_int_equal(mkdir(copy, 0700), 0);
+    snprintf(path, sizeof path, "%s/central.db", f->dir);
+    snprintf(copy_db, sizeof copy_db, "%s/central.db", copy);
+    sqlite3 *src = NULL, *dst = NULL;
+    assert_int_equal(sqlite3_open(path, &src), SQLITE_OK);
+    assert_int_equal(sqlite3_open(copy_db, &dst), SQLITE_OK);
+    sqlite3_backup *bk = sqlite3_backup_init(dst, "main", src, "main");
+    assert_non_null(bk);
+    assert_int_equal(sqlite3_backup_step(bk, -1), SQLITE_DONE);
+    assert_int_equal(sqlite3_backup_finish(bk), SQLITE_OK);
+    sqlite3_close(dst);
+    sqlite3_close(src);
+
+    /* The next run, and then the restored copy: new rows go on above the deleted ones. */
+    for (int run = 0; run < 2; run++) {
+        char *dir = run == 0 ? f->dir : copy;
+        app->cfg.data_dir = dir;
+        assert_int_equal(store_open(app), CE_OK);
+        store_set_move(app->store, 0, 0);
+        assert_int_equal(store_start(app), CE_OK);
+        add(app->store, "other", 10);
+        add(app->store, "other", 11);
+        assert_int_equal(wait_q1(dir, "SELECT COUNT(*) FROM telemetry", 5), 5);
+        assert_int_equal(store_export_open(app, &se), CE_OK);
+        struct exported after = {0};
+        assert_int_equal(
+            store_export_scan(se, STORE_EXPORT_TELEMETRY, NULL, cursor, 100, on_export, &after), 2);
+        assert_int_equal(after.seq[0], 7);
+        assert_int_equal(after.seq[1], 8);
+        assert_string_equal(after.body[0], "{\"t\":10}");
+        store_export_close(se);
+        store_close(app);
+        assert_int_equal(q1(dir, "SELECT last FROM telemetry_seq"), 8);
+    }
+    app->cfg.data_dir = f->dir;
+}
+
+/* A move runs in slices (a range of devices each), one transaction each, and a row queued while
+ * it runs is committed between two slices, before the move is done; the slices are counted and
+ * timed; every row is moved once with its seq. */
+static void test_move_in_slices(void **state)
+{
+    struct fixture *f = *state;
+    struct app *app = &f->app;
+    enum { STAGED = 1000 };
+    assert_int_equal(store_open(app), CE_OK);
+    store_set_move(app->store, 0, 0);
+    store_set_move_slice(app->store, 2);
+    assert_int_equal(store_start(app), CE_OK);
+    for (int i = 0; i < STAGED; i++) { /* 500 devices, 2 rows each: a slice of 2 is one device */
+        char dev[16];
+        snprintf(dev, sizeof dev, "d%03d", i % (STAGED / 2));
+        add(app->store, dev, i);
+    }
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging", STAGED), STAGED);
+
+    struct store_move_stats ms;
+    store_set_move(app->store, 1, 0);
+    for (int i = 0; i < 10000; i++) { /* the move has begun */
+        store_move_stats(app->store, &ms);
+        if (ms.slices > 0)
+            break;
+        usleep(100);
+    }
+    assert_true(ms.slices > 0);
+    add(app->store, "late", STAGED);
+    long long n = -1;
+    for (int i = 0; i < 10000 && (n = q1(f->dir, "SELECT COUNT(*) FROM telemetry WHERE"
+                                                 " device_id='late'")) != 1;
+         i++)
+        usleep(200);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_moves(app->store), 0); /* committed while the move still runs */
+    assert_true(q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging") > 2);
+
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_main", STAGED + 1),
+                     STAGED + 1);
+    assert_true(store_moves(app->store) >= 1);
+    store_move_stats(app->store, &ms);
+    assert_true(ms.slices >= STAGED / 2);
+    assert_int_equal(ms.rows, STAGED + 1);
+    assert_true(ms.max_us > 0 && ms.max_us <= ms.total_us);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(DISTINCT seq) FROM telemetry"), STAGED + 1);
+    assert_int_equal(q1(f->dir, "SELECT MAX(seq) FROM telemetry"), STAGED + 1);
+    store_close(app);
 }
 
 int main(void)
@@ -504,6 +632,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_move_keeps_rows_staged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_while_moving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seq_never_goes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_move_in_slices, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

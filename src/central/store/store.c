@@ -9,10 +9,14 @@
  * Telemetry is staged (see store.h): the writer inserts each row into telemetry_staging, which has
  * no index but its row id, so a commit writes the table's last page or two whatever the devices;
  * between commits, once MOVE_ROWS rows are staged or the oldest is MOVE_AGE_MS old (the writer
- * waits with a timeout for that while idle), one transaction copies the staged rows into
- * telemetry_main with their seq and empties the staging table, so each leaf page of the
- * per-device indexes is written once per move for all the rows it receives, not once per commit.
- * The writer assigns seq itself, above the highest of both tables, read once per transaction.
+ * waits with a timeout for that while idle), the staged rows move into telemetry_main with their
+ * seq, in slices of about MOVE_SLICE rows (the rows of a range of devices), one transaction each,
+ * the writer committing what was queued between two slices: each leaf page of the per-device
+ * indexes is written once per move for all the rows it receives, not once per commit, and a
+ * commit waits for one slice at most.
+ * The writer assigns seq itself, above the highest of both tables and of telemetry_seq's mark
+ * (read once per transaction; the mark is raised in the same transaction), so a seq is never
+ * given twice, even after the rows that held the highest were deleted.
  *
  * Seal groups: the writer only takes ops that are sealed. What one loop callback queues (a
  * state change and whatever the event bus's subscribers queue about it, e.g. data export's
@@ -36,10 +40,11 @@
 #include "central/base/log.h"
 
 #define BATCH_MAX 8192
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
 #define DEFER_MS 100 /* the longest a deferred group waits (store_defer_seal) */
+#define MOVE_SLICE 2048
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -68,6 +73,9 @@ enum stmt_id {
     ST_PUT_C2D,
     ST_DEL_C2D,
     ST_MAX_SEQ,
+    ST_SET_SEQ,
+    ST_MOVE_END,
+    ST_MOVE_BOUND,
     ST_MOVE,
     ST_MOVE_CLEAR,
     ST_BEGIN,
@@ -85,12 +93,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     ("INSERT OR REPLACE INTO c2d(seq, device_id, enqueued_ms, expiry_ms, bag, payload) "
      "VALUES(?,?,?,?,?,?)"),
     "DELETE FROM c2d WHERE seq=?",
-    ("SELECT MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
-     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0))"),
+    ("SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
+     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq"),
+    "UPDATE telemetry_seq SET last=?1 WHERE last < ?1",
+    ("SELECT COALESCE(MAX(seq), 0) FROM telemetry_staging"),
+    ("SELECT device_id, COUNT(*) FROM telemetry_staging WHERE seq <= ?1"
+     " GROUP BY device_id ORDER BY device_id"),
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
-     " ORDER BY seq"),
-    "DELETE FROM telemetry_staging",
+     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3) ORDER BY seq"),
+    ("DELETE FROM telemetry_staging"
+     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3)"),
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -126,11 +139,18 @@ struct store {
     size_t staged;        /* rows in telemetry_staging (an upper bound) */
     int64_t staged_since; /* monotonic ms when the oldest of them was committed */
     bool move_failed;     /* logged once */
+    bool moving;          /* a move is under way: */
+    int64_t move_end;     /* it moves the rows staged when it began, seq <= move_end, */
+    char **move_cut;      /* device after device in id order; slice i moves the devices above */
+    size_t move_cuts;     /* move_cut[i - 1] up to move_cut[i] (the last one: all the rest) */
+    size_t move_i;        /* the next slice */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
-    uint64_t moves;           /* moves committed */
-    struct store_stats stats; /* under mu; queue_depth is filled in by store_stats_get() */
+    struct store_stats stats;   /* under mu; queue_depth is filled in by store_stats_get() */
+    size_t move_slice;          /* rows per move transaction */
+    uint64_t moves;             /* moves completed */
+    struct store_move_stats ms; /* slices: the writer's pauses */
 };
 
 static const char schema_v1[] =
@@ -162,6 +182,23 @@ static const char schema_v2[] =
     " VALUES(COALESCE(NEW.seq, MAX(COALESCE((SELECT MAX(seq) FROM telemetry_main), 0),"
     " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) + 1),"
     " NEW.device_id, NEW.enqueued_ms, NEW.component, NEW.props, NEW.payload);"
+    " END;";
+
+/* Version 3: the highest telemetry seq ever given, kept in the transactions that give seqs. The
+ * tables' MAX(seq) goes back when the device that held the newest rows is deleted; seq may not
+ * (an export cursor past those rows would skip the next ones), so the writer numbers above
+ * this mark too. Being a row of the database, it goes through restarts, backup and restore. */
+static const char schema_v3[] =
+    "CREATE TABLE telemetry_seq(id INTEGER PRIMARY KEY CHECK(id = 1), last INTEGER NOT NULL);"
+    "INSERT INTO telemetry_seq(id, last) VALUES(1, MAX(COALESCE((SELECT MAX(seq) FROM"
+    " telemetry_main), 0), COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)));"
+    "DROP TRIGGER telemetry_insert;"
+    "CREATE TRIGGER telemetry_insert INSTEAD OF INSERT ON telemetry BEGIN"
+    " INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
+    " VALUES(COALESCE(NEW.seq, (SELECT MAX(last, COALESCE((SELECT MAX(seq) FROM telemetry_main),"
+    " 0), COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq) + 1),"
+    " NEW.device_id, NEW.enqueued_ms, NEW.component, NEW.props, NEW.payload);"
+    " UPDATE telemetry_seq SET last = MAX(last, (SELECT MAX(seq) FROM telemetry_main));"
     " END;";
 
 /* The application's CA certificates (hub/x509.c), one JSON record per name. */
@@ -201,16 +238,27 @@ static int migrate(sqlite3 *db)
         exec(db, "ROLLBACK");
         return CE_STORE;
     }
+    if (version < 3 &&
+        (exec(db, "BEGIN") != CE_OK || exec(db, schema_v3) != CE_OK ||
+         exec(db, "PRAGMA user_version=3") != CE_OK || exec(db, "COMMIT") != CE_OK)) {
+        exec(db, "ROLLBACK");
+        return CE_STORE;
+    }
     return CE_OK;
 }
 
 /* ---------------------------------------------------------------- writer thread */
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 /* Step a prepared statement once and make it ready for the next use. SQLITE_DONE or error. */
@@ -322,32 +370,126 @@ static int step_simple(struct store *st, enum stmt_id id)
     return step_reset(st->st[id]) == SQLITE_DONE ? CE_OK : CE_STORE;
 }
 
-/* Move every staged row into telemetry_main, in one transaction: a crash before its commit leaves
- * them all staged, after it all moved; a reader's snapshot sees each row exactly once. */
-static void move_staged(struct store *st)
+/* One slice of a move, in one transaction: a crash before its commit leaves its rows staged, after
+ * it moved; a reader's snapshot sees each row exactly once. A move takes the rows staged when it
+ * begins, device after device in id order, about move_slice rows (all of a device's rows) per
+ * slice, cut where cuts_plan() found at its first slice: each slice writes the index leaves of its
+ * own devices only, so a move writes each leaf once whatever the count of slices, as a move in one
+ * transaction did. The writer commits what was queued between two slices, so a commit waits for one
+ * slice at most. */
+static void cuts_free(struct store *st)
 {
-    int64_t t0 = mono_ms();
+    for (size_t i = 0; i < st->move_cuts; i++)
+        free(st->move_cut[i]);
+    free(st->move_cut);
+    st->move_cut = NULL;
+    st->move_cuts = 0;
+    st->move_i = 0;
+}
+
+/* A move begins: the rows staged now, and where to cut them (one sort of their device ids). */
+static int cuts_plan(struct store *st, int64_t slice)
+{
+    sqlite3_stmt *e = st->st[ST_MOVE_END], *b = st->st[ST_MOVE_BOUND];
+    int rc = sqlite3_step(e);
+    st->move_end = rc == SQLITE_ROW ? sqlite3_column_int64(e, 0) : -1;
+    sqlite3_reset(e);
+    if (st->move_end < 0)
+        return CE_STORE;
+    sqlite3_bind_int64(b, 1, st->move_end);
+    int64_t acc = 0;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
+        acc += sqlite3_column_int64(b, 1);
+        if (acc < slice)
+            continue;
+        acc = 0;
+        const char *v = (const char *)sqlite3_column_text(b, 0);
+        if (st->move_cuts == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **n = realloc(st->move_cut, cap * sizeof *n);
+            if (n == NULL)
+                break;
+            st->move_cut = n;
+        }
+        if (v == NULL || (st->move_cut[st->move_cuts] = strdup(v)) == NULL)
+            break;
+        st->move_cuts++;
+    }
+    sqlite3_reset(b);
+    sqlite3_clear_bindings(b);
+    if (rc != SQLITE_DONE) {
+        cuts_free(st);
+        return CE_STORE;
+    }
+    return CE_OK;
+}
+
+static int slice_step(struct store *st, int64_t slice, int64_t *moved, bool *last)
+{
+    if (!st->moving && cuts_plan(st, slice) != CE_OK)
+        return CE_STORE;
+    const char *lo = st->move_i > 0 ? st->move_cut[st->move_i - 1] : "";
+    const char *hi = st->move_i < st->move_cuts ? st->move_cut[st->move_i] : NULL;
+    *last = hi == NULL;
+    for (int id = ST_MOVE; id <= ST_MOVE_CLEAR; id++) {
+        sqlite3_stmt *m = st->st[id];
+        sqlite3_bind_int64(m, 1, st->move_end);
+        sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
+        bind_text(m, 3, hi);
+        if (step_reset(m) != SQLITE_DONE)
+            return CE_STORE;
+        if (id == ST_MOVE)
+            *moved = sqlite3_changes(st->db);
+    }
+    return CE_OK;
+}
+
+static void move_slice(struct store *st)
+{
+    pthread_mutex_lock(&st->mu);
+    int64_t slice = (int64_t)st->move_slice;
+    pthread_mutex_unlock(&st->mu);
+    int64_t t0 = mono_us(), moved = 0;
+    bool done = false;
     int rc = step_simple(st, ST_BEGIN);
-    if (rc == CE_OK &&
-        (step_simple(st, ST_MOVE) != CE_OK || step_simple(st, ST_MOVE_CLEAR) != CE_OK ||
-         step_simple(st, ST_COMMIT) != CE_OK)) {
+    if (rc == CE_OK)
+        rc = slice_step(st, slice, &moved, &done);
+    if (rc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK)
+        rc = CE_STORE;
+    int64_t t1 = mono_us();
+    if (rc != CE_OK) {
         if (!st->move_failed)
             log_error("sqlite: moving staged telemetry failed (the rows stay staged): %s",
                       sqlite3_errmsg(st->db));
         step_simple(st, ST_ROLLBACK);
-        rc = CE_STORE;
-    }
-    st->staged_since = mono_ms();
-    if (rc != CE_OK) {
         st->move_failed = true; /* retried after MOVE_AGE_MS (not at every commit), logged once */
+        st->moving = false;
+        cuts_free(st);
+        st->staged_since = t1 / 1000;
         return;
     }
     st->move_failed = false;
-    log_debug("store: moved %zu staged telemetry rows in %lld ms", st->staged,
-              (long long)(st->staged_since - t0));
-    st->staged = 0;
+    st->move_i++;
+    st->moving = !done;
+    st->staged = st->staged > (size_t)moved ? st->staged - (size_t)moved : 0;
+    if (st->staged == 0) /* nothing left (staged is an upper bound) */
+        done = true;
+    if (done) {
+        st->moving = false;
+        cuts_free(st);
+    }
+    if (done)
+        st->staged_since = t1 / 1000; /* what is staged now ages from here */
+    log_debug("store: moved %lld staged telemetry rows in %lld us%s", (long long)moved,
+              (long long)(t1 - t0), done ? " (move done)" : "");
     pthread_mutex_lock(&st->mu);
-    st->moves++;
+    st->moves += done;
+    st->ms.slices++;
+    st->ms.rows += (uint64_t)moved;
+    st->ms.total_us += (uint64_t)(t1 - t0);
+    if ((uint64_t)(t1 - t0) > st->ms.max_us)
+        st->ms.max_us = (uint64_t)(t1 - t0);
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -355,7 +497,7 @@ static void move_staged(struct store *st)
 static bool move_due(const struct store *st, int64_t now)
 {
     return st->staged > 0 && st->move_rows > 0 &&
-           ((st->staged >= st->move_rows && !st->move_failed) ||
+           (st->moving || (st->staged >= st->move_rows && !st->move_failed) ||
             now - st->staged_since >= st->move_age_ms);
 }
 
@@ -390,7 +532,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&st->mu);
             if (!move)
                 break;
-            move_staged(st); /* idle: nothing waits for it */
+            move_slice(st); /* idle: nothing waits for it */
             continue;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
@@ -417,6 +559,14 @@ static void *writer_main(void *arg)
         {
             op->rc = txrc == CE_OK ? run_op(st, op) : CE_STORE;
             staged += op->kind == OP_TELEMETRY && op->rc == CE_OK;
+        }
+        if (txrc == CE_OK && st->next_seq != 0) { /* the high-water mark, in the same commit */
+            sqlite3_bind_int64(st->st[ST_SET_SEQ], 1, st->next_seq - 1);
+            if (step_simple(st, ST_SET_SEQ) != CE_OK) {
+                log_error("sqlite: cannot keep the last telemetry seq: %s", sqlite3_errmsg(st->db));
+                step_simple(st, ST_ROLLBACK);
+                txrc = CE_STORE;
+            }
         }
         if (txrc == CE_OK && step_simple(st, ST_COMMIT) != CE_OK) {
             log_error("sqlite commit failed: %s", sqlite3_errmsg(st->db));
@@ -465,7 +615,7 @@ static void *writer_main(void *arg)
         bool move = move_due(st, mono_ms());
         pthread_mutex_unlock(&st->mu);
         if (move)
-            move_staged(st);
+            move_slice(st); /* one slice; what was queued meanwhile is committed first */
     }
     return NULL;
 }
@@ -745,6 +895,20 @@ void store_set_move(struct store *st, size_t rows, int64_t age_ms)
     pthread_mutex_unlock(&st->mu);
 }
 
+void store_set_move_slice(struct store *st, size_t rows)
+{
+    pthread_mutex_lock(&st->mu);
+    st->move_slice = rows > 0 ? rows : MOVE_SLICE;
+    pthread_mutex_unlock(&st->mu);
+}
+
+void store_move_stats(const struct store *st, struct store_move_stats *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&st->mu);
+    *out = st->ms;
+    pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+}
+
 uint64_t store_moves(const struct store *st)
 {
     pthread_mutex_lock((pthread_mutex_t *)&st->mu);
@@ -783,6 +947,7 @@ int store_open(struct app *app)
     pthread_condattr_destroy(&ca);
     st->move_rows = MOVE_ROWS;
     st->move_age_ms = MOVE_AGE_MS;
+    st->move_slice = MOVE_SLICE;
     STAILQ_INIT(&st->q);
     STAILQ_INIT(&st->done);
     app->store = st;
@@ -955,6 +1120,7 @@ void store_close(struct app *app)
     }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    cuts_free(st);
     free(st);
     app->store = NULL;
 }

@@ -81,8 +81,27 @@ void store_close(struct app *app);
  */
 void store_set_move(struct store *st, size_t rows, int64_t age_ms);
 
-/** Moves committed since store_open (tests). Any thread. */
+/** Moves completed since store_open (tests). Any thread. */
 uint64_t store_moves(const struct store *st);
+
+/**
+ * Rows per move transaction (default 2,048; 0 restores it): a move is done in slices of about
+ * this many rows (all the rows of a range of devices, in device id order), and what was queued
+ * meanwhile is committed between two slices, so no commit waits longer than one slice. Any
+ * thread.
+ */
+void store_set_move_slice(struct store *st, size_t rows);
+
+/** The move slices since store_open: each one is a time the writer commits nothing. */
+struct store_move_stats {
+    uint64_t slices;   /**< slice transactions committed */
+    uint64_t rows;     /**< rows they moved */
+    uint64_t total_us; /**< their time, summed */
+    uint64_t max_us;   /**< the longest: the longest any commit waited behind a move */
+};
+
+/** Copy the move statistics. Any thread. */
+void store_move_stats(const struct store *st, struct store_move_stats *out);
 
 /** Number of writes queued but not yet committed (for overload decisions). */
 size_t store_backlog(const struct store *st);
