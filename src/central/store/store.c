@@ -37,6 +37,7 @@
 #define SCHEMA_VERSION 2
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
+#define DELAY_BELOW 64 /* --commit-delay: a batch of this many sealed ops commits at once */
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -121,6 +122,7 @@ struct store {
     size_t staged;        /* rows in telemetry_staging (an upper bound) */
     int64_t staged_since; /* monotonic ms when the oldest of them was committed */
     bool move_failed;     /* logged once */
+    int64_t delay_us;     /* --commit-delay (set before the writer starts) */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
@@ -387,6 +389,20 @@ static void *writer_main(void *arg)
                 break;
             move_staged(st); /* idle: nothing waits for it */
             continue;
+        }
+        if (st->delay_us > 0 && !st->stop && st->q_len - st->unsealed < DELAY_BELOW) {
+            /* --commit-delay: a small batch waits once, without the lock, for more to join it:
+             * one commit, fsync and wake-up of the loop for all of them. Seals meanwhile signal
+             * nobody (no syscall); a stop cuts the wait short at most by the delay. */
+            pthread_mutex_unlock(&st->mu);
+            struct timespec d = {.tv_sec = (time_t)(st->delay_us / 1000000),
+                                 .tv_nsec = (long)(st->delay_us % 1000000) * 1000};
+            while (nanosleep(&d, &d) != 0) /* EINTR: the rest */
+                ;
+            pthread_mutex_lock(&st->mu);
+            if (st->stop)
+                st->unsealed = 0;
+            st->stats.delayed++;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
         size_t n = 0;
@@ -746,6 +762,7 @@ int store_open(struct app *app)
     pthread_condattr_destroy(&ca);
     st->move_rows = MOVE_ROWS;
     st->move_age_ms = MOVE_AGE_MS;
+    st->delay_us = app->cfg.commit_delay_us;
     STAILQ_INIT(&st->q);
     STAILQ_INIT(&st->done);
     app->store = st;
