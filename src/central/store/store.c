@@ -21,6 +21,7 @@
  */
 #include "central/store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,11 +394,11 @@ static void *writer_main(void *arg)
         if (st->delay_us > 0 && !st->stop && st->q_len - st->unsealed < DELAY_BELOW) {
             /* --commit-delay: a small batch waits once, without the lock, for more to join it:
              * one commit, fsync and wake-up of the loop for all of them. Seals meanwhile signal
-             * nobody (no syscall); a stop cuts the wait short at most by the delay. */
+             * nobody (no syscall); a store_close waits at most the delay longer. */
             pthread_mutex_unlock(&st->mu);
             struct timespec d = {.tv_sec = (time_t)(st->delay_us / 1000000),
                                  .tv_nsec = (long)(st->delay_us % 1000000) * 1000};
-            while (nanosleep(&d, &d) != 0) /* EINTR: the rest */
+            while (nanosleep(&d, &d) != 0 && errno == EINTR) /* the rest */
                 ;
             pthread_mutex_lock(&st->mu);
             if (st->stop)
