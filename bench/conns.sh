@@ -124,7 +124,8 @@ run_sims() { # NAME ARGS-FN
 CPIDS=() HUBS=()
 if [[ ,$SERVERS, == *,iotc,* ]]; then
     for ((k = 0; k < P; k++)); do
-        bench_central_start "$B/iotc-central" "$work/central$k" --max-connections 1000000 || exit 1
+        # shellcheck disable=SC2086 # BENCH_CENTRAL_ARGS: more serve options, e.g. "--commit-delay 5000"
+        bench_central_start "$B/iotc-central" "$work/central$k" --max-connections 1000000 ${BENCH_CENTRAL_ARGS:-} || exit 1
         CPIDS+=("$CPID")
         HUBS+=("$(bench_jget "$work/central$k.app.json" assignedHub)")
         # Device identities with SAS keys, straight into the registry.

@@ -203,6 +203,10 @@ static int parse_args(int argc, char **argv, struct app *app, bool *json, const 
         {"max-read-jobs", 0, OPT_INT, &cfg->max_read_jobs, 1, 100000,
          .help = "such queries at once, queued or running; more are\n"
                  "answered 503 with Retry-After (default 32)"},
+        {"commit-delay", 0, OPT_INT, &cfg->commit_delay_us, 0, 100000, .arg = "US",
+         .help = "a commit of fewer than 64 writes first waits US\n"
+                 "microseconds for more: fewer fsyncs and wake-ups per\n"
+                 "message at low rates, PUBACKs up to US later (default 0)"},
         {"log-level", 0, OPT_FUNC, NULL, .arg = "LEVEL", .fn = set_log_level,
          .help = "error | warn | info | debug (default info)"},
         {"log-file", 0, OPT_STR, &log_file, .arg = "FILE",

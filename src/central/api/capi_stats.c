@@ -44,5 +44,6 @@ void capi_stats(struct http_ctx *c)
     add(st, "queueMax", (double)s.queue_max);
     add(st, "wakeups", (double)s.wakeups);
     add(st, "completions", (double)s.completions);
+    add(st, "delayedCommits", (double)s.delayed);
     capi_reply(c, 200, o);
 }

@@ -83,6 +83,7 @@ struct app_config {
     int max_keep_alive_s;     /**< keep-alive cap; a CONNECT asking 0 or more gets this; 0: 1767 */
     int read_threads;         /**< reader threads for long queries (store_read.h); default 2 */
     int max_read_jobs;        /**< reader jobs at once; more get 503 + Retry-After; default 32 */
+    int commit_delay_us;      /**< a small telemetry batch waits this long for more; default 0 */
     /* flood protection (admit.h); 0: the default admit_plan() derives */
     int auth_timeout_s;          /**< --auth-timeout: TLS + CONNECT, or an HTTP request */
     size_t max_pending;          /**< --max-pending: MQTT connections before CONNECT */

@@ -27,6 +27,7 @@
  */
 #include "central/store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 #define MOVE_AGE_MS 10000
 #define DEFER_MS 100 /* the longest a deferred group waits (store_defer_seal) */
 #define MOVE_SLICE 2048
+#define DELAY_BELOW 64 /* --commit-delay: a batch of this many sealed ops commits at once */
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
 
@@ -144,6 +146,7 @@ struct store {
     char **move_cut;      /* device after device in id order; slice i moves the devices above */
     size_t move_cuts;     /* move_cut[i - 1] up to move_cut[i] (the last one: all the rest) */
     size_t move_i;        /* the next slice */
+    int64_t delay_us;     /* --commit-delay (set before the writer starts) */
     /* under mu: */
     size_t move_rows; /* move once this many rows are staged (0: never) */
     int64_t move_age_ms;
@@ -534,6 +537,20 @@ static void *writer_main(void *arg)
                 break;
             move_slice(st); /* idle: nothing waits for it */
             continue;
+        }
+        if (st->delay_us > 0 && !st->stop && st->q_len - st->unsealed < DELAY_BELOW) {
+            /* --commit-delay: a small batch waits once, without the lock, for more to join it:
+             * one commit, fsync and wake-up of the loop for all of them. Seals meanwhile signal
+             * nobody (no syscall); a store_close waits at most the delay longer. */
+            pthread_mutex_unlock(&st->mu);
+            struct timespec d = {.tv_sec = (time_t)(st->delay_us / 1000000),
+                                 .tv_nsec = (long)(st->delay_us % 1000000) * 1000};
+            while (nanosleep(&d, &d) != 0 && errno == EINTR) /* the rest */
+                ;
+            pthread_mutex_lock(&st->mu);
+            if (st->stop)
+                st->unsealed = 0;
+            st->stats.delayed++;
         }
         struct op_queue batch = STAILQ_HEAD_INITIALIZER(batch);
         size_t n = 0;
@@ -948,6 +965,7 @@ int store_open(struct app *app)
     st->move_rows = MOVE_ROWS;
     st->move_age_ms = MOVE_AGE_MS;
     st->move_slice = MOVE_SLICE;
+    st->delay_us = app->cfg.commit_delay_us;
     STAILQ_INIT(&st->q);
     STAILQ_INIT(&st->done);
     app->store = st;

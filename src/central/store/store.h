@@ -116,6 +116,7 @@ struct store_stats {
     uint64_t completions; /**< completions (callbacks) those wake-ups ran */
     uint64_t queue_max;   /**< the longest the hand-off queue was (queued + in the writer) */
     uint64_t queue_depth; /**< queued + in the writer now */
+    uint64_t delayed;     /**< transactions that waited --commit-delay for more writes */
 };
 
 /** Copy the writer's counters. Loop thread (completions is the loop's own); takes the queue's
