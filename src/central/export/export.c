@@ -580,31 +580,14 @@ static bool wanted(struct exporter *e, enum export_source s)
 /* Property changes, connectivity and lifecycle go to export_events in the same loop turn as
  * the change, in the same seal group as its own write (docs/EXPORT.md). Only while an export of
  * that source exists: a new export starts at the end of its source anyway. */
-/* The deletion and the placeholder are durable: the telemetry pipes read on. Through the app: the
- * exporter may be gone by then. */
-static void on_deleted(void *ctx, uint32_t tag, int rc)
-{
-    (void)tag;
-    (void)rc;
-    struct app *app = ctx;
-    struct exporter *e = app->exporter;
-    if (e != NULL && e->deleting > 0) {
-        e->deleting--;
-        export_kick(e);
-    }
-}
-
 /* Deleting a device deletes its telemetry (store_app_forget_device), queued by the application
  * layer in this same callback and not committed yet: count what each telemetry pipe had not read,
  * so that the loss is reported rather than silent (docs/EXPORT.md, "Retention"). */
 static void count_deleted(struct exporter *e, const char *device_id)
 {
-    int64_t hold = 0; /* the highest row id a telemetry pipe has read */
     for (struct xport *x = e->exports; x != NULL; x = x->next) {
         for (struct pipe *p = x->pipes; x->src == EXPORT_SRC_TELEMETRY && p != NULL; p = p->next) {
             int64_t n = 0;
-            if (p->read_to > hold)
-                hold = p->read_to;
             if (store_export_count_device(e->se, device_id, p->read_to, &n) != CE_OK || n == 0)
                 continue;
             char msg[200];
@@ -617,14 +600,8 @@ static void count_deleted(struct exporter *e, const char *device_id)
             log_warn("export %s: %s", x->id, msg);
         }
     }
-    /* if the deleted rows were the newest, new rows would be numbered again from below what the
-     * pipes have read, and those would skip them: keep the number taken */
-    if (hold > 0 && store_export_hold_telemetry_seq(e->se, hold) != CE_OK)
-        log_error("export: cannot keep the telemetry row numbers after deleting %s", device_id);
-    /* until both are committed the pipes read no further: a row of the device committed meanwhile
-     * and read would raise a cursor above the placeholder */
-    if (hold > 0 && store_barrier(e->app->store, on_deleted, e->app, 0) == CE_OK)
-        e->deleting++;
+    /* new rows are numbered above every row ever numbered (store.c, telemetry_seq), so the
+     * pipes' cursors stay valid after the deletion */
 }
 
 /* deviceLifecycle's messageType for a bus event (IoT Central's names). */

@@ -99,7 +99,6 @@ struct exporter {
     uint64_t rng;
     int64_t pruned[EXPORT_SRC_COUNT]; /* export_events: rows up to this were deleted (queued) */
     int64_t next_prune_ms;
-    unsigned deleting; /* device deletions not committed yet: telemetry pipes do not read */
 };
 
 /** The log a source is read from. */

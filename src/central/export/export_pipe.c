@@ -227,8 +227,7 @@ static int on_row(void *arg, const struct store_export_row *row)
     struct xport *x = p->x;
     const char *tid = x->src == EXPORT_SRC_TELEMETRY ? export_device_template(fc->e, row->device_id)
                                                      : row->template_id;
-    /* a placeholder that keeps row numbers from going back (store_export_hold_telemetry_seq) */
-    bool match = x->src != EXPORT_SRC_TELEMETRY || row->device_id[0] != '\0';
+    bool match = true;
     if (match && x->filter != NULL) {
         cJSON *fields = NULL;
         if (x->src == EXPORT_SRC_TELEMETRY && row->payload != NULL)
@@ -286,8 +285,6 @@ static void fill(struct exporter *e, struct pipe *p)
     /* read in batches: only once half the window is free (not one query per acknowledgement) */
     if (p->n > EXPORT_WINDOW / 2 || p->bytes >= EXPORT_WINDOW_BYTES / 2)
         return;
-    if (e->deleting > 0 && p->x->src == EXPORT_SRC_TELEMETRY)
-        return; /* export.c on_deleted() kicks when the deletion is committed */
     struct fill_ctx fc = {e, p};
     store_export_scan(e->se, export_log_of(p->x->src), export_source_name(p->x->src), p->read_to,
                       EXPORT_WINDOW - p->n, on_row, &fc);

@@ -197,16 +197,6 @@ int store_export_prune_events(struct store_export *se, const char *source, int64
                  a, 2);
 }
 
-int store_export_hold_telemetry_seq(struct store_export *se, int64_t seq)
-{
-    const struct store_arg a[] = {INT(seq)};
-    /* an empty device id: no device has it (ids are checked), exports skip the row */
-    return queue(se,
-                 "INSERT INTO telemetry(seq, device_id, enqueued_ms)"
-                 " SELECT ?1, '', 0 WHERE NOT EXISTS (SELECT 1 FROM telemetry WHERE seq >= ?1)",
-                 a, 1);
-}
-
 long store_export_scan(struct store_export *se, enum store_export_log log, const char *source,
                        int64_t after_seq, size_t limit, store_export_row_fn fn, void *ctx)
 {

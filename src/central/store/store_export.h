@@ -54,13 +54,6 @@ int store_export_add_event(struct store_export *se, const char *source, const ch
  */
 int store_export_prune_events(struct store_export *se, const char *source, int64_t upto_seq);
 
-/**
- * Queue, after whatever deletion of telemetry was queued before, a placeholder row (empty device
- * id) at @p seq when no row at or above @p seq is left: SQLite numbers a new row after the highest
- * one present, so without it new rows would reuse numbers an export's cursor has passed.
- */
-int store_export_hold_telemetry_seq(struct store_export *se, int64_t seq);
-
 /** One row of a log (borrowed during the callback). */
 struct store_export_row {
     int64_t seq;
