@@ -404,6 +404,21 @@ static cJSON *typed_value(const cJSON *value)
     return NULL;
 }
 
+/* The job data item @p it applies to device @p d of job @p j (index @p i) when the device has the
+ * item's template: then @p comp and @p name are its path split, else the device's error is set. */
+static bool item_target(struct appl_job *j, size_t i, const struct appl_device *d, const cJSON *it,
+                        char *comp, size_t csize, const char **name)
+{
+    const char *target = cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring;
+    const char *path = cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring;
+    if (d->template_id == NULL || strcmp(d->template_id, target) != 0) {
+        set_error(j, i, "the device's template is not %s", target);
+        return false;
+    }
+    split_path(path, comp, csize, name);
+    return true;
+}
+
 /* Write every property of the job to device @p i (its twin writes are queued in the store).
  * @return true when all were written, else false with the device's error set. */
 static bool write_properties(struct appl *a, struct appl_job *j, size_t i)
@@ -415,17 +430,12 @@ static bool write_properties(struct appl *a, struct appl_job *j, size_t i)
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(j->def, "data"), *it;
     cJSON_ArrayForEach(it, data)
     {
-        const char *target = cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring;
-        const char *path = cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring;
         const cJSON *value = cJSON_GetObjectItemCaseSensitive(it, "value");
         char comp[260];
         const char *name;
         struct appl_error err = {0};
-        if (d->template_id == NULL || strcmp(d->template_id, target) != 0) {
-            set_error(j, i, "the device's template is not %s", target);
+        if (!item_target(j, i, d, it, comp, sizeof comp, &name))
             return false;
-        }
-        split_path(path, comp, sizeof comp, &name);
         int rc = write_one(a, d, dev, comp, name, value, &err);
         cJSON *typed = rc == CE_INVALID ? typed_value(value) : NULL;
         if (typed != NULL) { /* "56" for a number, as the jobs how-to sends it */
@@ -450,18 +460,14 @@ static void send_command(struct appl *a, struct appl_job *j, size_t i)
         return;
     }
     const cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j->def, "data"), 0);
-    const char *target = cJSON_GetObjectItemCaseSensitive(it, "target")->valuestring;
-    const char *path = cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring;
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(it, "value");
     char comp[260];
     const char *name;
     struct appl_error err = {0};
-    if (d->template_id == NULL || strcmp(d->template_id, target) != 0) {
-        set_error(j, i, "the device's template is not %s", target);
+    if (!item_target(j, i, d, it, comp, sizeof comp, &name)) {
         finish(a, j, i, false, false);
         return;
     }
-    split_path(path, comp, sizeof comp, &name);
     struct job_op *op = calloc(1, sizeof *op);
     struct appl_command_op *inflight = NULL;
     if (op == NULL) {

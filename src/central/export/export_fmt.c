@@ -41,8 +41,7 @@ int export_source_parse(const char *s, enum export_source *out)
     return -1;
 }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
+int export_fail(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -94,9 +93,9 @@ static int parse_cond(struct lex *lx, struct export_cond *c, char *err, size_t n
         lx->pos++;
     size_t len = lx->pos - start;
     if (len == 0)
-        return fail(err, n, "filter: expected a field name at offset %zu", start);
+        return export_fail(err, n, "filter: expected a field name at offset %zu", start);
     if (len >= sizeof c->name)
-        return fail(err, n, "filter: field name at offset %zu is too long", start);
+        return export_fail(err, n, "filter: field name at offset %zu is too long", start);
     memcpy(c->name, lx->s + start, len);
     c->name[len] = '\0';
     skip_ws(lx);
@@ -114,7 +113,7 @@ static int parse_cond(struct lex *lx, struct export_cond *c, char *err, size_t n
         c->op = *p == '<' ? EXPORT_OP_LT : *p == '>' ? EXPORT_OP_GT : EXPORT_OP_EQ;
         lx->pos++;
     } else {
-        return fail(err, n, "filter: expected a comparison operator at offset %zu", lx->pos);
+        return export_fail(err, n, "filter: expected a comparison operator at offset %zu", lx->pos);
     }
     skip_ws(lx);
     p = lx->s + lx->pos;
@@ -124,11 +123,11 @@ static int parse_cond(struct lex *lx, struct export_cond *c, char *err, size_t n
         lx->pos++;
         while (lx->s[lx->pos] != q) {
             if (lx->s[lx->pos] == '\0')
-                return fail(err, n, "filter: unterminated string at offset %zu",
-                            (size_t)(p - lx->s));
+                return export_fail(err, n, "filter: unterminated string at offset %zu",
+                                   (size_t)(p - lx->s));
             if (i + 1 >= sizeof c->str)
-                return fail(err, n, "filter: string at offset %zu is too long",
-                            (size_t)(p - lx->s));
+                return export_fail(err, n, "filter: string at offset %zu is too long",
+                                   (size_t)(p - lx->s));
             c->str[i++] = lx->s[lx->pos++];
         }
         c->str[i] = '\0';
@@ -145,8 +144,8 @@ static int parse_cond(struct lex *lx, struct export_cond *c, char *err, size_t n
     char *end = NULL;
     double v = strtod(p, &end);
     if (end == p || !isfinite(v))
-        return fail(err, n, "filter: expected a number, string, true or false at offset %zu",
-                    lx->pos);
+        return export_fail(err, n, "filter: expected a number, string, true or false at offset %zu",
+                           lx->pos);
     c->num = v;
     c->kind = EXPORT_LIT_NUM;
     lx->pos += (size_t)(end - p);
@@ -158,41 +157,44 @@ int export_filter_parse(const char *text, struct export_filter *out, char *err, 
     struct lex lx = {.s = text, .pos = 0};
     memset(out, 0, sizeof *out);
     if (text == NULL)
-        return fail(err, err_size, "filter: missing");
+        return export_fail(err, err_size, "filter: missing");
     if (!keyword(&lx, "SELECT"))
-        return fail(err, err_size, "filter: expected SELECT at offset %zu", lx.pos);
+        return export_fail(err, err_size, "filter: expected SELECT at offset %zu", lx.pos);
     skip_ws(&lx);
     if (lx.s[lx.pos] != '*')
-        return fail(err, err_size, "filter: expected * at offset %zu", lx.pos);
+        return export_fail(err, err_size, "filter: expected * at offset %zu", lx.pos);
     lx.pos++;
     if (!keyword(&lx, "FROM"))
-        return fail(err, err_size, "filter: expected FROM at offset %zu", lx.pos);
+        return export_fail(err, err_size, "filter: expected FROM at offset %zu", lx.pos);
     skip_ws(&lx);
     size_t start = lx.pos;
     while (lx.s[lx.pos] != '\0' && !isspace((unsigned char)lx.s[lx.pos]))
         lx.pos++;
     size_t len = lx.pos - start;
     if (len == 0)
-        return fail(err, err_size, "filter: expected a device template id at offset %zu", start);
+        return export_fail(err, err_size, "filter: expected a device template id at offset %zu",
+                           start);
     if (len >= sizeof out->template_id)
-        return fail(err, err_size, "filter: the device template id is too long");
+        return export_fail(err, err_size, "filter: the device template id is too long");
     memcpy(out->template_id, text + start, len);
     out->template_id[len] = '\0';
     skip_ws(&lx);
     if (lx.s[lx.pos] == '\0')
         return 0;
     if (!keyword(&lx, "WHERE"))
-        return fail(err, err_size, "filter: expected WHERE or the end at offset %zu", lx.pos);
+        return export_fail(err, err_size, "filter: expected WHERE or the end at offset %zu",
+                           lx.pos);
     do {
         if (out->n == EXPORT_FILTER_MAX_CONDS)
-            return fail(err, err_size, "filter: more than %d conditions", EXPORT_FILTER_MAX_CONDS);
+            return export_fail(err, err_size, "filter: more than %d conditions",
+                               EXPORT_FILTER_MAX_CONDS);
         if (parse_cond(&lx, &out->cond[out->n], err, err_size) < 0)
             return -1;
         out->n++;
     } while (keyword(&lx, "AND"));
     skip_ws(&lx);
     if (lx.s[lx.pos] != '\0')
-        return fail(err, err_size, "filter: expected AND or the end at offset %zu", lx.pos);
+        return export_fail(err, err_size, "filter: expected AND or the end at offset %zu", lx.pos);
     return 0;
 }
 
@@ -284,80 +286,84 @@ static int check_display_name(const cJSON *body, char *err, size_t n)
 {
     const cJSON *dn = member(body, "displayName");
     if (!cJSON_IsString(dn) || dn->valuestring[0] == '\0')
-        return fail(err, n, "displayName: a non-empty string is required");
+        return export_fail(err, n, "displayName: a non-empty string is required");
     if (strlen(dn->valuestring) > 200)
-        return fail(err, n, "displayName: longer than 200 characters");
+        return export_fail(err, n, "displayName: longer than 200 characters");
     return 0;
 }
 
 int export_check_destination(const cJSON *body, char *err, size_t err_size)
 {
     if (!cJSON_IsObject(body))
-        return fail(err, err_size, "body: a JSON object is required");
+        return export_fail(err, err_size, "body: a JSON object is required");
     if (check_display_name(body, err, err_size) < 0)
         return -1;
     const cJSON *type = member(body, "type");
     if (!cJSON_IsString(type))
-        return fail(err, err_size, "type: required (webhook@v1, eventhubs@v1, kafka@v1)");
+        return export_fail(err, err_size, "type: required (webhook@v1, eventhubs@v1, kafka@v1)");
     if (strcmp(type->valuestring, "eventhubs@v1") == 0 ||
         strcmp(type->valuestring, "kafka@v1") == 0) {
         struct export_kafka_conf *k = malloc(sizeof *k);
         if (k == NULL)
-            return fail(err, err_size, "body: out of memory");
+            return export_fail(err, err_size, "body: out of memory");
         int rc = export_kafka_conf_of(body, k, err, err_size);
         free(k);
         return rc;
     }
     if (strcmp(type->valuestring, "webhook@v1") != 0)
-        return fail(err, err_size,
-                    "type: unknown or unsupported destination type '%.64s' "
-                    "(this server supports webhook@v1, eventhubs@v1, kafka@v1)",
-                    type->valuestring);
+        return export_fail(err, err_size,
+                           "type: unknown or unsupported destination type '%.64s' "
+                           "(this server supports webhook@v1, eventhubs@v1, kafka@v1)",
+                           type->valuestring);
     const cJSON *url = member(body, "url");
     if (!cJSON_IsString(url))
-        return fail(err, err_size, "url: required");
+        return export_fail(err, err_size, "url: required");
     if (!export_url_ok(url->valuestring))
-        return fail(err, err_size, "url: not an absolute http:// or https:// URL");
+        return export_fail(err, err_size, "url: not an absolute http:// or https:// URL");
     const cJSON *hc = member(body, "headerCustomizations");
     if (hc != NULL && !cJSON_IsNull(hc)) {
         if (!cJSON_IsObject(hc))
-            return fail(err, err_size, "headerCustomizations: an object is required");
+            return export_fail(err, err_size, "headerCustomizations: an object is required");
         const cJSON *h;
         cJSON_ArrayForEach(h, hc)
         {
             const char *name = h->string;
             if (name[0] == '\0' || strcspn(name, " \t\r\n:()<>@,;\\\"/[]?={}") != strlen(name))
-                return fail(err, err_size, "headerCustomizations: '%.64s' is not a header name",
-                            name);
+                return export_fail(err, err_size,
+                                   "headerCustomizations: '%.64s' is not a header name", name);
             const cJSON *v = member(h, "value");
             if (!cJSON_IsObject(h) || !cJSON_IsString(v))
-                return fail(err, err_size, "headerCustomizations.%.64s.value: a string is required",
-                            name);
+                return export_fail(err, err_size,
+                                   "headerCustomizations.%.64s.value: a string is required", name);
             if (strpbrk(v->valuestring, "\r\n") != NULL)
-                return fail(err, err_size,
-                            "headerCustomizations.%.64s.value: no line breaks allowed", name);
+                return export_fail(err, err_size,
+                                   "headerCustomizations.%.64s.value: no line breaks allowed",
+                                   name);
             const cJSON *secret = member(h, "secret");
             if (secret != NULL && !cJSON_IsBool(secret))
-                return fail(err, err_size, "headerCustomizations.%.64s.secret: a boolean", name);
+                return export_fail(err, err_size, "headerCustomizations.%.64s.secret: a boolean",
+                                   name);
         }
     }
     const cJSON *auth = member(body, "authorization");
     if (auth == NULL || cJSON_IsNull(auth))
-        return fail(err, err_size, "authorization: required ({\"type\": \"header\", \"value\"})");
+        return export_fail(err, err_size,
+                           "authorization: required ({\"type\": \"header\", \"value\"})");
     if (!cJSON_IsObject(auth))
-        return fail(err, err_size, "authorization: an object is required");
+        return export_fail(err, err_size, "authorization: an object is required");
     const cJSON *at = member(auth, "type");
     if (!cJSON_IsString(at))
-        return fail(err, err_size, "authorization.type: required (header, oauth)");
+        return export_fail(err, err_size, "authorization.type: required (header, oauth)");
     if (strcmp(at->valuestring, "oauth") == 0)
         return export_oauth_check(auth, err, err_size);
     if (strcmp(at->valuestring, "header") != 0)
-        return fail(err, err_size, "authorization.type: unknown type '%.64s'", at->valuestring);
+        return export_fail(err, err_size, "authorization.type: unknown type '%.64s'",
+                           at->valuestring);
     const cJSON *av = member(auth, "value");
     if (!cJSON_IsString(av) || av->valuestring[0] == '\0')
-        return fail(err, err_size, "authorization.value: a non-empty string is required");
+        return export_fail(err, err_size, "authorization.value: a non-empty string is required");
     if (strpbrk(av->valuestring, "\r\n") != NULL)
-        return fail(err, err_size, "authorization.value: no line breaks allowed");
+        return export_fail(err, err_size, "authorization.value: no line breaks allowed");
     return 0;
 }
 
@@ -431,46 +437,47 @@ static int eventhubs_conf(const cJSON *body, struct export_kafka_conf *out, char
 {
     const cJSON *auth = member(body, "authorization");
     if (auth == NULL || cJSON_IsNull(auth))
-        return fail(err, n,
-                    "authorization: required ({\"type\": \"connectionString\", "
-                    "\"connectionString\"})");
+        return export_fail(err, n,
+                           "authorization: required ({\"type\": \"connectionString\", "
+                           "\"connectionString\"})");
     const cJSON *at = member(auth, "type"), *cs = member(auth, "connectionString");
     if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
-        return fail(err, n, "authorization.type: required (connectionString)");
+        return export_fail(err, n, "authorization.type: required (connectionString)");
     if (strcmp(at->valuestring, "connectionString") != 0)
-        return fail(err, n, "authorization.type: '%.64s' is not supported (connectionString)",
-                    at->valuestring);
+        return export_fail(err, n,
+                           "authorization.type: '%.64s' is not supported (connectionString)",
+                           at->valuestring);
     if (!cJSON_IsString(cs) || strpbrk(cs->valuestring, "\r\n") != NULL)
-        return fail(err, n, "authorization.connectionString: required");
+        return export_fail(err, n, "authorization.connectionString: required");
     char endpoint[512];
     if (!cs_get(cs->valuestring, "Endpoint", endpoint, sizeof endpoint) ||
         strncasecmp(endpoint, "sb://", 5) != 0)
-        return fail(err, n, "authorization.connectionString: no Endpoint=sb://{namespace}/");
+        return export_fail(err, n, "authorization.connectionString: no Endpoint=sb://{namespace}/");
     const char *host = endpoint + 5;
     size_t hl = strcspn(host, "/:");
     if (hl == 0 || hl + 6 > sizeof out->bootstrap)
-        return fail(err, n, "authorization.connectionString: no namespace host in Endpoint");
+        return export_fail(err, n, "authorization.connectionString: no namespace host in Endpoint");
     snprintf(out->bootstrap, sizeof out->bootstrap, "%.*s:9093", (int)hl, host);
     char tmp[256];
     if (!cs_get(cs->valuestring, "SharedAccessKeyName", tmp, sizeof tmp) ||
         !cs_get(cs->valuestring, "SharedAccessKey", tmp, sizeof tmp))
-        return fail(
+        return export_fail(
             err, n,
             "authorization.connectionString: needs SharedAccessKeyName and SharedAccessKey");
     const cJSON *hub = member(auth, "eventHubName");
     if (cJSON_IsString(hub) && hub->valuestring[0] != '\0') {
         if (copy_field(out->topic, sizeof out->topic, hub->valuestring) < 0)
-            return fail(err, n, "authorization.eventHubName: too long");
+            return export_fail(err, n, "authorization.eventHubName: too long");
     } else if (!cs_get(cs->valuestring, "EntityPath", out->topic, sizeof out->topic)) {
-        return fail(err, n,
-                    "authorization.connectionString: no EntityPath (or give "
-                    "authorization.eventHubName)");
+        return export_fail(err, n,
+                           "authorization.connectionString: no EntityPath (or give "
+                           "authorization.eventHubName)");
     }
     out->tls = true;
     out->sasl = true;
     snprintf(out->user, sizeof out->user, "$ConnectionString");
     if (copy_field(out->password, sizeof out->password, cs->valuestring) < 0)
-        return fail(err, n, "authorization.connectionString: too long");
+        return export_fail(err, n, "authorization.connectionString: too long");
     return 0;
 }
 
@@ -479,33 +486,33 @@ static int kafka_conf(const cJSON *body, struct export_kafka_conf *out, char *er
     const cJSON *bs = member(body, "bootstrapServers"), *topic = member(body, "topic");
     const cJSON *tls = member(body, "tls"), *auth = member(body, "authorization");
     if (!cJSON_IsString(bs) || !bootstrap_ok(bs->valuestring))
-        return fail(err, n, "bootstrapServers: required, host:port[,host:port...]");
+        return export_fail(err, n, "bootstrapServers: required, host:port[,host:port...]");
     snprintf(out->bootstrap, sizeof out->bootstrap, "%s", bs->valuestring);
     if (!cJSON_IsString(topic) || topic->valuestring[0] == '\0' ||
         strspn(topic->valuestring, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                    "0123456789._-") != strlen(topic->valuestring) ||
         copy_field(out->topic, sizeof out->topic, topic->valuestring) < 0)
-        return fail(err, n, "topic: required, letters, digits, '.', '_', '-'");
+        return export_fail(err, n, "topic: required, letters, digits, '.', '_', '-'");
     if (tls != NULL && !cJSON_IsBool(tls))
-        return fail(err, n, "tls: a boolean");
+        return export_fail(err, n, "tls: a boolean");
     out->tls = cJSON_IsTrue(tls);
     if (auth == NULL || cJSON_IsNull(auth))
-        return fail(err, n,
-                    "authorization: required ({\"type\": \"none\"} or "
-                    "{\"type\": \"saslPlain\", \"username\", \"password\"})");
+        return export_fail(err, n,
+                           "authorization: required ({\"type\": \"none\"} or "
+                           "{\"type\": \"saslPlain\", \"username\", \"password\"})");
     const cJSON *at = member(auth, "type");
     if (!cJSON_IsObject(auth) || !cJSON_IsString(at))
-        return fail(err, n, "authorization.type: required (none, saslPlain)");
+        return export_fail(err, n, "authorization.type: required (none, saslPlain)");
     if (strcmp(at->valuestring, "none") == 0)
         return 0;
     if (strcmp(at->valuestring, "saslPlain") != 0)
-        return fail(err, n, "authorization.type: unknown type '%.64s'", at->valuestring);
+        return export_fail(err, n, "authorization.type: unknown type '%.64s'", at->valuestring);
     const cJSON *u = member(auth, "username"), *pw = member(auth, "password");
     if (!cJSON_IsString(u) || u->valuestring[0] == '\0' ||
         copy_field(out->user, sizeof out->user, u->valuestring) < 0)
-        return fail(err, n, "authorization.username: required");
+        return export_fail(err, n, "authorization.username: required");
     if (!cJSON_IsString(pw) || copy_field(out->password, sizeof out->password, pw->valuestring) < 0)
-        return fail(err, n, "authorization.password: required");
+        return export_fail(err, n, "authorization.password: required");
     out->sasl = true;
     return 0;
 }
@@ -519,7 +526,7 @@ int export_kafka_conf_of(const cJSON *body, struct export_kafka_conf *out, char 
         return eventhubs_conf(body, out, err, err_size);
     if (cJSON_IsString(type) && strcmp(type->valuestring, "kafka@v1") == 0)
         return kafka_conf(body, out, err, err_size);
-    return fail(err, err_size, "type: not a Kafka destination");
+    return export_fail(err, err_size, "type: not a Kafka destination");
 }
 
 static int check_enrichments(const cJSON *en, char *err, size_t n)
@@ -527,25 +534,27 @@ static int check_enrichments(const cJSON *en, char *err, size_t n)
     if (en == NULL || cJSON_IsNull(en))
         return 0;
     if (!cJSON_IsObject(en))
-        return fail(err, n, "enrichments: an object is required");
+        return export_fail(err, n, "enrichments: an object is required");
     const cJSON *e;
     cJSON_ArrayForEach(e, en)
     {
         const cJSON *value = member(e, "value"), *path = member(e, "path");
         const cJSON *target = member(e, "target");
         if (!cJSON_IsObject(e))
-            return fail(err, n, "enrichments.%.64s: an object is required", e->string);
+            return export_fail(err, n, "enrichments.%.64s: an object is required", e->string);
         if (value != NULL) {
             if (!cJSON_IsString(value) && !cJSON_IsNumber(value) && !cJSON_IsBool(value))
-                return fail(err, n, "enrichments.%.64s.value: a string, number or boolean",
-                            e->string);
+                return export_fail(err, n, "enrichments.%.64s.value: a string, number or boolean",
+                                   e->string);
             continue;
         }
         if (!cJSON_IsString(path) || path->valuestring[0] == '\0')
-            return fail(err, n, "enrichments.%.64s: needs value, or path (with target)", e->string);
+            return export_fail(err, n, "enrichments.%.64s: needs value, or path (with target)",
+                               e->string);
         if (target != NULL) {
             if (!cJSON_IsString(target) || target->valuestring[0] == '\0')
-                return fail(err, n, "enrichments.%.64s.target: a device template id", e->string);
+                return export_fail(err, n, "enrichments.%.64s.target: a device template id",
+                                   e->string);
             continue;
         }
         static const char *const sys[] = {"$templateDisplayName", "$templateId", "$displayName",
@@ -554,10 +563,11 @@ static int check_enrichments(const cJSON *en, char *err, size_t n)
         for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
             ok = ok || strcmp(path->valuestring, sys[i]) == 0;
         if (!ok)
-            return fail(err, n,
-                        "enrichments.%.64s.path: unknown system path '%.64s' (a property path "
-                        "needs a target)",
-                        e->string, path->valuestring);
+            return export_fail(
+                err, n,
+                "enrichments.%.64s.path: unknown system path '%.64s' (a property path "
+                "needs a target)",
+                e->string, path->valuestring);
     }
     return 0;
 }
@@ -565,30 +575,30 @@ static int check_enrichments(const cJSON *en, char *err, size_t n)
 int export_check_export(const cJSON *body, char *err, size_t err_size)
 {
     if (!cJSON_IsObject(body))
-        return fail(err, err_size, "body: a JSON object is required");
+        return export_fail(err, err_size, "body: a JSON object is required");
     if (check_display_name(body, err, err_size) < 0)
         return -1;
     const cJSON *en = member(body, "enabled");
     if (en != NULL && !cJSON_IsBool(en))
-        return fail(err, err_size, "enabled: a boolean");
+        return export_fail(err, err_size, "enabled: a boolean");
     const cJSON *src = member(body, "source");
     enum export_source s;
     if (!cJSON_IsString(src))
-        return fail(err, err_size, "source: required");
+        return export_fail(err, err_size, "source: required");
     if (export_source_parse(src->valuestring, &s) < 0)
-        return fail(err, err_size,
-                    "source: unknown or unsupported source '%.64s' (telemetry, properties, "
-                    "deviceConnectivity, deviceLifecycle)",
-                    src->valuestring);
+        return export_fail(err, err_size,
+                           "source: unknown or unsupported source '%.64s' (telemetry, properties, "
+                           "deviceConnectivity, deviceLifecycle)",
+                           src->valuestring);
     const cJSON *filter = member(body, "filter");
     if (filter != NULL && !cJSON_IsNull(filter)) {
         struct export_filter *f = malloc(sizeof *f);
         if (!cJSON_IsString(filter)) {
             free(f);
-            return fail(err, err_size, "filter: a string is required");
+            return export_fail(err, err_size, "filter: a string is required");
         }
         if (f == NULL)
-            return fail(err, err_size, "filter: out of memory");
+            return export_fail(err, err_size, "filter: out of memory");
         int rc = export_filter_parse(filter->valuestring, f, err, err_size);
         free(f);
         if (rc < 0)
@@ -598,16 +608,17 @@ int export_check_export(const cJSON *body, char *err, size_t err_size)
         return -1;
     const cJSON *dests = member(body, "destinations");
     if (!cJSON_IsArray(dests) || cJSON_GetArraySize(dests) == 0)
-        return fail(err, err_size, "destinations: a non-empty array is required");
+        return export_fail(err, err_size, "destinations: a non-empty array is required");
     const cJSON *d;
     int i = 0;
     cJSON_ArrayForEach(d, dests)
     {
         const cJSON *id = member(d, "id"), *tr = member(d, "transform");
         if (!cJSON_IsObject(d) || !cJSON_IsString(id) || id->valuestring[0] == '\0')
-            return fail(err, err_size, "destinations[%d].id: a destination id is required", i);
+            return export_fail(err, err_size, "destinations[%d].id: a destination id is required",
+                               i);
         if (tr != NULL && !cJSON_IsString(tr) && !cJSON_IsNull(tr))
-            return fail(err, err_size, "destinations[%d].transform: a string", i);
+            return export_fail(err, err_size, "destinations[%d].transform: a string", i);
         i++;
     }
     return 0;

@@ -169,6 +169,10 @@ enum export_outcome export_classify(bool transport_ok, long http_status);
  */
 int64_t export_backoff_ms(unsigned attempt, uint32_t rnd);
 
+/** Write the message into @p err (@p n bytes, may be NULL/0) and return -1: the check and parse
+ * functions of export_fmt.c, export_oauth.c and export_transform.c report errors this way. */
+int export_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /** The `status` of an export from its counters (IoT Central's names). */
 const char *export_status_name(bool enabled, uint64_t delivered, uint64_t failed, bool retrying);
 

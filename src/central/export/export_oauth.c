@@ -13,17 +13,6 @@
 
 #include "central/export/export_fmt.h"
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err != NULL && n > 0)
-        vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const cJSON *member(const cJSON *o, const char *name)
 {
     return cJSON_GetObjectItemCaseSensitive(o, name);
@@ -33,32 +22,35 @@ int export_oauth_check(const cJSON *auth, char *err, size_t n)
 {
     const cJSON *url = member(auth, "tokenUrl");
     if (url == NULL || cJSON_IsNull(url))
-        return fail(err, n, "authorization.tokenUrl: required for oauth");
+        return export_fail(err, n, "authorization.tokenUrl: required for oauth");
     if (!cJSON_IsString(url) || !export_url_ok(url->valuestring))
-        return fail(err, n, "authorization.tokenUrl: not an absolute http:// or https:// URL");
+        return export_fail(err, n,
+                           "authorization.tokenUrl: not an absolute http:// or https:// URL");
     static const char *const required[] = {"clientId", "clientSecret"};
     for (size_t i = 0; i < 2; i++) {
         const cJSON *v = member(auth, required[i]);
         if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
-            return fail(err, n, "authorization.%s: a non-empty string is required for oauth",
-                        required[i]);
+            return export_fail(err, n, "authorization.%s: a non-empty string is required for oauth",
+                               required[i]);
         if (strlen(v->valuestring) > 4096)
-            return fail(err, n, "authorization.%s: longer than 4096 characters", required[i]);
+            return export_fail(err, n, "authorization.%s: longer than 4096 characters",
+                               required[i]);
     }
     static const char *const optional[] = {"audience", "scope"};
     for (size_t i = 0; i < 2; i++) {
         const cJSON *v = member(auth, optional[i]);
         if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v))
-            return fail(err, n, "authorization.%s: a string", optional[i]);
+            return export_fail(err, n, "authorization.%s: a string", optional[i]);
         if (cJSON_IsString(v) && strlen(v->valuestring) > 4096)
-            return fail(err, n, "authorization.%s: longer than 4096 characters", optional[i]);
+            return export_fail(err, n, "authorization.%s: longer than 4096 characters",
+                               optional[i]);
     }
     const cJSON *rt = member(auth, "requestType");
     if (rt != NULL && !cJSON_IsNull(rt) &&
         (!cJSON_IsString(rt) ||
          (strcmp(rt->valuestring, "auto") != 0 && strcmp(rt->valuestring, "json") != 0 &&
           strcmp(rt->valuestring, "urlencoded") != 0)))
-        return fail(err, n, "authorization.requestType: one of auto, json, urlencoded");
+        return export_fail(err, n, "authorization.requestType: one of auto, json, urlencoded");
     return 0;
 }
 
@@ -132,28 +124,28 @@ int export_oauth_parse_token(const char *body, size_t len, char *header, size_t 
     cJSON *o = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        return fail(err, n, "the token answer is not a JSON object");
+        return export_fail(err, n, "the token answer is not a JSON object");
     }
     const cJSON *tok = member(o, "access_token"), *type = member(o, "token_type");
     const cJSON *exp = member(o, "expires_in");
     int rc = 0;
     if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0')
-        rc = fail(err, n, "the token answer has no access_token");
+        rc = export_fail(err, n, "the token answer has no access_token");
     else if (type != NULL && (!cJSON_IsString(type) || type->valuestring[0] == '\0'))
-        rc = fail(err, n, "the token answer's token_type is not a string");
+        rc = export_fail(err, n, "the token answer's token_type is not a string");
     const char *t = rc == 0 && cJSON_IsString(type) ? type->valuestring : "Bearer";
     if (rc == 0 && strcasecmp(t, "bearer") == 0)
         t = "Bearer";
     /* the token goes into a header line: printable ASCII only, no spaces in the type */
     for (const char *p = rc == 0 ? tok->valuestring : ""; rc == 0 && *p; p++) {
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-            rc = fail(err, n,
-                      "the token answer's access_token has a character not allowed in "
-                      "a header");
+            rc = export_fail(err, n,
+                             "the token answer's access_token has a character not allowed in "
+                             "a header");
     }
     for (const char *p = rc == 0 ? t : ""; rc == 0 && *p; p++) {
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-            rc = fail(err, n, "the token answer's token_type is not a token");
+            rc = export_fail(err, n, "the token answer's token_type is not a token");
     }
     double secs = 3600;
     if (rc == 0 && cJSON_IsNumber(exp))
@@ -161,10 +153,10 @@ int export_oauth_parse_token(const char *body, size_t len, char *header, size_t 
     else if (rc == 0 && cJSON_IsString(exp))
         secs = strtod(exp->valuestring, NULL);
     if (rc == 0 && exp != NULL && !(isfinite(secs) && secs > 0 && secs < 1e9))
-        rc = fail(err, n, "the token answer's expires_in is not a positive number");
+        rc = export_fail(err, n, "the token answer's expires_in is not a positive number");
     if (rc == 0 &&
         (size_t)snprintf(header, header_size, "%s %s", t, tok->valuestring) >= header_size)
-        rc = fail(err, n, "the token answer's access_token is too long");
+        rc = export_fail(err, n, "the token answer's access_token is too long");
     if (rc == 0)
         *expires_in_s = secs < 1 ? 1 : (int64_t)secs;
     cJSON_Delete(o);

@@ -13,21 +13,12 @@
 #include <jq.h>
 #include <jv.h>
 
+#include "central/export/export_fmt.h"
+
 struct export_transform {
     jq_state *jq;
     char err[256]; /* what the error callback last reported */
 };
-
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-    if (err != NULL && n > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, n, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---------------------------------------------------------------- the iotc module */
 
@@ -88,7 +79,7 @@ char *export_transform_source(const char *text, char *err, size_t err_size)
 {
     size_t len = strlen(text);
     if (len > EXPORT_TRANSFORM_MAX_TEXT) {
-        fail(err, err_size, "longer than %d characters", EXPORT_TRANSFORM_MAX_TEXT);
+        export_fail(err, err_size, "longer than %d characters", EXPORT_TRANSFORM_MAX_TEXT);
         return NULL;
     }
     /* each rename shortens ("iotc::find" is 10, "_iotc_find" 10) or keeps the length; the
@@ -96,7 +87,7 @@ char *export_transform_source(const char *text, char *err, size_t err_size)
     size_t cap = len + sizeof IOTC_FIND_DEF + 1;
     char *out = malloc(cap);
     if (out == NULL) {
-        fail(err, err_size, "out of memory");
+        export_fail(err, err_size, "out of memory");
         return NULL;
     }
     size_t o = 0;
@@ -172,7 +163,7 @@ int export_transform_new(const char *text, struct export_transform **out, char *
     if (t == NULL || (t->jq = jq_init()) == NULL) {
         free(t);
         free(src);
-        return fail(err, err_size, "out of memory");
+        return export_fail(err, err_size, "out of memory");
     }
     jq_set_error_cb(t->jq, on_jq_error, t);
     /* no module search path: nothing but the program itself is loaded */
@@ -180,7 +171,7 @@ int export_transform_new(const char *text, struct export_transform **out, char *
     int ok = jq_compile(t->jq, src);
     free(src);
     if (!ok) {
-        fail(err, err_size, "%s", t->err[0] ? t->err : "does not compile");
+        export_fail(err, err_size, "%s", t->err[0] ? t->err : "does not compile");
         export_transform_free(t);
         return -1;
     }
@@ -235,11 +226,11 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
 {
     out->n = 0;
     if (len > (size_t)0x7fffffff)
-        return fail(err, err_size, "message too large");
+        return export_fail(err, err_size, "message too large");
     jv in = jv_parse_sized(msg, (int)len);
     if (jv_get_kind(in) != JV_KIND_OBJECT) {
         jv_free(in);
-        return fail(err, err_size, "the message is not a JSON object");
+        return export_fail(err, err_size, "the message is not a JSON object");
     }
     jq_start(t->jq, shape_input(in), 0);
     int rc = 0;
@@ -248,15 +239,15 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
         if (jv_is_valid(v)) {
             if (out->n == EXPORT_TRANSFORM_MAX_OUTPUTS) {
                 jv_free(v);
-                rc = fail(err, err_size, "more than %d outputs for one message",
-                          EXPORT_TRANSFORM_MAX_OUTPUTS);
+                rc = export_fail(err, err_size, "more than %d outputs for one message",
+                                 EXPORT_TRANSFORM_MAX_OUTPUTS);
                 break;
             }
             jv s = jv_dump_string(v, 0);
             out->text[out->n] = strdup(jv_string_value(s));
             jv_free(s);
             if (out->text[out->n] == NULL) {
-                rc = fail(err, err_size, "out of memory");
+                rc = export_fail(err, err_size, "out of memory");
                 break;
             }
             out->n++;
@@ -265,7 +256,7 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
         if (jq_halted(t->jq)) {
             jv m = jq_get_error_message(t->jq);
             jv s = jv_get_kind(m) == JV_KIND_STRING ? jv_copy(m) : jv_dump_string(jv_copy(m), 0);
-            rc = fail(err, err_size, "halted: %s", jv_string_value(s));
+            rc = export_fail(err, err_size, "halted: %s", jv_string_value(s));
             jv_free(s);
             jv_free(m);
             jv_free(v);
@@ -274,7 +265,7 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
         if (jv_invalid_has_msg(jv_copy(v))) {
             jv m = jv_invalid_get_msg(v);
             jv s = jv_get_kind(m) == JV_KIND_STRING ? jv_copy(m) : jv_dump_string(jv_copy(m), 0);
-            rc = fail(err, err_size, "%s", jv_string_value(s));
+            rc = export_fail(err, err_size, "%s", jv_string_value(s));
             jv_free(s);
             jv_free(m);
             break;
