@@ -22,9 +22,9 @@ total_pass=0
 total_fail=0
 failed_names=()
 
-# count NAME LOGFILE EXITCODE
+# count NAME LOGFILE EXITCODE SECONDS
 count() {
-    local name=$1 log=$2 rc=$3 p=0 f=0 n
+    local name=$1 log=$2 rc=$3 secs=$4 p=0 f=0 n
     n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     p=$((p + n))
     n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -43,10 +43,11 @@ count() {
     total_fail=$((total_fail + f))
     if [ "$f" -ne 0 ]; then
         failed_names+=("$name")
-        printf '%-40s %4d passed, %d FAILED (exit %d) - log: %s\n' "$name" "$p" "$f" "$rc" "$log"
+        printf '%-40s %4d passed, %d FAILED (exit %d, %d s) - log: %s\n' "$name" "$p" "$f" "$rc" \
+            "$secs" "$log"
         tail -n 40 "$log" | sed 's/^/    | /'
     else
-        printf '%-40s %4d passed\n' "$name" "$p"
+        printf '%-40s %4d passed  %4d s\n' "$name" "$p" "$secs"
     fi
 }
 
@@ -54,11 +55,11 @@ count() {
 run() {
     local name=$1
     shift
-    local log="$LOGS/$name.log" rc
+    local log="$LOGS/$name.log" rc t0=$SECONDS
     timeout --kill-after=10 "$TIMEOUT" "$@" >"$log" 2>&1 </dev/null
     rc=$?
     [ "$rc" -eq 124 ] && echo "run-tests: timed out after ${TIMEOUT}s" >>"$log"
-    count "$name" "$log" "$rc"
+    count "$name" "$log" "$rc" $((SECONDS - t0))
 }
 
 want() { [ "$GROUP" = all ] || [ "$GROUP" = "$1" ]; }
