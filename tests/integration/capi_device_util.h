@@ -178,45 +178,12 @@ static inline void answer_method(const char *name, int status, const char *body,
 
 /* ---------------------------------------------------------------- setup */
 
-static inline char *read_path(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s != NULL && fread(s, 1, (size_t)n, f) == (size_t)n) {
-        s[n] = '\0';
-    } else {
-        free(s);
-        s = NULL;
-    }
-    fclose(f);
-    return s;
-}
-
-static inline char *repo_file(const char *rel)
-{
-    char root[1024] = "", path[2400];
-    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
-    if (p != NULL) {
-        if (fgets(root, sizeof root, p) == NULL)
-            root[0] = '\0';
-        pclose(p);
-    }
-    root[strcspn(root, "\n")] = '\0';
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    return read_path(path);
-}
-
 static inline int setup(void **state)
 {
     (void)state;
     if (th_central_start(&srv, SRV_ARGS) < 0)
         return -1;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     if (doc == NULL)
         return -1;
     size_t len = strlen(doc) + 512;

@@ -47,45 +47,6 @@ static void assert_error(long status, long want_status, const char *code)
     assert_non_null(capi_jstr(R.json, "error.time"));
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    if (p != NULL)
-        p[n] = '\0';
-    fclose(f);
-    return p;
-}
-
-static void repo_root(char *out, size_t size)
-{
-    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
-    out[0] = '\0';
-    if (p != NULL) {
-        if (fgets(out, (int)size, p) == NULL)
-            out[0] = '\0';
-        pclose(p);
-    }
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static char *repo_file(const char *rel)
-{
-    char root[1024], path[1300];
-    repo_root(root, sizeof root);
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    return read_file(path);
-}
-
 static const cJSON *find_by(const cJSON *arr, const char *key, const char *value)
 {
     const cJSON *it;
@@ -334,7 +295,7 @@ static void test_templates_import_models(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[300];
-        char *doc = repo_file(cases[i].file);
+        char *doc = th_repo_file(cases[i].file);
         if (doc == NULL)
             fail_msg("cannot read %s", cases[i].file);
         snprintf(path, sizeof path, "/api/deviceTemplates/%s", cases[i].id);
@@ -353,7 +314,7 @@ static void test_templates_import_models(void **state)
         free(doc);
     }
     /* the tutorial file as an IoT Central DeviceTemplate wrapper, with the tutorial's views */
-    char *dcm = repo_file("tests/data/environmental-sensor.inline.dcm.v1.json");
+    char *dcm = th_repo_file("tests/data/environmental-sensor.inline.dcm.v1.json");
     assert_non_null(dcm);
     size_t len = strlen(dcm) + 1024;
     char *body = malloc(len);
@@ -447,7 +408,7 @@ static void test_templates_malformed(void **state)
 static void test_templates_views_roundtrip_and_paging(void **state)
 {
     (void)state;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     assert_non_null(doc);
     size_t len = strlen(doc) + 2048;
     char *body = malloc(len);
@@ -526,7 +487,7 @@ static void test_templates_views_roundtrip_and_paging(void **state)
 static void test_devices(void **state)
 {
     (void)state;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     assert_non_null(doc);
     assert_int_equal(admin("PUT", "/api/deviceTemplates/" TID_URL, doc), 200);
     free(doc);

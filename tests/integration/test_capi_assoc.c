@@ -102,7 +102,7 @@ static void test_components(void **state)
 {
     (void)state;
     char topic[300], payload[1024], req[256];
-    char *doc = repo_file("tests/data/environmental-sensor.components.dtdlv2.json");
+    char *doc = th_repo_file("tests/data/environmental-sensor.components.dtdlv2.json");
     if (doc == NULL)
         fail_msg("cannot read tests/data/environmental-sensor.components.dtdlv2.json");
     assert_int_equal(admin("PUT", "/api/deviceTemplates/dtmi:com:example:sample_device;2", doc),

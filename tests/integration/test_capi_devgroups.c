@@ -35,34 +35,13 @@ static long admin(const char *method, const char *path, const char *body)
     return req(srv.admin_token, method, path, body);
 }
 
-static char *repo_file(const char *rel)
-{
-    char root[1024] = "", path[2400];
-    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
-    if (p != NULL) {
-        if (fgets(root, sizeof root, p) == NULL)
-            root[0] = '\0';
-        pclose(p);
-    }
-    root[strcspn(root, "\n")] = '\0';
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    (void)n;
-    return buf;
-}
-
 static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     if (th_central_start(&srv, NULL) < 0)
         return -1;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     if (doc == NULL)
         return -1;
     size_t len = strlen(doc) + 256;

@@ -77,36 +77,13 @@ static int on_brightness(void *user, struct iotc_client *c, const struct iotc_pr
     return 200;
 }
 
-static char *repo_file(const char *rel)
-{
-    char root[1024] = "", path[2400];
-    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
-    if (p != NULL) {
-        if (fgets(root, sizeof root, p) == NULL)
-            root[0] = '\0';
-        pclose(p);
-    }
-    root[strcspn(root, "\n")] = '\0';
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    if (buf != NULL && fread(buf, 1, (1 << 20) - 1, f) == 0) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 static int setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     if (th_central_start(&srv, NULL) < 0)
         return -1;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     if (doc == NULL)
         return -1;
     size_t len = strlen(doc) + 256;

@@ -77,7 +77,7 @@ static long long num_after(const char *text, const char *label)
 
 static bool file_same(const char *a, const char *b)
 {
-    char *x = read_path(a), *y = read_path(b);
+    char *x = th_read_file(a), *y = th_read_file(b);
     bool same = x != NULL && y != NULL && strcmp(x, y) == 0;
     free(x);
     free(y);
@@ -207,7 +207,7 @@ static void test_bad_input_refused(void **state)
     assert_int_equal(central(&o, "backup", "--data-dir", srv.data_dir, "--to", backup, NULL), 1);
     assert_non_null(strstr(o.err, "exists (--force replaces it)"));
     cu_free(&o);
-    char *kept = read_path(backup);
+    char *kept = th_read_file(backup);
     assert_string_equal(kept, "precious\n");
     free(kept);
     assert_int_equal(

@@ -162,29 +162,6 @@ static long admin(const char *method, const char *path, const char *body)
     return capi_call(srv.ca_path, srv.https_port, srv.admin_token, method, path, body, 15000, &R);
 }
 
-static char *repo_file(const char *rel)
-{
-    char root[1024] = "", path[2400];
-    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
-    if (p != NULL) {
-        if (fgets(root, sizeof root, p) == NULL)
-            root[0] = '\0';
-        pclose(p);
-    }
-    root[strcspn(root, "\n")] = '\0';
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    if (buf != NULL && fread(buf, 1, (1 << 20) - 1, f) == 0) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Device @p i sends {"temp": v, "humid": 50} and the hub acknowledges it (the rules saw it
  * before the PUBACK: the bus runs in the turn that queues the row). */
 static void send_temp(int i, double v)
@@ -270,7 +247,7 @@ static int setup(void **state)
     signal(SIGPIPE, SIG_IGN);
     if (rx_start() != 0 || th_central_start(&srv, NULL) < 0)
         return -1;
-    char *doc = repo_file("models/environmental-sensor.dtdlv2.json");
+    char *doc = th_repo_file("models/environmental-sensor.dtdlv2.json");
     if (doc == NULL)
         return -1;
     size_t len = strlen(doc) + 256;

@@ -38,6 +38,44 @@ uint64_t th_now(void)
     return (uint64_t)time(NULL);
 }
 
+char *th_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *s = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (s = malloc((size_t)n + 1)) != NULL) {
+        if (fread(s, 1, (size_t)n, f) == (size_t)n) {
+            s[n] = '\0';
+        } else {
+            free(s);
+            s = NULL;
+        }
+    }
+    fclose(f);
+    return s;
+}
+
+char *th_repo_file(const char *rel)
+{
+    char *s = th_read_file(rel);
+    if (s != NULL)
+        return s;
+    char root[1024] = "", path[2400];
+    FILE *p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
+    if (p != NULL) {
+        if (fgets(root, sizeof root, p) == NULL)
+            root[0] = '\0';
+        pclose(p);
+    }
+    root[strcspn(root, "\n")] = '\0';
+    if (root[0] == '\0')
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    return th_read_file(path);
+}
+
 unsigned long th_central_nofile;
 
 const char *th_central_bin(void)

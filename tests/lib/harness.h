@@ -87,6 +87,13 @@ int th_derive_key(const struct th_central *c, const char *reg_id, char *out, siz
 /** Seconds since the epoch. */
 uint64_t th_now(void);
 
+/* The whole of a file, NUL-terminated, malloc'd; NULL when it cannot be read. */
+char *th_read_file(const char *path);
+
+/* A file of the repository by its path from the top (run-tests.sh runs tests there; else the top
+ * is asked of git), as th_read_file(). */
+char *th_repo_file(const char *rel);
+
 /* ---------------------------------------------------------------- MQTT client */
 
 struct th_mqtt {
