@@ -118,6 +118,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     (void)rk;
     if (level <= 4)
         log_warn("export: kafka %s: %s", fac, buf);
+    else
+        log_debug("export: kafka %s: %s", fac, buf);
 }
 
 static void serve(struct kafka *k)
@@ -288,6 +290,11 @@ static int producer_open(struct kafka *k)
         rc = set(conf, "sasl.username", kc->user);
     if (rc == CE_OK && kc->sasl)
         rc = set(conf, "sasl.password", kc->password);
+    /* librdkafka's own debug contexts (e.g. "msg,eos,broker,protocol") for a diagnosis, shown
+     * at --log-level debug; never set by default (docs/EXPORT.md) */
+    const char *dbg = getenv("IOTC_KAFKA_DEBUG");
+    if (rc == CE_OK && dbg != NULL && dbg[0] != '\0')
+        rc = set(conf, "debug", dbg);
     if (rc != CE_OK) {
         if (conf != NULL)
             rd_kafka_conf_destroy(conf);
