@@ -49,6 +49,51 @@ static long dx(const char *method, const char *path, const char *body)
     return rc == 0 ? R.status : -1;
 }
 
+static void consumer_free(void)
+{
+    if (consumer != NULL) {
+        rd_kafka_consumer_close(consumer);
+        rd_kafka_destroy(consumer);
+    }
+    consumer = NULL;
+}
+
+/*
+ * A new consumer reading every partition from its beginning, made for each wait_all(): what it
+ * reads is the topic as the brokers store it now. No consumer group: a group member sometimes
+ * had no assignment for over a minute after every broker (so its coordinator) was down, and a
+ * consumer assigned its partitions that lived through the outage sometimes stopped fetching
+ * part way; either made test_deliver_outage_kill9 miss messages the export had delivered (its
+ * status said delivered 150, lag 0). This test checks the producer side, so its consumer is
+ * made after the outage. (librdkafka's assign() wants a group.id; nothing joins the group.)
+ */
+static void consumer_new(void)
+{
+    char errstr[256];
+    consumer_free();
+    n_gots = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), errstr,
+                          sizeof errstr) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "group.id", "iotc-test", errstr, sizeof errstr) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        fail_msg("consumer config: %s", errstr);
+    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (consumer == NULL)
+        fail_msg("consumer: %s", errstr);
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(NPART);
+    for (int i = 0; i < NPART; i++)
+        rd_kafka_topic_partition_list_add(parts, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fail_msg("consumer assign: %s", rd_kafka_err2str(err));
+}
+
 static void consume(int ms)
 {
     for (int waited = 0; waited < ms; waited += 100) {
@@ -77,11 +122,13 @@ static void consume(int ms)
     }
 }
 
-/* Consume until every n in [0, count) of @p dev arrived (bounded); check order and partition.
+/* Read the topic from its beginning (a new consumer) until every n in [0, count) of @p dev is
+ * there (bounded); check order and partition.
  * @return the number of distinct values. */
 static int wait_all(const char *dev, int count, int timeout_s)
 {
     int distinct = 0;
+    consumer_new();
     for (int t = 0; t <= timeout_s * 2; t++) {
         char *seen = calloc((size_t)count, 1);
         int last = -1, part = -1;
@@ -291,38 +338,13 @@ static int setup_all(void **state)
     mc = rd_kafka_mock_cluster_new(mock_rk, 3);
     if (mc == NULL || rd_kafka_mock_topic_create(mc, TOPIC, NPART, 3) != 0)
         return -1;
-    conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), errstr,
-                          sizeof errstr) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "group.id", "iotc-test", errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK || /* librdkafka's assign() needs one; nothing joins it */
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-        return -1;
-    consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (consumer == NULL)
-        return -1;
-    rd_kafka_poll_set_consumer(consumer);
-    /* Every partition assigned from its beginning, without a consumer group. A group member
-     * (subscribe) sometimes had no assignment for over a minute after every broker, so its
-     * group coordinator, was down: test_deliver_outage_kill9 then missed messages the export
-     * had delivered (its status said delivered, lag 0). The test checks the producer side. */
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(NPART);
-    for (int i = 0; i < NPART; i++)
-        rd_kafka_topic_partition_list_add(parts, TOPIC, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return -1;
     return setup(state);
 }
 
 static int teardown_all(void **state)
 {
     int rc = teardown(state);
-    rd_kafka_consumer_close(consumer);
-    rd_kafka_destroy(consumer);
+    consumer_free();
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mock_rk);
     free(gots);
