@@ -80,6 +80,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
             m->err == RD_KAFKA_RESP_ERR_INVALID_MSG ||
             m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
             out = EXPORT_OUT_PERMANENT;
+        else if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
+            out = EXPORT_OUT_RETRY_NOW; /* librdkafka retried it for message.timeout.ms */
         else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
             out = EXPORT_OUT_RETRY;
         if (k->fatal && out != EXPORT_OUT_OK)
