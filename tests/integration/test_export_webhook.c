@@ -41,6 +41,12 @@ static struct {
     int fail_next; /* answer 503 to this many requests */
     bool fail_all; /* answer 503 to every request */
     int bad_auth;  /* requests without the expected Authorization / custom header */
+    struct {
+        const char *dev; /* telemetry of this device ("\"deviceId\":\"...\"", or NULL): */
+        int refused;     /* how many requests were answered 503 */
+        int64_t no_ms;   /* when the last of those was answered (monotonic ms) */
+        int64_t ok_ms;   /* when the first was accepted (0: not yet) */
+    } watch[2];
     uint16_t port; /* fixed after the first start */
     struct event_base *base;
     struct evhttp *http;
@@ -57,15 +63,34 @@ static void rx_handle(struct evhttp_request *req, void *arg)
     const char *auth = evhttp_find_header(h, "Authorization");
     const char *custom = evhttp_find_header(h, "x-export-test");
     int status = 200;
+    char *text = calloc(1, len + 1);
+    if (text != NULL && len > 0)
+        evbuffer_copyout(in, text, len);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     pthread_mutex_lock(&rx.mu);
+    int watched = -1;
+    bool tel = text != NULL && strstr(text, "\"messageSource\":\"telemetry\"") != NULL;
+    for (int i = 0; i < 2 && tel; i++) {
+        if (rx.watch[i].dev != NULL && strstr(text, rx.watch[i].dev) != NULL)
+            watched = i;
+    }
+    free(text);
     if (rx.fail_all || rx.fail_next > 0) {
         if (rx.fail_next > 0)
             rx.fail_next--;
         status = 503;
+        if (watched >= 0) {
+            rx.watch[watched].refused++;
+            rx.watch[watched].no_ms = now_ms;
+        }
     } else {
         if (auth == NULL || strcmp(auth, AUTHV) != 0 || custom == NULL ||
             strcmp(custom, "abc") != 0)
             rx.bad_auth++;
+        if (watched >= 0 && rx.watch[watched].ok_ms == 0)
+            rx.watch[watched].ok_ms = now_ms;
         if (rx.n == rx.cap) {
             rx.cap = rx.cap ? rx.cap * 2 : 256;
             rx.bodies = realloc(rx.bodies, rx.cap * sizeof *rx.bodies);
@@ -615,6 +640,64 @@ static void test_outage(void **state)
     assert_int_equal(dx("DELETE", "/api/dataExport/exports/outage", NULL), 204);
 }
 
+/* The fewest 503 answers to a watched device's telemetry so far. */
+static int watch_refused_min(void)
+{
+    pthread_mutex_lock(&rx.mu);
+    int n = rx.watch[0].refused < rx.watch[1].refused ? rx.watch[0].refused : rx.watch[1].refused;
+    pthread_mutex_unlock(&rx.mu);
+    return n;
+}
+
+/*
+ * A receiver that returns after an outage long enough for the backoff to grow: two devices'
+ * first messages are refused (503) at least 6 times each, so the next try of each is 8-16 s
+ * away (export_backoff_ms) at the earliest, then the receiver accepts again. Both must go well
+ * before that: the pipe tries its first message every EXPORT_PROBE_MS while nothing is
+ * acknowledged (probe()), and the first acknowledgement releases the other device's message
+ * (destination_back()).
+ */
+static void test_back_after_outage(void **state)
+{
+    (void)state;
+    enum { N = 5, FAILS = 6 };
+    static const char *const devs[2] = {"ex-wait-a", "ex-wait-b"};
+    char keys[2][128];
+    struct th_mqtt m[2];
+    put_destination("back");
+    put_export("back", "telemetry", "back", NULL);
+    pthread_mutex_lock(&rx.mu);
+    memset(rx.watch, 0, sizeof rx.watch);
+    rx.watch[0].dev = "\"deviceId\":\"ex-wait-a\"";
+    rx.watch[1].dev = "\"deviceId\":\"ex-wait-b\"";
+    rx.fail_all = true;
+    pthread_mutex_unlock(&rx.mu);
+    for (int i = 0; i < 2; i++) {
+        make_device(devs[i], keys[i], sizeof keys[i]);
+        assert_int_equal(th_hub_connect(&m[i], &srv, devs[i], keys[i]), 0);
+        pub_many(&m[i], devs[i], 0, N);
+    }
+    for (int t = 0; t < 600 && watch_refused_min() < FAILS; t++) /* ~8-16 s of backoff */
+        usleep(100 * 1000);
+    assert_true(watch_refused_min() >= FAILS);
+    rx_set(0, false);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(wait_all(devs[i], N, 30, true), N);
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_lock(&rx.mu);
+        int64_t waited = rx.watch[i].ok_ms - rx.watch[i].no_ms;
+        pthread_mutex_unlock(&rx.mu);
+        if (waited >= 8000)
+            fail_msg("%s: accepted %lld ms after its last refusal, at its backoff timer", devs[i],
+                     (long long)waited);
+        th_mqtt_close(&m[i]);
+    }
+    pthread_mutex_lock(&rx.mu);
+    memset(rx.watch, 0, sizeof rx.watch);
+    pthread_mutex_unlock(&rx.mu);
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/back", NULL), 204);
+}
+
 /* kill -9 while the export is part way through (the receiver takes some, then refuses), restart:
  * every acknowledged message arrives at least once. */
 static void test_kill9(void **state)
@@ -925,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_app_changes),
         cmocka_unit_test(test_sensor_every_source),
         cmocka_unit_test(test_outage),
+        cmocka_unit_test(test_back_after_outage),
         cmocka_unit_test(test_device_deleted_counted),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_events_pruned),

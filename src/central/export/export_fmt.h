@@ -152,7 +152,18 @@ cJSON *export_patch_properties(const cJSON *patch);
 
 /* ---------------------------------------------------------------- delivery */
 
-enum export_outcome { EXPORT_OUT_OK = 0, EXPORT_OUT_RETRY, EXPORT_OUT_PERMANENT };
+/*
+ * EXPORT_OUT_RETRY_NOW: retry without a backoff of the pipe's, since the destination waited
+ * already (a Kafka message that timed out after librdkafka's own retries for
+ * message.timeout.ms); a backoff on top would leave nothing queued at the destination, which
+ * then learns late that its brokers are back.
+ */
+enum export_outcome {
+    EXPORT_OUT_OK = 0,
+    EXPORT_OUT_RETRY,
+    EXPORT_OUT_PERMANENT,
+    EXPORT_OUT_RETRY_NOW
+};
 
 /**
  * How a delivery attempt ended: @p transport_ok false (connection refused, reset, timeout) or

@@ -24,6 +24,14 @@
 #define EXPORT_TICK_MS 100
 #define EXPORT_ERRORS_MAX 5
 #define EXPORT_PRUNE_MS 1000
+/* An acknowledgement after failures and at least this long without one: the destination is
+ * back, and the slots waiting out their backoff are sent at once (export_pipe.c on_sent()). */
+#define EXPORT_BACK_AFTER_MS 1000
+/* While the destination fails and nothing was acknowledged for EXPORT_BACK_AFTER_MS, the
+ * window's first message is tried at least this often whatever its backoff (one request per
+ * pipe), so a destination that returns is seen within this time, not after the longest
+ * backoff (export_pipe.c probe()). */
+#define EXPORT_PROBE_MS 5000
 
 enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
 
@@ -54,6 +62,8 @@ struct pipe {
     uint64_t delivered, failed;
     uint64_t dropped; /* rows deleted with their device before they were read */
     bool retrying;
+    int64_t last_ok_ms;    /* the last acknowledgement (0: none yet) */
+    int64_t next_probe_ms; /* probe(): not before */
     struct pipe *next;
 };
 

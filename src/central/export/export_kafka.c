@@ -80,6 +80,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
             m->err == RD_KAFKA_RESP_ERR_INVALID_MSG ||
             m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
             out = EXPORT_OUT_PERMANENT;
+        else if (m->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
+            out = EXPORT_OUT_RETRY_NOW; /* librdkafka retried it for message.timeout.ms */
         else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
             out = EXPORT_OUT_RETRY;
         if (k->fatal && out != EXPORT_OUT_OK)
@@ -118,6 +120,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     (void)rk;
     if (level <= 4)
         log_warn("export: kafka %s: %s", fac, buf);
+    else
+        log_debug("export: kafka %s: %s", fac, buf);
 }
 
 static void serve(struct kafka *k)
@@ -288,6 +292,11 @@ static int producer_open(struct kafka *k)
         rc = set(conf, "sasl.username", kc->user);
     if (rc == CE_OK && kc->sasl)
         rc = set(conf, "sasl.password", kc->password);
+    /* librdkafka's own debug contexts (e.g. "msg,eos,broker,protocol") for a diagnosis, shown
+     * at --log-level debug; never set by default (docs/EXPORT.md) */
+    const char *dbg = getenv("IOTC_KAFKA_DEBUG");
+    if (rc == CE_OK && dbg != NULL && dbg[0] != '\0')
+        rc = set(conf, "debug", dbg);
     if (rc != CE_OK) {
         if (conf != NULL)
             rd_kafka_conf_destroy(conf);

@@ -74,19 +74,40 @@ static struct exporter *ex_of(struct pipe *p)
     return p->x->e;
 }
 
+/*
+ * The destination acknowledged after failures and a while without any acknowledgement (an
+ * outage, not one message it keeps refusing while others pass): each slot waiting out its
+ * backoff is due now, so the window drains at once instead of each device's first message
+ * waiting for its own timer (up to EXPORT_BACKOFF_MAX_MS). The attempts are kept: a slot that
+ * fails again backs off further.
+ */
+static void destination_back(struct pipe *p, int64_t now)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        struct slot *s = slot_at(p, i);
+        if (s->st == SLOT_PENDING && s->next_ms > now)
+            s->next_ms = now;
+    }
+}
+
 static void on_sent(void *ctx, enum export_outcome out, const char *error)
 {
     struct slot *s = ctx;
     struct pipe *p = s->p;
     struct exporter *e = ex_of(p);
+    int64_t now = app_now_ms();
     if (out == EXPORT_OUT_OK) {
         s->st = SLOT_DONE;
         p->delivered++;
+        if (p->retrying && now - p->last_ok_ms >= EXPORT_BACK_AFTER_MS)
+            destination_back(p, now);
         p->retrying = false;
-    } else if (out == EXPORT_OUT_RETRY) {
+        p->last_ok_ms = now;
+    } else if (out == EXPORT_OUT_RETRY || out == EXPORT_OUT_RETRY_NOW) {
         s->st = SLOT_PENDING;
         s->attempts++;
-        s->next_ms = app_now_ms() + export_backoff_ms(s->attempts, rnd(e));
+        s->next_ms =
+            out == EXPORT_OUT_RETRY_NOW ? now : now + export_backoff_ms(s->attempts, rnd(e));
         if (!p->retrying || s->attempts == 1) {
             char msg[200];
             snprintf(msg, sizeof msg, "destination %s: %s (retrying)", p->dest_id, error);
@@ -308,9 +329,33 @@ static bool busy_test_add(uint64_t *set, uint64_t h)
     }
 }
 
+/*
+ * A destination that failed and acknowledged nothing for a while gets the window's first
+ * unfinished message every EXPORT_PROBE_MS even if its backoff is longer (it is its device's
+ * first too, so order holds). Each device's backoff grows to EXPORT_BACKOFF_MAX_MS during an
+ * outage; without this, the destination's return would be noticed only at the earliest of
+ * those timers. Its acknowledgement then releases the rest (destination_back()).
+ */
+static void probe(struct pipe *p, int64_t now)
+{
+    if (!p->retrying || now < p->next_probe_ms || now - p->last_ok_ms < EXPORT_BACK_AFTER_MS)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        struct slot *s = slot_at(p, i);
+        if (s->st == SLOT_DONE)
+            continue;
+        if (s->st == SLOT_PENDING && s->next_ms > now) {
+            s->next_ms = now;
+            p->next_probe_ms = now + EXPORT_PROBE_MS;
+        }
+        return; /* in flight already: that request is the probe */
+    }
+}
+
 static void dispatch(struct pipe *p, int64_t now)
 {
     uint64_t busy[BUSY_SLOTS] = {0};
+    probe(p, now);
     for (size_t i = 0; i < p->n; i++) {
         struct slot *s = slot_at(p, i);
         if (s->st == SLOT_DONE)
