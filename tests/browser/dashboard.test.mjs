@@ -8,22 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { lowContrast } from './a11y.mjs';
-import { B, MODEL, launch, runSteps, spawnTracked, startCentral, until } from './lib.mjs';
+import { apiCaller, B, launch, MODEL, runSteps, spawnTracked, startCentral, until } from './lib.mjs';
 
 const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
 
 await runSteps(async (step) => {
     const app = await startCentral();
     const origin = `http://127.0.0.1:${app.http}`;
-    const call = async (method, p, body) => {
-        const res = await fetch(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, {
-            method, headers: { Authorization: app.token, 'Content-Type': 'application/json' },
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
-        return text ? JSON.parse(text) : null;
-    };
+    const call = apiCaller(app, origin);
     const model = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
     await call('PUT', `/api/deviceTemplates/${encodeURIComponent(TPL)}`, { displayName: 'Environmental sensor', capabilityModel: model });
     await call('POST', `/api/deviceTemplates/${encodeURIComponent(TPL)}/publish`, {});

@@ -8,7 +8,7 @@
 // $IOTC_BUILDDIR/screenshots/exports-{1280,390}.png. Ends with "N passed, N failed".
 import http from 'node:http';
 
-import { launch, runSteps, sleep, startCentral, until } from './lib.mjs';
+import { apiCaller, launch, runSteps, sleep, startCentral, until } from './lib.mjs';
 import { lowContrast, unnamedControls } from './a11y.mjs';
 
 await runSteps(async (step) => {
@@ -26,15 +26,7 @@ await runSteps(async (step) => {
     await new Promise((r) => rx.listen(0, '127.0.0.1', r));
     process.on('exit', () => rx.close());
     const hook = `http://127.0.0.1:${rx.address().port}/hook`;
-    const call = async (method, p, body) => {
-        const res = await fetch(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, {
-            method, headers: { Authorization: app.token, 'Content-Type': 'application/json' },
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
-        return text ? JSON.parse(text) : null;
-    };
+    const call = apiCaller(app, origin);
     const page = await launch();
     const row = (name) => page.getByRole('row').filter({ hasText: name });
 

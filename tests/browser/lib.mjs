@@ -99,6 +99,22 @@ export async function launch() {
     return page;
 }
 
+/**
+ * A caller of the application API at @p origin: call(method, path, body, token = app.token) sends
+ * @p body as JSON and answers the parsed reply (null when empty); a status other than 2xx throws.
+ */
+export function apiCaller(app, origin) {
+    return async (method, p, body, token = app.token) => {
+        const res = await fetch(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, {
+            method, headers: { Authorization: token, 'Content-Type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
+        return text ? JSON.parse(text) : null;
+    };
+}
+
 /** A GET on the application API with @p token, through the page's request context. */
 export async function apiGet(page, origin, token, p) {
     const res = await page.request.get(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`,

@@ -3,22 +3,14 @@
 // device's command failure and an unassociated device's missing conformance report are
 // explained, and a revoked token brings the sign-in page back with the reason.
 import fs from 'node:fs';
-import { MODEL, launch, runSteps, startCentral, until } from './lib.mjs';
+import { apiCaller, launch, MODEL, runSteps, startCentral, until } from './lib.mjs';
 
 const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
 
 await runSteps(async (step) => {
     const app = await startCentral();
     const origin = `http://127.0.0.1:${app.http}`;
-    const call = async (method, p, body, token = app.token) => {
-        const res = await fetch(`${origin}${p}?api-version=2022-07-31`, {
-            method, headers: { Authorization: token, 'Content-Type': 'application/json' },
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
-        return text ? JSON.parse(text) : null;
-    };
+    const call = apiCaller(app, origin);
     const model = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
     await call('PUT', `/api/deviceTemplates/${encodeURIComponent(TPL)}`, { capabilityModel: model });
     await call('POST', `/api/deviceTemplates/${encodeURIComponent(TPL)}/publish`, {});

@@ -11,7 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 
 import { lowContrast, unnamedControls } from './a11y.mjs';
-import { B, MODEL, launch, runSteps, sleep, spawnTracked, startCentral, until } from './lib.mjs';
+import { apiCaller, B, launch, MODEL, runSteps, sleep, spawnTracked, startCentral, until } from './lib.mjs';
 
 const TID = 'dtmi:iotc:example:EnvironmentalSensor;1';
 
@@ -30,15 +30,7 @@ await runSteps(async (step) => {
     await new Promise((r) => rx.listen(0, '127.0.0.1', r));
     process.on('exit', () => rx.close());
     const hook = `http://127.0.0.1:${rx.address().port}/alerts`;
-    const call = async (method, p, body) => {
-        const res = await fetch(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, {
-            method, headers: { Authorization: app.token, 'Content-Type': 'application/json' },
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
-        return text ? JSON.parse(text) : null;
-    };
+    const call = apiCaller(app, origin);
     const model = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
     await call('PUT', `/api/deviceTemplates/${encodeURIComponent(TID)}`, { displayName: 'Environmental sensor', capabilityModel: model });
     await call('PUT', '/api/deviceGroups/sensors', { displayName: 'Sensors', filter: `SELECT * FROM devices WHERE $template = "${TID}"` });

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { lowContrast, unnamedControls } from './a11y.mjs';
-import { B, MODEL, SHOTS, launch, runSteps, sleep, spawnTracked, startCentral, until } from './lib.mjs';
+import { apiCaller, B, launch, MODEL, runSteps, SHOTS, sleep, spawnTracked, startCentral, until } from './lib.mjs';
 
 const TPL = 'dtmi:iotc:example:EnvironmentalSensor;1';
 const DEV = 'view-1';
@@ -23,15 +23,7 @@ const ROWS = 1200; // stored messages of the past 10 minutes, one every 500 ms
 await runSteps(async (step) => {
     const app = await startCentral();
     const origin = `http://127.0.0.1:${app.http}`;
-    const call = async (method, p, body) => {
-        const res = await fetch(`${origin}${p}${p.includes('?') ? '&' : '?'}api-version=2022-07-31`, {
-            method, headers: { Authorization: app.token, 'Content-Type': 'application/json' },
-            body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${text}`);
-        return text ? JSON.parse(text) : null;
-    };
+    const call = apiCaller(app, origin);
     const tplPath = `/api/deviceTemplates/${encodeURIComponent(TPL)}`;
     const model = JSON.parse(fs.readFileSync(MODEL, 'utf8'));
     await call('PUT', tplPath, {
