@@ -289,8 +289,10 @@ static void on_sent(void *ctx, enum export_outcome out, const char *error)
     d->inflight = false;
     if (out == EXPORT_OUT_OK) {
         record_hook(rs, d, "delivered", NULL);
-    } else if (out == EXPORT_OUT_RETRY && d->attempts < RULES_WEBHOOK_TRIES) {
-        d->next_ms = app_now_ms() + export_backoff_ms(d->attempts, rnd(rs));
+    } else if ((out == EXPORT_OUT_RETRY || out == EXPORT_OUT_RETRY_NOW) &&
+               d->attempts < RULES_WEBHOOK_TRIES) {
+        d->next_ms = app_now_ms() +
+                     (out == EXPORT_OUT_RETRY_NOW ? 0 : export_backoff_ms(d->attempts, rnd(rs)));
         if (d->attempts == 1)
             log_warn("rules: webhook of alert %s: %s (retrying)", d->alert_id, error);
         record_hook(rs, d, "pending", error);
