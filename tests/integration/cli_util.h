@@ -21,7 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h> /* cmocka.h needs these three first */
+#include <stddef.h>
+#include <stdint.h>
+
 #include <cjson/cJSON.h>
+#include <cmocka.h>
 
 #include "../lib/harness.h"
 
@@ -232,6 +237,18 @@ static inline int cu_iotc(struct cu_out *o, const char *first, ...)
     int rc = cu_iotc_va(o, first, ap);
     va_end(ap);
     return rc;
+}
+
+/* Run `iotc ARGS...` (NULL-terminated) into @p o; fail the test with its output unless it exits
+ * @p want. */
+static inline void cu_expect(struct cu_out *o, int want, const char *first, ...)
+{
+    va_list ap;
+    va_start(ap, first);
+    cu_iotc_va(o, first, ap);
+    va_end(ap);
+    if (o->rc != want)
+        fail_msg("iotc %s ... exited %d, expected %d:\n%s%s", first, o->rc, want, o->out, o->err);
 }
 
 /* Run `iotc ARGS...` (NULL-terminated), discard the output, return the exit code. */

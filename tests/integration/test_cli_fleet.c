@@ -41,17 +41,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Run iotc; fail the test with its output unless it exits @p want. */
-static void iotc_expect(struct cu_out *o, int want, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    cu_iotc_va(o, first, ap);
-    va_end(ap);
-    if (o->rc != want)
-        fail_msg("iotc %s ... exited %d, expected %d: %s%s", first, o->rc, want, o->out, o->err);
-}
-
 static void derive(const char *group_key, const char *id, char *out, size_t size)
 {
     size_t len;
@@ -65,13 +54,13 @@ static void test_compute_key_and_filter(void **state)
     (void)state;
     struct cu_out o;
     char k[64], line[80];
-    iotc_expect(&o, 0, "devices", "create", "cli-f1", "--name", "Thermostat one", NULL);
+    cu_expect(&o, 0, "devices", "create", "cli-f1", "--name", "Thermostat one", NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "create", "cli-f2", "--name", "Anemometer", "--simulated", NULL);
+    cu_expect(&o, 0, "devices", "create", "cli-f2", "--name", "Anemometer", "--simulated", NULL);
     cu_free(&o);
 
     /* compute-key from the server's group equals the device's credentials and connects */
-    iotc_expect(&o, 0, "devices", "compute-key", "cli-f1", NULL);
+    cu_expect(&o, 0, "devices", "compute-key", "cli-f1", NULL);
     derive(srv.group_primary_key, "cli-f1", k, sizeof k);
     snprintf(line, sizeof line, "%s\n", k);
     assert_string_equal(o.out, line);
@@ -81,34 +70,34 @@ static void test_compute_key_and_filter(void **state)
     assert_int_equal(r.connack, 0);
     assert_string_equal(r.status, "assigned");
     /* offline from a key, and under the name az uses; --json has both keys */
-    iotc_expect(&o, 0, "devices", "compute-device-key", "dev-x", "--key", KEY_A, NULL);
+    cu_expect(&o, 0, "devices", "compute-device-key", "dev-x", "--key", KEY_A, NULL);
     derive(KEY_A, "dev-x", k, sizeof k);
     snprintf(line, sizeof line, "%s\n", k);
     assert_string_equal(o.out, line);
     cu_free(&o);
-    iotc_expect(&o, 0, "--json", "devices", "compute-key", "cli-f2", NULL);
+    cu_expect(&o, 0, "--json", "devices", "compute-key", "cli-f2", NULL);
     cJSON *j = cJSON_Parse(o.out);
     derive(srv.group_secondary_key, "cli-f2", k, sizeof k);
     assert_string_equal(capi_jstr(j, "secondaryKey"), k);
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 1, "devices", "compute-key", "dev-x", "--key", "not base64!", NULL);
+    cu_expect(&o, 1, "devices", "compute-key", "dev-x", "--key", "not base64!", NULL);
     cu_free(&o);
 
     /* devices list --filter / --orderby */
-    iotc_expect(&o, 0, "--json", "devices", "list", "--filter", "contains(id, 'cli-f')",
-                "--orderby", "displayName desc", NULL);
+    cu_expect(&o, 0, "--json", "devices", "list", "--filter", "contains(id, 'cli-f')", "--orderby",
+              "displayName desc", NULL);
     j = cu_list(o.out);
     assert_int_equal(cJSON_GetArraySize(j), 2);
     assert_string_equal(capi_jstr(cJSON_GetArrayItem(j, 0), "id"), "cli-f1");
     assert_string_equal(capi_jstr(cJSON_GetArrayItem(j, 1), "id"), "cli-f2");
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "list", "--filter", "simulated eq true", NULL);
+    cu_expect(&o, 0, "devices", "list", "--filter", "simulated eq true", NULL);
     assert_non_null(strstr(o.out, "cli-f2"));
     assert_null(strstr(o.out, "cli-f1"));
     cu_free(&o);
-    iotc_expect(&o, 2, "devices", "list", "--filter", "endswith(id, 'x')", NULL);
+    cu_expect(&o, 2, "devices", "list", "--filter", "endswith(id, 'x')", NULL);
     assert_non_null(strstr(o.err, "'endswith'"));
     cu_free(&o);
 }
@@ -118,27 +107,27 @@ static void test_enrollment_groups_and_sim(void **state)
     (void)state;
     struct cu_out o;
     char k[64];
-    iotc_expect(&o, 0, "enrollment-groups", "create", "plant-7", "--name", "Plant 7",
-                "--primary-key", KEY_A, "--secondary-key", KEY_B, NULL);
+    cu_expect(&o, 0, "enrollment-groups", "create", "plant-7", "--name", "Plant 7", "--primary-key",
+              KEY_A, "--secondary-key", KEY_B, NULL);
     assert_non_null(strstr(o.out, "created enrollment group plant-7"));
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "list", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "list", NULL);
     assert_non_null(strstr(o.out, "plant-7"));
     assert_non_null(strstr(o.out, "SAS-IoT-Devices"));
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "show", "plant-7", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "show", "plant-7", NULL);
     assert_non_null(strstr(o.out, KEY_A));
     cu_free(&o);
-    iotc_expect(&o, 3, "enrollment-groups", "show", "plant-8", NULL);
+    cu_expect(&o, 3, "enrollment-groups", "show", "plant-8", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "enrollment-groups", "create", "p9", "--type", "edge", NULL);
+    cu_expect(&o, 1, "enrollment-groups", "create", "p9", "--type", "edge", NULL);
     cu_free(&o);
 
     /* a template only imported (PUT) is published: the simulated devices that announce its
      * model id are associated with it */
     char model[1400];
     snprintf(model, sizeof model, "%s/models/environmental-sensor.dtdlv2.json", cu_repo());
-    iotc_expect(&o, 0, "templates", "import", model, NULL);
+    cu_expect(&o, 0, "templates", "import", model, NULL);
     cu_free(&o);
 
     /* iotc-sim devices given only plant-7's key provision through it */
@@ -159,7 +148,7 @@ static void test_enrollment_groups_and_sim(void **state)
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(j, "provisioned")->valueint, 2);
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "--json", "devices", "show", "plant7-0", NULL);
+    cu_expect(&o, 0, "--json", "devices", "show", "plant7-0", NULL);
     j = cJSON_Parse(o.out);
     assert_string_equal(capi_jstr(j, "enrollmentGroup"), "plant-7");
     assert_string_equal(capi_jstr(j, "template"), SENSOR_MODEL);
@@ -168,18 +157,18 @@ static void test_enrollment_groups_and_sim(void **state)
     cu_free(&o);
 
     /* disabled: plant-7's keys provision nothing new */
-    iotc_expect(&o, 0, "enrollment-groups", "update", "plant-7", "--enabled", "false", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "update", "plant-7", "--enabled", "false", NULL);
     cu_free(&o);
     struct th_dps_result r;
     derive(KEY_A, "plant7-late", k, sizeof k);
     assert_int_equal(th_dps_register(&srv, "plant7-late", k, IOTC_SAS_DPS_CSDK, NULL, &r), 0);
     assert_int_equal(r.connack, 5);
-    iotc_expect(&o, 0, "enrollment-groups", "update", "plant-7", "--enabled", "true", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "update", "plant-7", "--enabled", "true", NULL);
     cu_free(&o);
 
     /* regenerate-key: the old secondary key no longer provisions */
-    iotc_expect(&o, 0, "--json", "enrollment-groups", "regenerate-key", "plant-7", "--key",
-                "secondary", NULL);
+    cu_expect(&o, 0, "--json", "enrollment-groups", "regenerate-key", "plant-7", "--key",
+              "secondary", NULL);
     j = cJSON_Parse(o.out);
     assert_string_not_equal(capi_jstr(j, "attestation.symmetricKey.secondaryKey"), KEY_B);
     cJSON_Delete(j);
@@ -188,9 +177,9 @@ static void test_enrollment_groups_and_sim(void **state)
     assert_int_equal(th_dps_register(&srv, "plant7-b", k, IOTC_SAS_DPS_CSDK, NULL, &r), 0);
     assert_int_equal(r.connack, 5);
 
-    iotc_expect(&o, 0, "enrollment-groups", "delete", "plant-7", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "delete", "plant-7", NULL);
     cu_free(&o);
-    iotc_expect(&o, 3, "enrollment-groups", "delete", "plant-7", NULL);
+    cu_expect(&o, 3, "enrollment-groups", "delete", "plant-7", NULL);
     cu_free(&o);
 }
 

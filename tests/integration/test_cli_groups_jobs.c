@@ -38,16 +38,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static void iotc_expect(struct cu_out *o, int want, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    cu_iotc_va(o, first, ap);
-    va_end(ap);
-    if (o->rc != want)
-        fail_msg("iotc %s ... exited %d, expected %d: %s%s", first, o->rc, want, o->out, o->err);
-}
-
 struct sim_run {
     pthread_t t;
     const char *argv[32];
@@ -67,14 +57,14 @@ static void test_groups_and_jobs(void **state)
     struct cu_out o;
     char model[1400], app_json[400], cmd[1400], sim[1400];
     snprintf(model, sizeof model, "%s/models/environmental-sensor.dtdlv2.json", cu_repo());
-    iotc_expect(&o, 0, "templates", "import", model, NULL);
+    cu_expect(&o, 0, "templates", "import", model, NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "device-groups", "create", "sensors", "--template", SENSOR_MODEL,
-                "--provisioned", "true", "--name", "Sensors", NULL);
+    cu_expect(&o, 0, "device-groups", "create", "sensors", "--template", SENSOR_MODEL,
+              "--provisioned", "true", "--name", "Sensors", NULL);
     assert_non_null(strstr(o.out, "SELECT * FROM devices WHERE $template = \"" SENSOR_MODEL
                                   "\" AND $provisioned = true"));
     cu_free(&o);
-    iotc_expect(&o, 0, "device-groups", "devices", "sensors", NULL);
+    cu_expect(&o, 0, "device-groups", "devices", "sensors", NULL);
     assert_non_null(strstr(o.out, "(no devices in the group)"));
     cu_free(&o);
 
@@ -93,7 +83,7 @@ static void test_groups_and_jobs(void **state)
     assert_int_equal(pthread_create(&s.t, NULL, sim_main, &s), 0);
     bool joined = false;
     for (int i = 0; i < 100 && !joined; i++) {
-        iotc_expect(&o, 0, "--json", "device-groups", "devices", "sensors", NULL);
+        cu_expect(&o, 0, "--json", "device-groups", "devices", "sensors", NULL);
         cJSON *j = cJSON_Parse(o.out);
         const cJSON *arr = cJSON_IsArray(j) ? j : capi_jget(j, "value");
         joined = cJSON_GetArraySize(arr) == N_SIM;
@@ -103,18 +93,18 @@ static void test_groups_and_jobs(void **state)
             cu_sleep_ms(200);
     }
     assert_true(joined);
-    iotc_expect(&o, 0, "device-groups", "list", NULL);
+    cu_expect(&o, 0, "device-groups", "list", NULL);
     assert_non_null(strstr(o.out, "sensors"));
     cu_free(&o);
 
     /* a property job with a batch of 2 */
-    iotc_expect(&o, 0, "jobs", "create", "dim", "--group", "sensors", "--template", SENSOR_MODEL,
-                "--property", "brightness=3", "--batch", "2", "--cancel-threshold", "50%", NULL);
+    cu_expect(&o, 0, "jobs", "create", "dim", "--group", "sensors", "--template", SENSOR_MODEL,
+              "--property", "brightness=3", "--batch", "2", "--cancel-threshold", "50%", NULL);
     assert_non_null(strstr(o.out, "started job dim"));
     cu_free(&o);
     bool complete = false;
     for (int i = 0; i < 100 && !complete; i++) {
-        iotc_expect(&o, 0, "jobs", "show", "dim", NULL);
+        cu_expect(&o, 0, "jobs", "show", "dim", NULL);
         complete = strstr(o.out, "Status:    complete") != NULL;
         if (complete)
             assert_non_null(strstr(o.out, "4 of 4 done (4 completed"));
@@ -123,7 +113,7 @@ static void test_groups_and_jobs(void **state)
             cu_sleep_ms(100);
     }
     assert_true(complete);
-    iotc_expect(&o, 0, "jobs", "devices", "dim", NULL);
+    cu_expect(&o, 0, "jobs", "devices", "dim", NULL);
     for (int i = 0; i < N_SIM; i++) {
         char line[64];
         snprintf(line, sizeof line, "cli-sim-%d", i);
@@ -131,47 +121,47 @@ static void test_groups_and_jobs(void **state)
     }
     assert_null(strstr(o.out, "failed"));
     cu_free(&o);
-    iotc_expect(&o, 0, "--json", "jobs", "show", "dim", NULL);
+    cu_expect(&o, 0, "--json", "jobs", "show", "dim", NULL);
     cJSON *j = cJSON_Parse(o.out);
     assert_string_equal(capi_jstr(j, "data.0.type"), "property");
     assert_int_equal((int)capi_jget(j, "batch.value")->valuedouble, 2);
     assert_string_equal(capi_jstr(j, "cancellationThreshold.type"), "percentage");
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "jobs", "list", NULL);
+    cu_expect(&o, 0, "jobs", "list", NULL);
     assert_non_null(strstr(o.out, "dim"));
     assert_non_null(strstr(o.out, "4/4"));
     cu_free(&o);
 
     /* a finished job cannot be stopped or resumed; a rerun of it has no failed devices */
-    iotc_expect(&o, 2, "jobs", "stop", "dim", NULL);
+    cu_expect(&o, 2, "jobs", "stop", "dim", NULL);
     assert_non_null(strstr(o.err, "only a running job"));
     cu_free(&o);
-    iotc_expect(&o, 2, "jobs", "resume", "dim", NULL);
+    cu_expect(&o, 2, "jobs", "resume", "dim", NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "jobs", "rerun", "dim", "dim-again", NULL);
+    cu_expect(&o, 0, "jobs", "rerun", "dim", "dim-again", NULL);
     assert_non_null(strstr(o.out, "rerun of dim"));
     cu_free(&o);
 
     /* errors: usage (1), refused by the API (2), not found (3) */
-    iotc_expect(&o, 1, "jobs", "create", "x", "--group", "sensors", NULL);
+    cu_expect(&o, 1, "jobs", "create", "x", "--group", "sensors", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "jobs", "create", "x", "--group", "sensors", "--template", "t", "--property",
-                "brightness=1", "--batch", "lots", NULL);
+    cu_expect(&o, 1, "jobs", "create", "x", "--group", "sensors", "--template", "t", "--property",
+              "brightness=1", "--batch", "lots", NULL);
     cu_free(&o);
-    iotc_expect(&o, 3, "jobs", "show", "nope", NULL);
+    cu_expect(&o, 3, "jobs", "show", "nope", NULL);
     cu_free(&o);
-    iotc_expect(&o, 2, "device-groups", "create", "bad", "--filter",
-                "SELECT * FROM devices WHERE $status = 'x'", NULL);
+    cu_expect(&o, 2, "device-groups", "create", "bad", "--filter",
+              "SELECT * FROM devices WHERE $status = 'x'", NULL);
     assert_non_null(strstr(o.err, "unsupported field"));
     cu_free(&o);
-    iotc_expect(&o, 2, "jobs", "create", "x", "--group", "nope", "--template", "t", "--command",
-                "blink", NULL);
+    cu_expect(&o, 2, "jobs", "create", "x", "--group", "nope", "--template", "t", "--command",
+              "blink", NULL);
     assert_non_null(strstr(o.err, "device group nope was not found"));
     cu_free(&o);
-    iotc_expect(&o, 0, "device-groups", "delete", "sensors", NULL);
+    cu_expect(&o, 0, "device-groups", "delete", "sensors", NULL);
     cu_free(&o);
-    iotc_expect(&o, 3, "device-groups", "show", "sensors", NULL);
+    cu_expect(&o, 3, "device-groups", "show", "sensors", NULL);
     cu_free(&o);
     pthread_join(s.t, NULL);
     cu_free(&s.out);

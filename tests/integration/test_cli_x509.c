@@ -41,17 +41,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run iotc; fail the test with its output unless it exits @p want. */
-static void iotc_expect(struct cu_out *o, int want, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    cu_iotc_va(o, first, ap);
-    va_end(ap);
-    if (o->rc != want)
-        fail_msg("iotc %s ... exited %d, expected %d: %s%s", first, o->rc, want, o->out, o->err);
-}
-
 /* `iotc-central certs ARGS...` must succeed. */
 static void certs(const char *a, const char *b, const char *c, const char *d, const char *e,
                   const char *f, const char *g)
@@ -84,62 +73,61 @@ static void test_group_certificate(void **state)
     assert_non_null(strstr(o.out, "SHA-1 and SHA-256 thumbprints\n\noptions:\n  --out DIR"));
     cu_free(&o);
 
-    iotc_expect(&o, 1, "enrollment-groups", "create", "fleet", "--attestation", "tpm", NULL);
+    cu_expect(&o, 1, "enrollment-groups", "create", "fleet", "--attestation", "tpm", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "enrollment-groups", "create", "fleet", "--attestation", "x509",
-                "--primary-key", "a", "--secondary-key", "b", NULL);
+    cu_expect(&o, 1, "enrollment-groups", "create", "fleet", "--attestation", "x509",
+              "--primary-key", "a", "--secondary-key", "b", NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "create", "fleet", "--attestation", "x509", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "create", "fleet", "--attestation", "x509", NULL);
     assert_non_null(strstr(o.out, "Attestation:   x509"));
     cu_free(&o);
 
     /* usage errors: unknown action, missing file, bad entry */
-    iotc_expect(&o, 1, "enrollment-groups", "certificate", "upload", "fleet", NULL);
+    cu_expect(&o, 1, "enrollment-groups", "certificate", "upload", "fleet", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "enrollment-groups", "certificate", "set", "fleet", NULL);
+    cu_expect(&o, 1, "enrollment-groups", "certificate", "set", "fleet", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "enrollment-groups", "certificate", "show", "fleet", "--entry", "third",
-                NULL);
+    cu_expect(&o, 1, "enrollment-groups", "certificate", "show", "fleet", "--entry", "third", NULL);
     cu_free(&o);
-    iotc_expect(&o, 3, "enrollment-groups", "certificate", "show", "fleet", NULL);
+    cu_expect(&o, 3, "enrollment-groups", "certificate", "show", "fleet", NULL);
     cu_free(&o);
 
-    iotc_expect(&o, 0, "enrollment-groups", "certificate", "set", "fleet", root_pem, NULL);
+    cu_expect(&o, 0, "enrollment-groups", "certificate", "set", "fleet", root_pem, NULL);
     assert_non_null(strstr(o.out, "unverified"));
     assert_non_null(strstr(o.out, s1));
     cu_free(&o);
     /* a proof whose CN is not the code handed out is refused */
-    iotc_expect(&o, 0, "enrollment-groups", "certificate", "verify-code", "fleet", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "certificate", "verify-code", "fleet", NULL);
     char code[64];
     snprintf(code, sizeof code, "%.*s", (int)strcspn(o.out, "\n"), o.out);
     assert_int_equal(strlen(code), 32);
     cu_free(&o);
     certs("verify-code", "--ca", root, "--code", "0123456789ABCDEF0123456789ABCDEF", "--out",
           proof_dir);
-    iotc_expect(&o, 2, "enrollment-groups", "certificate", "verify", "fleet", proof, NULL);
+    cu_expect(&o, 2, "enrollment-groups", "certificate", "verify", "fleet", proof, NULL);
     assert_non_null(strstr(o.err, "CN is not the verification code"));
     cu_free(&o);
     certs("verify-code", "--ca", root, "--code", code, "--out", proof_dir);
-    iotc_expect(&o, 0, "enrollment-groups", "certificate", "verify", "fleet", proof, NULL);
+    cu_expect(&o, 0, "enrollment-groups", "certificate", "verify", "fleet", proof, NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "certificate", "show", "fleet", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "certificate", "show", "fleet", NULL);
     assert_non_null(strstr(o.out, "verified "));
     assert_null(strstr(o.out, "unverified"));
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "show", "fleet", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "show", "fleet", NULL);
     assert_non_null(strstr(o.out, "Primary CA:    verified"));
     assert_non_null(strstr(o.out, "Secondary CA:  (none)"));
     cu_free(&o);
-    iotc_expect(&o, 0, "--json", "enrollment-groups", "show", "fleet", NULL);
+    cu_expect(&o, 0, "--json", "enrollment-groups", "show", "fleet", NULL);
     cJSON *j = cJSON_Parse(o.out);
     assert_string_equal(
         capi_jstr(j, "attestation.x509.signingCertificates.primary.info.sha1Thumbprint"), s1);
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "enrollment-groups", "certificate", "delete", "fleet", NULL);
+    cu_expect(&o, 0, "enrollment-groups", "certificate", "delete", "fleet", NULL);
     assert_non_null(strstr(o.out, "CA certificate primary of enrollment group fleet"));
     cu_free(&o);
-    iotc_expect(&o, 3, "enrollment-groups", "certificate", "show", "fleet", NULL);
+    cu_expect(&o, 3, "enrollment-groups", "certificate", "show", "fleet", NULL);
     cu_free(&o);
 }
 
@@ -152,20 +140,20 @@ static void test_device_attestation(void **state)
     snprintf(pem, sizeof pem, "%s/cli-x1.pem", dir);
     snprintf(key, sizeof key, "%s/cli-x1-key.pem", dir);
     assert_int_equal(pki_thumbprints(pem, s1, s256), 0);
-    iotc_expect(&o, 0, "devices", "create", "cli-x1", NULL);
+    cu_expect(&o, 0, "devices", "create", "cli-x1", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "devices", "attestation", "set", "cli-x1", NULL);
+    cu_expect(&o, 1, "devices", "attestation", "set", "cli-x1", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "devices", "attestation", "set", "cli-x1", "--ca", "--sas", NULL);
+    cu_expect(&o, 1, "devices", "attestation", "set", "cli-x1", "--ca", "--sas", NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--cert", pem, NULL);
+    cu_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--cert", pem, NULL);
     assert_non_null(strstr(o.out, "Attestation:  x509"));
     assert_non_null(strstr(o.out, s1));
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "attestation", "show", "cli-x1", NULL);
+    cu_expect(&o, 0, "devices", "attestation", "show", "cli-x1", NULL);
     assert_non_null(strstr(o.out, s1));
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "credentials", "cli-x1", NULL);
+    cu_expect(&o, 0, "devices", "credentials", "cli-x1", NULL);
     assert_non_null(strstr(o.out, "ID scope:       "));
     assert_non_null(strstr(o.out, srv.id_scope));
     assert_non_null(strstr(o.out, s1));
@@ -180,13 +168,13 @@ static void test_device_attestation(void **state)
     th_mqtt_close(&m);
 
     /* --ca: certificateAuthority (no thumbprints); --sas: keys again */
-    iotc_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--ca", NULL);
+    cu_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--ca", NULL);
     assert_non_null(strstr(o.out, "chaining to a verified CA"));
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--sas", NULL);
+    cu_expect(&o, 0, "devices", "attestation", "set", "cli-x1", "--sas", NULL);
     assert_non_null(strstr(o.out, "symmetricKey"));
     cu_free(&o);
-    iotc_expect(&o, 0, "devices", "credentials", "cli-x1", NULL);
+    cu_expect(&o, 0, "devices", "credentials", "cli-x1", NULL);
     assert_non_null(strstr(o.out, "Primary key"));
     cu_free(&o);
 }

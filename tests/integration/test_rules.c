@@ -491,16 +491,6 @@ static void test_restart_keeps_state(void **state)
     assert_int_equal(cJSON_GetArraySize(alerts_of("hot", ids[0])), 2);
 }
 
-static void iotc_expect(struct cu_out *o, int want, const char *first, ...)
-{
-    va_list ap;
-    va_start(ap, first);
-    cu_iotc_va(o, first, ap);
-    va_end(ap);
-    if (o->rc != want)
-        fail_msg("iotc %s ... exited %d, expected %d: %s%s", first, o->rc, want, o->out, o->err);
-}
-
 /* The CLI: create, show, list in every format, devices, alerts, ack, update, delete, errors. */
 static void test_cli(void **state)
 {
@@ -509,38 +499,38 @@ static void test_cli(void **state)
     char url[100];
     cu_env_for(&srv);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/cli", rx.port);
-    iotc_expect(&o, 0, "rules", "create", "cli-hot", "--group", "env", "--telemetry", "temp",
-                "--operator", ">", "--value", "90", "--webhook", url, "--name", "CLI hot", NULL);
+    cu_expect(&o, 0, "rules", "create", "cli-hot", "--group", "env", "--telemetry", "temp",
+              "--operator", ">", "--value", "90", "--webhook", url, "--name", "CLI hot", NULL);
     assert_non_null(strstr(o.out, "created rule cli-hot"));
     assert_non_null(strstr(o.out, "temp > 90"));
     cu_free(&o);
-    iotc_expect(&o, 0, "-o", "json", "rules", "show", "cli-hot", NULL);
+    cu_expect(&o, 0, "-o", "json", "rules", "show", "cli-hot", NULL);
     cJSON *j = cJSON_Parse(o.out);
     assert_string_equal(capi_jstr(j, "displayName"), "CLI hot");
     assert_string_equal(capi_jstr(j, "actions.1.url"), url);
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "rules", "list", NULL);
+    cu_expect(&o, 0, "rules", "list", NULL);
     assert_non_null(strstr(o.out, "ID"));
     assert_non_null(strstr(o.out, "cli-hot"));
     assert_non_null(strstr(o.out, "group env"));
     cu_free(&o);
-    iotc_expect(&o, 0, "-o", "tsv", "rules", "list", NULL);
+    cu_expect(&o, 0, "-o", "tsv", "rules", "list", NULL);
     assert_non_null(strstr(o.out, "cli-hot\tCLI hot\tyes\tgroup env\ttemp > 90\t0\n"));
     cu_free(&o);
 
     send_temp(0, 95);
-    iotc_expect(&o, 0, "--json", "rules", "devices", "cli-hot", NULL);
+    cu_expect(&o, 0, "--json", "rules", "devices", "cli-hot", NULL);
     j = cJSON_Parse(o.out);
     assert_string_equal(capi_jstr(j, "value.0.deviceId"), ids[0]);
     assert_string_equal(capi_jstr(j, "value.0.state"), "fired");
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "rules", "devices", "cli-hot", NULL);
+    cu_expect(&o, 0, "rules", "devices", "cli-hot", NULL);
     assert_non_null(strstr(o.out, "fired"));
     cu_free(&o);
-    iotc_expect(&o, 0, "-o", "json", "alerts", "list", "--rule", "cli-hot", "--state", "active",
-                NULL);
+    cu_expect(&o, 0, "-o", "json", "alerts", "list", "--rule", "cli-hot", "--state", "active",
+              NULL);
     j = cJSON_Parse(o.out);
     assert_int_equal(cJSON_GetArraySize(capi_jget(j, "value")), 1);
     char id[32];
@@ -548,23 +538,23 @@ static void test_cli(void **state)
     assert_true(capi_jget(j, "value.0.value")->valuedouble == 95);
     cJSON_Delete(j);
     cu_free(&o);
-    iotc_expect(&o, 0, "alerts", "list", "--device", ids[0], NULL);
+    cu_expect(&o, 0, "alerts", "list", "--device", ids[0], NULL);
     assert_non_null(strstr(o.out, "cli-hot"));
     assert_non_null(strstr(o.out, "ACK"));
     cu_free(&o);
-    iotc_expect(&o, 0, "alerts", "ack", id, NULL);
+    cu_expect(&o, 0, "alerts", "ack", id, NULL);
     assert_non_null(strstr(o.out, "acknowledged alert"));
     cu_free(&o);
-    iotc_expect(&o, 0, "-o", "tsv", "alerts", "list", "--rule", "cli-hot", NULL);
+    cu_expect(&o, 0, "-o", "tsv", "alerts", "list", "--rule", "cli-hot", NULL);
     assert_non_null(strstr(o.out, "\tyes\n"));
     cu_free(&o);
     assert_true(rx_wait("cli-hot", ids[0], "fired", 1, 10000));
 
     /* update: the threshold only (the rest stays), then disable */
-    iotc_expect(&o, 0, "rules", "update", "cli-hot", "--value", "99", NULL);
+    cu_expect(&o, 0, "rules", "update", "cli-hot", "--value", "99", NULL);
     assert_non_null(strstr(o.out, "temp > 99"));
     cu_free(&o);
-    iotc_expect(&o, 0, "--json", "rules", "update", "cli-hot", "--disable", NULL);
+    cu_expect(&o, 0, "--json", "rules", "update", "cli-hot", "--disable", NULL);
     j = cJSON_Parse(o.out);
     assert_false(cJSON_IsTrue(capi_jget(j, "enabled")));
     assert_true(capi_jget(j, "condition.value")->valuedouble == 99);
@@ -573,19 +563,19 @@ static void test_cli(void **state)
     cu_free(&o);
 
     /* errors: usage 1, the API's refusal 2 naming the field, not found 3 */
-    iotc_expect(&o, 1, "rules", "create", "x", "--group", "env", "--telemetry", "temp",
-                "--operator", ">", "--value", "abc", NULL);
+    cu_expect(&o, 1, "rules", "create", "x", "--group", "env", "--telemetry", "temp", "--operator",
+              ">", "--value", "abc", NULL);
     cu_free(&o);
-    iotc_expect(&o, 1, "rules", "create", "x", "--telemetry", "temp", "--operator", ">", "--value",
-                "1", NULL);
+    cu_expect(&o, 1, "rules", "create", "x", "--telemetry", "temp", "--operator", ">", "--value",
+              "1", NULL);
     cu_free(&o);
-    iotc_expect(&o, 2, "rules", "create", "x", "--group", "nope", "--telemetry", "temp",
-                "--operator", ">", "--value", "1", NULL);
+    cu_expect(&o, 2, "rules", "create", "x", "--group", "nope", "--telemetry", "temp", "--operator",
+              ">", "--value", "1", NULL);
     assert_non_null(strstr(o.err, "$.scope.deviceGroup"));
     cu_free(&o);
-    iotc_expect(&o, 1, "alerts", "list", "--state", "open", NULL);
+    cu_expect(&o, 1, "alerts", "list", "--state", "open", NULL);
     cu_free(&o);
-    iotc_expect(&o, 0, "rules", "delete", "cli-hot", NULL);
+    cu_expect(&o, 0, "rules", "delete", "cli-hot", NULL);
     cu_free(&o);
     cu_iotc(&o, "rules", "show", "cli-hot", NULL);
     assert_int_equal(o.rc, 3);
