@@ -5,7 +5,8 @@
  * once for many messages, again after it expires and after the receiver answers 401 (the message
  * is redelivered); a failing token server shows in the export's status and delivery resumes when
  * it answers again, nothing lost. Transforms: several outputs per message, a message whose
- * transform fails is counted and shown, the others go on in order. Plus the REST checks.
+ * transform fails is counted and shown, the others go on in order; runaway transforms are stopped
+ * at their time budget while ingest and the other exports go on. Plus the REST checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -539,6 +540,46 @@ static void test_transform(void **state)
     assert_int_equal(dx("DELETE", "/api/dataExport/exports/xf", NULL), 204);
 }
 
+/* Runaway transforms (docs/EXPORT.md, Transforms): three of every four messages make the
+ * transform loop forever, allocate without end or recurse without end. Each run is stopped at
+ * its budget: every publish is still acknowledged, an export without a transform to the same
+ * receiver gets every message, the runaway export delivers its other messages in order, counts
+ * the stopped ones as failed and names the stop in its errors. Without the budget the server's
+ * event loop would never come back and no PUBACK would arrive. */
+static void test_transform_runaway(void **state)
+{
+    (void)state;
+    rx_clear();
+    put_export("plain", "oa", NULL);
+    put_export("runaway", "oa",
+               "\"import \\\"iotc\\\" as iotc; (.telemetry | iotc::find(.name == \\\"n\\\").value) "
+               "as $n | if $n % 4 == 0 then (def f: f; f) elif $n % 4 == 1 then [range(1e12)] "
+               "elif $n % 4 == 2 then (def g: 1 + g; g) else {xn: $n} end\"");
+    pub_many(0, 12);
+    wait_ns("telemetry.n", 0, 12, 90);
+    /* ingest goes on after the stops */
+    pub_many(12, 16);
+    wait_ns("telemetry.n", 12, 16, 90);
+    int xn[100];
+    size_t k = 0;
+    for (int t = 0; t < 300 && (k = received_ns("xn", xn, 100)) < 4; t++)
+        usleep(100 * 1000);
+    assert_int_equal(k, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(xn[i], 4 * i + 3);
+    wait_drained("/api/dataExport/exports/runaway");
+    assert_int_equal((int)jnum(R.json, "stats.failed"), 12);
+    assert_string_equal(capi_jstr(R.json, "status"), "warning");
+    const char *m = capi_jstr(cJSON_GetArrayItem(capi_jget(R.json, "errors"), 0), "message");
+    assert_non_null(m);
+    if (strstr(m, "destination oa: transform: stopped after 100 ms: message of " DEV) == NULL)
+        fail_msg("the stop is not named in errors: %s", m);
+    wait_drained("/api/dataExport/exports/plain");
+    assert_int_equal((int)jnum(R.json, "stats.failed"), 0);
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/runaway", NULL), 204);
+    assert_int_equal(dx("DELETE", "/api/dataExport/exports/plain", NULL), 204);
+}
+
 static int setup_all(void **state)
 {
     rx_start();
@@ -566,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_token_server_down),
         cmocka_unit_test(test_token_server_unreachable),
         cmocka_unit_test(test_transform),
+        cmocka_unit_test(test_transform_runaway),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -10,9 +10,14 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jq.h>
 
 #include "central/export/export_fmt.h"
 #include "central/export/export_oauth.h"
@@ -193,6 +198,153 @@ static void test_transform_errors(void **state)
     export_transform_free(t);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *halt_later(void *arg)
+{
+    struct timespec d = {0, 50 * 1000000L};
+    nanosleep(&d, NULL);
+    jq_halt(arg, jv_invalid(), jv_invalid());
+    return NULL;
+}
+
+/* What the time budget relies on, checked on the installed libjq rather than its header: a
+ * jq_halt from another thread stops a jq_next that never returns on its own, jq_next then
+ * answers invalid without a message, and jq_start clears the halt for the next input. */
+static void test_libjq_halt(void **state)
+{
+    (void)state;
+    jq_state *jq = jq_init();
+    assert_non_null(jq);
+    assert_true(jq_compile(jq, "if . == 0 then (def f: f; f) else . + 1 end"));
+    jq_start(jq, jv_number(0), 0);
+    assert_false(jq_halted(jq));
+    pthread_t th;
+    double t0 = now_ms();
+    assert_int_equal(pthread_create(&th, NULL, halt_later, jq), 0);
+    jv v = jq_next(jq); /* returns only because of the other thread */
+    pthread_join(th, NULL);
+    assert_true(now_ms() - t0 >= 50.0);
+    assert_false(jv_is_valid(v));
+    assert_false(jv_invalid_has_msg(v));
+    assert_true(jq_halted(jq));
+    jv_free(v);
+    jq_start(jq, jv_number(1), 0);
+    assert_false(jq_halted(jq));
+    v = jq_next(jq);
+    assert_int_equal(jv_get_kind(v), JV_KIND_NUMBER);
+    assert_true(jv_number_value(v) == 2.0);
+    jv_free(v);
+    jq_teardown(&jq);
+}
+
+/* Runaway programs: each run is stopped at its budget with a clear error, and the same compiled
+ * transform serves the next message normally. */
+static void test_transform_budget(void **state)
+{
+    (void)state;
+    static const char *const runaway[] = {
+        "def f: f; f",     /* loops without allocating */
+        "[range(1e12)]",   /* allocates as it goes */
+        "def f: 1 + f; f", /* recursion: jq's stack grows */
+        "last(repeat(.))", /* a generator without end */
+        "\"a\" | until(false; . + \"a\" | .[0:1])",
+    };
+    const char *ok1 = "{\"telemetry\":{\"n\":1}}", *ok2 = "{\"telemetry\":{\"n\":2}}";
+    const char *bad = "{\"telemetry\":{\"loop\":true}}";
+    char prog[256], err[256];
+    struct export_transform_out out;
+    for (size_t i = 0; i < sizeof runaway / sizeof runaway[0]; i++) {
+        struct export_transform *t = NULL;
+        snprintf(prog, sizeof prog,
+                 "if .telemetry[0].name == \"loop\" then (%s) else {n: "
+                 ".telemetry[0].value} end",
+                 runaway[i]);
+        if (export_transform_new(prog, &t, err, sizeof err) != 0)
+            fail_msg("%s: %s", prog, err);
+        assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), 0);
+        assert_int_equal(out.n, 1);
+        assert_string_equal(out.text[0], "{\"n\":1}");
+        export_transform_out_free(&out);
+        double t0 = now_ms();
+        err[0] = '\0';
+        assert_int_equal(export_transform_run(t, bad, strlen(bad), &out, err, sizeof err), -1);
+        double took = now_ms() - t0;
+        assert_int_equal(out.n, 0);
+        assert_string_equal(err, "stopped after 100 ms");
+        /* not before the budget; the upper bound is generous for a loaded machine */
+        if (took < EXPORT_TRANSFORM_BUDGET_MS || took > 5000)
+            fail_msg("%s: stopped after %.1f ms", runaway[i], took);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        print_message("%-42s stopped after %6.1f ms, peak RSS so far %ld kB\n", runaway[i], took,
+                      ru.ru_maxrss);
+        assert_int_equal(export_transform_run(t, ok2, strlen(ok2), &out, err, sizeof err), 0);
+        assert_int_equal(out.n, 1);
+        assert_string_equal(out.text[0], "{\"n\":2}");
+        export_transform_out_free(&out);
+        export_transform_free(t);
+    }
+    /* halt and halt_error are errors of the message, as before (the watchdog alone halts) */
+    struct export_transform *t = NULL;
+    assert_int_equal(export_transform_new("halt", &t, err, sizeof err), 0);
+    assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), -1);
+    assert_string_equal(err, "halted");
+    export_transform_free(t);
+    assert_int_equal(export_transform_new("{a: 1} | halt_error(1)", &t, err, sizeof err), 0);
+    assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), -1);
+    assert_string_equal(err, "halted: {\"a\":1}");
+    export_transform_free(t);
+}
+
+struct budget_job {
+    struct export_transform *t;
+    int rc;
+    char err[256];
+};
+
+static void *run_runaway(void *arg)
+{
+    struct budget_job *j = arg;
+    struct export_transform_out out;
+    const char *bad = "{\"telemetry\":{\"loop\":true}}";
+    j->rc = export_transform_run(j->t, bad, strlen(bad), &out, j->err, sizeof j->err);
+    return NULL;
+}
+
+/* Several runs at once on different threads (one transform each): every one is stopped, each
+ * at its own deadline, and the watchdog survives its last transform being freed and a new one
+ * being compiled. */
+static void test_transform_budget_threads(void **state)
+{
+    (void)state;
+    enum { N = 4 };
+    for (int round = 0; round < 2; round++) {
+        struct budget_job jobs[N];
+        pthread_t th[N];
+        char err[256];
+        for (int i = 0; i < N; i++) {
+            memset(&jobs[i], 0, sizeof jobs[i]);
+            assert_int_equal(export_transform_new(".telemetry[0].name as $x | def f: f; f",
+                                                  &jobs[i].t, err, sizeof err),
+                             0);
+        }
+        for (int i = 0; i < N; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, run_runaway, &jobs[i]), 0);
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(jobs[i].rc, -1);
+            assert_string_equal(jobs[i].err, "stopped after 100 ms");
+            export_transform_free(jobs[i].t);
+        }
+    }
+}
+
 static void test_transform_source(void **state)
 {
     (void)state;
@@ -346,7 +498,8 @@ int main(void)
         cmocka_unit_test(test_docs_examples),    cmocka_unit_test(test_docs_scenarios),
         cmocka_unit_test(test_transform_errors), cmocka_unit_test(test_transform_source),
         cmocka_unit_test(test_oauth_check),      cmocka_unit_test(test_oauth_request),
-        cmocka_unit_test(test_oauth_token),
+        cmocka_unit_test(test_oauth_token),      cmocka_unit_test(test_libjq_halt),
+        cmocka_unit_test(test_transform_budget), cmocka_unit_test(test_transform_budget_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
