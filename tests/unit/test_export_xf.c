@@ -3,6 +3,7 @@
  * example queries of IoT Central's transform documentation as vectors, and the pure part of
  * webhook@v1 `oauth` (export_oauth.c): definition checks, token request, token answer, reuse.
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +348,75 @@ static void test_transform_budget_threads(void **state)
     }
 }
 
+static atomic_bool spin_stop;
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spin_stop))
+        ;
+    return NULL;
+}
+
+struct cpu_job {
+    struct export_transform *t;
+    int rc;
+    char err[256];
+    double cpu_ms, wall_ms;
+};
+
+static void *run_measured(void *arg)
+{
+    struct cpu_job *j = arg;
+    struct export_transform_out out;
+    struct timespec c0, c1;
+    double t0 = now_ms();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    j->rc = export_transform_run(j->t, "{}", 2, &out, j->err, sizeof j->err);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    j->wall_ms = now_ms() - t0;
+    j->cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+    return NULL;
+}
+
+/* The budget is the running thread's CPU time: with two busy threads on the same CPU the run
+ * gets about a third of it, and is still stopped only after using its 100 ms (a budget on the
+ * clock would stop it after about 33 ms of work). */
+static void test_transform_budget_cpu(void **state)
+{
+    (void)state;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    struct cpu_job j = {0};
+    char err[256];
+    assert_int_equal(export_transform_new("def f: f; f", &j.t, err, sizeof err), 0);
+    pthread_t sp[2], runner;
+    atomic_store(&spin_stop, false);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&sp[i], NULL, spin, NULL), 0);
+        assert_int_equal(pthread_setaffinity_np(sp[i], sizeof one, &one), 0);
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    assert_int_equal(pthread_attr_setaffinity_np(&attr, sizeof one, &one), 0);
+    assert_int_equal(pthread_create(&runner, &attr, run_measured, &j), 0);
+    pthread_attr_destroy(&attr);
+    pthread_join(runner, NULL);
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(sp[i], NULL);
+    export_transform_free(j.t);
+    print_message("sharing a CPU with two busy threads: stopped after %.1f ms of CPU, %.1f ms "
+                  "of wall time\n",
+                  j.cpu_ms, j.wall_ms);
+    assert_int_equal(j.rc, -1);
+    assert_string_equal(j.err, "stopped after 100 ms");
+    /* the thread clock ticks in at most a few ms; the run was not cut short by the wall clock */
+    if (j.cpu_ms < EXPORT_TRANSFORM_BUDGET_MS - 5 || j.wall_ms > 10000)
+        fail_msg("stopped after %.1f ms of CPU, %.1f ms of wall time", j.cpu_ms, j.wall_ms);
+}
+
 static void test_transform_source(void **state)
 {
     (void)state;
@@ -495,11 +567,17 @@ static void test_oauth_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docs_examples),    cmocka_unit_test(test_docs_scenarios),
-        cmocka_unit_test(test_transform_errors), cmocka_unit_test(test_transform_source),
-        cmocka_unit_test(test_oauth_check),      cmocka_unit_test(test_oauth_request),
-        cmocka_unit_test(test_oauth_token),      cmocka_unit_test(test_libjq_halt),
-        cmocka_unit_test(test_transform_budget), cmocka_unit_test(test_transform_budget_threads),
+        cmocka_unit_test(test_docs_examples),
+        cmocka_unit_test(test_docs_scenarios),
+        cmocka_unit_test(test_transform_errors),
+        cmocka_unit_test(test_transform_source),
+        cmocka_unit_test(test_oauth_check),
+        cmocka_unit_test(test_oauth_request),
+        cmocka_unit_test(test_oauth_token),
+        cmocka_unit_test(test_libjq_halt),
+        cmocka_unit_test(test_transform_budget),
+        cmocka_unit_test(test_transform_budget_threads),
+        cmocka_unit_test(test_transform_budget_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
