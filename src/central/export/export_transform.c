@@ -5,6 +5,7 @@
  */
 #include "central/export/export_transform.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -140,7 +141,7 @@ char *export_transform_source(const char *text, char *err, size_t err_size)
     return out;
 }
 
-/* ---------------------------------------------------------------- the time budget */
+/* ---------------------------------------------------------------- the budget: time and memory */
 
 /*
  * jq 1.6 has no step limit, but jq_next() tests the state's `halted` flag before every
@@ -155,16 +156,29 @@ char *export_transform_source(const char *text, char *err, size_t err_size)
  * moment (`halt`, `halt_error`, the only other callers): the compiled program shadows both with
  * jq errors (HALT_DEFS), so while a watch is armed only the watchdog can halt that state.
  *
- * The watchdog waits for the earliest deadline; with nothing armed it checks again one budget
- * later while runs keep coming (so arming needs no wake-up), and sleeps until signalled once
- * they stop. The thread exists while at least one compiled transform does.
+ * Memory: jq has no allocation hook either, so the watchdog samples the process's heap in use
+ * (mallinfo2) at each tick (MEM_TICK_MS) while a run lasts, and stops the run once the heap has
+ * grown by more than EXPORT_TRANSFORM_MEMORY_MB since the first sample. A run is first sampled
+ * at the first tick that finds it armed, so short runs (nearly all) are rarely sampled at all.
+ * The heap is the process's: other threads' allocations count too; a transform would have to
+ * run far longer than any sane one (ms, not µs) while they allocate that much.
+ *
+ * The watchdog wakes at the earliest deadline or tick; with nothing armed it ticks on while runs
+ * keep coming (so arming needs no wake-up), and sleeps until signalled once they stop. The
+ * thread exists while at least one compiled transform does.
  */
+#define MEM_TICK_MS 5
+
+enum stop { STOP_NONE, STOP_TIME, STOP_MEMORY };
+
 struct watch {
     jq_state *jq;
     clockid_t cpu;             /* the running thread's CPU clock */
     struct timespec cpu_start; /* its reading when the run began */
     struct timespec deadline;  /* on CLOCK_MONOTONIC: when to look at the CPU clock next */
-    bool fired;                /* the watchdog halted this run */
+    size_t heap_base;          /* heap in use at the first sample (heap_known) */
+    bool heap_known;
+    enum stop fired; /* whether and why the watchdog halted this run */
     struct watch *prev, *next;
 };
 
@@ -217,31 +231,66 @@ static bool over_budget(struct watch *w, const struct timespec *now)
     return false;
 }
 
+/* Bytes the process's malloc has handed out and not got back (arenas and mmapped chunks). */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static bool over_memory(struct watch *w, size_t heap)
+{
+    if (!w->heap_known) {
+        w->heap_base = heap;
+        w->heap_known = true;
+        return false;
+    }
+    return heap > w->heap_base && heap - w->heap_base > (size_t)EXPORT_TRANSFORM_MEMORY_MB << 20;
+}
+
 static void *wd_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&wd.mu);
     while (!wd.stop) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        struct watch *first = NULL; /* the earliest deadline still ahead */
+        /* mallinfo2 walks every arena: not while holding up the runners' arm and disarm */
+        size_t heap = 0;
+        bool sampled = false;
         for (struct watch *w = wd.armed; w != NULL; w = w->next) {
-            if (w->fired)
-                continue;
-            if (!ts_before(&now, &w->deadline) && over_budget(w, &now)) {
-                if (!jq_halted(w->jq))
-                    jq_halt(w->jq, jv_invalid(), jv_invalid());
-                w->fired = true;
-            } else if (first == NULL || ts_before(&w->deadline, &first->deadline)) {
-                first = w;
+            if (w->fired == STOP_NONE) {
+                pthread_mutex_unlock(&wd.mu); /* w may be gone after this */
+                heap = heap_in_use();
+                pthread_mutex_lock(&wd.mu);
+                sampled = true;
+                break;
             }
         }
-        if (first != NULL) {
-            wd.wake_at = first->deadline;
-        } else if (wd.arms != wd.arms_seen) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        bool running = false;
+        struct watch *first = NULL; /* the earliest deadline still ahead */
+        for (struct watch *w = wd.armed; w != NULL; w = w->next) {
+            if (w->fired != STOP_NONE)
+                continue;
+            if (!ts_before(&now, &w->deadline) && over_budget(w, &now)) {
+                w->fired = STOP_TIME;
+            } else if (sampled && over_memory(w, heap)) {
+                w->fired = STOP_MEMORY;
+            } else {
+                running = true;
+                if (first == NULL || ts_before(&w->deadline, &first->deadline))
+                    first = w;
+                continue;
+            }
+            if (!jq_halted(w->jq))
+                jq_halt(w->jq, jv_invalid(), jv_invalid());
+        }
+        if (running || wd.arms != wd.arms_seen) {
             wd.arms_seen = wd.arms;
             wd.wake_at = now;
-            ts_add_ms(&wd.wake_at, EXPORT_TRANSFORM_BUDGET_MS);
+            ts_add_ms(&wd.wake_at, MEM_TICK_MS);
+            if (first != NULL && ts_before(&first->deadline, &wd.wake_at))
+                wd.wake_at = first->deadline;
         } else {
             wd.idle = true;
             pthread_cond_wait(&wd.cv, &wd.mu);
@@ -302,7 +351,8 @@ static void wd_release(void)
 static void watch_arm(struct watch *w, jq_state *jq)
 {
     w->jq = jq;
-    w->fired = false;
+    w->fired = STOP_NONE;
+    w->heap_known = false;
     if (pthread_getcpuclockid(pthread_self(), &w->cpu) != 0)
         w->cpu = CLOCK_MONOTONIC;
     clock_gettime(w->cpu, &w->cpu_start);
@@ -320,8 +370,8 @@ static void watch_arm(struct watch *w, jq_state *jq)
     pthread_mutex_unlock(&wd.mu);
 }
 
-/* @return whether the watchdog stopped the run. After this the watchdog no longer sees it. */
-static bool watch_disarm(struct watch *w)
+/* @return whether and why the watchdog stopped the run. After this it no longer sees the run. */
+static enum stop watch_disarm(struct watch *w)
 {
     pthread_mutex_lock(&wd.mu);
     if (w->prev != NULL)
@@ -330,7 +380,7 @@ static bool watch_disarm(struct watch *w)
         wd.armed = w->next;
     if (w->next != NULL)
         w->next->prev = w->prev;
-    bool fired = w->fired;
+    enum stop fired = w->fired;
     pthread_mutex_unlock(&wd.mu);
     return fired;
 }
@@ -490,8 +540,13 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
         }
         break; /* an error, or the end of the outputs */
     }
-    if (watch_disarm(&w) || halted) {
-        rc = export_fail(err, err_size, "stopped after %d ms", EXPORT_TRANSFORM_BUDGET_MS);
+    enum stop why = watch_disarm(&w);
+    if (why != STOP_NONE || halted) {
+        if (why == STOP_MEMORY)
+            rc = export_fail(err, err_size, "stopped after using more than %d MB",
+                             EXPORT_TRANSFORM_MEMORY_MB);
+        else
+            rc = export_fail(err, err_size, "stopped after %d ms", EXPORT_TRANSFORM_BUDGET_MS);
         /* let go of what the runaway built (its stack, its values) now, not at the next run */
         jq_start(t->jq, jv_null(), 0);
     }

@@ -9,10 +9,12 @@
  * Each output value is one message to the destination: none (the message is skipped), one, or
  * up to EXPORT_TRANSFORM_MAX_OUTPUTS (more is an error for that message).
  *
- * A run has a time budget (EXPORT_TRANSFORM_BUDGET_MS): a process-wide watchdog thread, which
- * exists while any compiled transform does, halts a run that takes longer, and the run fails
- * with "stopped after 100 ms". jq's `halt` and `halt_error` are plain errors of the message.
- * Transforms may be compiled, run and freed on any threads, one thread per transform at a time.
+ * A run has a budget (EXPORT_TRANSFORM_BUDGET_MS of its thread's CPU time, the heap growing by
+ * at most about EXPORT_TRANSFORM_MEMORY_MB): a process-wide watchdog thread, which exists while
+ * any compiled transform does, halts a run that takes more, and the run fails with "stopped
+ * after 100 ms" or "stopped after using more than 64 MB". jq's `halt` and `halt_error` are plain
+ * errors of the message. Transforms may be compiled, run and freed on any threads, one thread per
+ * transform at a time.
  */
 #ifndef CENTRAL_EXPORT_TRANSFORM_H
 #define CENTRAL_EXPORT_TRANSFORM_H
@@ -21,8 +23,10 @@
 
 #define EXPORT_TRANSFORM_MAX_OUTPUTS 32
 #define EXPORT_TRANSFORM_MAX_TEXT 16384
-/* How long one run (one message, all its outputs) may take before it is stopped. */
+/* The CPU time one run (one message, all its outputs) may use before it is stopped. */
 #define EXPORT_TRANSFORM_BUDGET_MS 100
+/* How much the process's heap may grow during one run before it is stopped. */
+#define EXPORT_TRANSFORM_MEMORY_MB 64
 
 struct export_transform;
 
@@ -54,7 +58,7 @@ struct export_transform_out {
  * Run @p t on the message @p msg (JSON text of @p len bytes, as export_message_text writes it).
  * @return 0 with the outputs in @p out (free with export_transform_out_free), or -1 with a
  * one-line reason in @p err (the message is not JSON, jq raised an error, too many outputs,
- * "stopped after 100 ms": the run outlived its budget). After any result the same @p t runs
+ * "stopped after ...": the run outgrew its budget). After any result the same @p t runs
  * the next message normally.
  */
 int export_transform_run(struct export_transform *t, const char *msg, size_t len,
