@@ -286,7 +286,8 @@ static void test_transform_budget(void **state)
         export_transform_out_free(&out);
         double t0 = now_ms();
         err[0] = '\0';
-        assert_int_equal(export_transform_run(t, bad, strlen(bad), &out, err, sizeof err), -1);
+        assert_int_equal(export_transform_run(t, bad, strlen(bad), &out, err, sizeof err),
+                         EXPORT_TRANSFORM_STOPPED);
         double took = now_ms() - t0;
         assert_int_equal(out.n, 0);
         int got = strcmp(err, "stopped after 100 ms") == 0                  ? TIME
@@ -355,7 +356,7 @@ static void test_transform_budget_threads(void **state)
             assert_int_equal(pthread_create(&th[i], NULL, run_runaway, &jobs[i]), 0);
         for (int i = 0; i < N; i++) {
             pthread_join(th[i], NULL);
-            assert_int_equal(jobs[i].rc, -1);
+            assert_int_equal(jobs[i].rc, EXPORT_TRANSFORM_STOPPED);
             assert_string_equal(jobs[i].err, "stopped after 100 ms");
             export_transform_free(jobs[i].t);
         }
@@ -424,7 +425,7 @@ static void test_transform_budget_cpu(void **state)
     print_message("sharing a CPU with two busy threads: stopped after %.1f ms of CPU, %.1f ms "
                   "of wall time\n",
                   j.cpu_ms, j.wall_ms);
-    assert_int_equal(j.rc, -1);
+    assert_int_equal(j.rc, EXPORT_TRANSFORM_STOPPED);
     assert_string_equal(j.err, "stopped after 100 ms");
     /* the thread clock ticks in at most a few ms; the run was not cut short by the wall clock */
     if (j.cpu_ms < EXPORT_TRANSFORM_BUDGET_MS - 5 || j.wall_ms > 10000)

@@ -543,10 +543,11 @@ int export_transform_run(struct export_transform *t, const char *msg, size_t len
     enum stop why = watch_disarm(&w);
     if (why != STOP_NONE || halted) {
         if (why == STOP_MEMORY)
-            rc = export_fail(err, err_size, "stopped after using more than %d MB",
-                             EXPORT_TRANSFORM_MEMORY_MB);
+            export_fail(err, err_size, "stopped after using more than %d MB",
+                        EXPORT_TRANSFORM_MEMORY_MB);
         else
-            rc = export_fail(err, err_size, "stopped after %d ms", EXPORT_TRANSFORM_BUDGET_MS);
+            export_fail(err, err_size, "stopped after %d ms", EXPORT_TRANSFORM_BUDGET_MS);
+        rc = EXPORT_TRANSFORM_STOPPED;
         /* let go of what the runaway built (its stack, its values) now, not at the next run */
         jq_start(t->jq, jv_null(), 0);
     }

@@ -27,6 +27,8 @@
 #define EXPORT_TRANSFORM_BUDGET_MS 100
 /* How much the process's heap may grow during one run before it is stopped. */
 #define EXPORT_TRANSFORM_MEMORY_MB 64
+/* export_transform_run's answer for a run the watchdog stopped. */
+#define EXPORT_TRANSFORM_STOPPED (-2)
 
 struct export_transform;
 
@@ -57,9 +59,9 @@ struct export_transform_out {
 /**
  * Run @p t on the message @p msg (JSON text of @p len bytes, as export_message_text writes it).
  * @return 0 with the outputs in @p out (free with export_transform_out_free), or -1 with a
- * one-line reason in @p err (the message is not JSON, jq raised an error, too many outputs,
- * "stopped after ...": the run outgrew its budget). After any result the same @p t runs
- * the next message normally.
+ * one-line reason in @p err (the message is not JSON, jq raised an error, too many outputs), or
+ * EXPORT_TRANSFORM_STOPPED with "stopped after ..." in @p err (the run outgrew its budget). After
+ * any result the same @p t runs the next message normally.
  */
 int export_transform_run(struct export_transform *t, const char *msg, size_t len,
                          struct export_transform_out *out, char *err, size_t err_size);
