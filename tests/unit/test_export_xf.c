@@ -3,6 +3,7 @@
  * example queries of IoT Central's transform documentation as vectors, and the pure part of
  * webhook@v1 `oauth` (export_oauth.c): definition checks, token request, token answer, reuse.
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +11,16 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <jq.h>
 
 #include "central/export/export_fmt.h"
 #include "central/export/export_oauth.h"
@@ -193,6 +201,237 @@ static void test_transform_errors(void **state)
     export_transform_free(t);
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void *halt_later(void *arg)
+{
+    struct timespec d = {0, 50 * 1000000L};
+    nanosleep(&d, NULL);
+    jq_halt(arg, jv_invalid(), jv_invalid());
+    return NULL;
+}
+
+/* What the time budget relies on, checked on the installed libjq rather than its header: a
+ * jq_halt from another thread stops a jq_next that never returns on its own, jq_next then
+ * answers invalid without a message, and jq_start clears the halt for the next input. */
+static void test_libjq_halt(void **state)
+{
+    (void)state;
+    jq_state *jq = jq_init();
+    assert_non_null(jq);
+    assert_true(jq_compile(jq, "if . == 0 then (def f: f; f) else . + 1 end"));
+    jq_start(jq, jv_number(0), 0);
+    assert_false(jq_halted(jq));
+    pthread_t th;
+    double t0 = now_ms();
+    assert_int_equal(pthread_create(&th, NULL, halt_later, jq), 0);
+    jv v = jq_next(jq); /* returns only because of the other thread */
+    pthread_join(th, NULL);
+    assert_true(now_ms() - t0 >= 50.0);
+    assert_false(jv_is_valid(v));
+    assert_false(jv_invalid_has_msg(v));
+    assert_true(jq_halted(jq));
+    jv_free(v);
+    jq_start(jq, jv_number(1), 0);
+    assert_false(jq_halted(jq));
+    v = jq_next(jq);
+    assert_int_equal(jv_get_kind(v), JV_KIND_NUMBER);
+    assert_true(jv_number_value(v) == 2.0);
+    jv_free(v);
+    jq_teardown(&jq);
+}
+
+/* Runaway programs: each run is stopped at its budget with a clear error, and the same compiled
+ * transform serves the next message normally. */
+static void test_transform_budget(void **state)
+{
+    (void)state;
+    enum { TIME = 1, MEMORY = 2, EITHER = 3 };
+#ifdef __SANITIZE_ADDRESS__
+    const int memory = EITHER; /* ASan's allocator is not the heap mallinfo2 reports */
+#else
+    const int memory = MEMORY;
+#endif
+    const struct {
+        const char *prog;
+        int stop;
+    } runaway[] = {
+        {"def f: f; f", TIME},                              /* loops without allocating */
+        {"[range(1e12)]", TIME},                            /* allocates slowly as it goes */
+        {"def f: 1 + f; f", EITHER},                        /* jq's stack grows: near the line */
+        {"last(repeat(.))", TIME},                          /* a generator without end */
+        {"\"a\" | until(false; . + \"a\" | .[0:1])", TIME}, /* a loop of builtins */
+        {"\"x\" | until(false; . + .)", memory},            /* a string doubling */
+    };
+    const char *ok1 = "{\"telemetry\":{\"n\":1}}", *ok2 = "{\"telemetry\":{\"n\":2}}";
+    const char *bad = "{\"telemetry\":{\"loop\":true}}";
+    char prog[256], err[256];
+    struct export_transform_out out;
+    for (size_t i = 0; i < sizeof runaway / sizeof runaway[0]; i++) {
+        struct export_transform *t = NULL;
+        snprintf(prog, sizeof prog,
+                 "if .telemetry[0].name == \"loop\" then (%s) else {n: "
+                 ".telemetry[0].value} end",
+                 runaway[i].prog);
+        if (export_transform_new(prog, &t, err, sizeof err) != 0)
+            fail_msg("%s: %s", prog, err);
+        assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), 0);
+        assert_int_equal(out.n, 1);
+        assert_string_equal(out.text[0], "{\"n\":1}");
+        export_transform_out_free(&out);
+        double t0 = now_ms();
+        err[0] = '\0';
+        assert_int_equal(export_transform_run(t, bad, strlen(bad), &out, err, sizeof err),
+                         EXPORT_TRANSFORM_STOPPED);
+        double took = now_ms() - t0;
+        assert_int_equal(out.n, 0);
+        int got = strcmp(err, "stopped after 100 ms") == 0                  ? TIME
+                  : strcmp(err, "stopped after using more than 64 MB") == 0 ? MEMORY
+                                                                            : 0;
+        if ((got & runaway[i].stop) == 0)
+            fail_msg("%s: %s", runaway[i].prog, err);
+        /* not before the budget; the upper bound is generous for a loaded machine */
+        if ((got == TIME && took < EXPORT_TRANSFORM_BUDGET_MS) || took > 5000)
+            fail_msg("%s: stopped after %.1f ms", runaway[i].prog, took);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        print_message("%-42s %s after %6.1f ms, peak RSS so far %ld kB\n", runaway[i].prog, err,
+                      took, ru.ru_maxrss);
+        assert_int_equal(export_transform_run(t, ok2, strlen(ok2), &out, err, sizeof err), 0);
+        assert_int_equal(out.n, 1);
+        assert_string_equal(out.text[0], "{\"n\":2}");
+        export_transform_out_free(&out);
+        export_transform_free(t);
+    }
+    /* halt and halt_error are errors of the message, as before (the watchdog alone halts) */
+    struct export_transform *t = NULL;
+    assert_int_equal(export_transform_new("halt", &t, err, sizeof err), 0);
+    assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), -1);
+    assert_string_equal(err, "halted");
+    export_transform_free(t);
+    assert_int_equal(export_transform_new("{a: 1} | halt_error(1)", &t, err, sizeof err), 0);
+    assert_int_equal(export_transform_run(t, ok1, strlen(ok1), &out, err, sizeof err), -1);
+    assert_string_equal(err, "halted: {\"a\":1}");
+    export_transform_free(t);
+}
+
+struct budget_job {
+    struct export_transform *t;
+    int rc;
+    char err[256];
+};
+
+static void *run_runaway(void *arg)
+{
+    struct budget_job *j = arg;
+    struct export_transform_out out;
+    const char *bad = "{\"telemetry\":{\"loop\":true}}";
+    j->rc = export_transform_run(j->t, bad, strlen(bad), &out, j->err, sizeof j->err);
+    return NULL;
+}
+
+/* Several runs at once on different threads (one transform each): every one is stopped, each
+ * at its own deadline, and the watchdog survives its last transform being freed and a new one
+ * being compiled. */
+static void test_transform_budget_threads(void **state)
+{
+    (void)state;
+    enum { N = 4 };
+    for (int round = 0; round < 2; round++) {
+        struct budget_job jobs[N];
+        pthread_t th[N];
+        char err[256];
+        for (int i = 0; i < N; i++) {
+            memset(&jobs[i], 0, sizeof jobs[i]);
+            assert_int_equal(export_transform_new(".telemetry[0].name as $x | def f: f; f",
+                                                  &jobs[i].t, err, sizeof err),
+                             0);
+        }
+        for (int i = 0; i < N; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, run_runaway, &jobs[i]), 0);
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(jobs[i].rc, EXPORT_TRANSFORM_STOPPED);
+            assert_string_equal(jobs[i].err, "stopped after 100 ms");
+            export_transform_free(jobs[i].t);
+        }
+    }
+}
+
+static atomic_bool spin_stop;
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spin_stop))
+        ;
+    return NULL;
+}
+
+struct cpu_job {
+    struct export_transform *t;
+    int rc;
+    char err[256];
+    double cpu_ms, wall_ms;
+};
+
+static void *run_measured(void *arg)
+{
+    struct cpu_job *j = arg;
+    struct export_transform_out out;
+    struct timespec c0, c1;
+    double t0 = now_ms();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    j->rc = export_transform_run(j->t, "{}", 2, &out, j->err, sizeof j->err);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    j->wall_ms = now_ms() - t0;
+    j->cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+    return NULL;
+}
+
+/* The budget is the running thread's CPU time: with two busy threads on the same CPU the run
+ * gets about a third of it, and is still stopped only after using its 100 ms (a budget on the
+ * clock would stop it after about 33 ms of work). */
+static void test_transform_budget_cpu(void **state)
+{
+    (void)state;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+    struct cpu_job j = {0};
+    char err[256];
+    assert_int_equal(export_transform_new("def f: f; f", &j.t, err, sizeof err), 0);
+    pthread_t sp[2], runner;
+    atomic_store(&spin_stop, false);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&sp[i], NULL, spin, NULL), 0);
+        assert_int_equal(pthread_setaffinity_np(sp[i], sizeof one, &one), 0);
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    assert_int_equal(pthread_attr_setaffinity_np(&attr, sizeof one, &one), 0);
+    assert_int_equal(pthread_create(&runner, &attr, run_measured, &j), 0);
+    pthread_attr_destroy(&attr);
+    pthread_join(runner, NULL);
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(sp[i], NULL);
+    export_transform_free(j.t);
+    print_message("sharing a CPU with two busy threads: stopped after %.1f ms of CPU, %.1f ms "
+                  "of wall time\n",
+                  j.cpu_ms, j.wall_ms);
+    assert_int_equal(j.rc, EXPORT_TRANSFORM_STOPPED);
+    assert_string_equal(j.err, "stopped after 100 ms");
+    /* the thread clock ticks in at most a few ms; the run was not cut short by the wall clock */
+    if (j.cpu_ms < EXPORT_TRANSFORM_BUDGET_MS - 5 || j.wall_ms > 10000)
+        fail_msg("stopped after %.1f ms of CPU, %.1f ms of wall time", j.cpu_ms, j.wall_ms);
+}
+
 static void test_transform_source(void **state)
 {
     (void)state;
@@ -343,10 +582,17 @@ static void test_oauth_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_docs_examples),    cmocka_unit_test(test_docs_scenarios),
-        cmocka_unit_test(test_transform_errors), cmocka_unit_test(test_transform_source),
-        cmocka_unit_test(test_oauth_check),      cmocka_unit_test(test_oauth_request),
+        cmocka_unit_test(test_docs_examples),
+        cmocka_unit_test(test_docs_scenarios),
+        cmocka_unit_test(test_transform_errors),
+        cmocka_unit_test(test_transform_source),
+        cmocka_unit_test(test_oauth_check),
+        cmocka_unit_test(test_oauth_request),
         cmocka_unit_test(test_oauth_token),
+        cmocka_unit_test(test_libjq_halt),
+        cmocka_unit_test(test_transform_budget),
+        cmocka_unit_test(test_transform_budget_threads),
+        cmocka_unit_test(test_transform_budget_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

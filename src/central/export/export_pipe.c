@@ -196,7 +196,8 @@ const char *export_device_template(struct exporter *e, const char *device_id)
  * cursor passes the row only once its last output is done. A transform error, or more outputs
  * than allowed, fails that message for good (counted, shown in errors): it would fail the same
  * way on every retry, and holding the pipe for it would stop the export. No output: nothing to
- * send, like a message the filter drops. Takes @p body and @p device. */
+ * send, like a message the filter drops. A run stopped at its budget also ends this read, so the
+ * loop gives at most one budget to runaways per pipe and pump. Takes @p body and @p device. */
 static int transform_row(struct pipe *p, const struct store_export_row *row, char *body,
                          char *device)
 {
@@ -232,7 +233,8 @@ static int transform_row(struct pipe *p, const struct store_export_row *row, cha
         p->bytes += s->len;
     }
     p->read_to = row->seq;
-    return p->n == EXPORT_WINDOW || p->bytes >= EXPORT_WINDOW_BYTES;
+    return rc == EXPORT_TRANSFORM_STOPPED || p->n == EXPORT_WINDOW ||
+           p->bytes >= EXPORT_WINDOW_BYTES;
 }
 
 struct fill_ctx {
