@@ -204,6 +204,11 @@ $(B)/tests/kafka-mock: $(B)/obj/bench/kafka_mock.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL)
 
+# The store's staged-row move alone (bench/store_move.sh counts its instructions).
+$(B)/tests/store-move: $(B)/obj/bench/store_move.o $(CENTRAL_A) $(DTDL_A) $(UTIL_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS_CENTRAL) $(LIBS_DEVICE)
+
 $(B)/iotc.pc: tools/iotc.pc.in Makefile
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
