@@ -50,8 +50,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: store-move DIR DEVICES PREFILL STAGED SLICE\n");
         return 2;
     }
-    long devices = atol(argv[2]), pre = atol(argv[3]), staged = atol(argv[4]);
-    size_t slice = (size_t)atol(argv[5]);
+    long v[4];
+    for (int i = 0; i < 4; i++) {
+        char *end = NULL;
+        v[i] = strtol(argv[2 + i], &end, 10);
+        if (end == argv[2 + i] || *end != '\0' || v[i] < 0) {
+            fprintf(stderr, "store-move: not a count: %s\n", argv[2 + i]);
+            return 2;
+        }
+    }
+    long devices = v[0], pre = v[1], staged = v[2];
+    size_t slice = (size_t)v[3];
     struct app app = {0};
     app.cfg.data_dir = argv[1];
     if (devices <= 0 || staged <= 0 || store_open(&app) != CE_OK)

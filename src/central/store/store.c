@@ -103,9 +103,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     "SELECT device_id FROM telemetry_staging WHERE seq <= ?1",
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
-     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3) ORDER BY seq"),
+     " WHERE seq <= ?1 AND (?2 IS NULL OR device_id <= ?2) ORDER BY seq"),
     ("DELETE FROM telemetry_staging"
-     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3)"),
+     " WHERE seq <= ?1 AND (?2 IS NULL OR device_id <= ?2)"),
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -521,14 +521,15 @@ static int slice_step(struct store *st, int64_t slice, int64_t *moved, bool *las
 {
     if (!st->moving && cuts_plan(st, slice) != CE_OK)
         return CE_STORE;
-    const char *lo = st->move_i > 0 ? st->move_cut[st->move_i - 1] : "";
+    /* The rows up to move_end of the devices below this slice's are gone: the slices before it
+     * moved them (every row of their range up to move_end) and the rows committed since have
+     * higher seqs. So a slice takes what is left up to its last device, one comparison a row. */
     const char *hi = st->move_i < st->move_cuts ? st->move_cut[st->move_i] : NULL;
     *last = hi == NULL;
     for (int id = ST_MOVE; id <= ST_MOVE_CLEAR; id++) {
         sqlite3_stmt *m = st->st[id];
         sqlite3_bind_int64(m, 1, st->move_end);
-        sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
-        bind_text(m, 3, hi);
+        bind_text(m, 2, hi);
         if (step_reset(m) != SQLITE_DONE)
             return CE_STORE;
         if (id == ST_MOVE)
