@@ -46,7 +46,7 @@
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
 #define DEFER_MS 100 /* the longest a deferred group waits (store_defer_seal) */
-#define MOVE_SLICE 2048
+#define MOVE_SLICE 1536
 #define DELAY_BELOW 64 /* --commit-delay: a batch of this many sealed ops commits at once */
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
