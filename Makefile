@@ -123,7 +123,7 @@ central: $(if $(wildcard $(CENTRAL_MAIN)),$(CENTRAL_BIN),)
 cli: $(if $(CLI_SRC),$(CLI_BIN),)
 sim: $(if $(SIM_SRC),$(SIM_BIN),)
 examples: $(EXAMPLE_BINS)
-tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec $(B)/tests/kafka-mock
+tests: $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(B)/tests/sasvec $(B)/tests/kafka-mock $(B)/tests/store-move
 
 print-builddir:
 	@echo $(B)

@@ -16,7 +16,7 @@ PREFILL=${3:-200000}
 STAGED=${4:-8192}
 SLICE=${5:-2048}
 command -v valgrind >/dev/null || { echo "store_move: valgrind is missing"; exit 2; }
-[ -x "$B/tests/store-move" ] || { echo "store_move: $B/tests/store-move is missing (make $B/tests/store-move)"; exit 2; }
+[ -x "$B/tests/store-move" ] || { echo "store_move: $B/tests/store-move is missing (make tests)"; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/iotc-move.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/data" || exit 1
