@@ -72,6 +72,13 @@ if [ "${PREFILL:-0}" -gt 0 ]; then
         { echo "ingest_callgrind: prefill failed"; exit 1; }
 fi
 
+# Rows in the indexed table: only moves add to it here, so its growth while counting is the rows
+# the counted move slices moved (a slice under way at either end makes it approximate).
+main_rows() {
+    command -v sqlite3 >/dev/null && sqlite3 -cmd ".timeout 10000" "file:$dir/central.db?mode=ro" \
+        "SELECT COUNT(*) FROM telemetry_main" 2>/dev/null || echo 0
+}
+
 # Connect, then wait until every device is connected before counting.
 status=$work/status.json
 "$B/iotc-sim" --quiet --app "$work/app.json" --hub "$hub" --devices "$DEVICES" --ramp 0 \
@@ -84,6 +91,7 @@ for ((i = 0; i < 600; i++)); do
     if [ -s "$status" ] && [ "$(bench_jget "$status" connected)" = "$DEVICES" ]; then
         callgrind_control -i on "$CPID" >/dev/null 2>&1 || { echo "ingest_callgrind: callgrind_control failed"; exit 1; }
         acked0=$(bench_jget "$status" acked)
+        main0=$(main_rows)
         break
     fi
     sleep 0.1
@@ -93,6 +101,7 @@ sleep "$SECONDS_RUN"
 # The status file is rewritten every second: take the acks known when counting stops.
 callgrind_control -i off "$CPID" >/dev/null 2>&1
 acked1=$(bench_jget "$status" acked)
+main1=$(main_rows)
 bench_stop_pid "$SPID"
 callgrind_control -d "$CPID" >/dev/null 2>&1 # dump while the process still runs
 bench_stop_pid "$CPID"
@@ -109,9 +118,9 @@ callgrind_annotate --inclusive=no --threshold=100 "$part" >"$work/self.txt" 2>/d
 [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$part" "$work/incl.txt" "$work/self.txt" "$KEEP"/
 
 # Inclusive counts of the functions named (callgrind_annotate's "file:function [object]" lines).
-node - "$work/incl.txt" "$work/self.txt" "$part" "$DEVICES" "$INFLIGHT" "$msgs" "$work/ours.json" <<'EOF' || exit 1
+node - "$work/incl.txt" "$work/self.txt" "$part" "$DEVICES" "$INFLIGHT" "$msgs" "$work/ours.json" "$((main1 - main0))" <<'EOF' || exit 1
 const fs = require("fs");
-const [incF, selfF, rawF, devices, inflight, msgs, summaryF] = process.argv.slice(2);
+const [incF, selfF, rawF, devices, inflight, msgs, summaryF, movedRows] = process.argv.slice(2);
 // Call counts from the raw file: "cfn=(id) name" (the name only the first time) then "calls=N".
 const calls = new Map();
 {
@@ -194,6 +203,8 @@ console.log(`per message: ${r(ncalls("malloc") + ncalls("calloc") + ncalls("real
     `loop wake-ups done_cb ${r(ncalls("done_cb"), n)}, PUBACK flushes flush_dirty_cb ${r(ncalls("flush_dirty_cb"), n)}`);
 const mv = ncalls("move_staged") + ncalls("move_slice");
 console.log(`staged-row move transactions (slices): ${mv}, ${r(n, mv)} messages per move transaction`);
+if (+movedRows > 0)
+    console.log(`rows moved while counting: ${movedRows}, ${(incl("move_staged", "move_slice") / movedRows).toFixed(0)} move instructions per moved row`);
 console.log(`commits (fdatasync): ${commits}, ${r(n, commits)} messages per commit, ${r(ncalls("pwrite") + ncalls("pwrite64"), commits)} WAL pwrites per commit (2 per page frame)`);
 fs.writeFileSync(summaryF, JSON.stringify({
     n, whole: inc.total, tls_read: incl("SSL_read"), tls_write: incl("SSL_write"),

@@ -358,7 +358,14 @@ static void on_done(void *ctx, uint32_t tag, int rc)
     }
 }
 
-static void child_run(char *dir, int fd)
+/* How the child commits and moves: rows of `devices` devices (one after the other), a move once
+ * `move_rows` are staged, `slice` rows per move transaction. */
+struct kill_plan {
+    int devices;
+    size_t move_rows, slice;
+};
+
+static void child_run(char *dir, int fd, const struct kill_plan *kp)
 {
     static struct child c;
     c.fd = fd;
@@ -366,16 +373,19 @@ static void child_run(char *dir, int fd)
     if (evthread_use_pthreads() != 0 || (c.app.base = event_base_new()) == NULL ||
         store_open(&c.app) != CE_OK)
         _exit(2);
-    store_set_move(c.app.store, 64, 5); /* a move every few commits */
+    store_set_move(c.app.store, kp->move_rows, 5);
+    store_set_move_slice(c.app.store, kp->slice);
     if (store_start(&c.app) != CE_OK)
         _exit(2);
     for (uint32_t i = 0; i < 1000000; i++) {
-        char body[32];
+        char body[32], dev[16];
         snprintf(body, sizeof body, "{\"t\":%u}", i);
-        struct store_telemetry t = {.device_id = i % 3 ? "k1" : "k2",
-                                    .enqueued_ms = i,
-                                    .payload = body,
-                                    .payload_len = strlen(body)};
+        if (kp->devices == 2)
+            snprintf(dev, sizeof dev, "%s", i % 3 ? "k1" : "k2");
+        else
+            snprintf(dev, sizeof dev, "k%03u", i % (uint32_t)kp->devices);
+        struct store_telemetry t = {
+            .device_id = dev, .enqueued_ms = i, .payload = body, .payload_len = strlen(body)};
         if (store_add_telemetry(c.app.store, &t, on_done, &c, i) != CE_OK)
             _exit(2);
         event_base_loop(c.app.base, EVLOOP_NONBLOCK); /* seal, then completions */
@@ -385,16 +395,15 @@ static void child_run(char *dir, int fd)
     _exit(6); /* not reached: the parent kills it first */
 }
 
-static void test_kill_while_moving(void **state)
+static void kill_while_moving(struct fixture *f, const struct kill_plan *kp)
 {
-    struct fixture *f = *state;
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        child_run(f->dir, p[1]);
+        child_run(f->dir, p[1], kp);
     }
     close(p[1]);
     /* Let it commit and move for a while: until 3,000 acknowledgements (10 s without one fails). */
@@ -456,6 +465,33 @@ static void test_kill_while_moving(void **state)
     assert_int_equal(sqlite3_column_int64(s, 0), 0);
     sqlite3_finalize(s);
     sqlite3_close(db);
+}
+
+/* Two devices, a move every 64 rows: a move is one slice. */
+static void test_kill_while_moving(void **state)
+{
+    const struct kill_plan kp = {.devices = 2, .move_rows = 64, .slice = 0};
+    kill_while_moving(*state, &kp);
+}
+
+/* 100 devices, a move every 1,024 rows in slices of 16 (a few devices each): the kill lands
+ * between two slices of a move or inside one, and the next run finds every row once. */
+static void test_kill_while_moving_in_slices(void **state)
+{
+    struct fixture *f = *state;
+    const struct kill_plan kp = {.devices = 100, .move_rows = 1024, .slice = 16};
+    kill_while_moving(f, &kp);
+    /* The next run moves what the killed one left staged, each row once. */
+    long long total = q1(f->dir, "SELECT COUNT(*) FROM telemetry");
+    assert_true(total >= 3000);
+    struct app *app = &f->app;
+    assert_int_equal(store_open(app), CE_OK);
+    store_set_move(app->store, 1, 0);
+    assert_int_equal(store_start(app), CE_OK);
+    assert_int_equal(wait_q1(f->dir, "SELECT COUNT(*) FROM telemetry_staging", 0), 0);
+    store_close(app);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(*) FROM telemetry_main"), total);
+    assert_int_equal(q1(f->dir, "SELECT COUNT(DISTINCT seq) FROM telemetry_main"), total);
 }
 
 /* A database of schema 1 (one telemetry table) is migrated with its rows and seqs. */
@@ -631,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_between_commit_and_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_move_keeps_rows_staged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_while_moving, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_while_moving_in_slices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_never_goes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_in_slices, setup, teardown),

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -45,7 +46,7 @@
 #define MOVE_ROWS 8192
 #define MOVE_AGE_MS 10000
 #define DEFER_MS 100 /* the longest a deferred group waits (store_defer_seal) */
-#define MOVE_SLICE 2048
+#define MOVE_SLICE 1536
 #define DELAY_BELOW 64 /* --commit-delay: a batch of this many sealed ops commits at once */
 
 enum op_kind { OP_NOP, OP_TELEMETRY, OP_PUT_DEVICE, OP_DEL_DEVICE, OP_PUT_C2D, OP_DEL_C2D, OP_SQL };
@@ -99,13 +100,12 @@ static const char *const stmt_sql[ST_COUNT] = {
      " COALESCE((SELECT MAX(seq) FROM telemetry_staging), 0)) FROM telemetry_seq"),
     "UPDATE telemetry_seq SET last=?1 WHERE last < ?1",
     ("SELECT COALESCE(MAX(seq), 0) FROM telemetry_staging"),
-    ("SELECT device_id, COUNT(*) FROM telemetry_staging WHERE seq <= ?1"
-     " GROUP BY device_id ORDER BY device_id"),
+    "SELECT device_id FROM telemetry_staging WHERE seq <= ?1",
     ("INSERT INTO telemetry_main(seq, device_id, enqueued_ms, component, props, payload)"
      " SELECT seq, device_id, enqueued_ms, component, props, payload FROM telemetry_staging"
-     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3) ORDER BY seq"),
+     " WHERE seq <= ?1 AND (?2 IS NULL OR device_id <= ?2) ORDER BY seq"),
     ("DELETE FROM telemetry_staging"
-     " WHERE seq <= ?1 AND device_id > ?2 AND (?3 IS NULL OR device_id <= ?3)"),
+     " WHERE seq <= ?1 AND (?2 IS NULL OR device_id <= ?2)"),
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
@@ -390,7 +390,88 @@ static void cuts_free(struct store *st)
     st->move_i = 0;
 }
 
-/* A move begins: the rows staged now, and where to cut them (one sort of their device ids). */
+struct move_dev {
+    char *id;
+    size_t rows;
+};
+
+static int dev_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct move_dev *const *)a)->id,
+                  (*(const struct move_dev *const *)b)->id);
+}
+
+static uint32_t id_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The staged rows of each device (cuts_plan()'s working memory). */
+struct move_count {
+    struct move_dev *dev;
+    size_t ndev, capdev;
+    uint32_t *slot; /* open addressing: dev index + 1, 0: empty */
+    size_t nslot;
+};
+
+static void count_free(struct move_count *c)
+{
+    for (size_t i = 0; i < c->ndev; i++)
+        free(c->dev[i].id);
+    free(c->dev);
+    free(c->slot);
+}
+
+/* Count one row of device @p id (@p n bytes). CE_NOMEM if out of memory. */
+static int count_row(struct move_count *c, const char *id, size_t n)
+{
+    if (2 * (c->ndev + 1) > c->nslot) { /* grow and rehash: at most half full */
+        size_t ns = c->nslot ? 2 * c->nslot : 256;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (sl == NULL)
+            return CE_NOMEM;
+        for (size_t d = 0; d < c->ndev; d++) {
+            size_t h = id_hash(c->dev[d].id, strlen(c->dev[d].id)) & (ns - 1);
+            while (sl[h] != 0)
+                h = (h + 1) & (ns - 1);
+            sl[h] = (uint32_t)d + 1;
+        }
+        free(c->slot);
+        c->slot = sl;
+        c->nslot = ns;
+    }
+    size_t h = id_hash(id, n) & (c->nslot - 1);
+    for (; c->slot[h] != 0; h = (h + 1) & (c->nslot - 1)) {
+        struct move_dev *d = &c->dev[c->slot[h] - 1];
+        if (strncmp(d->id, id, n) == 0 && d->id[n] == '\0') {
+            d->rows++;
+            return CE_OK;
+        }
+    }
+    if (c->ndev == c->capdev) {
+        size_t cap = c->capdev ? 2 * c->capdev : 64;
+        struct move_dev *nd = realloc(c->dev, cap * sizeof *nd);
+        if (nd == NULL)
+            return CE_NOMEM;
+        c->dev = nd;
+        c->capdev = cap;
+    }
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return CE_NOMEM;
+    memcpy(copy, id, n);
+    copy[n] = '\0';
+    c->dev[c->ndev] = (struct move_dev){.id = copy, .rows = 1};
+    c->slot[h] = (uint32_t)++c->ndev;
+    return CE_OK;
+}
+
+/* A move begins: the rows staged now, and where to cut them. One pass over the staged rows in
+ * row id order counts the rows of each device in a hash table (no sort of the rows, as a GROUP
+ * BY device_id would do); the devices, not the rows, are then sorted by id and cut. */
 static int cuts_plan(struct store *st, int64_t slice)
 {
     sqlite3_stmt *e = st->st[ST_MOVE_END], *b = st->st[ST_MOVE_BOUND];
@@ -399,29 +480,37 @@ static int cuts_plan(struct store *st, int64_t slice)
     sqlite3_reset(e);
     if (st->move_end < 0)
         return CE_STORE;
+    struct move_count c = {0};
     sqlite3_bind_int64(b, 1, st->move_end);
-    int64_t acc = 0;
-    size_t cap = 0;
     while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
-        acc += sqlite3_column_int64(b, 1);
-        if (acc < slice)
-            continue;
-        acc = 0;
-        const char *v = (const char *)sqlite3_column_text(b, 0);
-        if (st->move_cuts == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **n = realloc(st->move_cut, cap * sizeof *n);
-            if (n == NULL)
-                break;
-            st->move_cut = n;
-        }
-        if (v == NULL || (st->move_cut[st->move_cuts] = strdup(v)) == NULL)
+        const char *id = (const char *)sqlite3_column_text(b, 0);
+        if (id == NULL || count_row(&c, id, (size_t)sqlite3_column_bytes(b, 0)) != CE_OK) {
+            rc = SQLITE_NOMEM;
             break;
-        st->move_cuts++;
+        }
     }
     sqlite3_reset(b);
     sqlite3_clear_bindings(b);
-    if (rc != SQLITE_DONE) {
+    struct move_dev **order = rc == SQLITE_DONE ? malloc((c.ndev + 1) * sizeof *order) : NULL;
+    if (order != NULL) {
+        for (size_t d = 0; d < c.ndev; d++)
+            order[d] = &c.dev[d];
+        qsort(order, c.ndev, sizeof *order, dev_cmp);
+        /* cut after the device that brings a slice to `slice` rows (none after the last) */
+        st->move_cut = malloc((c.ndev + 1) * sizeof *st->move_cut);
+        int64_t acc = 0;
+        for (size_t d = 0; st->move_cut != NULL && d + 1 < c.ndev; d++) {
+            if ((acc += (int64_t)order[d]->rows) < slice)
+                continue;
+            acc = 0;
+            st->move_cut[st->move_cuts++] = order[d]->id;
+            order[d]->id = NULL; /* kept by the cuts */
+        }
+    }
+    bool ok = order != NULL && st->move_cut != NULL;
+    free(order);
+    count_free(&c);
+    if (!ok) {
         cuts_free(st);
         return CE_STORE;
     }
@@ -432,14 +521,15 @@ static int slice_step(struct store *st, int64_t slice, int64_t *moved, bool *las
 {
     if (!st->moving && cuts_plan(st, slice) != CE_OK)
         return CE_STORE;
-    const char *lo = st->move_i > 0 ? st->move_cut[st->move_i - 1] : "";
+    /* The rows up to move_end of the devices below this slice's are gone: the slices before it
+     * moved them (every row of their range up to move_end) and the rows committed since have
+     * higher seqs. So a slice takes what is left up to its last device, one comparison a row. */
     const char *hi = st->move_i < st->move_cuts ? st->move_cut[st->move_i] : NULL;
     *last = hi == NULL;
     for (int id = ST_MOVE; id <= ST_MOVE_CLEAR; id++) {
         sqlite3_stmt *m = st->st[id];
         sqlite3_bind_int64(m, 1, st->move_end);
-        sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
-        bind_text(m, 3, hi);
+        bind_text(m, 2, hi);
         if (step_reset(m) != SQLITE_DONE)
             return CE_STORE;
         if (id == ST_MOVE)

@@ -85,7 +85,7 @@ void store_set_move(struct store *st, size_t rows, int64_t age_ms);
 uint64_t store_moves(const struct store *st);
 
 /**
- * Rows per move transaction (default 2,048; 0 restores it): a move is done in slices of about
+ * Rows per move transaction (default 1,536; 0 restores it): a move is done in slices of about
  * this many rows (all the rows of a range of devices, in device id order), and what was queued
  * meanwhile is committed between two slices, so no commit waits longer than one slice. Any
  * thread.
