@@ -135,6 +135,21 @@ if [[ ,$SERVERS, == *,iotc,* ]]; then
     log "iotc-central: $N devices created in $P process(es); connecting"
     iotc_args() { echo --app "$work/central$1.app.json" --hub "${HUBS[$1]}" --server-pid "${CPIDS[$1]}"; }
     run_sims central iotc_args
+    # Of the RSS growth, what SQLite holds (page caches, bounded: the writer's is 16 MB): summed
+    # over the processes, per connection, so the connections' own share can be told from it.
+    sq=0
+    for ((k = 0; k < P; k++)); do
+        b=$("$B/iotc" --data-dir "$work/central$k" -o json stats 2>/dev/null |
+            node -e 'let t="";process.stdin.on("data",(d)=>t+=d).on("end",()=>{try{console.log(JSON.parse(t).store.sqliteBytes|0)}catch{console.log(0)}})')
+        sq=$((sq + ${b:-0}))
+    done
+    node -e 'const [f, n, sq] = process.argv.slice(1); const d = JSON.parse(require("fs").readFileSync(f, "utf8"));
+        const c = d.window.connected || 1, r = (d.server || {}).rss_per_connection_bytes;
+        d.server = Object.assign(d.server || {}, { sqlite_bytes: +sq, sqlite_per_connection_bytes: Math.round(sq / c) });
+        require("fs").writeFileSync(f, JSON.stringify(d, null, 2));
+        console.log(`central   of the RSS per connection, SQLite heap (caches) ${(sq / c / 1024).toFixed(1)} KB, ` +
+            `the rest ${r == null ? "?" : ((r - sq / c) / 1024).toFixed(1)} KB (SQLite holds ${(sq / 1048576).toFixed(1)} MB in ${n} process(es))`);' \
+        "$OUT/r8-central.json" "$P" "$sq"
     for p in "${CPIDS[@]}"; do bench_stop_pid "$p"; done
 fi
 

@@ -288,6 +288,9 @@ static void test_bag_cache_and_stats(void **state)
     assert_true(counter(&r1, "store.queueMax") >= 1);
     assert_true(counter(&r1, "store.rowsPerCommit") >= 1);
     assert_true(counter(&r1, "store.batchMax") >= counter(&r1, "store.rowsPerCommit"));
+    /* SQLite's heap: the writer's and readers' caches hold pages of a store that has rows now */
+    assert_true(counter(&r1, "store.sqliteBytes") > 0);
+    assert_true(counter(&r1, "store.sqliteBytesMax") >= counter(&r1, "store.sqliteBytes"));
     /* `iotc stats` prints the same counters, one row each */
     struct cu_out o;
     assert_int_equal(cu_iotc(&o, "stats", "--data-dir", srv.data_dir, NULL), 0);

@@ -45,5 +45,7 @@ void capi_stats(struct http_ctx *c)
     add(st, "wakeups", (double)s.wakeups);
     add(st, "completions", (double)s.completions);
     add(st, "delayedCommits", (double)s.delayed);
+    add(st, "sqliteBytes", (double)s.sqlite_bytes);
+    add(st, "sqliteBytesMax", (double)s.sqlite_bytes_max);
     capi_reply(c, 200, o);
 }

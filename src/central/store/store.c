@@ -1038,6 +1038,11 @@ void store_stats_get(const struct store *st, struct store_stats *out)
     *out = st->stats;
     out->queue_depth = st->q_len + st->in_flight;
     pthread_mutex_unlock((pthread_mutex_t *)&st->mu);
+    sqlite3_int64 cur = 0, max = 0;
+    if (sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &max, 0) == SQLITE_OK) {
+        out->sqlite_bytes = (uint64_t)cur;
+        out->sqlite_bytes_max = (uint64_t)max;
+    }
 }
 
 int store_open(struct app *app)

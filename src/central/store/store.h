@@ -108,15 +108,18 @@ size_t store_backlog(const struct store *st);
 
 /** The writer's counters since the store opened (operators', docs/OPERATIONS.md). */
 struct store_stats {
-    uint64_t committed;   /**< writes (telemetry rows, barriers, ...) in committed transactions */
-    uint64_t commits;     /**< transactions committed (each one fsync in WAL mode) */
-    uint64_t batch_max;   /**< the most writes one transaction carried */
-    uint64_t commit_ns;   /**< writer time from BEGIN to the end of COMMIT, summed */
-    uint64_t wakeups;     /**< loop wake-ups that ran completions (PUBACKs) of commits */
-    uint64_t completions; /**< completions (callbacks) those wake-ups ran */
-    uint64_t queue_max;   /**< the longest the hand-off queue was (queued + in the writer) */
-    uint64_t queue_depth; /**< queued + in the writer now */
-    uint64_t delayed;     /**< transactions that waited --commit-delay for more writes */
+    uint64_t committed;    /**< writes (telemetry rows, barriers, ...) in committed transactions */
+    uint64_t commits;      /**< transactions committed (each one fsync in WAL mode) */
+    uint64_t batch_max;    /**< the most writes one transaction carried */
+    uint64_t commit_ns;    /**< writer time from BEGIN to the end of COMMIT, summed */
+    uint64_t wakeups;      /**< loop wake-ups that ran completions (PUBACKs) of commits */
+    uint64_t completions;  /**< completions (callbacks) those wake-ups ran */
+    uint64_t queue_max;    /**< the longest the hand-off queue was (queued + in the writer) */
+    uint64_t queue_depth;  /**< queued + in the writer now */
+    uint64_t delayed;      /**< transactions that waited --commit-delay for more writes */
+    uint64_t sqlite_bytes; /**< heap SQLite holds now, every connection of the process (page
+                                caches, statements): bounded by the caches' sizes */
+    uint64_t sqlite_bytes_max; /**< the most it held */
 };
 
 /** Copy the writer's counters. Loop thread (completions is the loop's own); takes the queue's
