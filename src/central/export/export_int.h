@@ -16,6 +16,7 @@
 #include "central/base/app.h"
 #include "central/export/export_dest.h"
 #include "central/export/export_fmt.h"
+#include "central/export/export_reader.h"
 #include "central/export/export_transform.h"
 #include "central/store/store_export.h"
 
@@ -28,6 +29,7 @@
 enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
 
 struct pipe;
+struct read_job;
 
 struct slot {
     struct pipe *p;
@@ -45,9 +47,11 @@ struct pipe {
     struct xport *x;
     char *dest_id;
     struct export_dest *dest;
-    struct export_transform *xf; /* the destination's `transform`, or NULL */
-    int64_t cursor;              /* every row <= cursor is acknowledged */
-    int64_t saved;               /* the cursor last queued for the store */
+    struct export_transform *xf;  /* the destination's `transform`, or NULL */
+    struct export_filter *filter; /* a copy of the export's filter, or NULL */
+    struct read_job *reading;     /* the read on the reader thread, or NULL */
+    int64_t cursor;               /* every row <= cursor is acknowledged */
+    int64_t saved;                /* the cursor last queued for the store */
     int64_t read_to;
     struct slot win[EXPORT_WINDOW];
     size_t head, n, bytes;
@@ -95,6 +99,7 @@ struct exporter {
     struct saved_cursor *cursors; /* loaded at start, consumed as pipes are made */
     struct event *tick, *kick;
     struct export_sender *sender; /* the thread webhook@v1 requests run on */
+    struct export_reader *reader; /* the thread the pipes read and format on */
     int sub;
     uint64_t rng;
     int64_t pruned[EXPORT_SRC_COUNT]; /* export_events: rows up to this were deleted (queued) */
