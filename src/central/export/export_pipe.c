@@ -214,7 +214,7 @@ struct read_job {
     int round;
     /* results */
     struct rd_row **rows;
-    size_t n_rows;
+    size_t n_rows, scanned;
     struct rd_fact *facts;
     size_t n_facts;
     struct rd_entry *ents;
@@ -238,7 +238,8 @@ void export_pipe_free(struct pipe *p)
     free(p);
 }
 
-static void job_free(struct read_job *j)
+/* The rows and facts (the entries borrow nothing from them). */
+static void free_rows(struct read_job *j)
 {
     for (size_t i = 0; i < j->n_rows; i++)
         free(j->rows[i]);
@@ -246,13 +247,21 @@ static void job_free(struct read_job *j)
         free(j->facts[i].tid);
         cJSON_Delete(j->facts[i].enr);
     }
+    free(j->rows);
+    free(j->facts);
+    j->rows = NULL;
+    j->facts = NULL;
+    j->n_rows = j->n_facts = 0;
+}
+
+static void job_free(struct read_job *j)
+{
+    free_rows(j);
     for (size_t i = 0; i < j->n_ents; i++) {
         free(j->ents[i].device);
         free(j->ents[i].body);
         free(j->ents[i].fail);
     }
-    free(j->rows);
-    free(j->facts);
     free(j->ents);
     if (j->p == NULL) { /* an orphan owns what its pipe lent it */
         export_transform_free(j->xf);
@@ -474,6 +483,7 @@ static void job_run(struct export_work *w, struct store_export *se)
         if (j->rows != NULL)
             store_export_scan(se, export_log_of(j->src), export_source_name(j->src), j->after,
                               j->limit, copy_row, j);
+        j->scanned = j->n_rows;
         j->round = 1;
         if (j->n_rows > 0 && (j->src == EXPORT_SRC_TELEMETRY || j->has_enr)) {
             if (collect_facts(j) != 0) { /* out of memory: nothing this time, read again */
@@ -486,6 +496,7 @@ static void job_run(struct export_work *w, struct store_export *se)
     }
     j->round = 2;
     format_rows(j);
+    free_rows(j); /* here rather than on the loop */
 }
 
 /* Round 1 on the loop: each device's template and enrichments as they are now. */
@@ -559,7 +570,7 @@ static void job_done(struct export_work *w, bool ran)
         return;
     }
     /* a full batch: more may be waiting (else the tick and the kicks read again) */
-    bool more = j->round == 2 && j->n_rows == j->limit && j->read_to > j->after;
+    bool more = j->round == 2 && j->scanned == j->limit && j->read_to > j->after;
     if (j->round == 2)
         take_entries(j);
     p->reading = NULL;

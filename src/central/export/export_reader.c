@@ -1,8 +1,8 @@
 /*
  * export_reader.c - the export's reader thread (export_reader.h).
  *
- * Threads: the loop appends work to `in` and signals `cv`; the reader takes the whole queue,
- * runs each item, appends it to `out` and wakes the loop with event_active() on an event of
+ * Threads: the loop appends work to `in` and signals `cv`; the reader takes one item at a time,
+ * runs it, appends it to `out` and wakes the loop with event_active() on an event of
  * app->base (libevent is initialised with evthread_use_pthreads(), as for the store's writer and
  * the export's sender), only when `out` goes from empty to not empty; the loop takes the whole
  * queue and calls done() for each. A work item belongs to the reader between post and done.
@@ -55,6 +55,7 @@ static struct export_work *wq_take(struct wq *q)
     return w;
 }
 
+/* One item at a time, so that a stop waits for the item running only. */
 static void *reader_main(void *arg)
 {
     struct export_reader *r = arg;
@@ -62,26 +63,20 @@ static void *reader_main(void *arg)
     for (;;) {
         while (r->in.head == NULL && !r->stop)
             pthread_cond_wait(&r->cv, &r->mu);
-        if (r->in.head == NULL) /* stop, and nothing left */
+        if (r->stop)
             break;
-        struct export_work *w = wq_take(&r->in);
+        struct export_work *w = r->in.head;
+        r->in.head = w->next;
+        if (r->in.head == NULL)
+            r->in.tail = &r->in.head;
         pthread_mutex_unlock(&r->mu);
-        struct wq done;
-        wq_init(&done);
-        for (struct export_work *next; w != NULL; w = next) {
-            next = w->next;
-            w->run(w, r->se);
-            wq_push(&done, w);
-        }
+        w->run(w, r->se);
         pthread_mutex_lock(&r->mu);
         bool wake = !r->out_woken;
         r->out_woken = true;
-        *r->out.tail = done.head;
-        r->out.tail = done.tail;
+        wq_push(&r->out, w);
         if (wake)
             event_active(r->out_ev, EV_READ, 0);
-        if (r->stop)
-            break;
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
