@@ -116,10 +116,10 @@ count() { local c; c=$(cat "$work/$1.count" 2>/dev/null); echo "${c:-0}"; }
 if [ "$LIVE" = 1 ]; then
     if [ -n "$LIVE_RATE" ]; then
         log "live: $LIVE_N devices, $LIVE_RATE msg/s in all, ${LIVE_SECS}s, exports: ${DESTS[*]}"
-        rate=(--rate "$LIVE_RATE/total" --inflight 16)
+        rate=(--rate "$LIVE_RATE/total" --inflight 16) desc="$LIVE_RATE msg/s in all"
     else
         log "live: $LIVE_N devices, one message in flight each (bench row 7's rate), ${LIVE_SECS}s, exports: ${DESTS[*]}"
-        rate=(--rate max --inflight 1)
+        rate=(--rate max --inflight 1) desc="one message in flight each"
     fi
     "$B/iotc-sim" --app "$work/app.app.json" --devices "$LIVE_N" --ramp 1000 --concurrency 500 \
         "${rate[@]}" --qos 1 --warmup 1 --measure "$LIVE_SECS" --duration 600 --quiet \
@@ -142,7 +142,7 @@ for (const x of xs) console.log(`export lag: t=${(now - t0).toFixed(1)}s ${x.id}
     node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")), w=r.window||{}, s=r.server||{};
 console.log(`ingest (iotc-sim, ${r.devices} devices, ${process.argv[2]}, exports on): ${w.acked_per_s} msg/s ` +
   `acknowledged in the ${w.seconds} s window, ${s.msgs_per_cpu_s} msg per iotc-central CPU-second, ${r.acked} in all`)' \
-        "$work/sim.json" "${LIVE_RATE:+$LIVE_RATE msg/s in all}${LIVE_RATE:-one message in flight each}" \
+        "$work/sim.json" "$desc" \
         2>/dev/null || log "(no iotc-sim summary: $(tail -1 "$work/sim.log"))"
     declare -A caught
     for ((i = 0; i < 120; i++)); do

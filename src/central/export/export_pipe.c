@@ -608,14 +608,15 @@ static void fill(struct exporter *e, struct pipe *p)
     export_reader_post(e->reader, &j->w);
 }
 /* The devices with an unacknowledged row earlier in the window: an open-addressing set of their
- * hashes (twice the window's size, so never full; 0 marks a free place). */
+ * hashes (@p cap places, more than twice the rows in the window, so never full; 0 marks a free
+ * place). Only the places used are cleared: a window of a few rows clears a few. */
 #define BUSY_SLOTS (2 * EXPORT_WINDOW)
 
 /* Add @p h; @return true when it was there already. */
-static bool busy_test_add(uint64_t *set, uint64_t h)
+static bool busy_test_add(uint64_t *set, size_t cap, uint64_t h)
 {
     h = h != 0 ? h : 1;
-    for (size_t i = (size_t)(h % BUSY_SLOTS);; i = (i + 1) % BUSY_SLOTS) {
+    for (size_t i = (size_t)(h % cap);; i = (i + 1) % cap) {
         if (set[i] == h)
             return true;
         if (set[i] == 0) {
@@ -627,12 +628,14 @@ static bool busy_test_add(uint64_t *set, uint64_t h)
 
 static void dispatch(struct pipe *p, int64_t now)
 {
-    uint64_t busy[BUSY_SLOTS] = {0};
+    uint64_t busy[BUSY_SLOTS];
+    size_t cap = 2 * p->n + 1 < BUSY_SLOTS ? 2 * p->n + 1 : BUSY_SLOTS;
+    memset(busy, 0, cap * sizeof busy[0]);
     for (size_t i = 0; i < p->n; i++) {
         struct slot *s = slot_at(p, i);
         if (s->st == SLOT_DONE)
             continue;
-        bool blocked = busy_test_add(busy, s->dev_hash);
+        bool blocked = busy_test_add(busy, cap, s->dev_hash);
         if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
