@@ -1,7 +1,8 @@
 /*
  * export_int.h - what export.c (definitions, REST answers, event recording, start and stop) and
  * export_pipe.c (the pipes: window, delivery, cursor) share. Not an interface for other modules.
- * Loop thread only.
+ * Loop thread only, but for what a pipe lends its read on the reader thread (export_pipe.c:
+ * the filter copy and the transform, unchanged while the read is out).
  */
 #ifndef CENTRAL_EXPORT_INT_H
 #define CENTRAL_EXPORT_INT_H

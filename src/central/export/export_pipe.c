@@ -1,6 +1,7 @@
 /*
  * export_pipe.c - the pipes of data export (see export.c for the design): a window of rows read
- * from the source after the cursor, filtered, enriched and formatted, sent as the destination
+ * from the source after the cursor, filtered, enriched and formatted (on the reader thread,
+ * export_reader.h; see "reading on the reader thread" below), sent as the destination
  * has room but one at a time per device, retried with backoff, and the cursor moved over the
  * done prefix of the window.
  */
