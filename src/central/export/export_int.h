@@ -21,7 +21,8 @@
 #include "central/export/export_transform.h"
 #include "central/store/store_export.h"
 
-#define EXPORT_WINDOW 256
+#define EXPORT_WINDOW 1024 /* rows read ahead per pipe (reads take a round trip to the reader) */
+#define EXPORT_DISPATCH_BLOCKED_MAX 256 /* dispatch looks this far past rows of busy devices */
 #define EXPORT_WINDOW_BYTES (4u << 20)
 #define EXPORT_TICK_MS 100
 #define EXPORT_ERRORS_MAX 5
@@ -48,11 +49,15 @@ struct pipe {
     struct xport *x;
     char *dest_id;
     struct export_dest *dest;
-    struct export_transform *xf;  /* the destination's `transform`, or NULL */
-    struct export_filter *filter; /* a copy of the export's filter, or NULL */
-    struct read_job *reading;     /* the read on the reader thread, or NULL */
-    int64_t cursor;               /* every row <= cursor is acknowledged */
-    int64_t saved;                /* the cursor last queued for the store */
+    struct export_transform *xf;        /* the destination's `transform`, or NULL */
+    struct export_filter *filter;       /* a copy of the export's filter, or NULL */
+    struct read_job *reading;           /* the read on the reader thread, or NULL */
+    bool idle;                          /* the last read found no row: read again on the tick */
+    uint64_t busy_h[2 * EXPORT_WINDOW]; /* dispatch's set of busy devices (export_pipe.c) */
+    uint32_t busy_gen[2 * EXPORT_WINDOW];
+    uint32_t busy_now;
+    int64_t cursor; /* every row <= cursor is acknowledged */
+    int64_t saved;  /* the cursor last queued for the store */
     int64_t read_to;
     struct slot win[EXPORT_WINDOW];
     size_t head, n, bytes;

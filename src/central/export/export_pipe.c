@@ -574,6 +574,7 @@ static void job_done(struct export_work *w, bool ran)
     bool more = j->round == 2 && j->scanned == j->limit && j->read_to > j->after;
     if (j->round == 2)
         take_entries(j);
+    p->idle = j->scanned == 0;
     p->reading = NULL;
     job_free(j);
     if (export_reader_closing(e->reader))
@@ -609,34 +610,40 @@ static void fill(struct exporter *e, struct pipe *p)
     export_reader_post(e->reader, &j->w);
 }
 /* The devices with an unacknowledged row earlier in the window: an open-addressing set of their
- * hashes (@p cap places, more than twice the rows in the window, so never full; 0 marks a free
- * place). Only the places used are cleared: a window of a few rows clears a few. */
+ * hashes in the pipe (twice the window's size, so never full). A place is taken when its
+ * generation is this dispatch's, so nothing is cleared between dispatches. */
 #define BUSY_SLOTS (2 * EXPORT_WINDOW)
 
 /* Add @p h; @return true when it was there already. */
-static bool busy_test_add(uint64_t *set, size_t cap, uint64_t h)
+static bool busy_test_add(struct pipe *p, uint64_t h)
 {
-    h = h != 0 ? h : 1;
-    for (size_t i = (size_t)(h % cap);; i = (i + 1) % cap) {
-        if (set[i] == h)
-            return true;
-        if (set[i] == 0) {
-            set[i] = h;
+    for (size_t i = (size_t)(h % BUSY_SLOTS);; i = (i + 1) % BUSY_SLOTS) {
+        if (p->busy_gen[i] != p->busy_now) {
+            p->busy_gen[i] = p->busy_now;
+            p->busy_h[i] = h;
             return false;
         }
+        if (p->busy_h[i] == h)
+            return true;
     }
 }
 
 static void dispatch(struct pipe *p, int64_t now)
 {
-    uint64_t busy[BUSY_SLOTS];
-    size_t cap = 2 * p->n + 1 < BUSY_SLOTS ? 2 * p->n + 1 : BUSY_SLOTS;
-    memset(busy, 0, cap * sizeof busy[0]);
+    if (++p->busy_now == 0) { /* once in 2^32 dispatches */
+        memset(p->busy_gen, 0, sizeof p->busy_gen);
+        p->busy_now = 1;
+    }
+    size_t n_blocked = 0;
     for (size_t i = 0; i < p->n; i++) {
         struct slot *s = slot_at(p, i);
         if (s->st == SLOT_DONE)
             continue;
-        bool blocked = busy_test_add(busy, cap, s->dev_hash);
+        bool blocked = busy_test_add(p, s->dev_hash);
+        /* a deep window of few devices: stop after so many rows waiting for their device (they
+         * go once the rows before them are done) rather than scan the whole window every time */
+        if (blocked && ++n_blocked >= EXPORT_DISPATCH_BLOCKED_MAX)
+            break;
         if (blocked || s->st != SLOT_PENDING || s->next_ms > now)
             continue;
         if (p->dest->ops->room(p->dest) == 0)
@@ -679,7 +686,11 @@ void export_advance(struct exporter *e, struct pipe *p, bool save)
 
 static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
 {
-    fill(e, p);
+    /* after a read that found nothing, only the tick reads again: a kick per acknowledgement
+     * would query an idle source once per message (new rows commit through the writer, so a
+     * kick rarely sees them earlier than the tick) */
+    if (save || !p->idle)
+        fill(e, p);
     dispatch(p, now);
     export_advance(e, p, save);
 }
