@@ -6,7 +6,7 @@
 # drains the backlog; only the drain is measured (iotc-central's user+system time from /proc), so
 # the figure is the export path alone: read from the store, format, send, acknowledge, cursor.
 #
-#   bench/export_bench.sh BUILDDIR [--quick] [--dest webhook|kafka|both] [--live]
+#   bench/export_bench.sh BUILDDIR [--quick] [--dest webhook|kafka|both] [--live|--live-rate R]
 #   EXPORT_CALLGRIND=1 bench/export_bench.sh BUILDDIR --quick [--dest webhook|kafka]
 #       runs iotc-central under valgrind's callgrind with instrumentation on only during the
 #       drain and prints the instructions executed per exported message (repeatable, unlike
@@ -17,18 +17,28 @@
 #       flight per device, as fast as acknowledged) with both exports enabled; every second the
 #       exports' lag (messages and seconds, from their status) is printed, then after the devices
 #       stop, how long each export took to catch up (or that it had not within 120 s).
+#   --live-rate R: the same with the devices sending R msg/s in all (iotc-sim --rate R/total, up
+#       to 16 QoS 1 messages in flight per device) instead of as fast as acknowledged, so that the
+#       load does not depend on how the cores are shared; it then says whether each export kept
+#       up: its lag stayed within 2 s (lagSeconds) in every sample after the first 5 s of sending.
 # Loopback only, free ports, a temporary directory; everything started here is stopped here.
 set -u
-B=${1:?usage: bench/export_bench.sh BUILDDIR [--quick] [--dest webhook|kafka|both] [--live]}
+B=${1:?usage: bench/export_bench.sh BUILDDIR [--quick] [--dest webhook|kafka|both] [--live|--live-rate R]}
 shift
 QUICK=${BENCH_QUICK:-0}
 DEST=both
 LIVE=0
+LIVE_RATE=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
     --dest) DEST=${2:?--dest needs webhook, kafka or both}; shift ;;
     --live) LIVE=1 ;;
+    --live-rate)
+        LIVE=1 LIVE_RATE=${2:?--live-rate needs msgs per second}
+        shift
+        [[ $LIVE_RATE =~ ^[1-9][0-9]*$ ]] || { echo "bench-export: --live-rate: a positive integer"; exit 2; }
+        ;;
     *) echo "bench-export: unknown argument $1"; exit 2 ;;
     esac
     shift
@@ -104,9 +114,15 @@ count() { local c; c=$(cat "$work/$1.count" 2>/dev/null); echo "${c:-0}"; }
 
 # ---------------------------------------------------------------- --live: lag while devices send
 if [ "$LIVE" = 1 ]; then
-    log "live: $LIVE_N devices, one message in flight each (bench row 7's rate), ${LIVE_SECS}s, exports: ${DESTS[*]}"
+    if [ -n "$LIVE_RATE" ]; then
+        log "live: $LIVE_N devices, $LIVE_RATE msg/s in all, ${LIVE_SECS}s, exports: ${DESTS[*]}"
+        rate=(--rate "$LIVE_RATE/total" --inflight 16) desc="$LIVE_RATE msg/s in all"
+    else
+        log "live: $LIVE_N devices, one message in flight each (bench row 7's rate), ${LIVE_SECS}s, exports: ${DESTS[*]}"
+        rate=(--rate max --inflight 1) desc="one message in flight each"
+    fi
     "$B/iotc-sim" --app "$work/app.app.json" --devices "$LIVE_N" --ramp 1000 --concurrency 500 \
-        --rate max --inflight 1 --qos 1 --warmup 1 --measure "$LIVE_SECS" --duration 600 --quiet \
+        "${rate[@]}" --qos 1 --warmup 1 --measure "$LIVE_SECS" --duration 600 --quiet \
         --server-pid "$CPID" >"$work/sim.json" 2>"$work/sim.log" &
     sim=$!
     bench_pids+=("$sim")
@@ -117,15 +133,17 @@ if [ "$LIVE" = 1 ]; then
 const o = JSON.parse(require("fs").readFileSync(f, "utf8")), xs = Array.isArray(o) ? o : o.value || [];
 for (const x of xs) console.log(`export lag: t=${(now - t0).toFixed(1)}s ${x.id}: ` +
   `${x.stats.lagMessages} messages, ${x.stats.lagSeconds} s behind; delivered ${x.stats.delivered}`);' \
-            "$work/s.json" "$t0"
+            "$work/s.json" "$t0" | tee -a "$work/lag.log"
     }
     while kill -0 "$sim" 2>/dev/null; do sample; sleep 1; done
     wait "$sim"
     sent_end=$(date +%s.%N)
+    sent_secs=$(node -e "console.log(($sent_end - $t0).toFixed(1))")
     node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")), w=r.window||{}, s=r.server||{};
-console.log(`ingest (iotc-sim, ${r.devices} devices, one message in flight each, exports on): ${w.acked_per_s} msg/s ` +
+console.log(`ingest (iotc-sim, ${r.devices} devices, ${process.argv[2]}, exports on): ${w.acked_per_s} msg/s ` +
   `acknowledged in the ${w.seconds} s window, ${s.msgs_per_cpu_s} msg per iotc-central CPU-second, ${r.acked} in all`)' \
-        "$work/sim.json" 2>/dev/null || log "(no iotc-sim summary: $(tail -1 "$work/sim.log"))"
+        "$work/sim.json" "$desc" \
+        2>/dev/null || log "(no iotc-sim summary: $(tail -1 "$work/sim.log"))"
     declare -A caught
     for ((i = 0; i < 120; i++)); do
         pending=0
@@ -148,6 +166,16 @@ console.log(`ingest (iotc-sim, ${r.devices} devices, one message in flight each,
         else
             echo "export ($(label "$d")): still behind 120 s after the devices stopped"
         fi
+        [ -n "$LIVE_RATE" ] || continue
+        # kept up: lagSeconds within 2 s in every sample from 5 s after the start until the stop
+        node -e 'const [f, id, end] = process.argv.slice(1); let worst = 0, worstN = 0, n = 0;
+for (const l of require("fs").readFileSync(f, "utf8").split("\n")) {
+  const m = /^export lag: t=([0-9.]+)s (\S+): (\d+) messages, (\d+) s behind/.exec(l);
+  if (!m || m[2] !== id || +m[1] < 5 || +m[1] > +end) continue;
+  n++; worst = Math.max(worst, +m[4]); worstN = Math.max(worstN, +m[3]); }
+console.log(`export (${id}) at ${process.argv[4]} msg/s: ${n === 0 ? "no samples" : worst <= 2 ?
+  "kept up" : "fell behind"}: the most lag while sending was ${worstN} messages, ${worst} s ` +
+  `(${n} samples from 5 s to ${end} s)`);' "$work/lag.log" "$d" "$sent_secs" "$LIVE_RATE"
     done
     exit 0
 fi

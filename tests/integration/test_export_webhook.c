@@ -733,7 +733,7 @@ static void test_kill9(void **state)
 static void test_device_deleted_counted(void **state)
 {
     (void)state;
-    enum { N = 300 }; /* more than a pipe's window (256 rows) */
+    enum { N = 1100 }; /* more than a pipe's window (EXPORT_WINDOW, 1024 rows) */
     char key[128];
     struct th_mqtt m;
     make_device("ex-del", key, sizeof key);

@@ -87,6 +87,15 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             break;
         }
         p->x = x;
+        if (x->filter != NULL) { /* the reader thread's own copy (x->filter changes on the loop) */
+            p->filter = malloc(sizeof *p->filter);
+            if (p->filter == NULL) {
+                export_pipe_free(p);
+                rc = CE_NOMEM;
+                break;
+            }
+            *p->filter = *x->filter;
+        }
         bool found = false;
         for (o = old; keep && o != NULL && !found; o = o->next) {
             if (strcmp(o->dest_id, d->id) == 0) {
@@ -784,6 +793,8 @@ int export_open(struct app *app)
         rc = export_sender_open(app, &e->sender);
     if (rc == CE_OK)
         rc = store_export_open(app, &e->se);
+    if (rc == CE_OK)
+        rc = export_reader_open(app, &e->reader);
     if (rc == CE_OK) {
         e->tick = event_new(app->base, -1, EV_PERSIST, export_on_tick, e);
         e->kick = event_new(app->base, -1, 0, export_on_kick, e);
@@ -840,6 +851,7 @@ void export_close(struct app *app)
     if (e->kick != NULL)
         event_free(e->kick);
     export_sender_close(e->sender); /* after the pipes: joins once their instances are freed */
+    export_reader_close(e->reader); /* after the pipes: their reads are orphans, freed here */
     store_export_close(e->se);
     export_webhook_global_cleanup();
     free(e);

@@ -1,7 +1,8 @@
 /*
  * export_int.h - what export.c (definitions, REST answers, event recording, start and stop) and
  * export_pipe.c (the pipes: window, delivery, cursor) share. Not an interface for other modules.
- * Loop thread only.
+ * Loop thread only, but for what a pipe lends its read on the reader thread (export_pipe.c:
+ * the filter copy and the transform, unchanged while the read is out).
  */
 #ifndef CENTRAL_EXPORT_INT_H
 #define CENTRAL_EXPORT_INT_H
@@ -16,10 +17,12 @@
 #include "central/base/app.h"
 #include "central/export/export_dest.h"
 #include "central/export/export_fmt.h"
+#include "central/export/export_reader.h"
 #include "central/export/export_transform.h"
 #include "central/store/store_export.h"
 
-#define EXPORT_WINDOW 256
+#define EXPORT_WINDOW 1024 /* rows read ahead per pipe (reads take a round trip to the reader) */
+#define EXPORT_DISPATCH_BLOCKED_MAX 256 /* dispatch looks this far past rows of busy devices */
 #define EXPORT_WINDOW_BYTES (4u << 20)
 #define EXPORT_TICK_MS 100
 #define EXPORT_ERRORS_MAX 5
@@ -36,6 +39,7 @@
 enum slot_state { SLOT_PENDING = 0, SLOT_INFLIGHT, SLOT_DONE };
 
 struct pipe;
+struct read_job;
 
 struct slot {
     struct pipe *p;
@@ -53,9 +57,15 @@ struct pipe {
     struct xport *x;
     char *dest_id;
     struct export_dest *dest;
-    struct export_transform *xf; /* the destination's `transform`, or NULL */
-    int64_t cursor;              /* every row <= cursor is acknowledged */
-    int64_t saved;               /* the cursor last queued for the store */
+    struct export_transform *xf;        /* the destination's `transform`, or NULL */
+    struct export_filter *filter;       /* a copy of the export's filter, or NULL */
+    struct read_job *reading;           /* the read on the reader thread, or NULL */
+    bool idle;                          /* the last read found no row: read again on the tick */
+    uint64_t busy_h[2 * EXPORT_WINDOW]; /* dispatch's set of busy devices (export_pipe.c) */
+    uint32_t busy_gen[2 * EXPORT_WINDOW];
+    uint32_t busy_now;
+    int64_t cursor; /* every row <= cursor is acknowledged */
+    int64_t saved;  /* the cursor last queued for the store */
     int64_t read_to;
     struct slot win[EXPORT_WINDOW];
     size_t head, n, bytes;
@@ -105,6 +115,7 @@ struct exporter {
     struct saved_cursor *cursors; /* loaded at start, consumed as pipes are made */
     struct event *tick, *kick;
     struct export_sender *sender; /* the thread webhook@v1 requests run on */
+    struct export_reader *reader; /* the thread the pipes read and format on */
     int sub;
     uint64_t rng;
     int64_t pruned[EXPORT_SRC_COUNT]; /* export_events: rows up to this were deleted (queued) */

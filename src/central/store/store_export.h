@@ -5,9 +5,10 @@
  * export makes of its source: rows after its cursor, in row-id order.
  *
  * Writes are queued through store_exec() (the store's writer thread, FIFO, group commit); reads
- * use a connection of this module held by the loop thread, which sees committed rows only (WAL).
- * Row ids (seq) are assigned by the one writer in commit order, so every committed row below a
- * row a read returned was visible to that read. Loop thread only.
+ * use a connection of this module, which sees committed rows only (WAL). Row ids (seq) are
+ * assigned by the one writer in commit order, so every committed row below a row a read returned
+ * was visible to that read. Each struct store_export is used by one thread: the loop's, and the
+ * export reader's own (export_reader.c, reads only); the writes need the loop thread.
  */
 #ifndef CENTRAL_STORE_EXPORT_H
 #define CENTRAL_STORE_EXPORT_H
