@@ -16,7 +16,9 @@
 #   --live: 1,000 devices (100 with --quick) sending at bench row 7's rate (one QoS 1 message in
 #       flight per device, as fast as acknowledged) with both exports enabled; every second the
 #       exports' lag (messages and seconds, from their status) is printed, then after the devices
-#       stop, how long each export took to catch up (or that it had not within 120 s).
+#       stop, how long each export took to catch up (or that it had not within 120 s), and where
+#       the machine's cores went while the devices sent (iotc-central, iotc-sim, the receiver, the
+#       Kafka mock, and the machine's busy share).
 #   --live-rate R: the same with the devices sending R msg/s in all (iotc-sim --rate R/total, up
 #       to 16 QoS 1 messages in flight per device) instead of as fast as acknowledged, so that the
 #       load does not depend on how the cores are shared; it then says whether each export kept
@@ -85,10 +87,12 @@ srv.listen(0, '127.0.0.1', () => fs.writeFileSync(out + '.port', String(srv.addr
 setInterval(() => fs.writeFileSync(out, String(n)), 100);
 JS
 node "$work/rx.mjs" "$work/webhook.count" &
-bench_pids+=("$!")
+RXPID=$!
+bench_pids+=("$RXPID")
 # The Kafka side: the mock cluster (3 brokers, 8 partitions) and a counting consumer.
 "$KMOCK" iotc-bench 8 "$work/kafka.count" >"$work/kafka.bootstrap" 2>"$work/kafka.log" &
-bench_pids+=("$!")
+KPID=$!
+bench_pids+=("$KPID")
 for ((i = 0; i < 50; i++)); do
     [ -s "$work/webhook.count.port" ] && [ -s "$work/kafka.bootstrap" ] && break
     sleep 0.1
@@ -127,6 +131,14 @@ if [ "$LIVE" = 1 ]; then
     sim=$!
     bench_pids+=("$sim")
     t0=$(date +%s.%N)
+    # Where the two cores go while the devices send: each process's CPU (user + system ticks) and
+    # the machine's busy share (/proc/stat), from here to the load generator's end.
+    busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+    procs=("$CPID" "$sim" "$RXPID" "$KPID")
+    pnames=(iotc-central iotc-sim "webhook receiver (Node)" "Kafka mock + consumer")
+    ticks0=() m0=$(busy)
+    for p in "${procs[@]}"; do ticks0+=("$(cpu_ticks "$p" 2>/dev/null || echo 0)"); done
+    ticks1=("${ticks0[@]}") m1=$m0
     sample() { # one line per export: seconds since the devices started, lag, delivered
         "${IOTC[@]}" --json exports list >"$work/s.json" 2>/dev/null || return 0
         node -e 'const [f, t0] = process.argv.slice(1), now = Date.now() / 1000;
@@ -135,8 +147,21 @@ for (const x of xs) console.log(`export lag: t=${(now - t0).toFixed(1)}s ${x.id}
   `${x.stats.lagMessages} messages, ${x.stats.lagSeconds} s behind; delivered ${x.stats.delivered}`);' \
             "$work/s.json" "$t0" | tee -a "$work/lag.log"
     }
-    while kill -0 "$sim" 2>/dev/null; do sample; sleep 1; done
+    while kill -0 "$sim" 2>/dev/null; do
+        ticks1=() m1=$(busy)
+        for p in "${procs[@]}"; do ticks1+=("$(cpu_ticks "$p" 2>/dev/null || echo 0)"); done
+        sample
+        sleep 1
+    done
     wait "$sim"
+    hz=$(getconf CLK_TCK)
+    read -r b0 a0 <<<"$m0"
+    read -r b1 a1 <<<"$m1"
+    line="cpu while the devices sent (cores):"
+    for i in "${!procs[@]}"; do
+        line+=" ${pnames[$i]} $(node -e "console.log(((${ticks1[$i]} - ${ticks0[$i]}) / $hz / (($a1 - $a0) / $hz / $(nproc))).toFixed(2))"),"
+    done
+    echo "$line machine busy $(node -e "console.log((($b1 - $b0) / ($a1 - $a0) * $(nproc)).toFixed(2))") of $(nproc)"
     sent_end=$(date +%s.%N)
     sent_secs=$(node -e "console.log(($sent_end - $t0).toFixed(1))")
     node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")), w=r.window||{}, s=r.server||{};
