@@ -113,12 +113,23 @@ static int rebuild(struct exporter *e, struct xport *x, bool keep)
             p->saved = -1; /* written by the first export_advance() */
         }
         p->read_to = p->cursor;
+        /* A transform was checked when saved; one that does not compile now (another libjq, a
+         * store written by other means, the watchdog thread not starting) holds the pipe: sending
+         * untransformed messages would hand the consumer another format. The rows wait (lag
+         * grows, the status is error) until the export is saved again. */
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(dd, "transform");
+        char why[160] = "";
         if (cJSON_IsString(tr) && tr->valuestring[0] != '\0' &&
-            export_transform_new(tr->valuestring, &p->xf, NULL, 0) != 0)
-            log_error("export %s: the transform of destination %s does not compile; its messages "
-                      "go out untransformed",
-                      x->id, d->id); /* checked when saved: only a different libjq gets here */
+            export_transform_new(tr->valuestring, &p->xf, why, sizeof why) != 0) {
+            char msg[200];
+            p->xf_broken = true;
+            snprintf(msg, sizeof msg,
+                     "destination %s: the transform does not compile (%s); nothing is sent until "
+                     "the export is saved again",
+                     d->id, why);
+            export_record_error(x, msg);
+            log_error("export %s: %s", x->id, msg);
+        }
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(d->def, "type");
         rc = cJSON_IsString(type) && strcmp(type->valuestring, "webhook@v1") == 0
                  ? export_webhook_new(e->sender, d->def, &p->dest)
@@ -204,6 +215,8 @@ static int rank(const char *status)
 
 static const char *pipe_status(const struct pipe *p)
 {
+    if (p->xf_broken && p->x->enabled)
+        return "error";
     return export_status_name(p->x->enabled, p->delivered, p->failed + p->dropped, p->retrying);
 }
 

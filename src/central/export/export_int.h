@@ -57,8 +57,9 @@ struct pipe {
     struct xport *x;
     char *dest_id;
     struct export_dest *dest;
-    struct export_transform *xf;        /* the destination's `transform`, or NULL */
-    struct export_filter *filter;       /* a copy of the export's filter, or NULL */
+    struct export_transform *xf;  /* the destination's `transform`, or NULL */
+    struct export_filter *filter; /* a copy of the export's filter, or NULL */
+    bool xf_broken; /* its transform does not compile here: nothing is read or sent (lag grows) */
     struct read_job *reading;           /* the read on the reader thread, or NULL */
     bool idle;                          /* the last read found no row: read again on the tick */
     uint64_t busy_h[2 * EXPORT_WINDOW]; /* dispatch's set of busy devices (export_pipe.c) */

@@ -733,6 +733,8 @@ void export_advance(struct exporter *e, struct pipe *p, bool save)
 
 static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
 {
+    if (p->xf_broken) /* held: see rebuild() */
+        return;
     /* after a read that found nothing, only the tick reads again: a kick per acknowledgement
      * would query an idle source once per message (new rows commit through the writer, so a
      * kick rarely sees them earlier than the tick) */
