@@ -44,6 +44,26 @@ static void mosq_global_init(void)
     mosquitto_lib_init();
 }
 
+/* libmosquitto 2.0 sets up its process-wide TLS state (an OpenSSL UI method and an ex-data
+ * index) at the first TLS connect of the process, without a lock: clients connecting for the
+ * first time on two threads at once both make it and one copy leaks (LeakSanitizer saw it with
+ * several devices starting in one process). So connects are made under a lock until one has
+ * succeeded (TLS set up, first flight sent); after that they run freely. */
+static pthread_mutex_t first_connect_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool tls_state_ready;
+
+static int mosq_connect(struct mosquitto *m, const char *host, int port, int keepalive)
+{
+    if (atomic_load_explicit(&tls_state_ready, memory_order_acquire))
+        return mosquitto_connect(m, host, port, keepalive);
+    pthread_mutex_lock(&first_connect_mu);
+    int rc = mosquitto_connect(m, host, port, keepalive);
+    if (rc == MOSQ_ERR_SUCCESS)
+        atomic_store_explicit(&tls_state_ready, true, memory_order_release);
+    pthread_mutex_unlock(&first_connect_mu);
+    return rc;
+}
+
 uint64_t iotc__now_ms(void)
 {
     struct timespec ts;
@@ -366,7 +386,7 @@ int iotc__mosq_open(struct iotc_client *c, const char *client_id, bool clean_ses
     }
     iotc__log(c, IOTC_LOG_DEBUG, "connecting to %s:%u as %s", host, (unsigned)port, client_id);
     c->tls_logged = false;
-    rc = mosquitto_connect(c->mosq, host, port, (int)c->keepalive_s);
+    rc = mosq_connect(c->mosq, host, port, (int)c->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         iotc__log(c, IOTC_LOG_WARN, "connect to %s:%u failed: %s", host, (unsigned)port,
                   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
