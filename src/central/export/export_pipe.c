@@ -733,8 +733,11 @@ void export_advance(struct exporter *e, struct pipe *p, bool save)
 
 static void pump(struct exporter *e, struct pipe *p, int64_t now, bool save)
 {
-    if (p->xf_broken) /* held: see rebuild() */
+    if (p->xf_broken) { /* held (see rebuild()); its cursor is still saved, so that a restart
+                         * resumes from it instead of the source's end */
+        export_advance(e, p, save);
         return;
+    }
     /* after a read that found nothing, only the tick reads again: a kick per acknowledgement
      * would query an idle source once per message (new rows commit through the writer, so a
      * kick rarely sees them earlier than the tick) */
